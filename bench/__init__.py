@@ -1,0 +1,1 @@
+"""Benchmarks of the platform against its physical floor."""

@@ -1,0 +1,178 @@
+"""Subjects and the one versioned envelope of every bus message.
+
+The subject chain enforces the order of seed §21.1:
+intake → planner → critics (tech, cost) → policy → gate + codegen → validators
+(validators, rationale_compile, diff_and_persist). Each service consumes the subjects
+listed as its inputs in `CONSUMES`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Generic, Literal, TypeVar
+
+from pydantic import BaseModel, Field
+
+from .constraints import Assumption, ConstraintSchema, Coverage
+from .cost import CostEstimate
+from .diff import DiffSummary
+from .plan import Plan, Risk
+from .policy import PolicyResults, Waiver
+from .reason import utcnow
+
+SCHEMA_VERSION = 1
+STREAM = "AMP"
+PREFIX = "amp"
+
+
+class Subjects:
+    """Every subject name, defined once."""
+
+    INTAKE_REQUESTED = "amp.intake.requested"
+    INTAKE_ANSWERED = "amp.intake.answered"
+    INTAKE_COMPLETED = "amp.intake.completed"
+    PLAN_REVISE = "amp.plan.revise"
+    PLAN_PROPOSED = "amp.plan.proposed"
+    CRITIQUE_COMPLETED = "amp.critique.completed"
+    POLICY_EVALUATED = "amp.policy.evaluated"
+    GATE_DECIDED = "amp.gate.decided"
+    GATE_EXPIRE = "amp.gate.expire"
+    CODEGEN_COMPLETED = "amp.codegen.completed"
+    RUN_COMPLETED = "amp.run.completed"
+    EVENTS = "amp.events"          # amp.events.<decision_set_id>
+    DEAD_LETTER = "amp.dlq"        # amp.dlq.<service>
+
+    @staticmethod
+    def events(decision_set_id: str) -> str:
+        return f"{Subjects.EVENTS}.{decision_set_id}"
+
+    @staticmethod
+    def dead_letter(service: str) -> str:
+        return f"{Subjects.DEAD_LETTER}.{service}"
+
+
+P = TypeVar("P", bound=BaseModel)
+
+
+class Envelope(BaseModel, Generic[P]):
+    """What travels on every subject: routing and tracing fields, then the typed payload."""
+
+    schema_version: int = SCHEMA_VERSION
+    project_id: str
+    decision_set_id: str
+    run_id: str
+    idempotency_key: str = Field("", description="Key of the step that published this message.")
+    traceparent: str | None = Field(None, description="W3C trace context of the publishing span.")
+    ts: datetime = Field(default_factory=utcnow)
+    payload: P
+
+
+class IntakeRequested(BaseModel):
+    text: str = ""
+    constraints: dict[str, Any] = Field(default_factory=dict, description="Structured constraints; they win over the text.")
+    parent_decision_set_id: str | None = None
+
+
+class IntakeAnswered(BaseModel):
+    interrupt_id: str | None = None
+    answers: dict[str, Any] = Field(default_factory=dict)
+    text: str = ""
+
+
+class IntakeCompleted(BaseModel):
+    constraints: ConstraintSchema
+    coverage: Coverage
+    assumptions: list[Assumption] = Field(default_factory=list)
+    trigger: Literal["constraints_updated", "user_answer", "user_approve", "regen", "critic_feedback"] = "constraints_updated"
+    feedback: list[str] = Field(default_factory=list, description="Reasons a previous version was changed.")
+
+
+class PlanRevise(BaseModel):
+    constraints: ConstraintSchema
+    plan: Plan
+    risks: list[Risk]
+    round: int
+
+
+class PlanProposed(BaseModel):
+    constraints: ConstraintSchema
+    plan: Plan
+
+
+class CritiqueCompleted(BaseModel):
+    constraints: ConstraintSchema
+    plan: Plan
+    risks: list[Risk]
+    cost: CostEstimate
+
+
+class PolicyEvaluated(BaseModel):
+    constraints: ConstraintSchema
+    plan: Plan
+    risks: list[Risk]
+    cost: CostEstimate
+    policy: PolicyResults
+
+
+class GateDecided(BaseModel):
+    interrupt_id: str | None = None
+    status: Literal["approved", "rejected", "changes_requested"]
+    comment: str = ""
+    by: str = "user"
+    waivers: list[Waiver] = Field(default_factory=list)
+
+
+class GateExpire(BaseModel):
+    interrupt_id: str | None = None
+    kind: Literal["reminder", "expire"] = "expire"
+
+
+class CodegenCompleted(BaseModel):
+    constraints: ConstraintSchema
+    plan: Plan
+    cost: CostEstimate
+    policy: PolicyResults
+    risks: list[Risk] = Field(default_factory=list)
+    tree_key: str = Field(description="Artifact-store key of the generated tree (content-addressed JSON bundle).")
+    files: dict[str, str] = Field(default_factory=dict, description="path -> sha256 of the generated files.")
+
+
+class RunCompleted(BaseModel):
+    version: int
+    status: Literal["completed", "rejected", "superseded", "failed", "stale"]
+    artifact_key: str | None = None
+    git_commit: str | None = None
+    diff: DiffSummary | None = None
+
+
+#: Which payload travels on which subject.
+PAYLOADS: dict[str, type[BaseModel]] = {
+    Subjects.INTAKE_REQUESTED: IntakeRequested,
+    Subjects.INTAKE_ANSWERED: IntakeAnswered,
+    Subjects.INTAKE_COMPLETED: IntakeCompleted,
+    Subjects.PLAN_REVISE: PlanRevise,
+    Subjects.PLAN_PROPOSED: PlanProposed,
+    Subjects.CRITIQUE_COMPLETED: CritiqueCompleted,
+    Subjects.POLICY_EVALUATED: PolicyEvaluated,
+    Subjects.GATE_DECIDED: GateDecided,
+    Subjects.GATE_EXPIRE: GateExpire,
+    Subjects.CODEGEN_COMPLETED: CodegenCompleted,
+    Subjects.RUN_COMPLETED: RunCompleted,
+}
+
+#: Each agent service and the subjects it consumes, in chain order.
+CONSUMES: dict[str, tuple[str, ...]] = {
+    "intake": (Subjects.INTAKE_REQUESTED, Subjects.INTAKE_ANSWERED),
+    "planner": (Subjects.INTAKE_COMPLETED, Subjects.PLAN_REVISE),
+    "critics": (Subjects.PLAN_PROPOSED,),
+    "policy": (Subjects.CRITIQUE_COMPLETED,),
+    "codegen": (Subjects.POLICY_EVALUATED, Subjects.GATE_DECIDED, Subjects.GATE_EXPIRE),
+    "validators": (Subjects.CODEGEN_COMPLETED,),
+}
+AGENTS: tuple[str, ...] = tuple(CONSUMES)
+ServiceName = Literal["intake", "planner", "critics", "policy", "codegen", "validators"]
+
+
+def envelope_type(subject: str) -> type[Envelope[Any]]:
+    """The concrete envelope model of a subject, for validation at the consumer."""
+    return Envelope[PAYLOADS[subject]]  # type: ignore[valid-type]

@@ -1,0 +1,103 @@
+"""The typed Constraint Schema (seed §20) and what the coverage check says about it.
+
+Field names and canonical values are those of the intake evaluation set, so that a
+prediction can be scored as it is and an outside subscriber reads the same vocabulary.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Cloud = Literal["aws", "gcp", "azure"]
+DataClass = Literal["public", "internal", "confidential", "pii", "phi", "pci"]
+Workload = Literal["batch", "streaming", "online"]
+Deployment = Literal["serverless", "containers"]
+Compliance = Literal["gdpr", "hipaa", "pci_dss", "soc2", "iso27001", "ccpa", "fedramp"]
+Cadence = Literal["hourly", "daily", "weekly", "monthly"]
+
+#: Most restrictive last: the extractor keeps the highest one stated.
+DATA_CLASS_ORDER: tuple[str, ...] = ("public", "internal", "confidential", "pii", "pci", "phi")
+
+
+class ConstraintSchema(BaseModel):
+    """What the user's requirements fix. An absent field is unknown, never a default."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    cloud: Cloud | None = Field(None, description="Cloud provider.")
+    regions: list[str] = Field(default_factory=list, description="Provider region codes, e.g. eu-west-1, europe-west4, westeurope.")
+    budget_monthly_usd: float | None = Field(None, ge=0, description="Upper bound of the monthly spend in USD.")
+    data_classification: DataClass | None = Field(None, description="Most restrictive data class handled.")
+    sla_latency_ms: float | None = Field(None, gt=0, description="Online/stream decision latency bound (p95 or stricter) in ms.")
+    availability_target: float | None = Field(None, gt=0, le=100, description="Availability target in percent.")
+    throughput_rps: float | None = Field(None, ge=0, description="Peak requests or events per second (online/streaming).")
+    workload_types: list[Workload] = Field(default_factory=list, description="batch, streaming, online.")
+    deployment_pref: Deployment | None = Field(None, description="serverless or containers.")
+    compliance: list[Compliance] = Field(default_factory=list, description="Compliance regimes that apply.")
+    team_languages: list[str] = Field(default_factory=list, description="Lowercase language names the team writes.")
+    existing_stack: list[str] = Field(default_factory=list, description="Lowercase ids of tools the team already runs.")
+    storage_prefs: list[str] = Field(default_factory=list, description="Storage preferences (lake, warehouse, ...).")
+    observability_prefs: list[str] = Field(default_factory=list, description="Observability tools or preferences.")
+    gpu: bool | None = Field(None, description="GPU needed for training or inference.")
+    training_cadence: Cadence | None = Field(None, description="How often models are retrained.")
+    data_volume_gb: float | None = Field(None, ge=0, description="Data volume stored, in GB.")
+
+    def stated(self) -> dict[str, Any]:
+        """Only the fields the requirements fixed (the shape the eval scorer reads)."""
+        return {k: v for k, v in self.model_dump(mode="json").items() if v not in (None, [], "")}
+
+    def merged(self, patch: "ConstraintSchema | dict[str, Any]") -> "ConstraintSchema":
+        """This schema with every stated field of `patch` taking precedence."""
+        extra = patch.stated() if isinstance(patch, ConstraintSchema) else {
+            k: v for k, v in patch.items() if v not in (None, [], "")
+        }
+        return ConstraintSchema.model_validate({**self.model_dump(mode="json"), **extra})
+
+
+class Span(BaseModel):
+    """Where in the requirement text a constraint came from."""
+
+    field: str
+    value: Any
+    start: int
+    end: int
+    text: str
+
+
+class Conflict(BaseModel):
+    fields: list[str]
+    message: str
+    severity: Literal["warn", "block"] = "warn"
+
+
+class Coverage(BaseModel):
+    """Constraint Coverage Score (seed §20) with what is missing or contradictory."""
+
+    score: float = Field(ge=0, le=1)
+    threshold: float = Field(ge=0, le=1)
+    passed: bool
+    missing: list[str] = Field(default_factory=list, description="Mandatory fields still unknown.")
+    blocking: list[str] = Field(default_factory=list, description="Missing fields a policy requires before planning.")
+    conflicts: list[Conflict] = Field(default_factory=list)
+    weights: dict[str, float] = Field(default_factory=dict)
+
+
+class Question(BaseModel):
+    """One follow-up question; typed options let a UI or terminal offer choices."""
+
+    id: str
+    field: str
+    prompt: str
+    kind: Literal["choice", "multi", "number", "text"] = "text"
+    options: list[str] = Field(default_factory=list)
+    default: Any = None
+    why: str = ""
+    blocking: bool = False
+
+
+class Assumption(BaseModel):
+    field: str
+    value: Any
+    reason: str

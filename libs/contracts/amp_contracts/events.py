@@ -1,0 +1,62 @@
+"""Events of one decision set: the audit timeline and the SSE stream (seed §21.6, §22.3).
+
+The same object is a row of the `events` table, a message on the per-decision-set event
+subject, and (its `data`) the payload of one SSE frame whose `id:` is `id`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from .constraints import Question
+from .reason import utcnow
+
+EventType = Literal[
+    "reason-card", "policy-update", "cost-update", "diff-update", "gate-waiting",
+    "gate-reminder", "gate-stale", "intake-update", "plan-update", "run-error", "run-complete",
+]
+#: Ends a decision set's stream; nothing follows it.
+TERMINAL: frozenset[str] = frozenset({"run-complete"})
+
+
+class Event(BaseModel):
+    id: int | None = Field(None, description="Monotonic per installation; the SSE id.")
+    type: EventType
+    project_id: str
+    decision_set_id: str
+    run_id: str
+    node_name: str
+    ts: datetime = Field(default_factory=utcnow)
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+class GateWaiting(BaseModel):
+    decision_set_id: str
+    gate: Literal["intake", "pre-codegen"]
+    ts: datetime = Field(default_factory=utcnow)
+    interrupt_id: str | None = None
+    questions: list[Question] = Field(default_factory=list)
+    expires_at: datetime | None = None
+    plan: dict[str, Any] | None = None
+    cost: dict[str, Any] | None = None
+    policy: dict[str, Any] | None = None
+
+
+class RunError(BaseModel):
+    decision_set_id: str
+    node_name: str
+    message: str
+    code: str = "internal"
+    ts: datetime = Field(default_factory=utcnow)
+
+
+class RunComplete(BaseModel):
+    decision_set_id: str
+    version: int
+    status: Literal["completed", "rejected", "superseded", "failed", "stale"]
+    ts: datetime = Field(default_factory=utcnow)
+    next_decision_set_id: str | None = None
+    artifact_url: str | None = None

@@ -1,0 +1,1 @@
+"""The agent services of the platform, one package each."""
