@@ -1,0 +1,242 @@
+"""`amp`: the platform's one command line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import signal
+import sys
+from pathlib import Path
+
+from amp_contracts import AGENTS
+
+SERVICES = (*AGENTS, "gateway")
+
+
+def _settings(args: argparse.Namespace):
+    from amp_runtime.settings import Settings
+
+    overrides = {}
+    if getattr(args, "data_dir", None):
+        overrides["data_dir"] = Path(args.data_dir)
+    return Settings.from_env(**overrides)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Run one service in this process (what `amp up` starts once per agent)."""
+    settings = _settings(args)
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    if args.service == "gateway":
+        import uvicorn
+
+        from services.gateway.app import create_app
+
+        uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="warning")
+        return 0
+    import importlib
+
+    app = importlib.import_module(f"services.{args.service}.app").create_app(settings)
+    asyncio.run(app.run())
+    return 0
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from .stack import Stack
+
+    settings = _settings(args).model_copy(update={"gateway_port": args.port})
+    stack = Stack(settings, replicas={a: args.replicas for a in AGENTS})
+    con = Console()
+    stack.start_servers()
+    stack.start_services()
+    con.print(f"[bold green]Agentic MLOps Platform[/] at [link]{stack.gateway_url}[/] "
+              f"(data in {stack.settings.data_dir}; Ctrl-C stops)")
+    stop = {"now": False}
+
+    def _stop(*_: object) -> None:
+        stop["now"] = True
+
+    signal.signal(signal.SIGTERM, _stop)
+    try:
+        import time
+
+        while not stop["now"]:
+            for name, proc in list(stack.procs.items()):
+                if proc.poll() is not None:  # supervise: a crashed service comes back
+                    con.print(f"[yellow]{name} exited ({proc.returncode}); restarting[/]")
+                    if name == "gateway":
+                        stack.procs.pop(name)
+                        stack.start_services(agents=(), gateway=True)
+                    else:
+                        stack.spawn_agent(name)
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        con.print("stopping…")
+        stack.stop()
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from .client import Client
+    from .run import RunOptions, run
+
+    answers = {}
+    if args.answers:
+        try:
+            answers = json.loads(Path(args.answers).read_text())
+        except (OSError, ValueError) as e:
+            print(f"amp: cannot read answers file {args.answers}: {e}", file=sys.stderr)
+            return 2
+    waivers = []
+    for w in args.waive or []:
+        rule, _, reason = w.partition("=")
+        if not reason:
+            print(f"amp: --waive takes RULE=REASON, got {w!r}", file=sys.stderr)
+            return 2
+        waivers.append({"rule_id": rule, "reason": reason, "by": os.environ.get("USER", "cli")})
+    opts = RunOptions(text=args.requirements, auto_approve=args.auto_approve, answers=answers,
+                      out=Path(args.out) if args.out else None, json=args.json,
+                      interactive=sys.stdin.isatty() and not args.no_input, waivers=waivers, comment=args.comment or "")
+    gateway = args.gateway or os.environ.get("AMP_GATEWAY")
+    if gateway:
+        client = Client(gateway)
+        try:
+            return run(client, opts)
+        finally:
+            client.close()
+    from amp_runtime.embedded import free_port
+
+    from .stack import Stack
+
+    settings = _settings(args).model_copy(update={"gateway_port": free_port()})
+    from rich.console import Console
+
+    Console(stderr=True).print("[dim]starting the embedded platform…[/]")
+    with Stack(settings) as stack:
+        client = Client(stack.gateway_url)
+        try:
+            return run(client, opts)
+        finally:
+            client.close()
+
+
+def cmd_extract(args: argparse.Namespace) -> int:
+    from services.intake.extraction import extract
+
+    if args.jsonl:
+        src = sys.stdin if args.jsonl == "-" else open(args.jsonl)
+        for line in src:
+            if line.strip():
+                case = json.loads(line)
+                found = extract(case.get("text") or "")
+                print(json.dumps({"id": case.get("id"), "constraints": found.constraints.stated()}))
+        return 0
+    text = args.text if args.text is not None else sys.stdin.read()
+    found = extract(text)
+    if args.json:
+        print(json.dumps(found.constraints.stated(), indent=2))
+    else:
+        for k, v in found.constraints.stated().items():
+            print(f"{k:>22}: {v}")
+    return 0
+
+
+def cmd_db(args: argparse.Namespace) -> int:
+    from amp_runtime.db import migrate
+
+    settings = _settings(args)
+    if not settings.database_url:
+        print("amp: DATABASE_URL is not set (amp up migrates its embedded database itself)", file=sys.stderr)
+        return 2
+    asyncio.run(migrate(settings.database_url))
+    print("database is up to date")
+    return 0
+
+
+def cmd_schemas(args: argparse.Namespace) -> int:
+    from amp_contracts.schemas import write_schemas
+
+    for path in write_schemas(args.out):
+        print(path)
+    return 0
+
+
+def cmd_asyncapi(args: argparse.Namespace) -> int:
+    from amp_runtime.settings import Settings
+    from services.gateway.asyncapi import asyncapi_json
+
+    doc = asyncapi_json(Settings())
+    if args.out:
+        Path(args.out).write_text(doc)
+    else:
+        print(doc)
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="amp", description="Agentic MLOps Platform: requirements in, a reviewed, "
+                                "costed, policy-checked, generated repository out.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("up", help="run the whole platform (embedded NATS and Postgres unless NATS_URL/DATABASE_URL)")
+    s.add_argument("--data-dir", help="where data lives (default .amp or AMP_DATA_DIR)")
+    s.add_argument("--port", type=int, default=8080)
+    s.add_argument("--replicas", type=int, default=1, help="processes per agent service")
+    s.set_defaults(fn=cmd_up)
+
+    s = sub.add_parser("serve", help="run one service in this process")
+    s.add_argument("service", choices=SERVICES)
+    s.add_argument("--host", default="127.0.0.1")
+    s.add_argument("--port", type=int, default=8080)
+    s.set_defaults(fn=cmd_serve)
+
+    s = sub.add_parser("run", help="one-shot: requirements in, generated repository out")
+    s.add_argument("requirements")
+    s.add_argument("--auto-approve", action="store_true", help="approve the pre-codegen gate")
+    s.add_argument("--answers", help="JSON file of answers to intake questions, keyed by constraint field")
+    s.add_argument("--out", help="directory to write the generated repository to")
+    s.add_argument("--json", action="store_true", help="print the full decision set as JSON on stdout")
+    s.add_argument("--gateway", help="use a running gateway (default: start the embedded platform)")
+    s.add_argument("--waive", action="append", metavar="RULE=REASON", help="waive a failed policy rule")
+    s.add_argument("--comment", help="comment recorded with the approval")
+    s.add_argument("--no-input", action="store_true", help="never prompt, even on a terminal")
+    s.add_argument("--data-dir")
+    s.set_defaults(fn=cmd_run)
+
+    s = sub.add_parser("extract", help="extract constraints from text (no server needed)")
+    s.add_argument("text", nargs="?")
+    s.add_argument("--json", action="store_true")
+    s.add_argument("--jsonl", metavar="FILE", help='read {"id","text"} lines, write {"id","constraints"} lines')
+    s.set_defaults(fn=cmd_extract)
+
+    s = sub.add_parser("db", help="database commands")
+    s.add_argument("action", choices=["upgrade"])
+    s.add_argument("--data-dir")
+    s.set_defaults(fn=cmd_db)
+
+    s = sub.add_parser("schemas", help="write the JSON Schema of every bus message")
+    s.add_argument("--out", default="schemas")
+    s.set_defaults(fn=cmd_schemas)
+
+    s = sub.add_parser("asyncapi", help="print the AsyncAPI document of the bus")
+    s.add_argument("--out")
+    s.set_defaults(fn=cmd_asyncapi)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return args.fn(args)
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,135 @@
+"""The whole platform on one machine: embedded servers when no URLs are set, every agent and the gateway.
+
+Each agent runs in its own process (`amp serve <agent>`), as in production; this module starts,
+watches and stops them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from amp_contracts import AGENTS
+from amp_runtime.db import migrate
+from amp_runtime.embedded import EmbeddedNats, EmbeddedPostgres, free_port
+from amp_runtime.settings import Settings
+
+
+@dataclass
+class Stack:
+    settings: Settings
+    replicas: dict[str, int] = field(default_factory=dict)
+    quiet: bool = True
+    nats: EmbeddedNats | None = None
+    postgres: EmbeddedPostgres | None = None
+    procs: dict[str, subprocess.Popen] = field(default_factory=dict)
+
+    @property
+    def gateway_url(self) -> str:
+        return f"http://{self.settings.gateway_host}:{self.settings.gateway_port}"
+
+    def start_servers(self) -> None:
+        data = self.settings.data_dir.resolve()
+        data.mkdir(parents=True, exist_ok=True)
+        updates: dict[str, object] = {"data_dir": data}
+        if not self.settings.nats_url:
+            self.nats = EmbeddedNats(data / "nats").start()
+            updates["nats_url"] = self.nats.url
+        if not self.settings.database_url:
+            self.postgres = EmbeddedPostgres(data / "postgres").start()
+            updates["database_url"] = self.postgres.url
+        self.settings = self.settings.model_copy(update=updates)
+        asyncio.run(migrate(self.settings.database_url))  # type: ignore[arg-type]
+
+    def _spawn(self, name: str, argv: list[str]) -> subprocess.Popen:
+        env = {**os.environ, **self.settings.service_env(), "PYTHONUNBUFFERED": "1"}
+        logs = self.settings.data_dir / "logs"
+        logs.mkdir(parents=True, exist_ok=True)
+        out = open(logs / f"{name}.log", "ab")
+        return subprocess.Popen([sys.executable, "-m", "amp_cli.main", *argv], env=env, stdout=out, stderr=out,
+                                start_new_session=True)
+
+    def start_services(self, agents: tuple[str, ...] = AGENTS, gateway: bool = True) -> None:
+        for agent in agents:
+            for i in range(self.replicas.get(agent, 1)):
+                self.procs[f"{agent}-{i}"] = self._spawn(f"{agent}-{i}", ["serve", agent])
+        if gateway:
+            if not self.settings.gateway_port:
+                self.settings = self.settings.model_copy(update={"gateway_port": free_port()})
+            self.procs["gateway"] = self._spawn("gateway", ["serve", "gateway", "--host", self.settings.gateway_host,
+                                                            "--port", str(self.settings.gateway_port)])
+            self.wait_gateway()
+
+    def wait_gateway(self, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            gw = self.procs.get("gateway")
+            if gw is not None and gw.poll() is not None:
+                raise RuntimeError(f"the gateway exited; see {self.settings.data_dir / 'logs' / 'gateway.log'}")
+            try:
+                with urllib.request.urlopen(self.gateway_url + "/healthz", timeout=1) as r:
+                    if r.status == 200:
+                        return
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError("the gateway did not become ready")
+
+    def start(self) -> "Stack":
+        self.start_servers()
+        self.start_services()
+        return self
+
+    def restart(self, name: str) -> None:
+        """Kill a service process hard (SIGKILL) and start it again: crash recovery in tests."""
+        proc = self.procs[name]
+        proc.kill()
+        proc.wait()
+        agent = name.rsplit("-", 1)[0]
+        self.procs[name] = self._spawn(name, ["serve", agent])
+
+    def kill(self, name: str) -> None:
+        proc = self.procs.pop(name)
+        proc.kill()
+        proc.wait()
+
+    def spawn_agent(self, name: str) -> None:
+        self.procs[name] = self._spawn(name, ["serve", name.rsplit("-", 1)[0]])
+
+    def rss_bytes(self) -> dict[str, int]:
+        out = {}
+        for name, proc in self.procs.items():
+            try:
+                status = Path(f"/proc/{proc.pid}/status").read_text()
+                out[name] = next(int(line.split()[1]) * 1024 for line in status.splitlines() if line.startswith("VmRSS"))
+            except (OSError, StopIteration):
+                pass
+        return out
+
+    def stop(self) -> None:
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 10
+        for proc in self.procs.values():
+            try:
+                proc.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        self.procs.clear()
+        if self.nats:
+            self.nats.stop()
+        if self.postgres:
+            self.postgres.stop()
+
+    def __enter__(self) -> "Stack":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

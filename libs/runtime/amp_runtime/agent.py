@@ -1,0 +1,200 @@
+"""The runtime of one agent service: a FastStream app with a durable pull consumer per input subject.
+
+Replicas share each durable consumer, so they split the work. A message is acked only after its
+step is durable; a failing step is redelivered with backoff up to `max_deliver`; then, or at once
+for a message that can never succeed (it fails validation), it goes to the dead-letter subject
+with a `run-error` event, and the service keeps serving.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from dataclasses import dataclass, field
+from typing import Any, Awaitable, Callable
+
+import asyncpg
+from faststream import AckPolicy, FastStream
+from faststream.nats import ConsumerConfig, JStream, NatsBroker, NatsMessage, PullSub
+from nats.aio.client import Client as NatsClient
+from nats.js import JetStreamContext
+from pydantic import ValidationError
+
+from amp_contracts import AmpError, Envelope, Event, RunComplete, RunError, Subjects, envelope_type
+
+from . import store
+from .bus import publish
+from .settings import Settings
+from .step import StepRecord, StepResult, publish_event, run_step
+
+log = logging.getLogger("amp.agent")
+
+Handler = Callable[[Envelope, str], Awaitable[StepResult]]
+
+
+@dataclass
+class Deps:
+    """What an agent needs, wired once in `bootstrap` and passed down (never imported globally)."""
+
+    settings: Settings
+    pool: asyncpg.Pool
+    nc: NatsClient
+    js: JetStreamContext
+    checkpointer: Any
+    artifacts: Any
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Route:
+    subject: str
+    node: str
+    handler: Handler | None = None
+
+
+class NonRetryable(Exception):
+    """A step failure that will fail again on redelivery: dead-letter it now."""
+
+
+def durable_name(service: str, subject: str) -> str:
+    return f"{service}-{subject.replace('.', '-')}"
+
+
+RouteFactory = Callable[[Deps], list[Route]]
+
+
+def agent_app(service: str, settings: Settings, make_routes: RouteFactory, nodes: dict[str, str],
+              background: Callable[[Deps], Awaitable[None]] | None = None) -> FastStream:
+    """The FastStream app of one agent.
+
+    `nodes` maps each consumed subject to the node name that handles it (known before start,
+    for the AsyncAPI document); `make_routes(deps)` builds the handlers once the dependencies
+    exist, in the app's startup hook, so nothing connects at import time.
+    """
+    from .bootstrap import open_deps
+
+    broker = NatsBroker(settings.nats_url, name=f"amp-{service}")
+    stream = JStream(settings.stream_name, subjects=["amp.>"], declare=False)
+    state: dict[str, Any] = {}
+    for subject, node in nodes.items():
+        _subscribe(broker, stream, service, settings, Route(subject, node), state)
+    app = FastStream(broker)
+
+    @app.on_startup
+    async def _start() -> None:
+        state["cm"] = open_deps(settings, service)
+        deps = await state["cm"].__aenter__()
+        state["deps"] = deps
+        state["routes"] = {r.subject: r for r in make_routes(deps)}
+
+    @app.after_startup
+    async def _background() -> None:
+        if background is not None:
+            state["task"] = asyncio.create_task(background(state["deps"]))
+
+    @app.on_shutdown
+    async def _cancel() -> None:
+        if "task" in state:
+            state["task"].cancel()
+
+    @app.after_shutdown
+    async def _stop() -> None:
+        if "cm" in state:
+            await state["cm"].__aexit__(None, None, None)
+
+    return app
+
+
+def _subscribe(broker: NatsBroker, stream: JStream, service: str, settings: Settings, route: Route,
+               state: dict[str, Any]) -> None:
+    @broker.subscriber(
+        route.subject, stream=stream, durable=durable_name(service, route.subject),
+        pull_sub=PullSub(batch_size=1, timeout=1.0), ack_policy=AckPolicy.MANUAL,
+        config=ConsumerConfig(ack_wait=settings.ack_wait_s, max_deliver=settings.max_deliver),
+        title=f"{service}:{route.node}", description=f"{service} runs {route.node} on {route.subject}",
+        decoder=_raw_body)
+    async def on_message(body: bytes, msg: NatsMessage) -> None:
+        await handle_delivery(state["deps"], service, state["routes"][route.subject], msg)
+
+
+async def _raw_body(msg: Any) -> bytes:
+    """Hand the handler the bytes as they arrived: validation (and dead-lettering) is ours."""
+    return msg.body
+
+
+async def handle_delivery(deps: Deps, service: str, route: Route, msg: NatsMessage) -> StepRecord | None:
+    raw = msg.raw_message
+    data: bytes = raw.data
+    try:
+        env = envelope_type(route.subject).model_validate_json(data)
+    except ValidationError as e:
+        await dead_letter(deps, service, route, data, f"message failed validation: {_short(e)}", "validation_failed")
+        await msg.ack()
+        return None
+    try:
+        handler = route.handler
+        assert handler is not None
+        record = await run_step(deps.pool, deps.js, service, route.node, env, lambda key: handler(env, key))
+    except Exception as e:  # noqa: BLE001 - every failure is either retried or dead-lettered, never lost
+        delivered = raw.metadata.num_delivered if raw.metadata else 1
+        final = isinstance(e, (NonRetryable, AmpError)) or delivered >= deps.settings.max_deliver
+        log.exception("step %s/%s failed (delivery %s%s)", service, route.node, delivered, ", final" if final else "")
+        if final:
+            code = e.code if isinstance(e, AmpError) else "internal"
+            await dead_letter(deps, service, route, data, f"{route.node} failed: {e}", code)
+            await msg.ack()
+        else:
+            await msg.nack(delay=min(5.0, 0.2 * 2 ** (delivered - 1)))
+        return None
+    await msg.ack()
+    return record
+
+
+async def dead_letter(deps: Deps, service: str, route: Route, data: bytes, reason: str, code: str) -> None:
+    """Park the message on the dead-letter subject and tell the decision set's stream why."""
+    seq = "?"
+    await publish(deps.js, Subjects.dead_letter(service), data,
+                  f"dlq:{service}:{route.subject}:{_digest(data)}",
+                  headers={"Amp-Reason": reason[:500], "Amp-Subject": route.subject})
+    ids = _lenient_ids(data)
+    if ids is None:
+        log.error("dead-lettered an unattributable message from %s (%s): %s", route.subject, seq, reason)
+        return
+    project_id, ds_id, run_id = ids
+    if await store.find_decision_set(deps.pool, ds_id) is None:
+        return
+    err = RunError(decision_set_id=ds_id, node_name=route.node, message=reason[:1000], code=code)
+    async with deps.pool.acquire() as conn, conn.transaction():
+        row = await store.update_decision_set(conn, ds_id, {"status": "failed", "stage": route.node})
+        done = RunComplete(decision_set_id=ds_id, version=row["version"], status="failed")
+        events = await store.insert_events(conn, [
+            Event(type="run-error", project_id=project_id, decision_set_id=ds_id, run_id=run_id,
+                  node_name=route.node, data=err.model_dump(mode="json")),
+            Event(type="run-complete", project_id=project_id, decision_set_id=ds_id, run_id=run_id,
+                  node_name=route.node, data=done.model_dump(mode="json")),
+        ], f"dlq:{_digest(data)}", None)
+    for ev in events:
+        await publish_event(deps.js, ev)
+
+
+def _lenient_ids(data: bytes) -> tuple[str, str, str] | None:
+    try:
+        obj = json.loads(data)
+        ids = str(obj["project_id"]), str(obj["decision_set_id"]), str(obj.get("run_id") or "")
+        import uuid
+
+        uuid.UUID(ids[0]), uuid.UUID(ids[1])
+        return ids
+    except Exception:  # noqa: BLE001 - unattributable input
+        return None
+
+
+def _digest(data: bytes) -> str:
+    import hashlib
+
+    return hashlib.sha256(data).hexdigest()[:32]
+
+
+def _short(e: ValidationError) -> str:
+    return "; ".join(f"{'.'.join(map(str, err['loc']))}: {err['msg']}" for err in e.errors()[:5])

@@ -1,0 +1,100 @@
+"""The artifact store: content-addressed keys, so a repeated write is harmless (seed §21.3).
+
+Keys: `projects/{pid}/ds_{version}/{sha256}-{name}`. A local directory by default; S3 (aioboto3)
+when a bucket is configured.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+from typing import Protocol
+
+
+def artifact_key(project_id: str, version: int, name: str, data: bytes) -> str:
+    digest = hashlib.sha256(data).hexdigest()
+    return f"projects/{project_id}/ds_{version}/{digest}-{name}"
+
+
+def quarantine_key(project_id: str, node: str, data: bytes) -> str:
+    return f"quarantine/{project_id}/{node}/{hashlib.sha256(data).hexdigest()}.json"
+
+
+class ArtifactStore(Protocol):
+    async def put(self, key: str, data: bytes) -> str: ...
+
+    async def get(self, key: str) -> bytes: ...
+
+    async def exists(self, key: str) -> bool: ...
+
+
+class LocalArtifactStore:
+    """A directory; writes go through a temp file and a rename, so readers never see half a file."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+
+    def _path(self, key: str) -> Path:
+        path = (self.root / key).resolve()
+        if not str(path).startswith(str(self.root.resolve())):
+            raise ValueError(f"artifact key escapes the store: {key}")
+        return path
+
+    async def put(self, key: str, data: bytes) -> str:
+        def write() -> None:
+            path = self._path(key)
+            if path.exists():
+                return
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=path.parent)
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+            os.replace(tmp, path)
+
+        await asyncio.to_thread(write)
+        return key
+
+    async def get(self, key: str) -> bytes:
+        return await asyncio.to_thread(self._path(key).read_bytes)
+
+    async def exists(self, key: str) -> bool:
+        return self._path(key).exists()
+
+
+class S3ArtifactStore:
+    """S3 through aioboto3, server-side encrypted (SSE-S3 unless the bucket enforces KMS)."""
+
+    def __init__(self, bucket: str, endpoint_url: str | None = None) -> None:
+        import aioboto3
+
+        self.bucket = bucket
+        self.endpoint_url = endpoint_url
+        self._session = aioboto3.Session()
+
+    def _client(self):
+        return self._session.client("s3", endpoint_url=self.endpoint_url)
+
+    async def put(self, key: str, data: bytes) -> str:
+        async with self._client() as s3:
+            await s3.put_object(Bucket=self.bucket, Key=key, Body=data, ServerSideEncryption="AES256")
+        return key
+
+    async def get(self, key: str) -> bytes:
+        async with self._client() as s3:
+            obj = await s3.get_object(Bucket=self.bucket, Key=key)
+            return await obj["Body"].read()
+
+    async def exists(self, key: str) -> bool:
+        async with self._client() as s3:
+            try:
+                await s3.head_object(Bucket=self.bucket, Key=key)
+                return True
+            except Exception:  # botocore ClientError 404
+                return False
+
+
+def artifact_store(artifacts_dir: Path, bucket: str | None = None, endpoint_url: str | None = None) -> ArtifactStore:
+    return S3ArtifactStore(bucket, endpoint_url) if bucket else LocalArtifactStore(artifacts_dir)

@@ -1,0 +1,43 @@
+"""Wiring of a process's dependencies, in one place: pools, bus, checkpointer, artifact store."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import AsyncIterator
+
+from .agent import Deps
+from .artifacts import artifact_store
+from .bus import connect, ensure_stream
+from .db import create_pool
+from .settings import Settings
+
+
+async def open_checkpointer(database_url: str, max_size: int = 5):
+    """LangGraph's Postgres saver over a psycopg pool (its own driver; see STACK notes)."""
+    from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+    from psycopg.rows import dict_row
+    from psycopg_pool import AsyncConnectionPool
+
+    pool = AsyncConnectionPool(database_url, min_size=1, max_size=max_size, open=False,
+                               kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row})
+    await pool.open()
+    return AsyncPostgresSaver(pool), pool
+
+
+@contextlib.asynccontextmanager
+async def open_deps(settings: Settings, name: str) -> AsyncIterator[Deps]:
+    if not settings.nats_url or not settings.database_url:
+        raise RuntimeError("NATS_URL and DATABASE_URL must be set for a service (amp up sets them)")
+    pool = await create_pool(settings.database_url)
+    nc = await connect(settings.nats_url, f"amp-{name}-pub")
+    js = nc.jetstream()
+    await ensure_stream(js, settings.stream_name, settings.duplicate_window_s)
+    saver, saver_pool = await open_checkpointer(settings.database_url)
+    deps = Deps(settings=settings, pool=pool, nc=nc, js=js, checkpointer=saver,
+                artifacts=artifact_store(settings.artifacts_dir, settings.s3_bucket, settings.s3_endpoint_url))
+    try:
+        yield deps
+    finally:
+        await nc.drain()
+        await saver_pool.close()
+        await pool.close()

@@ -1,0 +1,40 @@
+"""JetStream wiring shared by every process: the stream, publishing with de-duplication ids."""
+
+from __future__ import annotations
+
+import nats
+from nats.js import JetStreamContext
+from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
+from nats.js.errors import BadRequestError
+
+
+
+SUBJECTS = ["amp.>"]
+
+
+def stream_config(name: str, duplicate_window_s: float) -> StreamConfig:
+    return StreamConfig(name=name, subjects=SUBJECTS, storage=StorageType.FILE, retention=RetentionPolicy.LIMITS,
+                        discard=DiscardPolicy.OLD, duplicate_window=duplicate_window_s, max_age=30 * 24 * 3600.0,
+                        allow_direct=True)
+
+
+async def ensure_stream(js: JetStreamContext, name: str, duplicate_window_s: float = 120.0) -> None:
+    """Create the stream, or bring an existing one to this configuration (idempotent)."""
+    cfg = stream_config(name, duplicate_window_s)
+    try:
+        await js.add_stream(cfg)
+    except BadRequestError:
+        await js.update_stream(cfg)
+
+
+async def connect(url: str, name: str) -> nats.NATS:
+    return await nats.connect(url, name=name, max_reconnect_attempts=-1, reconnect_time_wait=0.5)
+
+
+async def publish(js: JetStreamContext, subject: str, body: bytes, msg_id: str, headers: dict[str, str] | None = None) -> bool:
+    """Publish once in effect: JetStream drops a repeat of `msg_id` inside the duplicate window.
+
+    Returns True when the server stored the message, False when it was a duplicate.
+    """
+    ack = await js.publish(subject, body, headers={"Nats-Msg-Id": msg_id, **(headers or {})})
+    return not bool(ack.duplicate)

@@ -1,0 +1,41 @@
+"""Helpers every agent uses to turn its outputs into Reason Cards and events."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from amp_contracts import Envelope, Event, ReasonCard
+
+_NS = uuid.UUID("6f1c2d4e-8a3b-4c5d-9e7f-0a1b2c3d4e5f")
+
+
+def decision_id(step_key: str, index: int) -> str:
+    """Deterministic per step and position, so that a replayed step produces the same card ids."""
+    return str(uuid.uuid5(_NS, f"{step_key}:{index}"))
+
+
+def stamp_cards(cards: list[dict[str, Any]], step_key: str, ts: Any = None) -> list[ReasonCard]:
+    out = []
+    for i, c in enumerate(cards):
+        card = ReasonCard.model_validate({**c, "decision_id": decision_id(step_key, i)})
+        out.append(card if ts is None else card.model_copy(update={"ts": ts}))
+    return out
+
+
+def event(env: Envelope, type_: str, node: str, data: Any, decision_set_id: str | None = None) -> Event:
+    payload = data.model_dump(mode="json") if hasattr(data, "model_dump") else data
+    return Event(type=type_, project_id=env.project_id, decision_set_id=decision_set_id or env.decision_set_id,
+                 run_id=env.run_id, node_name=node, data=payload)
+
+
+def card_events(env: Envelope, cards: list[ReasonCard]) -> list[Event]:
+    return [event(env, "reason-card", c.node_name, c) for c in cards]
+
+
+def forward(env: Envelope, payload: Any, *, decision_set_id: str | None = None, run_id: str | None = None,
+            key: str = "") -> Envelope:
+    """The next message of the chain, carrying the routing fields of the one that caused it."""
+    return Envelope[type(payload)](project_id=env.project_id, decision_set_id=decision_set_id or env.decision_set_id,
+                                   run_id=run_id or env.run_id, idempotency_key=key, traceparent=env.traceparent,
+                                   payload=payload)

@@ -1,0 +1,56 @@
+"""Postgres access: asyncpg pools for the application, Alembic for the schema.
+
+The LangGraph checkpointer uses psycopg 3 (its own driver); everything else here is asyncpg.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import asyncpg
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    for typ in ("json", "jsonb"):
+        await conn.set_type_codec(typ, encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+
+
+async def create_pool(database_url: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
+    return await asyncpg.create_pool(database_url, min_size=min_size, max_size=max_size, init=_init_connection,
+                                     command_timeout=30)
+
+
+def sqlalchemy_url(database_url: str) -> str:
+    for prefix in ("postgresql://", "postgres://"):
+        if database_url.startswith(prefix):
+            return "postgresql+psycopg://" + database_url[len(prefix):]
+    return database_url
+
+
+def upgrade(database_url: str, revision: str = "head") -> None:
+    """Run the Alembic migrations (idempotent: an up-to-date database is left as it is)."""
+    from alembic import command
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.set_main_option("sqlalchemy.url", sqlalchemy_url(database_url))
+    command.upgrade(cfg, revision)
+
+
+async def setup_checkpointer(database_url: str) -> None:
+    """Create LangGraph's checkpoint tables (its own idempotent migrations)."""
+    from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+
+    async with AsyncPostgresSaver.from_conn_string(database_url) as saver:
+        await saver.setup()
+
+
+async def migrate(database_url: str) -> None:
+    import asyncio
+
+    await asyncio.to_thread(upgrade, database_url)
+    await setup_checkpointer(database_url)

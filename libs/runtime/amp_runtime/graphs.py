@@ -1,0 +1,50 @@
+"""Running a service's LangGraph subgraph on its own checkpoint thread.
+
+Seven graphs share a decision set, so each service keeps its own thread, `{decision_set_id}/{service}`,
+and they never write one checkpoint thread. Checkpoints are written when a run exits or pauses
+(`durability="exit"`): the step protocol, not per-node checkpoints, gives exactly-once effects.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from langgraph.types import Command
+
+
+@dataclass
+class GraphRun:
+    values: dict[str, Any]
+    interrupt_id: str | None
+    interrupt_value: Any
+    checkpoint_id: str | None
+
+
+def thread_config(decision_set_id: str, service: str) -> dict[str, Any]:
+    return {"configurable": {"thread_id": f"{decision_set_id}/{service}"}}
+
+
+async def run_graph(graph: Any, decision_set_id: str, service: str, input: Any) -> GraphRun:
+    config = thread_config(decision_set_id, service)
+    await graph.ainvoke(input, config, durability="exit")
+    return await read_graph(graph, decision_set_id, service)
+
+
+async def read_graph(graph: Any, decision_set_id: str, service: str) -> GraphRun:
+    snapshot = await graph.aget_state(thread_config(decision_set_id, service))
+    pending = [i for task in snapshot.tasks for i in task.interrupts]
+    first = pending[0] if pending else None
+    return GraphRun(values=dict(snapshot.values), interrupt_id=first.id if first else None,
+                    interrupt_value=first.value if first else None,
+                    checkpoint_id=(snapshot.config or {}).get("configurable", {}).get("checkpoint_id"))
+
+
+async def resume_graph(graph: Any, decision_set_id: str, service: str, interrupt_id: str | None, value: Any) -> GraphRun:
+    """Resume a pause with an answer, once: if that pause was already resumed (a redelivery after
+    the graph moved on but before the step was recorded), read where the graph is instead of
+    feeding the answer to the next pause."""
+    current = await read_graph(graph, decision_set_id, service)
+    if current.interrupt_id is None or (interrupt_id and current.interrupt_id != interrupt_id):
+        return current
+    return await run_graph(graph, decision_set_id, service, Command(resume=value))

@@ -1,0 +1,75 @@
+"""Configuration of every process, read from the environment in one place (never at import)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Mapping
+
+from pydantic import BaseModel, Field
+
+
+class Settings(BaseModel):
+    nats_url: str | None = Field(None, description="NATS_URL; unset → `amp up` starts an embedded nats-server.")
+    database_url: str | None = Field(None, description="DATABASE_URL (postgresql://...); unset → embedded Postgres.")
+    data_dir: Path = Field(Path(".amp"), description="AMP_DATA_DIR: embedded servers, artifacts, git repositories.")
+    s3_bucket: str | None = Field(None, description="AMP_S3_BUCKET: artifacts go to S3 when set.")
+    s3_endpoint_url: str | None = None
+    gateway_host: str = "127.0.0.1"
+    gateway_port: int = 8080
+    stream_name: str = "AMP"
+    duplicate_window_s: float = 120.0
+    ack_wait_s: float = 30.0
+    max_deliver: int = 5
+    gate_ttl_s: float = 7 * 24 * 3600.0
+    gate_reminder_before_s: float = 24 * 3600.0
+    sweep_interval_s: float = 5.0
+    max_body_bytes: int = 256 * 1024
+    provider: str = "deterministic"
+    anthropic_api_key: str | None = None
+    validators_checkov: bool = False
+    log_level: str = "INFO"
+
+    @property
+    def artifacts_dir(self) -> Path:
+        return self.data_dir / "artifacts"
+
+    @property
+    def repos_dir(self) -> Path:
+        return self.data_dir / "repos"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> "Settings":
+        e = os.environ if env is None else env
+        values: dict[str, object] = {
+            "nats_url": e.get("NATS_URL") or None,
+            "database_url": e.get("DATABASE_URL") or None,
+            "data_dir": Path(e.get("AMP_DATA_DIR", ".amp")),
+            "s3_bucket": e.get("AMP_S3_BUCKET") or None,
+            "s3_endpoint_url": e.get("AMP_S3_ENDPOINT_URL") or None,
+            "provider": e.get("AMP_PROVIDER") or ("anthropic" if e.get("ANTHROPIC_API_KEY") else "deterministic"),
+            "anthropic_api_key": e.get("ANTHROPIC_API_KEY") or None,
+            "validators_checkov": e.get("AMP_CHECKOV", "0") == "1",
+            "log_level": e.get("AMP_LOG_LEVEL", "INFO"),
+        }
+        for env_name, field in (("AMP_GATE_TTL_S", "gate_ttl_s"), ("AMP_GATE_REMINDER_BEFORE_S", "gate_reminder_before_s"),
+                                ("AMP_ACK_WAIT_S", "ack_wait_s"), ("AMP_MAX_DELIVER", "max_deliver"),
+                                ("AMP_SWEEP_INTERVAL_S", "sweep_interval_s"), ("AMP_PORT", "gateway_port")):
+            if e.get(env_name):
+                values[field] = e[env_name]
+        values.update(overrides)
+        return cls.model_validate(values)
+
+    def service_env(self) -> dict[str, str]:
+        """The environment a child process needs to reach the same servers and data."""
+        out = {"AMP_DATA_DIR": str(self.data_dir), "AMP_PROVIDER": self.provider,
+               "AMP_GATE_TTL_S": str(self.gate_ttl_s), "AMP_GATE_REMINDER_BEFORE_S": str(self.gate_reminder_before_s),
+               "AMP_ACK_WAIT_S": str(self.ack_wait_s), "AMP_MAX_DELIVER": str(self.max_deliver),
+               "AMP_SWEEP_INTERVAL_S": str(self.sweep_interval_s), "AMP_CHECKOV": "1" if self.validators_checkov else "0"}
+        if self.nats_url:
+            out["NATS_URL"] = self.nats_url
+        if self.database_url:
+            out["DATABASE_URL"] = self.database_url
+        if self.s3_bucket:
+            out["AMP_S3_BUCKET"] = self.s3_bucket
+        return out

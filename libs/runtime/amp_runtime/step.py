@@ -1,0 +1,126 @@
+"""One step, exactly once in effect, on an at-least-once bus (DESIGN: the step protocol).
+
+1. key = sha256(thread_id | node | canonical_json(input))
+2. a finished key → re-publish its stored output (a redelivery after a crash)
+3. otherwise compute (the service's LangGraph subgraph, checkpointed in Postgres)
+4. one transaction: the agent_runs row, the events, the decision-set update (optimistic lock)
+5. publish events and next messages with Nats-Msg-Id derived from the key
+6. the caller acks
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Awaitable, Callable
+
+import asyncpg
+from nats.js import JetStreamContext
+from pydantic import BaseModel
+
+from amp_contracts import Envelope, Event, Subjects
+
+from . import store
+from .bus import publish
+from .canonical import idempotency_key
+
+
+@dataclass
+class NewDecisionSet:
+    """A next version created in the step's transaction (a re-plan after requested changes)."""
+
+    id: str
+    project_id: str
+    parent_id: str
+    requirements: str
+    input_constraints: dict[str, Any]
+    columns: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class StepResult:
+    events: list[Event] = field(default_factory=list)
+    messages: list[tuple[str, Envelope]] = field(default_factory=list)
+    ds_update: dict[str, Any] = field(default_factory=dict)
+    expect_status: set[str] | None = None
+    checkpoint_id: str | None = None
+    new_decision_set: NewDecisionSet | None = None
+    cost: dict | None = None
+
+
+@dataclass
+class StepRecord:
+    key: str
+    events: list[Event]
+    messages: list[tuple[str, dict]]
+    replayed: bool
+
+
+def step_key(env: Envelope, service: str, node: str) -> str:
+    return idempotency_key(f"{env.decision_set_id}/{service}", node, env.payload)
+
+
+async def run_step(pool: asyncpg.Pool, js: JetStreamContext, service: str, node: str, env: Envelope,
+                   compute: Callable[[str], Awaitable[StepResult]]) -> StepRecord:
+    key = step_key(env, service, node)
+    done = await store.get_run(pool, key)
+    if done is None:
+        started = time.perf_counter()
+        result = await compute(key)
+        try:
+            record = await _commit(pool, service, node, env, key, result, (time.perf_counter() - started) * 1000)
+        except _AlreadyDone:  # another replica finished the same step first: publish what it recorded
+            done = await store.get_run(pool, key)
+    if done is not None:
+        record = StepRecord(key=key, replayed=True,
+                            events=[Event.model_validate(e) for e in done["output"]["events"]],
+                            messages=[(s, m) for s, m in done["output"]["messages"]])
+    await _publish(js, record)
+    return record
+
+
+async def _commit(pool: asyncpg.Pool, service: str, node: str, env: Envelope, key: str, result: StepResult,
+                  duration_ms: float) -> StepRecord:
+    messages = [(subject, msg.model_dump(mode="json")) for subject, msg in result.messages]
+    async with pool.acquire() as conn, conn.transaction():
+        if result.new_decision_set is not None:
+            nd = result.new_decision_set
+            exists = await store.find_decision_set(conn, nd.id)
+            if exists is None:
+                await store.create_decision_set(conn, nd.project_id, requirements=nd.requirements,
+                                                input_constraints=nd.input_constraints, parent_id=nd.parent_id,
+                                                ds_id=nd.id, **nd.columns)
+        events = await store.insert_events(conn, result.events, key, result.checkpoint_id)
+        if result.ds_update:
+            await store.update_decision_set(conn, env.decision_set_id, result.ds_update,
+                                            expect_status=result.expect_status)
+        if result.cost is not None:
+            await store.upsert_cost(conn, env.project_id, env.decision_set_id, result.cost)
+        output = {"events": [e.model_dump(mode="json") for e in events], "messages": messages}
+        if not await store.insert_run(conn, key, env.project_id, env.decision_set_id, service, node, output,
+                                      duration_ms):
+            raise _AlreadyDone()
+    return StepRecord(key=key, events=events, messages=messages, replayed=False)
+
+
+class _AlreadyDone(Exception):
+    pass
+
+
+async def _publish(js: JetStreamContext, record: StepRecord) -> None:
+    """Events first, then the next messages: the next agent's events always follow ours."""
+    for ev in record.events:
+        await publish_event(js, ev)
+    for i, (subject, body) in enumerate(record.messages):
+        data = body if isinstance(body, (bytes, str)) else _dumps(body)
+        await publish(js, subject, data.encode() if isinstance(data, str) else data, f"{record.key}:{i}")
+
+
+async def publish_event(js: JetStreamContext, ev: Event) -> None:
+    await publish(js, Subjects.events(ev.decision_set_id), ev.model_dump_json().encode(), f"evt:{ev.id}")
+
+
+def _dumps(body: dict | BaseModel) -> str:
+    import json
+
+    return json.dumps(body, separators=(",", ":"), default=str)

@@ -1,0 +1,265 @@
+"""Every SQL statement of the application, by table. Callers pass a pool or a connection.
+
+Decision-set rows change only under the optimistic lock (`lock_version`); each writer sets the
+columns of its own stage.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import uuid
+from typing import Any, Iterable
+
+import asyncpg
+
+from amp_contracts import ConflictError, Event, NotFound
+
+Conn = asyncpg.Pool | asyncpg.Connection
+
+DS_JSON_COLUMNS = ("input_constraints", "constraints", "coverage", "assumptions", "plan", "risks", "cost", "policy",
+                   "gate", "approval", "reports", "diff")
+DS_COLUMNS = frozenset({*DS_JSON_COLUMNS, "status", "stage", "artifact_key", "tree_key", "git_commit",
+                        "prompt_pack_hash", "gate_expires_at", "gate_reminded", "requirements"})
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def _row(record: asyncpg.Record | None) -> dict[str, Any] | None:
+    if record is None:
+        return None
+    out = dict(record)
+    for k, v in out.items():
+        if isinstance(v, uuid.UUID):
+            out[k] = str(v)
+    return out
+
+
+# --- projects -------------------------------------------------------------------------------
+
+async def create_project(db: Conn, name: str, description: str = "") -> dict[str, Any]:
+    rec = await db.fetchrow("INSERT INTO projects (id, name, description) VALUES ($1, $2, $3) RETURNING *",
+                            uuid.uuid4(), name, description)
+    return _row(rec)  # type: ignore[return-value]
+
+
+async def get_project(db: Conn, project_id: str) -> dict[str, Any]:
+    row = _row(await db.fetchrow("SELECT * FROM projects WHERE id = $1", _uuid(project_id, "project")))
+    if row is None:
+        raise NotFound(f"project {project_id} not found")
+    return row
+
+
+async def list_projects(db: Conn, limit: int = 100) -> list[dict[str, Any]]:
+    rows = await db.fetch("SELECT * FROM projects ORDER BY created_at DESC LIMIT $1", limit)
+    return [_row(r) for r in rows]  # type: ignore[misc]
+
+
+async def set_project_policies(db: Conn, project_id: str, rules: list[dict]) -> None:
+    done = await db.execute("UPDATE projects SET policies = $2 WHERE id = $1", _uuid(project_id, "project"), rules)
+    if done.endswith(" 0"):
+        raise NotFound(f"project {project_id} not found")
+
+
+# --- decision sets --------------------------------------------------------------------------
+
+async def create_decision_set(conn: asyncpg.Connection, project_id: str, *, requirements: str = "",
+                              input_constraints: dict | None = None, parent_id: str | None = None,
+                              status: str = "intake", stage: str = "intake", ds_id: str | None = None,
+                              **columns: Any) -> dict[str, Any]:
+    """Next version of a project's decision set; the project's counter numbers versions atomically."""
+    version = await conn.fetchval("UPDATE projects SET ds_count = ds_count + 1 WHERE id = $1 RETURNING ds_count",
+                                  _uuid(project_id, "project"))
+    if version is None:
+        raise NotFound(f"project {project_id} not found")
+    cols = {"requirements": requirements, "input_constraints": input_constraints or {}, **columns}
+    names = ", ".join(cols)
+    params = ", ".join(f"${i}" for i in range(7, 7 + len(cols)))
+    rec = await conn.fetchrow(
+        f"INSERT INTO decision_sets (id, project_id, version, parent_id, status, stage, {names}) "
+        f"VALUES ($1, $2, $3, $4, $5, $6, {params}) RETURNING *",
+        uuid.UUID(ds_id) if ds_id else uuid.uuid4(), uuid.UUID(project_id), version,
+        uuid.UUID(parent_id) if parent_id else None, status, stage, *cols.values())
+    return _row(rec)  # type: ignore[return-value]
+
+
+async def get_decision_set(db: Conn, ds_id: str) -> dict[str, Any]:
+    row = _row(await db.fetchrow("SELECT * FROM decision_sets WHERE id = $1", _uuid(ds_id, "decision set")))
+    if row is None:
+        raise NotFound(f"decision set {ds_id} not found")
+    return row
+
+
+async def find_decision_set(db: Conn, ds_id: str) -> dict[str, Any] | None:
+    return _row(await db.fetchrow("SELECT * FROM decision_sets WHERE id = $1", uuid.UUID(ds_id)))
+
+
+async def list_decision_sets(db: Conn, project_id: str) -> list[dict[str, Any]]:
+    rows = await db.fetch(
+        "SELECT id, project_id, version, parent_id, status, stage, created_at, updated_at, "
+        "(cost->>'monthly_usd')::float AS monthly_usd, policy->>'overall' AS policy_overall "
+        "FROM decision_sets WHERE project_id = $1 ORDER BY version", _uuid(project_id, "project"))
+    return [_row(r) for r in rows]  # type: ignore[misc]
+
+
+async def latest_decision_set(db: Conn, project_id: str) -> dict[str, Any] | None:
+    return _row(await db.fetchrow("SELECT * FROM decision_sets WHERE project_id = $1 ORDER BY version DESC LIMIT 1",
+                                  uuid.UUID(project_id)))
+
+
+async def parent_cost(db: Conn, ds_id: str) -> dict | None:
+    """The cost estimate of a decision set's parent version, for deltas (§22.2)."""
+    return await db.fetchval("SELECT p.cost FROM decision_sets d JOIN decision_sets p ON p.id = d.parent_id "
+                             "WHERE d.id = $1", uuid.UUID(ds_id))
+
+
+async def due_gates(db: Conn, remind_before_s: float, limit: int = 100) -> list[dict[str, Any]]:
+    """Gates whose reminder or expiry time has come (index on gate_expires_at for waiting rows)."""
+    rows = await db.fetch(
+        "SELECT id, project_id, status, gate, gate_expires_at, gate_reminded, gate_expires_at <= now() AS expired "
+        "FROM decision_sets WHERE status IN ('waiting_approval', 'expiring') "
+        "AND gate_expires_at <= now() + make_interval(secs => $1) ORDER BY gate_expires_at LIMIT $2",
+        remind_before_s, limit)
+    return [_row(r) for r in rows]  # type: ignore[misc]
+
+
+async def update_decision_set(conn: asyncpg.Connection, ds_id: str, fields: dict[str, Any], *,
+                              expect_status: Iterable[str] | None = None, attempts: int = 5) -> dict[str, Any]:
+    """Set columns under the optimistic lock; on a lost race reload and retry with backoff.
+
+    `expect_status` makes the update conditional on the row's current status (a conflict, not a
+    retry, when it does not hold): this is how one decision wins a gate.
+    """
+    bad = set(fields) - DS_COLUMNS
+    if bad:
+        raise ValueError(f"unknown decision-set columns {sorted(bad)}")
+    wanted = set(expect_status) if expect_status is not None else None
+    for attempt in range(attempts):
+        current = await conn.fetchrow("SELECT lock_version, status FROM decision_sets WHERE id = $1", uuid.UUID(ds_id))
+        if current is None:
+            raise NotFound(f"decision set {ds_id} not found")
+        if wanted is not None and current["status"] not in wanted:
+            raise ConflictError(f"decision set {ds_id} is {current['status']}, not {' or '.join(sorted(wanted))}")
+        sets = ", ".join(f"{k} = ${i}" for i, k in enumerate(fields, start=3))
+        rec = await conn.fetchrow(
+            f"UPDATE decision_sets SET {sets}, lock_version = lock_version + 1, updated_at = now() "
+            f"WHERE id = $1 AND lock_version = $2 RETURNING *",
+            uuid.UUID(ds_id), current["lock_version"], *fields.values())
+        if rec is not None:
+            return _row(rec)  # type: ignore[return-value]
+        await asyncio.sleep(min(0.5, 0.01 * 2 ** attempt) * (0.5 + random.random()))
+    raise ConflictError(f"decision set {ds_id} kept changing; gave up after {attempts} attempts")
+
+
+# --- events ---------------------------------------------------------------------------------
+
+async def insert_events(conn: asyncpg.Connection, events: list[Event], step_key: str,
+                        checkpoint_id: str | None) -> list[Event]:
+    """Append a step's events; a replay of the same step returns the rows already there."""
+    out = []
+    for seq, ev in enumerate(events):
+        rec = await conn.fetchrow(
+            "INSERT INTO events (project_id, decision_set_id, run_id, node_name, type, step_key, seq, checkpoint_id, "
+            "data, ts) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) "
+            "ON CONFLICT (decision_set_id, node_name, type, step_key, seq) DO UPDATE SET seq = events.seq "
+            "RETURNING id, ts",
+            uuid.UUID(ev.project_id), uuid.UUID(ev.decision_set_id), ev.run_id, ev.node_name, ev.type, step_key, seq,
+            checkpoint_id, ev.data, ev.ts)
+        out.append(ev.model_copy(update={"id": rec["id"], "ts": rec["ts"]}))
+    return out
+
+
+async def list_events(db: Conn, ds_id: str, after_id: int = 0, limit: int = 10_000) -> list[Event]:
+    rows = await db.fetch(
+        "SELECT id, project_id, decision_set_id, run_id, node_name, type, data, ts FROM events "
+        "WHERE decision_set_id = $1 AND id > $2 ORDER BY id LIMIT $3", _uuid(ds_id, "decision set"), after_id, limit)
+    return [Event.model_validate(_row(r)) for r in rows]
+
+
+# --- agent runs -----------------------------------------------------------------------------
+
+async def get_run(db: Conn, key: str) -> dict[str, Any] | None:
+    return _row(await db.fetchrow("SELECT * FROM agent_runs WHERE idem_key = $1 AND ok", key))
+
+
+async def insert_run(conn: asyncpg.Connection, key: str, project_id: str, ds_id: str, service: str, node: str,
+                     output: dict, duration_ms: float) -> bool:
+    """Record a finished step; False when another delivery recorded it first."""
+    done = await conn.execute(
+        "INSERT INTO agent_runs (idem_key, project_id, decision_set_id, service, node, ok, output, duration_ms) "
+        "VALUES ($1, $2, $3, $4, $5, true, $6, $7) ON CONFLICT (idem_key) DO NOTHING",
+        key, uuid.UUID(project_id), uuid.UUID(ds_id), service, node, output, duration_ms)
+    return done.endswith(" 1")
+
+
+# --- approvals, answers, costs --------------------------------------------------------------
+
+async def insert_approval(conn: asyncpg.Connection, project_id: str, ds_id: str, status: str, comment: str, by: str,
+                          waivers: list[dict]) -> dict[str, Any]:
+    try:
+        rec = await conn.fetchrow(
+            "INSERT INTO approvals (id, project_id, decision_set_id, status, comment, decided_by, waivers) "
+            "VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING *",
+            uuid.uuid4(), uuid.UUID(project_id), uuid.UUID(ds_id), status, comment, by, waivers)
+    except asyncpg.UniqueViolationError:
+        raise ConflictError(f"decision set {ds_id} has already been decided") from None
+    return _row(rec)  # type: ignore[return-value]
+
+
+async def insert_answer(conn: asyncpg.Connection, project_id: str, ds_id: str, interrupt_id: str, answers: dict,
+                        text: str) -> dict[str, Any]:
+    try:
+        rec = await conn.fetchrow(
+            "INSERT INTO answers (id, project_id, decision_set_id, interrupt_id, answers, text) "
+            "VALUES ($1, $2, $3, $4, $5, $6) RETURNING *",
+            uuid.uuid4(), uuid.UUID(project_id), uuid.UUID(ds_id), interrupt_id, answers, text)
+    except asyncpg.UniqueViolationError:
+        raise ConflictError(f"these questions of decision set {ds_id} have already been answered") from None
+    return _row(rec)  # type: ignore[return-value]
+
+
+async def upsert_cost(conn: asyncpg.Connection, project_id: str, ds_id: str, estimate: dict) -> None:
+    await conn.execute(
+        "INSERT INTO cost_estimates (project_id, decision_set_id, monthly_usd, estimate) VALUES ($1, $2, $3, $4) "
+        "ON CONFLICT (decision_set_id) DO UPDATE SET monthly_usd = EXCLUDED.monthly_usd, estimate = EXCLUDED.estimate",
+        uuid.UUID(project_id), uuid.UUID(ds_id), estimate["monthly_usd"], estimate)
+
+
+# --- idempotency keys of the REST API ---------------------------------------------------------
+
+async def get_idempotent_response(db: Conn, key: str, route: str) -> dict[str, Any] | None:
+    return _row(await db.fetchrow("SELECT * FROM idempotency_keys WHERE key = $1 AND route = $2", key, route))
+
+
+async def put_idempotent_response(conn: asyncpg.Connection, key: str, route: str, request_hash: str, status_code: int,
+                                  response: Any) -> None:
+    await conn.execute(
+        "INSERT INTO idempotency_keys (key, route, request_hash, status_code, response) VALUES ($1, $2, $3, $4, $5) "
+        "ON CONFLICT DO NOTHING", key, route, request_hash, status_code, response)
+
+
+# --- outbox ---------------------------------------------------------------------------------
+
+async def add_outbox(conn: asyncpg.Connection, project_id: str, subject: str, msg_id: str, body: bytes) -> int:
+    return await conn.fetchval(
+        "INSERT INTO outbox (project_id, subject, msg_id, body) VALUES ($1, $2, $3, $4) RETURNING id",
+        uuid.UUID(project_id), subject, msg_id, body)
+
+
+async def unsent_outbox(db: Conn, limit: int = 100) -> list[dict[str, Any]]:
+    rows = await db.fetch("SELECT id, subject, msg_id, body FROM outbox WHERE sent_at IS NULL ORDER BY id LIMIT $1",
+                          limit)
+    return [dict(r) for r in rows]
+
+
+async def mark_sent(db: Conn, ids: list[int]) -> None:
+    await db.execute("UPDATE outbox SET sent_at = now() WHERE id = ANY($1::bigint[])", ids)
+
+
+def _uuid(value: str, what: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        raise NotFound(f"{what} {value} not found") from None

@@ -1,0 +1,66 @@
+"""process_approval_feedback and codegen: pure functions of state (seed §7, §9)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from amp_contracts import ConstraintSchema, CostEstimate, Plan, PolicyResults, ReasonCard, Risk
+
+from services.intake.extraction import extract_patch
+
+from .render import render_repository
+
+
+def process_approval_feedback(state: dict[str, Any]) -> dict[str, Any]:
+    """The reviewer's comment becomes a constraint patch with the intake's own parser.
+
+    A patch that changes constraints, or a request for changes, leads to a new version that is
+    re-planned; an approval without changes goes on to code generation.
+    """
+    decision = state.get("decision") or {}
+    status = decision.get("status")
+    if status in ("expired", "rejected"):
+        outcome = "stale" if status == "expired" else "rejected"
+        return {"outcome": outcome, "patch": {}, "cards": [{
+            "agent": "gate", "node_name": "gate_hitl", "trigger": "user_approve",
+            "summary": "Approval expired; the gate is stale" if outcome == "stale"
+            else f"Rejected by {decision.get('by', 'user')}" + (f": {decision['comment']}" if decision.get("comment") else ""),
+            "confidence": 1.0}]}
+    current = ConstraintSchema.model_validate(state["constraints"])
+    patch = extract_patch(decision.get("comment") or "", current) if decision.get("comment") else {}
+    changed = {k: v for k, v in patch.items() if current.stated().get(k) != v}
+    outcome = "replan" if changed or status == "changes_requested" else "generate"
+    card = {
+        "agent": "gate", "node_name": "process_approval_feedback", "trigger": "user_approve",
+        "summary": (f"{status}: constraint patch {changed}" if changed else f"{status} without constraint changes")
+                   + ("; re-planning as a new version" if outcome == "replan" else "; generating the repository"),
+        "inputs": {"constraints_keys": sorted(changed)},
+        "details": {"comment": decision.get("comment") or "", "patch": changed,
+                    "waivers": decision.get("waivers") or []},
+        "confidence": 0.9 if changed or not decision.get("comment") else 0.6,
+    }
+    return {"outcome": outcome, "patch": changed, "cards": [card]}
+
+
+def route_after_feedback(state: dict[str, Any]) -> str:
+    return "codegen" if state.get("outcome") == "generate" else "end"
+
+
+def codegen(state: dict[str, Any]) -> dict[str, Any]:
+    plan = Plan.model_validate(state["plan"])
+    files = render_repository(
+        plan, ConstraintSchema.model_validate(state["constraints"]),
+        CostEstimate.model_validate(state["cost"]) if state.get("cost") else None,
+        PolicyResults.model_validate(state["policy"]) if state.get("policy") else None,
+        [Risk.model_validate(r) for r in state.get("risks") or []],
+        [ReasonCard.model_validate(c) for c in state.get("prior_cards") or []],
+        state.get("project_name") or "ml-platform")
+    card = {
+        "agent": "codegen", "node_name": "codegen", "trigger": "user_approve",
+        "summary": f"Generated {len(files)} files: Terraform modules for {len(plan.components)} capabilities, "
+                   f"services, CI/CD and docs",
+        "inputs": {"artifacts": [c.pattern_id for c in plan.components]},
+        "details": {"top_level": sorted({p.split('/')[0] for p in files})},
+        "confidence": 0.8,
+    }
+    return {"files": files, "cards": [card]}

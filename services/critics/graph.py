@@ -1,0 +1,20 @@
+"""The critics subgraph: critic_tech → (send back to the planner | critic_cost)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langgraph.graph import END, START, StateGraph
+
+from . import nodes
+from .state import CriticsState
+
+
+def build_graph(checkpointer: Any = None) -> Any:
+    g = StateGraph(CriticsState)
+    g.add_node("critic_tech", nodes.critic_tech)
+    g.add_node("critic_cost", nodes.critic_cost)
+    g.add_edge(START, "critic_tech")
+    g.add_conditional_edges("critic_tech", nodes.route_after_tech, {"end": END, "critic_cost": "critic_cost"})
+    g.add_edge("critic_cost", END)
+    return g.compile(checkpointer=checkpointer)

@@ -1,0 +1,131 @@
+"""Write operations of the gateway: each one a database transaction plus an outbox message.
+
+The outbox row is committed with the state change and published right after; a relay re-sends
+what a crash left unsent (JetStream drops the duplicate by its message id).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from typing import Any
+
+import asyncpg
+from nats.js import JetStreamContext
+
+from amp_contracts import (ConflictError, Envelope, GateClosed, GateDecided, IntakeAnswered, IntakeRequested,
+                           NotFound, PolicyBlocked, Subjects, ValidationFailed)
+from amp_runtime import store
+from amp_runtime.bus import publish
+
+from .schemas import Approve, AnswersSubmit, ConstraintsSubmit
+
+log = logging.getLogger("amp.gateway")
+
+
+async def _enqueue(conn: asyncpg.Connection, subject: str, env: Envelope, msg_id: str) -> int:
+    return await store.add_outbox(conn, env.project_id, subject, msg_id, env.model_dump_json().encode())
+
+
+async def flush_outbox(pool: asyncpg.Pool, js: JetStreamContext) -> int:
+    rows = await store.unsent_outbox(pool)
+    for row in rows:
+        await publish(js, row["subject"], bytes(row["body"]), row["msg_id"])
+    if rows:
+        await store.mark_sent(pool, [r["id"] for r in rows])
+    return len(rows)
+
+
+async def relay_outbox(pool: asyncpg.Pool, js: JetStreamContext, interval_s: float = 2.0) -> None:
+    while True:
+        try:
+            await flush_outbox(pool, js)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # noqa: BLE001 - retried at the next tick
+            log.exception("outbox relay failed")
+        await asyncio.sleep(interval_s)
+
+
+async def submit_constraints(pool: asyncpg.Pool, js: JetStreamContext, project_id: str,
+                             body: ConstraintsSubmit) -> dict[str, Any]:
+    if body.is_empty():
+        raise ValidationFailed("give requirements as text, structured constraints, or both")
+    async with pool.acquire() as conn, conn.transaction():
+        await store.get_project(conn, project_id)
+        parent = await store.latest_decision_set(conn, project_id)
+        ds = await store.create_decision_set(conn, project_id, requirements=body.text,
+                                             input_constraints=body.constraints,
+                                             parent_id=parent["id"] if parent else None)
+        run_id = _run_id(ds)
+        env = Envelope[IntakeRequested](project_id=project_id, decision_set_id=ds["id"], run_id=run_id,
+                                        payload=IntakeRequested(text=body.text, constraints=body.constraints,
+                                                                parent_decision_set_id=parent["id"] if parent else None))
+        await _enqueue(conn, Subjects.INTAKE_REQUESTED, env, f"intake-requested:{ds['id']}")
+    await flush_outbox(pool, js)
+    return {"decision_set_id": ds["id"], "project_id": project_id, "version": ds["version"], "run_id": run_id,
+            "stream_url": f"/streams/{ds['id']}"}
+
+
+async def answer(pool: asyncpg.Pool, js: JetStreamContext, ds_id: str, body: AnswersSubmit) -> dict[str, Any]:
+    if not body.answers and not body.text.strip():
+        raise ValidationFailed("give typed answers, a free-text answer, or both")
+    async with pool.acquire() as conn, conn.transaction():
+        ds = await store.get_decision_set(conn, ds_id)
+        gate = ds.get("gate") or {}
+        if ds["status"] != "waiting_intake" or gate.get("gate") != "intake":
+            raise GateClosed(f"decision set {ds_id} is not waiting for answers (status {ds['status']})")
+        interrupt_id = body.interrupt_id or gate.get("interrupt_id")
+        if interrupt_id != gate.get("interrupt_id"):
+            raise GateClosed(f"those questions of decision set {ds_id} are no longer open")
+        try:
+            await store.update_decision_set(conn, ds_id, {"status": "answering"}, expect_status={"waiting_intake"})
+        except ConflictError as e:
+            raise GateClosed(str(e)) from None
+        await store.insert_answer(conn, ds["project_id"], ds_id, interrupt_id, body.answers, body.text)
+        env = Envelope[IntakeAnswered](project_id=ds["project_id"], decision_set_id=ds_id, run_id=_run_id(ds),
+                                       payload=IntakeAnswered(interrupt_id=interrupt_id, answers=body.answers,
+                                                              text=body.text))
+        await _enqueue(conn, Subjects.INTAKE_ANSWERED, env, f"intake-answered:{ds_id}:{interrupt_id}")
+    await flush_outbox(pool, js)
+    return {"decision_set_id": ds_id, "status": "answering"}
+
+
+async def approve(pool: asyncpg.Pool, js: JetStreamContext, ds_id: str, body: Approve) -> dict[str, Any]:
+    async with pool.acquire() as conn, conn.transaction():
+        ds = await store.get_decision_set(conn, ds_id)
+        if ds["status"] != "waiting_approval":
+            raise GateClosed(f"decision set {ds_id} is not waiting for approval (status {ds['status']})")
+        if body.status == "approved":
+            _check_waivers(ds, body)
+        try:
+            await store.update_decision_set(conn, ds_id, {"status": "deciding"}, expect_status={"waiting_approval"})
+        except ConflictError:
+            raise ConflictError(f"decision set {ds_id} has already been decided") from None
+        waivers = [w.model_dump(mode="json") for w in body.waivers]
+        approval = await store.insert_approval(conn, ds["project_id"], ds_id, body.status, body.comment, body.by,
+                                               waivers)
+        gate = ds.get("gate") or {}
+        env = Envelope[GateDecided](project_id=ds["project_id"], decision_set_id=ds_id, run_id=_run_id(ds),
+                                    payload=GateDecided(interrupt_id=gate.get("interrupt_id"), status=body.status,
+                                                        comment=body.comment, by=body.by, waivers=body.waivers))
+        await _enqueue(conn, Subjects.GATE_DECIDED, env, f"gate-decided:{approval['id']}")
+    await flush_outbox(pool, js)
+    return {"decision_set_id": ds_id, "status": body.status}
+
+
+def _check_waivers(ds: dict[str, Any], body: Approve) -> None:
+    """A failed policy cannot be approved unless every failed rule has a recorded waiver."""
+    failed = [r["id"] for r in (ds.get("policy") or {}).get("rules", []) if r["status"] == "fail" and not r.get("waived")]
+    missing = sorted(set(failed) - {w.rule_id for w in body.waivers})
+    if missing:
+        raise PolicyBlocked(f"policy failed on {', '.join(missing)}: approving needs a waiver for each "
+                            f"(rule_id, reason, by)", details=[{"rule_id": r} for r in missing])
+
+
+def _run_id(ds: dict[str, Any]) -> str:
+    return str(uuid.uuid5(uuid.UUID(ds["id"]), "run"))
+
+
+__all__ = ["submit_constraints", "answer", "approve", "flush_outbox", "relay_outbox", "NotFound"]

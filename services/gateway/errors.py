@@ -1,0 +1,51 @@
+"""The one place where errors become HTTP responses in the §22.4 shape. Never a stack trace."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from amp_contracts import AmpError, ErrorBody, ErrorResponse
+
+log = logging.getLogger("amp.gateway")
+
+_STATUS_CODES = {400: "validation_failed", 404: "not_found", 405: "validation_failed", 409: "conflict",
+                 413: "payload_too_large", 415: "validation_failed", 422: "validation_failed", 429: "rate_limited",
+                 503: "provider_down"}
+
+
+def error_response(status: int, body: ErrorBody, headers: dict[str, str] | None = None) -> JSONResponse:
+    if body.retry_after_s is not None:
+        headers = {**(headers or {}), "Retry-After": str(int(body.retry_after_s))}
+    return JSONResponse(ErrorResponse(error=body).model_dump(mode="json", exclude_none=True), status_code=status,
+                        headers=headers)
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(AmpError)
+    async def amp_error(_: Request, exc: AmpError) -> JSONResponse:
+        return error_response(exc.http_status, exc.body())
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        details = [{"loc": [str(p) for p in e.get("loc", [])], "msg": e.get("msg", ""), "type": e.get("type", "")}
+                   for e in exc.errors()[:20]]
+        first = details[0] if details else {"loc": [], "msg": "invalid request"}
+        where = ".".join(p for p in first["loc"] if p != "body") or "body"
+        return error_response(422, ErrorBody(code="validation_failed", message=f"{where}: {first['msg']}",
+                                             details=details))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = _STATUS_CODES.get(exc.status_code, "validation_failed" if exc.status_code < 500 else "internal")
+        message = exc.detail if isinstance(exc.detail, str) else "request failed"
+        return error_response(exc.status_code, ErrorBody(code=code, message=message))  # type: ignore[arg-type]
+
+    @app.exception_handler(Exception)
+    async def unexpected(_: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error")
+        return error_response(500, ErrorBody(code="internal", message="internal error; it has been logged"))

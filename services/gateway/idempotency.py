@@ -1,0 +1,44 @@
+"""`Idempotency-Key` on every POST (seed §22.1): the first response is stored and replayed.
+
+The same key with a different body is a client error (409), not a silent replay.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Awaitable, Callable
+
+import asyncpg
+from fastapi import Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse
+
+from amp_contracts import ConflictError
+from amp_runtime import store
+from amp_runtime.canonical import canonical_json, sha256_hex
+
+
+async def idempotent(request: Request, pool: asyncpg.Pool, body: Any, status_code: int,
+                     run: Callable[[], Awaitable[Any]]) -> JSONResponse:
+    key = request.headers.get("Idempotency-Key")
+    if not key:
+        return JSONResponse(jsonable_encoder(await run()), status_code=status_code)
+    if len(key) > 200:
+        from amp_contracts import ValidationFailed
+
+        raise ValidationFailed("Idempotency-Key is longer than 200 characters")
+    route = f"{request.method} {request.url.path}"
+    digest = sha256_hex(canonical_json(body))
+    async with pool.acquire() as conn:
+        await conn.execute("SELECT pg_advisory_lock(hashtextextended($1, 0))", f"{route}|{key}")
+        try:
+            seen = await store.get_idempotent_response(conn, key, route)
+            if seen is not None:
+                if seen["request_hash"] != digest:
+                    raise ConflictError("Idempotency-Key was already used with a different request")
+                return JSONResponse(seen["response"], status_code=seen["status_code"],
+                                    headers={"Idempotent-Replayed": "true"})
+            result = jsonable_encoder(await run())
+            await store.put_idempotent_response(conn, key, route, digest, status_code, result)
+            return JSONResponse(result, status_code=status_code)
+        finally:
+            await conn.execute("SELECT pg_advisory_unlock(hashtextextended($1, 0))", f"{route}|{key}")

@@ -1,0 +1,172 @@
+"""The REST routes (seed §22.1): thin handlers over commands, queries and the event stream."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Header, Query, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+
+from amp_contracts import ErrorResponse, NotFound, ValidationFailed
+from amp_runtime import store
+
+from . import commands, views
+from .idempotency import idempotent
+from .schemas import Accepted, AnswersSubmit, Approve, ConstraintsSubmit, PoliciesPut, Preview, ProjectCreate, Submitted
+from .sse import stream_response
+
+ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": ErrorResponse} for code in (404, 409, 413, 422)}
+router = APIRouter(responses=ERRORS)
+
+
+def _deps(request: Request):
+    return request.app.state.deps
+
+
+@router.get("/healthz", tags=["ops"])
+async def healthz(request: Request) -> dict[str, Any]:
+    d = _deps(request)
+    await d.pool.fetchval("SELECT 1")
+    return {"status": "ok", "nats": d.nc.is_connected}
+
+
+@router.post("/projects", status_code=201, tags=["projects"])
+async def create_project(request: Request, body: ProjectCreate) -> JSONResponse:
+    d = _deps(request)
+    return await idempotent(request, d.pool, body.model_dump(), 201,
+                            lambda: _created_project(d, body))
+
+
+async def _created_project(d, body: ProjectCreate) -> dict[str, Any]:
+    return views.project(await store.create_project(d.pool, body.name, body.description), [])
+
+
+@router.get("/projects", tags=["projects"])
+async def list_projects(request: Request, limit: int = Query(100, ge=1, le=1000)) -> dict[str, Any]:
+    rows = await store.list_projects(_deps(request).pool, limit)
+    return jsonable_encoder({"projects": [views.project(r) for r in rows]})
+
+
+@router.get("/projects/{project_id}", tags=["projects"])
+async def get_project(request: Request, project_id: str) -> dict[str, Any]:
+    d = _deps(request)
+    row = await store.get_project(d.pool, project_id)
+    return jsonable_encoder(views.project(row, await store.list_decision_sets(d.pool, project_id)))
+
+
+@router.put("/projects/{project_id}/policies", tags=["projects"])
+async def put_policies(request: Request, project_id: str, body: PoliciesPut) -> dict[str, Any]:
+    from services.policy.engine import validate_rule_pack
+
+    d = _deps(request)
+    rules = validate_rule_pack(body.rules)
+    doc = {"rules": rules, "waivers": [w.model_dump(mode="json") for w in body.waivers]}
+    await store.set_project_policies(d.pool, project_id, doc)
+    return doc
+
+
+@router.post("/projects/{project_id}/constraints", status_code=202, tags=["decision sets"],
+             response_model=Submitted)
+async def submit_constraints(request: Request, project_id: str, body: ConstraintsSubmit) -> JSONResponse:
+    """Start a new decision-set version from requirements text and/or structured constraints."""
+    d = _deps(request)
+    return await idempotent(request, d.pool, {"project": project_id, **body.model_dump()}, 202,
+                            lambda: commands.submit_constraints(d.pool, d.js, project_id, body))
+
+
+@router.get("/decision-sets/{ds_id}", tags=["decision sets"])
+async def get_decision_set(request: Request, ds_id: str) -> dict[str, Any]:
+    return jsonable_encoder(views.decision_set(await store.get_decision_set(_deps(request).pool, ds_id)))
+
+
+@router.get("/decision-sets/{ds_id}/events", tags=["decision sets"])
+async def get_events(request: Request, ds_id: str, after: int = Query(0, ge=0),
+                     limit: int = Query(1000, ge=1, le=10_000)) -> dict[str, Any]:
+    d = _deps(request)
+    await store.get_decision_set(d.pool, ds_id)
+    events = await store.list_events(d.pool, ds_id, after_id=after, limit=limit)
+    return jsonable_encoder({"decision_set_id": ds_id, "events": [e.model_dump(mode="json") for e in events]})
+
+
+@router.post("/decision-sets/{ds_id}/answers", status_code=202, tags=["decision sets"], response_model=Accepted)
+async def post_answers(request: Request, ds_id: str, body: AnswersSubmit) -> JSONResponse:
+    """Answer the intake questions of a `gate-waiting {gate: intake}` event."""
+    d = _deps(request)
+    return await idempotent(request, d.pool, {"ds": ds_id, **body.model_dump()}, 202,
+                            lambda: commands.answer(d.pool, d.js, ds_id, body))
+
+
+@router.post("/decision-sets/{ds_id}/approve", status_code=202, tags=["decision sets"], response_model=Accepted)
+async def post_approve(request: Request, ds_id: str, body: Approve) -> JSONResponse:
+    """Decide the pre-codegen gate: approved, rejected or changes_requested (with a comment)."""
+    d = _deps(request)
+    return await idempotent(request, d.pool, {"ds": ds_id, **body.model_dump(mode="json")}, 202,
+                            lambda: commands.approve(d.pool, d.js, ds_id, body))
+
+
+@router.get("/streams/{ds_id}", tags=["decision sets"])
+async def stream(request: Request, ds_id: str, last_event_id: str | None = Header(None),
+                 after: int | None = Query(None, ge=0)):
+    d = _deps(request)
+    await store.get_decision_set(d.pool, ds_id)
+    try:
+        last = int(last_event_id) if last_event_id else (after or 0)
+    except ValueError:
+        raise ValidationFailed("Last-Event-ID must be an event id (an integer)") from None
+    return stream_response(d.pool, d.extras["hub"], ds_id, last)
+
+
+@router.get("/decision-sets/{ds_id}/diff", tags=["decision sets"])
+async def get_diff(request: Request, ds_id: str, against: str | None = None,
+                   format: str = Query("text", pattern="^(text|json)$")) -> Response:
+    """The unified diff of the generated repository against the parent version (or `against`)."""
+    from services.validators.gitstore import unified_diff
+
+    d = _deps(request)
+    ds = await store.get_decision_set(d.pool, ds_id)
+    if not ds.get("git_commit"):
+        raise NotFound(f"decision set {ds_id} has no generated repository yet")
+    other_id = against or ds.get("parent_id")
+    other = await store.get_decision_set(d.pool, other_id) if other_id else None
+    repo = d.settings.repos_dir / f"{ds['project_id']}.git"
+    text = unified_diff(repo, other.get("git_commit") if other else None, ds["git_commit"])
+    if format == "json":
+        return JSONResponse(jsonable_encoder({"decision_set_id": ds_id, "against": other_id, "summary": ds.get("diff"),
+                                              "unified": text}))
+    return PlainTextResponse(text, media_type="text/x-diff")
+
+
+@router.get("/decision-sets/{ds_id}/artifact", tags=["decision sets"])
+async def get_artifact(request: Request, ds_id: str) -> Response:
+    d = _deps(request)
+    ds = await store.get_decision_set(d.pool, ds_id)
+    if not ds.get("artifact_key"):
+        raise NotFound(f"decision set {ds_id} has no artifact yet (status {ds['status']})")
+    data = await d.artifacts.get(ds["artifact_key"])
+    return Response(data, media_type="application/zip", headers={
+        "Content-Disposition": f'attachment; filename="decision-set-v{ds["version"]}-{ds_id[:8]}.zip"'})
+
+
+@router.get("/intake/schema", tags=["intake"])
+async def intake_schema() -> dict[str, Any]:
+    """The Guided Setup wizard: fields, types, options, order and help, from the contracts' JSON Schema."""
+    from .wizard import wizard
+
+    return wizard()
+
+
+@router.post("/intake/preview", tags=["intake"])
+async def intake_preview(body: Preview) -> dict[str, Any]:
+    """Extraction and coverage of a text without starting a run (the live coverage meter)."""
+    from services.intake.coverage import check_coverage
+    from services.intake.extraction import extract
+    from services.intake.questions import next_questions
+
+    found = extract(body.text)
+    cov = check_coverage(found.constraints)
+    return {"constraints": found.constraints.stated(), "coverage": cov.model_dump(mode="json"),
+            "spans": [s.model_dump(mode="json") for s in found.spans],
+            "questions": [q.model_dump(mode="json") for q in next_questions(found.constraints, cov)]}
+
+

@@ -1,0 +1,78 @@
+"""Request and response bodies of the REST API (seed §22.1)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from amp_contracts import ConstraintSchema, Waiver
+
+MAX_TEXT = 20_000
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ProjectCreate(Strict):
+    name: str = Field(min_length=1, max_length=200)
+    description: str = Field("", max_length=5_000)
+
+
+class ConstraintsSubmit(Strict):
+    """Freeform requirements, structured constraints, or both (structured wins on conflict)."""
+
+    text: str = Field("", max_length=MAX_TEXT, description="Freeform requirements.")
+    constraints: dict[str, Any] = Field(default_factory=dict, description="Structured ConstraintSchema fields.")
+
+    @field_validator("constraints")
+    @classmethod
+    def _schema(cls, v: dict[str, Any]) -> dict[str, Any]:
+        return ConstraintSchema.model_validate(v).stated()
+
+    def is_empty(self) -> bool:
+        return not self.text.strip() and not self.constraints
+
+
+class Submitted(BaseModel):
+    decision_set_id: str
+    project_id: str
+    version: int
+    run_id: str
+    stream_url: str
+
+
+class AnswersSubmit(Strict):
+    interrupt_id: str | None = Field(None, description="The gate-waiting event's interrupt_id; defaults to the open one.")
+    answers: dict[str, Any] = Field(default_factory=dict, description="Typed answers keyed by constraint field.")
+    text: str = Field("", max_length=MAX_TEXT, description="Free-text answer, read by the same extractor.")
+
+    @field_validator("answers")
+    @classmethod
+    def _known_fields(cls, v: dict[str, Any]) -> dict[str, Any]:
+        unknown = sorted(set(v) - set(ConstraintSchema.model_fields))
+        if unknown:
+            raise ValueError(f"unknown constraint fields {unknown}")
+        return v
+
+
+class Approve(Strict):
+    status: Literal["approved", "rejected", "changes_requested"]
+    comment: str = Field("", max_length=MAX_TEXT)
+    by: str = Field("user", min_length=1, max_length=200)
+    waivers: list[Waiver] = Field(default_factory=list, description="Waivers for failed policy rules.")
+
+
+class Accepted(BaseModel):
+    decision_set_id: str
+    status: str
+
+
+class PoliciesPut(Strict):
+    rules: list[dict[str, Any]] = Field(default_factory=list)
+    waivers: list[Waiver] = Field(default_factory=list)
+
+
+class Preview(Strict):
+    text: str = Field("", max_length=MAX_TEXT)

@@ -1,0 +1,69 @@
+"""`GET /streams/{decision_set_id}`: the decision set's events as Server-Sent Events (§22.3).
+
+`id:` is the event's database id (monotonic); a reconnect with `Last-Event-ID` resumes after it
+with no gap and no duplicate; `run-complete` is always last and ends the stream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import AsyncIterator
+
+import asyncpg
+from sse_starlette import EventSourceResponse, ServerSentEvent
+
+from amp_contracts import TERMINAL, Event
+from amp_runtime import store
+
+from .hub import EventHub
+
+PING_S = 10.0
+
+
+def frame(ev: Event) -> ServerSentEvent:
+    data = {**ev.data, "event_id": ev.id, "project_id": ev.project_id, "decision_set_id": ev.decision_set_id,
+            "run_id": ev.run_id, "node_name": ev.node_name, "ts": ev.ts.isoformat()}
+    return ServerSentEvent(data=json.dumps(data, default=str), event=ev.type, id=str(ev.id))
+
+
+async def events_after(pool: asyncpg.Pool, hub: EventHub, ds_id: str, last_id: int,
+                       max_duration_s: float = 3600.0) -> AsyncIterator[Event]:
+    queue = hub.subscribe(ds_id)
+    try:
+        for ev in await store.list_events(pool, ds_id, after_id=last_id):
+            yield ev
+            last_id = ev.id or last_id
+            if ev.type in TERMINAL:
+                return
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + max_duration_s
+        while loop.time() < deadline:
+            try:
+                ev = await asyncio.wait_for(queue.get(), timeout=5.0)
+            except asyncio.TimeoutError:
+                # belt and braces: an event missed by the live feed is still in the database
+                for ev in await store.list_events(pool, ds_id, after_id=last_id):
+                    yield ev
+                    last_id = ev.id or last_id
+                    if ev.type in TERMINAL:
+                        return
+                continue
+            if ev.id is None or ev.id <= last_id:
+                continue
+            yield ev
+            last_id = ev.id
+            if ev.type in TERMINAL:
+                return
+    finally:
+        hub.unsubscribe(ds_id, queue)
+
+
+def stream_response(pool: asyncpg.Pool, hub: EventHub, ds_id: str, last_id: int) -> EventSourceResponse:
+    async def frames() -> AsyncIterator[ServerSentEvent]:
+        async for ev in events_after(pool, hub, ds_id, last_id):
+            yield frame(ev)
+
+    return EventSourceResponse(frames(), ping=int(PING_S),
+                               ping_message_factory=lambda: ServerSentEvent(event="ping", data="{}"),
+                               headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})

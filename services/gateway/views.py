@@ -1,0 +1,31 @@
+"""Read models the API returns: rows turned into the documented JSON shapes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+DS_PUBLIC = ("id", "project_id", "version", "parent_id", "status", "stage", "requirements", "input_constraints",
+             "constraints", "coverage", "assumptions", "plan", "risks", "cost", "policy", "gate", "approval",
+             "reports", "diff", "git_commit", "prompt_pack_hash", "gate_expires_at", "created_at", "updated_at")
+
+
+def decision_set(row: dict[str, Any]) -> dict[str, Any]:
+    out = {k: row.get(k) for k in DS_PUBLIC}
+    out["decision_set_id"] = row["id"]
+    out["links"] = {
+        "self": f"/decision-sets/{row['id']}", "stream": f"/streams/{row['id']}",
+        "events": f"/decision-sets/{row['id']}/events", "diff": f"/decision-sets/{row['id']}/diff",
+        "artifact": f"/decision-sets/{row['id']}/artifact" if row.get("artifact_key") else None,
+    }
+    return out
+
+
+def project(row: dict[str, Any], decision_sets: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    out = {k: row.get(k) for k in ("id", "name", "description", "created_at")}
+    policies = row.get("policies") or {}
+    out["policies"] = policies if isinstance(policies, dict) else {"rules": policies, "waivers": []}
+    out["version_count"] = row.get("ds_count", 0)
+    if decision_sets is not None:
+        out["decision_sets"] = decision_sets
+    return out

@@ -1,0 +1,35 @@
+"""The intake subgraph: extract → coverage → (questions → pause for answers → apply)* → finalize."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langgraph.graph import END, START, StateGraph
+from langgraph.types import interrupt
+
+from . import nodes
+from .state import IntakeState
+
+
+def gate_user_input(state: IntakeState) -> dict[str, Any]:
+    """A real LangGraph interrupt; it re-runs from its start on resume, so it does nothing else."""
+    answer = interrupt({"gate": "intake", "questions": state.get("questions") or [], "round": state.get("round")})
+    return {"answer": answer}
+
+
+def build_graph(checkpointer: Any = None) -> Any:
+    g = StateGraph(IntakeState)
+    g.add_node("intake_extract", nodes.intake_extract)
+    g.add_node("coverage_check", nodes.coverage_check)
+    g.add_node("adaptive_questions", nodes.adaptive_questions)
+    g.add_node("gate_user_input", gate_user_input)
+    g.add_node("apply_answers", nodes.apply_user_answers)
+    g.add_node("finalize", nodes.finalize)
+    g.add_edge(START, "intake_extract")
+    g.add_edge("intake_extract", "coverage_check")
+    g.add_conditional_edges("coverage_check", nodes.needs_questions, ["finalize", "adaptive_questions"])
+    g.add_conditional_edges("adaptive_questions", nodes.route_after_questions, ["gate_user_input", "finalize"])
+    g.add_edge("gate_user_input", "apply_answers")
+    g.add_edge("apply_answers", "coverage_check")
+    g.add_edge("finalize", END)
+    return g.compile(checkpointer=checkpointer)

@@ -1,0 +1,67 @@
+"""The validators service: generated trees in; the validated, committed, zipped version out.
+
+amp.codegen.completed ──▶ validators ──▶ rationale_compile ──▶ diff_and_persist
+                          ──▶ diff-update, run-complete (stream) and amp.run.completed (bus)
+"""
+
+from __future__ import annotations
+
+import json
+
+from faststream import FastStream
+
+from amp_contracts import DiffSummary, Envelope, RunComplete, RunCompleted, Subjects
+from amp_runtime import store
+from amp_runtime.agent import Deps, Route, agent_app
+from amp_runtime.artifacts import artifact_key
+from amp_runtime.cards import card_events, event, forward, stamp_cards
+from amp_runtime.graphs import run_graph
+from amp_runtime.settings import Settings
+from amp_runtime.step import StepResult
+
+from .graph import build_graph
+from .nodes import PersistDeps
+
+SERVICE = "validators"
+NODES = {Subjects.CODEGEN_COMPLETED: "validators"}
+
+
+def plain(row: dict) -> dict:
+    """A database row as JSON values (the checkpoint stores plain data)."""
+    return json.loads(json.dumps(row, default=str))
+
+
+def routes(deps: Deps) -> list[Route]:
+    persist = PersistDeps(repos_dir=deps.settings.repos_dir, load_tree=deps.artifacts.get,
+                          put_artifact=deps.artifacts.put, artifact_key=artifact_key,
+                          checkov=deps.settings.validators_checkov)
+    graph = build_graph(persist, deps.checkpointer)
+
+    async def on_generated(env: Envelope, key: str) -> StepResult:
+        ds = await store.get_decision_set(deps.pool, env.decision_set_id)
+        parent = await store.find_decision_set(deps.pool, ds["parent_id"]) if ds.get("parent_id") else None
+        prior = [e.data for e in await store.list_events(deps.pool, env.decision_set_id) if e.type == "reason-card"]
+        run = await run_graph(graph, env.decision_set_id, SERVICE, {
+            "project_id": env.project_id, "decision_set_id": env.decision_set_id, "version": ds["version"],
+            "tree_key": env.payload.tree_key, "state_doc": plain(ds), "parent": plain(parent) if parent else None, "cards_so_far": prior, "cards": [],
+            "reports": {}})
+        v = run.values
+        diff = DiffSummary.model_validate(v["diff"])
+        events = card_events(env, stamp_cards(v["cards"], key))
+        events.append(event(env, "diff-update", "diff_and_persist", diff))
+        url = f"/decision-sets/{env.decision_set_id}/artifact"
+        events.append(event(env, "run-complete", "diff_and_persist", RunComplete(
+            decision_set_id=env.decision_set_id, version=ds["version"], status="completed", artifact_url=url)))
+        done = RunCompleted(version=ds["version"], status="completed", artifact_key=v["artifact_key"],
+                            git_commit=v["git_commit"], diff=diff)
+        return StepResult(events=events, checkpoint_id=run.checkpoint_id,
+                          messages=[(Subjects.RUN_COMPLETED, forward(env, done, key=key))],
+                          ds_update={"status": "completed", "stage": "done", "git_commit": v["git_commit"],
+                                     "artifact_key": v["artifact_key"], "diff": diff.model_dump(mode="json"),
+                                     "reports": {"validation": v["validation"]}})
+
+    return [Route(Subjects.CODEGEN_COMPLETED, NODES[Subjects.CODEGEN_COMPLETED], on_generated)]
+
+
+def create_app(settings: Settings) -> FastStream:
+    return agent_app(SERVICE, settings, routes, NODES)

@@ -1,0 +1,119 @@
+"""validators → rationale_compile → diff_and_persist (seed §21.1 steps 10–12).
+
+The last stage owns the finished artifact: the reports, the rationale, the git commit and the zip.
+Its effects are keyed (commit pinned per decision set, zip under its content hash), so a retry
+changes nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from amp_contracts import DiffSummary, ReasonCard
+
+from .changes import change_summary
+from .checks import validate_tree
+from .gitstore import commit_version, head, read_tree
+from .rationale import compile_rationale
+from .report import ValidationReport, to_json, to_sarif
+
+#: The state keys whose change the Change Summary reports.
+STATE_KEYS = ("constraints", "plan", "risks", "cost", "policy", "assumptions")
+
+
+@dataclass
+class PersistDeps:
+    """What persisting needs, passed in by the service (no globals)."""
+
+    repos_dir: Path
+    load_tree: Callable[[str], Any]
+    put_artifact: Callable[[str, bytes], Any]
+    artifact_key: Callable[[str, int, str, bytes], str]
+    checkov: bool = False
+
+
+def validators(files: dict[str, str], checkov: bool) -> dict[str, Any]:
+    report: ValidationReport = validate_tree(files, checkov=checkov, install_tools=checkov)
+    failing = [t for t in report.tools if t.status in ("fail", "error")]
+    card = {
+        "agent": "validators", "node_name": "validators", "trigger": "user_approve",
+        "summary": f"Validation {report.overall}: " + ", ".join(f"{t.tool} {t.status}" for t in report.tools),
+        "risks": [f"{t.tool}: {len(t.findings)} finding(s)" for t in failing],
+        "details": {"tools": [{"tool": t.tool, "status": t.status, "findings": len(t.findings),
+                               "duration_ms": t.duration_ms} for t in report.tools],
+                    "secrets_found": report.secrets_found},
+        "links": {"report": "/reports/validation.json", "sarif": "/reports/validation.sarif"},
+        "confidence": 0.95 if report.overall == "pass" else 0.5,
+    }
+    return {"validation": json.loads(to_json(report)),
+            "reports": {"reports/validation.json": to_json(report), "reports/validation.sarif": to_sarif(report)},
+            "cards": [card]}
+
+
+def rationale_compile(cards: list[dict[str, Any]]) -> dict[str, Any]:
+    rationale_json, markdown = compile_rationale([ReasonCard.model_validate(c) for c in cards])
+    return {"reports": {"reports/rationale.json": rationale_json}, "rationale_md": markdown}
+
+
+def final_tree(files: dict[str, str], reports: dict[str, str], rationale_md: str) -> dict[str, str]:
+    tree = dict(files)
+    tree.update(reports)
+    tree["docs/design-rationale.md"] = rationale_md
+    return dict(sorted(tree.items()))
+
+
+def zip_tree(files: dict[str, str]) -> bytes:
+    """A reproducible zip: fixed timestamps and order, so equal trees give equal bytes (and keys)."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        for path, text in sorted(files.items()):
+            info = zipfile.ZipInfo(path, date_time=(2020, 1, 1, 0, 0, 0))
+            info.external_attr = (0o755 if text.startswith("#!") else 0o644) << 16
+            z.writestr(info, text)
+    return buf.getvalue()
+
+
+async def diff_and_persist(state: dict[str, Any], tree: dict[str, str], deps: PersistDeps) -> dict[str, Any]:
+    repo = deps.repos_dir / f"{state['project_id']}.git"
+    version = state["version"]
+    parent = state.get("parent") or None
+
+    def commit() -> str:
+        from .gitstore import RefMoved
+
+        for _ in range(5):
+            try:
+                return commit_version(repo, tree, f"Decision set v{version} ({state['decision_set_id']})",
+                                      head(repo) if repo.exists() else None, version_key=state["decision_set_id"])
+            except RefMoved:
+                continue
+        raise RuntimeError("the project repository kept moving")
+
+    git_commit = await asyncio.to_thread(commit)
+    prev_files = None
+    if parent and parent.get("git_commit"):
+        prev_files = await asyncio.to_thread(read_tree, repo, parent["git_commit"])
+    new_state = {k: state["state_doc"].get(k) for k in STATE_KEYS}
+    prev_state = {k: parent.get(k) for k in STATE_KEYS} if parent else None
+    summary: DiffSummary = change_summary(prev_state, new_state, prev_files, tree, git_commit,
+                                          parent["id"] if parent else None)
+    data = zip_tree(tree)
+    key = deps.artifact_key(state["project_id"], version, "repository.zip", data)
+    await deps.put_artifact(key, data)
+    card = {
+        "agent": "persist", "node_name": "diff_and_persist", "trigger": "user_approve",
+        "summary": f"Committed {git_commit[:12]}: +{summary.files_added} −{summary.files_removed} "
+                   f"~{summary.files_modified} files" + (f" vs v{parent['version']}" if parent else " (first version)"),
+        "impacts": {"cost_delta_usd": summary.cost_delta_usd},
+        "details": {"state_keys_changed": summary.state_keys_changed, "docs_changed": summary.docs_changed},
+        "links": {"diff": f"/decision-sets/{state['decision_set_id']}/diff",
+                  "artifact": f"/decision-sets/{state['decision_set_id']}/artifact"},
+        "confidence": 1.0,
+    }
+    return {"git_commit": git_commit, "artifact_key": key, "diff": summary.model_dump(mode="json"), "cards": [card]}

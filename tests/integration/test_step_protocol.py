@@ -1,0 +1,229 @@
+"""The exactly-once step protocol and the consumer semantics, over real NATS JetStream and Postgres."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import pytest
+
+from amp_contracts import Envelope, GateExpire, Subjects
+from amp_runtime import store
+from amp_runtime.agent import Route, agent_app
+from amp_runtime.bootstrap import open_deps
+from amp_runtime.bus import publish
+from amp_runtime.cards import event
+from amp_runtime.step import StepResult, run_step
+
+pytestmark = pytest.mark.integration
+
+
+async def new_decision_set(pool) -> tuple[str, str]:
+    project = await store.create_project(pool, f"p-{uuid.uuid4().hex[:6]}")
+    async with pool.acquire() as conn:
+        ds = await store.create_decision_set(conn, project["id"], requirements="x")
+    return project["id"], ds["id"]
+
+
+def envelope(pid: str, ds: str, kind: str = "reminder") -> Envelope:
+    return Envelope[GateExpire](project_id=pid, decision_set_id=ds, run_id=str(uuid.uuid4()),
+                                payload=GateExpire(interrupt_id="i-1", kind=kind))
+
+
+async def test_publish_dedupes_on_msg_id(settings) -> None:
+    async with open_deps(settings, "test") as deps:
+        subject = f"amp.test.dedupe.{uuid.uuid4().hex[:6]}"
+        assert await publish(deps.js, subject, b"one", "same-id") is True
+        assert await publish(deps.js, subject, b"two", "same-id") is False
+
+
+async def test_step_runs_once_and_replays_its_output(settings) -> None:
+    async with open_deps(settings, "test") as deps:
+        pid, ds = await new_decision_set(deps.pool)
+        env = envelope(pid, ds)
+        calls = []
+        sub = await deps.nc.subscribe(Subjects.events(ds))
+
+        async def compute(key: str) -> StepResult:
+            calls.append(key)
+            return StepResult(events=[event(env, "gate-reminder", "gate_hitl", {"n": len(calls)})],
+                              ds_update={"stage": "tested"})
+
+        first = await run_step(deps.pool, deps.js, "test", "node", env, compute)
+        second = await run_step(deps.pool, deps.js, "test", "node", env, compute)
+        assert len(calls) == 1
+        assert not first.replayed and second.replayed
+        assert [e.id for e in first.events] == [e.id for e in second.events]
+        rows = await store.list_events(deps.pool, ds)
+        assert [e.type for e in rows] == ["gate-reminder"]
+        assert (await store.get_decision_set(deps.pool, ds))["stage"] == "tested"
+        live = await sub.next_msg(timeout=2)
+        assert b"gate-reminder" in live.data
+        await sub.unsubscribe()
+
+
+async def test_concurrent_deliveries_of_one_step_commit_once(settings) -> None:
+    async with open_deps(settings, "test") as deps:
+        pid, ds = await new_decision_set(deps.pool)
+        env = envelope(pid, ds)
+
+        async def compute(key: str) -> StepResult:
+            await asyncio.sleep(0.05)
+            return StepResult(events=[event(env, "gate-reminder", "gate_hitl", {})])
+
+        a, b = await asyncio.gather(run_step(deps.pool, deps.js, "test", "node", env, compute),
+                                    run_step(deps.pool, deps.js, "test", "node", env, compute))
+        assert [e.id for e in a.events] == [e.id for e in b.events]
+        assert len(await store.list_events(deps.pool, ds)) == 1
+
+
+async def test_optimistic_lock_serialises_concurrent_updates(settings) -> None:
+    async with open_deps(settings, "test") as deps:
+        _, ds = await new_decision_set(deps.pool)
+
+        async def bump(i: int) -> None:
+            async with deps.pool.acquire() as conn:
+                await store.update_decision_set(conn, ds, {"stage": f"s{i}"}, attempts=50)
+
+        await asyncio.gather(*(bump(i) for i in range(10)))
+        row = await store.get_decision_set(deps.pool, ds)
+        assert row["lock_version"] == 10
+
+
+async def test_only_one_conditional_transition_wins(settings) -> None:
+    from amp_contracts import ConflictError
+
+    async with open_deps(settings, "test") as deps:
+        _, ds = await new_decision_set(deps.pool)
+        async with deps.pool.acquire() as conn:
+            await store.update_decision_set(conn, ds, {"status": "waiting_approval"})
+
+        async def decide() -> bool:
+            async with deps.pool.acquire() as conn:
+                try:
+                    await store.update_decision_set(conn, ds, {"status": "deciding"}, expect_status={"waiting_approval"})
+                    return True
+                except ConflictError:
+                    return False
+
+        results = await asyncio.gather(*(decide() for _ in range(5)))
+        assert results.count(True) == 1
+
+
+def _test_app(settings, service: str, seen: list, fail_times: int = 0):
+    attempts = {"n": 0}
+
+    def make_routes(deps):
+        async def handler(env: Envelope, key: str) -> StepResult:
+            attempts["n"] += 1
+            if attempts["n"] <= fail_times:
+                raise RuntimeError("transient failure")
+            seen.append(env.decision_set_id)
+            return StepResult(events=[event(env, "gate-reminder", "gate_hitl", {"by": service})])
+
+        return [Route(Subjects.GATE_EXPIRE, "gate_expire", handler)]
+
+    return agent_app(service, settings, make_routes, {Subjects.GATE_EXPIRE: "gate_expire"}), attempts
+
+
+async def _serve(app):
+    await app.start()
+    return app
+
+
+async def wait_for(predicate, timeout: float = 15.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while loop.time() < deadline:
+        if await predicate():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("condition not reached in time")
+
+
+async def test_poison_message_dead_letters_and_service_keeps_serving(settings) -> None:
+    service = f"poison{uuid.uuid4().hex[:4]}"
+    seen: list[str] = []
+    app, _ = _test_app(settings, service, seen)
+    await app.start()
+    try:
+        async with open_deps(settings, "test") as deps:
+            pid, ds = await new_decision_set(deps.pool)
+            dlq = await deps.nc.subscribe(Subjects.dead_letter(service))
+            bad = b'{"project_id": "%s", "decision_set_id": "%s", "run_id": "r", "payload": {"kind": 42}}' % (
+                pid.encode(), ds.encode())
+            await publish(deps.js, Subjects.GATE_EXPIRE, bad, f"bad-{uuid.uuid4()}")
+            await publish(deps.js, Subjects.GATE_EXPIRE, b"not json at all", f"bad-{uuid.uuid4()}")
+            parked = [await dlq.next_msg(timeout=10), await dlq.next_msg(timeout=10)]
+            assert {m.data for m in parked} == {bad, b"not json at all"}
+            assert "validation" in parked[0].headers["Amp-Reason"]
+
+            async def errored() -> bool:
+                return [e.type for e in await store.list_events(deps.pool, ds)] == ["run-error", "run-complete"]
+
+            await wait_for(errored)
+            _, ds2 = await new_decision_set(deps.pool)
+            good = envelope(pid, ds2)
+            await publish(deps.js, Subjects.GATE_EXPIRE, good.model_dump_json().encode(), f"good-{uuid.uuid4()}")
+
+            async def served() -> bool:
+                return ds2 in seen
+
+            await wait_for(served)
+    finally:
+        await app.stop()
+
+
+async def test_failing_step_is_redelivered_then_succeeds(settings) -> None:
+    service = f"retry{uuid.uuid4().hex[:4]}"
+    seen: list[str] = []
+    app, attempts = _test_app(settings, service, seen, fail_times=1)
+    await app.start()
+    try:
+        async with open_deps(settings, "test") as deps:
+            pid, ds = await new_decision_set(deps.pool)
+            await publish(deps.js, Subjects.GATE_EXPIRE, envelope(pid, ds).model_dump_json().encode(),
+                          f"retry-{uuid.uuid4()}")
+
+            async def served() -> bool:
+                return ds in seen
+
+            await wait_for(served)
+            assert attempts["n"] == 2
+            assert [e.type for e in await store.list_events(deps.pool, ds)] == ["gate-reminder"]
+    finally:
+        await app.stop()
+
+
+async def test_replicas_share_one_durable_consumer(settings) -> None:
+    service = f"shared{uuid.uuid4().hex[:4]}"
+    seen_a: list[str] = []
+    seen_b: list[str] = []
+    app_a, _ = _test_app(settings, service, seen_a)
+    app_b, _ = _test_app(settings, service, seen_b)
+    await app_a.start()
+    await app_b.start()
+    try:
+        async with open_deps(settings, "test") as deps:
+            pid, _ = await new_decision_set(deps.pool)
+            sent = []
+            for _ in range(20):
+                _, ds = await new_decision_set(deps.pool)
+                sent.append(ds)
+                await publish(deps.js, Subjects.GATE_EXPIRE, envelope(pid, ds).model_dump_json().encode(),
+                              f"share-{uuid.uuid4()}")
+
+            mine = set(sent)  # a new durable also replays earlier tests' messages on the subject
+
+            async def all_served() -> bool:
+                return mine <= set(seen_a) | set(seen_b)
+
+            await wait_for(all_served)
+            a, b = [x for x in seen_a if x in mine], [x for x in seen_b if x in mine]
+            assert sorted(a + b) == sorted(sent)  # each message handled once in all
+            assert a and b  # and the replicas split the work
+    finally:
+        await app_a.stop()
+        await app_b.stop()
+
+
