@@ -1,0 +1,72 @@
+"""checkov over the tree's Terraform, from its isolated tool venv (see toolenv).
+
+checkov's findings are security best-practice advice about infrastructure the user has not yet
+deployed, so by default they are reported as warnings (checkov's own `--soft-fail` idea) and do
+not fail the run; `hard_fail=True` makes them errors. Files checkov could not parse are always
+errors. With no tool env (no package index), the result is `skipped` with the reason.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import partial
+
+from ..report import Finding, ToolResult
+from ..toolenv import CHECKOV, ToolUnavailable, ensure_tool
+from .base import Check, CheckContext, skipped, status_for
+
+TOOL = "checkov"
+
+
+def _reports(stdout: str) -> list[dict]:
+    """checkov prints one object per framework, or a list of them."""
+    data = json.loads(stdout)
+    return data if isinstance(data, list) else [data]
+
+
+def _findings(report: dict, hard_fail: bool) -> list[Finding]:
+    results = report.get("results") or {}
+    findings = []
+    for item in results.get("failed_checks") or []:
+        line_range = item.get("file_line_range") or [None]
+        name = item.get("check_name") or ""
+        resource = item.get("resource") or ""
+        findings.append(Finding(
+            rule=item.get("check_id") or "checkov", path=(item.get("file_path") or "").lstrip("/") or None,
+            line=line_range[0] or None, message=f"{resource}: {name}" if resource else name,
+            severity="error" if hard_fail else "warning",
+        ))
+    for path in results.get("parsing_errors") or []:
+        findings.append(Finding(rule="checkov-parse-error", path=str(path).lstrip("/"), message="checkov could not parse"))
+    return findings
+
+
+def check_checkov(ctx: CheckContext, *, hard_fail: bool = False) -> ToolResult:
+    if not ctx.sandbox.paths(".tf"):
+        return skipped(TOOL, "no .tf files in the tree", CHECKOV.version)
+    try:
+        exe = ensure_tool(CHECKOV, install=ctx.install_tools)
+    except ToolUnavailable as exc:
+        return skipped(TOOL, exc.reason, CHECKOV.version)
+    res = ctx.sandbox.run(
+        [str(exe), "-d", ".", "--framework", "terraform", "-o", "json", "--skip-download", "--quiet", "--compact"],
+        timeout_s=ctx.timeout_s, memory_mb=max(ctx.memory_mb, 3072),
+    )
+    if res.timed_out:
+        return ToolResult(tool=TOOL, version=CHECKOV.version, status="error", reason="checkov timed out")
+    try:
+        reports = _reports(res.stdout) if res.stdout.strip() else []
+    except json.JSONDecodeError:
+        return ToolResult(tool=TOOL, version=CHECKOV.version, status="error",
+                          reason=f"checkov exited {res.returncode}: {res.stderr.strip()[-500:]}")
+    if res.returncode not in (0, 1):
+        return ToolResult(tool=TOOL, version=CHECKOV.version, status="error",
+                          reason=f"checkov exited {res.returncode}: {res.stderr.strip()[-500:]}")
+    findings = [f for r in reports for f in _findings(r, hard_fail)]
+    versions = [r.get("summary", {}).get("checkov_version") for r in reports]
+    version = next((v for v in versions if v), CHECKOV.version)
+    return ToolResult(tool=TOOL, version=version, status=status_for(findings), findings=findings)
+
+
+def checkov_check(hard_fail: bool = False) -> Check:
+    return partial(check_checkov, hard_fail=hard_fail)

@@ -1,0 +1,72 @@
+"""`validate_tree`: write a generated tree into a sandbox and run the checks on it.
+
+Checks are independent (each reads the sandbox, none writes into the tree), so they run in a
+small thread pool; the slow ones start first. The secret scan always runs, whatever `checks`
+says, because a found secret must fail the run (§23.6) and `secrets_found` must be trustworthy.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+from ..report import ToolResult, ValidationReport, overall_of
+from ..sandbox import DEFAULT_MEMORY_MB, Sandbox
+from . import hcl, pytest_run, ruff, secrets, terraform_fmt, workflows
+from .base import Check, CheckContext, guarded
+from .checkov import checkov_check
+
+ALWAYS = ("detect-secrets",)
+# Report order; also the default set.
+CHECK_NAMES = ("ruff", "ruff-format", "hcl2", "terraform-fmt", "checkov", "detect-secrets",
+               "workflow-structure", "actionlint", "pytest")
+# Started first because they take longest.
+_SLOW_FIRST = ("pytest", "checkov", "terraform-fmt", "ruff", "ruff-format")
+
+
+def _registry(checkov_hard_fail: bool) -> dict[str, Check]:
+    return {
+        "ruff": ruff.check_lint,
+        "ruff-format": ruff.check_format,
+        "hcl2": hcl.check_hcl,
+        "terraform-fmt": terraform_fmt.check_fmt,
+        "checkov": checkov_check(hard_fail=checkov_hard_fail),
+        "detect-secrets": secrets.check_secrets,
+        "workflow-structure": workflows.check_structure,
+        "actionlint": workflows.check_actionlint,
+        "pytest": pytest_run.check_pytest,
+    }
+
+
+def selected_checks(checks: list[str] | None, *, checkov: bool) -> list[str]:
+    """The checks to run, in report order: the default set or the caller's, plus the mandatory ones."""
+    wanted = list(CHECK_NAMES) if checks is None else list(checks)
+    unknown = sorted(set(wanted) - set(CHECK_NAMES))
+    if unknown:
+        raise ValueError(f"unknown checks {unknown}; known: {list(CHECK_NAMES)}")
+    if not checkov and "checkov" in wanted:
+        wanted.remove("checkov")
+    chosen = set(wanted) | set(ALWAYS)
+    return [name for name in CHECK_NAMES if name in chosen]
+
+
+def validate_tree(files: dict[str, str], *, checks: list[str] | None = None, timeout_s: float = 120,
+                  checkov: bool = True, checkov_hard_fail: bool = False, install_tools: bool = True,
+                  memory_mb: int = DEFAULT_MEMORY_MB, max_workers: int = 4) -> ValidationReport:
+    """Run the selected checks over `files` (path -> text) and compile the report.
+
+    `timeout_s` bounds each tool invocation; `checkov=False` drops the ~2-3 s checkov scan;
+    `install_tools=False` never creates tool venvs (a missing one reports `skipped`).
+    """
+    names = selected_checks(checks, checkov=checkov)
+    registry = _registry(checkov_hard_fail)
+    order = sorted(names, key=lambda n: _SLOW_FIRST.index(n) if n in _SLOW_FIRST else len(_SLOW_FIRST))
+    with Sandbox(files) as sandbox:
+        ctx = CheckContext(sandbox=sandbox, timeout_s=timeout_s, memory_mb=memory_mb, install_tools=install_tools)
+        with ThreadPoolExecutor(max_workers=max(1, min(max_workers, len(order))),
+                                thread_name_prefix="amp-validate") as pool:
+            futures = {name: pool.submit(guarded, name, registry[name], ctx) for name in order}
+            results: dict[str, ToolResult] = {name: fut.result() for name, fut in futures.items()}
+    tools = [results[name] for name in names]
+    secrets_result = results.get("detect-secrets")
+    secrets_found = bool(secrets_result and secrets_result.findings)
+    return ValidationReport(tools=tools, overall=overall_of(tools, secrets_found), secrets_found=secrets_found)

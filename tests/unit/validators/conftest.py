@@ -1,0 +1,119 @@
+"""Small hand-written generated trees: one clean, and variations that each break one check."""
+
+from __future__ import annotations
+
+import pytest
+
+PYPROJECT = """\
+[project]
+name = "demo-ml"
+version = "0.1.0"
+requires-python = ">=3.11"
+
+[tool.ruff]
+line-length = 100
+target-version = "py311"
+
+[tool.ruff.lint]
+select = ["E", "F", "I"]
+
+[tool.pytest.ini_options]
+testpaths = ["tests"]
+"""
+
+TRAIN = '''\
+"""Train a tiny model and write it where the serving code loads it."""
+
+import json
+from pathlib import Path
+
+MODEL = Path(__file__).resolve().parents[2] / "artifacts" / "model.json"
+
+
+def train() -> dict[str, float]:
+    xs = [1.0, 2.0, 3.0]
+    ys = [2.0, 4.0, 6.0]
+    slope = sum(x * y for x, y in zip(xs, ys)) / sum(x * x for x in xs)
+    return {"slope": slope}
+
+
+if __name__ == "__main__":
+    MODEL.parent.mkdir(parents=True, exist_ok=True)
+    MODEL.write_text(json.dumps(train()))
+'''
+
+SERVE = '''\
+"""Load the trained model and predict."""
+
+import json
+from pathlib import Path
+
+MODEL = Path(__file__).resolve().parents[2] / "artifacts" / "model.json"
+
+
+def predict(x: float) -> float:
+    model = json.loads(MODEL.read_text())
+    return model["slope"] * x
+'''
+
+TEST = '''\
+from services.serving.app import predict
+
+
+def test_predict() -> None:
+    assert predict(2.0) == 4.0
+'''
+
+MAIN_TF = """\
+terraform {
+  required_version = ">= 1.5"
+}
+
+variable "region" {
+  type    = string
+  default = "eu-west-1"
+}
+
+resource "aws_s3_bucket" "data" {
+  bucket = "demo-ml-data"
+}
+
+output "bucket" {
+  value = aws_s3_bucket.data.bucket
+}
+"""
+
+WORKFLOW = """\
+name: ci
+on:
+  push:
+    branches: [main]
+jobs:
+  test:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: actions/checkout@v4
+      - run: python -m pytest -q
+"""
+
+README = "# demo-ml\n\nA tiny generated ML service.\n"
+
+
+def clean_tree() -> dict[str, str]:
+    return {
+        "pyproject.toml": PYPROJECT,
+        "README.md": README,
+        "services/__init__.py": "",
+        "services/training/__init__.py": "",
+        "services/training/train.py": TRAIN,
+        "services/serving/__init__.py": "",
+        "services/serving/app.py": SERVE,
+        "tests/test_serving.py": TEST,
+        "infra/main.tf": MAIN_TF,
+        ".github/workflows/ci.yml": WORKFLOW,
+    }
+
+
+@pytest.fixture
+def tree() -> dict[str, str]:
+    return clean_tree()

@@ -1,0 +1,48 @@
+"""The sandbox: paths cannot escape, tools run with limits, a scrubbed env and a timeout."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+
+from services.validators.sandbox import Sandbox, UnsafePath, safe_relpath
+
+
+@pytest.mark.parametrize("path", ["/etc/passwd", "../x", "a/../../x", "", "."])
+def test_paths_that_escape_are_refused(path: str) -> None:
+    with pytest.raises(UnsafePath):
+        safe_relpath(path)
+
+
+def test_files_are_written_and_removed() -> None:
+    with Sandbox({"a/b.txt": "hi"}) as sb:
+        root = sb.root
+        assert (root / "a" / "b.txt").read_text() == "hi"
+    assert not root.exists()
+
+
+def test_environment_is_scrubbed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.invalid:3128")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "not-for-children")
+    code = "import os, json; print(json.dumps(dict(os.environ)))"
+    with Sandbox({}) as sb:
+        res = sb.run([sys.executable, "-c", code], timeout_s=30)
+        import json
+
+        env = json.loads(res.stdout)
+        assert env["HOME"] == str(sb.home)
+    assert "HTTPS_PROXY" not in env and "AWS_SECRET_ACCESS_KEY" not in env
+    assert env["NO_PROXY"] == "*" and env["PIP_NO_INDEX"] == "1"
+
+
+def test_timeout_kills_the_process_group() -> None:
+    with Sandbox({}) as sb:
+        res = sb.run([sys.executable, "-c", "import time; time.sleep(30)"], timeout_s=0.5)
+    assert res.timed_out and res.duration_ms < 10_000
+
+
+def test_memory_limit_applies() -> None:
+    with Sandbox({}) as sb:
+        res = sb.run([sys.executable, "-c", "b = bytearray(600 * 1024 * 1024)"], timeout_s=30, memory_mb=256)
+    assert res.returncode != 0 and "MemoryError" in res.stderr
