@@ -227,6 +227,10 @@ def parser() -> argparse.ArgumentParser:
     s = sub.add_parser("asyncapi", help="print the AsyncAPI document of the bus")
     s.add_argument("--out")
     s.set_defaults(fn=cmd_asyncapi)
+
+    from . import commands
+
+    commands.register(sub)
     return p
 
 

@@ -48,8 +48,8 @@ class Stack:
         self.settings = self.settings.model_copy(update=updates)
         asyncio.run(migrate(self.settings.database_url))  # type: ignore[arg-type]
 
-    def _spawn(self, name: str, argv: list[str]) -> subprocess.Popen:
-        env = {**os.environ, **self.settings.service_env(), "PYTHONUNBUFFERED": "1"}
+    def _spawn(self, name: str, argv: list[str], extra_env: dict[str, str] | None = None) -> subprocess.Popen:
+        env = {**os.environ, **self.settings.service_env(), "PYTHONUNBUFFERED": "1", **(extra_env or {})}
         logs = self.settings.data_dir / "logs"
         logs.mkdir(parents=True, exist_ok=True)
         out = open(logs / f"{name}.log", "ab")
@@ -99,8 +99,8 @@ class Stack:
         proc.kill()
         proc.wait()
 
-    def spawn_agent(self, name: str) -> None:
-        self.procs[name] = self._spawn(name, ["serve", name.rsplit("-", 1)[0]])
+    def spawn_agent(self, name: str, extra_env: dict[str, str] | None = None) -> None:
+        self.procs[name] = self._spawn(name, ["serve", name.rsplit("-", 1)[0]], extra_env)
 
     def rss_bytes(self) -> dict[str, int]:
         out = {}

@@ -23,6 +23,7 @@ from amp_contracts import Envelope, Event, Subjects
 from . import store
 from .bus import publish
 from .canonical import idempotency_key
+from .faults import maybe_crash
 
 
 @dataclass
@@ -67,6 +68,7 @@ async def run_step(pool: asyncpg.Pool, js: JetStreamContext, service: str, node:
     if done is None:
         started = time.perf_counter()
         result = await compute(key)
+        maybe_crash(service, "before_commit")
         try:
             record = await _commit(pool, service, node, env, key, result, (time.perf_counter() - started) * 1000)
         except _AlreadyDone:  # another replica finished the same step first: publish what it recorded
@@ -75,7 +77,10 @@ async def run_step(pool: asyncpg.Pool, js: JetStreamContext, service: str, node:
         record = StepRecord(key=key, replayed=True,
                             events=[Event.model_validate(e) for e in done["output"]["events"]],
                             messages=[(s, m) for s, m in done["output"]["messages"]])
+    if not record.replayed:
+        maybe_crash(service, "after_commit")
     await _publish(js, record)
+    maybe_crash(service, "after_publish")
     return record
 
 
