@@ -8,6 +8,8 @@ from typing import Any
 
 from langgraph.graph import END, START, StateGraph
 
+from amp_runtime.cards import stamp_cards
+
 from . import nodes
 from .state import ValidatorsState
 
@@ -21,7 +23,8 @@ def build_graph(persist: nodes.PersistDeps, checkpointer: Any = None) -> Any:
         return await asyncio.to_thread(nodes.validators, files, persist.checkov)
 
     def rationale_compile(state: ValidatorsState) -> dict[str, Any]:
-        out = nodes.rationale_compile([*state.get("cards_so_far", []), *state.get("cards", [])])
+        own = [c.model_dump(mode="json") for c in stamp_cards(state.get("cards", []), f"{state['decision_set_id']}/validators")]
+        out = nodes.rationale_compile([*state.get("cards_so_far", []), *own])
         return {"reports": {**state.get("reports", {}), **out["reports"]}, "rationale_md": out["rationale_md"]}
 
     async def diff_and_persist(state: ValidatorsState) -> dict[str, Any]:
