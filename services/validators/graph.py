@@ -24,8 +24,14 @@ def build_graph(persist: nodes.PersistDeps, checkpointer: Any = None) -> Any:
 
     def rationale_compile(state: ValidatorsState) -> dict[str, Any]:
         own = [c.model_dump(mode="json") for c in stamp_cards(state.get("cards", []), f"{state['decision_set_id']}/validators")]
-        out = nodes.rationale_compile([*state.get("cards_so_far", []), *own])
-        return {"reports": {**state.get("reports", {}), **out["reports"]}, "rationale_md": out["rationale_md"]}
+        compiled = [*state.get("cards_so_far", []), *own]
+        out = nodes.rationale_compile(compiled)
+        card = {"agent": "rationale", "node_name": "rationale_compile", "trigger": "user_approve",
+                "summary": f"Compiled {len(compiled)} Reason Cards into reports/rationale.json and "
+                           "docs/design-rationale.md (secrets and personal data redacted)",
+                "links": {"rationale": "/reports/rationale.json"}, "confidence": 1.0}
+        return {"reports": {**state.get("reports", {}), **out["reports"]}, "rationale_md": out["rationale_md"],
+                "cards": [card]}
 
     async def diff_and_persist(state: ValidatorsState) -> dict[str, Any]:
         tree = nodes.final_tree(await load(state), state["reports"], state["rationale_md"])

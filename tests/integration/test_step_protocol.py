@@ -110,8 +110,14 @@ async def test_only_one_conditional_transition_wins(settings) -> None:
         assert results.count(True) == 1
 
 
+def private_subject(service: str) -> str:
+    """A subject no platform service consumes, so the session's running stack stays out of the way."""
+    return f"amp.test.{service}"
+
+
 def _test_app(settings, service: str, seen: list, fail_times: int = 0):
     attempts = {"n": 0}
+    subject = private_subject(service)
 
     def make_routes(deps):
         async def handler(env: Envelope, key: str) -> StepResult:
@@ -121,9 +127,9 @@ def _test_app(settings, service: str, seen: list, fail_times: int = 0):
             seen.append(env.decision_set_id)
             return StepResult(events=[event(env, "gate-reminder", "gate_hitl", {"by": service})])
 
-        return [Route(Subjects.GATE_EXPIRE, "gate_expire", handler)]
+        return [Route(subject, "gate_expire", handler, Envelope[GateExpire])]
 
-    return agent_app(service, settings, make_routes, {Subjects.GATE_EXPIRE: "gate_expire"}), attempts
+    return agent_app(service, settings, make_routes, {subject: "gate_expire"}), attempts
 
 
 async def _serve(app):
@@ -152,8 +158,8 @@ async def test_poison_message_dead_letters_and_service_keeps_serving(settings) -
             dlq = await deps.nc.subscribe(Subjects.dead_letter(service))
             bad = b'{"project_id": "%s", "decision_set_id": "%s", "run_id": "r", "payload": {"kind": 42}}' % (
                 pid.encode(), ds.encode())
-            await publish(deps.js, Subjects.GATE_EXPIRE, bad, f"bad-{uuid.uuid4()}")
-            await publish(deps.js, Subjects.GATE_EXPIRE, b"not json at all", f"bad-{uuid.uuid4()}")
+            await publish(deps.js, private_subject(service), bad, f"bad-{uuid.uuid4()}")
+            await publish(deps.js, private_subject(service), b"not json at all", f"bad-{uuid.uuid4()}")
             parked = [await dlq.next_msg(timeout=10), await dlq.next_msg(timeout=10)]
             assert {m.data for m in parked} == {bad, b"not json at all"}
             assert "validation" in parked[0].headers["Amp-Reason"]
@@ -164,7 +170,7 @@ async def test_poison_message_dead_letters_and_service_keeps_serving(settings) -
             await wait_for(errored)
             _, ds2 = await new_decision_set(deps.pool)
             good = envelope(pid, ds2)
-            await publish(deps.js, Subjects.GATE_EXPIRE, good.model_dump_json().encode(), f"good-{uuid.uuid4()}")
+            await publish(deps.js, private_subject(service), good.model_dump_json().encode(), f"good-{uuid.uuid4()}")
 
             async def served() -> bool:
                 return ds2 in seen
@@ -182,7 +188,7 @@ async def test_failing_step_is_redelivered_then_succeeds(settings) -> None:
     try:
         async with open_deps(settings, "test") as deps:
             pid, ds = await new_decision_set(deps.pool)
-            await publish(deps.js, Subjects.GATE_EXPIRE, envelope(pid, ds).model_dump_json().encode(),
+            await publish(deps.js, private_subject(service), envelope(pid, ds).model_dump_json().encode(),
                           f"retry-{uuid.uuid4()}")
 
             async def served() -> bool:
@@ -210,7 +216,7 @@ async def test_replicas_share_one_durable_consumer(settings) -> None:
             for _ in range(20):
                 _, ds = await new_decision_set(deps.pool)
                 sent.append(ds)
-                await publish(deps.js, Subjects.GATE_EXPIRE, envelope(pid, ds).model_dump_json().encode(),
+                await publish(deps.js, private_subject(service), envelope(pid, ds).model_dump_json().encode(),
                               f"share-{uuid.uuid4()}")
 
             mine = set(sent)  # a new durable also replays earlier tests' messages on the subject

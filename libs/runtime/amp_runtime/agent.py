@@ -51,6 +51,7 @@ class Route:
     subject: str
     node: str
     handler: Handler | None = None
+    envelope: type[Envelope] | None = None  # defaults to the contracts' envelope of the subject
 
 
 class NonRetryable(Exception):
@@ -127,7 +128,7 @@ async def handle_delivery(deps: Deps, service: str, route: Route, msg: NatsMessa
     raw = msg.raw_message
     data: bytes = raw.data
     try:
-        env = envelope_type(route.subject).model_validate_json(data)
+        env = (route.envelope or envelope_type(route.subject)).model_validate_json(data)
     except ValidationError as e:
         await dead_letter(deps, service, route, data, f"message failed validation: {_short(e)}", "validation_failed")
         await msg.ack()
