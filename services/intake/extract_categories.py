@@ -1,0 +1,270 @@
+"""Categorical constraints: workload types, deployment, data class, compliance, languages, stack, GPU, cadence.
+
+Each is a set of cue patterns read with negation ("no real-time needs", "serverless is
+not an option"); the rules say which cue wins when several speak, so that a reviewer can
+trace a value back to the words that set it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from amp_contracts import DATA_CLASS_ORDER
+
+from .extract_gazetteer import gazetteer
+from .extract_text import Hit, capped, clause_bounds, dedupe, is_negated, sentence_bounds
+
+
+@dataclass
+class Found:
+    """Values of one list or scalar field, their spans, and what the text denied."""
+
+    values: list = field(default_factory=list)
+    hits: list[Hit] = field(default_factory=list)
+    negated: list = field(default_factory=list)
+
+
+# ---------------------------------------------------------------- workload types
+
+@lru_cache(maxsize=1)
+def _workload_cues() -> dict[str, re.Pattern[str]]:
+    cadence = r"(?:daily|weekly|hourly|monthly|quarterly|nightly|yearly|annually|every\s+\w+(?:\s+\w+)?)"
+    return {
+        "batch": re.compile(
+            r"\b(?:batch|batches|batched|nightly|overnight|periodic(?:ally)?|scheduled|cron|etl|backfill\w*|"
+            r"every\s+(?:night|day|morning|evening|week|weekend|month|quarter|hour|year|"
+            r"\d+\s*(?:minutes?|mins?|hours?|hrs?|days?|weeks?))|"
+            r"once\s+(?:a|per|every)\s+(?:day|week|month|quarter|year|night|hour)|"
+            r"(?:daily|weekly|hourly|monthly|quarterly|nightly|yearly|annual)\s+(?:jobs?|runs?|refresh\w*|re-?train\w*|"
+            r"training|scor\w*|forecasts?|reports?|batch\w*|exports?|pipelines?|updates?|predictions?|inference|"
+            r"aggregat\w*|etl|backfills?|recomput\w*)|"
+            r"(?:re-?train\w*|scor\w*|refresh\w*|train\w*|process\w*|forecast\w*|updat\w*|predict\w*|comput\w*|"
+            r"generat\w*|produc\w*|aggregat\w*|recomput\w*|export\w*|run|runs|rebuil\w*|reindex\w*)\s+"
+            rf"(?:[\w-]+\s+){{0,4}}?{cadence}|"
+            r"bulk\s+(?:scoring|inference|predictions?|processing)|offline\s+(?:scoring|inference|predictions?))\b",
+            re.IGNORECASE),
+        "streaming": re.compile(
+            r"\b(?:streams?|streaming|streamed|clickstreams?|event[- ]streams?|event[- ]driven|"
+            r"real[- ]?time\s+(?:events?|ingest\w*|features?|feature\s+updates?|pipelines?|processing|updates?|"
+            r"signals?|telemetry|data\s+(?:feeds?|flows?|ingest\w*))|"
+            r"(?:events?|messages?|msgs|records|readings|telemetry)\s*(?:/|per)\s*(?:s|sec|second)|"
+            r"continuous(?:ly)?\s+(?:process\w*|ingest\w*|scor\w*|arriv\w*|flow\w*|updat\w*)|"
+            r"(?:arriv\w*|flow\w*|com\w*\s+in|ingest\w*|process\w*|consum\w*)\s+continuously|"
+            r"(?:updated|processed|ingested|scored|computed|refreshed)\s+(?:in\s+)?(?:near[- ])?real[- ]?time|"
+            r"near[- ]real[- ]?time|change\s+data\s+capture|cdc|as\s+(?:events|they|messages)\s+arrive)\b",
+            re.IGNORECASE),
+        "online": re.compile(
+            r"\b(?:apis?|endpoints?|online|web\s*services?|microservices?|request[/-]response|on[- ]demand|"
+            r"interactive|chat\s*bots?|inference\s+services?|widgets?|synchronous(?:ly)?|at\s+request\s+time|"
+            r"serv(?:e|es|ed|ing)\s+(?:\w+\s+){0,2}?(?:online|live|in\s+real[- ]?time|to\s+users|per\s+request)|"
+            r"(?:requests?|queries|predictions|calls|lookups|inferences)\s*(?:/|per|a|each)\s*(?:s|sec|second|minute|min)|"
+            r"rps|qps|tps)\b",
+            re.IGNORECASE),
+        "realtime": re.compile(r"\b(?:real[- ]?time|low[- ]latency|instant(?:ly)?|live\s+(?:scoring|predictions?))\b",
+                               re.IGNORECASE),
+    }
+
+
+_NOT_ONLINE_AFTER = re.compile(r"^\s*(?:stores?|shops?|retail\w*|marketplaces?|business\w*|presence|games?|gaming|"
+                               r"courses?|learning|banking|sales|advertising|ads|media|reviews?|forms?|orders?|"
+                               r"customers?|users?|documentation|docs?|keys?|rate\s+limits?|calls?\s+to)\b", re.IGNORECASE)
+_TOKEN_STREAM = re.compile(r"\b(?:responses?|tokens?|outputs?|answers?|replies|completions?|text|words)\s+"
+                           r"(?:\w+\s+){0,3}?(?:stream\w*)|\bstream\w*\s+(?:back\s+)?(?:the\s+)?(?:responses?|"
+                           r"tokens?|outputs?|answers?|replies|completions?)\b", re.IGNORECASE)
+_VENDOR_API = re.compile(r"\b(?:openai|anthropic|external|third[- ]party|vendor|partner|their|salesforce|stripe|"
+                         r"twitter|google|maps|weather|provider|public|rest\s+of\s+the)\s+$", re.IGNORECASE)
+
+
+def extract_workloads(text: str, has_latency: bool, patch_mode: bool = False) -> Found:
+    """batch / streaming / online as the README defines them; weak "real-time" cues only decide when nothing else does."""
+    cues = _workload_cues()
+    found = Found()
+    seen: dict[str, Hit] = {}
+    for kind in ("batch", "streaming", "online"):
+        for m in capped(cues[kind].finditer(text)):
+            if is_negated(text, m.start(), m.end()):
+                found.negated.append(kind)
+                continue
+            if kind == "streaming" and _TOKEN_STREAM.search(text[max(0, m.start() - 40):m.end() + 25]):
+                continue  # streamed LLM answers are request/response, not event processing
+            if kind == "online":
+                word = m.group(0).lower()
+                if word == "online" and _NOT_ONLINE_AFTER.match(text[m.end():m.end() + 30]):
+                    continue
+                if word.startswith("api") and _VENDOR_API.search(text[max(0, m.start() - 30):m.start()]):
+                    continue
+            if kind not in seen:
+                seen[kind] = Hit("workload_types", kind, m.start(), m.end(), m.group(0))
+    if "streaming" not in seen and "online" not in seen and not patch_mode:
+        realtime_denied = False
+        for m in capped(cues["realtime"].finditer(text)):
+            if is_negated(text, m.start(), m.end()):
+                realtime_denied = True
+                continue
+            seen["online"] = Hit("workload_types", "online", m.start(), m.end(), m.group(0))
+            break
+        else:
+            if has_latency and not realtime_denied:
+                seen["online"] = Hit("workload_types", "online", 0, 0, "")
+    hits = sorted(seen.values(), key=lambda h: h.start)
+    found.values = [h.value for h in hits]
+    found.hits = [h for h in hits if h.end > h.start]
+    found.negated = dedupe([k for k in found.negated if k not in seen])
+    return found
+
+
+# ---------------------------------------------------------------- deployment preference
+
+_SERVERLESS = re.compile(r"\b(?:serverless|server-less|faas|functions?[- ]as[- ]a[- ]service|(?:aws\s+)?lambdas?|"
+                         r"cloud\s+run|cloud\s+functions|azure\s+functions|app\s+runner|scale[- ]to[- ]zero)\b", re.IGNORECASE)
+_CONTAINERS = re.compile(r"\b(?:containers?|containeri[sz]ed|docker|kubernetes|k8s|eks|gke|aks|ecs|fargate|openshift|"
+                         r"helm|nomad)\b", re.IGNORECASE)
+_INFRA_DENIED = re.compile(r"\b(?:clusters?|servers?|infrastructure|infra|nodes|vms?|virtual\s+machines)\b", re.IGNORECASE)
+_PREFER = re.compile(r"\b(?:prefer\w*|want|wants|must|only|should|if\s+possible|require\w*|need\w*|insist\w*|"
+                     r"mandat\w*|policy|go\s+with|use)\b", re.IGNORECASE)
+_EXPLICIT_WORDS = ("serverless", "server-less", "container", "containers", "containerized", "containerised", "faas")
+
+
+def extract_deployment(text: str) -> Found:
+    """serverless or containers: explicit words count double, a denied side votes for the other."""
+    score = {"serverless": 0.0, "containers": 0.0}
+    hits: dict[str, list[Hit]] = {"serverless": [], "containers": []}
+    for side, rx in (("serverless", _SERVERLESS), ("containers", _CONTAINERS)):
+        other = "containers" if side == "serverless" else "serverless"
+        for m in capped(rx.finditer(text)):
+            weight = 2.0 if m.group(0).lower() in _EXPLICIT_WORDS else 1.0
+            lo, hi = clause_bounds(text, m.start(), m.end())
+            if _PREFER.search(text[lo:hi]):
+                weight += 1.0
+            if is_negated(text, m.start(), m.end()):
+                score[other] += 2.0
+                hits[other].append(Hit("deployment_pref", other, m.start(), m.end(), m.group(0)))
+            else:
+                score[side] += weight
+                hits[side].append(Hit("deployment_pref", side, m.start(), m.end(), m.group(0)))
+    for m in capped(_INFRA_DENIED.finditer(text)):
+        if is_negated(text, m.start(), m.end(), words_before=5):
+            score["serverless"] += 2.0
+            hits["serverless"].append(Hit("deployment_pref", "serverless", m.start(), m.end(), m.group(0)))
+    found = Found()
+    if score["serverless"] == score["containers"]:
+        return found
+    best = max(score, key=lambda k: score[k])
+    found.values = [best]
+    found.hits = hits[best][:3]
+    return found
+
+
+# ---------------------------------------------------------------- aliased lists
+
+def _aliased(text: str, table_name: str, field_name: str) -> Found:
+    table = getattr(gazetteer(), table_name)
+    found = Found()
+    for cid, m in capped(table.finditer(text)):
+        if is_negated(text, m.start(), m.end()):
+            found.negated.append(cid)
+            continue
+        found.hits.append(Hit(field_name, cid, m.start(), m.end(), m.group(0)))
+    found.values = dedupe([h.value for h in found.hits])
+    found.negated = [n for n in dedupe(found.negated) if n not in found.values]
+    return found
+
+
+def extract_compliance(text: str) -> Found:
+    """Compliance regimes by alias ("PCI DSS", "SOC 2 Type II", "ISO/IEC 27001")."""
+    return _aliased(text, "compliance", "compliance")
+
+
+def extract_stack(text: str) -> Found:
+    """Tools the team already runs, by alias ("EKS" → kubernetes, "Pub/Sub" → pubsub)."""
+    return _aliased(text, "stack", "existing_stack")
+
+
+_TEAM_CONTEXT = re.compile(r"\b(?:team|teams|language|languages|written|writes|write|writing|code|coding|coded|"
+                           r"developers?|engineers?|devs|knows?|skills?|experience\w*|proficient|fluent|stack|"
+                           r"in-house|services?\s+in)\b", re.IGNORECASE)
+
+
+def extract_languages(text: str) -> Found:
+    """Team languages; names that are also words ("Go", "R") need another language or team talk nearby."""
+    g = gazetteer()
+    raw = _aliased(text, "languages", "team_languages")
+    kept: list[Hit] = []
+    for h in raw.hits:
+        if h.value in g.ambiguous_languages:
+            lo, hi = sentence_bounds(text, h.start, h.end)
+            others = any(lo <= o.start < hi and o is not h for o in raw.hits)
+            if h.value == "go" and text[lo:h.start].strip() == "" and not others:
+                continue  # "Go with AWS." at the start of a sentence is a verb
+            if not (others or _TEAM_CONTEXT.search(text[lo:hi])):
+                continue
+        kept.append(h)
+    return Found(values=dedupe([h.value for h in kept]), hits=kept, negated=raw.negated)
+
+
+# ---------------------------------------------------------------- data classification
+
+_RANK = {name: i for i, name in enumerate(DATA_CLASS_ORDER)}
+_IMPLIED_BY = {"hipaa": "phi", "pci_dss": "pci"}
+
+
+def extract_data_class(text: str, compliance: Found) -> Found:
+    """The most restrictive data class stated; HIPAA implies PHI and PCI DSS cardholder data."""
+    raw = _aliased(text, "data_classes", "data_classification")
+    hits = list(raw.hits)
+    for h in compliance.hits:
+        implied = _IMPLIED_BY.get(h.value)
+        if implied:
+            hits.append(Hit("data_classification", implied, h.start, h.end, h.text))
+    if not hits:
+        return Found(negated=raw.negated)
+    top = max(_RANK[h.value] for h in hits)
+    best = [h for h in hits if _RANK[h.value] == top]
+    return Found(values=[best[0].value], hits=best[:3], negated=raw.negated)
+
+
+# ---------------------------------------------------------------- GPU and training cadence
+
+_GPU = re.compile(r"\b(?:gpus?|cuda|a100s?|h100s?|h200s?|v100s?|a10g|l4s?|t4s?|nvidia|tensor\s+cores?)\b", re.IGNORECASE)
+_CPU_ONLY = re.compile(r"\bcpu[- ]only\b|\bonly\s+(?:on\s+)?cpus?\b", re.IGNORECASE)
+
+
+def extract_gpu(text: str) -> Found:
+    """True when GPUs are asked for; False when they are ruled out ("no GPUs", "CPU-only")."""
+    for m in capped(_GPU.finditer(text)):
+        if not is_negated(text, m.start(), m.end()):
+            return Found(values=[True], hits=[Hit("gpu", True, m.start(), m.end(), m.group(0))])
+    for m in list(capped(_CPU_ONLY.finditer(text))) + list(capped(_GPU.finditer(text))):
+        return Found(values=[False], hits=[Hit("gpu", False, m.start(), m.end(), m.group(0))])
+    return Found()
+
+
+_TRAIN = re.compile(r"\b(?:re-?train\w*|train\w*|refit\w*|fine[- ]?tun\w*|model\s+refresh\w*)\b", re.IGNORECASE)
+_CADENCE = [
+    ("hourly", re.compile(r"\b(?:hourly|every\s+hour|once\s+an\s+hour|each\s+hour)\b", re.IGNORECASE)),
+    ("daily", re.compile(r"\b(?:daily|nightly|every\s+(?:day|night|morning|evening)|each\s+(?:day|night)|"
+                         r"once\s+(?:a|per)\s+day|per\s+day)\b", re.IGNORECASE)),
+    ("weekly", re.compile(r"\b(?:weekly|every\s+week|once\s+(?:a|per)\s+week|each\s+week|every\s+(?:monday|tuesday|"
+                          r"wednesday|thursday|friday|saturday|sunday))\b", re.IGNORECASE)),
+    ("monthly", re.compile(r"\b(?:monthly|every\s+month|once\s+(?:a|per)\s+month|each\s+month)\b", re.IGNORECASE)),
+]
+
+
+def extract_cadence(text: str) -> Found:
+    """How often models are retrained: the cadence word nearest a training word in its clause."""
+    for m in capped(_TRAIN.finditer(text)):
+        if is_negated(text, m.start(), m.end()):
+            continue
+        for lo, hi in (clause_bounds(text, m.start(), m.end()), sentence_bounds(text, m.start(), m.end())):
+            best: tuple[int, str, re.Match[str]] | None = None
+            for name, rx in _CADENCE:
+                for c in capped(rx.finditer(text, lo, hi)):
+                    distance = abs(c.start() - m.start())
+                    if best is None or distance < best[0]:
+                        best = (distance, name, c)
+            if best:
+                _, name, c = best
+                return Found(values=[name], hits=[Hit("training_cadence", name, c.start(), c.end(), c.group(0))])
+    return Found()

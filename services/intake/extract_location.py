@@ -1,0 +1,125 @@
+"""Cloud and regions: explicit names, region codes, provider services, display names and places.
+
+The cloud is a weighted vote (a name or a region code counts more than a service that
+only runs there), so "whatever cloud is cheapest, but we have AWS credits" still reads as
+AWS and "BigQuery on AWS" stays AWS. Regions resolve in tiers: codes and display names
+first; a city only when no region is named; a country or state only when the text
+speaks of hosting or residency there ("stay in the UK"), since "California users" is
+about people, not a region.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from .extract_gazetteer import CLOUDS, gazetteer
+from .extract_text import Hit, capped, clause_bounds, dedupe, is_negated
+
+_MIGRATED_FROM = re.compile(
+    r"\b(?:migrat\w*|mov\w*|switch\w*|leav\w*|port\w*|lift\w*|transition\w*|coming|exit\w*)\b[^.;]{0,40}?"
+    r"\b(?:from|off|out\s+of)\s+(?:\w+\s+){0,2}$|\b(?:away\s+from|off\s+of|currently\s+on|today\s+on)\s+$",
+    re.IGNORECASE)
+_RESIDENCY = re.compile(
+    r"\b(?:stay\w*|remain\w*|resid\w*|host\w*|deploy\w*|located|locate|keep|kept|stor\w*|regions?|data\s*cent(?:er|re)s?|"
+    r"sovereign\w*|in-country|onshore|must\s+be\s+in|run\w*\s+in|serve\w*\s+from|datacenters?)\b", re.IGNORECASE)
+
+
+@dataclass
+class Location:
+    cloud: str | None = None
+    cloud_hits: list[Hit] = field(default_factory=list)
+    regions: list[str] = field(default_factory=list)
+    region_hits: list[Hit] = field(default_factory=list)
+    negated_regions: list[str] = field(default_factory=list)
+    negated_clouds: list[str] = field(default_factory=list)
+    cloud_explicit: bool = False
+
+
+def _excluded(text: str, start: int, end: int) -> bool:
+    """Denied ("not on GCP") or left behind ("migrating from AWS")."""
+    if is_negated(text, start, end):
+        return True
+    lo, _ = clause_bounds(text, start, end)
+    return bool(_MIGRATED_FROM.search(text[max(lo, start - 80):start]))
+
+
+def _vote(text: str, codes: list[tuple[str, str, Hit]]) -> tuple[str | None, list[Hit], list[str], bool]:
+    g = gazetteer()
+    score = {c: 0.0 for c in CLOUDS}
+    first: dict[str, int] = {}
+    evidence: dict[str, list[Hit]] = {c: [] for c in CLOUDS}
+    negated: list[str] = []
+    explicit = False
+    for key, m in capped(g.cloud_mentions.finditer(text)):
+        cloud, _ = key.split(":")
+        if _excluded(text, m.start(), m.end()):
+            negated.append(cloud)
+            continue
+        score[cloud] += g.cloud_mentions.tags.get(key, 1.0)
+        explicit = explicit or key.endswith(":names")
+        first.setdefault(cloud, m.start())
+        evidence[cloud].append(Hit("cloud", cloud, m.start(), m.end(), m.group(0)))
+    for code, cloud, hit in codes:
+        score[cloud] += 3.0
+        first.setdefault(cloud, hit.start)
+        evidence[cloud].append(Hit("cloud", cloud, hit.start, hit.end, hit.text))
+    ranked = sorted((c for c in CLOUDS if score[c] > 0), key=lambda c: (-score[c], first.get(c, 0)))
+    if not ranked:
+        return None, [], dedupe(negated), False
+    if len(ranked) > 1 and score[ranked[0]] == score[ranked[1]]:
+        return None, [], dedupe(negated), False  # two clouds stated equally: ask, do not guess
+    best = ranked[0]
+    return best, sorted(evidence[best], key=lambda h: h.start), dedupe(negated), explicit
+
+
+def _places(text: str, table_by_cloud: dict, cloud: str, residency: bool) -> tuple[list[Hit], list[str]]:
+    hits: list[Hit] = []
+    negated: list[str] = []
+    for code, m in capped(table_by_cloud[cloud].finditer(text)):
+        if _excluded(text, m.start(), m.end()):
+            negated.append(code)
+            continue
+        if residency:
+            lo, hi = clause_bounds(text, m.start(), m.end())
+            near = text[max(lo, m.start() - 50):min(hi, m.end() + 25)]
+            if not _RESIDENCY.search(near):
+                continue
+        hits.append(Hit("regions", code, m.start(), m.end(), m.group(0)))
+    return hits, negated
+
+
+def extract_location(text: str, cloud_hint: str | None = None) -> Location:
+    """Cloud and region codes stated in `text`; `cloud_hint` resolves places when no cloud is named."""
+    g = gazetteer()
+    codes: list[tuple[str, str, Hit]] = []
+    loc = Location()
+    for m in capped(g.code_regex.finditer(text)):
+        code = m.group(0).lower()
+        cloud = g.cloud_of_region(code)
+        if cloud is None:
+            continue
+        if _excluded(text, m.start(), m.end()):
+            loc.negated_regions.append(code)
+            continue
+        codes.append((code, cloud, Hit("regions", code, m.start(), m.end(), m.group(0))))
+    loc.cloud, loc.cloud_hits, loc.negated_clouds, loc.cloud_explicit = _vote(text, codes)
+    tier1 = [hit for _, _, hit in codes]
+    place_cloud = loc.cloud or cloud_hint
+    if place_cloud in CLOUDS:
+        display, neg = _places(text, g.display, place_cloud, residency=False)
+        loc.negated_regions += neg
+        tier1 = sorted(tier1 + display, key=lambda h: h.start)
+        hits = tier1
+        if not hits:
+            hits, neg = _places(text, g.cities, place_cloud, residency=False)
+            loc.negated_regions += neg
+        if not hits:
+            hits, neg = _places(text, g.areas, place_cloud, residency=True)
+            loc.negated_regions += neg
+    else:
+        hits = tier1
+    loc.region_hits = hits
+    loc.regions = [r for r in dedupe([h.value for h in hits]) if r not in loc.negated_regions]
+    loc.negated_regions = dedupe(loc.negated_regions)
+    return loc

@@ -1,0 +1,70 @@
+"""Number grammar: digits with either separator convention and magnitude suffixes.
+
+Requirements are written by people in many locales: "2,500", "2.500", "1,5k", "€4.000",
+"$1.2M", "10 000". One parser decides what a separator means so that every quantity
+extractor reads numbers the same way.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+#: A number as written: digits with ',' '.' or thin/normal spaces between digit groups.
+#: Digit runs and groups are bounded so that a run like "1,1,1,..." costs constant time
+#: per position instead of scanning to its end from every start.
+NUM = r"\d{1,15}(?:(?:[.,]|[ \u00a0\u202f](?=\d{3}(?!\d)))\d{1,15}){0,5}(?![\d])"
+#: Magnitude suffix; the caller decides whether 'm' means million (money, counts).
+SUFFIX = r"(?:\s?(?:k|K|thousand|mm|MM|m|M|mn|mio|million|millions|bn|b|B|billion)(?![A-Za-z]))"
+
+_MULT = {
+    "k": 1e3, "thousand": 1e3,
+    "m": 1e6, "mm": 1e6, "mn": 1e6, "mio": 1e6, "million": 1e6, "millions": 1e6,
+    "b": 1e9, "bn": 1e9, "billion": 1e9,
+}
+_THOUSANDS_COMMA = re.compile(r"\d{1,3}(?:,\d{3})+")
+_THOUSANDS_DOT = re.compile(r"\d{1,3}(?:\.\d{3})+")
+
+
+def multiplier(suffix: str | None) -> float:
+    """The factor of a magnitude suffix ('k' → 1000); 1 for none or unknown."""
+    if not suffix:
+        return 1.0
+    return _MULT.get(suffix.strip().lower(), 1.0)
+
+
+def parse_number(raw: str, dot_thousands: bool = False) -> float | None:
+    """The value of a written number, or None when it is not one.
+
+    A comma followed by exactly three digits groups thousands ("2,500"); otherwise it is a
+    decimal comma ("1,5"). With both separators the later one is the decimal mark. A dot
+    with three-digit groups is read as thousands only where the caller says so
+    (`dot_thousands`, used for money: "€4.000"), since "99.999" is a percentage.
+    """
+    s = re.sub(r"[ \u00a0\u202f]", "", raw.strip())
+    if not s or not s[0].isdigit():
+        return None
+    try:
+        if "," in s and "." in s:
+            if s.rfind(",") > s.rfind("."):
+                s = s.replace(".", "").replace(",", ".")
+            else:
+                s = s.replace(",", "")
+        elif "," in s:
+            s = s.replace(",", "") if _THOUSANDS_COMMA.fullmatch(s) else s.replace(",", ".", 1).replace(",", "")
+        elif "." in s and (s.count(".") > 1 or (dot_thousands and _THOUSANDS_DOT.fullmatch(s))):
+            s = s.replace(".", "") if _THOUSANDS_DOT.fullmatch(s) else s.split(".")[0] + "." + s.split(".")[1]
+        value = float(s)
+    except ValueError:
+        return None
+    if not math.isfinite(value):
+        return None
+    return value
+
+
+def parse_amount(raw: str, suffix: str | None = None, dot_thousands: bool = False) -> float | None:
+    """A number with its magnitude suffix applied ("1,5" + "k" → 1500)."""
+    value = parse_number(raw, dot_thousands=dot_thousands and not suffix)
+    if value is None:
+        return None
+    return value * multiplier(suffix)

@@ -1,0 +1,352 @@
+"""Unit grammars for the numeric constraints: budget, latency, availability, throughput, volume.
+
+Each extractor returns every reading it accepts as a `Hit`; a small selection rule per
+field then picks the value (the budget nearest the word "budget", the p95 latency, the
+peak rate), so that the choice is explainable from the spans.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+from .extract_numbers import NUM, SUFFIX, parse_amount, parse_number
+from .extract_text import Hit, capped, clause_bounds, sentence_bounds, window
+
+# ---------------------------------------------------------------- budget
+
+#: Currencies are read at face value: a rate is not stable enough to fix in a rule, and
+#: the budget is a planning bound, not an invoice.
+_CODES = r"USD|EUR|GBP|CAD|AUD|NZD|CHF|SEK|NOK|DKK|PLN|JPY|INR|SGD|HKD|BRL|MXN|ZAR|AED"
+_CUR_PRE = rf"(?P<pre>(?:US|CA|AU|NZ|A|C|S|NZ|HK|R)\$|{_CODES}|\$|€|£|¥|₹)"
+_CUR_POST = rf"(?P<post>{_CODES}|dollars?|euros?|pounds?|bucks|francs?|kronor|krona|yen|rupees?|\$|€|£|¥|₹)"
+_PERIOD_AFTER = re.compile(
+    rf"^\s*(?:{_CODES}|dollars?|euros?|pounds?)?\s*(?:total\s+|in\s+total\s+|max(?:imum)?\s+|budget\s+|of\s+spend\s+)?"
+    r"(?:(?:/|(?:per|a|an|each|every)\b|p\.?)\s*)?"
+    r"(?P<per>months?|mo|mos|mth|monthly|years?|yr|yrs|annum|annually|yearly|annual|weeks?|wk|weekly|days?|daily|"
+    r"quarters?|quarterly|pm|pa|p\.a\.?)(?![A-Za-z])",
+    re.IGNORECASE)
+_PERIOD_BEFORE = re.compile(
+    r"(?P<per>annual(?:ly)?|yearly|per\s+year|a\s+year|per\s+annum|monthly|per\s+month|a\s+month|weekly|per\s+week|"
+    r"quarterly|per\s+quarter|daily|per\s+day)\b[^$€£\d]{0,30}$", re.IGNORECASE)
+_PER_MONTH_FACTOR = {
+    "month": 1.0, "months": 1.0, "mo": 1.0, "mos": 1.0, "mth": 1.0, "monthly": 1.0, "pm": 1.0,
+    "year": 1 / 12, "years": 1 / 12, "yr": 1 / 12, "yrs": 1 / 12, "annum": 1 / 12, "annually": 1 / 12,
+    "yearly": 1 / 12, "annual": 1 / 12, "pa": 1 / 12, "p.a": 1 / 12, "p.a.": 1 / 12,
+    "week": 52 / 12, "weeks": 52 / 12, "wk": 52 / 12, "weekly": 52 / 12,
+    "day": 365 / 12, "days": 365 / 12, "daily": 365 / 12,
+    "quarter": 1 / 3, "quarters": 1 / 3, "quarterly": 1 / 3,
+}
+_BUDGET_WORD = re.compile(r"\b(?:budget\w*|spend(?:ing)?|cost(?:s|ing)?|cap(?:ped)?|afford\w*|cheap\w*|under|below|"
+                          r"up\s+to|at\s+most|max(?:imum)?|no\s+more\s+than|less\s+than|limit(?:ed)?|keep\s+it|total|"
+                          r"within|around|about|roughly|approx\w*|~)\b|~", re.IGNORECASE)
+#: A ceiling is what the budget field holds: "stay under $2.5k" beats "about $3k now".
+_CAP_WORD = re.compile(r"\b(?:budget\w*|cap(?:ped)?|ceiling|under|below|up\s+to|at\s+most|max(?:imum)?|"
+                       r"no\s+more\s+than|less\s+than|limit(?:ed)?|stay\w*|keep\w*|afford\w*)\b", re.IGNORECASE)
+_CURRENT_SPEND = re.compile(r"\b(?:now|currently|today|at\s+the\s+moment|so\s+far|current(?:ly)?\s+(?:spend|bill|"
+                            r"cost)\w*|we\s+(?:pay|spend)|last\s+(?:month|year))\b", re.IGNORECASE)
+_NOT_BUDGET = re.compile(r"\b(?:credits?|revenue|sales|saves?|saving|savings|loss(?:es)?|worth|raised|funding|salary|"
+                         r"salaries|arr|mrr|gmv|fraud\s+of|fines?|penalt\w+|price[sd]?|valuation|turnover|losing)\b",
+                         re.IGNORECASE)
+_PER_UNIT_AFTER = re.compile(r"^\s*(?:/|(?:per|a|an|each)\b)\s*(?!month|mo\b|year|yr|annum|week|day|quarter)"
+                             r"(?:1k|1,?000|thousand|million|[a-z]+)", re.IGNORECASE)
+_UNIT_AFTER = re.compile(r"^\s*(?:ms|msec|milliseconds?|s|secs?|seconds?|minutes?|mins?|hours?|hrs?|%|percent|rps|qps|"
+                         r"tps|gb|tb|pb|mb|requests?|events?|users?|stores?|cameras?|devices?|nodes?|gpus?|cpus?|"
+                         r"x\b|times)\b", re.IGNORECASE)
+_LATENCY_BUDGET = re.compile(r"\b(?:latency|error|time|timeout|compute|memory|token|performance)\s+budget\s*$", re.IGNORECASE)
+
+
+@lru_cache(maxsize=1)
+def _money_regexes() -> tuple[re.Pattern[str], ...]:
+    num, suf = rf"(?P<num>{NUM})", rf"(?P<suf>{SUFFIX})?"
+    rng = rf"(?:\s*(?:-|to|and)\s*(?:US\$|\$|€|£|¥|₹)?\s*(?P<num2>{NUM})(?P<suf2>{SUFFIX})?)?"
+    marked_pre = re.compile(rf"{_CUR_PRE}\s?{num}{suf}{rng}(?:\s?{_CUR_POST})?(?![\w%])")
+    marked_post = re.compile(rf"(?<![\w$€£.,]){num}{suf}{rng}\s?{_CUR_POST}(?![A-Za-z])")
+    after_word = re.compile(
+        rf"\bbudget\w*(?:[^\d$€£.;:!?\n]|:){{0,30}}?(?<![\w$€£.,]){num}{suf}{rng}(?![\w%$€£])", re.IGNORECASE)
+    return marked_pre, marked_post, after_word
+
+
+def _money_hits(text: str) -> list[tuple[Hit, int]]:
+    """Every amount that reads as a spending limit, with a preference score."""
+    found: dict[int, tuple[Hit, int]] = {}
+    for kind, rx in enumerate(_money_regexes()):
+        for m in capped(rx.finditer(text)):
+            start, end = m.start("num"), m.end()
+            if start in found:
+                continue
+            before, after = window(text, m.start(), end, 60, 40)
+            if _UNIT_AFTER.match(after) or _NOT_BUDGET.search(before[-35:]) or _NOT_BUDGET.search(after[:25]):
+                continue
+            if kind == 2 and _LATENCY_BUDGET.search(text[max(0, m.start() - 30):m.start() + 6]):
+                continue
+            num, suf = m.group("num2") or m.group("num"), m.group("suf2") or m.group("suf")
+            if m.group("num2") and not m.group("suf2"):
+                suf = None
+            value = parse_amount(num, suf, dot_thousands=True)
+            if value is None:
+                continue
+            per_m = _PERIOD_AFTER.match(after)
+            period = per_m.group("per").lower() if per_m else None
+            if period is None:
+                pb = _PERIOD_BEFORE.search(before)
+                period = re.sub(r"^(?:per|a)\s+", "", pb.group("per").lower()) if pb else None
+            if period is not None and period not in _PER_MONTH_FACTOR:
+                period = period.rstrip(".")
+            if per_m is None and _PER_UNIT_AFTER.match(after):
+                continue  # "$0.02 per prediction", "$5 per GB": a price, not a budget
+            sent_lo, sent_hi = sentence_bounds(text, start, end)
+            sentence = text[sent_lo:sent_hi]
+            budgety = bool(_BUDGET_WORD.search(before[-40:])) or "budget" in sentence.lower()
+            if kind < 2 and period is None and not budgety:
+                continue
+            factor = _PER_MONTH_FACTOR.get(period or "month", 1.0)
+            near = before[-40:]
+            score = ((3 if "budget" in sentence.lower() else 0) + (2 if period else 0) + (1 if budgety else 0)
+                     + (2 if _CAP_WORD.search(near) else 0) - (3 if _CURRENT_SPEND.search(sentence) else 0))
+            found[start] = (Hit("budget_monthly_usd", round(value * factor, 2), m.start(), end, text[m.start():end]),
+                            score)
+    return sorted(found.values(), key=lambda hs: hs[0].start)
+
+
+def extract_budget(text: str) -> list[Hit]:
+    """The monthly spending limit in USD (currencies at face value; annual figures / 12)."""
+    hits = _money_hits(text)
+    if not hits:
+        return []
+    best = max(hits, key=lambda hs: hs[1])  # max keeps the first of equal scores
+    return [best[0]]
+
+
+# ---------------------------------------------------------------- latency
+
+_LAT = re.compile(
+    rf"(?<![\w.,])(?:(?P<lo>{NUM})\s?(?:-|to)\s?)?(?P<num>{NUM})\s?-?"
+    r"(?P<unit>ms|msec|msecs|millis|milliseconds?|s|sec|secs|seconds?|min|mins|minutes?)(?![\w/])", re.IGNORECASE)
+_LAT_CONTEXT = re.compile(
+    r"\b(?:within|under|below|less\s+than|up\s+to|at\s+most|max(?:imum)?|no\s+more\s+than|p\d{2,3}|percentile|"
+    r"latency|latencies|respond\w*|response|answer\w*|reply|replies|return\w*|budget|sla|slo|take|takes|took|"
+    r"sub|fast(?:er)?|in|decisions?|alert\w*|detect\w*|round[- ]trip|end[- ]to[- ]end|e2e|turnaround)\b|[<≤]", re.IGNORECASE)
+_LAT_EXCLUDE_BEFORE = re.compile(r"\b(?:every|each|per|after|for|last|past|over|cold[- ]starts?\s+(?:of|take|are)?|"
+                                 r"timeouts?\s+(?:of)?|ttl\s+(?:of)?|window\s+(?:of)?|retention\s+(?:of)?)\s*$", re.IGNORECASE)
+_LAT_EXCLUDE_AFTER = re.compile(r"^\s*(?:-?\s*)?(?:windows?|intervals?|tumbling|sliding|buckets?|batches|of\s+"
+                                r"(?:audio|video|speech|footage|data|history)|clips?|long|cold|ttl|timeouts?|"
+                                r"retention|ago|delay(?:ed)?\s+is\s+fine|old)\b", re.IGNORECASE)
+_PCT_TAG = re.compile(r"\bp\s?(?P<p>\d{2,3}(?:\.\d+)?)\b|\b(?P<q>\d{2}(?:\.\d+)?)(?:th)?[- ]percentile|"
+                      r"\b(?P<avg>median|average|avg|mean|typical(?:ly)?)\b", re.IGNORECASE)
+_UNIT_MS = {"ms": 1.0, "msec": 1.0, "msecs": 1.0, "millis": 1.0, "millisecond": 1.0, "milliseconds": 1.0,
+            "s": 1000.0, "sec": 1000.0, "secs": 1000.0, "second": 1000.0, "seconds": 1000.0,
+            "min": 60_000.0, "mins": 60_000.0, "minute": 60_000.0, "minutes": 60_000.0}
+
+
+def _percentile(before: str, after: str) -> float | None:
+    """The percentile a latency names: p95 → 95; median/mean → 50; None when untagged."""
+    tags_after = [m for m in capped(_PCT_TAG.finditer(after[:14]))]
+    tags_before = [m for m in capped(_PCT_TAG.finditer(before[-40:]))]
+    m = tags_after[0] if tags_after else (tags_before[-1] if tags_before else None)
+    if m is None:
+        return None
+    if m.group("avg"):
+        return 50.0
+    return parse_number(m.group("p") or m.group("q") or "")
+
+
+def extract_latency(text: str) -> list[Hit]:
+    """The decision latency bound in ms: p95 where given, else the strictest stated bound."""
+    tagged: list[tuple[float, Hit]] = []
+    untagged: list[Hit] = []
+    averages: list[Hit] = []
+    for m in capped(_LAT.finditer(text)):
+        unit = m.group("unit").lower()
+        before, after = window(text, m.start(), m.end(), 45, 30)
+        if _LAT_EXCLUDE_BEFORE.search(before) or _LAT_EXCLUDE_AFTER.match(after):
+            continue
+        if re.search(r"\bcold[- ]starts?\b", before[-30:] + after[:20], re.IGNORECASE):
+            continue
+        if unit not in ("ms", "msec", "msecs", "millis", "millisecond", "milliseconds"):
+            strong = _LAT_CONTEXT.search(before[-30:]) or re.match(r"^\s*(?:p\d{2}|budget|latency|sla|slo)\b",
+                                                                   after, re.IGNORECASE)
+            if not strong:
+                continue
+            if unit.startswith("m") and not re.search(r"\b(?:within|under|less\s+than|up\s+to|at\s+most|no\s+more"
+                                                      r"\s+than|latency|p\d{2})\b", before[-30:], re.IGNORECASE):
+                continue
+        value = parse_number(m.group("num"))
+        if value is None or value <= 0:
+            continue
+        ms = value * _UNIT_MS.get(unit, 1.0)
+        hit = Hit("sla_latency_ms", round(ms, 3), m.start(), m.end(), m.group(0))
+        pct = _percentile(before, after)
+        if pct is None:
+            untagged.append(hit)
+        elif pct >= 90:
+            tagged.append((pct, hit))
+        else:
+            averages.append(hit)
+    if tagged:
+        p95 = [h for p, h in tagged if abs(p - 95) < 1e-9]
+        if p95:
+            return [min(p95, key=lambda h: h.value)]
+        top = max(p for p, _ in tagged)
+        return [min((h for p, h in tagged if p == top), key=lambda h: h.value)]
+    if untagged:
+        return [min(untagged, key=lambda h: h.value)]
+    return [min(averages, key=lambda h: h.value)] if averages else []
+
+
+# ---------------------------------------------------------------- availability
+
+_AVAIL_PCT = re.compile(rf"(?<![\w.])(?P<num>{NUM})\s?(?:%|percent\b|per\s+cent\b)", re.IGNORECASE)
+_AVAIL_BARE = re.compile(r"\b(?:availability|uptime|up-time|sla)\s*(?:target|goal|of|:|=|at|>=|≥|is|\s)*\s*"
+                         r"(?P<num>\d{2}\.\d+)(?![\d%])", re.IGNORECASE)
+_AVAIL_WORD = re.compile(r"\b(?:availab\w*|uptime|up-time|sla|slo|downtime|nines|reliab\w*|highly\s+available)\b",
+                         re.IGNORECASE)
+_NINES = re.compile(r"\b(?P<n>two|three|four|five|six|2|3|4|5|6)(?P<half>\s+and\s+a\s+half)?\s*(?:-\s*)?nines\b",
+                    re.IGNORECASE)
+_NINE_COUNT = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "2": 2, "3": 3, "4": 4, "5": 5, "6": 6}
+
+
+def _nines(n: int, half: bool) -> float:
+    value = 100.0 - 100.0 * 10 ** (-n)
+    if half:
+        value += 5 * 10 ** (-n + 2) / 10
+    return round(value, 6)
+
+
+def extract_availability(text: str) -> list[Hit]:
+    """The availability target in percent ("99.95%", "three nines", "uptime 99.9")."""
+    hits: list[Hit] = []
+    for m in capped(_NINES.finditer(text)):
+        hits.append(Hit("availability_target", _nines(_NINE_COUNT[m.group("n").lower()], bool(m.group("half"))),
+                        m.start(), m.end(), m.group(0)))
+    for m in capped(_AVAIL_PCT.finditer(text)):
+        value = parse_number(m.group("num"))
+        if value is None or not 90 <= value <= 100:
+            continue
+        lo, hi = sentence_bounds(text, m.start(), m.end())
+        near = text[max(lo, m.start() - 50):min(hi, m.end() + 40)]
+        if _AVAIL_WORD.search(near) and not re.search(r"\b(?:accura\w*|precision|recall|f1|auc|confiden\w*|"
+                                                      r"coverage|utili[sz]\w*|cpu|gpu|memory|disk)\b",
+                                                      text[max(lo, m.start() - 25):min(hi, m.end() + 15)], re.IGNORECASE):
+            hits.append(Hit("availability_target", value, m.start(), m.end(), m.group(0)))
+    for m in capped(_AVAIL_BARE.finditer(text)):
+        value = parse_number(m.group("num"))
+        if value is not None and 90 <= value <= 100:
+            hits.append(Hit("availability_target", value, m.start("num"), m.end(), m.group("num")))
+    hits.sort(key=lambda h: h.start)
+    return hits[:1]
+
+
+# ---------------------------------------------------------------- throughput
+
+_RATE = re.compile(
+    rf"(?<![\w.,$€£])(?:(?P<num>{NUM})(?P<suf>{SUFFIX})?|(?P<word>once|twice|thrice))\s*"
+    r"(?:(?P<abbr>rps|qps|tps|eps|fps|req/s|reqs/s|rq/s|msg/s|msgs/s|ops/s|op/s|ev/s|events/s|inferences/s|"
+    r"requests/s|predictions/s)(?![\w/])"
+    r"|(?P<noun>(?:[A-Za-z][\w'-]*(?:\s+|(?=/))){0,3}?)"
+    r"(?:(?:per|/|from\s+each|for\s+each|each)\s+(?P<unit1>[A-Za-z][\w-]*)\s+)?"
+    r"(?:per|/|a|an|each|every)\s*(?P<per>seconds?|secs?|s|minutes?|mins?|min)(?![\w/]))",
+    re.IGNORECASE)
+_BAD_NOUN = re.compile(r"\b(?:ms|msec|milliseconds?|seconds?|secs?|minutes?|mins?|hours?|days?|times?|dollars?|"
+                       r"usd|eur|gb|tb|mb|pb|percent|nines|p\d\d|x)\b", re.IGNORECASE)
+_COUNT = r"(?P<n>{num})(?P<s>{suf})?\s+(?:(?!(?:per|each|a|an|every|from|for)\b)[A-Za-z][\w-]*\s+)?{unit}(?:e?s)?\b"
+_EACH_BEFORE = re.compile(rf"(?P<n>{NUM})(?P<s>{SUFFIX})?\s+(?:[A-Za-z][\w-]*\s+)?(?P<unit>[A-Za-z][\w-]*s)\b"
+                          r"[^.;]{0,25}?\b(?:each|every\s+one|apiece)\b[^.;]*$", re.IGNORECASE)
+_EACH_UNIT_BEFORE = re.compile(r"\b(?:each|every|per|a\s+single)\s+(?P<unit>[A-Za-z][\w-]*)\b[^.;]{0,40}$", re.IGNORECASE)
+_TIMES_AFTER = re.compile(rf"^\s*(?:per\s+[A-Za-z]+\s*)?(?:x|\*|times|multiplied\s+by)\s*(?P<n>{NUM})(?P<s>{SUFFIX})?",
+                          re.IGNORECASE)
+_WORD_COUNT = {"once": 1.0, "twice": 2.0, "thrice": 3.0}
+_PEAK = re.compile(r"\b(?:peak\w*|burst\w*|max(?:imum)?|spikes?|up\s+to|high\s+season)\b", re.IGNORECASE)
+_AVG = re.compile(r"\b(?:average|avg|mean|typical(?:ly)?|normal(?:ly)?|baseline|steady)\b", re.IGNORECASE)
+
+
+def _count_of(text: str, unit: str, lo: int, hi: int, skip: tuple[int, int]) -> float | None:
+    """How many `unit`s the text states ("500 cameras"), preferring the given sentence."""
+    stem = re.escape(unit.lower().rstrip("s") if len(unit) > 3 else unit.lower())
+    rx = re.compile(_COUNT.format(num=NUM, suf=SUFFIX, unit=stem), re.IGNORECASE)
+    for segment_lo, segment_hi in ((lo, hi), (0, len(text))):
+        for m in capped(rx.finditer(text, segment_lo, segment_hi)):
+            if skip[0] <= m.start() < skip[1]:
+                continue
+            value = parse_amount(m.group("n"), m.group("s"))
+            if value:
+                return value
+    return None
+
+
+def extract_throughput(text: str) -> list[Hit]:
+    """Peak events or requests per second; per-unit rates multiplied by the unit count."""
+    hits: list[tuple[Hit, bool, bool]] = []
+    for m in capped(_RATE.finditer(text)):
+        noun = m.group("noun") or ""
+        if _BAD_NOUN.search(noun) or _BAD_NOUN.search(m.group("unit1") or ""):
+            continue
+        if not m.group("abbr") and m.group("per").lower() == "s" and not re.search(r"/\s*s$", m.group(0)):
+            continue  # "a s" is not a unit; only "/s"
+        word = (m.group("word") or "").lower()
+        value = _WORD_COUNT[word] if word else parse_amount(m.group("num"), m.group("suf"))
+        if value is None:
+            continue
+        per = (m.group("per") or "s").lower()
+        if per.startswith("min"):
+            value /= 60.0
+        lo, hi = sentence_bounds(text, m.start(), m.end())
+        before = text[lo:m.start()]
+        after = text[m.end():hi]
+        unit = m.group("unit1")
+        if unit is None:
+            um = re.match(r"^\s*(?:per|/|for\s+each|from\s+each|each)\s+(?:of\s+)?(?:the\s+|our\s+)?"
+                          rf"(?:(?P<n>{NUM})(?P<s>{SUFFIX})?\s+)?(?P<unit>[A-Za-z][\w-]*)", after, re.IGNORECASE)
+            if um and um.group("n"):
+                count = parse_amount(um.group("n"), um.group("s"))
+                value *= count or 1.0
+                unit = None
+            elif um:
+                unit = um.group("unit")
+        tm = _TIMES_AFTER.match(after)
+        if tm:
+            value *= parse_amount(tm.group("n"), tm.group("s")) or 1.0
+        elif unit:
+            value *= _count_of(text, unit, lo, hi, (m.start(), m.end())) or 1.0
+        else:
+            eb = _EACH_BEFORE.search(before)
+            if eb:
+                value *= parse_amount(eb.group("n"), eb.group("s")) or 1.0
+            else:
+                ub = _EACH_UNIT_BEFORE.search(before)
+                if ub and ub.group("unit").lower() not in ("second", "sec", "minute", "min", "day", "hour", "month", "week", "year", "night"):
+                    value *= _count_of(text, ub.group("unit"), lo, hi, (m.start(), m.end())) or 1.0
+        c_lo, _ = clause_bounds(text, m.start(), m.end())
+        near = text[max(lo, m.start() - 40):m.end()]
+        hits.append((Hit("throughput_rps", round(value, 3), m.start(), m.end(), m.group(0)),
+                     bool(_PEAK.search(near)), bool(_AVG.search(text[max(c_lo, m.start() - 30):m.start()]))))
+    if not hits:
+        return []
+    peaks = [h for h, peak, _ in hits if peak]
+    pool = peaks or [h for h, _, avg in hits if not avg] or [h for h, _, _ in hits]
+    return [max(pool, key=lambda h: h.value)]
+
+
+# ---------------------------------------------------------------- data volume
+
+_VOLUME = re.compile(rf"(?<![\w.,])(?P<num>{NUM})\s?(?P<unit>KB|MB|GB|TB|PB|kilobytes?|megabytes?|gigabytes?|"
+                     r"terabytes?|petabytes?)(?![\w/])", re.IGNORECASE)
+_VOLUME_GB = {"k": 1e-6, "m": 1e-3, "g": 1.0, "t": 1e3, "p": 1e6}
+_NOT_STORED = re.compile(r"\b(?:ram|memory|vram|hbm|per\s+(?:day|hour|month|second|minute|node|gpu)|a\s+day|/day|"
+                         r"/hour|/s|daily|hourly|each\s+day|model|weights|image\s+size|file\s+size)\b", re.IGNORECASE)
+
+
+def extract_data_volume(text: str) -> list[Hit]:
+    """Data volume held, in GB (decimal units): "2 TB of history" → 2000; memory sizes ignored."""
+    best: Hit | None = None
+    for m in capped(_VOLUME.finditer(text)):
+        before, after = window(text, m.start(), m.end(), 25, 25)
+        if _NOT_STORED.search(before[-15:] + " " + after[:20]):
+            continue
+        value = parse_number(m.group("num"))
+        if value is None:
+            continue
+        gb = value * _VOLUME_GB[m.group("unit")[0].lower()]
+        if best is None or gb > best.value:
+            best = Hit("data_volume_gb", round(gb, 6), m.start(), m.end(), m.group(0))
+    return [best] if best else []

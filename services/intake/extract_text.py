@@ -1,0 +1,181 @@
+"""Text plumbing shared by the intake extractors: bounded input, clause windows, negation.
+
+Every extractor works on the same prepared text, whose offsets equal those of the input
+(characters are replaced one for one, never inserted or dropped), so that each value can
+cite the exact span it came from.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from functools import lru_cache
+from itertools import islice
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+#: Work is capped so that a pasted novel costs no more than a long requirement.
+MAX_CHARS = 20_000
+#: Mentions read per pattern: real requirements name a thing a handful of times, and
+#: each mention costs a clause scan, so a text repeating "AWS" 5,000 times stays cheap.
+MAX_MATCHES = 200
+
+_DASHES = "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe63\uff0d"
+_CLAUSE_SEPARATORS = ".;:!?\n()[]{}|,"
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One value found in the text, with the span it came from."""
+
+    field: str
+    value: Any
+    start: int
+    end: int
+    text: str
+
+
+@lru_cache(maxsize=1)
+def _translation() -> dict[int, str]:
+    """Control characters become spaces and dash variants a plain hyphen, one for one."""
+    table: dict[int, str] = {c: " " for c in range(32) if c != 10}
+    table.update({c: " " for c in range(127, 160)})
+    table.update({ord(d): "-" for d in _DASHES})
+    table[ord("\u2028")] = "\n"
+    table[ord("\u2029")] = "\n"
+    table[ord("\u00d7")] = "x"  # multiplication sign
+    return table
+
+
+def prepare(text: object) -> str:
+    """The bounded, offset-preserving form of `text` every extractor reads."""
+    if text is None:
+        return ""
+    if not isinstance(text, str):
+        text = str(text)
+    text = text[:MAX_CHARS]
+    text = text.translate(_translation())
+    # Lone surrogates cannot be encoded anywhere downstream; keep offsets, drop them.
+    if any("\ud800" <= ch <= "\udfff" for ch in text):
+        text = "".join(" " if "\ud800" <= ch <= "\udfff" else ch for ch in text)
+    return text
+
+
+def _is_separator(text: str, i: int) -> bool:
+    """A clause boundary: punctuation (not a decimal point or thousands comma) or ' - '."""
+    ch = text[i]
+    if ch == "-":
+        return 0 < i < len(text) - 1 and text[i - 1] == " " and text[i + 1] == " "
+    if ch not in _CLAUSE_SEPARATORS:
+        return False
+    if ch in ".,:" and 0 < i < len(text) - 1 and text[i - 1].isdigit() and text[i + 1].isdigit():
+        return False
+    # A dot inside a token ("node.js", "N.Virginia", "e.g.") does not end a clause.
+    return not (ch == "." and 0 < i < len(text) - 1 and not text[i + 1].isspace())
+
+
+def clause_bounds(text: str, start: int, end: int, limit: int = 160) -> tuple[int, int]:
+    """The clause around [start, end): up to the nearest separator either side (bounded)."""
+    lo = start
+    floor = max(0, start - limit)
+    while lo > floor and not _is_separator(text, lo - 1):
+        lo -= 1
+    hi = end
+    ceil = min(len(text), end + limit)
+    while hi < ceil and not _is_separator(text, hi):
+        hi += 1
+    return lo, hi
+
+
+def sentence_bounds(text: str, start: int, end: int, limit: int = 300) -> tuple[int, int]:
+    """The sentence around [start, end): up to '.', '!', '?', ';' followed by space, or a newline."""
+    lo = start
+    floor = max(0, start - limit)
+    while lo > floor:
+        ch = text[lo - 1]
+        if ch == "\n" or (ch in ".!?;" and (lo >= len(text) or text[lo].isspace())):
+            break
+        lo -= 1
+    hi = end
+    ceil = min(len(text), end + limit)
+    while hi < ceil:
+        ch = text[hi]
+        if ch == "\n" or (ch in ".!?;" and (hi + 1 >= len(text) or text[hi + 1].isspace())):
+            break
+        hi += 1
+    return lo, hi
+
+
+_NEG_WORDS = frozenset({
+    "no", "not", "non", "without", "never", "avoid", "avoiding", "exclude", "excluding", "except", "nor",
+    "neither", "cannot", "drop", "remove", "skip", "ban", "forbid", "forbidden", "prohibit", "prohibited",
+    "lacks",
+})
+_NEG_PHRASES = re.compile(
+    r"\b(?:instead of|rather than|other than|no longer|away from|moving off|move off|migrat\w* (?:off|from)|"
+    r"mov\w* (?:away )?from|get rid of|free of|not on|not in)\b", re.IGNORECASE)
+_WORD = re.compile(r"[\w'’/+-]+")
+_NEG_AFTER = re.compile(
+    r"^\s*(?:\([^)]{0,40}\)\s*)?(?:(?:is|are|was|were|will|would|should|must|can|could)\s+)?(?:be\s+)?"
+    r"(?:not\b|never\b|n['’]t\b|isn['’]t\b|aren['’]t\b|doesn['’]t\b|does not\b|don['’]t\b|do not\b|won['’]t\b|"
+    r"can['’]t\b|cannot\b|off the table|out of scope|excluded\b|forbidden\b|prohibited\b|banned\b|"
+    r"unnecessary\b|not needed|not required|ruled out)", re.IGNORECASE)
+
+
+def is_negated(text: str, start: int, end: int, words_before: int = 4) -> bool:
+    """Whether the mention at [start, end) is denied in its clause.
+
+    Looks at the last few words before it ("no PII", "we don't want to run clusters",
+    "not on GCP") and at what directly follows ("serverless is not an option",
+    "HIPAA does not apply"). The clause bound keeps "No PII, the data is public" from
+    denying "public".
+    """
+    lo, hi = clause_bounds(text, start, end)
+    before = text[max(lo, start - 60):start]
+    words = _WORD.findall(before)[-words_before:]
+    for w in words:
+        lw = w.lower().replace("’", "'").strip("-/")
+        if lw in _NEG_WORDS or lw.endswith("n't"):
+            return True
+    if words and _NEG_PHRASES.search(" ".join(words)):
+        return True
+    after = text[end:min(hi, end + 60)]
+    return bool(_NEG_AFTER.match(after))
+
+
+def window(text: str, start: int, end: int, before: int, after: int, clause: bool = True) -> tuple[str, str]:
+    """Text just before and after a mention, cut at its clause (or sentence) bounds."""
+    lo, hi = clause_bounds(text, start, end) if clause else sentence_bounds(text, start, end)
+    return text[max(lo, start - before):start], text[end:min(hi, end + after)]
+
+
+def phrase_pattern(entry: str) -> str:
+    """Regex source for an alias entry: a plain phrase, 're:' regex, or 'cs:' case-sensitive phrase."""
+    if entry.startswith("re:"):
+        body = entry[3:]
+    else:
+        cs = entry.startswith("cs:")
+        phrase = entry[3:] if cs else entry
+        parts = [re.escape(p) for p in re.split(r"[\s-]+", phrase.strip()) if p]
+        body = r"[\s-]+".join(parts)
+        if cs:
+            body = f"(?-i:{body})"
+    return rf"(?<!\w)(?:{body})(?!\w)"
+
+
+def capped(matches: Iterable[T], limit: int = MAX_MATCHES) -> Iterator[T]:
+    """The first `limit` items of a match iterator (see MAX_MATCHES)."""
+    return islice(matches, limit)
+
+
+def dedupe(values: list[Any]) -> list[Any]:
+    """`values` without repeats, first occurrence kept."""
+    seen: set[Any] = set()
+    out: list[Any] = []
+    for v in values:
+        if v not in seen:
+            seen.add(v)
+            out.append(v)
+    return out

@@ -1,0 +1,190 @@
+"""Focused tests of the extraction grammars: units, magnitudes, negation, gazetteer."""
+
+from __future__ import annotations
+
+import pytest
+
+from services.intake.extract_numbers import parse_amount, parse_number
+from services.intake.extraction import extract
+
+
+def c(text: str):
+    return extract(text).constraints
+
+
+# ------------------------------------------------------------------ numbers
+
+@pytest.mark.parametrize("raw,suffix,money,expected", [
+    ("2,500", None, False, 2500), ("1,5", "k", False, 1500), ("4.000", None, True, 4000),
+    ("1.2", "M", True, 1_200_000), ("99.999", None, False, 99.999), ("1.234,56", None, True, 1234.56),
+    ("1,234.56", None, False, 1234.56), ("10 000", None, False, 10000), ("12", "thousand", False, 12000),
+])
+def test_number_formats(raw: str, suffix: str | None, money: bool, expected: float) -> None:
+    assert parse_amount(raw, suffix, dot_thousands=money) == pytest.approx(expected)
+
+
+def test_parse_number_rejects_non_numbers() -> None:
+    assert parse_number("") is None
+    assert parse_number("abc") is None
+
+
+# ------------------------------------------------------------------ budget
+
+@pytest.mark.parametrize("text,expected", [
+    ("Budget is $6k/month.", 6000), ("Keep it under $800 per month.", 800),
+    ("Budget around 1.5k USD monthly.", 1500), ("Budget: $20,000 a month.", 20000),
+    ("Budget 4k/mo.", 4000), ("about 2500 dollars per month", 2500), ("€4.000 per month budget", 4000),
+    ("We can spend 1,5k€ monthly.", 1500), ("Budget of $1.2M/yr.", 100_000), ("Annual budget of $60,000.", 5000),
+    ("$36k per year is the budget", 3000), ("Budget: between $5k and $8k a month.", 8000),
+    ("A budget of $500 per week.", 500 * 52 / 12), ("Budget is $4k", 4000),
+])
+def test_budget_grammar(text: str, expected: float) -> None:
+    assert c(text).budget_monthly_usd == pytest.approx(expected, rel=1e-3)
+
+
+@pytest.mark.parametrize("text", [
+    "Budget is not a concern.", "We have $100k in AWS credits.", "It costs $0.02 per prediction.",
+    "The latency budget is 200 ms.", "Fraud losses were $2M last year.",
+])
+def test_not_a_budget(text: str) -> None:
+    assert c(text).budget_monthly_usd is None
+
+
+# ------------------------------------------------------------------ latency, availability
+
+@pytest.mark.parametrize("text,expected", [
+    ("p95 latency must stay under 80 ms", 80), ("answer within 50ms p95", 50), ("p99 under 30 ms", 30),
+    ("alerting within 1 second", 1000), ("decisions within 2 s", 2000), ("it can take up to 2 seconds per study", 2000),
+    ("a 1 second budget per quote", 1000), ("p50 20 ms, p95 120 ms", 120), ("sub-100ms responses", 100),
+])
+def test_latency_grammar(text: str, expected: float) -> None:
+    assert c(text).sla_latency_ms == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("text", ["Dashboard refreshed every 15 minutes.", "Use 5-second tumbling windows.",
+                                  "Cold starts of 3 s are unacceptable."])
+def test_not_a_latency(text: str) -> None:
+    assert c(text).sla_latency_ms is None
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("99.95% availability", 99.95), ("Three nines availability.", 99.9), ("four nines", 99.99),
+    ("five nines of uptime", 99.999), ("three and a half nines", 99.95), ("Availability 99.9%.", 99.9),
+    ("uptime SLA of 99.5 percent", 99.5),
+])
+def test_availability_grammar(text: str, expected: float) -> None:
+    assert c(text).availability_target == pytest.approx(expected)
+
+
+def test_accuracy_percent_is_not_availability() -> None:
+    assert c("The model needs 99% accuracy and high availability.").availability_target is None
+
+
+# ------------------------------------------------------------------ throughput
+
+@pytest.mark.parametrize("text,expected", [
+    ("3,000 requests per second", 3000), ("10k rps", 10000), ("1.2k QPS", 1200), ("25k requests/s at peak", 25000),
+    ("800 events/sec", 800), ("5k msgs/sec", 5000), ("~300 per second", 300),
+    ("12,000 requests per minute", 200), ("20 events per second per camera x 500 cameras", 10_000),
+    ("500 cameras, each sending 20 frames per second", 10_000),
+    ("Each camera sends 20 fps and we have 500 cameras.", 10_000),
+    ("Average 200 rps, peaks of 1,000 rps.", 1000),
+])
+def test_throughput_grammar(text: str, expected: float) -> None:
+    assert c(text).throughput_rps == pytest.approx(expected)
+
+
+def test_daily_batch_volume_does_not_set_throughput() -> None:
+    assert c("We process 200k PDFs per day in batches.").throughput_rps is None
+
+
+# ------------------------------------------------------------------ workloads, deployment, negation
+
+def test_workload_types() -> None:
+    assert c("Nightly batch scoring. No real-time needs.").workload_types == ["batch"]
+    assert set(c("Clickstream events in real time plus an online endpoint.").workload_types) == {"streaming", "online"}
+    assert c("Real-time personalization at 25k requests/s.").workload_types == ["online"]
+    assert c("Score leads every hour.").workload_types == ["batch"]
+    assert c("Tokens stream back to the chat UI; answers start within 2 s.").workload_types == ["online"]
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("Serverless is not an option because of cold starts.", "containers"),
+    ("No serverless.", "containers"), ("We don't want to run clusters.", "serverless"),
+    ("Serverless preferred.", "serverless"), ("We run everything on Kubernetes (EKS).", "containers"),
+    ("No Kubernetes please.", "serverless"), ("Prefer Azure Functions.", "serverless"),
+])
+def test_deployment_preference(text: str, expected: str) -> None:
+    assert c(text).deployment_pref == expected
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("No PII, the images are public datasets.", "public"), ("Customer emails and names are in the data.", "pii"),
+    ("The data is cardholder data.", "pci"), ("Claims data (PHI).", "phi"), ("Medical records are processed.", "phi"),
+    ("Confidential legal documents.", "confidential"), ("Internal data only.", "internal"),
+    ("Aggregated, non-personal data (internal).", "internal"), ("PII and PHI both.", "phi"),
+])
+def test_data_classification(text: str, expected: str) -> None:
+    assert c(text).data_classification == expected
+
+
+def test_no_pii_sets_nothing() -> None:
+    assert c("There is no PII in this dataset.").data_classification is None
+
+
+def test_compliance_aliases_and_negation() -> None:
+    got = c("PCI DSS, SOC 2 Type II, ISO/IEC 27001 and GDPR apply; HIPAA does not apply.").compliance
+    assert got == ["pci_dss", "soc2", "iso27001", "gdpr"]
+
+
+def test_languages_and_stack() -> None:
+    got = c("Team: Python, Go and R. We use EKS, Pub/Sub, Prometheus/Grafana, Vertex AI and GitHub Actions.")
+    assert got.team_languages == ["python", "go", "r"]
+    assert got.existing_stack == ["kubernetes", "pubsub", "prometheus", "grafana", "vertex-ai", "github-actions"]
+    assert c("Go with whatever is cheapest.").team_languages == []
+    assert c("We don't use Kafka; Kinesis is fine.").existing_stack == ["kinesis"]
+
+
+def test_extra_fields() -> None:
+    got = c("Retrain weekly on GPUs with 2 TB of history; serve on CPU.")
+    assert (got.training_cadence, got.gpu, got.data_volume_gb) == ("weekly", True, 2000)
+    assert c("Batch training nightly.").training_cadence == "daily"
+    assert c("No GPUs needed.").gpu is False
+
+
+# ------------------------------------------------------------------ cloud and regions
+
+@pytest.mark.parametrize("text,cloud,regions", [
+    ("Azure, Frankfurt.", "azure", ["germanywestcentral"]), ("AWS in Frankfurt.", "aws", ["eu-central-1"]),
+    ("GCP in Frankfurt.", "gcp", ["europe-west3"]), ("Stay in the UK: AWS London region.", "aws", ["eu-west-2"]),
+    ("Azure, West Europe region.", "azure", ["westeurope"]), ("Azure North Europe.", "azure", ["northeurope"]),
+    ("Azure East US 2.", "azure", ["eastus2"]), ("europe-west4 please", "gcp", ["europe-west4"]),
+    ("us-east-1 and us-west-2", "aws", ["us-east-1", "us-west-2"]), ("Tokyo on GCP.", "gcp", ["asia-northeast1"]),
+    ("We use BigQuery.", "gcp", []), ("Data comes through Kinesis into SageMaker.", "aws", []),
+    ("Whatever cloud is cheapest is fine but we have AWS credits.", "aws", []),
+    ("Not on GCP; AWS us-east-1.", "aws", ["us-east-1"]), ("AWS or GCP, undecided.", None, []),
+    ("Any EU region is fine on GCP.", "gcp", []), ("AWS. CCPA applies for California users.", "aws", []),
+    ("AWS GovCloud is not needed; us-east-1 is fine.", "aws", ["us-east-1"]),
+])
+def test_cloud_and_regions(text: str, cloud: str | None, regions: list[str]) -> None:
+    got = c(text)
+    assert (got.cloud, got.regions) == (cloud, regions)
+
+
+def test_spans_point_at_source_text() -> None:
+    text = "Fraud API on AWS in eu-west-1, p95 under 80 ms, budget $6k/month."
+    for span in extract(text).spans:
+        assert text[span.start:span.end] == span.text
+    fields = {s.field for s in extract(text).spans}
+    assert {"cloud", "regions", "sla_latency_ms", "budget_monthly_usd"} <= fields
+
+
+def test_extraction_is_fast() -> None:
+    import time
+    text = ("Real-time fraud scoring API on AWS in eu-west-1. p95 under 80 ms at 3,000 requests per second. "
+            "Budget $6k/month. Cardholder data, PCI DSS and GDPR. Python team; Kafka and Snowflake.")
+    extract(text)
+    start = time.perf_counter()
+    for _ in range(50):
+        extract(text)
+    assert (time.perf_counter() - start) / 50 < 0.005
