@@ -5,13 +5,21 @@ from __future__ import annotations
 import re
 
 import pytest
+from amp_contracts import CAPABILITIES, ConstraintSchema
 
-from amp_contracts import CAPABILITIES
 from services.critics.cost import load_pricebook
-from services.planner.catalog import (CLOUDS, ExpressionError, Pattern, catalog_version, evaluate, expression_names,
-                                      load_catalog, load_meta, render)
+from services.planner.catalog import (
+    CLOUDS,
+    ExpressionError,
+    Pattern,
+    catalog_version,
+    evaluate,
+    expression_names,
+    load_catalog,
+    load_meta,
+    render,
+)
 from services.planner.planning import sizing_inputs
-from amp_contracts import ConstraintSchema
 
 #: Capabilities for which one pattern per cloud is enough.
 SINGLE_OK = {"security_kms", "networking_private", "audit_logging", "ci_cd"}

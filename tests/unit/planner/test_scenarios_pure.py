@@ -14,8 +14,8 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-
 from amp_contracts import ConstraintSchema
+
 from services.critics.cost import estimate
 from services.critics.tech import critique
 from services.planner.planning import compose_plan
@@ -28,31 +28,31 @@ CHECK = SHARED / "eval" / "scenarios" / "check.py"
 
 #: Constraints an architect writes down from each shared scenario's text.
 HAND_CONSTRAINTS: dict[str, dict[str, Any]] = {
-    "fraud-eu-pci": dict(cloud="aws", regions=["eu-west-1"], sla_latency_ms=80, throughput_rps=3000,
-                         availability_target=99.9, budget_monthly_usd=6000, data_classification="pci",
-                         compliance=["pci_dss", "gdpr"], deployment_pref="containers", training_cadence="weekly",
-                         workload_types=["online"]),
-    "churn-batch-gcp": dict(cloud="gcp", regions=["europe-west4"], workload_types=["batch"], budget_monthly_usd=800,
-                            data_classification="pii", compliance=["gdpr"], deployment_pref="serverless"),
-    "forecast-azure-serverless": dict(cloud="azure", regions=["westeurope"], workload_types=["batch"],
-                                      training_cadence="weekly", deployment_pref="serverless",
-                                      data_classification="internal", budget_monthly_usd=1500),
-    "budget-too-low": dict(cloud="aws", regions=["us-east-1"], workload_types=["online"], throughput_rps=20000,
-                           sla_latency_ms=30, availability_target=99.95, gpu=True, deployment_pref="containers",
-                           data_classification="internal", budget_monthly_usd=200),
-    "iot-streaming": dict(cloud="gcp", regions=["us-central1"], workload_types=["streaming"], throughput_rps=50000,
-                          sla_latency_ms=1000, availability_target=99.9, data_classification="confidential",
-                          compliance=["soc2"], budget_monthly_usd=12000, deployment_pref="containers"),
-    "hipaa-imaging": dict(cloud="aws", regions=["us-west-2"], workload_types=["online"], sla_latency_ms=2000,
-                          throughput_rps=20, availability_target=99.9, data_classification="phi",
-                          compliance=["hipaa"], deployment_pref="containers", budget_monthly_usd=8000),
-    "two-region-ha": dict(cloud="aws", regions=["us-east-1", "us-west-2"], availability_target=99.99,
-                          throughput_rps=10000, sla_latency_ms=20, deployment_pref="containers",
-                          data_classification="internal", budget_monthly_usd=40000, workload_types=["online"]),
-    "reuse-existing-stack": dict(cloud="aws", regions=["eu-central-1"], workload_types=["online"],
-                                 sla_latency_ms=200, throughput_rps=2500, existing_stack=["kafka", "mlflow"],
-                                 deployment_pref="containers", data_classification="internal",
-                                 budget_monthly_usd=9000, availability_target=99.9),
+    "fraud-eu-pci": {"cloud": "aws", "regions": ["eu-west-1"], "sla_latency_ms": 80, "throughput_rps": 3000,
+                         "availability_target": 99.9, "budget_monthly_usd": 6000, "data_classification": "pci",
+                         "compliance": ["pci_dss", "gdpr"], "deployment_pref": "containers", "training_cadence": "weekly",
+                         "workload_types": ["online"]},
+    "churn-batch-gcp": {"cloud": "gcp", "regions": ["europe-west4"], "workload_types": ["batch"], "budget_monthly_usd": 800,
+                            "data_classification": "pii", "compliance": ["gdpr"], "deployment_pref": "serverless"},
+    "forecast-azure-serverless": {"cloud": "azure", "regions": ["westeurope"], "workload_types": ["batch"],
+                                      "training_cadence": "weekly", "deployment_pref": "serverless",
+                                      "data_classification": "internal", "budget_monthly_usd": 1500},
+    "budget-too-low": {"cloud": "aws", "regions": ["us-east-1"], "workload_types": ["online"], "throughput_rps": 20000,
+                           "sla_latency_ms": 30, "availability_target": 99.95, "gpu": True, "deployment_pref": "containers",
+                           "data_classification": "internal", "budget_monthly_usd": 200},
+    "iot-streaming": {"cloud": "gcp", "regions": ["us-central1"], "workload_types": ["streaming"], "throughput_rps": 50000,
+                          "sla_latency_ms": 1000, "availability_target": 99.9, "data_classification": "confidential",
+                          "compliance": ["soc2"], "budget_monthly_usd": 12000, "deployment_pref": "containers"},
+    "hipaa-imaging": {"cloud": "aws", "regions": ["us-west-2"], "workload_types": ["online"], "sla_latency_ms": 2000,
+                          "throughput_rps": 20, "availability_target": 99.9, "data_classification": "phi",
+                          "compliance": ["hipaa"], "deployment_pref": "containers", "budget_monthly_usd": 8000},
+    "two-region-ha": {"cloud": "aws", "regions": ["us-east-1", "us-west-2"], "availability_target": 99.99,
+                          "throughput_rps": 10000, "sla_latency_ms": 20, "deployment_pref": "containers",
+                          "data_classification": "internal", "budget_monthly_usd": 40000, "workload_types": ["online"]},
+    "reuse-existing-stack": {"cloud": "aws", "regions": ["eu-central-1"], "workload_types": ["online"],
+                                 "sla_latency_ms": 200, "throughput_rps": 2500, "existing_stack": ["kafka", "mlflow"],
+                                 "deployment_pref": "containers", "data_classification": "internal",
+                                 "budget_monthly_usd": 9000, "availability_target": 99.9},
 }
 
 

@@ -1,0 +1,111 @@
+"""The technical critic: each risk kind, its probe, when it asks for a replan, and ordering."""
+
+from __future__ import annotations
+
+from amp_contracts import ConstraintSchema, Plan
+
+from services.critics.tech import SEVERITY_RANK, critique
+from services.planner.planning import compose_plan
+
+
+def _run(**kw: object) -> tuple[Plan, ConstraintSchema, dict[str, object]]:
+    c = ConstraintSchema.model_validate(kw)
+    plan = compose_plan(c)
+    return plan, c, {r.id: r for r in critique(plan, c)}
+
+
+def _force(plan: Plan, capability: str, pattern_id: str, **sizing: object) -> Plan:
+    comps = [comp.model_copy(update={"pattern_id": pattern_id, "sizing": {**comp.sizing, **sizing}})
+             if comp.capability == capability else comp for comp in plan.components]
+    return plan.model_copy(update={"components": comps})
+
+
+def test_latency_floor_over_sla_asks_for_a_replan_when_another_pattern_fits() -> None:
+    plan, c, _ = _run(cloud="aws", sla_latency_ms=20, throughput_rps=100)
+    plan = _force(plan, "serving_online", "aws:serving_online:sagemaker-serverless")
+    risks = {r.id: r for r in critique(plan, c)}
+    risk = risks["latency_floor:serving_online"]
+    assert risk.severity == "high" and risk.replan and risk.component == "aws:serving_online:sagemaker-serverless"
+    assert "load-test" in risk.probe and "20 ms" in risk.probe
+    assert risks["cold_start:serving_online"].replan
+
+
+def test_latency_floor_without_an_alternative_is_not_replanned() -> None:
+    _, _, risks = _run(cloud="aws", deployment_pref="serverless", sla_latency_ms=5)
+    risk = risks["latency_floor:serving_online"]
+    assert risk.severity == "high" and not risk.replan
+
+
+def test_replan_loop_converges_to_a_plan_without_replan_risks() -> None:
+    c = ConstraintSchema(cloud="aws", deployment_pref="serverless", sla_latency_ms=500, throughput_rps=200)
+    plan = compose_plan(c)
+    for _ in range(4):
+        risks = critique(plan, c)
+        if not any(r.replan for r in risks):
+            break
+        plan = compose_plan(c, feedback=risks, round=plan.round)
+    assert not any(r.replan for r in critique(plan, c))
+    assert plan.round >= 2
+
+
+def test_throughput_over_ceiling() -> None:
+    plan, c, _ = _run(cloud="gcp", throughput_rps=20000, deployment_pref="serverless")
+    plan = _force(plan, "serving_online", "gcp:serving_online:cloud-functions")
+    risks = {r.id: r for r in critique(plan, c)}
+    assert risks["throughput_ceiling:serving_online"].severity == "high"
+    assert risks["throughput_ceiling:serving_online"].replan
+    assert "quota_concurrency:serving_online" in risks
+
+
+def test_single_points_of_failure() -> None:
+    plan, c, _ = _run(cloud="aws", availability_target=99.99, regions=["us-east-1"], deployment_pref="containers")
+    plan = _force(plan, "serving_online", plan.component("serving_online").pattern_id, instances=1)
+    risks = {r.id: r for r in critique(plan, c)}
+    assert risks["spof_instance:serving_online"].severity == "high"
+    assert risks["spof_region:serving_online"].severity == "high"
+    assert not risks["spof_region:serving_online"].replan
+    _, _, two = _run(cloud="aws", availability_target=99.99, regions=["us-east-1", "us-west-2"])
+    assert "spof_region:serving_online" not in two
+
+
+def test_feature_lookup_coupling_on_a_tight_budget() -> None:
+    plan, c, _ = _run(cloud="aws", workload_types=["online", "streaming"], sla_latency_ms=30)
+    plan = _force(plan, "feature_store", "aws:feature_store:sagemaker-feature-store")
+    plan = _force(plan, "serving_online", "aws:serving_online:sagemaker-endpoint")
+    risks = {r.id: r for r in critique(plan, c)}
+    assert "coupling_feature_lookup:feature_store" in risks
+    assert risks["coupling_feature_lookup:feature_store"].replan
+
+
+def test_gpu_quota_and_high_rps() -> None:
+    _, _, risks = _run(cloud="aws", gpu=True, throughput_rps=20000, sla_latency_ms=30, deployment_pref="containers")
+    assert "quota_gpu:serving_online" in risks and "quota_gpu:training" in risks
+    assert "quota_high_rps:serving_online" in risks
+    assert all(r.probe for r in risks.values())
+
+
+def test_missing_monitoring_and_drift() -> None:
+    plan, c, _ = _run(cloud="gcp")
+    no_mon = plan.model_copy(update={"components": [x for x in plan.components if x.capability != "monitoring"]})
+    assert critique(no_mon, c)[0].id == "monitoring_missing"
+    prom = _force(plan, "monitoring", "gcp:monitoring:managed-prometheus")
+    assert "monitoring_drift:monitoring" in {r.id for r in critique(prom, c)}
+
+
+def test_reused_systems_in_compliance_scope_are_flagged() -> None:
+    _, _, risks = _run(cloud="aws", existing_stack=["kafka"], compliance=["pci_dss"])
+    assert risks["compliance_existing_scope:ingest_stream"].severity == "low"
+
+
+def test_risks_are_ordered_and_deterministic() -> None:
+    plan, c, _ = _run(cloud="aws", gpu=True, throughput_rps=20000, sla_latency_ms=3, availability_target=99.99,
+                      deployment_pref="serverless")
+    risks = critique(plan, c)
+    keys = [(SEVERITY_RANK[r.severity], r.id) for r in risks]
+    assert keys == sorted(keys) and len({r.id for r in risks}) == len(risks)
+    assert [r.model_dump_json() for r in risks] == [r.model_dump_json() for r in critique(plan, c)]
+
+
+def test_a_comfortable_plan_has_no_high_risks() -> None:
+    _, _, risks = _run(cloud="aws", sla_latency_ms=500, throughput_rps=100, availability_target=99.9)
+    assert not [r for r in risks.values() if r.severity in ("high", "critical")]

@@ -1,0 +1,207 @@
+"""The planner: capabilities per workload, hard and soft constraints, feedback, determinism."""
+
+from __future__ import annotations
+
+import time
+
+from amp_contracts import CAPABILITIES, ConstraintSchema, Plan, Risk
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from services.critics.cost import estimate
+from services.critics.tech import critique
+from services.planner.catalog import CLOUDS, catalog_version, load_catalog, region_index
+from services.planner.planning import compose_plan
+from services.policy.engine import evaluate
+
+
+def _caps(plan: Plan) -> set[str]:
+    return {c.capability for c in plan.components}
+
+
+def _plan(**kw: object) -> Plan:
+    return compose_plan(ConstraintSchema.model_validate(kw))
+
+
+def test_defaults_are_stated_as_assumptions() -> None:
+    plan = _plan()
+    assert plan.cloud == "aws" and plan.regions == ["us-east-1"]
+    text = " ".join(plan.assumptions)
+    assert "cloud not stated" in text and "regions not stated" in text and "workload types not stated" in text
+    assert "serving_online" in _caps(plan)
+    assert plan.catalog_version == catalog_version() and plan.round == 1
+
+
+def test_cloud_is_inferred_from_region_codes_and_gdpr_defaults_to_the_eu() -> None:
+    assert _plan(regions=["westeurope"]).cloud == "azure"
+    assert _plan(regions=["europe-west4"]).cloud == "gcp"
+    assert _plan(cloud="gcp", compliance=["gdpr"]).regions == ["europe-west4"]
+
+
+def test_capabilities_follow_the_workload() -> None:
+    batch = _caps(_plan(cloud="aws", workload_types=["batch"]))
+    assert {"orchestration", "serving_batch", "ingest_batch"} <= batch and "serving_online" not in batch
+    stream = _caps(_plan(cloud="gcp", workload_types=["streaming"]))
+    assert {"ingest_stream", "stream_processing"} <= stream and "feature_store" not in stream
+    both = _caps(_plan(cloud="gcp", workload_types=["streaming", "online"]))
+    assert {"ingest_stream", "stream_processing", "feature_store", "serving_online"} <= both
+    for plan in (_plan(workload_types=["batch"]), _plan()):
+        assert {"storage", "training", "registry", "monitoring", "ci_cd"} <= _caps(plan)
+    assert not {"security_kms", "networking_private", "audit_logging"} & _caps(_plan(data_classification="internal"))
+    for kw in ({"data_classification": "pii"}, {"data_classification": "confidential"}, {"compliance": ["hipaa"]}):
+        assert {"security_kms", "networking_private", "audit_logging"} <= _caps(_plan(**kw)), kw
+
+
+def test_deployment_preference_is_a_hard_filter() -> None:
+    for cloud in CLOUDS:
+        for kw in ({"workload_types": ["online", "batch", "streaming"]}, {"gpu": True}):
+            srv = _plan(cloud=cloud, deployment_pref="serverless", **kw)
+            assert not [c.pattern_id for c in srv.components if c.deployment == "containers"]
+            con = _plan(cloud=cloud, deployment_pref="containers", **kw)
+            assert not [c.pattern_id for c in con.components if c.deployment == "serverless"]
+
+
+def test_compliance_keeps_only_eligible_patterns() -> None:
+    for cloud in CLOUDS:
+        plan = _plan(cloud=cloud, compliance=["hipaa", "pci_dss"], data_classification="phi")
+        cat = load_catalog(cloud)
+        for comp in plan.components:
+            p = cat.pattern(comp.pattern_id)
+            assert p and {"hipaa", "pci_dss"} <= set(p.compliance), comp.pattern_id
+        ci = plan.component("ci_cd")
+        assert ci and any(cand.rejected_because and "not eligible" in cand.rejected_because
+                          for cand in ci.candidates)
+
+
+def test_existing_stack_is_reused() -> None:
+    plan = _plan(cloud="aws", workload_types=["online"], existing_stack=["kafka", "mlflow", "airflow"],
+                 training_cadence="daily")
+    assert plan.component("ingest_stream").pattern_id == "aws:ingest_stream:kafka-existing"
+    assert plan.component("registry").pattern_id == "aws:registry:mlflow-existing"
+    assert plan.component("orchestration").pattern_id == "aws:orchestration:airflow-existing"
+    assert "existing_stack" in plan.component("registry").answers
+    without = _plan(cloud="aws", workload_types=["streaming"])
+    assert "existing" not in without.component("ingest_stream").pattern_id
+
+
+def test_latency_and_throughput_steer_serving() -> None:
+    fast = _plan(cloud="aws", sla_latency_ms=6, throughput_rps=50000, deployment_pref="containers")
+    serving = fast.component("serving_online")
+    assert serving.pattern_id == "aws:serving_online:eks-kserve"
+    lam = next(c for c in serving.candidates if c.id == "aws:serving_online:lambda")
+    assert lam.rejected_because and "containers" in lam.rejected_because
+    assert serving.sizing["instances"] >= 50000 / 300
+    assert {"sla_latency_ms", "throughput_rps", "deployment_pref"} <= set(serving.answers)
+
+
+def test_gpu_need_picks_gpu_capable_patterns() -> None:
+    plan = _plan(cloud="azure", gpu=True, deployment_pref="serverless")
+    cat = load_catalog("azure")
+    for cap in ("serving_online", "training"):
+        assert cat.pattern(plan.component(cap).pattern_id).gpu, cap
+
+
+def test_multi_region_availability_deploys_serving_in_every_region() -> None:
+    plan = _plan(cloud="gcp", regions=["us-east1", "us-west1"], availability_target=99.99)
+    assert plan.component("serving_online").regions == ["us-east1", "us-west1"]
+    assert plan.component("training").regions == ["us-east1"]
+    lower = _plan(cloud="gcp", regions=["us-east1", "us-west1"], availability_target=99.9)
+    assert lower.component("serving_online").regions == ["us-east1"] and lower.open_questions
+
+
+def test_candidates_carry_pros_cons_scores_and_reasons() -> None:
+    plan = _plan(cloud="aws", sla_latency_ms=50, throughput_rps=500)
+    for comp in plan.components:
+        assert comp.justification and comp.candidates[0].id == comp.pattern_id
+        assert comp.candidates[0].rejected_because is None
+        for cand in comp.candidates[1:]:
+            assert cand.rejected_because, cand.id
+        assert all(cand.score is not None and cand.pros for cand in comp.candidates)
+
+
+def test_replan_feedback_excludes_the_pattern_and_bumps_the_round() -> None:
+    c = ConstraintSchema(cloud="aws", deployment_pref="serverless", sla_latency_ms=500)
+    first = compose_plan(c)
+    current = first.component("serving_online").pattern_id
+    risk = Risk(id="cold_start:serving_online", severity="high", title="cold starts", detail="d",
+                component=current, replan=True)
+    second = compose_plan(c, feedback=[risk], round=first.round)
+    assert second.round == 2 and second.component("serving_online").pattern_id != current
+    cand = next(x for x in second.component("serving_online").candidates if x.id == current)
+    assert "critic feedback" in (cand.rejected_because or "")
+    ignored = compose_plan(c, feedback=[risk.model_copy(update={"replan": False})])
+    assert ignored.round == 1 and ignored.component("serving_online").pattern_id == current
+
+
+def test_plans_are_byte_identical() -> None:
+    kw = {"cloud": "azure", "regions": ["westeurope", "northeurope"], "workload_types": ["online", "streaming", "batch"],
+              "availability_target": 99.99, "existing_stack": ["kafka"], "compliance": ["gdpr"], "data_classification": "pii"}
+    c = ConstraintSchema.model_validate(kw)
+    dumps = {compose_plan(c).model_dump_json() for _ in range(3)}
+    dumps.add(compose_plan(ConstraintSchema.model_validate(dict(reversed(list(kw.items()))))).model_dump_json())
+    assert len(dumps) == 1
+
+
+def test_full_pipeline_is_fast() -> None:
+    c = ConstraintSchema(cloud="aws", regions=["eu-west-1"], workload_types=["online", "streaming", "batch"],
+                         data_classification="pci", compliance=["pci_dss", "gdpr"], throughput_rps=3000,
+                         sla_latency_ms=80, budget_monthly_usd=6000, availability_target=99.9)
+    plan = compose_plan(c)
+    estimate(plan, c)
+    start = time.perf_counter()
+    for _ in range(10):
+        plan = compose_plan(c)
+        evaluate(c, plan, estimate(plan, c))
+        critique(plan, c)
+    assert (time.perf_counter() - start) / 10 < 0.02
+
+
+REGIONS = sorted(region_index())
+
+
+@st.composite
+def constraint_schemas(draw: st.DrawFn) -> ConstraintSchema:
+    opt = lambda s: st.none() | s
+    return ConstraintSchema(
+        cloud=draw(opt(st.sampled_from(CLOUDS))),
+        regions=draw(st.lists(st.sampled_from(REGIONS) | st.sampled_from(["mars-north-1", "eu-west-9"]),
+                              max_size=3, unique=True)),
+        budget_monthly_usd=draw(opt(st.floats(0, 1e6))),
+        data_classification=draw(opt(st.sampled_from(["public", "internal", "confidential", "pii", "phi", "pci"]))),
+        sla_latency_ms=draw(opt(st.floats(0.5, 1e5))),
+        availability_target=draw(opt(st.floats(50, 100))),
+        throughput_rps=draw(opt(st.floats(0, 1e7))),
+        workload_types=draw(st.lists(st.sampled_from(["batch", "streaming", "online"]), max_size=3, unique=True)),
+        deployment_pref=draw(opt(st.sampled_from(["serverless", "containers"]))),
+        compliance=draw(st.lists(st.sampled_from(["gdpr", "hipaa", "pci_dss", "soc2", "iso27001", "ccpa", "fedramp"]),
+                                 max_size=3, unique=True)),
+        team_languages=draw(st.lists(st.sampled_from(["python", "go", "scala", "java", "sql"]), max_size=2, unique=True)),
+        existing_stack=draw(st.lists(st.sampled_from(["kafka", "mlflow", "airflow", "kubernetes", "databricks",
+                                                      "snowflake", "feast", "datadog", "prometheus"]),
+                                     max_size=4, unique=True)),
+        storage_prefs=draw(st.lists(st.sampled_from(["lake", "warehouse"]), max_size=1)),
+        gpu=draw(opt(st.booleans())),
+        training_cadence=draw(opt(st.sampled_from(["hourly", "daily", "weekly", "monthly"]))),
+        data_volume_gb=draw(opt(st.floats(0, 1e7))),
+    )
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(constraint_schemas())
+def test_any_valid_constraints_yield_a_valid_priced_plan(c: ConstraintSchema) -> None:
+    plan = compose_plan(c)
+    Plan.model_validate_json(plan.model_dump_json())
+    assert plan.components and all(comp.capability in CAPABILITIES for comp in plan.components)
+    assert all(comp.pattern_id.startswith(plan.cloud + ":") for comp in plan.components)
+    if c.regions:
+        assert all(r in c.regions for comp in plan.components for r in comp.regions)
+    if c.cloud:
+        assert plan.cloud == c.cloud
+    cost = estimate(plan, c)
+    parts = sum(item.usd for item in cost.breakdown)
+    assert cost.monthly_usd > 0 and abs(parts - cost.monthly_usd) <= 0.0001 * cost.monthly_usd + 0.005
+    assert cost.low_usd <= cost.monthly_usd <= cost.high_usd
+    risks = critique(plan, c)
+    assert risks == critique(plan, c)
+    policy = evaluate(c, plan, cost)
+    assert {r.id for r in policy.rules} >= {"budget_band", "region_policy", "gdpr_residency"}
