@@ -5,9 +5,22 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from amp_contracts import (
+    CAPABILITIES,
+    Candidate,
+    Choice,
+    Component,
+    ConstraintSchema,
+    CostEstimate,
+    CostItem,
+    Inputs,
+    Plan,
+    PolicyResults,
+    ReasonCard,
+    Risk,
+    RuleResult,
+)
 
-from amp_contracts import (Candidate, Choice, Component, ConstraintSchema, CostEstimate, CostItem, Inputs, Plan,
-                           PolicyResults, ReasonCard, Risk, RuleResult)
 from services.codegen.render import render_repository
 
 #: Text a user could type, aimed at breaking Markdown, Mermaid, HCL and YAML.
@@ -140,6 +153,14 @@ def azure_online_containers() -> tuple[Plan, ConstraintSchema]:
     return plan, ConstraintSchema(cloud="azure", workload_types=["online", "streaming"], deployment_pref="containers")
 
 
+def full(cloud: str, region: str):
+    """Every capability with its generic template: exercises every module of a cloud at once."""
+    def build() -> tuple[Plan, ConstraintSchema]:
+        comps = [comp(cloud, cap, "generic") for cap in CAPABILITIES]
+        return Plan(cloud=cloud, regions=[region], components=comps), ConstraintSchema(cloud=cloud)
+    return build
+
+
 PLANS = {
     "aws_online_pci": aws_online_pci,
     "gcp_batch_serverless": gcp_batch_serverless,
@@ -147,6 +168,9 @@ PLANS = {
     "gcp_streaming": gcp_streaming,
     "aws_streaming_serverless": aws_streaming_serverless,
     "azure_online_containers": azure_online_containers,
+    "aws_full": full("aws", "us-west-2"),
+    "gcp_full": full("gcp", "us-central1"),
+    "azure_full": full("azure", "eastus"),
 }
 
 

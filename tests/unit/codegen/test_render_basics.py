@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 
 import pytest
-
 from amp_contracts import Component, ConstraintSchema, Plan
+
 from services.codegen.render import render_repository
 from services.codegen.render_text import slugify
 

@@ -1,0 +1,70 @@
+"""Deterministic code generation: an approved plan in, a whole repository (path -> text) out.
+
+This is the codegen provider that needs no model: it composes static templates keyed by
+(cloud, capability) with what the plan decided. Same inputs give the identical dict (no
+timestamps, sorted paths), which the diff-first persistence relies on; it is pure and fast
+enough (a few milliseconds) to run in the request path.
+"""
+
+from __future__ import annotations
+
+import re
+
+from amp_contracts import ConstraintSchema, CostEstimate, Plan, PolicyResults, ReasonCard, Risk
+
+from .render_app import render_project, render_python
+from .render_ci import render_workflows
+from .render_docs import adrs, architecture_md, design_rationale_md, plan_md, reports
+from .render_domain import choose_domain
+from .render_readme import deploy_md, readme_md
+from .render_terraform import render_infra
+from .render_text import slugify
+
+SUPPORTED_CLOUDS: tuple[str, ...] = ("aws", "gcp", "azure")
+_ROOT_VAR = re.compile(r'^variable "([a-z0-9_]+)"', re.MULTILINE)
+
+
+def _extra_settings(constraints: ConstraintSchema) -> dict[str, dict[str, str]]:
+    """Constraint values a module needs beyond the component's own sizing."""
+    out: dict[str, dict[str, str]] = {}
+    if constraints.training_cadence:
+        out["orchestration"] = {"cadence": constraints.training_cadence}
+    if constraints.sla_latency_ms:
+        out["monitoring"] = {"latency_slo_ms": f"{constraints.sla_latency_ms:g}"}
+    return out
+
+
+def render_repository(
+    plan: Plan,
+    constraints: ConstraintSchema,
+    cost: CostEstimate | None,
+    policy: PolicyResults | None,
+    risks: list[Risk],
+    cards: list[ReasonCard],
+    project_name: str,
+) -> dict[str, str]:
+    """Every file of the generated repository, keyed by POSIX path, in sorted order."""
+    cloud = plan.cloud.lower()
+    if cloud not in SUPPORTED_CLOUDS:
+        raise ValueError(f"unsupported cloud {plan.cloud!r}; expected one of {', '.join(SUPPORTED_CLOUDS)}")
+    if not plan.components:
+        raise ValueError("the plan has no components to generate")
+    plan = plan.model_copy(update={"cloud": cloud})
+    slug = slugify(project_name)
+    domain = choose_domain(plan, constraints)
+    caps = {c.capability for c in plan.components}
+
+    files: dict[str, str] = {}
+    files.update(render_infra(plan, cloud, slug, [f.name for f in domain.features], _extra_settings(constraints)))
+    root_vars = set(_ROOT_VAR.findall(files["infra/variables.tf"]))
+    files.update(render_python(domain, caps, version=f"{slug}-baseline-1"))
+    files.update(render_project(slug, project_name))
+    files.update(render_workflows(cloud, slug, root_vars))
+    files.update(reports(cost, policy))
+    files.update(adrs(plan, constraints, cost, risks))
+    files["plan.md"] = plan_md(project_name, plan, constraints, cost, policy, risks)
+    files["docs/architecture.md"] = architecture_md(plan, domain)
+    files["docs/design-rationale.md"] = design_rationale_md(cards, plan)
+    files["docs/README.md"] = deploy_md(project_name, plan, constraints, root_vars)
+    files["README.md"] = readme_md(project_name, plan, domain, set(files))
+    return dict(sorted(files.items()))

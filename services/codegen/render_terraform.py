@@ -1,0 +1,323 @@
+"""The `infra/` tree: root Terraform for the plan's cloud and one module per capability.
+
+Module bodies are static templates keyed by (cloud, capability) with optional variants
+(pattern name, service or deployment model); everything plan-dependent (regions, wiring,
+sizing) is emitted here through `render_hcl`, so the output is `terraform fmt`-clean.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from amp_contracts import Component, Plan
+
+from .render_hcl import Block, Raw, attributes, document
+from .render_text import identifier, load, template
+from .render_tf_wiring import INPUTS, REQUIRED, input_expression, referenced_inputs
+
+PROVIDERS: dict[str, tuple[str, str, str]] = {
+    # cloud: (local name, source, version constraint); the lock file pins the exact build.
+    "aws": ("aws", "hashicorp/aws", "~> 5.60"),
+    "gcp": ("google", "hashicorp/google", "~> 5.40"),
+    "azure": ("azurerm", "hashicorp/azurerm", "~> 3.110"),
+}
+BACKENDS = {"aws": "s3", "gcp": "gcs", "azure": "azurerm"}
+BACKEND_KEYS = {
+    "aws": "bucket, key, region, dynamodb_table, encrypt",
+    "gcp": "bucket, prefix",
+    "azure": "resource_group_name, storage_account_name, container_name, key, use_azuread_auth",
+}
+
+#: Foundations first, so that `main.tf` reads in dependency order.
+MODULE_ORDER: tuple[str, ...] = (
+    "security_kms", "networking_private", "storage", "audit_logging", "ingest_batch", "ingest_stream",
+    "stream_processing", "feature_store", "training", "registry", "orchestration", "serving_online",
+    "serving_batch", "monitoring", "ci_cd",
+)
+
+#: Words of a pattern name or service hint that select a template variant.
+VARIANT_ALIASES: dict[str, str] = {
+    "lambda": "serverless", "functions": "serverless", "function": "serverless", "cloud_run": "serverless",
+    "cloudrun": "serverless", "run": "serverless",
+    "ecs": "containers", "fargate": "containers", "eks": "containers", "aks": "containers", "gke": "containers",
+    "kubernetes": "containers", "msk": "kafka", "kafka": "kafka",
+}
+#: Variants a cloud realises with another variant's template (Cloud Run also serves containers).
+CLOUD_VARIANT_FALLBACK: dict[str, dict[str, str]] = {"gcp": {"containers": "serverless"}}
+_OUTPUTS_MARK = "# ---- outputs.tf ----\n"
+_OUTPUT = re.compile(r'^output "([a-z0-9_]+)" \{\n  description = "([^"]*)"', re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class Instance:
+    """One module block of the root: a capability in one region."""
+
+    capability: str
+    block_name: str
+    region_expr: str
+    provider_alias: str | None = None
+    for_each_var: str | None = None
+
+
+def all_regions(plan: Plan) -> list[str]:
+    """Plan regions first, then any extra region a component runs in, without duplicates."""
+    seen: list[str] = []
+    for region in [*plan.regions, *(r for c in plan.components for r in c.regions)]:
+        if region not in seen:
+            seen.append(region)
+    return seen or ["us-east-1"]
+
+
+def component_regions(component: Component, regions: list[str]) -> list[str]:
+    return [r for r in dict.fromkeys(component.regions) if r] or [regions[0]]
+
+
+def variant_template(cloud: str, component: Component) -> tuple[str, str]:
+    """(template path, variant) of a component: the first variant file that exists, else the generic one."""
+    words = [component.pattern_id.split(":")[-1], component.service]
+    tokens = [identifier(w) for w in words if w]
+    tokens += [t for w in words for t in re.split(r"[^a-z0-9]+", w.lower()) if t]
+    candidates = [*tokens, *(VARIANT_ALIASES.get(t, "") for t in tokens), component.deployment]
+    candidates += [CLOUD_VARIANT_FALLBACK.get(cloud, {}).get(c, "") for c in list(candidates)]
+    for variant in dict.fromkeys(c for c in candidates if c):
+        path = f"terraform/{cloud}/modules/{component.capability}@{variant}.tf"
+        if load(path) is not None:
+            return path, variant
+    return f"terraform/{cloud}/modules/{component.capability}.tf", "generic"
+
+
+def split_module(text: str) -> tuple[str, str]:
+    """A module template is main.tf, the outputs mark, then outputs.tf."""
+    main, _, outputs = text.partition(_OUTPUTS_MARK)
+    return main.rstrip("\n") + "\n", outputs.strip("\n") + "\n" if outputs.strip() else ""
+
+
+def settings_of(component: Component, extra: dict[str, str]) -> dict[str, str]:
+    """The component's sizing as a flat string map (module `settings`), keys sorted."""
+    out: dict[str, str] = {}
+    for k, v in {**component.sizing, **extra}.items():
+        if isinstance(v, bool):
+            v = "true" if v else "false"
+        elif isinstance(v, (list, tuple)):
+            v = ",".join(str(x) for x in v)
+        elif isinstance(v, dict):
+            continue
+        out[identifier(str(k))] = str(v)
+    return dict(sorted(out.items()))
+
+
+def _instances(cloud: str, components: list[Component], regions: list[str]) -> list[Instance]:
+    out: list[Instance] = []
+    for comp in components:
+        cap = comp.capability
+        mine = component_regions(comp, regions)
+        if len(mine) == 1:
+            out.append(Instance(cap, cap, f"var.regions[{regions.index(mine[0])}]",
+                                _alias(cloud, regions.index(mine[0]))))
+        elif cloud == "aws":
+            for n, region in enumerate(mine):
+                idx = regions.index(region)
+                out.append(Instance(cap, cap if n == 0 else f"{cap}_region_{idx}", f"var.regions[{idx}]", _alias(cloud, idx)))
+        else:
+            out.append(Instance(cap, cap, "each.value", None, f"{cap}_regions"))
+    return out
+
+
+def _alias(cloud: str, idx: int) -> str | None:
+    return f"aws.region_{idx}" if cloud == "aws" and idx > 0 else None
+
+
+def _module_block(cloud: str, inst: Instance, inputs: list[str], present: dict[str, str],
+                  source_region: dict[str, str], settings: dict[str, str]) -> Block:
+    head: list[tuple[str, object]] = [("source", f"./modules/{inst.capability}")]
+    if inst.for_each_var:
+        head.append(("for_each", Raw(f"toset(var.{inst.for_each_var})")))
+    if inst.provider_alias:
+        head.append(("providers", {"aws": Raw(inst.provider_alias)}))
+    body: list[tuple[str, object]] = []
+    for name in inputs:
+        spec = INPUTS[cloud][name]
+        if name == "region":
+            body.append((name, Raw(inst.region_expr)))
+            continue
+        if name == "settings":
+            if settings:
+                body.append((name, settings))
+            continue
+        expr = None if spec.source == inst.capability else input_expression(cloud, name, present)
+        if expr is None:
+            continue
+        if spec.regional and spec.source:
+            src_region = source_region[spec.source]
+            if inst.for_each_var:
+                fallback = "[]" if spec.type.startswith("list") else "null"
+                expr = Raw(f"{inst.region_expr} == {src_region} ? {expr.expr} : {fallback}")
+            elif inst.region_expr != src_region:
+                continue  # a secondary-region instance cannot use the primary region's key or network
+        body.append((name, expr))
+    multi = [kv for kv in body if isinstance(kv[1], dict)]
+    single = [kv for kv in body if not isinstance(kv[1], dict)]
+    return Block("module", (inst.block_name,), groups=[head, single + multi])
+
+
+def render_infra(plan: Plan, cloud: str, slug: str, feature_names: list[str],
+                 extra_settings: dict[str, dict[str, str]]) -> dict[str, str]:
+    """Every file under `infra/` for this plan."""
+    regions = all_regions(plan)
+    order = {cap: i for i, cap in enumerate(MODULE_ORDER)}
+    components = sorted({c.capability: c for c in plan.components}.values(), key=lambda c: order[c.capability])
+    files: dict[str, str] = {}
+    module_inputs: dict[str, list[str]] = {}
+    module_outputs: dict[str, list[tuple[str, str]]] = {}
+    for comp in components:
+        path, variant = variant_template(cloud, comp)
+        main, outputs = split_module(template(path))
+        inputs = referenced_inputs(cloud, main)
+        module_inputs[comp.capability] = inputs
+        module_outputs[comp.capability] = _OUTPUT.findall(outputs)
+        base = f"infra/modules/{comp.capability}"
+        header = (f"# {comp.capability}: {comp.pattern_id} ({variant} template)\n"
+                  + _module_versions(cloud))
+        files[f"{base}/main.tf"] = document([header, main])
+        files[f"{base}/variables.tf"] = document(_variable_blocks(cloud, inputs))
+        files[f"{base}/outputs.tf"] = outputs or "\n"
+
+    instances = _instances(cloud, components, regions)
+    present: dict[str, str] = {}
+    source_region: dict[str, str] = {}
+    for inst in instances:
+        if inst.capability in present:
+            continue
+        if inst.for_each_var:
+            present[inst.capability] = f"module.{inst.block_name}[var.{inst.for_each_var}[0]]"
+            source_region[inst.capability] = f"var.{inst.for_each_var}[0]"
+        else:
+            present[inst.capability] = f"module.{inst.block_name}"
+            source_region[inst.capability] = inst.region_expr
+    by_cap = {c.capability: c for c in components}
+    blocks: list[Block | str] = [_locals(cloud, feature_names)]
+    if cloud == "azure":
+        blocks.append(template("terraform/azure/root_resource_group.tf"))
+    for inst in instances:
+        settings = settings_of(by_cap[inst.capability], extra_settings.get(inst.capability, {}))
+        blocks.append(_module_block(cloud, inst, module_inputs[inst.capability], present, source_region, settings))
+    files["infra/main.tf"] = document(blocks)
+    used_root = {n for ins in module_inputs.values() for n in ins}
+    files["infra/variables.tf"] = document(_root_variables(cloud, slug, regions, instances, components, used_root))
+    files["infra/outputs.tf"] = document(_root_outputs(instances, module_outputs)) if instances else "\n"
+    files["infra/versions.tf"] = _versions(cloud)
+    files["infra/providers.tf"] = _providers(cloud, regions)
+    files["infra/backend.tf"] = _backend(cloud)
+    for env in ("dev", "staging", "prod"):
+        files[f"infra/environments/{env}.tfvars"] = attributes([("environment", env)], 0)
+    return files
+
+
+def _module_versions(cloud: str) -> str:
+    """Modules name their provider source so that aliased instances (multi-region) resolve it."""
+    name, source, _ = PROVIDERS[cloud]
+    return Block("terraform", blocks=[Block("required_providers", groups=[[(name, {"source": source})]])]).render()
+
+
+def _locals(cloud: str, feature_names: list[str]) -> str:
+    key = "labels" if cloud == "gcp" else "tags"
+    return (
+        "locals {\n"
+        + attributes([("name_prefix", Raw('"${var.project_name}-${var.environment}"')),
+                      ("feature_names", list(feature_names))], 2)
+        + "\n"
+        + f"  # Every resource carries these {key}: ownership, environment and cost allocation.\n"
+        + "  tags = merge(var.tags, {\n"
+        + attributes([("project", Raw("var.project_name")), ("environment", Raw("var.environment")),
+                      ("managed_by", "terraform")], 4)
+        + "  })\n}\n"
+    )
+
+
+def _variable(name: str, type_: str, description: str, default: object = REQUIRED,
+              validation: Block | None = None) -> Block:
+    group: list[tuple[str, object]] = [("description", description), ("type", Raw(type_))]
+    if default is not REQUIRED:
+        group.append(("default", default))
+    return Block("variable", (name,), groups=[group], blocks=[validation] if validation else [])
+
+
+def _variable_blocks(cloud: str, inputs: list[str]) -> list[Block]:
+    specs = INPUTS[cloud]
+    return [_variable(n, specs[n].type, specs[n].description, specs[n].default) for n in inputs]
+
+
+def _root_variables(cloud: str, slug: str, regions: list[str], instances: list[Instance],
+                    components: list[Component], used: set[str]) -> list[Block]:
+    env_check = Block("validation", groups=[[
+        ("condition", Raw('contains(["dev", "staging", "prod"], var.environment)')),
+        ("error_message", "environment must be one of dev, staging, prod."),
+    ]])
+    region_check = Block("validation", groups=[[
+        ("condition", Raw("length(var.regions) > 0")),
+        ("error_message", "At least one region is required; the first one is the primary."),
+    ]])
+    out = [
+        _variable("project_name", "string", "Short project name used in every resource name.", slug),
+        _variable("environment", "string", "Deployment environment (dev, staging or prod).", "dev", env_check),
+        _variable("regions", "list(string)",
+                  "Regions of the deployment; the first is primary, the others host multi-region modules.",
+                  regions, region_check),
+        _variable("tags", "map(string)", "Extra tags merged into the standard ones on every resource.", {}),
+    ]
+    if cloud == "gcp":
+        out.append(_variable("project_id", "string", "Google Cloud project id (passed per environment, never committed)."))
+    if "container_image" in used:
+        out.append(_variable("container_image", "string",
+                             "Image of the serving/pipeline container, pushed by CI (registry/repository:tag)."))
+    if "github_repository" in used:
+        out.append(_variable("github_repository", "string",
+                             "GitHub repository (owner/name) whose workflows may deploy through OIDC."))
+    comps = {c.capability: c for c in components}
+    for inst in instances:
+        if inst.for_each_var:
+            regs = component_regions(comps[inst.capability], regions)
+            out.append(_variable(inst.for_each_var, "list(string)",
+                                 f"Regions that each run one instance of the {inst.capability} module.", regs))
+    return out
+
+
+def _root_outputs(instances: list[Instance], outputs: dict[str, list[tuple[str, str]]]) -> list[Block]:
+    blocks: list[Block] = []
+    for inst in instances:
+        for name, description in outputs.get(inst.capability, []):
+            ref = (f"{{ for region, m in module.{inst.block_name} : region => m.{name} }}"
+                   if inst.for_each_var else f"module.{inst.block_name}.{name}")
+            label = f"{inst.block_name}_{name}"
+            desc = description + (" (per region)" if inst.for_each_var else "")
+            blocks.append(Block("output", (label,), groups=[[("description", desc), ("value", Raw(ref))]]))
+    return blocks
+
+
+def _versions(cloud: str) -> str:
+    name, source, version = PROVIDERS[cloud]
+    block = Block("terraform", groups=[[("required_version", ">= 1.6.0")]], blocks=[
+        Block("required_providers", groups=[[(name, {"source": source, "version": version})]]),
+    ])
+    return "# Provider versions are pinned here; `terraform init` records the exact build in .terraform.lock.hcl.\n" + block.render()
+
+
+def _providers(cloud: str, regions: list[str]) -> str:
+    text = template(f"terraform/{cloud}/providers.tf")
+    if cloud == "aws":
+        for idx in range(1, len(regions)):
+            text += "\n" + Block("provider", ("aws",), groups=[[("alias", f"region_{idx}"), ("region", Raw(f"var.regions[{idx}]"))]], blocks=[
+                Block("default_tags", groups=[[("tags", Raw("local.tags"))]])]).render()
+    return text
+
+
+def _backend(cloud: str) -> str:
+    return (
+        "# Remote state. Nothing environment-specific is committed: pass the values at init time, e.g.\n"
+        f"#   terraform init -backend-config=\"bucket=...\"   (keys: {BACKEND_KEYS[cloud]})\n"
+        "# The CI workflows read them from GitHub environment variables.\n"
+        + Block("terraform", blocks=[Block("backend", (BACKENDS[cloud],))]).render()
+    )
+
+

@@ -1,0 +1,125 @@
+"""How generated Terraform modules are wired: their input variables and where each value comes from.
+
+A module template declares nothing by hand: its `variables.tf` holds exactly the inputs its
+`main.tf` references (`var.<name>`), described here once per cloud, and the root module
+passes each input from the module that produces it, when the plan has that module.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .render_hcl import Raw
+
+REQUIRED = object()
+
+
+@dataclass(frozen=True)
+class Input:
+    """One module input: its declaration and, when another capability produces it, the source."""
+
+    type: str
+    description: str
+    default: object = REQUIRED
+    source: str | None = None  # capability whose module output feeds it
+    output: str = ""  # that module's output name, or a root expression when source is None
+    regional: bool = False  # only meaningful in the source module's region
+    wrap_list: bool = False  # the output is one value, the input a list of it
+
+
+_COMMON: dict[str, Input] = {
+    "name_prefix": Input("string", "Prefix of every resource name: <project>-<environment>.", output="local.name_prefix"),
+    "region": Input("string", "Region of this module instance (from the root `regions` variables)."),
+    "tags": Input("map(string)", "Tags (labels) applied to every resource for cost allocation and ownership.",
+                  output="local.tags"),
+    "settings": Input("map(string)", "Sizing chosen by the plan (instance types, counts, retention...).", {}),
+    "container_image": Input("string", "Container image of the service, pushed by CI (registry/repo:tag).",
+                             output="var.container_image"),
+    "feature_names": Input("list(string)", "Model feature names, shared with the training and serving code.",
+                           output="local.feature_names"),
+    "github_repository": Input("string", "GitHub repository (owner/name) allowed to deploy through OIDC.",
+                               output="var.github_repository"),
+}
+
+_AWS: dict[str, Input] = {
+    "kms_key_arn": Input("string", "Customer-managed KMS key; null falls back to AWS-managed encryption.", None,
+                         "security_kms", "key_arn", regional=True),
+    "vpc_id": Input("string", "VPC of the private network; null when the plan has no private networking.", None,
+                    "networking_private", "vpc_id", regional=True),
+    "subnet_ids": Input("list(string)", "Private subnets to place network interfaces in.", [],
+                        "networking_private", "private_subnet_ids", regional=True),
+    "security_group_ids": Input("list(string)", "Security groups of the private network interfaces.", [],
+                                "networking_private", "security_group_id", regional=True, wrap_list=True),
+    "data_bucket_name": Input("string", "Name of the data lake bucket; null derives it from name_prefix.", None,
+                              "storage", "bucket_name"),
+    "data_bucket_arn": Input("string", "ARN of the data lake bucket, to scope IAM policies.", None,
+                             "storage", "bucket_arn"),
+    "stream_arn": Input("string", "ARN of the ingest stream to consume.", None, "ingest_stream", "stream_arn",
+                        regional=True),
+}
+
+_GCP: dict[str, Input] = {
+    "project_id": Input("string", "Google Cloud project that owns the resources.", output="var.project_id"),
+    "kms_key_id": Input("string", "Cloud KMS crypto key for CMEK; null uses Google-managed keys.", None,
+                        "security_kms", "crypto_key_id", regional=True),
+    "network_id": Input("string", "VPC network of the private network; null when the plan has none.", None,
+                        "networking_private", "network_id", regional=True),
+    "subnet_id": Input("string", "Private subnetwork for serverless VPC egress.", None,
+                       "networking_private", "subnet_id", regional=True),
+    "data_bucket_name": Input("string", "Name of the data lake bucket; null derives it from name_prefix.", None,
+                              "storage", "bucket_name"),
+    "topic_id": Input("string", "Pub/Sub topic of the ingest stream.", None, "ingest_stream", "topic_id"),
+}
+
+_AZURE: dict[str, Input] = {
+    "resource_group_name": Input("string", "Resource group that holds the resources.",
+                                 output="azurerm_resource_group.main.name"),
+    "key_vault_id": Input("string", "Key Vault holding the customer-managed keys; null when there is none.", None,
+                          "security_kms", "key_vault_id", regional=True),
+    "key_vault_key_id": Input("string", "Versionless id of the customer-managed key; null uses platform keys.", None,
+                              "security_kms", "key_id", regional=True),
+    "encryption_identity_id": Input("string", "User-assigned identity allowed to use the customer-managed key.",
+                                    None, "security_kms", "identity_id", regional=True),
+    "subnet_id": Input("string", "Private subnet for private endpoints and VNet integration.", None,
+                       "networking_private", "subnet_id", regional=True),
+    "storage_account_id": Input("string", "Id of the data lake storage account.", None,
+                                "storage", "storage_account_id"),
+    "storage_account_name": Input("string", "Name of the data lake storage account.", None,
+                                  "storage", "storage_account_name"),
+    "ml_workspace_id": Input("string", "Azure Machine Learning workspace that trains and registers models.", None,
+                             "training", "workspace_id"),
+}
+
+INPUTS: dict[str, dict[str, Input]] = {
+    "aws": {**_COMMON, **_AWS},
+    "gcp": {**_COMMON, **_GCP},
+    "azure": {**_COMMON, **_AZURE},
+}
+
+_VAR_REF = re.compile(r"\bvar\.([a-z_][a-z0-9_]*)")
+
+
+def referenced_inputs(cloud: str, module_main: str) -> list[str]:
+    """The inputs a module's main.tf reads, in declaration order of the registry (stable)."""
+    used = set(_VAR_REF.findall(module_main))
+    unknown = used - INPUTS[cloud].keys()
+    if unknown:
+        raise KeyError(f"{cloud} module references undeclared inputs: {sorted(unknown)}")
+    return [name for name in INPUTS[cloud] if name in used]
+
+
+def input_expression(cloud: str, name: str, present: dict[str, str | None]) -> Raw | None:
+    """The root expression feeding `name`, or None to leave the module default.
+
+    `present` maps each capability of the plan to the expression of its primary module
+    instance (`module.storage` or `module.storage["eu-west-1"]`).
+    """
+    spec = INPUTS[cloud][name]
+    if spec.source is None:
+        return Raw(spec.output) if spec.output else None
+    module = present.get(spec.source)
+    if module is None:
+        return None
+    expr = f"{module}.{spec.output}"
+    return Raw(f"[{expr}]" if spec.wrap_list else expr)

@@ -1,0 +1,54 @@
+resource "aws_cloudwatch_log_group" "broker" {
+  name              = "/msk/${var.name_prefix}"
+  retention_in_days = 365
+  kms_key_id        = var.kms_key_arn
+  tags              = var.tags
+}
+
+resource "aws_msk_cluster" "events" {
+  cluster_name           = "${var.name_prefix}-events"
+  kafka_version          = lookup(var.settings, "kafka_version", "3.6.0")
+  number_of_broker_nodes = tonumber(lookup(var.settings, "brokers", "2"))
+  enhanced_monitoring    = "PER_TOPIC_PER_BROKER"
+  tags                   = var.tags
+
+  broker_node_group_info {
+    instance_type   = lookup(var.settings, "instance_type", "kafka.m7g.large")
+    client_subnets  = var.subnet_ids
+    security_groups = var.security_group_ids
+  }
+
+  client_authentication {
+    sasl {
+      iam = true
+    }
+  }
+
+  encryption_info {
+    encryption_at_rest_kms_key_arn = var.kms_key_arn
+
+    encryption_in_transit {
+      client_broker = "TLS"
+      in_cluster    = true
+    }
+  }
+
+  logging_info {
+    broker_logs {
+      cloudwatch_logs {
+        enabled   = true
+        log_group = aws_cloudwatch_log_group.broker.name
+      }
+    }
+  }
+}
+# ---- outputs.tf ----
+output "stream_arn" {
+  description = "ARN of the MSK cluster that carries the event topics."
+  value       = aws_msk_cluster.events.arn
+}
+
+output "bootstrap_brokers" {
+  description = "IAM-authenticated TLS bootstrap brokers."
+  value       = aws_msk_cluster.events.bootstrap_brokers_sasl_iam
+}

@@ -1,0 +1,74 @@
+data "aws_iam_policy_document" "assume" {
+  statement {
+    actions = ["sts:AssumeRole"]
+
+    principals {
+      type        = "Service"
+      identifiers = ["lambda.amazonaws.com"]
+    }
+  }
+}
+
+resource "aws_iam_role" "batch" {
+  name               = "${var.name_prefix}-batch-score-${var.region}"
+  assume_role_policy = data.aws_iam_policy_document.assume.json
+  tags               = var.tags
+}
+
+resource "aws_iam_role_policy_attachment" "batch" {
+  role       = aws_iam_role.batch.name
+  policy_arn = "arn:aws:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole"
+}
+
+resource "aws_iam_role_policy" "batch" {
+  name = "read-features-write-scores"
+  role = aws_iam_role.batch.id
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Effect   = "Allow"
+      Action   = ["s3:GetObject", "s3:PutObject", "s3:ListBucket"]
+      Resource = ["arn:aws:s3:::${coalesce(var.data_bucket_name, "${var.name_prefix}-data")}", "arn:aws:s3:::${coalesce(var.data_bucket_name, "${var.name_prefix}-data")}/*"]
+    }]
+  })
+}
+
+# Serverless batch scoring: the scheduler invokes pipelines/batch_score.py in a container image.
+resource "aws_lambda_function" "batch" {
+  # checkov:skip=CKV_AWS_116:The scheduler retries a failed run and alarms on it; there is no async event to dead-letter.
+  # checkov:skip=CKV_AWS_272:Code is a container image from a scan-on-push, immutable-tag ECR repository.
+  function_name                  = "${var.name_prefix}-batch-score"
+  role                           = aws_iam_role.batch.arn
+  package_type                   = "Image"
+  image_uri                      = var.container_image
+  timeout                        = 900
+  memory_size                    = tonumber(lookup(var.settings, "memory_mb", "2048"))
+  reserved_concurrent_executions = 1
+  kms_key_arn                    = var.kms_key_arn
+  tags                           = var.tags
+
+  image_config {
+    command = ["pipelines.batch_score.handler"]
+  }
+
+  environment {
+    variables = {
+      INPUT_URI  = "s3://${coalesce(var.data_bucket_name, "${var.name_prefix}-data")}/features/latest.csv"
+      OUTPUT_URI = "s3://${coalesce(var.data_bucket_name, "${var.name_prefix}-data")}/scores/"
+    }
+  }
+
+  tracing_config {
+    mode = "Active"
+  }
+
+  vpc_config {
+    subnet_ids         = var.subnet_ids
+    security_group_ids = var.security_group_ids
+  }
+}
+# ---- outputs.tf ----
+output "function_name" {
+  description = "Lambda function that runs the batch scoring job."
+  value       = aws_lambda_function.batch.function_name
+}

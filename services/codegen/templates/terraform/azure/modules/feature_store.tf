@@ -1,0 +1,23 @@
+# Offline features live as Parquet in the data lake; the online view is served from Redis.
+resource "azurerm_redis_cache" "online" {
+  name                          = "${var.name_prefix}-features"
+  location                      = var.region
+  resource_group_name           = var.resource_group_name
+  capacity                      = tonumber(lookup(var.settings, "cache_capacity", "1"))
+  family                        = "P"
+  sku_name                      = "Premium"
+  minimum_tls_version           = "1.2"
+  non_ssl_port_enabled          = false
+  public_network_access_enabled = var.subnet_id == null
+  subnet_id                     = var.subnet_id
+  tags                          = var.tags
+
+  redis_configuration {
+    active_directory_authentication_enabled = true
+  }
+}
+# ---- outputs.tf ----
+output "online_store_id" {
+  description = "Redis cache serving the online feature view."
+  value       = azurerm_redis_cache.online.id
+}

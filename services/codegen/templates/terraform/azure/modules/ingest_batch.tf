@@ -1,0 +1,29 @@
+resource "azurerm_data_factory" "ingest" {
+  name                             = "${var.name_prefix}-ingest"
+  location                         = var.region
+  resource_group_name              = var.resource_group_name
+  managed_virtual_network_enabled  = true
+  public_network_enabled           = false
+  customer_managed_key_id          = var.key_vault_key_id
+  customer_managed_key_identity_id = var.encryption_identity_id
+  tags                             = var.tags
+
+  identity {
+    type         = var.encryption_identity_id == null ? "SystemAssigned" : "SystemAssigned, UserAssigned"
+    identity_ids = var.encryption_identity_id == null ? null : [var.encryption_identity_id]
+  }
+}
+
+resource "azurerm_data_factory_linked_service_data_lake_storage_gen2" "lake" {
+  count = var.storage_account_name == null ? 0 : 1
+
+  name                 = "data-lake"
+  data_factory_id      = azurerm_data_factory.ingest.id
+  url                  = "https://${var.storage_account_name}.dfs.core.windows.net"
+  use_managed_identity = true
+}
+# ---- outputs.tf ----
+output "data_factory_id" {
+  description = "Data Factory that copies batch sources into the raw container."
+  value       = azurerm_data_factory.ingest.id
+}

@@ -1,0 +1,37 @@
+resource "azurerm_eventhub_namespace" "events" {
+  name                          = "${var.name_prefix}-events"
+  location                      = var.region
+  resource_group_name           = var.resource_group_name
+  sku                           = "Standard"
+  capacity                      = tonumber(lookup(var.settings, "throughput_units", "1"))
+  auto_inflate_enabled          = true
+  maximum_throughput_units      = tonumber(lookup(var.settings, "max_throughput_units", "10"))
+  minimum_tls_version           = "1.2"
+  local_authentication_enabled  = false
+  public_network_access_enabled = var.subnet_id == null
+  tags                          = var.tags
+
+  identity {
+    type = "SystemAssigned"
+  }
+}
+
+resource "azurerm_eventhub" "events" {
+  name                = "events"
+  namespace_name      = azurerm_eventhub_namespace.events.name
+  resource_group_name = var.resource_group_name
+  partition_count     = tonumber(lookup(var.settings, "partitions", "4"))
+  message_retention   = tonumber(lookup(var.settings, "retention_days", "1"))
+}
+
+resource "azurerm_eventhub_consumer_group" "scoring" {
+  name                = "scoring"
+  namespace_name      = azurerm_eventhub_namespace.events.name
+  eventhub_name       = azurerm_eventhub.events.name
+  resource_group_name = var.resource_group_name
+}
+# ---- outputs.tf ----
+output "eventhub_namespace_id" {
+  description = "Event Hubs namespace receiving the events."
+  value       = azurerm_eventhub_namespace.events.id
+}

@@ -1,0 +1,37 @@
+resource "azurerm_container_registry" "models" {
+  # checkov:skip=CKV_AZURE_165:Geo-replication is added per environment when serving runs in several regions.
+  name                          = substr(replace("${var.name_prefix}models", "/[^a-zA-Z0-9]/", ""), 0, 50)
+  location                      = var.region
+  resource_group_name           = var.resource_group_name
+  sku                           = "Premium"
+  admin_enabled                 = false
+  public_network_access_enabled = var.subnet_id == null
+  quarantine_policy_enabled     = true
+  trust_policy_enabled          = true
+  retention_policy_in_days      = 30
+  data_endpoint_enabled         = true
+  tags                          = var.tags
+
+  dynamic "identity" {
+    for_each = var.encryption_identity_id == null ? [] : [var.encryption_identity_id]
+
+    content {
+      type         = "UserAssigned"
+      identity_ids = [identity.value]
+    }
+  }
+
+  dynamic "encryption" {
+    for_each = var.key_vault_key_id == null ? [] : [var.key_vault_key_id]
+
+    content {
+      key_vault_key_id   = encryption.value
+      identity_client_id = null
+    }
+  }
+}
+# ---- outputs.tf ----
+output "registry_login_server" {
+  description = "Registry of model and service images (OCI artifacts)."
+  value       = azurerm_container_registry.models.login_server
+}

@@ -1,0 +1,66 @@
+# Runtime storage of the function app (code packages, leases); the data lake stays separate.
+resource "azurerm_storage_account" "runtime" {
+  # checkov:skip=CKV_AZURE_206:Function runtime state is disposable; locally redundant storage is enough.
+  # checkov:skip=CKV2_AZURE_1:Holds only the function package and leases, no data; platform-managed keys suffice.
+  name                            = substr(replace("${var.name_prefix}fn${var.region}", "/[^a-z0-9]/", ""), 0, 24)
+  location                        = var.region
+  resource_group_name             = var.resource_group_name
+  account_tier                    = "Standard"
+  account_replication_type        = "LRS"
+  min_tls_version                 = "TLS1_2"
+  allow_nested_items_to_be_public = false
+  tags                            = var.tags
+}
+
+resource "azurerm_service_plan" "api" {
+  name                = "${var.name_prefix}-inference-${var.region}"
+  location            = var.region
+  resource_group_name = var.resource_group_name
+  os_type             = "Linux"
+  sku_name            = lookup(var.settings, "plan_sku", "EP1")
+  tags                = var.tags
+}
+
+resource "azurerm_linux_function_app" "api" {
+  name                          = "${var.name_prefix}-inference-${var.region}"
+  location                      = var.region
+  resource_group_name           = var.resource_group_name
+  service_plan_id               = azurerm_service_plan.api.id
+  storage_account_name          = azurerm_storage_account.runtime.name
+  storage_uses_managed_identity = true
+  https_only                    = true
+  public_network_access_enabled = var.subnet_id == null
+  virtual_network_subnet_id     = var.subnet_id
+  tags                          = var.tags
+
+  identity {
+    type = "SystemAssigned"
+  }
+
+  site_config {
+    minimum_tls_version    = "1.2"
+    ftps_state             = "Disabled"
+    http2_enabled          = true
+    health_check_path      = "/healthz"
+    vnet_route_all_enabled = var.subnet_id != null
+
+    application_stack {
+      python_version = "3.11"
+    }
+  }
+
+  app_settings = {
+    MODEL_PATH = "artifacts/model.json"
+  }
+}
+
+resource "azurerm_role_assignment" "runtime" {
+  scope                = azurerm_storage_account.runtime.id
+  role_definition_name = "Storage Blob Data Owner"
+  principal_id         = azurerm_linux_function_app.api.identity[0].principal_id
+}
+# ---- outputs.tf ----
+output "function_app_hostname" {
+  description = "Hostname of the inference function app."
+  value       = azurerm_linux_function_app.api.default_hostname
+}

@@ -1,0 +1,80 @@
+data "azurerm_client_config" "current" {}
+
+resource "azurerm_application_insights" "ml" {
+  name                = "${var.name_prefix}-ml"
+  location            = var.region
+  resource_group_name = var.resource_group_name
+  application_type    = "other"
+  tags                = var.tags
+}
+
+# The workspace needs a Key Vault for its own secrets; the customer-managed key vault is reused when present.
+resource "azurerm_key_vault" "workspace" {
+  # checkov:skip=CKV_AZURE_109:Workspace-internal vault reached by the ML service over trusted-service bypass.
+  count = var.key_vault_id == null ? 1 : 0
+
+  name                       = substr("${var.name_prefix}-mlkv", 0, 24)
+  location                   = var.region
+  resource_group_name        = var.resource_group_name
+  tenant_id                  = data.azurerm_client_config.current.tenant_id
+  sku_name                   = "standard"
+  enable_rbac_authorization  = true
+  purge_protection_enabled   = true
+  soft_delete_retention_days = 90
+  tags                       = var.tags
+}
+
+resource "azurerm_machine_learning_workspace" "this" {
+  name                           = "${var.name_prefix}-ml"
+  location                       = var.region
+  resource_group_name            = var.resource_group_name
+  application_insights_id        = azurerm_application_insights.ml.id
+  key_vault_id                   = coalesce(var.key_vault_id, one(azurerm_key_vault.workspace[*].id))
+  storage_account_id             = var.storage_account_id
+  public_network_access_enabled  = var.subnet_id == null
+  primary_user_assigned_identity = var.encryption_identity_id
+  high_business_impact           = var.key_vault_key_id != null
+  tags                           = var.tags
+
+  identity {
+    type         = var.encryption_identity_id == null ? "SystemAssigned" : "SystemAssigned, UserAssigned"
+    identity_ids = var.encryption_identity_id == null ? null : [var.encryption_identity_id]
+  }
+
+  dynamic "encryption" {
+    for_each = var.key_vault_key_id == null ? [] : [var.key_vault_key_id]
+
+    content {
+      key_vault_id              = var.key_vault_id
+      key_id                    = encryption.value
+      user_assigned_identity_id = var.encryption_identity_id
+    }
+  }
+}
+
+resource "azurerm_machine_learning_compute_cluster" "training" {
+  name                          = "training"
+  location                      = var.region
+  machine_learning_workspace_id = azurerm_machine_learning_workspace.this.id
+  vm_priority                   = "Dedicated"
+  vm_size                       = lookup(var.settings, "vm_size", "Standard_DS3_v2")
+  subnet_resource_id            = var.subnet_id
+  local_auth_enabled            = false
+  node_public_ip_enabled        = var.subnet_id == null
+  tags                          = var.tags
+
+  scale_settings {
+    min_node_count                       = 0
+    max_node_count                       = tonumber(lookup(var.settings, "max_nodes", "4"))
+    scale_down_nodes_after_idle_duration = "PT15M"
+  }
+
+  identity {
+    type = "SystemAssigned"
+  }
+}
+# ---- outputs.tf ----
+output "workspace_id" {
+  description = "Azure Machine Learning workspace (training jobs, model registry, endpoints)."
+  value       = azurerm_machine_learning_workspace.this.id
+}

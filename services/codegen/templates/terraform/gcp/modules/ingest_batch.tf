@@ -1,0 +1,35 @@
+resource "google_bigquery_dataset" "raw" {
+  project                    = var.project_id
+  dataset_id                 = replace("${var.name_prefix}_raw", "-", "_")
+  location                   = var.region
+  description                = "Raw zone: batch loads from the data lake bucket."
+  delete_contents_on_destroy = false
+  labels                     = var.tags
+
+  dynamic "default_encryption_configuration" {
+    for_each = var.kms_key_id == null ? [] : [var.kms_key_id]
+
+    content {
+      kms_key_name = default_encryption_configuration.value
+    }
+  }
+}
+
+resource "google_bigquery_table" "events" {
+  project             = var.project_id
+  dataset_id          = google_bigquery_dataset.raw.dataset_id
+  table_id            = "events"
+  deletion_protection = true
+  labels              = var.tags
+
+  external_data_configuration {
+    autodetect    = true
+    source_format = "CSV"
+    source_uris   = ["gs://${coalesce(var.data_bucket_name, "${var.name_prefix}-data")}/raw/*.csv"]
+  }
+}
+# ---- outputs.tf ----
+output "dataset_id" {
+  description = "BigQuery dataset of the raw zone."
+  value       = google_bigquery_dataset.raw.dataset_id
+}

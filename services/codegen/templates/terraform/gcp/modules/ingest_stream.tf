@@ -1,0 +1,28 @@
+resource "google_pubsub_topic" "events" {
+  project                    = var.project_id
+  name                       = "${var.name_prefix}-events"
+  kms_key_name               = var.kms_key_id
+  message_retention_duration = "${tonumber(lookup(var.settings, "retention_hours", "24")) * 3600}s"
+  labels                     = var.tags
+
+  message_storage_policy {
+    allowed_persistence_regions = [var.region]
+  }
+}
+
+resource "google_pubsub_topic" "dead_letter" {
+  project      = var.project_id
+  name         = "${var.name_prefix}-events-dead-letter"
+  kms_key_name = var.kms_key_id
+  labels       = var.tags
+}
+# ---- outputs.tf ----
+output "topic_id" {
+  description = "Pub/Sub topic receiving the events."
+  value       = google_pubsub_topic.events.id
+}
+
+output "dead_letter_topic_id" {
+  description = "Pub/Sub topic for events that failed processing."
+  value       = google_pubsub_topic.dead_letter.id
+}

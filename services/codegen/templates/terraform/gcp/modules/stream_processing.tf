@@ -1,0 +1,91 @@
+resource "google_service_account" "consumer" {
+  project      = var.project_id
+  account_id   = substr("${var.name_prefix}-stream", 0, 30)
+  display_name = "Stream consumer"
+}
+
+# The consumer runs pipelines/stream_consumer.py behind Pub/Sub push, scaled by Cloud Run.
+resource "google_cloud_run_v2_service" "consumer" {
+  project      = var.project_id
+  name         = "${var.name_prefix}-stream-consumer"
+  location     = var.region
+  ingress      = "INGRESS_TRAFFIC_INTERNAL_ONLY"
+  launch_stage = "GA"
+  labels       = var.tags
+
+  template {
+    service_account = google_service_account.consumer.email
+    encryption_key  = var.kms_key_id
+
+    scaling {
+      min_instance_count = tonumber(lookup(var.settings, "min_instances", "1"))
+      max_instance_count = tonumber(lookup(var.settings, "max_instances", "20"))
+    }
+
+    containers {
+      image   = var.container_image
+      command = ["python", "-m", "pipelines.stream_consumer", "--serve"]
+
+      resources {
+        limits = {
+          cpu    = lookup(var.settings, "cpu", "1")
+          memory = lookup(var.settings, "memory", "1Gi")
+        }
+      }
+    }
+
+    dynamic "vpc_access" {
+      for_each = var.subnet_id == null ? [] : [var.subnet_id]
+
+      content {
+        egress = "ALL_TRAFFIC"
+
+        network_interfaces {
+          subnetwork = vpc_access.value
+        }
+      }
+    }
+  }
+}
+
+resource "google_service_account" "push" {
+  project      = var.project_id
+  account_id   = substr("${var.name_prefix}-push", 0, 30)
+  display_name = "Pub/Sub push identity"
+}
+
+resource "google_cloud_run_v2_service_iam_member" "push" {
+  project  = var.project_id
+  location = var.region
+  name     = google_cloud_run_v2_service.consumer.name
+  role     = "roles/run.invoker"
+  member   = "serviceAccount:${google_service_account.push.email}"
+}
+
+resource "google_pubsub_subscription" "consumer" {
+  count = var.topic_id == null ? 0 : 1
+
+  project              = var.project_id
+  name                 = "${var.name_prefix}-stream-consumer"
+  topic                = var.topic_id
+  ack_deadline_seconds = 30
+  labels               = var.tags
+
+  push_config {
+    push_endpoint = "${google_cloud_run_v2_service.consumer.uri}/events"
+
+    oidc_token {
+      service_account_email = google_service_account.push.email
+    }
+  }
+
+  retry_policy {
+    minimum_backoff = "5s"
+    maximum_backoff = "300s"
+  }
+}
+# ---- outputs.tf ----
+output "service_uri" {
+  description = "Internal URL of the stream consumer service."
+  value       = google_cloud_run_v2_service.consumer.uri
+}

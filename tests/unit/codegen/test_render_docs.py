@@ -1,0 +1,95 @@
+"""Generated documentation: architecture diagram, design rationale, ADRs, plan and reports."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from services.codegen.render_docs import mermaid
+
+
+def _mermaid_block(text: str) -> str:
+    match = re.search(r"```mermaid\n(.*?)```", text, re.DOTALL)
+    assert match, "no mermaid block"
+    return match.group(1)
+
+
+def test_mermaid_names_every_component(rendered, plans):
+    for name, files in rendered.items():
+        plan, _ = plans[name]()
+        block = _mermaid_block(files["docs/architecture.md"])
+        assert block.startswith("flowchart ")
+        for comp in plan.components:
+            assert f'{comp.capability}["{comp.capability}<br/>' in block, f"{name}: {comp.capability}"
+            if comp.service:
+                assert comp.service in block
+        assert "-->|" in block
+
+
+def test_mermaid_labels_cannot_break_the_diagram(plans, hostile):
+    plan, _ = plans["aws_online_pci"]()
+    plan.components[0].name = hostile
+    block = mermaid(plan)
+    node = next(line for line in block.splitlines() if line.strip().startswith("security_kms["))
+    assert node.count('"') == 2 and "<script>" not in node and "\n" not in node.strip()
+
+
+def test_design_rationale_renders_each_card_safely(rendered, hostile):
+    text = rendered["aws_online_pci"]["docs/design-rationale.md"]
+    assert "## 1. planner: optA" in text
+    assert "## 2. critic_cost: Priced the BOM" in text
+    assert "### Candidates considered" in text and "optB" in text
+    assert "Confidence:** 74%" in text
+    assert "<script>" not in text
+    assert "policy: budget | warn" in text
+    for line in text.splitlines():
+        if line.startswith("|"):
+            cells = re.split(r"(?<!\\)\|", line)
+            header_cells = re.split(r"(?<!\\)\|", next(
+                l for l in text.splitlines() if l.startswith(("| Candidate", "| Check"))))
+            assert len(cells) in {len(header_cells), 4}, line
+    assert "\n# heading" not in text and "\n- list" not in text
+
+
+def test_adrs_follow_nygard_for_major_choices(rendered, plans):
+    files = rendered["aws_online_pci"]
+    adrs = sorted(p for p in files if p.startswith("docs/adr/"))
+    names = [p.split("/")[-1] for p in adrs]
+    assert names == ["0001-storage.md", "0002-ingest-batch.md", "0003-feature-store.md", "0004-training.md",
+                     "0005-registry.md", "0006-orchestration.md", "0007-serving-online.md"]
+    serving = files["docs/adr/0007-serving-online.md"]
+    for section in ("## Status", "## Context", "## Decision", "## Consequences"):
+        assert section in serving
+    assert "aws:serving_online:lambda-container" in serving and "cold starts break" in serving
+    assert "Positive: managed autoscaling" in serving and "Negative: always-on instances" in serving
+    assert "`sla_latency_ms`: 150" in serving
+    assert "<script>" not in serving
+
+
+def test_plan_md_has_every_section(rendered):
+    text = rendered["aws_online_pci"]["plan.md"]
+    for heading in ("## Constraints", "## Components", "## Cost", "## Policy", "## Risks", "## Assumptions",
+                    "## Open questions"):
+        assert heading in text
+    assert "| data_classification | pci |" in text
+    assert "$1,234.50 per month" in text
+    assert "Probe: Request a quota increase" in text
+    assert "Approved DR exception" in text
+    assert "est $1234 > target \\| $1000" in text.replace("\\>", ">")
+
+
+def test_reports_are_the_input_shapes(rendered, plans, extra_inputs):
+    plan, _ = plans["gcp_streaming"]()
+    cost, policy, _, _ = extra_inputs(plan)
+    files = rendered["gcp_streaming"]
+    assert json.loads(files["reports/cost.json"]) == cost.model_dump(mode="json")
+    assert json.loads(files["reports/policy.json"]) == policy.model_dump(mode="json")
+
+
+def test_readmes_explain_running_and_deploying(rendered):
+    for name, files in rendered.items():
+        readme = files["README.md"]
+        assert "make train test" in readme and "docs/README.md" in readme
+        deploy = files["docs/README.md"]
+        for step in ("## 1. Prerequisites", "## 2. First apply", "## 3. Configure GitHub", "## 4. Ship"):
+            assert step in deploy, f"{name}: {step}"
