@@ -179,6 +179,12 @@ def cmd_asyncapi(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    from bench.__main__ import main as bench_main
+
+    return bench_main(args.bench_args)
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="amp", description="Agentic MLOps Platform: requirements in, a reviewed, "
                                 "costed, policy-checked, generated repository out.")
@@ -227,6 +233,10 @@ def parser() -> argparse.ArgumentParser:
     s = sub.add_parser("asyncapi", help="print the AsyncAPI document of the bus")
     s.add_argument("--out")
     s.set_defaults(fn=cmd_asyncapi)
+
+    s = sub.add_parser("bench", help="run the benchmarks (see docs/benchmarks.md)", add_help=False)
+    s.add_argument("bench_args", nargs=argparse.REMAINDER)
+    s.set_defaults(fn=cmd_bench)
 
     from . import commands
 
