@@ -11,27 +11,12 @@ import zipfile
 from collections import Counter
 
 import pytest
+from flows import FRAUD, follow, is_gate
 
 pytestmark = pytest.mark.integration
 
-FRAUD = ("Real-time card fraud scoring API on AWS eu-west-1: p95 under 80 ms at 3,000 requests per second, "
-         "99.9% availability, budget $6,000 per month. Cardholder data, PCI DSS and GDPR. Containers. "
-         "Retrain weekly.")
 CHAIN = ["intake_extract", "coverage_check", "planner", "critic_tech", "critic_cost", "policy_eval", "gate_hitl",
          "process_approval_feedback", "codegen", "validators", "rationale_compile", "diff_and_persist"]
-
-
-def follow(client, ds_id, until, last=None, timeout=120.0):
-    seen = []
-    for ev, data, eid in client.stream(ds_id, last, timeout=timeout):
-        seen.append((ev, data, eid))
-        if until(ev, data):
-            break
-    return seen
-
-
-def is_gate(ev, data) -> bool:
-    return ev == "gate-waiting" and data.get("gate") == "pre-codegen" or ev == "run-complete"
 
 
 def test_golden_run(client) -> None:
