@@ -32,6 +32,7 @@ from amp_runtime.step import NewDecisionSet, StepResult
 from services.intake.coverage import check_coverage
 
 from .graph import build_graph
+from .nodes import warm_up
 
 SERVICE = "codegen"
 NODES = {Subjects.POLICY_EVALUATED: "gate_hitl", Subjects.GATE_DECIDED: "process_approval_feedback",
@@ -40,6 +41,7 @@ log = logging.getLogger("amp.codegen")
 
 
 def routes(deps: Deps) -> list[Route]:
+    warm_up()
     graph = build_graph(deps.checkpointer)
     settings = deps.settings
 

@@ -64,3 +64,12 @@ def codegen(state: dict[str, Any]) -> dict[str, Any]:
         "confidence": 0.8,
     }
     return {"files": files, "cards": [card]}
+
+
+def warm_up() -> None:
+    """Load the templates and the intake's grammars before the first approval arrives."""
+    from services.planner.planning import compose_plan
+
+    c = ConstraintSchema(cloud="aws", regions=["us-east-1"], workload_types=["online"])
+    render_repository(compose_plan(c), c, None, None, [], [], "warm-up")
+    extract_patch("use us-west-2 instead", c)

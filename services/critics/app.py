@@ -17,12 +17,14 @@ from amp_runtime.settings import Settings
 from amp_runtime.step import StepResult
 
 from .graph import build_graph
+from .nodes import warm_up
 
 SERVICE = "critics"
 NODES = {Subjects.PLAN_PROPOSED: "critic_tech"}
 
 
 def routes(deps: Deps) -> list[Route]:
+    warm_up()
     graph = build_graph(deps.checkpointer)
 
     async def on_plan(env: Envelope, key: str) -> StepResult:

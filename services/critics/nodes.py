@@ -52,3 +52,14 @@ def critic_cost(state: dict[str, Any]) -> dict[str, Any]:
         "confidence": 0.7,
     }
     return {"cost": cost.model_dump(mode="json"), "cards": [card]}
+
+
+def warm_up() -> None:
+    """Load the catalog and the price book before the first message, not during it."""
+    from services.planner.planning import compose_plan
+
+    for cloud in ("aws", "gcp", "azure"):
+        c = ConstraintSchema(cloud=cloud, workload_types=["online", "batch", "streaming"])
+        plan = compose_plan(c)
+        critique(plan, c)
+        estimate(plan, c)

@@ -19,12 +19,14 @@ from amp_runtime.settings import Settings
 from amp_runtime.step import StepResult
 
 from .graph import build_graph
+from .nodes import warm_up
 
 SERVICE = "intake"
 NODES = {Subjects.INTAKE_REQUESTED: "intake_extract", Subjects.INTAKE_ANSWERED: "apply_answers"}
 
 
 def routes(deps: Deps) -> list[Route]:
+    warm_up()
     graph = build_graph(deps.checkpointer)
 
     async def on_requested(env: Envelope, key: str) -> StepResult:

@@ -16,12 +16,14 @@ from amp_runtime.settings import Settings
 from amp_runtime.step import StepResult
 
 from .graph import build_graph
+from .nodes import warm_up
 
 SERVICE = "planner"
 NODES = {Subjects.INTAKE_COMPLETED: "planner", Subjects.PLAN_REVISE: "planner_revise"}
 
 
 def routes(deps: Deps) -> list[Route]:
+    warm_up()
     graph = build_graph(deps.checkpointer)
 
     async def plan(env: Envelope, key: str, state: dict) -> StepResult:

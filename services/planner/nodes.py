@@ -45,3 +45,9 @@ def planner(state: dict[str, Any]) -> dict[str, Any]:
         plan = plan.model_copy(update={"assumptions": sorted(set(plan.assumptions) | set(assumed))})
     return {"plan": plan.model_dump(mode="json"),
             "cards": plan_cards(plan, state.get("trigger") or "constraints_updated", feedback)}
+
+
+def warm_up() -> None:
+    """Load every cloud's catalog before the first message, not during it."""
+    for cloud in ("aws", "gcp", "azure"):
+        compose_plan(ConstraintSchema(cloud=cloud, workload_types=["online", "batch", "streaming"]))

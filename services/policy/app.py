@@ -16,12 +16,14 @@ from amp_runtime.settings import Settings
 from amp_runtime.step import StepResult
 
 from .graph import build_graph
+from .nodes import warm_up
 
 SERVICE = "policy"
 NODES = {Subjects.CRITIQUE_COMPLETED: "policy_eval"}
 
 
 def routes(deps: Deps) -> list[Route]:
+    warm_up()
     graph = build_graph(deps.checkpointer)
 
     async def on_critique(env: Envelope, key: str) -> StepResult:

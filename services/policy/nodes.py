@@ -31,3 +31,13 @@ def policy_eval(state: dict[str, Any]) -> dict[str, Any]:
         "confidence": 0.95,
     }
     return {"policy": result.model_dump(mode="json"), "cards": [card]}
+
+
+def warm_up() -> None:
+    """Load the rules (and the planner's data they read) before the first message."""
+    from services.critics.cost import estimate
+    from services.planner.planning import compose_plan
+
+    c = ConstraintSchema(cloud="aws", regions=["eu-west-1"], budget_monthly_usd=1000, compliance=["gdpr"])
+    plan = compose_plan(c)
+    evaluate(c, plan, estimate(plan, c))

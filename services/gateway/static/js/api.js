@@ -1,0 +1,55 @@
+// The gateway's REST API. Errors arrive as {"error": {code, message, ...}} and are thrown as ApiError.
+
+export class ApiError extends Error {
+  constructor(status, code, message, body) {
+    super(message);
+    this.status = status;
+    this.code = code;
+    this.body = body;
+  }
+}
+
+async function request(method, path, body) {
+  const init = {method, headers: {Accept: "application/json"}};
+  if (body !== undefined) {
+    init.headers["Content-Type"] = "application/json";
+    init.body = JSON.stringify(body);
+  }
+  let response;
+  try {
+    response = await fetch(path, init);
+  } catch (e) {
+    throw new ApiError(0, "network", "The server cannot be reached: " + e.message, null);
+  }
+  const type = response.headers.get("content-type") || "";
+  const data = type.includes("application/json") ? await response.json().catch(() => null) : await response.text();
+  if (!response.ok) {
+    const err = data && typeof data === "object" && data.error ? data.error : {};
+    let message = err.message || (typeof data === "string" && data) || response.statusText;
+    if (Array.isArray(err.details) && err.code === "validation_failed") {
+      const more = err.details.map((d) => d.msg || d.message).filter(Boolean).join("; ");
+      if (more) message += ": " + more;
+    }
+    throw new ApiError(response.status, err.code || "error", message, data);
+  }
+  return data;
+}
+
+export const api = {
+  projects: () => request("GET", "/projects"),
+  project: (id) => request("GET", `/projects/${encodeURIComponent(id)}`),
+  createProject: (name, description = "") => request("POST", "/projects", {name, description}),
+  submit: (projectId, text, constraints = {}) =>
+    request("POST", `/projects/${encodeURIComponent(projectId)}/constraints`, {text, constraints}),
+  preview: (text) => request("POST", "/intake/preview", {text}),
+  schema: () => request("GET", "/intake/schema"),
+  decisionSet: (id) => request("GET", `/decision-sets/${encodeURIComponent(id)}`),
+  events: (id, after = 0) => request("GET", `/decision-sets/${encodeURIComponent(id)}/events?after=${after}`),
+  answer: (id, body) => request("POST", `/decision-sets/${encodeURIComponent(id)}/answers`, body),
+  approve: (id, body) => request("POST", `/decision-sets/${encodeURIComponent(id)}/approve`, body),
+  diff: (id, against) =>
+    request("GET", `/decision-sets/${encodeURIComponent(id)}/diff?format=json` +
+      (against ? `&against=${encodeURIComponent(against)}` : "")),
+  streamUrl: (id, after) => `/streams/${encodeURIComponent(id)}` + (after ? `?after=${after}` : ""),
+  artifactUrl: (id) => `/decision-sets/${encodeURIComponent(id)}/artifact`,
+};

@@ -1,0 +1,315 @@
+// Panels of a decision set: policy, cost, "What just happened?", and the gates
+// (intake questions answered inline; the approval box with waivers).
+
+import {api} from "./api.js";
+import {badge, h, label, pct, replace, show, signedUsd, usd} from "./dom.js";
+import {stageName, TRIGGERS} from "./timeline.js";
+
+export function policyPanel(policy) {
+  if (!policy || !(policy.rules || []).length) {
+    return [h("p", {class: "muted"}, "No policy evaluation yet.")];
+  }
+  const order = {fail: 0, warn: 1, pass: 2};
+  const rules = [...policy.rules].sort((x, y) => (order[x.status] ?? 3) - (order[y.status] ?? 3));
+  return [
+    h("p", null, "Overall ", badge(policy.overall, policy.overall),
+      policy.requires_review ? h("span", {class: "muted"}, " · needs human review") : null),
+    h("ul", {class: "rules", "aria-label": "Policy rules"}, rules.map((r) =>
+      h("li", {class: `rule ${r.status}`, dataset: {rule: r.id, status: r.status}},
+        h("div", {class: "rule-head"},
+          badge(r.waived ? `${r.status} · waived` : r.status, r.waived ? "waived" : r.status),
+          h("strong", {class: "rule-id"}, r.id)),
+        h("p", {class: "rule-detail"}, r.detail || ""),
+        r.control ? h("p", {class: "rule-control muted"}, `Control: ${r.control}`) : null,
+        r.waiver_reason ? h("p", {class: "muted"}, `Waiver: ${r.waiver_reason}`) : null))),
+  ];
+}
+
+/** Cost total, range, delta vs the previous version, and the breakdown as a CSS bar chart. */
+export function costPanel(cost, previousUsd) {
+  if (!cost || cost.monthly_usd == null) return [h("p", {class: "muted"}, "No cost estimate yet.")];
+  let delta = cost.delta_vs_prev_usd;
+  let deltaPct = cost.delta_vs_prev_pct;
+  if (delta == null && previousUsd != null) {
+    delta = cost.monthly_usd - previousUsd;
+    deltaPct = previousUsd ? (delta / previousUsd) * 100 : null;
+  }
+  const byService = new Map();
+  for (const item of cost.breakdown || []) {
+    const key = item.service || "other";
+    const entry = byService.get(key) || {service: key, usd: 0, parts: []};
+    entry.usd += Number(item.usd) || 0;
+    entry.parts.push(item);
+    byService.set(key, entry);
+  }
+  const bars = [...byService.values()].sort((a, b) => b.usd - a.usd);
+  const max = Math.max(1, ...bars.map((b) => b.usd));
+  return [
+    h("p", {class: "cost-total"}, h("span", {class: "big", dataset: {usd: cost.monthly_usd}}, usd(cost.monthly_usd)),
+      " per month"),
+    cost.low_usd != null ? h("p", {class: "muted"}, `Range ${usd(cost.low_usd)} – ${usd(cost.high_usd)}`) : null,
+    delta != null ? h("p", {class: `delta ${delta > 0 ? "up" : delta < 0 ? "down" : ""}`},
+      `${signedUsd(delta)}${deltaPct != null ? ` (${deltaPct > 0 ? "+" : ""}${Number(deltaPct).toFixed(1)}%)` : ""}` +
+      " vs previous version") : null,
+    bars.length ? h("ul", {class: "bars", "aria-label": "Monthly cost by service"}, bars.map((b) =>
+      h("li", {title: b.parts.map((p) => `${p.qty} ${p.component ? `(${p.component})` : ""}`).join("; ")},
+        h("span", {class: "bar-label"}, b.service),
+        h("span", {class: "bar-track", "aria-hidden": "true"},
+          h("span", {class: "bar-fill", style: {width: `${Math.max(1, (b.usd / max) * 100).toFixed(1)}%`}})),
+        h("span", {class: "bar-value"}, usd(b.usd))))) : null,
+    (cost.assumptions || []).length ? h("details", null, h("summary", null, "Assumptions"),
+      h("ul", null, cost.assumptions.map((a) => h("li", null, a)))) : null,
+  ];
+}
+
+/** A summary of the latest stage's Reason Cards, shown after each recompute. */
+export function whatHappened(events, ds) {
+  const cards = events.filter((e) => e.type === "reason-card");
+  if (!cards.length) return [h("p", {class: "muted"}, "Nothing has happened yet: the agents are starting.")];
+  const last = cards[cards.length - 1].data;
+  const stageKey = last.agent || last.node_name;
+  const group = [];
+  for (let i = cards.length - 1; i >= 0; i--) {
+    const d = cards[i].data;
+    if ((d.agent || d.node_name) !== stageKey) break;
+    group.unshift(d);
+  }
+  const latest = (type) => [...events].reverse().find((e) => e.type === type)?.data;
+  const cost = latest("cost-update");
+  const policy = latest("policy-update");
+  const diff = latest("diff-update");
+  const error = latest("run-error");
+  const stage = last.agent ? last.agent.charAt(0).toUpperCase() + last.agent.slice(1) : stageName(last.node_name);
+  return [
+    h("p", {class: "lead"}, `${stage} made ${group.length} decision${group.length === 1 ? "" : "s"}`,
+      last.trigger ? `, prompted by ${TRIGGERS[last.trigger] || label(last.trigger)}` : "", "."),
+    h("ul", {class: "happened"}, group.map((c) => h("li", null,
+      h("strong", null, stageName(c.node_name)), ": ", c.summary || "(no summary)",
+      c.choice && c.choice.id ? h("span", {class: "muted"}, ` → ${c.choice.id}`) : null,
+      c.confidence != null ? h("span", {class: "muted"}, ` (confidence ${pct(c.confidence)})`) : null,
+      (c.risks || []).length ? h("span", {class: "muted"}, ` · ${c.risks.length} risk${c.risks.length === 1 ? "" : "s"}`) : null))),
+    h("p", {class: "muted"}, [
+      cost ? `Cost now ${usd(cost.monthly_usd)}/month` +
+        (cost.delta_vs_prev_usd != null ? ` (${signedUsd(cost.delta_vs_prev_usd)} vs previous)` : "") : null,
+      policy ? `policy ${policy.overall}` : null,
+      diff ? `${(diff.files_added || 0) + (diff.files_removed || 0) + (diff.files_modified || 0)} files changed` : null,
+      error ? `error in ${stageName(error.node_name)}: ${error.message}` : null,
+      ds ? `status ${label(ds.status)}` : null,
+    ].filter(Boolean).join(" · ")),
+  ];
+}
+
+/** Typed input for one intake question; returns {el, read()} where read() gives the typed value or undefined. */
+function questionInput(q, idx) {
+  const id = `q-${idx}-${String(q.field).replace(/[^a-z0-9_-]/gi, "")}`;
+  const options = q.options || [];
+  const def = q.default;
+  const hint = [q.why ? h("p", {class: "hint", id: `${id}-why`}, q.why) : null];
+  const legendText = [q.prompt, q.blocking ? " " : null, q.blocking ? badge("required", "warn") : null];
+  if (q.kind === "choice" && options.length) {
+    const name = id;
+    const radios = options.map((o, i) => h("label", {class: "check"},
+      h("input", {type: "radio", name, value: o, id: `${id}-${i}`, checked: def === o}), " ", o));
+    const el = h("fieldset", {class: "field question", dataset: {field: q.field}, "aria-describedby": q.why ? `${id}-why` : null},
+      h("legend", null, legendText), h("div", {class: "checks"}, radios), hint);
+    return {el, read: () => el.querySelector("input:checked")?.value};
+  }
+  if (q.kind === "multi" && options.length) {
+    const defs = new Set(Array.isArray(def) ? def : def != null ? [def] : []);
+    const boxes = options.map((o, i) => h("label", {class: "check"},
+      h("input", {type: "checkbox", value: o, id: `${id}-${i}`, checked: defs.has(o)}), " ", o));
+    const other = h("input", {id: `${id}-other`, autocomplete: "off", placeholder: "comma separated",
+      class: "other-input"});
+    const el = h("fieldset", {class: "field question", dataset: {field: q.field}, "aria-describedby": q.why ? `${id}-why` : null},
+      h("legend", null, legendText), h("div", {class: "checks"}, boxes),
+      h("div", {class: "field"}, h("label", {for: `${id}-other`, class: "sub"}, "Other"), other), hint);
+    return {el, read: () => {
+      const vals = [...el.querySelectorAll("input[type=checkbox]:checked")].map((i) => i.value);
+      for (const extra of other.value.split(",").map((s) => s.trim()).filter(Boolean)) {
+        if (!vals.includes(extra)) vals.push(extra);
+      }
+      return vals.length ? vals : undefined;
+    }};
+  }
+  const number = q.kind === "number";
+  const input = h("input", {id, type: number ? "number" : "text", step: number ? "any" : null, min: number ? 0 : null,
+    inputmode: number ? "decimal" : null, autocomplete: "off", "aria-describedby": q.why ? `${id}-why` : null,
+    value: def == null ? "" : Array.isArray(def) ? def.join(", ") : String(def),
+    placeholder: q.kind === "multi" ? "comma separated" : null});
+  const el = h("div", {class: "field question", dataset: {field: q.field}},
+    h("label", {for: id}, legendText), input, hint);
+  return {el, read: () => {
+    const raw = input.value.trim();
+    if (!raw) return undefined;
+    if (number) {
+      const n = Number(raw.replace(/[$,\s]/g, ""));
+      return Number.isFinite(n) ? n : undefined;
+    }
+    if (q.kind === "multi") return raw.split(",").map((s) => s.trim()).filter(Boolean);
+    return raw;
+  }};
+}
+
+export function intakeGate(ds, gate, onDone) {
+  const questions = gate.questions || [];
+  const inputs = questions.map(questionInput);
+  const free = h("textarea", {id: "answer-text", rows: 2, maxlength: 20000,
+    placeholder: "e.g. AWS in eu-west-1, internal data"});
+  const status = h("div", {class: "form-status"});
+  const submit = h("button", {type: "submit", class: "primary"}, "Send answers");
+  const form = h("form", {class: "stack gate intake-gate", id: "answers-form", "aria-labelledby": "answers-heading"},
+    h("h2", {id: "answers-heading"}, "The intake needs a few answers"),
+    h("p", {class: "muted"}, "Answer what you know; the rest is assumed and shown as assumptions."),
+    inputs.map((i) => i.el),
+    h("div", {class: "field"}, h("label", {for: "answer-text"}, "Or answer in your own words"), free),
+    h("div", {class: "actions"}, submit, status));
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const answers = {};
+    questions.forEach((q, i) => {
+      const v = inputs[i].read();
+      if (v !== undefined) answers[q.field] = v;
+    });
+    const text = free.value.trim();
+    if (!Object.keys(answers).length && !text) {
+      replace(status, h("span", {class: "error", role: "alert"}, "Answer at least one question."));
+      return;
+    }
+    submit.disabled = true;
+    replace(status, "Sending…");
+    try {
+      await api.answer(ds.id, {interrupt_id: gate.interrupt_id || null, answers, text});
+      replace(status, "Answers sent; the intake continues.");
+      onDone();
+    } catch (err) {
+      submit.disabled = false;
+      replace(status, h("span", {class: "error", role: "alert"}, `Not sent: ${err.message}`));
+    }
+  });
+  return form;
+}
+
+export function approvalGate(ds, gate, onDone) {
+  const policy = ds.policy || gate.policy || {};
+  const cost = ds.cost || gate.cost || {};
+  const plan = ds.plan || gate.plan || {};
+  const failed = (policy.rules || []).filter((r) => r.status === "fail" && !r.waived);
+  const comment = h("textarea", {id: "approval-comment", rows: 3, maxlength: 20000,
+    placeholder: "e.g. use eu-central-1 instead", "aria-describedby": "approval-comment-help"});
+  const reviewer = h("input", {id: "approval-by", value: localStorage.getItem("amp.reviewer") || "user",
+    maxlength: 200, autocomplete: "name"});
+  const waiverInputs = failed.map((r) => ({
+    rule: r,
+    input: h("input", {id: `waiver-${r.id}`, minlength: 3, maxlength: 2000, dataset: {rule: r.id},
+      placeholder: "Why this risk is accepted"}),
+  }));
+  const status = h("div", {class: "form-status", "aria-live": "polite"});
+  const buttons = {
+    approved: h("button", {type: "button", class: "primary", id: "approve-button"}, "Approve"),
+    changes_requested: h("button", {type: "button", id: "request-changes-button"}, "Request changes"),
+    rejected: h("button", {type: "button", class: "danger", id: "reject-button"}, "Reject"),
+  };
+  const expires = gate.expires_at || ds.gate_expires_at;
+  const box = h("section", {class: "stack gate approval-gate", id: "approval-box", "aria-labelledby": "approval-heading"},
+    h("h2", {id: "approval-heading"}, "Your approval is needed"),
+    h("p", null, `Plan on ${String(plan.cloud || "?").toUpperCase()} ${(plan.regions || []).join(", ")}: ` +
+      `${(plan.components || []).length} components, ${usd(cost.monthly_usd)}/month, policy `,
+    badge(policy.overall || "–", policy.overall || ""), "."),
+    expires ? h("p", {class: "muted"}, `The gate expires ${new Date(expires).toLocaleString()}.`) : null,
+    failed.length ? h("fieldset", {class: "waivers"},
+      h("legend", null, "Policy failed: approving needs a waiver for each failed rule"),
+      waiverInputs.map(({rule, input}) => h("div", {class: "field"},
+        h("label", {for: input.id}, h("strong", null, rule.id), ` — ${rule.detail || ""}`,
+          rule.control ? h("span", {class: "muted"}, ` (${rule.control})`) : null),
+        input))) : null,
+    h("div", {class: "field"},
+      h("label", {for: "approval-comment"}, "Comment"), comment,
+      h("p", {class: "hint", id: "approval-comment-help"},
+        "A change request with a comment (e.g. another region or a lower budget) starts a new version.")),
+    h("div", {class: "field narrow"}, h("label", {for: "approval-by"}, "Reviewer"), reviewer),
+    h("div", {class: "actions"}, buttons.approved, buttons.changes_requested, buttons.rejected),
+    status);
+
+  async function decide(decision) {
+    const by = reviewer.value.trim() || "user";
+    localStorage.setItem("amp.reviewer", by);
+    const text = comment.value.trim();
+    if (decision === "changes_requested" && !text) {
+      replace(status, h("span", {class: "error", role: "alert"}, "Say what should change in the comment."));
+      comment.focus();
+      return;
+    }
+    const waivers = [];
+    if (decision === "approved") {
+      for (const {rule, input} of waiverInputs) {
+        const reason = input.value.trim();
+        if (reason.length < 3) {
+          replace(status, h("span", {class: "error", role: "alert"},
+            `Give a reason (3+ characters) to waive ${rule.id}, or request changes instead.`));
+          input.focus();
+          return;
+        }
+        waivers.push({rule_id: rule.id, reason, by});
+      }
+    }
+    Object.values(buttons).forEach((b) => { b.disabled = true; });
+    replace(status, "Sending…");
+    try {
+      await api.approve(ds.id, {status: decision, comment: text, by, waivers});
+      replace(status, decision === "approved" ? "Approved: generating the repository."
+        : decision === "rejected" ? "Rejected." : "Changes requested: a new version is being planned.");
+      onDone(decision);
+    } catch (err) {
+      Object.values(buttons).forEach((b) => { b.disabled = false; });
+      const msg = err.status === 409 ? `Already decided or no longer waiting: ${err.message}`
+        : err.code === "policy_blocked" ? `Policy blocks approval: ${err.message}` : err.message;
+      replace(status, h("span", {class: "error", role: "alert"}, msg));
+    }
+  }
+  for (const [decision, button] of Object.entries(buttons)) button.addEventListener("click", () => decide(decision));
+  return box;
+}
+
+export function staleGate(ds, onResubmit) {
+  return h("section", {class: "gate stale-gate", id: "stale-box", role: "alert"},
+    h("h2", null, "This gate is stale"),
+    h("p", null, "Nobody decided before the gate expired, so this version stopped. Its plan, cost and policy stay " +
+      "here for reference; submit the requirements again for a fresh version."),
+    h("button", {type: "button", onclick: onResubmit}, "Start a new version from these requirements"));
+}
+
+export function finalNotice(ds, complete) {
+  const status = complete?.status || ds.status;
+  const artifact = ds.links?.artifact || (complete?.artifact_url ?? null);
+  const text = {
+    completed: "Done: the repository was generated and validated.",
+    rejected: "Rejected at the approval gate.",
+    superseded: "Superseded by a newer version.",
+    failed: "The run failed.",
+    stale: "The gate expired.",
+  }[status] || `Status: ${label(status)}`;
+  return h("section", {class: `gate final ${status}`, id: "final-box"},
+    h("h2", null, text),
+    artifact ? h("a", {class: "button primary", id: "download-zip", href: artifact, download: ""},
+      "Download repository (.zip)") : null);
+}
+
+export function constraintsList(ds) {
+  const constraints = Object.entries(ds.constraints || {}).filter(([, v]) =>
+    v !== null && v !== undefined && !(Array.isArray(v) && !v.length));
+  const assumptions = ds.assumptions || [];
+  return [
+    ds.requirements ? h("blockquote", {class: "requirements", id: "requirements-text"}, ds.requirements) : null,
+    constraints.length ? h("dl", {class: "kv"}, constraints.map(([k, v]) => [h("dt", null, label(k)), h("dd", null, show(v))]))
+      : h("p", {class: "muted"}, "No constraints extracted yet."),
+    assumptions.length ? [h("h3", null, "Assumptions"), h("ul", null, assumptions.map((a) =>
+      h("li", null, typeof a === "string" ? a : `${label(a.field)} = ${show(a.value)}: ${a.reason || ""}`)))] : null,
+  ];
+}
+
+export function risksList(risks) {
+  if (!risks || !risks.length) return [h("p", {class: "muted"}, "No risks recorded.")];
+  return [h("ul", {class: "risks"}, risks.map((r) => h("li", null,
+    badge(r.severity, `sev-${r.severity}`), " ", h("strong", null, r.title), r.component ? ` (${r.component})` : "",
+    h("div", null, r.detail || ""), r.probe ? h("div", {class: "muted"}, `Probe: ${r.probe}`) : null)))];
+}
