@@ -7,9 +7,10 @@ what a crash left unsent (JetStream drops the duplicate by its message id).
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import uuid
-from typing import Any
+from typing import Any, Callable, TypeVar
 
 import asyncpg
 from nats.js import JetStreamContext
@@ -18,13 +19,27 @@ from amp_contracts import (ConflictError, Envelope, GateClosed, GateDecided, Int
                            NotFound, PolicyBlocked, Subjects, ValidationFailed)
 from amp_runtime import store
 from amp_runtime.bus import publish
+from amp_runtime.telemetry import current_traceparent, step_span
 
 from .schemas import Approve, AnswersSubmit, ConstraintsSubmit
 
 log = logging.getLogger("amp.gateway")
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def traced(name: str) -> Callable[[F], F]:
+    """Each command is the root span of what the agents then do for it (traceparent in the envelope)."""
+    def wrap(fn: F) -> F:
+        @functools.wraps(fn)
+        async def inner(*args: Any, **kwargs: Any) -> Any:
+            with step_span("gateway", name, None):
+                return await fn(*args, **kwargs)
+        return inner  # type: ignore[return-value]
+    return wrap
 
 
 async def _enqueue(conn: asyncpg.Connection, subject: str, env: Envelope, msg_id: str) -> int:
+    env.traceparent = current_traceparent()
     return await store.add_outbox(conn, env.project_id, subject, msg_id, env.model_dump_json().encode())
 
 
@@ -48,6 +63,7 @@ async def relay_outbox(pool: asyncpg.Pool, js: JetStreamContext, interval_s: flo
         await asyncio.sleep(interval_s)
 
 
+@traced("submit_constraints")
 async def submit_constraints(pool: asyncpg.Pool, js: JetStreamContext, project_id: str,
                              body: ConstraintsSubmit) -> dict[str, Any]:
     if body.is_empty():
@@ -68,6 +84,7 @@ async def submit_constraints(pool: asyncpg.Pool, js: JetStreamContext, project_i
             "stream_url": f"/streams/{ds['id']}"}
 
 
+@traced("answer")
 async def answer(pool: asyncpg.Pool, js: JetStreamContext, ds_id: str, body: AnswersSubmit) -> dict[str, Any]:
     if not body.answers and not body.text.strip():
         raise ValidationFailed("give typed answers, a free-text answer, or both")
@@ -92,6 +109,7 @@ async def answer(pool: asyncpg.Pool, js: JetStreamContext, ds_id: str, body: Ans
     return {"decision_set_id": ds_id, "status": "answering"}
 
 
+@traced("approve")
 async def approve(pool: asyncpg.Pool, js: JetStreamContext, ds_id: str, body: Approve) -> dict[str, Any]:
     async with pool.acquire() as conn, conn.transaction():
         ds = await store.get_decision_set(conn, ds_id)

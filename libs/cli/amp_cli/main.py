@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import logging
 import os
 import signal
 import sys
@@ -27,8 +26,11 @@ def _settings(args: argparse.Namespace):
 
 def cmd_serve(args: argparse.Namespace) -> int:
     """Run one service in this process (what `amp up` starts once per agent)."""
+    from amp_runtime.telemetry import setup_logging, setup_tracing
+
     settings = _settings(args)
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    setup_logging(settings.log_level, args.service)
+    setup_tracing(args.service)
     if args.service == "gateway":
         import uvicorn
 

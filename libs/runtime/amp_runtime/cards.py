@@ -36,6 +36,8 @@ def card_events(env: Envelope, cards: list[ReasonCard]) -> list[Event]:
 def forward(env: Envelope, payload: Any, *, decision_set_id: str | None = None, run_id: str | None = None,
             key: str = "") -> Envelope:
     """The next message of the chain, carrying the routing fields of the one that caused it."""
+    from .telemetry import current_traceparent
+
     return Envelope[type(payload)](project_id=env.project_id, decision_set_id=decision_set_id or env.decision_set_id,
-                                   run_id=run_id or env.run_id, idempotency_key=key, traceparent=env.traceparent,
-                                   payload=payload)
+                                   run_id=run_id or env.run_id, idempotency_key=key,
+                                   traceparent=current_traceparent() or env.traceparent, payload=payload)

@@ -24,6 +24,7 @@ from . import store
 from .bus import publish
 from .canonical import idempotency_key
 from .faults import maybe_crash
+from .telemetry import step_span
 
 
 @dataclass
@@ -64,6 +65,13 @@ def step_key(env: Envelope, service: str, node: str) -> str:
 async def run_step(pool: asyncpg.Pool, js: JetStreamContext, service: str, node: str, env: Envelope,
                    compute: Callable[[str], Awaitable[StepResult]]) -> StepRecord:
     key = step_key(env, service, node)
+    with step_span(service, node, env.traceparent, project_id=env.project_id, decision_set_id=env.decision_set_id,
+                   run_id=env.run_id, step_key=key):
+        return await _run(pool, js, service, node, env, key, compute)
+
+
+async def _run(pool: asyncpg.Pool, js: JetStreamContext, service: str, node: str, env: Envelope, key: str,
+               compute: Callable[[str], Awaitable[StepResult]]) -> StepRecord:
     done = await store.get_run(pool, key)
     if done is None:
         started = time.perf_counter()

@@ -1,0 +1,75 @@
+"""Tracing and structured logs, correlated by project, decision set, run and node (seed §1, §21.11).
+
+Spans follow a decision set across services: every envelope carries the W3C `traceparent` of the
+step that published it, and the next step's span is its child. Exporters are the OpenTelemetry
+SDK's own, chosen by the standard OTEL_* variables; without them spans are created but dropped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+from typing import Any, Iterator
+
+from opentelemetry import trace
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+_propagator = TraceContextTextMapPropagator()
+TRACER = "amp"
+
+
+def setup_tracing(service: str) -> None:
+    """Install an SDK tracer provider for this process (console export with OTEL_TRACES_EXPORTER=console)."""
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter
+
+    provider = TracerProvider(resource=Resource.create({"service.name": f"amp-{service}"}))
+    if os.environ.get("OTEL_TRACES_EXPORTER") == "console":
+        provider.add_span_processor(BatchSpanProcessor(ConsoleSpanExporter()))
+    trace.set_tracer_provider(provider)
+
+
+def current_traceparent() -> str | None:
+    carrier: dict[str, str] = {}
+    _propagator.inject(carrier)
+    return carrier.get("traceparent")
+
+
+@contextlib.contextmanager
+def step_span(service: str, node: str, traceparent: str | None, **attrs: Any) -> Iterator[trace.Span]:
+    parent = _propagator.extract({"traceparent": traceparent}) if traceparent else None
+    tracer = trace.get_tracer(TRACER)
+    with tracer.start_as_current_span(f"{service}.{node}", context=parent,
+                                      attributes={k: str(v) for k, v in attrs.items()}) as span:
+        yield span
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line, with the correlation ids a step put on the record."""
+
+    FIELDS = ("project_id", "decision_set_id", "run_id", "node_name", "service")
+
+    def format(self, record: logging.LogRecord) -> str:
+        out: dict[str, Any] = {"ts": self.formatTime(record), "level": record.levelname, "logger": record.name,
+                               "message": record.getMessage()}
+        for f in self.FIELDS:
+            if hasattr(record, f):
+                out[f] = getattr(record, f)
+        span = trace.get_current_span().get_span_context()
+        if span.is_valid:
+            out["trace_id"] = format(span.trace_id, "032x")
+        if record.exc_info:
+            out["exc"] = self.formatException(record.exc_info)
+        return json.dumps(out, default=str)
+
+
+def setup_logging(level: str, service: str) -> None:
+    handler = logging.StreamHandler()
+    handler.setFormatter(JsonFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    logging.getLogger("faststream").setLevel("WARNING")
