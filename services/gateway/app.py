@@ -30,11 +30,15 @@ STATIC = Path(__file__).with_name("static")
 class BodyLimit(BaseHTTPMiddleware):
     """Refuse oversized bodies before reading them (413 in the error model)."""
 
+    #: Repository uploads are zips of a whole generated repository.
+    UPLOAD_BYTES = 20 * 1024 * 1024
+
     def __init__(self, app, max_bytes: int) -> None:  # noqa: ANN001
         super().__init__(app)
-        self.max_bytes = max_bytes
+        self.default_bytes = max_bytes
 
     async def dispatch(self, request: Request, call_next):  # noqa: ANN001, ANN201
+        self.max_bytes = self.UPLOAD_BYTES if request.url.path.endswith("/repo") else self.default_bytes
         length = request.headers.get("content-length")
         if length is not None and (not length.isdigit() or int(length) > self.max_bytes):
             return errors.error_response(413, ErrorBody(

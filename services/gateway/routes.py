@@ -148,6 +148,34 @@ async def get_artifact(request: Request, ds_id: str) -> Response:
         "Content-Disposition": f'attachment; filename="decision-set-v{ds["version"]}-{ds_id[:8]}.zip"'})
 
 
+@router.post("/projects/{project_id}/repo", status_code=201, tags=["projects"])
+async def push_repo(request: Request, project_id: str, base: str | None = Query(None, description=
+                    "the decision set whose repository was edited (default: the latest completed one)")) -> JSONResponse:
+    """Upload an edited repository (a zip); the next versions merge these edits into what they generate."""
+    import asyncio
+
+    from services.validators.gitstore import record_user_tree
+
+    from .uploads import read_zip
+
+    d = _deps(request)
+    await store.get_project(d.pool, project_id)
+    if base:
+        ds = await store.get_decision_set(d.pool, base)
+    else:
+        done = [r for r in await store.list_decision_sets(d.pool, project_id) if r["status"] == "completed"]
+        if not done:
+            raise NotFound(f"project {project_id} has no completed decision set to base the edits on")
+        ds = await store.get_decision_set(d.pool, done[-1]["id"])
+    if ds["project_id"] != project_id or not ds.get("git_commit"):
+        raise ValidationFailed(f"decision set {ds['id']} has no generated repository of this project")
+    files = read_zip(await request.body())
+    repo = d.settings.repos_dir / f"{project_id}.git"
+    commit = await asyncio.to_thread(record_user_tree, repo, files, ds["git_commit"], ds["id"])
+    return JSONResponse({"project_id": project_id, "commit": commit, "base_decision_set_id": ds["id"],
+                         "files": len(files)}, status_code=201)
+
+
 @router.get("/intake/schema", tags=["intake"])
 async def intake_schema() -> dict[str, Any]:
     """The Guided Setup wizard: fields, types, options, order and help, from the contracts' JSON Schema."""

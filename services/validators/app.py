@@ -32,8 +32,12 @@ def plain(row: dict) -> dict:
 
 
 def routes(deps: Deps) -> list[Route]:
+    async def tree_key_of(decision_set_id: str) -> str | None:
+        row = await store.find_decision_set(deps.pool, decision_set_id)
+        return row.get("tree_key") if row else None
+
     persist = PersistDeps(repos_dir=deps.settings.repos_dir, load_tree=deps.artifacts.get,
-                          put_artifact=deps.artifacts.put, artifact_key=artifact_key,
+                          put_artifact=deps.artifacts.put, artifact_key=artifact_key, tree_key_of=tree_key_of,
                           checkov=deps.settings.validators_checkov)
     graph = build_graph(persist, deps.checkpointer)
 

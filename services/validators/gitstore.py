@@ -174,3 +174,49 @@ def head(repo_path: str | Path, ref: str = DEFAULT_REF) -> str | None:
         return target.decode() if target else None
     finally:
         repo.close()
+
+
+USER_REF = "refs/heads/user"
+
+
+def record_user_tree(repo_path: str | Path, files: dict[str, str], base_commit: str, base_decision_set_id: str,
+                     author: str = DEFAULT_AUTHOR) -> str:
+    """Store a user's edited repository as a commit whose parent is the version they edited.
+
+    `refs/heads/user` always points at the latest upload; its message names the base decision
+    set, so a later regeneration knows what the user started from (the merge base).
+    """
+    import json
+
+    repo = open_or_init(repo_path)
+    try:
+        commit = Commit()
+        commit.tree = build_tree(repo, files)
+        commit.parents = [base_commit.encode("ascii")]
+        commit.author = commit.committer = author.encode("utf-8")
+        commit.author_time = commit.commit_time = int(time.time())
+        commit.author_timezone = commit.commit_timezone = 0
+        commit.encoding = b"UTF-8"
+        commit.message = (json.dumps({"user_edits": True, "base_decision_set_id": base_decision_set_id}) + "\n").encode()
+        repo.object_store.add_object(commit)
+        repo.refs[USER_REF.encode()] = commit.id
+        return commit.id.decode()
+    finally:
+        repo.close()
+
+
+def latest_user_tree(repo_path: str | Path) -> tuple[str, str, dict[str, str]] | None:
+    """(user commit, base decision set id, files) of the latest upload, or None."""
+    import json
+
+    if not Path(repo_path).exists():
+        return None
+    repo = open_or_init(repo_path)
+    try:
+        target = _ref_target(repo, USER_REF.encode())
+        if target is None:
+            return None
+        meta = json.loads(repo[target].message.decode() or "{}")
+    finally:
+        repo.close()
+    return target.decode(), meta["base_decision_set_id"], read_tree(repo_path, target.decode())

