@@ -1,0 +1,138 @@
+"""Token and cost accounting per model call, and per-project LLM budgets.
+
+Providers add one `UsageRecord` per API call to the `Accounting` of the call context; the
+caller persists them with `Accounting.persist` (or `record_usage` one by one) into `llm_usage`.
+`check_budget` compares what a project has spent (plus an estimate of the next call) with its
+`llm_budgets.limit_usd`: a warning from 80 %, a hard stop at 100 %, and a pause when an
+estimate would overrun what is left.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Literal
+
+from amp_contracts import BudgetExceeded, ProviderInfo
+from pydantic import BaseModel
+
+from .config import Price
+
+WARN_AT = 0.8
+
+
+def cost_usd(price: Price | None, info: ProviderInfo) -> float:
+    """USD of one call; 0 for a model without a configured price (e.g. a local model)."""
+    if price is None:
+        return 0.0
+    usd = (info.input_tokens * price.input + info.output_tokens * price.output
+           + info.cache_read_tokens * price.cache_read + info.cache_write_tokens * price.cache_write) / 1_000_000
+    return round(usd, 6)
+
+
+def estimate_usd(price: Price | None, prompt_chars: int, max_output_tokens: int) -> float:
+    """A pessimistic pre-call estimate: ~4 characters per token in, the whole output allowance out."""
+    if price is None:
+        return 0.0
+    return round(((prompt_chars / 4) * price.input + max_output_tokens * price.output) / 1_000_000, 6)
+
+
+@dataclass
+class UsageRecord:
+    node: str
+    info: ProviderInfo
+    usd: float
+
+
+@dataclass
+class Accounting:
+    """The calls of one step; the caller persists them after the step."""
+
+    records: list[UsageRecord] = field(default_factory=list)
+
+    def add(self, node: str, info: ProviderInfo, usd: float) -> None:
+        self.records.append(UsageRecord(node, info.model_copy(), usd))
+
+    @property
+    def total_usd(self) -> float:
+        return round(sum(r.usd for r in self.records), 6)
+
+    def totals(self) -> dict[str, int]:
+        keys = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens")
+        return {k: sum(getattr(r.info, k) for r in self.records) for k in keys}
+
+    async def persist(self, pool: Any, project_id: str, decision_set_id: str | None) -> int:
+        for r in self.records:
+            await record_usage(pool, project_id, decision_set_id, r.node, r.info, r.usd)
+        n = len(self.records)
+        self.records.clear()
+        return n
+
+
+async def record_usage(pool: Any, project_id: str, decision_set_id: str | None, node: str, info: ProviderInfo,
+                       usd: float) -> None:
+    """One row of `llm_usage` (asyncpg pool or connection)."""
+    await pool.execute(
+        "INSERT INTO llm_usage (project_id, decision_set_id, node, provider, model, input_tokens, output_tokens, "
+        "cache_read_tokens, cache_write_tokens, usd) VALUES ($1::uuid, $2::uuid, $3, $4, $5, $6, $7, $8, $9, $10)",
+        str(project_id), str(decision_set_id) if decision_set_id else None, node, info.provider, info.model,
+        info.input_tokens, info.output_tokens, info.cache_read_tokens, info.cache_write_tokens, Decimal(str(usd)))
+
+
+async def set_budget(pool: Any, project_id: str, limit_usd: float | None) -> None:
+    """Set (or, with None, remove) a project's LLM budget."""
+    if limit_usd is None:
+        await pool.execute("DELETE FROM llm_budgets WHERE project_id = $1::uuid", str(project_id))
+        return
+    await pool.execute(
+        "INSERT INTO llm_budgets (project_id, limit_usd) VALUES ($1::uuid, $2) "
+        "ON CONFLICT (project_id) DO UPDATE SET limit_usd = EXCLUDED.limit_usd, updated_at = now()",
+        str(project_id), Decimal(str(limit_usd)))
+
+
+class BudgetStatus(BaseModel):
+    project_id: str
+    limit_usd: float | None
+    spent_usd: float
+    estimate_usd: float = 0.0
+    remaining_usd: float | None
+    level: Literal["unlimited", "ok", "warn"]
+    message: str
+
+
+async def check_budget(pool: Any, project_id: str, estimate_usd: float = 0.0) -> BudgetStatus:
+    """The project's budget position; raises `BudgetExceeded` at 100 % or when `estimate_usd` would overrun it."""
+    row = await pool.fetchrow(
+        "SELECT b.limit_usd, (SELECT coalesce(sum(u.usd), 0) FROM llm_usage u WHERE u.project_id = $1::uuid) AS spent "
+        "FROM (SELECT 1) one LEFT JOIN llm_budgets b ON b.project_id = $1::uuid", str(project_id))
+    limit = float(row["limit_usd"]) if row["limit_usd"] is not None else None
+    spent = float(row["spent"])
+    est = max(0.0, float(estimate_usd))
+    if limit is None:
+        return BudgetStatus(project_id=str(project_id), limit_usd=None, spent_usd=spent, estimate_usd=est,
+                            remaining_usd=None, level="unlimited", message=f"No LLM budget set; ${spent:.2f} spent.")
+    remaining = round(limit - spent, 6)
+    details = [{"limit_usd": limit, "spent_usd": spent, "estimate_usd": est, "remaining_usd": max(remaining, 0.0)}]
+    if spent >= limit:
+        raise BudgetExceeded(f"The project's LLM budget of ${limit:.2f} is used up (${spent:.2f} spent). Raise the "
+                             "budget or switch the project to the deterministic provider to continue.",
+                             details=details)
+    if est > remaining:
+        raise BudgetExceeded(f"Paused before calling the model: the next call may cost up to ${est:.2f} but only "
+                             f"${remaining:.2f} of the ${limit:.2f} LLM budget is left (${spent:.2f} spent). "
+                             "Raise the budget to continue.", details=details)
+    level: Literal["ok", "warn"] = "warn" if spent + est >= WARN_AT * limit else "ok"
+    pct = (spent + est) / limit * 100 if limit else 100.0
+    msg = (f"{pct:.0f}% of the ${limit:.2f} LLM budget used or committed (${spent:.2f} spent)"
+           + ("; nearing the limit" if level == "warn" else ""))
+    return BudgetStatus(project_id=str(project_id), limit_usd=limit, spent_usd=spent, estimate_usd=est,
+                        remaining_usd=remaining, level=level, message=msg)
+
+
+def budget_guard(pool: Any, project_id: str):
+    """A `CallContext.budget` that checks the project's budget before each model call."""
+
+    async def guard(estimate: float) -> BudgetStatus:
+        return await check_budget(pool, project_id, estimate)
+
+    return guard
