@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Iterator
+import time
+from collections.abc import Iterator
+from typing import Any
 
 import httpx
 
@@ -14,6 +16,15 @@ class ApiError(Exception):
     def __init__(self, status: int, code: str, message: str) -> None:
         super().__init__(f"{code}: {message}")
         self.status, self.code, self.message = status, code, message
+
+
+class Unreachable(ApiError):
+    """The gateway could not be reached (refused, timed out, dropped the connection)."""
+
+    def __init__(self, base_url: str, err: Exception) -> None:
+        detail = str(err) or type(err).__name__
+        super().__init__(0, "unreachable", f"cannot reach the gateway at {base_url} ({detail}); "
+                                           "is it running (`amp up`)? set --gateway or AMP_GATEWAY")
 
 
 class Client:
@@ -34,12 +45,39 @@ class Client:
         ctype = r.headers.get("content-type", "")
         return r.json() if ctype.startswith("application/json") else r.content
 
+    def _send(self, method: str, path: str, **kw: Any) -> Any:
+        try:
+            r = self.http.request(method, path, **kw)
+        except httpx.TransportError as e:
+            raise Unreachable(self.base_url, e) from None
+        return self._check(r)
+
     def get(self, path: str, **params: Any) -> Any:
-        return self._check(self.http.get(path, params={k: v for k, v in params.items() if v is not None}))
+        return self._send("GET", path, params={k: v for k, v in params.items() if v is not None})
 
     def post(self, path: str, body: dict[str, Any], idempotency_key: str | None = None) -> Any:
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
-        return self._check(self.http.post(path, json=body, headers=headers))
+        return self._send("POST", path, json=body, headers=headers)
+
+    def projects(self, limit: int = 100) -> list[dict[str, Any]]:
+        return self.get("/projects", limit=limit)["projects"]
+
+    def project(self, project_id: str) -> dict[str, Any]:
+        return self.get(f"/projects/{project_id}")
+
+    def diff(self, ds_id: str, against: str | None = None, as_json: bool = False) -> Any:
+        out = self.get(f"/decision-sets/{ds_id}/diff", against=against, format="json" if as_json else "text")
+        return out if as_json else (out.decode() if isinstance(out, bytes) else str(out))
+
+    def all_events(self, ds_id: str, after: int = 0, page: int = 1000) -> list[dict[str, Any]]:
+        """Every stored event of a decision set after `after`, across pages."""
+        out: list[dict[str, Any]] = []
+        while True:
+            batch = self.get(f"/decision-sets/{ds_id}/events", after=after, limit=page)["events"]
+            out.extend(batch)
+            if len(batch) < page:
+                return out
+            after = batch[-1]["id"]
 
     def create_project(self, name: str, description: str = "") -> dict[str, Any]:
         return self.post("/projects", {"name": name, "description": description})
@@ -51,9 +89,12 @@ class Client:
         return self.post(f"/decision-sets/{ds_id}/answers",
                          {"answers": answers, "text": text, "interrupt_id": interrupt_id})
 
-    def approve(self, ds_id: str, status: str = "approved", comment: str = "", waivers: list | None = None) -> Any:
-        return self.post(f"/decision-sets/{ds_id}/approve", {"status": status, "comment": comment,
-                                                             "waivers": waivers or []})
+    def approve(self, ds_id: str, status: str = "approved", comment: str = "", waivers: list | None = None,
+                by: str | None = None) -> Any:
+        body = {"status": status, "comment": comment, "waivers": waivers or []}
+        if by:
+            body["by"] = by
+        return self.post(f"/decision-sets/{ds_id}/approve", body)
 
     def decision_set(self, ds_id: str) -> dict[str, Any]:
         return self.get(f"/decision-sets/{ds_id}")
@@ -70,6 +111,33 @@ class Client:
         headers = {"Accept": "text/event-stream"}
         if last_event_id is not None:
             headers["Last-Event-ID"] = str(last_event_id)
+        try:
+            yield from self._stream(ds_id, headers, timeout)
+        except httpx.TransportError as e:
+            raise Unreachable(self.base_url, e) from None
+
+    def follow(self, ds_id: str, last_event_id: int | None = None, timeout: float = 60.0, retries: int = 5
+               ) -> Iterator[tuple[str, dict[str, Any], int | None]]:
+        """`stream`, reconnecting with Last-Event-ID after a dropped connection (no gap, no duplicate)."""
+        failures = 0
+        while True:
+            try:
+                for ev, data, eid in self.stream(ds_id, last_event_id, timeout):
+                    failures = 0
+                    if eid is not None:
+                        last_event_id = eid
+                    yield ev, data, eid
+                    if ev == "run-complete":
+                        return
+                time.sleep(0.5)  # the server ended the stream early (its time limit): resume
+            except Unreachable:
+                failures += 1
+                if failures > retries:
+                    raise
+                time.sleep(min(5.0, 0.5 * 2 ** (failures - 1)))
+
+    def _stream(self, ds_id: str, headers: dict[str, str], timeout: float
+                ) -> Iterator[tuple[str, dict[str, Any], int | None]]:
         with self.http.stream("GET", f"/streams/{ds_id}", headers=headers,
                               timeout=httpx.Timeout(timeout, read=timeout)) as r:
             if r.status_code >= 400:
@@ -88,7 +156,7 @@ class Client:
                 if line.startswith(":"):
                     continue
                 key, _, value = line.partition(":")
-                value = value[1:] if value.startswith(" ") else value
+                value = value.removeprefix(" ")
                 if key == "event":
                     ev = value
                 elif key == "data":

@@ -1,9 +1,390 @@
-"""Commands that work against a running gateway (`--gateway URL` or AMP_GATEWAY)."""
+"""Commands that work against a running gateway (`--gateway URL`, or AMP_GATEWAY, default
+http://127.0.0.1:8080): projects, show, events, watch, answer, approve, diff, export.
+
+Every command takes `--json` for scripts (machine-readable stdout, human progress on stderr) and
+reports an error as one line on stderr (`amp: not_found: decision set … not found`), never a
+traceback.
+
+Exit codes:
+  0  ok (the decision set completed)        4  waiting for approval
+  1  API or other error                     5  policy blocked (a failed rule without a waiver)
+  2  usage error                            6  the run failed
+  3  intake questions pending               7  rejected at the approval gate
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import sys
+import time
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
 
+from rich.markup import escape
+from rich.table import Table
+
+from .client import ApiError, Client
+from .output import StageView, console, diff_text, err_console, event_line, show_decision_set
+from .run import (
+    EXIT_APPROVAL,
+    EXIT_ERROR,
+    EXIT_OK,
+    EXIT_POLICY,
+    EXIT_QUESTIONS,
+    EXIT_USAGE,
+    STATUS_EXIT,
+    RunStop,
+    ask,
+    questions_line,
+    write_repository,
+)
+
+DEFAULT_GATEWAY = "http://127.0.0.1:8080"
+
+EXIT_CODES = """\
+exit codes:
+  0  ok                                 4  waiting for approval (amp approve DS)
+  1  API or other error                 5  policy blocked (--waive RULE=REASON)
+  2  usage error                        6  the run failed
+  3  questions pending (amp answer DS)  7  rejected at the approval gate
+gateway commands use --gateway URL, or AMP_GATEWAY, default http://127.0.0.1:8080"""
+
+#: API error codes with an exit code of their own; every other API error exits 1.
+ERROR_EXIT = {"policy_blocked": EXIT_POLICY}
+
+
+class UsageError(Exception):
+    pass
+
+
+def gateway_url(args: argparse.Namespace) -> str:
+    return getattr(args, "gateway", None) or os.environ.get("AMP_GATEWAY") or DEFAULT_GATEWAY
+
+
+def fail(message: str) -> None:
+    err_console().print(f"[bold red]amp:[/] {escape(message)}", soft_wrap=True)
+
+
+def api_command(fn: Callable[[Client, argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    """Give a command its client and turn every failure into one line and an exit code."""
+
+    def wrapper(args: argparse.Namespace) -> int:
+        client = Client(gateway_url(args), timeout=getattr(args, "http_timeout", 30.0))
+        try:
+            return fn(client, args)
+        except ApiError as e:
+            fail(f"{e.code}: {e.message}")
+            return ERROR_EXIT.get(e.code, EXIT_ERROR)
+        except RunStop as stop:
+            fail(str(stop))
+            return stop.code
+        except UsageError as e:
+            fail(str(e))
+            return EXIT_USAGE
+        except KeyboardInterrupt:
+            raise
+        except Exception as e:  # noqa: BLE001 - the user gets one line, not a traceback
+            fail(f"error: {type(e).__name__}: {e}")
+            return EXIT_ERROR
+        finally:
+            client.close()
+
+    wrapper.__name__ = fn.__name__
+    return wrapper
+
+
+def emit(obj: Any) -> None:
+    sys.stdout.write(json.dumps(obj, indent=2, default=str) + "\n")
+    sys.stdout.flush()
+
+
+def _epoch(ts: Any) -> float | None:
+    try:
+        return datetime.fromisoformat(str(ts)).timestamp()
+    except ValueError:
+        return None
+
+
+def interactive(args: argparse.Namespace) -> bool:
+    return sys.stdin.isatty() and not getattr(args, "no_input", False)
+
+
+# --------------------------------------------------------------------------- projects / show / events
+
+def cmd_projects(client: Client, args: argparse.Namespace) -> int:
+    projects = client.projects(args.limit)
+    if args.json:
+        emit({"projects": projects})
+        return EXIT_OK
+    out = console(False)
+    if not projects:
+        out.print("no projects yet: amp run \"<requirements>\" --gateway URL")
+        return EXIT_OK
+    t = Table(title=f"{len(projects)} project(s)", title_justify="left")
+    for col in ("id", "name", "versions", "created"):
+        t.add_column(col, no_wrap=col == "id")
+    for p in projects:
+        t.add_row(p["id"], escape(str(p.get("name", ""))), str(p.get("version_count", "")),
+                  str(p.get("created_at", ""))[:19].replace("T", " "))
+    out.print(t)
+    return EXIT_OK
+
+
+def cmd_show(client: Client, args: argparse.Namespace) -> int:
+    ds = client.decision_set(args.ds)
+    if args.json:
+        emit(ds)
+    else:
+        show_decision_set(ds, console(False))
+    return EXIT_OK
+
+
+def cmd_events(client: Client, args: argparse.Namespace) -> int:
+    events = client.all_events(args.ds, after=args.after)
+    if args.json:
+        emit({"decision_set_id": args.ds, "events": events})
+        return EXIT_OK
+    out = console(False)
+    for e in events:
+        out.print(event_line(e), soft_wrap=True)
+    if not events:
+        out.print("[dim]no events[/]")
+    return EXIT_OK
+
+
+# --------------------------------------------------------------------------- watch
+
+def cmd_watch(client: Client, args: argparse.Namespace) -> int:
+    return watch(client, args.ds, json_mode=args.json, exit_at_gate=args.exit_at_gate)
+
+
+def watch(client: Client, ds_id: str, json_mode: bool = False, exit_at_gate: bool = False,
+          after: int | None = None) -> int:
+    """Follow a decision set's stream to run-complete (and its successor on superseded)."""
+    ds = client.decision_set(ds_id)
+    out = console(json_mode)
+    view = StageView(out, started=_epoch(ds.get("created_at")))
+    out.print(f"[dim]decision set {ds_id} (v{ds.get('version')}, {ds.get('status')})[/]")
+    last = after
+    try:
+        view.start()
+        while True:
+            status = None
+            for ev, data, eid in client.follow(ds_id, last):
+                last = eid if eid is not None else last
+                if json_mode:
+                    sys.stdout.write(json.dumps({"id": eid, "event": ev, "data": data}, default=str) + "\n")
+                    sys.stdout.flush()
+                view.handle(ev, data)
+                if ev == "gate-waiting" and data.get("ts") and not _still_waiting(client, ds_id, data):
+                    continue  # a gate from the history, already answered
+                if ev == "gate-waiting" and data.get("gate") == "intake":
+                    view.print(f"[yellow]{'':>16} answer with: amp answer {ds_id}[/] "
+                               f"[dim]({escape(questions_line(data.get('questions') or []))})[/]")
+                    if exit_at_gate:
+                        return EXIT_QUESTIONS
+                elif ev == "gate-waiting":
+                    view.print(f"[yellow]{'':>16} decide with: amp approve {ds_id} [--reject|--changes][/]")
+                    if exit_at_gate:
+                        return EXIT_APPROVAL
+                elif ev == "run-complete":
+                    status = data
+            if status and status.get("status") == "superseded" and status.get("next_decision_set_id"):
+                ds_id, last = status["next_decision_set_id"], None
+                view.print(f"[dim]superseded by decision set {ds_id}[/]")
+                view.reset(time.time())
+                continue
+            view.stop()
+            final = client.decision_set(ds_id)
+            return STATUS_EXIT.get(final["status"], EXIT_ERROR if final["status"] != "completed" else EXIT_OK)
+    finally:
+        view.stop()
+
+
+def _still_waiting(client: Client, ds_id: str, gate: dict[str, Any]) -> bool:
+    """Whether a replayed gate-waiting event is the gate open now (not one already decided)."""
+    try:
+        ds = client.decision_set(ds_id)
+    except ApiError:
+        return True
+    want = "waiting_intake" if gate.get("gate") == "intake" else "waiting_approval"
+    if ds.get("status") not in (want, "expiring"):
+        return False
+    open_gate = ds.get("gate") or {}
+    return not gate.get("interrupt_id") or open_gate.get("interrupt_id") in (None, gate.get("interrupt_id"))
+
+
+# --------------------------------------------------------------------------- answer / approve
+
+def parse_sets(items: list[str] | None) -> dict[str, Any]:
+    answers: dict[str, Any] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"--set takes field=value, got {item!r}")
+        value = value.strip()
+        if value.startswith("["):
+            try:
+                answers[key.strip()] = json.loads(value)
+                continue
+            except ValueError:
+                pass
+        answers[key.strip()] = value
+    return answers
+
+
+def cmd_answer(client: Client, args: argparse.Namespace) -> int:
+    answers = parse_sets(args.set)
+    text = args.text or ""
+    ds = client.decision_set(args.ds)
+    gate = ds.get("gate") or {}
+    questions = gate.get("questions") or []
+    if ds.get("status") != "waiting_intake":
+        raise ApiError(409, "gate_closed", f"decision set {args.ds} is not waiting for answers "
+                                           f"(status {ds.get('status')})")
+    if not answers and not text.strip():
+        if not interactive(args):
+            raise RunStop(EXIT_QUESTIONS, "give answers with --set field=value or --text TEXT (or run on a "
+                                          f"terminal): {questions_line(questions)}")
+        out = console(args.json)
+        out.print(f"[bold yellow]decision set {args.ds} asks {len(questions)} question(s)[/] "
+                  "[dim](Enter takes the default; numbers pick options)[/]")
+        for q in questions:
+            value = ask(q, out)
+            if value is not None:
+                answers[q["field"]] = value
+        if not answers:
+            text = out.input("Anything else to add (free text)? ").strip()
+            if not text:
+                raise RunStop(EXIT_QUESTIONS, "no answers given")
+    result = client.answer(args.ds, answers, text=text, interrupt_id=gate.get("interrupt_id"))
+    if args.json and not args.watch:
+        emit({**result, "answers": answers, "text": text})
+        return EXIT_OK
+    err_console().print(f"answers accepted for decision set {args.ds}"
+                        + ("" if args.watch else f"; follow with: amp watch {args.ds}"), soft_wrap=True)
+    if args.watch:
+        return watch(client, args.ds, json_mode=args.json, exit_at_gate=args.exit_at_gate)
+    return EXIT_OK
+
+
+def parse_waivers(items: list[str] | None, by: str) -> list[dict[str, str]]:
+    out = []
+    for w in items or []:
+        rule, sep, reason = w.partition("=")
+        if not sep or not rule.strip() or not reason.strip():
+            raise UsageError(f"--waive takes RULE=REASON, got {w!r}")
+        out.append({"rule_id": rule.strip(), "reason": reason.strip(), "by": by})
+    return out
+
+
+def cmd_approve(client: Client, args: argparse.Namespace) -> int:
+    status = "rejected" if args.reject else "changes_requested" if args.changes else "approved"
+    by = args.by or os.environ.get("USER") or "cli"
+    waivers = parse_waivers(args.waive, by)
+    if status == "changes_requested" and not (args.comment or "").strip():
+        raise UsageError("--changes needs --comment saying what should change")
+    body = {"status": status, "comment": args.comment or "", "by": by, "waivers": waivers}
+    result = client.post(f"/decision-sets/{args.ds}/approve", body)
+    if args.json and not args.watch:
+        emit(result)
+        return EXIT_OK
+    err_console().print(f"decision set {args.ds}: {status}"
+                        + ("" if args.watch else f"; follow with: amp watch {args.ds}"), soft_wrap=True)
+    if args.watch:
+        return watch(client, args.ds, json_mode=args.json)
+    return EXIT_OK
+
+
+# --------------------------------------------------------------------------- diff / export
+
+def cmd_diff(client: Client, args: argparse.Namespace) -> int:
+    if args.json:
+        emit(client.diff(args.ds, args.against, as_json=True))
+        return EXIT_OK
+    text = client.diff(args.ds, args.against)
+    diff_text(text, console(False))
+    return EXIT_OK
+
+
+def cmd_export(client: Client, args: argparse.Namespace) -> int:
+    out_dir = Path(args.out)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise UsageError(f"--out {out_dir} exists and is not a directory")
+    data = client.artifact(args.ds)
+    n = write_repository(data, out_dir)
+    files = sorted(str(p.relative_to(out_dir)) for p in out_dir.rglob("*") if p.is_file())
+    if args.json:
+        emit({"decision_set_id": args.ds, "out": str(out_dir.resolve()), "files_written": n, "files": files})
+    else:
+        err_console().print(f"[green]wrote {n} files to {escape(str(out_dir))}[/]", soft_wrap=True)
+    return EXIT_OK
+
+
+# --------------------------------------------------------------------------- the parser
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the gateway commands to the `amp` parser."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--gateway", metavar="URL", help=f"the gateway (default AMP_GATEWAY or {DEFAULT_GATEWAY})")
+    common.add_argument("--json", action="store_true", help="machine-readable output on stdout")
+
+    def add(name: str, fn: Callable[[Client, argparse.Namespace], int], help_: str) -> argparse.ArgumentParser:
+        s = sub.add_parser(name, parents=[common], help=help_, description=help_, epilog=EXIT_CODES,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+        s.set_defaults(fn=api_command(fn))
+        return s
+
+    s = add("projects", cmd_projects, "list projects")
+    s.add_argument("--limit", type=int, default=100)
+
+    s = add("show", cmd_show, "show a decision set: status, constraints, plan, cost, policy, approval")
+    s.add_argument("ds", metavar="DS", help="decision set id")
+
+    s = add("events", cmd_events, "the stored event timeline of a decision set")
+    s.add_argument("ds", metavar="DS")
+    s.add_argument("--after", type=int, default=0, metavar="ID", help="only events after this event id")
+
+    s = add("watch", cmd_watch, "follow a decision set live to the end of its run (JSON lines with --json)")
+    s.add_argument("ds", metavar="DS")
+    s.add_argument("--exit-at-gate", action="store_true", help="stop at an open gate with exit 3 or 4")
+
+    s = add("answer", cmd_answer, "answer the intake questions of a decision set")
+    s.add_argument("ds", metavar="DS")
+    s.add_argument("--set", action="append", metavar="FIELD=VALUE", help="a typed answer (repeatable)")
+    s.add_argument("--text", help="a free-text answer, read like the requirements")
+    s.add_argument("--no-input", action="store_true", help="never prompt, even on a terminal")
+    s.add_argument("--watch", action="store_true", help="follow the run afterwards")
+    s.add_argument("--exit-at-gate", action="store_true", help="with --watch: stop at the next gate")
+
+    s = add("approve", cmd_approve, "decide the approval gate of a decision set (approve by default)")
+    s.add_argument("ds", metavar="DS")
+    s.add_argument("--comment", help="recorded with the decision (required with --changes)")
+    g = s.add_mutually_exclusive_group()
+    g.add_argument("--reject", action="store_true", help="reject the plan")
+    g.add_argument("--changes", action="store_true", help="request changes (re-plans as a new version)")
+    s.add_argument("--waive", action="append", metavar="RULE=REASON", help="waive a failed policy rule")
+    s.add_argument("--by", help="who decides (default $USER)")
+    s.add_argument("--watch", action="store_true", help="follow the run afterwards")
+
+    s = add("diff", cmd_diff, "unified diff of a decision set's repository against its parent (or --against)")
+    s.add_argument("ds", metavar="DS")
+    s.add_argument("--against", metavar="DS", help="another decision set of the same project")
+
+    s = add("export", cmd_export, "write a decision set's generated repository to a directory")
+    s.add_argument("ds", metavar="DS")
+    s.add_argument("--out", required=True, metavar="DIR")
+
+    _document_exit_codes(sub)
+
+
+def _document_exit_codes(sub: argparse._SubParsersAction) -> None:
+    """Put the exit codes in `amp run --help` too (the top-level parser is not reachable from here)."""
+    run_parser = sub.choices.get("run")
+    if run_parser is not None and not run_parser.epilog:
+        run_parser.epilog = EXIT_CODES
+        run_parser.formatter_class = argparse.RawDescriptionHelpFormatter

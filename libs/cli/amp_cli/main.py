@@ -188,8 +188,11 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def parser() -> argparse.ArgumentParser:
+    from . import commands
+
     p = argparse.ArgumentParser(prog="amp", description="Agentic MLOps Platform: requirements in, a reviewed, "
-                                "costed, policy-checked, generated repository out.")
+                                "costed, policy-checked, generated repository out.", epilog=commands.EXIT_CODES,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="command", required=True)
 
     s = sub.add_parser("up", help="run the whole platform (embedded NATS and Postgres unless NATS_URL/DATABASE_URL)")
@@ -239,8 +242,6 @@ def parser() -> argparse.ArgumentParser:
     s = sub.add_parser("bench", help="run the benchmarks (see docs/benchmarks.md)", add_help=False)
     s.add_argument("bench_args", nargs=argparse.REMAINDER)
     s.set_defaults(fn=cmd_bench)
-
-    from . import commands
 
     commands.register(sub)
     return p
