@@ -42,7 +42,7 @@ log = logging.getLogger("amp.codegen")
 
 def routes(deps: Deps) -> list[Route]:
     warm_up()
-    graph = build_graph(deps.checkpointer)
+    graph = build_graph(deps.checkpointer, deps.providers.orchestration)
     settings = deps.settings
 
     async def on_policy(env: Envelope, key: str) -> StepResult:
@@ -71,6 +71,8 @@ def routes(deps: Deps) -> list[Route]:
         p: GateExpire = env.payload
         if p.kind == "reminder":
             ds = await store.get_decision_set(deps.pool, env.decision_set_id)
+            if ds["status"] not in ("waiting_approval", "expiring"):
+                return StepResult()  # decided before the reminder went out
             return StepResult(events=[event(env, "gate-reminder", "gate_hitl", {
                 "decision_set_id": env.decision_set_id, "gate": "pre-codegen",
                 "expires_at": ds["gate_expires_at"].isoformat() if ds.get("gate_expires_at") else None})])
@@ -143,31 +145,39 @@ async def sweep_gates(deps: Deps) -> None:
     while True:
         try:
             for row in await store.due_gates(deps.pool, s.gate_reminder_before_s):
-                kind = "expire" if row["expired"] or row["status"] == "expiring" else "reminder"
-                if kind == "reminder" and row["gate_reminded"]:
+                expiring = row["expired"] or row["status"] == "expiring"
+                if not row["gate_reminded"]:  # a reminder always comes before the expiry
+                    await _publish_gate(deps, row, "reminder")
+                    try:
+                        async with deps.pool.acquire() as conn:
+                            await store.update_decision_set(conn, row["id"], {"gate_reminded": True},
+                                                            expect_status={"waiting_approval", "expiring"})
+                    except ConflictError:
+                        continue  # decided meanwhile
+                if not expiring:
                     continue
-                if kind == "expire" and row["status"] == "waiting_approval":
+                if row["status"] == "waiting_approval":
                     try:
                         async with deps.pool.acquire() as conn:
                             await store.update_decision_set(conn, row["id"], {"status": "expiring"},
                                                             expect_status={"waiting_approval"})
                     except ConflictError:
                         continue  # decided meanwhile
-                gate = row.get("gate") or {}
-                env = Envelope[GateExpire](project_id=row["project_id"], decision_set_id=row["id"],
-                                           run_id=str(uuid.uuid5(uuid.UUID(row["id"]), "gate")),
-                                           payload=GateExpire(interrupt_id=gate.get("interrupt_id"), kind=kind))
-                await publish(deps.js, Subjects.GATE_EXPIRE, env.model_dump_json().encode(),
-                              f"gate-{kind}:{row['id']}:{gate.get('interrupt_id')}")
-                if kind == "reminder":
-                    async with deps.pool.acquire() as conn:
-                        await store.update_decision_set(conn, row["id"], {"gate_reminded": True},
-                                                        expect_status={"waiting_approval"})
+                await _publish_gate(deps, row, "expire")
         except asyncio.CancelledError:
             raise
         except Exception:  # noqa: BLE001 - a failed sweep is retried at the next tick
             log.exception("gate sweep failed")
         await asyncio.sleep(s.sweep_interval_s)
+
+
+async def _publish_gate(deps: Deps, row: dict, kind: str) -> None:
+    gate = row.get("gate") or {}
+    env = Envelope[GateExpire](project_id=row["project_id"], decision_set_id=row["id"],
+                               run_id=str(uuid.uuid5(uuid.UUID(row["id"]), "run")),
+                               payload=GateExpire(interrupt_id=gate.get("interrupt_id"), kind=kind))
+    await publish(deps.js, Subjects.GATE_EXPIRE, env.model_dump_json().encode(),
+                  f"gate-{kind}:{row['id']}:{gate.get('interrupt_id')}")
 
 
 def create_app(settings: Settings) -> FastStream:

@@ -138,7 +138,7 @@ def test_project_policy_pack_and_waivers_are_applied_and_shown(client) -> None:
 
 def test_gate_expires_and_reminds(stack, client) -> None:
     stack.kill("codegen-0")
-    stack.spawn_agent("codegen-0", {"AMP_GATE_TTL_S": "3", "AMP_GATE_REMINDER_BEFORE_S": "2",
+    stack.spawn_agent("codegen-0", {"AMP_GATE_TTL_S": "4", "AMP_GATE_REMINDER_BEFORE_S": "3",
                                     "AMP_SWEEP_INTERVAL_S": "0.3"})
     try:
         project = client.create_project("expiry")
