@@ -25,7 +25,7 @@ NODES = {Subjects.PLAN_PROPOSED: "critic_tech"}
 
 def routes(deps: Deps) -> list[Route]:
     warm_up()
-    graph = build_graph(deps.checkpointer)
+    graph = build_graph(deps.checkpointer, deps.providers.orchestration)
 
     async def on_plan(env: Envelope, key: str) -> StepResult:
         p = env.payload

@@ -6,6 +6,8 @@ from typing import Any
 
 from amp_contracts import ConstraintSchema, CostEstimate, Plan
 
+from amp_runtime.calls import current_call, provenance
+
 from .cost import estimate
 from .tech import critique
 
@@ -13,9 +15,10 @@ MAX_ROUNDS = 3
 _SEVERITY_CONFIDENCE = {"low": 0.85, "medium": 0.7, "high": 0.5, "critical": 0.3}
 
 
-def critic_tech(state: dict[str, Any]) -> dict[str, Any]:
+async def critic_tech(state: dict[str, Any], orchestration: Any) -> dict[str, Any]:
     plan = Plan.model_validate(state["plan"])
-    risks = critique(plan, ConstraintSchema.model_validate(state["constraints"]))
+    res = await orchestration.critique(plan, ConstraintSchema.model_validate(state["constraints"]), ctx=current_call())
+    risks = res.value
     replan = any(r.replan for r in risks) and plan.round < (state.get("max_rounds") or MAX_ROUNDS)
     worst = min((_SEVERITY_CONFIDENCE[r.severity] for r in risks), default=0.9)
     card = {
@@ -26,6 +29,7 @@ def critic_tech(state: dict[str, Any]) -> dict[str, Any]:
         "risks": [f"[{r.severity}] {r.title}: {r.detail} Probe: {r.probe}" for r in risks],
         "details": {"risks": [r.model_dump(mode="json") for r in risks], "round": plan.round, "replan": replan},
         "confidence": worst,
+        **provenance(res),
     }
     return {"risks": [r.model_dump(mode="json") for r in risks], "replan": replan, "cards": [card]}
 

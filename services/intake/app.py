@@ -27,7 +27,7 @@ NODES = {Subjects.INTAKE_REQUESTED: "intake_extract", Subjects.INTAKE_ANSWERED: 
 
 def routes(deps: Deps) -> list[Route]:
     warm_up()
-    graph = build_graph(deps.checkpointer)
+    graph = build_graph(deps.checkpointer, deps.providers.orchestration)
 
     async def on_requested(env: Envelope, key: str) -> StepResult:
         p = env.payload

@@ -17,11 +17,23 @@ def gate_user_input(state: IntakeState) -> dict[str, Any]:
     return {"answer": answer}
 
 
-def build_graph(checkpointer: Any = None) -> Any:
+def build_graph(checkpointer: Any = None, orchestration: Any = None) -> Any:
+    """`orchestration` is the OrchestrationProvider (rules by default, a model when configured)."""
+    if orchestration is None:
+        from amp_runtime.providers import DeterministicProvider
+
+        orchestration = DeterministicProvider()
+
+    async def intake_extract(state: IntakeState) -> dict[str, Any]:
+        return await nodes.intake_extract(dict(state), orchestration)
+
+    async def adaptive_questions(state: IntakeState) -> dict[str, Any]:
+        return await nodes.adaptive_questions(dict(state), orchestration)
+
     g = StateGraph(IntakeState)
-    g.add_node("intake_extract", nodes.intake_extract)
+    g.add_node("intake_extract", intake_extract)
     g.add_node("coverage_check", nodes.coverage_check)
-    g.add_node("adaptive_questions", nodes.adaptive_questions)
+    g.add_node("adaptive_questions", adaptive_questions)
     g.add_node("gate_user_input", gate_user_input)
     g.add_node("apply_answers", nodes.apply_user_answers)
     g.add_node("finalize", nodes.finalize)

@@ -5,17 +5,19 @@ from __future__ import annotations
 from typing import Any
 
 from amp_contracts import ConstraintSchema, Coverage, ValidationFailed
+from amp_runtime.calls import current_call, provenance
 
 from .coverage import check_coverage
 from .extraction import apply_answers, extract
-from .questions import assumptions, next_questions
+from .questions import assumptions
 
 AGENT = "intake"
 
 
-def intake_extract(state: dict[str, Any]) -> dict[str, Any]:
+async def intake_extract(state: dict[str, Any], orchestration: Any) -> dict[str, Any]:
     """Freeform text → typed constraints; structured input wins over the text, and says so."""
-    found = extract(state.get("text") or "")
+    res = await orchestration.extract(state.get("text") or "", ctx=current_call())
+    found = res.value
     structured = ConstraintSchema.model_validate(state.get("input_constraints") or {})
     from_text = found.constraints.stated()
     overridden = sorted(k for k, v in structured.stated().items() if k in from_text and from_text[k] != v)
@@ -28,6 +30,7 @@ def intake_extract(state: dict[str, Any]) -> dict[str, Any]:
         "inputs": {"constraints_keys": sorted(merged.stated()), "spans": spans},
         "details": {"constraints": merged.stated(), "structured_overrides": overridden},
         "confidence": 0.9 if spans else 0.5,
+        **provenance(res),
     }
     return {"constraints": merged.model_dump(mode="json"), "spans": spans, "overridden": overridden,
             "cards": [card], "asked": state.get("asked") or [], "round": state.get("round") or 0}
@@ -54,11 +57,12 @@ def needs_questions(state: dict[str, Any]) -> str:
     return "finalize" if Coverage.model_validate(state["coverage"]).passed else "adaptive_questions"
 
 
-def adaptive_questions(state: dict[str, Any]) -> dict[str, Any]:
+async def adaptive_questions(state: dict[str, Any], orchestration: Any) -> dict[str, Any]:
     constraints = ConstraintSchema.model_validate(state["constraints"])
     cov = Coverage.model_validate(state["coverage"])
     asked = set(state.get("asked") or [])
-    qs = next_questions(constraints, cov, asked)
+    res = await orchestration.next_questions(constraints, cov, asked, ctx=current_call())
+    qs = res.value
     if not qs:  # nothing worth asking: proceed on explicit assumptions
         return {"questions": []}
     card = {
@@ -67,6 +71,7 @@ def adaptive_questions(state: dict[str, Any]) -> dict[str, Any]:
         "inputs": {"constraints_keys": sorted(constraints.stated())},
         "details": {"question_count": len(qs), "fields": [q.field for q in qs]},
         "confidence": cov.score,
+        **provenance(res),
     }
     return {"questions": [q.model_dump(mode="json") for q in qs], "asked": sorted(asked | {q.field for q in qs}),
             "round": (state.get("round") or 0) + 1, "cards": [card]}

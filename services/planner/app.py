@@ -24,7 +24,7 @@ NODES = {Subjects.INTAKE_COMPLETED: "planner", Subjects.PLAN_REVISE: "planner_re
 
 def routes(deps: Deps) -> list[Route]:
     warm_up()
-    graph = build_graph(deps.checkpointer)
+    graph = build_graph(deps.checkpointer, deps.providers.orchestration)
 
     async def plan(env: Envelope, key: str, state: dict) -> StepResult:
         run = await run_graph(graph, env.decision_set_id, SERVICE, state)

@@ -10,9 +10,17 @@ from .nodes import planner
 from .state import PlannerState
 
 
-def build_graph(checkpointer: Any = None) -> Any:
+def build_graph(checkpointer: Any = None, orchestration: Any = None) -> Any:
+    if orchestration is None:
+        from amp_runtime.providers import DeterministicProvider
+
+        orchestration = DeterministicProvider()
+
+    async def plan_node(state: PlannerState) -> dict[str, Any]:
+        return await planner(dict(state), orchestration)
+
     g = StateGraph(PlannerState)
-    g.add_node("planner", planner)
+    g.add_node("planner", plan_node)
     g.add_edge(START, "planner")
     g.add_edge("planner", END)
     return g.compile(checkpointer=checkpointer)

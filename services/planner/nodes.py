@@ -6,12 +6,15 @@ from typing import Any
 
 from amp_contracts import ConstraintSchema, Plan, Risk
 
+from amp_runtime.calls import current_call, provenance
+
 from .planning import compose_plan
 
 AGENT = "planner"
 
 
-def plan_cards(plan: Plan, trigger: str, feedback: list[Risk]) -> list[dict[str, Any]]:
+def plan_cards(plan: Plan, trigger: str, feedback: list[Risk],
+               provenance_by_capability: dict[str, dict[str, Any]] | None = None) -> list[dict[str, Any]]:
     cards = [{
         "agent": AGENT, "node_name": "planner", "trigger": trigger,
         "summary": f"Plan round {plan.round}: {len(plan.components)} components on {plan.cloud} in "
@@ -32,19 +35,60 @@ def plan_cards(plan: Plan, trigger: str, feedback: list[Risk]) -> list[dict[str,
             "impacts": {"regions": c.regions, "deployment": c.deployment},
             "details": {"capability": c.capability, "sizing": c.sizing},
             "confidence": 0.75,
+            **(provenance_by_capability or {}).get(c.capability, {}),
         })
     return cards
 
 
-def planner(state: dict[str, Any]) -> dict[str, Any]:
+def open_candidates(component: Any) -> list[str]:
+    """The catalog patterns still in the running for a capability, the rules' winner first."""
+    others = [x.id for x in component.candidates if not x.rejected_because and x.id != component.pattern_id]
+    return [component.pattern_id, *others]
+
+
+async def choose_within_catalog(plan: Plan, constraints: ConstraintSchema, feedback: list[Risk],
+                                orchestration: Any) -> tuple[Plan, dict[str, dict[str, Any]]]:
+    """Let the orchestration provider pick among the catalog's open candidates of each capability.
+
+    The provider can only return one of the ids it is given (checked there); a different pick
+    re-plans with the rules' winner excluded, through the same feedback path the critic uses.
+    """
+    chosen: dict[str, tuple[str, str]] = {}
+    shown: dict[str, dict[str, Any]] = {}
+    for c in plan.components:
+        candidates = open_candidates(c)
+        if len(candidates) < 2:
+            continue
+        res = await orchestration.choose_pattern(c.capability, candidates, constraints, ctx=current_call())
+        shown[c.capability] = provenance(res)
+        chosen[c.capability] = (res.value.pattern_id, res.value.justification)
+    excluded = list(feedback)
+    for _ in range(8):
+        mismatched = [c for c in plan.components if c.capability in chosen and chosen[c.capability][0] != c.pattern_id]
+        if not mismatched:
+            break
+        excluded += [Risk(id=f"choice:{c.capability}", severity="low", title="another candidate was preferred",
+                          detail=chosen[c.capability][1], component=c.pattern_id, replan=True) for c in mismatched]
+        plan = compose_plan(constraints, feedback=excluded, round=plan.round)
+    updated = []
+    for c in plan.components:
+        pick = chosen.get(c.capability)
+        if pick and pick[0] == c.pattern_id and shown[c.capability]["provider"]["provider"] != "deterministic":
+            c = c.model_copy(update={"justification": pick[1]})
+        updated.append(c)
+    return plan.model_copy(update={"components": updated}), shown
+
+
+async def planner(state: dict[str, Any], orchestration: Any) -> dict[str, Any]:
     constraints = ConstraintSchema.model_validate(state["constraints"])
     feedback = [Risk.model_validate(r) for r in state.get("feedback") or []]
     plan = compose_plan(constraints, feedback=feedback or None, round=state.get("round") or 1)
+    plan, shown = await choose_within_catalog(plan, constraints, feedback, orchestration)
     assumed = [f"{a['field']} = {a['value']}: {a['reason']}" for a in state.get("assumptions") or []]
     if assumed:
         plan = plan.model_copy(update={"assumptions": sorted(set(plan.assumptions) | set(assumed))})
     return {"plan": plan.model_dump(mode="json"),
-            "cards": plan_cards(plan, state.get("trigger") or "constraints_updated", feedback)}
+            "cards": plan_cards(plan, state.get("trigger") or "constraints_updated", feedback, shown)}
 
 
 def warm_up() -> None:

@@ -43,6 +43,7 @@ class Deps:
     js: JetStreamContext
     checkpointer: Any
     artifacts: Any
+    providers: Any = None
     extras: dict[str, Any] = field(default_factory=dict)
 
 
@@ -136,7 +137,10 @@ async def handle_delivery(deps: Deps, service: str, route: Route, msg: NatsMessa
     try:
         handler = route.handler
         assert handler is not None
-        record = await run_step(deps.pool, deps.js, service, route.node, env, lambda key: handler(env, key))
+        from .calls import call_context, new_call
+
+        with call_context(new_call(deps.pool, env.project_id, env.decision_set_id)):
+            record = await run_step(deps.pool, deps.js, service, route.node, env, lambda key: handler(env, key))
     except Exception as e:  # noqa: BLE001 - every failure is either retried or dead-lettered, never lost
         delivered = raw.metadata.num_delivered if raw.metadata else 1
         final = isinstance(e, (NonRetryable, AmpError)) or delivered >= deps.settings.max_deliver

@@ -33,8 +33,11 @@ async def open_deps(settings: Settings, name: str) -> AsyncIterator[Deps]:
     js = nc.jetstream()
     await ensure_stream(js, settings.stream_name, settings.duplicate_window_s)
     saver, saver_pool = await open_checkpointer(settings.database_url)
-    deps = Deps(settings=settings, pool=pool, nc=nc, js=js, checkpointer=saver,
-                artifacts=artifact_store(settings.artifacts_dir, settings.s3_bucket, settings.s3_endpoint_url))
+    from .providers import providers_from_settings
+
+    artifacts = artifact_store(settings.artifacts_dir, settings.s3_bucket, settings.s3_endpoint_url)
+    deps = Deps(settings=settings, pool=pool, nc=nc, js=js, checkpointer=saver, artifacts=artifacts,
+                providers=providers_from_settings(settings, artifacts))
     try:
         yield deps
     finally:

@@ -22,6 +22,7 @@ from amp_contracts import Envelope, Event, Subjects
 
 from . import store
 from .bus import publish
+from .calls import current_call, usage_rows
 from .canonical import idempotency_key
 from .faults import maybe_crash
 from .telemetry import step_span
@@ -48,6 +49,7 @@ class StepResult:
     checkpoint_id: str | None = None
     new_decision_set: NewDecisionSet | None = None
     cost: dict | None = None
+    usage: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -76,6 +78,8 @@ async def _run(pool: asyncpg.Pool, js: JetStreamContext, service: str, node: str
     if done is None:
         started = time.perf_counter()
         result = await compute(key)
+        if not result.usage:
+            result.usage = usage_rows(current_call())
         maybe_crash(service, "before_commit")
         try:
             record = await _commit(pool, service, node, env, key, result, (time.perf_counter() - started) * 1000)
@@ -109,6 +113,13 @@ async def _commit(pool: asyncpg.Pool, service: str, node: str, env: Envelope, ke
                                             expect_status=result.expect_status)
         if result.cost is not None:
             await store.upsert_cost(conn, env.project_id, env.decision_set_id, result.cost)
+        for u in result.usage:
+            from amp_contracts import ProviderInfo
+
+            from .providers import record_usage
+
+            await record_usage(conn, env.project_id, env.decision_set_id, u["node"],
+                               ProviderInfo.model_validate(u["info"]), u["usd"])
         output = {"events": [e.model_dump(mode="json") for e in events], "messages": messages}
         if not await store.insert_run(conn, key, env.project_id, env.decision_set_id, service, node, output,
                                       duration_ms):
