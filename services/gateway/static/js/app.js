@@ -27,7 +27,9 @@ export function banner(message, kind = "info") {
     h("button", {type: "button", class: "link", "aria-label": "Dismiss message", onclick: () => banner(null)}, "✕"));
 }
 
-export function navigate(hash) {
+/** Goes to `hash`; `flash` is a message shown on the page that opens there. */
+export function navigate(hash, flash) {
+  if (flash) sessionStorage.setItem("amp.flash", flash);
   if (location.hash === hash) route();
   else location.hash = hash;
 }
@@ -118,6 +120,11 @@ async function route() {
   if (state.current) state.current.destroy();
   state.current = null;
   banner(null);
+  const flash = sessionStorage.getItem("amp.flash");
+  if (flash) {
+    sessionStorage.removeItem("amp.flash");
+    banner(flash);
+  }
   closeNav();
   const view = $("#view");
   const parts = location.hash.replace(/^#\/?/, "").split("/").filter(Boolean);

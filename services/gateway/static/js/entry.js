@@ -97,7 +97,7 @@ function quickStart(root, ctx) {
   textarea.value = ctx.prefill || "";
   const meterFill = h("div", {class: "meter-fill"});
   const meterThreshold = h("div", {class: "meter-threshold", title: "Threshold"});
-  const meter = h("div", {class: "meter", role: "meter", id: "coverage-meter", "aria-label": "Coverage",
+  const meter = h("div", {class: "meter", role: "meter", id: "coverage-meter", "aria-label": "Coverage", dataset: {score: "0"},
     "aria-valuemin": 0, "aria-valuemax": 100, "aria-valuenow": 0}, meterFill, meterThreshold);
   const summary = h("p", {id: "coverage-summary", class: "coverage-summary", "aria-live": "polite"},
     "Coverage appears here while you type.");

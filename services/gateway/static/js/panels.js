@@ -5,12 +5,16 @@ import {api} from "./api.js";
 import {badge, h, label, pct, replace, show, signedUsd, usd} from "./dom.js";
 import {stageName, TRIGGERS} from "./timeline.js";
 
-export function policyPanel(policy) {
+export function policyPanel(policy, approval) {
   if (!policy || !(policy.rules || []).length) {
     return [h("p", {class: "muted"}, "No policy evaluation yet.")];
   }
+  // waivers given at the approval gate mark the rules they cover
+  const given = new Map(((approval && approval.status === "approved" && approval.waivers) || [])
+    .map((w) => [w.rule_id, w]));
   const order = {fail: 0, warn: 1, pass: 2};
-  const rules = [...policy.rules].sort((x, y) => (order[x.status] ?? 3) - (order[y.status] ?? 3));
+  const rules = [...policy.rules].map((r) => given.has(r.id) && !r.waived
+    ? {...r, waived: true, waiver_reason: `${given.get(r.id).reason} (by ${given.get(r.id).by})`} : r).sort((x, y) => (order[x.status] ?? 3) - (order[y.status] ?? 3));
   return [
     h("p", null, "Overall ", badge(policy.overall, policy.overall),
       policy.requires_review ? h("span", {class: "muted"}, " · needs human review") : null),
@@ -62,6 +66,11 @@ export function costPanel(cost, previousUsd) {
   ];
 }
 
+const AGENTS = {
+  intake: "The intake", planner: "The planner", critics: "The critics", critic: "The critics", policy: "The policy engine",
+  gate: "The approval gate", codegen: "Codegen", validators: "The validators", rationale: "The rationale compiler", persist: "Diff & persist",
+};
+
 /** A summary of the latest stage's Reason Cards, shown after each recompute. */
 export function whatHappened(events, ds) {
   const cards = events.filter((e) => e.type === "reason-card");
@@ -79,7 +88,7 @@ export function whatHappened(events, ds) {
   const policy = latest("policy-update");
   const diff = latest("diff-update");
   const error = latest("run-error");
-  const stage = last.agent ? last.agent.charAt(0).toUpperCase() + last.agent.slice(1) : stageName(last.node_name);
+  const stage = AGENTS[last.agent] || (last.agent ? label(last.agent) : stageName(last.node_name));
   return [
     h("p", {class: "lead"}, `${stage} made ${group.length} decision${group.length === 1 ? "" : "s"}`,
       last.trigger ? `, prompted by ${TRIGGERS[last.trigger] || label(last.trigger)}` : "", "."),

@@ -126,7 +126,7 @@ export class DecisionSetView {
         newer ? h("a", {class: "button", href: `#/ds/${newer.id}`}, `Version ${newer.version} →`) : null,
         h("button", {type: "button", onclick: () => this.newVersion()}, "New version from these requirements")));
     this.renderGate();
-    replace(e.policy, ...policyPanel(ds.policy));
+    replace(e.policy, ...policyPanel(ds.policy, ds.approval));
     replace(e.cost, ...costPanel(ds.cost, this.previousCost()));
     replace(e.risks, ...risksList(ds.risks));
     const planKey = JSON.stringify(ds.plan || null);
@@ -241,9 +241,11 @@ export class DecisionSetView {
       this.el.streamState.className = "stream-state done";
       // follow a newer version only when this one was superseded while watching (not when replaying history)
       if (data.status === "superseded" && data.next_decision_set_id && !FINAL.has(this.initialStatus)) {
-        this.ctx.banner(`Version ${data.version} was superseded; following the new version.`);
         this.reload().then(() => {
-          if (!this.destroyed) this.ctx.navigate(`#/ds/${data.next_decision_set_id}`);
+          if (!this.destroyed) {
+            this.ctx.navigate(`#/ds/${data.next_decision_set_id}`,
+              `Version ${data.version} was superseded by your review; now following the new version.`);
+          }
         });
         return;
       }
