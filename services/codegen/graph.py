@@ -16,10 +16,18 @@ def gate_hitl(state: CodegenState) -> dict[str, Any]:
     return {"decision": interrupt({"gate": "pre-codegen"})}
 
 
-def build_graph(checkpointer: Any = None) -> Any:
+def build_graph(checkpointer: Any = None, orchestration: Any = None) -> Any:
+    if orchestration is None:
+        from amp_runtime.providers import DeterministicProvider
+
+        orchestration = DeterministicProvider()
+
+    async def process_approval_feedback(state: CodegenState) -> dict[str, Any]:
+        return await nodes.process_approval_feedback(dict(state), orchestration)
+
     g = StateGraph(CodegenState)
     g.add_node("gate_hitl", gate_hitl)
-    g.add_node("process_approval_feedback", nodes.process_approval_feedback)
+    g.add_node("process_approval_feedback", process_approval_feedback)
     g.add_node("codegen", nodes.codegen)
     g.add_edge(START, "gate_hitl")
     g.add_edge("gate_hitl", "process_approval_feedback")

@@ -8,10 +8,12 @@ from amp_contracts import ConstraintSchema, CostEstimate, Plan, PolicyResults, R
 
 from services.intake.extraction import extract_patch
 
+from amp_runtime.calls import current_call, provenance
+
 from .render import render_repository
 
 
-def process_approval_feedback(state: dict[str, Any]) -> dict[str, Any]:
+async def process_approval_feedback(state: dict[str, Any], orchestration: Any) -> dict[str, Any]:
     """The reviewer's comment becomes a constraint patch with the intake's own parser.
 
     A patch that changes constraints, or a request for changes, leads to a new version that is
@@ -27,7 +29,9 @@ def process_approval_feedback(state: dict[str, Any]) -> dict[str, Any]:
             else f"Rejected by {decision.get('by', 'user')}" + (f": {decision['comment']}" if decision.get("comment") else ""),
             "confidence": 1.0}]}
     current = ConstraintSchema.model_validate(state["constraints"])
-    patch = extract_patch(decision.get("comment") or "", current) if decision.get("comment") else {}
+    res = await orchestration.parse_approval_comment(decision["comment"], current, ctx=current_call()) \
+        if decision.get("comment") else None
+    patch = res.value if res is not None else {}
     changed = {k: v for k, v in patch.items() if current.stated().get(k) != v}
     outcome = "replan" if changed or status == "changes_requested" else "generate"
     card = {
@@ -38,6 +42,7 @@ def process_approval_feedback(state: dict[str, Any]) -> dict[str, Any]:
         "details": {"comment": decision.get("comment") or "", "patch": changed,
                     "waivers": decision.get("waivers") or []},
         "confidence": 0.9 if changed or not decision.get("comment") else 0.6,
+        **(provenance(res) if res is not None else {}),
     }
     return {"outcome": outcome, "patch": changed, "cards": [card]}
 
