@@ -42,7 +42,7 @@ def plan_cards(plan: Plan, trigger: str, feedback: list[Risk],
 
 def open_candidates(component: Any) -> list[str]:
     """The catalog patterns still in the running for a capability, the rules' winner first."""
-    others = [x.id for x in component.candidates if not x.rejected_because and x.id != component.pattern_id]
+    others = [x.id for x in component.candidates if x.eligible and x.id != component.pattern_id]
     return [component.pattern_id, *others]
 
 

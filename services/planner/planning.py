@@ -426,7 +426,8 @@ def _component(capability: str, ctx: Context, questions: list[str]) -> Component
     for a in ranked:
         lost = None if a is win else (a.reject or f"scored {a.score:g}, below {win.pattern.id} ({win.score:g})")
         candidates.append(Candidate(id=a.pattern.id, summary=a.pattern.summary, pros=a.pros, cons=a.cons,
-                                    tradeoffs=a.tradeoffs, score=a.score, rejected_because=lost))
+                                    tradeoffs=a.tradeoffs, score=a.score, rejected_because=lost,
+                                    eligible=not a.hard))
     p = win.pattern
     return Component(capability=capability, pattern_id=p.id, name=p.name, service=p.service, regions=regions,
                      deployment=p.deployment, sizing=_size(p, ctx, regions), answers=sorted(win.answers),

@@ -90,6 +90,7 @@ class FakeAnthropicServer:
         self.requests: list[Recorded] = []
         self._queues: dict[str | None, deque[Reply]] = {}
         self._lock = threading.Lock()
+        self._responder: Any = None
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -99,6 +100,11 @@ class FakeAnthropicServer:
         """Queue `replies` for requests naming `model` (None: for any model without its own queue)."""
         with self._lock:
             self._queues.setdefault(model, deque()).extend(replies)
+        return self
+
+    def respond(self, fn: Any) -> FakeAnthropicServer:
+        """Answer every request that has nothing scripted with `fn(request_body) -> Reply`."""
+        self._responder = fn
         return self
 
     def pending(self) -> int:
@@ -115,6 +121,9 @@ class FakeAnthropicServer:
                 if q:
                     return q.popleft()
         return None
+
+    def _fallback(self, req: dict[str, Any]) -> Reply | None:
+        return self._responder(req) if self._responder is not None else None
 
     # ------------------------------------------------------------------ server
 
@@ -146,7 +155,7 @@ class FakeAnthropicServer:
                 if path not in ("/v1/messages", "/v1/chat/completions"):
                     return self._send(Reply(404, {"type": "error", "error": {"type": "not_found_error",
                                                                              "message": f"no route {path}"}}), body)
-                reply = server._next(body.get("model"))
+                reply = server._next(body.get("model")) or server._fallback(body)
                 if reply is None:
                     reply = error_reply(400, message=f"fake server: no scripted answer for model {body.get('model')}")
                 if reply.delay_s:

@@ -26,6 +26,7 @@ from amp_runtime.settings import Settings
 class Stack:
     settings: Settings
     replicas: dict[str, int] = field(default_factory=dict)
+    env: dict[str, str] = field(default_factory=dict)
     quiet: bool = True
     nats: EmbeddedNats | None = None
     postgres: EmbeddedPostgres | None = None
@@ -49,7 +50,7 @@ class Stack:
         asyncio.run(migrate(self.settings.database_url))  # type: ignore[arg-type]
 
     def _spawn(self, name: str, argv: list[str], extra_env: dict[str, str] | None = None) -> subprocess.Popen:
-        env = {**os.environ, **self.settings.service_env(), "PYTHONUNBUFFERED": "1", **(extra_env or {})}
+        env = {**os.environ, **self.settings.service_env(), "PYTHONUNBUFFERED": "1", **self.env, **(extra_env or {})}
         logs = self.settings.data_dir / "logs"
         logs.mkdir(parents=True, exist_ok=True)
         out = open(logs / f"{name}.log", "ab")

@@ -25,6 +25,7 @@ class Candidate(BaseModel):
     tradeoffs: list[str] = Field(default_factory=list)
     score: float | None = None
     rejected_because: str | None = None
+    eligible: bool = Field(True, description="Meets every hard constraint (it lost on score, if it lost).")
 
 
 class Choice(BaseModel):

@@ -1,0 +1,78 @@
+"""A golden run with a model: every agent calls a local server speaking the Messages API through
+the real `anthropic` SDK, over the bus; Reason Cards show provider, model, tokens and prompt pack."""
+
+from __future__ import annotations
+
+import asyncio
+
+import asyncpg
+import pytest
+from flows import FRAUD, follow, is_gate
+
+from fakes.anthropic_server import FakeAnthropicServer
+from fakes.scripted_model import ScriptedModel
+
+pytestmark = pytest.mark.integration
+
+MODEL_NODES = {"intake_extract", "planner", "critic_tech", "process_approval_feedback"}
+
+
+@pytest.fixture(scope="module")
+def model_stack(settings, tmp_root):
+    from amp_cli.stack import Stack
+    from amp_runtime.embedded import free_port
+
+    from amp_runtime.embedded import EmbeddedNats
+
+    server = FakeAnthropicServer().start()
+    model = ScriptedModel()
+    server.respond(model)
+    bus = EmbeddedNats(tmp_root / "model-nats").start()  # its own bus: no sharing work with the rules' agents
+    s = Stack(settings.model_copy(update={"gateway_port": free_port(), "data_dir": tmp_root / "model-data",
+                                          "nats_url": bus.url}),
+              env={"AMP_PROVIDER": "anthropic", "ANTHROPIC_API_KEY": "test-key", "ANTHROPIC_BASE_URL": server.url,
+                   "AMP_MODEL": "claude-sonnet-4-6", "AMP_FALLBACK_MODEL": "none"})
+    s.start_services()
+    yield s, server, model
+    s.stop()
+    bus.stop()
+    server.stop()
+
+
+def test_golden_run_with_scripted_model_answers(model_stack, settings) -> None:
+    from amp_cli.client import Client
+
+    stack, server, model = model_stack
+    client = Client(stack.gateway_url, timeout=60)
+    try:
+        project = client.create_project("model golden")
+        ds = client.submit(project["id"], FRAUD)["decision_set_id"]
+        gate = follow(client, ds, is_gate)[-1]
+        assert gate[0] == "gate-waiting", gate
+        waivers = [{"rule_id": r["id"], "reason": "golden", "by": "t"} for r in gate[1]["policy"]["rules"]
+                   if r["status"] == "fail"]
+        client.approve(ds, "approved", "looks right", waivers)
+        assert follow(client, ds, lambda ev, d: ev == "run-complete")[-1][1]["status"] == "completed"
+        cards = [e["data"] for e in client.events(ds) if e["type"] == "reason-card"]
+        by_model = [c for c in cards if c["provider"]["provider"] == "anthropic"]
+        assert {c["node_name"] for c in by_model} >= {"intake_extract", "planner", "critic_tech"}
+        for c in by_model:
+            assert c["provider"]["model"] == "claude-sonnet-4-6"
+            assert c["provider"]["input_tokens"] > 0 and c["prompt_pack_hash"]
+        assert model.calls.get("record_constraints") == 1 and model.calls.get("choose_pattern", 0) >= 5
+        assert all(r.headers.get("authorization") or r.headers.get("x-api-key") for r in server.requests)
+
+        async def usage() -> list[asyncpg.Record]:
+            conn = await asyncpg.connect(settings.database_url)
+            try:
+                return await conn.fetch("SELECT node, provider, input_tokens, cache_read_tokens FROM llm_usage "
+                                        "WHERE decision_set_id = $1", __import__("uuid").UUID(ds))
+            finally:
+                await conn.close()
+
+        rows = asyncio.run(usage())
+        assert len(rows) == len(server.requests)  # every call accounted once
+        assert {r["provider"] for r in rows} == {"anthropic"}
+        assert sum(r["cache_read_tokens"] for r in rows) > 0
+    finally:
+        client.close()

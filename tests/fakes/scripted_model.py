@@ -1,0 +1,61 @@
+"""A scripted "model" for golden runs: answers each forced tool call of the providers sensibly.
+
+It reads the request the platform sent (tool name, user text) and answers in the tool's schema,
+with usage that includes prompt-cache reads after the first call, so a run through the bus
+exercises the real SDK, validation, accounting and Reason Card provenance.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from .anthropic_server import Reply, tool_reply, usage
+
+PATTERN = re.compile(r"^- ((?:aws|gcp|azure):[a-z_]+:[a-z0-9._-]+)", re.M)
+
+
+def _user_text(req: dict[str, Any]) -> str:
+    content = req["messages"][-1]["content"]
+    if isinstance(content, list):
+        return "\n".join(b.get("text", "") for b in content if isinstance(b, dict))
+    return str(content)
+
+
+def _between_markers(text: str) -> str:
+    m = re.search(r"<<<\n(.*)\n>>>", text, re.S)
+    return m.group(1) if m else text
+
+
+class ScriptedModel:
+    def __init__(self) -> None:
+        self.calls: dict[str, int] = {}
+
+    def __call__(self, req: dict[str, Any]) -> Reply:
+        tool = (req.get("tool_choice") or {}).get("name", "")
+        n = self.calls[tool] = self.calls.get(tool, 0) + 1
+        use = usage(input_tokens=1200, output_tokens=150, cache_read=900 if sum(self.calls.values()) > 1 else 0,
+                    cache_write=900 if sum(self.calls.values()) == 1 else 0)
+        text = _user_text(req)
+        if tool == "record_constraints":
+            from services.intake.extraction import extract
+
+            found = extract(_between_markers(text))
+            evidence = [{"field": s.field, "quote": s.text} for s in found.spans]
+            return tool_reply(tool, {"constraints": found.constraints.stated(), "evidence": evidence}, use=use)
+        if tool == "choose_pattern":
+            candidates = PATTERN.findall(text)
+            return tool_reply(tool, {"pattern_id": candidates[0], "justification":
+                                     f"{candidates[0]} meets the stated latency, region and compliance constraints "
+                                     "at the lowest operational burden (scripted model)"}, use=use)
+        if tool == "report_risks":
+            return tool_reply(tool, {"risks": []}, use=use)
+        if tool == "patch_constraints":
+            from amp_contracts import ConstraintSchema
+            from services.intake.extraction import extract_patch
+
+            return tool_reply(tool, {"set": extract_patch(_between_markers(text), ConstraintSchema()), "clear": []},
+                              use=use)
+        if tool == "ask_questions":
+            return tool_reply(tool, {"questions": []}, use=use)
+        return tool_reply(tool, {}, use=use)
