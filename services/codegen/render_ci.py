@@ -13,17 +13,17 @@ ENVIRONMENTS: tuple[str, ...] = ("dev", "staging", "prod")
 
 _AUTH = {
     "aws": """      - name: Cloud credentials (OIDC)
-        uses: aws-actions/configure-aws-credentials@v4
+        uses: aws-actions/configure-aws-credentials@v6
         with:
           role-to-assume: ${{ secrets.AWS_DEPLOY_ROLE_ARN }}
           aws-region: ${{ vars.AWS_REGION }}""",
     "gcp": """      - name: Cloud credentials (Workload Identity Federation)
-        uses: google-github-actions/auth@v2
+        uses: google-github-actions/auth@v3
         with:
           workload_identity_provider: ${{ secrets.GCP_WORKLOAD_IDENTITY_PROVIDER }}
           service_account: ${{ secrets.GCP_DEPLOY_SERVICE_ACCOUNT }}""",
     "azure": """      - name: Cloud credentials (OIDC federated identity)
-        uses: azure/login@v2
+        uses: azure/login@v3
         with:
           client-id: ${{ secrets.AZURE_CLIENT_ID }}
           tenant-id: ${{ secrets.AZURE_TENANT_ID }}
@@ -33,7 +33,7 @@ _AUTH = {
 _REGISTRY_LOGIN = {
     "aws": """      - name: Registry login
         uses: aws-actions/amazon-ecr-login@v2""",
-    "gcp": """      - uses: google-github-actions/setup-gcloud@v2
+    "gcp": """      - uses: google-github-actions/setup-gcloud@v3
       - name: Registry login
         run: gcloud auth configure-docker "${{ vars.GCP_REGION }}-docker.pkg.dev" --quiet""",
     "azure": """      - name: Registry login

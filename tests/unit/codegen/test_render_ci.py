@@ -60,8 +60,8 @@ def test_actions_are_pinned_to_a_major_version(rendered):
 
 
 def test_cloud_auth_is_oidc_through_secrets(rendered):
-    expected = {"aws": "aws-actions/configure-aws-credentials@v4", "gcp": "google-github-actions/auth@v2",
-                "azure": "azure/login@v2"}
+    expected = {"aws": "aws-actions/configure-aws-credentials@v6", "gcp": "google-github-actions/auth@v3",
+                "azure": "azure/login@v3"}
     for name, files in rendered.items():
         cloud = name.split("_")[0]
         text = files[".github/workflows/deploy.yml"]

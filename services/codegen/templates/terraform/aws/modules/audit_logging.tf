@@ -45,6 +45,10 @@ resource "aws_s3_bucket_lifecycle_configuration" "trail" {
 
     filter {}
 
+    abort_incomplete_multipart_upload {
+      days_after_initiation = 7
+    }
+
     transition {
       days          = 90
       storage_class = "GLACIER"

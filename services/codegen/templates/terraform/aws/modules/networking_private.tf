@@ -1,5 +1,11 @@
+# Zones are pinned by name (region + suffix) so a zone AWS adds later never moves subnets.
 data "aws_availability_zones" "available" {
   state = "available"
+
+  filter {
+    name   = "zone-name"
+    values = [for s in split(",", lookup(var.settings, "zone_suffixes", "a,b,c")) : "${var.region}${s}"]
+  }
 }
 
 locals {

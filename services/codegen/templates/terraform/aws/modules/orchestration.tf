@@ -24,16 +24,61 @@ resource "aws_iam_role" "pipeline" {
   tags               = var.tags
 }
 
+data "aws_caller_identity" "current" {}
+
+locals {
+  arn_scope = "${var.region}:${data.aws_caller_identity.current.account_id}"
+}
+
 resource "aws_iam_role_policy" "pipeline" {
+  # checkov:skip=CKV_AWS_290:Only the log-delivery and X-Ray actions use "*": AWS offers no resource-level permissions for them.
+  # checkov:skip=CKV_AWS_355:Only the log-delivery and X-Ray actions use "*": AWS offers no resource-level permissions for them.
+  # checkov:skip=CKV_AWS_289:iam:PassRole is limited to this project's roles and to the SageMaker service.
   name = "run-training"
   role = aws_iam_role.pipeline.id
   policy = jsonencode({
     Version = "2012-10-17"
-    Statement = [{
-      Effect   = "Allow"
-      Action   = ["sagemaker:CreateTrainingJob", "sagemaker:DescribeTrainingJob", "sagemaker:StopTrainingJob", "sagemaker:CreateModelPackage", "states:StartExecution", "iam:PassRole", "logs:CreateLogDelivery", "logs:GetLogDelivery", "logs:UpdateLogDelivery", "logs:DeleteLogDelivery", "logs:ListLogDeliveries", "logs:PutResourcePolicy", "logs:DescribeResourcePolicies", "logs:DescribeLogGroups", "xray:PutTraceSegments"]
-      Resource = "*"
-    }]
+    Statement = [
+      {
+        Sid      = "TrainingJobs"
+        Effect   = "Allow"
+        Action   = ["sagemaker:CreateTrainingJob", "sagemaker:DescribeTrainingJob", "sagemaker:StopTrainingJob", "sagemaker:AddTags"]
+        Resource = "arn:aws:sagemaker:${local.arn_scope}:training-job/*"
+      },
+      {
+        Sid      = "RegisterModel"
+        Effect   = "Allow"
+        Action   = ["sagemaker:CreateModelPackage"]
+        Resource = ["arn:aws:sagemaker:${local.arn_scope}:model-package/*", "arn:aws:sagemaker:${local.arn_scope}:model-package-group/*"]
+      },
+      {
+        Sid      = "StartPipeline"
+        Effect   = "Allow"
+        Action   = ["states:StartExecution"]
+        Resource = "arn:aws:states:${local.arn_scope}:stateMachine:${var.name_prefix}-train"
+      },
+      {
+        Sid      = "SyncTrainingJobEvents"
+        Effect   = "Allow"
+        Action   = ["events:PutTargets", "events:PutRule", "events:DescribeRule"]
+        Resource = "arn:aws:events:${local.arn_scope}:rule/StepFunctionsGetEventsForSageMakerTrainingJobsRule"
+      },
+      {
+        Sid      = "PassTrainingRole"
+        Effect   = "Allow"
+        Action   = ["iam:PassRole"]
+        Resource = "arn:aws:iam::${data.aws_caller_identity.current.account_id}:role/${var.name_prefix}-*"
+        Condition = {
+          StringEquals = { "iam:PassedToService" = "sagemaker.amazonaws.com" }
+        }
+      },
+      {
+        Sid      = "LogDeliveryAndTracing"
+        Effect   = "Allow"
+        Action   = ["logs:CreateLogDelivery", "logs:GetLogDelivery", "logs:UpdateLogDelivery", "logs:DeleteLogDelivery", "logs:ListLogDeliveries", "logs:PutResourcePolicy", "logs:DescribeResourcePolicies", "logs:DescribeLogGroups", "xray:PutTraceSegments"]
+        Resource = "*"
+      },
+    ]
   })
 }
 
@@ -80,7 +125,7 @@ resource "aws_sfn_state_machine" "train" {
 
   logging_configuration {
     log_destination        = "${aws_cloudwatch_log_group.pipeline.arn}:*"
-    include_execution_data = false
+    include_execution_data = true
     level                  = "ERROR"
   }
 
@@ -92,6 +137,7 @@ resource "aws_sfn_state_machine" "train" {
 resource "aws_scheduler_schedule" "retrain" {
   name                = "${var.name_prefix}-retrain"
   schedule_expression = local.schedules[lookup(var.settings, "cadence", "daily")]
+  kms_key_arn         = var.kms_key_arn
 
   flexible_time_window {
     mode = "OFF"

@@ -1,4 +1,6 @@
 resource "azurerm_data_factory" "ingest" {
+  # checkov:skip=CKV2_AZURE_15:Encrypted with the project CMK through customer_managed_key_id when security_kms is planned; checkov only looks for a Key Vault linked service.
+  # checkov:skip=CKV_AZURE_103:Pipelines are defined in Terraform in this repository, their single source of truth; ADF Git integration would add a second one.
   name                             = "${var.name_prefix}-ingest"
   location                         = var.region
   resource_group_name              = var.resource_group_name

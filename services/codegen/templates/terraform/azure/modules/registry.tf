@@ -1,5 +1,6 @@
 resource "azurerm_container_registry" "models" {
   # checkov:skip=CKV_AZURE_165:Geo-replication is added per environment when serving runs in several regions.
+  # checkov:skip=CKV_AZURE_139:Public access is on only when the plan has no private networking (subnet_id null), so CI can push images; pushes need Entra ID, admin user off.
   name                          = substr(replace("${var.name_prefix}models", "/[^a-zA-Z0-9]/", ""), 0, 50)
   location                      = var.region
   resource_group_name           = var.resource_group_name
@@ -10,6 +11,7 @@ resource "azurerm_container_registry" "models" {
   trust_policy_enabled          = true
   retention_policy_in_days      = 30
   data_endpoint_enabled         = true
+  zone_redundancy_enabled       = true
   tags                          = var.tags
 
   dynamic "identity" {
