@@ -1,0 +1,126 @@
+"""Resident memory of the whole platform, read from /proc: every service process, nats-server and
+Postgres (postmaster and its backends). RSS counts Postgres' shared buffers once per backend, so
+PSS (proportional set size) is recorded too."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+
+def _status(pid: int) -> dict[str, int]:
+    out = {}
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(("VmRSS", "VmHWM")):
+                k, v = line.split(":", 1)
+                out[k] = int(v.split()[0]) * 1024
+    except OSError:
+        pass
+    return out
+
+
+def _pss(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+def _children(pid: int) -> list[int]:
+    kids = []
+    for p in Path("/proc").iterdir():
+        if not p.name.isdigit():
+            continue
+        try:
+            stat = (p / "stat").read_text()
+            ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        if ppid == pid:
+            kids.append(int(p.name))
+    return kids
+
+
+def stack_pids(stack: Any) -> dict[str, list[int]]:
+    """name → pids of every process of `amp up`."""
+    out = {name: [proc.pid] for name, proc in stack.procs.items()}
+    if stack.nats is not None and stack.nats.proc is not None:
+        out["nats-server"] = [stack.nats.proc.pid]
+    if stack.postgres is not None:
+        pidfile = stack.postgres.pgdata / "postmaster.pid"
+        try:
+            master = int(pidfile.read_text().split()[0])
+            out["postgres"] = [master, *_children(master)]
+        except (OSError, ValueError, IndexError):
+            pass
+    return out
+
+
+def snapshot(stack: Any) -> dict[str, Any]:
+    procs: dict[str, Any] = {}
+    for name, pids in stack_pids(stack).items():
+        st = [_status(p) for p in pids]
+        procs[name] = {"rss": sum(s.get("VmRSS", 0) for s in st), "hwm": sum(s.get("VmHWM", 0) for s in st),
+                       "pss": sum(_pss(p) for p in pids), "processes": len(pids)}
+    total = {k: sum(p[k] for p in procs.values()) for k in ("rss", "pss", "hwm")}
+    return {"processes": procs, "total": total}
+
+
+class Sampler:
+    """The peak of the whole platform's summed RSS and PSS, sampled in the background."""
+
+    def __init__(self, stack: Any, every_s: float = 0.5) -> None:
+        self.stack, self.every_s = stack, every_s
+        self.peak_rss = self.peak_pss = 0
+        self._stop = threading.Event()
+        self._t = threading.Thread(target=self._run, daemon=True)
+
+    def start(self) -> Sampler:
+        self._t.start()
+        return self
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                tot = snapshot(self.stack)["total"]
+                self.peak_rss = max(self.peak_rss, tot["rss"])
+                self.peak_pss = max(self.peak_pss, tot["pss"])
+            except Exception:  # noqa: BLE001 - a process may be exiting
+                pass
+            self._stop.wait(self.every_s)
+
+    def stop(self) -> dict[str, int]:
+        self._stop.set()
+        self._t.join(5)
+        return {"peak_total_rss": self.peak_rss, "peak_total_pss": self.peak_pss}
+
+
+def settle(seconds: float) -> None:
+    time.sleep(seconds)
+
+
+def _cpu_s(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
+def cpu_times(stack: Any) -> dict[str, float]:
+    """CPU seconds used so far by each part of the platform (Postgres: all its processes)."""
+    return {name: sum(_cpu_s(p) for p in pids) for name, pids in stack_pids(stack).items()}
+
+
+def cpu_delta(before: dict[str, float], after: dict[str, float], per: int) -> dict[str, Any]:
+    """CPU milliseconds per unit of work, by process, between two `cpu_times` readings."""
+    d = {k: (after.get(k, 0.0) - v) * 1000 / max(1, per) for k, v in before.items()}
+    return {"total_ms": round(sum(d.values()), 1), "by_process_ms": {k: round(v, 1) for k, v in
+                                                                       sorted(d.items(), key=lambda kv: -kv[1])}}

@@ -1,0 +1,229 @@
+"""Targets, and the results as the generated section of docs/benchmarks.md."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+BEGIN, END = "<!-- bench:results:begin -->", "<!-- bench:results:end -->"
+GIB = 2**30
+
+
+def _get(d: dict, *path: str) -> Any:
+    for p in path:
+        if not isinstance(d, dict) or p not in d:
+            return None
+        d = d[p]
+    return d
+
+
+def floor_estimate(r: dict[str, Any]) -> dict[str, Any] | None:
+    """What the plan round trip would cost if our code were free: one JetStream hop and one
+    Postgres transaction per step, plus the gateway's own (submit transaction, event to SSE)."""
+    hop = _get(r, "floor", "nats", "hop_ms", "p50")
+    txn = _get(r, "floor", "postgres", "insert_txn_ms", "p50")
+    steps = _get(r, "artifact", "nodes", "plan_steps_mean")
+    plan = _get(r, "plan", "sequential", "ms", "p50")
+    if None in (hop, txn, steps, plan):
+        return None
+    floor = (steps + 1) * (hop + txn)
+    return {"steps": steps, "floor_ms": round(floor, 2), "plan_p50_ms": plan,
+            "our_code_share": round(1 - floor / plan, 3)}
+
+
+def targets(r: dict[str, Any]) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+
+    def add(name: str, value: Any, limit: float, le: bool = True, unit: str = "") -> None:
+        if value is None:
+            return
+        met = value <= limit if le else value >= limit
+        out.append({"target": name, "measured": value, "limit": limit, "unit": unit, "met": bool(met)})
+
+    seq = _get(r, "plan", "sequential", "ms") or {}
+    add("plan round trip p50 (sequential)", seq.get("p50"), 100, unit="ms")
+    add("plan round trip p95 (sequential)", seq.get("p95"), 200, unit="ms")
+    c32 = next((c for c in _get(r, "plan", "concurrent") or [] if c["clients"] == 32), None)
+    if c32:
+        add("plan round trips/s at 32 clients", c32["throughput_per_s"], 20, le=False, unit="/s")
+        add("plan round trip p95 at 32 clients", c32["ms"].get("p95"), 2000, unit="ms")
+    add("artifact round trip p95 (validators included)", _get(r, "artifact", "ms", "p95"), 4000, unit="ms")
+    add("bus overhead ratio (median plan, bus / in-process)", _get(r, "inproc", "bus_overhead_ratio"), 1.5)
+    add("version N / version 1 plan round trip (p50)", _get(r, "growth", "versions", "ratio_last_first_p50"), 1.2)
+    add("plan p50 with 10k stored / before", _get(r, "growth", "stored", "ratio_after_before_p50"), 1.2)
+    add("SSE replay cost per event, long / short stream", _get(r, "growth", "replay", "per_event_ratio"), 1.2)
+    rest = _get(r, "memory", "at_rest", "total", "rss")
+    if rest is not None:
+        add("whole `amp up` RSS at rest", round(rest / GIB, 3), 1.5, unit="GiB")
+    return out
+
+
+def _ms(s: dict[str, Any] | None, *keys: str) -> list[str]:
+    s = s or {}
+    return ["" if s.get(k) is None else f"{s[k]:.1f}" for k in keys]
+
+
+def _row(cells: list[Any]) -> str:
+    return "| " + " | ".join(str(c) for c in cells) + " |"
+
+
+def render(r: dict[str, Any]) -> str:
+    m = r["machine"]
+    lines = [BEGIN, "", f"Run {r['started_at']} (`{' '.join(['amp bench', *r['argv']])}`), results in "
+             f"`{r['out']}`.", "",
+             f"Machine: {m['nproc']} × {m['cpu_model']}, {m['mem_gib']} GiB memory, Python {m['python']}, "
+             f"{m['platform']}. Provider: {r['provider']}. Everything (NATS, Postgres, six agents, the gateway "
+             "and the bench client) shares these cores. Load average (1 min) at start "
+             f"{(m.get('loadavg_at_start') or ['?'])[0]}, at end {(m.get('loadavg_at_end') or ['?'])[0]}.", ""]
+    t = r.get("targets") or []
+    if t:
+        lines += ["### Targets", "", _row(["target", "measured", "limit", "met"]), _row(["---"] * 4)]
+        for x in t:
+            cmp_ = "≥" if x["target"].startswith("plan round trips/s") else "≤"
+            lines.append(_row([x["target"], f"{x['measured']} {x['unit']}".strip(), f"{cmp_} {x['limit']} {x['unit']}".strip(),
+                               "met" if x["met"] else "**missed**"]))
+        lines.append("")
+    plan = r.get("plan")
+    if plan:
+        lines += ["### 1. Plan round trip (POST constraints → `gate-waiting` pre-codegen on SSE), ms", "",
+                  _row(["load", "runs", "p50", "p95", "p99", "max", "throughput /s"]), _row(["---"] * 7)]
+        s = plan["sequential"]
+        lines.append(_row(["sequential", s["runs"], *_ms(s["ms"], "p50", "p95", "p99", "max"), ""]))
+        for c in plan.get("concurrent", []):
+            lines.append(_row([f"{c['clients']} clients", c["completed"], *_ms(c["ms"], "p50", "p95", "p99", "max"),
+                               c["throughput_per_s"]]))
+        cpu = s.get("cpu_per_plan")
+        if cpu:
+            top = ", ".join(f"{k} {v}" for k, v in list(cpu["by_process_ms"].items())[:8])
+            lines += ["", f"CPU per plan round trip (sequential, every process of the platform): **{cpu['total_ms']} ms** "
+                      f"({top}); the CPU-bound ceiling on {m['nproc']} cores is "
+                      f"**{m['nproc'] * 1000 / cpu['total_ms']:.1f} plans/s** whatever the concurrency."]
+            for c in plan.get("concurrent", []):
+                if c.get("cpu_per_plan"):
+                    lines.append(f"At {c['clients']} clients: {c['cpu_per_plan']['total_ms']} ms CPU per plan.")
+        w = plan.get("warm_up") or {}
+        if w.get("first_plan_ms"):
+            lines += ["", "First (cold) plan per text after start, ms: " +
+                      ", ".join(f"{k} {v}" for k, v in w["first_plan_ms"].items()) + "."]
+        lines.append("")
+    art = r.get("artifact")
+    if art:
+        lines += ["### 2. Artifact round trip (approve → `run-complete`), ms", "",
+                  _row(["stage", "p50", "p95", "max"]), _row(["---"] * 4),
+                  _row([f"**total** ({art['runs']} runs)", *_ms(art["ms"], "p50", "p95", "max")])]
+        for k, v in art.get("split_ms", {}).items():
+            lines.append(_row([k, *_ms(v, "p50", "p95", "max")]))
+        if art.get("cpu_per_artifact"):
+            cpu = art["cpu_per_artifact"]
+            lines += ["", f"CPU per artifact round trip: {cpu['total_ms']} ms (" +
+                      ", ".join(f"{k} {v}" for k, v in list(cpu["by_process_ms"].items())[:5]) + ")."]
+        lines.append("")
+        nodes = art.get("nodes") or {}
+        if nodes:
+            lines += ["### 3. Per node, ms", "",
+                      "`timeline`: from the previous node's last event to this node's first event (events `ts`); "
+                      "`step`: the step's compute (`agent_runs.duration_ms`: graph run, no bus, no commit). A node at 0 "
+                      "emits its events in the same step as the node above it; `process_approval_feedback` "
+                      "includes the time the plan waited at the gate before the bench approved it.", "",
+                      _row(["node (timeline)", "p50", "p95"]), _row(["---"] * 3)]
+            for k, v in nodes.get("timeline_ms", {}).items():
+                lines.append(_row([k, *_ms(v, "p50", "p95")]))
+            lines += ["", _row(["step (service:node)", "p50", "p95"]), _row(["---"] * 3)]
+            for k, v in nodes.get("step_compute_ms", {}).items():
+                lines.append(_row([k, *_ms(v, "p50", "p95")]))
+            cps = nodes.get("checkpoints") or {}
+            if cps:
+                lines += ["", "LangGraph rows per decision set and service thread `{ds}/{service}` "
+                          "(mean over the artifact runs):", "",
+                          _row(["service", "checkpoints", "checkpoint_writes", "checkpoint_blobs"]), _row(["---"] * 4)]
+                for svc, v in cps.items():
+                    lines.append(_row([svc, v.get("checkpoints", 0), v.get("checkpoint_writes", 0),
+                                       v.get("checkpoint_blobs", 0)]))
+            lines.append("")
+    fl = r.get("floor")
+    if fl:
+        lines += ["### 4. The floor (same run), ms", "", _row(["operation", "p50", "p95", "p99"]), _row(["---"] * 4)]
+        names = {("nats", "publish_ms"): "JetStream publish (file storage, Nats-Msg-Id) → ack",
+                 ("nats", "hop_ms"): "JetStream publish → durable pull consumer has it → ack",
+                 ("postgres", "insert_ms"): "Postgres INSERT jsonb row (autocommit)",
+                 ("postgres", "insert_txn_ms"): "Postgres BEGIN; INSERT; COMMIT",
+                 ("postgres", "select1_ms"): "Postgres SELECT 1"}
+        for (a, b), label in names.items():
+            if _get(fl, a, b):
+                lines.append(_row([label, *_ms(fl[a][b], "p50", "p95", "p99")]))
+        est = r.get("floor_estimate")
+        if est:
+            lines += ["", f"Floor of a plan round trip: ({est['steps']} steps + 1) × (hop + transaction) = "
+                      f"{est['floor_ms']} ms against a measured p50 of {est['plan_p50_ms']} ms: "
+                      f"**{est['our_code_share'] * 100:.0f}%** of the round trip is our code."]
+        lines.append("")
+    ip = r.get("inproc")
+    if ip:
+        lines += ["### 5. Bus overhead: the same handlers in one process, ms", "",
+                  _row(["variant", "total p50", "total p95", "intake", "planner", "critics", "policy", "codegen"]),
+                  _row(["---"] * 8)]
+        for variant in ("graphs", "graphs+commit"):
+            v = ip.get(variant) or {}
+            lines.append(_row([variant, *_ms(v.get("total"), "p50", "p95"),
+                               *[_ms(v.get(s), "p50")[0] for s in ("intake", "planner", "critics", "policy", "codegen")]]))
+        lines += ["", f"Bus overhead ratio (plan p50 through the bus / in-process `graphs` p50): "
+                  f"**{ip.get('bus_overhead_ratio')}**; against `graphs+commit`: {ip.get('bus_overhead_ratio_commit')}.",
+                  ""]
+    g = r.get("growth")
+    if g:
+        lines += ["### 6. Growth", ""]
+        v = g.get("versions")
+        if v:
+            lines.append(f"- Versions of one project: first {v['window']} p50 {v['first']['p50']} ms, last "
+                         f"{v['window']} (up to version {v['versions']}) p50 {v['last']['p50']} ms: ratio "
+                         f"**{v['ratio_last_first_p50']}**.")
+        st = g.get("stored")
+        if st:
+            lines.append(f"- Stored history: plan p50 {st['before']['ms']['p50']} ms with "
+                         f"{st['before']['decision_sets']} decision sets, {st['after']['ms']['p50']} ms with "
+                         f"{st['after']['decision_sets']} (rows: {st['bulk']['rows']}): ratio "
+                         f"**{st['ratio_after_before_p50']}**.")
+        rp = g.get("replay")
+        if rp:
+            lines.append(f"- SSE replay from the start: {rp['short']['events']} events in "
+                         f"{rp['short']['ms']['p50']} ms ({rp['short']['us_per_event']} µs/event), "
+                         f"{rp['long']['events']} events in {rp['long']['ms']['p50']} ms "
+                         f"({rp['long']['us_per_event']} µs/event): per-event ratio **{rp['per_event_ratio']}**; "
+                         f"a normal decision set ({rp['normal']['events']} events) {rp['normal']['ms']['p50']} ms.")
+        hq = g.get("hot_queries")
+        if hq:
+            lines += ["", _row(["store query (direct), ms", "p50 before", "p50 with history"]), _row(["---"] * 3)]
+            for k in hq.get("before", {}):
+                lines.append(_row([k, *_ms(hq["before"][k], "p50"), *_ms(hq["after"].get(k), "p50")]))
+        lines.append("")
+    mem = r.get("memory")
+    if mem:
+        lines += ["### 7. Memory, MiB", "", _row(["process", "RSS at rest", "PSS at rest", "peak RSS (VmHWM)",
+                                                  "RSS after the run"]), _row(["---"] * 5)]
+        rest, end = mem.get("at_rest", {}), mem.get("after", {})
+        for name, p in rest.get("processes", {}).items():
+            e = end.get("processes", {}).get(name, {})
+            n = f" ({p['processes']} processes)" if p["processes"] > 1 else ""
+            lines.append(_row([name + n, _mib(p["rss"]), _mib(p["pss"]), _mib(e.get("hwm", p["hwm"])),
+                               _mib(e.get("rss"))]))
+        rt, et = rest.get("total", {}), end.get("total", {})
+        lines.append(_row(["**whole `amp up`**", _mib(rt.get("rss")), _mib(rt.get("pss")),
+                           f"{_mib(mem.get('peak', {}).get('peak_total_rss'))} (sampled sum)", _mib(et.get("rss"))]))
+        lines.append("")
+    lines.append(END)
+    return "\n".join(lines)
+
+
+def _mib(v: Any) -> str:
+    return "" if v is None else f"{v / 2**20:.0f}"
+
+
+def update_docs(path: Path, r: dict[str, Any]) -> None:
+    section = render(r)
+    text = path.read_text() if path.exists() else ""
+    if BEGIN in text and END in text:
+        text = re.sub(re.escape(BEGIN) + ".*?" + re.escape(END), lambda _: section, text, flags=re.DOTALL)
+    else:
+        text = (text or "# Benchmarks\n\n") + "\n## Results\n\n" + section + "\n\n## Analysis\n\n(hand-written)\n"
+    path.write_text(text)

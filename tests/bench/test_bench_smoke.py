@@ -1,0 +1,32 @@
+"""`amp bench --quick` runs end to end (its own platform, tiny sizes) so the benchmark never rots.
+The numbers are not asserted: only that every section produced its measurements."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.mark.timeout(600)
+def test_bench_quick(tmp_path: Path, shared: Path) -> None:
+    from bench.__main__ import main
+
+    out, docs = tmp_path / "bench.json", tmp_path / "benchmarks.md"
+    assert main(["--quick", "--out", str(out), "--docs", str(docs)]) == 0
+    r = json.loads(out.read_text())
+    assert r["machine"]["nproc"] >= 1
+    assert r["plan"]["sequential"]["ms"]["n"] == 3
+    assert [c["clients"] for c in r["plan"]["concurrent"]] == [2, 4]
+    assert r["artifact"]["ms"]["n"] == 2 and r["artifact"]["split_ms"]
+    assert r["artifact"]["nodes"]["timeline_ms"] and r["artifact"]["nodes"]["checkpoints"]
+    assert r["floor"]["nats"]["hop_ms"]["n"] and r["floor"]["postgres"]["insert_ms"]["n"]
+    assert r["inproc"]["bus_overhead_ratio"] > 0
+    assert r["growth"]["versions"]["versions"] == 3
+    assert r["growth"]["replay"]["long"]["events"] == 200
+    assert r["memory"]["at_rest"]["total"]["rss"] > 0
+    assert {t["target"] for t in r["targets"]}
+    assert "bench:results:begin" in docs.read_text()
