@@ -48,12 +48,10 @@ def routes(deps: Deps) -> list[Route]:
     async def on_policy(env: Envelope, key: str) -> StepResult:
         p = env.payload
         project = await store.get_project(deps.pool, env.project_id)
-        prior = [e.data for e in await store.list_events(deps.pool, env.decision_set_id) if e.type == "reason-card"]
         run = await run_graph(graph, env.decision_set_id, SERVICE, {
             "project_name": project["name"], "constraints": p.constraints.model_dump(mode="json"),
             "plan": p.plan.model_dump(mode="json"), "risks": [r.model_dump(mode="json") for r in p.risks],
-            "cost": p.cost.model_dump(mode="json"), "policy": p.policy.model_dump(mode="json"),
-            "prior_cards": prior, "cards": []})
+            "cost": p.cost.model_dump(mode="json"), "policy": p.policy.model_dump(mode="json"), "cards": []})
         expires = env.ts + timedelta(seconds=settings.gate_ttl_s)
         gate = GateWaiting(decision_set_id=env.decision_set_id, gate="pre-codegen", interrupt_id=run.interrupt_id,
                            expires_at=expires, plan=p.plan.model_dump(mode="json"),
@@ -65,7 +63,10 @@ def routes(deps: Deps) -> list[Route]:
 
     async def on_decided(env: Envelope, key: str) -> StepResult:
         p = env.payload
-        return await after_gate(env, key, p.interrupt_id, p.model_dump(mode="json"))
+        decision = p.model_dump(mode="json")
+        if p.status == "approved":  # the docs' design rationale is built from every card so far
+            decision["prior_cards"] = await store.list_reason_cards(deps.pool, env.decision_set_id)
+        return await after_gate(env, key, p.interrupt_id, decision)
 
     async def on_expire(env: Envelope, key: str) -> StepResult:
         p: GateExpire = env.payload
@@ -98,7 +99,7 @@ def routes(deps: Deps) -> list[Route]:
             return StepResult(events=events, checkpoint_id=run.checkpoint_id,
                               messages=[(Subjects.CODEGEN_COMPLETED, forward(env, msg, key=key))],
                               ds_update={"status": "generating", "stage": "codegen", "tree_key": tree_key,
-                                         "approval": decision})
+                                         "approval": _public(decision)})
         if outcome in ("rejected", "stale"):
             if outcome == "stale":
                 events.append(event(env, "gate-stale", "gate_hitl", {"decision_set_id": env.decision_set_id,
@@ -106,7 +107,7 @@ def routes(deps: Deps) -> list[Route]:
             done = RunComplete(decision_set_id=env.decision_set_id, version=ds["version"], status=outcome)
             events.append(event(env, "run-complete", "gate_hitl", done))
             return StepResult(events=events, checkpoint_id=run.checkpoint_id,
-                              ds_update={"status": outcome, "stage": "gate_hitl", "approval": decision})
+                              ds_update={"status": outcome, "stage": "gate_hitl", "approval": _public(decision)})
         # re-plan as the next version, parent = this one
         new_id = str(uuid.uuid5(uuid.UUID(env.decision_set_id), key))
         constraints = ConstraintSchema.model_validate(v["constraints"]).merged(v.get("patch") or {})
@@ -127,11 +128,15 @@ def routes(deps: Deps) -> list[Route]:
                           messages=[(Subjects.INTAKE_COMPLETED,
                                      forward(env, msg, decision_set_id=new_id, run_id=new_run, key=key))],
                           ds_update={"status": "superseded", "stage": "process_approval_feedback",
-                                     "approval": decision})
+                                     "approval": _public(decision)})
 
     return [Route(Subjects.POLICY_EVALUATED, NODES[Subjects.POLICY_EVALUATED], on_policy),
             Route(Subjects.GATE_DECIDED, NODES[Subjects.GATE_DECIDED], on_decided),
             Route(Subjects.GATE_EXPIRE, NODES[Subjects.GATE_EXPIRE], on_expire)]
+
+
+def _public(decision: dict) -> dict:
+    return {k: v for k, v in decision.items() if k != "prior_cards"}
 
 
 async def sweep_gates(deps: Deps) -> None:

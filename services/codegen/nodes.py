@@ -58,7 +58,7 @@ def codegen(state: dict[str, Any]) -> dict[str, Any]:
         CostEstimate.model_validate(state["cost"]) if state.get("cost") else None,
         PolicyResults.model_validate(state["policy"]) if state.get("policy") else None,
         [Risk.model_validate(r) for r in state.get("risks") or []],
-        [ReasonCard.model_validate(c) for c in state.get("prior_cards") or []],
+        [ReasonCard.model_validate(c) for c in (state.get("decision") or {}).get("prior_cards") or []],
         state.get("project_name") or "ml-platform")
     card = {
         "agent": "codegen", "node_name": "codegen", "trigger": "user_approve",

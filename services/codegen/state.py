@@ -13,7 +13,6 @@ class CodegenState(TypedDict, total=False):
     risks: list[dict[str, Any]]
     cost: dict[str, Any]
     policy: dict[str, Any]
-    prior_cards: list[dict[str, Any]]
     decision: dict[str, Any]
     patch: dict[str, Any]
     outcome: str

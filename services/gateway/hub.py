@@ -27,11 +27,14 @@ class EventHub:
             await self._sub.unsubscribe()
 
     async def _on_message(self, msg) -> None:  # noqa: ANN001 - nats-py Msg
+        queues = self._queues.get(msg.subject.rsplit(".", 1)[-1])
+        if not queues:  # nobody is watching this decision set here: skip the parse
+            return
         try:
             ev = Event.model_validate_json(msg.data)
         except ValueError:
             return
-        for q in list(self._queues.get(ev.decision_set_id, ())):
+        for q in list(queues):
             q.put_nowait(ev)
 
     def subscribe(self, decision_set_id: str) -> asyncio.Queue[Event]:

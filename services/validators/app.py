@@ -44,7 +44,7 @@ def routes(deps: Deps) -> list[Route]:
     async def on_generated(env: Envelope, key: str) -> StepResult:
         ds = await store.get_decision_set(deps.pool, env.decision_set_id)
         parent = await store.find_decision_set(deps.pool, ds["parent_id"]) if ds.get("parent_id") else None
-        prior = [e.data for e in await store.list_events(deps.pool, env.decision_set_id) if e.type == "reason-card"]
+        prior = await store.list_reason_cards(deps.pool, env.decision_set_id)
         run = await run_graph(graph, env.decision_set_id, SERVICE, {
             "project_id": env.project_id, "decision_set_id": env.decision_set_id, "version": ds["version"],
             "tree_key": env.payload.tree_key, "state_doc": plain(ds), "parent": plain(parent) if parent else None, "cards_so_far": prior, "cards": [],

@@ -157,18 +157,28 @@ async def update_decision_set(conn: asyncpg.Connection, ds_id: str, fields: dict
 
 async def insert_events(conn: asyncpg.Connection, events: list[Event], step_key: str,
                         checkpoint_id: str | None) -> list[Event]:
-    """Append a step's events; a replay of the same step returns the rows already there."""
-    out = []
-    for seq, ev in enumerate(events):
-        rec = await conn.fetchrow(
-            "INSERT INTO events (project_id, decision_set_id, run_id, node_name, type, step_key, seq, checkpoint_id, "
-            "data, ts) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) "
-            "ON CONFLICT (decision_set_id, node_name, type, step_key, seq) DO UPDATE SET seq = events.seq "
-            "RETURNING id, ts",
-            uuid.UUID(ev.project_id), uuid.UUID(ev.decision_set_id), ev.run_id, ev.node_name, ev.type, step_key, seq,
-            checkpoint_id, ev.data, ev.ts)
-        out.append(ev.model_copy(update={"id": rec["id"], "ts": rec["ts"]}))
-    return out
+    """Append a step's events in one statement; a replay of the same step returns the rows already there."""
+    if not events:
+        return []
+    rows = await conn.fetch(
+        "INSERT INTO events (project_id, decision_set_id, run_id, node_name, type, step_key, seq, checkpoint_id, "
+        "data, ts) SELECT p, d, r, n, t, $6, s, $7, x, ts FROM unnest($1::uuid[], $2::uuid[], $3::text[], "
+        "$4::text[], $5::text[], $8::int[], $9::jsonb[], $10::timestamptz[]) WITH ORDINALITY "
+        "AS u(p, d, r, n, t, s, x, ts, o) ORDER BY o "
+        "ON CONFLICT (decision_set_id, node_name, type, step_key, seq) DO UPDATE SET seq = events.seq "
+        "RETURNING id, ts, seq",
+        [uuid.UUID(e.project_id) for e in events], [uuid.UUID(e.decision_set_id) for e in events],
+        [e.run_id for e in events], [e.node_name for e in events], [e.type for e in events], step_key,
+        checkpoint_id, list(range(len(events))), [e.data for e in events], [e.ts for e in events])
+    by_seq = {r["seq"]: r for r in rows}
+    return [ev.model_copy(update={"id": by_seq[i]["id"], "ts": by_seq[i]["ts"]}) for i, ev in enumerate(events)]
+
+
+async def list_reason_cards(db: Conn, ds_id: str) -> list[dict[str, Any]]:
+    """Only the Reason Cards of a decision set (what the rationale and the docs are built from)."""
+    rows = await db.fetch("SELECT data FROM events WHERE decision_set_id = $1 AND type = 'reason-card' ORDER BY id",
+                          _uuid(ds_id, "decision set"))
+    return [r["data"] for r in rows]
 
 
 async def list_events(db: Conn, ds_id: str, after_id: int = 0, limit: int = 10_000) -> list[Event]:
