@@ -26,9 +26,21 @@ def thread_config(decision_set_id: str, service: str) -> dict[str, Any]:
 
 
 async def run_graph(graph: Any, decision_set_id: str, service: str, input: Any) -> GraphRun:
+    """Run to the end or to a pause, reading state, pause and checkpoint id from the run's own stream
+    (no extra read of the checkpoint afterwards)."""
     config = thread_config(decision_set_id, service)
-    await graph.ainvoke(input, config, durability="exit")
-    return await read_graph(graph, decision_set_id, service)
+    last: dict[str, Any] | None = None
+    pause = None
+    async for mode, chunk in graph.astream(input, config, stream_mode=["checkpoints", "updates"], durability="exit"):
+        if mode == "checkpoints":
+            last = chunk
+        elif isinstance(chunk, dict) and "__interrupt__" in chunk:
+            pause = chunk["__interrupt__"][0]
+    if last is None:
+        return await read_graph(graph, decision_set_id, service)
+    return GraphRun(values=dict(last["values"]), interrupt_id=pause.id if pause else None,
+                    interrupt_value=pause.value if pause else None,
+                    checkpoint_id=last["config"]["configurable"].get("checkpoint_id"))
 
 
 async def read_graph(graph: Any, decision_set_id: str, service: str) -> GraphRun:
