@@ -1,0 +1,65 @@
+"""`amp up` with no URLs runs everything on embedded servers, stops cleanly, and finds its data again."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+
+from amp_runtime.embedded import free_port
+
+pytestmark = pytest.mark.integration
+
+
+def start(data_dir, port) -> subprocess.Popen:
+    env = {k: v for k, v in os.environ.items() if k not in ("NATS_URL", "DATABASE_URL")}
+    return subprocess.Popen([sys.executable, "-m", "amp_cli.main", "up", "--data-dir", str(data_dir), "--port",
+                             str(port)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def wait_ready(url: str, proc: subprocess.Popen, timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, proc.stdout.read() if proc.stdout else "amp up exited"
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise AssertionError("amp up did not become ready")
+
+
+def stop(proc: subprocess.Popen) -> str:
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=60)
+    return out
+
+
+def test_amp_up_restarts_on_its_own_data(tmp_path) -> None:
+    data = tmp_path / "data"
+    data.parent.chmod(0o755)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    proc = start(data, port)
+    try:
+        wait_ready(url, proc)
+        project = httpx.post(f"{url}/projects", json={"name": "survives restarts"}).json()
+        page = httpx.get(url + "/")
+        assert page.status_code == 200 and "<html" in page.text.lower()
+    finally:
+        out = stop(proc)
+    assert proc.returncode == 0, out
+    assert (data / "postgres" / "pgdata" / "PG_VERSION").exists() and (data / "nats" / "jetstream").exists()
+    proc = start(data, port)
+    try:
+        wait_ready(url, proc)
+        again = httpx.get(f"{url}/projects/{project['id']}")
+        assert again.status_code == 200 and again.json()["name"] == "survives restarts"
+    finally:
+        stop(proc)
