@@ -42,7 +42,7 @@ log = logging.getLogger("amp.codegen")
 
 def routes(deps: Deps) -> list[Route]:
     warm_up()
-    graph = build_graph(deps.checkpointer, deps.providers.orchestration)
+    graph = build_graph(deps.checkpointer, deps.providers.orchestration, deps.providers.codegen)
     settings = deps.settings
 
     async def on_policy(env: Envelope, key: str) -> StepResult:

@@ -16,11 +16,14 @@ def gate_hitl(state: CodegenState) -> dict[str, Any]:
     return {"decision": interrupt({"gate": "pre-codegen"})}
 
 
-def build_graph(checkpointer: Any = None, orchestration: Any = None) -> Any:
-    if orchestration is None:
-        from amp_runtime.providers import DeterministicProvider
+def build_graph(checkpointer: Any = None, orchestration: Any = None, codegen_provider: Any = None) -> Any:
+    from amp_runtime.providers import DeterministicProvider
 
-        orchestration = DeterministicProvider()
+    orchestration = orchestration or DeterministicProvider()
+    codegen_provider = codegen_provider or DeterministicProvider()
+
+    async def codegen(state: CodegenState) -> dict[str, Any]:
+        return await nodes.codegen(dict(state), codegen_provider)
 
     async def process_approval_feedback(state: CodegenState) -> dict[str, Any]:
         return await nodes.process_approval_feedback(dict(state), orchestration)
@@ -28,7 +31,7 @@ def build_graph(checkpointer: Any = None, orchestration: Any = None) -> Any:
     g = StateGraph(CodegenState)
     g.add_node("gate_hitl", gate_hitl)
     g.add_node("process_approval_feedback", process_approval_feedback)
-    g.add_node("codegen", nodes.codegen)
+    g.add_node("codegen", codegen)
     g.add_edge(START, "gate_hitl")
     g.add_edge("gate_hitl", "process_approval_feedback")
     g.add_conditional_edges("process_approval_feedback", nodes.route_after_feedback,

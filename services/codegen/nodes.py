@@ -11,6 +11,7 @@ from services.intake.extraction import extract_patch
 from amp_runtime.calls import current_call, provenance
 
 from .render import render_repository
+from .seams import apply_fills, find_seams
 
 
 async def process_approval_feedback(state: dict[str, Any], orchestration: Any) -> dict[str, Any]:
@@ -51,7 +52,8 @@ def route_after_feedback(state: dict[str, Any]) -> str:
     return "codegen" if state.get("outcome") == "generate" else "end"
 
 
-def codegen(state: dict[str, Any]) -> dict[str, Any]:
+async def codegen(state: dict[str, Any], codegen_provider: Any) -> dict[str, Any]:
+    """Render the templates, then let the CodeGenProvider write the code of the templates' seams."""
     plan = Plan.model_validate(state["plan"])
     files = render_repository(
         plan, ConstraintSchema.model_validate(state["constraints"]),
@@ -60,13 +62,21 @@ def codegen(state: dict[str, Any]) -> dict[str, Any]:
         [Risk.model_validate(r) for r in state.get("risks") or []],
         [ReasonCard.model_validate(c) for c in (state.get("decision") or {}).get("prior_cards") or []],
         state.get("project_name") or "ml-platform")
+    seams = find_seams(files)
+    res = await codegen_provider.fill_seams(seams, {
+        "cloud": plan.cloud, "capabilities": [c.capability for c in plan.components],
+        "constraints": ConstraintSchema.model_validate(state["constraints"]).stated()}, ctx=current_call())
+    files = apply_fills(files, seams, res.value)
+    written = sorted(s.id for s in seams if res.value.get(s.id, s.default).strip() != s.default.strip())
     card = {
         "agent": "codegen", "node_name": "codegen", "trigger": "user_approve",
         "summary": f"Generated {len(files)} files: Terraform modules for {len(plan.components)} capabilities, "
                    f"services, CI/CD and docs",
         "inputs": {"artifacts": [c.pattern_id for c in plan.components]},
-        "details": {"top_level": sorted({p.split('/')[0] for p in files})},
+        "details": {"top_level": sorted({p.split('/')[0] for p in files}), "seams": [s.id for s in seams],
+                    "seams_written_by_model": written},
         "confidence": 0.8,
+        **provenance(res),
     }
     return {"files": files, "cards": [card]}
 

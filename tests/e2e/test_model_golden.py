@@ -53,9 +53,17 @@ def test_golden_run_with_scripted_model_answers(model_stack, settings) -> None:
                    if r["status"] == "fail"]
         client.approve(ds, "approved", "looks right", waivers)
         assert follow(client, ds, lambda ev, d: ev == "run-complete")[-1][1]["status"] == "completed"
+        import io
+        import zipfile
+
+        with zipfile.ZipFile(io.BytesIO(client.artifact(ds))) as z:
+            app = z.read("services/serving/app.py").decode()
+        assert "written by the scripted model" in app  # the model's code inside the template's seam
+        final = client.decision_set(ds)
+        assert final["reports"]["validation"]["overall"] == "pass"
         cards = [e["data"] for e in client.events(ds) if e["type"] == "reason-card"]
         by_model = [c for c in cards if c["provider"]["provider"] == "anthropic"]
-        assert {c["node_name"] for c in by_model} >= {"intake_extract", "planner", "critic_tech"}
+        assert {c["node_name"] for c in by_model} >= {"intake_extract", "planner", "critic_tech", "codegen"}
         for c in by_model:
             assert c["provider"]["model"] == "claude-sonnet-4-6"
             assert c["provider"]["input_tokens"] > 0 and c["prompt_pack_hash"]

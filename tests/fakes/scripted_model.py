@@ -12,6 +12,11 @@ from typing import Any
 
 from .anthropic_server import Reply, tool_reply, usage
 
+SEAM_CODE = {
+    "check_request": ("def check_request(row: dict[str, float]) -> list[str]:\n"
+                      "    \"\"\"Amounts and counts cannot be negative (written by the scripted model).\"\"\"\n"
+                      "    return [f\"{name} must not be negative\" for name, value in row.items() if value < 0]\n"),
+}
 PATTERN = re.compile(r"^- ((?:aws|gcp|azure):[a-z_]+:[a-z0-9._-]+)", re.M)
 
 
@@ -56,6 +61,10 @@ class ScriptedModel:
 
             return tool_reply(tool, {"set": extract_patch(_between_markers(text), ConstraintSchema()), "clear": []},
                               use=use)
+        if tool == "fill_seams":
+            ids = re.findall(r"^Seam (\S+) in ", text, re.M)
+            fills = [{"seam_id": i, "code": SEAM_CODE.get(i, "")} for i in ids]
+            return tool_reply(tool, {"fills": fills}, use=use)
         if tool == "ask_questions":
             return tool_reply(tool, {"questions": []}, use=use)
         return tool_reply(tool, {}, use=use)

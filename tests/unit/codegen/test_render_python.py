@@ -49,3 +49,30 @@ def test_request_fields_validate_ranges(rendered):
     app = rendered["aws_online_pci"]["services/serving/app.py"]
     assert 'amount_usd: float = Field(ge=0.0, le=5000.0' in app
     assert 'extra="forbid"' in app
+
+
+
+def test_seams_are_found_and_model_code_replaces_only_the_seam(rendered, tmp_path):
+    """The serving app's request check is a seam: its default leaves the output as rendered;
+    other code replaces just the seam, is reformatted, and the file stays ruff-clean."""
+    from services.codegen.seams import apply_fills, find_seams
+
+    files = next(iter(rendered.values()))
+    seams = find_seams(files)
+    assert [s.id for s in seams] == ["check_request"]
+    seam = seams[0]
+    assert seam.path == "services/serving/app.py" and seam.signature.startswith("def check_request(")
+    assert apply_fills(files, seams, {s.id: s.default for s in seams}) == files
+    code = ("def check_request(row: dict[str, float]) -> list[str]:\n"
+            "    return [f'{k} must not be negative' for k, v in row.items() if v < 0]\n")
+    filled = apply_fills(files, seams, {"check_request": code})
+    changed = [p for p in files if files[p] != filled[p]]
+    assert changed == ["services/serving/app.py"]
+    app = filled["services/serving/app.py"]
+    assert "must not be negative" in app and app.count("# amp:seam") == 1 and app.count("# amp:end-seam") == 1
+    target = tmp_path / "app.py"
+    target.write_text(app)
+    (tmp_path / "pyproject.toml").write_text(files["pyproject.toml"])
+    for args in (["check", "--no-cache", str(target)], ["format", "--check", "--no-cache", str(target)]):
+        proc = subprocess.run([sys.executable, "-m", "ruff", *args], cwd=tmp_path, capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
