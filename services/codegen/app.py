@@ -10,15 +10,25 @@ amp.gate.expire      ──▶ reminder event, or the gate goes stale
 from __future__ import annotations
 
 import asyncio
-
 import logging
 import uuid
 from datetime import timedelta
 
-from faststream import FastStream
-
-from amp_contracts import (CodegenCompleted, ConflictError, ConstraintSchema, CostEstimate, Envelope, GateExpire, GateWaiting,
-                           IntakeCompleted, Plan, PolicyResults, Risk, RunComplete, Subjects)
+from amp_contracts import (
+    CodegenCompleted,
+    ConflictError,
+    ConstraintSchema,
+    CostEstimate,
+    Envelope,
+    GateExpire,
+    GateWaiting,
+    IntakeCompleted,
+    Plan,
+    PolicyResults,
+    Risk,
+    RunComplete,
+    Subjects,
+)
 from amp_runtime import store
 from amp_runtime.agent import Deps, Route, agent_app
 from amp_runtime.artifacts import artifact_key
@@ -26,8 +36,10 @@ from amp_runtime.bus import publish
 from amp_runtime.canonical import canonical_json, sha256_hex
 from amp_runtime.cards import card_events, event, forward, stamp_cards
 from amp_runtime.graphs import read_graph, resume_graph, run_graph
+from amp_runtime.providers import packs_fingerprint
 from amp_runtime.settings import Settings
 from amp_runtime.step import NewDecisionSet, StepResult
+from faststream import FastStream
 
 from services.intake.coverage import check_coverage
 
@@ -117,7 +129,7 @@ def routes(deps: Deps) -> list[Route]:
             id=new_id, project_id=env.project_id, parent_id=env.decision_set_id, requirements=ds["requirements"],
             input_constraints=ds["input_constraints"] or {},
             columns={"status": "planning", "stage": "planner", "constraints": constraints.model_dump(mode="json"),
-                     "coverage": coverage.model_dump(mode="json")})
+                     "coverage": coverage.model_dump(mode="json"), "prompt_pack_hash": packs_fingerprint()})
         new_run = str(uuid.uuid5(uuid.UUID(new_id), "run"))
         msg = IntakeCompleted(constraints=constraints, coverage=coverage, trigger="user_approve", feedback=feedback)
         done = RunComplete(decision_set_id=env.decision_set_id, version=ds["version"], status="superseded",

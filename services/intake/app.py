@@ -6,17 +6,23 @@ amp.intake.answered  ─┴─▶ intake subgraph ──────┴─▶ ga
 
 from __future__ import annotations
 
-
-
-from faststream import FastStream
-
-from amp_contracts import (Assumption, ConstraintSchema, Coverage, Envelope, GateWaiting, IntakeCompleted,
-                           Question, Subjects)
+from amp_contracts import (
+    Assumption,
+    ConstraintSchema,
+    Coverage,
+    Envelope,
+    GateWaiting,
+    IntakeCompleted,
+    Question,
+    Subjects,
+)
 from amp_runtime.agent import Deps, Route, agent_app
 from amp_runtime.cards import card_events, event, forward, stamp_cards
 from amp_runtime.graphs import GraphRun, read_graph, resume_graph, run_graph
+from amp_runtime.providers import packs_fingerprint
 from amp_runtime.settings import Settings
 from amp_runtime.step import StepResult
+from faststream import FastStream
 
 from .graph import build_graph
 from .nodes import warm_up
@@ -51,7 +57,8 @@ def outcome(env: Envelope, key: str, run: GraphRun, seen_cards: int, trigger: st
     cards = stamp_cards(values.get("cards", [])[seen_cards:], key)
     constraints = ConstraintSchema.model_validate(values["constraints"])
     coverage = Coverage.model_validate(values["coverage"])
-    common = {"constraints": constraints.model_dump(mode="json"), "coverage": coverage.model_dump(mode="json")}
+    common = {"constraints": constraints.model_dump(mode="json"), "coverage": coverage.model_dump(mode="json"),
+              "prompt_pack_hash": packs_fingerprint()}
     events = card_events(env, cards)
     events.append(event(env, "intake-update", "coverage_check", {
         **common, "spans": values.get("spans") or [], "question_count": len(values.get("questions") or [])}))

@@ -123,6 +123,8 @@ async def diff_and_persist(state: dict[str, Any], tree: dict[str, str], deps: Pe
     prev_state = {k: parent.get(k) for k in STATE_KEYS} if parent else None
     summary: DiffSummary = change_summary(prev_state, new_state, prev_files, tree, git_commit,
                                           parent["id"] if parent else None,
+                                          prev_prompt_pack=parent.get("prompt_pack_hash") if parent else None,
+                                          new_prompt_pack=state["state_doc"].get("prompt_pack_hash"),
                                           merge_conflicts=state.get("merge_conflicts") or None)
     data = zip_tree(tree)
     key = deps.artifact_key(state["project_id"], version, "repository.zip", data)

@@ -80,6 +80,9 @@ def test_changes_requested_creates_version_two_with_a_change_summary(client) -> 
     done = client.decision_set(ds2)
     assert done["status"] == "completed"
     assert "constraints" in done["diff"]["state_keys_changed"]
+    assert done["prompt_pack_hash"] and done["diff"]["prompt_pack_change"] is None  # same packs in both versions
+    cards = [e["data"] for e in client.events(ds2) if e["type"] == "reason-card"]
+    assert cards and all(c["prompt_pack_hash"] for c in cards)
     assert done["diff"]["parent_decision_set_id"] is None or done["diff"]["parent_decision_set_id"] == ds1
 
 

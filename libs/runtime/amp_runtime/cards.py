@@ -16,9 +16,13 @@ def decision_id(step_key: str, index: int) -> str:
 
 
 def stamp_cards(cards: list[dict[str, Any]], step_key: str, ts: Any = None) -> list[ReasonCard]:
+    """Give cards their ids, and the prompt packs in force where no model named its own pack."""
+    from .providers import packs_fingerprint
+
     out = []
     for i, c in enumerate(cards):
-        card = ReasonCard.model_validate({**c, "decision_id": decision_id(step_key, i)})
+        card = ReasonCard.model_validate({**c, "decision_id": decision_id(step_key, i),
+                                          "prompt_pack_hash": c.get("prompt_pack_hash") or packs_fingerprint()})
         out.append(card if ts is None else card.model_copy(update={"ts": ts}))
     return out
 

@@ -44,7 +44,7 @@ from .config import DEFAULT_FALLBACK_MODEL, DEFAULT_MODEL, Price, ProviderConfig
 from .contracts import OutputRejected, check_choice
 from .deterministic import DeterministicProvider
 from .factory import Providers, Router, providers_from_config, providers_from_settings
-from .packs import load_pack, pack_names, prompt_pack_hash
+from .packs import load_pack, pack_names, packs_fingerprint, prompt_pack_hash
 from .resilience import BreakerRegistry
 from .structured import ModelProvider, json_schema
 
@@ -55,5 +55,5 @@ __all__ = [
     "PatternChoice", "Price", "ProviderConfig", "ProviderError", "ProviderOutputInvalid", "ProviderRequestRejected",
     "ProviderUnavailable", "Providers", "RegionAllowed", "Result", "Router", "Seam", "UsageRecord", "budget_guard",
     "check_budget", "check_choice", "cost_usd", "estimate_usd", "json_schema", "load_pack", "pack_names",
-    "prompt_pack_hash", "providers_from_config", "providers_from_settings", "record_usage", "set_budget",
+    "packs_fingerprint", "prompt_pack_hash", "providers_from_config", "providers_from_settings", "record_usage", "set_budget",
 ]

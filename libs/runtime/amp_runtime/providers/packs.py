@@ -76,3 +76,13 @@ def load_pack(name: str) -> PromptPack:
 def prompt_pack_hash(name: str) -> str:
     """sha256 of the canonical content of pack `name`."""
     return load_pack(name).hash
+
+
+@cache
+def packs_fingerprint() -> str:
+    """One id for the whole set of packs in force: a decision set records it, so the Change
+    Summary can say when the prompts changed between two versions."""
+    import hashlib
+
+    joined = "\n".join(f"{name}:{prompt_pack_hash(name)}" for name in pack_names())
+    return "packs-" + hashlib.sha256(joined.encode()).hexdigest()[:16]
