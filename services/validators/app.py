@@ -7,6 +7,8 @@ amp.codegen.completed ──▶ validators ──▶ rationale_compile ──▶
 from __future__ import annotations
 
 import json
+import logging
+import threading
 
 from faststream import FastStream
 
@@ -23,6 +25,7 @@ from .graph import build_graph
 from .nodes import PersistDeps
 
 SERVICE = "validators"
+log = logging.getLogger("amp.validators")
 NODES = {Subjects.CODEGEN_COMPLETED: "validators"}
 
 
@@ -31,7 +34,25 @@ def plain(row: dict) -> dict:
     return json.loads(json.dumps(row, default=str))
 
 
+def warm_tools(checkov: bool) -> threading.Thread:
+    """Create the isolated tool environments once, in the background (as pre-commit does), so a
+    run never waits for an install: until they are ready their checks report `skipped`."""
+    from .toolenv import ACTIONLINT, CHECKOV, ToolUnavailable, ensure_tool
+
+    def install() -> None:
+        for spec in (ACTIONLINT, *((CHECKOV,) if checkov else ())):
+            try:
+                ensure_tool(spec)
+            except ToolUnavailable as e:
+                log.warning("%s unavailable: %s", spec.name, e.reason)
+
+    t = threading.Thread(target=install, name="amp-tool-envs", daemon=True)
+    t.start()
+    return t
+
+
 def routes(deps: Deps) -> list[Route]:
+    warm_tools(deps.settings.validators_checkov)
     async def tree_key_of(decision_set_id: str) -> str | None:
         row = await store.find_decision_set(deps.pool, decision_set_id)
         return row.get("tree_key") if row else None
