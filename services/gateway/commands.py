@@ -38,9 +38,20 @@ def traced(name: str) -> Callable[[F], F]:
     return wrap
 
 
-async def _enqueue(conn: asyncpg.Connection, subject: str, env: Envelope, msg_id: str) -> int:
+async def _enqueue(conn: asyncpg.Connection, subject: str, env: Envelope, msg_id: str) -> tuple:
     env.traceparent = current_traceparent()
-    return await store.add_outbox(conn, env.project_id, subject, msg_id, env.model_dump_json().encode())
+    body = env.model_dump_json().encode()
+    return await store.add_outbox(conn, env.project_id, subject, msg_id, body), subject, msg_id, body
+
+
+async def send_now(pool: asyncpg.Pool, js: JetStreamContext, outbox_id: int, subject: str, msg_id: str,
+                   body: bytes) -> None:
+    """Publish what a command just committed; if this fails, the relay sends it later."""
+    try:
+        await publish(js, subject, body, msg_id)
+        await store.mark_sent(pool, [outbox_id])
+    except Exception:  # noqa: BLE001 - the outbox row stays unsent and the relay retries it
+        log.exception("publish after commit failed; the outbox relay will retry")
 
 
 async def flush_outbox(pool: asyncpg.Pool, js: JetStreamContext) -> int:
@@ -78,8 +89,8 @@ async def submit_constraints(pool: asyncpg.Pool, js: JetStreamContext, project_i
         env = Envelope[IntakeRequested](project_id=project_id, decision_set_id=ds["id"], run_id=run_id,
                                         payload=IntakeRequested(text=body.text, constraints=body.constraints,
                                                                 parent_decision_set_id=parent["id"] if parent else None))
-        await _enqueue(conn, Subjects.INTAKE_REQUESTED, env, f"intake-requested:{ds['id']}")
-    await flush_outbox(pool, js)
+        sent = await _enqueue(conn, Subjects.INTAKE_REQUESTED, env, f"intake-requested:{ds['id']}")
+    await send_now(pool, js, *sent)
     return {"decision_set_id": ds["id"], "project_id": project_id, "version": ds["version"], "run_id": run_id,
             "stream_url": f"/streams/{ds['id']}"}
 
@@ -104,8 +115,8 @@ async def answer(pool: asyncpg.Pool, js: JetStreamContext, ds_id: str, body: Ans
         env = Envelope[IntakeAnswered](project_id=ds["project_id"], decision_set_id=ds_id, run_id=_run_id(ds),
                                        payload=IntakeAnswered(interrupt_id=interrupt_id, answers=body.answers,
                                                               text=body.text))
-        await _enqueue(conn, Subjects.INTAKE_ANSWERED, env, f"intake-answered:{ds_id}:{interrupt_id}")
-    await flush_outbox(pool, js)
+        sent = await _enqueue(conn, Subjects.INTAKE_ANSWERED, env, f"intake-answered:{ds_id}:{interrupt_id}")
+    await send_now(pool, js, *sent)
     return {"decision_set_id": ds_id, "status": "answering"}
 
 
@@ -128,8 +139,8 @@ async def approve(pool: asyncpg.Pool, js: JetStreamContext, ds_id: str, body: Ap
         env = Envelope[GateDecided](project_id=ds["project_id"], decision_set_id=ds_id, run_id=_run_id(ds),
                                     payload=GateDecided(interrupt_id=gate.get("interrupt_id"), status=body.status,
                                                         comment=body.comment, by=body.by, waivers=body.waivers))
-        await _enqueue(conn, Subjects.GATE_DECIDED, env, f"gate-decided:{approval['id']}")
-    await flush_outbox(pool, js)
+        sent = await _enqueue(conn, Subjects.GATE_DECIDED, env, f"gate-decided:{approval['id']}")
+    await send_now(pool, js, *sent)
     return {"decision_set_id": ds_id, "status": body.status}
 
 

@@ -22,8 +22,9 @@ PING_S = 10.0
 
 
 def frame(ev: Event) -> ServerSentEvent:
+    ts = ev.ts.isoformat() if hasattr(ev.ts, "isoformat") else ev.ts
     data = {**ev.data, "event_id": ev.id, "project_id": ev.project_id, "decision_set_id": ev.decision_set_id,
-            "run_id": ev.run_id, "node_name": ev.node_name, "ts": ev.ts.isoformat()}
+            "run_id": ev.run_id, "node_name": ev.node_name, "ts": ts}
     return ServerSentEvent(data=json.dumps(data, default=str), event=ev.type, id=str(ev.id))
 
 

@@ -165,7 +165,8 @@ async def test_poison_message_dead_letters_and_service_keeps_serving(settings) -
             assert "validation" in parked[0].headers["Amp-Reason"]
 
             async def errored() -> bool:
-                return [e.type for e in await store.list_events(deps.pool, ds)] == ["run-error", "run-complete"]
+                return [e.type for e in await store.list_events(deps.pool, ds)] == ["reason-card", "run-error",
+                                                                                    "run-complete"]
 
             await wait_for(errored)
             _, ds2 = await new_decision_set(deps.pool)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import uuid
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable
 
@@ -21,7 +22,7 @@ from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
 from pydantic import ValidationError
 
-from amp_contracts import AmpError, Envelope, Event, RunComplete, RunError, Subjects, envelope_type
+from amp_contracts import AmpError, Envelope, Event, ReasonCard, RunComplete, RunError, Subjects, envelope_type
 
 from . import store
 from .bus import publish
@@ -170,10 +171,17 @@ async def dead_letter(deps: Deps, service: str, route: Route, data: bytes, reaso
     if await store.find_decision_set(deps.pool, ds_id) is None:
         return
     err = RunError(decision_set_id=ds_id, node_name=route.node, message=reason[:1000], code=code)
+    card = ReasonCard(decision_id=str(uuid.uuid5(uuid.UUID(ds_id), f"dlq:{_digest(data)}")), agent=service,
+                      node_name=route.node, summary=f"The {service} agent could not complete {route.node}: "
+                      f"{reason[:500]}. The run stops here; the message is kept on the dead-letter subject "
+                      f"{Subjects.dead_letter(service)} for triage.", risks=[f"{code}: {reason[:300]}"], confidence=0.0,
+                      details={"code": code, "dead_letter_subject": Subjects.dead_letter(service)})
     async with deps.pool.acquire() as conn, conn.transaction():
         row = await store.update_decision_set(conn, ds_id, {"status": "failed", "stage": route.node})
         done = RunComplete(decision_set_id=ds_id, version=row["version"], status="failed")
         events = await store.insert_events(conn, [
+            Event(type="reason-card", project_id=project_id, decision_set_id=ds_id, run_id=run_id,
+                  node_name=route.node, data=card.model_dump(mode="json")),
             Event(type="run-error", project_id=project_id, decision_set_id=ds_id, run_id=run_id,
                   node_name=route.node, data=err.model_dump(mode="json")),
             Event(type="run-complete", project_id=project_id, decision_set_id=ds_id, run_id=run_id,
@@ -187,8 +195,6 @@ def _lenient_ids(data: bytes) -> tuple[str, str, str] | None:
     try:
         obj = json.loads(data)
         ids = str(obj["project_id"]), str(obj["decision_set_id"]), str(obj.get("run_id") or "")
-        import uuid
-
         uuid.UUID(ids[0]), uuid.UUID(ids[1])
         return ids
     except Exception:  # noqa: BLE001 - unattributable input

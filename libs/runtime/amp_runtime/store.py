@@ -129,6 +129,8 @@ async def update_decision_set(conn: asyncpg.Connection, ds_id: str, fields: dict
                               expect_status: Iterable[str] | None = None, attempts: int = 5) -> dict[str, Any]:
     """Set columns under the optimistic lock; on a lost race reload and retry with backoff.
 
+    Returns the row's identity and status columns (not the large documents it holds).
+
     `expect_status` makes the update conditional on the row's current status (a conflict, not a
     retry, when it does not hold): this is how one decision wins a gate.
     """
@@ -145,7 +147,8 @@ async def update_decision_set(conn: asyncpg.Connection, ds_id: str, fields: dict
         sets = ", ".join(f"{k} = ${i}" for i, k in enumerate(fields, start=3))
         rec = await conn.fetchrow(
             f"UPDATE decision_sets SET {sets}, lock_version = lock_version + 1, updated_at = now() "
-            f"WHERE id = $1 AND lock_version = $2 RETURNING *",
+            f"WHERE id = $1 AND lock_version = $2 RETURNING id, project_id, version, parent_id, status, stage, "
+            f"lock_version",
             uuid.UUID(ds_id), current["lock_version"], *fields.values())
         if rec is not None:
             return _row(rec)  # type: ignore[return-value]
