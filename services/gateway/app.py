@@ -8,12 +8,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from pathlib import Path
-from typing import AsyncIterator
+from typing import Any, AsyncIterator
 
 from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, Response
 from fastapi.staticfiles import StaticFiles
-from starlette.middleware.base import BaseHTTPMiddleware
 
 from amp_contracts import ErrorBody
 from amp_runtime.bootstrap import open_deps
@@ -27,28 +26,50 @@ from .routes import router
 STATIC = Path(__file__).with_name("static")
 
 
-class BodyLimit(BaseHTTPMiddleware):
-    """Refuse oversized bodies before reading them (413 in the error model)."""
+class BodyLimit:
+    """Refuse oversized bodies before reading them (413 in the error model).
+
+    Plain ASGI rather than BaseHTTPMiddleware, so streaming responses (SSE) pass untouched.
+    """
 
     #: Repository uploads are zips of a whole generated repository.
     UPLOAD_BYTES = 20 * 1024 * 1024
 
-    def __init__(self, app, max_bytes: int) -> None:  # noqa: ANN001
-        super().__init__(app)
+    def __init__(self, app: Any, max_bytes: int) -> None:
+        self.app = app
         self.default_bytes = max_bytes
 
-    async def dispatch(self, request: Request, call_next):  # noqa: ANN001, ANN201
-        self.max_bytes = self.UPLOAD_BYTES if request.url.path.endswith("/repo") else self.default_bytes
-        length = request.headers.get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > self.max_bytes):
-            return errors.error_response(413, ErrorBody(
-                code="payload_too_large", message=f"request body is larger than {self.max_bytes} bytes"))
-        if length is None and request.method in ("POST", "PUT", "PATCH"):
-            body = await request.body()
-            if len(body) > self.max_bytes:
-                return errors.error_response(413, ErrorBody(
-                    code="payload_too_large", message=f"request body is larger than {self.max_bytes} bytes"))
-        return await call_next(request)
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope["method"] not in ("POST", "PUT", "PATCH"):
+            return await self.app(scope, receive, send)
+        limit = self.UPLOAD_BYTES if scope["path"].endswith("/repo") else self.default_bytes
+        length = dict(scope.get("headers") or []).get(b"content-length")
+        if length is not None and (not length.isdigit() or int(length) > limit):
+            return await self._refuse(scope, receive, send, limit)
+        seen = 0
+
+        async def counted() -> dict:
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > limit:
+                raise _TooLarge()
+            return message
+
+        try:
+            await self.app(scope, counted, send)
+        except _TooLarge:
+            await self._refuse(scope, receive, send, limit)
+
+    @staticmethod
+    async def _refuse(scope: dict, receive: Any, send: Any, limit: int) -> None:
+        response = errors.error_response(413, ErrorBody(code="payload_too_large",
+                                                        message=f"request body is larger than {limit} bytes"))
+        await response(scope, receive, send)
+
+
+class _TooLarge(Exception):
+    pass
 
 
 def create_app(settings: Settings) -> FastAPI:

@@ -36,12 +36,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
         from services.gateway.app import create_app
 
-        uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="warning")
+        uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="warning", loop="uvloop",
+                    http="httptools")
         return 0
     import importlib
 
+    import uvloop
+
     app = importlib.import_module(f"services.{args.service}.app").create_app(settings)
-    asyncio.run(app.run())
+    uvloop.run(app.run())
     return 0
 
 
