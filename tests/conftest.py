@@ -70,7 +70,7 @@ def database_url(tmp_root: Path) -> Iterator[str]:
         return
     from amp_runtime.embedded import EmbeddedPostgres
 
-    server = EmbeddedPostgres(tmp_root / "pg").start()
+    server = EmbeddedPostgres(tmp_root / "pg", durable=False).start()  # a throwaway cluster
     yield server.url
     server.stop()
 

@@ -13,13 +13,20 @@ from .settings import Settings
 
 
 async def open_checkpointer(database_url: str, max_size: int = 5):
-    """LangGraph's Postgres saver over a psycopg pool (its own driver; see STACK notes)."""
+    """LangGraph's Postgres saver over a psycopg pool (its own driver; see STACK notes).
+
+    Its connections commit without waiting for the WAL flush (`synchronous_commit=off`). That is
+    safe here: a step records itself in its own, synchronous transaction after its graph ran, and
+    that commit flushes the WAL up to and including the checkpoint's records. A crash before it
+    loses nothing the redelivered step would not write again.
+    """
     from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
     from psycopg.rows import dict_row
     from psycopg_pool import AsyncConnectionPool
 
     pool = AsyncConnectionPool(database_url, min_size=1, max_size=max_size, open=False,
-                               kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row})
+                               kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row,
+                                       "options": "-c synchronous_commit=off"})
     await pool.open()
     return AsyncPostgresSaver(pool), pool
 

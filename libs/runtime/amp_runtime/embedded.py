@@ -86,10 +86,13 @@ class EmbeddedNats:
 
 @dataclass
 class EmbeddedPostgres:
+    """`durable=False` turns fsync off: for throwaway test clusters only, never for `amp up`."""
+
     data_dir: Path
     port: int = 0
     user: str = "amp"
     database: str = "amp"
+    durable: bool = True
 
     @property
     def pgdata(self) -> Path:
@@ -149,7 +152,8 @@ class EmbeddedPostgres:
             self.port = free_port()
         port_file.write_text(str(self.port))
         subprocess.run([self._bin("pg_ctl"), "-D", str(self.pgdata), "-l", str(self.data_dir / "postgres.log"),
-                        "-o", f"-p {self.port} -h 127.0.0.1 -k {sock_dir} -c fsync=off -c max_connections=200",
+                        "-o", f"-p {self.port} -h 127.0.0.1 -k {sock_dir} -c max_connections=200"
+                        + ("" if self.durable else " -c fsync=off -c synchronous_commit=off"),
                         "-w", "-t", "30", "start"], check=True, capture_output=True, env=self._env(), **owner)
         if fresh:
             subprocess.run([self._bin("createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U", self.user,

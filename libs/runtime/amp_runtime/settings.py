@@ -21,6 +21,8 @@ class Settings(BaseModel):
     duplicate_window_s: float = 120.0
     ack_wait_s: float = 30.0
     max_deliver: int = 5
+    max_workers: int = Field(1, description="AMP_MAX_WORKERS: messages one service process handles at once "
+                                            "(overlaps one step's I/O waits with another's work).")
     gate_ttl_s: float = 7 * 24 * 3600.0
     gate_reminder_before_s: float = 24 * 3600.0
     sweep_interval_s: float = 5.0
@@ -54,7 +56,8 @@ class Settings(BaseModel):
         }
         for env_name, field in (("AMP_GATE_TTL_S", "gate_ttl_s"), ("AMP_GATE_REMINDER_BEFORE_S", "gate_reminder_before_s"),
                                 ("AMP_ACK_WAIT_S", "ack_wait_s"), ("AMP_MAX_DELIVER", "max_deliver"),
-                                ("AMP_SWEEP_INTERVAL_S", "sweep_interval_s"), ("AMP_PORT", "gateway_port")):
+                                ("AMP_SWEEP_INTERVAL_S", "sweep_interval_s"), ("AMP_PORT", "gateway_port"),
+                                ("AMP_MAX_WORKERS", "max_workers")):
             if e.get(env_name):
                 values[field] = e[env_name]
         values.update(overrides)
@@ -65,7 +68,8 @@ class Settings(BaseModel):
         out = {"AMP_DATA_DIR": str(self.data_dir), "AMP_PROVIDER": self.provider,
                "AMP_GATE_TTL_S": str(self.gate_ttl_s), "AMP_GATE_REMINDER_BEFORE_S": str(self.gate_reminder_before_s),
                "AMP_ACK_WAIT_S": str(self.ack_wait_s), "AMP_MAX_DELIVER": str(self.max_deliver),
-               "AMP_SWEEP_INTERVAL_S": str(self.sweep_interval_s), "AMP_CHECKOV": "1" if self.validators_checkov else "0"}
+               "AMP_SWEEP_INTERVAL_S": str(self.sweep_interval_s), "AMP_CHECKOV": "1" if self.validators_checkov else "0",
+               "AMP_MAX_WORKERS": str(self.max_workers)}
         if self.nats_url:
             out["NATS_URL"] = self.nats_url
         if self.database_url:
