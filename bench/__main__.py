@@ -22,7 +22,7 @@ from typing import Any
 
 from .common import ROOT, Api, machine, scenario_texts, summary
 
-SECTIONS = ("plan", "artifact", "floor", "inproc", "growth", "memory")
+SECTIONS = ("plan", "artifact", "floor", "inproc", "growth", "memory", "model")
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
@@ -125,6 +125,13 @@ async def run(a: argparse.Namespace, z: Sizes, base_url: str, database_url: str 
             r["inproc"] = ip
         if "growth" in a.sections:
             r["growth"] = await _growth(ctx, z, pool, r)
+        if "model" in a.sections:
+            from . import model
+
+            texts = [t["text"] for t in scenario_texts() if "AWS" in t["text"]] or [t["text"] for t in scenario_texts()]
+            r["model"] = await asyncio.to_thread(model.run, texts, 2 if a.quick else 4)
+            _log(f"model: cache reads {r['model']['cache_read_share_later']} of prompt tokens after the first "
+                 f"decision set; {r['model']['per_decision_set']}")
         if "memory" in a.sections and stack is not None:
             await asyncio.sleep(z.settle_s)
             r.setdefault("memory", {})["after"] = memory.snapshot(stack)

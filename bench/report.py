@@ -56,6 +56,8 @@ def targets(r: dict[str, Any]) -> list[dict[str, Any]]:
     rest = _get(r, "memory", "at_rest", "total", "rss")
     if rest is not None:
         add("whole `amp up` RSS at rest", round(rest / GIB, 3), 1.5, unit="GiB")
+    add("cache reads / prompt tokens, 2nd and later decision sets (model)",
+        _get(r, "model", "cache_read_share_later"), 0.5, le=False)
     return out
 
 

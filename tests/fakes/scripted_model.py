@@ -7,6 +7,8 @@ exercises the real SDK, validation, accounting and Reason Card provenance.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from typing import Any
 
@@ -32,15 +34,47 @@ def _between_markers(text: str) -> str:
     return m.group(1) if m else text
 
 
+#: The smallest prefix the Messages API caches (Sonnet-class models), in tokens.
+MIN_CACHEABLE_TOKENS = 1024
+
+
+def tokens(value: Any) -> int:
+    """A stable stand-in for the tokenizer: about four characters a token."""
+    return max(1, len(json.dumps(value, sort_keys=True)) // 4)
+
+
+class PromptCache:
+    """Prompt caching as the Messages API applies it: the request prefix up to the last block marked
+    `cache_control` (tools, then system, then messages) is written once and read by later requests
+    with the same prefix; prefixes under the minimum are not cached."""
+
+    def __init__(self) -> None:
+        self.seen: set[str] = set()
+
+    def usage(self, req: dict[str, Any], output_tokens: int) -> dict[str, int]:
+        system = req.get("system") or []
+        system = system if isinstance(system, list) else [{"type": "text", "text": system}]
+        marked = [i for i, b in enumerate(system) if isinstance(b, dict) and b.get("cache_control")]
+        prefix = [req.get("tools") or [], system[: marked[-1] + 1]] if marked else None
+        rest = [system[marked[-1] + 1:] if marked else system, req.get("messages") or []]
+        if prefix is None or tokens(prefix) < MIN_CACHEABLE_TOKENS:
+            return usage(input_tokens=tokens([prefix, rest]), output_tokens=output_tokens)
+        key = hashlib.sha256(json.dumps(prefix, sort_keys=True).encode()).hexdigest()
+        hit = key in self.seen
+        self.seen.add(key)
+        return usage(input_tokens=tokens(rest), output_tokens=output_tokens,
+                     cache_read=tokens(prefix) if hit else 0, cache_write=0 if hit else tokens(prefix))
+
+
 class ScriptedModel:
     def __init__(self) -> None:
         self.calls: dict[str, int] = {}
+        self.cache = PromptCache()
 
     def __call__(self, req: dict[str, Any]) -> Reply:
         tool = (req.get("tool_choice") or {}).get("name", "")
-        n = self.calls[tool] = self.calls.get(tool, 0) + 1
-        use = usage(input_tokens=1200, output_tokens=150, cache_read=900 if sum(self.calls.values()) > 1 else 0,
-                    cache_write=900 if sum(self.calls.values()) == 1 else 0)
+        self.calls[tool] = self.calls.get(tool, 0) + 1
+        use = self.cache.usage(req, output_tokens=150)
         text = _user_text(req)
         if tool == "record_constraints":
             from services.intake.extraction import extract

@@ -86,7 +86,8 @@ async def test_valid_tool_answer_and_request_shape(server, tmp_path):
     schema = body["tools"][0]["input_schema"]
     assert set(schema["required"]) == {"pattern_id", "justification"} and "$ref" not in json.dumps(schema)
     assert all(block["cache_control"] == {"type": "ephemeral"} for block in body["system"])
-    assert len(body["system"]) == 2  # the system prompt and the few-shot block, both cached
+    assert len(body["system"]) == 3  # the system prompt, the few-shot block and the catalog reference, all cached
+    assert body["system"][2]["text"].startswith("Pattern catalog ")
     assert "temperature" not in body  # the primary does not take sampling parameters
     assert all(c in body["messages"][0]["content"] for c in CANDIDATES)
 

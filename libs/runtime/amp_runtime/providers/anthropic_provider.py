@@ -59,10 +59,12 @@ class AnthropicTransport:
         self.config = config
         self.client = client or make_client(config)
 
-    def start(self, pack: PromptPack, schema: dict[str, Any], user_text: str) -> dict[str, Any]:
+    def start(self, pack: PromptPack, schema: dict[str, Any], user_text: str, reference: str = "") -> dict[str, Any]:
         system = [{"type": "text", "text": pack.system, "cache_control": EPHEMERAL}]
         if pack.few_shot:
             system.append({"type": "text", "text": pack.few_shot_text(), "cache_control": EPHEMERAL})
+        if reference:  # stable per catalog version: the last cache breakpoint
+            system.append({"type": "text", "text": reference, "cache_control": EPHEMERAL})
         return {"system": system, "messages": [{"role": "user", "content": user_text}]}
 
     def size(self, conversation: dict[str, Any]) -> int:

@@ -36,8 +36,9 @@ class OpenAICompatTransport:
         headers = {"Authorization": f"Bearer {config.openai_api_key}"} if config.openai_api_key else {}
         self.client = client or httpx.AsyncClient(timeout=config.timeout_s, headers=headers)
 
-    def start(self, pack: PromptPack, schema: dict[str, Any], user_text: str) -> list[dict[str, Any]]:
-        system = pack.system + ("\n\n" + pack.few_shot_text() if pack.few_shot else "")
+    def start(self, pack: PromptPack, schema: dict[str, Any], user_text: str, reference: str = "") -> list[dict[str, Any]]:
+        system = pack.system + ("\n\n" + pack.few_shot_text() if pack.few_shot else "") + (
+            "\n\n" + reference if reference else "")
         return [{"role": "system", "content": system}, {"role": "user", "content": user_text}]
 
     def size(self, conversation: list[dict[str, Any]]) -> int:

@@ -14,6 +14,8 @@ Transport-neutral: the Anthropic Messages API and OpenAI-compatible servers each
 
 from __future__ import annotations
 
+import functools
+
 import copy
 import json
 from collections.abc import Awaitable, Callable
@@ -95,7 +97,7 @@ class Turn:
 class Transport(Protocol):
     provider: str
 
-    def start(self, pack: PromptPack, schema: dict[str, Any], user_text: str) -> Any: ...
+    def start(self, pack: PromptPack, schema: dict[str, Any], user_text: str, reference: str = "") -> Any: ...
 
     async def turn(self, model: str, conversation: Any, pack: PromptPack, schema: dict[str, Any]) -> Turn: ...
 
@@ -106,6 +108,26 @@ class Transport(Protocol):
 
 def _dump(value: Any) -> str:
     return json.dumps(value, sort_keys=True, default=str, ensure_ascii=False)
+
+
+@functools.cache
+def catalog_reference(cloud: str) -> str:
+    """The cloud's whole pattern catalog as a stable reference block.
+
+    The model weighs candidates with the same facts the rules use, and the block is identical for
+    every call on that cloud and catalog version, so it is written to the prompt cache once and
+    read by every later call of every decision set (the per-call part stays small).
+    """
+    from services.planner.catalog import catalog_version, load_catalog
+
+    lines = [f"Pattern catalog {catalog_version()} for {cloud} (id: deployment; latency floor; throughput "
+             "ceiling; multi-AZ; compliance; summary):"]
+    for p in sorted(load_catalog(cloud).patterns, key=lambda p: p.id):
+        d = p.model_dump(mode="json")
+        lines.append(f"- {p.id}: {d.get('deployment')}; {d.get('latency_floor_ms')} ms; "
+                     f"{d.get('throughput_ceiling_rps')} rps; multi-AZ {d.get('multi_az')}; "
+                     f"{', '.join(d.get('compliance') or [])}; {d.get('summary', '')}")
+    return "\n".join(lines)
 
 
 class ModelProvider:
@@ -124,7 +146,7 @@ class ModelProvider:
 
     async def _ask(self, node: str, pack_name: str, out_model: type[BaseModel], user_text: str,
                    check: Callable[[Any], T], ctx: CallContext | None,
-                   deterministic: Callable[[], Awaitable[Result[T]]] | None) -> Result[T]:
+                   deterministic: Callable[[], Awaitable[Result[T]]] | None, reference: str = "") -> Result[T]:
         ctx = ctx or CallContext()
         pack = load_pack(pack_name)
         schema = json_schema(out_model)
@@ -133,7 +155,8 @@ class ModelProvider:
         last: Unavailable | None = None
         for model in chain:
             try:
-                value, info, usd = await self._ask_model(node, model, pack, schema, out_model, user_text, check, ctx)
+                value, info, usd = await self._ask_model(node, model, pack, schema, out_model, user_text, check, ctx,
+                                                         reference)
             except Unavailable as e:
                 last = e
                 notes.append(f"{self.name}:{model} did not answer ({e.reason})")
@@ -154,10 +177,10 @@ class ModelProvider:
 
     async def _ask_model(self, node: str, model: str, pack: PromptPack, schema: dict[str, Any],
                          out_model: type[BaseModel], user_text: str, check: Callable[[Any], T],
-                         ctx: CallContext) -> tuple[T, ProviderInfo, float]:
+                         ctx: CallContext, reference: str = "") -> tuple[T, ProviderInfo, float]:
         gate = self.breakers.gate(self.name, model)
         price = self.config.price(model)
-        conv = self.transport.start(pack, schema, user_text)
+        conv = self.transport.start(pack, schema, user_text, reference)
         total = ProviderInfo(provider=self.name, model=model)
         usd_total = 0.0
         attempts: list[dict[str, Any]] = []
@@ -247,7 +270,7 @@ class ModelProvider:
         return await self._ask(PLANNER_CHOOSE, "planner_choose", PatternChoice, user,
                                lambda out: check_choice(out, candidates), ctx,
                                self._det("choose_pattern", capability, candidates, constraints, details=details,
-                                         ctx=ctx))
+                                         ctx=ctx), reference=catalog_reference(candidates[0].split(":", 1)[0]))
 
     async def critique(self, plan: Plan, constraints: ConstraintSchema, *,
                        ctx: CallContext | None = None) -> Result[list[Risk]]:
