@@ -19,6 +19,7 @@ from amp_runtime import store
 from .hub import EventHub
 
 PING_S = 10.0
+PAGE = 500  # backlog rows read at a time: memory per stream stays flat however long the history
 
 
 def frame(ev: Event) -> ServerSentEvent:
@@ -32,11 +33,15 @@ async def events_after(pool: asyncpg.Pool, hub: EventHub, ds_id: str, last_id: i
                        max_duration_s: float = 3600.0) -> AsyncIterator[Event]:
     queue = hub.subscribe(ds_id)
     try:
-        for ev in await store.list_events(pool, ds_id, after_id=last_id):
-            yield ev
-            last_id = ev.id or last_id
-            if ev.type in TERMINAL:
-                return
+        while True:
+            page = await store.list_events(pool, ds_id, after_id=last_id, limit=PAGE)
+            for ev in page:
+                yield ev
+                last_id = ev.id or last_id
+                if ev.type in TERMINAL:
+                    return
+            if len(page) < PAGE:
+                break
         loop = asyncio.get_running_loop()
         deadline = loop.time() + max_duration_s
         while loop.time() < deadline:
