@@ -39,7 +39,7 @@ def targets(r: dict[str, Any]) -> list[dict[str, Any]]:
         if value is None:
             return
         met = value <= limit if le else value >= limit
-        out.append({"target": name, "measured": value, "limit": limit, "unit": unit, "met": bool(met)})
+        out.append({"target": name, "measured": value, "limit": limit, "unit": unit, "met": bool(met), "le": le})
 
     seq = _get(r, "plan", "sequential", "ms") or {}
     add("plan round trip p50 (sequential)", seq.get("p50"), 100, unit="ms")
@@ -82,7 +82,7 @@ def render(r: dict[str, Any]) -> str:
     if t:
         lines += ["### Targets", "", _row(["target", "measured", "limit", "met"]), _row(["---"] * 4)]
         for x in t:
-            cmp_ = "≥" if x["target"].startswith("plan round trips/s") else "≤"
+            cmp_ = "≤" if x.get("le", True) else "≥"
             lines.append(_row([x["target"], f"{x['measured']} {x['unit']}".strip(), f"{cmp_} {x['limit']} {x['unit']}".strip(),
                                "met" if x["met"] else "**missed**"]))
         lines.append("")
