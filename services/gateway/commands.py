@@ -144,6 +144,27 @@ async def approve(pool: asyncpg.Pool, js: JetStreamContext, ds_id: str, body: Ap
     return {"decision_set_id": ds_id, "status": body.status}
 
 
+@traced("resume")
+async def resume(pool: asyncpg.Pool, js: JetStreamContext, ds_id: str) -> dict[str, Any]:
+    """Publish again the step a budget pause parked, once the project's budget allows it."""
+    from amp_runtime.providers import check_budget
+
+    async with pool.acquire() as conn, conn.transaction():
+        ds = await store.get_decision_set(conn, ds_id)
+        gate = ds.get("gate") or {}
+        if ds["status"] != "paused_budget" or gate.get("gate") != "budget":
+            raise GateClosed(f"decision set {ds_id} is not paused for its budget (status {ds['status']})")
+        await check_budget(conn, ds["project_id"], gate.get("estimate_usd") or 0.0)  # still short: 402, with numbers
+        try:
+            row = await store.update_decision_set(conn, ds_id, {"status": "resuming"}, expect_status={"paused_budget"})
+        except ConflictError as e:
+            raise GateClosed(str(e)) from None
+        oid = await store.add_outbox(conn, ds["project_id"], gate["subject"], f"resume:{ds_id}:{row['lock_version']}",
+                                     gate["body"].encode())
+    await send_now(pool, js, oid, gate["subject"], f"resume:{ds_id}:{row['lock_version']}", gate["body"].encode())
+    return {"decision_set_id": ds_id, "status": "resuming"}
+
+
 def _check_waivers(ds: dict[str, Any], body: Approve) -> None:
     """A failed policy cannot be approved unless every failed rule has a recorded waiver."""
     failed = [r["id"] for r in (ds.get("policy") or {}).get("rules", []) if r["status"] == "fail" and not r.get("waived")]

@@ -13,7 +13,8 @@ from amp_runtime import store
 
 from . import commands, views
 from .idempotency import idempotent
-from .schemas import Accepted, AnswersSubmit, Approve, ConstraintsSubmit, PoliciesPut, Preview, ProjectCreate, Submitted
+from .schemas import (Accepted, AnswersSubmit, Approve, BudgetPut, ConstraintsSubmit, PoliciesPut, Preview, ProjectCreate,
+                      Submitted)
 from .sse import stream_response
 
 ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": ErrorResponse} for code in (404, 409, 413, 422)}
@@ -103,6 +104,47 @@ async def post_approve(request: Request, ds_id: str, body: Approve) -> JSONRespo
     d = _deps(request)
     return await idempotent(request, d.pool, {"ds": ds_id, **body.model_dump(mode="json")}, 202,
                             lambda: commands.approve(d.pool, d.js, ds_id, body))
+
+
+@router.post("/decision-sets/{ds_id}/resume", status_code=202, tags=["decision sets"], response_model=Accepted)
+async def post_resume(request: Request, ds_id: str) -> JSONResponse:
+    """Continue a run paused by the project's LLM budget (raise the budget first)."""
+    d = _deps(request)
+    return await idempotent(request, d.pool, {"ds": ds_id, "resume": True}, 202,
+                            lambda: commands.resume(d.pool, d.js, ds_id))
+
+
+@router.put("/projects/{project_id}/llm-budget", tags=["projects"])
+async def put_llm_budget(request: Request, project_id: str, body: BudgetPut) -> dict[str, Any]:
+    """Set (or with null remove) the project's LLM budget in USD: a warning at 80 %, a pause at 100 %."""
+    from amp_runtime.providers import set_budget
+
+    d = _deps(request)
+    await store.get_project(d.pool, project_id)
+    await set_budget(d.pool, project_id, body.limit_usd)
+    return await llm_usage(request, project_id)
+
+
+@router.get("/projects/{project_id}/llm-usage", tags=["projects"])
+async def llm_usage(request: Request, project_id: str) -> dict[str, Any]:
+    """Tokens and USD the project's model calls used, by node, and where it stands against its budget."""
+    import uuid as _uuid
+
+    from amp_contracts import BudgetExceeded
+    from amp_runtime.providers import check_budget
+
+    d = _deps(request)
+    await store.get_project(d.pool, project_id)
+    rows = await d.pool.fetch(
+        "SELECT node, provider, model, count(*) AS calls, sum(input_tokens) AS input_tokens, "
+        "sum(output_tokens) AS output_tokens, sum(cache_read_tokens) AS cache_read_tokens, "
+        "sum(cache_write_tokens) AS cache_write_tokens, sum(usd)::float AS usd FROM llm_usage "
+        "WHERE project_id = $1 GROUP BY node, provider, model ORDER BY node", _uuid.UUID(project_id))
+    try:
+        status = (await check_budget(d.pool, project_id)).model_dump(mode="json")
+    except BudgetExceeded as e:
+        status = {"level": "exceeded", "message": e.message, **((e.details or [{}])[0])}
+    return jsonable_encoder({"project_id": project_id, "budget": status, "by_node": [dict(r) for r in rows]})
 
 
 @router.get("/streams/{ds_id}", tags=["decision sets"])

@@ -76,3 +76,7 @@ class PoliciesPut(Strict):
 
 class Preview(Strict):
     text: str = Field("", max_length=MAX_TEXT)
+
+
+class BudgetPut(Strict):
+    limit_usd: float | None = Field(None, ge=0, description="Cap on the project's total LLM spend in USD; null removes it.")

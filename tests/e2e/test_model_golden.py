@@ -84,3 +84,33 @@ def test_golden_run_with_scripted_model_answers(model_stack, settings) -> None:
         assert sum(r["cache_read_tokens"] for r in rows) > 0
     finally:
         client.close()
+
+
+def test_llm_budget_pauses_the_run_and_resume_continues_it(model_stack) -> None:
+    import httpx
+
+    from amp_cli.client import ApiError, Client
+
+    stack, _, _ = model_stack
+    client = Client(stack.gateway_url, timeout=60)
+    gw = stack.gateway_url
+    try:
+        project = client.create_project("budget pause")
+        r = httpx.put(f"{gw}/projects/{project['id']}/llm-budget", json={"limit_usd": 0.0001})
+        assert r.status_code == 200 and r.json()["budget"]["limit_usd"] == 0.0001
+        ds = client.submit(project["id"], FRAUD)["decision_set_id"]
+        ev, gate, eid = follow(client, ds, lambda ev, d: ev == "gate-waiting" or ev == "run-complete")[-1]
+        assert ev == "gate-waiting" and gate["gate"] == "budget" and "budget" in gate["message"]
+        assert client.decision_set(ds)["status"] == "paused_budget"
+        with pytest.raises(ApiError) as err:  # nothing changed: still over budget
+            client.post(f"/decision-sets/{ds}/resume", {})
+        assert err.value.status == 402 and err.value.code == "budget_exceeded"
+        httpx.put(f"{gw}/projects/{project['id']}/llm-budget", json={"limit_usd": 100})
+        client.post(f"/decision-sets/{ds}/resume", {})
+        end = follow(client, ds, is_gate, last=eid)[-1]
+        assert end[0] == "gate-waiting" and end[1]["gate"] == "pre-codegen"
+        usage = httpx.get(f"{gw}/projects/{project['id']}/llm-usage").json()
+        assert usage["budget"]["level"] in ("ok", "warn") and usage["by_node"]
+        assert sum(n["calls"] for n in usage["by_node"]) > 0
+    finally:
+        client.close()

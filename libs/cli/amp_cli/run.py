@@ -75,6 +75,9 @@ def drive(client: Client, opts: RunOptions, current: dict[str, str], view: Stage
                 answer_questions(client, ds_id, data, opts, asked, view)
             elif ev == "gate-waiting" and data.get("gate") == "pre-codegen":
                 decide(client, ds_id, data, opts, view)
+            elif ev == "gate-waiting" and data.get("gate") == "budget":
+                raise RunStop(EXIT_ERROR, f"paused: {data.get('message')} Raise it (PUT /projects/{{id}}/llm-budget), "
+                                          f"then POST /decision-sets/{ds_id}/resume.")
             elif ev == "run-complete":
                 status = data
         if status and status.get("status") == "superseded" and status.get("next_decision_set_id"):

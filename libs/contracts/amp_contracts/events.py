@@ -35,7 +35,8 @@ class Event(BaseModel):
 
 class GateWaiting(BaseModel):
     decision_set_id: str
-    gate: Literal["intake", "pre-codegen"]
+    gate: Literal["intake", "pre-codegen", "budget"]
+    message: str | None = Field(None, description="Why the run waits (the budget gate says what to raise).")
     ts: datetime = Field(default_factory=utcnow)
     interrupt_id: str | None = None
     questions: list[Question] = Field(default_factory=list)

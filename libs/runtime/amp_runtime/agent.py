@@ -22,7 +22,8 @@ from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
 from pydantic import ValidationError
 
-from amp_contracts import AmpError, Envelope, Event, ReasonCard, RunComplete, RunError, Subjects, envelope_type
+from amp_contracts import (AmpError, BudgetExceeded, Envelope, Event, GateWaiting, ReasonCard, RunComplete, RunError,
+                           Subjects, envelope_type)
 
 from . import store
 from .bus import publish
@@ -143,6 +144,10 @@ async def handle_delivery(deps: Deps, service: str, route: Route, msg: NatsMessa
 
         with call_context(new_call(deps.pool, env.project_id, env.decision_set_id)):
             record = await run_step(deps.pool, deps.js, service, route.node, env, lambda key: handler(env, key))
+    except BudgetExceeded as e:  # not a failure: the run waits until the budget is raised
+        await pause_for_budget(deps, service, route, env, data, e)
+        await msg.ack()
+        return None
     except Exception as e:  # noqa: BLE001 - every failure is either retried or dead-lettered, never lost
         delivered = raw.metadata.num_delivered if raw.metadata else 1
         final = isinstance(e, (NonRetryable, AmpError)) or delivered >= deps.settings.max_deliver
@@ -156,6 +161,32 @@ async def handle_delivery(deps: Deps, service: str, route: Route, msg: NatsMessa
         return None
     await msg.ack()
     return record
+
+
+async def pause_for_budget(deps: Deps, service: str, route: Route, env: Envelope, data: bytes,
+                           error: BudgetExceeded) -> None:
+    """Park the step's message on the decision set and say so on its stream.
+
+    `POST /decision-sets/{id}/resume` (after the budget is raised) publishes it again; the step's
+    idempotency key is unchanged, and nothing of it was recorded, so it simply runs.
+    """
+    gate = GateWaiting(decision_set_id=env.decision_set_id, gate="budget", message=error.message)
+    card = ReasonCard(decision_id=str(uuid.uuid5(uuid.UUID(env.decision_set_id), f"budget:{_digest(data)}")),
+                      agent=service, node_name=route.node, summary=f"Paused before {route.node}: {error.message}",
+                      risks=[error.message], confidence=1.0, details={"budget": error.details or []})
+    needed = float(((error.details or [{}])[0]).get("estimate_usd") or 0.0)
+    parked = {**gate.model_dump(mode="json"), "subject": route.subject, "body": data.decode(), "estimate_usd": needed}
+    async with deps.pool.acquire() as conn, conn.transaction():
+        await store.update_decision_set(conn, env.decision_set_id, {"status": "paused_budget", "stage": route.node,
+                                                                    "gate": parked})
+        events = await store.insert_events(conn, [
+            Event(type="reason-card", project_id=env.project_id, decision_set_id=env.decision_set_id,
+                  run_id=env.run_id, node_name=route.node, data=card.model_dump(mode="json")),
+            Event(type="gate-waiting", project_id=env.project_id, decision_set_id=env.decision_set_id,
+                  run_id=env.run_id, node_name=route.node, data=gate.model_dump(mode="json")),
+        ], f"budget:{uuid.uuid4()}", None)  # each pause is news, even of the same message
+    for ev in events:
+        await publish_event(deps.js, ev)
 
 
 async def dead_letter(deps: Deps, service: str, route: Route, data: bytes, reason: str, code: str) -> None:
