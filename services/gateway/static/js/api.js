@@ -47,6 +47,9 @@ export const api = {
   events: (id, after = 0) => request("GET", `/decision-sets/${encodeURIComponent(id)}/events?after=${after}`),
   answer: (id, body) => request("POST", `/decision-sets/${encodeURIComponent(id)}/answers`, body),
   approve: (id, body) => request("POST", `/decision-sets/${encodeURIComponent(id)}/approve`, body),
+  resume: (id) => request("POST", `/decision-sets/${encodeURIComponent(id)}/resume`, {}),
+  setBudget: (projectId, limitUsd) =>
+    request("PUT", `/projects/${encodeURIComponent(projectId)}/llm-budget`, {limit_usd: limitUsd}),
   diff: (id, against) =>
     request("GET", `/decision-sets/${encodeURIComponent(id)}/diff?format=json` +
       (against ? `&against=${encodeURIComponent(against)}` : "")),

@@ -279,6 +279,26 @@ export function approvalGate(ds, gate, onDone) {
   return box;
 }
 
+export function budgetGate(ds, gate, onDone) {
+  const input = h("input", {type: "number", min: "0", step: "1", id: "budget-limit", "aria-label": "New LLM budget in USD"});
+  const error = h("p", {class: "error", role: "alert"});
+  const resume = async () => {
+    error.textContent = "";
+    try {
+      if (input.value !== "") await api.setBudget(ds.project_id, Number(input.value));
+      await api.resume(ds.id);
+      onDone();
+    } catch (e) {
+      error.textContent = e.message;
+    }
+  };
+  return h("section", {class: "gate budget-gate", id: "budget-box", role: "alert"},
+    h("h2", null, "Paused: the project's LLM budget"),
+    h("p", null, gate.message || "The next model call would exceed the project's LLM budget."),
+    h("label", {for: "budget-limit"}, "New budget (USD)"), input,
+    h("button", {type: "button", onclick: resume}, "Raise and resume"), error);
+}
+
 export function staleGate(ds, onResubmit) {
   return h("section", {class: "gate stale-gate", id: "stale-box", role: "alert"},
     h("h2", null, "This gate is stale"),

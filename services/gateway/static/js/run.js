@@ -5,7 +5,8 @@ import {api} from "./api.js";
 import {badge, debounce, h, label, replace, usd, when} from "./dom.js";
 import {renderDiagram, renderDiff} from "./diff.js";
 import {
-  approvalGate, constraintsList, costPanel, finalNotice, intakeGate, policyPanel, risksList, staleGate, whatHappened,
+  approvalGate, budgetGate, constraintsList, costPanel, finalNotice, intakeGate, policyPanel, risksList, staleGate,
+  whatHappened,
 } from "./panels.js";
 import {stageName, Timeline} from "./timeline.js";
 
@@ -158,6 +159,8 @@ export class DecisionSetView {
       replace(area, intakeGate(ds, gate, () => this.refresh()));
     } else if (status === "waiting_approval") {
       replace(area, approvalGate(ds, gate, () => this.refresh()));
+    } else if (status === "paused_budget") {
+      replace(area, budgetGate(ds, gate, () => this.refresh()));
     } else if (status === "stale") {
       replace(area, staleGate(ds, () => this.newVersion()));
     } else if (FINAL.has(status)) {
