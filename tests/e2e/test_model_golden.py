@@ -105,8 +105,16 @@ def test_llm_budget_pauses_the_run_and_resume_continues_it(model_stack) -> None:
         with pytest.raises(ApiError) as err:  # nothing changed: still over budget
             client.post(f"/decision-sets/{ds}/resume", {})
         assert err.value.status == 402 and err.value.code == "budget_exceeded"
-        httpx.put(f"{gw}/projects/{project['id']}/llm-budget", json={"limit_usd": 100})
-        client.post(f"/decision-sets/{ds}/resume", {})
+        import subprocess
+        import sys
+
+        def amp(*args: str) -> subprocess.CompletedProcess:
+            return subprocess.run([sys.executable, "-m", "amp_cli.main", *args, "--gateway", gw], capture_output=True,
+                                  text=True, timeout=60)
+
+        raised = amp("budget", project["id"], "--set", "100", "--json")
+        assert raised.returncode == 0 and '"limit_usd": 100' in raised.stdout.replace("100.0", "100"), raised.stderr
+        assert amp("resume", ds).returncode == 0
         end = follow(client, ds, is_gate, last=eid)[-1]
         assert end[0] == "gate-waiting" and end[1]["gate"] == "pre-codegen"
         usage = httpx.get(f"{gw}/projects/{project['id']}/llm-usage").json()

@@ -300,6 +300,36 @@ def cmd_approve(client: Client, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_budget(client: Client, args: argparse.Namespace) -> int:
+    """Show a project's LLM usage and budget, or set the budget with --set."""
+    if args.set is not None or args.remove:
+        result = client.http.put(f"/projects/{args.project}/llm-budget",
+                                 json={"limit_usd": None if args.remove else args.set})
+        usage = client._check(result)
+    else:
+        usage = client.get(f"/projects/{args.project}/llm-usage")
+    if args.json:
+        emit(usage)
+    else:
+        b = usage["budget"]
+        err_console().print(f"budget: {b.get('message') or b.get('level')}", soft_wrap=True)
+        for n in usage["by_node"]:
+            console(False).print(f"{n['node']:>28} {n['provider']}:{n['model']} {n['calls']} calls, "
+                                 f"{n['input_tokens']} in / {n['output_tokens']} out / {n['cache_read_tokens']} "
+                                 f"cache reads, ${n['usd'] or 0:.4f}", soft_wrap=True)
+    return EXIT_OK
+
+
+def cmd_resume(client: Client, args: argparse.Namespace) -> int:
+    """Continue a run paused by its project's LLM budget (raise the budget first)."""
+    result = client.post(f"/decision-sets/{args.ds}/resume", {})
+    if args.json and not args.watch:
+        emit(result)
+        return EXIT_OK
+    err_console().print(f"decision set {args.ds}: resuming", soft_wrap=True)
+    return watch(client, args.ds, json_mode=args.json) if args.watch else EXIT_OK
+
+
 # --------------------------------------------------------------------------- diff / export
 
 def cmd_diff(client: Client, args: argparse.Namespace) -> int:
@@ -369,6 +399,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--changes", action="store_true", help="request changes (re-plans as a new version)")
     s.add_argument("--waive", action="append", metavar="RULE=REASON", help="waive a failed policy rule")
     s.add_argument("--by", help="who decides (default $USER)")
+    s.add_argument("--watch", action="store_true", help="follow the run afterwards")
+
+    s = add("budget", cmd_budget, "a project's LLM usage and budget (warning at 80 %, pause at 100 %)")
+    s.add_argument("project", metavar="PROJECT")
+    g = s.add_mutually_exclusive_group()
+    g.add_argument("--set", type=float, metavar="USD", help="set the budget")
+    g.add_argument("--remove", action="store_true", help="remove the budget")
+
+    s = add("resume", cmd_resume, "continue a run paused by its project's LLM budget")
+    s.add_argument("ds", metavar="DS")
     s.add_argument("--watch", action="store_true", help="follow the run afterwards")
 
     s = add("diff", cmd_diff, "unified diff of a decision set's repository against its parent (or --against)")
