@@ -11,6 +11,7 @@ threaded parent.
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import signal
@@ -92,12 +93,29 @@ def scrubbed_env(home: Path, extra: dict[str, str] | None = None) -> dict[str, s
     return env
 
 
+@functools.cache
+def no_network_prefix() -> tuple[str, ...]:
+    """The command prefix that runs a tool in a network namespace of its own (no interface but a
+    down loopback), or () where the kernel or the user cannot make one (then only the scrubbed
+    environment stands between the tool and the network)."""
+    if not shutil.which("unshare"):
+        return ()
+    for cmd in (("unshare", "--net"), ("unshare", "--map-root-user", "--net")):
+        try:
+            if subprocess.run([*cmd, "true"], capture_output=True, timeout=10).returncode == 0:
+                return cmd
+        except (OSError, subprocess.TimeoutExpired):
+            continue
+    return ()
+
+
 def run_limited(argv: list[str], *, cwd: Path, home: Path, timeout_s: float,
                 memory_mb: int = DEFAULT_MEMORY_MB, env: dict[str, str] | None = None,
                 stdin: str | None = None) -> RunResult:
     """Run argv under limits; on timeout the whole process group is killed."""
     cpu_s = int(timeout_s) + 1 if timeout_s > 0 else 0
-    full = [sys.executable, "-S", "-c", _TRAMPOLINE, str(memory_mb * 1024 * 1024), str(cpu_s), *argv]
+    full = [*no_network_prefix(), sys.executable, "-S", "-c", _TRAMPOLINE, str(memory_mb * 1024 * 1024), str(cpu_s),
+            *argv]
     started = time.monotonic()
     proc = subprocess.Popen(
         full, cwd=cwd, env=scrubbed_env(home, env), stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,

@@ -46,3 +46,24 @@ def test_memory_limit_applies() -> None:
     with Sandbox({}) as sb:
         res = sb.run([sys.executable, "-c", "b = bytearray(600 * 1024 * 1024)"], timeout_s=30, memory_mb=256)
     assert res.returncode != 0 and "MemoryError" in res.stderr
+
+
+def test_tools_run_without_network(tmp_path):
+    """A tool in the sandbox cannot reach even a server on this machine's loopback."""
+    import socket
+
+    from services.validators.sandbox import no_network_prefix, run_limited
+
+    if not no_network_prefix():
+        pytest.skip("this kernel or user cannot create a network namespace (unshare failed)")
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        port = server.getsockname()[1]
+        probe = (f"import socket; s = socket.socket(); s.settimeout(2); "
+                 f"print(s.connect_ex(('127.0.0.1', {port})))")
+        result = run_limited([sys.executable, "-c", probe], cwd=tmp_path, home=tmp_path, timeout_s=20)
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.strip() != "0"  # the connection was refused or unreachable
+        with socket.create_connection(("127.0.0.1", port), timeout=2):
+            pass  # while from outside the sandbox the same server answers
