@@ -19,13 +19,12 @@ ROOT = Path(__file__).resolve().parents[1]
 def run(texts: list[str], versions: int) -> dict[str, Any]:
     sys.path.insert(0, str(ROOT / "tests"))
     import asyncpg  # noqa: F401  (imported here: the section needs the database driver)
-    from fakes.anthropic_server import FakeAnthropicServer
-    from fakes.scripted_model import ScriptedModel
-
     from amp_cli.client import Client
     from amp_cli.stack import Stack
     from amp_runtime.embedded import free_port
     from amp_runtime.settings import Settings
+    from fakes.anthropic_server import FakeAnthropicServer
+    from fakes.scripted_model import ScriptedModel
 
     server = FakeAnthropicServer().start()
     model = ScriptedModel()

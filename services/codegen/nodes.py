@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from amp_contracts import ConstraintSchema, CostEstimate, Plan, PolicyResults, ReasonCard, Risk
+from amp_runtime.calls import current_call, provenance
 
 from services.intake.extraction import extract_patch
-
-from amp_runtime.calls import current_call, provenance
 
 from .render import render_repository
 from .seams import apply_fills, find_seams

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from amp_contracts import ConstraintSchema, CostEstimate, Plan
-
 from amp_runtime.calls import current_call, provenance
 
 from .cost import estimate

@@ -7,16 +7,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any, AsyncIterator
-
-from fastapi import FastAPI, Request
-from fastapi.responses import FileResponse, Response
-from fastapi.staticfiles import StaticFiles
+from typing import Any
 
 from amp_contracts import ErrorBody
 from amp_runtime.bootstrap import open_deps
 from amp_runtime.settings import Settings
+from fastapi import FastAPI
+from fastapi.responses import FileResponse, Response
+from fastapi.staticfiles import StaticFiles
 
 from . import errors
 from .commands import relay_outbox

@@ -10,18 +10,28 @@ import asyncio
 import functools
 import logging
 import uuid
-from typing import Any, Callable, TypeVar
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import asyncpg
-from nats.js import JetStreamContext
-
-from amp_contracts import (ConflictError, Envelope, GateClosed, GateDecided, IntakeAnswered, IntakeRequested,
-                           NotFound, PolicyBlocked, Subjects, ValidationFailed)
+from amp_contracts import (
+    ConflictError,
+    Envelope,
+    GateClosed,
+    GateDecided,
+    IntakeAnswered,
+    IntakeRequested,
+    NotFound,
+    PolicyBlocked,
+    Subjects,
+    ValidationFailed,
+)
 from amp_runtime import store
 from amp_runtime.bus import publish
 from amp_runtime.telemetry import current_traceparent, step_span
+from nats.js import JetStreamContext
 
-from .schemas import Approve, AnswersSubmit, ConstraintsSubmit
+from .schemas import AnswersSubmit, Approve, ConstraintsSubmit
 
 log = logging.getLogger("amp.gateway")
 F = TypeVar("F", bound=Callable[..., Any])

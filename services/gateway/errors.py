@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import logging
 
+from amp_contracts import AmpError, ErrorBody, ErrorResponse
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
-
-from amp_contracts import AmpError, ErrorBody, ErrorResponse
 
 log = logging.getLogger("amp.gateway")
 

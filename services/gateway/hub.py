@@ -10,9 +10,8 @@ import asyncio
 import json
 from collections import defaultdict
 
-from nats.aio.client import Client as NatsClient
-
 from amp_contracts import Event, Subjects
+from nats.aio.client import Client as NatsClient
 
 
 class EventHub:

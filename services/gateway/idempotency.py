@@ -5,16 +5,16 @@ The same key with a different body is a client error (409), not a silent replay.
 
 from __future__ import annotations
 
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import asyncpg
-from fastapi import Request
-from fastapi.encoders import jsonable_encoder
-from fastapi.responses import JSONResponse
-
 from amp_contracts import ConflictError
 from amp_runtime import store
 from amp_runtime.canonical import canonical_json, sha256_hex
+from fastapi import Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse
 
 
 async def idempotent(request: Request, pool: asyncpg.Pool, body: Any, status_code: int,

@@ -4,17 +4,25 @@ from __future__ import annotations
 
 from typing import Any
 
+from amp_contracts import ErrorResponse, NotFound, ValidationFailed
+from amp_runtime import store
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
-from amp_contracts import ErrorResponse, NotFound, ValidationFailed
-from amp_runtime import store
-
 from . import commands, views
 from .idempotency import idempotent
-from .schemas import (Accepted, AnswersSubmit, Approve, BudgetPut, ConstraintsSubmit, PoliciesPut, Preview, ProjectCreate,
-                      Submitted)
+from .schemas import (
+    Accepted,
+    AnswersSubmit,
+    Approve,
+    BudgetPut,
+    ConstraintsSubmit,
+    PoliciesPut,
+    Preview,
+    ProjectCreate,
+    Submitted,
+)
 from .sse import stream_response
 
 ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": ErrorResponse} for code in (404, 409, 413, 422)}

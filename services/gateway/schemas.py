@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
-
 from amp_contracts import ConstraintSchema, Waiver
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 MAX_TEXT = 20_000
 

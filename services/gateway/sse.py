@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import AsyncIterator
+from collections.abc import AsyncIterator
 
 import asyncpg
-from sse_starlette import EventSourceResponse, ServerSentEvent
-
 from amp_contracts import TERMINAL, Event
 from amp_runtime import store
+from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from .hub import EventHub
 
@@ -47,7 +46,7 @@ async def events_after(pool: asyncpg.Pool, hub: EventHub, ds_id: str, last_id: i
         while loop.time() < deadline:
             try:
                 ev = await asyncio.wait_for(queue.get(), timeout=5.0)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 # belt and braces: an event missed by the live feed is still in the database
                 for ev in await store.list_events(pool, ds_id, after_id=last_id):
                     yield ev

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-
 DS_PUBLIC = ("id", "project_id", "version", "parent_id", "status", "stage", "requirements", "input_constraints",
              "constraints", "coverage", "assumptions", "plan", "risks", "cost", "policy", "gate", "approval",
              "reports", "diff", "git_commit", "prompt_pack_hash", "gate_expires_at", "created_at", "updated_at")

@@ -60,7 +60,7 @@ def _vote(text: str, codes: list[tuple[str, str, Hit]]) -> tuple[str | None, lis
         explicit = explicit or key.endswith(":names")
         first.setdefault(cloud, m.start())
         evidence[cloud].append(Hit("cloud", cloud, m.start(), m.end(), m.group(0)))
-    for code, cloud, hit in codes:
+    for _code, cloud, hit in codes:
         score[cloud] += 3.0
         first.setdefault(cloud, hit.start)
         evidence[cloud].append(Hit("cloud", cloud, hit.start, hit.end, hit.text))

@@ -6,14 +6,13 @@ amp.plan.revise      ─┴─▶ planner subgraph ──▶ amp.plan.proposed
 
 from __future__ import annotations
 
-from faststream import FastStream
-
 from amp_contracts import Envelope, Plan, PlanProposed, Subjects
 from amp_runtime.agent import Deps, Route, agent_app
 from amp_runtime.cards import card_events, forward, stamp_cards
 from amp_runtime.graphs import run_graph
 from amp_runtime.settings import Settings
 from amp_runtime.step import StepResult
+from faststream import FastStream
 
 from .graph import build_graph
 from .nodes import warm_up

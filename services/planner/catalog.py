@@ -97,7 +97,7 @@ def _eval(node: ast.AST, env: dict[str, Any], src: str) -> Any:
         return -val if isinstance(node.op, ast.USub) else (not val) if isinstance(node.op, ast.Not) else +val
     if isinstance(node, ast.Compare):
         left = _eval(node.left, env, src)
-        for op, comp in zip(node.ops, node.comparators):
+        for op, comp in zip(node.ops, node.comparators, strict=True):
             right = _eval(comp, env, src)
             if not _CMPOPS[type(op)](left, right):
                 return False

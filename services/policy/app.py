@@ -5,8 +5,6 @@ amp.critique.completed ──▶ policy_eval ──▶ amp.policy.evaluated
 
 from __future__ import annotations
 
-from faststream import FastStream
-
 from amp_contracts import Envelope, PolicyEvaluated, PolicyResults, Subjects
 from amp_runtime import store
 from amp_runtime.agent import Deps, Route, agent_app
@@ -14,6 +12,7 @@ from amp_runtime.cards import card_events, event, forward, stamp_cards
 from amp_runtime.graphs import run_graph
 from amp_runtime.settings import Settings
 from amp_runtime.step import StepResult
+from faststream import FastStream
 
 from .graph import build_graph
 from .nodes import warm_up

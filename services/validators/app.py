@@ -10,8 +10,6 @@ import json
 import logging
 import threading
 
-from faststream import FastStream
-
 from amp_contracts import DiffSummary, Envelope, RunComplete, RunCompleted, Subjects
 from amp_runtime import store
 from amp_runtime.agent import Deps, Route, agent_app
@@ -20,6 +18,7 @@ from amp_runtime.cards import card_events, event, forward, stamp_cards
 from amp_runtime.graphs import run_graph
 from amp_runtime.settings import Settings
 from amp_runtime.step import StepResult
+from faststream import FastStream
 
 from .graph import build_graph
 from .nodes import PersistDeps

@@ -6,9 +6,8 @@ import asyncio
 import json
 from typing import Any
 
-from langgraph.graph import END, START, StateGraph
-
 from amp_runtime.cards import stamp_cards
+from langgraph.graph import END, START, StateGraph
 
 from . import nodes
 from .gitstore import latest_user_tree

@@ -11,9 +11,10 @@ import asyncio
 import io
 import json
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from amp_contracts import DiffSummary, ReasonCard
 

@@ -7,9 +7,7 @@ import time
 
 import httpx
 import pytest
-
 from amp_cli.client import ApiError
-
 from flows import FRAUD, follow, is_gate
 
 pytestmark = pytest.mark.integration

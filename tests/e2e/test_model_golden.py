@@ -7,10 +7,9 @@ import asyncio
 
 import asyncpg
 import pytest
-from flows import FRAUD, follow, is_gate
-
 from fakes.anthropic_server import FakeAnthropicServer
 from fakes.scripted_model import ScriptedModel
+from flows import FRAUD, follow, is_gate
 
 pytestmark = pytest.mark.integration
 
@@ -20,9 +19,7 @@ MODEL_NODES = {"intake_extract", "planner", "critic_tech", "process_approval_fee
 @pytest.fixture(scope="module")
 def model_stack(settings, tmp_root):
     from amp_cli.stack import Stack
-    from amp_runtime.embedded import free_port
-
-    from amp_runtime.embedded import EmbeddedNats
+    from amp_runtime.embedded import EmbeddedNats, free_port
 
     server = FakeAnthropicServer().start()
     model = ScriptedModel()
@@ -88,7 +85,6 @@ def test_golden_run_with_scripted_model_answers(model_stack, settings) -> None:
 
 def test_llm_budget_pauses_the_run_and_resume_continues_it(model_stack) -> None:
     import httpx
-
     from amp_cli.client import ApiError, Client
 
     stack, _, _ = model_stack

@@ -91,6 +91,7 @@ class ScriptedModel:
             return tool_reply(tool, {"risks": []}, use=use)
         if tool == "patch_constraints":
             from amp_contracts import ConstraintSchema
+
             from services.intake.extraction import extract_patch
 
             return tool_reply(tool, {"set": extract_patch(_between_markers(text), ConstraintSchema()), "clear": []},

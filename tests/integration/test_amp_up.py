@@ -10,7 +10,6 @@ import time
 
 import httpx
 import pytest
-
 from amp_runtime.embedded import free_port
 
 pytestmark = pytest.mark.integration

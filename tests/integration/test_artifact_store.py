@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 
 import pytest
-
 from amp_runtime.artifacts import LocalArtifactStore, S3ArtifactStore, artifact_key, artifact_store
 from amp_runtime.embedded import free_port
 

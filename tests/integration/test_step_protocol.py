@@ -6,7 +6,6 @@ import asyncio
 import uuid
 
 import pytest
-
 from amp_contracts import Envelope, GateExpire, Subjects
 from amp_runtime import store
 from amp_runtime.agent import Route, agent_app

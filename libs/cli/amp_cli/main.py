@@ -174,6 +174,7 @@ def cmd_schemas(args: argparse.Namespace) -> int:
 
 def cmd_asyncapi(args: argparse.Namespace) -> int:
     from amp_runtime.settings import Settings
+
     from services.gateway.asyncapi import asyncapi_json
 
     doc = asyncapi_json(Settings())

@@ -82,7 +82,7 @@ class Stack:
                 time.sleep(0.1)
         raise RuntimeError("the gateway did not become ready")
 
-    def start(self) -> "Stack":
+    def start(self) -> Stack:
         self.start_servers()
         self.start_services()
         return self
@@ -129,7 +129,7 @@ class Stack:
         if self.postgres:
             self.postgres.stop()
 
-    def __enter__(self) -> "Stack":
+    def __enter__(self) -> Stack:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

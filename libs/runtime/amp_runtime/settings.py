@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 from pydantic import BaseModel, Field
 
@@ -41,7 +41,7 @@ class Settings(BaseModel):
         return self.data_dir / "repos"
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> "Settings":
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
         e = os.environ if env is None else env
         values: dict[str, object] = {
             "nats_url": e.get("NATS_URL") or None,

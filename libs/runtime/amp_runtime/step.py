@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 import asyncpg
+from amp_contracts import Envelope, Event, Subjects
 from nats.js import JetStreamContext
 from pydantic import BaseModel
-
-from amp_contracts import Envelope, Event, Subjects
 
 from . import store
 from .bus import publish

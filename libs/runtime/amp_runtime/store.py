@@ -9,10 +9,10 @@ from __future__ import annotations
 import asyncio
 import random
 import uuid
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import asyncpg
-
 from amp_contracts import ConflictError, Event, NotFound
 
 Conn = asyncpg.Pool | asyncpg.Connection

@@ -7,11 +7,19 @@ import subprocess
 import sys
 
 import pytest
-from pydantic import ValidationError
-
-from amp_contracts import (PAYLOADS, ConstraintSchema, Envelope, IntakeRequested, PolicyResults, RuleResult,
-                           Subjects, envelope_type, overall_of)
+from amp_contracts import (
+    PAYLOADS,
+    ConstraintSchema,
+    Envelope,
+    IntakeRequested,
+    PolicyResults,
+    RuleResult,
+    Subjects,
+    envelope_type,
+    overall_of,
+)
 from amp_contracts.schemas import write_schemas
+from pydantic import ValidationError
 
 
 def test_importable_with_pydantic_alone() -> None:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
+from amp_contracts import Envelope, GateExpire, IntakeRequested
+from amp_runtime.cards import forward
+from amp_runtime.telemetry import step_span
 from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-
-from amp_contracts import Envelope, GateExpire, IntakeRequested
-from amp_runtime.cards import forward
-from amp_runtime.telemetry import step_span
 
 
 def test_forwarded_envelope_carries_the_step_span_as_parent() -> None:

@@ -14,9 +14,8 @@ Transport-neutral: the Anthropic Messages API and OpenAI-compatible servers each
 
 from __future__ import annotations
 
-import functools
-
 import copy
+import functools
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
