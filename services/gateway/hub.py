@@ -1,4 +1,5 @@
-"""Fan-out of the bus's per-decision-set events to the SSE connections of this gateway process.
+"""Fan-out of the bus's per-decision-set events (one `EventBatch` per step) to the SSE connections
+of this gateway process.
 
 One core-NATS subscription on `amp.events.>` feeds every open stream; the database is the
 backlog. A stream subscribes here first and reads the backlog second, so nothing falls between.
@@ -30,12 +31,13 @@ class EventHub:
         queues = self._queues.get(msg.subject.rsplit(".", 1)[-1])
         if not queues:  # nobody is watching this decision set here: skip the parse
             return
-        try:
-            ev = Event.model_construct(**json.loads(msg.data))  # our own services wrote it: no re-validation
-        except (ValueError, TypeError):
+        try:  # an EventBatch our own services wrote: no re-validation
+            events = [Event.model_construct(**e) for e in json.loads(msg.data)["events"]]
+        except (ValueError, TypeError, KeyError):
             return
         for q in list(queues):
-            q.put_nowait(ev)
+            for ev in events:
+                q.put_nowait(ev)
 
     def subscribe(self, decision_set_id: str) -> asyncio.Queue[Event]:
         q: asyncio.Queue[Event] = asyncio.Queue()

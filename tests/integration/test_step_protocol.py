@@ -6,7 +6,7 @@ import asyncio
 import uuid
 
 import pytest
-from amp_contracts import Envelope, GateExpire, Subjects
+from amp_contracts import Envelope, EventBatch, GateExpire, Subjects
 from amp_runtime import store
 from amp_runtime.agent import Route, agent_app
 from amp_runtime.bootstrap import open_deps
@@ -56,8 +56,9 @@ async def test_step_runs_once_and_replays_its_output(settings) -> None:
         rows = await store.list_events(deps.pool, ds)
         assert [e.type for e in rows] == ["gate-reminder"]
         assert (await store.get_decision_set(deps.pool, ds))["stage"] == "tested"
-        live = await sub.next_msg(timeout=2)
-        assert b"gate-reminder" in live.data
+        live = await sub.next_msg(timeout=2)  # one EventBatch for the step, with the recorded ids
+        batch = EventBatch.model_validate_json(live.data)
+        assert [(e.id, e.type) for e in batch.events] == [(e.id, e.type) for e in first.events]
         await sub.unsubscribe()
 
 

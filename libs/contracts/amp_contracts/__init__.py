@@ -12,7 +12,7 @@ from .diff import DiffSummary
 from .errors import (AmpError, BudgetExceeded, ErrorBody, ErrorResponse, GateClosed, NotFound, PayloadTooLarge,
                      PolicyBlocked, ProviderDown, RateLimited, ValidationFailed)
 from .errors import Conflict as ConflictError
-from .events import TERMINAL, Event, GateWaiting, RunComplete, RunError
+from .events import TERMINAL, Event, EventBatch, GateWaiting, RunComplete, RunError
 from .plan import CAPABILITIES, Candidate, Choice, Component, Plan, Risk
 from .policy import PolicyResults, RuleResult, Waiver, overall_of
 from .reason import Inputs, ProviderInfo, ReasonCard, utcnow

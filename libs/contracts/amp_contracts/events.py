@@ -33,6 +33,15 @@ class Event(BaseModel):
     data: dict[str, Any] = Field(default_factory=dict)
 
 
+class EventBatch(BaseModel):
+    """What `amp.events.<decision_set_id>` carries: the events one step recorded, in id order.
+
+    One message per step (not per event) keeps a step's events together and in order on the bus.
+    """
+
+    events: list[Event]
+
+
 class GateWaiting(BaseModel):
     decision_set_id: str
     gate: Literal["intake", "pre-codegen", "budget"]

@@ -12,14 +12,14 @@ from .constraints import ConstraintSchema
 from .cost import CostEstimate
 from .diff import DiffSummary
 from .errors import ErrorResponse
-from .events import Event, GateWaiting, RunComplete, RunError
+from .events import Event, EventBatch, GateWaiting, RunComplete, RunError
 from .policy import PolicyResults
 from .reason import ReasonCard
 
 DOCUMENTS: dict[str, type[BaseModel]] = {
     "ConstraintSchema": ConstraintSchema, "ReasonCard": ReasonCard, "PolicyResults": PolicyResults,
     "CostEstimate": CostEstimate, "DiffSummary": DiffSummary, "ErrorResponse": ErrorResponse,
-    "Event": Event, "GateWaiting": GateWaiting, "RunError": RunError, "RunComplete": RunComplete,
+    "Event": Event, "EventBatch": EventBatch, "GateWaiting": GateWaiting, "RunError": RunError, "RunComplete": RunComplete,
 }
 
 

@@ -38,7 +38,7 @@ from pydantic import ValidationError
 from . import store
 from .bus import publish
 from .settings import Settings
-from .step import StepRecord, StepResult, publish_event, run_step
+from .step import StepRecord, StepResult, publish_events, run_step
 
 log = logging.getLogger("amp.agent")
 
@@ -195,8 +195,7 @@ async def pause_for_budget(deps: Deps, service: str, route: Route, env: Envelope
             Event(type="gate-waiting", project_id=env.project_id, decision_set_id=env.decision_set_id,
                   run_id=env.run_id, node_name=route.node, data=gate.model_dump(mode="json")),
         ], f"budget:{uuid.uuid4()}", None)  # each pause is news, even of the same message
-    for ev in events:
-        await publish_event(deps.js, ev)
+    await publish_events(deps.js, events, f"budget:{events[0].id}")
 
 
 async def dead_letter(deps: Deps, service: str, route: Route, data: bytes, reason: str, code: str) -> None:
@@ -229,8 +228,7 @@ async def dead_letter(deps: Deps, service: str, route: Route, data: bytes, reaso
             Event(type="run-complete", project_id=project_id, decision_set_id=ds_id, run_id=run_id,
                   node_name=route.node, data=done.model_dump(mode="json")),
         ], f"dlq:{_digest(data)}", None)
-    for ev in events:
-        await publish_event(deps.js, ev)
+    await publish_events(deps.js, events, f"dlq:{events[0].id}")
 
 
 def _lenient_ids(data: bytes) -> tuple[str, str, str] | None:

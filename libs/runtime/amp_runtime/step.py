@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
-from amp_contracts import Envelope, Event, Subjects
+from amp_contracts import Envelope, Event, EventBatch, Subjects
 from nats.js import JetStreamContext
 from pydantic import BaseModel
 
@@ -133,19 +133,21 @@ class _AlreadyDone(Exception):
 
 
 async def _publish(js: JetStreamContext, record: StepRecord) -> None:
-    """Events first, then the next messages: the next agent's events always follow ours.
-
-    The events of a step go out pipelined on one connection (sent in order, acks awaited
-    together), which keeps their order in the stream without a round trip each.
-    """
-    await asyncio.gather(*(publish_event(js, ev) for ev in record.events))
+    """Events first, then the next messages: the next agent's events always follow ours."""
+    await publish_events(js, record.events, record.key)
     for i, (subject, body) in enumerate(record.messages):
         data = body if isinstance(body, (bytes, str)) else _dumps(body)
         await publish(js, subject, data.encode() if isinstance(data, str) else data, f"{record.key}:{i}")
 
 
-async def publish_event(js: JetStreamContext, ev: Event) -> None:
-    await publish(js, Subjects.events(ev.decision_set_id), ev.model_dump_json().encode(), f"evt:{ev.id}")
+async def publish_events(js: JetStreamContext, events: list[Event], key: str) -> None:
+    """One `EventBatch` message per decision set the step wrote events for (usually one)."""
+    by_ds: dict[str, list[Event]] = {}
+    for ev in events:
+        by_ds.setdefault(ev.decision_set_id, []).append(ev)
+    await asyncio.gather(*(
+        publish(js, Subjects.events(ds), EventBatch(events=evs).model_dump_json().encode(), f"evts:{key}:{ds}")
+        for ds, evs in by_ds.items()))
 
 
 def _dumps(body: dict | BaseModel) -> str:
