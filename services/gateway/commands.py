@@ -114,6 +114,7 @@ async def answer(pool: asyncpg.Pool, js: JetStreamContext, ds_id: str, body: Ans
         gate = ds.get("gate") or {}
         if ds["status"] != "waiting_intake" or gate.get("gate") != "intake":
             raise GateClosed(f"decision set {ds_id} is not waiting for answers (status {ds['status']})")
+        _check_answers(ds, body)
         interrupt_id = body.interrupt_id or gate.get("interrupt_id")
         if interrupt_id != gate.get("interrupt_id"):
             raise GateClosed(f"those questions of decision set {ds_id} are no longer open")
@@ -173,6 +174,16 @@ async def resume(pool: asyncpg.Pool, js: JetStreamContext, ds_id: str) -> dict[s
                                      gate["body"].encode())
     await send_now(pool, js, oid, gate["subject"], f"resume:{ds_id}:{row['lock_version']}", gate["body"].encode())
     return {"decision_set_id": ds_id, "status": "resuming"}
+
+
+def _check_answers(ds: dict[str, Any], body: AnswersSubmit) -> None:
+    """Typed answers must fit the schema now (422 naming the field), not fail later on the bus."""
+    from amp_contracts import ConstraintSchema
+
+    from services.intake.extraction import apply_answers
+
+    if body.answers:
+        apply_answers(ConstraintSchema.model_validate(ds.get("constraints") or {}), body.answers)
 
 
 def _check_waivers(ds: dict[str, Any], body: Approve) -> None:

@@ -29,6 +29,10 @@ def test_intake_asks_then_resumes_with_answers(client) -> None:
     assert {"cloud", "regions"} & fields, fields
     assert "budget_monthly_usd" not in fields and "throughput_rps" not in fields  # never ask what is known
     assert client.decision_set(ds)["status"] == "waiting_intake"
+    with pytest.raises(ApiError) as bad:  # a typed answer that does not fit the schema: 422, the gate stays open
+        client.answer(ds, {"cloud": "mars"}, interrupt_id=gate["interrupt_id"])
+    assert bad.value.status == 422 and "cloud" in bad.value.message
+    assert client.decision_set(ds)["status"] == "waiting_intake"
     answers = {"cloud": "gcp", "regions": ["europe-west4"], "data_classification": "internal"}
     client.answer(ds, {k: v for k, v in answers.items() if k in fields}, interrupt_id=gate["interrupt_id"])
     rest = follow(client, ds, is_intake_gate, last=eid)
