@@ -119,7 +119,8 @@ async def answer(pool: asyncpg.Pool, js: JetStreamContext, ds_id: str, body: Ans
         if interrupt_id != gate.get("interrupt_id"):
             raise GateClosed(f"those questions of decision set {ds_id} are no longer open")
         try:
-            await store.update_decision_set(conn, ds_id, {"status": "answering"}, expect_status={"waiting_intake"})
+            await store.update_decision_set(conn, ds_id, {"status": "answering"}, expect_status={"waiting_intake"},
+                                            expect_lock_version=ds["lock_version"])
         except ConflictError as e:
             raise GateClosed(str(e)) from None
         await store.insert_answer(conn, ds["project_id"], ds_id, interrupt_id, body.answers, body.text)
@@ -140,7 +141,8 @@ async def approve(pool: asyncpg.Pool, js: JetStreamContext, ds_id: str, body: Ap
         if body.status == "approved":
             _check_waivers(ds, body)
         try:
-            await store.update_decision_set(conn, ds_id, {"status": "deciding"}, expect_status={"waiting_approval"})
+            await store.update_decision_set(conn, ds_id, {"status": "deciding"}, expect_status={"waiting_approval"},
+                                            expect_lock_version=ds["lock_version"])
         except ConflictError:
             raise ConflictError(f"decision set {ds_id} has already been decided") from None
         waivers = [w.model_dump(mode="json") for w in body.waivers]

@@ -90,6 +90,21 @@ async def test_optimistic_lock_serialises_concurrent_updates(settings) -> None:
         assert row["lock_version"] == 10
 
 
+async def test_a_write_resting_on_a_stale_read_is_a_conflict(settings) -> None:
+    from amp_contracts import ConflictError
+
+    async with open_deps(settings, "test") as deps:
+        _, ds = await new_decision_set(deps.pool)
+        read = await store.get_decision_set(deps.pool, ds)
+        async with deps.pool.acquire() as conn:
+            await store.update_decision_set(conn, ds, {"stage": "someone-else"})
+            with pytest.raises(ConflictError):
+                await store.update_decision_set(conn, ds, {"stage": "mine"}, expect_lock_version=read["lock_version"])
+            fresh = await store.get_decision_set(deps.pool, ds)
+            await store.update_decision_set(conn, ds, {"stage": "mine"}, expect_lock_version=fresh["lock_version"])
+        assert (await store.get_decision_set(deps.pool, ds))["stage"] == "mine"
+
+
 async def test_only_one_conditional_transition_wins(settings) -> None:
     from amp_contracts import ConflictError
 

@@ -126,32 +126,40 @@ async def due_gates(db: Conn, remind_before_s: float, limit: int = 100) -> list[
 
 
 async def update_decision_set(conn: asyncpg.Connection, ds_id: str, fields: dict[str, Any], *,
-                              expect_status: Iterable[str] | None = None, attempts: int = 5) -> dict[str, Any]:
-    """Set columns under the optimistic lock; on a lost race reload and retry with backoff.
+                              expect_status: Iterable[str] | None = None, expect_lock_version: int | None = None,
+                              attempts: int = 5) -> dict[str, Any]:
+    """Set columns and bump `lock_version`, in one statement on the common path.
+
+    Optimistic locking: a writer whose change rests on a row it read passes that row's
+    `lock_version` (`expect_lock_version`) and gets a conflict if anyone wrote since; a status
+    condition (`expect_status`) makes the update conditional on the row's status (a conflict, not
+    a retry, when it does not hold): this is how one decision wins a gate. Writers whose change
+    does not rest on a read (a step setting its own stage's columns) need neither.
 
     Returns the row's identity and status columns (not the large documents it holds).
-
-    `expect_status` makes the update conditional on the row's current status (a conflict, not a
-    retry, when it does not hold): this is how one decision wins a gate.
     """
     bad = set(fields) - DS_COLUMNS
     if bad:
         raise ValueError(f"unknown decision-set columns {sorted(bad)}")
-    wanted = set(expect_status) if expect_status is not None else None
+    wanted = sorted(set(expect_status)) if expect_status is not None else None
+    sets = ", ".join(f"{k} = ${i}" for i, k in enumerate(fields, start=4))
     for attempt in range(attempts):
+        rec = await conn.fetchrow(
+            f"UPDATE decision_sets SET {sets}, lock_version = lock_version + 1, updated_at = now() "
+            f"WHERE id = $1 AND ($2::text[] IS NULL OR status = ANY($2::text[])) "
+            f"AND ($3::int IS NULL OR lock_version = $3) "
+            f"RETURNING id, project_id, version, parent_id, status, stage, lock_version",
+            _uuid(ds_id, "decision set"), wanted, expect_lock_version, *fields.values())
+        if rec is not None:
+            return _row(rec)  # type: ignore[return-value]
         current = await conn.fetchrow("SELECT lock_version, status FROM decision_sets WHERE id = $1", uuid.UUID(ds_id))
         if current is None:
             raise NotFound(f"decision set {ds_id} not found")
         if wanted is not None and current["status"] not in wanted:
-            raise ConflictError(f"decision set {ds_id} is {current['status']}, not {' or '.join(sorted(wanted))}")
-        sets = ", ".join(f"{k} = ${i}" for i, k in enumerate(fields, start=3))
-        rec = await conn.fetchrow(
-            f"UPDATE decision_sets SET {sets}, lock_version = lock_version + 1, updated_at = now() "
-            f"WHERE id = $1 AND lock_version = $2 RETURNING id, project_id, version, parent_id, status, stage, "
-            f"lock_version",
-            uuid.UUID(ds_id), current["lock_version"], *fields.values())
-        if rec is not None:
-            return _row(rec)  # type: ignore[return-value]
+            raise ConflictError(f"decision set {ds_id} is {current['status']}, not {' or '.join(wanted)}")
+        if expect_lock_version is not None and current["lock_version"] != expect_lock_version:
+            raise ConflictError(f"decision set {ds_id} changed since it was read "
+                                f"(version {current['lock_version']}, expected {expect_lock_version})")
         await asyncio.sleep(min(0.5, 0.01 * 2 ** attempt) * (0.5 + random.random()))
     raise ConflictError(f"decision set {ds_id} kept changing; gave up after {attempts} attempts")
 
