@@ -37,7 +37,7 @@ def _workload_cues() -> dict[str, re.Pattern[str]]:
             r"every\s+(?:night|day|morning|evening|week|weekend|month|quarter|hour|year|"
             r"\d+\s*(?:minutes?|mins?|hours?|hrs?|days?|weeks?))|"
             r"once\s+(?:a|per|every)\s+(?:day|week|month|quarter|year|night|hour)|"
-            r"(?:daily|weekly|hourly|monthly|quarterly|nightly|yearly|annual)\s+(?:jobs?|runs?|refresh\w*|re-?train\w*|"
+            r"(?:daily|weekly|hourly|monthly|quarterly|nightly|yearly|annual)\s+(?:[\w-]+\s+){0,2}?(?:jobs?|runs?|refresh\w*|re-?train\w*|"
             r"training|scor\w*|forecasts?|reports?|batch\w*|exports?|pipelines?|updates?|predictions?|inference|"
             r"aggregat\w*|etl|backfills?|recomput\w*)|"
             r"(?:re-?train\w*|scor\w*|refresh\w*|train\w*|process\w*|forecast\w*|updat\w*|predict\w*|comput\w*|"
@@ -51,7 +51,13 @@ def _workload_cues() -> dict[str, re.Pattern[str]]:
             r"signals?|telemetry|data\s+(?:feeds?|flows?|ingest\w*))|"
             r"(?:events?|messages?|msgs|records|readings|telemetry)\s*(?:/|per)\s*(?:s|sec|second)|"
             r"continuous(?:ly)?\s+(?:process\w*|ingest\w*|scor\w*|arriv\w*|flow\w*|updat\w*)|"
-            r"(?:arriv\w*|flow\w*|com\w*\s+in|ingest\w*|process\w*|consum\w*)\s+continuously|"
+            r"(?:arriv\w*|flow\w*|com\w*\s+in|ingest\w*|process\w*|consum\w*|scor\w*|classif\w*|analy[sz]\w*|"
+            r"evaluat\w*|enrich\w*|transform\w*|updat\w*|handl\w*)\s+continuously|"
+            # "notes arrive via Pub/Sub", "events come in from Kafka": arrival through a message system
+            r"(?:arriv\w*|com(?:e|es|ing)\s+in|flow(?:s|ing)?\s+in|(?:are|is|get|gets)\s+(?:published|pushed|"
+            r"emitted|sent))\s+(?:\w+\s+){0,2}?(?:via|from|through|over|on|into)\s+(?:an?\s+|the\s+|our\s+)?"
+            r"(?:[\w-]+\s+)?(?:kafka|kinesis|pub\s*/\s*sub|pubsub|pub\s+sub|event\s*hubs?|mqtt|rabbitmq|sqs|"
+            r"queues?|message\s+(?:bus|queue|broker)|topics?|event\s+bus|eventbridge)|"
             r"(?:updated|processed|ingested|scored|computed|refreshed)\s+(?:in\s+)?(?:near[- ])?real[- ]?time|"
             r"near[- ]real[- ]?time|change\s+data\s+capture|cdc|as\s+(?:events|they|messages)\s+arrive)\b",
             re.IGNORECASE),
@@ -196,8 +202,12 @@ def extract_languages(text: str) -> Found:
         if h.value in g.ambiguous_languages:
             lo, hi = sentence_bounds(text, h.start, h.end)
             others = any(lo <= o.start < hi and o is not h for o in raw.hits)
-            if h.value == "go" and text[lo:h.start].strip() == "" and not others:
+            alone = text[h.end:hi].strip(" .!") == ""  # "Team: Python. Go." / "... Budget $1k. Go."
+            if h.value == "go" and text[lo:h.start].strip() == "" and not others and not alone:
                 continue  # "Go with AWS." at the start of a sentence is a verb
+            if alone and text[lo:h.start].strip() == "":
+                kept.append(h)
+                continue
             if not (others or _TEAM_CONTEXT.search(text[lo:hi])):
                 continue
         kept.append(h)

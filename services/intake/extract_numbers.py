@@ -68,3 +68,45 @@ def parse_amount(raw: str, suffix: str | None = None, dot_thousands: bool = Fals
     if value is None:
         return None
     return value * multiplier(suffix)
+
+
+# ---------------------------------------------------------------- spelled-out numbers
+
+_UNITS = {"zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
+          "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14, "fifteen": 15,
+          "sixteen": 16, "seventeen": 17, "eighteen": 18, "nineteen": 19, "twenty": 20, "thirty": 30, "forty": 40,
+          "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90}
+_SCALES = {"thousand": 1e3, "million": 1e6, "billion": 1e9}
+_NUMBER_WORD = rf"(?:{'|'.join(sorted(_UNITS, key=len, reverse=True))}|hundred|thousand|million|billion)"
+#: A number written in words: "five thousand", "twenty-five thousand", "a million", "half a million".
+WORD_NUM = rf"(?:(?:half[\s-]+)?an?[\s-]+)?{_NUMBER_WORD}(?:[\s-]+(?:and[\s-]+)?{_NUMBER_WORD})*(?![\w-])"
+
+
+def parse_words(raw: str) -> float | None:
+    """The value of a number written in words ("twenty five thousand" → 25000), or None."""
+    tokens = [t for t in re.split(r"[\s-]+", raw.strip().lower()) if t and t != "and"]
+    half = bool(tokens) and tokens[0] == "half"
+    if half:
+        tokens = tokens[1:]
+    total, current, seen = 0.0, 0.0, False
+    for i, tok in enumerate(tokens):
+        if tok in ("a", "an"):
+            if i != 0:
+                return None
+            current = 1.0
+        elif tok in _UNITS:
+            current += _UNITS[tok]
+            seen = True
+        elif tok == "hundred":
+            current = (current or 1.0) * 100
+            seen = True
+        elif tok in _SCALES:
+            total += (current or 1.0) * _SCALES[tok]
+            current = 0.0
+            seen = True
+        else:
+            return None
+    if not seen:
+        return None
+    value = total + current
+    return value / 2 if half else value

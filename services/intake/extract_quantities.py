@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from .extract_numbers import NUM, SUFFIX, parse_amount, parse_number
+from .extract_numbers import NUM, SUFFIX, WORD_NUM, parse_amount, parse_number, parse_words
 from .extract_text import Hit, capped, clause_bounds, sentence_bounds, window
 
 # ---------------------------------------------------------------- budget
@@ -64,7 +64,17 @@ def _money_regexes() -> tuple[re.Pattern[str], ...]:
     marked_post = re.compile(rf"(?<![\w$€£.,]){num}{suf}{rng}\s?{_CUR_POST}(?![A-Za-z])")
     after_word = re.compile(
         rf"\bbudget\w*(?:[^\d$€£.;:!?\n]|:){{0,30}}?(?<![\w$€£.,]){num}{suf}{rng}(?![\w%$€£])", re.IGNORECASE)
-    return marked_pre, marked_post, after_word
+    # "five thousand dollars a month": an amount in words needs a currency word after it.
+    in_words = re.compile(rf"(?<![\w$€£-])(?P<num>{WORD_NUM})\s+{_CUR_POST}(?![A-Za-z])", re.IGNORECASE)
+    # "1.2M per year to spend": no currency, so the period and a spending word must both be there.
+    per_period = re.compile(rf"(?<![\w$€£.,]){num}{suf}(?=\s*(?:/|per\b|a\b|an\b|each\b)\s*(?:months?|mo\b|"
+                            r"years?|yr\b|annum|quarters?))", re.IGNORECASE)
+    return marked_pre, marked_post, after_word, in_words, per_period
+
+
+#: Spending words that make a bare "N per year" a budget (kind 4 above), anywhere in the sentence.
+_SPEND_SENTENCE = re.compile(r"\b(?:budget\w*|spend(?:ing)?|to\s+spend|afford\w*|cost\s+(?:cap|ceiling|limit)|"
+                             r"cloud\s+(?:bill|costs?))\b", re.IGNORECASE)
 
 
 def _money_hits(text: str) -> list[tuple[Hit, int]]:
@@ -80,10 +90,14 @@ def _money_hits(text: str) -> list[tuple[Hit, int]]:
                 continue
             if kind == 2 and _LATENCY_BUDGET.search(text[max(0, m.start() - 30):m.start() + 6]):
                 continue
-            num, suf = m.group("num2") or m.group("num"), m.group("suf2") or m.group("suf")
-            if m.group("num2") and not m.group("suf2"):
-                suf = None
-            value = parse_amount(num, suf, dot_thousands=True)
+            groups = m.groupdict()
+            if kind == 3:
+                value = parse_words(m.group("num"))
+            else:
+                num, suf = groups.get("num2") or m.group("num"), groups.get("suf2") or m.group("suf")
+                if groups.get("num2") and not groups.get("suf2"):
+                    suf = None
+                value = parse_amount(num, suf, dot_thousands=True)
             if value is None:
                 continue
             per_m = _PERIOD_AFTER.match(after)
@@ -98,7 +112,9 @@ def _money_hits(text: str) -> list[tuple[Hit, int]]:
             sent_lo, sent_hi = sentence_bounds(text, start, end)
             sentence = text[sent_lo:sent_hi]
             budgety = bool(_BUDGET_WORD.search(before[-40:])) or "budget" in sentence.lower()
-            if kind < 2 and period is None and not budgety:
+            if kind in (0, 1, 3) and period is None and not budgety:
+                continue
+            if kind == 4 and not _SPEND_SENTENCE.search(sentence):
                 continue
             factor = _PER_MONTH_FACTOR.get(period or "month", 1.0)
             near = before[-40:]
@@ -151,14 +167,49 @@ def _percentile(before: str, after: str) -> float | None:
     return parse_number(m.group("p") or m.group("q") or "")
 
 
+#: Durations in words: "half a second", "a quarter of a second", "two seconds", "a second and a half".
+_LAT_WORDS = re.compile(
+    r"(?<![\w-])(?P<num>half\s+an?|an?\s+quarter\s+of\s+an?|an?|one|two|three|four|five|six|seven|eight|nine|ten|"
+    r"fifteen|twenty|thirty|sixty)\s+(?P<unit>seconds?|minutes?|milliseconds?)(?P<half>\s+and\s+a\s+half)?(?![\w-])",
+    re.IGNORECASE)
+_WORD_QTY = {"half a": 0.5, "half an": 0.5, "a quarter of a": 0.25, "a quarter of an": 0.25,
+             "an quarter of a": 0.25, "a": 1.0, "an": 1.0, "one": 1.0, "two": 2.0, "three": 3.0, "four": 4.0,
+             "five": 5.0, "six": 6.0, "seven": 7.0, "eight": 8.0, "nine": 9.0, "ten": 10.0, "fifteen": 15.0,
+             "twenty": 20.0, "thirty": 30.0, "sixty": 60.0}
+#: "a second region", "one second replica": the ordinal, not a duration. A singular
+#: duration must end its phrase (punctuation, a percentile, "or less", ...).
+_SINGULAR_END = re.compile(r"^\s*(?:$|[.,;:!?)\]]|-|p\d{2}|(?:or|and|at|for|with|per|in|on|max(?:imum)?|tops|"
+                           r"end-to-end|e2e|latency|sla|slo|budget|is|are|should|must|will|would)\b)", re.IGNORECASE)
+
+
+def _latency_mentions(text: str) -> list[tuple[int, int, str, float, str]]:
+    """(start, end, text, value, unit) for every duration written in digits or in words."""
+    out: list[tuple[int, int, str, float, str]] = []
+    for m in capped(_LAT.finditer(text)):
+        value = parse_number(m.group("num"))
+        if value is not None:
+            out.append((m.start(), m.end(), m.group(0), value, m.group("unit").lower()))
+    for m in capped(_LAT_WORDS.finditer(text)):
+        words = re.sub(r"\s+", " ", m.group("num").lower())
+        unit = m.group("unit").lower()
+        if not unit.endswith("s") and not m.group("half") and not _SINGULAR_END.match(text[m.end():m.end() + 20]):
+            continue
+        value = _WORD_QTY.get(words)
+        if value is None:
+            continue
+        if m.group("half"):
+            value += 0.5
+        out.append((m.start(), m.end(), m.group(0), value, unit))
+    return sorted(out)
+
+
 def extract_latency(text: str) -> list[Hit]:
     """The decision latency bound in ms: p95 where given, else the strictest stated bound."""
     tagged: list[tuple[float, Hit]] = []
     untagged: list[Hit] = []
     averages: list[Hit] = []
-    for m in capped(_LAT.finditer(text)):
-        unit = m.group("unit").lower()
-        before, after = window(text, m.start(), m.end(), 45, 30)
+    for m_start, m_end, m_text, value, unit in _latency_mentions(text):
+        before, after = window(text, m_start, m_end, 45, 30)
         if _LAT_EXCLUDE_BEFORE.search(before) or _LAT_EXCLUDE_AFTER.match(after):
             continue
         if re.search(r"\bcold[- ]starts?\b", before[-30:] + after[:20], re.IGNORECASE):
@@ -171,11 +222,10 @@ def extract_latency(text: str) -> list[Hit]:
             if unit.startswith("m") and not re.search(r"\b(?:within|under|less\s+than|up\s+to|at\s+most|no\s+more"
                                                       r"\s+than|latency|p\d{2})\b", before[-30:], re.IGNORECASE):
                 continue
-        value = parse_number(m.group("num"))
-        if value is None or value <= 0:
+        if value <= 0:
             continue
         ms = value * _UNIT_MS.get(unit, 1.0)
-        hit = Hit("sla_latency_ms", round(ms, 3), m.start(), m.end(), m.group(0))
+        hit = Hit("sla_latency_ms", round(ms, 3), m_start, m_end, m_text)
         pct = _percentile(before, after)
         if pct is None:
             untagged.append(hit)
@@ -245,8 +295,19 @@ _RATE = re.compile(
     r"requests/s|predictions/s)(?![\w/])"
     r"|(?P<noun>(?:[A-Za-z][\w'-]*(?:\s+|(?=/))){0,3}?)"
     r"(?:(?:per|/|from\s+each|for\s+each|each)\s+(?P<unit1>[A-Za-z][\w-]*)\s+)?"
-    r"(?:per|/|a|an|each|every)\s*(?P<per>seconds?|secs?|s|minutes?|mins?|min)(?![\w/]))",
+    r"(?:per|/|a|an|each|every)\s*(?P<per>seconds?|secs?|s|minutes?|mins?|min|hours?|hrs?|hr|h)(?![\w/]))",
     re.IGNORECASE)
+#: "a GPS ping every 2 seconds", "one reading every 30 s": a count over an interval.
+_EVERY = re.compile(
+    rf"(?<![\w.,$€£])(?:(?P<num>{NUM})(?P<suf>{SUFFIX})?|(?P<word>once|twice|thrice|an?|one))\s+"
+    r"(?P<noun>(?:[A-Za-z][\w'-]*\s+){0,3}?)every\s+(?P<n>\d{1,4}(?:\.\d+)?|two|three|four|five|ten|fifteen|"
+    r"twenty|thirty|sixty)\s*(?P<per>seconds?|secs?|s|minutes?|mins?|min)(?![\w/])",
+    re.IGNORECASE)
+_INTERVAL_WORDS = {"two": 2.0, "three": 3.0, "four": 4.0, "five": 5.0, "ten": 10.0, "fifteen": 15.0,
+                   "twenty": 20.0, "thirty": 30.0, "sixty": 60.0}
+#: Per-hour counts of these are schedules, not traffic ("3 runs per hour").
+_SCHEDULE_NOUN = re.compile(r"\b(?:runs?|jobs?|batch(?:es)?|times?|re-?train\w*|refresh\w*|backups?|snapshots?|"
+                            r"deploy\w*|builds?|releases?|reports?|exports?|syncs?)\b", re.IGNORECASE)
 _BAD_NOUN = re.compile(r"\b(?:ms|msec|milliseconds?|seconds?|secs?|minutes?|mins?|hours?|days?|times?|dollars?|"
                        r"usd|eur|gb|tb|mb|pb|percent|nines|p\d\d|x)\b", re.IGNORECASE)
 _COUNT = r"(?P<n>{num})(?P<s>{suf})?\s+(?:(?!(?:per|each|a|an|every|from|for)\b)[A-Za-z][\w-]*\s+)?{unit}(?:e?s)?\b"
@@ -277,23 +338,36 @@ def _count_of(text: str, unit: str, lo: int, hi: int, skip: tuple[int, int]) -> 
 def extract_throughput(text: str) -> list[Hit]:
     """Peak events or requests per second; per-unit rates multiplied by the unit count."""
     hits: list[tuple[Hit, bool, bool]] = []
-    for m in capped(_RATE.finditer(text)):
-        noun = m.group("noun") or ""
-        if _BAD_NOUN.search(noun) or _BAD_NOUN.search(m.group("unit1") or ""):
+    mentions = sorted(list(capped(_RATE.finditer(text))) + list(capped(_EVERY.finditer(text))), key=lambda x: x.start())
+    for m in mentions:
+        g = m.groupdict()
+        noun = g.get("noun") or ""
+        if _BAD_NOUN.search(noun) or _BAD_NOUN.search(g.get("unit1") or ""):
             continue
-        if not m.group("abbr") and m.group("per").lower() == "s" and not re.search(r"/\s*s$", m.group(0)):
+        per = (g.get("per") or "s").lower()
+        if not g.get("abbr") and per == "s" and not re.search(r"/\s*s$", m.group(0)) and not g.get("n"):
             continue  # "a s" is not a unit; only "/s"
-        word = (m.group("word") or "").lower()
-        value = _WORD_COUNT[word] if word else parse_amount(m.group("num"), m.group("suf"))
+        hourly = per.startswith("h")
+        if hourly and (per == "h" and not re.search(r"/\s*h$", m.group(0)) or not noun.strip()
+                       or _SCHEDULE_NOUN.search(noun)):
+            continue  # "3 runs per hour" is a schedule; "h" alone only as "/h"
+        word = (g.get("word") or "").lower()
+        value = (_WORD_COUNT.get(word, 1.0) if word else parse_amount(m.group("num"), m.group("suf")))
         if value is None:
             continue
-        per = (m.group("per") or "s").lower()
+        if g.get("n"):  # "... every 2 seconds"
+            interval = _INTERVAL_WORDS.get(g["n"].lower()) or parse_number(g["n"])
+            if not interval:
+                continue
+            value /= interval
         if per.startswith("min"):
             value /= 60.0
+        elif hourly:
+            value /= 3600.0
         lo, hi = sentence_bounds(text, m.start(), m.end())
         before = text[lo:m.start()]
         after = text[m.end():hi]
-        unit = m.group("unit1")
+        unit = g.get("unit1")
         if unit is None:
             um = re.match(r"^\s*(?:per|/|for\s+each|from\s+each|each)\s+(?:of\s+)?(?:the\s+|our\s+)?"
                           rf"(?:(?P<n>{NUM})(?P<s>{SUFFIX})?\s+)?(?P<unit>[A-Za-z][\w-]*)", after, re.IGNORECASE)
@@ -303,19 +377,23 @@ def extract_throughput(text: str) -> list[Hit]:
                 unit = None
             elif um:
                 unit = um.group("unit")
+        count: float | None = None
         tm = _TIMES_AFTER.match(after)
         if tm:
-            value *= parse_amount(tm.group("n"), tm.group("s")) or 1.0
+            count = parse_amount(tm.group("n"), tm.group("s"))
         elif unit:
-            value *= _count_of(text, unit, lo, hi, (m.start(), m.end())) or 1.0
+            count = _count_of(text, unit, lo, hi, (m.start(), m.end()))
         else:
             eb = _EACH_BEFORE.search(before)
             if eb:
-                value *= parse_amount(eb.group("n"), eb.group("s")) or 1.0
+                count = parse_amount(eb.group("n"), eb.group("s"))
             else:
                 ub = _EACH_UNIT_BEFORE.search(before)
                 if ub and ub.group("unit").lower() not in ("second", "sec", "minute", "min", "day", "hour", "month", "week", "year", "night"):
-                    value *= _count_of(text, ub.group("unit"), lo, hi, (m.start(), m.end())) or 1.0
+                    count = _count_of(text, ub.group("unit"), lo, hi, (m.start(), m.end()))
+        if g.get("n") and not count:
+            continue  # "a checkpoint every 30 s" alone is a schedule; per device it is traffic
+        value *= count or 1.0
         c_lo, _ = clause_bounds(text, m.start(), m.end())
         near = text[max(lo, m.start() - 40):m.end()]
         hits.append((Hit("throughput_rps", round(value, 3), m.start(), m.end(), m.group(0)),
