@@ -121,6 +121,27 @@ def extract_workloads(text: str, has_latency: bool, patch_mode: bool = False) ->
     return found
 
 
+_TRAINING_ONLY = re.compile(r"\b(?:re-?train\w*|training|train)\b", re.IGNORECASE)
+
+
+def extract_batch_scoring(text: str, workloads: list[str]) -> Found:
+    """Whether the batch work stated includes predictions, or is only scheduled retraining.
+
+    Retraining counts as batch work (the README), but only batch predictions need batch
+    serving; when every batch cue is about (re)training the answer is False.
+    """
+    found = Found()
+    if "batch" not in workloads:
+        return found
+    cues = [m for m in capped(_workload_cues()["batch"].finditer(text)) if not is_negated(text, m.start(), m.end())]
+    if not cues:
+        return found
+    scoring = any(not _TRAINING_ONLY.search(m.group(0)) for m in cues)
+    found.values = [scoring]
+    found.hits = [Hit("batch_scoring", scoring, cues[0].start(), cues[0].end(), cues[0].group(0))]
+    return found
+
+
 # ---------------------------------------------------------------- deployment preference
 
 _SERVERLESS = re.compile(r"\b(?:serverless|server-less|faas|functions?[- ]as[- ]a[- ]service|(?:aws\s+)?lambdas?|"

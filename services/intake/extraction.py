@@ -21,6 +21,7 @@ from pydantic import BaseModel, Field, ValidationError
 from .extract_answers import coerce_answer
 from .extract_categories import (
     Found,
+    extract_batch_scoring,
     extract_cadence,
     extract_compliance,
     extract_data_class,
@@ -108,7 +109,9 @@ def parse(text: object, cloud_hint: str | None = None, patch_mode: bool = False,
     put("availability_target", guard(lambda: extract_availability(src), []))
     put("throughput_rps", guard(lambda: extract_throughput(src), []))
     put("data_volume_gb", guard(lambda: extract_data_volume(src), []))
-    put_found("workload_types", guard(lambda: extract_workloads(src, bool(latency), patch_mode), Found()))
+    workloads = guard(lambda: extract_workloads(src, bool(latency), patch_mode), Found())
+    put_found("workload_types", workloads)
+    put_found("batch_scoring", guard(lambda: extract_batch_scoring(src, workloads.values), Found()), scalar=True)
     put_found("deployment_pref", guard(lambda: extract_deployment(src), Found()), scalar=True)
     compliance = guard(lambda: extract_compliance(src), Found())
     put_found("compliance", compliance)

@@ -216,7 +216,12 @@ def needed_capabilities(ctx: Context, notes: list[str] | None = None) -> list[st
     if existing & set(implied.get("feature_store", [])):
         caps.add("feature_store")
     if "batch" in ctx.workloads:
-        caps.update(("orchestration", "serving_batch", "ingest_batch"))
+        caps.update(("orchestration", "ingest_batch"))
+        if c.batch_scoring is not False or not ctx.online:
+            caps.add("serving_batch")
+        elif notes is not None:
+            notes.append("the batch work stated is scheduled retraining only: no batch scoring is planned "
+                         "(online serving answers the predictions)")
     if c.training_cadence or existing & set(implied.get("orchestration", [])):
         caps.add("orchestration")
     if is_sensitive(c):

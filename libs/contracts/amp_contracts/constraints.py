@@ -42,6 +42,8 @@ class ConstraintSchema(BaseModel):
     observability_prefs: list[str] = Field(default_factory=list, description="Observability tools or preferences.")
     gpu: bool | None = Field(None, description="GPU needed for training or inference.")
     training_cadence: Cadence | None = Field(None, description="How often models are retrained.")
+    batch_scoring: bool | None = Field(None, description="Batch predictions are wanted; false when the batch work "
+                                                         "stated is only scheduled retraining.")
     data_volume_gb: float | None = Field(None, ge=0, description="Data volume stored, in GB.")
 
     def stated(self) -> dict[str, Any]:

@@ -188,3 +188,13 @@ def test_extraction_is_fast() -> None:
     for _ in range(50):
         extract(text)
     assert (time.perf_counter() - start) / 50 < 0.005
+
+
+def test_batch_scoring_is_told_apart_from_retraining():
+    from services.intake.extraction import extract
+
+    api = extract("Fraud scoring API on AWS eu-west-1, p95 under 80 ms. Retrain weekly.").constraints
+    assert set(api.workload_types) == {"online", "batch"} and api.batch_scoring is False
+    both = extract("Online API plus nightly batch scoring of every account; retrain weekly.").constraints
+    assert both.batch_scoring is True
+    assert extract("A low-latency API on GCP.").constraints.batch_scoring is None

@@ -42,12 +42,7 @@ CHECK = SHARED / "eval" / "scenarios" / "check.py"
 MAX_ROUNDS = 3
 
 #: (scenario id, property as JSON) -> the extraction gap that makes it fail.
-EXTRACTION_GAPS: dict[tuple[str, str], str] = {
-    ("gcp-online-tight-sla", json.dumps({"lacks_capabilities": ["serving_batch"]}, sort_keys=True)):
-        "extraction gap: 'Retrain daily' next to an online API is extracted as workload_types "
-        "['online', 'batch'] (retraining cadence read as a batch workload; it belongs in training_cadence "
-        "only), so the planner adds batch scoring the text never asks for",
-}
+EXTRACTION_GAPS: dict[tuple[str, str], str] = {}  # none known: retraining-only batch work is now told apart
 
 
 def _read(path: Path) -> list[dict[str, Any]]:

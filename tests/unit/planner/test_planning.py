@@ -205,3 +205,20 @@ def test_any_valid_constraints_yield_a_valid_priced_plan(c: ConstraintSchema) ->
     assert risks == critique(plan, c)
     policy = evaluate(c, plan, cost)
     assert {r.id for r in policy.rules} >= {"budget_band", "region_policy", "gdpr_residency"}
+
+
+def test_retraining_alone_adds_no_batch_scoring_but_batch_predictions_do():
+    """Scheduled retraining is batch work (the intake's definition), yet only batch predictions need batch serving."""
+    from amp_contracts import ConstraintSchema
+
+    from services.planner.planning import compose_plan
+
+    base = {"cloud": "aws", "regions": ["eu-west-1"], "workload_types": ["online", "batch"], "training_cadence": "weekly"}
+    retrain_only = compose_plan(ConstraintSchema(**base, batch_scoring=False))
+    caps = {c.capability for c in retrain_only.components}
+    assert "serving_batch" not in caps and {"orchestration", "training", "serving_online"} <= caps
+    assert any("retraining only" in a for a in retrain_only.assumptions + retrain_only.open_questions)
+    with_scoring = compose_plan(ConstraintSchema(**base, batch_scoring=True))
+    assert "serving_batch" in {c.capability for c in with_scoring.components}
+    batch_only = compose_plan(ConstraintSchema(cloud="gcp", workload_types=["batch"], batch_scoring=False))
+    assert "serving_batch" in {c.capability for c in batch_only.components}  # a batch-only system scores in batch
