@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from amp_cli.sse import SseParser
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -130,28 +131,17 @@ class Api:
             if r.status_code >= 400:
                 await r.aread()
                 raise RuntimeError(f"stream {ds_id}: {r.status_code} {r.text[:300]}")
-            ev, data, eid = "message", [], None
+            parser = SseParser()
             async for line in r.aiter_lines():
-                if line == "":
-                    if data and ev != "ping":
-                        payload = json.loads("\n".join(data))
-                        frames += 1
-                        if pred(ev, payload):
-                            return ev, payload, eid, frames
-                        if ev == "run-complete":
-                            raise RuntimeError(f"stream {ds_id} ended ({payload.get('status')}) before the awaited event")
-                    ev, data, eid = "message", [], None
+                frame = parser.feed(line)
+                if frame is None:
                     continue
-                if line.startswith(":"):
-                    continue
-                key, _, value = line.partition(":")
-                value = value.removeprefix(" ")
-                if key == "event":
-                    ev = value
-                elif key == "data":
-                    data.append(value)
-                elif key == "id":
-                    eid = int(value) if value.isdigit() else None
+                ev, payload, eid = frame
+                frames += 1
+                if pred(ev, payload):
+                    return ev, payload, eid, frames
+                if ev == "run-complete":
+                    raise RuntimeError(f"stream {ds_id} ended ({payload.get('status')}) before the awaited event")
         raise RuntimeError(f"stream {ds_id} closed before the awaited event")
 
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
+
+from .sse import SseParser
 
 
 class ApiError(Exception):
@@ -143,23 +144,10 @@ class Client:
             if r.status_code >= 400:
                 r.read()
                 self._check(r)
-            ev, data, eid = "message", [], None
+            parser = SseParser()
             for line in r.iter_lines():
-                if line == "":
-                    if data and ev != "ping":
-                        payload = json.loads("\n".join(data))
-                        yield ev, payload, eid
-                        if ev == "run-complete":
-                            return
-                    ev, data, eid = "message", [], None
-                    continue
-                if line.startswith(":"):
-                    continue
-                key, _, value = line.partition(":")
-                value = value.removeprefix(" ")
-                if key == "event":
-                    ev = value
-                elif key == "data":
-                    data.append(value)
-                elif key == "id":
-                    eid = int(value) if value.isdigit() else None
+                frame = parser.feed(line)
+                if frame is not None:
+                    yield frame
+                    if frame[0] == "run-complete":
+                        return
