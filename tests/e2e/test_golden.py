@@ -11,7 +11,7 @@ import zipfile
 from collections import Counter
 
 import pytest
-from flows import FRAUD, follow, is_gate
+from flows import FRAUD, follow, is_gate, waivers_for
 
 pytestmark = pytest.mark.integration
 
@@ -32,8 +32,7 @@ def test_golden_run(client) -> None:
     ids = [eid for _, _, eid in first]
     assert ids == sorted(ids) and len(set(ids)) == len(ids)
 
-    waivers = [{"rule_id": r["id"], "reason": "accepted for the golden run", "by": "test"}
-               for r in gate["policy"]["rules"] if r["status"] == "fail"]
+    waivers = waivers_for(gate["policy"], "accepted for the golden run", "test")
     client.approve(ds, "approved", "looks good", waivers)
     rest = follow(client, ds, lambda ev, d: ev == "run-complete", last=ids[-1])
     assert not {eid for _, _, eid in rest} & set(ids), "resume sent an event twice"
@@ -73,8 +72,7 @@ def test_changes_requested_creates_version_two_with_a_change_summary(client) -> 
     assert gate[0] == "gate-waiting"
     regions = {r for c in gate[1]["plan"]["components"] for r in c["regions"]}
     assert regions == {"eu-central-1"}
-    waivers = [{"rule_id": r["id"], "reason": "golden", "by": "test"}
-               for r in gate[1]["policy"]["rules"] if r["status"] == "fail"]
+    waivers = waivers_for(gate[1]["policy"], "golden", "test")
     client.approve(ds2, "approved", "", waivers)
     follow(client, ds2, lambda ev, d: ev == "run-complete")
     done = client.decision_set(ds2)
@@ -112,7 +110,7 @@ def test_killing_an_agent_mid_run_loses_nothing(stack, client) -> None:
     gate = follow(client, ds, is_gate)[-1]
     assert gate[0] == "gate-waiting"
     stack.restart("validators-0")  # crash-restart the next stage before it gets work
-    waivers = [{"rule_id": r["id"], "reason": "x", "by": "t"} for r in gate[1]["policy"]["rules"] if r["status"] == "fail"]
+    waivers = waivers_for(gate[1]["policy"], "x", "t")
     client.approve(ds, "approved", "", waivers)
     follow(client, ds, lambda ev, d: ev == "run-complete")
     events = client.events(ds)

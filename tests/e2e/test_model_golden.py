@@ -9,7 +9,7 @@ import asyncpg
 import pytest
 from fakes.anthropic_server import FakeAnthropicServer
 from fakes.scripted_model import ScriptedModel
-from flows import FRAUD, follow, is_gate
+from flows import FRAUD, follow, is_gate, waivers_for
 
 pytestmark = pytest.mark.integration
 
@@ -46,8 +46,7 @@ def test_golden_run_with_scripted_model_answers(model_stack, settings) -> None:
         ds = client.submit(project["id"], FRAUD)["decision_set_id"]
         gate = follow(client, ds, is_gate)[-1]
         assert gate[0] == "gate-waiting", gate
-        waivers = [{"rule_id": r["id"], "reason": "golden", "by": "t"} for r in gate[1]["policy"]["rules"]
-                   if r["status"] == "fail"]
+        waivers = waivers_for(gate[1]["policy"], "golden", "t")
         client.approve(ds, "approved", "looks right", waivers)
         assert follow(client, ds, lambda ev, d: ev == "run-complete")[-1][1]["status"] == "completed"
         import io

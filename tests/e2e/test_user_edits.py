@@ -7,14 +7,14 @@ import zipfile
 
 import httpx
 import pytest
-from flows import FRAUD, follow, is_gate
+from flows import FRAUD, follow, is_gate, waivers_for
 
 pytestmark = pytest.mark.integration
 
 
 def approve_to_end(client, ds: str) -> dict:
     gate = follow(client, ds, is_gate)[-1][1]
-    waivers = [{"rule_id": r["id"], "reason": "test", "by": "t"} for r in gate["policy"]["rules"] if r["status"] == "fail"]
+    waivers = waivers_for(gate["policy"], "test", "t")
     client.approve(ds, "approved", "", waivers)
     follow(client, ds, lambda ev, d: ev == "run-complete")
     return client.decision_set(ds)

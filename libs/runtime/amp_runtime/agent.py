@@ -67,10 +67,6 @@ class Route:
     envelope: type[Envelope] | None = None  # defaults to the contracts' envelope of the subject
 
 
-class NonRetryable(Exception):
-    """A step failure that will fail again on redelivery: dead-letter it now."""
-
-
 def durable_name(service: str, subject: str) -> str:
     return f"{service}-{subject.replace('.', '-')}"
 
@@ -160,7 +156,7 @@ async def handle_delivery(deps: Deps, service: str, route: Route, msg: NatsMessa
         return None
     except Exception as e:  # noqa: BLE001 - every failure is either retried or dead-lettered, never lost
         delivered = raw.metadata.num_delivered if raw.metadata else 1
-        final = isinstance(e, (NonRetryable, AmpError)) or delivered >= deps.settings.max_deliver
+        final = isinstance(e, AmpError) or delivered >= deps.settings.max_deliver  # typed errors fail again
         log.exception("step %s/%s failed (delivery %s%s)", service, route.node, delivered, ", final" if final else "")
         if final:
             code = e.code if isinstance(e, AmpError) else "internal"
@@ -200,13 +196,12 @@ async def pause_for_budget(deps: Deps, service: str, route: Route, env: Envelope
 
 async def dead_letter(deps: Deps, service: str, route: Route, data: bytes, reason: str, code: str) -> None:
     """Park the message on the dead-letter subject and tell the decision set's stream why."""
-    seq = "?"
     await publish(deps.js, Subjects.dead_letter(service), data,
                   f"dlq:{service}:{route.subject}:{_digest(data)}",
                   headers={"Amp-Reason": reason[:500], "Amp-Subject": route.subject})
     ids = _lenient_ids(data)
     if ids is None:
-        log.error("dead-lettered an unattributable message from %s (%s): %s", route.subject, seq, reason)
+        log.error("dead-lettered an unattributable message from %s: %s", route.subject, reason)
         return
     project_id, ds_id, run_id = ids
     if await store.find_decision_set(deps.pool, ds_id) is None:

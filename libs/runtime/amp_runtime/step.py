@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -19,7 +20,6 @@ from typing import Any
 import asyncpg
 from amp_contracts import Envelope, Event, EventBatch, Subjects
 from nats.js import JetStreamContext
-from pydantic import BaseModel
 
 from . import store
 from .bus import publish
@@ -135,9 +135,8 @@ class _AlreadyDone(Exception):
 async def _publish(js: JetStreamContext, record: StepRecord) -> None:
     """Events first, then the next messages: the next agent's events always follow ours."""
     await publish_events(js, record.events, record.key)
-    for i, (subject, body) in enumerate(record.messages):
-        data = body if isinstance(body, (bytes, str)) else _dumps(body)
-        await publish(js, subject, data.encode() if isinstance(data, str) else data, f"{record.key}:{i}")
+    for i, (subject, body) in enumerate(record.messages):  # envelopes as JSON objects, fresh or replayed
+        await publish(js, subject, json.dumps(body, separators=(",", ":")).encode(), f"{record.key}:{i}")
 
 
 async def publish_events(js: JetStreamContext, events: list[Event], key: str) -> None:
@@ -149,8 +148,3 @@ async def publish_events(js: JetStreamContext, events: list[Event], key: str) ->
         publish(js, Subjects.events(ds), EventBatch(events=evs).model_dump_json().encode(), f"evts:{key}:{ds}")
         for ds, evs in by_ds.items()))
 
-
-def _dumps(body: dict | BaseModel) -> str:
-    import json
-
-    return json.dumps(body, separators=(",", ":"), default=str)
