@@ -17,12 +17,9 @@ from amp_cli.sse import SseParser
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def shared_dir() -> Path:
-    return Path(os.environ.get("AMP_SHARED_DIR") or ROOT.parent / "shared")
-
-
 def scenario_texts() -> list[dict[str, str]]:
-    path = shared_dir() / "eval" / "scenarios" / "scenarios.jsonl"
+    """The repository's planning scenarios (`eval/`), the workload every figure is measured on."""
+    path = ROOT / "eval" / "scenarios" / "scenarios.jsonl"
     rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
     return [{"id": r["id"], "text": r["text"]} for r in rows]
 

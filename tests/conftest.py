@@ -19,19 +19,6 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def shared_dir() -> Path:
-    """The shared evaluation data: AMP_SHARED_DIR, or `shared/` beside the repository."""
-    return Path(os.environ.get("AMP_SHARED_DIR") or ROOT.parent / "shared")
-
-
-@pytest.fixture(scope="session")
-def shared() -> Path:
-    path = shared_dir()
-    if not path.exists():
-        pytest.fail(f"shared evaluation data not found at {path}; set AMP_SHARED_DIR")
-    return path
-
-
 @pytest.fixture(scope="session")
 def tmp_root() -> Iterator[Path]:
     path = Path(tempfile.mkdtemp(prefix="amp-test-"))

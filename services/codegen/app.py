@@ -29,6 +29,7 @@ from amp_contracts import (
     RunComplete,
     Subjects,
 )
+from amp_domain.requirements.coverage import check_coverage
 from amp_runtime import store
 from amp_runtime.agent import Deps, Route, agent_app
 from amp_runtime.artifacts import artifact_key
@@ -40,8 +41,6 @@ from amp_runtime.providers import packs_fingerprint
 from amp_runtime.settings import Settings
 from amp_runtime.step import NewDecisionSet, StepResult
 from faststream import FastStream
-
-from services.intake.coverage import check_coverage
 
 from .graph import build_graph
 from .nodes import warm_up

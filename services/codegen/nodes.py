@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from amp_contracts import ConstraintSchema, CostEstimate, Plan, PolicyResults, ReasonCard, Risk
+from amp_domain.assessment import sample_plan
+from amp_domain.requirements.extraction import extract_patch
 from amp_runtime.calls import current_call, provenance
-
-from services.intake.extraction import extract_patch
 
 from .render import render_repository
 from .seams import apply_fills, find_seams
@@ -82,8 +82,6 @@ async def codegen(state: dict[str, Any], codegen_provider: Any) -> dict[str, Any
 
 def warm_up() -> None:
     """Load the templates and the intake's grammars before the first approval arrives."""
-    from services.planner.planning import compose_plan
-
     c = ConstraintSchema(cloud="aws", regions=["us-east-1"], workload_types=["online"])
-    render_repository(compose_plan(c), c, None, None, [], [], "warm-up")
+    render_repository(sample_plan("aws"), c, None, None, [], [], "warm-up")
     extract_patch("use us-west-2 instead", c)

@@ -7,66 +7,16 @@ the exact sum of the lines, so the breakdown always adds up.
 
 from __future__ import annotations
 
-from functools import lru_cache
-from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-import yaml
 from amp_contracts import Component, ConstraintSchema, CostEstimate, CostItem, Plan
-from pydantic import BaseModel, ConfigDict
+from amp_domain.assessment import resolve_workloads, sizing_inputs
+from amp_domain.catalog import CLOUDS, evaluate, load_catalog, render
+from amp_domain.pricing import load_pricebook
 
-from services.planner.catalog import CLOUDS, evaluate, load_catalog, render
-from services.planner.planning import resolve_workloads, sizing_inputs
-
-PRICEBOOK_PATH = Path(__file__).resolve().parent / "pricebook.yaml"
 #: Range factors: always-on capacity varies little; usage-priced lines with traffic and data.
 RANGE = {"fixed": (0.9, 1.15), "usage": (0.5, 2.0)}
 HOURS_PER_MONTH = 730
-
-
-class Price(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    usd: float
-    unit: str
-    service: str
-    kind: Literal["fixed", "usage"]
-    regional: bool = True
-
-
-class PriceBook(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    name: str
-    as_of: str
-    currency: Literal["USD"]
-    source: str
-    unknown_region_multiplier: float
-    multipliers: dict[str, dict[str, float]]
-    prices: dict[str, Price]
-
-    @property
-    def label(self) -> str:
-        return f"{self.name}@{self.as_of}"
-
-    def multiplier(self, cloud: str, region: str) -> tuple[float, bool]:
-        """The region's multiplier, and whether the region is known to the price book."""
-        table = self.multipliers.get(cloud, {})
-        if region in table:
-            return table[region], True
-        return self.unknown_region_multiplier, False
-
-    def unit_price(self, key: str, cloud: str, region: str) -> float:
-        price = self.prices[key]
-        factor = self.multiplier(cloud, region)[0] if price.regional else 1.0
-        return round(price.usd * factor, 6)
-
-
-@lru_cache(maxsize=1)
-def load_pricebook() -> PriceBook:
-    with PRICEBOOK_PATH.open(encoding="utf-8") as fh:
-        raw = yaml.load(fh, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-    return PriceBook.model_validate(raw)
 
 
 def _cents(x: float) -> float:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from amp_contracts import ConstraintSchema, CostEstimate, Plan
+from amp_domain.assessment import sample_plan
 from amp_runtime.calls import current_call, provenance
 
 from .cost import estimate
@@ -59,10 +60,8 @@ def critic_cost(state: dict[str, Any]) -> dict[str, Any]:
 
 def warm_up() -> None:
     """Load the catalog and the price book before the first message, not during it."""
-    from services.planner.planning import compose_plan
-
     for cloud in ("aws", "gcp", "azure"):
+        plan = sample_plan(cloud)
         c = ConstraintSchema(cloud=cloud, workload_types=["online", "batch", "streaming"])
-        plan = compose_plan(c)
         critique(plan, c)
         estimate(plan, c)

@@ -11,9 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from amp_contracts import Component, ConstraintSchema, Plan, Risk
-
-from services.planner.catalog import Pattern, load_catalog
-from services.planner.planning import (
+from amp_domain.assessment import (
     MULTI_AZ_AVAILABILITY,
     MULTI_REGION_AVAILABILITY,
     Assessment,
@@ -22,6 +20,7 @@ from services.planner.planning import (
     resolve_workloads,
     sizing_inputs,
 )
+from amp_domain.catalog import Pattern, load_catalog
 
 SEVERITY_RANK = {"critical": 0, "high": 1, "medium": 2, "low": 3}
 #: Fraction of the SLA the platform floor may take before headroom is called thin.

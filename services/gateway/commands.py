@@ -181,8 +181,7 @@ async def resume(pool: asyncpg.Pool, js: JetStreamContext, ds_id: str) -> dict[s
 def _check_answers(ds: dict[str, Any], body: AnswersSubmit) -> None:
     """Typed answers must fit the schema now (422 naming the field), not fail later on the bus."""
     from amp_contracts import ConstraintSchema
-
-    from services.intake.extraction import apply_answers
+    from amp_domain.requirements.extraction import apply_answers
 
     if body.answers:
         apply_answers(ConstraintSchema.model_validate(ds.get("constraints") or {}), body.answers)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from amp_contracts import ErrorResponse, NotFound, ValidationFailed
+from amp_domain.policy.packs import validate_rule_pack
 from amp_runtime import store
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.encoders import jsonable_encoder
@@ -66,8 +67,6 @@ async def get_project(request: Request, project_id: str) -> dict[str, Any]:
 
 @router.put("/projects/{project_id}/policies", tags=["projects"])
 async def put_policies(request: Request, project_id: str, body: PoliciesPut) -> dict[str, Any]:
-    from services.policy.engine import validate_rule_pack
-
     d = _deps(request)
     rules = validate_rule_pack(body.rules)
     doc = {"rules": rules, "waivers": [w.model_dump(mode="json") for w in body.waivers]}
@@ -171,7 +170,7 @@ async def stream(request: Request, ds_id: str, last_event_id: str | None = Heade
 async def get_diff(request: Request, ds_id: str, against: str | None = None,
                    format: str = Query("text", pattern="^(text|json)$")) -> Response:
     """The unified diff of the generated repository against the parent version (or `against`)."""
-    from services.validators.gitstore import unified_diff
+    from amp_runtime.gitstore import unified_diff
 
     d = _deps(request)
     ds = await store.get_decision_set(d.pool, ds_id)
@@ -204,7 +203,7 @@ async def push_repo(request: Request, project_id: str, base: str | None = Query(
     """Upload an edited repository (a zip); the next versions merge these edits into what they generate."""
     import asyncio
 
-    from services.validators.gitstore import record_user_tree
+    from amp_runtime.gitstore import record_user_tree
 
     from .uploads import read_zip
 
@@ -237,9 +236,9 @@ async def intake_schema() -> dict[str, Any]:
 @router.post("/intake/preview", tags=["intake"])
 async def intake_preview(body: Preview) -> dict[str, Any]:
     """Extraction and coverage of a text without starting a run (the live coverage meter)."""
-    from services.intake.coverage import check_coverage
-    from services.intake.extraction import extract
-    from services.intake.questions import next_questions
+    from amp_domain.requirements.coverage import check_coverage
+    from amp_domain.requirements.extraction import extract
+    from amp_domain.requirements.questions import next_questions
 
     found = extract(body.text)
     cov = check_coverage(found.constraints)

@@ -5,11 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from amp_contracts import ConstraintSchema, Coverage, ValidationFailed
+from amp_domain.requirements.coverage import check_coverage
+from amp_domain.requirements.extraction import apply_answers, extract
+from amp_domain.requirements.questions import assumptions
 from amp_runtime.calls import current_call, provenance
-
-from .coverage import check_coverage
-from .extraction import apply_answers, extract
-from .questions import assumptions
 
 AGENT = "intake"
 

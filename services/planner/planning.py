@@ -1,202 +1,27 @@
 """The planner: composes catalog patterns into a plan that answers the typed constraints.
 
 Pure and deterministic: the same constraints (and feedback) give a byte-identical plan.
-Every choice is scored against explicit constraints, and every candidate weighed is kept
-with its pros, cons and the reason it lost, so a Reason Card can show the alternatives.
-Hard constraints (deployment preference, compliance eligibility, region availability, a
-reuse pattern's prerequisite) reject a candidate; soft ones (latency floor, throughput
-ceiling, availability topology, skills, cost class) move its score.
+Every choice is scored against explicit constraints (`amp_domain.assessment`), and every
+candidate weighed is kept with its pros, cons and the reason it lost, so a Reason Card can
+show the alternatives.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass, field
-from typing import Any
-
 from amp_contracts import CAPABILITIES, Candidate, Component, ConstraintSchema, Plan, Risk
-
-from .catalog import (
-    ELIGIBILITY,
-    Catalog,
-    Pattern,
-    catalog_version,
-    evaluate,
-    expression_names,
-    load_catalog,
-    load_meta,
-    region_index,
+from amp_domain.assessment import (
+    ALWAYS_CAPS,
+    MULTI_REGION_AVAILABILITY,
+    Assessment,
+    Context,
+    build_context,
+    multi_region,
+    rank,
+    size_pattern,
 )
+from amp_domain.catalog import catalog_version, load_meta
+from amp_domain.compliance import SECURITY_CAPS, is_sensitive
 
-SENSITIVE_CLASSES: frozenset[str] = frozenset({"confidential", "pii", "phi", "pci"})
-#: Regimes whose presence calls for encryption keys, private networking and audit logs.
-CONTROL_REGIMES: frozenset[str] = frozenset({"hipaa", "pci_dss", "gdpr", "soc2", "iso27001", "fedramp"})
-SECURITY_CAPS: tuple[str, ...] = ("security_kms", "networking_private", "audit_logging")
-ALWAYS_CAPS: tuple[str, ...] = ("storage", "training", "registry", "monitoring", "ci_cd")
-#: Capabilities a multi-region (>= 99.99 %) plan deploys in every region; the rest stay primary.
-MULTI_REGION_CAPS: frozenset[str] = frozenset({"serving_online", "feature_store", "storage", "monitoring",
-                                               "security_kms", "networking_private", "audit_logging"})
-GPU_CAPS: frozenset[str] = frozenset({"training", "serving_online", "serving_batch"})
-STREAM_CAPS: frozenset[str] = frozenset({"ingest_stream", "stream_processing"})
-LANGUAGES: frozenset[str] = frozenset({"python", "go", "scala", "r", "sql", "typescript", "java", "c++", "rust",
-                                       "csharp", "javascript", "kotlin"})
-MULTI_REGION_AVAILABILITY = 99.99
-MULTI_AZ_AVAILABILITY = 99.9
-COST_POINTS = {"low": 6.0, "medium": 3.0, "high": 0.0}
-TIGHT_BUDGET_USD = 2000.0
-
-
-def required_regimes(c: ConstraintSchema) -> list[str]:
-    """Regimes every pattern must be eligible for: those stated, plus those the data class implies."""
-    regimes = {r for r in c.compliance if r in ELIGIBILITY}
-    if c.data_classification == "pci":
-        regimes.add("pci_dss")
-    if c.data_classification == "phi":
-        regimes.add("hipaa")
-    return sorted(regimes)
-
-
-def is_sensitive(c: ConstraintSchema) -> bool:
-    return c.data_classification in SENSITIVE_CLASSES or bool(set(c.compliance) & CONTROL_REGIMES)
-
-
-def multi_region(c: ConstraintSchema, regions: list[str]) -> bool:
-    return len(regions) >= 2 and (c.availability_target or 0) >= MULTI_REGION_AVAILABILITY
-
-
-# --------------------------------------------------------------------------- context
-
-@dataclass(frozen=True)
-class Context:
-    """What every scoring step reads: constraints plus the resolved cloud, regions and workloads."""
-
-    constraints: ConstraintSchema
-    cloud: str
-    regions: tuple[str, ...]
-    workloads: tuple[str, ...]
-    regimes: tuple[str, ...]
-    env: dict[str, Any]
-    excluded: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def primary(self) -> str:
-        return self.regions[0]
-
-    @property
-    def stream(self) -> bool:
-        return "streaming" in self.workloads
-
-    @property
-    def online(self) -> bool:
-        return "online" in self.workloads
-
-    def component_regions(self, capability: str) -> list[str]:
-        c = self.constraints
-        if multi_region(c, list(self.regions)) and capability in MULTI_REGION_CAPS:
-            return list(self.regions)
-        if capability == "storage" and len(self.regions) >= 2:
-            return list(self.regions)
-        return [self.primary]
-
-    def on_latency_path(self, capability: str) -> bool:
-        """Whether the stated SLA bounds this capability's latency."""
-        if capability in ("serving_online", "feature_store"):
-            return self.online
-        if capability in STREAM_CAPS:
-            return self.stream and not self.online
-        return False
-
-    def carries_traffic(self, capability: str) -> bool:
-        if capability in ("serving_online", "feature_store"):
-            return self.online
-        return capability in STREAM_CAPS
-
-
-def resolve_cloud(c: ConstraintSchema, notes: list[str]) -> str:
-    if c.cloud:
-        return c.cloud
-    clouds = sorted({region_index()[r][0] for r in c.regions if r in region_index()})
-    if len(clouds) == 1:
-        notes.append(f"cloud not stated: {clouds[0]} inferred from the region codes {', '.join(c.regions)}")
-        return clouds[0]
-    default = load_meta().default_cloud
-    notes.append(f"cloud not stated: planned on {default} (the catalog default); state a cloud to change it")
-    return default
-
-
-def resolve_regions(c: ConstraintSchema, cat: Catalog, notes: list[str], questions: list[str]) -> list[str]:
-    if c.regions:
-        unknown = [r for r in c.regions if cat.region(r) is None]
-        if unknown:
-            questions.append(f"region(s) {', '.join(unknown)} are not {cat.cloud} regions the catalog knows; "
-                             "availability and prices there are assumed")
-        return list(c.regions)
-    if "gdpr" in c.compliance:
-        notes.append(f"regions not stated: GDPR applies, so the EU region {cat.gdpr_default_region} is assumed")
-        return [cat.gdpr_default_region]
-    notes.append(f"regions not stated: {cat.default_region} (the {cat.cloud} default region) is assumed")
-    return [cat.default_region]
-
-
-def resolve_workloads(c: ConstraintSchema, notes: list[str]) -> tuple[str, ...]:
-    if c.workload_types:
-        return tuple(sorted(set(c.workload_types)))
-    notes.append("workload types not stated: online (request/response) inference is assumed")
-    return ("online",)
-
-
-def sizing_inputs(c: ConstraintSchema, workloads: Iterable[str] = ("online",),
-                  notes: list[str] | None = None) -> dict[str, Any]:
-    """The sizing environment (meta.yaml inputs and derived values) for these constraints.
-
-    A stated constraint is used as is (capped where meta.yaml says so); an unstated one takes
-    the catalog default, stated in `notes`. Traffic inputs are zero for a batch-only workload.
-    """
-    meta = load_meta().sizing
-    wl = set(workloads)
-    traffic = bool(wl & {"online", "streaming"})
-    env: dict[str, Any] = {}
-    for name, spec in meta.inputs.items():
-        value = getattr(c, spec.field)
-        stated = value is not None
-        if not stated:
-            value = spec.default
-            if name == "rps" and not traffic:
-                value = 0
-            elif notes is not None and name != "gpu" and (traffic or name not in ("rps", "sla_ms")):
-                notes.append(f"{spec.field} not stated: sized for {value} ({spec.note})")
-        if spec.map is not None:
-            value = spec.map.get(str(value), spec.map.get(str(spec.default), 1.0))
-        if isinstance(value, bool):
-            value = int(value)
-        if spec.cap is not None and value > spec.cap:
-            if notes is not None:
-                notes.append(f"{spec.field}={value} exceeds the sizing range: sized for {spec.cap:g}")
-            value = spec.cap
-        env[name] = value
-    for name, expr in meta.derived.items():
-        env[name] = evaluate(expr, env)
-    return env
-
-
-def build_context(c: ConstraintSchema, feedback: list[Risk] | None = None,
-                  notes: list[str] | None = None, questions: list[str] | None = None) -> Context:
-    notes = [] if notes is None else notes
-    questions = [] if questions is None else questions
-    cloud = resolve_cloud(c, notes)
-    cat = load_catalog(cloud)
-    regions = resolve_regions(c, cat, notes, questions)
-    workloads = resolve_workloads(c, notes)
-    env = sizing_inputs(c, workloads, notes)
-    excluded: dict[str, str] = {}
-    for r in sorted(feedback or [], key=lambda r: (r.id, r.component or "")):
-        if r.replan and r.component and r.component.startswith(f"{cloud}:"):
-            excluded.setdefault(r.component, r.title)
-    return Context(constraints=c, cloud=cloud, regions=tuple(regions), workloads=workloads,
-                   regimes=tuple(required_regimes(c)), env=env, excluded=excluded)
-
-
-# --------------------------------------------------------------------------- capabilities
 
 def needed_capabilities(ctx: Context, notes: list[str] | None = None) -> list[str]:
     """The capabilities this workload needs, in the fixed vocabulary order."""
@@ -229,182 +54,6 @@ def needed_capabilities(ctx: Context, notes: list[str] | None = None) -> list[st
     return [cap for cap in CAPABILITIES if cap in caps]
 
 
-# --------------------------------------------------------------------------- scoring
-
-@dataclass
-class Assessment:
-    pattern: Pattern
-    score: float = 50.0
-    reject: str | None = None
-    hard: bool = False
-    pros: list[str] = field(default_factory=list)
-    cons: list[str] = field(default_factory=list)
-    tradeoffs: list[str] = field(default_factory=list)
-    reasons: list[str] = field(default_factory=list)
-    answers: set[str] = field(default_factory=set)
-
-    def reject_with(self, why: str, hard: bool = False) -> None:
-        self.reject = why if self.reject is None else f"{self.reject}; {why}"
-        self.hard = self.hard or hard
-
-
-def assess(p: Pattern, capability: str, ctx: Context) -> Assessment:
-    """Score one pattern for one capability against the constraints; explain every point."""
-    c = ctx.constraints
-    a = Assessment(pattern=p, pros=list(p.pros), cons=list(p.cons))
-    existing = set(c.existing_stack)
-    regions = ctx.component_regions(capability)
-
-    missing = [t for t in p.requires_existing if t not in existing]
-    if missing:
-        a.reject_with(f"reuses {', '.join(missing)}, which is not in existing_stack", hard=True)
-    elif p.requires_existing:
-        a.score += 30
-        a.answers.add("existing_stack")
-        a.reasons.append(f"existing_stack has {', '.join(p.requires_existing)}: reused instead of new infrastructure")
-
-    pref = c.deployment_pref
-    meta = load_meta()
-    if pref == "containers" and p.deployment == "serverless":
-        a.reject_with("deployment_pref=containers excludes serverless patterns")
-    elif pref == "serverless" and p.deployment == "containers":
-        a.reject_with("deployment_pref=serverless excludes container patterns")
-    elif pref is not None and capability in meta.compute_capabilities:
-        bonus = {("containers", "containers"): 15, ("containers", "managed"): 5,
-                 ("serverless", "serverless"): 15, ("serverless", "managed"): 8}.get((pref, p.deployment), 0)
-        a.score += bonus
-        if bonus:
-            a.answers.add("deployment_pref")
-            a.reasons.append(f"deployment_pref={pref}: {p.deployment} deployment")
-    else:
-        a.score += {"managed": 5, "serverless": 3, "containers": 0}[p.deployment]
-
-    wanted = sorted(set(meta.preferred_features.get(capability, [])) & set(p.features))
-    if wanted:
-        a.score += 3 * len(wanted)
-        a.pros.append(f"has {', '.join(wanted)}")
-
-    not_eligible = [r for r in ctx.regimes if r not in p.compliance]
-    if not_eligible:
-        a.reject_with(f"not eligible for {', '.join(not_eligible)}")
-    elif ctx.regimes:
-        a.answers.add("compliance")
-        a.reasons.append(f"compliance {', '.join(ctx.regimes)}: eligible")
-
-    unavailable = [r for r in regions if not p.available_in(r)]
-    if unavailable:
-        a.reject_with(f"not available in {', '.join(unavailable)}")
-    elif c.regions:
-        a.answers.add("regions")
-
-    if p.id in ctx.excluded:
-        a.reject_with(f"replaced after critic feedback: {ctx.excluded[p.id]}")
-
-    fits = sorted(set(p.affinity) & (existing | set(c.storage_prefs) | set(c.observability_prefs)))
-    if fits:
-        a.score += 12 * min(2, len(fits))
-        a.answers.add("existing_stack" if set(fits) & existing else "storage_prefs")
-        a.reasons.append(f"fits what the team uses or prefers: {', '.join(fits)}")
-
-    env = ctx.env
-    if ctx.on_latency_path(capability) and p.latency_floor_ms is not None:
-        sla = env["sla_ms"]
-        if p.latency_floor_ms > sla:
-            a.score -= 40
-            a.cons.append(f"latency floor {p.latency_floor_ms:g} ms exceeds the {sla:g} ms SLA")
-        elif c.sla_latency_ms is not None:
-            a.score += 4 if p.latency_floor_ms <= sla / 4 else 0
-            a.answers.add("sla_latency_ms")
-            a.reasons.append(f"sla_latency_ms={sla:g}: latency floor {p.latency_floor_ms:g} ms fits")
-        if p.cold_start_ms and sla < p.cold_start_ms:
-            a.score -= 10
-            a.tradeoffs.append(f"cold starts of ~{p.cold_start_ms} ms exceed the {sla:g} ms SLA unless capacity is kept warm")
-    if ctx.carries_traffic(capability) and p.throughput_ceiling_rps is not None:
-        rps = env["rps"]
-        if rps > p.throughput_ceiling_rps:
-            a.score -= 35
-            a.cons.append(f"throughput ceiling {p.throughput_ceiling_rps:g} rps is below the {rps:g} rps peak")
-        elif c.throughput_rps is not None:
-            a.answers.add("throughput_rps")
-            a.reasons.append(f"throughput_rps={rps:g}: within the {p.throughput_ceiling_rps:g} rps ceiling")
-
-    if c.gpu and capability in GPU_CAPS:
-        if p.gpu:
-            a.score += 5
-            a.answers.add("gpu")
-            a.reasons.append("gpu: GPU instances supported")
-        else:
-            a.score -= 30
-            a.cons.append("no GPU support")
-
-    availability = env["availability"]
-    if availability >= MULTI_AZ_AVAILABILITY and not p.multi_az:
-        a.score -= 20
-        a.cons.append(f"single-AZ: weak for {availability:g}% availability")
-    if multi_region(c, list(ctx.regions)) and capability in MULTI_REGION_CAPS:
-        if p.multi_region_capable:
-            a.answers.add("availability_target")
-            a.reasons.append(f"availability_target={availability:g}: runs active-active in {', '.join(ctx.regions)}")
-        else:
-            a.score -= 25
-            a.cons.append("not multi-region capable")
-
-    langs = set(c.team_languages)
-    plangs = set(p.skills) & LANGUAGES
-    if langs and plangs:
-        if langs & plangs:
-            a.score += 6
-            a.answers.add("team_languages")
-            a.reasons.append(f"team_languages: {', '.join(sorted(langs & plangs))} supported")
-        else:
-            a.score -= 8
-            a.cons.append(f"team writes {', '.join(sorted(langs))}, pattern needs {', '.join(sorted(plangs))}")
-    if "kubernetes" in p.skills and "kubernetes" not in existing and pref != "containers":
-        a.score -= 4
-        a.tradeoffs.append("needs Kubernetes operations skills the requirements do not mention")
-
-    tight = c.budget_monthly_usd is not None and c.budget_monthly_usd < TIGHT_BUDGET_USD
-    a.score += COST_POINTS[p.cost_class] * (2 if tight else 1)
-    if tight and p.cost_class == "low":
-        a.answers.add("budget_monthly_usd")
-        a.reasons.append(f"budget_monthly_usd={c.budget_monthly_usd:g}: low cost class")
-
-    a.tradeoffs.append(f"{p.deployment} deployment, {p.cost_class} cost"
-                       + (f", latency floor {p.latency_floor_ms:g} ms" if p.latency_floor_ms is not None else ""))
-    a.score = round(a.score, 1)
-    return a
-
-
-def rank(capability: str, ctx: Context) -> list[Assessment]:
-    """All catalog patterns for a capability, best first (eligible before rejected; score; id)."""
-    cat = load_catalog(ctx.cloud)
-    out = [assess(p, capability, ctx) for p in cat.for_capability(capability)]
-    return sorted(out, key=lambda a: (a.reject is not None, a.hard, -a.score, a.pattern.id))
-
-
-def alternatives(capability: str, constraints: ConstraintSchema, current: str) -> list[Assessment]:
-    """Eligible patterns other than `current` for a capability (what a replan could switch to)."""
-    ctx = build_context(constraints)
-    return [a for a in rank(capability, ctx) if a.reject is None and a.pattern.id != current]
-
-
-# --------------------------------------------------------------------------- composition
-
-def _size(p: Pattern, ctx: Context, regions: list[str]) -> dict[str, Any]:
-    env = {**ctx.env, "region_count": len(regions)}
-    sizing: dict[str, Any] = {}
-    basis: set[str] = set()
-    for key, expr in p.sizing.items():
-        val = evaluate(expr, {**env, **sizing})
-        sizing[key] = round(val, 3) if isinstance(val, float) else val
-        if isinstance(expr, str):
-            basis.update(n for n in expression_names(expr) if n in ctx.env)
-    if basis:
-        sizing["basis"] = {n: (round(ctx.env[n], 3) if isinstance(ctx.env[n], float) else ctx.env[n])
-                           for n in sorted(basis)}
-    return sizing
-
-
 def _justify(win: Assessment, ranked: list[Assessment], capability: str) -> str:
     p = win.pattern
     text = f"{p.name} for {capability}"
@@ -435,7 +84,7 @@ def _component(capability: str, ctx: Context, questions: list[str]) -> Component
                                     eligible=not a.hard))
     p = win.pattern
     return Component(capability=capability, pattern_id=p.id, name=p.name, service=p.service, regions=regions,
-                     deployment=p.deployment, sizing=_size(p, ctx, regions), answers=sorted(win.answers),
+                     deployment=p.deployment, sizing=size_pattern(p, ctx, regions), answers=sorted(win.answers),
                      justification=_justify(win, ranked, capability), candidates=candidates)
 
 

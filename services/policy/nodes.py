@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from amp_contracts import ConstraintSchema, CostEstimate, Plan, Waiver
+from amp_domain.assessment import sample_plan
 
 from .engine import evaluate
 
@@ -35,9 +36,5 @@ def policy_eval(state: dict[str, Any]) -> dict[str, Any]:
 
 def warm_up() -> None:
     """Load the rules (and the planner's data they read) before the first message."""
-    from services.critics.cost import estimate
-    from services.planner.planning import compose_plan
-
     c = ConstraintSchema(cloud="aws", regions=["eu-west-1"], budget_monthly_usd=1000, compliance=["gdpr"])
-    plan = compose_plan(c)
-    evaluate(c, plan, estimate(plan, c))
+    evaluate(c, sample_plan("aws"), CostEstimate(monthly_usd=500.0))

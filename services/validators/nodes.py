@@ -8,19 +8,19 @@ changes nothing.
 from __future__ import annotations
 
 import asyncio
-import io
 import json
-import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from amp_contracts import DiffSummary, ReasonCard
+from amp_domain.archive import zip_tree
+from amp_domain.merge import merge_user_edits
+from amp_runtime.gitstore import RefMoved, commit_version, head, read_tree
 
-from .changes import change_summary, merge_user_edits
+from .changes import change_summary
 from .checks import validate_tree
-from .gitstore import commit_version, head, read_tree
 from .rationale import compile_rationale
 from .report import ValidationReport, to_json, to_sarif
 
@@ -89,25 +89,12 @@ def final_tree(files: dict[str, str], reports: dict[str, str], rationale_md: str
     return dict(sorted(tree.items()))
 
 
-def zip_tree(files: dict[str, str]) -> bytes:
-    """A reproducible zip: fixed timestamps and order, so equal trees give equal bytes (and keys)."""
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
-        for path, text in sorted(files.items()):
-            info = zipfile.ZipInfo(path, date_time=(2020, 1, 1, 0, 0, 0))
-            info.external_attr = (0o755 if text.startswith("#!") else 0o644) << 16
-            z.writestr(info, text)
-    return buf.getvalue()
-
-
 async def diff_and_persist(state: dict[str, Any], tree: dict[str, str], deps: PersistDeps) -> dict[str, Any]:
     repo = deps.repos_dir / f"{state['project_id']}.git"
     version = state["version"]
     parent = state.get("parent") or None
 
     def commit() -> str:
-        from .gitstore import RefMoved
-
         for _ in range(5):
             try:
                 return commit_version(repo, tree, f"Decision set v{version} ({state['decision_set_id']})",

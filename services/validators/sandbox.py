@@ -20,9 +20,11 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from types import TracebackType
 from typing import Self
+
+from amp_domain.paths import safe_relpath
 
 DEFAULT_MEMORY_MB = 2048
 
@@ -54,18 +56,6 @@ _TRAMPOLINE = (
     "resource.setrlimit(resource.RLIMIT_CORE,(0,0))\n"
     "os.execvpe(sys.argv[3],sys.argv[3:],os.environ)\n"
 )
-
-
-class UnsafePath(ValueError):
-    """A generated path tried to leave the sandbox (absolute, `..`, or empty)."""
-
-
-def safe_relpath(path: str) -> PurePosixPath:
-    """Normalise a tree path and refuse anything that could escape the sandbox root."""
-    p = PurePosixPath(path.replace("\\", "/"))
-    if p.is_absolute() or not p.parts or any(part in ("..", "") for part in p.parts) or str(p) == ".":
-        raise UnsafePath(path)
-    return p
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,8 @@ from collections import Counter
 import pytest
 from flows import FRAUD, follow, is_gate, waivers_for
 
+from tests.evaldata import API_CLIENT
+
 pytestmark = pytest.mark.integration
 
 CHAIN = ["intake_extract", "coverage_check", "planner", "critic_tech", "critic_cost", "policy_eval", "gate_hitl",
@@ -84,9 +86,9 @@ def test_changes_requested_creates_version_two_with_a_change_summary(client) -> 
     assert done["diff"]["parent_decision_set_id"] is None or done["diff"]["parent_decision_set_id"] == ds1
 
 
-def test_api_conformance_client(stack, shared) -> None:
-    """The spec-only client of the shared evaluation set drives the gateway end to end."""
-    out = subprocess.run([sys.executable, str(shared / "eval" / "api" / "client.py"), "plan", stack.gateway_url,
+def test_api_conformance_client(stack) -> None:
+    """The spec-only client of the evaluation set drives the gateway end to end."""
+    out = subprocess.run([sys.executable, str(API_CLIENT), "plan", stack.gateway_url,
                           FRAUD.replace("PCI DSS and GDPR", "GDPR").replace("Cardholder", "Internal"), "--approve"],
                          capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr

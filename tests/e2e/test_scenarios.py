@@ -1,6 +1,6 @@
-"""Every planning scenario of the shared evaluation set, through the real pipeline and `amp run`.
+"""Every planning scenario of the evaluation set, through the real pipeline and `amp run`.
 
-The properties are checked by the shared `check.py`; the generated repositories must pass the
+The properties are checked by the evaluation set's `check.py`; the generated repositories must pass the
 validators (ruff, formatting, HCL, secrets, their own tests).
 """
 
@@ -13,13 +13,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.evaldata import SCENARIO_CHECK, scenarios, write_jsonl
+
 pytestmark = pytest.mark.integration
 HERE = Path(__file__).resolve().parent
-
-
-def scenarios(shared: Path) -> list[dict]:
-    return [json.loads(line) for line in (shared / "eval" / "scenarios" / "scenarios.jsonl").read_text().splitlines()
-            if line.strip()]
 
 
 def amp_run(gateway: str, text: str, out: Path) -> tuple[int, dict]:
@@ -31,11 +28,12 @@ def amp_run(gateway: str, text: str, out: Path) -> tuple[int, dict]:
         raise AssertionError(f"amp run printed no JSON (exit {proc.returncode}): {proc.stderr[-2000:]}") from None
 
 
-def test_every_scenario_holds_its_properties(stack, shared, tmp_path) -> None:
+def test_every_scenario_holds_its_properties(stack, tmp_path) -> None:
     results = tmp_path / "results.jsonl"
+    cases = scenarios()
     failures = []
     with results.open("w") as f:
-        for s in scenarios(shared):
+        for s in cases:
             code, ds = amp_run(stack.gateway_url, s["text"], tmp_path / s["id"])
             f.write(json.dumps({"id": s["id"], "result": ds}) + "\n")
             failed_policy = (ds.get("policy") or {}).get("overall") == "fail"
@@ -52,7 +50,7 @@ def test_every_scenario_holds_its_properties(stack, shared, tmp_path) -> None:
             if not (tmp_path / s["id"] / "infra").is_dir():
                 failures.append(f"{s['id']}: no infra/ written")
     assert not failures, failures
-    check = subprocess.run([sys.executable, str(shared / "eval" / "scenarios" / "check.py"),
-                            str(shared / "eval" / "scenarios" / "scenarios.jsonl"), str(results)],
+    check = subprocess.run([sys.executable, str(SCENARIO_CHECK), str(write_jsonl(cases, tmp_path / "scenarios.jsonl")),
+                            str(results)],
                            capture_output=True, text=True)
     assert check.returncode == 0, check.stdout + check.stderr

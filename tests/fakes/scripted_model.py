@@ -77,7 +77,7 @@ class ScriptedModel:
         use = self.cache.usage(req, output_tokens=150)
         text = _user_text(req)
         if tool == "record_constraints":
-            from services.intake.extraction import extract
+            from amp_domain.requirements.extraction import extract
 
             found = extract(_between_markers(text))
             evidence = [{"field": s.field, "quote": s.text} for s in found.spans]
@@ -91,8 +91,7 @@ class ScriptedModel:
             return tool_reply(tool, {"risks": []}, use=use)
         if tool == "patch_constraints":
             from amp_contracts import ConstraintSchema
-
-            from services.intake.extraction import extract_patch
+            from amp_domain.requirements.extraction import extract_patch
 
             return tool_reply(tool, {"set": extract_patch(_between_markers(text), ConstraintSchema()), "clear": []},
                               use=use)

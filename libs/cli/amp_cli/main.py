@@ -132,7 +132,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_extract(args: argparse.Namespace) -> int:
-    from services.intake.extraction import extract
+    from amp_domain.requirements.extraction import extract
 
     if args.jsonl:
         src = sys.stdin if args.jsonl == "-" else open(args.jsonl)

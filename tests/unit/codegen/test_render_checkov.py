@@ -13,24 +13,21 @@ fails on the findings.
 
 from __future__ import annotations
 
-import json
-import os
 import re
 from pathlib import Path
 
 import pytest
+from amp_domain.requirements.extraction import extract
 
 from services.codegen.render import render_repository
 from services.critics.cost import estimate
 from services.critics.tech import critique
-from services.intake.extraction import extract
 from services.planner.planning import compose_plan
 from services.policy.engine import evaluate
 from services.validators.checks import validate_tree
 from services.validators.toolenv import ACTIONLINT, CHECKOV, ToolUnavailable, ensure_tool
+from tests.evaldata import scenarios
 
-SHARED = Path(os.environ.get("AMP_SHARED_DIR") or Path(__file__).resolve().parents[3].parent / "shared")
-SCENARIOS = SHARED / "eval" / "scenarios" / "scenarios.jsonl"
 TEMPLATES = Path(__file__).resolve().parents[3] / "services" / "codegen" / "templates"
 CLOUDS = ("aws", "gcp", "azure")
 #: Region used when a scenario is forced onto a cloud it did not ask for.
@@ -40,9 +37,7 @@ MIN_REASON_WORDS = 5
 
 
 def _scenarios() -> list[dict]:
-    if not SCENARIOS.is_file():
-        pytest.skip(f"shared scenarios not found at {SCENARIOS}")
-    return [json.loads(line) for line in SCENARIOS.read_text().splitlines() if line.strip()]
+    return scenarios()
 
 
 @pytest.fixture(scope="module")

@@ -6,9 +6,9 @@ import re
 
 import pytest
 from amp_contracts import ConstraintSchema, CostEstimate
+from amp_domain.catalog import CLOUDS
 
 from services.critics.cost import estimate, load_pricebook
-from services.planner.catalog import CLOUDS
 from services.planner.planning import compose_plan
 
 

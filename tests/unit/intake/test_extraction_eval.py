@@ -10,19 +10,15 @@ since a generalising grammar should not score lower on text written the same way
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
-import pytest
+from amp_domain.requirements.extraction import extract
 
-from services.intake.extraction import extract
+from tests.evaldata import INTAKE_SCORER, intake_cases, write_jsonl
 
 HERE = Path(__file__).resolve().parent
-SHARED = Path(os.environ.get("AMP_SHARED_DIR") or Path(__file__).resolve().parents[3].parent / "shared")
-SCORER = SHARED / "eval" / "intake" / "score.py"
-VISIBLE = SHARED / "eval" / "intake" / "cases.jsonl"
 EXTRA = HERE / "extra_cases.jsonl"
 
 
@@ -34,17 +30,15 @@ def _score(cases: Path, tmp_path: Path, min_f1: float) -> subprocess.CompletedPr
                 case = json.loads(line)
                 stated = extract(case["text"]).constraints.stated()
                 out.write(json.dumps({"id": case["id"], "constraints": stated}) + "\n")
-    return subprocess.run([sys.executable, str(SCORER), str(cases), str(predictions), "--min-f1", str(min_f1),
+    return subprocess.run([sys.executable, str(INTAKE_SCORER), str(cases), str(predictions), "--min-f1", str(min_f1),
                            "--misses"], capture_output=True, text=True, timeout=120, check=False)
 
 
-@pytest.mark.skipif(not SCORER.exists(), reason="shared eval directory not available")
 def test_visible_set_meets_bar(tmp_path: Path) -> None:
-    result = _score(VISIBLE, tmp_path, 0.95)
+    result = _score(write_jsonl(intake_cases(), tmp_path / "cases.jsonl"), tmp_path, 0.95)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-@pytest.mark.skipif(not SCORER.exists(), reason="shared eval directory not available")
 def test_extra_set_meets_bar(tmp_path: Path) -> None:
     result = _score(EXTRA, tmp_path, 0.95)
     assert result.returncode == 0, result.stdout + result.stderr

@@ -12,22 +12,18 @@ aliases and lone-word languages. Held to the same bar as the other sets.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
-import pytest
+from amp_domain.requirements.extraction import extract
 
-from services.intake.extraction import extract
+from tests.evaldata import INTAKE_SCORER
 
 HERE = Path(__file__).resolve().parent
-SHARED = Path(os.environ.get("AMP_SHARED_DIR") or Path(__file__).resolve().parents[3].parent / "shared")
-SCORER = SHARED / "eval" / "intake" / "score.py"
 BLIND = HERE / "extra_cases_blind.jsonl"
 
 
-@pytest.mark.skipif(not SCORER.exists(), reason="shared eval directory not available")
 def test_blind_set_meets_bar(tmp_path: Path) -> None:
     predictions = tmp_path / "blind.predictions.jsonl"
     with predictions.open("w", encoding="utf-8") as out:
@@ -36,7 +32,7 @@ def test_blind_set_meets_bar(tmp_path: Path) -> None:
                 case = json.loads(line)
                 stated = extract(case["text"]).constraints.stated()
                 out.write(json.dumps({"id": case["id"], "constraints": stated}) + "\n")
-    result = subprocess.run([sys.executable, str(SCORER), str(BLIND), str(predictions), "--min-f1", "0.95",
+    result = subprocess.run([sys.executable, str(INTAKE_SCORER), str(BLIND), str(predictions), "--min-f1", "0.95",
                              "--misses"], capture_output=True, text=True, timeout=120, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 from amp_contracts import ConstraintSchema
-
-from services.intake.coverage import WEIGHTS, check_coverage
+from amp_domain.requirements.coverage import WEIGHTS, check_coverage
 
 FULL = ConstraintSchema(cloud="aws", regions=["eu-west-1", "eu-central-1"], budget_monthly_usd=6000,
                         workload_types=["online"], sla_latency_ms=80, data_classification="pci",

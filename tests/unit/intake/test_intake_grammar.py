@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import pytest
-
-from services.intake.extract_numbers import parse_amount, parse_number
-from services.intake.extraction import extract
+from amp_domain.requirements.extract_numbers import parse_amount, parse_number
+from amp_domain.requirements.extraction import extract
 
 
 def c(text: str):
@@ -191,7 +190,7 @@ def test_extraction_is_fast() -> None:
 
 
 def test_batch_scoring_is_told_apart_from_retraining():
-    from services.intake.extraction import extract
+    from amp_domain.requirements.extraction import extract
 
     api = extract("Fraud scoring API on AWS eu-west-1, p95 under 80 ms. Retrain weekly.").constraints
     assert set(api.workload_types) == {"online", "batch"} and api.batch_scoring is False

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 from amp_contracts import ConstraintSchema, ValidationFailed
-
-from services.intake.extraction import apply_answers, extract_patch
+from amp_domain.requirements.extraction import apply_answers, extract_patch
 
 BASE = ConstraintSchema(cloud="aws", regions=["eu-west-1"], budget_monthly_usd=6000, compliance=["pci_dss"],
                         workload_types=["online"], deployment_pref="serverless", data_classification="pci")

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from amp_contracts import ConstraintSchema
-
-from services.intake.coverage import check_coverage
-from services.intake.extract_gazetteer import gazetteer
-from services.intake.extraction import extract
-from services.intake.questions import assumptions, next_questions
+from amp_domain.requirements.coverage import check_coverage
+from amp_domain.requirements.extract_gazetteer import gazetteer
+from amp_domain.requirements.extraction import extract
+from amp_domain.requirements.questions import assumptions, next_questions
 
 
 def _ask(c: ConstraintSchema, **kw):

@@ -20,24 +20,22 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
 from functools import cache, lru_cache
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import pytest
+from amp_domain.requirements.extraction import extract
 
 from services.critics.cost import estimate
 from services.critics.tech import critique
-from services.intake.extraction import extract
 from services.planner.planning import compose_plan
 from services.policy.engine import evaluate
+from tests.evaldata import SCENARIO_CHECK
 
 HERE = Path(__file__).resolve().parent
 BLIND = HERE / "blind_scenarios.jsonl"
-SHARED = Path(os.environ.get("AMP_SHARED_DIR") or Path(__file__).resolve().parents[3].parent / "shared")
-CHECK = SHARED / "eval" / "scenarios" / "check.py"
 #: Plan rounds the graph allows before the critic stops sending a plan back (critics/nodes.py).
 MAX_ROUNDS = 3
 
@@ -51,7 +49,7 @@ def _read(path: Path) -> list[dict[str, Any]]:
 
 @lru_cache(maxsize=1)
 def _check() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("scenario_check", CHECK)
+    spec = importlib.util.spec_from_file_location("scenario_check", SCENARIO_CHECK)
     assert spec and spec.loader
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
@@ -84,7 +82,6 @@ def _cases() -> list[Any]:
     return cases
 
 
-pytestmark = pytest.mark.skipif(not CHECK.exists(), reason=f"shared check.py not found at {CHECK}")
 
 
 def test_blind_scenarios_are_well_formed() -> None:

@@ -6,9 +6,8 @@ import re
 
 import pytest
 from amp_contracts import CAPABILITIES, ConstraintSchema
-
-from services.critics.cost import load_pricebook
-from services.planner.catalog import (
+from amp_domain.assessment import sizing_inputs
+from amp_domain.catalog import (
     CLOUDS,
     ExpressionError,
     Pattern,
@@ -19,7 +18,8 @@ from services.planner.catalog import (
     load_meta,
     render,
 )
-from services.planner.planning import sizing_inputs
+
+from services.critics.cost import load_pricebook
 
 #: Capabilities for which one pattern per cloud is enough.
 SINGLE_OK = {"security_kms", "networking_private", "audit_logging", "ci_cd"}

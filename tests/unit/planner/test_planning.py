@@ -5,12 +5,12 @@ from __future__ import annotations
 import time
 
 from amp_contracts import CAPABILITIES, ConstraintSchema, Plan, Risk
+from amp_domain.catalog import CLOUDS, catalog_version, load_catalog, region_index
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from services.critics.cost import estimate
 from services.critics.tech import critique
-from services.planner.catalog import CLOUDS, catalog_version, load_catalog, region_index
 from services.planner.planning import compose_plan
 from services.policy.engine import evaluate
 

@@ -1,14 +1,13 @@
 """The shared planning scenarios, end to end through the pure pipeline (no LLM, no bus).
 
 Constraints are written by hand from each scenario's text (the extractor is tested on its
-own); the decision set is then checked with the shared `check.py`, property by property.
+own); the decision set is then checked with the evaluation set's `check.py`, property by property.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import json
-import os
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -20,11 +19,9 @@ from services.critics.cost import estimate
 from services.critics.tech import critique
 from services.planner.planning import compose_plan
 from services.policy.engine import evaluate
+from tests.evaldata import SCENARIO_CHECK, scenarios
 
 HERE = Path(__file__).resolve().parent
-SHARED = Path(os.environ.get("AMP_SHARED_DIR") or Path(__file__).resolve().parents[3].parent / "shared")
-SCENARIOS = SHARED / "eval" / "scenarios" / "scenarios.jsonl"
-CHECK = SHARED / "eval" / "scenarios" / "check.py"
 
 #: Constraints an architect writes down from each shared scenario's text.
 HAND_CONSTRAINTS: dict[str, dict[str, Any]] = {
@@ -57,7 +54,7 @@ HAND_CONSTRAINTS: dict[str, dict[str, Any]] = {
 
 
 def _load_check() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("scenario_check", CHECK)
+    spec = importlib.util.spec_from_file_location("scenario_check", SCENARIO_CHECK)
     assert spec and spec.loader
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
@@ -81,11 +78,8 @@ def decision_set(constraints: ConstraintSchema) -> tuple[dict[str, Any], list]:
             "policy": policy.model_dump(mode="json"), "risks": [r.model_dump(mode="json") for r in risks]}, risks
 
 
-pytestmark = pytest.mark.skipif(not SCENARIOS.exists(), reason=f"shared scenarios not found at {SCENARIOS}")
-
-
 def _shared() -> list[dict[str, Any]]:
-    return _read(SCENARIOS) if SCENARIOS.exists() else []
+    return scenarios()
 
 
 def test_every_shared_scenario_has_hand_constraints() -> None:

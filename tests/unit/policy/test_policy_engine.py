@@ -6,10 +6,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from amp_contracts import ConstraintSchema, CostEstimate, Plan, PolicyResults, ValidationFailed, Waiver
+from amp_domain.policy.jsonlogic import apply_logic, render_detail
+from amp_domain.policy.packs import builtin_ids, validate_rule_pack
 
 from services.critics.cost import estimate
 from services.planner.planning import compose_plan
-from services.policy.engine import apply_logic, builtin_ids, evaluate, render_detail, validate_rule_pack
+from services.policy.engine import evaluate
 
 NOW = datetime(2025, 6, 1, tzinfo=UTC)
 BUILTIN = ["budget_band", "region_policy", "data_classification_controls", "hipaa_eligible_services",

@@ -114,7 +114,7 @@ async def test_retry_after_is_waited_or_holds_the_breaker():
 
 
 async def test_deterministic_provider_delegates_to_the_rules():
-    from services.intake.extraction import extract, extract_patch
+    from amp_domain.requirements.extraction import extract, extract_patch
 
     det = DeterministicProvider()
     text = "Fraud scoring on AWS in Frankfurt, p95 under 100 ms, PCI data, budget $8k per month."

@@ -2,15 +2,9 @@
 
 from __future__ import annotations
 
-from services.validators.changes import (
-    MARK_GEN,
-    MARK_USER,
-    change_summary,
-    changed_root_keys,
-    merge3_text,
-    merge_user_edits,
-    state_diff,
-)
+from amp_domain.merge import MARK_GEN, MARK_USER, merge3_text, merge_user_edits
+
+from services.validators.changes import change_summary, changed_root_keys, state_diff
 
 PREV_STATE = {
     "decision_set_id": "ds_12", "ts": "2025-08-17T10:00:00Z",

@@ -6,8 +6,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
-from services.validators.gitstore import RefMoved, commit_version, head, open_or_init, read_tree, unified_diff
+from amp_runtime.gitstore import RefMoved, commit_version, head, open_or_init, read_tree, unified_diff
 
 V1 = {"README.md": "# demo\n", "services/app.py": "def f():\n    return 1\n", "scripts/run.sh": "#!/bin/sh\necho\n"}
 V2 = V1 | {"services/app.py": "def f():\n    return 2\n", "docs/plan.md": "# plan\n"}

@@ -5,8 +5,9 @@ from __future__ import annotations
 import sys
 
 import pytest
+from amp_domain.paths import UnsafePath, safe_relpath
 
-from services.validators.sandbox import Sandbox, UnsafePath, safe_relpath
+from services.validators.sandbox import Sandbox
 
 
 @pytest.mark.parametrize("path", ["/etc/passwd", "../x", "a/../../x", "", "."])

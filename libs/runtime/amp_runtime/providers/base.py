@@ -16,7 +16,7 @@ from amp_contracts import AmpError, ConstraintSchema, Coverage, Plan, ProviderIn
 from pydantic import BaseModel, Field
 
 if TYPE_CHECKING:  # the intake's Extraction model lives with the rules that produce it
-    from services.intake.extraction import Extraction
+    from amp_domain.requirements.extraction import Extraction
 
     from .accounting import Accounting
 

@@ -80,7 +80,7 @@ class SeamFillsOut(BaseModel):
 
 def default_region_allowed(cloud: str | None, region: str) -> bool:
     """The planner catalog's regions (imported lazily: the catalog is the planner's)."""
-    from services.planner.catalog import region_index
+    from amp_domain.catalog import region_index
 
     hit = region_index().get(region)
     return hit is not None and (cloud is None or hit[0] == cloud)

@@ -28,13 +28,13 @@ class DeterministicProvider:
 
     async def extract(self, text: str, *, region_allowed: RegionAllowed | None = None,
                       ctx: CallContext | None = None) -> Result[Any]:
-        from services.intake.extraction import extract
+        from amp_domain.requirements.extraction import extract
 
         return Result(value=extract(text), info=_info())
 
     async def next_questions(self, constraints: ConstraintSchema, coverage: Coverage, asked: set[str] | list[str],
                              *, ctx: CallContext | None = None) -> Result[list[Question]]:
-        from services.intake.questions import next_questions
+        from amp_domain.requirements.questions import next_questions
 
         return Result(value=list(next_questions(constraints, coverage, set(asked))), info=_info())
 
@@ -57,7 +57,7 @@ class DeterministicProvider:
     async def parse_approval_comment(self, comment: str, current: ConstraintSchema, *,
                                      region_allowed: RegionAllowed | None = None,
                                      ctx: CallContext | None = None) -> Result[dict[str, Any]]:
-        from services.intake.extraction import extract_patch
+        from amp_domain.requirements.extraction import extract_patch
 
         return Result(value=dict(extract_patch(comment, current)) if comment else {}, info=_info())
 

@@ -117,7 +117,7 @@ def catalog_reference(cloud: str) -> str:
     every call on that cloud and catalog version, so it is written to the prompt cache once and
     read by every later call of every decision set (the per-call part stays small).
     """
-    from services.planner.catalog import catalog_version, load_catalog
+    from amp_domain.catalog import catalog_version, load_catalog
 
     lines = [f"Pattern catalog {catalog_version()} for {cloud} (id: deployment; latency floor; throughput "
              "ceiling; multi-AZ; compliance; summary):"]
@@ -235,7 +235,7 @@ class ModelProvider:
     async def extract(self, text: str, *, region_allowed: RegionAllowed | None = None,
                       ctx: CallContext | None = None) -> Result[Any]:
         def check(out: ExtractionOut) -> Any:
-            from services.intake.extraction import Extraction
+            from amp_domain.requirements.extraction import Extraction
 
             constraints, spans = check_extraction(out, text, region_allowed)
             return Extraction(constraints=constraints, spans=spans)

@@ -17,12 +17,11 @@ import io
 import time
 from pathlib import Path
 
+from amp_domain.paths import safe_relpath
 from dulwich.index import commit_tree
 from dulwich.objects import Blob, Commit, Tree
 from dulwich.patch import write_tree_diff
 from dulwich.repo import Repo
-
-from .sandbox import safe_relpath
 
 DEFAULT_AUTHOR = "AMP Platform <platform@amp.invalid>"
 DEFAULT_REF = "refs/heads/main"

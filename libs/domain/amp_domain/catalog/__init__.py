@@ -21,7 +21,7 @@ import yaml
 from amp_contracts import CAPABILITIES
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-CATALOG_DIR = Path(__file__).resolve().parent / "catalog"
+CATALOG_DIR = Path(__file__).resolve().parent
 CLOUDS: tuple[str, ...] = ("aws", "gcp", "azure")
 #: Regimes a pattern can be declared eligible for.
 ELIGIBILITY: tuple[str, ...] = ("hipaa", "pci_dss", "soc2", "iso27001", "fedramp", "gdpr")

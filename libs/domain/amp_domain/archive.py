@@ -1,0 +1,17 @@
+"""The generated repository as a zip: equal trees give equal bytes, so equal artifact keys."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+
+
+def zip_tree(files: dict[str, str]) -> bytes:
+    """A reproducible zip: fixed timestamps and order, so equal trees give equal bytes (and keys)."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        for path, text in sorted(files.items()):
+            info = zipfile.ZipInfo(path, date_time=(2020, 1, 1, 0, 0, 0))
+            info.external_attr = (0o755 if text.startswith("#!") else 0o644) << 16
+            z.writestr(info, text)
+    return buf.getvalue()
