@@ -12,7 +12,7 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.mark.timeout(600)
-def test_bench_quick(tmp_path: Path, shared: Path) -> None:
+def test_bench_quick(tmp_path: Path) -> None:
     from bench.__main__ import main
 
     out, docs = tmp_path / "bench.json", tmp_path / "benchmarks.md"
