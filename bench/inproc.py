@@ -13,12 +13,14 @@ import time
 import uuid
 from typing import Any
 
+from amp_cli.main import prompt_dirs
 from amp_contracts import Envelope, IntakeRequested, Subjects
 from amp_runtime import store
 from amp_runtime.agent import Deps
 from amp_runtime.artifacts import artifact_store
 from amp_runtime.bootstrap import open_checkpointer
 from amp_runtime.db import create_pool
+from amp_runtime.providers import PackRegistry, providers_from_settings
 from amp_runtime.settings import Settings
 from amp_runtime.step import _commit, step_key
 
@@ -69,13 +71,9 @@ async def inproc(settings: Settings, texts: list[str], runs: int) -> dict[str, A
     pool = await create_pool(settings.database_url)  # type: ignore[arg-type]
     saver, saver_pool = await open_checkpointer(settings.database_url)  # type: ignore[arg-type]
     artifacts = artifact_store(settings.artifacts_dir)
-    extra: dict[str, Any] = {}
-    if "providers" in getattr(Deps, "__dataclass_fields__", {}):  # as bootstrap.open_deps wires it
-        from amp_runtime.providers import providers_from_settings
-
-        extra["providers"] = providers_from_settings(settings, artifacts)
+    providers = providers_from_settings(settings, artifacts, PackRegistry(prompt_dirs()))  # as open_deps wires it
     deps = Deps(settings=settings, pool=pool, nc=None, js=None, checkpointer=saver,  # type: ignore[arg-type]
-                artifacts=artifacts, **extra)
+                artifacts=artifacts, providers=providers)
     out: dict[str, Any] = {}
     try:
         routes = _routes(deps)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from amp_runtime.providers import DeterministicProvider
 from langgraph.graph import END, START, StateGraph
 from langgraph.types import interrupt
 
 from . import nodes
-from .state import CodegenState
+from .state import CodegenOutput, CodegenState, FeedbackOutput
 
 
 def gate_hitl(state: CodegenState) -> dict[str, Any]:
@@ -16,17 +17,15 @@ def gate_hitl(state: CodegenState) -> dict[str, Any]:
     return {"decision": interrupt({"gate": "pre-codegen"})}
 
 
-def build_graph(checkpointer: Any = None, orchestration: Any = None, codegen_provider: Any = None) -> Any:
-    from amp_runtime.providers import DeterministicProvider
+def build_graph(checkpointer: Any = None, llm: nodes.Llm | None = None) -> Any:
+    """`llm` reads comments and writes seams (the rules and the templates' defaults when none is given)."""
+    asker: nodes.Llm = llm or DeterministicProvider()
 
-    orchestration = orchestration or DeterministicProvider()
-    codegen_provider = codegen_provider or DeterministicProvider()
+    async def codegen(state: CodegenState) -> CodegenOutput:
+        return await nodes.codegen(state, asker)
 
-    async def codegen(state: CodegenState) -> dict[str, Any]:
-        return await nodes.codegen(dict(state), codegen_provider)
-
-    async def process_approval_feedback(state: CodegenState) -> dict[str, Any]:
-        return await nodes.process_approval_feedback(dict(state), orchestration)
+    async def process_approval_feedback(state: CodegenState) -> FeedbackOutput:
+        return await nodes.process_approval_feedback(state, asker)
 
     g = StateGraph(CodegenState)
     g.add_node("gate_hitl", gate_hitl)

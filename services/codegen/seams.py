@@ -12,7 +12,8 @@ import re
 import subprocess
 import sys
 
-from amp_runtime.providers import Seam
+from .asks import Seam
+from .render_app import PY_LINE_LENGTH
 
 START = re.compile(r"^# amp:seam (?P<id>[\w.-]+)(?::\s*(?P<instructions>.*))?$")
 END = "# amp:end-seam"
@@ -69,8 +70,6 @@ def apply_fills(files: dict[str, str], seams: list[Seam], fills: dict[str, str])
 
 
 def ruff_format(source: str) -> str:
-    from .render_app import PY_LINE_LENGTH
-
     proc = subprocess.run([sys.executable, "-m", "ruff", "format", "--line-length", str(PY_LINE_LENGTH), "-"],
                           input=source, capture_output=True, text=True, timeout=30)
     return proc.stdout if proc.returncode == 0 else source

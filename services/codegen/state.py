@@ -1,20 +1,45 @@
-"""State of the gate + codegen subgraph (thread `{ds}/codegen`)."""
+"""State of the gate + codegen subgraph (thread `{ds}/codegen`) and what its nodes return."""
 
 from __future__ import annotations
 
 import operator
-from typing import Annotated, Any, TypedDict
+from typing import Annotated, Any, Literal, TypedDict
+
+from amp_contracts import CardDraft, ConstraintSchema, CostEstimate, Plan, PolicyResults, ReasonCard, Risk, Waiver
+
+Outcome = Literal["generate", "replan", "rejected", "stale"]
+
+
+class Decision(TypedDict, total=False):
+    """What the gate was resumed with: a person's decision, or the sweeper's expiry."""
+
+    status: Literal["approved", "rejected", "changes_requested", "expired"]
+    comment: str
+    by: str
+    waivers: list[Waiver]
+    prior_cards: list[ReasonCard]
 
 
 class CodegenState(TypedDict, total=False):
     project_name: str
-    constraints: dict[str, Any]
-    plan: dict[str, Any]
-    risks: list[dict[str, Any]]
-    cost: dict[str, Any]
-    policy: dict[str, Any]
-    decision: dict[str, Any]
+    constraints: ConstraintSchema
+    plan: Plan
+    risks: list[Risk]
+    cost: CostEstimate
+    policy: PolicyResults
+    decision: Decision
     patch: dict[str, Any]
-    outcome: str
+    outcome: Outcome
     files: dict[str, str]
-    cards: Annotated[list[dict[str, Any]], operator.add]
+    cards: Annotated[list[CardDraft], operator.add]
+
+
+class FeedbackOutput(TypedDict):
+    outcome: Outcome
+    patch: dict[str, Any]
+    cards: list[CardDraft]
+
+
+class CodegenOutput(TypedDict):
+    files: dict[str, str]
+    cards: list[CardDraft]

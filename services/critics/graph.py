@@ -4,20 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
+from amp_runtime.providers import DeterministicProvider
 from langgraph.graph import END, START, StateGraph
 
 from . import nodes
-from .state import CriticsState
+from .state import CriticsState, TechOutput
 
 
-def build_graph(checkpointer: Any = None, orchestration: Any = None) -> Any:
-    if orchestration is None:
-        from amp_runtime.providers import DeterministicProvider
+def build_graph(checkpointer: Any = None, llm: nodes.Llm | None = None) -> Any:
+    """`llm` answers the technical critic's question (the rules when none is given)."""
+    asker: nodes.Llm = llm or DeterministicProvider()
 
-        orchestration = DeterministicProvider()
-
-    async def critic_tech(state: CriticsState) -> dict[str, Any]:
-        return await nodes.critic_tech(dict(state), orchestration)
+    async def critic_tech(state: CriticsState) -> TechOutput:
+        return await nodes.critic_tech(state, asker)
 
     g = StateGraph(CriticsState)
     g.add_node("critic_tech", critic_tech)

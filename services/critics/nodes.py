@@ -1,61 +1,67 @@
-"""critic_tech then critic_cost (seed §21.1 steps 5–6): pure functions of state."""
+"""critic_tech then critic_cost: pure functions of typed state."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
-from amp_contracts import ConstraintSchema, CostEstimate, Plan
+from amp_contracts import CardDraft, ConstraintSchema
 from amp_domain.assessment import sample_plan
 from amp_runtime.calls import current_call, provenance
+from amp_runtime.providers import Ask, CallContext, Result
 
+from .asks import critique_plan
 from .cost import estimate
+from .state import CostOutput, CriticsState, TechOutput
 from .tech import critique
 
 MAX_ROUNDS = 3
 _SEVERITY_CONFIDENCE = {"low": 0.85, "medium": 0.7, "high": 0.5, "critical": 0.3}
 
 
-async def critic_tech(state: dict[str, Any], orchestration: Any) -> dict[str, Any]:
-    plan = Plan.model_validate(state["plan"])
-    res = await orchestration.critique(plan, ConstraintSchema.model_validate(state["constraints"]), ctx=current_call())
+class Llm(Protocol):
+    async def ask(self, q: Ask[Any], ctx: CallContext | None = None) -> Result[Any]: ...
+
+
+async def critic_tech(state: CriticsState, llm: Llm) -> TechOutput:
+    plan = state["plan"]
+    res = await llm.ask(critique_plan(plan, state["constraints"]), current_call())
     risks = res.value
     replan = any(r.replan for r in risks) and plan.round < (state.get("max_rounds") or MAX_ROUNDS)
     worst = min((_SEVERITY_CONFIDENCE[r.severity] for r in risks), default=0.9)
-    card = {
-        "agent": "critic.tech", "node_name": "critic_tech", "trigger": "constraints_updated",
-        "summary": (f"{len(risks)} risk(s)" if risks else "No technical risks found")
-                   + ("; sending the plan back to the planner" if replan else ""),
-        "inputs": {"artifacts": [c.pattern_id for c in plan.components]},
-        "risks": [f"[{r.severity}] {r.title}: {r.detail} Probe: {r.probe}" for r in risks],
-        "details": {"risks": [r.model_dump(mode="json") for r in risks], "round": plan.round, "replan": replan},
-        "confidence": worst,
+    card = CardDraft(
+        agent="critic.tech", node_name="critic_tech", trigger="constraints_updated",
+        summary=(f"{len(risks)} risk(s)" if risks else "No technical risks found")
+                + ("; sending the plan back to the planner" if replan else ""),
+        inputs={"artifacts": [c.pattern_id for c in plan.components]},
+        risks=[f"[{r.severity}] {r.title}: {r.detail} Probe: {r.probe}" for r in risks],
+        details={"risks": [r.model_dump(mode="json") for r in risks], "round": plan.round, "replan": replan},
+        confidence=worst,
         **provenance(res),
-    }
-    return {"risks": [r.model_dump(mode="json") for r in risks], "replan": replan, "cards": [card]}
+    )
+    return {"risks": risks, "replan": replan, "cards": [card]}
 
 
-def route_after_tech(state: dict[str, Any]) -> str:
+def route_after_tech(state: CriticsState) -> str:
     return "end" if state.get("replan") else "critic_cost"
 
 
-def critic_cost(state: dict[str, Any]) -> dict[str, Any]:
-    plan = Plan.model_validate(state["plan"])
-    prev = CostEstimate.model_validate(state["previous_cost"]) if state.get("previous_cost") else None
-    cost = estimate(plan, ConstraintSchema.model_validate(state["constraints"]), prev)
+def critic_cost(state: CriticsState) -> CostOutput:
+    plan = state["plan"]
+    cost = estimate(plan, state["constraints"], state.get("previous_cost"))
     top = sorted(cost.breakdown, key=lambda b: -b.usd)[:3]
-    card = {
-        "agent": "critic.cost", "node_name": "critic_cost", "trigger": "constraints_updated",
-        "summary": f"Estimated ${cost.monthly_usd:,.2f}/month"
-                   + (f" (range ${cost.low_usd:,.0f}–${cost.high_usd:,.0f})" if cost.low_usd is not None else "")
-                   + (f", {cost.delta_vs_prev_usd:+,.2f} vs previous" if cost.delta_vs_prev_usd is not None else ""),
-        "inputs": {"artifacts": [c.pattern_id for c in plan.components]},
-        "impacts": {"monthly_usd": cost.monthly_usd, "delta_vs_prev_usd": cost.delta_vs_prev_usd},
-        "assumptions": list(cost.assumptions),
-        "details": {"largest_items": [b.model_dump(mode="json") for b in top], "price_book": cost.price_book},
-        "links": {"cost": "/reports/cost.json"},
-        "confidence": 0.7,
-    }
-    return {"cost": cost.model_dump(mode="json"), "cards": [card]}
+    card = CardDraft(
+        agent="critic.cost", node_name="critic_cost", trigger="constraints_updated",
+        summary=f"Estimated ${cost.monthly_usd:,.2f}/month"
+                + (f" (range ${cost.low_usd:,.0f}–${cost.high_usd:,.0f})" if cost.low_usd is not None else "")
+                + (f", {cost.delta_vs_prev_usd:+,.2f} vs previous" if cost.delta_vs_prev_usd is not None else ""),
+        inputs={"artifacts": [c.pattern_id for c in plan.components]},
+        impacts={"monthly_usd": cost.monthly_usd, "delta_vs_prev_usd": cost.delta_vs_prev_usd},
+        assumptions=list(cost.assumptions),
+        details={"largest_items": [b.model_dump(mode="json") for b in top], "price_book": cost.price_book},
+        links={"cost": "/reports/cost.json"},
+        confidence=0.7,
+    )
+    return {"cost": cost, "cards": [card]}
 
 
 def warm_up() -> None:

@@ -1,17 +1,30 @@
-"""State of the critics subgraph (thread `{ds}/critics`)."""
+"""State of the critics subgraph (thread `{ds}/critics`) and what its nodes return."""
 
 from __future__ import annotations
 
 import operator
-from typing import Annotated, Any, TypedDict
+from typing import Annotated, TypedDict
+
+from amp_contracts import CardDraft, ConstraintSchema, CostEstimate, Plan, Risk
 
 
 class CriticsState(TypedDict, total=False):
-    constraints: dict[str, Any]
-    plan: dict[str, Any]
-    previous_cost: dict[str, Any] | None
+    constraints: ConstraintSchema
+    plan: Plan
+    previous_cost: CostEstimate | None
     max_rounds: int
-    risks: list[dict[str, Any]]
+    risks: list[Risk]
     replan: bool
-    cost: dict[str, Any]
-    cards: Annotated[list[dict[str, Any]], operator.add]
+    cost: CostEstimate
+    cards: Annotated[list[CardDraft], operator.add]
+
+
+class TechOutput(TypedDict):
+    risks: list[Risk]
+    replan: bool
+    cards: list[CardDraft]
+
+
+class CostOutput(TypedDict):
+    cost: CostEstimate
+    cards: list[CardDraft]

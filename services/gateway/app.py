@@ -19,9 +19,11 @@ from fastapi.responses import FileResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from . import errors
+from .asyncapi import asyncapi_json
 from .commands import relay_outbox
 from .hub import EventHub
 from .routes import router
+from .views import pipeline_view
 
 STATIC = Path(__file__).with_name("static")
 
@@ -96,9 +98,11 @@ def create_app(settings: Settings) -> FastAPI:
 
     @app.get("/asyncapi.json", tags=["ops"])
     async def asyncapi() -> Response:
-        from .asyncapi import asyncapi_json
-
         return Response(asyncapi_json(settings), media_type="application/json")
+
+    @app.get("/pipeline", tags=["ops"], summary="The pipeline: its stages, nodes, steps and the decision-set lifecycle")
+    async def pipeline() -> dict:
+        return pipeline_view()
 
     if (STATIC / "index.html").exists():
         app.mount("/static", StaticFiles(directory=STATIC), name="static")

@@ -16,7 +16,9 @@ from typing import Any, TypeVar
 import asyncpg
 from amp_contracts import (
     ConflictError,
+    ConstraintSchema,
     Envelope,
+    EventBatch,
     GateClosed,
     GateDecided,
     IntakeAnswered,
@@ -26,8 +28,10 @@ from amp_contracts import (
     Subjects,
     ValidationFailed,
 )
+from amp_domain.requirements.extraction import apply_answers
 from amp_runtime import store
 from amp_runtime.bus import publish
+from amp_runtime.providers import check_budget
 from amp_runtime.telemetry import current_traceparent, step_span
 from nats.js import JetStreamContext
 
@@ -52,6 +56,22 @@ async def _enqueue(conn: asyncpg.Connection, subject: str, env: Envelope, msg_id
     env.traceparent = current_traceparent()
     body = env.model_dump_json().encode()
     return await store.add_outbox(conn, env.project_id, subject, msg_id, body), subject, msg_id, body
+
+
+async def _enqueue_transition(conn: asyncpg.Connection, row: dict[str, Any]) -> tuple | None:
+    """The status-change event of a command's transition, on the decision set's event subject."""
+    ev = row.get("transition")
+    if ev is None:
+        return None
+    subject, msg_id = Subjects.events(ev.decision_set_id), f"evts:status:{ev.decision_set_id}:{ev.id}"
+    body = EventBatch(events=[ev]).model_dump_json().encode()
+    return await store.add_outbox(conn, ev.project_id, subject, msg_id, body), subject, msg_id, body
+
+
+async def send_all(pool: asyncpg.Pool, js: JetStreamContext, *sent: tuple | None) -> None:
+    for item in sent:
+        if item is not None:
+            await send_now(pool, js, *item)
 
 
 async def send_now(pool: asyncpg.Pool, js: JetStreamContext, outbox_id: int, subject: str, msg_id: str,
@@ -119,16 +139,17 @@ async def answer(pool: asyncpg.Pool, js: JetStreamContext, ds_id: str, body: Ans
         if interrupt_id != gate.get("interrupt_id"):
             raise GateClosed(f"those questions of decision set {ds_id} are no longer open")
         try:
-            await store.update_decision_set(conn, ds_id, {"status": "answering"}, expect_status={"waiting_intake"},
-                                            expect_lock_version=ds["lock_version"])
+            row = await store.update_decision_set(conn, ds_id, {"status": "answering"}, expect_status={"waiting_intake"},
+                                                  expect_lock_version=ds["lock_version"], node="apply_answers")
         except ConflictError as e:
             raise GateClosed(str(e)) from None
+        changed = await _enqueue_transition(conn, row)
         await store.insert_answer(conn, ds["project_id"], ds_id, interrupt_id, body.answers, body.text)
         env = Envelope[IntakeAnswered](project_id=ds["project_id"], decision_set_id=ds_id, run_id=_run_id(ds),
                                        payload=IntakeAnswered(interrupt_id=interrupt_id, answers=body.answers,
                                                               text=body.text))
         sent = await _enqueue(conn, Subjects.INTAKE_ANSWERED, env, f"intake-answered:{ds_id}:{interrupt_id}")
-    await send_now(pool, js, *sent)
+    await send_all(pool, js, changed, sent)
     return {"decision_set_id": ds_id, "status": "answering"}
 
 
@@ -141,10 +162,11 @@ async def approve(pool: asyncpg.Pool, js: JetStreamContext, ds_id: str, body: Ap
         if body.status == "approved":
             _check_waivers(ds, body)
         try:
-            await store.update_decision_set(conn, ds_id, {"status": "deciding"}, expect_status={"waiting_approval"},
-                                            expect_lock_version=ds["lock_version"])
+            row = await store.update_decision_set(conn, ds_id, {"status": "deciding"}, expect_status={"waiting_approval"},
+                                                  expect_lock_version=ds["lock_version"], node="gate_hitl")
         except ConflictError:
             raise ConflictError(f"decision set {ds_id} has already been decided") from None
+        changed = await _enqueue_transition(conn, row)
         waivers = [w.model_dump(mode="json") for w in body.waivers]
         approval = await store.insert_approval(conn, ds["project_id"], ds_id, body.status, body.comment, body.by,
                                                waivers)
@@ -153,15 +175,13 @@ async def approve(pool: asyncpg.Pool, js: JetStreamContext, ds_id: str, body: Ap
                                     payload=GateDecided(interrupt_id=gate.get("interrupt_id"), status=body.status,
                                                         comment=body.comment, by=body.by, waivers=body.waivers))
         sent = await _enqueue(conn, Subjects.GATE_DECIDED, env, f"gate-decided:{approval['id']}")
-    await send_now(pool, js, *sent)
+    await send_all(pool, js, changed, sent)
     return {"decision_set_id": ds_id, "status": body.status}
 
 
 @traced("resume")
 async def resume(pool: asyncpg.Pool, js: JetStreamContext, ds_id: str) -> dict[str, Any]:
     """Publish again the step a budget pause parked, once the project's budget allows it."""
-    from amp_runtime.providers import check_budget
-
     async with pool.acquire() as conn, conn.transaction():
         ds = await store.get_decision_set(conn, ds_id)
         gate = ds.get("gate") or {}
@@ -169,20 +189,19 @@ async def resume(pool: asyncpg.Pool, js: JetStreamContext, ds_id: str) -> dict[s
             raise GateClosed(f"decision set {ds_id} is not paused for its budget (status {ds['status']})")
         await check_budget(conn, ds["project_id"], gate.get("estimate_usd") or 0.0)  # still short: 402, with numbers
         try:
-            row = await store.update_decision_set(conn, ds_id, {"status": "resuming"}, expect_status={"paused_budget"})
+            row = await store.update_decision_set(conn, ds_id, {"status": "resuming"}, expect_status={"paused_budget"},
+                                                  node=ds.get("stage") or "")
         except ConflictError as e:
             raise GateClosed(str(e)) from None
-        oid = await store.add_outbox(conn, ds["project_id"], gate["subject"], f"resume:{ds_id}:{row['lock_version']}",
-                                     gate["body"].encode())
-    await send_now(pool, js, oid, gate["subject"], f"resume:{ds_id}:{row['lock_version']}", gate["body"].encode())
+        changed = await _enqueue_transition(conn, row)
+        msg_id = f"resume:{ds_id}:{row['lock_version']}"
+        oid = await store.add_outbox(conn, ds["project_id"], gate["subject"], msg_id, gate["body"].encode())
+    await send_all(pool, js, changed, (oid, gate["subject"], msg_id, gate["body"].encode()))
     return {"decision_set_id": ds_id, "status": "resuming"}
 
 
 def _check_answers(ds: dict[str, Any], body: AnswersSubmit) -> None:
     """Typed answers must fit the schema now (422 naming the field), not fail later on the bus."""
-    from amp_contracts import ConstraintSchema
-    from amp_domain.requirements.extraction import apply_answers
-
     if body.answers:
         apply_answers(ConstraintSchema.model_validate(ds.get("constraints") or {}), body.answers)
 

@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import asyncpg
-from amp_contracts import ConflictError
+from amp_contracts import ConflictError, ValidationFailed
 from amp_runtime import store
 from amp_runtime.canonical import canonical_json, sha256_hex
 from fastapi import Request
@@ -23,8 +23,6 @@ async def idempotent(request: Request, pool: asyncpg.Pool, body: Any, status_cod
     if not key:
         return JSONResponse(jsonable_encoder(await run()), status_code=status_code)
     if len(key) > 200:
-        from amp_contracts import ValidationFailed
-
         raise ValidationFailed("Idempotency-Key is longer than 200 characters")
     route = f"{request.method} {request.url.path}"
     digest = sha256_hex(canonical_json(body))

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import uuid
 from typing import Any
 
-from amp_contracts import ErrorResponse, NotFound, ValidationFailed
+from amp_contracts import BudgetExceeded, ErrorResponse, NotFound, ValidationFailed
 from amp_domain.policy.packs import validate_rule_pack
+from amp_domain.requirements.coverage import check_coverage
+from amp_domain.requirements.extraction import extract
+from amp_domain.requirements.questions import next_questions
 from amp_runtime import store
+from amp_runtime.gitstore import record_user_tree, unified_diff
+from amp_runtime.providers import check_budget, set_budget
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
@@ -25,6 +32,8 @@ from .schemas import (
     Submitted,
 )
 from .sse import stream_response
+from .uploads import read_zip
+from .wizard import wizard
 
 ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": ErrorResponse} for code in (404, 409, 413, 422)}
 router = APIRouter(responses=ERRORS)
@@ -124,8 +133,6 @@ async def post_resume(request: Request, ds_id: str) -> JSONResponse:
 @router.put("/projects/{project_id}/llm-budget", tags=["projects"])
 async def put_llm_budget(request: Request, project_id: str, body: BudgetPut) -> dict[str, Any]:
     """Set (or with null remove) the project's LLM budget in USD: a warning at 80 %, a pause at 100 %."""
-    from amp_runtime.providers import set_budget
-
     d = _deps(request)
     await store.get_project(d.pool, project_id)
     await set_budget(d.pool, project_id, body.limit_usd)
@@ -135,10 +142,6 @@ async def put_llm_budget(request: Request, project_id: str, body: BudgetPut) -> 
 @router.get("/projects/{project_id}/llm-usage", tags=["projects"])
 async def llm_usage(request: Request, project_id: str) -> dict[str, Any]:
     """Tokens and USD the project's model calls used, by node, and where it stands against its budget."""
-    import uuid as _uuid
-
-    from amp_contracts import BudgetExceeded
-    from amp_runtime.providers import check_budget
 
     d = _deps(request)
     await store.get_project(d.pool, project_id)
@@ -146,7 +149,7 @@ async def llm_usage(request: Request, project_id: str) -> dict[str, Any]:
         "SELECT node, provider, model, count(*) AS calls, sum(input_tokens) AS input_tokens, "
         "sum(output_tokens) AS output_tokens, sum(cache_read_tokens) AS cache_read_tokens, "
         "sum(cache_write_tokens) AS cache_write_tokens, sum(usd)::float AS usd FROM llm_usage "
-        "WHERE project_id = $1 GROUP BY node, provider, model ORDER BY node", _uuid.UUID(project_id))
+        "WHERE project_id = $1 GROUP BY node, provider, model ORDER BY node", uuid.UUID(project_id))
     try:
         status = (await check_budget(d.pool, project_id)).model_dump(mode="json")
     except BudgetExceeded as e:
@@ -170,8 +173,6 @@ async def stream(request: Request, ds_id: str, last_event_id: str | None = Heade
 async def get_diff(request: Request, ds_id: str, against: str | None = None,
                    format: str = Query("text", pattern="^(text|json)$")) -> Response:
     """The unified diff of the generated repository against the parent version (or `against`)."""
-    from amp_runtime.gitstore import unified_diff
-
     d = _deps(request)
     ds = await store.get_decision_set(d.pool, ds_id)
     if not ds.get("git_commit"):
@@ -201,11 +202,7 @@ async def get_artifact(request: Request, ds_id: str) -> Response:
 async def push_repo(request: Request, project_id: str, base: str | None = Query(None, description=
                     "the decision set whose repository was edited (default: the latest completed one)")) -> JSONResponse:
     """Upload an edited repository (a zip); the next versions merge these edits into what they generate."""
-    import asyncio
 
-    from amp_runtime.gitstore import record_user_tree
-
-    from .uploads import read_zip
 
     d = _deps(request)
     await store.get_project(d.pool, project_id)
@@ -228,18 +225,12 @@ async def push_repo(request: Request, project_id: str, base: str | None = Query(
 @router.get("/intake/schema", tags=["intake"])
 async def intake_schema() -> dict[str, Any]:
     """The Guided Setup wizard: fields, types, options, order and help, from the contracts' JSON Schema."""
-    from .wizard import wizard
-
     return wizard()
 
 
 @router.post("/intake/preview", tags=["intake"])
 async def intake_preview(body: Preview) -> dict[str, Any]:
     """Extraction and coverage of a text without starting a run (the live coverage meter)."""
-    from amp_domain.requirements.coverage import check_coverage
-    from amp_domain.requirements.extraction import extract
-    from amp_domain.requirements.questions import next_questions
-
     found = extract(body.text)
     cov = check_coverage(found.constraints)
     return {"constraints": found.constraints.stated(), "coverage": cov.model_dump(mode="json"),

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from amp_contracts import NODES, PIPELINE, STAGES, lifecycle
+
 DS_PUBLIC = ("id", "project_id", "version", "parent_id", "status", "stage", "requirements", "input_constraints",
              "constraints", "coverage", "assumptions", "plan", "risks", "cost", "policy", "gate", "approval",
              "reports", "diff", "git_commit", "prompt_pack_hash", "gate_expires_at", "created_at", "updated_at")
@@ -28,3 +30,11 @@ def project(row: dict[str, Any], decision_sets: list[dict[str, Any]] | None = No
     if decision_sets is not None:
         out["decision_sets"] = decision_sets
     return out
+
+
+def pipeline_view() -> dict[str, Any]:
+    """What the web page labels its timeline with: the same table the services subscribe from."""
+    return {"stages": [s.model_dump() for s in STAGES], "nodes": [n.model_dump() for n in NODES],
+            "steps": [s.model_dump() for s in PIPELINE],
+            "statuses": [{"status": str(st), "label": lifecycle.LABELS[st], "terminal": st in lifecycle.TERMINAL,
+                          "next": sorted(str(t) for t in lifecycle.TRANSITIONS[st])} for st in lifecycle.Status]}

@@ -6,78 +6,84 @@ amp.intake.answered  ─┴─▶ intake subgraph ──────┴─▶ ga
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
 from amp_contracts import (
-    Assumption,
     ConstraintSchema,
-    Coverage,
     Envelope,
     GateWaiting,
+    IntakeAnswered,
     IntakeCompleted,
-    Question,
+    IntakeRequested,
     Subjects,
 )
-from amp_runtime.agent import Deps, Route, agent_app
-from amp_runtime.cards import card_events, event, forward, stamp_cards
+from amp_runtime.agent import Deps, Route, agent_app, route
 from amp_runtime.graphs import GraphRun, read_graph, resume_graph, run_graph
-from amp_runtime.providers import packs_fingerprint
 from amp_runtime.settings import Settings
-from amp_runtime.step import StepResult
+from amp_runtime.step import Outcome, StepResult
 from faststream import FastStream
 
 from .graph import build_graph
 from .nodes import warm_up
 
 SERVICE = "intake"
-NODES = {Subjects.INTAKE_REQUESTED: "intake_extract", Subjects.INTAKE_ANSWERED: "apply_answers"}
+
+
+@dataclass
+class Intake:
+    """What the intake's handlers need."""
+
+    graph: Any
+    packs_fingerprint: str
+
+
+async def on_requested(svc: Intake, env: Envelope[IntakeRequested], key: str) -> StepResult:
+    p = env.payload
+    run = await run_graph(svc.graph, env.decision_set_id, SERVICE, {
+        "text": p.text, "input_constraints": ConstraintSchema.model_validate(p.constraints), "cards": []})
+    return outcome(svc, env, key, run, seen_cards=0, trigger="constraints_updated")
+
+
+async def on_answered(svc: Intake, env: Envelope[IntakeAnswered], key: str) -> StepResult:
+    before = len((await read_graph(svc.graph, env.decision_set_id, SERVICE)).values.get("cards") or [])
+    run = await resume_graph(svc.graph, env.decision_set_id, SERVICE, env.payload.interrupt_id,
+                             {"answers": env.payload.answers, "text": env.payload.text})
+    return outcome(svc, env, key, run, seen_cards=before, trigger="user_answer")
+
+
+def outcome(svc: Intake, env: Envelope, key: str, run: GraphRun, seen_cards: int, trigger: str) -> StepResult:
+    """Paused → ask on the stream and wait; complete → hand the constraints to the planner."""
+    v = run.values
+    constraints, coverage = v["constraints"], v["coverage"]
+    common = {"constraints": constraints, "coverage": coverage, "prompt_pack_hash": svc.packs_fingerprint}
+    out = Outcome(env, key, svc.packs_fingerprint).cards(v.get("cards", [])[seen_cards:])
+    out.event("intake-update", "coverage_check", {
+        "constraints": constraints.model_dump(mode="json"), "coverage": coverage.model_dump(mode="json"),
+        "prompt_pack_hash": svc.packs_fingerprint, "spans": [s.model_dump(mode="json") for s in v.get("spans") or []],
+        "question_count": len(v.get("questions") or [])})
+    if run.interrupt_id is not None:
+        gate = GateWaiting(decision_set_id=env.decision_set_id, gate="intake", interrupt_id=run.interrupt_id,
+                           questions=list(v.get("questions") or []))
+        return (out.event("gate-waiting", "adaptive_questions", gate)
+                .update(**common, status="waiting_intake", stage="adaptive_questions", gate=gate)
+                .result(run.checkpoint_id))
+    made = list(v.get("assumptions") or [])
+    done = IntakeCompleted(constraints=constraints, coverage=coverage, assumptions=made, trigger=trigger)
+    return (out.send(Subjects.INTAKE_COMPLETED, done)
+            .update(**common, assumptions=[a.model_dump(mode="json") for a in made], status="planning",
+                    stage="planner", gate=None)
+            .result(run.checkpoint_id))
 
 
 def routes(deps: Deps) -> list[Route]:
     warm_up()
-    graph = build_graph(deps.checkpointer, deps.providers.orchestration)
-
-    async def on_requested(env: Envelope, key: str) -> StepResult:
-        p = env.payload
-        run = await run_graph(graph, env.decision_set_id, SERVICE,
-                              {"text": p.text, "input_constraints": p.constraints, "cards": []})
-        return outcome(env, key, run, seen_cards=0, trigger="constraints_updated")
-
-    async def on_answered(env: Envelope, key: str) -> StepResult:
-        before = len((await read_graph(graph, env.decision_set_id, SERVICE)).values.get("cards") or [])
-        run = await resume_graph(graph, env.decision_set_id, SERVICE, env.payload.interrupt_id,
-                                 {"answers": env.payload.answers, "text": env.payload.text})
-        return outcome(env, key, run, seen_cards=before, trigger="user_answer")
-
-    return [Route(Subjects.INTAKE_REQUESTED, NODES[Subjects.INTAKE_REQUESTED], on_requested),
-            Route(Subjects.INTAKE_ANSWERED, NODES[Subjects.INTAKE_ANSWERED], on_answered)]
-
-
-def outcome(env: Envelope, key: str, run: GraphRun, seen_cards: int, trigger: str) -> StepResult:
-    """Paused → ask on the stream and wait; complete → hand the constraints to the planner."""
-    values = run.values
-    cards = stamp_cards(values.get("cards", [])[seen_cards:], key)
-    constraints = ConstraintSchema.model_validate(values["constraints"])
-    coverage = Coverage.model_validate(values["coverage"])
-    common = {"constraints": constraints.model_dump(mode="json"), "coverage": coverage.model_dump(mode="json"),
-              "prompt_pack_hash": packs_fingerprint()}
-    events = card_events(env, cards)
-    events.append(event(env, "intake-update", "coverage_check", {
-        **common, "spans": values.get("spans") or [], "question_count": len(values.get("questions") or [])}))
-    if run.interrupt_id is not None:
-        gate = GateWaiting(decision_set_id=env.decision_set_id, gate="intake", interrupt_id=run.interrupt_id,
-                           questions=[Question.model_validate(q) for q in values.get("questions") or []])
-        events.append(event(env, "gate-waiting", "adaptive_questions", gate))
-        return StepResult(events=events, checkpoint_id=run.checkpoint_id,
-                          ds_update={**common, "status": "waiting_intake", "stage": "adaptive_questions",
-                                     "gate": gate.model_dump(mode="json")})
-    made = [Assumption.model_validate(a) for a in values.get("assumptions") or []]
-    done = IntakeCompleted(constraints=constraints, coverage=coverage, assumptions=made, trigger=trigger)
-    return StepResult(events=events, checkpoint_id=run.checkpoint_id,
-                      messages=[(Subjects.INTAKE_COMPLETED, forward(env, done, key=key))],
-                      ds_update={**common, "assumptions": [a.model_dump(mode="json") for a in made],
-                                 "status": "planning", "stage": "planner", "gate": None})
+    svc = Intake(graph=build_graph(deps.checkpointer, deps.providers.llm),
+                 packs_fingerprint=deps.providers.packs.fingerprint)
+    return [route(Subjects.INTAKE_REQUESTED, partial(on_requested, svc)),
+            route(Subjects.INTAKE_ANSWERED, partial(on_answered, svc))]
 
 
 def create_app(settings: Settings) -> FastStream:
-    return agent_app(SERVICE, settings, routes, NODES)
-
-
+    return agent_app(SERVICE, settings, routes)

@@ -4,31 +4,30 @@ from __future__ import annotations
 
 from typing import Any
 
+from amp_runtime.providers import DeterministicProvider
 from langgraph.graph import END, START, StateGraph
 from langgraph.types import interrupt
 
 from . import nodes
-from .state import IntakeState
+from .state import Asked, Extracted, IntakeState
 
 
 def gate_user_input(state: IntakeState) -> dict[str, Any]:
     """A real LangGraph interrupt; it re-runs from its start on resume, so it does nothing else."""
-    answer = interrupt({"gate": "intake", "questions": state.get("questions") or [], "round": state.get("round")})
+    questions = [q.model_dump(mode="json") for q in state.get("questions") or []]
+    answer = interrupt({"gate": "intake", "questions": questions, "round": state.get("round")})
     return {"answer": answer}
 
 
-def build_graph(checkpointer: Any = None, orchestration: Any = None) -> Any:
-    """`orchestration` is the OrchestrationProvider (rules by default, a model when configured)."""
-    if orchestration is None:
-        from amp_runtime.providers import DeterministicProvider
+def build_graph(checkpointer: Any = None, llm: nodes.Llm | None = None) -> Any:
+    """`llm` answers the intake's questions (the rules when none is given, a model when configured)."""
+    asker: nodes.Llm = llm or DeterministicProvider()
 
-        orchestration = DeterministicProvider()
+    async def intake_extract(state: IntakeState) -> Extracted:
+        return await nodes.intake_extract(state, asker)
 
-    async def intake_extract(state: IntakeState) -> dict[str, Any]:
-        return await nodes.intake_extract(dict(state), orchestration)
-
-    async def adaptive_questions(state: IntakeState) -> dict[str, Any]:
-        return await nodes.adaptive_questions(dict(state), orchestration)
+    async def adaptive_questions(state: IntakeState) -> Asked:
+        return await nodes.adaptive_questions(state, asker)
 
     g = StateGraph(IntakeState)
     g.add_node("intake_extract", intake_extract)

@@ -1,22 +1,64 @@
-"""State of the intake subgraph (checkpointed per decision set on `{ds}/intake`)."""
+"""State of the intake subgraph (checkpointed per decision set on `{ds}/intake`) and its nodes' outputs."""
 
 from __future__ import annotations
 
 import operator
 from typing import Annotated, Any, TypedDict
 
+from amp_contracts import Assumption, CardDraft, ConstraintSchema, Coverage, Question, Span
+
+
+class Answer(TypedDict, total=False):
+    """What the user sent to the intake gate (the interrupt's resume value)."""
+
+    answers: dict[str, Any]
+    text: str
+
 
 class IntakeState(TypedDict, total=False):
     text: str
-    input_constraints: dict[str, Any]
-    constraints: dict[str, Any]
-    spans: list[dict[str, Any]]
+    input_constraints: ConstraintSchema
+    constraints: ConstraintSchema
+    spans: list[Span]
     overridden: list[str]
-    coverage: dict[str, Any]
-    questions: list[dict[str, Any]]
+    coverage: Coverage
+    questions: list[Question]
     asked: list[str]
     round: int
-    answer: dict[str, Any]
-    assumptions: list[dict[str, Any]]
+    answer: Answer
+    assumptions: list[Assumption]
     complete: bool
-    cards: Annotated[list[dict[str, Any]], operator.add]
+    cards: Annotated[list[CardDraft], operator.add]
+
+
+class Extracted(TypedDict):
+    constraints: ConstraintSchema
+    spans: list[Span]
+    overridden: list[str]
+    cards: list[CardDraft]
+    asked: list[str]
+    round: int
+
+
+class Covered(TypedDict):
+    coverage: Coverage
+    cards: list[CardDraft]
+
+
+class Asked(TypedDict, total=False):
+    questions: list[Question]
+    asked: list[str]
+    round: int
+    cards: list[CardDraft]
+
+
+class Answered(TypedDict, total=False):
+    constraints: ConstraintSchema
+    questions: list[Question]
+    cards: list[CardDraft]
+
+
+class Finalized(TypedDict):
+    assumptions: list[Assumption]
+    complete: bool
+    cards: list[CardDraft]

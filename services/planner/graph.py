@@ -4,20 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
+from amp_runtime.providers import DeterministicProvider
 from langgraph.graph import END, START, StateGraph
 
-from .nodes import planner
-from .state import PlannerState
+from .nodes import Llm, planner
+from .state import PlannerOutput, PlannerState
 
 
-def build_graph(checkpointer: Any = None, orchestration: Any = None) -> Any:
-    if orchestration is None:
-        from amp_runtime.providers import DeterministicProvider
+def build_graph(checkpointer: Any = None, llm: Llm | None = None) -> Any:
+    """`llm` answers the planner's questions (the rules when none is given)."""
+    asker: Llm = llm or DeterministicProvider()
 
-        orchestration = DeterministicProvider()
-
-    async def plan_node(state: PlannerState) -> dict[str, Any]:
-        return await planner(dict(state), orchestration)
+    async def plan_node(state: PlannerState) -> PlannerOutput:
+        return await planner(state, asker)
 
     g = StateGraph(PlannerState)
     g.add_node("planner", plan_node)

@@ -2,40 +2,47 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
-from amp_contracts import ConstraintSchema, Plan, Risk
+from amp_contracts import CardDraft, ConstraintSchema, Plan, Risk
 from amp_runtime.calls import current_call, provenance
+from amp_runtime.providers import Ask, CallContext, Result
 
+from .asks import choose_pattern
 from .planning import compose_plan
+from .state import PlannerOutput, PlannerState
+
+
+class Llm(Protocol):
+    async def ask(self, q: Ask[Any], ctx: CallContext | None = None) -> Result[Any]: ...
 
 AGENT = "planner"
 
 
 def plan_cards(plan: Plan, trigger: str, feedback: list[Risk],
-               provenance_by_capability: dict[str, dict[str, Any]] | None = None) -> list[dict[str, Any]]:
-    cards = [{
-        "agent": AGENT, "node_name": "planner", "trigger": trigger,
-        "summary": f"Plan round {plan.round}: {len(plan.components)} components on {plan.cloud} in "
-                   f"{', '.join(plan.regions)}" + (f", revised for {len(feedback)} critic finding(s)" if feedback else ""),
-        "inputs": {"artifacts": [c.pattern_id for c in plan.components]},
-        "assumptions": list(plan.assumptions),
-        "risks": [r.title for r in feedback],
-        "details": {"open_questions": plan.open_questions, "catalog_version": plan.catalog_version},
-        "confidence": 0.8,
-    }]
+               provenance_by_capability: dict[str, dict[str, Any]] | None = None) -> list[CardDraft]:
+    cards = [CardDraft(
+        agent=AGENT, node_name="planner", trigger=trigger,
+        summary=f"Plan round {plan.round}: {len(plan.components)} components on {plan.cloud} in "
+                f"{', '.join(plan.regions)}" + (f", revised for {len(feedback)} critic finding(s)" if feedback else ""),
+        inputs={"artifacts": [c.pattern_id for c in plan.components]},
+        assumptions=list(plan.assumptions),
+        risks=[r.title for r in feedback],
+        details={"open_questions": plan.open_questions, "catalog_version": plan.catalog_version},
+        confidence=0.8,
+    )]
     for c in plan.components:
-        cards.append({
-            "agent": AGENT, "node_name": "planner", "trigger": trigger,
-            "summary": f"{c.capability}: {c.pattern_id}",
-            "inputs": {"constraints_keys": list(c.answers), "artifacts": [f"capability:{c.capability}"]},
-            "candidates": [x.model_dump(mode="json") for x in c.candidates],
-            "choice": {"id": c.pattern_id, "justification": c.justification or f"best fit for {c.capability}"},
-            "impacts": {"regions": c.regions, "deployment": c.deployment},
-            "details": {"capability": c.capability, "sizing": c.sizing},
-            "confidence": 0.75,
+        cards.append(CardDraft(
+            agent=AGENT, node_name="planner", trigger=trigger,
+            summary=f"{c.capability}: {c.pattern_id}",
+            inputs={"constraints_keys": list(c.answers), "artifacts": [f"capability:{c.capability}"]},
+            candidates=c.candidates,
+            choice={"id": c.pattern_id, "justification": c.justification or f"best fit for {c.capability}"},
+            impacts={"regions": c.regions, "deployment": c.deployment},
+            details={"capability": c.capability, "sizing": c.sizing},
+            confidence=0.75,
             **(provenance_by_capability or {}).get(c.capability, {}),
-        })
+        ))
     return cards
 
 
@@ -46,8 +53,8 @@ def open_candidates(component: Any) -> list[str]:
 
 
 async def choose_within_catalog(plan: Plan, constraints: ConstraintSchema, feedback: list[Risk],
-                                orchestration: Any) -> tuple[Plan, dict[str, dict[str, Any]]]:
-    """Let the orchestration provider pick among the catalog's open candidates of each capability.
+                                llm: Llm) -> tuple[Plan, dict[str, dict[str, Any]]]:
+    """Let the model (or the rules) pick among the catalog's open candidates of each capability.
 
     The provider can only return one of the ids it is given (checked there); a different pick
     re-plans with the rules' winner excluded, through the same feedback path the critic uses.
@@ -58,7 +65,7 @@ async def choose_within_catalog(plan: Plan, constraints: ConstraintSchema, feedb
         candidates = open_candidates(c)
         if len(candidates) < 2:
             continue
-        res = await orchestration.choose_pattern(c.capability, candidates, constraints, ctx=current_call())
+        res = await llm.ask(choose_pattern(c.capability, candidates, constraints), current_call())
         shown[c.capability] = provenance(res)
         chosen[c.capability] = (res.value.pattern_id, res.value.justification)
     excluded = list(feedback)
@@ -78,16 +85,15 @@ async def choose_within_catalog(plan: Plan, constraints: ConstraintSchema, feedb
     return plan.model_copy(update={"components": updated}), shown
 
 
-async def planner(state: dict[str, Any], orchestration: Any) -> dict[str, Any]:
-    constraints = ConstraintSchema.model_validate(state["constraints"])
-    feedback = [Risk.model_validate(r) for r in state.get("feedback") or []]
+async def planner(state: PlannerState, llm: Llm) -> PlannerOutput:
+    constraints = state["constraints"]
+    feedback = list(state.get("feedback") or [])
     plan = compose_plan(constraints, feedback=feedback or None, round=state.get("round") or 1)
-    plan, shown = await choose_within_catalog(plan, constraints, feedback, orchestration)
-    assumed = [f"{a['field']} = {a['value']}: {a['reason']}" for a in state.get("assumptions") or []]
+    plan, shown = await choose_within_catalog(plan, constraints, feedback, llm)
+    assumed = [f"{a.field} = {a.value}: {a.reason}" for a in state.get("assumptions") or []]
     if assumed:
         plan = plan.model_copy(update={"assumptions": sorted(set(plan.assumptions) | set(assumed))})
-    return {"plan": plan.model_dump(mode="json"),
-            "cards": plan_cards(plan, state.get("trigger") or "constraints_updated", feedback, shown)}
+    return {"plan": plan, "cards": plan_cards(plan, state.get("trigger") or "constraints_updated", feedback, shown)}
 
 
 def warm_up() -> None:

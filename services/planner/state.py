@@ -1,15 +1,22 @@
-"""State of the planner subgraph (thread `{ds}/planner`)."""
+"""State of the planner subgraph (thread `{ds}/planner`) and what its node returns."""
 
 from __future__ import annotations
 
-from typing import Any, TypedDict
+from typing import TypedDict
+
+from amp_contracts import Assumption, CardDraft, ConstraintSchema, Plan, Risk
 
 
 class PlannerState(TypedDict, total=False):
-    constraints: dict[str, Any]
-    assumptions: list[dict[str, Any]]
-    feedback: list[dict[str, Any]]
+    constraints: ConstraintSchema
+    assumptions: list[Assumption]
+    feedback: list[Risk]
     round: int
     trigger: str
-    plan: dict[str, Any]
-    cards: list[dict[str, Any]]
+    plan: Plan
+    cards: list[CardDraft]
+
+
+class PlannerOutput(TypedDict):
+    plan: Plan
+    cards: list[CardDraft]

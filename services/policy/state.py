@@ -1,17 +1,25 @@
-"""State of the policy subgraph (thread `{ds}/policy`)."""
+"""State of the policy subgraph (thread `{ds}/policy`) and what its node returns."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, TypedDict
+
+from amp_contracts import CardDraft, ConstraintSchema, CostEstimate, Plan, PolicyResults, Waiver
 
 
 class PolicyState(TypedDict, total=False):
-    constraints: dict[str, Any]
-    plan: dict[str, Any]
-    cost: dict[str, Any]
-    previous_cost: dict[str, Any] | None
+    constraints: ConstraintSchema
+    plan: Plan
+    cost: CostEstimate
+    previous_cost: CostEstimate | None
     project_rules: list[dict[str, Any]]
-    waivers: list[dict[str, Any]]
-    now: str
-    policy: dict[str, Any]
-    cards: list[dict[str, Any]]
+    waivers: list[Waiver]
+    now: datetime
+    policy: PolicyResults
+    cards: list[CardDraft]
+
+
+class PolicyOutput(TypedDict):
+    policy: PolicyResults
+    cards: list[CardDraft]

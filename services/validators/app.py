@@ -9,23 +9,25 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
 
-from amp_contracts import DiffSummary, Envelope, RunComplete, RunCompleted, Subjects
+from amp_contracts import CodegenCompleted, DiffSummary, Envelope, ReasonCard, RunComplete, RunCompleted, Subjects
 from amp_runtime import store
-from amp_runtime.agent import Deps, Route, agent_app
+from amp_runtime.agent import Deps, Route, agent_app, route
 from amp_runtime.artifacts import artifact_key
-from amp_runtime.cards import card_events, event, forward, stamp_cards
 from amp_runtime.graphs import run_graph
 from amp_runtime.settings import Settings
-from amp_runtime.step import StepResult
+from amp_runtime.step import Outcome, StepResult
 from faststream import FastStream
 
 from .graph import build_graph
 from .nodes import PersistDeps
+from .toolenv import ACTIONLINT, CHECKOV, ToolUnavailable, ensure_tool
 
 SERVICE = "validators"
 log = logging.getLogger("amp.validators")
-NODES = {Subjects.CODEGEN_COMPLETED: "validators"}
 
 
 def plain(row: dict) -> dict:
@@ -36,8 +38,6 @@ def plain(row: dict) -> dict:
 def warm_tools(checkov: bool) -> threading.Thread:
     """Create the isolated tool environments once, in the background (as pre-commit does), so a
     run never waits for an install: until they are ready their checks report `skipped`."""
-    from .toolenv import ACTIONLINT, CHECKOV, ToolUnavailable, ensure_tool
-
     def install() -> None:
         for spec in (ACTIONLINT, *((CHECKOV,) if checkov else ())):
             try:
@@ -50,8 +50,41 @@ def warm_tools(checkov: bool) -> threading.Thread:
     return t
 
 
+@dataclass
+class Validators:
+    """What the validators' handler needs."""
+
+    graph: Any
+    pool: Any
+    packs_fingerprint: str
+
+
+async def on_generated(svc: Validators, env: Envelope[CodegenCompleted], key: str) -> StepResult:
+    ds = await store.get_decision_set(svc.pool, env.decision_set_id)
+    parent = await store.find_decision_set(svc.pool, ds["parent_id"]) if ds.get("parent_id") else None
+    prior = [ReasonCard.model_validate(c) for c in await store.list_reason_cards(svc.pool, env.decision_set_id)]
+    run = await run_graph(svc.graph, env.decision_set_id, SERVICE, {
+        "project_id": env.project_id, "decision_set_id": env.decision_set_id, "version": ds["version"],
+        "tree_key": env.payload.tree_key, "state_doc": plain(ds), "parent": plain(parent) if parent else None,
+        "cards_so_far": prior, "cards": [], "reports": {}})
+    v = run.values
+    diff: DiffSummary = v["diff"]
+    done = RunCompleted(version=ds["version"], status="completed", artifact_key=v["artifact_key"],
+                        git_commit=v["git_commit"], diff=diff)
+    return (Outcome(env, key, svc.packs_fingerprint).cards(v["cards"])
+            .event("diff-update", "diff_and_persist", diff)
+            .event("run-complete", "diff_and_persist", RunComplete(
+                decision_set_id=env.decision_set_id, version=ds["version"], status="completed",
+                artifact_url=f"/decision-sets/{env.decision_set_id}/artifact"))
+            .send(Subjects.RUN_COMPLETED, done)
+            .update(status="completed", stage="done", git_commit=v["git_commit"], artifact_key=v["artifact_key"],
+                    diff=diff, reports={"validation": v["validation"]})
+            .result(run.checkpoint_id))
+
+
 def routes(deps: Deps) -> list[Route]:
     warm_tools(deps.settings.validators_checkov)
+
     async def tree_key_of(decision_set_id: str) -> str | None:
         row = await store.find_decision_set(deps.pool, decision_set_id)
         return row.get("tree_key") if row else None
@@ -59,33 +92,10 @@ def routes(deps: Deps) -> list[Route]:
     persist = PersistDeps(repos_dir=deps.settings.repos_dir, load_tree=deps.artifacts.get,
                           put_artifact=deps.artifacts.put, artifact_key=artifact_key, tree_key_of=tree_key_of,
                           checkov=deps.settings.validators_checkov)
-    graph = build_graph(persist, deps.checkpointer)
-
-    async def on_generated(env: Envelope, key: str) -> StepResult:
-        ds = await store.get_decision_set(deps.pool, env.decision_set_id)
-        parent = await store.find_decision_set(deps.pool, ds["parent_id"]) if ds.get("parent_id") else None
-        prior = await store.list_reason_cards(deps.pool, env.decision_set_id)
-        run = await run_graph(graph, env.decision_set_id, SERVICE, {
-            "project_id": env.project_id, "decision_set_id": env.decision_set_id, "version": ds["version"],
-            "tree_key": env.payload.tree_key, "state_doc": plain(ds), "parent": plain(parent) if parent else None, "cards_so_far": prior, "cards": [],
-            "reports": {}})
-        v = run.values
-        diff = DiffSummary.model_validate(v["diff"])
-        events = card_events(env, stamp_cards(v["cards"], key))
-        events.append(event(env, "diff-update", "diff_and_persist", diff))
-        url = f"/decision-sets/{env.decision_set_id}/artifact"
-        events.append(event(env, "run-complete", "diff_and_persist", RunComplete(
-            decision_set_id=env.decision_set_id, version=ds["version"], status="completed", artifact_url=url)))
-        done = RunCompleted(version=ds["version"], status="completed", artifact_key=v["artifact_key"],
-                            git_commit=v["git_commit"], diff=diff)
-        return StepResult(events=events, checkpoint_id=run.checkpoint_id,
-                          messages=[(Subjects.RUN_COMPLETED, forward(env, done, key=key))],
-                          ds_update={"status": "completed", "stage": "done", "git_commit": v["git_commit"],
-                                     "artifact_key": v["artifact_key"], "diff": diff.model_dump(mode="json"),
-                                     "reports": {"validation": v["validation"]}})
-
-    return [Route(Subjects.CODEGEN_COMPLETED, NODES[Subjects.CODEGEN_COMPLETED], on_generated)]
+    svc = Validators(graph=build_graph(persist, deps.checkpointer), pool=deps.pool,
+                     packs_fingerprint=deps.providers.packs.fingerprint)
+    return [route(Subjects.CODEGEN_COMPLETED, partial(on_generated, svc))]
 
 
 def create_app(settings: Settings) -> FastStream:
-    return agent_app(SERVICE, settings, routes, NODES)
+    return agent_app(SERVICE, settings, routes)

@@ -6,11 +6,12 @@ import asyncio
 import json
 from typing import Any
 
+from amp_contracts import CardDraft
 from amp_runtime.cards import stamp_cards
+from amp_runtime.gitstore import latest_user_tree
 from langgraph.graph import END, START, StateGraph
 
 from . import nodes
-from .gitstore import latest_user_tree
 from .state import ValidatorsState
 
 
@@ -30,24 +31,25 @@ def build_graph(persist: nodes.PersistDeps, checkpointer: Any = None) -> Any:
         files, conflicts, user_commit = nodes.carry_user_edits(generated, upload, base)
         cards = []
         if user_commit:
-            cards.append({"agent": "persist", "node_name": "merge_user_edits", "trigger": "regen",
-                          "summary": f"Merged the user's edits ({user_commit[:12]}) into this generation"
-                                     + (f"; {len(conflicts)} conflict(s): {', '.join(conflicts)}" if conflicts
-                                        else " without conflicts"),
-                          "risks": [f"merge conflict in {p}" for p in conflicts], "confidence": 0.8 if conflicts else 1.0})
+            cards.append(CardDraft(agent="persist", node_name="merge_user_edits", trigger="regen",
+                                   summary=f"Merged the user's edits ({user_commit[:12]}) into this generation"
+                                           + (f"; {len(conflicts)} conflict(s): {', '.join(conflicts)}" if conflicts
+                                              else " without conflicts"),
+                                   risks=[f"merge conflict in {p}" for p in conflicts],
+                                   confidence=0.8 if conflicts else 1.0))
         return {"files": files, "merge_conflicts": conflicts, "user_commit": user_commit, "cards": cards}
 
     async def validators(state: ValidatorsState) -> dict[str, Any]:
         return await asyncio.to_thread(nodes.validators, state["files"], persist.checkov)
 
     def rationale_compile(state: ValidatorsState) -> dict[str, Any]:
-        own = [c.model_dump(mode="json") for c in stamp_cards(state.get("cards", []), f"{state['decision_set_id']}/validators")]
+        own = stamp_cards(state.get("cards", []), f"{state['decision_set_id']}/validators")
         compiled = [*state.get("cards_so_far", []), *own]
         out = nodes.rationale_compile(compiled)
-        card = {"agent": "rationale", "node_name": "rationale_compile", "trigger": "user_approve",
-                "summary": f"Compiled {len(compiled)} Reason Cards into reports/rationale.json and "
-                           "docs/design-rationale.md (secrets and personal data redacted)",
-                "links": {"rationale": "/reports/rationale.json"}, "confidence": 1.0}
+        card = CardDraft(agent="rationale", node_name="rationale_compile", trigger="user_approve",
+                         summary=f"Compiled {len(compiled)} Reason Cards into reports/rationale.json and "
+                                 "docs/design-rationale.md (secrets and personal data redacted)",
+                         links={"rationale": "/reports/rationale.json"}, confidence=1.0)
         return {"reports": {**state.get("reports", {}), **out["reports"]}, "rationale_md": out["rationale_md"],
                 "cards": [card]}
 

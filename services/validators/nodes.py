@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from amp_contracts import DiffSummary, ReasonCard
+from amp_contracts import CardDraft, DiffSummary, ReasonCard
 from amp_domain.archive import zip_tree
 from amp_domain.merge import merge_user_edits
 from amp_runtime.gitstore import RefMoved, commit_version, head, read_tree
@@ -62,23 +62,23 @@ def carry_user_edits(generated: dict[str, str], upload: tuple[str, str, dict[str
 def validators(files: dict[str, str], checkov: bool) -> dict[str, Any]:
     report: ValidationReport = validate_tree(files, checkov=checkov, install_tools=checkov)
     failing = [t for t in report.tools if t.status in ("fail", "error")]
-    card = {
-        "agent": "validators", "node_name": "validators", "trigger": "user_approve",
-        "summary": f"Validation {report.overall}: " + ", ".join(f"{t.tool} {t.status}" for t in report.tools),
-        "risks": [f"{t.tool}: {len(t.findings)} finding(s)" for t in failing],
-        "details": {"tools": [{"tool": t.tool, "status": t.status, "findings": len(t.findings),
-                               "duration_ms": t.duration_ms} for t in report.tools],
-                    "secrets_found": report.secrets_found},
-        "links": {"report": "/reports/validation.json", "sarif": "/reports/validation.sarif"},
-        "confidence": 0.95 if report.overall == "pass" else 0.5,
-    }
+    card = CardDraft(
+        agent="validators", node_name="validators", trigger="user_approve",
+        summary=f"Validation {report.overall}: " + ", ".join(f"{t.tool} {t.status}" for t in report.tools),
+        risks=[f"{t.tool}: {len(t.findings)} finding(s)" for t in failing],
+        details={"tools": [{"tool": t.tool, "status": t.status, "findings": len(t.findings),
+                            "duration_ms": t.duration_ms} for t in report.tools],
+                 "secrets_found": report.secrets_found},
+        links={"report": "/reports/validation.json", "sarif": "/reports/validation.sarif"},
+        confidence=0.95 if report.overall == "pass" else 0.5,
+    )
     return {"validation": json.loads(to_json(report)),
             "reports": {"reports/validation.json": to_json(report), "reports/validation.sarif": to_sarif(report)},
             "cards": [card]}
 
 
-def rationale_compile(cards: list[dict[str, Any]]) -> dict[str, Any]:
-    rationale_json, markdown = compile_rationale([ReasonCard.model_validate(c) for c in cards])
+def rationale_compile(cards: list[ReasonCard]) -> dict[str, Any]:
+    rationale_json, markdown = compile_rationale(cards)
     return {"reports": {"reports/rationale.json": rationale_json}, "rationale_md": markdown}
 
 
@@ -117,15 +117,15 @@ async def diff_and_persist(state: dict[str, Any], tree: dict[str, str], deps: Pe
     data = zip_tree(tree)
     key = deps.artifact_key(state["project_id"], version, "repository.zip", data)
     await deps.put_artifact(key, data)
-    card = {
-        "agent": "persist", "node_name": "diff_and_persist", "trigger": "user_approve",
-        "summary": f"Committed {git_commit[:12]}: +{summary.files_added} −{summary.files_removed} "
-                   f"~{summary.files_modified} files" + (f" vs v{parent['version']}" if parent else " (first version)"),
-        "impacts": {"cost_delta_usd": summary.cost_delta_usd},
-        "details": {"state_keys_changed": summary.state_keys_changed, "docs_changed": summary.docs_changed,
-                    "user_edits_merged": state.get("user_commit"), "merge_conflicts": summary.merge_conflicts},
-        "links": {"diff": f"/decision-sets/{state['decision_set_id']}/diff",
-                  "artifact": f"/decision-sets/{state['decision_set_id']}/artifact"},
-        "confidence": 1.0,
-    }
-    return {"git_commit": git_commit, "artifact_key": key, "diff": summary.model_dump(mode="json"), "cards": [card]}
+    card = CardDraft(
+        agent="persist", node_name="diff_and_persist", trigger="user_approve",
+        summary=f"Committed {git_commit[:12]}: +{summary.files_added} −{summary.files_removed} "
+                f"~{summary.files_modified} files" + (f" vs v{parent['version']}" if parent else " (first version)"),
+        impacts={"cost_delta_usd": summary.cost_delta_usd},
+        details={"state_keys_changed": summary.state_keys_changed, "docs_changed": summary.docs_changed,
+                 "user_edits_merged": state.get("user_commit"), "merge_conflicts": summary.merge_conflicts},
+        links={"diff": f"/decision-sets/{state['decision_set_id']}/diff",
+               "artifact": f"/decision-sets/{state['decision_set_id']}/artifact"},
+        confidence=1.0,
+    )
+    return {"git_commit": git_commit, "artifact_key": key, "diff": summary, "cards": [card]}

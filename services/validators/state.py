@@ -5,15 +5,17 @@ from __future__ import annotations
 import operator
 from typing import Annotated, Any, TypedDict
 
+from amp_contracts import CardDraft, DiffSummary, ReasonCard
+
 
 class ValidatorsState(TypedDict, total=False):
     project_id: str
     decision_set_id: str
     version: int
     tree_key: str
-    state_doc: dict[str, Any]
-    parent: dict[str, Any] | None
-    cards_so_far: list[dict[str, Any]]
+    state_doc: dict[str, Any]  # the decision set row, as JSON
+    parent: dict[str, Any] | None  # its parent version's row
+    cards_so_far: list[ReasonCard]
     files: dict[str, str]
     merge_conflicts: list[str]
     user_commit: str | None
@@ -22,5 +24,5 @@ class ValidatorsState(TypedDict, total=False):
     rationale_md: str
     git_commit: str
     artifact_key: str
-    diff: dict[str, Any]
-    cards: Annotated[list[dict[str, Any]], operator.add]
+    diff: DiffSummary
+    cards: Annotated[list[CardDraft], operator.add]

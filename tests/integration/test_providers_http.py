@@ -16,19 +16,19 @@ from pathlib import Path
 import anthropic
 import asyncpg
 import pytest
+from amp_cli.main import prompt_dirs
 from amp_contracts import BudgetExceeded, ConstraintSchema, Coverage
 from amp_runtime.artifacts import LocalArtifactStore
 from amp_runtime.providers import (
     Accounting,
     CallContext,
+    PackRegistry,
     ProviderConfig,
     ProviderOutputInvalid,
     ProviderRequestRejected,
     ProviderUnavailable,
-    Seam,
     budget_guard,
     check_budget,
-    prompt_pack_hash,
     providers_from_config,
     providers_from_settings,
     record_usage,
@@ -36,12 +36,20 @@ from amp_runtime.providers import (
 )
 from amp_runtime.settings import Settings
 
+from services.codegen.asks import Seam, fill_seams
+from services.intake.asks import ask_next, extract_constraints
+from services.planner.asks import choose_pattern
 from tests.fakes.anthropic_server import FakeAnthropicServer, chat_reply, error_reply, text_reply, tool_reply, usage
 
 PRIMARY = "claude-sonnet-4-6"
 FALLBACK = "claude-haiku-4-5-20251001"
 CANDIDATES = ["aws:serving_online:sagemaker-endpoint", "aws:serving_online:lambda", "aws:serving_online:ecs-fargate"]
 CONSTRAINTS = ConstraintSchema(cloud="aws", sla_latency_ms=100, availability_target=99.9)
+PACKS = PackRegistry(prompt_dirs())
+
+
+def prompt_pack_hash(name: str) -> str:
+    return PACKS.get(name).hash
 
 
 @pytest.fixture()
@@ -56,7 +64,7 @@ def build(server: FakeAnthropicServer, tmp_path: Path, **overrides):
            "breaker_fail_max": 3, "retry_after_wait_max_s": 1.0, **overrides}
     config = ProviderConfig(**cfg)
     client = anthropic.AsyncAnthropic(base_url=server.url, api_key="test", max_retries=0, timeout=config.timeout_s)
-    return providers_from_config(config, LocalArtifactStore(tmp_path), anthropic_client=client)
+    return providers_from_config(config, LocalArtifactStore(tmp_path), PACKS, anthropic_client=client)
 
 
 def choice(pattern_id: str = CANDIDATES[0], justification: str = "keeps p95 under 100 ms") -> dict:
@@ -64,7 +72,7 @@ def choice(pattern_id: str = CANDIDATES[0], justification: str = "keeps p95 unde
 
 
 async def choose(providers, ctx: CallContext | None = None):
-    return await providers.orchestration.choose_pattern("serving_online", CANDIDATES, CONSTRAINTS, ctx=ctx)
+    return await providers.llm.ask(choose_pattern("serving_online", CANDIDATES, CONSTRAINTS), ctx)
 
 
 # --------------------------------------------------------------------------- structured answers
@@ -164,7 +172,7 @@ async def test_extraction_is_grounded_and_regions_allow_listed(server, tmp_path)
                          {"field": "sla_latency_ms", "quote": "p95 of 80 ms"}]}
     server.script(tool_reply("record_constraints", bad), tool_reply("record_constraints", good))
     allowed = {("aws", "eu-central-1"), ("aws", "eu-west-1")}
-    res = await build(server, tmp_path).orchestration.extract(text, region_allowed=lambda c, r: (c, r) in allowed)
+    res = await build(server, tmp_path).llm.ask(extract_constraints(text, region_allowed=lambda c, r: (c, r) in allowed))
     assert res.value.constraints.regions == ["eu-central-1"]
     span = next(s for s in res.value.spans if s.field == "sla_latency_ms")
     assert text[span.start:span.end] == "p95 of 80 ms"
@@ -178,7 +186,7 @@ async def test_questions_offer_only_schema_values(server, tmp_path):
     good = {"questions": [{"id": "q1", "field": "data_classification", "prompt": "How sensitive?",
                            "kind": "choice", "options": ["internal", "pii", "phi"]}]}
     server.script(tool_reply("ask_questions", bad), tool_reply("ask_questions", good))
-    res = await build(server, tmp_path).orchestration.next_questions(ConstraintSchema(cloud="aws"), cov, set())
+    res = await build(server, tmp_path).llm.ask(ask_next(ConstraintSchema(cloud="aws"), cov, set()))
     assert [q.options for q in res.value] == [["internal", "pii", "phi"]]
     assert "'secret'" in server.requests[1].body["messages"][2]["content"][0]["content"]
 
@@ -238,7 +246,7 @@ async def test_codegen_never_falls_back(server, tmp_path):
     server.script(error_reply(529), model=PRIMARY)
     seams = [Seam(id="features.transform", path="features/definitions.py", default="def transform(r):\n    return r\n")]
     with pytest.raises(ProviderUnavailable) as caught:
-        await build(server, tmp_path).codegen.fill_seams(seams, {"cloud": "aws"})
+        await build(server, tmp_path).llm.ask(fill_seams(seams, {"cloud": "aws"}))
     assert caught.value.code == "provider_down" and "deterministic" in caught.value.message
     assert not server.for_model(FALLBACK)
 
@@ -247,7 +255,7 @@ async def test_codegen_syntax_errors_are_corrected(server, tmp_path):
     seams = [Seam(id="s1", path="app.py", default="def f():\n    return 1\n")]
     server.script(tool_reply("fill_seams", {"fills": [{"seam_id": "s1", "code": "def f(:\n"}]}),
                   tool_reply("fill_seams", {"fills": [{"seam_id": "s1", "code": "def f():\n    return 2\n"}]}))
-    res = await build(server, tmp_path).codegen.fill_seams(seams, {})
+    res = await build(server, tmp_path).llm.ask(fill_seams(seams, {}))
     assert res.value == {"s1": "def f():\n    return 2\n"}
     assert "syntax error" in server.requests[1].body["messages"][2]["content"][0]["content"]
 
@@ -300,7 +308,7 @@ async def test_settings_factory_reads_base_url_and_models_from_env(server, tmp_p
            "AMP_PROVIDER_CRITIC_TECH": "deterministic", "AMP_LLM_TIMEOUT_S": "5"}
     server.script(tool_reply("choose_pattern", choice()))
     providers = providers_from_settings(Settings(provider="anthropic", anthropic_api_key="test"),
-                                        LocalArtifactStore(tmp_path), env=env)
+                                        LocalArtifactStore(tmp_path), PACKS, env=env)
     assert providers.config.fallback_model is None
     assert providers.config.provider_for("critic_tech") == "deterministic"
     res = await choose(providers)
@@ -312,7 +320,7 @@ async def test_openai_compatible_provider_validates_and_corrects(server, tmp_pat
                             timeout_s=5.0)
     server.script(chat_reply("{not json"), chat_reply(choice(CANDIDATES[1], "fits"), prompt_tokens=50,
                                                       cached_tokens=30))
-    providers = providers_from_config(config, LocalArtifactStore(tmp_path))
+    providers = providers_from_config(config, LocalArtifactStore(tmp_path), PACKS)
     res = await choose(providers)
     assert res.value.pattern_id == CANDIDATES[1]
     assert res.info.provider == "openai" and res.info.model == "llama3.1:8b"

@@ -110,11 +110,12 @@ async def test_only_one_conditional_transition_wins(settings) -> None:
 
     async with open_deps(settings, "test") as deps:
         _, ds = await new_decision_set(deps.pool)
-        async with deps.pool.acquire() as conn:
+        async with deps.pool.acquire() as conn, conn.transaction():
+            await store.update_decision_set(conn, ds, {"status": "planning"})
             await store.update_decision_set(conn, ds, {"status": "waiting_approval"})
 
         async def decide() -> bool:
-            async with deps.pool.acquire() as conn:
+            async with deps.pool.acquire() as conn, conn.transaction():
                 try:
                     await store.update_decision_set(conn, ds, {"status": "deciding"}, expect_status={"waiting_approval"})
                     return True
@@ -123,6 +124,27 @@ async def test_only_one_conditional_transition_wins(settings) -> None:
 
         results = await asyncio.gather(*(decide() for _ in range(5)))
         assert results.count(True) == 1
+        changes = [e.data for e in await store.list_events(deps.pool, ds) if e.type == "status-change"]
+        assert [(c["from"], c["to"]) for c in changes] == [("intake", "planning"), ("planning", "waiting_approval"),
+                                                          ("waiting_approval", "deciding")]
+
+
+async def test_the_lifecycle_refuses_an_illegal_transition_atomically(settings) -> None:
+    from amp_contracts import IllegalTransition
+
+    async with open_deps(settings, "test") as deps:
+        _, ds = await new_decision_set(deps.pool)
+        async with deps.pool.acquire() as conn, conn.transaction():
+            with pytest.raises(IllegalTransition, match="intake: it cannot become completed"):
+                await store.update_decision_set(conn, ds, {"status": "completed"})
+        async with deps.pool.acquire() as conn, conn.transaction():
+            await store.update_decision_set(conn, ds, {"status": "failed"})
+        for late in ("planning", "failed", "completed"):  # a finished decision set is final
+            async with deps.pool.acquire() as conn, conn.transaction():
+                with pytest.raises(IllegalTransition):
+                    await store.update_decision_set(conn, ds, {"status": late})
+        row = await store.get_decision_set(deps.pool, ds)
+        assert row["status"] == "failed"
 
 
 def private_subject(service: str) -> str:
@@ -144,7 +166,7 @@ def _test_app(settings, service: str, seen: list, fail_times: int = 0):
 
         return [Route(subject, "gate_expire", handler, Envelope[GateExpire])]
 
-    return agent_app(service, settings, make_routes, {subject: "gate_expire"}), attempts
+    return agent_app(service, settings, make_routes, subscriptions={subject: "gate_expire"}), attempts
 
 
 async def _serve(app):
@@ -180,7 +202,7 @@ async def test_poison_message_dead_letters_and_service_keeps_serving(settings) -
             assert "validation" in parked[0].headers["Amp-Reason"]
 
             async def errored() -> bool:
-                return [e.type for e in await store.list_events(deps.pool, ds)] == ["reason-card", "run-error",
+                return [e.type for e in await store.list_events(deps.pool, ds)] == ["status-change", "reason-card", "run-error",
                                                                                     "run-complete"]
 
             await wait_for(errored)
@@ -207,10 +229,10 @@ async def test_failing_step_is_redelivered_then_succeeds(settings) -> None:
             await publish(deps.js, private_subject(service), envelope(pid, ds).model_dump_json().encode(),
                           f"retry-{uuid.uuid4()}")
 
-            async def served() -> bool:
-                return ds in seen
+            async def recorded() -> bool:  # the step commits after its handler returns
+                return ds in seen and bool(await store.list_events(deps.pool, ds))
 
-            await wait_for(served)
+            await wait_for(recorded)
             assert attempts["n"] == 2
             assert [e.type for e in await store.list_events(deps.pool, ds)] == ["gate-reminder"]
     finally:

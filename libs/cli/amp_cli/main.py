@@ -15,10 +15,19 @@ from amp_contracts import AGENTS
 SERVICES = (*AGENTS, "gateway")
 
 
+def prompt_dirs() -> list[Path]:
+    """Every service's prompt packs: the set in force, whose fingerprint each decision set records."""
+    # lazy: imported by the command that needs it, so `amp` starts fast
+    import services
+
+    return sorted(Path(services.__file__).parent.glob("*/prompts"))
+
+
 def _settings(args: argparse.Namespace):
+    # lazy: imported by the command that needs it, so `amp` starts fast
     from amp_runtime.settings import Settings
 
-    overrides = {}
+    overrides: dict[str, object] = {"prompt_dirs": prompt_dirs()}
     if getattr(args, "data_dir", None):
         overrides["data_dir"] = Path(args.data_dir)
     return Settings.from_env(**overrides)
@@ -26,21 +35,29 @@ def _settings(args: argparse.Namespace):
 
 def cmd_serve(args: argparse.Namespace) -> int:
     """Run one service in this process (what `amp up` starts once per agent)."""
-    from amp_runtime.telemetry import setup_logging, setup_tracing
+    # lazy: imported by the command that needs it, so `amp` starts fast
+    from amp_runtime.telemetry import (
+        setup_logging,
+        setup_tracing,
+    )
 
     settings = _settings(args)
     setup_logging(settings.log_level, args.service)
     setup_tracing(args.service)
     if args.service == "gateway":
+        # lazy: imported by the command that needs it, so `amp` starts fast
         import uvicorn
 
+        # lazy: imported by the command that needs it, so `amp` starts fast
         from services.gateway.app import create_app
 
         uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="warning", loop="uvloop",
                     http="httptools")
         return 0
+    # lazy: imported by the command that needs it, so `amp` starts fast
     import importlib
 
+    # lazy: imported by the command that needs it, so `amp` starts fast
     import uvloop
 
     app = importlib.import_module(f"services.{args.service}.app").create_app(settings)
@@ -49,8 +66,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
+    # lazy: imported by the command that needs it, so `amp` starts fast
     from rich.console import Console
 
+    # lazy: imported by the command that needs it, so `amp` starts fast
     from .stack import Stack
 
     settings = _settings(args).model_copy(update={"gateway_port": args.port})
@@ -67,6 +86,7 @@ def cmd_up(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, _stop)
     try:
+        # lazy: imported by the command that needs it, so `amp` starts fast
         import time
 
         while not stop["now"]:
@@ -88,6 +108,7 @@ def cmd_up(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    # lazy: imported by the command that needs it, so `amp` starts fast
     from .client import Client
     from .run import RunOptions, run
 
@@ -115,11 +136,14 @@ def cmd_run(args: argparse.Namespace) -> int:
             return run(client, opts)
         finally:
             client.close()
+    # lazy: imported by the command that needs it, so `amp` starts fast
     from amp_runtime.embedded import free_port
 
+    # lazy: imported by the command that needs it, so `amp` starts fast
     from .stack import Stack
 
     settings = _settings(args).model_copy(update={"gateway_port": free_port()})
+    # lazy: imported by the command that needs it, so `amp` starts fast
     from rich.console import Console
 
     Console(stderr=True).print("[dim]starting the embedded platform…[/]")
@@ -132,7 +156,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_extract(args: argparse.Namespace) -> int:
-    from amp_domain.requirements.extraction import extract
+    # lazy: imported by the command that needs it, so `amp` starts fast
+    from amp_domain.requirements.extraction import (
+        extract,
+    )
 
     if args.jsonl:
         src = sys.stdin if args.jsonl == "-" else open(args.jsonl)
@@ -153,6 +180,7 @@ def cmd_extract(args: argparse.Namespace) -> int:
 
 
 def cmd_db(args: argparse.Namespace) -> int:
+    # lazy: imported by the command that needs it, so `amp` starts fast
     from amp_runtime.db import migrate
 
     settings = _settings(args)
@@ -165,6 +193,7 @@ def cmd_db(args: argparse.Namespace) -> int:
 
 
 def cmd_schemas(args: argparse.Namespace) -> int:
+    # lazy: imported by the command that needs it, so `amp` starts fast
     from amp_contracts.schemas import write_schemas
 
     for path in write_schemas(args.out):
@@ -173,9 +202,13 @@ def cmd_schemas(args: argparse.Namespace) -> int:
 
 
 def cmd_asyncapi(args: argparse.Namespace) -> int:
+    # lazy: imported by the command that needs it, so `amp` starts fast
     from amp_runtime.settings import Settings
 
-    from services.gateway.asyncapi import asyncapi_json
+    # lazy: imported by the command that needs it, so `amp` starts fast
+    from services.gateway.asyncapi import (
+        asyncapi_json,
+    )
 
     doc = asyncapi_json(Settings())
     if args.out:
@@ -186,12 +219,14 @@ def cmd_asyncapi(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
+    # lazy: imported by the command that needs it, so `amp` starts fast
     from bench.__main__ import main as bench_main
 
     return bench_main(args.bench_args)
 
 
 def parser() -> argparse.ArgumentParser:
+    # lazy: imported by the command that needs it, so `amp` starts fast
     from . import commands
 
     p = argparse.ArgumentParser(prog="amp", description="Agentic MLOps Platform: requirements in, a reviewed, "
@@ -254,7 +289,10 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["bench"]:  # the bench parses its own options
-        from bench.__main__ import main as bench_main
+        # lazy: imported by the command that needs it, so `amp` starts fast
+        from bench.__main__ import (
+            main as bench_main,
+        )
 
         return bench_main(argv[1:])
     args = parser().parse_args(argv)

@@ -7,6 +7,7 @@ elsewhere (a pipe, a log file, CI) every change is one plain line.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,29 +15,23 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Self
 
+from amp_contracts import NODES, stage_label
+from amp_contracts import STAGES as PIPELINE_STAGES
 from rich.console import Console, Group
+from rich.live import Live
 from rich.markup import escape
 from rich.spinner import Spinner
 from rich.table import Table
 from rich.text import Text
 
-#: The stages of one decision set, in the order the agents run them.
-STAGES: tuple[str, ...] = ("intake", "coverage", "planner", "critic: tech", "critic: cost", "policy",
-                           "approval gate", "codegen", "validators", "rationale", "diff & persist")
+#: The stages of one decision set, in the order the agents run them (from the pipeline table).
+STAGES: tuple[str, ...] = tuple(s.label for s in PIPELINE_STAGES)
 
 #: Graph node → stage of the list above.
-NODE_STAGE: dict[str, str] = {
-    "intake_extract": "intake", "coverage_check": "coverage", "adaptive_questions": "coverage",
-    "gate_user_input": "coverage", "apply_answers": "coverage", "finalize": "coverage",
-    "planner": "planner", "planner_revise": "planner", "critic_tech": "critic: tech", "critic_cost": "critic: cost",
-    "policy_eval": "policy", "gate_hitl": "approval gate", "process_approval_feedback": "approval gate",
-    "codegen": "codegen", "validators": "validators", "rationale_compile": "rationale",
-    "diff_and_persist": "diff & persist",
-}
+NODE_STAGE: dict[str, str] = {n.name: stage_label(n.name) for n in NODES}
 
-#: Kept for callers that name single nodes.
-STAGE_NAMES = {**NODE_STAGE, "adaptive_questions": "questions", "apply_answers": "answers",
-               "process_approval_feedback": "approval feedback"}
+#: Single nodes by their own label (questions, answers, approval feedback…).
+STAGE_NAMES = {**NODE_STAGE, **{n.name: n.label.lower() for n in NODES if n.stage in ("coverage", "gate")}}
 
 WIDTH = 16  # the stage-name column of plain lines
 
@@ -89,6 +84,8 @@ def describe(ev: str, data: dict[str, Any]) -> str | None:
         return f"[bold {colour}]{'done':>{WIDTH}}[/] version {data.get('version')} {data.get('status')}"
     if ev in ("gate-stale", "gate-reminder"):
         return f"[bold yellow]{ev:>{WIDTH}}[/] {escape(one_line(data.get('message', '') or ''))}"
+    if ev == "status-change":
+        return f"[dim]{'status':>{WIDTH}}[/] [dim]{escape(str(data.get('from')))} → {escape(str(data.get('to')))}[/]"
     return None
 
 
@@ -149,8 +146,6 @@ def err_console() -> Console:
 
 def _sized(c: Console) -> Console:
     """Logs and pipes get wide lines (tables unwrapped) unless COLUMNS says otherwise."""
-    import os
-
     if not c.is_terminal and not os.environ.get("COLUMNS"):
         c.width = 160
     return c
@@ -197,8 +192,6 @@ class StageView:
 
     def start(self) -> None:
         if self.live_enabled and self._live is None:
-            from rich.live import Live
-
             self._live = Live(self, console=self.out, refresh_per_second=8, transient=True)
             self._live.start()
 

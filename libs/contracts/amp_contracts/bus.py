@@ -1,9 +1,6 @@
-"""Subjects and the one versioned envelope of every bus message.
+"""Subjects, the one versioned envelope of every bus message, and the payload of each subject.
 
-The subject chain enforces the order of seed §21.1:
-intake → planner → critics (tech, cost) → policy → gate + codegen → validators
-(validators, rationale_compile, diff_and_persist). Each service consumes the subjects
-listed as its inputs in `CONSUMES`.
+Which service consumes which subject, and in what order the agents run, is `pipeline.PIPELINE`.
 """
 
 from __future__ import annotations
@@ -159,19 +156,6 @@ PAYLOADS: dict[str, type[BaseModel]] = {
     Subjects.CODEGEN_COMPLETED: CodegenCompleted,
     Subjects.RUN_COMPLETED: RunCompleted,
 }
-
-#: Each agent service and the subjects it consumes, in chain order.
-CONSUMES: dict[str, tuple[str, ...]] = {
-    "intake": (Subjects.INTAKE_REQUESTED, Subjects.INTAKE_ANSWERED),
-    "planner": (Subjects.INTAKE_COMPLETED, Subjects.PLAN_REVISE),
-    "critics": (Subjects.PLAN_PROPOSED,),
-    "policy": (Subjects.CRITIQUE_COMPLETED,),
-    "codegen": (Subjects.POLICY_EVALUATED, Subjects.GATE_DECIDED, Subjects.GATE_EXPIRE),
-    "validators": (Subjects.CODEGEN_COMPLETED,),
-}
-AGENTS: tuple[str, ...] = tuple(CONSUMES)
-ServiceName = Literal["intake", "planner", "critics", "policy", "codegen", "validators"]
-
 
 def envelope_type(subject: str) -> type[Envelope[Any]]:
     """The concrete envelope model of a subject, for validation at the consumer."""

@@ -103,3 +103,8 @@ class Assumption(BaseModel):
     field: str
     value: Any
     reason: str
+
+
+#: The name of a constraint field (questions, evidence and patches name fields with it).
+CONSTRAINT_FIELDS: tuple[str, ...] = tuple(ConstraintSchema.model_fields)
+ConstraintField = Literal[CONSTRAINT_FIELDS]  # type: ignore[valid-type]

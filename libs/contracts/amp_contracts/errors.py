@@ -61,6 +61,10 @@ class Conflict(AmpError):
     code, http_status = "conflict", 409
 
 
+class IllegalTransition(Conflict):
+    """A status change the decision-set lifecycle does not allow (a finished decision set is final)."""
+
+
 class GateClosed(AmpError):
     """A decision or answer arrived for a gate that is not waiting (decided, stale or never opened)."""
 

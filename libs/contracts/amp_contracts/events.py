@@ -16,7 +16,7 @@ from .reason import utcnow
 
 EventType = Literal[
     "reason-card", "policy-update", "cost-update", "diff-update", "gate-waiting",
-    "gate-reminder", "gate-stale", "intake-update", "plan-update", "run-error", "run-complete",
+    "gate-reminder", "gate-stale", "intake-update", "plan-update", "status-change", "run-error", "run-complete",
 ]
 #: Ends a decision set's stream; nothing follows it.
 TERMINAL: frozenset[str] = frozenset({"run-complete"})
@@ -53,6 +53,17 @@ class GateWaiting(BaseModel):
     plan: dict[str, Any] | None = None
     cost: dict[str, Any] | None = None
     policy: dict[str, Any] | None = None
+
+
+class StatusChange(BaseModel):
+    """A decision set moved from one status of its lifecycle to another (`lifecycle.TRANSITIONS`)."""
+
+    decision_set_id: str
+    previous: str = Field(alias="from")
+    status: str = Field(alias="to")
+    label: str = ""
+
+    model_config = {"populate_by_name": True, "serialize_by_alias": True}
 
 
 class RunError(BaseModel):

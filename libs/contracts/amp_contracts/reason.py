@@ -1,4 +1,4 @@
-"""Reason Cards (seed §19, §22.2): a structured rationale per decision, never raw model text."""
+"""Reason Cards: a structured rationale per decision (what ran, why, what else was weighed), never raw model text."""
 
 from __future__ import annotations
 
@@ -32,8 +32,9 @@ class ProviderInfo(BaseModel):
     fallback_from: str | None = None
 
 
-class ReasonCard(BaseModel):
-    decision_id: str
+class CardDraft(BaseModel):
+    """A Reason Card as a node writes it; the step gives it its id and time when it records it."""
+
     agent: str
     node_name: str
     trigger: Literal["constraints_updated", "user_answer", "user_approve", "regen", "critic_feedback"] = "constraints_updated"
@@ -50,4 +51,8 @@ class ReasonCard(BaseModel):
     details: dict[str, Any] = Field(default_factory=dict)
     provider: ProviderInfo = Field(default_factory=ProviderInfo)
     prompt_pack_hash: str | None = None
+
+
+class ReasonCard(CardDraft):
+    decision_id: str
     ts: datetime = Field(default_factory=utcnow)

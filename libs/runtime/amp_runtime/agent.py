@@ -9,54 +9,44 @@ with a `run-error` event, and the service keeps serving.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-import asyncpg
 from amp_contracts import (
     AmpError,
     BudgetExceeded,
     Envelope,
     Event,
     GateWaiting,
+    IllegalTransition,
     ReasonCard,
     RunComplete,
     RunError,
     Subjects,
     envelope_type,
+    step_for,
+    steps_of,
 )
 from faststream import AckPolicy, FastStream
 from faststream.nats import ConsumerConfig, JStream, NatsBroker, NatsMessage, PullSub
-from nats.aio.client import Client as NatsClient
-from nats.js import JetStreamContext
 from pydantic import ValidationError
 
 from . import store
+from .bootstrap import open_deps
 from .bus import publish
+from .calls import call_context, new_call
+from .deps import Deps
 from .settings import Settings
 from .step import StepRecord, StepResult, publish_events, run_step
 
 log = logging.getLogger("amp.agent")
 
 Handler = Callable[[Envelope, str], Awaitable[StepResult]]
-
-
-@dataclass
-class Deps:
-    """What an agent needs, wired once in `bootstrap` and passed down (never imported globally)."""
-
-    settings: Settings
-    pool: asyncpg.Pool
-    nc: NatsClient
-    js: JetStreamContext
-    checkpointer: Any
-    artifacts: Any
-    providers: Any = None
-    extras: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -67,6 +57,11 @@ class Route:
     envelope: type[Envelope] | None = None  # defaults to the contracts' envelope of the subject
 
 
+def route(subject: str, handler: Handler) -> Route:
+    """The route of a pipeline subject: its step's node name comes from the pipeline table."""
+    return Route(subject, step_for(subject).node, handler)
+
+
 def durable_name(service: str, subject: str) -> str:
     return f"{service}-{subject.replace('.', '-')}"
 
@@ -74,16 +69,17 @@ def durable_name(service: str, subject: str) -> str:
 RouteFactory = Callable[[Deps], list[Route]]
 
 
-def agent_app(service: str, settings: Settings, make_routes: RouteFactory, nodes: dict[str, str],
-              background: Callable[[Deps], Awaitable[None]] | None = None) -> FastStream:
+def agent_app(service: str, settings: Settings, make_routes: RouteFactory,
+              background: Callable[[Deps], Awaitable[None]] | None = None,
+              subscriptions: dict[str, str] | None = None) -> FastStream:
     """The FastStream app of one agent.
 
-    `nodes` maps each consumed subject to the node name that handles it (known before start,
-    for the AsyncAPI document); `make_routes(deps)` builds the handlers once the dependencies
-    exist, in the app's startup hook, so nothing connects at import time.
+    It subscribes to the subjects the pipeline table gives the service (or `subscriptions`,
+    subject → node, for a consumer outside the pipeline), known before start for the AsyncAPI
+    document; `make_routes(deps)` builds the handlers once the dependencies exist, in the app's
+    startup hook, so nothing connects at import time.
     """
-    from .bootstrap import open_deps
-
+    nodes = subscriptions if subscriptions is not None else {s.subject: s.node for s in steps_of(service)}
     broker = NatsBroker(settings.nats_url, name=f"amp-{service}")
     stream = JStream(settings.stream_name, subjects=["amp.>"], declare=False)
     state: dict[str, Any] = {}
@@ -146,8 +142,6 @@ async def handle_delivery(deps: Deps, service: str, route: Route, msg: NatsMessa
     try:
         handler = route.handler
         assert handler is not None
-        from .calls import call_context, new_call
-
         with call_context(new_call(deps.pool, env.project_id, env.decision_set_id)):
             record = await run_step(deps.pool, deps.js, service, route.node, env, lambda key: handler(env, key))
     except BudgetExceeded as e:  # not a failure: the run waits until the budget is raised
@@ -183,9 +177,10 @@ async def pause_for_budget(deps: Deps, service: str, route: Route, env: Envelope
     needed = float(((error.details or [{}])[0]).get("estimate_usd") or 0.0)
     parked = {**gate.model_dump(mode="json"), "subject": route.subject, "body": data.decode(), "estimate_usd": needed}
     async with deps.pool.acquire() as conn, conn.transaction():
-        await store.update_decision_set(conn, env.decision_set_id, {"status": "paused_budget", "stage": route.node,
-                                                                    "gate": parked})
-        events = await store.insert_events(conn, [
+        row = await store.update_decision_set(conn, env.decision_set_id, {"status": "paused_budget", "stage": route.node,
+                                                                          "gate": parked}, node=route.node,
+                                              run_id=env.run_id)
+        events = _transition(row) + await store.insert_events(conn, [
             Event(type="reason-card", project_id=env.project_id, decision_set_id=env.decision_set_id,
                   run_id=env.run_id, node_name=route.node, data=card.model_dump(mode="json")),
             Event(type="gate-waiting", project_id=env.project_id, decision_set_id=env.decision_set_id,
@@ -212,18 +207,27 @@ async def dead_letter(deps: Deps, service: str, route: Route, data: bytes, reaso
                       f"{reason[:500]}. The run stops here; the message is kept on the dead-letter subject "
                       f"{Subjects.dead_letter(service)} for triage.", risks=[f"{code}: {reason[:300]}"], confidence=0.0,
                       details={"code": code, "dead_letter_subject": Subjects.dead_letter(service)})
-    async with deps.pool.acquire() as conn, conn.transaction():
-        row = await store.update_decision_set(conn, ds_id, {"status": "failed", "stage": route.node})
-        done = RunComplete(decision_set_id=ds_id, version=row["version"], status="failed")
-        events = await store.insert_events(conn, [
-            Event(type="reason-card", project_id=project_id, decision_set_id=ds_id, run_id=run_id,
-                  node_name=route.node, data=card.model_dump(mode="json")),
-            Event(type="run-error", project_id=project_id, decision_set_id=ds_id, run_id=run_id,
-                  node_name=route.node, data=err.model_dump(mode="json")),
-            Event(type="run-complete", project_id=project_id, decision_set_id=ds_id, run_id=run_id,
-                  node_name=route.node, data=done.model_dump(mode="json")),
-        ], f"dlq:{_digest(data)}", None)
+    try:
+        async with deps.pool.acquire() as conn, conn.transaction():
+            row = await store.update_decision_set(conn, ds_id, {"status": "failed", "stage": route.node},
+                                                  node=route.node, run_id=run_id)
+            done = RunComplete(decision_set_id=ds_id, version=row["version"], status="failed")
+            events = _transition(row) + await store.insert_events(conn, [
+                Event(type="reason-card", project_id=project_id, decision_set_id=ds_id, run_id=run_id,
+                      node_name=route.node, data=card.model_dump(mode="json")),
+                Event(type="run-error", project_id=project_id, decision_set_id=ds_id, run_id=run_id,
+                      node_name=route.node, data=err.model_dump(mode="json")),
+                Event(type="run-complete", project_id=project_id, decision_set_id=ds_id, run_id=run_id,
+                      node_name=route.node, data=done.model_dump(mode="json")),
+            ], f"dlq:{_digest(data)}", None)
+    except IllegalTransition:  # the decision set already ended: a late or forged message cannot reopen it
+        log.warning("dead-lettered a message for decision set %s, which has already ended; its status stays", ds_id)
+        return
     await publish_events(deps.js, events, f"dlq:{events[0].id}")
+
+
+def _transition(row: dict[str, Any]) -> list[Event]:
+    return [row["transition"]] if row.get("transition") is not None else []
 
 
 def _lenient_ids(data: bytes) -> tuple[str, str, str] | None:
@@ -237,8 +241,6 @@ def _lenient_ids(data: bytes) -> tuple[str, str, str] | None:
 
 
 def _digest(data: bytes) -> str:
-    import hashlib
-
     return hashlib.sha256(data).hexdigest()[:32]
 
 

@@ -68,6 +68,7 @@ class S3ArtifactStore:
     """S3 through aioboto3, server-side encrypted (SSE-S3 unless the bucket enforces KMS)."""
 
     def __init__(self, bucket: str, endpoint_url: str | None = None) -> None:
+        # lazy: needed (and slow to import) only when a bucket is configured
         import aioboto3
 
         self.bucket = bucket

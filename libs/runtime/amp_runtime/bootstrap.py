@@ -5,10 +5,16 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator
 
-from .agent import Deps
+from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+from psycopg.rows import dict_row
+from psycopg_pool import AsyncConnectionPool
+
 from .artifacts import artifact_store
 from .bus import connect, ensure_stream
 from .db import create_pool
+from .deps import Deps
+from .graphs import serializer
+from .providers import PackRegistry, providers_from_settings
 from .settings import Settings
 
 
@@ -20,15 +26,11 @@ async def open_checkpointer(database_url: str, max_size: int = 5):
     that commit flushes the WAL up to and including the checkpoint's records. A crash before it
     loses nothing the redelivered step would not write again.
     """
-    from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
-    from psycopg.rows import dict_row
-    from psycopg_pool import AsyncConnectionPool
-
     pool = AsyncConnectionPool(database_url, min_size=1, max_size=max_size, open=False,
                                kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row,
                                        "options": "-c synchronous_commit=off"})
     await pool.open()
-    return AsyncPostgresSaver(pool), pool
+    return AsyncPostgresSaver(pool, serde=serializer()), pool
 
 
 @contextlib.asynccontextmanager
@@ -40,11 +42,9 @@ async def open_deps(settings: Settings, name: str) -> AsyncIterator[Deps]:
     js = nc.jetstream()
     await ensure_stream(js, settings.stream_name, settings.duplicate_window_s)
     saver, saver_pool = await open_checkpointer(settings.database_url)
-    from .providers import providers_from_settings
-
     artifacts = artifact_store(settings.artifacts_dir, settings.s3_bucket, settings.s3_endpoint_url)
     deps = Deps(settings=settings, pool=pool, nc=nc, js=js, checkpointer=saver, artifacts=artifacts,
-                providers=providers_from_settings(settings, artifacts))
+                providers=providers_from_settings(settings, artifacts, PackRegistry(settings.prompt_dirs)))
     try:
         yield deps
     finally:

@@ -12,6 +12,8 @@ import contextvars
 from collections.abc import Iterator
 from typing import Any
 
+from .providers import Accounting, CallContext, budget_guard
+
 _CALL: contextvars.ContextVar[Any] = contextvars.ContextVar("amp_call_context", default=None)
 
 
@@ -29,8 +31,6 @@ def call_context(ctx: Any) -> Iterator[Any]:
 
 
 def new_call(pool: Any, project_id: str, decision_set_id: str) -> Any:
-    from .providers import Accounting, CallContext, budget_guard
-
     return CallContext(project_id=project_id, decision_set_id=decision_set_id, accounting=Accounting(),
                        budget=budget_guard(pool, project_id))
 

@@ -1,11 +1,14 @@
-"""Helpers every agent uses to turn its outputs into Reason Cards and events."""
+"""Reason Cards and events of a step: ids that survive a replay, and the pack fingerprint in force."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
-from amp_contracts import Envelope, Event, ReasonCard
+from amp_contracts import CardDraft, Envelope, Event, ReasonCard
+
+from .telemetry import current_traceparent
 
 _NS = uuid.UUID("6f1c2d4e-8a3b-4c5d-9e7f-0a1b2c3d4e5f")
 
@@ -15,15 +18,16 @@ def decision_id(step_key: str, index: int) -> str:
     return str(uuid.uuid5(_NS, f"{step_key}:{index}"))
 
 
-def stamp_cards(cards: list[dict[str, Any]], step_key: str, ts: Any = None) -> list[ReasonCard]:
+def stamp_cards(cards: Sequence[CardDraft], step_key: str, packs_fingerprint: str | None = None,
+                ts: Any = None) -> list[ReasonCard]:
     """Give cards their ids, and the prompt packs in force where no model named its own pack."""
-    from .providers import packs_fingerprint
-
     out = []
     for i, c in enumerate(cards):
-        card = ReasonCard.model_validate({**c, "decision_id": decision_id(step_key, i),
-                                          "prompt_pack_hash": c.get("prompt_pack_hash") or packs_fingerprint()})
-        out.append(card if ts is None else card.model_copy(update={"ts": ts}))
+        fields = {**c.model_dump(), "decision_id": decision_id(step_key, i),
+                  "prompt_pack_hash": c.prompt_pack_hash or packs_fingerprint}
+        if ts is not None:
+            fields["ts"] = ts
+        out.append(ReasonCard.model_validate(fields))
     return out
 
 
@@ -33,15 +37,13 @@ def event(env: Envelope, type_: str, node: str, data: Any, decision_set_id: str 
                  run_id=env.run_id, node_name=node, data=payload)
 
 
-def card_events(env: Envelope, cards: list[ReasonCard]) -> list[Event]:
-    return [event(env, "reason-card", c.node_name, c) for c in cards]
+def card_events(env: Envelope, cards: list[ReasonCard], decision_set_id: str | None = None) -> list[Event]:
+    return [event(env, "reason-card", c.node_name, c, decision_set_id) for c in cards]
 
 
 def forward(env: Envelope, payload: Any, *, decision_set_id: str | None = None, run_id: str | None = None,
             key: str = "") -> Envelope:
     """The next message of the chain, carrying the routing fields of the one that caused it."""
-    from .telemetry import current_traceparent
-
     return Envelope[type(payload)](project_id=env.project_id, decision_set_id=decision_set_id or env.decision_set_id,
                                    run_id=run_id or env.run_id, idempotency_key=key,
                                    traceparent=current_traceparent() or env.traceparent, payload=payload)

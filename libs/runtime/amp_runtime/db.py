@@ -5,10 +5,12 @@ The LangGraph checkpointer uses psycopg 3 (its own driver); everything else here
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 
 import asyncpg
+from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -32,6 +34,7 @@ def sqlalchemy_url(database_url: str) -> str:
 
 def upgrade(database_url: str, revision: str = "head") -> None:
     """Run the Alembic migrations (idempotent: an up-to-date database is left as it is)."""
+    # lazy: Alembic and SQLAlchemy are needed only to migrate
     from alembic import command
     from alembic.config import Config
 
@@ -43,14 +46,10 @@ def upgrade(database_url: str, revision: str = "head") -> None:
 
 async def setup_checkpointer(database_url: str) -> None:
     """Create LangGraph's checkpoint tables (its own idempotent migrations)."""
-    from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
-
     async with AsyncPostgresSaver.from_conn_string(database_url) as saver:
         await saver.setup()
 
 
 async def migrate(database_url: str) -> None:
-    import asyncio
-
     await asyncio.to_thread(upgrade, database_url)
     await setup_checkpointer(database_url)

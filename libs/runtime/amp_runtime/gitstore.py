@@ -14,6 +14,7 @@ call with that key and the same tree returns the pinned commit whatever parent i
 from __future__ import annotations
 
 import io
+import json
 import time
 from pathlib import Path
 
@@ -185,8 +186,6 @@ def record_user_tree(repo_path: str | Path, files: dict[str, str], base_commit: 
     `refs/heads/user` always points at the latest upload; its message names the base decision
     set, so a later regeneration knows what the user started from (the merge base).
     """
-    import json
-
     repo = open_or_init(repo_path)
     try:
         commit = Commit()
@@ -206,8 +205,6 @@ def record_user_tree(repo_path: str | Path, files: dict[str, str], base_commit: 
 
 def latest_user_tree(repo_path: str | Path) -> tuple[str, str, dict[str, str]] | None:
     """(user commit, base decision set id, files) of the latest upload, or None."""
-    import json
-
     if not Path(repo_path).exists():
         return None
     repo = open_or_init(repo_path)

@@ -3,14 +3,40 @@
 Seven graphs share a decision set, so each service keeps its own thread, `{decision_set_id}/{service}`,
 and they never write one checkpoint thread. Checkpoints are written when a run exits or pauses
 (`durability="exit"`): the step protocol, not per-node checkpoints, gives exactly-once effects.
+
+Graph state holds the contracts' typed models. The checkpointer deserialises only the model
+classes of `amp_contracts` (`state_types`): a row in the checkpoint table can never make the
+process build an arbitrary object.
 """
 
 from __future__ import annotations
 
+import enum
+import importlib
+import pkgutil
 from dataclasses import dataclass
 from typing import Any
 
+import amp_contracts
+from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 from langgraph.types import Command
+from pydantic import BaseModel
+
+
+def state_types() -> list[type]:
+    """Every Pydantic model and enum the contracts define: what graph state may hold."""
+    found: dict[tuple[str, str], type] = {}
+    for info in pkgutil.iter_modules(amp_contracts.__path__, "amp_contracts."):
+        module = importlib.import_module(info.name)
+        for obj in vars(module).values():
+            if isinstance(obj, type) and obj.__module__ == module.__name__ and issubclass(obj, (BaseModel, enum.Enum)):
+                found[(obj.__module__, obj.__name__)] = obj
+    return list(found.values())
+
+
+def serializer() -> Any:
+    """LangGraph's serializer, restricted to the contracts' types (plus the standard safe types)."""
+    return JsonPlusSerializer(allowed_msgpack_modules=state_types())
 
 
 @dataclass

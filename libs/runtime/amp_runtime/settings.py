@@ -31,6 +31,8 @@ class Settings(BaseModel):
     anthropic_api_key: str | None = None
     validators_checkov: bool = False
     log_level: str = "INFO"
+    prompt_dirs: list[Path] = Field(default_factory=list, description="Directories of the prompt packs in force "
+                                                                      "(the composition root names every service's).")
 
     @property
     def artifacts_dir(self) -> Path:

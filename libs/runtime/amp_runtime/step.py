@@ -13,19 +13,22 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
-from amp_contracts import Envelope, Event, EventBatch, Subjects
+from amp_contracts import CardDraft, Envelope, Event, EventBatch, ProviderInfo, Subjects
 from nats.js import JetStreamContext
+from pydantic import BaseModel
 
 from . import store
 from .bus import publish
 from .calls import current_call, usage_rows
 from .canonical import idempotency_key
+from .cards import card_events, event, forward, stamp_cards
 from .faults import maybe_crash
+from .providers import record_usage
 from .telemetry import step_span
 
 
@@ -51,6 +54,48 @@ class StepResult:
     new_decision_set: NewDecisionSet | None = None
     cost: dict | None = None
     usage: list[dict[str, Any]] = field(default_factory=list)
+
+
+class Outcome:
+    """Builds a step's result: its cards and events in order, the messages it sends, its columns.
+
+        out = Outcome(env, key, packs_fingerprint)
+        out.cards(drafts).event("cost-update", "critic_cost", cost).send(Subjects.CRITIQUE_COMPLETED, msg)
+        return out.update(stage="policy_eval").result(run.checkpoint_id)
+    """
+
+    def __init__(self, env: Envelope, key: str, packs_fingerprint: str | None = None) -> None:
+        self.env = env
+        self.key = key
+        self.packs_fingerprint = packs_fingerprint
+        self._events: list[Event] = []
+        self._messages: list[tuple[str, Envelope]] = []
+        self._update: dict[str, Any] = {}
+
+    def cards(self, drafts: Sequence[CardDraft], *, decision_set_id: str | None = None) -> Outcome:
+        stamped = stamp_cards(drafts, self.key, self.packs_fingerprint)
+        self._events.extend(card_events(self.env, stamped, decision_set_id))
+        return self
+
+    def event(self, type_: str, node: str, data: Any, *, decision_set_id: str | None = None) -> Outcome:
+        self._events.append(event(self.env, type_, node, data, decision_set_id))
+        return self
+
+    def send(self, subject: str, payload: BaseModel, *, decision_set_id: str | None = None,
+             run_id: str | None = None) -> Outcome:
+        self._messages.append((subject, forward(self.env, payload, decision_set_id=decision_set_id, run_id=run_id,
+                                                key=self.key)))
+        return self
+
+    def update(self, **columns: Any) -> Outcome:
+        """Decision-set columns to set in the step's transaction (`status` goes through the lifecycle)."""
+        self._update.update({k: v.model_dump(mode="json") if isinstance(v, BaseModel) else v
+                             for k, v in columns.items()})
+        return self
+
+    def result(self, checkpoint_id: str | None = None, **extra: Any) -> StepResult:
+        return StepResult(events=self._events, messages=self._messages, ds_update=self._update,
+                          checkpoint_id=checkpoint_id, **extra)
 
 
 @dataclass
@@ -108,17 +153,15 @@ async def _commit(pool: asyncpg.Pool, service: str, node: str, env: Envelope, ke
                 await store.create_decision_set(conn, nd.project_id, requirements=nd.requirements,
                                                 input_constraints=nd.input_constraints, parent_id=nd.parent_id,
                                                 ds_id=nd.id, **nd.columns)
-        events = await store.insert_events(conn, result.events, key, result.checkpoint_id)
+        transition: list[Event] = []
         if result.ds_update:
-            await store.update_decision_set(conn, env.decision_set_id, result.ds_update,
-                                            expect_status=result.expect_status)
+            row = await store.update_decision_set(conn, env.decision_set_id, result.ds_update,
+                                                  expect_status=result.expect_status, node=node, run_id=env.run_id)
+            transition = [row["transition"]] if row["transition"] is not None else []
+        events = transition + await store.insert_events(conn, result.events, key, result.checkpoint_id)
         if result.cost is not None:
             await store.upsert_cost(conn, env.project_id, env.decision_set_id, result.cost)
         for u in result.usage:
-            from amp_contracts import ProviderInfo
-
-            from .providers import record_usage
-
             await record_usage(conn, env.project_id, env.decision_set_id, u["node"],
                                ProviderInfo.model_validate(u["info"]), u["usd"])
         output = {"events": [e.model_dump(mode="json") for e in events], "messages": messages}

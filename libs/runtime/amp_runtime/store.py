@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from typing import Any
 
 import asyncpg
-from amp_contracts import ConflictError, Event, NotFound
+from amp_contracts import ConflictError, Event, IllegalTransition, NotFound, Status, StatusChange, lifecycle
 
 Conn = asyncpg.Pool | asyncpg.Connection
 
@@ -127,8 +127,14 @@ async def due_gates(db: Conn, remind_before_s: float, limit: int = 100) -> list[
 
 async def update_decision_set(conn: asyncpg.Connection, ds_id: str, fields: dict[str, Any], *,
                               expect_status: Iterable[str] | None = None, expect_lock_version: int | None = None,
-                              attempts: int = 5) -> dict[str, Any]:
-    """Set columns and bump `lock_version`, in one statement on the common path.
+                              node: str = "", run_id: str | None = None, attempts: int = 5) -> dict[str, Any]:
+    """Set columns and bump `lock_version`, in one statement on the common path. The one way a status changes.
+
+    A new `status` must be a transition the lifecycle allows from the row's current status
+    (`amp_contracts.lifecycle`); the condition is part of the UPDATE, so the check and the write
+    are atomic, and a refused transition raises `IllegalTransition` (a finished decision set is
+    final). A change of status also records a `status-change` event in the same transaction; it
+    comes back as `row["transition"]` for the caller to publish with its own events.
 
     Optimistic locking: a writer whose change rests on a row it read passes that row's
     `lock_version` (`expect_lock_version`) and gets a conflict if anyone wrote since; a status
@@ -141,27 +147,50 @@ async def update_decision_set(conn: asyncpg.Connection, ds_id: str, fields: dict
     bad = set(fields) - DS_COLUMNS
     if bad:
         raise ValueError(f"unknown decision-set columns {sorted(bad)}")
-    wanted = sorted(set(expect_status)) if expect_status is not None else None
+    new_status = Status(fields["status"]) if "status" in fields else None
+    wanted: set[str] | None = set(expect_status) if expect_status is not None else None
+    if new_status is not None:
+        legal = {str(s) for s in lifecycle.sources(new_status)}
+        wanted = legal if wanted is None else wanted & legal
+    order = sorted(wanted) if wanted is not None else None
     sets = ", ".join(f"{k} = ${i}" for i, k in enumerate(fields, start=4))
     for attempt in range(attempts):
         rec = await conn.fetchrow(
-            f"UPDATE decision_sets SET {sets}, lock_version = lock_version + 1, updated_at = now() "
-            f"WHERE id = $1 AND ($2::text[] IS NULL OR status = ANY($2::text[])) "
-            f"AND ($3::int IS NULL OR lock_version = $3) "
-            f"RETURNING id, project_id, version, parent_id, status, stage, lock_version",
-            _uuid(ds_id, "decision set"), wanted, expect_lock_version, *fields.values())
+            f"WITH prev AS (SELECT id, status FROM decision_sets WHERE id = $1 FOR UPDATE) "
+            f"UPDATE decision_sets d SET {sets}, lock_version = d.lock_version + 1, updated_at = now() FROM prev "
+            f"WHERE d.id = prev.id AND ($2::text[] IS NULL OR prev.status = ANY($2::text[])) "
+            f"AND ($3::int IS NULL OR d.lock_version = $3) "
+            f"RETURNING d.id, d.project_id, d.version, d.parent_id, d.status, d.stage, d.lock_version, "
+            f"prev.status AS previous_status",
+            _uuid(ds_id, "decision set"), order, expect_lock_version, *fields.values())
         if rec is not None:
-            return _row(rec)  # type: ignore[return-value]
+            row = _row(rec)
+            row["transition"] = None  # type: ignore[index]
+            if new_status is not None and row["previous_status"] != row["status"]:  # type: ignore[index]
+                row["transition"] = await _record_transition(conn, row, node, run_id)  # type: ignore[index,arg-type]
+            return row  # type: ignore[return-value]
         current = await conn.fetchrow("SELECT lock_version, status FROM decision_sets WHERE id = $1", uuid.UUID(ds_id))
         if current is None:
             raise NotFound(f"decision set {ds_id} not found")
+        if new_status is not None and not lifecycle.allowed(current["status"], new_status):
+            raise IllegalTransition(f"decision set {ds_id} is {current['status']}: it cannot become {new_status}")
         if wanted is not None and current["status"] not in wanted:
-            raise ConflictError(f"decision set {ds_id} is {current['status']}, not {' or '.join(wanted)}")
+            raise ConflictError(f"decision set {ds_id} is {current['status']}, not {' or '.join(sorted(wanted))}")
         if expect_lock_version is not None and current["lock_version"] != expect_lock_version:
             raise ConflictError(f"decision set {ds_id} changed since it was read "
                                 f"(version {current['lock_version']}, expected {expect_lock_version})")
         await asyncio.sleep(min(0.5, 0.01 * 2 ** attempt) * (0.5 + random.random()))
     raise ConflictError(f"decision set {ds_id} kept changing; gave up after {attempts} attempts")
+
+
+async def _record_transition(conn: asyncpg.Connection, row: dict[str, Any], node: str, run_id: str | None) -> Event:
+    change = StatusChange(decision_set_id=row["id"], previous=row["previous_status"], status=row["status"],
+                          label=lifecycle.LABELS[Status(row["status"])])
+    ev = Event(type="status-change", project_id=row["project_id"], decision_set_id=row["id"],
+               run_id=run_id or str(uuid.uuid5(uuid.UUID(row["id"]), "run")), node_name=node or row["stage"] or "",
+               data=change.model_dump(mode="json"))
+    key = f"status:{row['id']}:{row['lock_version']}"  # one transition per row version
+    return (await insert_events(conn, [ev], key, None))[0]
 
 
 # --- events ---------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ TRACER = "amp"
 
 def setup_tracing(service: str) -> None:
     """Install an SDK tracer provider for this process (console export with OTEL_TRACES_EXPORTER=console)."""
+    # lazy: only serving processes install the SDK
     from opentelemetry.sdk.resources import Resource
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter

@@ -23,6 +23,7 @@ def _parse_error(path: str, exc: Exception) -> Finding:
 
 
 def check_hcl(ctx: CheckContext) -> ToolResult:
+    # lazy: the HCL parser builds its grammar on import
     import hcl2
 
     paths = ctx.sandbox.paths(".tf")

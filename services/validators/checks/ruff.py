@@ -18,6 +18,7 @@ NO_PYTHON = "no Python files in the tree"
 def ruff_bin() -> str:
     """The ruff binary installed with the `ruff` wheel, else one on PATH."""
     try:
+        # lazy: only to locate the binary once (cached)
         from ruff.__main__ import find_ruff_bin
 
         return str(find_ruff_bin())
@@ -29,6 +30,7 @@ def ruff_bin() -> str:
 
 @cache
 def ruff_version() -> str:
+    # lazy: only to locate the binary once (cached)
     import subprocess
 
     try:

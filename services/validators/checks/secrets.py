@@ -18,6 +18,7 @@ _LOCK = threading.Lock()
 
 
 def check_secrets(ctx: CheckContext) -> ToolResult:
+    # lazy: detect-secrets loads its plugins on import
     from detect_secrets import SecretsCollection
     from detect_secrets.settings import default_settings
 

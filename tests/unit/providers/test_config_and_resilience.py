@@ -13,7 +13,6 @@ from amp_runtime.providers import (
     DeterministicProvider,
     Price,
     ProviderConfig,
-    Seam,
     cost_usd,
     estimate_usd,
 )
@@ -113,31 +112,44 @@ async def test_retry_after_is_waited_or_holds_the_breaker():
     assert not gate.is_open
 
 
-async def test_deterministic_provider_delegates_to_the_rules():
+async def test_deterministic_provider_answers_with_each_questions_rules():
     from amp_domain.requirements.extraction import extract, extract_patch
+
+    from services.codegen.asks import Seam, fill_seams, read_comment
+    from services.intake.asks import extract_constraints
+    from services.planner.asks import choose_pattern
 
     det = DeterministicProvider()
     text = "Fraud scoring on AWS in Frankfurt, p95 under 100 ms, PCI data, budget $8k per month."
-    res = await det.extract(text)
+    res = await det.ask(extract_constraints(text))
     assert res.value == extract(text) and res.info.provider == "deterministic" and res.usd == 0.0
     current = res.value.constraints
-    patch = await det.parse_approval_comment("also add SOC 2", current)
+    patch = await det.ask(read_comment("also add SOC 2", current))
     assert patch.value == extract_patch("also add SOC 2", current)
-    choice = await det.choose_pattern("serving_online", ["aws:serving_online:b", "aws:serving_online:a"],
-                                      ConstraintSchema())
+    choice = await det.ask(choose_pattern("serving_online", ["aws:serving_online:b", "aws:serving_online:a"],
+                                          ConstraintSchema()))
     assert choice.value.pattern_id == "aws:serving_online:b"  # the rules' first, never re-ranked
-    seams = await det.fill_seams([Seam(id="s", path="p.py", default="pass\n")], {})
+    seams = await det.ask(fill_seams([Seam(id="s", path="p.py", default="pass\n")], {}))
     assert seams.value == {"s": "pass\n"}
-    assert not hasattr(det, "evaluate_policy")
 
 
 async def test_deterministic_critique_is_the_tech_critic():
     from amp_contracts import Component, Plan
 
+    from services.critics.asks import critique_plan
     from services.critics.tech import critique
 
     plan = Plan(cloud="aws", regions=["eu-west-1"], components=[
         Component(capability="serving_online", pattern_id="aws:serving_online:lambda", deployment="serverless")])
     c = ConstraintSchema(cloud="aws", sla_latency_ms=20, throughput_rps=5000)
-    res = await DeterministicProvider().critique(plan, c)
+    res = await DeterministicProvider().ask(critique_plan(plan, c))
     assert res.value == critique(plan, c)
+
+
+def test_every_model_call_of_the_pipeline_is_configurable():
+    from amp_contracts import MODEL_CALLS
+
+    env = {f"AMP_PROVIDER_{m.name.upper()}": "openai" for m in MODEL_CALLS}
+    cfg = ProviderConfig.from_env(env)
+    assert all(cfg.provider_for(m.name) == "openai" for m in MODEL_CALLS)
+    assert {m.name for m in MODEL_CALLS if cfg.writes_code(m.name)} == {"codegen"}

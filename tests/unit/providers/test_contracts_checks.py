@@ -1,4 +1,4 @@
-"""The checks that keep a model's answer inside the catalog and the schema."""
+"""The checks that keep a model's answer inside the catalog and the schema (each service's questions)."""
 
 from __future__ import annotations
 
@@ -6,22 +6,13 @@ import json
 
 import pytest
 from amp_contracts import Component, ConstraintSchema, Coverage, Plan
-from amp_runtime.providers import OutputRejected, PatternChoice, Seam, check_choice, json_schema
-from amp_runtime.providers.contracts import (
-    CommentPatchOut,
-    CritiqueOut,
-    ExtractionOut,
-    QuestionsOut,
-    SeamFillsOut,
-    check_extraction,
-    check_patch,
-    check_questions,
-    check_risks,
-    check_seams,
-    explain,
-    field_values,
-)
+from amp_runtime.providers import OutputRejected, explain, json_schema
 from pydantic import ValidationError
+
+from services.codegen.asks import CommentPatchOut, Seam, SeamFillsOut, check_patch, check_seams
+from services.critics.asks import CritiqueOut, check_risks
+from services.intake.asks import ExtractionOut, QuestionsOut, check_extraction, check_questions, field_values
+from services.planner.asks import PatternChoice, check_choice
 
 CANDIDATES = ["aws:serving_online:sagemaker-endpoint", "aws:serving_online:lambda"]
 

@@ -1,40 +1,50 @@
-"""What every provider shares: the call context, the typed result, the errors and the interfaces.
+"""What every provider shares: the question (`Ask`), the call context, the typed result and the errors.
 
-A provider answers one node's question (extract constraints, choose a pattern, critique a plan,
-write code into a template seam). Implementations: `deterministic` (the rule-based code, no
-model), `anthropic` (the Messages API through the `anthropic` SDK) and `openai` (an
-OpenAI-compatible server such as Ollama or vLLM). Policy evaluation is never a provider's job.
+A node asks one typed question: "which constraints does this text state?", "which of these
+patterns?", "what code goes in this seam?". The node's service owns the question: its prompt
+pack, the Pydantic model the answer must validate against, a check only code can make (a
+pattern id must be a candidate, a region must exist), and the rule-based answer the platform
+gives without a model. The providers here only know how to put any such question to a model,
+or to the rules.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, runtime_checkable
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from amp_contracts import AmpError, ConstraintSchema, Coverage, Plan, ProviderInfo, Question, Risk
-from pydantic import BaseModel, Field
+from amp_contracts import AmpError, ProviderInfo
+from pydantic import BaseModel
 
-if TYPE_CHECKING:  # the intake's Extraction model lives with the rules that produce it
-    from amp_domain.requirements.extraction import Extraction
-
+if TYPE_CHECKING:
     from .accounting import Accounting
 
 T = TypeVar("T")
-
-#: Node names, used for per-node configuration (AMP_PROVIDER_<NODE>, AMP_MODEL_<NODE>) and accounting.
-INTAKE_EXTRACT = "intake_extract"
-ADAPTIVE_QUESTIONS = "adaptive_questions"
-PLANNER_CHOOSE = "planner_choose"
-CRITIC_TECH = "critic_tech"
-APPROVAL_FEEDBACK = "approval_feedback"
-CODEGEN = "codegen"
-NODES: tuple[str, ...] = (INTAKE_EXTRACT, ADAPTIVE_QUESTIONS, PLANNER_CHOOSE, CRITIC_TECH, APPROVAL_FEEDBACK, CODEGEN)
 
 #: `region_allowed(cloud, region) -> bool`: the allow-list a model's regions are checked against.
 RegionAllowed = Callable[[str | None, str], bool]
 #: `guard(estimate_usd)`: raises `BudgetExceeded` before a model call that the budget cannot pay for.
 BudgetGuard = Callable[[float], Awaitable[Any]]
+
+
+@dataclass(frozen=True)
+class Ask(Generic[T]):
+    """One typed question of a node.
+
+    `call` is the model call's name (`amp_contracts.MODEL_CALLS`): its configuration key, its
+    prompt pack, its accounting row and its quarantine prefix. `check(parsed)` turns a schema-valid answer into
+    the value or raises `OutputRejected` with words the model can act on. `rules()` is the
+    deterministic answer: what the platform says without a model, and the fallback when every
+    model is down (never for a call that writes code).
+    """
+
+    call: str
+    output: type[BaseModel]
+    prompt: str
+    check: Callable[[Any], T]
+    rules: Callable[[], T]
+    reference: str = ""
 
 
 @dataclass
@@ -56,24 +66,6 @@ class Result(Generic[T]):
     usd: float = 0.0
     prompt_pack_hash: str | None = None
     notes: list[str] = field(default_factory=list)  # why a fallback answered, in plain words
-
-
-class PatternChoice(BaseModel):
-    """The planner's choice for one capability: always one of the candidates it was given."""
-
-    pattern_id: str = Field(description="Exactly one of the candidate pattern ids, copied verbatim.")
-    justification: str = Field(min_length=1, description="Why this candidate fits the constraints best.")
-
-
-class Seam(BaseModel):
-    """A place in a template where model-written code goes; `default` is the template's own body."""
-
-    id: str
-    path: str
-    language: str = "python"
-    instructions: str = ""
-    signature: str = ""
-    default: str = ""
 
 
 # --------------------------------------------------------------------------- errors
@@ -107,39 +99,3 @@ class ProviderRequestRejected(ProviderError):
     """The provider refused the request itself (bad key, unknown model, malformed request)."""
 
     code, http_status = "provider_down", 502
-
-
-# --------------------------------------------------------------------------- interfaces
-
-@runtime_checkable
-class OrchestrationProvider(Protocol):
-    """The model-assisted decisions of intake, planner, critics and the approval gate."""
-
-    name: str
-
-    async def extract(self, text: str, *, region_allowed: RegionAllowed | None = None,
-                      ctx: CallContext | None = None) -> Result[Extraction]: ...
-
-    async def next_questions(self, constraints: ConstraintSchema, coverage: Coverage, asked: set[str] | list[str],
-                             *, ctx: CallContext | None = None) -> Result[list[Question]]: ...
-
-    async def choose_pattern(self, capability: str, candidates: list[str], constraints: ConstraintSchema, *,
-                             details: dict[str, str] | None = None,
-                             ctx: CallContext | None = None) -> Result[PatternChoice]: ...
-
-    async def critique(self, plan: Plan, constraints: ConstraintSchema, *,
-                       ctx: CallContext | None = None) -> Result[list[Risk]]: ...
-
-    async def parse_approval_comment(self, comment: str, current: ConstraintSchema, *,
-                                     region_allowed: RegionAllowed | None = None,
-                                     ctx: CallContext | None = None) -> Result[dict[str, Any]]: ...
-
-
-@runtime_checkable
-class CodeGenProvider(Protocol):
-    """Code inside the templates' seams; everything around a seam stays template-rendered."""
-
-    name: str
-
-    async def fill_seams(self, seams: list[Seam], context: dict[str, Any], *,
-                         ctx: CallContext | None = None) -> Result[dict[str, str]]: ...

@@ -3,8 +3,10 @@
 Environment (all optional):
 
 - `AMP_PROVIDER` — deterministic | anthropic | openai (the process default, from `Settings.provider`);
-  `AMP_PROVIDER_<NODE>` overrides it per node, e.g. `AMP_PROVIDER_CODEGEN=deterministic`.
-- `AMP_MODEL`, `AMP_FALLBACK_MODEL` (`none` disables it), `AMP_CODEGEN_MODEL`, `AMP_MODEL_<NODE>`:
+  `AMP_PROVIDER_<CALL>` overrides it per model call (`amp_contracts.MODEL_CALLS`), e.g.
+  `AMP_PROVIDER_CODEGEN=deterministic`.
+- `AMP_MODEL`, `AMP_FALLBACK_MODEL` (`none` disables it), `AMP_CODEGEN_MODEL` (calls that write code),
+  `AMP_MODEL_<CALL>`:
   pinned model ids (a dated snapshot where one exists, so an answer does not drift with an alias).
 - `AMP_TEMPERATURE_MODELS` — comma-separated model-id prefixes that still accept `temperature`;
   only those get `temperature: 0` (through `extra_body`, the SDK no longer takes the argument).
@@ -22,9 +24,11 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from .base import CODEGEN, NODES
+from amp_contracts import MODEL_CALLS
 
 PROVIDERS: tuple[str, ...] = ("deterministic", "anthropic", "openai")
+CALLS: tuple[str, ...] = tuple(m.name for m in MODEL_CALLS)
+CODE_CALLS: frozenset[str] = frozenset(m.name for m in MODEL_CALLS if m.writes_code)
 
 DEFAULT_MODEL = "claude-sonnet-4-6"
 DEFAULT_FALLBACK_MODEL = "claude-haiku-4-5-20251001"
@@ -85,17 +89,22 @@ class ProviderConfig:
     def provider_for(self, node: str) -> str:
         return self.node_providers.get(node, self.provider)
 
+    @staticmethod
+    def writes_code(node: str) -> bool:
+        """Calls that write code use `AMP_CODEGEN_MODEL` and never fall back to another model or the rules."""
+        return node in CODE_CALLS
+
     def models_for(self, node: str, provider: str = "anthropic") -> list[str]:
         """The models a node tries in order: its primary, then (not for codegen) the fallback."""
         if provider == "openai":
             primary = self.node_models.get(node) or self.openai_model
             fallback = self.openai_fallback_model
         else:
-            primary = self.node_models.get(node) or ((self.codegen_model or self.model) if node == CODEGEN
+            primary = self.node_models.get(node) or ((self.codegen_model or self.model) if self.writes_code(node)
                                                      else self.model)
             fallback = self.fallback_model
         chain = [primary]
-        if node != CODEGEN and fallback and fallback != primary:
+        if not self.writes_code(node) and fallback and fallback != primary:
             chain.append(fallback)
         return chain
 
@@ -125,8 +134,8 @@ class ProviderConfig:
                 return default
             return None if raw.lower() in ("none", "off", "0") else raw
 
-        node_providers = {n: e[f"AMP_PROVIDER_{n.upper()}"] for n in NODES if e.get(f"AMP_PROVIDER_{n.upper()}")}
-        node_models = {n: e[f"AMP_MODEL_{n.upper()}"] for n in NODES if e.get(f"AMP_MODEL_{n.upper()}")}
+        node_providers = {n: e[f"AMP_PROVIDER_{n.upper()}"] for n in CALLS if e.get(f"AMP_PROVIDER_{n.upper()}")}
+        node_models = {n: e[f"AMP_MODEL_{n.upper()}"] for n in CALLS if e.get(f"AMP_MODEL_{n.upper()}")}
         prices = dict(DEFAULT_PRICES)
         if e.get("AMP_LLM_PRICES"):
             prices.update({k: Price(**v) for k, v in json.loads(e["AMP_LLM_PRICES"]).items()})

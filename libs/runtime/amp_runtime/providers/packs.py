@@ -1,15 +1,21 @@
 """Prompt and few-shot packs: versioned files, each referenced by the hash of its content.
 
-A pack is a YAML file in `amp_runtime/prompts/` holding the system prompt, the tool that
-carries the structured answer, and worked examples. `prompt_pack_hash(name)` is the sha256 of
-the pack's canonical JSON, so reformatting a file keeps its hash and changing a word does not;
-the hash goes into every Reason Card the pack helped produce.
+A pack is a YAML file beside the node that asks with it (`services/<agent>/prompts/<name>.yaml`):
+the system prompt, the tool that carries the structured answer, and worked examples.
+`PromptPack.hash` is the sha256 of the pack's canonical JSON, so reformatting a file keeps its
+hash and changing a word does not; the hash goes into every Reason Card the pack helped produce.
+
+The set of packs in force is a `PackRegistry` over the prompt directories the composition root
+names (every service's), so that a decision set can record one fingerprint for all of them and
+the Change Summary can say when the prompts changed between two versions.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
-from functools import cache
+from collections.abc import Iterable
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +23,6 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..canonical import canonical_json, sha256_hex
-
-PROMPTS_DIR = Path(__file__).resolve().parent.parent / "prompts"
 
 
 class Example(BaseModel):
@@ -57,32 +61,39 @@ class PromptPack(BaseModel):
         return "\n\n".join(parts)
 
 
-def pack_names() -> list[str]:
-    return sorted(p.stem for p in PROMPTS_DIR.glob("*.yaml"))
-
-
 @cache
-def load_pack(name: str) -> PromptPack:
-    path = PROMPTS_DIR / f"{name}.yaml"
+def load_pack(path: Path) -> PromptPack:
+    """The pack in one file; its `name` must be the file's stem."""
     if not path.is_file():
-        raise ValueError(f"unknown prompt pack {name!r}; known: {', '.join(pack_names())}")
+        raise ValueError(f"no prompt pack at {path}")
     raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     pack = PromptPack.model_validate(raw)
-    if pack.name != name:
+    if pack.name != path.stem:
         raise ValueError(f"prompt pack {path.name} names itself {pack.name!r}")
     return pack
 
 
-def prompt_pack_hash(name: str) -> str:
-    """sha256 of the canonical content of pack `name`."""
-    return load_pack(name).hash
+class PackRegistry:
+    """The packs in force: every `*.yaml` of the given prompt directories, by name."""
 
+    def __init__(self, dirs: Iterable[Path]) -> None:
+        self.paths: dict[str, Path] = {}
+        for d in dirs:
+            for path in sorted(Path(d).glob("*.yaml")):
+                if path.stem in self.paths:
+                    raise ValueError(f"prompt pack {path.stem!r} is defined twice: {self.paths[path.stem]} and {path}")
+                self.paths[path.stem] = path
 
-@cache
-def packs_fingerprint() -> str:
-    """One id for the whole set of packs in force: a decision set records it, so the Change
-    Summary can say when the prompts changed between two versions."""
-    import hashlib
+    def names(self) -> list[str]:
+        return sorted(self.paths)
 
-    joined = "\n".join(f"{name}:{prompt_pack_hash(name)}" for name in pack_names())
-    return "packs-" + hashlib.sha256(joined.encode()).hexdigest()[:16]
+    def get(self, name: str) -> PromptPack:
+        if name not in self.paths:
+            raise ValueError(f"unknown prompt pack {name!r}; known: {', '.join(self.names())}")
+        return load_pack(self.paths[name])
+
+    @cached_property
+    def fingerprint(self) -> str:
+        """One id for the whole set of packs in force (recorded on every decision set and card)."""
+        joined = "\n".join(f"{name}:{self.get(name).hash}" for name in self.names())
+        return "packs-" + hashlib.sha256(joined.encode()).hexdigest()[:16]

@@ -36,6 +36,7 @@ async function request(method, path, body) {
 }
 
 export const api = {
+  pipeline: () => request("GET", "/pipeline"),
   projects: () => request("GET", "/projects"),
   project: (id) => request("GET", `/projects/${encodeURIComponent(id)}`),
   createProject: (name, description = "") => request("POST", "/projects", {name, description}),

@@ -7,6 +7,7 @@ import {api} from "./api.js";
 import {$, badge, clear, h, replace, usd, when} from "./dom.js";
 import {renderEntry} from "./entry.js";
 import {DecisionSetView} from "./run.js";
+import {usePipeline} from "./timeline.js";
 
 const state = {
   projects: [],
@@ -163,7 +164,7 @@ function closeNav() {
   $("#nav-toggle").setAttribute("aria-expanded", "false");
 }
 
-function init() {
+async function init() {
   $("#nav-toggle").addEventListener("click", () => {
     const open = !$("#sidebar").classList.contains("open");
     $("#sidebar").classList.toggle("open", open);
@@ -185,6 +186,11 @@ function init() {
     }
   });
   window.addEventListener("hashchange", route);
+  try {
+    usePipeline(await api.pipeline());
+  } catch (e) {
+    banner(`The pipeline description could not be loaded: ${e.message}`, "error");
+  }
   loadProjects();
   route();
 }

@@ -3,12 +3,12 @@
 
 import {badge, h, label, pct, show, signedUsd, time, usd} from "./dom.js";
 
-export const STAGE_NAMES = {
-  intake_extract: "Intake", coverage_check: "Coverage", adaptive_questions: "Questions",
-  apply_answers: "Answers", planner: "Planner", critic_tech: "Tech critic", critic_cost: "Cost critic",
-  policy_eval: "Policy", gate_hitl: "Approval gate", process_approval_feedback: "Approval feedback",
-  codegen: "Codegen", validators: "Validators", rationale_compile: "Rationale", diff_and_persist: "Diff & persist",
-};
+/** Node → label, from the gateway's pipeline table (`GET /pipeline`), loaded once at start. */
+export const STAGE_NAMES = {};
+
+export function usePipeline(pipeline) {
+  for (const node of pipeline.nodes || []) STAGE_NAMES[node.name] = node.label;
+}
 
 export function stageName(node) {
   return STAGE_NAMES[node] || label(node || "run");
@@ -50,6 +50,8 @@ export function describe(type, data) {
       return "Reminder: the gate is still waiting for you";
     case "gate-stale":
       return "The gate expired: this version is stale";
+    case "status-change":
+      return `Status: ${label(data.from || "")} → ${data.label || label(data.to || "")}`;
     case "run-error":
       return `Error${data.code ? ` (${data.code})` : ""}: ${data.message || "unknown"}`;
     case "run-complete":
