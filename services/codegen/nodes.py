@@ -1,4 +1,4 @@
-"""process_approval_feedback and codegen: pure functions of state (seed §7, §9)."""
+"""process_approval_feedback and codegen: pure functions of state."""
 
 from __future__ import annotations
 

@@ -292,7 +292,7 @@ def plan_md(project: str, plan: Plan, constraints: ConstraintSchema, cost: CostE
 
 
 def reports(cost: CostEstimate | None, policy: PolicyResults | None) -> dict[str, str]:
-    """The §22.2 shapes as given; absent inputs are left for the validators stage."""
+    """The cost, policy and change-summary shapes as given; absent inputs are left for the validators stage."""
     out = {}
     if cost is not None:
         out["reports/cost.json"] = json.dumps(cost.model_dump(mode="json"), indent=2, sort_keys=True) + "\n"

@@ -1,4 +1,4 @@
-"""The one place where errors become HTTP responses in the §22.4 shape. Never a stack trace."""
+"""The one place where errors become HTTP responses in the error model's shape. Never a stack trace."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`Idempotency-Key` on every POST (seed §22.1): the first response is stored and replayed.
+"""`Idempotency-Key` on every POST: the first response is stored and replayed.
 
 The same key with a different body is a client error (409), not a silent replay.
 """

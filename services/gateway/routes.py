@@ -1,4 +1,4 @@
-"""The REST routes (seed §22.1): thin handlers over commands, queries and the event stream."""
+"""The REST routes: thin handlers over commands, queries and the event stream."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Request and response bodies of the REST API (seed §22.1)."""
+"""Request and response bodies of the REST API."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`GET /streams/{decision_set_id}`: the decision set's events as Server-Sent Events (§22.3).
+"""`GET /streams/{decision_set_id}`: the decision set's events as Server-Sent Events.
 
 `id:` is the event's database id (monotonic); a reconnect with `Last-Event-ID` resumes after it
 with no gap and no duplicate; `run-complete` is always last and ends the stream.

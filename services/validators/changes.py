@@ -65,7 +65,7 @@ def change_summary(prev_state: dict | None, new_state: dict, prev_files: dict[st
                    new_files: dict[str, str], git_commit: str, parent_decision_set_id: str | None,
                    prev_prompt_pack: str | None = None, new_prompt_pack: str | None = None,
                    merge_conflicts: list[str] | None = None) -> DiffSummary:
-    """The composite Change Summary of one version against its parent (§21.7, §22.2)."""
+    """The composite Change Summary of one version against its parent."""
     old = prev_files or {}
     added = sorted(set(new_files) - set(old))
     removed = sorted(set(old) - set(new_files))

@@ -1,4 +1,4 @@
-"""validators → rationale_compile → diff_and_persist (seed §21.1 steps 10–12).
+"""validators → rationale_compile → diff_and_persist.
 
 The last stage owns the finished artifact: the reports, the rationale, the git commit and the zip.
 Its effects are keyed (commit pinned per decision set, zip under its content hash), so a retry

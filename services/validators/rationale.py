@@ -3,7 +3,7 @@
 Cards end up inside a zip the user downloads and shares, so every string is redacted first
 (secrets and PII: emails, phone numbers, AWS keys, bearer/JWT tokens, private keys, long
 hex/base64 tokens, Luhn-valid card numbers, `password=`-style assignments), and anything that
-looks like a raw prompt or provider transcript is dropped from free-form dicts (§19: "never
+looks like a raw prompt or provider transcript is dropped from free-form dicts (a Reason Card must "never
 expose raw prompts or provider transcripts"). Identifier fields the platform itself sets
 (decision id, prompt-pack hash, timestamp) are kept verbatim: they are hashes, not secrets.
 """
@@ -102,7 +102,7 @@ def redact(value: Any, *, drop_raw: bool = True) -> Any:
 
 
 def card_to_public(card: ReasonCard) -> dict[str, Any]:
-    """One card in the §19 shape, redacted; top-level fields kept, raw material dropped below them."""
+    """One card in its public shape, redacted; top-level fields kept, raw material dropped below them."""
     data = card.model_dump(mode="json")
     return {key: value if key in _IDENTIFIER_FIELDS else redact(value) for key, value in data.items()}
 

@@ -1,4 +1,4 @@
-"""Bad input gets a clear 4xx in the error model (§22.4) and loses nothing; Idempotency-Key works."""
+"""Bad input gets a clear 4xx in the error model and loses nothing; Idempotency-Key works."""
 
 from __future__ import annotations
 

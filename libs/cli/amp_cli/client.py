@@ -12,7 +12,7 @@ from .sse import SseParser
 
 
 class ApiError(Exception):
-    """An error response of the gateway, in its §22.4 shape."""
+    """An error response of the gateway, in its error-model shape."""
 
     def __init__(self, status: int, code: str, message: str) -> None:
         super().__init__(f"{code}: {message}")

@@ -1,4 +1,4 @@
-"""The typed Constraint Schema (seed §20) and what the coverage check says about it.
+"""The typed Constraint Schema and what the coverage check says about it.
 
 Field names and canonical values are those of the intake evaluation set, so that a
 prediction can be scored as it is and an outside subscriber reads the same vocabulary.
@@ -75,7 +75,7 @@ class Conflict(BaseModel):
 
 
 class Coverage(BaseModel):
-    """Constraint Coverage Score (seed §20) with what is missing or contradictory."""
+    """Constraint Coverage Score with what is missing or contradictory."""
 
     score: float = Field(ge=0, le=1)
     threshold: float = Field(ge=0, le=1)

@@ -1,4 +1,4 @@
-"""Cost estimate (seed §22.2): a priced bill of materials with a range and a delta."""
+"""Cost estimate: a priced bill of materials with a range and a delta."""
 
 from __future__ import annotations
 

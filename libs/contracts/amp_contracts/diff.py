@@ -1,4 +1,4 @@
-"""Change Summary (seed §22.2): what one decision-set version changed against its parent."""
+"""Change Summary: what one decision-set version changed against its parent."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The error model (seed §22.4) and the typed errors that map onto it.
+"""The error model and the typed errors that map onto it.
 
 Every layer raises one of these; the gateway turns them into HTTP responses and the bus
 runtime into `run-error` events, each in exactly one place.

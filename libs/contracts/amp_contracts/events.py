@@ -1,4 +1,4 @@
-"""Events of one decision set: the audit timeline and the SSE stream (seed §21.6, §22.3).
+"""Events of one decision set: the audit timeline and the SSE stream.
 
 The same object is a row of the `events` table, a message on the per-decision-set event
 subject, and (its `data`) the payload of one SSE frame whose `id:` is `id`.

@@ -1,4 +1,4 @@
-"""Policy results (seed §22.2) and the waivers that may accept a failed rule."""
+"""Policy results and the waivers that may accept a failed rule."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ class RuleResult(BaseModel):
 class PolicyResults(BaseModel):
     rules: list[RuleResult] = Field(default_factory=list)
     overall: Status = "pass"
-    requires_review: bool = Field(False, description="A rule forces human review (e.g. cost delta, §23.5).")
+    requires_review: bool = Field(False, description="A rule forces human review (e.g. a large cost delta).")
 
 
 class Waiver(BaseModel):

@@ -1,4 +1,4 @@
-"""The artifact store: content-addressed keys, so a repeated write is harmless (seed §21.3).
+"""The artifact store: content-addressed keys, so a repeated write is harmless.
 
 Keys: `projects/{pid}/ds_{version}/{sha256}-{name}`. A local directory by default; S3 (aioboto3)
 when a bucket is configured.

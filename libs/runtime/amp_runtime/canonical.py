@@ -1,4 +1,4 @@
-"""Canonical JSON and the step idempotency key (seed §21.3)."""
+"""Canonical JSON and the step idempotency key."""
 
 from __future__ import annotations
 

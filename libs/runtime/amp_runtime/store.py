@@ -110,7 +110,7 @@ async def latest_decision_set(db: Conn, project_id: str) -> dict[str, Any] | Non
 
 
 async def parent_cost(db: Conn, ds_id: str) -> dict | None:
-    """The cost estimate of a decision set's parent version, for deltas (§22.2)."""
+    """The cost estimate of a decision set's parent version, for deltas."""
     return await db.fetchval("SELECT p.cost FROM decision_sets d JOIN decision_sets p ON p.id = d.parent_id "
                              "WHERE d.id = $1", uuid.UUID(ds_id))
 

@@ -1,4 +1,4 @@
-"""Tracing and structured logs, correlated by project, decision set, run and node (seed §1, §21.11).
+"""Tracing and structured logs, correlated by project, decision set, run and node.
 
 Spans follow a decision set across services: every envelope carries the W3C `traceparent` of the
 step that published it, and the next step's span is its child. Exporters are the OpenTelemetry

@@ -2,7 +2,7 @@
 
 Checks are independent (each reads the sandbox, none writes into the tree), so they run in a
 small thread pool; the slow ones start first. The secret scan always runs, whatever `checks`
-says, because a found secret must fail the run (§23.6) and `secrets_found` must be trustworthy.
+says, because a found secret must fail the run and `secrets_found` must be trustworthy.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""detect-secrets over every file of the tree, in-process; any finding fails the run (§23.6).
+"""detect-secrets over every file of the tree, in-process; any finding fails the run.
 
 Files are scanned one by one with `scan_file` rather than `scan_files`, which forks a
 multiprocessing pool per call: forking from the threads validators run in is unsafe, and the

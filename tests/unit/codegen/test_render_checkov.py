@@ -28,6 +28,8 @@ from services.validators.checks import validate_tree
 from services.validators.toolenv import ACTIONLINT, CHECKOV, ToolUnavailable, ensure_tool
 from tests.evaldata import scenarios
 
+pytestmark = pytest.mark.slow  # checkov and actionlint over every scenario × cloud
+
 TEMPLATES = Path(__file__).resolve().parents[3] / "services" / "codegen" / "templates"
 CLOUDS = ("aws", "gcp", "azure")
 #: Region used when a scenario is forced onto a cloud it did not ask for.

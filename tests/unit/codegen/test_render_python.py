@@ -32,6 +32,7 @@ def test_ruff_check_and_format_pass_with_the_generated_config(written):
 
 @pytest.mark.parametrize("name", ["aws_online_pci", "gcp_batch_serverless", "azure_batch_serverless",
                                   "gcp_streaming"])
+@pytest.mark.slow
 def test_generated_project_trains_and_its_tests_pass(written, name):
     root = written[name]
     if shutil.which("make"):

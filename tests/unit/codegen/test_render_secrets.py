@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from detect_secrets import SecretsCollection
 from detect_secrets.settings import default_settings
+
+pytestmark = pytest.mark.slow  # detect-secrets over every generated tree
 
 ACCOUNT_ID = re.compile(r"(?<![\d.])\d{12}(?![\d.])")
 PATTERNS = [

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import time
 
+import pytest
 from amp_contracts import ConstraintSchema
 from amp_domain.requirements.extraction import extract, extract_patch, parse
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
+pytestmark = pytest.mark.slow  # property tests
 
 FRAGMENTS = [
     "AWS", "eu-west-1", "europe-west4", "westeurope", "Frankfurt", "p95", "p99", "under", "80 ms", "2 s",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+import pytest
 from amp_contracts import CAPABILITIES, ConstraintSchema, Plan, Risk
 from amp_domain.catalog import CLOUDS, catalog_version, load_catalog, region_index
 from hypothesis import HealthCheck, given, settings
@@ -186,6 +187,7 @@ def constraint_schemas(draw: st.DrawFn) -> ConstraintSchema:
     )
 
 
+@pytest.mark.slow
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(constraint_schemas())
 def test_any_valid_constraints_yield_a_valid_priced_plan(c: ConstraintSchema) -> None:

@@ -47,6 +47,7 @@ def test_tool_env_checks_pass_or_say_why_they_were_skipped(clean_report: Validat
         assert checkov.status == "pass"
 
 
+@pytest.mark.slow
 def test_checkov_hard_fail_turns_findings_into_errors() -> None:
     report = validate_tree(clean_tree(), checks=["checkov"], checkov_hard_fail=True)
     checkov = tool(report, "checkov")

@@ -1,4 +1,4 @@
-"""rationale_compile: §19-shaped JSON and Markdown, with secrets and PII redacted."""
+"""rationale_compile: Reason-Card-shaped JSON and Markdown, with secrets and PII redacted."""
 
 from __future__ import annotations
 

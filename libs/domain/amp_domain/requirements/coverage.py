@@ -1,4 +1,4 @@
-"""Constraint Coverage Score (seed §20): how much of what planning needs is known, and what contradicts.
+"""Constraint Coverage Score: how much of what planning needs is known, and what contradicts.
 
 The score is a weighted share of the fields planning depends on. Mandatory fields carry
 most of the weight; latency and throughput only count when an online or streaming
@@ -14,7 +14,7 @@ from amp_contracts import Conflict, ConstraintSchema, Coverage
 from .extract_gazetteer import gazetteer
 
 #: Relative weight of each field in the score (normalised over the applicable ones).
-#: Mandatory per seed §20: cloud, regions, budget, workload types, data class, and the
+#: Mandatory for planning: cloud, regions, budget, workload types, data class, and the
 #: latency SLO where a workload answers in real time. The rest refine the plan.
 WEIGHTS: dict[str, float] = {
     "cloud": 0.15,

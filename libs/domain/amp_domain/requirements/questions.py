@@ -1,4 +1,4 @@
-"""Adaptive questioner (seed §20): the fewest, highest-value follow-ups, and the assumptions otherwise made.
+"""Adaptive questioner: the fewest, highest-value follow-ups, and the assumptions otherwise made.
 
 Questions come in a fixed order so that the same gaps always produce the same questions:
 policy-blocking fields first (cloud just before regions, since region choices depend on
