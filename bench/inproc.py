@@ -21,6 +21,7 @@ from amp_runtime.artifacts import artifact_store
 from amp_runtime.bootstrap import open_checkpointer
 from amp_runtime.db import create_pool
 from amp_runtime.providers import PackRegistry, providers_from_settings
+from amp_runtime.reader import PgReader
 from amp_runtime.settings import Settings
 from amp_runtime.step import _commit, step_key
 
@@ -73,7 +74,7 @@ async def inproc(settings: Settings, texts: list[str], runs: int) -> dict[str, A
     artifacts = artifact_store(settings.artifacts_dir)
     providers = providers_from_settings(settings, artifacts, PackRegistry(prompt_dirs()))  # as open_deps wires it
     deps = Deps(settings=settings, pool=pool, nc=None, js=None, checkpointer=saver,  # type: ignore[arg-type]
-                artifacts=artifacts, providers=providers)
+                artifacts=artifacts, providers=providers, reader=PgReader(pool))
     out: dict[str, Any] = {}
     try:
         routes = _routes(deps)

@@ -12,7 +12,6 @@ from __future__ import annotations
 from functools import partial
 
 from amp_contracts import Envelope, GateDecided, ReasonCard, Subjects
-from amp_runtime import store
 from amp_runtime.agent import Deps, Route, agent_app, route
 from amp_runtime.settings import Settings
 from amp_runtime.step import StepResult
@@ -30,13 +29,13 @@ async def on_decided(svc: Codegen, env: Envelope[GateDecided], key: str) -> Step
     decision: Decision = {"status": p.status, "comment": p.comment, "by": p.by, "waivers": p.waivers}
     if p.status == "approved":  # the docs' design rationale is built from every card so far
         decision["prior_cards"] = [ReasonCard.model_validate(c)
-                                   for c in await store.list_reason_cards(svc.pool, env.decision_set_id)]
+                                   for c in await svc.db.reason_cards(env.decision_set_id)]
     return await after_gate(svc, env, key, p.interrupt_id, decision)
 
 
 def routes(deps: Deps) -> list[Route]:
     warm_up()
-    svc = Codegen(graph=build_graph(deps.checkpointer, deps.providers.llm), pool=deps.pool, artifacts=deps.artifacts,
+    svc = Codegen(graph=build_graph(deps.checkpointer, deps.providers.llm), db=deps.reader, artifacts=deps.artifacts,
                   settings=deps.settings, packs_fingerprint=deps.providers.packs.fingerprint)
     return [route(Subjects.POLICY_EVALUATED, partial(on_policy, svc)),
             route(Subjects.GATE_DECIDED, partial(on_decided, svc)),

@@ -14,10 +14,10 @@ from typing import Any
 
 from amp_contracts import CodegenCompleted, Envelope, IntakeCompleted, RunComplete, Subjects
 from amp_domain.requirements.coverage import check_coverage
-from amp_runtime import store
 from amp_runtime.artifacts import artifact_key
 from amp_runtime.canonical import canonical_json, sha256_hex
 from amp_runtime.graphs import read_graph, resume_graph
+from amp_runtime.reader import Reader
 from amp_runtime.step import NewDecisionSet, Outcome, StepResult
 
 from .state import Decision
@@ -30,7 +30,7 @@ class Codegen:
     """What the gate and decision handlers need."""
 
     graph: Any
-    pool: Any
+    db: Reader
     artifacts: Any
     settings: Any
     packs_fingerprint: str
@@ -47,7 +47,7 @@ async def after_gate(svc: Codegen, env: Envelope, key: str, interrupt_id: str | 
     run = await resume_graph(svc.graph, env.decision_set_id, SERVICE, interrupt_id, decision)
     v = run.values
     drafts = v.get("cards", [])[before:]
-    ds = await store.get_decision_set(svc.pool, env.decision_set_id)
+    ds = await svc.db.decision_set(env.decision_set_id)
     out = Outcome(env, key, svc.packs_fingerprint).cards(drafts)
     outcome = v.get("outcome")
     if outcome == "generate":

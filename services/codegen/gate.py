@@ -26,7 +26,7 @@ log = logging.getLogger("amp.codegen.gate")
 
 async def on_policy(svc: Codegen, env: Envelope[PolicyEvaluated], key: str) -> StepResult:
     p = env.payload
-    project = await store.get_project(svc.pool, env.project_id)
+    project = await svc.db.project(env.project_id)
     run = await run_graph(svc.graph, env.decision_set_id, SERVICE, {
         "project_name": project["name"], "constraints": p.constraints, "plan": p.plan, "risks": p.risks,
         "cost": p.cost, "policy": p.policy, "cards": []})
@@ -43,7 +43,7 @@ async def on_policy(svc: Codegen, env: Envelope[PolicyEvaluated], key: str) -> S
 async def on_expire(svc: Codegen, env: Envelope[GateExpire], key: str) -> StepResult:
     p = env.payload
     if p.kind == "reminder":
-        ds = await store.get_decision_set(svc.pool, env.decision_set_id)
+        ds = await svc.db.decision_set(env.decision_set_id)
         if ds["status"] not in ("waiting_approval", "expiring"):
             return StepResult()  # decided before the reminder went out
         return Outcome(env, key).event("gate-reminder", "gate_hitl", {

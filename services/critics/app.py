@@ -11,9 +11,9 @@ from functools import partial
 from typing import Any
 
 from amp_contracts import CostEstimate, CritiqueCompleted, Envelope, PlanProposed, PlanRevise, Subjects
-from amp_runtime import store
 from amp_runtime.agent import Deps, Route, agent_app, route
 from amp_runtime.graphs import run_graph
+from amp_runtime.reader import Reader
 from amp_runtime.settings import Settings
 from amp_runtime.step import Outcome, StepResult
 from faststream import FastStream
@@ -29,13 +29,13 @@ class Critics:
     """What the critics' handler needs."""
 
     graph: Any
-    pool: Any
+    db: Reader
     packs_fingerprint: str
 
 
 async def on_plan(svc: Critics, env: Envelope[PlanProposed], key: str) -> StepResult:
     p = env.payload
-    previous = await store.parent_cost(svc.pool, env.decision_set_id)
+    previous = await svc.db.parent_cost(env.decision_set_id)
     run = await run_graph(svc.graph, env.decision_set_id, SERVICE, {
         "constraints": p.constraints, "plan": p.plan, "cards": [],
         "previous_cost": CostEstimate.model_validate(previous) if previous else None})
@@ -57,7 +57,7 @@ async def on_plan(svc: Critics, env: Envelope[PlanProposed], key: str) -> StepRe
 
 def routes(deps: Deps) -> list[Route]:
     warm_up()
-    svc = Critics(graph=build_graph(deps.checkpointer, deps.providers.llm), pool=deps.pool,
+    svc = Critics(graph=build_graph(deps.checkpointer, deps.providers.llm), db=deps.reader,
                   packs_fingerprint=deps.providers.packs.fingerprint)
     return [route(Subjects.PLAN_PROPOSED, partial(on_plan, svc))]
 

@@ -10,9 +10,9 @@ from functools import partial
 from typing import Any
 
 from amp_contracts import CostEstimate, CritiqueCompleted, Envelope, PolicyEvaluated, Subjects, Waiver
-from amp_runtime import store
 from amp_runtime.agent import Deps, Route, agent_app, route
 from amp_runtime.graphs import run_graph
+from amp_runtime.reader import Reader
 from amp_runtime.settings import Settings
 from amp_runtime.step import Outcome, StepResult
 from faststream import FastStream
@@ -28,16 +28,16 @@ class Policy:
     """What the policy handler needs."""
 
     graph: Any
-    pool: Any
+    db: Reader
     packs_fingerprint: str
 
 
 async def on_critique(svc: Policy, env: Envelope[CritiqueCompleted], key: str) -> StepResult:
     p = env.payload
-    project = await store.get_project(svc.pool, env.project_id)
+    project = await svc.db.project(env.project_id)
     packs = project.get("policies") or {}
     packs = packs if isinstance(packs, dict) else {"rules": packs}
-    previous = await store.parent_cost(svc.pool, env.decision_set_id)
+    previous = await svc.db.parent_cost(env.decision_set_id)
     run = await run_graph(svc.graph, env.decision_set_id, SERVICE, {
         "constraints": p.constraints, "plan": p.plan, "cost": p.cost,
         "previous_cost": CostEstimate.model_validate(previous) if previous else None,
@@ -54,7 +54,7 @@ async def on_critique(svc: Policy, env: Envelope[CritiqueCompleted], key: str) -
 
 def routes(deps: Deps) -> list[Route]:
     warm_up()
-    svc = Policy(graph=build_graph(deps.checkpointer), pool=deps.pool,
+    svc = Policy(graph=build_graph(deps.checkpointer), db=deps.reader,
                  packs_fingerprint=deps.providers.packs.fingerprint)
     return [route(Subjects.CRITIQUE_COMPLETED, partial(on_critique, svc))]
 

@@ -14,10 +14,10 @@ from functools import partial
 from typing import Any
 
 from amp_contracts import CodegenCompleted, DiffSummary, Envelope, ReasonCard, RunComplete, RunCompleted, Subjects
-from amp_runtime import store
 from amp_runtime.agent import Deps, Route, agent_app, route
 from amp_runtime.artifacts import artifact_key
 from amp_runtime.graphs import run_graph
+from amp_runtime.reader import Reader
 from amp_runtime.settings import Settings
 from amp_runtime.step import Outcome, StepResult
 from faststream import FastStream
@@ -55,14 +55,14 @@ class Validators:
     """What the validators' handler needs."""
 
     graph: Any
-    pool: Any
+    db: Reader
     packs_fingerprint: str
 
 
 async def on_generated(svc: Validators, env: Envelope[CodegenCompleted], key: str) -> StepResult:
-    ds = await store.get_decision_set(svc.pool, env.decision_set_id)
-    parent = await store.find_decision_set(svc.pool, ds["parent_id"]) if ds.get("parent_id") else None
-    prior = [ReasonCard.model_validate(c) for c in await store.list_reason_cards(svc.pool, env.decision_set_id)]
+    ds = await svc.db.decision_set(env.decision_set_id)
+    parent = await svc.db.find_decision_set(ds["parent_id"]) if ds.get("parent_id") else None
+    prior = [ReasonCard.model_validate(c) for c in await svc.db.reason_cards(env.decision_set_id)]
     run = await run_graph(svc.graph, env.decision_set_id, SERVICE, {
         "project_id": env.project_id, "decision_set_id": env.decision_set_id, "version": ds["version"],
         "tree_key": env.payload.tree_key, "state_doc": plain(ds), "parent": plain(parent) if parent else None,
@@ -86,13 +86,13 @@ def routes(deps: Deps) -> list[Route]:
     warm_tools(deps.settings.validators_checkov)
 
     async def tree_key_of(decision_set_id: str) -> str | None:
-        row = await store.find_decision_set(deps.pool, decision_set_id)
+        row = await deps.reader.find_decision_set(decision_set_id)
         return row.get("tree_key") if row else None
 
     persist = PersistDeps(repos_dir=deps.settings.repos_dir, load_tree=deps.artifacts.get,
                           put_artifact=deps.artifacts.put, artifact_key=artifact_key, tree_key_of=tree_key_of,
                           checkov=deps.settings.validators_checkov)
-    svc = Validators(graph=build_graph(persist, deps.checkpointer), pool=deps.pool,
+    svc = Validators(graph=build_graph(persist, deps.checkpointer), db=deps.reader,
                      packs_fingerprint=deps.providers.packs.fingerprint)
     return [route(Subjects.CODEGEN_COMPLETED, partial(on_generated, svc))]
 

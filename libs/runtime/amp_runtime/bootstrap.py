@@ -15,6 +15,7 @@ from .db import create_pool
 from .deps import Deps
 from .graphs import serializer
 from .providers import PackRegistry, providers_from_settings
+from .reader import PgReader
 from .settings import Settings
 
 
@@ -44,7 +45,8 @@ async def open_deps(settings: Settings, name: str) -> AsyncIterator[Deps]:
     saver, saver_pool = await open_checkpointer(settings.database_url)
     artifacts = artifact_store(settings.artifacts_dir, settings.s3_bucket, settings.s3_endpoint_url)
     deps = Deps(settings=settings, pool=pool, nc=nc, js=js, checkpointer=saver, artifacts=artifacts,
-                providers=providers_from_settings(settings, artifacts, PackRegistry(settings.prompt_dirs)))
+                providers=providers_from_settings(settings, artifacts, PackRegistry(settings.prompt_dirs)),
+                reader=PgReader(pool))
     try:
         yield deps
     finally:

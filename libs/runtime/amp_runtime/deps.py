@@ -23,4 +23,5 @@ class Deps:
     checkpointer: Any
     artifacts: Any
     providers: Any = None
+    reader: Any = None  # a Reader over `pool` (what handlers read through)
     extras: dict[str, Any] = field(default_factory=dict)
