@@ -22,7 +22,7 @@ from typing import Any
 
 from .common import ROOT, Api, machine, scenario_texts, summary
 
-SECTIONS = ("plan", "artifact", "floor", "inproc", "growth", "memory", "model")
+SECTIONS = ("plan", "artifact", "floor", "inproc", "growth", "memory", "model", "pure")
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
@@ -125,6 +125,11 @@ async def run(a: argparse.Namespace, z: Sizes, base_url: str, database_url: str 
             r["inproc"] = ip
         if "growth" in a.sections:
             r["growth"] = await _growth(ctx, z, pool, r)
+        if "pure" in a.sections:
+            from . import pure  # lazy: only this section imports every agent's logic into the bench process
+
+            r["pure"] = await asyncio.to_thread(pure.run, [t["text"] for t in scenario_texts()], 3 if a.quick else 30)
+            _log(f"pure logic: {r['pure']}")
         if "model" in a.sections:
             from . import model
 

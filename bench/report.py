@@ -53,6 +53,10 @@ def targets(r: dict[str, Any]) -> list[dict[str, Any]]:
     add("version N / version 1 plan round trip (p50)", _get(r, "growth", "versions", "ratio_last_first_p50"), 1.2)
     add("plan p50 with 10k stored / before", _get(r, "growth", "stored", "ratio_after_before_p50"), 1.2)
     add("SSE replay cost per event, long / short stream", _get(r, "growth", "replay", "per_event_ratio"), 1.2)
+    add("requirement extraction p50 (pure)", _get(r, "pure", "extract_ms", "p50"), 5, unit="ms")
+    add("plan → critique → cost → policy p50 (pure)", _get(r, "pure", "plan_pipeline_ms", "p50"), 20, unit="ms")
+    add("repository rendering p50 (pure)", _get(r, "pure", "render_ms", "p50"), 50, unit="ms")
+    add("slowest adversarial extraction input", _get(r, "pure", "pathological_worst_ms"), 2000, unit="ms")
     rest = _get(r, "memory", "at_rest", "total", "rss")
     if rest is not None:
         add("whole `amp up` RSS at rest", round(rest / GIB, 3), 1.5, unit="GiB")

@@ -127,14 +127,12 @@ async def submit_constraints(pool: asyncpg.Pool, js: JetStreamContext, project_i
 
 @traced("answer")
 async def answer(pool: asyncpg.Pool, js: JetStreamContext, ds_id: str, body: AnswersSubmit) -> dict[str, Any]:
-    if not body.answers and not body.text.strip():
-        raise ValidationFailed("give typed answers, a free-text answer, or both")
     async with pool.acquire() as conn, conn.transaction():
         ds = await store.get_decision_set(conn, ds_id)
         gate = ds.get("gate") or {}
         if ds["status"] != "waiting_intake" or gate.get("gate") != "intake":
             raise GateClosed(f"decision set {ds_id} is not waiting for answers (status {ds['status']})")
-        _check_answers(ds, body)
+        _check_answers(ds, body, gate)
         interrupt_id = body.interrupt_id or gate.get("interrupt_id")
         if interrupt_id != gate.get("interrupt_id"):
             raise GateClosed(f"those questions of decision set {ds_id} are no longer open")
@@ -200,8 +198,17 @@ async def resume(pool: asyncpg.Pool, js: JetStreamContext, ds_id: str) -> dict[s
     return {"decision_set_id": ds_id, "status": "resuming"}
 
 
-def _check_answers(ds: dict[str, Any], body: AnswersSubmit) -> None:
-    """Typed answers must fit the schema now (422 naming the field), not fail later on the bus."""
+def _check_answers(ds: dict[str, Any], body: AnswersSubmit, gate: dict[str, Any]) -> None:
+    """Typed answers must fit the schema now (422 naming the field), not fail later on the bus.
+
+    Sending no answer skips the optional questions (their values are then assumed, visibly);
+    a required question cannot be skipped.
+    """
+    if not body.answers and not body.text.strip():
+        required = [q["field"] for q in gate.get("questions") or [] if q.get("blocking")]
+        if required:
+            raise ValidationFailed(f"{', '.join(required)} must be answered: planning cannot go on without it",
+                                   details=[{"field": f} for f in required])
     if body.answers:
         apply_answers(ConstraintSchema.model_validate(ds.get("constraints") or {}), body.answers)
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, get_args
 
 from amp_contracts import NODES, PIPELINE, STAGES, lifecycle
+from amp_contracts.events import EventType
 
 DS_PUBLIC = ("id", "project_id", "version", "parent_id", "status", "stage", "requirements", "input_constraints",
              "constraints", "coverage", "assumptions", "plan", "risks", "cost", "policy", "gate", "approval",
@@ -35,6 +36,7 @@ def project(row: dict[str, Any], decision_sets: list[dict[str, Any]] | None = No
 def pipeline_view() -> dict[str, Any]:
     """What the web page labels its timeline with: the same table the services subscribe from."""
     return {"stages": [s.model_dump() for s in STAGES], "nodes": [n.model_dump() for n in NODES],
+            "event_types": list(get_args(EventType)),
             "steps": [s.model_dump() for s in PIPELINE],
             "statuses": [{"status": str(st), "label": lifecycle.LABELS[st], "terminal": st in lifecycle.TERMINAL,
                           "next": sorted(str(t) for t in lifecycle.TRANSITIONS[st])} for st in lifecycle.Status]}

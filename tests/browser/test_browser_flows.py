@@ -185,3 +185,52 @@ def test_policy_fail_asks_for_waivers(browser) -> None:
     expect(page.locator("#policy-panel .rules li[data-rule='budget_band']")).to_contain_text("waived")
     browser.shot("waived-and-generated")
     assert not browser.errors, browser.errors
+
+
+def test_intake_never_leaves_a_dead_end(browser) -> None:
+    """The path that used to strand a user: a churn model, gcp and pii picked in the first round, a region of
+    another cloud typed in; the conflict question that follows offers gcp's regions and can be answered."""
+    page = browser.page
+    page.goto("/")
+    page.fill("#project-name", "Churn (dead end)")
+    page.fill("#requirements", "I need an ML model for churn")
+    page.click("#submit-requirements")
+    page.wait_for_url(re.compile(r"#/ds/"))
+    form = page.locator("#answers-form")
+    expect(form).to_be_visible(timeout=LONG)
+
+    regions = form.locator(".question[data-field=regions]")
+    expect(regions.locator("input[type=checkbox]:checked")).to_have_count(0)  # required: never pre-answered
+    form.locator(".question[data-field=cloud]").get_by_label("gcp", exact=True).check()
+    options = regions.locator("input[type=checkbox]")
+    expect(options.first).to_be_visible()
+    values = [options.nth(i).get_attribute("value") for i in range(options.count())]
+    assert values and all(not v.startswith(("us-east-", "eu-west-", "westeurope")) for v in values), values
+    regions.locator("input.other-input").fill("us-east-1")  # a region of another cloud, typed by hand
+    form.locator(".question[data-field=data_classification]").get_by_label("pii", exact=True).check()
+    browser.shot("first-round")
+    form.locator("button[type=submit]").click()
+
+    conflict = page.locator("#answers-form .question[data-field=regions]")
+    expect(conflict).to_contain_text("do not belong to gcp", timeout=LONG)
+    boxes = conflict.locator("input[type=checkbox]")
+    expect(boxes.first).to_be_visible()
+    offered = [boxes.nth(i).get_attribute("value") for i in range(boxes.count())]
+    assert offered and not any(o.startswith("change ") for o in offered), offered
+    browser.shot("conflict-question")
+    page.locator("#answers-form button[type=submit]").click()  # nothing chosen: refused on the page, named
+    expect(page.locator("#answers-form [role=alert]")).to_contain_text(re.compile("regions", re.I))
+    boxes.first.check()
+    page.locator("#answers-form button[type=submit]").click()
+
+    for _ in range(3):  # later rounds ask only optional things: skipping them must work
+        page.wait_for_function("() => document.querySelector('#approval-box') || "
+                               "(document.querySelector('#skip-questions') && !document.querySelector('#skip-questions').disabled)",
+                               timeout=LONG)
+        if page.locator("#approval-box").is_visible():
+            break
+        page.click("#skip-questions")
+    expect(page.locator("#approval-box")).to_be_visible(timeout=LONG)
+    expect(page.locator("#requirements-panel")).to_contain_text(offered[0])
+    browser.shot("reached-the-gate")
+    assert not browser.errors, browser.errors

@@ -116,7 +116,7 @@ def answer_questions(client: Client, ds_id: str, gate: dict, opts: RunOptions, a
             view.out.print(f"[bold yellow]The intake needs {len(pending)} answer(s)[/] "
                            "[dim](Enter takes the default; numbers pick options)[/]")
             for q in pending:
-                value = ask(q, view.out)
+                value = ask(following(q, answers), view.out)
                 if value is not None:
                     answers[q["field"]] = value
             text = ""
@@ -127,6 +127,13 @@ def answer_questions(client: Client, ds_id: str, gate: dict, opts: RunOptions, a
     else:
         text = ""
     client.answer(ds_id, answers, text=text, interrupt_id=gate.get("interrupt_id"))
+
+
+def following(q: dict[str, Any], answers: dict[str, Any]) -> dict[str, Any]:
+    """The question with the options that follow an answer given before it (regions after the cloud)."""
+    chosen = answers.get(q.get("depends_on") or "")
+    by = q.get("options_by") or {}
+    return {**q, "options": by[chosen]} if isinstance(chosen, str) and chosen in by else q
 
 
 def questions_line(questions: list[dict[str, Any]]) -> str:

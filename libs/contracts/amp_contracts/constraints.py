@@ -72,6 +72,7 @@ class Conflict(BaseModel):
     fields: list[str]
     message: str
     severity: Literal["warn", "block"] = "warn"
+    resolve: str | None = Field(None, description="The field a person answers again to resolve it (default: the first).")
 
 
 class Coverage(BaseModel):
@@ -94,9 +95,12 @@ class Question(BaseModel):
     prompt: str
     kind: Literal["choice", "multi", "number", "text"] = "text"
     options: list[str] = Field(default_factory=list)
-    default: Any = None
+    default: Any = Field(None, description="Offered pre-selected; never set for a required (blocking) question.")
     why: str = ""
     blocking: bool = False
+    depends_on: str | None = Field(None, description="The field whose answer decides which options apply.")
+    options_by: dict[str, list[str]] = Field(default_factory=dict,
+                                             description="Options per answer of `depends_on` (regions per cloud).")
 
 
 class Assumption(BaseModel):

@@ -60,27 +60,27 @@ def conflicts(c: ConstraintSchema) -> list[Conflict]:
     out: list[Conflict] = []
     if c.deployment_pref == "serverless" and c.sla_latency_ms is not None and c.sla_latency_ms < SERVERLESS_MIN_P95_MS:
         out.append(Conflict(
-            fields=["deployment_pref", "sla_latency_ms"], severity="block",
+            fields=["deployment_pref", "sla_latency_ms"], severity="block", resolve="deployment_pref",
             message=f"Serverless cold starts and per-invocation overhead cannot hold a {c.sla_latency_ms:g} ms p95 "
                     f"(below {SERVERLESS_MIN_P95_MS:g} ms); choose containers or relax the latency target."))
     if c.deployment_pref == "serverless" and c.throughput_rps is not None and c.throughput_rps >= SERVERLESS_MAX_RPS:
         out.append(Conflict(
-            fields=["deployment_pref", "throughput_rps"], severity="warn",
+            fields=["deployment_pref", "throughput_rps"], severity="warn", resolve="deployment_pref",
             message=f"{c.throughput_rps:g} requests/s on serverless hits concurrency limits and costs more than "
                     "provisioned containers at that load."))
     if "hipaa" in c.compliance and c.data_classification == "public":
         out.append(Conflict(
-            fields=["compliance", "data_classification"], severity="block",
+            fields=["compliance", "data_classification"], severity="block", resolve="data_classification",
             message="HIPAA applies only to protected health information, yet the data is classified public; "
                     "one of the two is wrong."))
     if c.data_classification == "pci" and "pci_dss" not in c.compliance:
         out.append(Conflict(
-            fields=["data_classification", "compliance"], severity="warn",
+            fields=["data_classification", "compliance"], severity="warn", resolve="compliance",
             message="Cardholder data is in scope but PCI DSS is not listed; PCI DSS controls will be assumed."))
     if c.data_classification == "phi" and "hipaa" not in c.compliance and c.cloud is not None and any(
             r.startswith("us") for r in c.regions):
         out.append(Conflict(
-            fields=["data_classification", "compliance"], severity="warn",
+            fields=["data_classification", "compliance"], severity="warn", resolve="compliance",
             message="Health data in a US region usually falls under HIPAA, which is not listed."))
     if c.cloud is not None and c.regions:
         g = gazetteer()
@@ -88,26 +88,26 @@ def conflicts(c: ConstraintSchema) -> list[Conflict]:
         unknown = [r for r in c.regions if g.cloud_of_region(r) is None]
         if foreign:
             out.append(Conflict(
-                fields=["cloud", "regions"], severity="block",
+                fields=["cloud", "regions"], severity="block", resolve="regions",
                 message=f"Region(s) {', '.join(foreign)} do not belong to {c.cloud}."))
         if unknown:
             out.append(Conflict(
-                fields=["regions"], severity="block",
+                fields=["regions"], severity="block", resolve="regions",
                 message=f"Unknown region code(s): {', '.join(unknown)}."))
     if c.availability_target is not None and c.availability_target >= MULTI_REGION_AVAILABILITY and len(c.regions) == 1:
         out.append(Conflict(
-            fields=["availability_target", "regions"], severity="warn",
+            fields=["availability_target", "regions"], severity="warn", resolve="regions",
             message=f"{c.availability_target:g}% availability is above what one region's SLA offers; "
                     "a second region (active-active or warm standby) is needed."))
     if c.sla_latency_ms is not None and c.sla_latency_ms < NETWORK_FLOOR_MS:
         out.append(Conflict(
-            fields=["sla_latency_ms"], severity="warn",
+            fields=["sla_latency_ms"], severity="warn", resolve="sla_latency_ms",
             message=f"A {c.sla_latency_ms:g} ms target is below a network round trip; only in-process or "
                     "edge inference can meet it."))
     if "fedramp" in c.compliance and c.cloud in ("aws", "azure") and c.regions and not any(
             "gov" in r for r in c.regions):
         out.append(Conflict(
-            fields=["compliance", "regions"], severity="warn",
+            fields=["compliance", "regions"], severity="warn", resolve="regions",
             message="Commercial regions cover FedRAMP Moderate only; FedRAMP High needs a government region "
                     "(AWS GovCloud, Azure Government). Confirm the impact level."))
     return out

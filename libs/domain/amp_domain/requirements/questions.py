@@ -52,18 +52,35 @@ def _default_region(c: ConstraintSchema) -> str | None:
     return common[0] if common else None
 
 
+def _region_options(c: ConstraintSchema) -> tuple[list[str], str | None, dict[str, list[str]]]:
+    """Region options that follow the cloud: its own regions when known, else one list per cloud."""
+    g = gazetteer()
+    if c.cloud:
+        own = [r for r in c.regions if g.cloud_of_region(r) == c.cloud]
+        suggested = [r for r in [_default_region(c)] if r]  # e.g. the EU region first when GDPR applies
+        return list(dict.fromkeys([*own, *suggested, *g.common_regions(c.cloud)])), None, {}
+    by_cloud = {cloud: g.common_regions(cloud) for cloud in CLOUDS}
+    return [r for regions in by_cloud.values() for r in regions], "cloud", by_cloud
+
+
 def _field_question(name: str, c: ConstraintSchema, blocking: bool) -> Question:
-    """The question for one missing field, with typed options and a sensible default."""
+    """The question for one missing field, with typed options and a sensible default.
+
+    A required (blocking) question is never pre-answered: the person must choose.
+    """
     kind: str = "text"
     options: list[str] = []
     default: Any = None
+    depends_on: str | None = None
+    options_by: dict[str, list[str]] = {}
     realtime = bool({"online", "streaming"} & set(c.workload_types))
     if name == "cloud":
         kind, options, default = "choice", list(CLOUDS), "aws"
     elif name == "regions":
-        kind, options, default = "multi", gazetteer().common_regions(c.cloud), None
+        kind = "multi"
+        options, depends_on, options_by = _region_options(c)
         region = _default_region(c)
-        default = [region] if region else None
+        default = [region] if region and c.cloud else None
     elif name == "budget_monthly_usd":
         kind, options, default = "number", ["500", "2000", "5000", "20000", "50000"], None
     elif name == "workload_types":
@@ -87,19 +104,30 @@ def _field_question(name: str, c: ConstraintSchema, blocking: bool) -> Question:
     elif name == "compliance":
         kind, options, default = "multi", list(get_args(Compliance)), []
     return Question(id=f"ask:{name}", field=name, prompt=_PROMPTS.get(name, f"What is the {name}?"), kind=kind,
-                    options=options, default=default, why=_WHY.get(name, ""), blocking=blocking)
+                    options=options, default=None if blocking else default, why=_WHY.get(name, ""),
+                    blocking=blocking, depends_on=depends_on, options_by=options_by)
 
 
-def _conflict_question(conflict: Conflict) -> Question:
-    """One question asking the user to resolve a conflict (which side gives way)."""
-    options = [f"change {f}" for f in conflict.fields]
-    if conflict.severity == "warn":
-        options.append("keep as stated")
-    return Question(id="conflict:" + "+".join(conflict.fields), field=conflict.fields[0],
-                    prompt=f"{conflict.message} How should this be resolved?", kind="choice", options=options,
-                    default=options[-1] if conflict.severity == "warn" else options[0],
-                    why="Conflicting constraints would make the plan fail review.",
-                    blocking=conflict.severity == "block")
+def _current(c: ConstraintSchema, name: str) -> Any:
+    value = getattr(c, name)
+    return None if value in (None, [], "") else value
+
+
+def _conflict_question(conflict: Conflict, c: ConstraintSchema) -> Question:
+    """A conflict resolved by answering one of its fields again, with that field's own valid values.
+
+    A blocking conflict must be answered (no pre-selection); a warning offers the value as stated,
+    so leaving it as it is keeps it. The other side can always be changed in free text.
+    """
+    name = conflict.resolve or conflict.fields[0]
+    blocking = conflict.severity == "block"
+    base = _field_question(name, c, blocking=blocking)
+    others = [f for f in conflict.fields if f != name]
+    hint = f" (or change {', '.join(others)} in your own words)" if others else ""
+    default = None if blocking else (_current(c, name) if _current(c, name) is not None else base.default)
+    return base.model_copy(update={"id": "conflict:" + "+".join(conflict.fields),
+                                   "prompt": f"{conflict.message} {base.prompt}{hint}", "default": default,
+                                   "why": "Conflicting constraints would make the plan fail review."})
 
 
 def next_questions(c: ConstraintSchema, coverage: Coverage, asked: set[str] | None = None,
@@ -132,7 +160,7 @@ def next_questions(c: ConstraintSchema, coverage: Coverage, asked: set[str] | No
         add(_field_question(name, c, blocking=True))
     for conflict in coverage.conflicts:
         if conflict.severity == "block":
-            add(_conflict_question(conflict))
+            add(_conflict_question(conflict, c))
     if not coverage.passed:
         rest = [f for f in coverage.missing if f not in known and f not in blocking]
         rest.sort(key=lambda f: -WEIGHTS.get(f, 0.0))
@@ -140,7 +168,7 @@ def next_questions(c: ConstraintSchema, coverage: Coverage, asked: set[str] | No
             add(_field_question(name, c, blocking=False))
     for conflict in coverage.conflicts:
         if conflict.severity != "block":
-            add(_conflict_question(conflict))
+            add(_conflict_question(conflict, c))
     return out
 
 

@@ -108,83 +108,103 @@ export function whatHappened(events, ds) {
   ];
 }
 
-/** Typed input for one intake question; returns {el, read()} where read() gives the typed value or undefined. */
+/** Typed input for one intake question; returns {el, read(), setOptions()} where read() gives the typed value
+ * or undefined (not answered). A required question starts unanswered; an optional one can always be cleared. */
 function questionInput(q, idx) {
   const id = `q-${idx}-${String(q.field).replace(/[^a-z0-9_-]/gi, "")}`;
-  const options = q.options || [];
   const def = q.default;
   const hint = [q.why ? h("p", {class: "hint", id: `${id}-why`}, q.why) : null];
-  const legendText = [q.prompt, q.blocking ? " " : null, q.blocking ? badge("required", "warn") : null];
-  if (q.kind === "choice" && options.length) {
-    const name = id;
-    const radios = options.map((o, i) => h("label", {class: "check"},
-      h("input", {type: "radio", name, value: o, id: `${id}-${i}`, checked: def === o}), " ", o));
-    const el = h("fieldset", {class: "field question", dataset: {field: q.field}, "aria-describedby": q.why ? `${id}-why` : null},
-      h("legend", null, legendText), h("div", {class: "checks"}, radios), hint);
-    return {el, read: () => el.querySelector("input:checked")?.value};
-  }
-  if (q.kind === "multi" && options.length) {
-    const defs = new Set(Array.isArray(def) ? def : def != null ? [def] : []);
-    const boxes = options.map((o, i) => h("label", {class: "check"},
-      h("input", {type: "checkbox", value: o, id: `${id}-${i}`, checked: defs.has(o)}), " ", o));
-    const other = h("input", {id: `${id}-other`, autocomplete: "off", placeholder: "comma separated",
-      class: "other-input"});
-    const el = h("fieldset", {class: "field question", dataset: {field: q.field}, "aria-describedby": q.why ? `${id}-why` : null},
-      h("legend", null, legendText), h("div", {class: "checks"}, boxes),
-      h("div", {class: "field"}, h("label", {for: `${id}-other`, class: "sub"}, "Other"), other), hint);
-    return {el, read: () => {
-      const vals = [...el.querySelectorAll("input[type=checkbox]:checked")].map((i) => i.value);
-      for (const extra of other.value.split(",").map((s) => s.trim()).filter(Boolean)) {
+  const legendText = [q.prompt, " ", q.blocking ? badge("required", "warn") : badge("optional", "muted")];
+  const describedBy = q.why ? `${id}-why` : null;
+  if ((q.kind === "choice" || q.kind === "multi") && ((q.options || []).length || q.depends_on)) {
+    const multi = q.kind === "multi";
+    const checks = h("div", {class: "checks"});
+    const other = multi ? h("input", {id: `${id}-other`, autocomplete: "off", placeholder: "comma separated",
+      class: "other-input"}) : null;
+    const el = h("fieldset", {class: "field question", dataset: {field: q.field}, "aria-describedby": describedBy},
+      h("legend", null, legendText), checks,
+      multi ? h("div", {class: "field"}, h("label", {for: `${id}-other`, class: "sub"}, "Other"), other) : null,
+      q.blocking || multi ? null : h("button", {type: "button", class: "link clear-choice",
+        onclick: () => el.querySelectorAll("input:checked").forEach((i) => { i.checked = false; })}, "Clear"),
+      hint);
+    const setOptions = (options, selected) => {
+      const keep = new Set(selected);
+      replace(checks, ...options.map((o, i) => h("label", {class: "check"},
+        h("input", {type: multi ? "checkbox" : "radio", name: id, value: o, id: `${id}-${i}`, checked: keep.has(o)}),
+        " ", o)));
+    };
+    setOptions(q.options || [], Array.isArray(def) ? def : def != null ? [def] : []);
+    const read = () => {
+      if (!multi) return el.querySelector("input:checked")?.value;
+      const vals = [...el.querySelectorAll("input:checked")].map((i) => i.value);
+      for (const extra of other.value.split(",").map((x) => x.trim()).filter(Boolean)) {
         if (!vals.includes(extra)) vals.push(extra);
       }
       return vals.length ? vals : undefined;
-    }};
+    };
+    return {el, read, setOptions};
   }
   const number = q.kind === "number";
   const input = h("input", {id, type: number ? "number" : "text", step: number ? "any" : null, min: number ? 0 : null,
-    inputmode: number ? "decimal" : null, autocomplete: "off", "aria-describedby": q.why ? `${id}-why` : null,
+    inputmode: number ? "decimal" : null, autocomplete: "off", "aria-describedby": describedBy,
     value: def == null ? "" : Array.isArray(def) ? def.join(", ") : String(def),
     placeholder: q.kind === "multi" ? "comma separated" : null});
   const el = h("div", {class: "field question", dataset: {field: q.field}},
     h("label", {for: id}, legendText), input, hint);
-  return {el, read: () => {
+  return {el, setOptions: () => {}, read: () => {
     const raw = input.value.trim();
     if (!raw) return undefined;
     if (number) {
       const n = Number(raw.replace(/[$,\s]/g, ""));
       return Number.isFinite(n) ? n : undefined;
     }
-    if (q.kind === "multi") return raw.split(",").map((s) => s.trim()).filter(Boolean);
+    if (q.kind === "multi") return raw.split(",").map((x) => x.trim()).filter(Boolean);
     return raw;
   }};
+}
+
+/** Options of a question that depend on another question's answer (regions follow the chosen cloud). */
+function linkDependents(questions, inputs) {
+  questions.forEach((q, i) => {
+    if (!q.depends_on || !q.options_by) return;
+    const j = questions.findIndex((p) => p.field === q.depends_on);
+    if (j < 0) return;
+    const follow = () => {
+      const chosen = inputs[j].read();
+      const options = (chosen && q.options_by[chosen]) || q.options || [];
+      const kept = [].concat(inputs[i].read() || []).filter((o) => options.includes(o));
+      inputs[i].setOptions(options, kept);
+    };
+    inputs[j].el.addEventListener("change", follow);
+    follow();
+  });
 }
 
 export function intakeGate(ds, gate, onDone) {
   const questions = gate.questions || [];
   const inputs = questions.map(questionInput);
+  linkDependents(questions, inputs);
+  const required = questions.filter((q) => q.blocking).map((q) => q.field);
   const free = h("textarea", {id: "answer-text", rows: 2, maxlength: 20000,
     placeholder: "e.g. AWS in eu-west-1, internal data"});
-  const status = h("div", {class: "form-status"});
+  const status = h("div", {class: "form-status", "aria-live": "polite"});
   const submit = h("button", {type: "submit", class: "primary"}, "Send answers");
+  const skip = required.length ? null : h("button", {type: "button", class: "secondary", id: "skip-questions"},
+    "Skip: assume the rest");
   const form = h("form", {class: "stack gate intake-gate", id: "answers-form", "aria-labelledby": "answers-heading"},
     h("h2", {id: "answers-heading"}, "The intake needs a few answers"),
-    h("p", {class: "muted"}, "Answer what you know; the rest is assumed and shown as assumptions."),
+    h("p", {class: "muted"}, required.length
+      ? "Required answers are marked; answer what else you know, the rest is assumed and shown as assumptions."
+      : "Answer what you know, or skip: the rest is assumed and shown as assumptions."),
     inputs.map((i) => i.el),
     h("div", {class: "field"}, h("label", {for: "answer-text"}, "Or answer in your own words"), free),
-    h("div", {class: "actions"}, submit, status));
-  form.addEventListener("submit", async (e) => {
-    e.preventDefault();
-    const answers = {};
-    questions.forEach((q, i) => {
-      const v = inputs[i].read();
-      if (v !== undefined) answers[q.field] = v;
-    });
-    const text = free.value.trim();
-    if (!Object.keys(answers).length && !text) {
-      replace(status, h("span", {class: "error", role: "alert"}, "Answer at least one question."));
-      return;
-    }
+    h("div", {class: "actions"}, submit, skip, status));
+  const mark = (fields) => {
+    for (const el of form.querySelectorAll(".question")) el.classList.toggle("invalid", fields.includes(el.dataset.field));
+  };
+  const send = async (answers, text) => {
     submit.disabled = true;
+    if (skip) skip.disabled = true;
     replace(status, "Sending…");
     try {
       await api.answer(ds.id, {interrupt_id: gate.interrupt_id || null, answers, text});
@@ -192,9 +212,35 @@ export function intakeGate(ds, gate, onDone) {
       onDone();
     } catch (err) {
       submit.disabled = false;
-      replace(status, h("span", {class: "error", role: "alert"}, `Not sent: ${err.message}`));
+      if (skip) skip.disabled = false;
+      const fields = ((err.body && err.body.error && err.body.error.details) || []).map((d) => d.field).filter(Boolean);
+      mark(fields);
+      replace(status, h("span", {class: "error", role: "alert"},
+        `Not sent: ${err.message}` + (fields.length ? " (fix the highlighted question)" : "")));
+      form.querySelector(".question.invalid input")?.focus();
     }
+  };
+  form.addEventListener("submit", (e) => {
+    e.preventDefault();
+    const answers = {};
+    questions.forEach((q, i) => {
+      const v = inputs[i].read();
+      if (v !== undefined) answers[q.field] = v;
+    });
+    const text = free.value.trim();
+    const missing = text ? [] : required.filter((f) => answers[f] === undefined);
+    if (missing.length) {
+      mark(missing);
+      replace(status, h("span", {class: "error", role: "alert"}, `Please answer: ${missing.map(label).join(", ")}.`));
+      return;
+    }
+    if (!Object.keys(answers).length && !text && !skip) {
+      replace(status, h("span", {class: "error", role: "alert"}, "Answer at least one question."));
+      return;
+    }
+    send(answers, text);
   });
+  if (skip) skip.addEventListener("click", () => send({}, ""));
   return form;
 }
 

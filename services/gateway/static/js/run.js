@@ -8,11 +8,8 @@ import {
   approvalGate, budgetGate, constraintsList, costPanel, finalNotice, intakeGate, policyPanel, risksList, staleGate,
   whatHappened,
 } from "./panels.js";
-import {stageName, Timeline} from "./timeline.js";
+import {EVENT_TYPES, FINAL, stageName, Timeline} from "./timeline.js";
 
-const EVENT_TYPES = ["reason-card", "policy-update", "cost-update", "diff-update", "intake-update", "plan-update",
-  "gate-waiting", "gate-stale", "gate-reminder", "run-error", "run-complete"];
-const FINAL = new Set(["completed", "rejected", "superseded", "failed", "stale"]);
 
 export class DecisionSetView {
   constructor(root, id, ctx) {

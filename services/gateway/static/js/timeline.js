@@ -3,11 +3,16 @@
 
 import {badge, h, label, pct, show, signedUsd, time, usd} from "./dom.js";
 
-/** Node → label, from the gateway's pipeline table (`GET /pipeline`), loaded once at start. */
+/** Node → label, the stream's event types and the final statuses, from the gateway's pipeline table
+ * (`GET /pipeline`), loaded once at start. */
 export const STAGE_NAMES = {};
+export const EVENT_TYPES = [];
+export const FINAL = new Set();
 
 export function usePipeline(pipeline) {
   for (const node of pipeline.nodes || []) STAGE_NAMES[node.name] = node.label;
+  EVENT_TYPES.splice(0, EVENT_TYPES.length, ...(pipeline.event_types || []));
+  for (const s of pipeline.statuses || []) if (s.terminal) FINAL.add(s.status);
 }
 
 export function stageName(node) {
