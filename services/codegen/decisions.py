@@ -12,7 +12,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from amp_contracts import CodegenCompleted, Envelope, IntakeCompleted, RunComplete, Subjects
+from amp_contracts import CodegenCompleted, Envelope, IntakeCompleted, RunComplete, RunCompleted, Subjects
 from amp_domain.requirements.coverage import check_coverage
 from amp_runtime.artifacts import artifact_key
 from amp_runtime.canonical import canonical_json, sha256_hex
@@ -65,6 +65,7 @@ async def after_gate(svc: Codegen, env: Envelope, key: str, interrupt_id: str | 
             out.event("gate-stale", "gate_hitl", {"decision_set_id": env.decision_set_id, "gate": "pre-codegen"})
         out.event("run-complete", "gate_hitl", RunComplete(decision_set_id=env.decision_set_id, version=ds["version"],
                                                             status=outcome))
+        out.send(Subjects.RUN_COMPLETED, RunCompleted(version=ds["version"], status=outcome))
         return out.update(status=outcome, stage="gate_hitl", approval=public(decision)).result(run.checkpoint_id)
     # re-plan as the next version, parent = this one
     new_id = str(uuid.uuid5(uuid.UUID(env.decision_set_id), key))
@@ -79,6 +80,7 @@ async def after_gate(svc: Codegen, env: Envelope, key: str, interrupt_id: str | 
     out.cards(drafts, decision_set_id=new_id)
     out.event("run-complete", "process_approval_feedback", RunComplete(
         decision_set_id=env.decision_set_id, version=ds["version"], status="superseded", next_decision_set_id=new_id))
+    out.send(Subjects.RUN_COMPLETED, RunCompleted(version=ds["version"], status="superseded"))
     out.send(Subjects.INTAKE_COMPLETED, IntakeCompleted(constraints=constraints, coverage=coverage, trigger="user_approve",
                                                         feedback=feedback),
              decision_set_id=new_id, run_id=str(uuid.uuid5(uuid.UUID(new_id), "run")))

@@ -20,8 +20,8 @@ _STATUS_CODES = {400: "validation_failed", 404: "not_found", 405: "validation_fa
 def error_response(status: int, body: ErrorBody, headers: dict[str, str] | None = None) -> JSONResponse:
     if body.retry_after_s is not None:
         headers = {**(headers or {}), "Retry-After": str(int(body.retry_after_s))}
-    return JSONResponse(ErrorResponse(error=body).model_dump(mode="json", exclude_none=True), status_code=status,
-                        headers=headers)
+    # every field of the error model, null where empty, so clients can rely on the shape
+    return JSONResponse(ErrorResponse(error=body).model_dump(mode="json"), status_code=status, headers=headers)
 
 
 def install(app: FastAPI) -> None:

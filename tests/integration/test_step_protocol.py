@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 
 import pytest
@@ -193,6 +194,7 @@ async def test_poison_message_dead_letters_and_service_keeps_serving(settings) -
         async with open_deps(settings, "test") as deps:
             pid, ds = await new_decision_set(deps.pool)
             dlq = await deps.nc.subscribe(Subjects.dead_letter(service))
+            ended = await deps.nc.subscribe(Subjects.RUN_COMPLETED)
             bad = b'{"project_id": "%s", "decision_set_id": "%s", "run_id": "r", "payload": {"kind": 42}}' % (
                 pid.encode(), ds.encode())
             await publish(deps.js, private_subject(service), bad, f"bad-{uuid.uuid4()}")
@@ -206,6 +208,11 @@ async def test_poison_message_dead_letters_and_service_keeps_serving(settings) -
                                                                                     "run-complete"]
 
             await wait_for(errored)
+            while True:  # subscribers of amp.run.completed hear of the failure too
+                msg = json.loads((await ended.next_msg(timeout=10)).data)
+                if msg["decision_set_id"] == ds:
+                    assert msg["payload"]["status"] == "failed"
+                    break
             _, ds2 = await new_decision_set(deps.pool)
             good = envelope(pid, ds2)
             await publish(deps.js, private_subject(service), good.model_dump_json().encode(), f"good-{uuid.uuid4()}")

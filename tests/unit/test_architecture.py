@@ -106,3 +106,4 @@ def test_services_subscribe_to_their_pipeline_rows() -> None:
         broker: NatsBroker = app.broker
         subscribed = {str(sub._resolved_subject_string) for sub in broker.subscribers}
         assert subscribed == {s.subject for s in steps_of(service)}, service
+

@@ -9,10 +9,26 @@ import os
 import signal
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 from amp_contracts import AGENTS
 
 SERVICES = (*AGENTS, "gateway")
+
+
+def without_secrets(url: str | None) -> str:
+    """A server URL as it may be shown: any password or token in it replaced."""
+    if not url:
+        return "(not set)"
+    parts = urlsplit(url)
+    if parts.password is None and not (parts.username and "@" in parts.netloc and parts.scheme.startswith("nats")):
+        return url
+    host = parts.hostname or ""
+    host = f"[{host}]" if ":" in host else host
+    netloc = f"{parts.username}:***@{host}" if parts.password is not None else f"***@{host}"
+    if parts.port:
+        netloc += f":{parts.port}"
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
 def prompt_dirs() -> list[Path]:
@@ -79,6 +95,8 @@ def cmd_up(args: argparse.Namespace) -> int:
     stack.start_services()
     con.print(f"[bold green]Agentic MLOps Platform[/] at [link]{stack.gateway_url}[/] "
               f"(data in {stack.settings.data_dir}; Ctrl-C stops)")
+    con.print(f"  bus      {without_secrets(stack.settings.nats_url)}  (subjects amp.>, stream {stack.settings.stream_name})")
+    con.print(f"  database {without_secrets(stack.settings.database_url)}")
     stop = {"now": False}
 
     def _stop(*_: object) -> None:

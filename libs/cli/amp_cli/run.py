@@ -234,7 +234,7 @@ def prompt_decision(out: Console, failed: list[str], waivers: list[dict[str, str
     choices = {"a": "approved", "approve": "approved", "c": "changes_requested", "changes": "changes_requested",
                "r": "rejected", "reject": "rejected"}
     while True:
-        raw = out.input("Decision? [a]pprove / [c]hanges / [r]eject (approve): ").strip().lower() or "approve"
+        raw = out.input(escape("Decision? [a]pprove / [c]hanges / [r]eject (approve): ")).strip().lower() or "approve"
         if raw in choices:
             status = choices[raw]
             break

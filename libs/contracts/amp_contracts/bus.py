@@ -135,6 +135,8 @@ class CodegenCompleted(BaseModel):
 
 
 class RunCompleted(BaseModel):
+    """A version ended, whichever way: completed, rejected, superseded by a next version, failed or stale."""
+
     version: int
     status: Literal["completed", "rejected", "superseded", "failed", "stale"]
     artifact_key: str | None = None

@@ -26,6 +26,7 @@ from amp_contracts import (
     IllegalTransition,
     ReasonCard,
     RunComplete,
+    RunCompleted,
     RunError,
     Subjects,
     envelope_type,
@@ -224,6 +225,9 @@ async def dead_letter(deps: Deps, service: str, route: Route, data: bytes, reaso
         log.warning("dead-lettered a message for decision set %s, which has already ended; its status stays", ds_id)
         return
     await publish_events(deps.js, events, f"dlq:{events[0].id}")
+    ended = Envelope[RunCompleted](project_id=project_id, decision_set_id=ds_id, run_id=run_id,
+                                   payload=RunCompleted(version=row["version"], status="failed"))
+    await publish(deps.js, Subjects.RUN_COMPLETED, ended.model_dump_json().encode(), f"run-failed:{ds_id}")
 
 
 def _transition(row: dict[str, Any]) -> list[Event]:

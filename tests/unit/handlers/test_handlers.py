@@ -202,6 +202,7 @@ async def test_changes_requested_start_the_next_version_and_supersede_this_one(w
     nxt = only(res, Subjects.INTAKE_COMPLETED)
     assert res.new_decision_set is not None and nxt.decision_set_id == res.new_decision_set.id != ds
     assert nxt.payload.constraints.regions == ["eu-central-1"] and res.ds_update["status"] == "superseded"
+    assert only(res, Subjects.RUN_COMPLETED).payload.status == "superseded"
     done = [e for e in res.events if e.type == "run-complete"]
     assert [e.data["status"] for e in done] == ["superseded"] and types(res)[-1] == "run-complete"
 
@@ -216,7 +217,8 @@ async def test_a_rejected_or_expired_gate_ends_the_version(world, decision, stat
     else:
         res = await codegen_gate.on_expire(world["codegen"], envelope(reader, ds, GateExpire(
             interrupt_id=gate["interrupt_id"], kind="expire")), "k-e")
-    assert res.messages == [] and res.ds_update["status"] == status
+    ended = only(res, Subjects.RUN_COMPLETED).payload  # subscribers hear of every ending, not only completions
+    assert ended.status == status and len(res.messages) == 1 and res.ds_update["status"] == status
     assert types(res)[-1] == "run-complete"
 
 
