@@ -6,6 +6,7 @@ from typing import Any, Protocol
 
 from amp_contracts import CardDraft, ConstraintSchema
 from amp_domain.assessment import sample_plan
+from amp_domain.labels import changes_text
 from amp_domain.requirements.extraction import extract_patch
 from amp_runtime.calls import current_call, provenance
 from amp_runtime.providers import Ask, CallContext, Result
@@ -42,7 +43,8 @@ async def process_approval_feedback(state: CodegenState, llm: Llm) -> FeedbackOu
     outcome = "replan" if changed or status == "changes_requested" else "generate"
     card = CardDraft(
         agent="gate", node_name="process_approval_feedback", trigger="user_approve",
-        summary=(f"{status}: constraint patch {changed}" if changed else f"{status} without constraint changes")
+        summary=(f"{status.replace('_', ' ').capitalize()}: " + (changes_text(current.stated(), {**current.stated(), **changed})
+                 if changed else "no constraint changes"))
                 + ("; re-planning as a new version" if outcome == "replan" else "; generating the repository"),
         inputs={"constraints_keys": sorted(changed)},
         details={"comment": decision.get("comment") or "", "patch": changed,

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any, get_args
 
-from amp_contracts import NODES, PIPELINE, STAGES, lifecycle
+from amp_contracts import CAPABILITY_LABELS, FIELD_LABELS, NODES, PIPELINE, STAGES, lifecycle
 from amp_contracts.events import EventType
+from amp_domain.labels import pattern_names
 
 DS_PUBLIC = ("id", "project_id", "version", "parent_id", "status", "stage", "requirements", "input_constraints",
              "constraints", "coverage", "assumptions", "plan", "risks", "cost", "policy", "gate", "approval",
@@ -37,6 +38,7 @@ def pipeline_view() -> dict[str, Any]:
     """What the web page labels its timeline with: the same table the services subscribe from."""
     return {"stages": [s.model_dump() for s in STAGES], "nodes": [n.model_dump() for n in NODES],
             "event_types": list(get_args(EventType)),
+            "labels": {"fields": FIELD_LABELS, "capabilities": CAPABILITY_LABELS, "patterns": pattern_names()},
             "steps": [s.model_dump() for s in PIPELINE],
             "statuses": [{"status": str(st), "label": lifecycle.LABELS[st], "terminal": st in lifecycle.TERMINAL,
                           "next": sorted(str(t) for t in lifecycle.TRANSITIONS[st])} for st in lifecycle.Status]}

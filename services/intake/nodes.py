@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from amp_contracts import CardDraft, ConstraintSchema, ValidationFailed
+from amp_domain.labels import field_label, value_text
 from amp_domain.requirements.coverage import check_coverage
 from amp_domain.requirements.extraction import apply_answers, extract
 from amp_domain.requirements.questions import assumptions
@@ -49,7 +50,7 @@ def coverage_check(state: IntakeState) -> Covered:
     card = CardDraft(
         agent=AGENT, node_name="coverage_check", trigger="constraints_updated",
         summary=f"Coverage {cov.score:.0%} (threshold {cov.threshold:.0%})"
-                + (f"; missing {', '.join(cov.missing)}" if cov.missing else "")
+                + (f"; missing {', '.join(field_label(f) for f in cov.missing)}" if cov.missing else "")
                 + (f"; {len(cov.conflicts)} conflict(s)" if cov.conflicts else ""),
         inputs={"constraints_keys": sorted(constraints.stated())},
         impacts={"coverage": cov.score},
@@ -97,7 +98,8 @@ def apply_user_answers(state: IntakeState) -> Answered:
                                     summary=f"Answer not usable: {e.message}", confidence=0.3)]}
     changed = sorted(k for k, v in updated.stated().items() if constraints.stated().get(k) != v)
     card = CardDraft(agent=AGENT, node_name="apply_answers", trigger="user_answer",
-                     summary=f"Answers set {', '.join(changed) or 'nothing new'}",
+                     summary="Answers set " + (", ".join(f"{field_label(k)} = {value_text(updated.stated()[k])}"
+                                                         for k in changed) or "nothing new"),
                      inputs={"constraints_keys": changed}, details={"answers": dict(answer)}, confidence=0.9)
     return {"constraints": updated, "cards": [card], "questions": []}
 
@@ -108,7 +110,8 @@ def finalize(state: IntakeState) -> Finalized:
     cards = []
     if made:
         cards.append(CardDraft(agent=AGENT, node_name="coverage_check", trigger="constraints_updated",
-                               summary="Proceeding with assumptions: " + "; ".join(f"{a.field} = {a.value}" for a in made),
+                               summary="Proceeding with assumptions: " + "; ".join(
+                                   f"{field_label(a.field)} = {value_text(a.value)}" for a in made),
                                assumptions=[f"{a.field} = {a.value}: {a.reason}" for a in made],
                                confidence=cov.score))
     return {"assumptions": made, "complete": True, "cards": cards}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from amp_contracts import CardDraft, ConstraintSchema, Plan, Risk
+from amp_domain.labels import capability_label, pattern_label
 from amp_runtime.calls import current_call, provenance
 from amp_runtime.providers import Ask, CallContext, Result
 
@@ -23,7 +24,7 @@ def plan_cards(plan: Plan, trigger: str, feedback: list[Risk],
                provenance_by_capability: dict[str, dict[str, Any]] | None = None) -> list[CardDraft]:
     cards = [CardDraft(
         agent=AGENT, node_name="planner", trigger=trigger,
-        summary=f"Plan round {plan.round}: {len(plan.components)} components on {plan.cloud} in "
+        summary=f"Plan round {plan.round}: {len(plan.components)} components on {plan.cloud.upper()} in "
                 f"{', '.join(plan.regions)}" + (f", revised for {len(feedback)} critic finding(s)" if feedback else ""),
         inputs={"artifacts": [c.pattern_id for c in plan.components]},
         assumptions=list(plan.assumptions),
@@ -34,7 +35,7 @@ def plan_cards(plan: Plan, trigger: str, feedback: list[Risk],
     for c in plan.components:
         cards.append(CardDraft(
             agent=AGENT, node_name="planner", trigger=trigger,
-            summary=f"{c.capability}: {c.pattern_id}",
+            summary=f"{capability_label(c.capability)}: {c.name or pattern_label(c.pattern_id)}",
             inputs={"constraints_keys": list(c.answers), "artifacts": [f"capability:{c.capability}"]},
             candidates=c.candidates,
             choice={"id": c.pattern_id, "justification": c.justification or f"best fit for {c.capability}"},

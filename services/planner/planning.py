@@ -61,7 +61,8 @@ def _justify(win: Assessment, ranked: list[Assessment], capability: str) -> str:
     text += ": " + "; ".join(reasons)
     runner = next((a for a in ranked if a is not win), None)
     if runner is not None:
-        why = runner.reject or f"scored {runner.score:g} vs {win.score:g}"
+        why = runner.reject or (f"tied at {win.score:g}; {p.id} wins the tie (ties go by id, alphabetically)"
+                                if runner.score == win.score else f"scored {runner.score:g} vs {win.score:g}")
         text += f". Runner-up {runner.pattern.id}: {why}"
     if win.reject:
         text += f". Chosen although {win.reject}: no catalog pattern satisfies every constraint"
@@ -78,7 +79,9 @@ def _component(capability: str, ctx: Context, questions: list[str]) -> Component
     regions = ctx.component_regions(capability)
     candidates = []
     for a in ranked:
-        lost = None if a is win else (a.reject or f"scored {a.score:g}, below {win.pattern.id} ({win.score:g})")
+        lost = None if a is win else (a.reject or (
+            f"tied with {win.pattern.id} at {a.score:g}; {win.pattern.id} wins the tie (ties go by id, alphabetically)"
+            if a.score == win.score else f"scored {a.score:g}, below {win.pattern.id} ({win.score:g})"))
         candidates.append(Candidate(id=a.pattern.id, summary=a.pattern.summary, pros=a.pros, cons=a.cons,
                                     tradeoffs=a.tradeoffs, score=a.score, rejected_because=lost,
                                     eligible=not a.hard))

@@ -66,7 +66,7 @@ def test_quick_start_review_change_approve_diff_download(browser) -> None:
     assert ids and len(ids) == len(set(ids)), ids  # de-duplicated by event id
 
     # a Reason Card renders its details only when opened
-    card = page.locator("#timeline details.reason-card", has_text="serving_online:").first
+    card = page.locator("#timeline details.reason-card", has_text="Online serving:").first
     assert card.locator(".rc-body > *").count() == 0
     card.locator("summary").click()
     body = card.locator(".rc-body")
@@ -124,7 +124,7 @@ def test_intake_question_answered_inline(browser) -> None:
     page.goto("/")
     page.fill("#project-name", "Sentiment API (browser)")
     page.fill("#requirements", VAGUE)
-    expect(page.locator("#coverage-missing")).to_contain_text("regions")
+    expect(page.locator("#coverage-missing")).to_contain_text("Regions")
     browser.shot("coverage-vague")
     page.click("#submit-requirements")
     page.wait_for_url(re.compile(r"#/ds/"))

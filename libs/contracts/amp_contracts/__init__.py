@@ -6,7 +6,7 @@ Importable alone (pydantic only) so that outside subscribers can read the bus.
 from .bus import (PAYLOADS, SCHEMA_VERSION, STREAM, CodegenCompleted, CritiqueCompleted,
                   Envelope, GateDecided, GateExpire, IntakeAnswered, IntakeCompleted, IntakeRequested,
                   PlanProposed, PlanRevise, PolicyEvaluated, RunCompleted, Subjects, envelope_type)
-from .constraints import (DATA_CLASS_ORDER, Assumption, Conflict, ConstraintSchema, Coverage, Question, Span)
+from .constraints import (DATA_CLASS_ORDER, FIELD_LABELS, Assumption, Conflict, ConstraintSchema, Coverage, Question, Span)
 from .cost import CostEstimate, CostItem
 from .diff import DiffSummary
 from .errors import (AmpError, BudgetExceeded, ErrorBody, ErrorResponse, GateClosed, IllegalTransition, NotFound,
@@ -17,7 +17,7 @@ from .lifecycle import Status
 from .events import TERMINAL, Event, EventBatch, GateWaiting, RunComplete, RunError, StatusChange
 from .pipeline import (AGENTS, CONSUMES, MODEL_CALLS, NODES, PIPELINE, STAGES, ModelCall, Node, Stage, Step,
                        model_call, stage_label, step_for, steps_of)
-from .plan import CAPABILITIES, Candidate, Choice, Component, Plan, Risk
+from .plan import CAPABILITIES, CAPABILITY_LABELS, Candidate, Choice, Component, Plan, Risk
 from .policy import PolicyResults, RuleResult, Waiver, overall_of
 from .reason import CardDraft, Inputs, ProviderInfo, ReasonCard, utcnow
 

@@ -26,25 +26,25 @@ class ConstraintSchema(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    cloud: Cloud | None = Field(None, description="Cloud provider.")
-    regions: list[str] = Field(default_factory=list, description="Provider region codes, e.g. eu-west-1, europe-west4, westeurope.")
-    budget_monthly_usd: float | None = Field(None, ge=0, description="Upper bound of the monthly spend in USD.")
-    data_classification: DataClass | None = Field(None, description="Most restrictive data class handled.")
-    sla_latency_ms: float | None = Field(None, gt=0, description="Online/stream decision latency bound (p95 or stricter) in ms.")
-    availability_target: float | None = Field(None, gt=0, le=100, description="Availability target in percent.")
-    throughput_rps: float | None = Field(None, ge=0, description="Peak requests or events per second (online/streaming).")
-    workload_types: list[Workload] = Field(default_factory=list, description="batch, streaming, online.")
-    deployment_pref: Deployment | None = Field(None, description="serverless or containers.")
-    compliance: list[Compliance] = Field(default_factory=list, description="Compliance regimes that apply.")
-    team_languages: list[str] = Field(default_factory=list, description="Lowercase language names the team writes.")
-    existing_stack: list[str] = Field(default_factory=list, description="Lowercase ids of tools the team already runs.")
-    storage_prefs: list[str] = Field(default_factory=list, description="Storage preferences (lake, warehouse, ...).")
-    observability_prefs: list[str] = Field(default_factory=list, description="Observability tools or preferences.")
-    gpu: bool | None = Field(None, description="GPU needed for training or inference.")
-    training_cadence: Cadence | None = Field(None, description="How often models are retrained.")
-    batch_scoring: bool | None = Field(None, description="Batch predictions are wanted; false when the batch work "
+    cloud: Cloud | None = Field(None, title="Cloud", description="Cloud provider.")
+    regions: list[str] = Field(default_factory=list, title="Regions", description="Provider region codes, e.g. eu-west-1, europe-west4, westeurope.")
+    budget_monthly_usd: float | None = Field(None, title="Monthly budget (USD)", ge=0, description="Upper bound of the monthly spend in USD.")
+    data_classification: DataClass | None = Field(None, title="Data class", description="Most restrictive data class handled.")
+    sla_latency_ms: float | None = Field(None, title="Latency target (p95, ms)", gt=0, description="Online/stream decision latency bound (p95 or stricter) in ms.")
+    availability_target: float | None = Field(None, title="Availability (%)", gt=0, le=100, description="Availability target in percent.")
+    throughput_rps: float | None = Field(None, title="Peak load (per second)", ge=0, description="Peak requests or events per second (online/streaming).")
+    workload_types: list[Workload] = Field(default_factory=list, title="Workloads", description="batch, streaming, online.")
+    deployment_pref: Deployment | None = Field(None, title="Deployment", description="serverless or containers.")
+    compliance: list[Compliance] = Field(default_factory=list, title="Compliance", description="Compliance regimes that apply.")
+    team_languages: list[str] = Field(default_factory=list, title="Team languages", description="Lowercase language names the team writes.")
+    existing_stack: list[str] = Field(default_factory=list, title="Existing stack", description="Lowercase ids of tools the team already runs.")
+    storage_prefs: list[str] = Field(default_factory=list, title="Storage preferences", description="Storage preferences (lake, warehouse, ...).")
+    observability_prefs: list[str] = Field(default_factory=list, title="Observability preferences", description="Observability tools or preferences.")
+    gpu: bool | None = Field(None, title="GPU", description="GPU needed for training or inference.")
+    training_cadence: Cadence | None = Field(None, title="Retraining", description="How often models are retrained.")
+    batch_scoring: bool | None = Field(None, title="Batch scoring", description="Batch predictions are wanted; false when the batch work "
                                                          "stated is only scheduled retraining.")
-    data_volume_gb: float | None = Field(None, ge=0, description="Data volume stored, in GB.")
+    data_volume_gb: float | None = Field(None, title="Data volume (GB)", ge=0, description="Data volume stored, in GB.")
 
     def stated(self) -> dict[str, Any]:
         """Only the fields the requirements fixed (the shape the eval scorer reads)."""
@@ -112,3 +112,7 @@ class Assumption(BaseModel):
 #: The name of a constraint field (questions, evidence and patches name fields with it).
 CONSTRAINT_FIELDS: tuple[str, ...] = tuple(ConstraintSchema.model_fields)
 ConstraintField = Literal[CONSTRAINT_FIELDS]  # type: ignore[valid-type]
+
+
+#: What a person reads for each constraint field (the schema's titles).
+FIELD_LABELS: dict[str, str] = {name: f.title or name for name, f in ConstraintSchema.model_fields.items()}

@@ -12,6 +12,14 @@ Capability = Literal[
     "monitoring", "security_kms", "networking_private", "audit_logging", "ci_cd",
 ]
 CAPABILITIES: tuple[str, ...] = Capability.__args__  # type: ignore[attr-defined]
+#: What a person reads for each capability.
+CAPABILITY_LABELS: dict[str, str] = {
+    "ingest_batch": "Batch ingestion", "ingest_stream": "Stream ingestion", "stream_processing": "Stream processing",
+    "storage": "Storage", "feature_store": "Feature store", "training": "Training", "registry": "Model registry",
+    "orchestration": "Orchestration", "serving_online": "Online serving", "serving_batch": "Batch scoring",
+    "monitoring": "Monitoring", "security_kms": "Encryption keys", "networking_private": "Private networking",
+    "audit_logging": "Audit logging", "ci_cd": "CI/CD",
+}
 DeploymentModel = Literal["serverless", "containers", "managed"]
 
 

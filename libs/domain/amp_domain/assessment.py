@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from amp_contracts import CAPABILITIES, Component, ConstraintSchema, Plan, Risk
+from amp_contracts import CAPABILITIES, FIELD_LABELS, Component, ConstraintSchema, Plan, Risk
 
 from .catalog import Catalog, Pattern, evaluate, expression_names, load_catalog, load_meta, region_index
 from .compliance import required_regimes
@@ -137,14 +137,14 @@ def sizing_inputs(c: ConstraintSchema, workloads: Iterable[str] = ("online",),
             if name == "rps" and not traffic:
                 value = 0
             elif notes is not None and name != "gpu" and (traffic or name not in ("rps", "sla_ms")):
-                notes.append(f"{spec.field} not stated: sized for {value} ({spec.note})")
+                notes.append(f"{FIELD_LABELS.get(spec.field, spec.field)} not stated: sized for {value} ({spec.note})")
         if spec.map is not None:
             value = spec.map.get(str(value), spec.map.get(str(spec.default), 1.0))
         if isinstance(value, bool):
             value = int(value)
         if spec.cap is not None and value > spec.cap:
             if notes is not None:
-                notes.append(f"{spec.field}={value} exceeds the sizing range: sized for {spec.cap:g}")
+                notes.append(f"{FIELD_LABELS.get(spec.field, spec.field)} {value} exceeds the sizing range: sized for {spec.cap:g}")
             value = spec.cap
         env[name] = value
     for name, expr in meta.derived.items():
@@ -199,25 +199,25 @@ def assess(p: Pattern, capability: str, ctx: Context) -> Assessment:
 
     missing = [t for t in p.requires_existing if t not in existing]
     if missing:
-        a.reject_with(f"reuses {', '.join(missing)}, which is not in existing_stack", hard=True)
+        a.reject_with(f"reuses {', '.join(missing)}, which the team does not run (existing stack)", hard=True)
     elif p.requires_existing:
         a.score += 30
         a.answers.add("existing_stack")
-        a.reasons.append(f"existing_stack has {', '.join(p.requires_existing)}: reused instead of new infrastructure")
+        a.reasons.append(f"the team already runs {', '.join(p.requires_existing)}: reused instead of new infrastructure")
 
     pref = c.deployment_pref
     meta = load_meta()
     if pref == "containers" and p.deployment == "serverless":
-        a.reject_with("deployment_pref=containers excludes serverless patterns")
+        a.reject_with("containers were asked for, which rules out serverless patterns")
     elif pref == "serverless" and p.deployment == "containers":
-        a.reject_with("deployment_pref=serverless excludes container patterns")
+        a.reject_with("serverless was asked for, which rules out container patterns")
     elif pref is not None and capability in meta.compute_capabilities:
         bonus = {("containers", "containers"): 15, ("containers", "managed"): 5,
                  ("serverless", "serverless"): 15, ("serverless", "managed"): 8}.get((pref, p.deployment), 0)
         a.score += bonus
         if bonus:
             a.answers.add("deployment_pref")
-            a.reasons.append(f"deployment_pref={pref}: {p.deployment} deployment")
+            a.reasons.append(f"{pref} asked for: {p.deployment} deployment")
     else:
         a.score += {"managed": 5, "serverless": 3, "containers": 0}[p.deployment]
 
@@ -257,7 +257,7 @@ def assess(p: Pattern, capability: str, ctx: Context) -> Assessment:
         elif c.sla_latency_ms is not None:
             a.score += 4 if p.latency_floor_ms <= sla / 4 else 0
             a.answers.add("sla_latency_ms")
-            a.reasons.append(f"sla_latency_ms={sla:g}: latency floor {p.latency_floor_ms:g} ms fits")
+            a.reasons.append(f"latency target {sla:g} ms: its floor of {p.latency_floor_ms:g} ms fits")
         if p.cold_start_ms and sla < p.cold_start_ms:
             a.score -= 10
             a.tradeoffs.append(f"cold starts of ~{p.cold_start_ms} ms exceed the {sla:g} ms SLA unless capacity is kept warm")
@@ -268,7 +268,7 @@ def assess(p: Pattern, capability: str, ctx: Context) -> Assessment:
             a.cons.append(f"throughput ceiling {p.throughput_ceiling_rps:g} rps is below the {rps:g} rps peak")
         elif c.throughput_rps is not None:
             a.answers.add("throughput_rps")
-            a.reasons.append(f"throughput_rps={rps:g}: within the {p.throughput_ceiling_rps:g} rps ceiling")
+            a.reasons.append(f"peak load {rps:g}/s: within its {p.throughput_ceiling_rps:g}/s ceiling")
 
     if c.gpu and capability in GPU_CAPS:
         if p.gpu:
@@ -286,7 +286,7 @@ def assess(p: Pattern, capability: str, ctx: Context) -> Assessment:
     if multi_region(c, list(ctx.regions)) and capability in MULTI_REGION_CAPS:
         if p.multi_region_capable:
             a.answers.add("availability_target")
-            a.reasons.append(f"availability_target={availability:g}: runs active-active in {', '.join(ctx.regions)}")
+            a.reasons.append(f"availability {availability:g}%: runs active-active in {', '.join(ctx.regions)}")
         else:
             a.score -= 25
             a.cons.append("not multi-region capable")
@@ -297,7 +297,7 @@ def assess(p: Pattern, capability: str, ctx: Context) -> Assessment:
         if langs & plangs:
             a.score += 6
             a.answers.add("team_languages")
-            a.reasons.append(f"team_languages: {', '.join(sorted(langs & plangs))} supported")
+            a.reasons.append(f"the team writes {', '.join(sorted(langs & plangs))}, which it supports")
         else:
             a.score -= 8
             a.cons.append(f"team writes {', '.join(sorted(langs))}, pattern needs {', '.join(sorted(plangs))}")
@@ -309,7 +309,7 @@ def assess(p: Pattern, capability: str, ctx: Context) -> Assessment:
     a.score += COST_POINTS[p.cost_class] * (2 if tight else 1)
     if tight and p.cost_class == "low":
         a.answers.add("budget_monthly_usd")
-        a.reasons.append(f"budget_monthly_usd={c.budget_monthly_usd:g}: low cost class")
+        a.reasons.append(f"monthly budget ${c.budget_monthly_usd:,.0f}: low cost class")
 
     a.tradeoffs.append(f"{p.deployment} deployment, {p.cost_class} cost"
                        + (f", latency floor {p.latency_floor_ms:g} ms" if p.latency_floor_ms is not None else ""))

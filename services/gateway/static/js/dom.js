@@ -92,17 +92,43 @@ export function time(ts) {
 }
 
 /** A human label for a constraint field or node name: "budget_monthly_usd" -> "budget monthly usd". */
+/** Human labels of fields, capabilities and catalog patterns (filled from `GET /pipeline` at start). */
+export const LABELS = {fields: {}, capabilities: {}, patterns: {}};
+
 export function label(name) {
-  return String(name ?? "").replace(/[_-]+/g, " ");
+  const key = String(name ?? "");
+  return LABELS.fields[key] || LABELS.capabilities[key] || key.replace(/[_-]+/g, " ");
 }
 
-/** Any JSON value as short text. */
+/** A catalog pattern by its name, its id on hover. */
+export function pattern(id) {
+  const name = LABELS.patterns[id];
+  return name ? h("span", {class: "pattern", title: id}, name) : h("code", null, id);
+}
+
+/** Any JSON value as short text (objects as "label: value" pairs, never raw JSON). */
 export function show(value) {
   if (value === null || value === undefined) return "–";
   if (Array.isArray(value)) return value.map(show).join(", ");
-  if (typeof value === "object") return JSON.stringify(value);
+  if (typeof value === "object") return Object.entries(value).map(([k, v]) => `${label(k)}: ${show(v)}`).join("; ");
   if (typeof value === "boolean") return value ? "yes" : "no";
   return String(value);
+}
+
+/** Any JSON value as readable markup: objects as definition lists, lists of objects as tables. */
+export function render(value, depth = 0) {
+  if (value === null || value === undefined || typeof value !== "object") return show(value);
+  if (Array.isArray(value)) {
+    if (value.length && value.every((v) => v && typeof v === "object" && !Array.isArray(v)) && depth < 3) {
+      const cols = [...new Set(value.flatMap((v) => Object.keys(v)))];
+      return h("table", {class: "kv-table"},
+        h("thead", null, h("tr", null, cols.map((c) => h("th", null, label(c))))),
+        h("tbody", null, value.map((row) => h("tr", null, cols.map((c) => h("td", null, render(row[c], depth + 1)))))));
+    }
+    return show(value);
+  }
+  if (depth >= 3) return show(value);
+  return h("dl", {class: "kv"}, Object.entries(value).map(([k, v]) => [h("dt", null, label(k)), h("dd", null, render(v, depth + 1))]));
 }
 
 export function badge(text, kind = "") {

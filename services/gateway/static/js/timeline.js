@@ -1,7 +1,7 @@
 // The live timeline of agent runs: one entry per event, de-duplicated by event id, with
 // expandable Reason Cards whose details are rendered only when first opened.
 
-import {badge, h, label, pct, show, signedUsd, time, usd} from "./dom.js";
+import {badge, h, label, LABELS, pattern, pct, render, show, signedUsd, time, usd} from "./dom.js";
 
 /** Node → label, the stream's event types and the final statuses, from the gateway's pipeline table
  * (`GET /pipeline`), loaded once at start. */
@@ -13,6 +13,7 @@ export function usePipeline(pipeline) {
   for (const node of pipeline.nodes || []) STAGE_NAMES[node.name] = node.label;
   EVENT_TYPES.splice(0, EVENT_TYPES.length, ...(pipeline.event_types || []));
   for (const s of pipeline.statuses || []) if (s.terminal) FINAL.add(s.status);
+  Object.assign(LABELS, pipeline.labels || {});
 }
 
 export function stageName(node) {
@@ -137,15 +138,19 @@ function list(items, cls = "") {
 export function reasonCardBody(card) {
   const inputs = card.inputs || {};
   const choiceId = card.choice && card.choice.id;
-  const candidates = (card.candidates || []).map((c) => h("li", {class: `candidate${c.id === choiceId ? " chosen" : ""}`},
+  const candidate = (c) => h("li", {class: `candidate${c.id === choiceId ? " chosen" : ""}`},
     h("div", {class: "cand-head"},
-      h("strong", null, c.id), c.id === choiceId ? badge("chosen", "ok") : null,
+      h("strong", null, pattern(c.id)), c.id === choiceId ? badge("chosen", "ok") : null,
       c.score != null ? h("span", {class: "muted"}, ` score ${Number(c.score).toFixed(2)}`) : null),
     c.summary ? h("p", null, c.summary) : null,
     (c.pros || []).length ? h("ul", {class: "pros", "aria-label": "Pros"}, c.pros.map((p) => h("li", null, p))) : null,
     (c.cons || []).length ? h("ul", {class: "cons", "aria-label": "Cons"}, c.cons.map((p) => h("li", null, p))) : null,
     (c.tradeoffs || []).length ? h("p", {class: "muted"}, "Trade-offs: ", c.tradeoffs.join("; ")) : null,
-    c.rejected_because ? h("p", {class: "rejected"}, "Not chosen: ", c.rejected_because) : null));
+    c.rejected_because ? h("p", {class: "rejected"}, c.eligible === false ? "Not eligible: " : "Not chosen: ",
+      c.rejected_because) : null);
+  const all = card.candidates || [];
+  const eligible = all.filter((c) => c.eligible !== false).map(candidate);
+  const ineligible = all.filter((c) => c.eligible === false).map(candidate);
 
   const policy = Object.entries(card.policy_results || {});
   const impacts = Object.entries(card.impacts || {});
@@ -156,12 +161,15 @@ export function reasonCardBody(card) {
     section("Inputs",
       (inputs.constraints_keys || []).length
         ? h("div", {class: "chips"}, inputs.constraints_keys.map((k) => h("span", {class: "chip"}, label(k)))) : null,
-      (inputs.artifacts || []).length ? h("p", null, "Artifacts: ", inputs.artifacts.join(", ")) : null,
+      (inputs.artifacts || []).length ? h("p", null, "Built on: ", inputs.artifacts.flatMap((a, i) =>
+        [i ? ", " : "", LABELS.patterns[a] ? pattern(a) : label(String(a).replace(/^capability:/, ""))])) : null,
       (inputs.spans || []).length ? h("ul", {class: "spans"}, inputs.spans.map((s) =>
         h("li", null, h("q", null, s.text ?? ""), ` → ${label(s.field)} = ${show(s.value)}`))) : null),
-    section("Options considered", candidates.length ? h("ul", {class: "candidates"}, candidates) : null),
+    section("Options considered", eligible.length ? h("ul", {class: "candidates"}, eligible) : null),
+    section("Not eligible (a hard constraint rules them out)",
+      ineligible.length ? h("ul", {class: "candidates ineligible"}, ineligible) : null),
     section("Choice and rationale", card.choice
-      ? [h("p", null, h("strong", null, card.choice.id)), h("p", null, card.choice.justification || "")] : null),
+      ? [h("p", null, h("strong", null, pattern(card.choice.id))), h("p", null, card.choice.justification || "")] : null),
     section("Policy impact", policy.length ? h("ul", null, policy.map(([rule, status]) =>
       h("li", null, badge(status, status), " ", rule))) : null),
     section("Cost and other impact", impacts.length ? h("dl", {class: "kv"}, impacts.map(([k, v]) =>
@@ -174,7 +182,7 @@ export function reasonCardBody(card) {
       list(card.risks, "risks"),
       (card.assumptions || []).length ? [h("p", {class: "muted"}, "Assumptions:"), list(card.assumptions)] : null),
     section("Details", details.length ? h("dl", {class: "kv"}, details.map(([k, v]) =>
-      [h("dt", null, label(k)), h("dd", null, show(v))])) : null),
+      [h("dt", null, label(k)), h("dd", null, render(v))])) : null),
     section("Provider and model", h("p", null,
       `${provider.provider || "deterministic"}${provider.model ? ` · ${provider.model}` : ""}` +
       ` · ${provider.input_tokens || 0} in / ${provider.output_tokens || 0} out tokens` +
