@@ -11,7 +11,7 @@ import json
 import re
 from typing import Any
 
-from amp_contracts.diff import DiffSummary
+from amp_contracts.diff import DiffSummary, ValueChange
 from deepdiff import DeepDiff
 
 # Keys that change on every run without meaning anything changed; ignored at any depth.
@@ -59,6 +59,32 @@ def _monthly_usd(state: dict | None) -> float | None:
     return float(value) if isinstance(value, int | float) else None
 
 
+def _stated(constraints: Any) -> dict[str, Any]:
+    if not isinstance(constraints, dict):
+        return {}
+    return {k: v for k, v in constraints.items() if v not in (None, [], "")}
+
+
+def constraint_changes(prev_state: dict | None, new_state: dict) -> list[ValueChange]:
+    before, after = _stated((prev_state or {}).get("constraints")), _stated(new_state.get("constraints"))
+    return [ValueChange(key=k, before=before.get(k), after=after.get(k))
+            for k in sorted(set(before) | set(after)) if before.get(k) != after.get(k)]
+
+
+def _patterns(state: dict | None) -> dict[str, str]:
+    plan = (state or {}).get("plan")
+    comps = plan.get("components") if isinstance(plan, dict) else None
+    return {c["capability"]: c["pattern_id"] for c in comps or [] if isinstance(c, dict) and "capability" in c}
+
+
+def component_changes(prev_state: dict | None, new_state: dict) -> list[ValueChange]:
+    if prev_state is None:
+        return []
+    before, after = _patterns(prev_state), _patterns(new_state)
+    return [ValueChange(key=k, before=before.get(k), after=after.get(k))
+            for k in sorted(set(before) | set(after)) if before.get(k) != after.get(k)]
+
+
 # ---- file diff ------------------------------------------------------------------------------
 
 def change_summary(prev_state: dict | None, new_state: dict, prev_files: dict[str, str] | None,
@@ -83,6 +109,8 @@ def change_summary(prev_state: dict | None, new_state: dict, prev_files: dict[st
         paths_added=added, paths_removed=removed, paths_modified=modified,
         cost_delta_usd=delta,
         state_keys_changed=changed_root_keys(state_diff(prev_state, new_state)),
+        constraint_changes=constraint_changes(prev_state, new_state) if prev_state is not None else [],
+        component_changes=component_changes(prev_state, new_state),
         git_commit=git_commit,
         prompt_pack_change=pack_change,
         merge_conflicts=sorted(merge_conflicts or []),

@@ -98,6 +98,9 @@ def test_quick_start_review_change_approve_diff_download(browser) -> None:
     expect(page.locator("#final-box")).to_contain_text("Done", timeout=LONG)
     expect(page.locator("#stream-state")).to_have_text("finished")
     expect(page.locator("#unified-diff .dl.add").first).to_be_visible(timeout=30_000)
+    changes = page.locator("#constraint-changes")  # values, not only key names
+    expect(changes).to_contain_text("eu-west-1")
+    expect(changes).to_contain_text("eu-central-1")
     expect(page.locator("#diff-panel .diff-stats")).to_contain_text("added")
     browser.shot("version-2-diff")
     ids = timeline_ids(page)

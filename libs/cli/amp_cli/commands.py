@@ -24,6 +24,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from amp_contracts import CAPABILITY_LABELS, FIELD_LABELS
 from rich.markup import escape
 from rich.table import Table
 
@@ -336,9 +337,25 @@ def cmd_diff(client: Client, args: argparse.Namespace) -> int:
     if args.json:
         emit(client.diff(args.ds, args.against, as_json=True))
         return EXIT_OK
+    summary = (client.diff(args.ds, args.against, as_json=True) or {}).get("summary") or {}
+    out = console(False)
+    for title, changes in (("constraints", summary.get("constraint_changes")), ("components", summary.get("component_changes"))):
+        for c in changes or []:
+            out.print(f"[bold]{title:>12}[/] {escape(label_of(c['key']))}: {escape(value_of(c.get('before')))} → "
+                      f"{escape(value_of(c.get('after')))}")
     text = client.diff(args.ds, args.against)
-    diff_text(text, console(False))
+    diff_text(text, out)
     return EXIT_OK
+
+
+def label_of(key: str) -> str:
+    return FIELD_LABELS.get(key) or CAPABILITY_LABELS.get(key) or key
+
+
+def value_of(value: Any) -> str:
+    if value is None or value == []:
+        return "none"
+    return ", ".join(map(str, value)) if isinstance(value, list) else str(value)
 
 
 def cmd_export(client: Client, args: argparse.Namespace) -> int:

@@ -97,3 +97,21 @@ def test_merge_user_edits_file_rules() -> None:
     assert f["user_added.py"] == "u\n" and f["new_from_gen.py"] == "g\n"
     assert "deleted_by_user.py" not in f  # stays deleted
     assert f["deleted_by_user_regen.py"] == BASE + "regen\n"  # regenerated content changed: comes back
+
+
+def test_value_changes_name_the_constraint_and_pattern_values() -> None:
+    prev = {"constraints": {"regions": ["eu-west-1"], "budget_monthly_usd": 6000, "cloud": "aws"},
+            "plan": {"components": [{"capability": "serving_online", "pattern_id": "aws:serving_online:ecs-fargate"},
+                                    {"capability": "storage", "pattern_id": "aws:storage:s3"}]}}
+    new = {"constraints": {"regions": ["eu-central-1"], "budget_monthly_usd": 6000, "cloud": "aws", "gpu": True},
+           "plan": {"components": [{"capability": "serving_online", "pattern_id": "aws:serving_online:sagemaker-endpoint"},
+                                   {"capability": "storage", "pattern_id": "aws:storage:s3"},
+                                   {"capability": "monitoring", "pattern_id": "aws:monitoring:cloudwatch"}]}}
+    s = change_summary(prev, new, {}, {}, "c0ffee", "p1")
+    assert [(c.key, c.before, c.after) for c in s.constraint_changes] == [
+        ("gpu", None, True), ("regions", ["eu-west-1"], ["eu-central-1"])]
+    assert [(c.key, c.before, c.after) for c in s.component_changes] == [
+        ("monitoring", None, "aws:monitoring:cloudwatch"),
+        ("serving_online", "aws:serving_online:ecs-fargate", "aws:serving_online:sagemaker-endpoint")]
+    first = change_summary(None, new, None, {}, "c0ffee", None)
+    assert first.constraint_changes == [] and first.component_changes == []

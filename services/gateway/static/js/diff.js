@@ -1,7 +1,7 @@
 // The diff view between versions and the architecture diagram (Mermaid, vendored, loaded on demand).
 
 import {api} from "./api.js";
-import {clear, h, label, replace, signedUsd} from "./dom.js";
+import {clear, h, label, pattern, replace, show as text, signedUsd} from "./dom.js";
 
 const MAX_LINES = 3000;
 
@@ -69,6 +69,14 @@ function diffBody(ds, data, againstParent) {
       h("span", {class: "mod"}, `~${s.files_modified ?? 0} modified`),
       s.cost_delta_usd != null ? h("span", null, `cost ${signedUsd(s.cost_delta_usd)}/month`) : null,
       s.git_commit || ds.git_commit ? h("span", {class: "muted"}, `commit ${String(s.git_commit || ds.git_commit).slice(0, 10)}`) : null),
+    (s.constraint_changes || []).length ? h("div", null, h("h4", null, "Constraints changed"),
+      h("ul", {class: "value-changes", id: "constraint-changes"}, s.constraint_changes.map((c) =>
+        h("li", null, h("strong", null, label(c.key)), ": ", h("del", null, text(c.before)), " → ",
+          h("ins", null, text(c.after)))))) : null,
+    (s.component_changes || []).length ? h("div", null, h("h4", null, "Components changed"),
+      h("ul", {class: "value-changes", id: "component-changes"}, s.component_changes.map((c) =>
+        h("li", null, h("strong", null, label(c.key)), ": ", c.before ? pattern(c.before) : "none", " → ",
+          c.after ? pattern(c.after) : "removed")))) : null,
     stateKeys.length ? h("div", null, h("h4", null, "State keys changed"),
       h("div", {class: "chips", id: "state-keys"}, stateKeys.map((k) => h("span", {class: "chip"}, label(k))))) : null,
     (s.docs_changed || []).length ? h("p", null, "Docs changed: ", s.docs_changed.join(", ")) : null,
