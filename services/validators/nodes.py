@@ -119,8 +119,10 @@ async def diff_and_persist(state: dict[str, Any], tree: dict[str, str], deps: Pe
     await deps.put_artifact(key, data)
     card = CardDraft(
         agent="persist", node_name="diff_and_persist", trigger="user_approve",
-        summary=f"Committed {git_commit[:12]}: +{summary.files_added} −{summary.files_removed} "
-                f"~{summary.files_modified} files" + (f" vs v{parent['version']}" if parent else " (first version)"),
+        summary=f"Committed {git_commit[:12]}: {len(tree)} files ({len(state['files'])} generated, "
+                f"{len(tree) - len(state['files'])} reports and rationale); +{summary.files_added} "
+                f"−{summary.files_removed} ~{summary.files_modified}"
+                + (f" vs v{parent['version']}" if parent else " (first version)"),
         impacts={"cost_delta_usd": summary.cost_delta_usd},
         details={"state_keys_changed": summary.state_keys_changed, "docs_changed": summary.docs_changed,
                  "user_edits_merged": state.get("user_commit"), "merge_conflicts": summary.merge_conflicts},

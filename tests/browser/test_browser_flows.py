@@ -79,6 +79,16 @@ def test_quick_start_review_change_approve_diff_download(browser) -> None:
     expect(page.locator("#policy-panel .rules li").first).to_be_visible()
     expect(page.locator("#cost-panel .bars li").first).to_be_visible()
     expect(page.locator("#architecture-diagram svg")).to_be_visible()
+    # readable at the default size (drawn at least at its natural width, zoomable), and exportable as SVG
+    natural, drawn = page.eval_on_selector("#architecture-diagram svg",
+                                           "s => [s.viewBox.baseVal.width, s.getBoundingClientRect().width]")
+    assert drawn >= natural * 0.99, (natural, drawn)
+    page.click("#architecture-diagram button[aria-label='Zoom in']")
+    assert page.eval_on_selector("#architecture-diagram svg", "s => s.getBoundingClientRect().width") > drawn
+    with page.expect_download() as download:
+        page.click("#diagram-download")
+    assert download.value.suggested_filename.endswith(".svg")
+    assert "<svg" in open(download.value.path(), encoding="utf-8").read()[:500]
 
     # approving with a comment that changes the constraints re-plans as version 2, which is followed
     page.fill("#approval-comment", "use eu-central-1 instead")

@@ -1,7 +1,7 @@
 // The diff view between versions and the architecture diagram (Mermaid, vendored, loaded on demand).
 
 import {api} from "./api.js";
-import {clear, h, label, pattern, replace, show as text, signedUsd} from "./dom.js";
+import {clear, h, label, LABELS, pattern, replace, show as text, signedUsd} from "./dom.js";
 
 const MAX_LINES = 3000;
 
@@ -110,7 +110,7 @@ export function mermaidSource(plan) {
     byCap.get(c.capability).push(c);
   }
   const lines = ["flowchart LR"];
-  const labelOf = (c) => `"${safe(label(c.capability))}: ${safe(String(c.pattern_id || "").split(":")[2] || c.service || c.name)}"`;
+  const labelOf = (c) => `"${safe(label(c.capability))}: ${safe(LABELS.patterns[c.pattern_id] || String(c.pattern_id || "").split(":")[2] || c.service || c.name)}"`;
   const platform = comps.filter((c) => PLATFORM.includes(c.capability));
   for (const c of comps) {
     if (!PLATFORM.includes(c.capability)) lines.push(`  ${c.node}[${labelOf(c)}]`);
@@ -161,7 +161,8 @@ export async function renderDiagram(root, plan) {
     return;
   }
   const source = mermaidSource(plan);
-  const figure = h("figure", {class: "diagram", id: "architecture-diagram"},
+  const tools = h("div", {class: "diagram-tools", role: "toolbar", "aria-label": "Diagram"});
+  const figure = h("figure", {class: "diagram", id: "architecture-diagram"}, tools,
     h("div", {class: "diagram-svg", role: "img",
       "aria-label": `Architecture on ${plan.cloud}: ${(plan.components || []).map((c) => label(c.capability)).join(", ")}`},
     h("p", {class: "muted"}, "Drawing the diagram…")),
@@ -182,10 +183,61 @@ export async function renderDiagram(root, plan) {
         if (/^on/i.test(attr.name) || /javascript:/i.test(attr.value)) node.removeAttribute(attr.name);
       }
     }
-    replace(target, document.importNode(el, true));
+    const svgEl = document.importNode(el, true);
+    replace(target, svgEl);
+    diagramTools(tools, target, svgEl, plan);
   } catch (e) {
     replace(target, h("p", {class: "muted"}, `Diagram unavailable (${e.message}); the components are listed below.`));
   }
+}
+
+/** Zoom (buttons, ctrl+wheel), pan (drag, scroll) and an SVG download for the rendered diagram. */
+function diagramTools(tools, viewport, svg, plan) {
+  const box = (svg.getAttribute("viewBox") || "").split(/\s+/).map(Number);
+  const natural = box.length === 4 && box[2] > 0 ? box[2] : svg.getBBox().width || 800;
+  svg.removeAttribute("style");
+  svg.removeAttribute("height");
+  let scale = Math.max(1, Math.min(1.6, 900 / natural));  // readable by default: at least its natural size
+  const apply = () => {
+    svg.setAttribute("width", String(Math.round(natural * scale)));
+    zoomLabel.textContent = `${Math.round(scale * 100)}%`;
+  };
+  const zoom = (f) => { scale = Math.max(0.25, Math.min(4, scale * f)); apply(); };
+  const zoomLabel = h("span", {class: "muted zoom-level", "aria-live": "polite"});
+  const download = () => {
+    const text = new XMLSerializer().serializeToString(svg);
+    const url = URL.createObjectURL(new Blob([text], {type: "image/svg+xml"}));
+    const a = h("a", {href: url, download: `architecture-${plan.cloud || "plan"}.svg`});
+    document.body.append(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 5000);
+  };
+  replace(tools,
+    h("button", {type: "button", class: "secondary", "aria-label": "Zoom out", onclick: () => zoom(1 / 1.25)}, "−"),
+    zoomLabel,
+    h("button", {type: "button", class: "secondary", "aria-label": "Zoom in", onclick: () => zoom(1.25)}, "+"),
+    h("button", {type: "button", class: "secondary", onclick: () => {
+      scale = Math.max(0.25, (viewport.clientWidth - 16) / natural); apply();
+    }}, "Fit"),
+    h("button", {type: "button", class: "secondary", id: "diagram-download", onclick: download}, "Download SVG"));
+  viewport.addEventListener("wheel", (e) => {
+    if (!e.ctrlKey) return;
+    e.preventDefault();
+    zoom(e.deltaY < 0 ? 1.1 : 1 / 1.1);
+  }, {passive: false});
+  let drag = null;
+  viewport.addEventListener("pointerdown", (e) => {
+    drag = {x: e.clientX, y: e.clientY, left: viewport.scrollLeft, top: viewport.scrollTop};
+    viewport.setPointerCapture(e.pointerId);
+  });
+  viewport.addEventListener("pointermove", (e) => {
+    if (!drag) return;
+    viewport.scrollLeft = drag.left - (e.clientX - drag.x);
+    viewport.scrollTop = drag.top - (e.clientY - drag.y);
+  });
+  viewport.addEventListener("pointerup", () => { drag = null; });
+  apply();
 }
 
 function componentTable(plan) {
