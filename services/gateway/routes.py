@@ -20,6 +20,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from . import commands, views
 from .idempotency import idempotent
+from .review import review
 from .schemas import (
     Accepted,
     AnswersSubmit,
@@ -94,7 +95,10 @@ async def submit_constraints(request: Request, project_id: str, body: Constraint
 
 @router.get("/decision-sets/{ds_id}", tags=["decision sets"])
 async def get_decision_set(request: Request, ds_id: str) -> dict[str, Any]:
-    return jsonable_encoder(views.decision_set(await store.get_decision_set(_deps(request).pool, ds_id)))
+    pool = _deps(request).pool
+    row = await store.get_decision_set(pool, ds_id)
+    parent = await store.find_decision_set(pool, row["parent_id"]) if row.get("parent_id") else None
+    return jsonable_encoder({**views.decision_set(row), "review": review(row, parent)})
 
 
 @router.get("/decision-sets/{ds_id}/events", tags=["decision sets"])

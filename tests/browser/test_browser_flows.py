@@ -99,6 +99,13 @@ def test_quick_start_review_change_approve_diff_download(browser) -> None:
     expect(page.locator("#approval-box")).to_be_visible(timeout=LONG)
     expect(page.locator("#requirements-panel")).to_contain_text("eu-central-1")
     expect(page.locator("#version-list a")).to_have_count(2)
+    # the approval box is a review: what changed since v1 and why, the cost lines with their deltas
+    review = page.locator("#approval-box #gate-review")
+    expect(review.locator("#changed-by")).to_contain_text("your review comment")
+    changed = review.locator("#review-constraints tr.changed")
+    expect(changed).to_contain_text("eu-west-1")
+    expect(changed).to_contain_text("eu-central-1")
+    expect(review.locator("#review-cost-lines tbody tr").first).to_be_visible()
     browser.shot("version-2-waiting-approval")
 
     waivers = page.locator("#approval-box .waivers input")

@@ -113,6 +113,46 @@ def cost_table(cost: dict[str, Any]) -> Table:
     return t
 
 
+def review_tables(review: dict[str, Any]) -> list[Any]:
+    """The gate's review, as the web page's approval box shows it: what changed, the cost lines, the budget."""
+    since = f"v{review['against_version']}" if review.get("against_version") else None
+    out: list[Any] = []
+    why = review.get("changed_by")
+    title = f"Constraints (against {since})" if since else "Constraints"
+    if since and why:
+        title += f": changed by {why['label']}" + (f" — \"{why['comment']}\"" if why.get("comment") else "")
+    t = Table(title=escape(title), title_justify="left")
+    for col in ("constraint", *(("before",) if since else ()), "now"):
+        t.add_column(col)
+    for c in review.get("constraints") or []:
+        now = f"[bold green]{escape(c['value'])}[/]" if c.get("changed") else escape(c["value"])
+        t.add_row(escape(c["label"]), *((f"[red]{escape(c['before'] or '')}[/]" if c.get("changed") else "",) if since else ()),
+                  now)
+    out.append(t)
+    cost = review.get("cost") or {}
+    lines = review.get("cost_lines") or []
+    if lines:
+        title = f"Monthly cost ${cost.get('monthly_usd') or 0:,.2f}"
+        if cost.get("low_usd") is not None:
+            title += f" (range ${cost['low_usd']:,.0f}–${cost['high_usd']:,.0f})"
+        if cost.get("budget_used_pct") is not None:
+            title += f", {cost['budget_used_pct']:g}% of the ${cost['budget_usd']:,.0f} budget"
+        if cost.get("delta_usd") is not None:
+            title += f", {cost['delta_usd']:+,.2f} vs {since or 'previous'}"
+        t = Table(title=escape(title), title_justify="left")
+        for col in ("line", "quantity", "unit price", "monthly", *(("change",) if since else ())):
+            t.add_column(col, justify="left" if col in ("line", "quantity") else "right")
+        for line in lines:
+            delta = line.get("delta_usd")
+            change = "" if not delta else (f"[red]{delta:+,.2f}[/]" if delta > 0 else f"[green]{delta:+,.2f}[/]")
+            where = ", ".join(line.get("regions") or [])
+            t.add_row(escape(f"{line.get('service')} {where}".strip()), escape(str(line.get("qty") or "–")),
+                      f"{line['unit_price_usd']:.3g}" if line.get("unit_price_usd") is not None else "–",
+                      f"{line.get('usd') or 0:,.2f}", *((change,) if since else ()))
+        out.append(t)
+    return out
+
+
 def policy_table(policy: dict[str, Any]) -> Table:
     t = Table(title=f"Policy: {policy.get('overall')}", title_justify="left")
     for col in ("rule", "status", "detail"):

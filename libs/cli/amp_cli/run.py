@@ -22,7 +22,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from .client import ApiError, Client
-from .output import StageView, console, cost_table, err_console, plan_table, policy_table
+from .output import StageView, console, cost_table, err_console, plan_table, policy_table, review_tables
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_QUESTIONS, EXIT_APPROVAL, EXIT_POLICY, EXIT_FAILED, EXIT_REJECTED = range(8)
 #: Decision-set status → exit code, for commands that report where a decision set stands.
@@ -206,7 +206,11 @@ def decide(client: Client, ds_id: str, gate: dict, opts: RunOptions, view: Stage
     out = view.out
     if gate.get("plan") and opts.interactive:
         view.print(plan_table(gate["plan"]))
-    if gate.get("cost"):
+    review = (client.decision_set(ds_id) or {}).get("review")
+    if review:
+        for table in review_tables(review):
+            view.print(table)
+    elif gate.get("cost"):
         view.print(cost_table(gate["cost"]))
     if gate.get("policy"):
         view.print(policy_table(gate["policy"]))

@@ -2,7 +2,7 @@
 // (intake questions answered inline; the approval box with waivers).
 
 import {api} from "./api.js";
-import {badge, h, label, pct, replace, show, signedUsd, usd} from "./dom.js";
+import {badge, h, label, pct, replace, show, signedUsd, usd, when} from "./dom.js";
 import {stageName, TRIGGERS} from "./timeline.js";
 
 export function policyPanel(policy, approval) {
@@ -244,6 +244,57 @@ export function intakeGate(ds, gate, onDone) {
   return form;
 }
 
+/** A unit price with the precision it needs ($0.0404 per vCPU-hour, $0.45 per GB). */
+function price(value) {
+  const v = Number(value);
+  return "$" + (v >= 1 ? v.toFixed(2) : v.toPrecision(3).replace(/0+$/, "").replace(/\.$/, ""));
+}
+
+/** What is being approved, against the version before it: constraints, cost (lines and deltas), policy, risks. */
+export function gateReview(r) {
+  const since = r.against_version ? `v${r.against_version}` : null;
+  const changed = (r.constraints || []).filter((c) => c.changed);
+  const why = r.changed_by;
+  const cost = r.cost || {};
+  const used = cost.budget_used_pct;
+  const lines = r.cost_lines || [];
+  const rules = (r.policy || {}).rules || [];
+  return h("div", {class: "gate-review", id: "gate-review"},
+    h("h3", null, since ? `What changed since ${since}` : "What you are approving"),
+    since && why ? h("p", {class: "muted", id: "changed-by"}, `Changed by ${why.label}` +
+      (why.comment ? `: “${why.comment}”` : "") + (why.by ? ` (${why.by})` : "")) : null,
+    h("table", {class: "review-constraints", id: "review-constraints"},
+      h("thead", null, h("tr", null, h("th", null, "Constraint"), h("th", null, since ? `Before (${since})` : ""),
+        h("th", null, "Now"))),
+      h("tbody", null, (r.constraints || []).map((c) => h("tr", {class: c.changed ? "changed" : ""},
+        h("th", {scope: "row", title: c.key}, c.label), h("td", null, c.changed ? h("del", null, c.before) : ""),
+        h("td", null, c.changed ? h("ins", null, c.value) : c.value))))),
+    changed.length === 0 && since ? h("p", {class: "muted"}, "No constraint changed.") : null,
+    h("div", {class: "review-cost"},
+      h("p", null, h("strong", null, `${usd(cost.monthly_usd)}/month`),
+        cost.low_usd != null ? ` (range ${usd(cost.low_usd)}–${usd(cost.high_usd)})` : "",
+        cost.delta_usd != null ? h("span", {class: cost.delta_usd > 0 ? "bad" : "ok"},
+          ` ${signedUsd(cost.delta_usd)} vs ${since || "previous"}`) : null),
+      used != null ? h("div", {class: "budget-bar", role: "img", "aria-label": `${used}% of the budget`},
+        h("span", {class: used > 100 ? "over" : used > 80 ? "near" : "", style: {width: `${Math.min(100, used)}%`}}),
+        h("em", null, `${used}% of ${usd(cost.budget_usd)}`)) : null,
+      lines.length ? h("table", {class: "review-lines", id: "review-cost-lines"},
+        h("thead", null, h("tr", null, ["Line", "Quantity", "Unit price", "Monthly", since ? "Change" : ""].map((t) =>
+          h("th", null, t)))),
+        h("tbody", null, lines.map((l) => h("tr", null,
+          h("td", {title: l.component || ""}, l.service,
+            (l.regions || []).length ? h("span", {class: "muted"}, ` ${l.regions.join(", ")}`) : null),
+          h("td", null, l.qty || "–"), h("td", null, l.unit_price_usd != null ? price(l.unit_price_usd) : "–"),
+          h("td", null, usd(l.usd)),
+          h("td", {class: (l.delta_usd || 0) > 0 ? "bad" : (l.delta_usd || 0) < 0 ? "ok" : ""},
+            l.delta_usd != null && Math.abs(l.delta_usd) >= 0.5 ? signedUsd(l.delta_usd) : ""))))) : null),
+    rules.length ? h("ul", {class: "review-policy", id: "review-policy"}, rules.map((x) => h("li", null,
+      badge(x.waived ? "waived" : x.status, x.waived ? "waived" : x.status), " ", h("strong", null, x.id),
+      x.changed && x.before ? h("span", {class: "muted"}, ` (was ${x.before})`) : null, ` ${x.detail || ""}`))) : null,
+    (r.risks || []).length ? h("ul", {class: "review-risks"}, r.risks.map((k) =>
+      h("li", null, badge(k.severity, `sev-${k.severity}`), " ", k.title))) : null);
+}
+
 export function approvalGate(ds, gate, onDone) {
   const policy = ds.policy || gate.policy || {};
   const cost = ds.cost || gate.cost || {};
@@ -270,7 +321,8 @@ export function approvalGate(ds, gate, onDone) {
     h("p", null, `Plan on ${String(plan.cloud || "?").toUpperCase()} ${(plan.regions || []).join(", ")}: ` +
       `${(plan.components || []).length} components, ${usd(cost.monthly_usd)}/month, policy `,
     badge(policy.overall || "–", policy.overall || ""), "."),
-    expires ? h("p", {class: "muted"}, `The gate expires ${new Date(expires).toLocaleString()}.`) : null,
+    expires ? h("p", {class: "muted"}, `The gate expires ${when(expires)}.`) : null,
+    ds.review ? gateReview(ds.review) : null,
     failed.length ? h("fieldset", {class: "waivers"},
       h("legend", null, "Policy failed: approving needs a waiver for each failed rule"),
       waiverInputs.map(({rule, input}) => h("div", {class: "field"},
