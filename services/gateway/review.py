@@ -1,6 +1,7 @@
 """What a reviewer is approving: the version against the one before it, in one read model.
 
-The approval box and the terminal's gate show the same thing: the constraints (before → after
+It also says where the constraints in force differ from what the requirement text states (a
+reviewer's comment or an answer overrode it). The approval box and the terminal's gate show the same thing: the constraints (before → after
 from version 2 on, and whether the reviewer's comment or new requirements changed them), the
 cost with its range and the budget, every cost line with its quantity, unit price and change
 against the previous version (as a cost diff on a pull request), the policy results with what
@@ -12,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from amp_domain.labels import field_label, value_text
+from amp_domain.requirements.extraction import extract
 
 
 def _stated(constraints: Any) -> dict[str, Any]:
@@ -69,8 +71,12 @@ def review(ds: dict[str, Any], parent: dict[str, Any] | None) -> dict[str, Any]:
                "before": prev_rules[r["id"]]["status"] if r["id"] in prev_rules else None,
                "changed": bool(parent) and (prev_rules.get(r["id"]) or {}).get("status") != r["status"]}
               for r in (ds.get("policy") or {}).get("rules") or []]
+    text = _stated(extract(ds.get("requirements") or "").constraints.model_dump(mode="json"))
+    overrides = [{"key": k, "label": field_label(k), "text": value_text(text[k]), "value": value_text(now.get(k))}
+                 for k in text if k in now and now[k] != text[k]]
     return {
         "version": ds.get("version"), "against_version": (parent or {}).get("version"),
+        "text_overrides": overrides,
         "changed_by": _why_changed(ds, parent) if parent else None,
         "constraints": constraints,
         "cost": {"monthly_usd": monthly, "low_usd": cost.get("low_usd"), "high_usd": cost.get("high_usd"),

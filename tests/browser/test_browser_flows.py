@@ -106,6 +106,7 @@ def test_quick_start_review_change_approve_diff_download(browser) -> None:
     expect(changed).to_contain_text("eu-west-1")
     expect(changed).to_contain_text("eu-central-1")
     expect(review.locator("#review-cost-lines tbody tr").first).to_be_visible()
+    expect(page.locator("#requirements-panel #text-overrides")).to_contain_text("eu-west-1 → eu-central-1")
     browser.shot("version-2-waiting-approval")
 
     waivers = page.locator("#approval-box .waivers input")

@@ -63,3 +63,10 @@ def test_a_first_version_has_nothing_to_compare() -> None:
     r = review(CHILD, None)
     assert r["changed_by"] is None and not any(c["changed"] for c in r["constraints"])
     assert all(line["delta_usd"] is None for line in r["cost_lines"])
+
+
+def test_constraints_that_differ_from_the_requirement_text_are_named() -> None:
+    child = {**CHILD, "requirements": "Fraud scoring API on AWS eu-west-1, budget $6,000 per month"}
+    overrides = review(child, PARENT)["text_overrides"]
+    assert [(o["key"], o["text"], o["value"]) for o in overrides] == [("regions", "eu-west-1", "eu-central-1")]
+    assert review({**child, "constraints": {**CHILD["constraints"], "regions": ["eu-west-1"]}}, PARENT)["text_overrides"] == []

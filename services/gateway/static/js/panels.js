@@ -427,6 +427,10 @@ export function constraintsList(ds) {
   const assumptions = ds.assumptions || [];
   return [
     ds.requirements ? h("blockquote", {class: "requirements", id: "requirements-text"}, ds.requirements) : null,
+    ((ds.review || {}).text_overrides || []).length ? h("p", {class: "note", id: "text-overrides"},
+      "Since the text was written, these constraints changed: ",
+      ds.review.text_overrides.map((o, i) => [i ? "; " : "", h("strong", null, o.label), ` ${o.text} → ${o.value}`]),
+      ". The constraints below are the ones in force.") : null,
     constraints.length ? h("dl", {class: "kv"}, constraints.map(([k, v]) => [h("dt", null, label(k)), h("dd", null, show(v))]))
       : h("p", {class: "muted"}, "No constraints extracted yet."),
     assumptions.length ? [h("h3", null, "Assumptions"), h("ul", null, assumptions.map((a) =>
