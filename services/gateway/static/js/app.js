@@ -129,6 +129,8 @@ async function route() {
   closeNav();
   const view = $("#view");
   const parts = location.hash.replace(/^#\/?/, "").split("/").filter(Boolean);
+  // the start page has its own project-name field: one on the page, not two
+  $("#new-project-form").hidden = parts.length === 0;
   try {
     if (parts[0] === "ds" && parts[1]) {
       state.dsId = parts[1];
