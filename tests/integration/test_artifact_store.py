@@ -61,7 +61,14 @@ async def test_s3_store_round_trip_with_server_side_encryption(s3_endpoint, tmp_
     assert await store.exists(key) and await store.get(key) == b"zip bytes"
     async with session.client("s3", endpoint_url=s3_endpoint) as s3:
         head = await s3.head_object(Bucket="amp-artifacts", Key=key)
+        tags = await s3.get_object_tagging(Bucket="amp-artifacts", Key=key)
+        tree = artifact_key("p", 1, "tree.json", b"{}")
+        await store.put(tree, b"{}")
+        tree_tags = await s3.get_object_tagging(Bucket="amp-artifacts", Key=tree)
     assert head["ServerSideEncryption"] == "AES256"
+    # the bucket's lifecycle rule expires zips (rebuilt from the tree bundle) by this tag, not the tree
+    assert tags["TagSet"] == [{"Key": "amp-kind", "Value": "zip"}]
+    assert tree_tags["TagSet"] == [{"Key": "amp-kind", "Value": "json"}]
 
 
 async def test_local_store_has_no_url_of_its_own(tmp_path) -> None:

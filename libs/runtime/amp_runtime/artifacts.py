@@ -20,6 +20,16 @@ def artifact_key(project_id: str, version: int, name: str, data: bytes) -> str:
     return f"projects/{project_id}/ds_{version}/{digest}-{name}"
 
 
+def object_tags(key: str) -> str:
+    """S3 object tags (URL-encoded query form) that lifecycle rules select on.
+
+    Lifecycle filters match a prefix or a tag, never a suffix: zips, which can be rebuilt from the
+    tree bundle, carry `amp-kind=zip` so the bucket can expire them after `AMP_ARTIFACT_TTL_DAYS`.
+    """
+    kind = "zip" if key.endswith(".zip") else "json" if key.endswith(".json") else "other"
+    return f"amp-kind={kind}"
+
+
 def quarantine_key(project_id: str, node: str, data: bytes) -> str:
     return f"quarantine/{project_id}/{node}/{hashlib.sha256(data).hexdigest()}.json"
 
@@ -94,7 +104,8 @@ class S3ArtifactStore:
 
     async def put(self, key: str, data: bytes) -> str:
         async with self._client() as s3:
-            await s3.put_object(Bucket=self.bucket, Key=key, Body=data, ServerSideEncryption="AES256")
+            await s3.put_object(Bucket=self.bucket, Key=key, Body=data, ServerSideEncryption="AES256",
+                                Tagging=object_tags(key))
         return key
 
     async def get(self, key: str) -> bytes:
