@@ -15,12 +15,13 @@ from amp_runtime.embedded import free_port
 pytestmark = pytest.mark.integration
 
 
-def _wait_health(url: str, timeout: float = 60.0) -> httpx.Response:
+def _wait_health(url: str, proc, timeout: float = 60.0) -> httpx.Response:
     deadline = time.monotonic() + timeout
     while True:
         try:
             return httpx.get(url, timeout=2)
         except httpx.TransportError:
+            assert proc.poll() is None, f"the agent exited ({proc.returncode}) before answering"
             assert time.monotonic() < deadline, f"{url} never answered"
             time.sleep(0.2)
 
@@ -31,7 +32,7 @@ def test_agent_serves_healthz_and_stops_on_sigterm(settings, tmp_path) -> None:
     s.spawn_agent("policy-0", {"AMP_HEALTH_PORT": str(port)})
     proc = s.procs["policy-0"]
     try:
-        r = _wait_health(f"http://127.0.0.1:{port}/healthz")
+        r = _wait_health(f"http://127.0.0.1:{port}/healthz", proc)
         assert r.status_code == 204  # FastStream's ping of the broker connection
         assert httpx.get(f"http://127.0.0.1:{port}/other", timeout=2).status_code == 404
         proc.send_signal(signal.SIGTERM)

@@ -83,7 +83,10 @@ async def test_three_replicas_on_a_cluster_of_three(cluster: list[str]) -> None:
 
 
 async def test_an_existing_single_copy_stream_scales_to_three(cluster: list[str]) -> None:
-    nc = await connect(cluster[1], "replicas-scale")
+    from amp_runtime.settings import Settings
+
+    servers = Settings(nats_url=",".join(cluster)).nats_servers  # NATS_URL naming every server
+    nc = await connect(servers, "replicas-scale")
     try:
         js = nc.jetstream()
         await ensure_stream(js, "AMPSCALE", 120.0, replicas=1)

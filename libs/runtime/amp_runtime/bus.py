@@ -37,8 +37,9 @@ async def ensure_stream(js: JetStreamContext, name: str, duplicate_window_s: flo
         raise
 
 
-async def connect(url: str, name: str) -> nats.NATS:
-    return await nats.connect(url, name=name, max_reconnect_attempts=-1, reconnect_time_wait=0.5)
+async def connect(servers: str | list[str], name: str) -> nats.NATS:
+    """Connect to one server or to any of a cluster's (the client then learns the others)."""
+    return await nats.connect(servers, name=name, max_reconnect_attempts=-1, reconnect_time_wait=0.5)
 
 
 async def publish(js: JetStreamContext, subject: str, body: bytes, msg_id: str, headers: dict[str, str] | None = None) -> bool:

@@ -10,7 +10,8 @@ from pydantic import BaseModel, Field
 
 
 class Settings(BaseModel):
-    nats_url: str | None = Field(None, description="NATS_URL; unset → `amp up` starts an embedded nats-server.")
+    nats_url: str | None = Field(None, description="NATS_URL; unset → `amp up` starts an embedded nats-server. "
+                                                  "Several servers of a cluster: comma-separated URLs.")
     database_url: str | None = Field(None, description="DATABASE_URL (postgresql://...); unset → embedded Postgres.")
     data_dir: Path = Field(Path(".amp"), description="AMP_DATA_DIR: embedded servers, artifacts, git repositories.")
     s3_bucket: str | None = Field(None, description="AMP_S3_BUCKET: artifacts go to S3 when set.")
@@ -43,6 +44,11 @@ class Settings(BaseModel):
     log_level: str = "INFO"
     prompt_dirs: list[Path] = Field(default_factory=list, description="Directories of the prompt packs in force "
                                                                       "(the composition root names every service's).")
+
+    @property
+    def nats_servers(self) -> list[str]:
+        """NATS_URL as the list of seed servers (`nats://a:4222,nats://b:4222`, the NATS convention)."""
+        return [u.strip() for u in (self.nats_url or "").split(",") if u.strip()]
 
     @property
     def artifacts_dir(self) -> Path:

@@ -43,3 +43,10 @@ def test_stream_config_carries_the_replica_count(replicas: int) -> None:
     assert cfg.num_replicas == replicas
     assert cfg.as_dict()["num_replicas"] == replicas  # what goes to the server
     assert cfg.subjects == ["amp.>"] and cfg.duplicate_window == 120.0
+
+
+def test_nats_url_may_list_the_servers_of_a_cluster() -> None:
+    s = Settings.from_env({"NATS_URL": "nats://10.0.1.10:4222, nats://10.0.2.10:4222,nats://10.0.3.10:4222"})
+    assert s.nats_servers == ["nats://10.0.1.10:4222", "nats://10.0.2.10:4222", "nats://10.0.3.10:4222"]
+    assert Settings.from_env({"NATS_URL": "nats://nats:4222"}).nats_servers == ["nats://nats:4222"]
+    assert Settings.from_env({}).nats_servers == []
