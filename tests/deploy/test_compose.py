@@ -37,7 +37,7 @@ def test_one_service_per_platform_process(compose) -> None:
     svc = compose["services"]
     for name in services():
         assert name in svc, f"no compose service runs {name}"
-        assert svc[name]["command"][:2] == ["serve", name]
+        assert svc[name]["command"][:3] == ["amp", "serve", name]
         assert svc[name]["build"]["dockerfile"] == "deploy/Dockerfile"
 
 
@@ -53,7 +53,7 @@ def test_every_long_running_service_has_a_healthcheck(compose) -> None:
 
 def test_migrations_run_once_before_the_services(compose) -> None:
     svc = compose["services"]
-    assert svc["migrate"]["command"] == ["db", "upgrade"] and svc["migrate"]["restart"] == "no"
+    assert svc["migrate"]["command"] == ["amp", "db", "upgrade"] and svc["migrate"]["restart"] == "no"
     assert svc["migrate"]["depends_on"]["postgres"]["condition"] == "service_healthy"
     for name in services():
         deps = svc[name]["depends_on"]

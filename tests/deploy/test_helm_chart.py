@@ -78,14 +78,15 @@ def test_a_deployment_per_agent_and_the_gateway_with_probes_and_resources(docs) 
     for component, dep in deps.items():
         pod = dep["spec"]["template"]["spec"]
         (c,) = pod["containers"]
-        assert c["args"][:2] == ["serve", component]
+        cmd = c["command"]
+        assert cmd[:3] == ["amp", "serve", component] and "args" not in c
         assert c["readinessProbe"] and c["livenessProbe"] and c["startupProbe"]
         assert c["resources"]["requests"]["cpu"] and c["resources"]["requests"]["memory"]
         assert c["resources"]["limits"]["memory"]
         if component != "gateway":
-            assert c["args"][c["args"].index("--health-port") + 1] == "8080"
+            assert cmd[cmd.index("--health-port") + 1] == "8080"
             assert c["readinessProbe"]["httpGet"]["path"] == "/healthz"
-            assert c["args"][c["args"].index("--host") + 1] == "0.0.0.0"  # probes come from the kubelet
+            assert cmd[cmd.index("--host") + 1] == "0.0.0.0"  # probes come from the kubelet
         assert c["securityContext"]["readOnlyRootFilesystem"] and not c["securityContext"]["allowPrivilegeEscalation"]
         assert pod["securityContext"]["runAsNonRoot"] and pod["automountServiceAccountToken"] is False
         mounts = {m["mountPath"] for m in c["volumeMounts"]}
@@ -127,7 +128,7 @@ def test_migrations_are_a_pre_install_and_pre_upgrade_hook(docs) -> None:
     hooks = set(job["metadata"]["annotations"]["helm.sh/hook"].split(","))
     assert hooks == {"pre-install", "pre-upgrade"}
     (c,) = job["spec"]["template"]["spec"]["containers"]
-    assert c["args"] == ["db", "upgrade"]
+    assert c["command"] == ["amp", "db", "upgrade"]
     # hooks run before the release's other objects exist: nothing of the release may be referenced
     assert "serviceAccountName" not in job["spec"]["template"]["spec"]
     assert all("configMapRef" not in str(e) for e in c.get("env", []))

@@ -29,4 +29,4 @@ def test_the_plain_manifest_runs_every_service_with_a_probe() -> None:
     assert set(deployments) == set(services())
     for name, dep in deployments.items():
         (c,) = dep["spec"]["template"]["spec"]["containers"]
-        assert c["args"][:2] == ["serve", name] and c["readinessProbe"]["httpGet"]["path"] == "/healthz"
+        assert c["command"][:3] == ["amp", "serve", name] and c["readinessProbe"]["httpGet"]["path"] == "/healthz"
