@@ -1,5 +1,5 @@
-# Postgres on RDS behind RDS Proxy (connection pooling for many small App Runner instances;
-# seed §1). The services reach the proxy over TLS; the database only takes the proxy.
+# Postgres on RDS behind RDS Proxy, which pools connections for many small App Runner instances.
+# The services reach the proxy over TLS; the database only takes the proxy.
 # The asyncpg driver prepares statements, so the proxy pins those client connections to a
 # database connection: pooling still bounds the database's connections (max_connections_percent).
 

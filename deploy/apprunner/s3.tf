@@ -26,7 +26,7 @@ resource "aws_s3_bucket_server_side_encryption_configuration" "artifacts" {
   bucket = aws_s3_bucket.artifacts.id
   rule {
     apply_server_side_encryption_by_default {
-      sse_algorithm = "AES256" # SSE-S3 (seed §1, §21.11)
+      sse_algorithm = "AES256" # SSE-S3: every object encrypted at rest with S3-managed keys
     }
   }
 }

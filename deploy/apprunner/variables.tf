@@ -79,7 +79,7 @@ variable "sse_max_duration_s" {
 }
 
 variable "artifact_ttl_days" {
-  description = "AMP_ARTIFACT_TTL_DAYS: the bucket's lifecycle rule expires repository zips (objects tagged amp-kind=zip) after this many days (seed §23.6). Tree bundles stay; a zip can be rebuilt from its tree."
+  description = "AMP_ARTIFACT_TTL_DAYS: the bucket's lifecycle rule expires repository zips (objects tagged amp-kind=zip) after this many days. Tree bundles stay; a zip can be rebuilt from its tree."
   type        = number
   default     = 14
   validation {

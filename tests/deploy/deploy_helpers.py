@@ -23,7 +23,7 @@ REQUIRED_VALUES: dict[str, Any] = {"existingSecret": "amp-secrets", "config": {"
 
 def consumers() -> dict[str, set[str]]:
     """Each agent's durable consumer names, from the code (contracts + runtime)."""
-    from amp_contracts.bus import CONSUMES
+    from amp_contracts import CONSUMES
     from amp_runtime.agent import durable_name
 
     return {agent: {durable_name(agent, s) for s in subjects} for agent, subjects in CONSUMES.items()}

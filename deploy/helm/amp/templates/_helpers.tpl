@@ -52,7 +52,7 @@ app.kubernetes.io/component: {{ .component }}
 {{- end -}}
 
 {{/*
-The subjects each agent consumes, as in libs/contracts/amp_contracts/bus.py (CONSUMES); the
+The subjects each agent consumes, as in libs/contracts/amp_contracts/pipeline.py (CONSUMES); the
 durable consumer of (agent, subject) is "<agent>-<subject with dots as dashes>", as in
 amp_runtime.agent.durable_name. tests/deploy checks both against the code.
 */}}
