@@ -1,6 +1,7 @@
 """The App Runner deployment (deploy/apprunner, Terraform): canonical format (`terraform fmt`),
-parsed by python-hcl2, every reference resolved, and what the seed's Option B asks of it.
-`terraform validate` needs the AWS provider from its registry, which this suite never reaches."""
+parsed by python-hcl2, every reference resolved, what the seed's Option B asks of it, and
+`terraform validate` where the AWS provider is in a local mirror (the suite never reaches the
+Terraform registry)."""
 
 from __future__ import annotations
 
@@ -174,3 +175,48 @@ def test_only_settings_the_code_reads() -> None:
     assert names
     for name in names:
         assert name in known, f"{name} is set for App Runner but no code reads it"
+
+
+def _mirror_with(provider: str) -> Path | None:
+    """A filesystem mirror of Terraform providers on this machine that holds `provider` (ns/name)."""
+    import os
+
+    candidates = [*filter(None, os.environ.get("AMP_TF_PLUGIN_DIRS", "").split(os.pathsep)), "/opt/tf-plugins",
+                  "/usr/local/share/terraform/plugins", "/usr/share/terraform/plugins"]
+    for base in map(Path, candidates):
+        if any((base / "registry.terraform.io" / provider).glob("*/linux_*/terraform-provider-*")):
+            return base
+    return None
+
+
+def test_terraform_validate_against_the_aws_providers_schema(tmp_path: Path) -> None:
+    """`terraform validate` with the AWS provider from a local mirror (no registry): every resource,
+    attribute and block checked against the provider's schema. Where the mirror lacks the random
+    provider, the one `random_password` becomes a variable of the same type for the check."""
+    import shutil
+
+    binary, mirror = terraform_binary(), _mirror_with("hashicorp/aws")
+    if not binary or not mirror:
+        pytest.skip("no terraform binary or no local mirror of the hashicorp/aws provider")
+    work = tmp_path / "module"
+    shutil.copytree(APPRUNNER, work)
+    if not _mirror_with("hashicorp/random"):
+        rds = (work / "rds.tf").read_text()
+        rds = re.sub(r'resource "random_password" "db" \{.*?\n\}\n', 'variable "db_password" {\n  type = string\n}\n',
+                     rds, flags=re.S)
+        (work / "rds.tf").write_text(rds.replace("random_password.db.result", "var.db_password"))
+        versions = (work / "versions.tf").read_text()
+        (work / "versions.tf").write_text(re.sub(r"\n    random = \{.*?\n    \}", "", versions, flags=re.S))
+        assert "random_" not in "".join(p.read_text() for p in work.glob("*.tf"))
+    rc = tmp_path / "terraformrc"
+    rc.write_text('disable_checkpoint = true\nprovider_installation {\n  filesystem_mirror {\n'
+                  f'    path    = "{mirror}"\n    include = ["registry.terraform.io/*/*"]\n  }}\n}}\n')
+    env = {"TF_CLI_CONFIG_FILE": str(rc), "TF_IN_AUTOMATION": "1", "PATH": "/usr/bin:/bin",
+           "HOME": str(tmp_path), "TF_DATA_DIR": str(tmp_path / "tfdata")}
+    init = subprocess.run([binary, "init", "-backend=false", "-input=false", "-no-color"], cwd=work, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert init.returncode == 0, init.stdout + init.stderr
+    res = subprocess.run([binary, "validate", "-json", "-no-color"], cwd=work, env=env, capture_output=True,
+                         text=True, timeout=300)
+    report = json.loads(res.stdout)
+    assert report["valid"], json.dumps(report["diagnostics"], indent=1)[:3000]
