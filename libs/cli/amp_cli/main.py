@@ -80,8 +80,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if args.health_port:
         # Orchestrators (Docker, Kubernetes, App Runner) probe over HTTP: FastStream's ASGI wrapper
         # serves GET /healthz (a ping of the NATS connection: 204, or 500) beside the consumers.
+        # lazy: only a process started with a health port needs these
         import logging
 
+        # lazy: only a process started with a health port loads the ASGI server
         from faststream.asgi import AsgiFastStream, make_ping_asgi
 
         broker = app.brokers[0]

@@ -95,6 +95,7 @@ class S3ArtifactStore:
         self._session = aioboto3.Session()
 
     def _client(self, endpoint_url: str | None = None):
+        # lazy: botocore comes with aioboto3, loaded only when a bucket is configured
         from botocore.config import Config
 
         url = endpoint_url or self.endpoint_url
