@@ -16,7 +16,7 @@ from amp_runtime.gitstore import record_user_tree, unified_diff
 from amp_runtime.providers import check_budget, set_budget
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.encoders import jsonable_encoder
-from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 
 from . import commands, views
 from .idempotency import idempotent
@@ -170,7 +170,7 @@ async def stream(request: Request, ds_id: str, last_event_id: str | None = Heade
         last = int(last_event_id) if last_event_id else (after or 0)
     except ValueError:
         raise ValidationFailed("Last-Event-ID must be an event id (an integer)") from None
-    return stream_response(d.pool, d.extras["hub"], ds_id, last)
+    return stream_response(d.pool, d.extras["hub"], ds_id, last, d.settings.sse_max_duration_s)
 
 
 @router.get("/decision-sets/{ds_id}/diff", tags=["decision sets"])
@@ -191,15 +191,25 @@ async def get_diff(request: Request, ds_id: str, against: str | None = None,
     return PlainTextResponse(text, media_type="text/x-diff")
 
 
-@router.get("/decision-sets/{ds_id}/artifact", tags=["decision sets"])
+@router.get("/decision-sets/{ds_id}/artifact", tags=["decision sets"],
+            responses={307: {"description": "a time-boxed presigned URL of the zip (artifacts on S3)"}})
 async def get_artifact(request: Request, ds_id: str) -> Response:
+    """The generated repository as a zip: the bytes, or with S3 a redirect to a presigned URL of them."""
     d = _deps(request)
     ds = await store.get_decision_set(d.pool, ds_id)
-    if not ds.get("artifact_key"):
+    key = ds.get("artifact_key")
+    if not key:
         raise NotFound(f"decision set {ds_id} has no artifact yet (status {ds['status']})")
-    data = await d.artifacts.get(ds["artifact_key"])
+    if not await d.artifacts.exists(key):
+        raise NotFound(f"the artifact of decision set {ds_id} is no longer stored "
+                       "(the artifact bucket's lifecycle rule expires old zips)")
+    filename = f"decision-set-v{ds['version']}-{ds_id[:8]}.zip"
+    url = await d.artifacts.download_url(key, filename, d.settings.artifact_url_ttl_s)
+    if url:
+        return RedirectResponse(url, status_code=307, headers={"Cache-Control": "no-store"})
+    data = await d.artifacts.get(key)
     return Response(data, media_type="application/zip", headers={
-        "Content-Disposition": f'attachment; filename="decision-set-v{ds["version"]}-{ds_id[:8]}.zip"'})
+        "Content-Disposition": f'attachment; filename="{filename}"'})
 
 
 @router.post("/projects/{project_id}/repo", status_code=201, tags=["projects"])

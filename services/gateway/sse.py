@@ -2,6 +2,10 @@
 
 `id:` is the event's database id (monotonic); a reconnect with `Last-Event-ID` resumes after it
 with no gap and no duplicate; `run-complete` is always last and ends the stream.
+
+A response lasts at most `AMP_SSE_MAX_DURATION_S` (App Runner and many proxies cut a request
+after a fixed time): it then ends with a `retry:` hint and a comment, no event, and the client
+reconnects with the `Last-Event-ID` it has, so the cut is invisible to it.
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ from .hub import EventHub
 
 PING_S = 10.0
 PAGE = 500  # backlog rows read at a time: memory per stream stays flat however long the history
+RETRY_MS = 1000  # reconnection delay asked of the client when a stream reaches its maximum duration
+POLL_S = 5.0  # the database is read again at least this often, in case the live feed missed an event
 
 
 def frame(ev: Event) -> ServerSentEvent:
@@ -30,6 +36,9 @@ def frame(ev: Event) -> ServerSentEvent:
 
 async def events_after(pool: asyncpg.Pool, hub: EventHub, ds_id: str, last_id: int,
                        max_duration_s: float = 3600.0) -> AsyncIterator[Event]:
+    """The events after `last_id` in order, ending after a terminal event or after `max_duration_s`."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + max_duration_s
     queue = hub.subscribe(ds_id)
     try:
         while True:
@@ -41,11 +50,9 @@ async def events_after(pool: asyncpg.Pool, hub: EventHub, ds_id: str, last_id: i
                     return
             if len(page) < PAGE:
                 break
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + max_duration_s
-        while loop.time() < deadline:
+        while (left := deadline - loop.time()) > 0:
             try:
-                ev = await asyncio.wait_for(queue.get(), timeout=5.0)
+                ev = await asyncio.wait_for(queue.get(), timeout=min(POLL_S, left))
             except TimeoutError:
                 # belt and braces: an event missed by the live feed is still in the database
                 for ev in await store.list_events(pool, ds_id, after_id=last_id):
@@ -64,10 +71,16 @@ async def events_after(pool: asyncpg.Pool, hub: EventHub, ds_id: str, last_id: i
         hub.unsubscribe(ds_id, queue)
 
 
-def stream_response(pool: asyncpg.Pool, hub: EventHub, ds_id: str, last_id: int) -> EventSourceResponse:
+def stream_response(pool: asyncpg.Pool, hub: EventHub, ds_id: str, last_id: int,
+                    max_duration_s: float = 3600.0) -> EventSourceResponse:
     async def frames() -> AsyncIterator[ServerSentEvent]:
-        async for ev in events_after(pool, hub, ds_id, last_id):
+        finished = False
+        async for ev in events_after(pool, hub, ds_id, last_id, max_duration_s):
+            finished = ev.type in TERMINAL
             yield frame(ev)
+        if not finished:  # the time limit, not the run, ended this response: ask for a prompt resume
+            yield ServerSentEvent(comment="maximum stream duration reached; reconnect with Last-Event-ID",
+                                  retry=RETRY_MS)
 
     return EventSourceResponse(frames(), ping=int(PING_S),
                                ping_message_factory=lambda: ServerSentEvent(event="ping", data="{}"),

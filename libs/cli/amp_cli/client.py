@@ -104,7 +104,8 @@ class Client:
         return self.get(f"/decision-sets/{ds_id}/events", after=after)["events"]
 
     def artifact(self, ds_id: str) -> bytes:
-        return self.get(f"/decision-sets/{ds_id}/artifact")
+        """The zip; with artifacts on S3 the gateway redirects to a presigned URL, followed here."""
+        return self._send("GET", f"/decision-sets/{ds_id}/artifact", follow_redirects=True)
 
     def stream(self, ds_id: str, last_event_id: int | None = None, timeout: float = 300.0
                ) -> Iterator[tuple[str, dict[str, Any], int | None]]:

@@ -77,6 +77,19 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvloop
 
     app = importlib.import_module(f"services.{args.service}.app").create_app(settings)
+    if args.health_port:
+        # Orchestrators (Docker, Kubernetes, App Runner) probe over HTTP: FastStream's ASGI wrapper
+        # serves GET /healthz (a ping of the NATS connection: 204, or 500) beside the consumers.
+        # lazy: only a process started with a health port needs these
+        import logging
+
+        # lazy: only a process started with a health port loads the ASGI server
+        from faststream.asgi import AsgiFastStream, make_ping_asgi
+
+        broker = app.brokers[0]
+        app = AsgiFastStream.from_app(app, asgi_routes=[("/healthz", make_ping_asgi(broker, timeout=5.0))])
+        uvloop.run(app.run(logging.WARNING, run_extra_options={"host": args.host, "port": args.health_port}))
+        return 0
     uvloop.run(app.run())
     return 0
 
@@ -243,6 +256,11 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return bench_main(args.bench_args)
 
 
+def _env_int(name: str) -> int | None:
+    value = os.environ.get(name, "").strip()
+    return int(value) if value.isdigit() else None
+
+
 def parser() -> argparse.ArgumentParser:
     # lazy: imported by the command that needs it, so `amp` starts fast
     from . import commands
@@ -260,8 +278,10 @@ def parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("serve", help="run one service in this process")
     s.add_argument("service", choices=SERVICES)
-    s.add_argument("--host", default="127.0.0.1")
-    s.add_argument("--port", type=int, default=8080)
+    s.add_argument("--host", default="127.0.0.1", help="address to listen on (the gateway; an agent's health port)")
+    s.add_argument("--port", type=int, default=8080, help="the gateway's port")
+    s.add_argument("--health-port", type=int, default=_env_int("AMP_HEALTH_PORT"),
+                   help="an agent serves GET /healthz on this port (default AMP_HEALTH_PORT; unset: none)")
     s.set_defaults(fn=cmd_serve)
 
     s = sub.add_parser("run", help="one-shot: requirements in, generated repository out")

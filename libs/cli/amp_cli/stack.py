@@ -50,7 +50,9 @@ class Stack:
         asyncio.run(migrate(self.settings.database_url))  # type: ignore[arg-type]
 
     def _spawn(self, name: str, argv: list[str], extra_env: dict[str, str] | None = None) -> subprocess.Popen:
-        env = {**os.environ, **self.settings.service_env(), "PYTHONUNBUFFERED": "1", **self.env, **(extra_env or {})}
+        # AMP_HEALTH_PORT is one port per container: inherited by processes on one host, they would collide on it
+        inherited = {k: v for k, v in os.environ.items() if k != "AMP_HEALTH_PORT"}
+        env = {**inherited, **self.settings.service_env(), "PYTHONUNBUFFERED": "1", **self.env, **(extra_env or {})}
         logs = self.settings.data_dir / "logs"
         logs.mkdir(parents=True, exist_ok=True)
         out = open(logs / f"{name}.log", "ab")

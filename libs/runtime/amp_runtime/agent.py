@@ -81,7 +81,7 @@ def agent_app(service: str, settings: Settings, make_routes: RouteFactory,
     startup hook, so nothing connects at import time.
     """
     nodes = subscriptions if subscriptions is not None else {s.subject: s.node for s in steps_of(service)}
-    broker = NatsBroker(settings.nats_url, name=f"amp-{service}")
+    broker = NatsBroker(settings.nats_servers, name=f"amp-{service}")
     stream = JStream(settings.stream_name, subjects=["amp.>"], declare=False)
     state: dict[str, Any] = {}
     for subject, node in nodes.items():

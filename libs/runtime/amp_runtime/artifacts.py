@@ -1,7 +1,8 @@
 """The artifact store: content-addressed keys, so a repeated write is harmless.
 
 Keys: `projects/{pid}/ds_{version}/{sha256}-{name}`. A local directory by default; S3 (aioboto3)
-when a bucket is configured.
+when a bucket is configured. On S3, downloads go straight to the bucket through time-boxed
+presigned URLs, handed out by the gateway after its own checks.
 """
 
 from __future__ import annotations
@@ -19,6 +20,16 @@ def artifact_key(project_id: str, version: int, name: str, data: bytes) -> str:
     return f"projects/{project_id}/ds_{version}/{digest}-{name}"
 
 
+def object_tags(key: str) -> str:
+    """S3 object tags (URL-encoded query form) that lifecycle rules select on.
+
+    Lifecycle filters match a prefix or a tag, never a suffix: zips, which can be rebuilt from the
+    tree bundle, carry `amp-kind=zip` so the bucket can expire them after `AMP_ARTIFACT_TTL_DAYS`.
+    """
+    kind = "zip" if key.endswith(".zip") else "json" if key.endswith(".json") else "other"
+    return f"amp-kind={kind}"
+
+
 def quarantine_key(project_id: str, node: str, data: bytes) -> str:
     return f"quarantine/{project_id}/{node}/{hashlib.sha256(data).hexdigest()}.json"
 
@@ -29,6 +40,10 @@ class ArtifactStore(Protocol):
     async def get(self, key: str) -> bytes: ...
 
     async def exists(self, key: str) -> bool: ...
+
+    async def download_url(self, key: str, filename: str, ttl_s: float) -> str | None:
+        """A URL the client can fetch the object from directly for `ttl_s`, or None (serve the bytes)."""
+        ...
 
 
 class LocalArtifactStore:
@@ -63,24 +78,35 @@ class LocalArtifactStore:
     async def exists(self, key: str) -> bool:
         return self._path(key).exists()
 
+    async def download_url(self, key: str, filename: str, ttl_s: float) -> str | None:
+        return None  # a local directory has no URL of its own: the gateway serves the bytes
+
 
 class S3ArtifactStore:
     """S3 through aioboto3, server-side encrypted (SSE-S3 unless the bucket enforces KMS)."""
 
-    def __init__(self, bucket: str, endpoint_url: str | None = None) -> None:
+    def __init__(self, bucket: str, endpoint_url: str | None = None, public_endpoint_url: str | None = None) -> None:
         # lazy: needed (and slow to import) only when a bucket is configured
         import aioboto3
 
         self.bucket = bucket
         self.endpoint_url = endpoint_url
+        self.public_endpoint_url = public_endpoint_url or endpoint_url
         self._session = aioboto3.Session()
 
-    def _client(self):
-        return self._session.client("s3", endpoint_url=self.endpoint_url)
+    def _client(self, endpoint_url: str | None = None):
+        # lazy: botocore comes with aioboto3, loaded only when a bucket is configured
+        from botocore.config import Config
+
+        url = endpoint_url or self.endpoint_url
+        # An S3 API other than AWS (MinIO, a test server) is addressed by path: its host names no bucket.
+        return self._session.client("s3", endpoint_url=url, config=Config(
+            signature_version="s3v4", s3={"addressing_style": "path"} if url else {}))
 
     async def put(self, key: str, data: bytes) -> str:
         async with self._client() as s3:
-            await s3.put_object(Bucket=self.bucket, Key=key, Body=data, ServerSideEncryption="AES256")
+            await s3.put_object(Bucket=self.bucket, Key=key, Body=data, ServerSideEncryption="AES256",
+                                Tagging=object_tags(key))
         return key
 
     async def get(self, key: str) -> bytes:
@@ -96,6 +122,22 @@ class S3ArtifactStore:
             except Exception:  # botocore ClientError 404
                 return False
 
+    async def download_url(self, key: str, filename: str, ttl_s: float) -> str | None:
+        """A presigned GET (SigV4, valid `ttl_s`) that makes the browser save the object as `filename`.
 
-def artifact_store(artifacts_dir: Path, bucket: str | None = None, endpoint_url: str | None = None) -> ArtifactStore:
-    return S3ArtifactStore(bucket, endpoint_url) if bucket else LocalArtifactStore(artifacts_dir)
+        Signed for the endpoint the client will use (`public_endpoint_url`): the host is part of
+        the signature. Signing is local: no request reaches S3 here.
+        """
+        safe = filename.replace('"', "")
+        async with self._client(self.public_endpoint_url) as s3:
+            return await s3.generate_presigned_url(
+                "get_object", ExpiresIn=int(ttl_s),
+                Params={"Bucket": self.bucket, "Key": key,
+                        "ResponseContentDisposition": f'attachment; filename="{safe}"'})
+
+
+def artifact_store(artifacts_dir: Path, bucket: str | None = None, endpoint_url: str | None = None,
+                   public_endpoint_url: str | None = None) -> ArtifactStore:
+    if bucket:
+        return S3ArtifactStore(bucket, endpoint_url, public_endpoint_url)
+    return LocalArtifactStore(artifacts_dir)

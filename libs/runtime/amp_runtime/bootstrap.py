@@ -39,11 +39,12 @@ async def open_deps(settings: Settings, name: str) -> AsyncIterator[Deps]:
     if not settings.nats_url or not settings.database_url:
         raise RuntimeError("NATS_URL and DATABASE_URL must be set for a service (amp up sets them)")
     pool = await create_pool(settings.database_url)
-    nc = await connect(settings.nats_url, f"amp-{name}-pub")
+    nc = await connect(settings.nats_servers, f"amp-{name}-pub")
     js = nc.jetstream()
-    await ensure_stream(js, settings.stream_name, settings.duplicate_window_s)
+    await ensure_stream(js, settings.stream_name, settings.duplicate_window_s, settings.stream_replicas)
     saver, saver_pool = await open_checkpointer(settings.database_url)
-    artifacts = artifact_store(settings.artifacts_dir, settings.s3_bucket, settings.s3_endpoint_url)
+    artifacts = artifact_store(settings.artifacts_dir, settings.s3_bucket, settings.s3_endpoint_url,
+                               settings.s3_public_endpoint_url)
     deps = Deps(settings=settings, pool=pool, nc=nc, js=js, checkpointer=saver, artifacts=artifacts,
                 providers=providers_from_settings(settings, artifacts, PackRegistry(settings.prompt_dirs)),
                 reader=PgReader(pool))

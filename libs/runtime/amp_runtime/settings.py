@@ -10,14 +10,22 @@ from pydantic import BaseModel, Field
 
 
 class Settings(BaseModel):
-    nats_url: str | None = Field(None, description="NATS_URL; unset → `amp up` starts an embedded nats-server.")
+    nats_url: str | None = Field(None, description="NATS_URL; unset → `amp up` starts an embedded nats-server. "
+                                                  "Several servers of a cluster: comma-separated URLs.")
     database_url: str | None = Field(None, description="DATABASE_URL (postgresql://...); unset → embedded Postgres.")
     data_dir: Path = Field(Path(".amp"), description="AMP_DATA_DIR: embedded servers, artifacts, git repositories.")
     s3_bucket: str | None = Field(None, description="AMP_S3_BUCKET: artifacts go to S3 when set.")
-    s3_endpoint_url: str | None = None
+    s3_endpoint_url: str | None = Field(None, description="AMP_S3_ENDPOINT_URL: an S3 API other than AWS (MinIO).")
+    s3_public_endpoint_url: str | None = Field(
+        None, description="AMP_S3_PUBLIC_ENDPOINT_URL: the S3 endpoint as browsers reach it, for presigned download "
+                          "URLs (default: AMP_S3_ENDPOINT_URL, or AWS).")
+    artifact_url_ttl_s: float = Field(300.0, gt=0, le=7 * 24 * 3600.0,
+                                      description="AMP_ARTIFACT_URL_TTL_S: lifetime of a presigned artifact URL.")
     gateway_host: str = "127.0.0.1"
     gateway_port: int = 8080
     stream_name: str = "AMP"
+    stream_replicas: int = Field(1, ge=1, le=5, description="AMP_STREAM_REPLICAS: copies of the JetStream stream "
+                                                            "(3 on a NATS cluster of three; 1 on a single server).")
     duplicate_window_s: float = 120.0
     ack_wait_s: float = 30.0
     max_deliver: int = 5
@@ -27,12 +35,20 @@ class Settings(BaseModel):
     gate_reminder_before_s: float = 24 * 3600.0
     sweep_interval_s: float = 5.0
     max_body_bytes: int = 256 * 1024
+    sse_max_duration_s: float = Field(3600.0, gt=0, description="AMP_SSE_MAX_DURATION_S: an SSE response ends after "
+                                                                "this long with a `retry:` hint; the client resumes "
+                                                                "with Last-Event-ID (App Runner cuts requests at 120 s).")
     provider: str = "deterministic"
     anthropic_api_key: str | None = None
     validators_checkov: bool = False
     log_level: str = "INFO"
     prompt_dirs: list[Path] = Field(default_factory=list, description="Directories of the prompt packs in force "
                                                                       "(the composition root names every service's).")
+
+    @property
+    def nats_servers(self) -> list[str]:
+        """NATS_URL as the list of seed servers (`nats://a:4222,nats://b:4222`, the NATS convention)."""
+        return [u.strip() for u in (self.nats_url or "").split(",") if u.strip()]
 
     @property
     def artifacts_dir(self) -> Path:
@@ -51,6 +67,7 @@ class Settings(BaseModel):
             "data_dir": Path(e.get("AMP_DATA_DIR", ".amp")),
             "s3_bucket": e.get("AMP_S3_BUCKET") or None,
             "s3_endpoint_url": e.get("AMP_S3_ENDPOINT_URL") or None,
+            "s3_public_endpoint_url": e.get("AMP_S3_PUBLIC_ENDPOINT_URL") or None,
             "provider": e.get("AMP_PROVIDER") or ("anthropic" if e.get("ANTHROPIC_API_KEY") else "deterministic"),
             "anthropic_api_key": e.get("ANTHROPIC_API_KEY") or None,
             "validators_checkov": e.get("AMP_CHECKOV", "0") == "1",
@@ -59,7 +76,9 @@ class Settings(BaseModel):
         for env_name, field in (("AMP_GATE_TTL_S", "gate_ttl_s"), ("AMP_GATE_REMINDER_BEFORE_S", "gate_reminder_before_s"),
                                 ("AMP_ACK_WAIT_S", "ack_wait_s"), ("AMP_MAX_DELIVER", "max_deliver"),
                                 ("AMP_SWEEP_INTERVAL_S", "sweep_interval_s"), ("AMP_PORT", "gateway_port"),
-                                ("AMP_MAX_WORKERS", "max_workers")):
+                                ("AMP_MAX_WORKERS", "max_workers"), ("AMP_STREAM_REPLICAS", "stream_replicas"),
+                                ("AMP_SSE_MAX_DURATION_S", "sse_max_duration_s"),
+                                ("AMP_ARTIFACT_URL_TTL_S", "artifact_url_ttl_s")):
             if e.get(env_name):
                 values[field] = e[env_name]
         values.update(overrides)
@@ -71,11 +90,17 @@ class Settings(BaseModel):
                "AMP_GATE_TTL_S": str(self.gate_ttl_s), "AMP_GATE_REMINDER_BEFORE_S": str(self.gate_reminder_before_s),
                "AMP_ACK_WAIT_S": str(self.ack_wait_s), "AMP_MAX_DELIVER": str(self.max_deliver),
                "AMP_SWEEP_INTERVAL_S": str(self.sweep_interval_s), "AMP_CHECKOV": "1" if self.validators_checkov else "0",
-               "AMP_MAX_WORKERS": str(self.max_workers)}
+               "AMP_MAX_WORKERS": str(self.max_workers), "AMP_STREAM_REPLICAS": str(self.stream_replicas),
+               "AMP_SSE_MAX_DURATION_S": str(self.sse_max_duration_s),
+               "AMP_ARTIFACT_URL_TTL_S": str(self.artifact_url_ttl_s)}
         if self.nats_url:
             out["NATS_URL"] = self.nats_url
         if self.database_url:
             out["DATABASE_URL"] = self.database_url
         if self.s3_bucket:
             out["AMP_S3_BUCKET"] = self.s3_bucket
+        if self.s3_endpoint_url:
+            out["AMP_S3_ENDPOINT_URL"] = self.s3_endpoint_url
+        if self.s3_public_endpoint_url:
+            out["AMP_S3_PUBLIC_ENDPOINT_URL"] = self.s3_public_endpoint_url
         return out
