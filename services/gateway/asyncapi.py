@@ -51,7 +51,33 @@ def document() -> str:
     spec = json.loads(AsyncAPI(broker, title=TITLE, version=VERSION,
                                description="Subjects, consumers and message schemas of every agent service.")
                       .to_specification().to_json())
-    return json.dumps(spec, indent=2)
+    return json.dumps(_nats_bindings(spec), indent=2)
+
+
+#: The headers every message carries: JetStream de-duplicates a repeated publish by its id.
+HEADERS = {"type": "object", "properties": {
+    "Nats-Msg-Id": {"type": "string", "description": "Stable per step and message: a repeat of the same publish "
+                                                     "(a retry, a redelivered step) carries the same id."},
+    "Amp-Reason": {"type": "string", "description": "Dead-letter subjects only: why the message was parked."},
+    "Amp-Subject": {"type": "string", "description": "Dead-letter subjects only: the subject it was consumed from."},
+}}
+#: The NATS bindings of AsyncAPI (bindings/nats 0.1.0): the channel binding has no fields; JetStream's durable
+#: pull consumer of an operation is given as an extension.
+NATS_BINDING = "0.1.0"
+
+
+def _nats_bindings(spec: dict[str, Any]) -> dict[str, Any]:
+    for channel in spec.get("channels", {}).values():
+        channel["bindings"] = {"nats": {}}
+    durable = {f"{s.service}:{s.node}": durable_name(s.service, s.subject) for s in PIPELINE}
+    for name, operation in spec.get("operations", {}).items():
+        operation["bindings"] = {"nats": {"bindingVersion": NATS_BINDING}}
+        if name in durable:
+            operation["x-jetstream-durable"] = durable[name]
+    for message in spec.get("components", {}).get("messages", {}).values():
+        message.pop("correlationId", None)  # the platform correlates by ids in the payload, not a header
+        message["headers"] = HEADERS
+    return spec
 
 
 def asyncapi_json(settings: Any = None) -> str:

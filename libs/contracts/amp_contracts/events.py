@@ -39,6 +39,7 @@ class EventBatch(BaseModel):
     One message per step (not per event) keeps a step's events together and in order on the bus.
     """
 
+    schema_version: int = 1
     events: list[Event]
 
 
