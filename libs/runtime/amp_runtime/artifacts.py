@@ -119,8 +119,12 @@ class S3ArtifactStore:
             try:
                 await s3.head_object(Bucket=self.bucket, Key=key)
                 return True
-            except Exception:  # botocore ClientError 404
-                return False
+            except Exception as e:  # only "not there" means False: a credentials or network error must surface
+                status = getattr(e, "response", {}).get("ResponseMetadata", {}).get("HTTPStatusCode")
+                code = str(getattr(e, "response", {}).get("Error", {}).get("Code", ""))
+                if status == 404 or code in ("404", "NoSuchKey", "NotFound"):
+                    return False
+                raise
 
     async def download_url(self, key: str, filename: str, ttl_s: float) -> str | None:
         """A presigned GET (SigV4, valid `ttl_s`) that makes the browser save the object as `filename`.
