@@ -76,7 +76,10 @@ def settings(nats_url: str, migrated: str, tmp_root: Path):
     from amp_runtime.settings import Settings
 
     return Settings(nats_url=nats_url, database_url=migrated, data_dir=tmp_root / "data",
-                    gateway_port=free_port(), ack_wait_s=3.0, max_deliver=3, sweep_interval_s=0.5)
+                    gateway_port=free_port(), ack_wait_s=3.0, max_deliver=3, sweep_interval_s=0.5,
+                    # webhooks go to receivers on loopback, over http, and retry within seconds
+                    webhook_allow_http=True, webhook_allow_private=True, webhook_poll_s=0.2,
+                    webhook_retry_schedule_s=(0.3, 0.6, 1.0, 1.5, 2.0, 3.0))
 
 
 @pytest.fixture(scope="session")

@@ -24,6 +24,7 @@ from .commands import relay_outbox
 from .hub import EventHub
 from .routes import router
 from .views import pipeline_view
+from .webhooks import router as webhooks_router
 
 STATIC = Path(__file__).with_name("static")
 
@@ -95,6 +96,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     errors.install(app)
     app.include_router(router)
+    app.include_router(webhooks_router)
 
     @app.get("/asyncapi.json", tags=["ops"])
     async def asyncapi() -> Response:

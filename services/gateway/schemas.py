@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from amp_contracts import ConstraintSchema, Waiver
+from amp_contracts import ConstraintSchema, Waiver, WebhookEventType
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 MAX_TEXT = 20_000
@@ -79,3 +79,34 @@ class Preview(Strict):
 
 class BudgetPut(Strict):
     limit_usd: float | None = Field(None, ge=0, description="Cap on the project's total LLM spend in USD; null removes it.")
+
+
+class WebhookCreate(Strict):
+    """A subscription: where to POST and which events (`GET /webhooks/event-types` lists them)."""
+
+    url: str = Field(min_length=1, max_length=2048, description="https:// endpoint that receives the deliveries.")
+    events: list[WebhookEventType] = Field(min_length=1, description="Event types to deliver.")
+    description: str = Field("", max_length=500)
+    enabled: bool = True
+
+    @field_validator("events")
+    @classmethod
+    def _unique(cls, v: list[str]) -> list[str]:
+        return list(dict.fromkeys(v))
+
+
+class WebhookPatch(Strict):
+    url: str | None = Field(None, min_length=1, max_length=2048)
+    events: list[WebhookEventType] | None = Field(None, min_length=1)
+    description: str | None = Field(None, max_length=500)
+    enabled: bool | None = Field(None, description="false pauses deliveries; true resumes them (and clears a 410).")
+
+    @field_validator("events")
+    @classmethod
+    def _unique(cls, v: list[str] | None) -> list[str] | None:
+        return list(dict.fromkeys(v)) if v is not None else None
+
+
+class SecretRotate(Strict):
+    overlap_s: float = Field(86_400, ge=0, le=7 * 86_400, description="How long the current secret keeps signing "
+                                                                      "too (both signatures are sent).")

@@ -374,11 +374,17 @@ def cmd_export(client: Client, args: argparse.Namespace) -> int:
 
 # --------------------------------------------------------------------------- the parser
 
-def register(sub: argparse._SubParsersAction) -> None:
-    """Add the gateway commands to the `amp` parser."""
+def gateway_options() -> argparse.ArgumentParser:
+    """The options every gateway command shares: --gateway and --json."""
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--gateway", metavar="URL", help=f"the gateway (default AMP_GATEWAY or {DEFAULT_GATEWAY})")
     common.add_argument("--json", action="store_true", help="machine-readable output on stdout")
+    return common
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the gateway commands to the `amp` parser."""
+    common = gateway_options()
 
     def add(name: str, fn: Callable[[Client, argparse.Namespace], int], help_: str) -> argparse.ArgumentParser:
         s = sub.add_parser(name, parents=[common], help=help_, description=help_, epilog=EXIT_CODES,

@@ -11,9 +11,10 @@ import sys
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-from amp_contracts import AGENTS
+from amp_contracts import AGENTS, SUBSCRIBERS
 
-SERVICES = (*AGENTS, "gateway")
+#: Everything `amp serve` runs: the pipeline's agents, the bus subscribers beside them, the gateway.
+SERVICES = (*AGENTS, *SUBSCRIBERS, "gateway")
 
 
 def without_secrets(url: str | None) -> str:
@@ -102,7 +103,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     from .stack import Stack
 
     settings = _settings(args).model_copy(update={"gateway_port": args.port})
-    stack = Stack(settings, replicas={a: args.replicas for a in AGENTS})
+    stack = Stack(settings, replicas={a: args.replicas for a in SERVICES if a != "gateway"})
     con = Console()
     stack.start_servers()
     stack.start_services()
@@ -263,7 +264,7 @@ def _env_int(name: str) -> int | None:
 
 def parser() -> argparse.ArgumentParser:
     # lazy: imported by the command that needs it, so `amp` starts fast
-    from . import commands
+    from . import commands, webhooks
 
     p = argparse.ArgumentParser(prog="amp", description="Agentic MLOps Platform: requirements in, a reviewed, "
                                 "costed, policy-checked, generated repository out.", epilog=commands.EXIT_CODES,
@@ -321,6 +322,7 @@ def parser() -> argparse.ArgumentParser:
     s.set_defaults(fn=cmd_bench)
 
     commands.register(sub)
+    webhooks.register(sub, commands.gateway_options())
     return p
 
 

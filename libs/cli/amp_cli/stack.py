@@ -16,10 +16,13 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from amp_contracts import AGENTS
+from amp_contracts import AGENTS, SUBSCRIBERS
 from amp_runtime.db import migrate
 from amp_runtime.embedded import EmbeddedNats, EmbeddedPostgres, free_port
 from amp_runtime.settings import Settings
+
+#: Every service `amp up` runs besides the gateway.
+BACKGROUND: tuple[str, ...] = (*AGENTS, *SUBSCRIBERS)
 
 
 @dataclass
@@ -59,13 +62,13 @@ class Stack:
         return subprocess.Popen([sys.executable, "-m", "amp_cli.main", *argv], env=env, stdout=out, stderr=out,
                                 start_new_session=True)
 
-    def start_services(self, agents: tuple[str, ...] = AGENTS, gateway: bool = True) -> None:
+    def start_services(self, agents: tuple[str, ...] = BACKGROUND, gateway: bool = True) -> None:
+        if gateway and not self.settings.gateway_port:  # first: the services' links point at the gateway
+            self.settings = self.settings.model_copy(update={"gateway_port": free_port()})
         for agent in agents:
             for i in range(self.replicas.get(agent, 1)):
                 self.procs[f"{agent}-{i}"] = self._spawn(f"{agent}-{i}", ["serve", agent])
         if gateway:
-            if not self.settings.gateway_port:
-                self.settings = self.settings.model_copy(update={"gateway_port": free_port()})
             self.procs["gateway"] = self._spawn("gateway", ["serve", "gateway", "--host", self.settings.gateway_host,
                                                             "--port", str(self.settings.gateway_port)])
             self.wait_gateway()

@@ -15,10 +15,12 @@ from .errors import (AmpError, BudgetExceeded, ErrorBody, ErrorResponse, GateClo
 from .errors import Conflict as ConflictError
 from .lifecycle import Status
 from .events import TERMINAL, Event, EventBatch, GateWaiting, RunComplete, RunError, StatusChange
-from .pipeline import (AGENTS, CONSUMES, MODEL_CALLS, NODES, PIPELINE, STAGES, ModelCall, Node, Stage, Step,
+from .pipeline import (AGENTS, CONSUMES, MODEL_CALLS, NODES, PIPELINE, STAGES, SUBSCRIBERS, ModelCall, Node, Stage, Step,
                        model_call, stage_label, step_for, steps_of)
 from .plan import CAPABILITIES, CAPABILITY_LABELS, Candidate, Choice, Component, Plan, Risk
 from .policy import PolicyResults, RuleResult, Waiver, overall_of
 from .reason import CardDraft, Inputs, ProviderInfo, ReasonCard, utcnow
+from .webhooks import (HEADER_ID, HEADER_SIGNATURE, HEADER_TIMESTAMP, SECRET_PREFIX, WEBHOOK_EVENTS, BudgetSummary,
+                       CostSummary, PolicySummary, WebhookData, WebhookEventType, WebhookLinks, WebhookPayload)
 
 __all__ = [name for name in dir() if not name.startswith("_")]

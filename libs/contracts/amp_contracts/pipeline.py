@@ -160,6 +160,8 @@ for _step in PIPELINE:
     CONSUMES.setdefault(_step.service, ())
     CONSUMES[_step.service] += (_step.subject,)
 AGENTS: tuple[str, ...] = tuple(CONSUMES)
+#: Services that read the bus without being a step of the pipeline (the event subjects, for their own ends).
+SUBSCRIBERS: tuple[str, ...] = ("webhooks",)
 NODE_STAGE: dict[str, str] = {n.name: n.stage for n in NODES}
 
 

@@ -15,11 +15,13 @@ from .errors import ErrorResponse
 from .events import Event, EventBatch, GateWaiting, RunComplete, RunError
 from .policy import PolicyResults
 from .reason import ReasonCard
+from .webhooks import WebhookPayload
 
 DOCUMENTS: dict[str, type[BaseModel]] = {
     "ConstraintSchema": ConstraintSchema, "ReasonCard": ReasonCard, "PolicyResults": PolicyResults,
     "CostEstimate": CostEstimate, "DiffSummary": DiffSummary, "ErrorResponse": ErrorResponse,
     "Event": Event, "EventBatch": EventBatch, "GateWaiting": GateWaiting, "RunError": RunError, "RunComplete": RunComplete,
+    "WebhookPayload": WebhookPayload,
 }
 
 

@@ -6,6 +6,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
+from amp_domain.webhooks import DEFAULT_RETRY_SCHEDULE_S, parse_schedule
 from pydantic import BaseModel, Field
 
 
@@ -44,6 +45,20 @@ class Settings(BaseModel):
     log_level: str = "INFO"
     prompt_dirs: list[Path] = Field(default_factory=list, description="Directories of the prompt packs in force "
                                                                       "(the composition root names every service's).")
+    public_url: str | None = Field(None, description="AMP_PUBLIC_URL: the gateway's address as users reach it "
+                                                     "(links in webhooks); default http://host:port.")
+    webhook_allow_http: bool = Field(False, description="AMP_WEBHOOK_ALLOW_HTTP=1: plain http:// webhook URLs.")
+    webhook_allow_private: bool = Field(False, description="AMP_WEBHOOK_ALLOW_PRIVATE=1: webhooks to loopback and "
+                                                           "private addresses (development and tests).")
+    webhook_retry_schedule_s: tuple[float, ...] = Field(DEFAULT_RETRY_SCHEDULE_S, description=
+                                                        "AMP_WEBHOOK_RETRY_SCHEDULE: seconds before each retry.")
+    webhook_jitter: float = Field(0.2, ge=0, le=1, description="AMP_WEBHOOK_JITTER: ± share of each retry delay.")
+    webhook_timeout_s: float = Field(10.0, gt=0, description="AMP_WEBHOOK_TIMEOUT_S: one delivery attempt's limit.")
+    webhook_poll_s: float = Field(1.0, gt=0, description="AMP_WEBHOOK_POLL_S: how often due retries are looked for.")
+
+    @property
+    def public_base_url(self) -> str:
+        return (self.public_url or f"http://{self.gateway_host}:{self.gateway_port}").rstrip("/")
 
     @property
     def nats_servers(self) -> list[str]:
@@ -72,13 +87,18 @@ class Settings(BaseModel):
             "anthropic_api_key": e.get("ANTHROPIC_API_KEY") or None,
             "validators_checkov": e.get("AMP_CHECKOV", "0") == "1",
             "log_level": e.get("AMP_LOG_LEVEL", "INFO"),
+            "public_url": e.get("AMP_PUBLIC_URL") or None,
+            "webhook_allow_http": e.get("AMP_WEBHOOK_ALLOW_HTTP", "0") == "1",
+            "webhook_allow_private": e.get("AMP_WEBHOOK_ALLOW_PRIVATE", "0") == "1",
+            "webhook_retry_schedule_s": parse_schedule(e.get("AMP_WEBHOOK_RETRY_SCHEDULE")),
         }
         for env_name, field in (("AMP_GATE_TTL_S", "gate_ttl_s"), ("AMP_GATE_REMINDER_BEFORE_S", "gate_reminder_before_s"),
                                 ("AMP_ACK_WAIT_S", "ack_wait_s"), ("AMP_MAX_DELIVER", "max_deliver"),
                                 ("AMP_SWEEP_INTERVAL_S", "sweep_interval_s"), ("AMP_PORT", "gateway_port"),
                                 ("AMP_MAX_WORKERS", "max_workers"), ("AMP_STREAM_REPLICAS", "stream_replicas"),
                                 ("AMP_SSE_MAX_DURATION_S", "sse_max_duration_s"),
-                                ("AMP_ARTIFACT_URL_TTL_S", "artifact_url_ttl_s")):
+                                ("AMP_ARTIFACT_URL_TTL_S", "artifact_url_ttl_s"), ("AMP_WEBHOOK_JITTER", "webhook_jitter"),
+                                ("AMP_WEBHOOK_TIMEOUT_S", "webhook_timeout_s"), ("AMP_WEBHOOK_POLL_S", "webhook_poll_s")):
             if e.get(env_name):
                 values[field] = e[env_name]
         values.update(overrides)
@@ -92,7 +112,12 @@ class Settings(BaseModel):
                "AMP_SWEEP_INTERVAL_S": str(self.sweep_interval_s), "AMP_CHECKOV": "1" if self.validators_checkov else "0",
                "AMP_MAX_WORKERS": str(self.max_workers), "AMP_STREAM_REPLICAS": str(self.stream_replicas),
                "AMP_SSE_MAX_DURATION_S": str(self.sse_max_duration_s),
-               "AMP_ARTIFACT_URL_TTL_S": str(self.artifact_url_ttl_s)}
+               "AMP_ARTIFACT_URL_TTL_S": str(self.artifact_url_ttl_s), "AMP_PUBLIC_URL": self.public_base_url,
+               "AMP_WEBHOOK_ALLOW_HTTP": "1" if self.webhook_allow_http else "0",
+               "AMP_WEBHOOK_ALLOW_PRIVATE": "1" if self.webhook_allow_private else "0",
+               "AMP_WEBHOOK_RETRY_SCHEDULE": ",".join(str(d) for d in self.webhook_retry_schedule_s),
+               "AMP_WEBHOOK_JITTER": str(self.webhook_jitter), "AMP_WEBHOOK_TIMEOUT_S": str(self.webhook_timeout_s),
+               "AMP_WEBHOOK_POLL_S": str(self.webhook_poll_s)}
         if self.nats_url:
             out["NATS_URL"] = self.nats_url
         if self.database_url:

@@ -1,0 +1,166 @@
+"""Webhook subscriptions of a project and their delivery log (the webhooks service sends them).
+
+Only a project's owners manage its webhooks: every route depends on `owner_of_project`. A
+subscription's secret is shown once, in the answer that creates (or rotates) it; listings never
+carry it. URLs are checked when saved (https, no credentials, a public address) and again by
+the sender at every connection.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from amp_contracts import WEBHOOK_EVENTS, ConflictError, ErrorResponse, ValidationFailed
+from amp_domain.webhook_signing import new_secret
+from amp_domain.webhooks import TargetPolicy, UnsafeTarget
+from amp_runtime import store, webhook_store
+from amp_runtime.netguard import check_target
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse, Response
+
+from .idempotency import idempotent
+from .schemas import SecretRotate, WebhookCreate, WebhookPatch
+
+ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": ErrorResponse} for code in (404, 409, 413, 422)}
+router = APIRouter(responses=ERRORS, tags=["webhooks"])
+
+
+def _deps(request: Request):
+    return request.app.state.deps
+
+
+async def owner_of_project(request: Request, project_id: str) -> dict[str, Any]:
+    """The project, if the caller may manage its webhooks (its owners may).
+
+    The one place this authorization is decided. Until roles exist, the project scope is the
+    boundary: the project must exist (404 otherwise).
+    """
+    return await store.get_project(_deps(request).pool, project_id)
+
+
+async def _check_url(request: Request, url: str) -> None:
+    s = _deps(request).settings
+    try:
+        await check_target(url, TargetPolicy(allow_http=s.webhook_allow_http, allow_private=s.webhook_allow_private))
+    except UnsafeTarget as e:
+        raise ValidationFailed(f"url: {e}") from None
+
+
+def view(row: dict[str, Any]) -> dict[str, Any]:
+    out = {k: row.get(k) for k in webhook_store.SUBSCRIPTION_PUBLIC}
+    out["deliveries"] = row.get("deliveries") or {}
+    base = f"/projects/{row['project_id']}/webhooks/{row['id']}"
+    out["links"] = {"self": base, "deliveries": f"{base}/deliveries"}
+    return out
+
+
+def delivery_view(row: dict[str, Any], subscription: dict[str, Any]) -> dict[str, Any]:
+    out = {k: v for k, v in row.items() if k not in ("payload", "attempt_log")}
+    out["attempt_log"] = row.get("attempt_log") or []
+    if "payload" in row:
+        out["payload"] = row["payload"]
+    base = f"/projects/{subscription['project_id']}/webhooks/{subscription['id']}/deliveries/{row['id']}"
+    out["links"] = {"self": base, "redeliver": f"{base}/redeliver"}
+    return out
+
+
+@router.get("/webhooks/event-types", summary="The webhook event types and what each means")
+async def event_types() -> dict[str, Any]:
+    return {"event_types": [{"type": t, "description": d} for t, d in WEBHOOK_EVENTS.items()]}
+
+
+@router.post("/projects/{project_id}/webhooks", status_code=201,
+             summary="Subscribe a URL to a project's events; the answer carries the signing secret, once")
+async def create_webhook(request: Request, body: WebhookCreate,
+                         project: dict = Depends(owner_of_project)) -> JSONResponse:
+    d = _deps(request)
+    await _check_url(request, body.url)
+
+    async def create() -> dict[str, Any]:
+        secret = new_secret()
+        row = await webhook_store.create_subscription(d.pool, project["id"], body.url, list(body.events),
+                                                      body.description, secret, body.enabled)
+        return {**view(row), "secret": secret}
+
+    return await idempotent(request, d.pool, {"project": project["id"], **body.model_dump()}, 201, create)
+
+
+@router.get("/projects/{project_id}/webhooks", summary="A project's webhook subscriptions (without secrets)")
+async def list_webhooks(request: Request, project: dict = Depends(owner_of_project)) -> dict[str, Any]:
+    rows = await webhook_store.list_subscriptions(_deps(request).pool, project["id"])
+    return jsonable_encoder({"project_id": project["id"], "webhooks": [view(r) for r in rows]})
+
+
+@router.get("/projects/{project_id}/webhooks/{webhook_id}")
+async def get_webhook(request: Request, webhook_id: str, project: dict = Depends(owner_of_project)) -> dict[str, Any]:
+    return jsonable_encoder(view(await webhook_store.get_subscription(_deps(request).pool, project["id"], webhook_id)))
+
+
+@router.patch("/projects/{project_id}/webhooks/{webhook_id}",
+              summary="Enable or disable a subscription, or change its URL, events or description")
+async def patch_webhook(request: Request, webhook_id: str, body: WebhookPatch,
+                        project: dict = Depends(owner_of_project)) -> dict[str, Any]:
+    d = _deps(request)
+    fields = body.model_dump(exclude_none=True)
+    if "url" in fields:
+        await _check_url(request, fields["url"])
+    row = await webhook_store.update_subscription(d.pool, project["id"], webhook_id, fields)
+    return jsonable_encoder(view(row))
+
+
+@router.delete("/projects/{project_id}/webhooks/{webhook_id}", status_code=204,
+               summary="Delete a subscription and its delivery log")
+async def delete_webhook(request: Request, webhook_id: str, project: dict = Depends(owner_of_project)) -> Response:
+    await webhook_store.delete_subscription(_deps(request).pool, project["id"], webhook_id)
+    return Response(status_code=204)
+
+
+@router.post("/projects/{project_id}/webhooks/{webhook_id}/rotate-secret",
+             summary="A new signing secret (shown once); the current one keeps signing during the overlap")
+async def rotate_secret(request: Request, webhook_id: str, body: SecretRotate | None = None,
+                        project: dict = Depends(owner_of_project)) -> JSONResponse:
+    d = _deps(request)
+    overlap = (body or SecretRotate()).overlap_s
+
+    async def rotate() -> dict[str, Any]:
+        secret = new_secret()
+        row = await webhook_store.rotate_secret(d.pool, project["id"], webhook_id, secret, overlap)
+        return {**view(row), "secret": secret}
+
+    return await idempotent(request, d.pool, {"webhook": webhook_id, "overlap_s": overlap}, 200, rotate)
+
+
+@router.get("/projects/{project_id}/webhooks/{webhook_id}/deliveries",
+            summary="The delivery log: attempts, status codes, latency, next retry")
+async def list_deliveries(request: Request, webhook_id: str,
+                          state: str | None = Query(None, pattern="^(pending|sending|delivered|failed)$"),
+                          limit: int = Query(50, ge=1, le=500), before: datetime | None = Query(None),
+                          project: dict = Depends(owner_of_project)) -> dict[str, Any]:
+    d = _deps(request)
+    sub = await webhook_store.get_subscription(d.pool, project["id"], webhook_id)
+    rows = await webhook_store.list_deliveries(d.pool, webhook_id, state=state, limit=limit, before=before)
+    return jsonable_encoder({"webhook_id": webhook_id, "deliveries": [delivery_view(r, sub) for r in rows]})
+
+
+@router.get("/projects/{project_id}/webhooks/{webhook_id}/deliveries/{delivery_id}",
+            summary="One delivery with the body that was signed and sent")
+async def get_delivery(request: Request, webhook_id: str, delivery_id: str,
+                       project: dict = Depends(owner_of_project)) -> dict[str, Any]:
+    d = _deps(request)
+    sub = await webhook_store.get_subscription(d.pool, project["id"], webhook_id)
+    return jsonable_encoder(delivery_view(await webhook_store.get_delivery(d.pool, webhook_id, delivery_id), sub))
+
+
+@router.post("/projects/{project_id}/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver", status_code=202,
+             summary="Send a delivery again now (same webhook-id and body, a new attempt chain)")
+async def redeliver(request: Request, webhook_id: str, delivery_id: str,
+                    project: dict = Depends(owner_of_project)) -> dict[str, Any]:
+    d = _deps(request)
+    sub = await webhook_store.get_subscription(d.pool, project["id"], webhook_id)
+    if not sub["enabled"]:
+        raise ConflictError(f"webhook {webhook_id} is disabled ({sub.get('disabled_reason') or 'by a person'}); "
+                               "enable it first")
+    row = await webhook_store.redeliver(d.pool, webhook_id, delivery_id)
+    return {"delivery_id": row["id"], "state": row["state"]}

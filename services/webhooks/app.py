@@ -1,0 +1,99 @@
+"""The webhooks service: a subscriber on the bus, like any analytics consumer; not a step of the pipeline.
+
+amp.events.>  (EventBatch)  ──▶ record: one delivery row per (subscription, event)  ──ack
+(sender loop, every replica) ──▶ claim due rows (SKIP LOCKED) ──▶ signed POST ──▶ delivered | retry later | failed
+
+Replicas share one durable pull consumer, so each batch is recorded by one of them (and a
+redelivered batch records nothing new); they share the due rows through the database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from amp_contracts import EventBatch, Subjects
+from amp_domain.webhooks import TargetPolicy
+from amp_runtime.bootstrap import open_deps
+from amp_runtime.settings import Settings
+from faststream import AckPolicy, FastStream
+from faststream.nats import ConsumerConfig, JStream, NatsBroker, NatsMessage, PullSub
+from pydantic import ValidationError
+
+from .delivery import Webhooks, record, run_sender
+from .sender import Sender
+
+SERVICE = "webhooks"
+DURABLE = "webhooks-events"
+log = logging.getLogger("amp.webhooks")
+
+
+async def on_batch(svc: Webhooks, msg: NatsMessage) -> None:
+    """Record a batch's deliveries, then ack; a batch that is not an EventBatch is logged and dropped."""
+    raw = msg.raw_message
+    try:
+        batch = EventBatch.model_validate_json(raw.data)
+    except ValidationError as e:
+        log.error("dropped a message on %s that is not an EventBatch: %s", raw.subject, str(e)[:300])
+        await msg.ack()
+        return
+    try:
+        new = await record(svc, batch)
+    except Exception:  # noqa: BLE001 - redelivered with backoff; nothing was committed, or all of it
+        delivered = raw.metadata.num_delivered if raw.metadata else 1
+        log.exception("recording webhook deliveries failed (delivery %s)", delivered)
+        await msg.nack(delay=min(30.0, 0.5 * 2 ** (delivered - 1)))
+        return
+    await msg.ack()
+    if new:
+        svc.wake.set()
+
+
+def create_app(settings: Settings) -> FastStream:
+    broker = NatsBroker(settings.nats_url, name=f"amp-{SERVICE}")
+    stream = JStream(settings.stream_name, subjects=["amp.>"], declare=False)
+    state: dict[str, Any] = {}
+
+    @broker.subscriber(f"{Subjects.EVENTS}.>", stream=stream, durable=DURABLE,
+                       pull_sub=PullSub(batch_size=1, timeout=1.0), ack_policy=AckPolicy.MANUAL,
+                       config=ConsumerConfig(ack_wait=settings.ack_wait_s),
+                       title=f"{SERVICE}:record", description="Every step's events: one webhook delivery per "
+                       "subscription and event", decoder=_raw_body)
+    async def on_events(body: bytes, msg: NatsMessage) -> None:
+        await on_batch(state["svc"], msg)
+
+    app = FastStream(broker)
+
+    @app.on_startup
+    async def _start() -> None:
+        state["cm"] = open_deps(settings, SERVICE)
+        deps = await state["cm"].__aenter__()
+        policy = TargetPolicy(allow_http=settings.webhook_allow_http, allow_private=settings.webhook_allow_private)
+        state["svc"] = Webhooks(pool=deps.pool, settings=settings, sender=Sender(policy, settings.webhook_timeout_s))
+        state["in_flight"] = set()
+
+    @app.after_startup
+    async def _sender() -> None:
+        state["task"] = asyncio.create_task(run_sender(state["svc"], state["in_flight"]))
+
+    @app.on_shutdown
+    async def _drain() -> None:
+        """Stop claiming; let attempts under way record their answers (their leases cover the rest)."""
+        if "task" in state:
+            state["task"].cancel()
+        if state.get("in_flight"):
+            await asyncio.wait(state["in_flight"], timeout=settings.webhook_timeout_s + 1)
+
+    @app.after_shutdown
+    async def _stop() -> None:
+        if "svc" in state:
+            await state["svc"].sender.close()
+        if "cm" in state:
+            await state["cm"].__aexit__(None, None, None)
+
+    return app
+
+
+async def _raw_body(msg: Any) -> bytes:
+    return msg.body
