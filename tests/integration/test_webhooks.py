@@ -1,0 +1,356 @@
+"""Webhooks end to end below a full run: the gateway's subscriptions, the webhooks service on the bus,
+a real receiver on loopback, signatures checked with the Standard Webhooks reference library.
+
+Events are recorded and published the way a step does (a row in `events`, one EventBatch on
+`amp.events.<ds>`); the stack's own webhooks service delivers them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+
+import httpx
+import pytest
+from amp_contracts import Event, EventBatch, Subjects
+from amp_domain.webhooks import TargetPolicy
+from amp_runtime import store
+from amp_runtime.bootstrap import open_deps
+from amp_runtime.bus import publish
+from amp_runtime.embedded import free_port
+from amp_runtime.step import publish_events
+from standardwebhooks.webhooks import Webhook
+
+from services.webhooks.sender import Sender
+from tests.fakes.webhook_receiver import Receiver
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture()
+def receiver():
+    with Receiver() as r:
+        yield r
+
+
+@pytest.fixture()
+def http(stack):
+    with httpx.Client(base_url=stack.gateway_url, timeout=30) as c:
+        yield c
+
+
+def new_project(http: httpx.Client) -> str:
+    return http.post("/projects", json={"name": f"hooks-{uuid.uuid4().hex[:6]}"}).json()["id"]
+
+
+def subscribe(http: httpx.Client, project: str, url: str, events: list[str]) -> dict:
+    r = http.post(f"/projects/{project}/webhooks", json={"url": url, "events": events, "description": "test"})
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+async def emit(settings, project: str, type_: str, data: dict, ds: str | None = None) -> Event:
+    """Record one event of a decision set and publish its batch, as a step would."""
+    async with open_deps(settings, "test") as deps:
+        async with deps.pool.acquire() as conn, conn.transaction():
+            if ds is None:
+                ds = (await store.create_decision_set(conn, project, requirements="PRIVATE REQUIREMENT TEXT"))["id"]
+            events = await store.insert_events(conn, [Event(type=type_, project_id=project, decision_set_id=ds,
+                                                            run_id="test", node_name="test_node", data=data)],
+                                               uuid.uuid4().hex, None)
+        await publish_events(deps.js, events, uuid.uuid4().hex)
+    return events[0]
+
+
+async def wait_for(path: str, n: int, receiver: Receiver, timeout: float = 60.0):
+    return await asyncio.to_thread(receiver.wait, path, n, timeout)
+
+
+def deliveries(http: httpx.Client, project: str, hook: str) -> list[dict]:
+    r = http.get(f"/projects/{project}/webhooks/{hook}/deliveries")
+    assert r.status_code == 200, r.text
+    return r.json()["deliveries"]
+
+
+def settled(http: httpx.Client, project: str, hook: str, timeout: float = 30.0) -> list[dict]:
+    """The delivery log once no delivery is pending or being sent."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        rows = deliveries(http, project, hook)
+        if rows and all(d["state"] in ("delivered", "failed") for d in rows):
+            return rows
+        time.sleep(0.1)
+    raise AssertionError(f"deliveries did not settle: {deliveries(http, project, hook)}")
+
+
+def verify(secret: str, req) -> dict:
+    return Webhook(secret).verify(req.body, req.headers)
+
+
+# --- the API ----------------------------------------------------------------------------------
+
+def test_subscriptions_crud_secret_shown_once_and_bad_input(http, receiver) -> None:
+    project = new_project(http)
+    hook = subscribe(http, project, receiver.url("/crud"), ["run.complete", "plan.ready", "run.complete"])
+    assert hook["secret"].startswith("whsec_") and hook["events"] == ["run.complete", "plan.ready"]
+    assert hook["enabled"] is True
+    listed = http.get(f"/projects/{project}/webhooks").json()["webhooks"]
+    assert [h["id"] for h in listed] == [hook["id"]] and "secret" not in listed[0] and "whsec_" not in json.dumps(listed)
+    one = http.get(f"/projects/{project}/webhooks/{hook['id']}").json()
+    assert "secret" not in one and hook["secret"] not in json.dumps(one)
+    patched = http.patch(f"/projects/{project}/webhooks/{hook['id']}", json={"enabled": False, "events": ["gate.waiting"]})
+    assert patched.status_code == 200 and patched.json()["enabled"] is False
+    assert patched.json()["events"] == ["gate.waiting"] and patched.json()["disabled_reason"]
+    types = http.get("/webhooks/event-types").json()["event_types"]
+    assert {t["type"] for t in types} >= {"plan.ready", "gate.waiting", "run.complete", "budget.paused"}
+    # bad input: 4xx in the error model
+    bad = http.post(f"/projects/{project}/webhooks", json={"url": receiver.url("/x"), "events": ["run.finished"]})
+    assert bad.status_code == 422 and bad.json()["error"]["code"] == "validation_failed"
+    bad = http.post(f"/projects/{project}/webhooks", json={"url": "ftp://example.com/", "events": ["run.complete"]})
+    assert bad.status_code == 422 and "https" in bad.json()["error"]["message"]
+    bad = http.post(f"/projects/{project}/webhooks", json={"url": receiver.url("/x"), "events": []})
+    assert bad.status_code == 422
+    assert http.post(f"/projects/{uuid.uuid4()}/webhooks",
+                     json={"url": receiver.url("/x"), "events": ["run.complete"]}).status_code == 404
+    assert http.get(f"/projects/{project}/webhooks/{uuid.uuid4()}").status_code == 404
+    other = new_project(http)  # another project's webhook is not found through this one
+    assert http.get(f"/projects/{other}/webhooks/{hook['id']}").status_code == 404
+    assert http.delete(f"/projects/{project}/webhooks/{hook['id']}").status_code == 204
+    assert http.get(f"/projects/{project}/webhooks/{hook['id']}").status_code == 404
+
+
+def test_a_gateway_without_the_flags_refuses_http_and_private_urls(stack, settings, receiver) -> None:
+    """Secure by default: only https, and only to public addresses, unless the deployment allows more."""
+    # lazy: a second gateway of the same servers, configured as in production
+    from amp_cli.stack import Stack
+
+    strict = Stack(settings.model_copy(update={"webhook_allow_http": False, "webhook_allow_private": False,
+                                               "gateway_port": free_port()}))
+    strict.start_services(agents=(), gateway=True)
+    try:
+        with httpx.Client(base_url=strict.gateway_url, timeout=30) as c:
+            project = new_project(c)
+            r = c.post(f"/projects/{project}/webhooks", json={"url": receiver.url("/p"), "events": ["run.complete"]})
+            assert r.status_code == 422 and "https" in r.json()["error"]["message"]
+            for url in ("https://127.0.0.1:9/hook", "https://localhost/hook", "https://10.0.0.8/hook",
+                        "https://169.254.169.254/latest/meta-data"):
+                r = c.post(f"/projects/{project}/webhooks", json={"url": url, "events": ["run.complete"]})
+                assert r.status_code == 422, (url, r.text)
+                assert any(w in r.json()["error"]["message"] for w in ("loopback", "private", "metadata")), r.text
+            assert c.get(f"/projects/{project}/webhooks").json()["webhooks"] == []
+    finally:
+        strict.stop()
+
+
+async def test_the_sender_refuses_private_addresses_at_connect_time(receiver) -> None:
+    """The connection itself checks where it goes: a name that resolves to loopback is refused, nothing is sent."""
+    strict = Sender(TargetPolicy(allow_http=True), timeout_s=5)
+    try:
+        port = receiver.server.server_address[1]
+        for url in (f"http://127.0.0.1:{port}/strict", f"http://localhost:{port}/strict"):
+            answer = await strict.post(url, {"webhook-id": "msg_x"}, b"{}")
+            assert answer.refused and answer.status_code is None and "loopback" in (answer.error or ""), answer
+        assert receiver.at("/strict") == []
+    finally:
+        await strict.close()
+    dev = Sender(TargetPolicy(allow_http=True, allow_private=True), timeout_s=5)
+    try:
+        answer = await dev.post(receiver.url("/strict"), {"webhook-id": "msg_x"}, b"{}")
+        assert answer.status_code == 200 and answer.latency_ms > 0
+        assert len(receiver.at("/strict")) == 1
+    finally:
+        await dev.close()
+
+
+# --- delivery ---------------------------------------------------------------------------------
+
+async def test_a_delivery_is_signed_per_the_standard(http, settings, receiver) -> None:
+    project = new_project(http)
+    hook = subscribe(http, project, receiver.url("/signed"), ["run.complete"])
+    ev = await emit(settings, project, "run-complete", {"status": "completed", "version": 1})
+    await emit(settings, project, "reason-card", {"summary": "not a webhook event"}, ds=ev.decision_set_id)
+    [req] = await wait_for("/signed", 1, receiver)
+    payload = verify(hook["secret"], req)
+    assert req.headers["content-type"] == "application/json"
+    assert req.headers["webhook-id"].startswith("msg_")
+    assert abs(int(req.headers["webhook-timestamp"]) - time.time()) < 60
+    assert payload["type"] == "run.complete" and set(payload) == {"type", "timestamp", "data"}
+    d = payload["data"]
+    assert (d["project_id"], d["decision_set_id"], d["status"], d["version"]) == (
+        project, ev.decision_set_id, "completed", 1)
+    assert d["links"]["api"].endswith(f"/decision-sets/{ev.decision_set_id}")
+    assert "PRIVATE REQUIREMENT TEXT" not in req.body.decode()
+    [log] = settled(http, project, hook["id"])
+    assert log["state"] == "delivered" and log["attempts"] == 1 and log["event_type"] == "run.complete"
+    assert log["message_id"] == req.headers["webhook-id"]
+    [attempt] = log["attempt_log"]
+    assert attempt["status_code"] == 200 and attempt["latency_ms"] > 0 and attempt["error"] is None
+    await asyncio.sleep(1.0)
+    assert len(receiver.at("/signed")) == 1  # the reason card was no webhook event
+
+
+async def test_fails_twice_then_succeeds_three_attempts_with_one_webhook_id(http, settings, receiver) -> None:
+    project = new_project(http)
+    hook = subscribe(http, project, receiver.url("/flaky"), ["gate.reminder"])
+    receiver.fail_then("/flaky", 500, 503)
+    await emit(settings, project, "gate-reminder", {"gate": "pre-codegen"})
+    reqs = await wait_for("/flaky", 3, receiver)
+    assert [r.status for r in reqs] == [500, 503, 200]
+    assert len({r.headers["webhook-id"] for r in reqs}) == 1
+    assert len({r.body for r in reqs}) == 1  # the same body every time, signed afresh
+    for r in reqs:
+        assert verify(hook["secret"], r)["type"] == "gate.reminder"
+    gaps = [b.at - a.at for a, b in zip(reqs, reqs[1:], strict=False)]
+    schedule = settings.webhook_retry_schedule_s
+    assert gaps[0] >= schedule[0] * (1 - settings.webhook_jitter) - 0.05 and gaps[1] >= schedule[1] * 0.8 - 0.05, gaps
+    [log] = settled(http, project, hook["id"])
+    assert log["state"] == "delivered" and log["attempts"] == 3
+    assert [a["status_code"] for a in log["attempt_log"]] == [500, 503, 200]
+    await asyncio.sleep(1.0)
+    assert len(receiver.at("/flaky")) == 3
+
+
+async def test_giving_up_after_the_schedule(http, settings, receiver) -> None:
+    project = new_project(http)
+    hook = subscribe(http, project, receiver.url("/down"), ["gate.expired"])
+    receiver.fail_then("/down", *[500] * 20)
+    await emit(settings, project, "gate-stale", {"gate": "pre-codegen"})
+    [log] = settled(http, project, hook["id"], timeout=60)
+    tries = 1 + len(settings.webhook_retry_schedule_s)
+    assert log["state"] == "failed" and log["attempts"] == tries and f"gave up after {tries}" in log["last_error"]
+    assert len(receiver.at("/down")) == tries
+    assert http.get(f"/projects/{project}/webhooks/{hook['id']}").json()["enabled"] is True  # only 410 disables
+
+
+async def test_410_disables_the_subscription(http, settings, receiver) -> None:
+    project = new_project(http)
+    hook = subscribe(http, project, receiver.url("/gone"), ["run.error", "run.complete"])
+    receiver.fail_then("/gone", 410)
+    ev = await emit(settings, project, "run-error", {"code": "internal", "node_name": "planner"})
+    await wait_for("/gone", 1, receiver)
+    [log] = settled(http, project, hook["id"])
+    assert log["state"] == "failed" and log["attempts"] == 1
+    sub = http.get(f"/projects/{project}/webhooks/{hook['id']}").json()
+    assert sub["enabled"] is False and "410" in sub["disabled_reason"]
+    await emit(settings, project, "run-complete", {"status": "failed", "version": 1}, ds=ev.decision_set_id)
+    await asyncio.sleep(1.5)
+    assert len(receiver.at("/gone")) == 1 and len(deliveries(http, project, hook["id"])) == 1
+    r = http.post(f"/projects/{project}/webhooks/{hook['id']}/deliveries/{log['id']}/redeliver")
+    assert r.status_code == 409 and r.json()["error"]["code"] == "conflict"
+    enabled = http.patch(f"/projects/{project}/webhooks/{hook['id']}", json={"enabled": True}).json()
+    assert enabled["enabled"] is True and enabled["disabled_reason"] is None
+
+
+async def test_manual_redelivery_sends_the_same_message_again(http, settings, receiver) -> None:
+    project = new_project(http)
+    hook = subscribe(http, project, receiver.url("/again"), ["plan.ready"])
+    await emit(settings, project, "policy-update", {"overall": "pass", "rules": []})
+    [first] = await wait_for("/again", 1, receiver)
+    [log] = settled(http, project, hook["id"])
+    r = http.post(f"/projects/{project}/webhooks/{hook['id']}/deliveries/{log['id']}/redeliver")
+    assert r.status_code == 202, r.text
+    reqs = await wait_for("/again", 2, receiver)
+    assert reqs[1].headers["webhook-id"] == first.headers["webhook-id"] and reqs[1].body == first.body
+    [log] = settled(http, project, hook["id"])
+    assert log["attempts"] == 2 and log["state"] == "delivered"
+    one = http.get(f"/projects/{project}/webhooks/{hook['id']}/deliveries/{log['id']}").json()
+    assert json.loads(one["payload"])["type"] == "plan.ready" and len(one["attempt_log"]) == 2
+
+
+async def test_secret_rotation_signs_with_both_during_the_overlap(http, settings, receiver) -> None:
+    project = new_project(http)
+    hook = subscribe(http, project, receiver.url("/rotate"), ["gate.waiting"])
+    rotated = http.post(f"/projects/{project}/webhooks/{hook['id']}/rotate-secret", json={"overlap_s": 3600})
+    assert rotated.status_code == 200, rotated.text
+    new = rotated.json()["secret"]
+    assert new != hook["secret"] and rotated.json()["previous_secret_expires_at"]
+    await emit(settings, project, "gate-waiting", {"gate": "pre-codegen"})
+    [req] = await wait_for("/rotate", 1, receiver)
+    assert len(req.headers["webhook-signature"].split(" ")) == 2
+    verify(new, req)
+    verify(hook["secret"], req)
+    latest = http.post(f"/projects/{project}/webhooks/{hook['id']}/rotate-secret", json={"overlap_s": 0}).json()
+    await emit(settings, project, "gate-waiting", {"gate": "intake", "questions": [{"field": "regions"}]})
+    reqs = await wait_for("/rotate", 2, receiver)
+    verify(latest["secret"], reqs[1])
+    with pytest.raises(Exception, match="signature"):
+        verify(new, reqs[1])
+    assert json.loads(reqs[1].body)["data"]["questions"] == ["regions"]
+
+
+async def test_redelivered_batches_and_replicas_make_one_delivery(stack, http, settings, receiver) -> None:
+    """The same EventBatch three times (as after a crash past the de-duplication window), two replicas: one chain."""
+    stack.spawn_agent("webhooks-1")
+    try:
+        project = new_project(http)
+        hook = subscribe(http, project, receiver.url("/once"), ["run.complete"])
+        async with open_deps(settings, "test") as deps:
+            async with deps.pool.acquire() as conn, conn.transaction():
+                ds = (await store.create_decision_set(conn, project, requirements="x"))["id"]
+                events = await store.insert_events(conn, [Event(type="run-complete", project_id=project,
+                                                                decision_set_id=ds, run_id="t", node_name="n",
+                                                                data={"status": "completed", "version": 1})],
+                                                   uuid.uuid4().hex, None)
+            body = EventBatch(events=events).model_dump_json().encode()
+            for i in range(3):  # distinct message ids: JetStream does not drop them
+                await publish(deps.js, Subjects.events(ds), body, f"replay-{uuid.uuid4().hex}-{i}")
+        [req] = await wait_for("/once", 1, receiver)
+        verify(hook["secret"], req)
+        await asyncio.sleep(2.0)
+        assert len(receiver.at("/once")) == 1
+        assert len(deliveries(http, project, hook["id"])) == 1
+    finally:
+        stack.kill("webhooks-1")
+
+
+async def test_killing_the_service_mid_retry_loses_nothing_and_duplicates_nothing(stack, http, settings,
+                                                                                  receiver) -> None:
+    slow = {"AMP_WEBHOOK_RETRY_SCHEDULE": "2,2,2", "AMP_WEBHOOK_JITTER": "0.1"}
+    stack.kill("webhooks-0")
+    stack.spawn_agent("webhooks-0", slow)
+    try:
+        project = new_project(http)
+        hook = subscribe(http, project, receiver.url("/crash"), ["run.complete"])
+        receiver.fail_then("/crash", 500, 500)
+        await emit(settings, project, "run-complete", {"status": "completed", "version": 1})
+        await wait_for("/crash", 1, receiver)
+        stack.kill("webhooks-0")  # the first retry is ~2 s away
+        [log] = deliveries(http, project, hook["id"])
+        assert log["state"] == "pending" and log["attempts"] == 1 and log["next_attempt_at"]
+        await asyncio.sleep(2.5)  # the retry is due, and nobody is there to send it
+        assert len(receiver.at("/crash")) == 1
+        stack.spawn_agent("webhooks-0", slow)
+        await wait_for("/crash", 2, receiver)
+        stack.kill("webhooks-0")  # and once more, between the second and the third attempt
+        stack.spawn_agent("webhooks-0", slow)
+        reqs = await wait_for("/crash", 3, receiver)
+        [log] = settled(http, project, hook["id"])
+        await asyncio.sleep(1.0)
+        reqs = receiver.at("/crash")
+        assert [r.status for r in reqs] == [500, 500, 200]
+        assert len({r.headers["webhook-id"] for r in reqs}) == 1
+        assert log["state"] == "delivered" and log["attempts"] == 3
+        assert [a["status_code"] for a in log["attempt_log"]] == [500, 500, 200]
+    finally:
+        stack.kill("webhooks-0")
+        stack.spawn_agent("webhooks-0")
+
+
+async def test_budget_warning_once_per_budget(http, settings, receiver) -> None:
+    """Spending at 80 % of the project's LLM budget sends one budget.warning; the next batches send none."""
+    project = new_project(http)
+    hook = subscribe(http, project, receiver.url("/budget"), ["budget.warning"])
+    assert http.put(f"/projects/{project}/llm-budget", json={"limit_usd": 10}).status_code == 200
+    async with open_deps(settings, "test") as deps:
+        await deps.pool.execute("INSERT INTO llm_usage (project_id, node, provider, usd) VALUES ($1, 'planner', "
+                                "'anthropic', 8.5)", uuid.UUID(project))
+    ev = await emit(settings, project, "reason-card", {"summary": "a step that spent"})
+    await emit(settings, project, "cost-update", {"monthly_usd": 1}, ds=ev.decision_set_id)
+    [req] = await wait_for("/budget", 1, receiver)
+    payload = verify(hook["secret"], req)
+    assert payload["type"] == "budget.warning"
+    assert payload["data"]["budget"] == {"limit_usd": 10.0, "spent_usd": 8.5, "remaining_usd": 1.5}
+    await asyncio.sleep(1.5)
+    assert len(receiver.at("/budget")) == 1
