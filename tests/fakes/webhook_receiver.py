@@ -27,6 +27,7 @@ class Receiver:
     def __init__(self) -> None:
         self.requests: list[Received] = []
         self.scripts: dict[str, list[int]] = {}
+        self.first_fails: set[str] = set()  # paths whose every new webhook-id is refused once
         self.lock = threading.Lock()
         receiver = self
 
@@ -36,6 +37,10 @@ class Receiver:
                 with receiver.lock:
                     script = receiver.scripts.get(self.path) or []
                     status = script.pop(0) if script else 200
+                    msg_id = self.headers.get("webhook-id")
+                    if self.path in receiver.first_fails and not any(
+                            r.path == self.path and r.headers.get("webhook-id") == msg_id for r in receiver.requests):
+                        status = 500
                     receiver.requests.append(Received(self.path, {k.lower(): v for k, v in self.headers.items()},
                                                       body, status, time.time()))
                 self.send_response(status)
@@ -63,6 +68,11 @@ class Receiver:
     def fail_then(self, path: str, *statuses: int) -> None:
         with self.lock:
             self.scripts[path] = list(statuses)
+
+    def fail_first_attempts(self, path: str) -> None:
+        """Answer 500 to the first attempt of every message to `path` (so every delivery needs a retry)."""
+        with self.lock:
+            self.first_fails.add(path)
 
     def at(self, path: str) -> list[Received]:
         with self.lock:
