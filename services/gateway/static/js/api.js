@@ -54,6 +54,21 @@ export const api = {
   diff: (id, against) =>
     request("GET", `/decision-sets/${encodeURIComponent(id)}/diff?format=json` +
       (against ? `&against=${encodeURIComponent(against)}` : "")),
+  webhookEventTypes: () => request("GET", "/webhooks/event-types"),
+  webhooks: (projectId) => request("GET", `/projects/${encodeURIComponent(projectId)}/webhooks`),
+  createWebhook: (projectId, body) => request("POST", `/projects/${encodeURIComponent(projectId)}/webhooks`, body),
+  patchWebhook: (projectId, id, body) =>
+    request("PATCH", `/projects/${encodeURIComponent(projectId)}/webhooks/${encodeURIComponent(id)}`, body),
+  deleteWebhook: (projectId, id) =>
+    request("DELETE", `/projects/${encodeURIComponent(projectId)}/webhooks/${encodeURIComponent(id)}`),
+  rotateWebhookSecret: (projectId, id, overlapS) =>
+    request("POST", `/projects/${encodeURIComponent(projectId)}/webhooks/${encodeURIComponent(id)}/rotate-secret`,
+      {overlap_s: overlapS}),
+  webhookDeliveries: (projectId, id) =>
+    request("GET", `/projects/${encodeURIComponent(projectId)}/webhooks/${encodeURIComponent(id)}/deliveries`),
+  redeliver: (projectId, id, deliveryId) =>
+    request("POST", `/projects/${encodeURIComponent(projectId)}/webhooks/${encodeURIComponent(id)}/deliveries/` +
+      `${encodeURIComponent(deliveryId)}/redeliver`, {}),
   streamUrl: (id, after) => `/streams/${encodeURIComponent(id)}` + (after ? `?after=${after}` : ""),
   artifactUrl: (id) => `/decision-sets/${encodeURIComponent(id)}/artifact`,
 };

@@ -1,12 +1,14 @@
 // Entry point: hash routing, the projects/versions sidebar and the global banner.
 //   #/                 -> start page (Quick Start / Guided Setup, creates a project on submit)
 //   #/projects/{id}    -> a project: its versions and a form for the next version
+//   #/projects/{id}/settings -> the project's settings: webhooks and their delivery log
 //   #/ds/{id}          -> one decision-set version: live timeline, gates, panels, diff (time travel)
 
 import {api} from "./api.js";
 import {$, badge, clear, h, replace, usd, when} from "./dom.js";
 import {renderEntry} from "./entry.js";
 import {DecisionSetView} from "./run.js";
+import {renderSettings} from "./settings.js";
 import {usePipeline} from "./timeline.js";
 
 const state = {
@@ -84,6 +86,7 @@ function renderVersions() {
   }
   section.hidden = false;
   $("#versions-heading").textContent = `Versions of ${p.name}`;
+  $("#project-settings-link").href = `#/projects/${p.id}/settings`;
   const sets = [...(p.decision_sets || [])].sort((a, b) => b.version - a.version);
   if (!sets.length) list.append(h("li", {class: "muted"}, "No versions yet."));
   for (const ds of sets) {
@@ -143,6 +146,10 @@ async function route() {
       const project = await loadProject(parts[1]);
       if (!project) {
         replace(view, h("p", null, "This project does not exist."));
+        return;
+      }
+      if (parts[2] === "settings") {
+        state.current = renderSettings(view, {project, banner, navigate});
         return;
       }
       const prefill = sessionStorage.getItem("amp.prefill") || "";
