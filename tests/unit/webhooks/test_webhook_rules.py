@@ -266,3 +266,15 @@ def test_payload_timestamp_is_the_events_not_the_deliverys() -> None:
     ev = event("gate-stale", {})
     p = build_payload("gate.expired", ev, DS_ROW, "http://x")
     assert p.timestamp == ev.ts and p.timestamp < datetime.now(UTC) - timedelta(days=1)
+
+
+def test_the_service_is_a_bus_subscriber_not_a_pipeline_step() -> None:
+    from amp_contracts import AGENTS, SUBSCRIBERS
+    from amp_runtime.settings import Settings
+
+    from services.webhooks.app import DURABLE, create_app
+
+    app = create_app(Settings(nats_url="nats://127.0.0.1:1"))
+    [sub] = app.broker.subscribers
+    assert str(sub._resolved_subject_string) == "amp.events.>" and DURABLE == "webhooks-events"
+    assert "webhooks" in SUBSCRIBERS and "webhooks" not in AGENTS
