@@ -129,10 +129,17 @@ async def attempt(svc: Webhooks, d: dict[str, Any]) -> None:
              d["subscription_id"], d["n"], answer.status_code or answer.error, f" (next: {nxt.state})")
 
 
+async def _attempt_logged(svc: Webhooks, d: dict[str, Any]) -> None:
+    try:
+        await attempt(svc, d)
+    except Exception:  # noqa: BLE001 - the claim's lease runs out and the delivery is attempted again
+        log.exception("attempt %s of delivery %s could not be recorded", d["n"], d["id"])
+
+
 async def send_due(svc: Webhooks, limit: int) -> list[asyncio.Task]:
     lease = svc.settings.webhook_timeout_s + LEASE_MARGIN_S
     claimed = await webhook_store.claim_due(svc.pool, limit, lease)
-    return [asyncio.create_task(attempt(svc, d)) for d in claimed]
+    return [asyncio.create_task(_attempt_logged(svc, d)) for d in claimed]
 
 
 async def run_sender(svc: Webhooks, in_flight: set[asyncio.Task]) -> None:
