@@ -56,11 +56,12 @@ variable "services" {
     policy     = { cpu = "0.5 vCPU", memory = "1 GB", min_size = 1, max_size = 5 }
     codegen    = { cpu = "1 vCPU", memory = "2 GB", min_size = 1, max_size = 5 }
     validators = { cpu = "2 vCPU", memory = "4 GB", min_size = 1, max_size = 8 }
+    webhooks   = { cpu = "0.25 vCPU", memory = "0.5 GB", min_size = 1, max_size = 3 }
   }
   validation {
-    condition = alltrue([for k in ["gateway", "intake", "planner", "critics", "policy", "codegen", "validators"] :
+    condition = alltrue([for k in ["gateway", "intake", "planner", "critics", "policy", "codegen", "validators", "webhooks"] :
     contains(keys(var.services), k)])
-    error_message = "services must define gateway, intake, planner, critics, policy, codegen and validators."
+    error_message = "services must define gateway, intake, planner, critics, policy, codegen, validators and webhooks."
   }
   validation {
     condition     = alltrue([for s in values(var.services) : s.min_size >= 1 && s.min_size <= s.max_size && s.max_size <= 25])

@@ -65,6 +65,14 @@ codegen: [amp.policy.evaluated, amp.gate.decided, amp.gate.expire]
 validators: [amp.codegen.completed]
 {{- end -}}
 
+{{/*
+Services that read the bus beside the pipeline (amp_contracts.SUBSCRIBERS): a Deployment like an
+agent's, without scaling on consumer lag (webhooks share their work through the database).
+*/}}
+{{- define "amp.subscribers" -}}
+[webhooks]
+{{- end -}}
+
 {{/* an agent's values: agentDefaults overlaid with agents.<name>: (dict "root" $ "name" "intake") */}}
 {{- define "amp.agentValues" -}}
 {{- $own := get .root.Values.agents .name | default dict -}}
