@@ -307,7 +307,18 @@ async def test_redelivered_batches_and_replicas_make_one_delivery(stack, http, s
 
 async def test_killing_the_service_mid_retry_loses_nothing_and_duplicates_nothing(stack, http, settings,
                                                                                   receiver) -> None:
-    slow = {"AMP_WEBHOOK_RETRY_SCHEDULE": "2,2,2", "AMP_WEBHOOK_JITTER": "0.1"}
+    slow = {"AMP_WEBHOOK_RETRY_SCHEDULE": "3,3,3", "AMP_WEBHOOK_JITTER": "0.1"}
+
+    def waiting_after(attempts: int) -> dict:
+        """The delivery once attempt `attempts` is recorded and the next one is scheduled: between attempts."""
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            [log] = deliveries(http, project, hook["id"])
+            if log["state"] == "pending" and log["attempts"] == attempts:
+                return log
+            time.sleep(0.05)
+        raise AssertionError(f"attempt {attempts} was not recorded: {deliveries(http, project, hook['id'])}")
+
     stack.kill("webhooks-0")
     stack.spawn_agent("webhooks-0", slow)
     try:
@@ -316,13 +327,14 @@ async def test_killing_the_service_mid_retry_loses_nothing_and_duplicates_nothin
         receiver.fail_then("/crash", 500, 500)
         await emit(settings, project, "run-complete", {"status": "completed", "version": 1})
         await wait_for("/crash", 1, receiver)
-        stack.kill("webhooks-0")  # the first retry is ~2 s away
-        [log] = deliveries(http, project, hook["id"])
-        assert log["state"] == "pending" and log["attempts"] == 1 and log["next_attempt_at"]
-        await asyncio.sleep(2.5)  # the retry is due, and nobody is there to send it
+        log = waiting_after(1)
+        stack.kill("webhooks-0")  # the first retry is ~3 s away
+        assert log["next_attempt_at"] and len(receiver.at("/crash")) == 1
+        await asyncio.sleep(3.5)  # the retry is due, and nobody is there to send it
         assert len(receiver.at("/crash")) == 1
         stack.spawn_agent("webhooks-0", slow)
         await wait_for("/crash", 2, receiver)
+        waiting_after(2)
         stack.kill("webhooks-0")  # and once more, between the second and the third attempt
         stack.spawn_agent("webhooks-0", slow)
         reqs = await wait_for("/crash", 3, receiver)
