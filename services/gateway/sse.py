@@ -71,6 +71,13 @@ async def events_after(pool: asyncpg.Pool, hub: EventHub, ds_id: str, last_id: i
         hub.unsubscribe(ds_id, queue)
 
 
+def heartbeat() -> ServerSentEvent:
+    """`event: ping` every few seconds, without data: it keeps proxies from closing an idle stream, and an
+    SSE client dispatches no event for it. An event with data would carry the previous `id` in the client's
+    last-event-id buffer, so a client that de-duplicates by id would see the last event twice."""
+    return ServerSentEvent(event="ping")
+
+
 def stream_response(pool: asyncpg.Pool, hub: EventHub, ds_id: str, last_id: int,
                     max_duration_s: float = 3600.0) -> EventSourceResponse:
     async def frames() -> AsyncIterator[ServerSentEvent]:
@@ -82,6 +89,5 @@ def stream_response(pool: asyncpg.Pool, hub: EventHub, ds_id: str, last_id: int,
             yield ServerSentEvent(comment="maximum stream duration reached; reconnect with Last-Event-ID",
                                   retry=RETRY_MS)
 
-    return EventSourceResponse(frames(), ping=int(PING_S),
-                               ping_message_factory=lambda: ServerSentEvent(event="ping", data="{}"),
+    return EventSourceResponse(frames(), ping=int(PING_S), ping_message_factory=heartbeat,
                                headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
