@@ -1,6 +1,6 @@
 """Running a service's LangGraph subgraph on its own checkpoint thread.
 
-Seven graphs share a decision set, so each service keeps its own thread, `{decision_set_id}/{service}`,
+Six graphs share a decision set, so each service keeps its own thread, `{decision_set_id}/{service}`,
 and they never write one checkpoint thread. Checkpoints are written when a run exits or pauses
 (`durability="exit"`): the step protocol, not per-node checkpoints, gives exactly-once effects.
 

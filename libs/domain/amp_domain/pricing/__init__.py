@@ -1,7 +1,7 @@
 """The dated price book: unit prices per cloud and regional multipliers, read from `pricebook.yaml`.
 
-The cost critic prices a plan's bill of materials with it; the validators reconcile what was
-built against the same prices. Changing a price means editing data and bumping `as_of`.
+The cost critic prices a plan's bill of materials with it. Changing a price means editing data and
+bumping `as_of`.
 """
 
 from __future__ import annotations
