@@ -60,14 +60,21 @@ def carry_user_edits(generated: dict[str, str], upload: tuple[str, str, dict[str
 
 
 def validators(files: dict[str, str], checkov: bool) -> dict[str, Any]:
-    report: ValidationReport = validate_tree(files, checkov=checkov, install_tools=checkov)
+    # install_tools: a tool env the background warm-up is still building is waited for (its lock),
+    # not reported `skipped`, so the first run on a fresh machine checks everything.
+    report: ValidationReport = validate_tree(files, checkov=checkov, install_tools=True)
     failing = [t for t in report.tools if t.status in ("fail", "error")]
+    not_run = [t for t in report.tools if t.status == "skipped" and (t.reason or "").startswith("no isolation")]
     card = CardDraft(
         agent="validators", node_name="validators", trigger="user_approve",
-        summary=f"Validation {report.overall}: " + ", ".join(f"{t.tool} {t.status}" for t in report.tools),
-        risks=[f"{t.tool}: {len(t.findings)} finding(s)" for t in failing],
+        summary=f"Validation {report.overall}: " + ", ".join(
+            f"{t.tool} {t.status}" + (" (no isolation)" if t in not_run else "") for t in report.tools),
+        risks=[f"{t.tool}: {len(t.findings)} finding(s)" for t in failing]
+        + [f"{t.tool}: not run, {t.reason}" for t in not_run]
+        + [f"{t.tool}: sandbox {f.message}" for t in report.tools for f in t.findings if f.rule == "sandbox-stopped"],
         details={"tools": [{"tool": t.tool, "status": t.status, "findings": len(t.findings),
-                            "duration_ms": t.duration_ms} for t in report.tools],
+                            "duration_ms": t.duration_ms, "isolation": t.isolation,
+                            **({"reason": t.reason} if t.reason else {})} for t in report.tools],
                  "secrets_found": report.secrets_found},
         links={"report": "/reports/validation.json", "sarif": "/reports/validation.sarif"},
         confidence=0.95 if report.overall == "pass" else 0.5,

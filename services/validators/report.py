@@ -34,6 +34,8 @@ class ToolResult(BaseModel):
     findings: list[Finding] = Field(default_factory=list)
     duration_ms: int = 0
     reason: str | None = Field(None, description="Why a tool was skipped or errored; never empty for those.")
+    isolation: str = Field("", description="What the tool ran under: the sandbox for executed tools, "
+                                           "`in-process` for parsers of the tree's files.")
 
 
 class ValidationReport(BaseModel):
@@ -76,7 +78,7 @@ def _sarif_run(tool: ToolResult) -> dict:
                             "rules": [{"id": r} for r in rules]}},
         "results": [_sarif_result(f) for f in tool.findings],
         "invocations": [{"executionSuccessful": tool.status in ("pass", "fail")}],
-        "properties": {"status": tool.status, "durationMs": tool.duration_ms},
+        "properties": {"status": tool.status, "durationMs": tool.duration_ms, "isolation": tool.isolation},
     }
     if tool.reason:
         run["invocations"][0]["toolExecutionNotifications"] = [

@@ -1,35 +1,57 @@
-"""A throwaway directory holding a generated tree, and a way to run tools against it.
+"""A throwaway directory holding a generated tree, and two ways to run things against it.
 
-Generated code is untrusted: every tool runs as a subprocess with a wall-clock timeout, an
-address-space limit, its own process group (so a timeout kills grandchildren too) and a
-minimal environment: no proxies, no credentials, HOME and TMPDIR inside the sandbox, and the
-offline switches the tools understand. The limits are applied by a tiny Python trampoline that
-calls `resource.setrlimit` and then `exec`s the tool, rather than by `preexec_fn`, because
-validators run checks from several threads and `preexec_fn` is unsafe after fork in a
-threaded parent.
+`Sandbox.run` is for the platform's own static tools (ruff, terraform fmt, checkov, actionlint):
+they only read the tree. They run under bubblewrap when the host allows it (see `isolation`), the
+tree bound read-only, and always with rlimits, a wall-clock timeout, their own process group and a
+scrubbed environment.
+
+`Sandbox.run_untrusted` is for code *from* the tree (the training entry point, the generated
+tests, any script): it runs only under bubblewrap, or not at all (`NoIsolation`). Inside, the tree
+is copied into a size-capped tmpfs at /repo, the only writable place besides tmpfs /tmp and home;
+each step runs with limits on CPU time, address space, processes, open files and file size, and
+after each step every process left in the sandbox's pid namespace (a `setsid` or double-forked
+escapee) is killed; the namespace itself dies with the run. What was stopped is reported per step.
+
+Limits are applied by a tiny Python trampoline that calls `resource.setrlimit` and then `exec`s
+(or, inside the sandbox, supervises) the tool, rather than by `preexec_fn`, because validators run
+checks from several threads and `preexec_fn` is unsafe after fork in a threaded parent. Output is
+read with a bound, so a tool that prints without end cannot exhaust the validators' memory.
 """
 
 from __future__ import annotations
 
 import functools
+import json
 import os
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import Self
 
 from amp_domain.paths import safe_relpath
 
+from . import isolation as iso
+
 DEFAULT_MEMORY_MB = 2048
+#: Untrusted runs: processes (threads count too), open files, one file's size, tmpfs sizes.
+MAX_PROCESSES = 128
+MAX_OPEN_FILES = 1024
+MAX_FILE_MB = 64
+REPO_TMPFS_MB = 256
+TMP_TMPFS_MB = 128
+HOME_TMPFS_MB = 32
+#: Bytes of a tool's stdout/stderr kept (the tail: summaries come last).
+OUTPUT_LIMIT = 4 * 1024 * 1024
 
 # Environment variables passed through from the parent; everything else is dropped.
-_PASSTHROUGH = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "SYSTEMROOT")
+_PASSTHROUGH = ("LANG", "LC_ALL", "LC_CTYPE", "TZ", "SYSTEMROOT")
 
 # Offline switches for tools that would otherwise phone home.
 _OFFLINE_ENV = {
@@ -57,6 +79,87 @@ _TRAMPOLINE = (
     "os.execvpe(sys.argv[3],sys.argv[3:],os.environ)\n"
 )
 
+# Inside the sandbox: copy the tree into the tmpfs, set limits, run each step, kill leftovers,
+# report one JSON line per run on stdout. argv[1] is the JSON spec.
+_SUPERVISOR = r"""
+import json, os, resource, shutil, signal, subprocess, sys, threading, time
+spec = json.loads(sys.argv[1])
+lim = spec["limits"]
+def setlim(kind, value):
+    if value > 0:
+        try: resource.setrlimit(kind, (value, value))
+        except (ValueError, OSError): pass
+shutil.copytree(spec["src"], spec["repo"], dirs_exist_ok=True, symlinks=True)
+setlim(resource.RLIMIT_CORE, 0)
+setlim(resource.RLIMIT_AS, lim["memory"])
+setlim(resource.RLIMIT_NPROC, lim["processes"])
+setlim(resource.RLIMIT_NOFILE, lim["files"])
+setlim(resource.RLIMIT_FSIZE, lim["file_size"])
+cpu_hard = int(max([s["timeout"] for s in spec["steps"]] or [0])) + 6
+resource.setrlimit(resource.RLIMIT_CPU, (cpu_hard, cpu_hard))
+def others():
+    me = os.getpid()
+    return [int(p) for p in os.listdir("/proc") if p.isdigit() and int(p) not in (1, me)]
+def kill_all():
+    killed = set()
+    for _ in range(50):
+        pids = others()
+        if not pids: break
+        for p in pids:
+            try: os.kill(p, signal.SIGKILL); killed.add(p)
+            except ProcessLookupError: pass
+        time.sleep(0.01)
+        for p in pids:
+            try: os.waitpid(p, os.WNOHANG)
+            except ChildProcessError: pass
+    return len(killed)
+def reader(stream, buf, cap):
+    while True:
+        chunk = stream.read(65536)
+        if not chunk: break
+        buf["total"] += len(chunk)
+        buf["data"] = (buf["data"] + chunk)[-cap:]
+def full(path):
+    try:
+        st = os.statvfs(path)
+        return st.f_bavail * st.f_frsize < 64 * 1024
+    except OSError:
+        return False
+results = []
+for step in spec["steps"]:
+    env = dict(os.environ, **step.get("env", {}))
+    started = time.monotonic()
+    resource.setrlimit(resource.RLIMIT_CPU, (int(step["timeout"]) + 1, cpu_hard))
+    p = subprocess.Popen(step["argv"], cwd=spec["repo"], env=env, stdin=subprocess.DEVNULL,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    outs, errs = {"total": 0, "data": b""}, {"total": 0, "data": b""}
+    ts = [threading.Thread(target=reader, args=(p.stdout, outs, lim["output"]), daemon=True),
+          threading.Thread(target=reader, args=(p.stderr, errs, lim["output"]), daemon=True)]
+    for t in ts: t.start()
+    timed_out = False
+    try:
+        rc = p.wait(timeout=step["timeout"])
+    except subprocess.TimeoutExpired:
+        timed_out = True
+        try: os.killpg(p.pid, signal.SIGKILL)
+        except ProcessLookupError: pass
+        rc = p.wait()
+    leftovers = kill_all()
+    for t in ts: t.join(2)
+    out, err = outs["data"].decode("utf-8", "replace"), errs["data"].decode("utf-8", "replace")
+    cut = max(outs["total"], errs["total"]) > lim["output"]
+    results.append({"argv": step["argv"], "returncode": rc, "stdout": out, "stderr": err,
+                    "duration_ms": int((time.monotonic() - started) * 1000), "timed_out": timed_out,
+                    "leftovers": leftovers, "output_truncated": cut,
+                    "repo_full": full(spec["repo"]), "tmp_full": full("/tmp")})
+    if rc != 0 and step.get("stop_on_failure"):
+        break
+sys.stdout.write("\n" + spec["marker"] + json.dumps(results) + "\n")
+sys.stdout.flush()
+"""
+
+_RESULT_MARKER = "@@amp-sandbox-result@@"
+
 
 @dataclass(frozen=True)
 class RunResult:
@@ -66,18 +169,34 @@ class RunResult:
     stderr: str
     duration_ms: int
     timed_out: bool = False
+    #: What the sandbox stopped or cut short in this run, in words for the report.
+    stopped: tuple[str, ...] = ()
+    #: The isolation this ran under ("" = limits only, no sandbox).
+    isolation: str = ""
 
 
-def scrubbed_env(home: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
-    """A minimal environment: PATH/locale from the parent, everything network-ish removed."""
+@dataclass(frozen=True)
+class Step:
+    """One command of an untrusted run; later steps see what earlier ones wrote into /repo."""
+
+    argv: list[str]
+    timeout_s: float
+    env: dict[str, str] = field(default_factory=dict)
+    stop_on_failure: bool = False
+
+
+def scrubbed_env(home: Path | str, extra: dict[str, str] | None = None, tmp: str | None = None) -> dict[str, str]:
+    """A minimal environment: locale from the parent, the interpreter's bin first on PATH, offline switches."""
     env = {k: v for k, v in os.environ.items() if k in _PASSTHROUGH}
-    # The interpreter's own bin dir first, so `python`/`ruff` resolve to the project's tools.
     bindir = str(Path(sys.executable).parent)
-    env["PATH"] = os.pathsep.join([bindir, env.get("PATH", "/usr/bin:/bin")])
-    tmp = home / ".tmp"
-    tmp.mkdir(exist_ok=True)
+    env["PATH"] = os.pathsep.join([bindir, "/usr/local/bin", "/usr/bin", "/bin"])
+    if tmp is None:
+        tmp_path = Path(home) / ".tmp"
+        tmp_path.mkdir(exist_ok=True)
+        tmp = str(tmp_path)
     env.update(_OFFLINE_ENV)
-    env.update({"HOME": str(home), "TMPDIR": str(tmp), "XDG_CACHE_HOME": str(home / ".cache")})
+    env.update({"HOME": str(home), "TMPDIR": tmp, "XDG_CACHE_HOME": f"{home}/.cache", "USER": "sandbox",
+                "LOGNAME": "sandbox", "LANG": env.get("LANG", "C.UTF-8")})
     if extra:
         env.update(extra)
     return env
@@ -85,9 +204,7 @@ def scrubbed_env(home: Path, extra: dict[str, str] | None = None) -> dict[str, s
 
 @functools.cache
 def no_network_prefix() -> tuple[str, ...]:
-    """The command prefix that runs a tool in a network namespace of its own (no interface but a
-    down loopback), or () where the kernel or the user cannot make one (then only the scrubbed
-    environment stands between the tool and the network)."""
+    """Without bubblewrap: the prefix that gives a static tool a network namespace of its own, or ()."""
     if not shutil.which("unshare"):
         return ()
     for cmd in (("unshare", "--net"), ("unshare", "--map-root-user", "--net")):
@@ -99,29 +216,111 @@ def no_network_prefix() -> tuple[str, ...]:
     return ()
 
 
-def run_limited(argv: list[str], *, cwd: Path, home: Path, timeout_s: float,
-                memory_mb: int = DEFAULT_MEMORY_MB, env: dict[str, str] | None = None,
-                stdin: str | None = None) -> RunResult:
-    """Run argv under limits; on timeout the whole process group is killed."""
-    cpu_s = int(timeout_s) + 1 if timeout_s > 0 else 0
-    full = [*no_network_prefix(), sys.executable, "-S", "-c", _TRAMPOLINE, str(memory_mb * 1024 * 1024), str(cpu_s),
-            *argv]
-    started = time.monotonic()
-    proc = subprocess.Popen(
-        full, cwd=cwd, env=scrubbed_env(home, env), stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, errors="replace", start_new_session=True,
-    )
+def _drain(stream, keep: list[bytes], limit: int) -> None:
+    """Read a pipe to its end, keeping only the last `limit` bytes."""
+    size = 0
+    while chunk := stream.read(65536):
+        keep.append(chunk)
+        size += len(chunk)
+        while size > limit and len(keep) > 1:
+            size -= len(keep.pop(0))
+    stream.close()
+
+
+def communicate_bounded(proc: subprocess.Popen, stdin: bytes | None, timeout_s: float,
+                        limit: int = OUTPUT_LIMIT) -> tuple[str, str, bool]:
+    """Like `communicate`, but keeping at most `limit` bytes per stream; on timeout the group is killed."""
+    outs: list[bytes] = []
+    errs: list[bytes] = []
+    readers = [threading.Thread(target=_drain, args=(proc.stdout, outs, limit), daemon=True),
+               threading.Thread(target=_drain, args=(proc.stderr, errs, limit), daemon=True)]
+    for t in readers:
+        t.start()
+    if proc.stdin is not None:
+        try:
+            if stdin:
+                proc.stdin.write(stdin)
+            proc.stdin.close()
+        except BrokenPipeError:
+            pass
     timed_out = False
     try:
-        out, err = proc.communicate(input=stdin, timeout=timeout_s)
+        proc.wait(timeout=timeout_s)
     except subprocess.TimeoutExpired:
         timed_out = True
+    if timed_out or proc.returncode is None:
         try:
             os.killpg(proc.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
-        out, err = proc.communicate()
-    return RunResult(tuple(argv), proc.returncode, out, err, int((time.monotonic() - started) * 1000), timed_out)
+        proc.wait()
+    for t in readers:
+        t.join(5)
+    return (b"".join(outs).decode("utf-8", "replace"), b"".join(errs).decode("utf-8", "replace"), timed_out)
+
+
+def _tool_dirs(argv: list[str]) -> list[str]:
+    """A tool outside the interpreter's venv (a tool env's console script): its venv, read-only."""
+    exe = argv[0]
+    if os.path.isabs(exe):
+        return [str(Path(exe).parent.parent)]
+    return []
+
+
+def run_limited(argv: list[str], *, cwd: Path, home: Path, timeout_s: float,
+                memory_mb: int = DEFAULT_MEMORY_MB, env: dict[str, str] | None = None,
+                stdin: str | None = None, readonly: list[Path] | None = None,
+                writable: list[Path] | None = None, extra_ro: list[str] | None = None) -> RunResult:
+    """Run a static tool under limits (and bubblewrap when available); on timeout the group is killed.
+
+    `readonly`/`writable` are host directories the tool may see (at the same paths); without
+    bubblewrap they are only advisory and the tool runs with rlimits and, if possible, no network.
+    """
+    cpu_s = int(timeout_s) + 1 if timeout_s > 0 else 0
+    limited = [sys.executable, "-S", "-c", _TRAMPOLINE, str(memory_mb * 1024 * 1024), str(cpu_s), *argv]
+    found = iso.isolation()
+    if found.available:
+        prefix = iso.bwrap_argv(found.bwrap, flags=found.flags, cwd=str(cwd), env=scrubbed_env(home, env, tmp="/tmp"),
+                                ro=[*(str(p) for p in readonly or [cwd]), *_tool_dirs(argv), *(extra_ro or [])],
+                                binds=[(str(p), str(p)) for p in [home, *(writable or [])]],
+                                ro_at=iso.etc_files(home.parent / ".etc"), tmpfs=[("/tmp", TMP_TMPFS_MB << 20)])
+        full, child_env, label = [*prefix, *limited], {}, found.label
+    else:
+        full, child_env, label = [*no_network_prefix(), *limited], scrubbed_env(home, env), ""
+    started = time.monotonic()
+    proc = subprocess.Popen(full, cwd=cwd, env=child_env,
+                            stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    out, err, timed_out = communicate_bounded(proc, stdin.encode() if stdin is not None else None, timeout_s)
+    stopped = (f"stopped after the {timeout_s:.0f} s time limit",) if timed_out else ()
+    return RunResult(tuple(argv), proc.returncode, out, err, int((time.monotonic() - started) * 1000), timed_out,
+                     stopped, label)
+
+
+_SIGNAL_WORDS = {
+    signal.SIGXCPU: "stopped at the CPU-time limit",
+    signal.SIGXFSZ: f"stopped at the file-size limit ({MAX_FILE_MB} MB)",
+    signal.SIGKILL: "killed (memory or time limit)",
+    signal.SIGSEGV: "crashed (segmentation fault)",
+}
+
+
+def _stops(r: dict, timeout_s: float) -> tuple[str, ...]:
+    out: list[str] = []
+    rc = r["returncode"]
+    if r["timed_out"]:
+        out.append(f"stopped after the {timeout_s:.0f} s time limit")
+    elif rc < 0:
+        out.append(_SIGNAL_WORDS.get(-rc, f"ended by signal {signal.Signals(-rc).name}"))
+    if r["leftovers"]:
+        out.append(f"{r['leftovers']} process(es) left running were killed")
+    if r["repo_full"]:
+        out.append(f"the repository copy reached its {REPO_TMPFS_MB} MB limit")
+    if r["tmp_full"]:
+        out.append(f"/tmp reached its {TMP_TMPFS_MB} MB limit")
+    if r["output_truncated"]:
+        out.append(f"output beyond {OUTPUT_LIMIT >> 20} MB was dropped")
+    return tuple(out)
 
 
 class Sandbox:
@@ -135,6 +334,7 @@ class Sandbox:
         self._files = files
         self._prefix = prefix
         self._base: Path | None = None
+        self._seen = threading.local()  # what the calling thread's last run ran under (for its report)
 
     def __enter__(self) -> Self:
         self._base = Path(tempfile.mkdtemp(prefix=self._prefix))
@@ -170,6 +370,55 @@ class Sandbox:
         return sorted(p for p in self._files if p.endswith(suffixes))
 
     def run(self, argv: list[str], *, timeout_s: float, memory_mb: int = DEFAULT_MEMORY_MB,
-            env: dict[str, str] | None = None, cwd: Path | None = None) -> RunResult:
-        return run_limited(argv, cwd=cwd or self.root, home=self.home, timeout_s=timeout_s,
-                           memory_mb=memory_mb, env=env)
+            env: dict[str, str] | None = None, cwd: Path | None = None,
+            readonly: list[Path] | None = None) -> RunResult:
+        """A static tool over the tree (read-only where bubblewrap runs)."""
+        res = run_limited(argv, cwd=cwd or self.root, home=self.home, timeout_s=timeout_s,
+                          memory_mb=memory_mb, env=env, readonly=readonly or [self.root])
+        self._seen.label = res.isolation or "limits only (time, memory, CPU; no sandbox on this host)"
+        return res
+
+    def take_isolation(self) -> str:
+        """What the calling thread's runs ran under since the last call ("" if it ran nothing)."""
+        label = getattr(self._seen, "label", "")
+        self._seen.label = ""
+        return label
+
+    def run_untrusted(self, steps: list[Step], *, memory_mb: int = DEFAULT_MEMORY_MB) -> list[RunResult]:
+        """Run code from the tree under bubblewrap; raises `NoIsolation` where there is none.
+
+        Returns one result per step that ran (a failed `stop_on_failure` step ends the run).
+        """
+        found = iso.require()
+        self._seen.label = found.label
+        assert self._base is not None, "Sandbox used outside its `with` block"
+        spec = {"src": iso.SRC, "repo": iso.REPO, "marker": _RESULT_MARKER,
+                "steps": [{"argv": s.argv, "timeout": s.timeout_s, "env": s.env, "stop_on_failure": s.stop_on_failure}
+                          for s in steps],
+                "limits": {"memory": memory_mb << 20, "processes": MAX_PROCESSES, "files": MAX_OPEN_FILES,
+                           "file_size": MAX_FILE_MB << 20, "output": OUTPUT_LIMIT}}
+        env = scrubbed_env(iso.HOME, {"PYTHONPATH": iso.REPO}, tmp="/tmp")
+        prefix = iso.bwrap_argv(found.bwrap, flags=found.flags, cwd=iso.REPO, env=env,
+                                ro_at=[(str(self.root), iso.SRC), *iso.etc_files(self._base / ".etc")],
+                                tmpfs=[(iso.REPO, REPO_TMPFS_MB << 20), (iso.HOME, HOME_TMPFS_MB << 20),
+                                       ("/tmp", TMP_TMPFS_MB << 20)])
+        wall = sum(s.timeout_s for s in steps) + 10 * len(steps) + 10
+        started = time.monotonic()
+        with iso.ProcessCap(MAX_PROCESSES) as cap:
+            proc = subprocess.Popen([*cap.prefix(), *prefix, sys.executable, "-S", "-c", _SUPERVISOR, json.dumps(spec)],
+                                    env={}, stdin=subprocess.DEVNULL,
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+            out, err, timed_out = communicate_bounded(proc, None, wall, limit=4 * OUTPUT_LIMIT + (1 << 20))
+        elapsed = int((time.monotonic() - started) * 1000)
+        _, _, payload = out.rpartition(_RESULT_MARKER)
+        try:
+            raw = json.loads(payload.strip().splitlines()[0]) if payload else None
+        except (json.JSONDecodeError, IndexError):
+            raw = None
+        if not isinstance(raw, list):
+            why = "stopped after the wall-time limit" if timed_out else f"sandbox exited {proc.returncode}"
+            return [RunResult(tuple(steps[0].argv), proc.returncode if proc.returncode is not None else -9, "",
+                              f"{why}: {err.strip()[-500:]}", elapsed, timed_out, (why,), found.label)]
+        return [RunResult(tuple(r["argv"]), int(r["returncode"]), str(r["stdout"]), str(r["stderr"]),
+                          int(r["duration_ms"]), bool(r["timed_out"]), _stops(r, step.timeout_s), found.label)
+                for r, step in zip(raw, steps, strict=False)]

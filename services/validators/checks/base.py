@@ -16,6 +16,9 @@ from importlib import metadata
 from ..report import Finding, ToolResult
 from ..sandbox import DEFAULT_MEMORY_MB, Sandbox
 
+#: How parsers that read the tree inside the validators' own process are labelled (nothing is executed).
+IN_PROCESS = "in-process parser (reads files only; size-limited, nothing executed)"
+
 
 @dataclass(frozen=True)
 class CheckContext:
@@ -59,12 +62,16 @@ def errored(tool: str, reason: str, version: str = "", duration_ms: int = 0) -> 
 def guarded(tool: str, check: Check, ctx: CheckContext) -> ToolResult:
     """Run one check, timing it, and convert any exception into an `error` result."""
     started = time.monotonic()
+    ctx.sandbox.take_isolation()
     try:
         result = check(ctx)
     except Exception as exc:  # noqa: BLE001 - a broken check must show up, not crash the run
         return errored(tool, f"{type(exc).__name__}: {exc}", duration_ms=int((time.monotonic() - started) * 1000))
     if not result.duration_ms:
         result.duration_ms = int((time.monotonic() - started) * 1000)
+    ran_under = ctx.sandbox.take_isolation()
+    if not result.isolation and result.status != "skipped":
+        result.isolation = ran_under or IN_PROCESS
     return result
 
 

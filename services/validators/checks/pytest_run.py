@@ -1,9 +1,11 @@
 """Run the generated service's own tests, after its training entry point if it has one.
 
 The generated repository ships a tiny training script that writes the model artefact its
-serving tests load, so `services/training/train.py` runs first. Both run with the validators'
-interpreter (whose venv carries the libraries generated code may use), inside the sandbox,
-with the tree root on PYTHONPATH. Plugin autoloading is off (the validators' venv carries test
+serving tests load, so `services/training/train.py` runs first. Both are code from the tree, so
+they run only under bubblewrap (`Sandbox.run_untrusted`: one sandbox, the two steps in turn, the
+tree copied to a tmpfs at /repo); where the host cannot isolate them the check is `skipped` with
+the reason `no isolation`, never run bare. They use the validators' interpreter (whose venv,
+mounted read-only, carries the libraries generated code may use), with /repo on PYTHONPATH. Plugin autoloading is off (the validators' venv carries test
 plugins of its own, e.g. hypothesis, that cost seconds to import and the generated tests do not
 use); only the plugins generated tests may rely on are loaded, where installed.
 
@@ -22,7 +24,9 @@ from functools import cache
 from importlib.util import find_spec
 from pathlib import Path
 
+from ..isolation import NoIsolation
 from ..report import Finding, ToolResult
+from ..sandbox import Step
 from .base import CheckContext, dist_version, skipped
 
 TOOL = "pytest"
@@ -91,20 +95,33 @@ def check_pytest(ctx: CheckContext) -> ToolResult:
     version = dist_version("pytest")
     if not any("test" in p.rsplit("/", 1)[-1] for p in ctx.sandbox.paths(".py")):
         return skipped(TOOL, "no test modules in the tree", version)
-    env = {"PYTHONPATH": str(ctx.sandbox.root)}
+    if find_spec("pytest") is None:
+        return skipped(TOOL, "pytest is not installed in the validators' environment", version)
+    steps = []
     if TRAIN_ENTRY in ctx.sandbox.files:
-        train = ctx.sandbox.run(_python("-f", TRAIN_ENTRY), timeout_s=ctx.timeout_s, memory_mb=ctx.memory_mb, env=env)
-        if train.timed_out or train.returncode != 0:
+        steps.append(Step(_python("-f", TRAIN_ENTRY), timeout_s=ctx.timeout_s, stop_on_failure=True))
+    steps.append(Step(_python("-m", "pytest", "-q", "-rfE", "-p", "no:cacheprovider", "--color=no", *_plugin_args()),
+                      timeout_s=ctx.timeout_s, env={"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}))
+    try:
+        runs = ctx.sandbox.run_untrusted(steps, memory_mb=ctx.memory_mb)
+    except NoIsolation as exc:
+        return skipped(TOOL, f"no isolation: the generated code was not run ({exc.reason})", version)
+    label = runs[0].isolation
+    names = [TRAIN_ENTRY, "pytest"] if len(steps) > 1 else ["pytest"]
+    stops = [Finding(rule="sandbox-stopped", path=TRAIN_ENTRY if name == TRAIN_ENTRY else None,
+                     message=f"{name}: {what}", severity="warning")
+             for name, run in zip(names, runs, strict=False) for what in run.stopped]
+    if len(steps) > 1:
+        train = runs[0]
+        if train.timed_out or train.returncode != 0 or len(runs) == 1:
             why = "timed out" if train.timed_out else f"exited {train.returncode}"
-            return ToolResult(tool=TOOL, version=version, status="fail", findings=[Finding(
+            return ToolResult(tool=TOOL, version=version, status="fail", isolation=label, findings=[Finding(
                 rule="training-entry-point", path=TRAIN_ENTRY, message=f"{TRAIN_ENTRY} {why}: {train.stderr.strip()[-500:]}",
-            )])
-    res = ctx.sandbox.run(_python("-m", "pytest", "-q", "-rfE", "-p", "no:cacheprovider", "--color=no",
-                                  *_plugin_args()), timeout_s=ctx.timeout_s, memory_mb=ctx.memory_mb,
-                          env=env | {"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"})
+            ), *stops])
+    res = runs[-1]
     if res.timed_out:
-        return ToolResult(tool=TOOL, version=version, status="fail", findings=[Finding(
-            rule="pytest-timeout", message=f"the generated tests did not finish within {ctx.timeout_s:.0f}s")])
+        return ToolResult(tool=TOOL, version=version, status="fail", isolation=label, findings=[Finding(
+            rule="pytest-timeout", message=f"the generated tests did not finish within {ctx.timeout_s:.0f}s"), *stops])
     if res.returncode == NO_TESTS_COLLECTED:
         return skipped(TOOL, "pytest collected no tests", version)
     findings = []
@@ -112,10 +129,11 @@ def check_pytest(ctx: CheckContext) -> ToolResult:
         if m := _FAILED.match(line.strip()):
             findings.append(Finding(rule="test-failed" if m["kind"] == "FAILED" else "test-error",
                                     path=_node_path(m["node"]), message=f"{m['node']}: {m['msg'] or m['kind']}"[:500]))
+    findings += stops
     if res.returncode == 0:
-        return ToolResult(tool=TOOL, version=version, status="pass", findings=findings)
-    if res.returncode in (1, 2) and findings:
-        return ToolResult(tool=TOOL, version=version, status="fail", findings=findings)
+        return ToolResult(tool=TOOL, version=version, status="pass", isolation=label, findings=findings)
+    if res.returncode in (1, 2) and any(f.rule.startswith("test-") for f in findings):
+        return ToolResult(tool=TOOL, version=version, status="fail", isolation=label, findings=findings)
     tail = (res.stdout.strip().splitlines() or [""])[-1]
     findings.append(Finding(rule="pytest-exit", message=f"pytest exited {res.returncode}: {tail or res.stderr[-300:]}"))
-    return ToolResult(tool=TOOL, version=version, status="fail", findings=findings)
+    return ToolResult(tool=TOOL, version=version, status="fail", isolation=label, findings=findings)

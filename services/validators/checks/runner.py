@@ -7,13 +7,43 @@ says, because a found secret must fail the run and `secrets_found` must be trust
 
 from __future__ import annotations
 
+import time
 from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 
-from ..report import ToolResult, ValidationReport, overall_of
+from ..report import Finding, ToolResult, ValidationReport, overall_of
 from ..sandbox import DEFAULT_MEMORY_MB, Sandbox
 from . import hcl, pytest_run, ruff, secrets, terraform_fmt, workflows
-from .base import Check, CheckContext, guarded
+from .base import Check, CheckContext, errored, guarded
 from .checkov import checkov_check
+
+#: What the checks read at most: one file, and the whole tree. Larger files are not handed to any
+#: tool (a parser's time grows with its input); the `input-limits` result names them and fails.
+MAX_FILE_BYTES = 1 << 20
+MAX_TREE_BYTES = 64 << 20
+INPUT_LIMITS = "input-limits"
+
+
+def within_limits(files: dict[str, str]) -> tuple[dict[str, str], ToolResult | None]:
+    """The tree the checks may read, and a failing result naming what was left out (None if nothing)."""
+    kept: dict[str, str] = {}
+    findings: list[Finding] = []
+    total = 0
+    for path in sorted(files):
+        size = len(files[path].encode("utf-8", "surrogatepass"))
+        if size > MAX_FILE_BYTES:
+            findings.append(Finding(rule="file-too-large", path=path,
+                                    message=f"{size} bytes is over the {MAX_FILE_BYTES} byte limit; not checked"))
+        elif total + size > MAX_TREE_BYTES:
+            findings.append(Finding(rule="tree-too-large", path=path,
+                                    message=f"the tree is over {MAX_TREE_BYTES} bytes; this file was not checked"))
+        else:
+            total += size
+            kept[path] = files[path]
+    if not findings:
+        return files, None
+    return kept, ToolResult(tool=INPUT_LIMITS, status="fail", findings=findings, isolation="none needed",
+                            reason="files over the validators' input limits were not checked")
 
 ALWAYS = ("detect-secrets",)
 # Report order; also the default set.
@@ -60,13 +90,25 @@ def validate_tree(files: dict[str, str], *, checks: list[str] | None = None, tim
     names = selected_checks(checks, checkov=checkov)
     registry = _registry(checkov_hard_fail)
     order = sorted(names, key=lambda n: _SLOW_FIRST.index(n) if n in _SLOW_FIRST else len(_SLOW_FIRST))
+    files, limits = within_limits(files)
+    # Each tool invocation has its own timeout; this bounds a check as a whole (in-process parsers
+    # included), so a check stuck on pathological input is reported instead of hanging the run.
+    budget = 3 * timeout_s + 30
     with Sandbox(files) as sandbox:
         ctx = CheckContext(sandbox=sandbox, timeout_s=timeout_s, memory_mb=memory_mb, install_tools=install_tools)
-        with ThreadPoolExecutor(max_workers=max(1, min(max_workers, len(order))),
-                                thread_name_prefix="amp-validate") as pool:
+        pool = ThreadPoolExecutor(max_workers=max(1, min(max_workers, len(order))), thread_name_prefix="amp-validate")
+        try:
             futures = {name: pool.submit(guarded, name, registry[name], ctx) for name in order}
-            results: dict[str, ToolResult] = {name: fut.result() for name, fut in futures.items()}
-    tools = [results[name] for name in names]
+            deadline = time.monotonic() + budget
+            results: dict[str, ToolResult] = {}
+            for name, fut in futures.items():
+                try:
+                    results[name] = fut.result(timeout=max(0.0, deadline - time.monotonic()))
+                except FutureTimeout:
+                    results[name] = errored(name, f"did not finish within {budget:.0f} s", duration_ms=int(budget * 1000))
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)
+    tools = ([limits] if limits else []) + [results[name] for name in names]
     secrets_result = results.get("detect-secrets")
     secrets_found = bool(secrets_result and secrets_result.findings)
     return ValidationReport(tools=tools, overall=overall_of(tools, secrets_found), secrets_found=secrets_found)
