@@ -6,13 +6,13 @@ import asyncio
 import uuid
 from typing import Any
 
-from amp_contracts import BudgetExceeded, ErrorResponse, NotFound, ValidationFailed
+from amp_contracts import BudgetExceeded, Conflict, ErrorResponse, NotFound, ValidationFailed
 from amp_domain.policy.packs import validate_rule_pack
 from amp_domain.requirements.coverage import check_coverage
 from amp_domain.requirements.extraction import extract
 from amp_domain.requirements.questions import next_questions
 from amp_runtime import store
-from amp_runtime.gitstore import record_user_tree, unified_diff
+from amp_runtime.gitstore import RefMoved, record_user_tree, unified_diff, user_tree_head
 from amp_runtime.providers import check_budget, set_budget
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.encoders import jsonable_encoder
@@ -215,11 +215,16 @@ async def get_artifact(request: Request, ds_id: str) -> Response:
 @router.post("/projects/{project_id}/repo", status_code=201, tags=["projects"])
 async def push_repo(request: Request, project_id: str, base: str | None = Query(None, description=
                     "the decision set whose repository was edited (default: the latest completed one)")) -> JSONResponse:
-    """Upload an edited repository (a zip); the next versions merge these edits into what they generate."""
+    """Upload an edited repository (a zip); the next versions merge these edits into what they generate.
 
+    Two uploads to one project race on the user-tree ref: the one that moves it first wins, the
+    other gets 409 and can upload again on top of it.
+    """
 
     d = _deps(request)
     await store.get_project(d.pool, project_id)
+    repo = d.settings.repos_dir / f"{project_id}.git"
+    seen = await asyncio.to_thread(user_tree_head, repo)
     if base:
         ds = await store.get_decision_set(d.pool, base)
     else:
@@ -229,9 +234,12 @@ async def push_repo(request: Request, project_id: str, base: str | None = Query(
         ds = await store.get_decision_set(d.pool, done[-1]["id"])
     if ds["project_id"] != project_id or not ds.get("git_commit"):
         raise ValidationFailed(f"decision set {ds['id']} has no generated repository of this project")
-    files = read_zip(await request.body())
-    repo = d.settings.repos_dir / f"{project_id}.git"
-    commit = await asyncio.to_thread(record_user_tree, repo, files, ds["git_commit"], ds["id"])
+    files = await asyncio.to_thread(read_zip, await request.body())
+    try:
+        commit = await asyncio.to_thread(record_user_tree, repo, files, ds["git_commit"], ds["id"], expected=seen)
+    except RefMoved as exc:
+        raise Conflict(f"another upload to project {project_id} landed first (now {exc.actual}); "
+                       "upload again to replace it") from None
     return JSONResponse({"project_id": project_id, "commit": commit, "base_decision_set_id": ds["id"],
                          "files": len(files)}, status_code=201)
 

@@ -179,12 +179,29 @@ def head(repo_path: str | Path, ref: str = DEFAULT_REF) -> str | None:
 USER_REF = "refs/heads/user"
 
 
+_UNSET = object()
+
+
+def user_tree_head(repo_path: str | Path) -> str | None:
+    """Where the user-tree ref points now (None before the first upload)."""
+    if not Path(repo_path).exists():
+        return None
+    repo = open_or_init(repo_path)
+    try:
+        target = _ref_target(repo, USER_REF.encode())
+        return target.decode() if target else None
+    finally:
+        repo.close()
+
+
 def record_user_tree(repo_path: str | Path, files: dict[str, str], base_commit: str, base_decision_set_id: str,
-                     author: str = DEFAULT_AUTHOR) -> str:
+                     author: str = DEFAULT_AUTHOR, expected: str | None | object = _UNSET) -> str:
     """Store a user's edited repository as a commit whose parent is the version they edited.
 
     `refs/heads/user` always points at the latest upload; its message names the base decision
-    set, so a later regeneration knows what the user started from (the merge base).
+    set, so a later regeneration knows what the user started from (the merge base). With
+    `expected` (the user ref the caller saw, None for "no upload yet") the ref moves by
+    compare-and-set: if another upload got there first, RefMoved is raised and nothing changes.
     """
     repo = open_or_init(repo_path)
     try:
@@ -197,7 +214,17 @@ def record_user_tree(repo_path: str | Path, files: dict[str, str], base_commit: 
         commit.encoding = b"UTF-8"
         commit.message = (json.dumps({"user_edits": True, "base_decision_set_id": base_decision_set_id}) + "\n").encode()
         repo.object_store.add_object(commit)
-        repo.refs[USER_REF.encode()] = commit.id
+        ref = USER_REF.encode()
+        if expected is _UNSET:
+            repo.refs[ref] = commit.id
+        else:
+            old = expected.encode("ascii") if isinstance(expected, str) else None
+            moved = (repo.refs.set_if_equals(ref, old, commit.id, message=b"amp: user upload") if old
+                     else repo.refs.add_if_new(ref, commit.id, message=b"amp: user upload"))
+            if not moved:
+                actual = _ref_target(repo, ref)
+                raise RefMoved(USER_REF, expected if isinstance(expected, str) else None,
+                               actual.decode() if actual else None, commit.id.decode())
         return commit.id.decode()
     finally:
         repo.close()
