@@ -1,13 +1,12 @@
 """The codegen service's questions to a model: what a reviewer's comment changes, and the code of the seams.
 
 A comment becomes a constraint patch (the rules' answer is the requirements grammar's
-`extract_patch`); seams get code that must at least parse (the rules' answer is each seam's
+`extract_patch`); seams get code that must parse and keep to an allowlist of imports and calls (`codecheck`) (the rules' answer is each seam's
 template default, and code is never written by the rules when the models are down).
 """
 
 from __future__ import annotations
 
-import ast
 from typing import Any
 
 from amp_contracts import ConstraintSchema
@@ -15,6 +14,8 @@ from amp_contracts.constraints import ConstraintField
 from amp_domain.requirements.extraction import extract_patch
 from amp_runtime.providers import Ask, OutputRejected, RegionAllowed, as_json, check_regions, quoted
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from .codecheck import check_code, local_packages
 
 COMMENT = "approval_feedback"
 SEAMS = "codegen"
@@ -76,14 +77,13 @@ def check_seams(out: SeamFillsOut, seams: list[Seam]) -> dict[str, str]:
     problems: list[str] = []
     if sorted(got) != sorted(wanted):
         problems.append(f"fill exactly the seams {sorted(wanted)} once each; got {got}")
+    local = local_packages(s.path for s in seams)
     for f in out.fills:
         seam = wanted.get(f.seam_id)
         if seam is None or seam.language != "python":
             continue
-        try:
-            ast.parse(f.code, filename=seam.path)
-        except SyntaxError as e:
-            problems.append(f"seam {f.seam_id!r}: Python syntax error at line {e.lineno}: {e.msg}")
+        # Parsed, then held to the allowlist (no os, subprocess, sockets, eval…): see codecheck.
+        problems += [f"seam {f.seam_id!r}: {p}" for p in check_code(f.code, path=seam.path, local_packages=local)]
     if problems:
         raise OutputRejected("; ".join(problems))
     return {f.seam_id: f.code for f in out.fills}

@@ -13,6 +13,7 @@ import subprocess
 import sys
 
 from .asks import Seam
+from .codecheck import check_code, local_packages
 from .render_app import PY_LINE_LENGTH
 
 START = re.compile(r"^# amp:seam (?P<id>[\w.-]+)(?::\s*(?P<instructions>.*))?$")
@@ -46,11 +47,22 @@ def find_seams(files: dict[str, str]) -> list[Seam]:
     return seams
 
 
+class UnsafeSeamCode(ValueError):
+    """Code for a seam that breaks the allowlist reached the writer (the provider should have refused it)."""
+
+
 def apply_fills(files: dict[str, str], seams: list[Seam], fills: dict[str, str]) -> dict[str, str]:
-    """Put each seam's code in place; files whose code changed are formatted with ruff."""
+    """Put each seam's code in place; files whose code changed are formatted with ruff.
+
+    Code that differs from the template's own is checked again here, whoever wrote it, so nothing
+    outside the allowlist (see `codecheck`) is ever written into the tree.
+    """
     by_path: dict[str, dict[str, str]] = {}
+    local = local_packages(files)
     for s in seams:
         if fills.get(s.id, s.default).strip() != s.default.strip():
+            if s.language == "python" and (problems := check_code(fills[s.id], path=s.path, local_packages=local)):
+                raise UnsafeSeamCode(f"seam {s.id!r} in {s.path}: {'; '.join(problems)}")
             by_path.setdefault(s.path, {})[s.id] = fills[s.id]
     out = dict(files)
     for path, codes in by_path.items():

@@ -67,9 +67,10 @@ class PromptCache:
 
 
 class ScriptedModel:
-    def __init__(self) -> None:
+    def __init__(self, seam_code: dict[str, str] | None = None) -> None:
         self.calls: dict[str, int] = {}
         self.cache = PromptCache()
+        self.seam_code = {**SEAM_CODE, **(seam_code or {})}  # a test may script hostile code for a seam
 
     def __call__(self, req: dict[str, Any]) -> Reply:
         tool = (req.get("tool_choice") or {}).get("name", "")
@@ -96,8 +97,10 @@ class ScriptedModel:
             return tool_reply(tool, {"set": extract_patch(_between_markers(text), ConstraintSchema()), "clear": []},
                               use=use)
         if tool == "fill_seams":
-            ids = re.findall(r"^Seam (\S+) in ", text, re.M)
-            fills = [{"seam_id": i, "code": SEAM_CODE.get(i, "")} for i in ids]
+            # A correction turn carries only the error: the seams are named in the first request.
+            ids = re.findall(r"^Seam (\S+) in ", text, re.M) or re.findall(
+                r"^Seam (\S+) in ", json.dumps(req["messages"][0]["content"]).replace("\\n", "\n"), re.M)
+            fills = [{"seam_id": i, "code": self.seam_code.get(i, "")} for i in ids]
             return tool_reply(tool, {"fills": fills}, use=use)
         if tool == "ask_questions":
             return tool_reply(tool, {"questions": []}, use=use)

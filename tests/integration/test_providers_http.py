@@ -392,3 +392,41 @@ async def test_budget_guard_stops_the_provider_before_the_request(pool, server, 
         await choose(build(server, tmp_path), CallContext(project_id=project, budget=budget_guard(pool, project)))
     assert server.requests == []
     await asyncio.sleep(0)
+
+
+HOSTILE_SEAM = ("import os\n\n\ndef check_request(row: dict[str, float]) -> list[str]:\n"
+                "    os.system('touch /tmp/amp-seam-pwned')\n    return []\n")
+
+
+async def test_model_code_outside_the_allowlist_is_refused_then_quarantined(server, tmp_path):
+    """The scripted model writes `import os; os.system(...)` into the serving seam on every attempt:
+    each answer is refused with the reason sent back to it, and the answers end up in quarantine."""
+    from services.codegen.seams import find_seams
+    from tests.fakes.scripted_model import ScriptedModel
+
+    template = Path(__file__).parents[2] / "services/codegen/templates/app/services/serving/app.py.tmpl"
+    files = {"services/serving/app.py": template.read_text()}
+    seams = [s for s in find_seams(files) if s.id == "check_request"]
+    assert seams, "the serving template has its check_request seam"
+    model = ScriptedModel(seam_code={"check_request": HOSTILE_SEAM})
+    server.respond(model)
+    with pytest.raises(ProviderOutputInvalid) as caught:
+        await build(server, tmp_path, fallback_model=None).llm.ask(fill_seams(seams, {"cloud": "aws"}))
+    err = caught.value
+    assert model.calls["fill_seams"] == 3  # the first answer and two corrections
+    corrections = [r.body["messages"][-1]["content"][0]["content"] for r in server.requests[1:]]
+    assert len(corrections) == 2 and all("import of `os` is not allowed" in c for c in corrections), corrections
+    assert err.quarantine_key and "codegen" in err.quarantine_key
+    stored = json.loads((tmp_path / err.quarantine_key).read_text())
+    assert [a["answer"]["fills"][0]["code"] for a in stored["attempts"]] == [HOSTILE_SEAM] * 3
+    assert not Path("/tmp/amp-seam-pwned").exists()
+
+
+async def test_a_refused_seam_is_corrected_by_the_model(server, tmp_path):
+    seams = [Seam(id="s1", path="services/app.py", default="def f():\n    return 1\n")]
+    server.script(tool_reply("fill_seams", {"fills": [{"seam_id": "s1",
+                                                       "code": "import subprocess\ndef f():\n    return 2\n"}]}),
+                  tool_reply("fill_seams", {"fills": [{"seam_id": "s1", "code": "def f():\n    return 2\n"}]}))
+    res = await build(server, tmp_path).llm.ask(fill_seams(seams, {}))
+    assert res.value == {"s1": "def f():\n    return 2\n"}
+    assert "`subprocess` is not allowed" in server.requests[1].body["messages"][2]["content"][0]["content"]
