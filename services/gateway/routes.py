@@ -6,7 +6,7 @@ import asyncio
 import uuid
 from typing import Any
 
-from amp_contracts import BudgetExceeded, Conflict, ErrorResponse, NotFound, ValidationFailed
+from amp_contracts import BudgetExceeded, ConflictError, ErrorResponse, NotFound, ValidationFailed
 from amp_domain.policy.packs import validate_rule_pack
 from amp_domain.requirements.coverage import check_coverage
 from amp_domain.requirements.extraction import extract
@@ -238,7 +238,7 @@ async def push_repo(request: Request, project_id: str, base: str | None = Query(
     try:
         commit = await asyncio.to_thread(record_user_tree, repo, files, ds["git_commit"], ds["id"], expected=seen)
     except RefMoved as exc:
-        raise Conflict(f"another upload to project {project_id} landed first (now {exc.actual}); "
+        raise ConflictError(f"another upload to project {project_id} landed first (now {exc.actual}); "
                        "upload again to replace it") from None
     return JSONResponse({"project_id": project_id, "commit": commit, "base_decision_set_id": ds["id"],
                          "files": len(files)}, status_code=201)

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from amp_contracts import ConstraintSchema, Waiver, WebhookEventType
+from amp_contracts import ConstraintSchema, FreeText, ShortText, Waiver, WebhookEventType
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-
-MAX_TEXT = 20_000
 
 
 class Strict(BaseModel):
@@ -15,14 +13,14 @@ class Strict(BaseModel):
 
 
 class ProjectCreate(Strict):
-    name: str = Field(min_length=1, max_length=200)
-    description: str = Field("", max_length=5_000)
+    name: ShortText = Field(min_length=1, max_length=200)
+    description: ShortText = Field("", max_length=5_000)
 
 
 class ConstraintsSubmit(Strict):
     """Freeform requirements, structured constraints, or both (structured wins on conflict)."""
 
-    text: str = Field("", max_length=MAX_TEXT, description="Freeform requirements.")
+    text: FreeText = Field("", description="Freeform requirements.")
     constraints: dict[str, Any] = Field(default_factory=dict, description="Structured ConstraintSchema fields.")
 
     @field_validator("constraints")
@@ -45,7 +43,7 @@ class Submitted(BaseModel):
 class AnswersSubmit(Strict):
     interrupt_id: str | None = Field(None, description="The gate-waiting event's interrupt_id; defaults to the open one.")
     answers: dict[str, Any] = Field(default_factory=dict, description="Typed answers keyed by constraint field.")
-    text: str = Field("", max_length=MAX_TEXT, description="Free-text answer, read by the same extractor.")
+    text: FreeText = Field("", description="Free-text answer, read by the same extractor.")
 
     @field_validator("answers")
     @classmethod
@@ -58,8 +56,8 @@ class AnswersSubmit(Strict):
 
 class Approve(Strict):
     status: Literal["approved", "rejected", "changes_requested"]
-    comment: str = Field("", max_length=MAX_TEXT)
-    by: str = Field("user", min_length=1, max_length=200)
+    comment: FreeText = ""
+    by: ShortText = Field("user", min_length=1, max_length=200)
     waivers: list[Waiver] = Field(default_factory=list, description="Waivers for failed policy rules.")
 
 
@@ -74,7 +72,7 @@ class PoliciesPut(Strict):
 
 
 class Preview(Strict):
-    text: str = Field("", max_length=MAX_TEXT)
+    text: FreeText = ""
 
 
 class BudgetPut(Strict):

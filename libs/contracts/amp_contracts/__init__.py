@@ -20,6 +20,7 @@ from .pipeline import (AGENTS, CONSUMES, MODEL_CALLS, NODES, PIPELINE, STAGES, S
 from .plan import CAPABILITIES, CAPABILITY_LABELS, Candidate, Choice, Component, Plan, Risk
 from .policy import PolicyResults, RuleResult, Waiver, overall_of
 from .reason import CardDraft, Inputs, ProviderInfo, ReasonCard, utcnow
+from .text import MAX_TEXT, FreeText, Name, Names, ShortText, no_control_chars
 from .webhooks import (HEADER_ID, HEADER_SIGNATURE, HEADER_TIMESTAMP, SECRET_PREFIX, WEBHOOK_EVENTS, BudgetSummary,
                        CostSummary, PolicySummary, WebhookData, WebhookEventType, WebhookLinks, WebhookPayload)
 

@@ -16,6 +16,7 @@ from .diff import DiffSummary
 from .plan import Plan, Risk
 from .policy import PolicyResults, Waiver
 from .reason import utcnow
+from .text import FreeText, ShortText
 
 SCHEMA_VERSION = 1
 STREAM = "AMP"
@@ -65,7 +66,7 @@ class Envelope(BaseModel, Generic[P]):
 
 
 class IntakeRequested(BaseModel):
-    text: str = ""
+    text: FreeText = ""
     constraints: dict[str, Any] = Field(default_factory=dict, description="Structured constraints; they win over the text.")
     parent_decision_set_id: str | None = None
 
@@ -73,7 +74,7 @@ class IntakeRequested(BaseModel):
 class IntakeAnswered(BaseModel):
     interrupt_id: str | None = None
     answers: dict[str, Any] = Field(default_factory=dict)
-    text: str = ""
+    text: FreeText = ""
 
 
 class IntakeCompleted(BaseModel):
@@ -114,8 +115,8 @@ class PolicyEvaluated(BaseModel):
 class GateDecided(BaseModel):
     interrupt_id: str | None = None
     status: Literal["approved", "rejected", "changes_requested"]
-    comment: str = ""
-    by: str = "user"
+    comment: FreeText = ""
+    by: ShortText = "user"
     waivers: list[Waiver] = Field(default_factory=list)
 
 

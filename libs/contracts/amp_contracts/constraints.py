@@ -10,6 +10,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from .text import Names
+
 Cloud = Literal["aws", "gcp", "azure"]
 DataClass = Literal["public", "internal", "confidential", "pii", "phi", "pci"]
 Workload = Literal["batch", "streaming", "online"]
@@ -27,7 +29,7 @@ class ConstraintSchema(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     cloud: Cloud | None = Field(None, title="Cloud", description="Cloud provider.")
-    regions: list[str] = Field(default_factory=list, title="Regions", description="Provider region codes, e.g. eu-west-1, europe-west4, westeurope.")
+    regions: Names = Field(default_factory=list, title="Regions", description="Provider region codes, e.g. eu-west-1, europe-west4, westeurope.")
     budget_monthly_usd: float | None = Field(None, title="Monthly budget (USD)", ge=0, description="Upper bound of the monthly spend in USD.")
     data_classification: DataClass | None = Field(None, title="Data class", description="Most restrictive data class handled.")
     sla_latency_ms: float | None = Field(None, title="Latency target (p95, ms)", gt=0, description="Online/stream decision latency bound (p95 or stricter) in ms.")
@@ -36,10 +38,10 @@ class ConstraintSchema(BaseModel):
     workload_types: list[Workload] = Field(default_factory=list, title="Workloads", description="batch, streaming, online.")
     deployment_pref: Deployment | None = Field(None, title="Deployment", description="serverless or containers.")
     compliance: list[Compliance] = Field(default_factory=list, title="Compliance", description="Compliance regimes that apply.")
-    team_languages: list[str] = Field(default_factory=list, title="Team languages", description="Lowercase language names the team writes.")
-    existing_stack: list[str] = Field(default_factory=list, title="Existing stack", description="Lowercase ids of tools the team already runs.")
-    storage_prefs: list[str] = Field(default_factory=list, title="Storage preferences", description="Storage preferences (lake, warehouse, ...).")
-    observability_prefs: list[str] = Field(default_factory=list, title="Observability preferences", description="Observability tools or preferences.")
+    team_languages: Names = Field(default_factory=list, title="Team languages", description="Lowercase language names the team writes.")
+    existing_stack: Names = Field(default_factory=list, title="Existing stack", description="Lowercase ids of tools the team already runs.")
+    storage_prefs: Names = Field(default_factory=list, title="Storage preferences", description="Storage preferences (lake, warehouse, ...).")
+    observability_prefs: Names = Field(default_factory=list, title="Observability preferences", description="Observability tools or preferences.")
     gpu: bool | None = Field(None, title="GPU", description="GPU needed for training or inference.")
     training_cadence: Cadence | None = Field(None, title="Retraining", description="How often models are retrained.")
     batch_scoring: bool | None = Field(None, title="Batch scoring", description="Batch predictions are wanted; false when the batch work "

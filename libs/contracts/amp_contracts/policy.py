@@ -7,6 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from .text import ShortText
+
 Status = Literal["pass", "warn", "fail"]
 
 
@@ -26,9 +28,9 @@ class PolicyResults(BaseModel):
 
 
 class Waiver(BaseModel):
-    rule_id: str
-    reason: str = Field(min_length=3)
-    by: str = Field(min_length=1)
+    rule_id: str = Field(max_length=200)
+    reason: ShortText = Field(min_length=3)
+    by: ShortText = Field(min_length=1)
     expires_at: datetime | None = None
 
 
