@@ -214,17 +214,27 @@ async def get_artifact(request: Request, ds_id: str) -> Response:
 
 @router.post("/projects/{project_id}/repo", status_code=201, tags=["projects"])
 async def push_repo(request: Request, project_id: str, base: str | None = Query(None, description=
-                    "the decision set whose repository was edited (default: the latest completed one)")) -> JSONResponse:
+                    "the decision set whose repository was edited (default: the latest completed one)"),
+                    if_match: str | None = Header(None, description=
+                    "the upload (commit) these edits replace, from a previous answer; `none` for the first one")
+                    ) -> JSONResponse:
     """Upload an edited repository (a zip); the next versions merge these edits into what they generate.
 
-    Two uploads to one project race on the user-tree ref: the one that moves it first wins, the
-    other gets 409 and can upload again on top of it.
+    Uploads to one project move the user-tree ref by compare-and-set, against `If-Match` when
+    given (the upload the client last saw), else against the ref as it was when this request
+    began: of two racing uploads one wins, the other gets 409 and can upload again on top of it.
     """
 
     d = _deps(request)
     await store.get_project(d.pool, project_id)
     repo = d.settings.repos_dir / f"{project_id}.git"
     seen = await asyncio.to_thread(user_tree_head, repo)
+    if if_match is not None:
+        wanted = if_match.strip().strip('"')
+        expected = None if wanted.lower() == "none" else wanted
+        if expected != seen:
+            raise ConflictError(f"the latest upload to project {project_id} is {seen or 'none'}, not {wanted}; "
+                                "fetch it and upload again on top of it")
     if base:
         ds = await store.get_decision_set(d.pool, base)
     else:

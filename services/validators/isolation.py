@@ -256,7 +256,7 @@ class ProcessCap:
     def prefix(self) -> list[str]:
         if self.path is None:
             return []
-        return ["/bin/sh", "-c", 'echo $$ > "$0" && exec "$@"', str(self.path / "cgroup.procs")]
+        return ["/bin/sh", "-c", 'echo $$ > "$0" && exec /usr/bin/env -i "$@"', str(self.path / "cgroup.procs")]
 
     def __exit__(self, *exc: object) -> None:
         if self.path is None:

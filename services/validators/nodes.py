@@ -38,6 +38,7 @@ class PersistDeps:
     artifact_key: Callable[[str, int, str, bytes], str]
     tree_key_of: Callable[[str], Any]
     checkov: bool = False
+    timeout_s: float = 120.0
 
 
 #: Regenerated on every version from the run itself, never merged from a user's copy.
@@ -59,10 +60,10 @@ def carry_user_edits(generated: dict[str, str], upload: tuple[str, str, dict[str
     return merged.files, merged.conflicts, user_commit
 
 
-def validators(files: dict[str, str], checkov: bool) -> dict[str, Any]:
+def validators(files: dict[str, str], checkov: bool, timeout_s: float = 120.0) -> dict[str, Any]:
     # install_tools: a tool env the background warm-up is still building is waited for (its lock),
     # not reported `skipped`, so the first run on a fresh machine checks everything.
-    report: ValidationReport = validate_tree(files, checkov=checkov, install_tools=True)
+    report: ValidationReport = validate_tree(files, checkov=checkov, install_tools=True, timeout_s=timeout_s)
     failing = [t for t in report.tools if t.status in ("fail", "error")]
     not_run = [t for t in report.tools if t.status == "skipped" and (t.reason or "").startswith("no isolation")]
     card = CardDraft(

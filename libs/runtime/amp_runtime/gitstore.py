@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 from amp_domain.paths import safe_relpath
+from dulwich.file import FileLocked
 from dulwich.index import commit_tree
 from dulwich.objects import Blob, Commit, Tree
 from dulwich.patch import write_tree_diff
@@ -219,8 +220,11 @@ def record_user_tree(repo_path: str | Path, files: dict[str, str], base_commit: 
             repo.refs[ref] = commit.id
         else:
             old = expected.encode("ascii") if isinstance(expected, str) else None
-            moved = (repo.refs.set_if_equals(ref, old, commit.id, message=b"amp: user upload") if old
-                     else repo.refs.add_if_new(ref, commit.id, message=b"amp: user upload"))
+            try:
+                moved = (repo.refs.set_if_equals(ref, old, commit.id, message=b"amp: user upload") if old
+                         else repo.refs.add_if_new(ref, commit.id, message=b"amp: user upload"))
+            except FileLocked:  # another upload holds the ref's lock: it is moving, this one lost the race
+                moved = False
             if not moved:
                 actual = _ref_target(repo, ref)
                 raise RefMoved(USER_REF, expected if isinstance(expected, str) else None,

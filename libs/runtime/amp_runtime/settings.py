@@ -42,6 +42,8 @@ class Settings(BaseModel):
     provider: str = "deterministic"
     anthropic_api_key: str | None = None
     validators_checkov: bool = False
+    validators_timeout_s: float = Field(120.0, gt=0, description="AMP_VALIDATORS_TIMEOUT_S: wall time of each tool "
+                                                                 "run, and of each step of the generated code's run.")
     log_level: str = "INFO"
     prompt_dirs: list[Path] = Field(default_factory=list, description="Directories of the prompt packs in force "
                                                                       "(the composition root names every service's).")
@@ -98,7 +100,8 @@ class Settings(BaseModel):
                                 ("AMP_MAX_WORKERS", "max_workers"), ("AMP_STREAM_REPLICAS", "stream_replicas"),
                                 ("AMP_SSE_MAX_DURATION_S", "sse_max_duration_s"),
                                 ("AMP_ARTIFACT_URL_TTL_S", "artifact_url_ttl_s"), ("AMP_WEBHOOK_JITTER", "webhook_jitter"),
-                                ("AMP_WEBHOOK_TIMEOUT_S", "webhook_timeout_s"), ("AMP_WEBHOOK_POLL_S", "webhook_poll_s")):
+                                ("AMP_WEBHOOK_TIMEOUT_S", "webhook_timeout_s"), ("AMP_WEBHOOK_POLL_S", "webhook_poll_s"),
+                                ("AMP_VALIDATORS_TIMEOUT_S", "validators_timeout_s")):
             if e.get(env_name):
                 values[field] = e[env_name]
         values.update(overrides)
@@ -117,7 +120,7 @@ class Settings(BaseModel):
                "AMP_WEBHOOK_ALLOW_PRIVATE": "1" if self.webhook_allow_private else "0",
                "AMP_WEBHOOK_RETRY_SCHEDULE": ",".join(str(d) for d in self.webhook_retry_schedule_s),
                "AMP_WEBHOOK_JITTER": str(self.webhook_jitter), "AMP_WEBHOOK_TIMEOUT_S": str(self.webhook_timeout_s),
-               "AMP_WEBHOOK_POLL_S": str(self.webhook_poll_s)}
+               "AMP_WEBHOOK_POLL_S": str(self.webhook_poll_s), "AMP_VALIDATORS_TIMEOUT_S": str(self.validators_timeout_s)}
         if self.nats_url:
             out["NATS_URL"] = self.nats_url
         if self.database_url:

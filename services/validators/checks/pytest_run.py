@@ -101,7 +101,7 @@ def check_pytest(ctx: CheckContext) -> ToolResult:
     if TRAIN_ENTRY in ctx.sandbox.files:
         steps.append(Step(_python("-f", TRAIN_ENTRY), timeout_s=ctx.timeout_s, stop_on_failure=True))
     steps.append(Step(_python("-m", "pytest", "-q", "-rfE", "-p", "no:cacheprovider", "--color=no", *_plugin_args()),
-                      timeout_s=ctx.timeout_s, env={"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}))
+                      timeout_s=ctx.timeout_s, env={"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1", "COLUMNS": "200"}))
     try:
         runs = ctx.sandbox.run_untrusted(steps, memory_mb=ctx.memory_mb)
     except NoIsolation as exc:

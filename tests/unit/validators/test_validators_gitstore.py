@@ -77,3 +77,28 @@ def test_stale_parent_is_refused(tmp_path: Path) -> None:
 def test_paths_outside_the_tree_are_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError):
         commit_version(tmp_path / "p", {"../escape": "x"}, "bad", None)
+
+
+def test_user_uploads_move_their_ref_by_compare_and_set(tmp_path) -> None:
+    import concurrent.futures
+
+    from amp_runtime.gitstore import RefMoved, commit_version, record_user_tree, user_tree_head
+
+    repo = tmp_path / "p.git"
+    base = commit_version(repo, {"a.txt": "a\n"}, "v1", None)
+    first = record_user_tree(repo, {"a.txt": "one\n"}, base, "ds1", expected=None)
+    assert user_tree_head(repo) == first
+    with pytest.raises(RefMoved):  # edits based on "no upload yet" lose to the upload that exists
+        record_user_tree(repo, {"a.txt": "stale\n"}, base, "ds1", expected=None)
+    assert user_tree_head(repo) == first
+
+    def race(i: int) -> str:
+        try:
+            return record_user_tree(repo, {"a.txt": f"{i}\n"}, base, "ds1", expected=first)
+        except RefMoved:
+            return "lost"
+
+    with concurrent.futures.ThreadPoolExecutor(6) as pool:
+        outcomes = list(pool.map(race, range(6)))
+    winners = [o for o in outcomes if o != "lost"]
+    assert len(winners) == 1 and user_tree_head(repo) == winners[0]
