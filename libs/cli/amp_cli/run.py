@@ -334,5 +334,12 @@ def summary(ds: dict[str, Any], out: Console) -> None:
         parts.append(f"${cost.get('monthly_usd', 0) or 0:,.2f}/month")
     if policy:
         parts.append(f"policy {policy.get('overall')}")
+    validation = (ds.get("reports") or {}).get("validation") or {}
+    if validation:
+        parts.append(f"validation {validation.get('overall')}")
     out.print(" — ".join([parts[0], ", ".join(parts[1:])]) if len(parts) > 1 else parts[0])
+    for tool in validation.get("tools") or []:
+        # Generated code that could not be sandboxed was not run: say so, never a quiet pass.
+        if tool.get("status") == "skipped" and (tool.get("reason") or "").startswith("no isolation"):
+            out.print(f"[yellow]{escape(tool['tool'])} not run: {escape(tool['reason'])}[/]", soft_wrap=True)
     out.print(f"[dim]id {ds.get('id')} · amp show {ds.get('id')}[/]", soft_wrap=True)

@@ -415,8 +415,18 @@ export function finalNotice(ds, complete) {
     failed: "The run failed.",
     stale: "The gate expired.",
   }[status] || `Status: ${label(status)}`;
+  const tools = ds.reports?.validation?.tools || [];
+  const notRun = tools.filter((t) => t.status === "skipped" && (t.reason || "").startsWith("no isolation"));
+  const validation = tools.length
+    ? h("p", {class: "validation-summary", id: "validation-summary"},
+        `Validation ${ds.reports.validation.overall}: ` +
+        tools.map((t) => `${t.tool} ${t.status}`).join(", "))
+    : null;
+  const warnings = notRun.map((t) => h("p", {class: "warning no-isolation"},
+    `${t.tool} was not run: ${t.reason}`));
   return h("section", {class: `gate final ${status}`, id: "final-box"},
     h("h2", null, text),
+    validation, ...warnings,
     artifact ? h("a", {class: "button primary", id: "download-zip", href: artifact, download: ""},
       "Download repository (.zip)") : null);
 }
