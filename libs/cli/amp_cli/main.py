@@ -13,8 +13,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 from amp_contracts import AGENTS, SUBSCRIBERS
 
-#: Everything `amp serve` runs: the pipeline's agents, the bus subscribers beside them, the gateway.
-SERVICES = (*AGENTS, *SUBSCRIBERS, "gateway")
+#: Everything `amp serve` runs: the pipeline's agents, the bus subscribers beside them, the gateway,
+#: and the validation runner (untrusted runs only: no database, no bus, no secrets).
+SERVICES = (*AGENTS, *SUBSCRIBERS, "gateway", "validation-runner")
 
 
 def without_secrets(url: str | None) -> str:
@@ -69,6 +70,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
         from services.gateway.app import create_app
 
         uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="warning", loop="uvloop",
+                    http="httptools")
+        return 0
+    if args.service == "validation-runner":  # untrusted runs only: no database, no bus, no secrets
+        # lazy: imported by the command that needs it, so `amp` starts fast
+        import uvicorn
+
+        # lazy: imported by the command that needs it, so `amp` starts fast
+        from services.validators.runner_app import create_app as create_runner
+
+        uvicorn.run(create_runner(), host=args.host, port=args.port, log_level="warning", loop="uvloop",
                     http="httptools")
         return 0
     # lazy: imported by the command that needs it, so `amp` starts fast
