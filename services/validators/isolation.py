@@ -261,9 +261,9 @@ class ProcessCap:
     def __exit__(self, *exc: object) -> None:
         if self.path is None:
             return
-        for _ in range(100):  # the namespace's processes are gone once bwrap is; the group empties a moment later
+        for _ in range(400):  # the namespace's processes are gone once bwrap is; the group empties a moment later
             try:
                 self.path.rmdir()
                 return
             except OSError:
-                time.sleep(0.02)
+                time.sleep(0.005)

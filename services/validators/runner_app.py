@@ -51,6 +51,14 @@ def create_app() -> FastAPI:
         found = iso.isolation()
         return Health(available=found.available, isolation=found.label)
 
+    @app.get("/readyz")
+    async def readyz() -> Any:
+        """Ready only where it can isolate: a runner that cannot takes no traffic."""
+        found = iso.isolation()
+        if not found.available:
+            return _error(503, "no_isolation", found.reason)
+        return Health(available=True, isolation=found.label)
+
     @app.post("/run")
     async def run(request: Request) -> Any:
         length = request.headers.get("content-length")
