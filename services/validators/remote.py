@@ -44,6 +44,7 @@ def to_wire(steps: list[Any]) -> list[dict[str, Any]]:
 
 
 def from_wire(steps: list[WireStep]) -> list[Any]:
+    # lazy: sandbox imports this module, so importing it at the top would be a cycle
     from .sandbox import Step
 
     return [Step([sys.executable if a == PYTHON else a for a in s.argv], s.timeout_s, dict(s.env), s.stop_on_failure)
@@ -58,6 +59,7 @@ def result_to_wire(r: Any) -> dict[str, Any]:
 
 def run_remote(url: str, files: dict[str, str], steps: list[Any], memory_mb: int) -> tuple[str, list[Any]]:
     """(isolation label, results) from the runner at `url`; NoIsolation when it cannot run them isolated."""
+    # lazy: sandbox imports this module, so importing it at the top would be a cycle
     from .sandbox import RunResult
 
     wall = sum(s.timeout_s for s in steps) + 10 * len(steps) + 30
