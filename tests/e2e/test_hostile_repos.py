@@ -42,7 +42,8 @@ def hostile_stack(settings, tmp_root):
         pytest.skip(f"no isolation on this host: {isolation().reason}")
     bus = EmbeddedNats(tmp_root / "hostile-nats").start()  # its own bus: its agents have their own timeout
     s = Stack(settings.model_copy(update={"gateway_port": free_port(), "data_dir": tmp_root / "hostile-data",
-                                          "nats_url": bus.url, "validators_timeout_s": 12.0}),
+                                          "nats_url": bus.url, "validators_timeout_s": 45.0,
+                                          "ack_wait_s": 300.0}),  # a loaded machine may need the time
               env={"ANTHROPIC_API_KEY": PLANTED, "AMP_PROVIDER": "deterministic"})
     s.start_services()
     yield s
