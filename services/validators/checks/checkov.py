@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import json
 from functools import partial
+from pathlib import Path
+
+from amp_domain.paths import safe_relpath
 
 from ..report import Finding, ToolResult
 from ..toolenv import CHECKOV, ToolUnavailable, ensure_tool
 from .base import Check, CheckContext, skipped, status_for
 
 TOOL = "checkov"
+TERRAFORM_FILES = (".tf", ".tfvars", ".tf.json")
 
 
 def _reports(stdout: str) -> list[dict]:
@@ -41,6 +45,21 @@ def _findings(report: dict, hard_fail: bool) -> list[Finding]:
     return findings
 
 
+def terraform_view(ctx: CheckContext) -> Path:
+    """The tree's Terraform files alone, under the sandbox's home: what checkov is pointed at.
+
+    checkov reads `.checkov.yaml` from the directory it scans (and the working directory), and
+    that file can name directories of Python checks to load: pointed at the repository itself,
+    checkov would run the repository's code. A copy of the Terraform files has no such file.
+    """
+    view = ctx.sandbox.home / "checkov-src"
+    for path in ctx.sandbox.paths(*TERRAFORM_FILES):
+        target = view / safe_relpath(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(ctx.sandbox.files[path], encoding="utf-8")
+    return view
+
+
 def check_checkov(ctx: CheckContext, *, hard_fail: bool = False) -> ToolResult:
     if not ctx.sandbox.paths(".tf"):
         return skipped(TOOL, "no .tf files in the tree", CHECKOV.version)
@@ -48,9 +67,10 @@ def check_checkov(ctx: CheckContext, *, hard_fail: bool = False) -> ToolResult:
         exe = ensure_tool(CHECKOV, install=ctx.install_tools)
     except ToolUnavailable as exc:
         return skipped(TOOL, exc.reason, CHECKOV.version)
+    view = terraform_view(ctx)
     res = ctx.sandbox.run(
         [str(exe), "-d", ".", "--framework", "terraform", "-o", "json", "--skip-download", "--quiet", "--compact"],
-        timeout_s=ctx.timeout_s, memory_mb=max(ctx.memory_mb, 3072),
+        timeout_s=ctx.timeout_s, memory_mb=max(ctx.memory_mb, 3072), cwd=view, readonly=[view],
     )
     if res.timed_out:
         return ToolResult(tool=TOOL, version=CHECKOV.version, status="error", reason="checkov timed out")

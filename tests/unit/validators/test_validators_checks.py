@@ -178,3 +178,26 @@ def test_generated_services_package_is_not_shadowed_by_the_platform() -> None:
     }
     result = tool(validate_tree(files, checks=["pytest"]), "pytest")
     assert result.status == "pass", result
+
+
+def test_checkov_never_loads_checks_named_by_the_repository(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    """A repository's .checkov.yaml can name Python checks to load; checkov is pointed at a copy of
+    the Terraform files only, so they are never imported, sandbox or not."""
+    from services.validators import isolation as iso
+    from services.validators.toolenv import CHECKOV, is_ready
+
+    if not is_ready(CHECKOV):
+        pytest.skip("checkov's tool environment is not installed")
+    marker = tmp_path / "checkov-loaded-repo-code"
+    evil = f"open({str(marker)!r}, 'w').write('ran')\n"
+    files = clean_tree() | {".checkov.yaml": "external-checks-dir:\n  - evil\n", "evil/__init__.py": evil,
+                            "evil/check.py": evil, "infra/.checkov.yaml": "external-checks-dir:\n  - ../evil\n"}
+    monkeypatch.setenv("AMP_SANDBOX", "none")  # the case where only this stands in the way
+    iso.isolation.cache_clear()
+    try:
+        report = validate_tree(files, checks=["checkov"], install_tools=False)
+    finally:
+        monkeypatch.delenv("AMP_SANDBOX")
+        iso.isolation.cache_clear()
+    assert tool(report, "checkov").status in ("pass", "fail"), tool(report, "checkov")
+    assert not marker.exists()
