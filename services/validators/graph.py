@@ -28,7 +28,8 @@ def build_graph(persist: nodes.PersistDeps, checkpointer: Any = None) -> Any:
         if upload is not None:
             base_key = await persist.tree_key_of(upload[1])
             base = await load(base_key) if base_key else None
-        files, conflicts, user_commit = nodes.carry_user_edits(generated, upload, base)
+        # A three-way merge of the user's (untrusted, up to 100 MiB) files: CPU work, off the event loop.
+        files, conflicts, user_commit = await asyncio.to_thread(nodes.carry_user_edits, generated, upload, base)
         cards = []
         if user_commit:
             cards.append(CardDraft(agent="persist", node_name="merge_user_edits", trigger="regen",
