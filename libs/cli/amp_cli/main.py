@@ -13,9 +13,10 @@ from urllib.parse import urlsplit, urlunsplit
 
 from amp_contracts import AGENTS, SUBSCRIBERS
 
-#: Everything `amp serve` runs: the pipeline's agents, the bus subscribers beside them, the gateway,
-#: and the validation runner (untrusted runs only: no database, no bus, no secrets).
-SERVICES = (*AGENTS, *SUBSCRIBERS, "gateway", "validation-runner")
+#: Everything `amp serve` runs: the pipeline's agents, the bus subscribers beside them, the gateway.
+SERVICES = (*AGENTS, *SUBSCRIBERS, "gateway")
+#: Beside the platform, and deployed apart from it: untrusted runs only, no database, no bus, no secrets.
+RUNNER = "validation-runner"
 
 
 def without_secrets(url: str | None) -> str:
@@ -72,7 +73,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="warning", loop="uvloop",
                     http="httptools")
         return 0
-    if args.service == "validation-runner":  # untrusted runs only: no database, no bus, no secrets
+    if args.service == RUNNER:  # untrusted runs only: no database, no bus, no secrets
         # lazy: imported by the command that needs it, so `amp` starts fast
         import uvicorn
 
@@ -289,7 +290,7 @@ def parser() -> argparse.ArgumentParser:
     s.set_defaults(fn=cmd_up)
 
     s = sub.add_parser("serve", help="run one service in this process")
-    s.add_argument("service", choices=SERVICES)
+    s.add_argument("service", choices=[*SERVICES, RUNNER])
     s.add_argument("--host", default="127.0.0.1", help="address to listen on (the gateway; an agent's health port)")
     s.add_argument("--port", type=int, default=8080, help="the gateway's port")
     s.add_argument("--health-port", type=int, default=_env_int("AMP_HEALTH_PORT"),
