@@ -96,6 +96,10 @@ class Terminal:
     def send(self, line: str) -> None:
         os.write(self.master, line.encode() + b"\r")
 
+    def send_eof(self) -> None:
+        """Ctrl-D at the start of a line: the program's input is closed."""
+        os.write(self.master, b"\x04")
+
     def wait(self, timeout: float) -> int:
         deadline = time.monotonic() + timeout
         while self.proc.poll() is None and time.monotonic() < deadline:

@@ -69,6 +69,20 @@ def test_run_interactive_answers_questions_and_approves(stack, terminal, tmp_pat
     assert (out / "README.md").is_file()
 
 
+def test_closed_input_at_the_gate_leaves_the_run_waiting(stack, terminal):
+    """Ctrl-D at the approval prompt decides nothing: exit 4 naming the way on, no traceback."""
+    t = terminal(["run", COMPLETE, "--gateway", stack.gateway_url])
+    prompt = t.next_prompt(timeout=180)
+    assert prompt is not None and prompt.startswith("Decision?"), t.text[-3000:]
+    t.send_eof()
+    rc = t.wait(60)
+    text = t.text
+    assert rc == 4, text[-3000:]
+    assert "Traceback" not in text
+    assert "waits for approval: amp approve" in text
+    assert text.count("waiting pre-codegen gate") == 1, text[-3000:]
+
+
 def test_run_without_a_terminal_lists_the_questions(stack):
     p = amp(stack.gateway_url, "run", NO_REGION, "--json")
     assert p.returncode == 3, p.stderr[-3000:]

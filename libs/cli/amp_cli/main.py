@@ -352,6 +352,10 @@ def main(argv: list[str] | None = None) -> int:
         return args.fn(args)
     except KeyboardInterrupt:
         return 130
+    except EOFError:
+        # A prompt met closed input (a pipe or /dev/null): nothing was decided, say so plainly.
+        sys.stderr.write("amp: input closed before an answer was given; nothing was sent\n")
+        return 2
 
 
 if __name__ == "__main__":

@@ -112,21 +112,30 @@ def answer_questions(client: Client, ds_id: str, gate: dict, opts: RunOptions, a
         raise RunStop(EXIT_QUESTIONS, "the intake needs answers (pass --answers FILE, or run on a terminal, "
                                       f"or `amp answer {ds_id}`): {questions_line(unanswered)}")
     if pending:
-        with view.paused():
-            view.out.print(f"[bold yellow]The intake needs {len(pending)} answer(s)[/] "
-                           "[dim](Enter takes the default; numbers pick options)[/]")
-            for q in pending:
-                value = ask(following(q, answers), view.out)
-                if value is not None:
-                    answers[q["field"]] = value
-            text = ""
-            if not answers:
-                text = view.out.input("Anything else to add (free text)? ").strip()
-                if not text:
-                    raise RunStop(EXIT_QUESTIONS, f"no answers given: {questions_line(pending)}")
+        try:
+            text = _ask_pending(pending, answers, view)
+        except EOFError:
+            raise RunStop(EXIT_QUESTIONS, f"input closed before the answers: {questions_line(pending)}") from None
     else:
         text = ""
     client.answer(ds_id, answers, text=text, interrupt_id=gate.get("interrupt_id"))
+
+
+def _ask_pending(pending: list[dict[str, Any]], answers: dict[str, Any], view: StageView) -> str:
+    """Ask each pending question on the terminal, filling `answers`; returns any free text added."""
+    with view.paused():
+        view.out.print(f"[bold yellow]The intake needs {len(pending)} answer(s)[/] "
+                       "[dim](Enter takes the default; numbers pick options)[/]")
+        for q in pending:
+            value = ask(following(q, answers), view.out)
+            if value is not None:
+                answers[q["field"]] = value
+        if answers:
+            return ""
+        text = view.out.input("Anything else to add (free text)? ").strip()
+        if not text:
+            raise RunStop(EXIT_QUESTIONS, f"no answers given: {questions_line(pending)}")
+    return text
 
 
 def following(q: dict[str, Any], answers: dict[str, Any]) -> dict[str, Any]:
@@ -220,8 +229,12 @@ def decide(client: Client, ds_id: str, gate: dict, opts: RunOptions, view: Stage
     if opts.auto_approve:
         status = "approved"
     elif opts.interactive:
-        with view.paused():
-            status, comment, waivers = prompt_decision(out, failed, waivers, comment)
+        try:
+            with view.paused():
+                status, comment, waivers = prompt_decision(out, failed, waivers, comment)
+        except EOFError:
+            raise RunStop(EXIT_APPROVAL, f"no decision given (input closed); decision set {ds_id} waits for "
+                                         f"approval: amp approve {ds_id}") from None
     else:
         raise RunStop(EXIT_APPROVAL, f"decision set {ds_id} waits for approval: amp approve {ds_id} "
                                      "(or pass --auto-approve)")

