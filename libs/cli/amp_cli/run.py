@@ -51,9 +51,23 @@ class RunOptions:
     project: str | None = None
 
 
-def project_name(text: str) -> str:
-    words = re.findall(r"[A-Za-z][A-Za-z0-9-]+", text)[:6]
-    return " ".join(words) or "ml-platform"
+def project_name(text: str, limit: int = 60) -> str:
+    """A name from the requirement's first clause, cut only between words.
+
+    "Real-time card fraud scoring API on AWS eu-west-1: p95 …" names the project
+    "Real-time card fraud scoring API": the clause before the first colon, sentence end or
+    semicolon, without a trailing "on/in <cloud or region>" phrase, at most `limit` characters.
+    """
+    clause = re.split(r"[:;\n]|\.(?:\s|$)", text.strip(), maxsplit=1)[0]
+    clause = re.sub(r"\s+(?:on|in|for|at)\s+(?:AWS|GCP|Azure|Google Cloud|[a-z]{2}-[a-z]+-\d)\b.*$", "", clause,
+                    flags=re.IGNORECASE)
+    words = clause.split()
+    name = ""
+    for word in words:
+        if len(name) + len(word) + (1 if name else 0) > limit:
+            break
+        name = f"{name} {word}" if name else word
+    return name.rstrip(",-–—(") or "ML system"
 
 
 def drive(client: Client, opts: RunOptions, current: dict[str, str], view: StageView) -> tuple[int, dict[str, Any]]:
