@@ -7,11 +7,16 @@ intake question answered inline.
 
 from __future__ import annotations
 
+import io
 import re
 import zipfile
 
+import httpx
 import pytest
+from amp_cli.client import Client
 from playwright.sync_api import expect
+
+from tests.e2e.flows import follow, is_gate, waivers_for
 
 pytestmark = pytest.mark.browser
 
@@ -254,4 +259,46 @@ def test_intake_never_leaves_a_dead_end(browser) -> None:
     expect(page.locator("#approval-box")).to_be_visible(timeout=LONG)
     expect(page.locator("#requirements-panel")).to_contain_text(offered[0])
     browser.shot("reached-the-gate")
+    assert not browser.errors, browser.errors
+
+
+def test_a_failed_validation_is_shown_as_failed(browser, gateway_url) -> None:
+    """An uploaded edit whose test fails: the next version's page says so, with the finding."""
+    client = Client(gateway_url, timeout=60)
+
+    def run_to_end(project_id: str, text: str) -> dict:
+        ds = client.submit(project_id, text)["decision_set_id"]
+        gate = follow(client, ds, is_gate, timeout=LONG / 1000)[-1]
+        if gate[0] == "gate-waiting":
+            client.approve(ds, "approved", "", waivers_for(gate[1]["policy"], "browser test", "t"))
+        follow(client, ds, lambda ev, d: ev == "run-complete", timeout=LONG / 1000)
+        return client.decision_set(ds)
+
+    project = client.create_project("Failing validation (browser)")
+    v1 = run_to_end(project["id"], FRAUD)
+    with zipfile.ZipFile(io.BytesIO(client.artifact(v1["id"]))) as z:
+        files = {n: z.read(n) for n in z.namelist()}
+    files["services/serving/tests/test_owner_edit.py"] = (
+        b"def test_an_owner_expectation_that_does_not_hold():\n    assert 1 + 1 == 3, 'owner expectation'\n")
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        for name, data in files.items():
+            z.writestr(name, data)
+    r = httpx.post(f"{gateway_url}/projects/{project['id']}/repo", params={"base": v1["id"]},
+                   content=buf.getvalue(), headers={"Content-Type": "application/zip"}, timeout=60)
+    assert r.status_code == 201, r.text
+    v2 = run_to_end(project["id"], FRAUD.replace("$6,000", "$6,500"))
+    assert v2["reports"]["validation"]["overall"] == "fail", v2["reports"]["validation"]
+    client.close()
+
+    page = browser.page
+    page.goto(f"/#/ds/{v2['id']}")
+    final = page.locator("#final-box")
+    expect(final).to_contain_text("did not pass validation")
+    expect(final).not_to_contain_text("generated and validated")
+    panel = page.locator("#validation-panel")
+    expect(panel).to_be_visible()
+    expect(panel.locator("tr.tool-fail", has_text="pytest")).to_be_visible()
+    expect(panel).to_contain_text("test_an_owner_expectation_that_does_not_hold")
+    browser.shot("validation-failed")
     assert not browser.errors, browser.errors

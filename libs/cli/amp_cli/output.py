@@ -406,12 +406,44 @@ def show_decision_set(ds: dict[str, Any], out: Console) -> None:
         a = ds["approval"]
         out.print(f"[bold]approval[/] {escape(str(a.get('status')))} by {escape(str(a.get('by') or a.get('decided_by')))}"
                   + (f": {escape(one_line(a.get('comment')))}" if a.get("comment") else ""))
+    validation = (ds.get("reports") or {}).get("validation") or {}
+    if validation.get("tools"):
+        out.print(validation_table(validation))
     if ds.get("diff"):
         d = ds["diff"]
         out.print(f"[bold]changes[/] +{d.get('files_added', 0)} -{d.get('files_removed', 0)} "
                   f"~{d.get('files_modified', 0)} files")
     if ds.get("status") == "waiting_approval":
         out.print(f"[bold yellow]waiting for approval:[/] amp approve {ds.get('id')}")
+
+
+def validation_failed(ds: dict[str, Any]) -> bool:
+    """True when the generated repository's validation did not pass (a tool failed or errored)."""
+    validation = (ds.get("reports") or {}).get("validation") or {}
+    return bool(validation) and validation.get("overall") != "pass"
+
+
+def validation_table(validation: dict[str, Any], findings_per_tool: int = 3) -> Table:
+    """Each validator with its result, why it was skipped or errored, and its first findings."""
+    overall = validation.get("overall", "")
+    colour = {"pass": "green", "fail": "red", "error": "red"}.get(overall, "yellow")
+    t = Table(title=f"Validation: [{colour}]{escape(str(overall))}[/]", title_justify="left")
+    t.add_column("tool")
+    t.add_column("result")
+    t.add_column("detail", overflow="fold")
+    for tool in validation.get("tools") or []:
+        status = str(tool.get("status", ""))
+        style = {"pass": "green", "fail": "red", "error": "red", "skipped": "yellow"}.get(status, "")
+        findings = tool.get("findings") or []
+        lines = [escape(str(tool.get("reason")))] if tool.get("reason") else []
+        for f in findings[:findings_per_tool]:
+            where = f"{f.get('path')}:{f.get('line') or 1} " if f.get("path") else ""
+            lines.append(escape(f"{where}{f.get('rule', '')}: {one_line(str(f.get('message', '')), 160)}"))
+        if len(findings) > findings_per_tool:
+            lines.append(f"[dim]… {len(findings) - findings_per_tool} more finding(s) in reports/validation.json[/]")
+        t.add_row(escape(str(tool.get("tool", ""))), f"[{style}]{escape(status)}[/]" if style else escape(status),
+                  "\n".join(lines))
+    return t
 
 
 def event_line(e: dict[str, Any]) -> str:

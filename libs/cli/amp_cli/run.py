@@ -22,9 +22,20 @@ from rich.console import Console
 from rich.markup import escape
 
 from .client import ApiError, Client
-from .output import StageView, console, cost_table, err_console, plan_table, policy_table, review_tables
+from .output import (
+    StageView,
+    console,
+    cost_table,
+    err_console,
+    plan_table,
+    policy_table,
+    review_tables,
+    validation_failed,
+    validation_table,
+)
 
-EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_QUESTIONS, EXIT_APPROVAL, EXIT_POLICY, EXIT_FAILED, EXIT_REJECTED = range(8)
+(EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_QUESTIONS, EXIT_APPROVAL, EXIT_POLICY, EXIT_FAILED, EXIT_REJECTED,
+ EXIT_VALIDATION) = range(9)
 #: Decision-set status → exit code, for commands that report where a decision set stands.
 STATUS_EXIT = {"completed": EXIT_OK, "rejected": EXIT_REJECTED, "failed": EXIT_FAILED, "stale": EXIT_FAILED,
                "waiting_intake": EXIT_QUESTIONS, "waiting_approval": EXIT_APPROVAL, "expiring": EXIT_APPROVAL}
@@ -102,6 +113,8 @@ def drive(client: Client, opts: RunOptions, current: dict[str, str], view: Stage
             continue
         view.stop()
         final = client.decision_set(ds_id)
+        if validation_failed(final):
+            return EXIT_VALIDATION, final
         return STATUS_EXIT.get(final["status"], EXIT_FAILED), final
 
 
@@ -333,7 +346,8 @@ def run(client: Client, opts: RunOptions) -> int:
     try:
         if final is None and current.get("ds_id"):
             final = client.decision_set(current["ds_id"])
-        if final is not None and final.get("status") == "completed" and opts.out:
+        # A repository that did not pass validation is still written: its owner reads the findings in it.
+        if final is not None and (final.get("links") or {}).get("artifact") and opts.out:
             n = write_repository(client.artifact(final["id"]), opts.out)
             final["artifact_path"] = str(opts.out.resolve())
             out.print(f"[green]wrote {n} files to {escape(str(opts.out))}[/]")
@@ -365,6 +379,10 @@ def summary(ds: dict[str, Any], out: Console) -> None:
     if validation:
         parts.append(f"validation {validation.get('overall')}")
     out.print(" — ".join([parts[0], ", ".join(parts[1:])]) if len(parts) > 1 else parts[0])
+    if validation_failed(ds):
+        out.print(validation_table(validation))
+        out.print("[bold red]The generated repository did not pass validation[/]: read the findings above "
+                  "(reports/validation.json in the repository) before using it.", soft_wrap=True)
     for tool in validation.get("tools") or []:
         # Generated code that could not be sandboxed was not run: say so, never a quiet pass.
         if tool.get("status") == "skipped" and (tool.get("reason") or "").startswith("no isolation"):

@@ -408,27 +408,51 @@ export function staleGate(ds, onResubmit) {
 export function finalNotice(ds, complete) {
   const status = complete?.status || ds.status;
   const artifact = ds.links?.artifact || (complete?.artifact_url ?? null);
-  const text = {
-    completed: "Done: the repository was generated and validated.",
-    rejected: "Rejected at the approval gate.",
-    superseded: "Superseded by a newer version.",
-    failed: "The run failed.",
-    stale: "The gate expired.",
-  }[status] || `Status: ${label(status)}`;
-  const tools = ds.reports?.validation?.tools || [];
+  const report = ds.reports?.validation;
+  const validationFailed = Boolean(report) && report.overall !== "pass";
+  const text = validationFailed && status === "completed"
+    ? "Generated, but the repository did not pass validation."
+    : {
+      completed: "Done: the repository was generated and validated.",
+      rejected: "Rejected at the approval gate.",
+      superseded: "Superseded by a newer version.",
+      failed: validationFailed ? "The generated repository did not pass validation." : "The run failed.",
+      stale: "The gate expired.",
+    }[status] || `Status: ${label(status)}`;
+  const tools = report?.tools || [];
   const notRun = tools.filter((t) => t.status === "skipped" && (t.reason || "").startsWith("no isolation"));
   const validation = tools.length
     ? h("p", {class: "validation-summary", id: "validation-summary"},
-        `Validation ${ds.reports.validation.overall}: ` +
-        tools.map((t) => `${t.tool} ${t.status}`).join(", "))
+        `Validation ${report.overall}: ` + tools.map((t) => `${t.tool} ${t.status}`).join(", "))
     : null;
   const warnings = notRun.map((t) => h("p", {class: "warning no-isolation"},
     `${t.tool} was not run: ${t.reason}`));
-  return h("section", {class: `gate final ${status}`, id: "final-box"},
+  return h("section", {class: `gate final ${validationFailed ? "failed" : status}`, id: "final-box",
+                       role: validationFailed ? "alert" : null},
     h("h2", null, text),
     validation, ...warnings,
+    validationFailed ? validationPanel(report) : null,
     artifact ? h("a", {class: "button primary", id: "download-zip", href: artifact, download: ""},
-      "Download repository (.zip)") : null);
+      validationFailed ? "Download repository (.zip) with its findings" : "Download repository (.zip)") : null);
+}
+
+/** Each validator with its result, why it was skipped or errored, and its findings. */
+export function validationPanel(report, perTool = 5) {
+  const tools = report?.tools || [];
+  return h("details", {class: "validation-panel", id: "validation-panel", open: report.overall !== "pass" ? "" : null},
+    h("summary", null, `Validation ${report.overall}: ${tools.filter((t) => t.status === "fail" || t.status === "error")
+      .map((t) => t.tool).join(", ") || "every tool passed or was skipped with its reason"}`),
+    h("table", {class: "validation-tools"},
+      h("thead", null, h("tr", null, h("th", null, "tool"), h("th", null, "result"), h("th", null, "detail"))),
+      h("tbody", null, tools.map((t) => h("tr", {class: `tool-${t.status}`},
+        h("td", null, t.tool), h("td", null, h("span", {class: `badge ${t.status}`}, t.status)),
+        h("td", null,
+          t.reason ? h("p", null, t.reason) : null,
+          (t.findings || []).length ? h("ul", null, (t.findings || []).slice(0, perTool).map((f) => h("li", null,
+            f.path ? h("code", null, `${f.path}:${f.line || 1}`) : null, f.path ? " " : null,
+            h("strong", null, f.rule), `: ${f.message}`))) : null,
+          (t.findings || []).length > perTool
+            ? h("p", {class: "muted"}, `… ${(t.findings || []).length - perTool} more in reports/validation.json`) : null))))));
 }
 
 export function constraintsList(ds) {
