@@ -13,7 +13,7 @@ from amp_domain.requirements.extraction import extract
 from amp_domain.requirements.questions import next_questions
 from amp_runtime import store
 from amp_runtime.gitstore import RefMoved, record_user_tree, unified_diff, user_tree_head
-from amp_runtime.providers import check_budget, set_budget
+from amp_runtime.providers import check_budget, estimates_vs_actuals, set_budget
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
@@ -145,7 +145,8 @@ async def put_llm_budget(request: Request, project_id: str, body: BudgetPut) -> 
 
 @router.get("/projects/{project_id}/llm-usage", tags=["projects"])
 async def llm_usage(request: Request, project_id: str) -> dict[str, Any]:
-    """Tokens and USD the project's model calls used, by node, and where it stands against its budget."""
+    """Tokens and USD the project's model calls used, by node; per version, the pre-run estimate beside the
+    spend; and where the project stands against its budget."""
 
     d = _deps(request)
     await store.get_project(d.pool, project_id)
@@ -158,7 +159,8 @@ async def llm_usage(request: Request, project_id: str) -> dict[str, Any]:
         status = (await check_budget(d.pool, project_id)).model_dump(mode="json")
     except BudgetExceeded as e:
         status = {"level": "exceeded", "message": e.message, **((e.details or [{}])[0])}
-    return jsonable_encoder({"project_id": project_id, "budget": status, "by_node": [dict(r) for r in rows]})
+    return jsonable_encoder({"project_id": project_id, "budget": status, "by_node": [dict(r) for r in rows],
+                             "by_version": await estimates_vs_actuals(d.pool, project_id)})
 
 
 @router.get("/streams/{ds_id}", tags=["decision sets"])

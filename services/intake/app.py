@@ -6,6 +6,7 @@ amp.intake.answered  ─┴─▶ intake subgraph ──────┴─▶ ga
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -21,6 +22,7 @@ from amp_contracts import (
 )
 from amp_runtime.agent import Deps, Route, agent_app, route
 from amp_runtime.graphs import GraphRun, read_graph, resume_graph, run_graph
+from amp_runtime.providers import accounting
 from amp_runtime.settings import Settings
 from amp_runtime.step import Outcome, StepResult
 from faststream import FastStream
@@ -31,16 +33,23 @@ from .nodes import warm_up
 SERVICE = "intake"
 
 
+#: Before a version's first model call: estimate the run's spend and pause if the budget cannot pay for it.
+Preflight = Callable[[Envelope[IntakeRequested]], Awaitable[object]]
+
+
 @dataclass
 class Intake:
     """What the intake's handlers need."""
 
     graph: Any
     packs_fingerprint: str
+    preflight: Preflight | None = None
 
 
 async def on_requested(svc: Intake, env: Envelope[IntakeRequested], key: str) -> StepResult:
     p = env.payload
+    if svc.preflight is not None:
+        await svc.preflight(env)  # raises BudgetExceeded: the run waits at the budget gate, nothing spent
     run = await run_graph(svc.graph, env.decision_set_id, SERVICE, {
         "text": p.text, "input_constraints": ConstraintSchema.model_validate(p.constraints), "cards": []})
     return outcome(svc, env, key, run, seen_cards=0, trigger="constraints_updated")
@@ -79,8 +88,14 @@ def outcome(svc: Intake, env: Envelope, key: str, run: GraphRun, seen_cards: int
 
 def routes(deps: Deps) -> list[Route]:
     warm_up()
-    svc = Intake(graph=build_graph(deps.checkpointer, deps.providers.llm),
-                 packs_fingerprint=deps.providers.packs.fingerprint)
+    providers = deps.providers
+
+    async def preflight(env: Envelope[IntakeRequested]) -> object:
+        return await accounting.preflight(deps.pool, providers.config, providers.packs, env.project_id,
+                                          env.decision_set_id, len(env.payload.text))
+
+    svc = Intake(graph=build_graph(deps.checkpointer, providers.llm), packs_fingerprint=providers.packs.fingerprint,
+                 preflight=preflight)
     return [route(Subjects.INTAKE_REQUESTED, partial(on_requested, svc)),
             route(Subjects.INTAKE_ANSWERED, partial(on_answered, svc))]
 

@@ -97,6 +97,12 @@ def test_llm_budget_pauses_the_run_and_resume_continues_it(model_stack) -> None:
         ev, gate, eid = follow(client, ds, lambda ev, d: ev == "gate-waiting" or ev == "run-complete")[-1]
         assert ev == "gate-waiting" and gate["gate"] == "budget" and "budget" in gate["message"]
         assert client.decision_set(ds)["status"] == "paused_budget"
+        # paused by the pre-run estimate, before the first model call: nothing spent yet
+        assert "this version's" in gate["message"] and "model calls" in gate["message"], gate["message"]
+        paused = httpx.get(f"{gw}/projects/{project['id']}/llm-usage").json()
+        assert paused["by_node"] == []
+        assert [v["version"] for v in paused["by_version"]] == [1]
+        assert paused["by_version"][0]["estimate_usd"] > 0.0001 and paused["by_version"][0]["actual_usd"] == 0
         with pytest.raises(ApiError) as err:  # nothing changed: still over budget
             client.post(f"/decision-sets/{ds}/resume", {})
         assert err.value.status == 402 and err.value.code == "budget_exceeded"
@@ -115,5 +121,8 @@ def test_llm_budget_pauses_the_run_and_resume_continues_it(model_stack) -> None:
         usage = httpx.get(f"{gw}/projects/{project['id']}/llm-usage").json()
         assert usage["budget"]["level"] in ("ok", "warn") and usage["by_node"]
         assert sum(n["calls"] for n in usage["by_node"]) > 0
+        v1 = usage["by_version"][0]
+        assert v1["actual_usd"] > 0 and v1["actual_tokens"] > 0  # the estimate, kept beside what was spent
+        assert v1["estimate_usd"] == paused["by_version"][0]["estimate_usd"]
     finally:
         client.close()

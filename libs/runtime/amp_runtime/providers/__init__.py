@@ -18,8 +18,11 @@ from .accounting import (
                          check_budget,
                          cost_usd,
                          estimate_usd,
+                         estimates_vs_actuals,
+                         record_estimate,
                          record_usage,
                          set_budget,
+                         usage_history,
 )
 from .base import (
                          Ask,
@@ -34,6 +37,7 @@ from .base import (
 from .checks import OutputRejected, check_regions, default_region_allowed, explain
 from .config import DEFAULT_FALLBACK_MODEL, DEFAULT_MODEL, Price, ProviderConfig
 from .deterministic import DeterministicProvider
+from .estimate import CallEstimate, RunEstimate, estimate_run
 from .factory import Providers, Router, providers_from_config, providers_from_settings
 from .packs import PackRegistry, PromptPack, load_pack
 from .prompting import as_json, quoted
@@ -44,7 +48,7 @@ __all__ = [
     "DEFAULT_FALLBACK_MODEL", "DEFAULT_MODEL", "Accounting", "Ask", "BreakerRegistry", "BudgetStatus", "CallContext",
     "DeterministicProvider", "ModelProvider", "OutputRejected", "PackRegistry", "Price", "PromptPack",
     "ProviderConfig", "ProviderError", "ProviderOutputInvalid", "ProviderRequestRejected", "ProviderUnavailable",
-    "Providers", "RegionAllowed", "Result", "Router", "UsageRecord", "as_json", "budget_guard", "check_budget", "check_regions",
+    "CallEstimate", "Providers", "RegionAllowed", "RunEstimate", "Result", "Router", "UsageRecord", "as_json", "budget_guard", "check_budget", "estimate_run", "estimates_vs_actuals", "record_estimate", "usage_history", "check_regions",
     "cost_usd", "default_region_allowed", "estimate_usd", "explain", "json_schema", "load_pack",
     "providers_from_config", "providers_from_settings", "quoted", "record_usage", "set_budget",
 ]

@@ -9,6 +9,7 @@ estimate would overrun what is left.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Literal
@@ -17,6 +18,7 @@ from amp_contracts import BudgetExceeded, ProviderInfo
 from pydantic import BaseModel
 
 from .config import Price
+from .estimate import estimate_run
 
 WARN_AT = 0.8
 
@@ -100,7 +102,8 @@ class BudgetStatus(BaseModel):
     message: str
 
 
-async def check_budget(pool: Any, project_id: str, estimate_usd: float = 0.0) -> BudgetStatus:
+async def check_budget(pool: Any, project_id: str, estimate_usd: float = 0.0,
+                       what: str = "the next call") -> BudgetStatus:
     """The project's budget position; raises `BudgetExceeded` at 100 % or when `estimate_usd` would overrun it."""
     row = await pool.fetchrow(
         "SELECT b.limit_usd, (SELECT coalesce(sum(u.usd), 0) FROM llm_usage u WHERE u.project_id = $1::uuid) AS spent "
@@ -118,7 +121,7 @@ async def check_budget(pool: Any, project_id: str, estimate_usd: float = 0.0) ->
                              "budget or switch the project to the deterministic provider to continue.",
                              details=details)
     if est > remaining:
-        raise BudgetExceeded(f"Paused before calling the model: the next call may cost up to ${est:.2f} but only "
+        raise BudgetExceeded(f"Paused before calling the model: {what} may cost up to ${est:.2f} but only "
                              f"${remaining:.2f} of the ${limit:.2f} LLM budget is left (${spent:.2f} spent). "
                              "Raise the budget to continue.", details=details)
     level: Literal["ok", "warn"] = "warn" if spent + est >= WARN_AT * limit else "ok"
@@ -136,3 +139,52 @@ def budget_guard(pool: Any, project_id: str):
         return await check_budget(pool, project_id, estimate)
 
     return guard
+
+
+async def usage_history(pool: Any, project_id: str) -> dict[str, tuple[float, float]]:
+    """Mean (input, output) tokens each model call used per version of the project so far."""
+    rows = await pool.fetch(
+        "SELECT node, avg(tin)::float AS tin, avg(tout)::float AS tout FROM ("
+        " SELECT node, decision_set_id, sum(input_tokens + cache_read_tokens + cache_write_tokens) AS tin,"
+        " sum(output_tokens) AS tout FROM llm_usage WHERE project_id = $1::uuid AND decision_set_id IS NOT NULL"
+        " GROUP BY node, decision_set_id) per_version GROUP BY node", str(project_id))
+    return {r["node"]: (r["tin"], r["tout"]) for r in rows}
+
+
+async def record_estimate(pool: Any, project_id: str, decision_set_id: str, estimate: Any) -> None:
+    """Keep a version's pre-run estimate (the first one: a resumed run does not re-estimate its record)."""
+    await pool.execute(
+        "INSERT INTO llm_estimates (decision_set_id, project_id, input_tokens, output_tokens, usd, calls) "
+        "VALUES ($1::uuid, $2::uuid, $3, $4, $5, $6::jsonb) ON CONFLICT (decision_set_id) DO NOTHING",
+        str(decision_set_id), str(project_id), estimate.input_tokens, estimate.output_tokens,
+        Decimal(str(estimate.usd)), json.dumps([c.__dict__ for c in estimate.calls]))
+
+
+async def estimates_vs_actuals(pool: Any, project_id: str) -> list[dict[str, Any]]:
+    """Per version of the project: what the run was estimated to spend on models, and what it spent."""
+    rows = await pool.fetch(
+        "SELECT d.id AS decision_set_id, d.version, e.usd::float AS estimate_usd,"
+        " e.input_tokens + e.output_tokens AS estimate_tokens,"
+        " coalesce(u.usd, 0)::float AS actual_usd, coalesce(u.tokens, 0)::bigint AS actual_tokens"
+        " FROM decision_sets d LEFT JOIN llm_estimates e ON e.decision_set_id = d.id"
+        " LEFT JOIN (SELECT decision_set_id, sum(usd) AS usd,"
+        "            sum(input_tokens + output_tokens + cache_read_tokens + cache_write_tokens) AS tokens"
+        "            FROM llm_usage WHERE project_id = $1::uuid GROUP BY decision_set_id) u"
+        "   ON u.decision_set_id = d.id"
+        " WHERE d.project_id = $1::uuid AND (e.decision_set_id IS NOT NULL OR u.decision_set_id IS NOT NULL)"
+        " ORDER BY d.version", str(project_id))
+    return [{**dict(r), "decision_set_id": str(r["decision_set_id"])} for r in rows]
+
+
+async def preflight(pool: Any, config: Any, packs: Any, project_id: str, decision_set_id: str,
+                    input_chars: int) -> Any:
+    """Before a version's first model call: estimate the whole run, keep the estimate, and pause
+    (`BudgetExceeded`) when it would overrun what is left of the project's budget."""
+    estimate = estimate_run(config, packs, input_chars, await usage_history(pool, project_id))
+    if not estimate.calls:
+        return estimate  # every call answered by the rules: nothing to spend
+    await record_estimate(pool, project_id, decision_set_id, estimate)
+    await check_budget(pool, project_id, estimate.usd,
+                       what=f"this version's {len(estimate.calls)} model calls (estimated "
+                            f"{estimate.input_tokens + estimate.output_tokens:,} tokens)")
+    return estimate
