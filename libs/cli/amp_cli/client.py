@@ -78,7 +78,7 @@ class Client:
             out.extend(batch)
             if len(batch) < page:
                 return out
-            after = batch[-1]["id"]
+            after = batch[-1]["number"]
 
     def create_project(self, name: str, description: str = "") -> dict[str, Any]:
         return self.post("/projects", {"name": name, "description": description})
