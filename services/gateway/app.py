@@ -21,6 +21,7 @@ from fastapi.staticfiles import StaticFiles
 
 from . import errors
 from .asyncapi import asyncapi_json
+from .dlq import router as dlq_router
 from .hub import EventHub
 from .routes import router
 from .views import pipeline_view
@@ -99,6 +100,7 @@ def create_app(settings: Settings) -> FastAPI:
     errors.install(app)
     app.include_router(router)
     app.include_router(webhooks_router)
+    app.include_router(dlq_router)
 
     @app.get("/asyncapi.json", tags=["ops"])
     async def asyncapi() -> Response:

@@ -12,6 +12,8 @@ import asyncio
 import hashlib
 import json
 import logging
+import os
+import threading
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -105,6 +107,7 @@ def agent_app(service: str, settings: Settings, make_routes: RouteFactory,
 
     @app.on_shutdown
     async def _cancel() -> None:
+        exit_by_deadline(SHUTDOWN_GRACE_S)
         for task in state.get("tasks", []):
             task.cancel()
 
@@ -114,6 +117,19 @@ def agent_app(service: str, settings: Settings, make_routes: RouteFactory,
             await state["cm"].__aexit__(None, None, None)
 
     return app
+
+
+#: From SIGTERM to exit, at most: in-flight steps get this long to finish (an unfinished one is
+#: redelivered: its key makes that harmless). Below Kubernetes' default grace period of 30 s.
+SHUTDOWN_GRACE_S = 10.0
+
+
+def exit_by_deadline(grace_s: float) -> None:
+    """Make sure the process ends within `grace_s`, whatever its bus and database are doing (a
+    drain towards a NATS that has gone can otherwise wait for ever)."""
+    timer = threading.Timer(grace_s, os._exit, (143,))
+    timer.daemon = True
+    timer.start()
 
 
 def _subscribe(broker: NatsBroker, stream: JStream, service: str, settings: Settings, route: Route,
