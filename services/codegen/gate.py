@@ -13,11 +13,11 @@ import uuid
 from datetime import timedelta
 
 from amp_contracts import ConflictError, Envelope, GateExpire, GateWaiting, PolicyEvaluated, Subjects
-from amp_runtime import store
+from amp_runtime import outbox, store
 from amp_runtime.agent import Deps
 from amp_runtime.bus import publish
 from amp_runtime.graphs import run_graph
-from amp_runtime.step import Outcome, StepResult, publish_events
+from amp_runtime.step import Outcome, StepResult, enqueue_events
 
 from .decisions import SERVICE, Codegen, after_gate
 
@@ -80,10 +80,11 @@ async def sweep_gates(deps: Deps) -> None:
                             claimed = await store.update_decision_set(conn, row["id"], {"status": "expiring"},
                                                                       expect_status={"waiting_approval"},
                                                                       node="gate_expire")
+                            changed = [claimed["transition"]] if claimed["transition"] is not None else []
+                            outgoing = await enqueue_events(conn, changed, f"expiring:{row['id']}") if changed else []
                     except ConflictError:
                         continue  # decided meanwhile
-                    if claimed["transition"] is not None:
-                        await publish_events(deps.js, [claimed["transition"]], f"expiring:{row['id']}")
+                    await outbox.send(deps.pool, deps.js, outgoing)
                 await _publish_gate(deps, row, "expire")
         except asyncio.CancelledError:
             raise

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from amp_contracts import ErrorBody
+from amp_runtime import outbox, sweeper
 from amp_runtime.bootstrap import open_deps
 from amp_runtime.settings import Settings
 from fastapi import FastAPI
@@ -20,7 +21,7 @@ from fastapi.staticfiles import StaticFiles
 
 from . import errors
 from .asyncapi import asyncapi_json
-from .commands import relay_outbox
+from .dlq import router as dlq_router
 from .hub import EventHub
 from .routes import router
 from .views import pipeline_view
@@ -83,11 +84,13 @@ def create_app(settings: Settings) -> FastAPI:
             await hub.start(deps.nc)
             deps.extras["hub"] = hub
             app.state.deps = deps
-            relay = asyncio.create_task(relay_outbox(deps.pool, deps.js))
+            tasks = [asyncio.create_task(outbox.relay(deps.pool, deps.js)),
+                     asyncio.create_task(sweeper.sweep(deps.pool, deps.js, settings))]
             try:
                 yield
             finally:
-                relay.cancel()
+                for task in tasks:
+                    task.cancel()
                 await hub.stop()
 
     app = FastAPI(title="Agentic MLOps Platform", version="0.1.0", lifespan=lifespan,
@@ -97,6 +100,7 @@ def create_app(settings: Settings) -> FastAPI:
     errors.install(app)
     app.include_router(router)
     app.include_router(webhooks_router)
+    app.include_router(dlq_router)
 
     @app.get("/asyncapi.json", tags=["ops"])
     async def asyncapi() -> Response:

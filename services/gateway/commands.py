@@ -1,19 +1,18 @@
-"""Write operations of the gateway: each one a database transaction plus an outbox message.
+"""Write operations of the gateway: each one a database transaction plus its outbox messages.
 
-The outbox row is committed with the state change and published right after; a relay re-sends
-what a crash left unsent (JetStream drops the duplicate by its message id).
+A command runs in the transaction of its `Unit` (see `idempotency.command`), on one connection;
+its messages are outbox rows of that transaction, published once it commits, and by the relay
+of any service process if that publish does not happen (JetStream drops a repeat by message id).
 """
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import logging
 import uuid
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-import asyncpg
 from amp_contracts import (
     ConflictError,
     ConstraintSchema,
@@ -30,11 +29,10 @@ from amp_contracts import (
 )
 from amp_domain.requirements.extraction import apply_answers
 from amp_runtime import store
-from amp_runtime.bus import publish
 from amp_runtime.providers import check_budget
 from amp_runtime.telemetry import current_traceparent, step_span
-from nats.js import JetStreamContext
 
+from .idempotency import Unit
 from .schemas import AnswersSubmit, Approve, ConstraintsSubmit
 
 log = logging.getLogger("amp.gateway")
@@ -52,149 +50,119 @@ def traced(name: str) -> Callable[[F], F]:
     return wrap
 
 
-async def _enqueue(conn: asyncpg.Connection, subject: str, env: Envelope, msg_id: str) -> tuple:
+async def _enqueue(u: Unit, subject: str, env: Envelope, msg_id: str) -> None:
     env.traceparent = current_traceparent()
-    body = env.model_dump_json().encode()
-    return await store.add_outbox(conn, env.project_id, subject, msg_id, body), subject, msg_id, body
+    await u.enqueue(env.project_id, subject, msg_id, env.model_dump_json().encode(), env.decision_set_id)
 
 
-async def _enqueue_transition(conn: asyncpg.Connection, row: dict[str, Any]) -> tuple | None:
+async def _enqueue_transition(u: Unit, row: dict[str, Any]) -> None:
     """The status-change event of a command's transition, on the decision set's event subject."""
     ev = row.get("transition")
     if ev is None:
-        return None
+        return
     subject, msg_id = Subjects.events(ev.decision_set_id), f"evts:status:{ev.decision_set_id}:{ev.id}"
-    body = EventBatch(events=[ev]).model_dump_json().encode()
-    return await store.add_outbox(conn, ev.project_id, subject, msg_id, body), subject, msg_id, body
+    await u.enqueue(ev.project_id, subject, msg_id, EventBatch(events=[ev]).model_dump_json().encode(),
+                    ev.decision_set_id)
 
 
-async def send_all(pool: asyncpg.Pool, js: JetStreamContext, *sent: tuple | None) -> None:
-    for item in sent:
-        if item is not None:
-            await send_now(pool, js, *item)
-
-
-async def send_now(pool: asyncpg.Pool, js: JetStreamContext, outbox_id: int, subject: str, msg_id: str,
-                   body: bytes) -> None:
-    """Publish what a command just committed; if this fails, the relay sends it later."""
-    try:
-        await publish(js, subject, body, msg_id)
-        await store.mark_sent(pool, [outbox_id])
-    except Exception:  # noqa: BLE001 - the outbox row stays unsent and the relay retries it
-        log.exception("publish after commit failed; the outbox relay will retry")
-
-
-async def flush_outbox(pool: asyncpg.Pool, js: JetStreamContext) -> int:
-    rows = await store.unsent_outbox(pool)
-    for row in rows:
-        await publish(js, row["subject"], bytes(row["body"]), row["msg_id"])
-    if rows:
-        await store.mark_sent(pool, [r["id"] for r in rows])
-    return len(rows)
-
-
-async def relay_outbox(pool: asyncpg.Pool, js: JetStreamContext, interval_s: float = 2.0) -> None:
-    while True:
-        try:
-            await flush_outbox(pool, js)
-        except asyncio.CancelledError:
-            raise
-        except Exception:  # noqa: BLE001 - retried at the next tick
-            log.exception("outbox relay failed")
-        await asyncio.sleep(interval_s)
+async def create_project(u: Unit, name: str, description: str) -> dict[str, Any]:
+    return await store.create_project(u.conn, name, description)
 
 
 @traced("submit_constraints")
-async def submit_constraints(pool: asyncpg.Pool, js: JetStreamContext, project_id: str,
-                             body: ConstraintsSubmit) -> dict[str, Any]:
+async def submit_constraints(u: Unit, project_id: str, body: ConstraintsSubmit) -> dict[str, Any]:
     if body.is_empty():
         raise ValidationFailed("give requirements as text, structured constraints, or both")
-    async with pool.acquire() as conn, conn.transaction():
-        await store.get_project(conn, project_id)
-        parent = await store.latest_decision_set(conn, project_id)
-        ds = await store.create_decision_set(conn, project_id, requirements=body.text,
-                                             input_constraints=body.constraints,
-                                             parent_id=parent["id"] if parent else None)
-        run_id = _run_id(ds)
-        env = Envelope[IntakeRequested](project_id=project_id, decision_set_id=ds["id"], run_id=run_id,
-                                        payload=IntakeRequested(text=body.text, constraints=body.constraints,
-                                                                parent_decision_set_id=parent["id"] if parent else None))
-        sent = await _enqueue(conn, Subjects.INTAKE_REQUESTED, env, f"intake-requested:{ds['id']}")
-    await send_now(pool, js, *sent)
+    conn = u.conn
+    await store.get_project(conn, project_id)
+    parent = await store.latest_decision_set(conn, project_id)
+    ds = await store.create_decision_set(conn, project_id, requirements=body.text,
+                                         input_constraints=body.constraints,
+                                         parent_id=parent["id"] if parent else None)
+    run_id = _run_id(ds)
+    env = Envelope[IntakeRequested](project_id=project_id, decision_set_id=ds["id"], run_id=run_id,
+                                    payload=IntakeRequested(text=body.text, constraints=body.constraints,
+                                                            parent_decision_set_id=parent["id"] if parent else None))
+    await _enqueue(u, Subjects.INTAKE_REQUESTED, env, f"intake-requested:{ds['id']}")
     return {"decision_set_id": ds["id"], "project_id": project_id, "version": ds["version"], "run_id": run_id,
             "stream_url": f"/streams/{ds['id']}"}
 
 
 @traced("answer")
-async def answer(pool: asyncpg.Pool, js: JetStreamContext, ds_id: str, body: AnswersSubmit) -> dict[str, Any]:
-    async with pool.acquire() as conn, conn.transaction():
-        ds = await store.get_decision_set(conn, ds_id)
-        gate = ds.get("gate") or {}
-        if ds["status"] != "waiting_intake" or gate.get("gate") != "intake":
-            raise GateClosed(f"decision set {ds_id} is not waiting for answers (status {ds['status']})")
-        _check_answers(ds, body, gate)
-        interrupt_id = body.interrupt_id or gate.get("interrupt_id")
-        if interrupt_id != gate.get("interrupt_id"):
-            raise GateClosed(f"those questions of decision set {ds_id} are no longer open")
-        try:
-            row = await store.update_decision_set(conn, ds_id, {"status": "answering"}, expect_status={"waiting_intake"},
-                                                  expect_lock_version=ds["lock_version"], node="apply_answers")
-        except ConflictError as e:
-            raise GateClosed(str(e)) from None
-        changed = await _enqueue_transition(conn, row)
-        await store.insert_answer(conn, ds["project_id"], ds_id, interrupt_id, body.answers, body.text)
-        env = Envelope[IntakeAnswered](project_id=ds["project_id"], decision_set_id=ds_id, run_id=_run_id(ds),
-                                       payload=IntakeAnswered(interrupt_id=interrupt_id, answers=body.answers,
-                                                              text=body.text))
-        sent = await _enqueue(conn, Subjects.INTAKE_ANSWERED, env, f"intake-answered:{ds_id}:{interrupt_id}")
-    await send_all(pool, js, changed, sent)
+async def answer(u: Unit, ds_id: str, body: AnswersSubmit) -> dict[str, Any]:
+    conn = u.conn
+    ds = await store.get_decision_set(conn, ds_id)
+    gate = ds.get("gate") or {}
+    if ds["status"] != "waiting_intake" or gate.get("gate") != "intake":
+        raise GateClosed(f"decision set {ds_id} is not waiting for answers (status {ds['status']})")
+    _check_answers(ds, body, gate)
+    interrupt_id = body.interrupt_id or gate.get("interrupt_id")
+    if interrupt_id != gate.get("interrupt_id"):
+        raise GateClosed(f"those questions of decision set {ds_id} are no longer open")
+    try:
+        row = await store.update_decision_set(conn, ds_id, {"status": "answering"}, expect_status={"waiting_intake"},
+                                              expect_lock_version=ds["lock_version"], node="apply_answers")
+    except ConflictError as e:
+        raise GateClosed(str(e)) from None
+    await _enqueue_transition(u, row)
+    await store.insert_answer(conn, ds["project_id"], ds_id, interrupt_id, body.answers, body.text)
+    env = Envelope[IntakeAnswered](project_id=ds["project_id"], decision_set_id=ds_id, run_id=_run_id(ds),
+                                   payload=IntakeAnswered(interrupt_id=interrupt_id, answers=body.answers,
+                                                          text=body.text))
+    await _enqueue(u, Subjects.INTAKE_ANSWERED, env, f"intake-answered:{ds_id}:{interrupt_id}")
     return {"decision_set_id": ds_id, "status": "answering"}
 
 
 @traced("approve")
-async def approve(pool: asyncpg.Pool, js: JetStreamContext, ds_id: str, body: Approve) -> dict[str, Any]:
-    async with pool.acquire() as conn, conn.transaction():
-        ds = await store.get_decision_set(conn, ds_id)
-        if ds["status"] != "waiting_approval":
-            raise GateClosed(f"decision set {ds_id} is not waiting for approval (status {ds['status']})")
-        if body.status == "approved":
-            _check_waivers(ds, body)
-        try:
-            row = await store.update_decision_set(conn, ds_id, {"status": "deciding"}, expect_status={"waiting_approval"},
-                                                  expect_lock_version=ds["lock_version"], node="gate_hitl")
-        except ConflictError:
-            raise ConflictError(f"decision set {ds_id} has already been decided") from None
-        changed = await _enqueue_transition(conn, row)
-        waivers = [w.model_dump(mode="json") for w in body.waivers]
-        approval = await store.insert_approval(conn, ds["project_id"], ds_id, body.status, body.comment, body.by,
-                                               waivers)
-        gate = ds.get("gate") or {}
-        env = Envelope[GateDecided](project_id=ds["project_id"], decision_set_id=ds_id, run_id=_run_id(ds),
-                                    payload=GateDecided(interrupt_id=gate.get("interrupt_id"), status=body.status,
-                                                        comment=body.comment, by=body.by, waivers=body.waivers))
-        sent = await _enqueue(conn, Subjects.GATE_DECIDED, env, f"gate-decided:{approval['id']}")
-    await send_all(pool, js, changed, sent)
+async def approve(u: Unit, ds_id: str, body: Approve) -> dict[str, Any]:
+    conn = u.conn
+    ds = await store.get_decision_set(conn, ds_id)
+    if ds["status"] != "waiting_approval":
+        raise GateClosed(f"decision set {ds_id} is not waiting for approval (status {ds['status']})")
+    if body.status == "approved":
+        _check_waivers(ds, body)
+    try:
+        row = await store.update_decision_set(conn, ds_id, {"status": "deciding"}, expect_status={"waiting_approval"},
+                                              expect_lock_version=ds["lock_version"], node="gate_hitl")
+    except ConflictError:
+        raise ConflictError(f"decision set {ds_id} has already been decided") from None
+    await _enqueue_transition(u, row)
+    waivers = [w.model_dump(mode="json") for w in body.waivers]
+    approval = await store.insert_approval(conn, ds["project_id"], ds_id, body.status, body.comment, body.by,
+                                           waivers)
+    gate = ds.get("gate") or {}
+    env = Envelope[GateDecided](project_id=ds["project_id"], decision_set_id=ds_id, run_id=_run_id(ds),
+                                payload=GateDecided(interrupt_id=gate.get("interrupt_id"), status=body.status,
+                                                    comment=body.comment, by=body.by, waivers=body.waivers))
+    await _enqueue(u, Subjects.GATE_DECIDED, env, f"gate-decided:{approval['id']}")
     return {"decision_set_id": ds_id, "status": body.status}
 
 
 @traced("resume")
-async def resume(pool: asyncpg.Pool, js: JetStreamContext, ds_id: str) -> dict[str, Any]:
-    """Publish again the step a budget pause parked, once the project's budget allows it."""
-    async with pool.acquire() as conn, conn.transaction():
-        ds = await store.get_decision_set(conn, ds_id)
-        gate = ds.get("gate") or {}
-        if ds["status"] != "paused_budget" or gate.get("gate") != "budget":
-            raise GateClosed(f"decision set {ds_id} is not paused for its budget (status {ds['status']})")
+async def resume(u: Unit, ds_id: str) -> dict[str, Any]:
+    """Publish again the step a budget pause, or a stop after repeated errors, parked on the decision set.
+
+    A budget pause resumes once the project's budget allows it; a stalled run at once (the step's
+    key is unchanged: what it had done is replayed, what it had not is run).
+    """
+    conn = u.conn
+    ds = await store.get_decision_set(conn, ds_id)
+    gate = ds.get("gate") or {}
+    parked = {"paused_budget": "budget", "stalled": "error"}.get(ds["status"])
+    if parked is None or gate.get("gate") != parked:
+        raise GateClosed(f"decision set {ds_id} is neither paused for its budget nor stopped after errors "
+                         f"(status {ds['status']})")
+    if parked == "budget":
         await check_budget(conn, ds["project_id"], gate.get("estimate_usd") or 0.0)  # still short: 402, with numbers
-        try:
-            row = await store.update_decision_set(conn, ds_id, {"status": "resuming"}, expect_status={"paused_budget"},
-                                                  node=ds.get("stage") or "")
-        except ConflictError as e:
-            raise GateClosed(str(e)) from None
-        changed = await _enqueue_transition(conn, row)
-        msg_id = f"resume:{ds_id}:{row['lock_version']}"
-        oid = await store.add_outbox(conn, ds["project_id"], gate["subject"], msg_id, gate["body"].encode())
-    await send_all(pool, js, changed, (oid, gate["subject"], msg_id, gate["body"].encode()))
+    try:
+        row = await store.update_decision_set(conn, ds_id, {"status": "resuming"}, expect_status={ds["status"]},
+                                              node=ds.get("stage") or "")
+    except ConflictError as e:
+        raise GateClosed(str(e)) from None
+    await _enqueue_transition(u, row)
+    if gate.get("subject") and gate.get("body"):
+        await u.enqueue(ds["project_id"], gate["subject"], f"resume:{ds_id}:{row['lock_version']}",
+                        gate["body"].encode(), ds_id)
     return {"decision_set_id": ds_id, "status": "resuming"}
 
 
@@ -226,4 +194,4 @@ def _run_id(ds: dict[str, Any]) -> str:
     return str(uuid.uuid5(uuid.UUID(ds["id"]), "run"))
 
 
-__all__ = ["submit_constraints", "answer", "approve", "flush_outbox", "relay_outbox", "NotFound"]
+__all__ = ["create_project", "submit_constraints", "answer", "approve", "resume", "NotFound"]

@@ -1,42 +1,107 @@
-"""`Idempotency-Key` on every POST: the first response is stored and replayed.
+"""Commands of the REST API: one connection, one transaction, and `Idempotency-Key` as the IETF
+draft (draft-ietf-httpapi-idempotency-key-header) has it.
 
-The same key with a different body is a client error (409), not a silent replay.
+A command runs on one pooled connection taken with a timeout (none free in time: 503 with
+Retry-After, never a wait without end), inside one transaction that also holds its outbox rows
+and, with a key, its stored response: the effect and the record of its answer commit together,
+so a crash cannot leave one without the other. The key is guarded by a transaction-scoped
+advisory lock taken without waiting:
+
+- the first request with a key runs the command and stores its response (errors included);
+- a repeat gets the stored status, body and headers, marked `Idempotent-Replayed: true`;
+- a repeat while the first is still running gets 409 (retry after a second);
+- the key with a different body gets 422;
+- keys are scoped to the caller (its Authorization header) and the route, and expire
+  (`AMP_IDEMPOTENCY_TTL_S`, 24 h).
+
+Server errors (5xx) are not stored: the command rolled back, and a retry with the key runs it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import contextlib
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
-from amp_contracts import ConflictError, ValidationFailed
-from amp_runtime import store
+from amp_contracts import AmpError, IdempotencyKeyInUse, IdempotencyKeyReused, Unavailable, ValidationFailed
+from amp_runtime import outbox, store
 from amp_runtime.canonical import canonical_json, sha256_hex
 from fastapi import Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 
+from .errors import error_response
 
-async def idempotent(request: Request, pool: asyncpg.Pool, body: Any, status_code: int,
-                     run: Callable[[], Awaitable[Any]]) -> JSONResponse:
+MAX_KEY_LENGTH = 200
+#: Response headers worth replaying (the rest are the server's own, set again on every response).
+REPLAYED_HEADERS = ("retry-after", "location")
+
+
+@dataclass
+class Unit:
+    """A command's transaction and the messages it publishes once that commits."""
+
+    conn: asyncpg.Connection
+    outgoing: list[outbox.Outgoing] = field(default_factory=list)
+
+    async def enqueue(self, project_id: str, subject: str, msg_id: str, body: bytes,
+                      decision_set_id: str | None = None) -> None:
+        self.outgoing.append(await outbox.enqueue(self.conn, project_id, subject, msg_id, body, decision_set_id))
+
+
+@contextlib.asynccontextmanager
+async def connection(pool: asyncpg.Pool, timeout_s: float) -> AsyncIterator[asyncpg.Connection]:
+    """A pooled connection within `timeout_s`, or 503: a request never waits on the pool for ever."""
+    try:
+        conn = await pool.acquire(timeout=timeout_s)
+    except TimeoutError:
+        raise Unavailable(f"no database connection became free within {timeout_s:g} s; retry shortly",
+                          retry_after_s=1) from None
+    try:
+        yield conn
+    finally:
+        await pool.release(conn)
+
+
+async def command(request: Request, body: Any, status_code: int, run: Callable[[Unit], Awaitable[Any]]) -> JSONResponse:
+    deps = request.app.state.deps
     key = request.headers.get("Idempotency-Key")
-    if not key:
-        return JSONResponse(jsonable_encoder(await run()), status_code=status_code)
-    if len(key) > 200:
-        raise ValidationFailed("Idempotency-Key is longer than 200 characters")
+    if key is not None:
+        key = key.strip().strip('"')
+        if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
+            raise ValidationFailed(f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} printable characters")
     route = f"{request.method} {request.url.path}"
+    caller = sha256_hex(request.headers.get("Authorization", ""))[:32] if request.headers.get("Authorization") else ""
     digest = sha256_hex(canonical_json(body))
-    async with pool.acquire() as conn:
-        await conn.execute("SELECT pg_advisory_lock(hashtextextended($1, 0))", f"{route}|{key}")
-        try:
-            seen = await store.get_idempotent_response(conn, key, route)
+    unit: Unit
+    async with connection(deps.pool, deps.settings.db_acquire_timeout_s) as conn, conn.transaction():
+        unit = Unit(conn)
+        if key is not None:
+            if not await conn.fetchval("SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0))",
+                                       f"idem|{caller}|{route}|{key}"):
+                raise IdempotencyKeyInUse("a request with this Idempotency-Key is still being processed; retry it "
+                                          "shortly to get its response", retry_after_s=1)
+            seen = await store.get_idempotent_response(conn, caller, route, key)
             if seen is not None:
                 if seen["request_hash"] != digest:
-                    raise ConflictError("Idempotency-Key was already used with a different request")
+                    raise IdempotencyKeyReused("Idempotency-Key was already used with a different request body")
                 return JSONResponse(seen["response"], status_code=seen["status_code"],
-                                    headers={"Idempotent-Replayed": "true"})
-            result = jsonable_encoder(await run())
-            await store.put_idempotent_response(conn, key, route, digest, status_code, result)
-            return JSONResponse(result, status_code=status_code)
-        finally:
-            await conn.execute("SELECT pg_advisory_unlock(hashtextextended($1, 0))", f"{route}|{key}")
+                                    headers={**seen["headers"], "Idempotent-Replayed": "true"})
+        try:
+            async with conn.transaction():  # a savepoint: a refused command leaves nothing but its stored answer
+                response: JSONResponse = JSONResponse(jsonable_encoder(await run(unit)), status_code=status_code)
+        except AmpError as e:
+            if key is None or e.http_status >= 500:
+                raise
+            unit.outgoing.clear()
+            response = error_response(e.http_status, e.body())
+        if key is not None:
+            headers = {h: response.headers[h] for h in REPLAYED_HEADERS if h in response.headers}
+            await store.put_idempotent_response(conn, caller, route, key, digest, response.status_code,
+                                                json.loads(bytes(response.body)), headers,
+                                                deps.settings.idempotency_ttl_s)
+    await outbox.send(deps.pool, deps.js, unit.outgoing)
+    return response

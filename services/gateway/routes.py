@@ -19,7 +19,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 
 from . import commands, views
-from .idempotency import idempotent
+from .idempotency import command, connection
 from .review import review
 from .schemas import (
     Accepted,
@@ -38,6 +38,7 @@ from .wizard import wizard
 
 ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": ErrorResponse} for code in (404, 409, 413, 422)}
 router = APIRouter(responses=ERRORS)
+MAX_EVENT_NUMBER = 2**63 - 1  # a Postgres bigint: anything larger could not be an event's number
 
 
 def _deps(request: Request):
@@ -46,20 +47,21 @@ def _deps(request: Request):
 
 @router.get("/healthz", tags=["ops"])
 async def healthz(request: Request) -> dict[str, Any]:
+    """Answers within the pool's acquire timeout, whatever the load: 503 when no connection frees up."""
     d = _deps(request)
-    await d.pool.fetchval("SELECT 1")
+    async with connection(d.pool, min(2.0, d.settings.db_acquire_timeout_s)) as conn:
+        await conn.fetchval("SELECT 1")
     return {"status": "ok", "nats": d.nc.is_connected}
 
 
 @router.post("/projects", status_code=201, tags=["projects"])
 async def create_project(request: Request, body: ProjectCreate) -> JSONResponse:
-    d = _deps(request)
-    return await idempotent(request, d.pool, body.model_dump(), 201,
-                            lambda: _created_project(d, body))
+    return await command(request, body.model_dump(), 201,
+                         lambda u: _created_project(u, body))
 
 
-async def _created_project(d, body: ProjectCreate) -> dict[str, Any]:
-    return views.project(await store.create_project(d.pool, body.name, body.description), [])
+async def _created_project(u, body: ProjectCreate) -> dict[str, Any]:
+    return views.project(await commands.create_project(u, body.name, body.description), [])
 
 
 @router.get("/projects", tags=["projects"])
@@ -88,9 +90,8 @@ async def put_policies(request: Request, project_id: str, body: PoliciesPut) -> 
              response_model=Submitted)
 async def submit_constraints(request: Request, project_id: str, body: ConstraintsSubmit) -> JSONResponse:
     """Start a new decision-set version from requirements text and/or structured constraints."""
-    d = _deps(request)
-    return await idempotent(request, d.pool, {"project": project_id, **body.model_dump()}, 202,
-                            lambda: commands.submit_constraints(d.pool, d.js, project_id, body))
+    return await command(request, {"project": project_id, **body.model_dump()}, 202,
+                         lambda u: commands.submit_constraints(u, project_id, body))
 
 
 @router.get("/decision-sets/{ds_id}", tags=["decision sets"])
@@ -102,36 +103,33 @@ async def get_decision_set(request: Request, ds_id: str) -> dict[str, Any]:
 
 
 @router.get("/decision-sets/{ds_id}/events", tags=["decision sets"])
-async def get_events(request: Request, ds_id: str, after: int = Query(0, ge=0),
+async def get_events(request: Request, ds_id: str, after: int = Query(0, ge=0, le=MAX_EVENT_NUMBER),
                      limit: int = Query(1000, ge=1, le=10_000)) -> dict[str, Any]:
     d = _deps(request)
     await store.get_decision_set(d.pool, ds_id)
-    events = await store.list_events(d.pool, ds_id, after_id=after, limit=limit)
+    events = await store.list_events(d.pool, ds_id, after=after, limit=limit)
     return jsonable_encoder({"decision_set_id": ds_id, "events": [e.model_dump(mode="json") for e in events]})
 
 
 @router.post("/decision-sets/{ds_id}/answers", status_code=202, tags=["decision sets"], response_model=Accepted)
 async def post_answers(request: Request, ds_id: str, body: AnswersSubmit) -> JSONResponse:
     """Answer the intake questions of a `gate-waiting {gate: intake}` event."""
-    d = _deps(request)
-    return await idempotent(request, d.pool, {"ds": ds_id, **body.model_dump()}, 202,
-                            lambda: commands.answer(d.pool, d.js, ds_id, body))
+    return await command(request, {"ds": ds_id, **body.model_dump()}, 202,
+                         lambda u: commands.answer(u, ds_id, body))
 
 
 @router.post("/decision-sets/{ds_id}/approve", status_code=202, tags=["decision sets"], response_model=Accepted)
 async def post_approve(request: Request, ds_id: str, body: Approve) -> JSONResponse:
     """Decide the pre-codegen gate: approved, rejected or changes_requested (with a comment)."""
-    d = _deps(request)
-    return await idempotent(request, d.pool, {"ds": ds_id, **body.model_dump(mode="json")}, 202,
-                            lambda: commands.approve(d.pool, d.js, ds_id, body))
+    return await command(request, {"ds": ds_id, **body.model_dump(mode="json")}, 202,
+                         lambda u: commands.approve(u, ds_id, body))
 
 
 @router.post("/decision-sets/{ds_id}/resume", status_code=202, tags=["decision sets"], response_model=Accepted)
 async def post_resume(request: Request, ds_id: str) -> JSONResponse:
-    """Continue a run paused by the project's LLM budget (raise the budget first)."""
-    d = _deps(request)
-    return await idempotent(request, d.pool, {"ds": ds_id, "resume": True}, 202,
-                            lambda: commands.resume(d.pool, d.js, ds_id))
+    """Continue a run paused by the project's LLM budget (raise the budget first), or stopped after
+    repeated errors (`stalled`: the step runs again)."""
+    return await command(request, {"ds": ds_id, "resume": True}, 202, lambda u: commands.resume(u, ds_id))
 
 
 @router.put("/projects/{project_id}/llm-budget", tags=["projects"])
@@ -165,13 +163,15 @@ async def llm_usage(request: Request, project_id: str) -> dict[str, Any]:
 
 @router.get("/streams/{ds_id}", tags=["decision sets"])
 async def stream(request: Request, ds_id: str, last_event_id: str | None = Header(None),
-                 after: int | None = Query(None, ge=0)):
+                 after: int | None = Query(None, ge=0, le=MAX_EVENT_NUMBER)):
     d = _deps(request)
     await store.get_decision_set(d.pool, ds_id)
     try:
-        last = int(last_event_id) if last_event_id else (after or 0)
+        last = int(last_event_id.strip()) if last_event_id else (after or 0)
     except ValueError:
-        raise ValidationFailed("Last-Event-ID must be an event id (an integer)") from None
+        raise ValidationFailed("Last-Event-ID must be an event number (an integer)") from None
+    if not 0 <= last <= MAX_EVENT_NUMBER:
+        raise ValidationFailed(f"Last-Event-ID must be between 0 and {MAX_EVENT_NUMBER}")
     return stream_response(d.pool, d.extras["hub"], ds_id, last, d.settings.sse_max_duration_s)
 
 
@@ -185,6 +185,8 @@ async def get_diff(request: Request, ds_id: str, against: str | None = None,
         raise NotFound(f"decision set {ds_id} has no generated repository yet")
     other_id = against or ds.get("parent_id")
     other = await store.get_decision_set(d.pool, other_id) if other_id else None
+    if other is not None and other["project_id"] != ds["project_id"]:
+        raise ValidationFailed(f"against: decision set {other_id} belongs to another project")
     repo = d.settings.repos_dir / f"{ds['project_id']}.git"
     text = unified_diff(repo, other.get("git_commit") if other else None, ds["git_commit"])
     if format == "json":

@@ -1,6 +1,6 @@
 """`GET /streams/{decision_set_id}`: the decision set's events as Server-Sent Events.
 
-`id:` is the event's database id (monotonic); a reconnect with `Last-Event-ID` resumes after it
+`id:` is the event's number in its decision set (1, 2, 3, ... in commit order, no gaps); a reconnect with `Last-Event-ID` resumes after it
 with no gap and no duplicate; `run-complete` is always last and ends the stream.
 
 A response lasts at most `AMP_SSE_MAX_DURATION_S` (App Runner and many proxies cut a request
@@ -29,9 +29,9 @@ POLL_S = 5.0  # the database is read again at least this often, in case the live
 
 def frame(ev: Event) -> ServerSentEvent:
     ts = ev.ts.isoformat() if hasattr(ev.ts, "isoformat") else ev.ts
-    data = {**ev.data, "event_id": ev.id, "project_id": ev.project_id, "decision_set_id": ev.decision_set_id,
+    data = {**ev.data, "event_id": ev.number, "project_id": ev.project_id, "decision_set_id": ev.decision_set_id,
             "run_id": ev.run_id, "node_name": ev.node_name, "ts": ts}
-    return ServerSentEvent(data=json.dumps(data, default=str), event=ev.type, id=str(ev.id))
+    return ServerSentEvent(data=json.dumps(data, default=str), event=ev.type, id=str(ev.number))
 
 
 async def events_after(pool: asyncpg.Pool, hub: EventHub, ds_id: str, last_id: int,
@@ -42,10 +42,10 @@ async def events_after(pool: asyncpg.Pool, hub: EventHub, ds_id: str, last_id: i
     queue = hub.subscribe(ds_id)
     try:
         while True:
-            page = await store.list_events(pool, ds_id, after_id=last_id, limit=PAGE)
+            page = await store.list_events(pool, ds_id, after=last_id, limit=PAGE)
             for ev in page:
                 yield ev
-                last_id = ev.id or last_id
+                last_id = ev.number or last_id
                 if ev.type in TERMINAL:
                     return
             if len(page) < PAGE:
@@ -55,16 +55,24 @@ async def events_after(pool: asyncpg.Pool, hub: EventHub, ds_id: str, last_id: i
                 ev = await asyncio.wait_for(queue.get(), timeout=min(POLL_S, left))
             except TimeoutError:
                 # belt and braces: an event missed by the live feed is still in the database
-                for ev in await store.list_events(pool, ds_id, after_id=last_id):
+                for ev in await store.list_events(pool, ds_id, after=last_id):
                     yield ev
-                    last_id = ev.id or last_id
+                    last_id = ev.number or last_id
                     if ev.type in TERMINAL:
                         return
                 continue
-            if ev.id is None or ev.id <= last_id:
+            if ev.number is None or ev.number <= last_id:
                 continue
+            if ev.number > last_id + 1:  # the live feed ran ahead of what this stream has: fill from the database
+                for missed in await store.list_events(pool, ds_id, after=last_id, limit=ev.number - last_id - 1):
+                    yield missed
+                    last_id = missed.number or last_id
+                    if missed.type in TERMINAL:
+                        return
+                if ev.number != last_id + 1:
+                    continue  # not committed yet as seen from here: the next poll brings it, in order
             yield ev
-            last_id = ev.id
+            last_id = ev.number
             if ev.type in TERMINAL:
                 return
     finally:

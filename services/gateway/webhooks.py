@@ -20,7 +20,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse, Response
 
-from .idempotency import idempotent
+from .idempotency import Unit, command
 from .schemas import SecretRotate, WebhookCreate, WebhookPatch
 
 ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": ErrorResponse} for code in (404, 409, 413, 422)}
@@ -75,16 +75,15 @@ async def event_types() -> dict[str, Any]:
              summary="Subscribe a URL to a project's events; the answer carries the signing secret, once")
 async def create_webhook(request: Request, body: WebhookCreate,
                          project: dict = Depends(owner_of_project)) -> JSONResponse:
-    d = _deps(request)
     await _check_url(request, body.url)
 
-    async def create() -> dict[str, Any]:
+    async def create(u: Unit) -> dict[str, Any]:
         secret = new_secret()
-        row = await webhook_store.create_subscription(d.pool, project["id"], body.url, list(body.events),
+        row = await webhook_store.create_subscription(u.conn, project["id"], body.url, list(body.events),
                                                       body.description, secret, body.enabled)
         return {**view(row), "secret": secret}
 
-    return await idempotent(request, d.pool, {"project": project["id"], **body.model_dump()}, 201, create)
+    return await command(request, {"project": project["id"], **body.model_dump()}, 201, create)
 
 
 @router.get("/projects/{project_id}/webhooks", summary="A project's webhook subscriptions (without secrets)")
@@ -121,15 +120,14 @@ async def delete_webhook(request: Request, webhook_id: str, project: dict = Depe
              summary="A new signing secret (shown once); the current one keeps signing during the overlap")
 async def rotate_secret(request: Request, webhook_id: str, body: SecretRotate | None = None,
                         project: dict = Depends(owner_of_project)) -> JSONResponse:
-    d = _deps(request)
     overlap = (body or SecretRotate()).overlap_s
 
-    async def rotate() -> dict[str, Any]:
+    async def rotate(u: Unit) -> dict[str, Any]:
         secret = new_secret()
-        row = await webhook_store.rotate_secret(d.pool, project["id"], webhook_id, secret, overlap)
+        row = await webhook_store.rotate_secret(u.conn, project["id"], webhook_id, secret, overlap)
         return {**view(row), "secret": secret}
 
-    return await idempotent(request, d.pool, {"webhook": webhook_id, "overlap_s": overlap}, 200, rotate)
+    return await command(request, {"webhook": webhook_id, "overlap_s": overlap}, 200, rotate)
 
 
 @router.get("/projects/{project_id}/webhooks/{webhook_id}/deliveries",

@@ -62,7 +62,8 @@ def test_idempotency_key_replays_and_rejects_a_different_body(http) -> None:
     assert a.status_code == b.status_code == 201
     assert a.json()["id"] == b.json()["id"]
     assert b.headers.get("Idempotent-Replayed") == "true"
-    assert_error(http.post("/projects", json={"name": "other"}, headers={"Idempotency-Key": key}), 409, "conflict")
+    assert_error(http.post("/projects", json={"name": "other"}, headers={"Idempotency-Key": key}), 422,
+                 "validation_failed")
 
 
 def test_submit_twice_with_one_key_starts_one_run(http) -> None:

@@ -278,3 +278,216 @@ async def test_replicas_share_one_durable_consumer(settings) -> None:
         await app_b.stop()
 
 
+
+
+async def test_a_publish_that_fails_after_commit_is_sent_by_the_outbox_relay(settings) -> None:
+    from amp_runtime import outbox
+    from amp_runtime.bus import connect
+
+    async with open_deps(settings, "test") as deps:
+        pid, ds = await new_decision_set(deps.pool)
+        env = envelope(pid, ds)
+        subject = f"amp.test.next.{uuid.uuid4().hex[:6]}"
+        sub = await deps.nc.subscribe(subject)
+        dead = await connect(settings.nats_servers, "test-dead")
+        dead_js = dead.jetstream()
+        await dead.close()  # the bus is gone between the commit and the publish
+
+        async def compute(key: str) -> StepResult:
+            return StepResult(events=[event(env, "gate-reminder", "gate_hitl", {})],
+                              messages=[(subject, envelope(pid, ds, "expire"))])
+
+        record = await run_step(deps.pool, dead_js, "test", "node", env, compute)  # committed: no exception
+        assert not record.replayed
+        unsent = await deps.pool.fetch("SELECT msg_id FROM outbox WHERE decision_set_id = $1 AND sent_at IS NULL",
+                                       uuid.UUID(ds))
+        assert {r["msg_id"] for r in unsent} == {f"{record.key}:0", f"evts:{record.key}:{ds}"}
+        await deps.pool.execute("UPDATE outbox SET next_attempt_at = now() WHERE decision_set_id = $1", uuid.UUID(ds))
+        assert await outbox.relay_once(deps.pool, deps.js) >= 2
+        got = await sub.next_msg(timeout=5)
+        assert json.loads(got.data)["payload"]["kind"] == "expire"
+        assert await deps.pool.fetchval("SELECT count(*) FROM outbox WHERE decision_set_id = $1 AND sent_at IS NULL",
+                                        uuid.UUID(ds)) == 0
+        with pytest.raises(Exception):  # noqa: B017 - nats-py's timeout: no second copy reached the subject
+            await sub.next_msg(timeout=1)
+        await sub.unsubscribe()
+
+
+async def test_relays_racing_send_each_row_once(settings) -> None:
+    from amp_runtime import outbox
+
+    async with open_deps(settings, "test") as deps:
+        pid, ds = await new_decision_set(deps.pool)
+        subject = f"amp.test.relay.{uuid.uuid4().hex[:6]}"
+        sub = await deps.nc.subscribe(subject)
+        async with deps.pool.acquire() as conn, conn.transaction():
+            for i in range(40):
+                await store.add_outbox(conn, pid, subject, f"relay-{uuid.uuid4()}", str(i).encode(), ds)
+        await asyncio.gather(*(outbox.relay_once(deps.pool, deps.js) for _ in range(4)))
+        seen = []
+        while True:
+            try:
+                seen.append(int((await sub.next_msg(timeout=1)).data))
+            except Exception:  # noqa: BLE001 - nats-py's timeout: nothing more came
+                break
+        assert sorted(seen) == list(range(40))
+        await sub.unsubscribe()
+
+
+async def test_event_numbers_are_gapless_and_commit_in_order_under_concurrent_writers(settings) -> None:
+    async with open_deps(settings, "test") as deps:
+        pid, ds = await new_decision_set(deps.pool)
+        env = envelope(pid, ds)
+        first_in = asyncio.Event()
+        release = asyncio.Event()
+
+        async def slow_writer() -> list:
+            async with deps.pool.acquire() as conn, conn.transaction():
+                evs = await store.insert_events(conn, [event(env, "gate-reminder", "slow", {})], "slow", None)
+                first_in.set()
+                await release.wait()  # hold the transaction open while another writer tries
+                return evs
+
+        async def fast_writer(i: int) -> list:
+            async with deps.pool.acquire() as conn, conn.transaction():
+                return await store.insert_events(conn, [event(env, "gate-reminder", f"fast{i}", {}),
+                                                        event(env, "gate-stale", f"fast{i}", {})], f"fast{i}", None)
+
+        slow = asyncio.create_task(slow_writer())
+        await first_in.wait()
+        fast = [asyncio.create_task(fast_writer(i)) for i in range(6)]  # the pool keeps one connection to read
+        await asyncio.sleep(0.5)
+        # while the first writer is open, no later event is visible: a reader cannot skip its number
+        assert await store.list_events(deps.pool, ds) == []
+        release.set()
+        written = [await slow] + [await f for f in fast]
+        numbers = sorted(e.number for evs in written for e in evs)
+        assert numbers == list(range(1, 14))
+        assert written[0][0].number == 1
+        listed = await store.list_events(deps.pool, ds, after=5)
+        assert [e.number for e in listed] == list(range(6, 14))
+        for evs in written[1:]:  # one writer's events are consecutive
+            assert evs[1].number == evs[0].number + 1
+
+
+async def test_a_slow_step_heartbeats_past_ack_wait_and_runs_once(settings) -> None:
+    service = f"slow{uuid.uuid4().hex[:4]}"
+    subject = private_subject(service)
+    calls: list[str] = []
+
+    def make_routes(deps):
+        async def handler(env: Envelope, key: str) -> StepResult:
+            calls.append(env.decision_set_id)
+            await asyncio.sleep(settings.ack_wait_s * 2)  # longer than ack_wait: without a heartbeat, redelivered
+            return StepResult(events=[event(env, "gate-reminder", "gate_hitl", {})])
+
+        return [Route(subject, "gate_expire", handler, Envelope[GateExpire])]
+
+    app = agent_app(service, settings, make_routes, subscriptions={subject: "gate_expire"})
+    await app.start()
+    try:
+        async with open_deps(settings, "test") as deps:
+            pid, ds = await new_decision_set(deps.pool)
+            await publish(deps.js, subject, envelope(pid, ds).model_dump_json().encode(), f"slow-{uuid.uuid4()}")
+
+            async def recorded() -> bool:
+                return bool(await store.list_events(deps.pool, ds))
+
+            await wait_for(recorded, timeout=60)
+            await asyncio.sleep(settings.ack_wait_s)
+            assert calls == [ds]
+    finally:
+        await app.stop()
+
+
+async def test_transient_errors_are_retried_and_permanent_ones_dead_lettered_at_once(settings) -> None:
+    from amp_contracts import ProviderDown, ValidationFailed
+
+    service = f"kinds{uuid.uuid4().hex[:4]}"
+    subject = private_subject(service)
+    attempts: dict[str, int] = {}
+
+    def make_routes(deps):
+        async def handler(env: Envelope, key: str) -> StepResult:
+            attempts[env.decision_set_id] = attempts.get(env.decision_set_id, 0) + 1
+            if env.payload.kind == "reminder" and attempts[env.decision_set_id] == 1:
+                raise ProviderDown("the model provider is briefly unavailable")
+            if env.payload.kind == "expire":
+                raise ValidationFailed("this input can never succeed")
+            return StepResult(events=[event(env, "gate-reminder", "gate_hitl", {})])
+
+        return [Route(subject, "gate_expire", handler, Envelope[GateExpire])]
+
+    app = agent_app(service, settings, make_routes, subscriptions={subject: "gate_expire"})
+    await app.start()
+    try:
+        async with open_deps(settings, "test") as deps:
+            pid, transient = await new_decision_set(deps.pool)
+            _, permanent = await new_decision_set(deps.pool)
+            await publish(deps.js, subject, envelope(pid, transient).model_dump_json().encode(), f"t-{uuid.uuid4()}")
+            await publish(deps.js, subject, envelope(pid, permanent, "expire").model_dump_json().encode(),
+                          f"p-{uuid.uuid4()}")
+
+            async def settled() -> bool:
+                a = [e.type for e in await store.list_events(deps.pool, transient)]
+                b = [e.type for e in await store.list_events(deps.pool, permanent)]
+                return "gate-reminder" in a and "run-complete" in b
+
+            await wait_for(settled, timeout=60)
+            assert attempts[transient] == 2  # retried, not dead-lettered
+            assert attempts[permanent] == 1  # dead-lettered on its first failure
+            assert (await store.get_decision_set(deps.pool, permanent))["status"] == "failed"
+            letters = [d for d in await store.list_dead_letters(deps.pool) if d["decision_set_id"] == permanent]
+            assert [d["code"] for d in letters] == ["validation_failed"]
+    finally:
+        await app.stop()
+
+
+async def test_a_dead_letter_never_changes_a_finished_decision_set(settings) -> None:
+    from amp_runtime.agent import dead_letter
+
+    async with open_deps(settings, "test") as deps:
+        pid, ds = await new_decision_set(deps.pool)
+        async with deps.pool.acquire() as conn, conn.transaction():
+            for status in ("planning", "waiting_approval", "deciding", "generating", "completed"):
+                await store.update_decision_set(conn, ds, {"status": status})
+        before = await store.list_events(deps.pool, ds)
+        data = envelope(pid, ds).model_dump_json().encode()
+        await dead_letter(deps, "test", Route("amp.test.late", "gate_expire"), data, "late message", "internal")
+        await dead_letter(deps, "test", Route("amp.test.late", "gate_expire"), data, "late message", "unavailable",
+                          permanent=False)
+        assert (await store.get_decision_set(deps.pool, ds))["status"] == "completed"
+        assert await store.list_events(deps.pool, ds) == before
+        assert any(d["decision_set_id"] == ds for d in await store.list_dead_letters(deps.pool))  # kept for triage
+
+
+async def test_the_sweeper_redrives_a_stalled_decision_set_then_stops_it_resumably(settings) -> None:
+    from amp_runtime import sweeper
+
+    async with open_deps(settings, "test") as deps:
+        pid, ds = await new_decision_set(deps.pool)
+        subject = f"amp.test.stuck.{uuid.uuid4().hex[:6]}"
+        sub = await deps.nc.subscribe(subject)
+        async with deps.pool.acquire() as conn, conn.transaction():
+            await store.update_decision_set(conn, ds, {"status": "planning"})
+            await store.add_outbox(conn, pid, subject, f"stuck-{ds}", envelope(pid, ds).model_dump_json().encode(), ds)
+        await deps.pool.execute("UPDATE outbox SET sent_at = now() WHERE decision_set_id = $1", uuid.UUID(ds))
+
+        async def age() -> None:
+            await deps.pool.execute("UPDATE decision_sets SET updated_at = now() - interval '1 hour' WHERE id = $1",
+                                    uuid.UUID(ds))
+
+        await age()
+        done = await sweeper.sweep_once(deps.pool, deps.js, stall_after_s=60, max_redrives=1)
+        assert f"redrive {ds} 1" in done
+        got = await sub.next_msg(timeout=5)  # the last message again, under a new id
+        assert got.headers["Nats-Msg-Id"] == f"stuck-{ds}:redrive:1"
+        assert (await store.get_decision_set(deps.pool, ds))["status"] == "planning"
+        assert f"redrive {ds} 1" not in await sweeper.sweep_once(deps.pool, deps.js, 60, 1)  # fresh again
+        await age()
+        assert f"stalled {ds}" in await sweeper.sweep_once(deps.pool, deps.js, 60, 1)
+        row = await store.get_decision_set(deps.pool, ds)
+        assert row["status"] == "stalled" and row["gate"]["gate"] == "error" and row["gate"]["subject"] == subject
+        types = [e.type for e in await store.list_events(deps.pool, ds)]
+        assert types[-3:] == ["reason-card", "run-error", "gate-waiting"]
+        await sub.unsubscribe()

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+import uuid
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
@@ -28,10 +29,44 @@ class Unreachable(ApiError):
                                            "is it running (`amp up`)? set --gateway or AMP_GATEWAY")
 
 
+#: Answers that say "the same request will work in a moment": a restarting gateway, a busy pool,
+#: a keyed request still in progress.
+RETRIED_STATUS = frozenset({502, 503, 504})
+
+
 class Client:
-    def __init__(self, base_url: str, timeout: float = 30.0) -> None:
+    """Every POST carries an `Idempotency-Key` (one per call, kept across its retries), so a
+    request is retried safely. Once the gateway has answered this client, a restart of it (refused
+    connections, 502/503/504, a key still in progress) is ridden through for `retry_for_s`, with
+    `on_retry` told each time ("reconnecting"); a gateway never reached fails at once."""
+
+    def __init__(self, base_url: str, timeout: float = 30.0, retry_for_s: float = 120.0,
+                 on_retry: Callable[[str], None] | None = None) -> None:
         self.base_url = base_url.rstrip("/")
         self.http = httpx.Client(base_url=self.base_url, timeout=timeout)
+        self.retry_for_s = retry_for_s
+        self.on_retry = on_retry
+        self._reached = False
+
+    def _retrying(self, attempt: Callable[[], Any]) -> Any:
+        deadline = time.monotonic() + self.retry_for_s
+        failures = 0
+        while True:
+            try:
+                out = attempt()
+                self._reached = True
+                return out
+            except ApiError as e:
+                in_progress = e.status == 409 and "still being processed" in e.message
+                transient = isinstance(e, Unreachable) or e.status in RETRIED_STATUS or in_progress
+                if not (transient and (self._reached or in_progress)) or time.monotonic() >= deadline:
+                    if not isinstance(e, Unreachable):
+                        self._reached = True
+                    raise
+                failures += 1
+                if self.on_retry is not None:
+                    self.on_retry(f"reconnecting to {self.base_url} ({e.code}), attempt {failures}")
+                time.sleep(min(5.0, 0.25 * 2 ** failures))
 
     def close(self) -> None:
         self.http.close()
@@ -54,11 +89,12 @@ class Client:
         return self._check(r)
 
     def get(self, path: str, **params: Any) -> Any:
-        return self._send("GET", path, params={k: v for k, v in params.items() if v is not None})
+        query = {k: v for k, v in params.items() if v is not None}
+        return self._retrying(lambda: self._send("GET", path, params=query))
 
     def post(self, path: str, body: dict[str, Any], idempotency_key: str | None = None) -> Any:
-        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
-        return self._send("POST", path, json=body, headers=headers)
+        headers = {"Idempotency-Key": idempotency_key or str(uuid.uuid4())}
+        return self._retrying(lambda: self._send("POST", path, json=body, headers=headers))
 
     def projects(self, limit: int = 100) -> list[dict[str, Any]]:
         return self.get("/projects", limit=limit)["projects"]
@@ -78,7 +114,7 @@ class Client:
             out.extend(batch)
             if len(batch) < page:
                 return out
-            after = batch[-1]["id"]
+            after = batch[-1]["number"]
 
     def create_project(self, name: str, description: str = "") -> dict[str, Any]:
         return self.post("/projects", {"name": name, "description": description})
@@ -118,24 +154,35 @@ class Client:
         except httpx.TransportError as e:
             raise Unreachable(self.base_url, e) from None
 
-    def follow(self, ds_id: str, last_event_id: int | None = None, timeout: float = 60.0, retries: int = 5
-               ) -> Iterator[tuple[str, dict[str, Any], int | None]]:
-        """`stream`, reconnecting with Last-Event-ID after a dropped connection (no gap, no duplicate)."""
+    def follow(self, ds_id: str, last_event_id: int | None = None, timeout: float = 60.0,
+               give_up_after_s: float = 600.0) -> Iterator[tuple[str, dict[str, Any], int | None]]:
+        """`stream`, reconnecting with Last-Event-ID after a dropped connection (no gap, no duplicate).
+
+        The run goes on while the gateway restarts, so the stream is resumed for as long as the
+        gateway stays away less than `give_up_after_s` at a stretch (502/503/504 count as away).
+        """
         failures = 0
+        down_since: float | None = None
         while True:
             try:
                 for ev, data, eid in self.stream(ds_id, last_event_id, timeout):
-                    failures = 0
+                    failures, down_since = 0, None
                     if eid is not None:
                         last_event_id = eid
                     yield ev, data, eid
                     if ev == "run-complete":
                         return
                 time.sleep(0.5)  # the server ended the stream early (its time limit): resume
-            except Unreachable:
-                failures += 1
-                if failures > retries:
+            except ApiError as e:
+                if not (isinstance(e, Unreachable) or e.status in RETRIED_STATUS):
                     raise
+                now = time.monotonic()
+                down_since = down_since or now
+                if now - down_since > give_up_after_s:
+                    raise
+                failures += 1
+                if self.on_retry is not None:
+                    self.on_retry(f"reconnecting to {self.base_url} ({e.code}), attempt {failures}")
                 time.sleep(min(5.0, 0.5 * 2 ** (failures - 1)))
 
     def _stream(self, ds_id: str, headers: dict[str, str], timeout: float

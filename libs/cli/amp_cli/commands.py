@@ -74,7 +74,8 @@ def api_command(fn: Callable[[Client, argparse.Namespace], int]) -> Callable[[ar
     """Give a command its client and turn every failure into one line and an exit code."""
 
     def wrapper(args: argparse.Namespace) -> int:
-        client = Client(gateway_url(args), timeout=getattr(args, "http_timeout", 30.0))
+        client = Client(gateway_url(args), timeout=getattr(args, "http_timeout", 30.0),
+                        on_retry=lambda message: err_console().print(f"[dim]{escape(message)}[/]", soft_wrap=True))
         try:
             return fn(client, args)
         except ApiError as e:
@@ -322,13 +323,52 @@ def cmd_budget(client: Client, args: argparse.Namespace) -> int:
 
 
 def cmd_resume(client: Client, args: argparse.Namespace) -> int:
-    """Continue a run paused by its project's LLM budget (raise the budget first)."""
+    """Continue a run paused by its project's LLM budget (raise the budget first), or stopped after errors."""
     result = client.post(f"/decision-sets/{args.ds}/resume", {})
     if args.json and not args.watch:
         emit(result)
         return EXIT_OK
     err_console().print(f"decision set {args.ds}: resuming", soft_wrap=True)
     return watch(client, args.ds, json_mode=args.json) if args.watch else EXIT_OK
+
+
+# --------------------------------------------------------------------------- dead letters
+
+def cmd_dlq(client: Client, args: argparse.Namespace) -> int:
+    """`amp dlq list | show ID | replay ID`: the messages no step could take, and sending one again."""
+    if args.action == "list":
+        rows = client.get("/dead-letters", limit=args.limit, all="true" if args.all else None)["dead_letters"]
+        if args.json:
+            emit({"dead_letters": rows})
+            return EXIT_OK
+        out = console(False)
+        if not rows:
+            out.print("no dead letters")
+            return EXIT_OK
+        t = Table(title=f"{len(rows)} dead letter(s)", title_justify="left")
+        for col in ("id", "service", "node", "code", "decision set", "when", "reason"):
+            t.add_column(col, no_wrap=col in ("id", "decision set"))
+        for r in rows:
+            t.add_row(str(r["id"]), r["service"], r["node"], r["code"], str(r.get("decision_set_id") or ""),
+                      str(r["created_at"])[:19].replace("T", " "), escape(r["reason"][:120]))
+        out.print(t)
+        return EXIT_OK
+    if args.id is None:
+        raise RunStop(EXIT_USAGE, f"amp dlq {args.action} needs a dead letter ID")
+    if args.action == "show":
+        letter = client.get(f"/dead-letters/{args.id}")
+        if args.json:
+            emit(letter)
+        else:
+            console(False).print_json(json.dumps(letter, default=str))
+        return EXIT_OK
+    result = client.post(f"/dead-letters/{args.id}/replay", {}, idempotency_key=f"dlq-replay-{args.id}-{time.time_ns()}")
+    if args.json:
+        emit(result)
+    else:
+        err_console().print(f"dead letter {args.id}: sent again on {result['subject']} (replay {result['replays']})",
+                            soft_wrap=True)
+    return EXIT_OK
 
 
 # --------------------------------------------------------------------------- diff / export
@@ -430,9 +470,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--set", type=float, metavar="USD", help="set the budget")
     g.add_argument("--remove", action="store_true", help="remove the budget")
 
-    s = add("resume", cmd_resume, "continue a run paused by its project's LLM budget")
+    s = add("resume", cmd_resume, "continue a run paused by its project's LLM budget, or stopped after errors")
     s.add_argument("ds", metavar="DS")
     s.add_argument("--watch", action="store_true", help="follow the run afterwards")
+
+    s = add("dlq", cmd_dlq, "dead letters: list them, show one (reason and message), replay one")
+    s.add_argument("action", choices=("list", "show", "replay"))
+    s.add_argument("id", nargs="?", type=int, metavar="ID")
+    s.add_argument("--limit", type=int, default=100)
+    s.add_argument("--all", action="store_true", help="list replayed ones too")
 
     s = add("diff", cmd_diff, "unified diff of a decision set's repository against its parent (or --against)")
     s.add_argument("ds", metavar="DS")

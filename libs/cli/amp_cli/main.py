@@ -42,6 +42,11 @@ def prompt_dirs() -> list[Path]:
     return sorted(Path(services.__file__).parent.glob("*/prompts"))
 
 
+def _say_reconnecting(message: str) -> None:
+    """The run goes on while the gateway restarts: say so, on stderr, and keep waiting."""
+    print(f"amp: {message}", file=sys.stderr, flush=True)
+
+
 def _settings(args: argparse.Namespace):
     # lazy: imported by the command that needs it, so `amp` starts fast
     from amp_runtime.settings import Settings
@@ -70,8 +75,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         # lazy: imported by the command that needs it, so `amp` starts fast
         from services.gateway.app import create_app
 
+        # open SSE streams get 5 s to end after SIGTERM (clients resume with Last-Event-ID elsewhere)
         uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="warning", loop="uvloop",
-                    http="httptools")
+                    http="httptools", timeout_graceful_shutdown=5)
         return 0
     if args.service == RUNNER:  # untrusted runs only: no database, no bus, no secrets
         # lazy: imported by the command that needs it, so `amp` starts fast
@@ -134,14 +140,8 @@ def cmd_up(args: argparse.Namespace) -> int:
         import time
 
         while not stop["now"]:
-            for name, proc in list(stack.procs.items()):
-                if proc.poll() is not None:  # supervise: a crashed service comes back
-                    con.print(f"[yellow]{name} exited ({proc.returncode}); restarting[/]")
-                    if name == "gateway":
-                        stack.procs.pop(name)
-                        stack.start_services(agents=(), gateway=True)
-                    else:
-                        stack.spawn_agent(name)
+            for line in stack.supervise():  # a crashed service comes back, with a backoff, for ever
+                con.print(f"[yellow]{line}[/]")
             time.sleep(0.5)
     except KeyboardInterrupt:
         pass
@@ -175,7 +175,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                       interactive=sys.stdin.isatty() and not args.no_input, waivers=waivers, comment=args.comment or "")
     gateway = args.gateway or os.environ.get("AMP_GATEWAY")
     if gateway:
-        client = Client(gateway)
+        client = Client(gateway, on_retry=_say_reconnecting)
         try:
             return run(client, opts)
         finally:
@@ -192,7 +192,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     Console(stderr=True).print("[dim]starting the embedded platform…[/]")
     with Stack(settings) as stack:
-        client = Client(stack.gateway_url)
+        client = Client(stack.gateway_url, on_retry=_say_reconnecting)
         try:
             return run(client, opts)
         finally:

@@ -34,6 +34,14 @@ class Stack:
     nats: EmbeddedNats | None = None
     postgres: EmbeddedPostgres | None = None
     procs: dict[str, subprocess.Popen] = field(default_factory=dict)
+    #: name → (restarts in a row, when the next restart may happen, when the current process started)
+    backoff: dict[str, tuple[int, float, float]] = field(default_factory=dict)
+    #: name → when the current process was last seen running
+    alive: dict[str, float] = field(default_factory=dict)
+
+    #: A process that stayed up this long has recovered: its next crash restarts it at once again.
+    STABLE_S = 30.0
+    MAX_BACKOFF_S = 30.0
 
     @property
     def gateway_url(self) -> str:
@@ -107,6 +115,32 @@ class Stack:
 
     def spawn_agent(self, name: str, extra_env: dict[str, str] | None = None) -> None:
         self.procs[name] = self._spawn(name, ["serve", name.rsplit("-", 1)[0]], extra_env)
+
+    def supervise(self, now: float | None = None) -> list[str]:
+        """Restart every exited service, with a backoff per service (0.5 s doubling to 30 s, reset
+        after it has stayed up for `STABLE_S`), never giving up and never waiting on one: a gateway
+        that exits again before it is ready is simply restarted again later. Returns what it did."""
+        now = time.monotonic() if now is None else now
+        said = []
+        for name, proc in list(self.procs.items()):
+            if proc.poll() is None:
+                self.alive[name] = now
+                continue
+            restarts, not_before, started = self.backoff.get(name, (0, 0.0, 0.0))
+            if self.alive.get(name, -1.0) - started >= self.STABLE_S:
+                restarts = 0
+            if now < not_before:
+                continue
+            if name == "gateway":
+                self.procs[name] = self._spawn("gateway", ["serve", "gateway", "--host", self.settings.gateway_host,
+                                                           "--port", str(self.settings.gateway_port)])
+            else:
+                self.spawn_agent(name)
+            delay = min(self.MAX_BACKOFF_S, 0.5 * 2 ** restarts)
+            self.backoff[name] = (restarts + 1, now + delay, now)
+            self.alive.pop(name, None)
+            said.append(f"{name} exited ({proc.returncode}); restarted (next restart no sooner than {delay:g} s)")
+        return said
 
     def rss_bytes(self) -> dict[str, int]:
         out = {}

@@ -12,7 +12,7 @@ from pydantic import BaseModel
 
 ErrorCode = Literal[
     "validation_failed", "rate_limited", "provider_down", "conflict", "not_found",
-    "budget_exceeded", "policy_blocked", "gate_closed", "payload_too_large", "internal",
+    "budget_exceeded", "policy_blocked", "gate_closed", "payload_too_large", "unavailable", "internal",
 ]
 
 
@@ -83,6 +83,20 @@ class RateLimited(AmpError):
 
 class ProviderDown(AmpError):
     code, http_status = "provider_down", 503
+
+
+class Unavailable(AmpError):
+    """The platform itself is short of a resource for a moment (no free database connection): retry after a pause."""
+
+    code, http_status = "unavailable", 503
+
+
+class IdempotencyKeyInUse(Conflict):
+    """A request with this Idempotency-Key is still being processed: retry it, and get its response."""
+
+
+class IdempotencyKeyReused(ValidationFailed):
+    """The Idempotency-Key was used before with a different request body."""
 
 
 class BudgetExceeded(AmpError):

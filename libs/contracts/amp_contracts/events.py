@@ -23,7 +23,9 @@ TERMINAL: frozenset[str] = frozenset({"run-complete"})
 
 
 class Event(BaseModel):
-    id: int | None = Field(None, description="Monotonic per installation; the SSE id.")
+    id: int | None = Field(None, description="Unique per installation (the row's key; not an order).")
+    number: int | None = Field(None, description="1, 2, 3, ... per decision set, in commit order, without gaps: "
+                                                 "the SSE id and what `after` / Last-Event-ID count.")
     type: EventType
     project_id: str
     decision_set_id: str
@@ -45,7 +47,7 @@ class EventBatch(BaseModel):
 
 class GateWaiting(BaseModel):
     decision_set_id: str
-    gate: Literal["intake", "pre-codegen", "budget"]
+    gate: Literal["intake", "pre-codegen", "budget", "error"]
     message: str | None = Field(None, description="Why the run waits (the budget gate says what to raise).")
     ts: datetime = Field(default_factory=utcnow)
     interrupt_id: str | None = None

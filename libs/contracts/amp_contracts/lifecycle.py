@@ -9,6 +9,7 @@ change a status from which no transition leaves.
             └────────────────────────────────┘       ▲             │                        ├─▶ rejected
                                                      │             └─▶ expiring ─▶ stale    └─▶ superseded (next version)
     any running status ─▶ paused_budget ─▶ resuming ─▶ (the status the resumed step sets)
+    any running status ─▶ stalled ─▶ resuming  (a step that kept failing on a passing fault; resume retries it)
     any running status ─▶ failed
 """
 
@@ -27,6 +28,7 @@ class Status(StrEnum):
     DECIDING = "deciding"
     GENERATING = "generating"
     PAUSED_BUDGET = "paused_budget"
+    STALLED = "stalled"
     RESUMING = "resuming"
     COMPLETED = "completed"
     REJECTED = "rejected"
@@ -41,10 +43,11 @@ TERMINAL: frozenset[Status] = frozenset({S.COMPLETED, S.REJECTED, S.SUPERSEDED, 
 #: Statuses in which a step of the pipeline may be running or about to run.
 RUNNING: frozenset[Status] = frozenset({S.INTAKE, S.ANSWERING, S.PLANNING, S.DECIDING, S.GENERATING, S.RESUMING})
 #: Statuses that wait for a person (or the gate sweeper).
-WAITING: frozenset[Status] = frozenset({S.WAITING_INTAKE, S.WAITING_APPROVAL, S.EXPIRING, S.PAUSED_BUDGET})
+WAITING: frozenset[Status] = frozenset({S.WAITING_INTAKE, S.WAITING_APPROVAL, S.EXPIRING, S.PAUSED_BUDGET,
+                                        S.STALLED})
 
 _FAIL = frozenset({S.FAILED})
-_PAUSE = frozenset({S.PAUSED_BUDGET})
+_PAUSE = frozenset({S.PAUSED_BUDGET, S.STALLED})
 
 #: status → the statuses it may move to. A status may be rewritten with itself where listed
 #: (a revision round keeps `planning`).
@@ -58,6 +61,7 @@ TRANSITIONS: dict[Status, frozenset[Status]] = {
     S.DECIDING: frozenset({S.GENERATING, S.REJECTED, S.SUPERSEDED}) | _PAUSE | _FAIL,
     S.GENERATING: frozenset({S.COMPLETED}) | _PAUSE | _FAIL,
     S.PAUSED_BUDGET: frozenset({S.RESUMING}) | _FAIL,
+    S.STALLED: frozenset({S.RESUMING}) | _FAIL,
     S.RESUMING: frozenset({S.WAITING_INTAKE, S.PLANNING, S.WAITING_APPROVAL, S.GENERATING, S.COMPLETED,
                            S.REJECTED, S.SUPERSEDED}) | _PAUSE | _FAIL,
     **{t: frozenset() for t in TERMINAL},
@@ -68,7 +72,7 @@ LABELS: dict[Status, str] = {
     S.INTAKE: "reading the requirements", S.WAITING_INTAKE: "waiting for your answers",
     S.ANSWERING: "applying your answers", S.PLANNING: "planning", S.WAITING_APPROVAL: "waiting for approval",
     S.EXPIRING: "approval expiring", S.DECIDING: "applying the decision", S.GENERATING: "generating and validating",
-    S.PAUSED_BUDGET: "paused: LLM budget", S.RESUMING: "resuming", S.COMPLETED: "completed",
+    S.PAUSED_BUDGET: "paused: LLM budget", S.STALLED: "stopped after repeated errors: resume to retry", S.RESUMING: "resuming", S.COMPLETED: "completed",
     S.REJECTED: "rejected", S.SUPERSEDED: "superseded by a new version", S.STALE: "approval expired",
     S.FAILED: "failed",
 }

@@ -12,6 +12,8 @@ import asyncio
 import hashlib
 import json
 import logging
+import os
+import threading
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -37,13 +39,14 @@ from faststream import AckPolicy, FastStream
 from faststream.nats import ConsumerConfig, JStream, NatsBroker, NatsMessage, PullSub
 from pydantic import ValidationError
 
-from . import store
+from . import outbox, store
 from .bootstrap import open_deps
 from .bus import publish
 from .calls import call_context, new_call
 from .deps import Deps
+from .retry import Failure, classify, redelivery_delay
 from .settings import Settings
-from .step import StepRecord, StepResult, publish_events, run_step
+from .step import StepRecord, StepResult, enqueue_events, run_step, step_key
 
 log = logging.getLogger("amp.agent")
 
@@ -97,13 +100,16 @@ def agent_app(service: str, settings: Settings, make_routes: RouteFactory,
 
     @app.after_startup
     async def _background() -> None:
+        deps = state["deps"]
+        state["tasks"] = [asyncio.create_task(outbox.relay(deps.pool, deps.js))]  # every process relays
         if background is not None:
-            state["task"] = asyncio.create_task(background(state["deps"]))
+            state["tasks"].append(asyncio.create_task(background(deps)))
 
     @app.on_shutdown
     async def _cancel() -> None:
-        if "task" in state:
-            state["task"].cancel()
+        exit_by_deadline(SHUTDOWN_GRACE_S)
+        for task in state.get("tasks", []):
+            task.cancel()
 
     @app.after_shutdown
     async def _stop() -> None:
@@ -111,6 +117,19 @@ def agent_app(service: str, settings: Settings, make_routes: RouteFactory,
             await state["cm"].__aexit__(None, None, None)
 
     return app
+
+
+#: From SIGTERM to exit, at most: in-flight steps get this long to finish (an unfinished one is
+#: redelivered: its key makes that harmless). Below Kubernetes' default grace period of 30 s.
+SHUTDOWN_GRACE_S = 10.0
+
+
+def exit_by_deadline(grace_s: float) -> None:
+    """Make sure the process ends within `grace_s`, whatever its bus and database are doing (a
+    drain towards a NATS that has gone can otherwise wait for ever)."""
+    timer = threading.Timer(grace_s, os._exit, (143,))
+    timer.daemon = True
+    timer.start()
 
 
 def _subscribe(broker: NatsBroker, stream: JStream, service: str, settings: Settings, route: Route,
@@ -134,6 +153,27 @@ async def _raw_body(msg: Any) -> bytes:
 async def handle_delivery(deps: Deps, service: str, route: Route, msg: NatsMessage) -> StepRecord | None:
     raw = msg.raw_message
     data: bytes = raw.data
+    delivered = raw.metadata.num_delivered if raw.metadata else 1
+    beat = asyncio.create_task(_heartbeat(msg, deps.settings.ack_wait_s))
+    try:
+        return await _deliver(deps, service, route, msg, data, delivered)
+    finally:
+        beat.cancel()
+
+
+async def _heartbeat(msg: NatsMessage, ack_wait_s: float) -> None:
+    """Tell JetStream the message is still being worked on, so a long step (a validator run, a model
+    call) is not delivered again to another replica while it runs."""
+    while True:
+        await asyncio.sleep(max(0.5, ack_wait_s / 3))
+        try:
+            await msg.in_progress()
+        except Exception as e:  # noqa: BLE001 - a lost connection: the redelivery, if any, is absorbed by the key
+            log.debug("in_progress failed: %s", e)
+
+
+async def _deliver(deps: Deps, service: str, route: Route, msg: NatsMessage, data: bytes,
+                   delivered: int) -> StepRecord | None:
     try:
         env = (route.envelope or envelope_type(route.subject)).model_validate_json(data)
     except ValidationError as e:
@@ -150,18 +190,30 @@ async def handle_delivery(deps: Deps, service: str, route: Route, msg: NatsMessa
         await msg.ack()
         return None
     except Exception as e:  # noqa: BLE001 - every failure is either retried or dead-lettered, never lost
-        delivered = raw.metadata.num_delivered if raw.metadata else 1
-        final = isinstance(e, AmpError) or delivered >= deps.settings.max_deliver  # typed errors fail again
-        log.exception("step %s/%s failed (delivery %s%s)", service, route.node, delivered, ", final" if final else "")
-        if final:
-            code = e.code if isinstance(e, AmpError) else "internal"
-            await dead_letter(deps, service, route, data, f"{route.node} failed: {e}", code)
-            await msg.ack()
+        kind = classify(e)
+        final = kind is Failure.PERMANENT or delivered >= deps.settings.max_deliver
+        log.warning("step %s/%s failed (delivery %s, %s%s): %s", service, route.node, delivered, kind,
+                    ", final" if final else "", e, exc_info=kind is not Failure.TRANSIENT)
+        if not final:
+            await msg.nack(delay=redelivery_delay(delivered, deps.settings.retry_base_s, deps.settings.retry_max_s))
+            return None
+        if await _committed(deps, step_key(env, service, route.node)):
+            log.warning("step %s/%s had committed before it failed: its outbox carries it on", service, route.node)
         else:
-            await msg.nack(delay=min(5.0, 0.2 * 2 ** (delivered - 1)))
+            code = e.code if isinstance(e, AmpError) else ("unavailable" if kind is Failure.TRANSIENT else "internal")
+            await dead_letter(deps, service, route, data, f"{route.node} failed: {e}", code,
+                              permanent=kind is Failure.PERMANENT)
+        await msg.ack()
         return None
     await msg.ack()
     return record
+
+
+async def _committed(deps: Deps, key: str) -> bool:
+    try:
+        return await store.get_run(deps.pool, key) is not None
+    except Exception:  # noqa: BLE001 - unknown: the dead letter's own lifecycle check keeps a finished set final
+        return False
 
 
 async def pause_for_budget(deps: Deps, service: str, route: Route, env: Envelope, data: bytes,
@@ -177,6 +229,7 @@ async def pause_for_budget(deps: Deps, service: str, route: Route, env: Envelope
                       risks=[error.message], confidence=1.0, details={"budget": error.details or []})
     needed = float(((error.details or [{}])[0]).get("estimate_usd") or 0.0)
     parked = {**gate.model_dump(mode="json"), "subject": route.subject, "body": data.decode(), "estimate_usd": needed}
+    key = f"budget:{uuid.uuid4()}"  # each pause is news, even of the same message
     async with deps.pool.acquire() as conn, conn.transaction():
         row = await store.update_decision_set(conn, env.decision_set_id, {"status": "paused_budget", "stage": route.node,
                                                                           "gate": parked}, node=route.node,
@@ -186,48 +239,106 @@ async def pause_for_budget(deps: Deps, service: str, route: Route, env: Envelope
                   run_id=env.run_id, node_name=route.node, data=card.model_dump(mode="json")),
             Event(type="gate-waiting", project_id=env.project_id, decision_set_id=env.decision_set_id,
                   run_id=env.run_id, node_name=route.node, data=gate.model_dump(mode="json")),
-        ], f"budget:{uuid.uuid4()}", None)  # each pause is news, even of the same message
-    await publish_events(deps.js, events, f"budget:{events[0].id}")
+        ], key, None)
+        outgoing = await enqueue_events(conn, events, key)
+    await outbox.send(deps.pool, deps.js, outgoing)
 
 
-async def dead_letter(deps: Deps, service: str, route: Route, data: bytes, reason: str, code: str) -> None:
-    """Park the message on the dead-letter subject and tell the decision set's stream why."""
-    await publish(deps.js, Subjects.dead_letter(service), data,
-                  f"dlq:{service}:{route.subject}:{_digest(data)}",
-                  headers={"Amp-Reason": reason[:500], "Amp-Subject": route.subject})
+#: How long a dead letter keeps trying to record itself (a database outage) before it gives up.
+DEAD_LETTER_PATIENCE_S = 90.0
+
+
+async def dead_letter(deps: Deps, service: str, route: Route, data: bytes, reason: str, code: str, *,
+                      permanent: bool = True) -> None:
+    """Keep the message (table `dead_letters`, `amp dlq`) and tell the decision set's stream why.
+
+    A permanent failure ends the decision set (`failed`, with a run-error and run-complete). A
+    step that kept failing on a passing fault (an outage longer than the redeliveries) stops it
+    as `stalled` instead, its message parked on the decision set: `amp resume` (or `amp dlq replay`)
+    runs it again. A decision set that has already ended keeps its status: the lifecycle refuses
+    the change, and nothing else is written for it but the dead-letter row. The whole record is one
+    transaction, retried through a database outage, its messages in the outbox.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + DEAD_LETTER_PATIENCE_S
+    attempt = 0
+    while True:
+        try:
+            outgoing = await _record_dead_letter(deps, service, route, data, reason, code, permanent)
+            break
+        except Exception as e:  # noqa: BLE001 - the record must land before the message is acked
+            attempt += 1
+            if loop.time() >= deadline:
+                log.error("could not record the dead letter of %s from %s (%s); the stall sweeper will notice its "
+                          "decision set", reason, route.subject, e)
+                outgoing = []
+                break
+            await asyncio.sleep(min(10.0, 0.5 * 2 ** attempt))
+    try:  # a copy on the bus for subscribers and triage; the table is the record
+        await publish(deps.js, Subjects.dead_letter(service), data, f"dlq:{service}:{route.subject}:{_digest(data)}",
+                      headers={"Amp-Reason": reason[:500], "Amp-Subject": route.subject, "Amp-Code": code})
+    except Exception as e:  # noqa: BLE001
+        log.warning("dead-letter copy on the bus failed: %s", e)
+    await outbox.send(deps.pool, deps.js, outgoing)
+
+
+async def _record_dead_letter(deps: Deps, service: str, route: Route, data: bytes, reason: str, code: str,
+                              permanent: bool) -> list[outbox.Outgoing]:
     ids = _lenient_ids(data)
-    if ids is None:
-        log.error("dead-lettered an unattributable message from %s: %s", route.subject, reason)
-        return
-    project_id, ds_id, run_id = ids
-    if await store.find_decision_set(deps.pool, ds_id) is None:
-        return
-    err = RunError(decision_set_id=ds_id, node_name=route.node, message=reason[:1000], code=code)
-    card = ReasonCard(decision_id=str(uuid.uuid5(uuid.UUID(ds_id), f"dlq:{_digest(data)}")), agent=service,
-                      node_name=route.node, summary=f"The {service} agent could not complete {route.node}: "
-                      f"{reason[:500]}. The run stops here; the message is kept on the dead-letter subject "
-                      f"{Subjects.dead_letter(service)} for triage.", risks=[f"{code}: {reason[:300]}"], confidence=0.0,
-                      details={"code": code, "dead_letter_subject": Subjects.dead_letter(service)})
-    try:
-        async with deps.pool.acquire() as conn, conn.transaction():
-            row = await store.update_decision_set(conn, ds_id, {"status": "failed", "stage": route.node},
-                                                  node=route.node, run_id=run_id)
-            done = RunComplete(decision_set_id=ds_id, version=row["version"], status="failed")
-            events = _transition(row) + await store.insert_events(conn, [
-                Event(type="reason-card", project_id=project_id, decision_set_id=ds_id, run_id=run_id,
-                      node_name=route.node, data=card.model_dump(mode="json")),
-                Event(type="run-error", project_id=project_id, decision_set_id=ds_id, run_id=run_id,
-                      node_name=route.node, data=err.model_dump(mode="json")),
-                Event(type="run-complete", project_id=project_id, decision_set_id=ds_id, run_id=run_id,
-                      node_name=route.node, data=done.model_dump(mode="json")),
-            ], f"dlq:{_digest(data)}", None)
-    except IllegalTransition:  # the decision set already ended: a late or forged message cannot reopen it
-        log.warning("dead-lettered a message for decision set %s, which has already ended; its status stays", ds_id)
-        return
-    await publish_events(deps.js, events, f"dlq:{events[0].id}")
-    ended = Envelope[RunCompleted](project_id=project_id, decision_set_id=ds_id, run_id=run_id,
-                                   payload=RunCompleted(version=row["version"], status="failed"))
-    await publish(deps.js, Subjects.RUN_COMPLETED, ended.model_dump_json().encode(), f"run-failed:{ds_id}")
+    digest = _digest(data)
+    async with deps.pool.acquire(timeout=10) as conn, conn.transaction():
+        dl_id = await store.add_dead_letter(conn, service, route.subject, route.node, code, reason[:2000], data, digest,
+                                            ids[0] if ids else None, ids[1] if ids else None)
+        if ids is None:
+            log.error("dead-lettered an unattributable message from %s: %s", route.subject, reason)
+            return []
+        project_id, ds_id, run_id = ids
+        if await store.find_decision_set(conn, ds_id) is None:
+            return []
+        subject = Subjects.dead_letter(service)
+        if permanent:
+            summary = (f"The {service} agent could not complete {route.node}: {reason[:500]}. The run stops here; the "
+                       f"message is kept as dead letter {dl_id} ({subject}) for triage.")
+        else:
+            summary = (f"The {service} agent kept failing on {route.node}: {reason[:500]}. The run is stopped, not "
+                       f"ended: `amp resume {ds_id}` (POST /decision-sets/{ds_id}/resume) runs the step again.")
+        card = ReasonCard(decision_id=str(uuid.uuid5(uuid.UUID(ds_id), f"dlq:{digest}")), agent=service,
+                          node_name=route.node, summary=summary, risks=[f"{code}: {reason[:300]}"], confidence=0.0,
+                          details={"code": code, "dead_letter_subject": subject, "dead_letter_id": dl_id})
+        err = RunError(decision_set_id=ds_id, node_name=route.node, message=reason[:1000], code=code)
+        if permanent:
+            fields: dict[str, Any] = {"status": "failed", "stage": route.node}
+        else:
+            gate = GateWaiting(decision_set_id=ds_id, gate="error", message=summary)
+            fields = {"status": "stalled", "stage": route.node,
+                      "gate": {**gate.model_dump(mode="json"), "subject": route.subject, "body": data.decode(),
+                               "dead_letter_id": dl_id}}
+        try:
+            row = await store.update_decision_set(conn, ds_id, fields, node=route.node, run_id=run_id)
+        except IllegalTransition:  # the decision set already ended: a late or forged message cannot reopen it
+            log.warning("dead-lettered a message for decision set %s, which has already ended; its status stays",
+                        ds_id)
+            return []
+        key = f"dlq:{digest}:{row['lock_version']}"
+        new = [Event(type="reason-card", project_id=project_id, decision_set_id=ds_id, run_id=run_id,
+                     node_name=route.node, data=card.model_dump(mode="json")),
+               Event(type="run-error", project_id=project_id, decision_set_id=ds_id, run_id=run_id,
+                     node_name=route.node, data=err.model_dump(mode="json"))]
+        if permanent:
+            new.append(Event(type="run-complete", project_id=project_id, decision_set_id=ds_id, run_id=run_id,
+                             node_name=route.node, data=RunComplete(decision_set_id=ds_id, version=row["version"],
+                                                                    status="failed").model_dump(mode="json")))
+        else:
+            new.append(Event(type="gate-waiting", project_id=project_id, decision_set_id=ds_id, run_id=run_id,
+                             node_name=route.node, data=fields["gate"]))
+        events = _transition(row) + await store.insert_events(conn, new, key, None)
+        outgoing = await enqueue_events(conn, events, key)
+        if permanent:
+            ended = Envelope[RunCompleted](project_id=project_id, decision_set_id=ds_id, run_id=run_id,
+                                           payload=RunCompleted(version=row["version"], status="failed"))
+            outgoing.append(await outbox.enqueue(conn, project_id, Subjects.RUN_COMPLETED, f"run-failed:{ds_id}",
+                                                 ended.model_dump_json().encode(), ds_id))
+        return outgoing
 
 
 def _transition(row: dict[str, Any]) -> list[Event]:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 from psycopg.rows import dict_row
@@ -17,6 +20,8 @@ from .graphs import serializer
 from .providers import PackRegistry, providers_from_settings
 from .reader import PgReader
 from .settings import Settings
+
+log = logging.getLogger("amp.bootstrap")
 
 
 async def open_checkpointer(database_url: str, max_size: int = 5):
@@ -51,6 +56,25 @@ async def open_deps(settings: Settings, name: str) -> AsyncIterator[Deps]:
     try:
         yield deps
     finally:
-        await nc.drain()
-        await saver_pool.close()
-        await pool.close()
+        await close_within(nc.drain(), nc.close, "the bus")
+        await close_within(saver_pool.close(), None, "the checkpointer's pool")
+        await close_within(pool.close(), pool.terminate, "the database pool")
+
+
+#: Each resource gets this long to close cleanly on shutdown; then it is dropped. A process must
+#: exit within Kubernetes' grace period whatever state its bus and database are in.
+CLOSE_TIMEOUT_S = 3.0
+
+
+async def close_within(closing: Awaitable[Any], force: Callable[[], Any] | None, what: str) -> None:
+    try:
+        await asyncio.wait_for(closing, CLOSE_TIMEOUT_S)
+    except Exception as e:  # noqa: BLE001 - shutting down: log, force, go on
+        log.warning("closing %s did not finish cleanly (%s); dropping it", what, type(e).__name__)
+        if force is not None:
+            try:
+                result = force()
+                if asyncio.iscoroutine(result):
+                    await asyncio.wait_for(result, 1.0)
+            except Exception:  # noqa: BLE001
+                pass

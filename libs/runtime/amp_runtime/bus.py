@@ -42,10 +42,11 @@ async def connect(servers: str | list[str], name: str) -> nats.NATS:
     return await nats.connect(servers, name=name, max_reconnect_attempts=-1, reconnect_time_wait=0.5)
 
 
-async def publish(js: JetStreamContext, subject: str, body: bytes, msg_id: str, headers: dict[str, str] | None = None) -> bool:
+async def publish(js: JetStreamContext, subject: str, body: bytes, msg_id: str, headers: dict[str, str] | None = None,
+                  timeout: float | None = None) -> bool:
     """Publish once in effect: JetStream drops a repeat of `msg_id` inside the duplicate window.
 
     Returns True when the server stored the message, False when it was a duplicate.
     """
-    ack = await js.publish(subject, body, headers={"Nats-Msg-Id": msg_id, **(headers or {})})
+    ack = await js.publish(subject, body, headers={"Nats-Msg-Id": msg_id, **(headers or {})}, timeout=timeout)
     return not bool(ack.duplicate)

@@ -28,8 +28,23 @@ class Settings(BaseModel):
     stream_replicas: int = Field(1, ge=1, le=5, description="AMP_STREAM_REPLICAS: copies of the JetStream stream "
                                                             "(3 on a NATS cluster of three; 1 on a single server).")
     duplicate_window_s: float = 120.0
-    ack_wait_s: float = 30.0
-    max_deliver: int = 5
+    ack_wait_s: float = Field(30.0, gt=0, description="AMP_ACK_WAIT_S: JetStream redelivers a message not acked "
+                                                       "within this time; a running step extends it with a heartbeat "
+                                                       "(`in_progress`) every third of it.")
+    max_deliver: int = Field(5, ge=1, description="AMP_MAX_DELIVER: deliveries of one message before it is "
+                                                  "dead-lettered (transient failures only; permanent ones go at once).")
+    retry_base_s: float = Field(2.0, gt=0, description="AMP_RETRY_BASE_S: delay before the first redelivery of a "
+                                                       "failed step; each next one waits three times longer.")
+    retry_max_s: float = Field(60.0, gt=0, description="AMP_RETRY_MAX_S: cap of one redelivery delay. With the "
+                                                       "defaults five deliveries span about 80 s of outage.")
+    stall_after_s: float = Field(600.0, gt=0, description="AMP_STALL_AFTER_S: a running decision set with no write "
+                                                          "for this long is re-driven from its last message.")
+    max_redrives: int = Field(3, ge=0, description="AMP_MAX_REDRIVES: re-drives of a stalled decision set before it "
+                                                   "ends with a run-error (`amp resume` or `amp dlq replay` go on).")
+    db_acquire_timeout_s: float = Field(10.0, gt=0, description="AMP_DB_ACQUIRE_TIMEOUT_S: wait for a pooled database "
+                                                                "connection before a request answers 503.")
+    idempotency_ttl_s: float = Field(24 * 3600.0, gt=0, description="AMP_IDEMPOTENCY_TTL_S: how long an "
+                                                                    "Idempotency-Key's response is replayed.")
     max_workers: int = Field(1, description="AMP_MAX_WORKERS: messages one service process handles at once "
                                             "(overlaps one step's I/O waits with another's work).")
     gate_ttl_s: float = 7 * 24 * 3600.0
@@ -101,7 +116,11 @@ class Settings(BaseModel):
                                 ("AMP_SSE_MAX_DURATION_S", "sse_max_duration_s"),
                                 ("AMP_ARTIFACT_URL_TTL_S", "artifact_url_ttl_s"), ("AMP_WEBHOOK_JITTER", "webhook_jitter"),
                                 ("AMP_WEBHOOK_TIMEOUT_S", "webhook_timeout_s"), ("AMP_WEBHOOK_POLL_S", "webhook_poll_s"),
-                                ("AMP_VALIDATORS_TIMEOUT_S", "validators_timeout_s")):
+                                ("AMP_VALIDATORS_TIMEOUT_S", "validators_timeout_s"),
+                                ("AMP_RETRY_BASE_S", "retry_base_s"), ("AMP_RETRY_MAX_S", "retry_max_s"),
+                                ("AMP_STALL_AFTER_S", "stall_after_s"), ("AMP_MAX_REDRIVES", "max_redrives"),
+                                ("AMP_DB_ACQUIRE_TIMEOUT_S", "db_acquire_timeout_s"),
+                                ("AMP_IDEMPOTENCY_TTL_S", "idempotency_ttl_s")):
             if e.get(env_name):
                 values[field] = e[env_name]
         values.update(overrides)
@@ -120,7 +139,11 @@ class Settings(BaseModel):
                "AMP_WEBHOOK_ALLOW_PRIVATE": "1" if self.webhook_allow_private else "0",
                "AMP_WEBHOOK_RETRY_SCHEDULE": ",".join(str(d) for d in self.webhook_retry_schedule_s),
                "AMP_WEBHOOK_JITTER": str(self.webhook_jitter), "AMP_WEBHOOK_TIMEOUT_S": str(self.webhook_timeout_s),
-               "AMP_WEBHOOK_POLL_S": str(self.webhook_poll_s), "AMP_VALIDATORS_TIMEOUT_S": str(self.validators_timeout_s)}
+               "AMP_WEBHOOK_POLL_S": str(self.webhook_poll_s), "AMP_VALIDATORS_TIMEOUT_S": str(self.validators_timeout_s),
+               "AMP_RETRY_BASE_S": str(self.retry_base_s), "AMP_RETRY_MAX_S": str(self.retry_max_s),
+               "AMP_STALL_AFTER_S": str(self.stall_after_s), "AMP_MAX_REDRIVES": str(self.max_redrives),
+               "AMP_DB_ACQUIRE_TIMEOUT_S": str(self.db_acquire_timeout_s),
+               "AMP_IDEMPOTENCY_TTL_S": str(self.idempotency_ttl_s)}
         if self.nats_url:
             out["NATS_URL"] = self.nats_url
         if self.database_url:

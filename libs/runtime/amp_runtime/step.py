@@ -3,8 +3,10 @@
 1. key = sha256(thread_id | node | canonical_json(input))
 2. a finished key → re-publish its stored output (a redelivery after a crash)
 3. otherwise compute (the service's LangGraph subgraph, checkpointed in Postgres)
-4. one transaction: the agent_runs row, the events, the decision-set update (optimistic lock)
-5. publish events and next messages with Nats-Msg-Id derived from the key
+4. one transaction: the agent_runs row, the events, the decision-set update (optimistic lock),
+   and the outbox rows of what the step publishes
+5. publish events and next messages with Nats-Msg-Id derived from the key; whatever fails to go
+   out here (a crash, a bus outage) the outbox relay sends, so nothing committed is ever lost
 6. the caller acks
 """
 
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -22,7 +25,7 @@ from amp_contracts import CardDraft, Envelope, Event, EventBatch, ProviderInfo, 
 from nats.js import JetStreamContext
 from pydantic import BaseModel
 
-from . import store
+from . import outbox, store
 from .bus import publish
 from .calls import current_call, usage_rows
 from .canonical import idempotency_key
@@ -30,6 +33,8 @@ from .cards import card_events, event, forward, stamp_cards
 from .faults import maybe_crash
 from .providers import record_usage
 from .telemetry import step_span
+
+_log = logging.getLogger("amp.step")
 
 
 @dataclass
@@ -104,6 +109,7 @@ class StepRecord:
     events: list[Event]
     messages: list[tuple[str, dict]]
     replayed: bool
+    outgoing: list[outbox.Outgoing] = field(default_factory=list)
 
 
 def step_key(env: Envelope, service: str, node: str) -> str:
@@ -137,7 +143,12 @@ async def _run(pool: asyncpg.Pool, js: JetStreamContext, service: str, node: str
                             messages=[(s, m) for s, m in done["output"]["messages"]])
     if not record.replayed:
         maybe_crash(service, "after_commit")
-    await _publish(js, record)
+        await outbox.send(pool, js, record.outgoing)
+    else:  # a redelivery after a crash: publish again (the ids de-duplicate); the outbox covers a failure
+        try:
+            await _publish(js, record)
+        except Exception as e:  # noqa: BLE001 - committed: the outbox relay sends what is still unsent
+            _log.warning("re-publishing step %s failed (%s); its outbox rows remain for the relay", key, e)
     maybe_crash(service, "after_publish")
     return record
 
@@ -168,26 +179,44 @@ async def _commit(pool: asyncpg.Pool, service: str, node: str, env: Envelope, ke
         if not await store.insert_run(conn, key, env.project_id, env.decision_set_id, service, node, output,
                                       duration_ms):
             raise _AlreadyDone()
-    return StepRecord(key=key, events=events, messages=messages, replayed=False)
+        outgoing = await enqueue_events(conn, events, key)
+        for i, (subject, body) in enumerate(messages):
+            outgoing.append(await outbox.enqueue(conn, env.project_id, subject, f"{key}:{i}", _json(body),
+                                                 body.get("decision_set_id") or env.decision_set_id))
+    return StepRecord(key=key, events=events, messages=messages, replayed=False, outgoing=outgoing)
 
 
 class _AlreadyDone(Exception):
     pass
 
 
+def _json(body: dict) -> bytes:
+    return json.dumps(body, separators=(",", ":")).encode()
+
+
 async def _publish(js: JetStreamContext, record: StepRecord) -> None:
     """Events first, then the next messages: the next agent's events always follow ours."""
     await publish_events(js, record.events, record.key)
     for i, (subject, body) in enumerate(record.messages):  # envelopes as JSON objects, fresh or replayed
-        await publish(js, subject, json.dumps(body, separators=(",", ":")).encode(), f"{record.key}:{i}")
+        await publish(js, subject, _json(body), f"{record.key}:{i}")
+
+
+def _event_batches(events: list[Event], key: str) -> list[tuple[str, str, str, bytes]]:
+    """(decision set, subject, message id, body): one `EventBatch` per decision set the step wrote to."""
+    by_ds: dict[str, list[Event]] = {}
+    for ev in events:
+        by_ds.setdefault(ev.decision_set_id, []).append(ev)
+    return [(ds, Subjects.events(ds), f"evts:{key}:{ds}", EventBatch(events=evs).model_dump_json().encode())
+            for ds, evs in by_ds.items()]
+
+
+async def enqueue_events(conn: asyncpg.Connection, events: list[Event], key: str) -> list[outbox.Outgoing]:
+    """The event batches of a transaction, as outbox rows of that transaction."""
+    return [await outbox.enqueue(conn, events[0].project_id, subject, msg_id, body, ds)
+            for ds, subject, msg_id, body in _event_batches(events, key)]
 
 
 async def publish_events(js: JetStreamContext, events: list[Event], key: str) -> None:
     """One `EventBatch` message per decision set the step wrote events for (usually one)."""
-    by_ds: dict[str, list[Event]] = {}
-    for ev in events:
-        by_ds.setdefault(ev.decision_set_id, []).append(ev)
-    await asyncio.gather(*(
-        publish(js, Subjects.events(ds), EventBatch(events=evs).model_dump_json().encode(), f"evts:{key}:{ds}")
-        for ds, evs in by_ds.items()))
+    await asyncio.gather(*(publish(js, subject, body, msg_id) for _, subject, msg_id, body in _event_batches(events, key)))
 

@@ -197,34 +197,65 @@ async def _record_transition(conn: asyncpg.Connection, row: dict[str, Any], node
 
 async def insert_events(conn: asyncpg.Connection, events: list[Event], step_key: str,
                         checkpoint_id: str | None) -> list[Event]:
-    """Append a step's events in one statement; a replay of the same step returns the rows already there."""
+    """Append a step's events; a replay of the same step returns the rows already there.
+
+    Each event gets the next `number` of its decision set, counted on the decision set's row
+    under its row lock, in the writing transaction: two writers of one decision set serialise
+    here and commit in number order, so a reader following `number` (an SSE stream, a resume
+    with Last-Event-ID) never sees a higher number before a lower one commits; a rolled-back
+    writer gives its numbers back. A global sequence would hand out ids that commit out of order.
+    """
     if not events:
         return []
-    rows = await conn.fetch(
-        "INSERT INTO events (project_id, decision_set_id, run_id, node_name, type, step_key, seq, checkpoint_id, "
-        "data, ts) SELECT p, d, r, n, t, $6, s, $7, x, ts FROM unnest($1::uuid[], $2::uuid[], $3::text[], "
-        "$4::text[], $5::text[], $8::int[], $9::jsonb[], $10::timestamptz[]) WITH ORDINALITY "
-        "AS u(p, d, r, n, t, s, x, ts, o) ORDER BY o "
-        "ON CONFLICT (decision_set_id, node_name, type, step_key, seq) DO UPDATE SET seq = events.seq "
-        "RETURNING id, ts, seq",
-        [uuid.UUID(e.project_id) for e in events], [uuid.UUID(e.decision_set_id) for e in events],
-        [e.run_id for e in events], [e.node_name for e in events], [e.type for e in events], step_key,
-        checkpoint_id, list(range(len(events))), [e.data for e in events], [e.ts for e in events])
-    by_seq = {r["seq"]: r for r in rows}
-    return [ev.model_copy(update={"id": by_seq[i]["id"], "ts": by_seq[i]["ts"]}) for i, ev in enumerate(events)]
+    ds_ids = sorted({e.decision_set_id for e in events})
+    counts: dict[str, int] = {}
+    for ds in ds_ids:  # one lock order for every writer: no deadlock between two multi-set steps
+        count = await conn.fetchval("SELECT event_count FROM decision_sets WHERE id = $1 FOR UPDATE", uuid.UUID(ds))
+        if count is None:
+            raise NotFound(f"decision set {ds} not found")
+        counts[ds] = count
+    seen = {(str(r["decision_set_id"]), r["node_name"], r["type"], r["seq"]): r for r in await conn.fetch(
+        "SELECT id, ts, seq, number, decision_set_id, node_name, type FROM events "
+        "WHERE step_key = $1 AND decision_set_id = ANY($2::uuid[])", step_key, [uuid.UUID(d) for d in ds_ids])}
+    fresh = [(i, e) for i, e in enumerate(events) if (e.decision_set_id, e.node_name, e.type, i) not in seen]
+    numbers: dict[int, int] = {}
+    for i, e in fresh:
+        counts[e.decision_set_id] += 1
+        numbers[i] = counts[e.decision_set_id]
+    if fresh:
+        rows = await conn.fetch(
+            "INSERT INTO events (project_id, decision_set_id, run_id, node_name, type, step_key, seq, checkpoint_id, "
+            "data, ts, number) SELECT p, d, r, n, t, $6, s, $7, x, ts, num FROM unnest($1::uuid[], $2::uuid[], "
+            "$3::text[], $4::text[], $5::text[], $8::int[], $9::jsonb[], $10::timestamptz[], $11::bigint[]) "
+            "WITH ORDINALITY AS u(p, d, r, n, t, s, x, ts, num, o) ORDER BY o RETURNING id, ts, seq, number",
+            [uuid.UUID(e.project_id) for _, e in fresh], [uuid.UUID(e.decision_set_id) for _, e in fresh],
+            [e.run_id for _, e in fresh], [e.node_name for _, e in fresh], [e.type for _, e in fresh], step_key,
+            checkpoint_id, [i for i, _ in fresh], [e.data for _, e in fresh], [e.ts for _, e in fresh],
+            [numbers[i] for i, _ in fresh])
+        for r in rows:
+            seen[(events[r["seq"]].decision_set_id, events[r["seq"]].node_name, events[r["seq"]].type, r["seq"])] = r
+        for ds in {e.decision_set_id for _, e in fresh}:
+            await conn.execute("UPDATE decision_sets SET event_count = $2 WHERE id = $1", uuid.UUID(ds), counts[ds])
+    out = []
+    for i, ev in enumerate(events):
+        r = seen[(ev.decision_set_id, ev.node_name, ev.type, i)]
+        out.append(ev.model_copy(update={"id": r["id"], "ts": r["ts"], "number": r["number"]}))
+    return out
 
 
 async def list_reason_cards(db: Conn, ds_id: str) -> list[dict[str, Any]]:
     """Only the Reason Cards of a decision set (what the rationale and the docs are built from)."""
-    rows = await db.fetch("SELECT data FROM events WHERE decision_set_id = $1 AND type = 'reason-card' ORDER BY id",
+    rows = await db.fetch("SELECT data FROM events WHERE decision_set_id = $1 AND type = 'reason-card' ORDER BY number",
                           _uuid(ds_id, "decision set"))
     return [r["data"] for r in rows]
 
 
-async def list_events(db: Conn, ds_id: str, after_id: int = 0, limit: int = 10_000) -> list[Event]:
+async def list_events(db: Conn, ds_id: str, after: int = 0, limit: int = 10_000) -> list[Event]:
+    """A decision set's events after number `after`, in number order (the order they committed in)."""
     rows = await db.fetch(
-        "SELECT id, project_id, decision_set_id, run_id, node_name, type, data, ts FROM events "
-        "WHERE decision_set_id = $1 AND id > $2 ORDER BY id LIMIT $3", _uuid(ds_id, "decision set"), after_id, limit)
+        "SELECT id, number, project_id, decision_set_id, run_id, node_name, type, data, ts FROM events "
+        "WHERE decision_set_id = $1 AND number > $2 ORDER BY number LIMIT $3", _uuid(ds_id, "decision set"), after,
+        limit)
     return [Event.model_validate(_row(r)) for r in rows]
 
 
@@ -279,33 +310,122 @@ async def upsert_cost(conn: asyncpg.Connection, project_id: str, ds_id: str, est
 
 # --- idempotency keys of the REST API ---------------------------------------------------------
 
-async def get_idempotent_response(db: Conn, key: str, route: str) -> dict[str, Any] | None:
-    return _row(await db.fetchrow("SELECT * FROM idempotency_keys WHERE key = $1 AND route = $2", key, route))
+async def get_idempotent_response(conn: asyncpg.Connection, caller: str, route: str, key: str) -> dict[str, Any] | None:
+    """The stored response of a key, unless it has expired (an expired key is free again)."""
+    return _row(await conn.fetchrow("SELECT * FROM idempotency_keys WHERE caller = $1 AND route = $2 AND key = $3 "
+                                    "AND expires_at > now()", caller, route, key))
 
 
-async def put_idempotent_response(conn: asyncpg.Connection, key: str, route: str, request_hash: str, status_code: int,
-                                  response: Any) -> None:
+async def put_idempotent_response(conn: asyncpg.Connection, caller: str, route: str, key: str, request_hash: str,
+                                  status_code: int, response: Any, headers: dict[str, str], ttl_s: float) -> None:
+    """Store a key's response in the transaction of the command it answers (an expired row is replaced)."""
     await conn.execute(
-        "INSERT INTO idempotency_keys (key, route, request_hash, status_code, response) VALUES ($1, $2, $3, $4, $5) "
-        "ON CONFLICT DO NOTHING", key, route, request_hash, status_code, response)
+        "INSERT INTO idempotency_keys (caller, route, key, request_hash, status_code, response, headers, expires_at) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, now() + make_interval(secs => $8)) "
+        "ON CONFLICT (caller, route, key) DO UPDATE SET request_hash = EXCLUDED.request_hash, "
+        "status_code = EXCLUDED.status_code, response = EXCLUDED.response, headers = EXCLUDED.headers, "
+        "created_at = now(), expires_at = EXCLUDED.expires_at WHERE idempotency_keys.expires_at <= now()",
+        caller, route, key, request_hash, status_code, response, headers, ttl_s)
+
+
+async def prune_idempotency_keys(db: Conn, limit: int = 1000) -> int:
+    done = await db.execute("DELETE FROM idempotency_keys WHERE ctid = ANY(ARRAY(SELECT ctid FROM idempotency_keys "
+                            "WHERE expires_at <= now() LIMIT $1))", limit)
+    return int(done.split()[-1])
 
 
 # --- outbox ---------------------------------------------------------------------------------
 
-async def add_outbox(conn: asyncpg.Connection, project_id: str, subject: str, msg_id: str, body: bytes) -> int:
+async def add_outbox(conn: asyncpg.Connection, project_id: str, subject: str, msg_id: str, body: bytes,
+                     decision_set_id: str | None = None, relay_after_s: float = 0.0) -> int:
+    """A message to publish once the transaction commits; the relay sends it after `relay_after_s`
+    unless the writer has marked it sent by then (the writer publishes it itself, right after commit)."""
     return await conn.fetchval(
-        "INSERT INTO outbox (project_id, subject, msg_id, body) VALUES ($1, $2, $3, $4) RETURNING id",
-        uuid.UUID(project_id), subject, msg_id, body)
+        "INSERT INTO outbox (project_id, decision_set_id, subject, msg_id, body, next_attempt_at) "
+        "VALUES ($1, $2, $3, $4, $5, now() + make_interval(secs => $6)) RETURNING id",
+        uuid.UUID(project_id), uuid.UUID(decision_set_id) if decision_set_id else None, subject, msg_id, body,
+        relay_after_s)
 
 
-async def unsent_outbox(db: Conn, limit: int = 100) -> list[dict[str, Any]]:
-    rows = await db.fetch("SELECT id, subject, msg_id, body FROM outbox WHERE sent_at IS NULL ORDER BY id LIMIT $1",
-                          limit)
+async def claim_outbox(conn: asyncpg.Connection, limit: int = 100) -> list[dict[str, Any]]:
+    """Due unsent rows, locked for this transaction; rows another relay holds are skipped, not waited for."""
+    rows = await conn.fetch(
+        "SELECT id, subject, msg_id, body, attempts FROM outbox WHERE sent_at IS NULL AND next_attempt_at <= now() "
+        "ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED", limit)
     return [dict(r) for r in rows]
 
 
 async def mark_sent(db: Conn, ids: list[int]) -> None:
-    await db.execute("UPDATE outbox SET sent_at = now() WHERE id = ANY($1::bigint[])", ids)
+    await db.execute("UPDATE outbox SET sent_at = now(), last_error = NULL WHERE id = ANY($1::bigint[]) "
+                     "AND sent_at IS NULL", ids)
+
+
+async def mark_unsent(db: Conn, row_id: int, error: str, delay_s: float) -> None:
+    await db.execute("UPDATE outbox SET attempts = attempts + 1, last_error = $2, "
+                     "next_attempt_at = now() + make_interval(secs => $3) WHERE id = $1", row_id, error[:500], delay_s)
+
+
+async def prune_outbox(db: Conn, keep_s: float, limit: int = 1000) -> int:
+    done = await db.execute("DELETE FROM outbox WHERE id = ANY(ARRAY(SELECT id FROM outbox WHERE sent_at IS NOT NULL "
+                            "AND sent_at < now() - make_interval(secs => $1) LIMIT $2))", keep_s, limit)
+    return int(done.split()[-1])
+
+
+async def last_outbox_message(db: Conn, ds_id: str, exclude_prefix: str = "amp.events.") -> dict[str, Any] | None:
+    """The newest message written for a decision set that is not one of its event batches: what moves it on."""
+    return _row(await db.fetchrow(
+        "SELECT id, subject, msg_id, body, sent_at FROM outbox WHERE decision_set_id = $1 AND NOT starts_with(subject, $2) "
+        "ORDER BY id DESC LIMIT 1", uuid.UUID(ds_id), exclude_prefix))
+
+
+# --- dead letters ---------------------------------------------------------------------------
+
+async def add_dead_letter(conn: asyncpg.Connection, service: str, subject: str, node: str, code: str, reason: str,
+                          body: bytes, digest: str, project_id: str | None, ds_id: str | None) -> int:
+    """Keep a message no step could take; the same message dead-lettered again is one row."""
+    return await conn.fetchval(
+        "INSERT INTO dead_letters (service, subject, node, code, reason, body, digest, project_id, decision_set_id) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (service, subject, digest) "
+        "DO UPDATE SET reason = EXCLUDED.reason, code = EXCLUDED.code, created_at = now(), replayed_at = NULL "
+        "RETURNING id", service, subject, node, code, reason, body, digest,
+        uuid.UUID(project_id) if project_id else None, uuid.UUID(ds_id) if ds_id else None)
+
+
+async def list_dead_letters(db: Conn, limit: int = 100, include_replayed: bool = False) -> list[dict[str, Any]]:
+    rows = await db.fetch(
+        "SELECT id, service, subject, node, code, reason, project_id, decision_set_id, created_at, replayed_at, replays "
+        "FROM dead_letters WHERE $2 OR replayed_at IS NULL ORDER BY id DESC LIMIT $1", limit, include_replayed)
+    return [_row(r) for r in rows]  # type: ignore[misc]
+
+
+async def get_dead_letter(db: Conn, dl_id: int) -> dict[str, Any]:
+    row = _row(await db.fetchrow("SELECT * FROM dead_letters WHERE id = $1", dl_id))
+    if row is None:
+        raise NotFound(f"dead letter {dl_id} not found")
+    return row
+
+
+async def mark_dead_letter_replayed(conn: asyncpg.Connection, dl_id: int) -> int:
+    return await conn.fetchval("UPDATE dead_letters SET replayed_at = now(), replays = replays + 1 WHERE id = $1 "
+                               "RETURNING replays", dl_id)
+
+
+# --- stalled runs ---------------------------------------------------------------------------
+
+async def stalled_decision_sets(db: Conn, after_s: float, limit: int = 50) -> list[dict[str, Any]]:
+    """Decision sets in a running status that nothing has written to for `after_s` seconds."""
+    rows = await db.fetch(
+        "SELECT id, project_id, status, stage, redrives, lock_version, updated_at FROM decision_sets "
+        "WHERE status = ANY($1::text[]) AND updated_at < now() - make_interval(secs => $2) "
+        "ORDER BY updated_at LIMIT $3", sorted(str(s) for s in lifecycle.RUNNING), after_s, limit)
+    return [_row(r) for r in rows]  # type: ignore[misc]
+
+
+async def count_redrive(conn: asyncpg.Connection, ds_id: str, lock_version: int) -> bool:
+    """Claim one re-drive of a stalled decision set (compare-and-set on its lock version: one sweeper wins)."""
+    done = await conn.execute("UPDATE decision_sets SET redrives = redrives + 1, lock_version = lock_version + 1, "
+                              "updated_at = now() WHERE id = $1 AND lock_version = $2", uuid.UUID(ds_id), lock_version)
+    return done.endswith(" 1")
 
 
 def _uuid(value: str, what: str) -> uuid.UUID:

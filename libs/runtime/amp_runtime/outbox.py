@@ -1,0 +1,111 @@
+"""The transactional outbox: what a transaction decides to publish is a row of that transaction.
+
+A writer (a step, a gateway command, a dead letter) adds its outgoing messages with `enqueue` in
+the transaction that records its effect, and publishes them itself once it has committed (`send`).
+If it dies first, or the publish fails, the rows stay unsent and a relay, which every service
+process runs, publishes them: `FOR UPDATE SKIP LOCKED` gives each row to one relay at a time, a
+row that fails backs off on its own without holding up the others, and sent rows are pruned after
+a retention time. Message ids (`Nats-Msg-Id`) are fixed when the row is written, so JetStream
+drops a repeat inside its duplicate window and consumers (the step protocol's `agent_runs`, the
+webhooks' delivery rows) absorb one after it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from dataclasses import dataclass
+
+import asyncpg
+from nats.js import JetStreamContext
+
+from . import store
+from .bus import publish
+
+log = logging.getLogger("amp.outbox")
+
+#: How long the writer has to publish a row itself before a relay takes it over.
+WRITER_GRACE_S = 5.0
+#: Sent rows are kept this long (for operators, and to re-drive a stalled decision set), then pruned.
+KEEP_SENT_S = 7 * 24 * 3600.0
+PUBLISH_TIMEOUT_S = 5.0
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    outbox_id: int
+    subject: str
+    msg_id: str
+    body: bytes
+
+
+async def enqueue(conn: asyncpg.Connection, project_id: str, subject: str, msg_id: str, body: bytes,
+                  decision_set_id: str | None = None) -> Outgoing:
+    """Add a message to the current transaction; it is published once, whatever happens after commit."""
+    oid = await store.add_outbox(conn, project_id, subject, msg_id, body, decision_set_id, WRITER_GRACE_S)
+    return Outgoing(oid, subject, msg_id, body)
+
+
+async def send(pool: asyncpg.Pool, js: JetStreamContext, items: list[Outgoing]) -> bool:
+    """Publish what a transaction just committed, in order; on a failure the relay sends the rest later.
+
+    Returns False if anything was left to the relay. Never raises for a bus or database fault: the
+    effect is committed and the outbox holds it, so the caller's work is done either way.
+    """
+    sent: list[int] = []
+    ok = True
+    for item in items:
+        try:
+            await publish(js, item.subject, item.body, item.msg_id, timeout=PUBLISH_TIMEOUT_S)
+        except Exception as e:  # noqa: BLE001 - the row stays unsent; the relay retries it
+            log.warning("publish of %s after commit failed (%s); the outbox relay will send it", item.msg_id, e)
+            ok = False
+            break  # keep the order: later messages go after this one, through the relay
+        sent.append(item.outbox_id)
+    if sent:
+        try:
+            await store.mark_sent(pool, sent)
+        except Exception as e:  # noqa: BLE001 - the relay re-sends; the message id makes that harmless
+            log.warning("marking outbox rows sent failed (%s); the relay will send them again", e)
+    return ok
+
+
+def backoff_s(attempts: int, base_s: float = 0.5, cap_s: float = 60.0) -> float:
+    """Seconds before a failing row is tried again: exponential, capped, with jitter."""
+    return min(cap_s, base_s * 2 ** attempts) * (0.75 + random.random() / 2)
+
+
+async def relay_once(pool: asyncpg.Pool, js: JetStreamContext, limit: int = 100) -> int:
+    """Publish the due unsent rows this relay could lock; returns how many it sent."""
+    sent = 0
+    async with pool.acquire(timeout=10) as conn, conn.transaction():
+        for row in await store.claim_outbox(conn, limit):
+            try:
+                await publish(js, row["subject"], bytes(row["body"]), row["msg_id"], timeout=PUBLISH_TIMEOUT_S)
+            except Exception as e:  # noqa: BLE001 - this row waits; the others go on
+                await store.mark_unsent(conn, row["id"], f"{type(e).__name__}: {e}", backoff_s(row["attempts"]))
+                continue
+            await store.mark_sent(conn, [row["id"]])
+            sent += 1
+    return sent
+
+
+async def relay(pool: asyncpg.Pool, js: JetStreamContext, interval_s: float = 1.0, prune_every_s: float = 600.0
+                ) -> None:
+    """Run `relay_once` for ever (a background task of every service); prune now and then."""
+    loop = asyncio.get_running_loop()
+    next_prune = loop.time()
+    while True:
+        try:
+            while await relay_once(pool, js) > 0:
+                pass
+            if loop.time() >= next_prune:
+                next_prune = loop.time() + prune_every_s
+                await store.prune_outbox(pool, KEEP_SENT_S)
+                await store.prune_idempotency_keys(pool)
+        except asyncio.CancelledError:
+            raise
+        except Exception as e:  # noqa: BLE001 - a bus or database outage: try again at the next tick
+            log.warning("outbox relay: %s", e)
+        await asyncio.sleep(interval_s)

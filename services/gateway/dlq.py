@@ -1,0 +1,69 @@
+"""Operators' view of the dead letters: what no step could take, why, and a way to send it again.
+
+A dead letter is kept in the database with its reason and the original message (also copied
+to `amp.dlq.<service>` for subscribers). Replaying one publishes the message again under a new
+message id, through the outbox: a stopped (`stalled`) decision set resumes from it; one that has
+ended stays ended (nothing reopens a finished decision set), so its message is not replayed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from amp_contracts import GateClosed, lifecycle
+from amp_runtime import store
+from fastapi import APIRouter, Query, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse
+
+from . import commands
+from .idempotency import Unit, command
+
+router = APIRouter(prefix="/dead-letters", tags=["ops"])
+
+
+def _view(row: dict[str, Any], with_body: bool = False) -> dict[str, Any]:
+    out = {k: v for k, v in row.items() if k not in ("body", "digest")}
+    if with_body:
+        body = bytes(row["body"])
+        try:
+            out["message"] = body.decode()
+        except UnicodeDecodeError:
+            out["message"] = body.hex()
+    return out
+
+
+@router.get("", summary="Dead letters, newest first (replayed ones with ?all=true)")
+async def list_dead_letters(request: Request, limit: int = Query(100, ge=1, le=1000),
+                            all: bool = Query(False)) -> dict[str, Any]:
+    rows = await store.list_dead_letters(request.app.state.deps.pool, limit, include_replayed=all)
+    return jsonable_encoder({"dead_letters": [_view(r) for r in rows]})
+
+
+@router.get("/{dl_id}", summary="One dead letter with its reason and the original message")
+async def get_dead_letter(request: Request, dl_id: int) -> dict[str, Any]:
+    return jsonable_encoder(_view(await store.get_dead_letter(request.app.state.deps.pool, dl_id), with_body=True))
+
+
+@router.post("/{dl_id}/replay", status_code=202, summary="Publish a dead letter's message again (once per key)")
+async def replay(request: Request, dl_id: int) -> JSONResponse:
+    return await command(request, {"dead_letter": dl_id}, 202, lambda u: _replay(u, dl_id))
+
+
+async def _replay(u: Unit, dl_id: int) -> dict[str, Any]:
+    row = await store.get_dead_letter(u.conn, dl_id)
+    ds_id = row.get("decision_set_id")
+    ds = await store.find_decision_set(u.conn, ds_id) if ds_id else None
+    if ds is not None and ds["status"] == "stalled":
+        await commands.resume(u, ds_id)  # the parked message is this one: resuming sends it
+    elif ds is not None and lifecycle.is_terminal(ds["status"]):
+        raise GateClosed(f"decision set {ds_id} has ended ({ds['status']}); its dead letter is kept for the record "
+                         "but not replayed (start a new version instead)")
+    else:
+        n = await store.mark_dead_letter_replayed(u.conn, dl_id)
+        await u.enqueue(str(row["project_id"]) if row.get("project_id") else "00000000-0000-0000-0000-000000000000",
+                        row["subject"], f"dlq-replay:{dl_id}:{n}", bytes(row["body"]), ds_id)
+        return {"dead_letter_id": dl_id, "subject": row["subject"], "replays": n}
+    n = await store.mark_dead_letter_replayed(u.conn, dl_id)
+    return {"dead_letter_id": dl_id, "subject": row["subject"], "replays": n, "decision_set_id": ds_id,
+            "status": "resuming"}
