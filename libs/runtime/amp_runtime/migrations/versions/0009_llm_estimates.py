@@ -1,13 +1,13 @@
 """The pre-run estimate of each version's model spend, kept beside what it really spent.
 
 Revision ID: 0009
-Revises: 0005
+Revises: 0007
 """
 
 from alembic import op
 
 revision = "0009"
-down_revision = "0005"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
