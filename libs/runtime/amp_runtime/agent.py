@@ -107,7 +107,7 @@ def agent_app(service: str, settings: Settings, make_routes: RouteFactory,
 
     @app.on_shutdown
     async def _cancel() -> None:
-        exit_by_deadline(SHUTDOWN_GRACE_S)
+        state["deadline"] = exit_by_deadline(SHUTDOWN_GRACE_S)
         for task in state.get("tasks", []):
             task.cancel()
 
@@ -115,6 +115,10 @@ def agent_app(service: str, settings: Settings, make_routes: RouteFactory,
     async def _stop() -> None:
         if "cm" in state:
             await state["cm"].__aexit__(None, None, None)
+        # Shut down in time: the deadline is for a shutdown that hangs, not for the process that
+        # hosts the app (a test, or `amp up`) to be ended after a clean stop.
+        if state.get("deadline") is not None:
+            state.pop("deadline").cancel()
 
     return app
 
@@ -124,12 +128,14 @@ def agent_app(service: str, settings: Settings, make_routes: RouteFactory,
 SHUTDOWN_GRACE_S = 10.0
 
 
-def exit_by_deadline(grace_s: float) -> None:
+def exit_by_deadline(grace_s: float) -> threading.Timer:
     """Make sure the process ends within `grace_s`, whatever its bus and database are doing (a
-    drain towards a NATS that has gone can otherwise wait for ever)."""
+    drain towards a NATS that has gone can otherwise wait for ever). Cancel the timer once the
+    shutdown has finished."""
     timer = threading.Timer(grace_s, os._exit, (143,))
     timer.daemon = True
     timer.start()
+    return timer
 
 
 def _subscribe(broker: NatsBroker, stream: JStream, service: str, settings: Settings, route: Route,
