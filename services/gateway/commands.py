@@ -19,6 +19,7 @@ from amp_contracts import (
     ConstraintSchema,
     Envelope,
     EventBatch,
+    Forbidden,
     GateClosed,
     GateDecided,
     IntakeAnswered,
@@ -28,6 +29,7 @@ from amp_contracts import (
     Subjects,
     ValidationFailed,
 )
+from amp_domain.access import four_eyes_refuses
 from amp_domain.requirements.extraction import apply_answers
 from amp_runtime import store
 from amp_runtime.bus import publish
@@ -35,6 +37,7 @@ from amp_runtime.providers import check_budget
 from amp_runtime.telemetry import current_traceparent, step_span
 from nats.js import JetStreamContext
 
+from .auth import Access
 from .schemas import AnswersSubmit, Approve, ConstraintsSubmit
 
 log = logging.getLogger("amp.gateway")
@@ -106,7 +109,7 @@ async def relay_outbox(pool: asyncpg.Pool, js: JetStreamContext, interval_s: flo
 
 @traced("submit_constraints")
 async def submit_constraints(pool: asyncpg.Pool, js: JetStreamContext, project_id: str,
-                             body: ConstraintsSubmit) -> dict[str, Any]:
+                             body: ConstraintsSubmit, user_id: str) -> dict[str, Any]:
     if body.is_empty():
         raise ValidationFailed("give requirements as text, structured constraints, or both")
     async with pool.acquire() as conn, conn.transaction():
@@ -114,7 +117,7 @@ async def submit_constraints(pool: asyncpg.Pool, js: JetStreamContext, project_i
         parent = await store.latest_decision_set(conn, project_id)
         ds = await store.create_decision_set(conn, project_id, requirements=body.text,
                                              input_constraints=body.constraints,
-                                             parent_id=parent["id"] if parent else None)
+                                             parent_id=parent["id"] if parent else None, submitted_by=user_id)
         run_id = _run_id(ds)
         env = Envelope[IntakeRequested](project_id=project_id, decision_set_id=ds["id"], run_id=run_id,
                                         payload=IntakeRequested(text=body.text, constraints=body.constraints,
@@ -126,9 +129,10 @@ async def submit_constraints(pool: asyncpg.Pool, js: JetStreamContext, project_i
 
 
 @traced("answer")
-async def answer(pool: asyncpg.Pool, js: JetStreamContext, ds_id: str, body: AnswersSubmit) -> dict[str, Any]:
+async def answer(pool: asyncpg.Pool, js: JetStreamContext, ds_id: str, body: AnswersSubmit,
+                 access: Access) -> dict[str, Any]:
     async with pool.acquire() as conn, conn.transaction():
-        ds = await store.get_decision_set(conn, ds_id)
+        ds = await store.get_decision_set(conn, ds_id, access.project_id)
         gate = ds.get("gate") or {}
         if ds["status"] != "waiting_intake" or gate.get("gate") != "intake":
             raise GateClosed(f"decision set {ds_id} is not waiting for answers (status {ds['status']})")
@@ -152,11 +156,18 @@ async def answer(pool: asyncpg.Pool, js: JetStreamContext, ds_id: str, body: Ans
 
 
 @traced("approve")
-async def approve(pool: asyncpg.Pool, js: JetStreamContext, ds_id: str, body: Approve) -> dict[str, Any]:
+async def approve(pool: asyncpg.Pool, js: JetStreamContext, ds_id: str, body: Approve,
+                  access: Access) -> dict[str, Any]:
+    """The gate's decision, by the caller: the approver and every waiver's grantor come from the token."""
+    by = access.user_id
+    body = body.model_copy(update={"by": by, "waivers": [w.model_copy(update={"by": by}) for w in body.waivers]})
     async with pool.acquire() as conn, conn.transaction():
-        ds = await store.get_decision_set(conn, ds_id)
+        ds = await store.get_decision_set(conn, ds_id, access.project_id)
         if ds["status"] != "waiting_approval":
             raise GateClosed(f"decision set {ds_id} is not waiting for approval (status {ds['status']})")
+        project = await store.get_project(conn, access.project_id)
+        if four_eyes_refuses(project.get("four_eyes", False), ds.get("submitted_by"), by):
+            raise Forbidden(f"four eyes: you submitted version {ds['version']}, so someone else must decide its gate")
         if body.status == "approved":
             _check_waivers(ds, body)
         try:
@@ -178,10 +189,10 @@ async def approve(pool: asyncpg.Pool, js: JetStreamContext, ds_id: str, body: Ap
 
 
 @traced("resume")
-async def resume(pool: asyncpg.Pool, js: JetStreamContext, ds_id: str) -> dict[str, Any]:
+async def resume(pool: asyncpg.Pool, js: JetStreamContext, ds_id: str, access: Access) -> dict[str, Any]:
     """Publish again the step a budget pause parked, once the project's budget allows it."""
     async with pool.acquire() as conn, conn.transaction():
-        ds = await store.get_decision_set(conn, ds_id)
+        ds = await store.get_decision_set(conn, ds_id, access.project_id)
         gate = ds.get("gate") or {}
         if ds["status"] != "paused_budget" or gate.get("gate") != "budget":
             raise GateClosed(f"decision set {ds_id} is not paused for its budget (status {ds['status']})")

@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 
+from . import credentials
 from .sse import SseParser
 
 
@@ -29,14 +30,24 @@ class Unreachable(ApiError):
 
 
 class Client:
-    def __init__(self, base_url: str, timeout: float = 30.0) -> None:
+    """`token`: the bearer token; None finds one (`amp_cli.credentials.resolve`), "" sends none."""
+
+    def __init__(self, base_url: str, timeout: float = 30.0, token: str | None = None) -> None:
         self.base_url = base_url.rstrip("/")
-        self.http = httpx.Client(base_url=self.base_url, timeout=timeout)
+        token = credentials.resolve(self.base_url) if token is None else token
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self.http = httpx.Client(base_url=self.base_url, timeout=timeout, headers=headers)
 
     def close(self) -> None:
         self.http.close()
 
     def _check(self, r: httpx.Response) -> Any:
+        if r.status_code == 401:
+            try:
+                message = r.json()["error"]["message"]
+            except (ValueError, KeyError, TypeError):
+                message = r.text[:300]
+            raise ApiError(401, "unauthorized", f"{message} (sign in: `amp login`, or set AMP_TOKEN)")
         if r.status_code >= 400:
             try:
                 err = r.json()["error"]
