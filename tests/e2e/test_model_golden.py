@@ -83,7 +83,6 @@ def test_golden_run_with_scripted_model_answers(model_stack, settings) -> None:
 
 
 def test_llm_budget_pauses_the_run_and_resume_continues_it(model_stack) -> None:
-    import httpx
     from amp_cli.client import ApiError, Client
 
     stack, _, _ = model_stack
@@ -91,7 +90,7 @@ def test_llm_budget_pauses_the_run_and_resume_continues_it(model_stack) -> None:
     gw = stack.gateway_url
     try:
         project = client.create_project("budget pause")
-        r = httpx.put(f"{gw}/projects/{project['id']}/llm-budget", json={"limit_usd": 0.0001})
+        r = client.http.put(f"{gw}/projects/{project['id']}/llm-budget", json={"limit_usd": 0.0001})
         assert r.status_code == 200 and r.json()["budget"]["limit_usd"] == 0.0001
         ds = client.submit(project["id"], FRAUD)["decision_set_id"]
         ev, gate, eid = follow(client, ds, lambda ev, d: ev == "gate-waiting" or ev == "run-complete")[-1]
@@ -112,7 +111,7 @@ def test_llm_budget_pauses_the_run_and_resume_continues_it(model_stack) -> None:
         assert amp("resume", ds).returncode == 0
         end = follow(client, ds, is_gate, last=eid)[-1]
         assert end[0] == "gate-waiting" and end[1]["gate"] == "pre-codegen"
-        usage = httpx.get(f"{gw}/projects/{project['id']}/llm-usage").json()
+        usage = client.get(f"/projects/{project['id']}/llm-usage")
         assert usage["budget"]["level"] in ("ok", "warn") and usage["by_node"]
         assert sum(n["calls"] for n in usage["by_node"]) > 0
     finally:

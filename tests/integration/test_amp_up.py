@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import os
 import signal
+import stat
 import subprocess
 import sys
 import time
 
 import httpx
 import pytest
+from amp_cli.credentials import mint_local
 from amp_runtime.embedded import free_port
 
 pytestmark = pytest.mark.integration
@@ -48,17 +50,23 @@ def test_amp_up_restarts_on_its_own_data(tmp_path) -> None:
     proc = start(data, port)
     try:
         wait_ready(url, proc)
-        project = httpx.post(f"{url}/projects", json={"name": "survives restarts"}).json()
+        anonymous = httpx.post(f"{url}/projects", json={"name": "nobody's"})
+        assert anonymous.status_code == 401 and anonymous.headers["www-authenticate"].startswith("Bearer")
+        token = mint_local(data, "alice")  # what `amp token --user alice` prints
+        auth = {"Authorization": f"Bearer {token}"}
+        project = httpx.post(f"{url}/projects", json={"name": "survives restarts"}, headers=auth).json()
         page = httpx.get(url + "/")
         assert page.status_code == 200 and "<html" in page.text.lower()
     finally:
         out = stop(proc)
     assert proc.returncode == 0, out
+    assert "amp token --user NAME" in out and token not in out
+    assert stat.S_IMODE((data / "secrets" / "issuer-es256.pem").stat().st_mode) == 0o600
     assert (data / "postgres" / "pgdata" / "PG_VERSION").exists() and (data / "nats" / "jetstream").exists()
     proc = start(data, port)
     try:
         wait_ready(url, proc)
-        again = httpx.get(f"{url}/projects/{project['id']}")
+        again = httpx.get(f"{url}/projects/{project['id']}", headers=auth)  # the key survived the restart
         assert again.status_code == 200 and again.json()["name"] == "survives restarts"
     finally:
         stop(proc)
