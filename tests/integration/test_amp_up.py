@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import stat
 import subprocess
@@ -12,7 +13,7 @@ import time
 import httpx
 import pytest
 from amp_cli.credentials import mint_local
-from amp_runtime.embedded import free_port
+from amp_runtime.embedded import EmbeddedPostgres, free_port
 
 pytestmark = pytest.mark.integration
 
@@ -44,7 +45,6 @@ def stop(proc: subprocess.Popen) -> str:
 
 def test_amp_up_restarts_on_its_own_data(tmp_path) -> None:
     data = tmp_path / "data"
-    data.parent.chmod(0o755)
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     proc = start(data, port)
@@ -62,7 +62,11 @@ def test_amp_up_restarts_on_its_own_data(tmp_path) -> None:
     assert proc.returncode == 0, out
     assert "amp token --user NAME" in out and token not in out
     assert stat.S_IMODE((data / "secrets" / "issuer-es256.pem").stat().st_mode) == 0o600
-    assert (data / "postgres" / "pgdata" / "PG_VERSION").exists() and (data / "nats" / "jetstream").exists()
+    assert EmbeddedPostgres(data / "postgres").pgdata.joinpath("PG_VERSION").exists()
+    assert (data / "nats" / "jetstream").exists()
+    for secret in (data / "nats" / "password", data / "postgres" / "password"):
+        assert stat.S_IMODE(secret.stat().st_mode) == 0o600, secret
+        assert secret.read_text() not in out  # `amp up` shows the servers' URLs without their passwords
     proc = start(data, port)
     try:
         wait_ready(url, proc)
@@ -70,3 +74,6 @@ def test_amp_up_restarts_on_its_own_data(tmp_path) -> None:
         assert again.status_code == 200 and again.json()["name"] == "survives restarts"
     finally:
         stop(proc)
+        cluster = EmbeddedPostgres(data / "postgres").home
+        if cluster != data / "postgres":  # outside the data directory (root, closed parents): not a tmp file
+            shutil.rmtree(cluster, ignore_errors=True)
