@@ -33,6 +33,7 @@ from amp_runtime.identity import (
     hash_api_key,
 )
 from amp_runtime.settings import Settings
+from amp_runtime.telemetry import bind_log_context
 from fastapi import Depends, Request
 
 COOKIE = "amp_session"
@@ -139,6 +140,7 @@ async def caller(request: Request) -> Principal:
     if from_cookie and request.method in UNSAFE and not request.headers.get(CSRF_HEADER):
         raise Forbidden(f"a write signed in by cookie must carry the {CSRF_HEADER} header")
     request.state.user_id = who.sub
+    bind_log_context(user_id=who.sub)
     if request.method in UNSAFE:
         _auth(request).limiter.check(who.sub)
     return who

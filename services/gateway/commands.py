@@ -1,5 +1,9 @@
 """Write operations of the gateway: each one a database transaction plus an outbox message.
 
+What people write (requirement text, answers, comments, waiver reasons) is redacted here, on the
+way in, so secrets and personal data in it never reach the database, the bus, events, the SSE
+stream, logs, model calls, Reason Cards or artifacts.
+
 The outbox row is committed with the state change and published right after; a relay re-sends
 what a crash left unsent (JetStream drops the duplicate by its message id).
 """
@@ -30,6 +34,7 @@ from amp_contracts import (
     ValidationFailed,
 )
 from amp_domain.access import four_eyes_refuses
+from amp_domain.redaction import redact, redact_text
 from amp_domain.requirements.extraction import apply_answers
 from amp_runtime import store
 from amp_runtime.bus import publish
@@ -112,6 +117,8 @@ async def submit_constraints(pool: asyncpg.Pool, js: JetStreamContext, project_i
                              body: ConstraintsSubmit, user_id: str) -> dict[str, Any]:
     if body.is_empty():
         raise ValidationFailed("give requirements as text, structured constraints, or both")
+    body = body.model_copy(update={"text": redact_text(body.text),
+                                   "constraints": redact(body.constraints, drop_raw=False)})
     async with pool.acquire() as conn, conn.transaction():
         await store.get_project(conn, project_id)
         parent = await store.latest_decision_set(conn, project_id)
@@ -119,7 +126,7 @@ async def submit_constraints(pool: asyncpg.Pool, js: JetStreamContext, project_i
                                              input_constraints=body.constraints,
                                              parent_id=parent["id"] if parent else None, submitted_by=user_id)
         run_id = _run_id(ds)
-        env = Envelope[IntakeRequested](project_id=project_id, decision_set_id=ds["id"], run_id=run_id,
+        env = Envelope[IntakeRequested](project_id=project_id, decision_set_id=ds["id"], run_id=run_id, user_id=user_id,
                                         payload=IntakeRequested(text=body.text, constraints=body.constraints,
                                                                 parent_decision_set_id=parent["id"] if parent else None))
         sent = await _enqueue(conn, Subjects.INTAKE_REQUESTED, env, f"intake-requested:{ds['id']}")
@@ -131,6 +138,7 @@ async def submit_constraints(pool: asyncpg.Pool, js: JetStreamContext, project_i
 @traced("answer")
 async def answer(pool: asyncpg.Pool, js: JetStreamContext, ds_id: str, body: AnswersSubmit,
                  access: Access) -> dict[str, Any]:
+    body = body.model_copy(update={"text": redact_text(body.text), "answers": redact(body.answers, drop_raw=False)})
     async with pool.acquire() as conn, conn.transaction():
         ds = await store.get_decision_set(conn, ds_id, access.project_id)
         gate = ds.get("gate") or {}
@@ -142,12 +150,14 @@ async def answer(pool: asyncpg.Pool, js: JetStreamContext, ds_id: str, body: Ans
             raise GateClosed(f"those questions of decision set {ds_id} are no longer open")
         try:
             row = await store.update_decision_set(conn, ds_id, {"status": "answering"}, expect_status={"waiting_intake"},
-                                                  expect_lock_version=ds["lock_version"], node="apply_answers")
+                                                  expect_lock_version=ds["lock_version"], node="apply_answers",
+                                                  user_id=access.user_id)
         except ConflictError as e:
             raise GateClosed(str(e)) from None
         changed = await _enqueue_transition(conn, row)
         await store.insert_answer(conn, ds["project_id"], ds_id, interrupt_id, body.answers, body.text)
         env = Envelope[IntakeAnswered](project_id=ds["project_id"], decision_set_id=ds_id, run_id=_run_id(ds),
+                                       user_id=access.user_id,
                                        payload=IntakeAnswered(interrupt_id=interrupt_id, answers=body.answers,
                                                               text=body.text))
         sent = await _enqueue(conn, Subjects.INTAKE_ANSWERED, env, f"intake-answered:{ds_id}:{interrupt_id}")
@@ -160,7 +170,8 @@ async def approve(pool: asyncpg.Pool, js: JetStreamContext, ds_id: str, body: Ap
                   access: Access) -> dict[str, Any]:
     """The gate's decision, by the caller: the approver and every waiver's grantor come from the token."""
     by = access.user_id
-    body = body.model_copy(update={"by": by, "waivers": [w.model_copy(update={"by": by}) for w in body.waivers]})
+    body = body.model_copy(update={"by": by, "comment": redact_text(body.comment), "waivers": [
+        w.model_copy(update={"by": by, "reason": redact_text(w.reason)}) for w in body.waivers]})
     async with pool.acquire() as conn, conn.transaction():
         ds = await store.get_decision_set(conn, ds_id, access.project_id)
         if ds["status"] != "waiting_approval":
@@ -172,7 +183,7 @@ async def approve(pool: asyncpg.Pool, js: JetStreamContext, ds_id: str, body: Ap
             _check_waivers(ds, body)
         try:
             row = await store.update_decision_set(conn, ds_id, {"status": "deciding"}, expect_status={"waiting_approval"},
-                                                  expect_lock_version=ds["lock_version"], node="gate_hitl")
+                                                  expect_lock_version=ds["lock_version"], node="gate_hitl", user_id=by)
         except ConflictError:
             raise ConflictError(f"decision set {ds_id} has already been decided") from None
         changed = await _enqueue_transition(conn, row)
@@ -180,7 +191,7 @@ async def approve(pool: asyncpg.Pool, js: JetStreamContext, ds_id: str, body: Ap
         approval = await store.insert_approval(conn, ds["project_id"], ds_id, body.status, body.comment, body.by,
                                                waivers)
         gate = ds.get("gate") or {}
-        env = Envelope[GateDecided](project_id=ds["project_id"], decision_set_id=ds_id, run_id=_run_id(ds),
+        env = Envelope[GateDecided](project_id=ds["project_id"], decision_set_id=ds_id, run_id=_run_id(ds), user_id=by,
                                     payload=GateDecided(interrupt_id=gate.get("interrupt_id"), status=body.status,
                                                         comment=body.comment, by=body.by, waivers=body.waivers))
         sent = await _enqueue(conn, Subjects.GATE_DECIDED, env, f"gate-decided:{approval['id']}")
@@ -199,7 +210,7 @@ async def resume(pool: asyncpg.Pool, js: JetStreamContext, ds_id: str, access: A
         await check_budget(conn, ds["project_id"], gate.get("estimate_usd") or 0.0)  # still short: 402, with numbers
         try:
             row = await store.update_decision_set(conn, ds_id, {"status": "resuming"}, expect_status={"paused_budget"},
-                                                  node=ds.get("stage") or "")
+                                                  node=ds.get("stage") or "", user_id=access.user_id)
         except ConflictError as e:
             raise GateClosed(str(e)) from None
         changed = await _enqueue_transition(conn, row)

@@ -7,9 +7,12 @@ stack. The headers are sent as headers (a meta tag cannot carry `frame-ancestors
 
 from __future__ import annotations
 
+import re
+import uuid
 from typing import Any
 
 from amp_contracts import ErrorBody
+from amp_runtime.telemetry import bind_log_context
 
 from . import errors
 
@@ -19,6 +22,7 @@ CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline';
 DOCS_CSP = ("default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
             "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; img-src 'self' data: https://fastapi.tiangolo.com; "
             "object-src 'none'; base-uri 'none'; frame-ancestors 'none'")
+REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 HEADERS = [(b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"no-referrer"),
            (b"x-frame-options", b"DENY"), (b"cross-origin-opener-policy", b"same-origin")]
 
@@ -41,12 +45,17 @@ class Edge:
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        host = dict(scope.get("headers") or []).get(b"host", b"").decode("latin-1")
+        headers = dict(scope.get("headers") or [])
+        host = headers.get(b"host", b"").decode("latin-1")
         csp = (DOCS_CSP if scope["path"] in ("/docs", "/redoc") else CSP).encode()
+        asked = headers.get(b"x-request-id", b"").decode("latin-1")
+        request_id = asked if REQUEST_ID.fullmatch(asked) else uuid.uuid4().hex
+        bind_log_context(request_id=request_id)  # every log line of this request carries it
 
         async def with_headers(message: dict) -> None:
             if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", []), *HEADERS, (b"content-security-policy", csp)]
+                message["headers"] = [*message.get("headers", []), *HEADERS, (b"content-security-policy", csp),
+                                      (b"x-request-id", request_id.encode())]
             await send(message)
 
         if not host_allowed(host, self.allowed):

@@ -1,6 +1,7 @@
 """`Idempotency-Key` on every POST: the first response is stored and replayed.
 
-The same key with a different body is a client error (409), not a silent replay.
+The same key with a different body is a client error (409), not a silent replay. Keys are
+scoped to the caller.
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ async def idempotent(request: Request, pool: asyncpg.Pool, body: Any, status_cod
         return JSONResponse(jsonable_encoder(await run()), status_code=status_code)
     if len(key) > 200:
         raise ValidationFailed("Idempotency-Key is longer than 200 characters")
-    route = f"{request.method} {request.url.path}"
+    # per caller: another user's key never replays (or reveals) someone else's answer
+    route = f"{request.method} {request.url.path} {getattr(request.state, 'user_id', '')}"
     digest = sha256_hex(canonical_json(body))
     async with pool.acquire() as conn:
         await conn.execute("SELECT pg_advisory_lock(hashtextextended($1, 0))", f"{route}|{key}")

@@ -8,6 +8,7 @@ from typing import Any
 
 from amp_contracts import BudgetExceeded, ConflictError, ErrorResponse, Forbidden, NotFound, ValidationFailed
 from amp_domain.policy.packs import validate_rule_pack
+from amp_domain.redaction import redact_text
 from amp_domain.requirements.coverage import check_coverage
 from amp_domain.requirements.extraction import extract
 from amp_domain.requirements.questions import next_questions
@@ -65,7 +66,7 @@ async def create_project(request: Request, body: ProjectCreate, who: Principal =
 
 
 async def _created_project(d, body: ProjectCreate, who: Principal) -> dict[str, Any]:
-    row = await store.create_project(d.pool, body.name, body.description, owner_id=who.sub)
+    row = await store.create_project(d.pool, body.name, redact_text(body.description), owner_id=who.sub)
     if body.four_eyes:
         await store.set_project_settings(d.pool, row["id"], True)
         row["four_eyes"] = True
@@ -107,7 +108,8 @@ async def put_policies(request: Request, project_id: str, body: PoliciesPut,
     """The project's rule packs and waivers (owner); each waiver records the caller as its grantor."""
     d = _deps(request)
     rules = validate_rule_pack(body.rules)
-    doc = {"rules": rules, "waivers": [{**w.model_dump(mode="json"), "by": access.user_id} for w in body.waivers]}
+    doc = {"rules": rules, "waivers": [{**w.model_dump(mode="json"), "by": access.user_id,
+                                        "reason": redact_text(w.reason)} for w in body.waivers]}
     await store.set_project_policies(d.pool, project_id, doc)
     return doc
 

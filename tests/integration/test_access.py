@@ -192,6 +192,21 @@ def test_api_keys_are_scoped_shown_once_and_revoked_at_once(stack, team) -> None
         assert r.status_code == 401 and r.json()["error"]["code"] == "unauthorized"
 
 
+def test_an_idempotency_key_is_the_callers_own(stack) -> None:
+    key = {"Idempotency-Key": "shared-key-1"}
+    with httpx.Client(base_url=stack.gateway_url, timeout=30) as http:
+        a = http.post("/projects", json={"name": "same"}, headers={**key, **bearer(stack.token("idem-a"))})
+        b = http.post("/projects", json={"name": "same"}, headers={**key, **bearer(stack.token("idem-b"))})
+        assert a.status_code == b.status_code == 201
+        assert a.json()["id"] != b.json()["id"] and "idempotent-replayed" not in b.headers
+
+
+def test_events_and_logs_name_the_person(stack, team) -> None:
+    events = team["owner"].all_events(team["ds"])
+    assert any(e.get("user_id") == "owner-1" for e in events if e["type"] == "status-change")
+    assert any(e.get("user_id") == "owner-1" for e in events if e["type"] == "reason-card")
+
+
 def test_members_keep_an_owner(stack, team) -> None:
     owner, p = team["owner"], team["project"]
     with httpx.Client(base_url=stack.gateway_url, timeout=30, headers=bearer(team["tokens"]["owner"])) as http:

@@ -240,7 +240,8 @@ async def due_gates(db: Conn, remind_before_s: float, limit: int = 100) -> list[
 
 async def update_decision_set(conn: asyncpg.Connection, ds_id: str, fields: dict[str, Any], *,
                               expect_status: Iterable[str] | None = None, expect_lock_version: int | None = None,
-                              node: str = "", run_id: str | None = None, attempts: int = 5) -> dict[str, Any]:
+                              node: str = "", run_id: str | None = None, attempts: int = 5,
+                              user_id: str | None = None) -> dict[str, Any]:
     """Set columns and bump `lock_version`, in one statement on the common path. The one way a status changes.
 
     A new `status` must be a transition the lifecycle allows from the row's current status
@@ -280,7 +281,8 @@ async def update_decision_set(conn: asyncpg.Connection, ds_id: str, fields: dict
             row = _row(rec)
             row["transition"] = None  # type: ignore[index]
             if new_status is not None and row["previous_status"] != row["status"]:  # type: ignore[index]
-                row["transition"] = await _record_transition(conn, row, node, run_id)  # type: ignore[index,arg-type]
+                row["transition"] = await _record_transition(conn, row, node, run_id,  # type: ignore[index]
+                                                             user_id)  # type: ignore[arg-type]
             return row  # type: ignore[return-value]
         current = await conn.fetchrow("SELECT lock_version, status FROM decision_sets WHERE id = $1", uuid.UUID(ds_id))
         if current is None:
@@ -296,12 +298,13 @@ async def update_decision_set(conn: asyncpg.Connection, ds_id: str, fields: dict
     raise ConflictError(f"decision set {ds_id} kept changing; gave up after {attempts} attempts")
 
 
-async def _record_transition(conn: asyncpg.Connection, row: dict[str, Any], node: str, run_id: str | None) -> Event:
+async def _record_transition(conn: asyncpg.Connection, row: dict[str, Any], node: str, run_id: str | None,
+                             user_id: str | None = None) -> Event:
     change = StatusChange(decision_set_id=row["id"], previous=row["previous_status"], status=row["status"],
                           label=lifecycle.LABELS[Status(row["status"])])
     ev = Event(type="status-change", project_id=row["project_id"], decision_set_id=row["id"],
                run_id=run_id or str(uuid.uuid5(uuid.UUID(row["id"]), "run")), node_name=node or row["stage"] or "",
-               data=change.model_dump(mode="json"))
+               data=change.model_dump(mode="json"), user_id=user_id)
     key = f"status:{row['id']}:{row['lock_version']}"  # one transition per row version
     return (await insert_events(conn, [ev], key, None))[0]
 
@@ -315,14 +318,15 @@ async def insert_events(conn: asyncpg.Connection, events: list[Event], step_key:
         return []
     rows = await conn.fetch(
         "INSERT INTO events (project_id, decision_set_id, run_id, node_name, type, step_key, seq, checkpoint_id, "
-        "data, ts) SELECT p, d, r, n, t, $6, s, $7, x, ts FROM unnest($1::uuid[], $2::uuid[], $3::text[], "
-        "$4::text[], $5::text[], $8::int[], $9::jsonb[], $10::timestamptz[]) WITH ORDINALITY "
-        "AS u(p, d, r, n, t, s, x, ts, o) ORDER BY o "
+        "data, ts, user_id) SELECT p, d, r, n, t, $6, s, $7, x, ts, usr FROM unnest($1::uuid[], $2::uuid[], "
+        "$3::text[], $4::text[], $5::text[], $8::int[], $9::jsonb[], $10::timestamptz[], $11::text[]) WITH ORDINALITY "
+        "AS u(p, d, r, n, t, s, x, ts, usr, o) ORDER BY o "
         "ON CONFLICT (decision_set_id, node_name, type, step_key, seq) DO UPDATE SET seq = events.seq "
         "RETURNING id, ts, seq",
         [uuid.UUID(e.project_id) for e in events], [uuid.UUID(e.decision_set_id) for e in events],
         [e.run_id for e in events], [e.node_name for e in events], [e.type for e in events], step_key,
-        checkpoint_id, list(range(len(events))), [e.data for e in events], [e.ts for e in events])
+        checkpoint_id, list(range(len(events))), [e.data for e in events], [e.ts for e in events],
+        [e.user_id for e in events])
     by_seq = {r["seq"]: r for r in rows}
     return [ev.model_copy(update={"id": by_seq[i]["id"], "ts": by_seq[i]["ts"]}) for i, ev in enumerate(events)]
 
@@ -337,7 +341,7 @@ async def list_reason_cards(db: Conn, ds_id: str) -> list[dict[str, Any]]:
 async def list_events(db: Conn, ds_id: str, after_id: int = 0, limit: int = 10_000,
                       project_id: str | None = None) -> list[Event]:
     rows = await db.fetch(
-        "SELECT id, project_id, decision_set_id, run_id, node_name, type, data, ts FROM events "
+        "SELECT id, project_id, decision_set_id, run_id, node_name, type, data, ts, user_id FROM events "
         "WHERE decision_set_id = $1 AND id > $2 AND ($4::uuid IS NULL OR project_id = $4) ORDER BY id LIMIT $3",
         _uuid(ds_id, "decision set"), after_id, limit, _uuid(project_id, "project") if project_id else None)
     return [Event.model_validate(_row(r)) for r in rows]
