@@ -183,6 +183,7 @@ class RemoteJwks(KeySource):
     timeout_s: float = 5.0
     _set: jwt.PyJWKSet | None = field(default=None, repr=False)
     _fetched_at: float = field(default=-1e18, repr=False)
+    _forced_at: float = field(default=-1e18, repr=False)
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
 
     async def _jwks_uri(self, http: httpx.AsyncClient) -> str:
@@ -197,10 +198,17 @@ class RemoteJwks(KeySource):
         return self.jwks_url
 
     async def refresh(self, force: bool = False) -> None:
+        """Fetch the keys when they are older than `max_age_s`; `force` (an unknown key id) fetches them
+        at once, unless another forced fetch happened in the last `refresh_interval_s`."""
         async with self._lock:
             now = time.monotonic()
-            if self._set is not None and now - self._fetched_at < (self.refresh_interval_s if force else self.max_age_s):
-                return
+            if self._set is not None:
+                if force and now - self._forced_at < self.refresh_interval_s:
+                    return
+                if not force and now - self._fetched_at < self.max_age_s:
+                    return
+            if force:
+                self._forced_at = now
             try:
                 async with httpx.AsyncClient(timeout=self.timeout_s) as http:
                     r = await http.get(await self._jwks_uri(http))
