@@ -220,6 +220,7 @@ def main(argv: list[str] | None = None) -> int:
             stack.stop()
             raise
         _log(f"stack up in {time.perf_counter() - t0:.1f} s at {stack.gateway_url} (data {tmp})")
+        os.environ["AMP_TOKEN"] = stack.token("bench")  # the benchmark's user signs every request
         settings = stack.settings
         base_url, database_url, nats_url = stack.gateway_url, settings.database_url, settings.nats_url
         sampler = Sampler(stack).start()

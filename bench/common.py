@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from amp_cli import credentials
 from amp_cli.sse import SseParser
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -79,7 +80,9 @@ class Api:
     """The gateway's REST + SSE API over one async HTTP connection pool."""
 
     def __init__(self, base_url: str, timeout: float = 60.0) -> None:
+        token = credentials.resolve(base_url.rstrip("/"))  # AMP_TOKEN, `amp login`, or the local issuer
         self.http = httpx.AsyncClient(base_url=base_url.rstrip("/"), timeout=timeout,
+                                      headers={"Authorization": f"Bearer {token}"} if token else {},
                                       limits=httpx.Limits(max_connections=256, max_keepalive_connections=128))
 
     async def close(self) -> None:

@@ -37,7 +37,7 @@ def run(texts: list[str], versions: int) -> dict[str, Any]:
     rows: list[dict[str, Any]] = []
     try:
         stack.start()
-        client = Client(stack.gateway_url, timeout=120)
+        client = Client(stack.gateway_url, timeout=120, token=stack.token("bench"))
         project = client.create_project("model tokens")
         for i in range(versions):
             ds = client.submit(project["id"], texts[i % len(texts)])["decision_set_id"]

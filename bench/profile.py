@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
+import os
 import shutil
 import subprocess
 import sys
@@ -75,6 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     tmp = Path(tempfile.mkdtemp(prefix="amp-profile-"))
     tmp.chmod(0o755)
     stack = Stack(Settings(data_dir=tmp / "data", gateway_port=free_port())).start()
+    os.environ["AMP_TOKEN"] = stack.token("bench")  # the profiled user signs every request
     stop = threading.Event()
     result: dict[str, int] = {}
     t = threading.Thread(target=lambda: result.update(n=asyncio.run(drive(stack.gateway_url, stop, a.artifact))))

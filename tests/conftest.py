@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+TEST_USER = "test-user"
 
 
 @pytest.fixture(scope="session")
@@ -89,8 +90,16 @@ def stack(settings) -> Iterator:
 
     s = Stack(settings)
     s.start_services()
+    # the suite's own user: every client of the stack (Client, `amp` subprocesses) signs in as it
+    os.environ["AMP_TOKEN"] = s.token(TEST_USER, ttl_s=24 * 3600)
     yield s
     s.stop()
+
+
+@pytest.fixture(scope="session")
+def auth_headers(stack) -> dict[str, str]:
+    """The suite user's bearer header, for tests that speak HTTP to the gateway directly."""
+    return {"Authorization": f"Bearer {os.environ['AMP_TOKEN']}"}
 
 
 @pytest.fixture()

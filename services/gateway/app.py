@@ -14,16 +14,21 @@ from typing import Any
 from amp_contracts import ErrorBody
 from amp_runtime import outbox, sweeper
 from amp_runtime.bootstrap import open_deps
+from amp_runtime.identity import Principal
 from amp_runtime.settings import Settings
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.responses import FileResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from . import errors
 from .asyncapi import asyncapi_json
+from .auth import Auth, caller
 from .dlq import router as dlq_router
+from .edge import Edge
 from .hub import EventHub
+from .members import router as members_router
 from .routes import router
+from .signin import router as signin_router
 from .views import pipeline_view
 from .webhooks import router as webhooks_router
 
@@ -96,18 +101,23 @@ def create_app(settings: Settings) -> FastAPI:
     app = FastAPI(title="Agentic MLOps Platform", version="0.1.0", lifespan=lifespan,
                   description="Requirements in; a reviewed, costed, policy-checked, generated repository out. "
                               "Errors follow the model {error: {code, message, retry_after_s, run_id, node_name}}.")
+    app.state.auth = Auth.from_settings(settings)
+    app.state.static = STATIC
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(Edge, allowed_hosts=settings.allowed_hosts)
     errors.install(app)
     app.include_router(router)
     app.include_router(webhooks_router)
     app.include_router(dlq_router)
+    app.include_router(members_router)
+    app.include_router(signin_router)
 
     @app.get("/asyncapi.json", tags=["ops"])
     async def asyncapi() -> Response:
         return Response(asyncapi_json(settings), media_type="application/json")
 
     @app.get("/pipeline", tags=["ops"], summary="The pipeline: its stages, nodes, steps and the decision-set lifecycle")
-    async def pipeline() -> dict:
+    async def pipeline(who: Principal = Depends(caller)) -> dict:
         return pipeline_view()
 
     if (STATIC / "index.html").exists():

@@ -3,6 +3,10 @@
 A command runs in the transaction of its `Unit` (see `idempotency.command`), on one connection;
 its messages are outbox rows of that transaction, published once it commits, and by the relay
 of any service process if that publish does not happen (JetStream drops a repeat by message id).
+
+What people write (requirement text, answers, comments, waiver reasons) is redacted here, on the
+way in, so secrets and personal data in it never reach the database, the bus, events, the SSE
+stream, logs, model calls, Reason Cards or artifacts.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from amp_contracts import (
     ConstraintSchema,
     Envelope,
     EventBatch,
+    Forbidden,
     GateClosed,
     GateDecided,
     IntakeAnswered,
@@ -27,11 +32,14 @@ from amp_contracts import (
     Subjects,
     ValidationFailed,
 )
+from amp_domain.access import four_eyes_refuses
+from amp_domain.redaction import redact, redact_text
 from amp_domain.requirements.extraction import apply_answers
 from amp_runtime import store
 from amp_runtime.providers import check_budget
 from amp_runtime.telemetry import current_traceparent, step_span
 
+from .auth import Access
 from .idempotency import Unit
 from .schemas import AnswersSubmit, Approve, ConstraintsSubmit
 
@@ -65,22 +73,30 @@ async def _enqueue_transition(u: Unit, row: dict[str, Any]) -> None:
                     ev.decision_set_id)
 
 
-async def create_project(u: Unit, name: str, description: str) -> dict[str, Any]:
-    return await store.create_project(u.conn, name, description)
+async def create_project(u: Unit, name: str, description: str, owner_id: str, four_eyes: bool = False
+                         ) -> dict[str, Any]:
+    """A project; its creator is its owner."""
+    row = await store.create_project(u.conn, name, redact_text(description), owner_id=owner_id)
+    if four_eyes:
+        await store.set_project_settings(u.conn, row["id"], True)
+        row["four_eyes"] = True
+    return row
 
 
 @traced("submit_constraints")
-async def submit_constraints(u: Unit, project_id: str, body: ConstraintsSubmit) -> dict[str, Any]:
+async def submit_constraints(u: Unit, project_id: str, body: ConstraintsSubmit, user_id: str) -> dict[str, Any]:
     if body.is_empty():
         raise ValidationFailed("give requirements as text, structured constraints, or both")
+    body = body.model_copy(update={"text": redact_text(body.text),
+                                   "constraints": redact(body.constraints, drop_raw=False)})
     conn = u.conn
     await store.get_project(conn, project_id)
     parent = await store.latest_decision_set(conn, project_id)
     ds = await store.create_decision_set(conn, project_id, requirements=body.text,
                                          input_constraints=body.constraints,
-                                         parent_id=parent["id"] if parent else None)
+                                         parent_id=parent["id"] if parent else None, submitted_by=user_id)
     run_id = _run_id(ds)
-    env = Envelope[IntakeRequested](project_id=project_id, decision_set_id=ds["id"], run_id=run_id,
+    env = Envelope[IntakeRequested](project_id=project_id, decision_set_id=ds["id"], run_id=run_id, user_id=user_id,
                                     payload=IntakeRequested(text=body.text, constraints=body.constraints,
                                                             parent_decision_set_id=parent["id"] if parent else None))
     await _enqueue(u, Subjects.INTAKE_REQUESTED, env, f"intake-requested:{ds['id']}")
@@ -89,9 +105,10 @@ async def submit_constraints(u: Unit, project_id: str, body: ConstraintsSubmit) 
 
 
 @traced("answer")
-async def answer(u: Unit, ds_id: str, body: AnswersSubmit) -> dict[str, Any]:
+async def answer(u: Unit, ds_id: str, body: AnswersSubmit, access: Access) -> dict[str, Any]:
+    body = body.model_copy(update={"text": redact_text(body.text), "answers": redact(body.answers, drop_raw=False)})
     conn = u.conn
-    ds = await store.get_decision_set(conn, ds_id)
+    ds = await store.get_decision_set(conn, ds_id, access.project_id)
     gate = ds.get("gate") or {}
     if ds["status"] != "waiting_intake" or gate.get("gate") != "intake":
         raise GateClosed(f"decision set {ds_id} is not waiting for answers (status {ds['status']})")
@@ -101,12 +118,14 @@ async def answer(u: Unit, ds_id: str, body: AnswersSubmit) -> dict[str, Any]:
         raise GateClosed(f"those questions of decision set {ds_id} are no longer open")
     try:
         row = await store.update_decision_set(conn, ds_id, {"status": "answering"}, expect_status={"waiting_intake"},
-                                              expect_lock_version=ds["lock_version"], node="apply_answers")
+                                              expect_lock_version=ds["lock_version"], node="apply_answers",
+                                              user_id=access.user_id)
     except ConflictError as e:
         raise GateClosed(str(e)) from None
     await _enqueue_transition(u, row)
     await store.insert_answer(conn, ds["project_id"], ds_id, interrupt_id, body.answers, body.text)
     env = Envelope[IntakeAnswered](project_id=ds["project_id"], decision_set_id=ds_id, run_id=_run_id(ds),
+                                   user_id=access.user_id,
                                    payload=IntakeAnswered(interrupt_id=interrupt_id, answers=body.answers,
                                                           text=body.text))
     await _enqueue(u, Subjects.INTAKE_ANSWERED, env, f"intake-answered:{ds_id}:{interrupt_id}")
@@ -114,16 +133,23 @@ async def answer(u: Unit, ds_id: str, body: AnswersSubmit) -> dict[str, Any]:
 
 
 @traced("approve")
-async def approve(u: Unit, ds_id: str, body: Approve) -> dict[str, Any]:
+async def approve(u: Unit, ds_id: str, body: Approve, access: Access) -> dict[str, Any]:
+    """The gate's decision, by the caller: the approver and every waiver's grantor come from the token."""
+    by = access.user_id
+    body = body.model_copy(update={"by": by, "comment": redact_text(body.comment), "waivers": [
+        w.model_copy(update={"by": by, "reason": redact_text(w.reason)}) for w in body.waivers]})
     conn = u.conn
-    ds = await store.get_decision_set(conn, ds_id)
+    ds = await store.get_decision_set(conn, ds_id, access.project_id)
     if ds["status"] != "waiting_approval":
         raise GateClosed(f"decision set {ds_id} is not waiting for approval (status {ds['status']})")
+    project = await store.get_project(conn, access.project_id)
+    if four_eyes_refuses(project.get("four_eyes", False), ds.get("submitted_by"), by):
+        raise Forbidden(f"four eyes: you submitted version {ds['version']}, so someone else must decide its gate")
     if body.status == "approved":
         _check_waivers(ds, body)
     try:
         row = await store.update_decision_set(conn, ds_id, {"status": "deciding"}, expect_status={"waiting_approval"},
-                                              expect_lock_version=ds["lock_version"], node="gate_hitl")
+                                              expect_lock_version=ds["lock_version"], node="gate_hitl", user_id=by)
     except ConflictError:
         raise ConflictError(f"decision set {ds_id} has already been decided") from None
     await _enqueue_transition(u, row)
@@ -131,7 +157,7 @@ async def approve(u: Unit, ds_id: str, body: Approve) -> dict[str, Any]:
     approval = await store.insert_approval(conn, ds["project_id"], ds_id, body.status, body.comment, body.by,
                                            waivers)
     gate = ds.get("gate") or {}
-    env = Envelope[GateDecided](project_id=ds["project_id"], decision_set_id=ds_id, run_id=_run_id(ds),
+    env = Envelope[GateDecided](project_id=ds["project_id"], decision_set_id=ds_id, run_id=_run_id(ds), user_id=by,
                                 payload=GateDecided(interrupt_id=gate.get("interrupt_id"), status=body.status,
                                                     comment=body.comment, by=body.by, waivers=body.waivers))
     await _enqueue(u, Subjects.GATE_DECIDED, env, f"gate-decided:{approval['id']}")
@@ -139,14 +165,14 @@ async def approve(u: Unit, ds_id: str, body: Approve) -> dict[str, Any]:
 
 
 @traced("resume")
-async def resume(u: Unit, ds_id: str) -> dict[str, Any]:
+async def resume(u: Unit, ds_id: str, access: Access) -> dict[str, Any]:
     """Publish again the step a budget pause, or a stop after repeated errors, parked on the decision set.
 
     A budget pause resumes once the project's budget allows it; a stalled run at once (the step's
     key is unchanged: what it had done is replayed, what it had not is run).
     """
     conn = u.conn
-    ds = await store.get_decision_set(conn, ds_id)
+    ds = await store.get_decision_set(conn, ds_id, access.project_id)
     gate = ds.get("gate") or {}
     parked = {"paused_budget": "budget", "stalled": "error"}.get(ds["status"])
     if parked is None or gate.get("gate") != parked:
@@ -156,7 +182,7 @@ async def resume(u: Unit, ds_id: str) -> dict[str, Any]:
         await check_budget(conn, ds["project_id"], gate.get("estimate_usd") or 0.0)  # still short: 402, with numbers
     try:
         row = await store.update_decision_set(conn, ds_id, {"status": "resuming"}, expect_status={ds["status"]},
-                                              node=ds.get("stage") or "")
+                                              node=ds.get("stage") or "", user_id=access.user_id)
     except ConflictError as e:
         raise GateClosed(str(e)) from None
     await _enqueue_transition(u, row)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from amp_contracts import AmpError, ErrorBody, ErrorResponse
+from amp_contracts import AmpError, ErrorBody, ErrorResponse, Unauthorized
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -12,7 +12,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger("amp.gateway")
 
-_STATUS_CODES = {400: "validation_failed", 404: "not_found", 405: "validation_failed", 409: "conflict",
+_STATUS_CODES = {400: "validation_failed", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "validation_failed", 409: "conflict",
                  413: "payload_too_large", 415: "validation_failed", 422: "validation_failed", 429: "rate_limited",
                  503: "provider_down"}
 
@@ -26,8 +26,12 @@ def error_response(status: int, body: ErrorBody, headers: dict[str, str] | None 
 
 def install(app: FastAPI) -> None:
     @app.exception_handler(AmpError)
-    async def amp_error(_: Request, exc: AmpError) -> JSONResponse:
-        return error_response(exc.http_status, exc.body())
+    async def amp_error(request: Request, exc: AmpError) -> JSONResponse:
+        headers = None
+        if isinstance(exc, Unauthorized):
+            sent = "authorization" in request.headers or "amp_session" in request.cookies
+            headers = {"WWW-Authenticate": 'Bearer error="invalid_token"' if sent else "Bearer"}
+        return error_response(exc.http_status, exc.body(), headers)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:

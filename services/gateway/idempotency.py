@@ -11,7 +11,7 @@ advisory lock taken without waiting:
 - a repeat gets the stored status, body and headers, marked `Idempotent-Replayed: true`;
 - a repeat while the first is still running gets 409 (retry after a second);
 - the key with a different body gets 422;
-- keys are scoped to the caller (its Authorization header) and the route, and expire
+- keys are scoped to the caller (the signed-in user) and the route, and expire
   (`AMP_IDEMPOTENCY_TTL_S`, 24 h).
 
 Server errors (5xx) are not stored: the command rolled back, and a retry with the key runs it.
@@ -74,7 +74,8 @@ async def command(request: Request, body: Any, status_code: int, run: Callable[[
         if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
             raise ValidationFailed(f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} printable characters")
     route = f"{request.method} {request.url.path}"
-    caller = sha256_hex(request.headers.get("Authorization", ""))[:32] if request.headers.get("Authorization") else ""
+    # per caller: another user's key never replays (or reveals) someone else's answer
+    caller = getattr(request.state, "user_id", "") or ""
     digest = sha256_hex(canonical_json(body))
     unit: Unit
     async with connection(deps.pool, deps.settings.db_acquire_timeout_s) as conn, conn.transaction():

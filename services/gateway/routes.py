@@ -6,19 +6,21 @@ import asyncio
 import uuid
 from typing import Any
 
-from amp_contracts import BudgetExceeded, ConflictError, ErrorResponse, NotFound, ValidationFailed
+from amp_contracts import BudgetExceeded, ConflictError, ErrorResponse, Forbidden, NotFound, ValidationFailed
 from amp_domain.policy.packs import validate_rule_pack
+from amp_domain.redaction import redact_text
 from amp_domain.requirements.coverage import check_coverage
 from amp_domain.requirements.extraction import extract
 from amp_domain.requirements.questions import next_questions
 from amp_runtime import store
 from amp_runtime.gitstore import RefMoved, record_user_tree, unified_diff, user_tree_head
 from amp_runtime.providers import check_budget, estimates_vs_actuals, set_budget
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 
 from . import commands, views
+from .auth import Access, Principal, caller, on_decision_set, on_project
 from .idempotency import command, connection
 from .review import review
 from .schemas import (
@@ -30,13 +32,15 @@ from .schemas import (
     PoliciesPut,
     Preview,
     ProjectCreate,
+    ProjectPatch,
     Submitted,
 )
 from .sse import stream_response
 from .uploads import read_zip
 from .wizard import wizard
 
-ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": ErrorResponse} for code in (404, 409, 413, 422)}
+ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": ErrorResponse} for code in (401, 403, 404, 409, 413, 422,
+                                                                                        429)}
 router = APIRouter(responses=ERRORS)
 MAX_EVENT_NUMBER = 2**63 - 1  # a Postgres bigint: anything larger could not be an event's number
 
@@ -55,94 +59,124 @@ async def healthz(request: Request) -> dict[str, Any]:
 
 
 @router.post("/projects", status_code=201, tags=["projects"])
-async def create_project(request: Request, body: ProjectCreate) -> JSONResponse:
-    return await command(request, body.model_dump(), 201,
-                         lambda u: _created_project(u, body))
+async def create_project(request: Request, body: ProjectCreate, who: Principal = Depends(caller)) -> JSONResponse:
+    """A new project; its creator is its owner."""
+    if who.api_key_id is not None:
+        raise Forbidden("an API key acts on its own project only; sign in as a user to create projects")
+    return await command(request, body.model_dump(), 201, lambda u: _created_project(u, body, who))
 
 
-async def _created_project(u, body: ProjectCreate) -> dict[str, Any]:
-    return views.project(await commands.create_project(u, body.name, body.description), [])
+async def _created_project(u, body: ProjectCreate, who: Principal) -> dict[str, Any]:
+    row = await commands.create_project(u, body.name, body.description, who.sub, body.four_eyes)
+    return views.project({**row, "role": "owner"}, [])
 
 
 @router.get("/projects", tags=["projects"])
-async def list_projects(request: Request, limit: int = Query(100, ge=1, le=1000)) -> dict[str, Any]:
-    rows = await store.list_projects(_deps(request).pool, limit)
+async def list_projects(request: Request, limit: int = Query(100, ge=1, le=1000),
+                        who: Principal = Depends(caller)) -> dict[str, Any]:
+    """The caller's projects (those they are a member of), with their role on each."""
+    rows = await store.list_projects(_deps(request).pool, limit, user_id=None if who.api_key_id else who.sub,
+                                     project_id=who.project_id)
+    if who.api_key_id:
+        rows = [{**r, "role": who.role} for r in rows]
     return jsonable_encoder({"projects": [views.project(r) for r in rows]})
 
 
 @router.get("/projects/{project_id}", tags=["projects"])
-async def get_project(request: Request, project_id: str) -> dict[str, Any]:
+async def get_project(request: Request, project_id: str, access: Access = on_project("read")) -> dict[str, Any]:
     d = _deps(request)
     row = await store.get_project(d.pool, project_id)
-    return jsonable_encoder(views.project(row, await store.list_decision_sets(d.pool, project_id)))
+    return jsonable_encoder(views.project({**row, "role": access.role},
+                                          await store.list_decision_sets(d.pool, project_id)))
+
+
+@router.patch("/projects/{project_id}", tags=["projects"])
+async def patch_project(request: Request, project_id: str, body: ProjectPatch,
+                        access: Access = on_project("manage")) -> dict[str, Any]:
+    """Project settings (owner): `four_eyes` keeps whoever submitted a version from approving it."""
+    d = _deps(request)
+    if body.four_eyes is not None:
+        await store.set_project_settings(d.pool, project_id, body.four_eyes)
+    return await get_project(request, project_id, access)
 
 
 @router.put("/projects/{project_id}/policies", tags=["projects"])
-async def put_policies(request: Request, project_id: str, body: PoliciesPut) -> dict[str, Any]:
+async def put_policies(request: Request, project_id: str, body: PoliciesPut,
+                       access: Access = on_project("policies")) -> dict[str, Any]:
+    """The project's rule packs and waivers (owner); each waiver records the caller as its grantor."""
     d = _deps(request)
     rules = validate_rule_pack(body.rules)
-    doc = {"rules": rules, "waivers": [w.model_dump(mode="json") for w in body.waivers]}
+    doc = {"rules": rules, "waivers": [{**w.model_dump(mode="json"), "by": access.user_id,
+                                        "reason": redact_text(w.reason)} for w in body.waivers]}
     await store.set_project_policies(d.pool, project_id, doc)
     return doc
 
 
 @router.post("/projects/{project_id}/constraints", status_code=202, tags=["decision sets"],
              response_model=Submitted)
-async def submit_constraints(request: Request, project_id: str, body: ConstraintsSubmit) -> JSONResponse:
+async def submit_constraints(request: Request, project_id: str, body: ConstraintsSubmit,
+                             access: Access = on_project("submit")) -> JSONResponse:
     """Start a new decision-set version from requirements text and/or structured constraints."""
     return await command(request, {"project": project_id, **body.model_dump()}, 202,
-                         lambda u: commands.submit_constraints(u, project_id, body))
+                         lambda u: commands.submit_constraints(u, project_id, body, access.user_id))
 
 
 @router.get("/decision-sets/{ds_id}", tags=["decision sets"])
-async def get_decision_set(request: Request, ds_id: str) -> dict[str, Any]:
+async def get_decision_set(request: Request, ds_id: str, access: Access = on_decision_set("read")) -> dict[str, Any]:
     pool = _deps(request).pool
-    row = await store.get_decision_set(pool, ds_id)
-    parent = await store.find_decision_set(pool, row["parent_id"]) if row.get("parent_id") else None
+    row = await store.get_decision_set(pool, ds_id, access.project_id)
+    parent = (await store.find_decision_set(pool, row["parent_id"], access.project_id)
+              if row.get("parent_id") else None)
     return jsonable_encoder({**views.decision_set(row), "review": review(row, parent)})
 
 
 @router.get("/decision-sets/{ds_id}/events", tags=["decision sets"])
 async def get_events(request: Request, ds_id: str, after: int = Query(0, ge=0, le=MAX_EVENT_NUMBER),
-                     limit: int = Query(1000, ge=1, le=10_000)) -> dict[str, Any]:
+                     limit: int = Query(1000, ge=1, le=10_000),
+                     access: Access = on_decision_set("read")) -> dict[str, Any]:
     d = _deps(request)
-    await store.get_decision_set(d.pool, ds_id)
-    events = await store.list_events(d.pool, ds_id, after=after, limit=limit)
+    events = await store.list_events(d.pool, ds_id, after=after, limit=limit, project_id=access.project_id)
     return jsonable_encoder({"decision_set_id": ds_id, "events": [e.model_dump(mode="json") for e in events]})
 
 
 @router.post("/decision-sets/{ds_id}/answers", status_code=202, tags=["decision sets"], response_model=Accepted)
-async def post_answers(request: Request, ds_id: str, body: AnswersSubmit) -> JSONResponse:
+async def post_answers(request: Request, ds_id: str, body: AnswersSubmit,
+                       access: Access = on_decision_set("submit")) -> JSONResponse:
     """Answer the intake questions of a `gate-waiting {gate: intake}` event."""
     return await command(request, {"ds": ds_id, **body.model_dump()}, 202,
-                         lambda u: commands.answer(u, ds_id, body))
+                         lambda u: commands.answer(u, ds_id, body, access))
 
 
 @router.post("/decision-sets/{ds_id}/approve", status_code=202, tags=["decision sets"], response_model=Accepted)
-async def post_approve(request: Request, ds_id: str, body: Approve) -> JSONResponse:
-    """Decide the pre-codegen gate: approved, rejected or changes_requested (with a comment)."""
+async def post_approve(request: Request, ds_id: str, body: Approve,
+                       access: Access = on_decision_set("approve")) -> JSONResponse:
+    """Decide the pre-codegen gate: approved, rejected or changes_requested (with a comment).
+
+    The decider (and each waiver's grantor) is the caller; a `by` in the body is ignored.
+    """
     return await command(request, {"ds": ds_id, **body.model_dump(mode="json")}, 202,
-                         lambda u: commands.approve(u, ds_id, body))
+                         lambda u: commands.approve(u, ds_id, body, access))
 
 
 @router.post("/decision-sets/{ds_id}/resume", status_code=202, tags=["decision sets"], response_model=Accepted)
-async def post_resume(request: Request, ds_id: str) -> JSONResponse:
+async def post_resume(request: Request, ds_id: str, access: Access = on_decision_set("resume")) -> JSONResponse:
     """Continue a run paused by the project's LLM budget (raise the budget first), or stopped after
     repeated errors (`stalled`: the step runs again)."""
-    return await command(request, {"ds": ds_id, "resume": True}, 202, lambda u: commands.resume(u, ds_id))
+    return await command(request, {"ds": ds_id, "resume": True}, 202, lambda u: commands.resume(u, ds_id, access))
 
 
 @router.put("/projects/{project_id}/llm-budget", tags=["projects"])
-async def put_llm_budget(request: Request, project_id: str, body: BudgetPut) -> dict[str, Any]:
+async def put_llm_budget(request: Request, project_id: str, body: BudgetPut,
+                         access: Access = on_project("budget")) -> dict[str, Any]:
     """Set (or with null remove) the project's LLM budget in USD: a warning at 80 %, a pause at 100 %."""
     d = _deps(request)
     await store.get_project(d.pool, project_id)
     await set_budget(d.pool, project_id, body.limit_usd)
-    return await llm_usage(request, project_id)
+    return await llm_usage(request, project_id, access)
 
 
 @router.get("/projects/{project_id}/llm-usage", tags=["projects"])
-async def llm_usage(request: Request, project_id: str) -> dict[str, Any]:
+async def llm_usage(request: Request, project_id: str, access: Access = on_project("read")) -> dict[str, Any]:
     """Tokens and USD the project's model calls used, by node; per version, the pre-run estimate beside the
     spend; and where the project stands against its budget."""
 
@@ -163,30 +197,32 @@ async def llm_usage(request: Request, project_id: str) -> dict[str, Any]:
 
 @router.get("/streams/{ds_id}", tags=["decision sets"])
 async def stream(request: Request, ds_id: str, last_event_id: str | None = Header(None),
-                 after: int | None = Query(None, ge=0, le=MAX_EVENT_NUMBER)):
+                 after: int | None = Query(None, ge=0, le=MAX_EVENT_NUMBER), access: Access = on_decision_set("read")):
+    """The decision set's events as SSE; the web page's session cookie is accepted here too."""
     d = _deps(request)
-    await store.get_decision_set(d.pool, ds_id)
     try:
         last = int(last_event_id.strip()) if last_event_id else (after or 0)
     except ValueError:
         raise ValidationFailed("Last-Event-ID must be an event number (an integer)") from None
     if not 0 <= last <= MAX_EVENT_NUMBER:
         raise ValidationFailed(f"Last-Event-ID must be between 0 and {MAX_EVENT_NUMBER}")
-    return stream_response(d.pool, d.extras["hub"], ds_id, last, d.settings.sse_max_duration_s)
+    slots = request.app.state.auth.streams
+    slots.take(access.user_id)
+    return stream_response(d.pool, d.extras["hub"], ds_id, last, d.settings.sse_max_duration_s,
+                           project_id=access.project_id, on_close=lambda: slots.give_back(access.user_id))
 
 
 @router.get("/decision-sets/{ds_id}/diff", tags=["decision sets"])
 async def get_diff(request: Request, ds_id: str, against: str | None = None,
-                   format: str = Query("text", pattern="^(text|json)$")) -> Response:
-    """The unified diff of the generated repository against the parent version (or `against`)."""
+                   format: str = Query("text", pattern="^(text|json)$"),
+                   access: Access = on_decision_set("read")) -> Response:
+    """The unified diff of the generated repository against the parent version (or `against`, of the same project)."""
     d = _deps(request)
-    ds = await store.get_decision_set(d.pool, ds_id)
+    ds = await store.get_decision_set(d.pool, ds_id, access.project_id)
     if not ds.get("git_commit"):
         raise NotFound(f"decision set {ds_id} has no generated repository yet")
     other_id = against or ds.get("parent_id")
-    other = await store.get_decision_set(d.pool, other_id) if other_id else None
-    if other is not None and other["project_id"] != ds["project_id"]:
-        raise ValidationFailed(f"against: decision set {other_id} belongs to another project")
+    other = await store.get_decision_set(d.pool, other_id, access.project_id) if other_id else None
     repo = d.settings.repos_dir / f"{ds['project_id']}.git"
     text = unified_diff(repo, other.get("git_commit") if other else None, ds["git_commit"])
     if format == "json":
@@ -197,10 +233,10 @@ async def get_diff(request: Request, ds_id: str, against: str | None = None,
 
 @router.get("/decision-sets/{ds_id}/artifact", tags=["decision sets"],
             responses={307: {"description": "a time-boxed presigned URL of the zip (artifacts on S3)"}})
-async def get_artifact(request: Request, ds_id: str) -> Response:
+async def get_artifact(request: Request, ds_id: str, access: Access = on_decision_set("read")) -> Response:
     """The generated repository as a zip: the bytes, or with S3 a redirect to a presigned URL of them."""
     d = _deps(request)
-    ds = await store.get_decision_set(d.pool, ds_id)
+    ds = await store.get_decision_set(d.pool, ds_id, access.project_id)
     key = ds.get("artifact_key")
     if not key:
         raise NotFound(f"decision set {ds_id} has no artifact yet (status {ds['status']})")
@@ -220,8 +256,8 @@ async def get_artifact(request: Request, ds_id: str) -> Response:
 async def push_repo(request: Request, project_id: str, base: str | None = Query(None, description=
                     "the decision set whose repository was edited (default: the latest completed one)"),
                     if_match: str | None = Header(None, description=
-                    "the upload (commit) these edits replace, from a previous answer; `none` for the first one")
-                    ) -> JSONResponse:
+                    "the upload (commit) these edits replace, from a previous answer; `none` for the first one"),
+                    access: Access = on_project("submit")) -> JSONResponse:
     """Upload an edited repository (a zip); the next versions merge these edits into what they generate.
 
     Uploads to one project move the user-tree ref by compare-and-set, against `If-Match` when
@@ -240,12 +276,12 @@ async def push_repo(request: Request, project_id: str, base: str | None = Query(
             raise ConflictError(f"the latest upload to project {project_id} is {seen or 'none'}, not {wanted}; "
                                 "fetch it and upload again on top of it")
     if base:
-        ds = await store.get_decision_set(d.pool, base)
+        ds = await store.get_decision_set(d.pool, base, project_id)
     else:
         done = [r for r in await store.list_decision_sets(d.pool, project_id) if r["status"] == "completed"]
         if not done:
             raise NotFound(f"project {project_id} has no completed decision set to base the edits on")
-        ds = await store.get_decision_set(d.pool, done[-1]["id"])
+        ds = await store.get_decision_set(d.pool, done[-1]["id"], project_id)
     if ds["project_id"] != project_id or not ds.get("git_commit"):
         raise ValidationFailed(f"decision set {ds['id']} has no generated repository of this project")
     files = await asyncio.to_thread(read_zip, await request.body())
@@ -259,13 +295,13 @@ async def push_repo(request: Request, project_id: str, base: str | None = Query(
 
 
 @router.get("/intake/schema", tags=["intake"])
-async def intake_schema() -> dict[str, Any]:
+async def intake_schema(who: Principal = Depends(caller)) -> dict[str, Any]:
     """The Guided Setup wizard: fields, types, options, order and help, from the contracts' JSON Schema."""
     return wizard()
 
 
 @router.post("/intake/preview", tags=["intake"])
-async def intake_preview(body: Preview) -> dict[str, Any]:
+async def intake_preview(body: Preview, who: Principal = Depends(caller)) -> dict[str, Any]:
     """Extraction and coverage of a text without starting a run (the live coverage meter)."""
     found = extract(body.text)
     cov = check_coverage(found.constraints)

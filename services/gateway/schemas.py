@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Literal
 
 from amp_contracts import ConstraintSchema, FreeText, ShortText, Waiver, WebhookEventType
+from amp_domain.access import Role
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
@@ -15,6 +17,25 @@ class Strict(BaseModel):
 class ProjectCreate(Strict):
     name: ShortText = Field(min_length=1, max_length=200)
     description: ShortText = Field("", max_length=5_000)
+    four_eyes: bool = Field(False, description="Whoever submitted a version cannot approve it.")
+
+
+class SessionCreate(Strict):
+    token: str = Field(min_length=10, max_length=16_384, description="A bearer token (`amp token --user NAME`).")
+
+
+class ProjectPatch(Strict):
+    four_eyes: bool | None = Field(None, description="Whoever submitted a version cannot approve it.")
+
+
+class MemberPut(Strict):
+    role: Role = Field(description="owner, architect, reviewer, finops or viewer")
+
+
+class ApiKeyCreate(Strict):
+    name: ShortText = Field(min_length=1, max_length=200)
+    role: Role = "viewer"
+    expires_at: datetime | None = Field(None, description="When the key stops working (default: never).")
 
 
 class ConstraintsSubmit(Strict):
@@ -57,7 +78,7 @@ class AnswersSubmit(Strict):
 class Approve(Strict):
     status: Literal["approved", "rejected", "changes_requested"]
     comment: FreeText = ""
-    by: ShortText = Field("user", min_length=1, max_length=200)
+    by: ShortText | None = Field(None, max_length=200, description="Ignored: the decider is the signed-in caller.")
     waivers: list[Waiver] = Field(default_factory=list, description="Waivers for failed policy rules.")
 
 

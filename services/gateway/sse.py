@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import asyncpg
 from amp_contracts import TERMINAL, Event
@@ -30,19 +30,19 @@ POLL_S = 5.0  # the database is read again at least this often, in case the live
 def frame(ev: Event) -> ServerSentEvent:
     ts = ev.ts.isoformat() if hasattr(ev.ts, "isoformat") else ev.ts
     data = {**ev.data, "event_id": ev.number, "project_id": ev.project_id, "decision_set_id": ev.decision_set_id,
-            "run_id": ev.run_id, "node_name": ev.node_name, "ts": ts}
+            "run_id": ev.run_id, "node_name": ev.node_name, "ts": ts, "user_id": ev.user_id}
     return ServerSentEvent(data=json.dumps(data, default=str), event=ev.type, id=str(ev.number))
 
 
 async def events_after(pool: asyncpg.Pool, hub: EventHub, ds_id: str, last_id: int,
-                       max_duration_s: float = 3600.0) -> AsyncIterator[Event]:
+                       max_duration_s: float = 3600.0, project_id: str | None = None) -> AsyncIterator[Event]:
     """The events after `last_id` in order, ending after a terminal event or after `max_duration_s`."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + max_duration_s
     queue = hub.subscribe(ds_id)
     try:
         while True:
-            page = await store.list_events(pool, ds_id, after=last_id, limit=PAGE)
+            page = await store.list_events(pool, ds_id, after=last_id, limit=PAGE, project_id=project_id)
             for ev in page:
                 yield ev
                 last_id = ev.number or last_id
@@ -55,16 +55,17 @@ async def events_after(pool: asyncpg.Pool, hub: EventHub, ds_id: str, last_id: i
                 ev = await asyncio.wait_for(queue.get(), timeout=min(POLL_S, left))
             except TimeoutError:
                 # belt and braces: an event missed by the live feed is still in the database
-                for ev in await store.list_events(pool, ds_id, after=last_id):
+                for ev in await store.list_events(pool, ds_id, after=last_id, project_id=project_id):
                     yield ev
                     last_id = ev.number or last_id
                     if ev.type in TERMINAL:
                         return
                 continue
-            if ev.number is None or ev.number <= last_id:
+            if ev.number is None or ev.number <= last_id or (project_id and ev.project_id != project_id):
                 continue
             if ev.number > last_id + 1:  # the live feed ran ahead of what this stream has: fill from the database
-                for missed in await store.list_events(pool, ds_id, after=last_id, limit=ev.number - last_id - 1):
+                for missed in await store.list_events(pool, ds_id, after=last_id, limit=ev.number - last_id - 1,
+                                                      project_id=project_id):
                     yield missed
                     last_id = missed.number or last_id
                     if missed.type in TERMINAL:
@@ -87,15 +88,22 @@ def heartbeat() -> ServerSentEvent:
 
 
 def stream_response(pool: asyncpg.Pool, hub: EventHub, ds_id: str, last_id: int,
-                    max_duration_s: float = 3600.0) -> EventSourceResponse:
+                    max_duration_s: float = 3600.0, project_id: str | None = None,
+                    on_close: Callable[[], None] | None = None) -> EventSourceResponse:
+    """`on_close` runs once the response ends, however it ends (the caller's stream slot is given back)."""
+
     async def frames() -> AsyncIterator[ServerSentEvent]:
         finished = False
-        async for ev in events_after(pool, hub, ds_id, last_id, max_duration_s):
-            finished = ev.type in TERMINAL
-            yield frame(ev)
-        if not finished:  # the time limit, not the run, ended this response: ask for a prompt resume
-            yield ServerSentEvent(comment="maximum stream duration reached; reconnect with Last-Event-ID",
-                                  retry=RETRY_MS)
+        try:
+            async for ev in events_after(pool, hub, ds_id, last_id, max_duration_s, project_id):
+                finished = ev.type in TERMINAL
+                yield frame(ev)
+            if not finished:  # the time limit, not the run, ended this response: ask for a prompt resume
+                yield ServerSentEvent(comment="maximum stream duration reached; reconnect with Last-Event-ID",
+                                      retry=RETRY_MS)
+        finally:
+            if on_close is not None:
+                on_close()
 
     return EventSourceResponse(frames(), ping=int(PING_S), ping_message_factory=heartbeat,
                                headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})

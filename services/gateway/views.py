@@ -25,7 +25,8 @@ def decision_set(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def project(row: dict[str, Any], decision_sets: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    out = {k: row.get(k) for k in ("id", "name", "description", "created_at")}
+    out = {k: row.get(k) for k in ("id", "name", "description", "created_at", "owner_id", "role")}
+    out["four_eyes"] = bool(row.get("four_eyes"))
     policies = row.get("policies") or {}
     out["policies"] = policies if isinstance(policies, dict) else {"rules": policies, "waivers": []}
     out["version_count"] = row.get("ds_count", 0)

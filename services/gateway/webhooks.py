@@ -1,6 +1,7 @@
 """Webhook subscriptions of a project and their delivery log (the webhooks service sends them).
 
-Only a project's owners manage its webhooks: every route depends on `owner_of_project`. A
+Only a project's owners manage its webhooks: every route depends on `owner_of_project` (the
+owner role; a non-member gets 404, another role 403). A
 subscription's secret is shown once, in the answer that creates (or rotates) it; listings never
 carry it. URLs are checked when saved (https, no credentials, a public address) and again by
 the sender at every connection.
@@ -20,10 +21,12 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse, Response
 
+from .auth import Principal, authorize, caller
 from .idempotency import Unit, command
 from .schemas import SecretRotate, WebhookCreate, WebhookPatch
 
-ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": ErrorResponse} for code in (404, 409, 413, 422)}
+ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": ErrorResponse} for code in (401, 403, 404, 409, 413, 422,
+                                                                                        429)}
 router = APIRouter(responses=ERRORS, tags=["webhooks"])
 
 
@@ -31,12 +34,9 @@ def _deps(request: Request):
     return request.app.state.deps
 
 
-async def owner_of_project(request: Request, project_id: str) -> dict[str, Any]:
-    """The project, if the caller may manage its webhooks (its owners may).
-
-    The one place this authorization is decided. Until roles exist, the project scope is the
-    boundary: the project must exist (404 otherwise).
-    """
+async def owner_of_project(request: Request, project_id: str, who: Principal = Depends(caller)) -> dict[str, Any]:
+    """The project, if the caller may manage its webhooks (its owners may)."""
+    await authorize(request, who, project_id, "manage")
     return await store.get_project(_deps(request).pool, project_id)
 
 
@@ -67,7 +67,7 @@ def delivery_view(row: dict[str, Any], subscription: dict[str, Any]) -> dict[str
 
 
 @router.get("/webhooks/event-types", summary="The webhook event types and what each means")
-async def event_types() -> dict[str, Any]:
+async def event_types(who: Principal = Depends(caller)) -> dict[str, Any]:
     return {"event_types": [{"type": t, "description": d} for t, d in WEBHOOK_EVENTS.items()]}
 
 

@@ -1,7 +1,8 @@
 """Browser fixtures: Debian's Chromium driven by Playwright against the real stack.
 
 The platform comes from the session's `stack` fixture (tests/conftest.py); AMP_BROWSER_BASE_URL
-points the tests at an already running gateway instead (e.g. `amp up --port 8099`).
+points the tests at an already running gateway instead (e.g. `amp up --port 8099`, with AMP_TOKEN
+from `amp token`). Every browser signs in on the sign-in page first.
 """
 
 from __future__ import annotations
@@ -73,11 +74,21 @@ class Browser:
         shutil.rmtree(self.profile, ignore_errors=True)
 
 
+def sign_in(page, token: str) -> None:
+    """The local sign-in page: a token in, the HttpOnly session cookie set, the app shown."""
+    page.goto("/signin")
+    page.fill("#signin-token", token)
+    page.click("button[type=submit]")
+    page.wait_for_url(re.compile(r"/(#.*)?$"))
+    page.wait_for_selector("#project-list")
+
+
 @pytest.fixture()
 def browser(request, gateway_url, playwright_driver) -> Iterator[Browser]:
     marker = request.node.get_closest_marker("viewport")
     width, height = marker.args if marker else (1280, 900)
     b = Browser(playwright_driver, request.node.name, gateway_url, width, height)
+    sign_in(b.page, os.environ["AMP_TOKEN"])
     yield b
     b.close()
 

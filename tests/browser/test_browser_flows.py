@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import io
 import re
+import uuid
 import zipfile
 
-import httpx
 import pytest
 from amp_cli.client import Client
 from playwright.sync_api import expect
@@ -284,8 +284,8 @@ def test_a_failed_validation_is_shown_as_failed(browser, gateway_url) -> None:
     with zipfile.ZipFile(buf, "w") as z:
         for name, data in files.items():
             z.writestr(name, data)
-    r = httpx.post(f"{gateway_url}/projects/{project['id']}/repo", params={"base": v1["id"]},
-                   content=buf.getvalue(), headers={"Content-Type": "application/zip"}, timeout=60)
+    r = client.http.post(f"/projects/{project['id']}/repo", params={"base": v1["id"]}, content=buf.getvalue(),
+                         headers={"Content-Type": "application/zip", "Idempotency-Key": str(uuid.uuid4())}, timeout=60)
     assert r.status_code == 201, r.text
     v2 = run_to_end(project["id"], FRAUD.replace("$6,000", "$6,500"))
     assert v2["reports"]["validation"]["overall"] == "fail", v2["reports"]["validation"]

@@ -106,3 +106,22 @@ def test_untrusted_text_renders_as_text(browser) -> None:
     assert page.locator("#view script, #sidebar script").count() == 0
     assert page.evaluate("window.__pwned === undefined")
     assert not browser.errors, browser.errors  # no alert dialog, no script error
+
+
+def test_sign_in_sign_out_and_a_bad_token(browser, gateway_url) -> None:
+    """Signed out, the page sends you to the sign-in page; a bad token is refused there; the cookie is HttpOnly."""
+    page = browser.page
+    expect(page.locator("#whoami")).to_have_text("test-user")
+    cookie = next(c for c in browser.context.cookies() if c["name"] == "amp_session")
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
+    assert page.evaluate("document.cookie") == ""  # the page's scripts cannot read the session
+    page.click("#sign-out")
+    page.wait_for_url(re.compile(r"/signin$"))
+    page.goto("/")
+    page.wait_for_url(re.compile(r"/signin$"))
+    page.fill("#signin-token", "eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJtYWxsb3J5In0.bm90LWEtc2lnbmF0dXJl")
+    page.click("button[type=submit]")
+    expect(page.locator("#signin-error")).to_be_visible()
+    assert page.url.endswith("/signin")
+    assert not [c for c in browser.context.cookies() if c["name"] == "amp_session"]
+    assert not browser.errors, browser.errors

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 
 import httpx
@@ -19,7 +20,8 @@ FRAUD = ("Real-time card fraud scoring API on AWS eu-west-1: p95 under 80 ms at 
 
 def test_webhooks_on_the_project_settings_page(browser, gateway_url) -> None:
     page = browser.page
-    with Receiver() as receiver, httpx.Client(base_url=gateway_url, timeout=30) as api:
+    with Receiver() as receiver, httpx.Client(base_url=gateway_url, timeout=30,
+                                                 headers={"Authorization": f"Bearer {os.environ['AMP_TOKEN']}"}) as api:
         project = api.post("/projects", json={"name": "settings page"}).json()
         page.goto(f"/#/projects/{project['id']}")
         page.click("#project-settings-link")

@@ -22,9 +22,9 @@ def one_line_error(stderr: str, code: str) -> None:
     assert lines[0].startswith(f"amp: {code}: "), lines[0]
 
 
-def test_webhook_verbs(stack) -> None:
+def test_webhook_verbs(stack, auth_headers) -> None:
     gw = stack.gateway_url
-    with Receiver() as receiver, httpx.Client(base_url=gw, timeout=30) as api:
+    with Receiver() as receiver, httpx.Client(base_url=gw, timeout=30, headers=auth_headers) as api:
         project = api.post("/projects", json={"name": "cli hooks"}).json()["id"]
         p = amp(gw, "webhooks", "events", "--json")
         assert p.returncode == 0 and len(json.loads(p.stdout)["event_types"]) == 8

@@ -74,7 +74,7 @@ def test_structured_constraints_win_over_text(client) -> None:
     assert "regions" in cards[0]["details"]["structured_overrides"]
 
 
-def test_concurrent_decisions_one_wins(stack, client) -> None:
+def test_concurrent_decisions_one_wins(stack, client, auth_headers) -> None:
     project = client.create_project("race")
     ds = client.submit(project["id"], FRAUD.replace("Cardholder data, PCI DSS and GDPR", "Internal data"))[
         "decision_set_id"]
@@ -82,7 +82,8 @@ def test_concurrent_decisions_one_wins(stack, client) -> None:
     codes: list[int] = []
 
     def decide(status: str) -> None:
-        r = httpx.post(f"{stack.gateway_url}/decision-sets/{ds}/approve", json={"status": status}, timeout=30)
+        r = httpx.post(f"{stack.gateway_url}/decision-sets/{ds}/approve", json={"status": status}, timeout=30,
+                       headers=auth_headers)
         codes.append(r.status_code)
 
     threads = [threading.Thread(target=decide, args=(s,)) for s in ("approved", "rejected", "approved", "rejected")]

@@ -65,7 +65,7 @@ def upload(client, project_id: str, base: str, files: dict[str, str], if_match: 
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
         for name, text in files.items():
             z.writestr(name, text)
-    return httpx.post(f"{client.base_url}/projects/{project_id}/repo", params={"base": base}, content=buf.getvalue(),
+    return client.http.post(f"{client.base_url}/projects/{project_id}/repo", params={"base": base}, content=buf.getvalue(),
                       headers={"Content-Type": "application/zip", **({"If-Match": if_match} if if_match else {})},
                       timeout=60)
 
@@ -80,7 +80,7 @@ def test_a_hostile_upload_is_contained_and_the_platform_carries_on(hostile_stack
 
     stack = hostile_stack
     settings = stack.settings
-    client = Client(stack.gateway_url, timeout=60)
+    client = Client(stack.gateway_url, timeout=60, token=stack.token("test-user"))
     project = client.create_project("hostile upload")
     v1 = run_to_end(client, project["id"], FRAUD)
     assert v1["status"] == "completed"
@@ -143,7 +143,7 @@ def test_a_hostile_upload_is_contained_and_the_platform_carries_on(hostile_stack
 def test_unsafe_zip_entries_and_racing_uploads_are_4xx(hostile_stack) -> None:
     from amp_cli.client import Client
 
-    client = Client(hostile_stack.gateway_url, timeout=60)
+    client = Client(hostile_stack.gateway_url, timeout=60, token=hostile_stack.token("test-user"))
     project = client.create_project("zip edges")
     v1 = run_to_end(client, project["id"], FRAUD)
     for name in ("./.git/config", "..\\evil.py", "C:/x.txt", "src/.GIT/hooks/post-checkout", "aux.txt"):
@@ -155,7 +155,7 @@ def test_unsafe_zip_entries_and_racing_uploads_are_4xx(hostile_stack) -> None:
         z.writestr("README.md", "hello world\n")
     bad_crc = bytearray(buf.getvalue())
     bad_crc[bad_crc.index(b"hello")] ^= 1
-    r = httpx.post(f"{client.base_url}/projects/{project['id']}/repo", content=bytes(bad_crc),
+    r = client.http.post(f"{client.base_url}/projects/{project['id']}/repo", content=bytes(bad_crc),
                    headers={"Content-Type": "application/zip"}, timeout=30)
     assert r.status_code == 422 and "README.md" in r.json()["error"]["message"]
 

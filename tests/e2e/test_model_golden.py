@@ -83,7 +83,6 @@ def test_golden_run_with_scripted_model_answers(model_stack, settings) -> None:
 
 
 def test_llm_budget_pauses_the_run_and_resume_continues_it(model_stack) -> None:
-    import httpx
     from amp_cli.client import ApiError, Client
 
     stack, _, _ = model_stack
@@ -91,7 +90,7 @@ def test_llm_budget_pauses_the_run_and_resume_continues_it(model_stack) -> None:
     gw = stack.gateway_url
     try:
         project = client.create_project("budget pause")
-        r = httpx.put(f"{gw}/projects/{project['id']}/llm-budget", json={"limit_usd": 0.0001})
+        r = client.http.put(f"{gw}/projects/{project['id']}/llm-budget", json={"limit_usd": 0.0001})
         assert r.status_code == 200 and r.json()["budget"]["limit_usd"] == 0.0001
         ds = client.submit(project["id"], FRAUD)["decision_set_id"]
         ev, gate, eid = follow(client, ds, lambda ev, d: ev == "gate-waiting" or ev == "run-complete")[-1]
@@ -99,7 +98,7 @@ def test_llm_budget_pauses_the_run_and_resume_continues_it(model_stack) -> None:
         assert client.decision_set(ds)["status"] == "paused_budget"
         # paused by the pre-run estimate, before the first model call: nothing spent yet
         assert "this version's" in gate["message"] and "model calls" in gate["message"], gate["message"]
-        paused = httpx.get(f"{gw}/projects/{project['id']}/llm-usage").json()
+        paused = client.get(f"/projects/{project['id']}/llm-usage")
         assert paused["by_node"] == []
         assert [v["version"] for v in paused["by_version"]] == [1]
         assert paused["by_version"][0]["estimate_usd"] > 0.0001 and paused["by_version"][0]["actual_usd"] == 0
@@ -118,7 +117,7 @@ def test_llm_budget_pauses_the_run_and_resume_continues_it(model_stack) -> None:
         assert amp("resume", ds).returncode == 0
         end = follow(client, ds, is_gate, last=eid)[-1]
         assert end[0] == "gate-waiting" and end[1]["gate"] == "pre-codegen"
-        usage = httpx.get(f"{gw}/projects/{project['id']}/llm-usage").json()
+        usage = client.get(f"/projects/{project['id']}/llm-usage")
         assert usage["budget"]["level"] in ("ok", "warn") and usage["by_node"]
         assert sum(n["calls"] for n in usage["by_node"]) > 0
         v1 = usage["by_version"][0]

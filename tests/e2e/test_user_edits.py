@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import zipfile
 
-import httpx
 import pytest
 from flows import FRAUD, follow, is_gate, waivers_for
 
@@ -33,7 +32,7 @@ def test_user_edit_survives_regeneration(client) -> None:
     with zipfile.ZipFile(buf, "w") as z:
         for name, text in files.items():
             z.writestr(name, text)
-    r = httpx.post(f"{client.base_url}/projects/{project['id']}/repo", content=buf.getvalue(),
+    r = client.http.post(f"{client.base_url}/projects/{project['id']}/repo", content=buf.getvalue(),
                    headers={"Content-Type": "application/zip"}, timeout=60)
     assert r.status_code == 201, r.text
     assert r.json()["base_decision_set_id"] == v1["id"]
@@ -52,6 +51,6 @@ def test_user_edit_survives_regeneration(client) -> None:
 
 def test_bad_upload_is_a_clear_error(client) -> None:
     project = client.create_project("bad upload")
-    r = httpx.post(f"{client.base_url}/projects/{project['id']}/repo", content=b"not a zip",
+    r = client.http.post(f"{client.base_url}/projects/{project['id']}/repo", content=b"not a zip",
                    headers={"Content-Type": "application/zip"})
     assert r.status_code in (404, 422) and r.json()["error"]["code"] in ("not_found", "validation_failed")

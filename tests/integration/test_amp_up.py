@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
+import stat
 import subprocess
 import sys
 import time
 
 import httpx
 import pytest
-from amp_runtime.embedded import free_port
+from amp_cli.credentials import mint_local
+from amp_runtime.embedded import EmbeddedPostgres, free_port
 
 pytestmark = pytest.mark.integration
 
@@ -42,23 +45,35 @@ def stop(proc: subprocess.Popen) -> str:
 
 def test_amp_up_restarts_on_its_own_data(tmp_path) -> None:
     data = tmp_path / "data"
-    data.parent.chmod(0o755)
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     proc = start(data, port)
     try:
         wait_ready(url, proc)
-        project = httpx.post(f"{url}/projects", json={"name": "survives restarts"}).json()
+        anonymous = httpx.post(f"{url}/projects", json={"name": "nobody's"})
+        assert anonymous.status_code == 401 and anonymous.headers["www-authenticate"].startswith("Bearer")
+        token = mint_local(data, "alice")  # what `amp token --user alice` prints
+        auth = {"Authorization": f"Bearer {token}"}
+        project = httpx.post(f"{url}/projects", json={"name": "survives restarts"}, headers=auth).json()
         page = httpx.get(url + "/")
         assert page.status_code == 200 and "<html" in page.text.lower()
     finally:
         out = stop(proc)
     assert proc.returncode == 0, out
-    assert (data / "postgres" / "pgdata" / "PG_VERSION").exists() and (data / "nats" / "jetstream").exists()
+    assert "amp token --user NAME" in out and token not in out
+    assert stat.S_IMODE((data / "secrets" / "issuer-es256.pem").stat().st_mode) == 0o600
+    assert EmbeddedPostgres(data / "postgres").pgdata.joinpath("PG_VERSION").exists()
+    assert (data / "nats" / "jetstream").exists()
+    for secret in (data / "nats" / "password", data / "postgres" / "password"):
+        assert stat.S_IMODE(secret.stat().st_mode) == 0o600, secret
+        assert secret.read_text() not in out  # `amp up` shows the servers' URLs without their passwords
     proc = start(data, port)
     try:
         wait_ready(url, proc)
-        again = httpx.get(f"{url}/projects/{project['id']}")
+        again = httpx.get(f"{url}/projects/{project['id']}", headers=auth)  # the key survived the restart
         assert again.status_code == 200 and again.json()["name"] == "survives restarts"
     finally:
         stop(proc)
+        cluster = EmbeddedPostgres(data / "postgres").home
+        if cluster != data / "postgres":  # outside the data directory (root, closed parents): not a tmp file
+            shutil.rmtree(cluster, ignore_errors=True)

@@ -11,8 +11,8 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture()
-def http(stack):
-    with httpx.Client(base_url=stack.gateway_url, timeout=30) as c:
+def http(stack, auth_headers):
+    with httpx.Client(base_url=stack.gateway_url, timeout=30, headers=auth_headers) as c:
         yield c
 
 

@@ -7,6 +7,8 @@ Postgres (and a local S3 server) with the session's agents.
 
 from __future__ import annotations
 
+import os
+import shutil
 import sys
 import time
 import uuid
@@ -25,6 +27,8 @@ from amp_runtime.embedded import free_port
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))
 from flows import FRAUD, waivers_for  # noqa: E402
+
+TEST_USER = "test-user"  # the suite's user (tests/conftest.py)
 
 pytestmark = pytest.mark.integration
 
@@ -54,8 +58,11 @@ def gateway_b(stack, s3, tmp_path_factory) -> Iterator[str]:
     """A gateway on S3 with a short maximum stream duration, beside the session's platform."""
     from amp_cli.stack import Stack
 
+    data_dir = tmp_path_factory.mktemp("gateway-b")
+    # replicas of an embedded-issuer gateway share its key (one issuer, however many gateways)
+    shutil.copytree(stack.settings.data_dir / "secrets", data_dir / "secrets")
     settings = stack.settings.model_copy(update={
-        "data_dir": tmp_path_factory.mktemp("gateway-b"), "gateway_port": free_port(), "s3_bucket": BUCKET,
+        "data_dir": data_dir, "gateway_port": free_port(), "s3_bucket": BUCKET,
         "s3_endpoint_url": s3, "s3_public_endpoint_url": s3.replace("127.0.0.1", "localhost"),
         "sse_max_duration_s": MAX_STREAM_S, "artifact_url_ttl_s": 90.0})
     b = Stack(settings, env=AWS)
@@ -69,7 +76,7 @@ async def _decision_set_with_artifact(database_url: str, key: str | None) -> str
     pool = await create_pool(database_url, max_size=1)
     try:
         async with pool.acquire() as conn:
-            project = await store.create_project(conn, f"artifact-{uuid.uuid4().hex[:6]}")
+            project = await store.create_project(conn, f"artifact-{uuid.uuid4().hex[:6]}", owner_id=TEST_USER)
             ds = await store.create_decision_set(conn, project["id"], requirements="test", status="completed",
                                                  stage="done", artifact_key=key)
         return str(ds["id"])
@@ -84,12 +91,13 @@ def _put(s3: str, key: str, data: bytes) -> None:
                  aws_secret_access_key="test").put_object(Bucket=BUCKET, Key=key, Body=data)
 
 
-async def test_artifact_redirects_to_a_presigned_url_after_the_gateways_checks(gateway_b, s3, settings) -> None:
+async def test_artifact_redirects_to_a_presigned_url_after_the_gateways_checks(gateway_b, s3, settings,
+                                                                                auth_headers) -> None:
     data = b"PK\x03\x04 a repository"
     key = artifact_key("p", 1, "repository.zip", data)
     _put(s3, key, data)
     ds = await _decision_set_with_artifact(settings.database_url, key)
-    with httpx.Client(base_url=gateway_b, timeout=30) as http:
+    with httpx.Client(base_url=gateway_b, timeout=30, headers=auth_headers) as http:
         r = http.get(f"/decision-sets/{ds}/artifact")
         assert r.status_code == 307, r.text
         assert r.headers["cache-control"] == "no-store"
@@ -108,10 +116,10 @@ async def test_artifact_redirects_to_a_presigned_url_after_the_gateways_checks(g
         client.close()
 
 
-async def test_artifact_checks_come_first(gateway_b, settings) -> None:
+async def test_artifact_checks_come_first(gateway_b, settings, auth_headers) -> None:
     gone = await _decision_set_with_artifact(settings.database_url, "projects/x/ds_1/0000-repository.zip")
     none = await _decision_set_with_artifact(settings.database_url, None)
-    with httpx.Client(base_url=gateway_b, timeout=30) as http:
+    with httpx.Client(base_url=gateway_b, timeout=30, headers=auth_headers) as http:
         for ds, words in ((gone, "no longer stored"), (none, "no artifact yet"), (str(uuid.uuid4()), "not found")):
             r = http.get(f"/decision-sets/{ds}/artifact")
             assert r.status_code == 404 and "location" not in r.headers
@@ -120,7 +128,8 @@ async def test_artifact_checks_come_first(gateway_b, settings) -> None:
 
 def _one_response(base: str, ds: str, last: int | None) -> tuple[list[tuple[str, dict, int | None]], list[str], float]:
     """One SSE response, read to its end: its frames, its raw lines, and how long it lasted."""
-    headers = {"Accept": "text/event-stream", **({"Last-Event-ID": str(last)} if last is not None else {})}
+    headers = {"Accept": "text/event-stream", "Authorization": f"Bearer {os.environ['AMP_TOKEN']}",
+               **({"Last-Event-ID": str(last)} if last is not None else {})}
     frames, lines, parser = [], [], SseParser()
     t0 = time.monotonic()
     with httpx.stream("GET", f"{base}/streams/{ds}", headers=headers, timeout=60) as r:

@@ -36,8 +36,8 @@ def receiver():
 
 
 @pytest.fixture()
-def http(stack):
-    with httpx.Client(base_url=stack.gateway_url, timeout=30) as c:
+def http(stack, auth_headers):
+    with httpx.Client(base_url=stack.gateway_url, timeout=30, headers=auth_headers) as c:
         yield c
 
 
@@ -121,7 +121,8 @@ def test_subscriptions_crud_secret_shown_once_and_bad_input(http, receiver) -> N
     assert http.get(f"/projects/{project}/webhooks/{hook['id']}").status_code == 404
 
 
-def test_a_gateway_without_the_flags_refuses_http_and_private_urls(stack, settings, receiver) -> None:
+def test_a_gateway_without_the_flags_refuses_http_and_private_urls(stack, settings, receiver,
+                                                                   auth_headers) -> None:
     """Secure by default: only https, and only to public addresses, unless the deployment allows more."""
     # lazy: a second gateway of the same servers, configured as in production
     from amp_cli.stack import Stack
@@ -130,7 +131,7 @@ def test_a_gateway_without_the_flags_refuses_http_and_private_urls(stack, settin
                                                "gateway_port": free_port()}))
     strict.start_services(agents=(), gateway=True)
     try:
-        with httpx.Client(base_url=strict.gateway_url, timeout=30) as c:
+        with httpx.Client(base_url=strict.gateway_url, timeout=30, headers=auth_headers) as c:
             project = new_project(c)
             r = c.post(f"/projects/{project}/webhooks", json={"url": receiver.url("/p"), "events": ["run.complete"]})
             assert r.status_code == 422 and "https" in r.json()["error"]["message"]

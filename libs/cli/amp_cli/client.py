@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 
+from . import credentials
 from .sse import SseParser
 
 
@@ -38,12 +39,16 @@ class Client:
     """Every POST carries an `Idempotency-Key` (one per call, kept across its retries), so a
     request is retried safely. Once the gateway has answered this client, a restart of it (refused
     connections, 502/503/504, a key still in progress) is ridden through for `retry_for_s`, with
-    `on_retry` told each time ("reconnecting"); a gateway never reached fails at once."""
+    `on_retry` told each time ("reconnecting"); a gateway never reached fails at once.
+
+    `token`: the bearer token; None finds one (`amp_cli.credentials.resolve`), "" sends none."""
 
     def __init__(self, base_url: str, timeout: float = 30.0, retry_for_s: float = 120.0,
-                 on_retry: Callable[[str], None] | None = None) -> None:
+                 on_retry: Callable[[str], None] | None = None, token: str | None = None) -> None:
         self.base_url = base_url.rstrip("/")
-        self.http = httpx.Client(base_url=self.base_url, timeout=timeout)
+        token = credentials.resolve(self.base_url) if token is None else token
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self.http = httpx.Client(base_url=self.base_url, timeout=timeout, headers=headers)
         self.retry_for_s = retry_for_s
         self.on_retry = on_retry
         self._reached = False
@@ -72,6 +77,12 @@ class Client:
         self.http.close()
 
     def _check(self, r: httpx.Response) -> Any:
+        if r.status_code == 401:
+            try:
+                message = r.json()["error"]["message"]
+            except (ValueError, KeyError, TypeError):
+                message = r.text[:300]
+            raise ApiError(401, "unauthorized", f"{message} (sign in: `amp login`, or set AMP_TOKEN)")
         if r.status_code >= 400:
             try:
                 err = r.json()["error"]

@@ -129,6 +129,11 @@ def cmd_up(args: argparse.Namespace) -> int:
               f"(data in {stack.settings.data_dir}; Ctrl-C stops)")
     con.print(f"  bus      {without_secrets(stack.settings.nats_url)}  (subjects amp.>, stream {stack.settings.stream_name})")
     con.print(f"  database {without_secrets(stack.settings.database_url)}")
+    if stack.settings.oidc:
+        con.print(f"  sign-in  tokens of {stack.settings.oidc_issuer} (audience {stack.settings.oidc_audience})")
+    else:
+        con.print(f"  sign-in  `amp token --user NAME --data-dir {stack.settings.data_dir}` prints a token: paste it "
+                  f"on {stack.gateway_url}/signin; the CLI on this machine signs in by itself")
     stop = {"now": False}
 
     def _stop(*_: object) -> None:
@@ -192,11 +197,85 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     Console(stderr=True).print("[dim]starting the embedded platform…[/]")
     with Stack(settings) as stack:
-        client = Client(stack.gateway_url, on_retry=_say_reconnecting)
+        # lazy: imported by the command that needs it, so `amp` starts fast
+        from .credentials import local_user
+
+        client = Client(stack.gateway_url, on_retry=_say_reconnecting, token=stack.token(local_user()))
         try:
             return run(client, opts)
         finally:
             client.close()
+
+
+def _duration(text: str) -> float:
+    """`90`, `90s`, `15m`, `12h`, `7d` as seconds."""
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    text = text.strip().lower()
+    if text and text[-1] in units:
+        return float(text[:-1]) * units[text[-1]]
+    return float(text)
+
+
+def cmd_token(args: argparse.Namespace) -> int:
+    """Mint a token of the embedded issuer (the data directory's key) for a user."""
+    # lazy: imported by the command that needs it, so `amp` starts fast
+    from .credentials import local_user, mint_local
+
+    settings = _settings(args)
+    if settings.oidc:
+        print("amp: AMP_OIDC_ISSUER is set: tokens come from that issuer, not from amp", file=sys.stderr)
+        return 2
+    try:
+        ttl = _duration(args.ttl)
+    except ValueError:
+        print(f"amp: --ttl takes a duration such as 12h or 30m, got {args.ttl!r}", file=sys.stderr)
+        return 2
+    token = mint_local(settings.data_dir, args.user or local_user(), ttl)
+    if token is None:
+        print(f"amp: no embedded issuer in {settings.data_dir} (run `amp up` there first)", file=sys.stderr)
+        return 2
+    print(token)
+    return 0
+
+
+def cmd_login(args: argparse.Namespace) -> int:
+    """Check a token against the gateway and keep it for later commands (a 0600 file)."""
+    # lazy: imported by the command that needs it, so `amp` starts fast
+    from . import credentials
+    from .client import ApiError, Client
+    from .commands import gateway_url
+
+    gateway = gateway_url(args)
+    token = args.token
+    if not token:
+        # lazy: only a login without --token reads the terminal
+        import getpass
+
+        token = (getpass.getpass("token: ") if sys.stdin.isatty() else sys.stdin.readline()).strip()
+    if not token:
+        print("amp: give a token (--token, or on stdin)", file=sys.stderr)
+        return 2
+    client = Client(gateway, token=token)
+    try:
+        me = client.get("/me")
+    except ApiError as e:
+        print(f"amp: {e.message}", file=sys.stderr)
+        return 1
+    finally:
+        client.close()
+    path = credentials.save(gateway, token)
+    print(f"signed in to {gateway} as {me.get('name') or me['user_id']} (token kept in {path})")
+    return 0
+
+
+def cmd_logout(args: argparse.Namespace) -> int:
+    # lazy: imported by the command that needs it, so `amp` starts fast
+    from . import credentials
+    from .commands import gateway_url
+
+    gateway = gateway_url(args)
+    print(f"signed out of {gateway}" if credentials.forget(gateway) else f"no token kept for {gateway}")
+    return 0
 
 
 def cmd_extract(args: argparse.Namespace) -> int:
@@ -309,6 +388,21 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--no-input", action="store_true", help="never prompt, even on a terminal")
     s.add_argument("--data-dir")
     s.set_defaults(fn=cmd_run)
+
+    s = sub.add_parser("token", help="mint a sign-in token of the embedded issuer (a local stack)")
+    s.add_argument("--user", help="the user id (the token's subject; default: your login name)")
+    s.add_argument("--ttl", default="12h", help="lifetime, e.g. 30m, 12h, 7d (default 12h)")
+    s.add_argument("--data-dir")
+    s.set_defaults(fn=cmd_token)
+
+    s = sub.add_parser("login", help="keep a token for a gateway (checked against it first)")
+    s.add_argument("--gateway", metavar="URL")
+    s.add_argument("--token", help="the token (default: read from stdin)")
+    s.set_defaults(fn=cmd_login)
+
+    s = sub.add_parser("logout", help="forget the token kept for a gateway")
+    s.add_argument("--gateway", metavar="URL")
+    s.set_defaults(fn=cmd_logout)
 
     s = sub.add_parser("extract", help="extract constraints from text (no server needed)")
     s.add_argument("text", nargs="?")

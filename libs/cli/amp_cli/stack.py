@@ -19,6 +19,7 @@ from pathlib import Path
 from amp_contracts import AGENTS, SUBSCRIBERS
 from amp_runtime.db import migrate
 from amp_runtime.embedded import EmbeddedNats, EmbeddedPostgres, free_port
+from amp_runtime.identity import EmbeddedIssuer
 from amp_runtime.settings import Settings
 
 #: Every service `amp up` runs besides the gateway.
@@ -58,7 +59,15 @@ class Stack:
             self.postgres = EmbeddedPostgres(data / "postgres").start()
             updates["database_url"] = self.postgres.url
         self.settings = self.settings.model_copy(update=updates)
+        if not self.settings.oidc:  # the embedded issuer's key, before any process reads it
+            EmbeddedIssuer.load(self.settings.data_dir)
         asyncio.run(migrate(self.settings.database_url))  # type: ignore[arg-type]
+
+    def token(self, user: str, ttl_s: float = 12 * 3600, **claims: str) -> str:
+        """A token of the embedded issuer for `user` (the stack's own sign-in; not with external OIDC)."""
+        if self.settings.oidc:
+            raise RuntimeError("this stack accepts an external issuer's tokens (AMP_OIDC_ISSUER); get one there")
+        return EmbeddedIssuer.load(self.settings.data_dir).mint(user, ttl_s, **claims)
 
     def _spawn(self, name: str, argv: list[str], extra_env: dict[str, str] | None = None) -> subprocess.Popen:
         # AMP_HEALTH_PORT is one port per container: inherited by processes on one host, they would collide on it

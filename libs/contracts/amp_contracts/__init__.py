@@ -9,9 +9,9 @@ from .bus import (PAYLOADS, SCHEMA_VERSION, STREAM, CodegenCompleted, CritiqueCo
 from .constraints import (DATA_CLASS_ORDER, FIELD_LABELS, Assumption, Conflict, ConstraintSchema, Coverage, Question, Span)
 from .cost import CostEstimate, CostItem
 from .diff import DiffSummary
-from .errors import (AmpError, BudgetExceeded, ErrorBody, ErrorResponse, GateClosed, IdempotencyKeyInUse,
+from .errors import (AmpError, BudgetExceeded, ErrorBody, ErrorResponse, Forbidden, GateClosed, IdempotencyKeyInUse,
                      IdempotencyKeyReused, IllegalTransition, NotFound, PayloadTooLarge, PolicyBlocked, ProviderDown,
-                     RateLimited, Unavailable, ValidationFailed)
+                     RateLimited, Unauthorized, Unavailable, ValidationFailed)
 from .errors import Conflict as ConflictError
 from .lifecycle import Status
 from .events import TERMINAL, Event, EventBatch, GateWaiting, RunComplete, RunError, StatusChange

@@ -61,6 +61,8 @@ class Envelope(BaseModel, Generic[P]):
     run_id: str
     idempotency_key: str = Field("", description="Key of the step that published this message.")
     traceparent: str | None = Field(None, description="W3C trace context of the publishing span.")
+    user_id: str | None = Field(None, description="Who caused this message (the token's subject): the submitter, "
+                                                  "the person who answered or decided; carried along the chain.")
     ts: datetime = Field(default_factory=utcnow)
     payload: P
 

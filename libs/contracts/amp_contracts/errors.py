@@ -13,6 +13,7 @@ from pydantic import BaseModel
 ErrorCode = Literal[
     "validation_failed", "rate_limited", "provider_down", "conflict", "not_found",
     "budget_exceeded", "policy_blocked", "gate_closed", "payload_too_large", "unavailable", "internal",
+    "unauthorized", "forbidden",
 ]
 
 
@@ -51,6 +52,18 @@ class AmpError(Exception):
 
 class ValidationFailed(AmpError):
     code, http_status = "validation_failed", 422
+
+
+class Unauthorized(AmpError):
+    """No credentials, or credentials that do not check out (answered with `WWW-Authenticate: Bearer`)."""
+
+    code, http_status = "unauthorized", 401
+
+
+class Forbidden(AmpError):
+    """A member of the project without the role the action needs (a non-member gets NotFound)."""
+
+    code, http_status = "forbidden", 403
 
 
 class NotFound(AmpError):

@@ -33,6 +33,7 @@ class Event(BaseModel):
     node_name: str
     ts: datetime = Field(default_factory=utcnow)
     data: dict[str, Any] = Field(default_factory=dict)
+    user_id: str | None = Field(None, description="The person whose action this event follows from.")
 
 
 class EventBatch(BaseModel):

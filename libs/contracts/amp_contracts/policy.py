@@ -30,7 +30,7 @@ class PolicyResults(BaseModel):
 class Waiver(BaseModel):
     rule_id: str = Field(max_length=200)
     reason: ShortText = Field(min_length=3)
-    by: ShortText = Field(min_length=1)
+    by: ShortText = Field("", description="Who granted it: the gateway records the signed-in caller.")
     expires_at: datetime | None = None
 
 

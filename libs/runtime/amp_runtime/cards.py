@@ -34,7 +34,7 @@ def stamp_cards(cards: Sequence[CardDraft], step_key: str, packs_fingerprint: st
 def event(env: Envelope, type_: str, node: str, data: Any, decision_set_id: str | None = None) -> Event:
     payload = data.model_dump(mode="json") if hasattr(data, "model_dump") else data
     return Event(type=type_, project_id=env.project_id, decision_set_id=decision_set_id or env.decision_set_id,
-                 run_id=env.run_id, node_name=node, data=payload)
+                 run_id=env.run_id, node_name=node, data=payload, user_id=env.user_id)
 
 
 def card_events(env: Envelope, cards: list[ReasonCard], decision_set_id: str | None = None) -> list[Event]:
@@ -46,4 +46,5 @@ def forward(env: Envelope, payload: Any, *, decision_set_id: str | None = None, 
     """The next message of the chain, carrying the routing fields of the one that caused it."""
     return Envelope[type(payload)](project_id=env.project_id, decision_set_id=decision_set_id or env.decision_set_id,
                                    run_id=run_id or env.run_id, idempotency_key=key,
-                                   traceparent=current_traceparent() or env.traceparent, payload=payload)
+                                   traceparent=current_traceparent() or env.traceparent, user_id=env.user_id,
+                                   payload=payload)

@@ -2,10 +2,15 @@
 
 Used by `amp up` when NATS_URL / DATABASE_URL are unset, and by the test fixtures. Data lives
 under the data directory, so a second start finds it again.
+
+Neither is open to the host: nats-server asks for a user and password, Postgres for a password
+(scram-sha-256, on TCP and on its socket); both are generated once into the data directory with
+mode 0600 and travel only in the URLs the services are given.
 """
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import os
 import pwd
@@ -17,6 +22,11 @@ import time
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import quote
+
+from .identity import new_password, read_or_create_secret
+
+NATS_USER = "amp"
 
 
 def free_port() -> int:
@@ -52,8 +62,22 @@ class EmbeddedNats:
     proc: subprocess.Popen | None = field(default=None, repr=False)
 
     @property
+    def password(self) -> str:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.data_dir.chmod(0o700)
+        return read_or_create_secret(self.data_dir / "password", new_password).decode()
+
+    @property
     def url(self) -> str:
-        return f"nats://127.0.0.1:{self.port}"
+        return f"nats://{NATS_USER}:{quote(self.password, safe='')}@127.0.0.1:{self.port}"
+
+    def _config(self) -> Path:
+        """The credentials in a 0600 file, not on the command line (where `ps` shows them to every user)."""
+        conf = self.data_dir / "auth.conf"
+        fd = os.open(conf, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(f'authorization {{\n  user: "{NATS_USER}"\n  password: "{self.password}"\n}}\n')
+        return conf
 
     def _healthy(self) -> bool:
         try:
@@ -69,8 +93,8 @@ class EmbeddedNats:
         self.monitor_port = self.monitor_port or free_port()
         log = open(self.data_dir / "nats-server.log", "ab")
         self.proc = subprocess.Popen(
-            [nats_server_binary(), "-a", "127.0.0.1", "-p", str(self.port), "-m", str(self.monitor_port),
-             "-js", "-sd", str(self.data_dir / "jetstream")],
+            [nats_server_binary(), "-c", str(self._config()), "-a", "127.0.0.1", "-p", str(self.port),
+             "-m", str(self.monitor_port), "-js", "-sd", str(self.data_dir / "jetstream")],
             stdout=log, stderr=log, start_new_session=True)
         _wait(lambda: self.proc.poll() is None and self._healthy(), 20, "nats-server")
         return self
@@ -96,12 +120,27 @@ class EmbeddedPostgres:
     durable: bool = True
 
     @property
+    def home(self) -> Path:
+        """Where the cluster lives. As root, Postgres runs as the wheel's system user, which must reach
+        its files: when the data directory's parents are closed to other users, the cluster lives in
+        /var/lib/amp instead of opening them (their permissions are never changed)."""
+        if os.geteuid() != 0 or _reachable_by_others(self.data_dir):
+            return self.data_dir
+        digest = hashlib.sha256(str(self.data_dir.resolve()).encode()).hexdigest()[:16]
+        return Path("/var/lib/amp") / f"postgres-{digest}"
+
+    @property
     def pgdata(self) -> Path:
-        return self.data_dir / "pgdata"
+        return self.home / "pgdata"
+
+    @property
+    def password(self) -> str:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        return read_or_create_secret(self.data_dir / "password", new_password).decode()
 
     @property
     def url(self) -> str:
-        return f"postgresql://{self.user}@127.0.0.1:{self.port}/{self.database}"
+        return f"postgresql://{self.user}:{quote(self.password, safe='')}@127.0.0.1:{self.port}/{self.database}"
 
     def _bin(self, name: str) -> str:
         return str(_pginstall() / "bin" / name)
@@ -119,48 +158,85 @@ class EmbeddedPostgres:
 
     def _env(self) -> dict[str, str]:
         lib = _pginstall() / "lib"
-        return {**os.environ, "LD_LIBRARY_PATH": f"{lib}:{os.environ.get('LD_LIBRARY_PATH', '')}", "LC_ALL": "C"}
+        return {**os.environ, "LD_LIBRARY_PATH": f"{lib}:{os.environ.get('LD_LIBRARY_PATH', '')}", "LC_ALL": "C",
+                "PGPASSWORD": self.password}
 
     def start(self) -> EmbeddedPostgres:
         owner = self._as_owner()
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        for p in [self.data_dir, *self.data_dir.resolve().parents]:
-            if p == Path("/"):
-                break
-            try:
-                p.chmod(p.stat().st_mode | 0o055)
-            except PermissionError:
-                pass
-        sock_dir = self.data_dir / "sock"
-        sock_dir.mkdir(exist_ok=True)
+        self.data_dir.chmod(0o700)
+        home = self.home
+        if home != self.data_dir:
+            home.parent.mkdir(parents=True, exist_ok=True)
+            home.mkdir(mode=0o700, exist_ok=True)
+        sock_dir = home / "sock"
+        sock_dir.mkdir(mode=0o700, exist_ok=True)
         if owner:
-            for p in (self.data_dir, sock_dir):
+            for p in {home, sock_dir}:
                 os.chown(p, owner["user"], owner["group"])
         fresh = not (self.pgdata / "PG_VERSION").exists()
         if fresh:
             self.pgdata.mkdir(exist_ok=True)
             if owner:
                 os.chown(self.pgdata, owner["user"], owner["group"])
-            subprocess.run([self._bin("initdb"), "-D", str(self.pgdata), "-U", self.user, "-A", "trust",
-                            "-E", "UTF8", "--no-sync"], check=True, capture_output=True, env=self._env(), **owner)
+            pwfile = home / ".initdb-password"
+            fd = os.open(pwfile, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write(self.password)
+            if owner:
+                os.chown(pwfile, owner["user"], owner["group"])
+            try:
+                subprocess.run([self._bin("initdb"), "-D", str(self.pgdata), "-U", self.user,
+                                "--auth=scram-sha-256", f"--pwfile={pwfile}", "-E", "UTF8", "--no-sync"],
+                               check=True, capture_output=True, env=self._env(), **owner)
+            finally:
+                pwfile.unlink(missing_ok=True)
         port_file = self.data_dir / "pg.port"
         self.port = self.port or (int(port_file.read_text()) if port_file.exists() else free_port())
         if not _port_free(self.port):
             self.port = free_port()
         port_file.write_text(str(self.port))
-        subprocess.run([self._bin("pg_ctl"), "-D", str(self.pgdata), "-l", str(self.data_dir / "postgres.log"),
+        subprocess.run([self._bin("pg_ctl"), "-D", str(self.pgdata), "-l", str(home / "postgres.log"),
                         "-o", f"-p {self.port} -h 127.0.0.1 -k {sock_dir} -c max_connections=200"
                         + ("" if self.durable else " -c fsync=off -c synchronous_commit=off"),
                         "-w", "-t", "30", "start"], check=True, capture_output=True, env=self._env(), **owner)
+        self._close_trust(owner)
         if fresh:
             subprocess.run([self._bin("createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U", self.user,
                             self.database], check=True, capture_output=True, env=self._env(), **owner)
         return self
 
+    def _close_trust(self, owner: dict) -> None:
+        """A cluster made before passwords (initdb -A trust): give the user its password, then ask for it."""
+        hba = self.pgdata / "pg_hba.conf"
+        lines = hba.read_text().splitlines()
+        if not any(line.split()[-1:] == ["trust"] for line in lines if line.strip() and not line.startswith("#")):
+            return
+        sql = f"ALTER USER \"{self.user}\" PASSWORD '{self.password}'"
+        subprocess.run([self._bin("psql"), "-h", "127.0.0.1", "-p", str(self.port), "-U", self.user, "-d", "postgres",
+                        "-v", "ON_ERROR_STOP=1", "-q"], input=sql.encode(), check=True, capture_output=True,
+                       env=self._env(), **owner)
+        hba.write_text("\n".join(" ".join(line.split()[:-1] + ["scram-sha-256"])
+                                 if line.split()[-1:] == ["trust"] and not line.startswith("#") else line
+                                 for line in lines) + "\n")
+        subprocess.run([self._bin("pg_ctl"), "-D", str(self.pgdata), "reload"], check=True, capture_output=True,
+                       env=self._env(), **owner)
+
     def stop(self) -> None:
         if (self.pgdata / "postmaster.pid").exists():
             subprocess.run([self._bin("pg_ctl"), "-D", str(self.pgdata), "-m", "fast", "-w", "stop"],
                            capture_output=True, env=self._env(), **self._as_owner())
+
+
+def _reachable_by_others(path: Path) -> bool:
+    """Whether a user other than the owner can traverse every parent of `path` (mode o+x on each)."""
+    for p in Path(path).resolve().parents:
+        try:
+            if not os.stat(p).st_mode & 0o001:
+                return False
+        except OSError:
+            return False
+    return True
 
 
 def _has_user(name: str) -> bool:

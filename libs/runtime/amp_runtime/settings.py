@@ -72,10 +72,26 @@ class Settings(BaseModel):
     webhook_jitter: float = Field(0.2, ge=0, le=1, description="AMP_WEBHOOK_JITTER: ± share of each retry delay.")
     webhook_timeout_s: float = Field(10.0, gt=0, description="AMP_WEBHOOK_TIMEOUT_S: one delivery attempt's limit.")
     webhook_poll_s: float = Field(1.0, gt=0, description="AMP_WEBHOOK_POLL_S: how often due retries are looked for.")
+    oidc_issuer: str | None = Field(None, description="AMP_OIDC_ISSUER: an external OpenID Connect issuer whose "
+                                                      "tokens the gateway accepts; unset → the embedded issuer.")
+    oidc_audience: str | None = Field(None, description="AMP_OIDC_AUDIENCE: the `aud` the issuer's tokens carry.")
+    oidc_jwks_url: str | None = Field(None, description="AMP_OIDC_JWKS_URL: the issuer's keys, instead of its "
+                                                        "discovery document's jwks_uri.")
+    allowed_hosts: tuple[str, ...] = Field(("127.0.0.1", "localhost", "[::1]", "::1"), description=
+                                           "AMP_ALLOWED_HOSTS: Host headers the gateway answers (DNS rebinding); "
+                                           "comma-separated, `*` for any.")
+    rate_limit_per_min: int = Field(120, ge=1, description="AMP_RATE_LIMIT_PER_MIN: POST/PUT/PATCH/DELETE "
+                                                           "requests a user may make per minute.")
+    sse_streams_per_user: int = Field(20, ge=1, description="AMP_SSE_STREAMS_PER_USER: open SSE streams per user.")
 
     @property
     def public_base_url(self) -> str:
         return (self.public_url or f"http://{self.gateway_host}:{self.gateway_port}").rstrip("/")
+
+    @property
+    def oidc(self) -> bool:
+        """An external issuer is configured (else the embedded one signs the tokens)."""
+        return bool(self.oidc_issuer)
 
     @property
     def nats_servers(self) -> list[str]:
@@ -108,7 +124,12 @@ class Settings(BaseModel):
             "webhook_allow_http": e.get("AMP_WEBHOOK_ALLOW_HTTP", "0") == "1",
             "webhook_allow_private": e.get("AMP_WEBHOOK_ALLOW_PRIVATE", "0") == "1",
             "webhook_retry_schedule_s": parse_schedule(e.get("AMP_WEBHOOK_RETRY_SCHEDULE")),
+            "oidc_issuer": e.get("AMP_OIDC_ISSUER") or None,
+            "oidc_audience": e.get("AMP_OIDC_AUDIENCE") or None,
+            "oidc_jwks_url": e.get("AMP_OIDC_JWKS_URL") or None,
         }
+        if e.get("AMP_ALLOWED_HOSTS"):
+            values["allowed_hosts"] = tuple(h.strip() for h in e["AMP_ALLOWED_HOSTS"].split(",") if h.strip())
         for env_name, field in (("AMP_GATE_TTL_S", "gate_ttl_s"), ("AMP_GATE_REMINDER_BEFORE_S", "gate_reminder_before_s"),
                                 ("AMP_ACK_WAIT_S", "ack_wait_s"), ("AMP_MAX_DELIVER", "max_deliver"),
                                 ("AMP_SWEEP_INTERVAL_S", "sweep_interval_s"), ("AMP_PORT", "gateway_port"),
@@ -120,7 +141,9 @@ class Settings(BaseModel):
                                 ("AMP_RETRY_BASE_S", "retry_base_s"), ("AMP_RETRY_MAX_S", "retry_max_s"),
                                 ("AMP_STALL_AFTER_S", "stall_after_s"), ("AMP_MAX_REDRIVES", "max_redrives"),
                                 ("AMP_DB_ACQUIRE_TIMEOUT_S", "db_acquire_timeout_s"),
-                                ("AMP_IDEMPOTENCY_TTL_S", "idempotency_ttl_s")):
+                                ("AMP_IDEMPOTENCY_TTL_S", "idempotency_ttl_s"),
+                                ("AMP_RATE_LIMIT_PER_MIN", "rate_limit_per_min"),
+                                ("AMP_SSE_STREAMS_PER_USER", "sse_streams_per_user")):
             if e.get(env_name):
                 values[field] = e[env_name]
         values.update(overrides)
@@ -143,7 +166,13 @@ class Settings(BaseModel):
                "AMP_RETRY_BASE_S": str(self.retry_base_s), "AMP_RETRY_MAX_S": str(self.retry_max_s),
                "AMP_STALL_AFTER_S": str(self.stall_after_s), "AMP_MAX_REDRIVES": str(self.max_redrives),
                "AMP_DB_ACQUIRE_TIMEOUT_S": str(self.db_acquire_timeout_s),
-               "AMP_IDEMPOTENCY_TTL_S": str(self.idempotency_ttl_s)}
+               "AMP_IDEMPOTENCY_TTL_S": str(self.idempotency_ttl_s),
+               "AMP_ALLOWED_HOSTS": ",".join(self.allowed_hosts), "AMP_RATE_LIMIT_PER_MIN": str(self.rate_limit_per_min),
+               "AMP_SSE_STREAMS_PER_USER": str(self.sse_streams_per_user)}
+        for name, value in (("AMP_OIDC_ISSUER", self.oidc_issuer), ("AMP_OIDC_AUDIENCE", self.oidc_audience),
+                            ("AMP_OIDC_JWKS_URL", self.oidc_jwks_url)):
+            if value:
+                out[name] = value
         if self.nats_url:
             out["NATS_URL"] = self.nats_url
         if self.database_url:

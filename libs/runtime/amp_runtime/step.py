@@ -120,7 +120,8 @@ async def run_step(pool: asyncpg.Pool, js: JetStreamContext, service: str, node:
                    compute: Callable[[str], Awaitable[StepResult]]) -> StepRecord:
     key = step_key(env, service, node)
     with step_span(service, node, env.traceparent, project_id=env.project_id, decision_set_id=env.decision_set_id,
-                   run_id=env.run_id, step_key=key):
+                   run_id=env.run_id, step_key=key, user_id=env.user_id,
+                   thread_id=f"{env.decision_set_id}/{service}"):
         return await _run(pool, js, service, node, env, key, compute)
 
 
@@ -167,7 +168,8 @@ async def _commit(pool: asyncpg.Pool, service: str, node: str, env: Envelope, ke
         transition: list[Event] = []
         if result.ds_update:
             row = await store.update_decision_set(conn, env.decision_set_id, result.ds_update,
-                                                  expect_status=result.expect_status, node=node, run_id=env.run_id)
+                                                  expect_status=result.expect_status, node=node, run_id=env.run_id,
+                                                  user_id=env.user_id)
             transition = [row["transition"]] if row["transition"] is not None else []
         events = transition + await store.insert_events(conn, result.events, key, result.checkpoint_id)
         if result.cost is not None:

@@ -39,9 +39,13 @@ def _row(record: asyncpg.Record | None) -> dict[str, Any] | None:
 
 # --- projects -------------------------------------------------------------------------------
 
-async def create_project(db: Conn, name: str, description: str = "") -> dict[str, Any]:
-    rec = await db.fetchrow("INSERT INTO projects (id, name, description) VALUES ($1, $2, $3) RETURNING *",
-                            uuid.uuid4(), name, description)
+async def create_project(db: Conn, name: str, description: str = "", owner_id: str | None = None) -> dict[str, Any]:
+    """A project; its creator (`owner_id`) becomes its first owner in the same statement."""
+    rec = await db.fetchrow(
+        "WITH p AS (INSERT INTO projects (id, name, description, owner_id) VALUES ($1, $2, $3, $4) RETURNING *), "
+        "m AS (INSERT INTO project_members (project_id, user_id, role, added_by) "
+        "SELECT id, owner_id, 'owner', owner_id FROM p WHERE owner_id IS NOT NULL) SELECT * FROM p",
+        uuid.uuid4(), name, description, owner_id)
     return _row(rec)  # type: ignore[return-value]
 
 
@@ -52,9 +56,115 @@ async def get_project(db: Conn, project_id: str) -> dict[str, Any]:
     return row
 
 
-async def list_projects(db: Conn, limit: int = 100) -> list[dict[str, Any]]:
-    rows = await db.fetch("SELECT * FROM projects ORDER BY created_at DESC LIMIT $1", limit)
+async def list_projects(db: Conn, limit: int = 100, user_id: str | None = None,
+                        project_id: str | None = None) -> list[dict[str, Any]]:
+    """The projects `user_id` is a member of (with their role), or the one an API key is scoped to."""
+    rows = await db.fetch(
+        "SELECT p.*, m.role FROM projects p LEFT JOIN project_members m ON m.project_id = p.id AND m.user_id = $2 "
+        "WHERE (m.user_id IS NOT NULL OR p.id = $3) ORDER BY p.created_at DESC LIMIT $1",
+        limit, user_id, uuid.UUID(project_id) if project_id else None)
     return [_row(r) for r in rows]  # type: ignore[misc]
+
+
+async def set_project_settings(db: Conn, project_id: str, four_eyes: bool) -> None:
+    await db.execute("UPDATE projects SET four_eyes = $2 WHERE id = $1", _uuid(project_id, "project"), four_eyes)
+
+
+# --- members and roles ----------------------------------------------------------------------
+
+async def member_role(db: Conn, project_id: str, user_id: str) -> str | None:
+    try:
+        pid = uuid.UUID(str(project_id))
+    except ValueError:
+        return None
+    return await db.fetchval("SELECT role FROM project_members WHERE project_id = $1 AND user_id = $2", pid, user_id)
+
+
+async def decision_set_access(db: Conn, ds_id: str, user_id: str) -> tuple[str, str | None] | None:
+    """(project id, the user's role there or None) of a decision set; None when it does not exist."""
+    try:
+        did = uuid.UUID(str(ds_id))
+    except ValueError:
+        return None
+    rec = await db.fetchrow(
+        "SELECT d.project_id, m.role FROM decision_sets d LEFT JOIN project_members m "
+        "ON m.project_id = d.project_id AND m.user_id = $2 WHERE d.id = $1", did, user_id)
+    return None if rec is None else (str(rec["project_id"]), rec["role"])
+
+
+async def list_members(db: Conn, project_id: str) -> list[dict[str, Any]]:
+    rows = await db.fetch("SELECT user_id, role, added_by, created_at FROM project_members WHERE project_id = $1 "
+                          "ORDER BY created_at, user_id", _uuid(project_id, "project"))
+    return [_row(r) for r in rows]  # type: ignore[misc]
+
+
+async def put_member(conn: asyncpg.Connection, project_id: str, user_id: str, role: str, added_by: str) -> dict:
+    """Add a member or change their role; the last owner cannot be demoted (a project keeps an owner)."""
+    pid = _uuid(project_id, "project")
+    async with conn.transaction():
+        await conn.execute("SELECT 1 FROM projects WHERE id = $1 FOR UPDATE", pid)
+        if role != "owner":
+            await _keep_an_owner(conn, pid, user_id)
+        rec = await conn.fetchrow(
+            "INSERT INTO project_members (project_id, user_id, role, added_by) VALUES ($1, $2, $3, $4) "
+            "ON CONFLICT (project_id, user_id) DO UPDATE SET role = EXCLUDED.role RETURNING user_id, role, added_by, "
+            "created_at", pid, user_id, role, added_by)
+    return _row(rec)  # type: ignore[return-value]
+
+
+async def delete_member(conn: asyncpg.Connection, project_id: str, user_id: str) -> None:
+    pid = _uuid(project_id, "project")
+    async with conn.transaction():
+        await conn.execute("SELECT 1 FROM projects WHERE id = $1 FOR UPDATE", pid)
+        await _keep_an_owner(conn, pid, user_id)
+        done = await conn.execute("DELETE FROM project_members WHERE project_id = $1 AND user_id = $2", pid, user_id)
+    if done.endswith(" 0"):
+        raise NotFound(f"{user_id} is not a member of project {project_id}")
+
+
+async def _keep_an_owner(conn: asyncpg.Connection, pid: uuid.UUID, user_id: str) -> None:
+    others = await conn.fetchval("SELECT count(*) FROM project_members WHERE project_id = $1 AND role = 'owner' "
+                                 "AND user_id <> $2", pid, user_id)
+    is_owner = await conn.fetchval("SELECT role = 'owner' FROM project_members WHERE project_id = $1 AND user_id = $2",
+                                   pid, user_id)
+    if is_owner and not others:
+        raise ConflictError(f"{user_id} is the project's last owner; make someone else owner first")
+
+
+# --- API keys -------------------------------------------------------------------------------
+
+API_KEY_PUBLIC = ("id", "project_id", "name", "role", "created_by", "created_at", "expires_at", "revoked_at",
+                  "last_used_at")
+
+
+async def create_api_key(db: Conn, key_id: str, project_id: str, name: str, role: str, key_hash: str,
+                         created_by: str, expires_at: Any) -> dict[str, Any]:
+    rec = await db.fetchrow(
+        f"INSERT INTO api_keys (id, project_id, name, role, key_hash, created_by, expires_at) "
+        f"VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {', '.join(API_KEY_PUBLIC)}",
+        uuid.UUID(key_id), _uuid(project_id, "project"), name, role, key_hash, created_by, expires_at)
+    return _row(rec)  # type: ignore[return-value]
+
+
+async def list_api_keys(db: Conn, project_id: str) -> list[dict[str, Any]]:
+    rows = await db.fetch(f"SELECT {', '.join(API_KEY_PUBLIC)} FROM api_keys WHERE project_id = $1 "
+                          "ORDER BY created_at", _uuid(project_id, "project"))
+    return [_row(r) for r in rows]  # type: ignore[misc]
+
+
+async def revoke_api_key(db: Conn, project_id: str, key_id: str) -> None:
+    done = await db.execute("UPDATE api_keys SET revoked_at = coalesce(revoked_at, now()) "
+                            "WHERE project_id = $1 AND id = $2", _uuid(project_id, "project"), _uuid(key_id, "API key"))
+    if done.endswith(" 0"):
+        raise NotFound(f"API key {key_id} not found")
+
+
+async def live_api_key(db: Conn, key_id: str) -> dict[str, Any] | None:
+    """A key that is neither revoked nor expired (its hash included, to compare); its use is noted."""
+    return _row(await db.fetchrow(
+        "UPDATE api_keys SET last_used_at = now() WHERE id = $1 AND revoked_at IS NULL "
+        "AND (expires_at IS NULL OR expires_at > now()) RETURNING id, project_id, role, key_hash, name",
+        uuid.UUID(key_id)))
 
 
 async def set_project_policies(db: Conn, project_id: str, rules: list[dict]) -> None:
@@ -85,15 +195,18 @@ async def create_decision_set(conn: asyncpg.Connection, project_id: str, *, requ
     return _row(rec)  # type: ignore[return-value]
 
 
-async def get_decision_set(db: Conn, ds_id: str) -> dict[str, Any]:
-    row = _row(await db.fetchrow("SELECT * FROM decision_sets WHERE id = $1", _uuid(ds_id, "decision set")))
+async def get_decision_set(db: Conn, ds_id: str, project_id: str | None = None) -> dict[str, Any]:
+    """The decision set; with `project_id`, only if it belongs to that project (the gateway always names it)."""
+    row = _row(await db.fetchrow("SELECT * FROM decision_sets WHERE id = $1 AND ($2::uuid IS NULL OR project_id = $2)",
+                                 _uuid(ds_id, "decision set"), _uuid(project_id, "project") if project_id else None))
     if row is None:
         raise NotFound(f"decision set {ds_id} not found")
     return row
 
 
-async def find_decision_set(db: Conn, ds_id: str) -> dict[str, Any] | None:
-    return _row(await db.fetchrow("SELECT * FROM decision_sets WHERE id = $1", uuid.UUID(ds_id)))
+async def find_decision_set(db: Conn, ds_id: str, project_id: str | None = None) -> dict[str, Any] | None:
+    return _row(await db.fetchrow("SELECT * FROM decision_sets WHERE id = $1 AND ($2::uuid IS NULL OR project_id = $2)",
+                                  uuid.UUID(ds_id), uuid.UUID(project_id) if project_id else None))
 
 
 async def list_decision_sets(db: Conn, project_id: str) -> list[dict[str, Any]]:
@@ -127,7 +240,8 @@ async def due_gates(db: Conn, remind_before_s: float, limit: int = 100) -> list[
 
 async def update_decision_set(conn: asyncpg.Connection, ds_id: str, fields: dict[str, Any], *,
                               expect_status: Iterable[str] | None = None, expect_lock_version: int | None = None,
-                              node: str = "", run_id: str | None = None, attempts: int = 5) -> dict[str, Any]:
+                              node: str = "", run_id: str | None = None, attempts: int = 5,
+                              user_id: str | None = None) -> dict[str, Any]:
     """Set columns and bump `lock_version`, in one statement on the common path. The one way a status changes.
 
     A new `status` must be a transition the lifecycle allows from the row's current status
@@ -167,7 +281,8 @@ async def update_decision_set(conn: asyncpg.Connection, ds_id: str, fields: dict
             row = _row(rec)
             row["transition"] = None  # type: ignore[index]
             if new_status is not None and row["previous_status"] != row["status"]:  # type: ignore[index]
-                row["transition"] = await _record_transition(conn, row, node, run_id)  # type: ignore[index,arg-type]
+                row["transition"] = await _record_transition(conn, row, node, run_id,  # type: ignore[index]
+                                                             user_id)  # type: ignore[arg-type]
             return row  # type: ignore[return-value]
         current = await conn.fetchrow("SELECT lock_version, status FROM decision_sets WHERE id = $1", uuid.UUID(ds_id))
         if current is None:
@@ -183,12 +298,13 @@ async def update_decision_set(conn: asyncpg.Connection, ds_id: str, fields: dict
     raise ConflictError(f"decision set {ds_id} kept changing; gave up after {attempts} attempts")
 
 
-async def _record_transition(conn: asyncpg.Connection, row: dict[str, Any], node: str, run_id: str | None) -> Event:
+async def _record_transition(conn: asyncpg.Connection, row: dict[str, Any], node: str, run_id: str | None,
+                             user_id: str | None = None) -> Event:
     change = StatusChange(decision_set_id=row["id"], previous=row["previous_status"], status=row["status"],
                           label=lifecycle.LABELS[Status(row["status"])])
     ev = Event(type="status-change", project_id=row["project_id"], decision_set_id=row["id"],
                run_id=run_id or str(uuid.uuid5(uuid.UUID(row["id"]), "run")), node_name=node or row["stage"] or "",
-               data=change.model_dump(mode="json"))
+               data=change.model_dump(mode="json"), user_id=user_id)
     key = f"status:{row['id']}:{row['lock_version']}"  # one transition per row version
     return (await insert_events(conn, [ev], key, None))[0]
 
@@ -225,13 +341,14 @@ async def insert_events(conn: asyncpg.Connection, events: list[Event], step_key:
     if fresh:
         rows = await conn.fetch(
             "INSERT INTO events (project_id, decision_set_id, run_id, node_name, type, step_key, seq, checkpoint_id, "
-            "data, ts, number) SELECT p, d, r, n, t, $6, s, $7, x, ts, num FROM unnest($1::uuid[], $2::uuid[], "
-            "$3::text[], $4::text[], $5::text[], $8::int[], $9::jsonb[], $10::timestamptz[], $11::bigint[]) "
-            "WITH ORDINALITY AS u(p, d, r, n, t, s, x, ts, num, o) ORDER BY o RETURNING id, ts, seq, number",
+            "data, ts, number, user_id) SELECT p, d, r, n, t, $6, s, $7, x, ts, num, usr FROM unnest($1::uuid[], "
+            "$2::uuid[], $3::text[], $4::text[], $5::text[], $8::int[], $9::jsonb[], $10::timestamptz[], "
+            "$11::bigint[], $12::text[]) WITH ORDINALITY AS u(p, d, r, n, t, s, x, ts, num, usr, o) ORDER BY o "
+            "RETURNING id, ts, seq, number",
             [uuid.UUID(e.project_id) for _, e in fresh], [uuid.UUID(e.decision_set_id) for _, e in fresh],
             [e.run_id for _, e in fresh], [e.node_name for _, e in fresh], [e.type for _, e in fresh], step_key,
             checkpoint_id, [i for i, _ in fresh], [e.data for _, e in fresh], [e.ts for _, e in fresh],
-            [numbers[i] for i, _ in fresh])
+            [numbers[i] for i, _ in fresh], [e.user_id for _, e in fresh])
         for r in rows:
             seen[(events[r["seq"]].decision_set_id, events[r["seq"]].node_name, events[r["seq"]].type, r["seq"])] = r
         for ds in {e.decision_set_id for _, e in fresh}:
@@ -250,12 +367,14 @@ async def list_reason_cards(db: Conn, ds_id: str) -> list[dict[str, Any]]:
     return [r["data"] for r in rows]
 
 
-async def list_events(db: Conn, ds_id: str, after: int = 0, limit: int = 10_000) -> list[Event]:
-    """A decision set's events after number `after`, in number order (the order they committed in)."""
+async def list_events(db: Conn, ds_id: str, after: int = 0, limit: int = 10_000,
+                      project_id: str | None = None) -> list[Event]:
+    """A decision set's events after number `after`, in number order (the order they committed in);
+    with `project_id`, only if the decision set belongs to that project (every read names its project)."""
     rows = await db.fetch(
-        "SELECT id, number, project_id, decision_set_id, run_id, node_name, type, data, ts FROM events "
-        "WHERE decision_set_id = $1 AND number > $2 ORDER BY number LIMIT $3", _uuid(ds_id, "decision set"), after,
-        limit)
+        "SELECT id, number, project_id, decision_set_id, run_id, node_name, type, data, ts, user_id FROM events "
+        "WHERE decision_set_id = $1 AND number > $2 AND ($4::uuid IS NULL OR project_id = $4) ORDER BY number "
+        "LIMIT $3", _uuid(ds_id, "decision set"), after, limit, _uuid(project_id, "project") if project_id else None)
     return [Event.model_validate(_row(r)) for r in rows]
 
 

@@ -8,6 +8,7 @@ SDK's own, chosen by the standard OTEL_* variables; without them spans are creat
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import json
 import logging
 import os
@@ -19,6 +20,17 @@ from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapProp
 
 _propagator = TraceContextTextMapPropagator()
 TRACER = "amp"
+#: Correlation ids of what this task is doing (a request, a step), added to every log line it writes.
+_log_context: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar("amp_log_context", default=None)
+
+
+def bind_log_context(**ids: Any) -> contextvars.Token:
+    """Add ids (request_id, user_id, project_id, thread_id…) to this task's log lines from now on."""
+    return _log_context.set({**(_log_context.get() or {}), **{k: v for k, v in ids.items() if v is not None}})
+
+
+def reset_log_context(token: contextvars.Token) -> None:
+    _log_context.reset(token)
 
 
 def setup_tracing(service: str) -> None:
@@ -44,22 +56,29 @@ def current_traceparent() -> str | None:
 def step_span(service: str, node: str, traceparent: str | None, **attrs: Any) -> Iterator[trace.Span]:
     parent = _propagator.extract({"traceparent": traceparent}) if traceparent else None
     tracer = trace.get_tracer(TRACER)
-    with tracer.start_as_current_span(f"{service}.{node}", context=parent,
-                                      attributes={k: str(v) for k, v in attrs.items()}) as span:
-        yield span
+    ids = bind_log_context(service=service, node_name=node, **attrs)
+    try:
+        with tracer.start_as_current_span(f"{service}.{node}", context=parent,
+                                          attributes={k: str(v) for k, v in attrs.items() if v is not None}) as span:
+            yield span
+    finally:
+        reset_log_context(ids)
 
 
 class JsonFormatter(logging.Formatter):
     """One JSON object per line, with the correlation ids a step put on the record."""
 
-    FIELDS = ("project_id", "decision_set_id", "run_id", "node_name", "service")
+    FIELDS = ("request_id", "user_id", "project_id", "decision_set_id", "run_id", "thread_id", "node_name", "service")
 
     def format(self, record: logging.LogRecord) -> str:
         out: dict[str, Any] = {"ts": self.formatTime(record), "level": record.levelname, "logger": record.name,
                                "message": record.getMessage()}
+        bound = _log_context.get() or {}
         for f in self.FIELDS:
             if hasattr(record, f):
                 out[f] = getattr(record, f)
+            elif f in bound:
+                out[f] = bound[f]
         span = trace.get_current_span().get_span_context()
         if span.is_valid:
             out["trace_id"] = format(span.trace_id, "032x")

@@ -7,8 +7,9 @@ import json
 import pytest
 from amp_contracts.plan import Candidate, Choice
 from amp_contracts.reason import Inputs, ProviderInfo, ReasonCard
+from amp_domain.redaction import redact_text
 
-from services.validators.rationale import compile_rationale, redact_text
+from services.validators.rationale import compile_rationale
 
 
 def card(**kw) -> ReasonCard:
@@ -36,6 +37,7 @@ def card(**kw) -> ReasonCard:
     ("or 415-555-2671", "phone"),
     ("key AKIAIOSFODNN7EXAMPLE leaked", "aws_access_key"),
     ("card 4111 1111 1111 1111 on file", "card"),
+    ("the test card is 4111 1111 1111 1111.", "card"),
     ("Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl", "jwt"),
     ("header Bearer abc123.def456ghi", "token"),
     ("-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----", "private_key"),
@@ -53,6 +55,7 @@ def test_redacts_secrets_and_pii(raw: str, kind: str) -> None:
     "Use S3 in eu-west-1 for 500GB at $12.50/month; budget 420 USD; 3 replicas; 10000 rps.",
     "p95 latency 180 ms, deployed 2025-08-17T10:15:22Z, node 192.168.100.200, version 1.15.5",
     "Card-like but not Luhn-valid: 4111 1111 1111 1112",
+    "A measured 4111111111111111.5 units is a decimal, not a card",
     "Bearer authentication via the gateway; capability_ingest_batch_with_feature_store_v2",
 ])
 def test_keeps_normal_text(text: str) -> None:

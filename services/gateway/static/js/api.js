@@ -9,8 +9,9 @@ export class ApiError extends Error {
   }
 }
 
+// The session is an HttpOnly cookie the sign-in page set; writes add a header no cross-site form can send.
 async function request(method, path, body) {
-  const init = {method, headers: {Accept: "application/json"}};
+  const init = {method, credentials: "same-origin", headers: {Accept: "application/json", "X-AMP-Request": "1"}};
   if (body !== undefined) {
     init.headers["Content-Type"] = "application/json";
     init.body = JSON.stringify(body);
@@ -23,6 +24,9 @@ async function request(method, path, body) {
   }
   const type = response.headers.get("content-type") || "";
   const data = type.includes("application/json") ? await response.json().catch(() => null) : await response.text();
+  if (response.status === 401) {
+    window.location.assign("/signin");
+  }
   if (!response.ok) {
     const err = data && typeof data === "object" && data.error ? data.error : {};
     let message = err.message || (typeof data === "string" && data) || response.statusText;
@@ -69,6 +73,8 @@ export const api = {
   redeliver: (projectId, id, deliveryId) =>
     request("POST", `/projects/${encodeURIComponent(projectId)}/webhooks/${encodeURIComponent(id)}/deliveries/` +
       `${encodeURIComponent(deliveryId)}/redeliver`, {}),
+  me: () => request("GET", "/me"),
+  signOut: () => request("DELETE", "/auth/session"),
   streamUrl: (id, after) => `/streams/${encodeURIComponent(id)}` + (after ? `?after=${after}` : ""),
   artifactUrl: (id) => `/decision-sets/${encodeURIComponent(id)}/artifact`,
 };

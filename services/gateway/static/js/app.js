@@ -195,6 +195,13 @@ async function init() {
     }
   });
   window.addEventListener("hashchange", route);
+  document.getElementById("sign-out").addEventListener("click", async () => {
+    await api.signOut().catch(() => null);
+    window.location.assign("/signin");
+  });
+  api.me().then((me) => {
+    document.getElementById("whoami").textContent = me.name || me.email || me.user_id;
+  }).catch(() => null);
   try {
     usePipeline(await api.pipeline());
   } catch (e) {

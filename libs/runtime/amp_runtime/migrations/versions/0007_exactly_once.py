@@ -2,12 +2,12 @@
 relays, a gapless event number per decision set, and dead letters an operator can list and replay.
 
 Revision ID: 0007
-Revises: 0005
+Revises: 0006
 """
 from alembic import op
 
 revision = "0007"
-down_revision = "0005"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
