@@ -55,7 +55,7 @@ def test_the_corpus_is_contained(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
                                             timeout_s=120, env={"COLUMNS": "400"})])
     out = run.stdout
     # Inside, /tmp and the made-up parents are the sandbox's own tmpfs: what matters is the host.
-    assert "MARKERS written=" in out, out[-3000:]
+    assert "MARKERS written=" in out, (run.returncode, out[-3000:], run.stderr[-3000:])
     assert not [m for m in markers if Path(m).exists()]
     assert "ENVIRON sources=" in out and not LEAK.search(out) and PLANTED not in out + run.stderr
     assert "PORTS tried=2" in out and not CONNECTED.search(out)
