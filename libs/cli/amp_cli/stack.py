@@ -18,7 +18,7 @@ from pathlib import Path
 
 from amp_contracts import AGENTS, SUBSCRIBERS
 from amp_runtime.db import migrate
-from amp_runtime.embedded import EmbeddedNats, EmbeddedPostgres, free_port
+from amp_runtime.embedded import EmbeddedNats, EmbeddedPostgres, die_with_parent, free_port
 from amp_runtime.identity import EmbeddedIssuer
 from amp_runtime.settings import Settings
 
@@ -77,7 +77,7 @@ class Stack:
         logs.mkdir(parents=True, exist_ok=True)
         out = open(logs / f"{name}.log", "ab")
         return subprocess.Popen([sys.executable, "-m", "amp_cli.main", *argv], env=env, stdout=out, stderr=out,
-                                start_new_session=True)
+                                start_new_session=True, preexec_fn=die_with_parent())
 
     def start_services(self, agents: tuple[str, ...] = BACKGROUND, gateway: bool = True) -> None:
         if gateway and not self.settings.gateway_port:  # first: the services' links point at the gateway

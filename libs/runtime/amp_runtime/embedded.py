@@ -10,16 +10,20 @@ mode 0600 and travel only in the URLs the services are given.
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import importlib.util
 import os
 import pwd
 import shutil
+import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
@@ -95,7 +99,7 @@ class EmbeddedNats:
         self.proc = subprocess.Popen(
             [nats_server_binary(), "-c", str(self._config()), "-a", "127.0.0.1", "-p", str(self.port),
              "-m", str(self.monitor_port), "-js", "-sd", str(self.data_dir / "jetstream")],
-            stdout=log, stderr=log, start_new_session=True)
+            stdout=log, stderr=log, start_new_session=True, preexec_fn=die_with_parent())
         _wait(lambda: self.proc.poll() is None and self._healthy(), 20, "nats-server")
         return self
 
@@ -255,6 +259,27 @@ def _port_free(port: int) -> bool:
             return True
         except OSError:
             return False
+
+
+def die_with_parent() -> Callable[[], None] | None:
+    """A `preexec_fn` that has the kernel send SIGTERM to the child when the process that
+    started it dies, however it dies (SIGKILL included): a killed `amp up` or test run leaves
+    no servers or agents behind. Linux only; elsewhere (or from a thread other than the main
+    one, whose end would count as the parent's death) nothing is set."""
+    if not sys.platform.startswith("linux") or threading.current_thread() is not threading.main_thread():
+        return None
+    libc = ctypes.CDLL(None, use_errno=True)
+    parent = os.getpid()
+
+    def preexec() -> None:
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() != parent:  # the parent died before prctl took effect
+            os._exit(1)
+
+    return preexec
+
+
+PR_SET_PDEATHSIG = 1
 
 
 def _pginstall() -> Path:
