@@ -25,7 +25,8 @@ def tmp_root() -> Iterator[Path]:
     path = Path(tempfile.mkdtemp(prefix="amp-test-"))
     path.chmod(0o755)
     yield path
-    shutil.rmtree(path, ignore_errors=True)
+    if not os.environ.get("AMP_KEEP_TEST_DATA"):  # set it to read the services' logs after a failure
+        shutil.rmtree(path, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
