@@ -42,8 +42,13 @@ def render_repository(
     risks: list[Risk],
     cards: list[ReasonCard],
     project_name: str,
+    requirements: str = "",
 ) -> dict[str, str]:
-    """Every file of the generated repository, keyed by POSIX path, in sorted order."""
+    """Every file of the generated repository, keyed by POSIX path, in sorted order.
+
+    `requirements` is the user's text: the workload domain is read from it (and from the project
+    name), so that a fraud API trains on transactions and an unknown task keeps the user's words.
+    """
     cloud = plan.cloud.lower()
     if cloud not in SUPPORTED_CLOUDS:
         raise ValueError(f"unsupported cloud {plan.cloud!r}; expected one of {', '.join(SUPPORTED_CLOUDS)}")
@@ -51,14 +56,14 @@ def render_repository(
         raise ValueError("the plan has no components to generate")
     plan = plan.model_copy(update={"cloud": cloud})
     slug = slugify(project_name)
-    domain = choose_domain(plan, constraints)
+    domain = choose_domain(plan, constraints, f"{project_name}. {requirements}")
     caps = {c.capability for c in plan.components}
 
     files: dict[str, str] = {}
     files.update(render_infra(plan, cloud, slug, [f.name for f in domain.features], _extra_settings(constraints)))
     root_vars = set(_ROOT_VAR.findall(files["infra/variables.tf"]))
-    files.update(render_python(domain, caps, version=f"{slug}-baseline-1"))
-    files.update(render_project(slug, project_name))
+    files.update(render_python(domain, caps, version=f"{slug}-baseline-1", cloud=cloud))
+    files.update(render_project(slug, project_name, cloud))
     files.update(render_workflows(cloud, slug, root_vars))
     files.update(reports(cost, policy))
     files.update(adrs(plan, constraints, cost, risks))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -31,7 +32,8 @@ def test_ruff_check_and_format_pass_with_the_generated_config(written):
 
 
 @pytest.mark.parametrize("name", ["aws_online_pci", "gcp_batch_serverless", "azure_batch_serverless",
-                                  "gcp_streaming"])
+                                  "gcp_streaming", "aws_streaming_serverless", "azure_online_containers",
+                                  "aws_full", "gcp_full"])
 @pytest.mark.slow
 def test_generated_project_trains_and_its_tests_pass(written, name):
     root = written[name]
@@ -42,7 +44,9 @@ def test_generated_project_trains_and_its_tests_pass(written, name):
         if result.returncode == 0:
             result = _run([PYTHON, "-m", "pytest", "-q", "-p", "no:cacheprovider"], root)
     assert result.returncode == 0, f"{name}:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
-    assert (root / "artifacts" / "model.json").is_file()
+    approved = json.loads((root / "artifacts" / "registry" / "approved.json").read_text())
+    meta = json.loads((root / "artifacts" / "registry" / approved["version"] / "metadata.json").read_text())
+    assert meta["gate"]["passed"] and meta["data"]["version"].startswith("sha256:")
     assert " passed" in result.stdout and "failed" not in result.stdout
 
 
