@@ -169,3 +169,20 @@ def test_rare_event_domains_are_imbalanced():
         assert DOMAINS[key].metrics[0] == "pr_auc" and "recall_at_fpr" in DOMAINS[key].metrics
     assert DOMAINS["forecasting"].metrics[0] == "mape" and DOMAINS["forecasting"].split == "time"
     assert DOMAINS["ranking"].metrics[0] == "ndcg_at_10" and DOMAINS["ranking"].split == "group"
+
+
+def test_the_generated_readme_and_config_describe_the_chosen_domain(rendered):
+    fraud = rendered["aws_online_pci"]
+    assert "Fraud detection" in fraud["README.md"] and "churn" not in fraud["README.md"].lower()
+    assert "PR-AUC ≥" in fraud["README.md"] and "`DATA_URI`" in fraud["README.md"]
+    assert 'strategy = "time"' in fraud["config/training.toml"]
+    assert "pr_auc = { min =" in fraud["config/training.toml"]
+    assert 'TASK = "binary"' in fraud["services/common/schema.py"]
+    forecast = rendered["aws_streaming_serverless"]
+    assert "mape = { max =" in forecast["config/training.toml"] and "MAPE" in forecast["README.md"]
+    generic = rendered["gcp_full"]
+    assert "Transaction categorization (a generic template" in generic["README.md"]
+    assert 'DOMAIN = "transaction categorization"' in generic["services/common/schema.py"]
+    ranking = rendered["azure_online_containers"]
+    assert "ndcg_at_10 = { min =" in ranking["config/training.toml"]
+    assert 'strategy = "group"' in ranking["config/training.toml"]

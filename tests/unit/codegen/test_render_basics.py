@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from amp_contracts import Component, ConstraintSchema, Plan
 
@@ -70,6 +72,11 @@ def test_project_name_is_slugified_for_resources(rendered):
     assert slugify("123 go") == "p-123-go"
     assert slugify("") == "mlops"
     assert len(slugify("x" * 100)) <= 24
+    assert slugify("Real-time card fraud scoring API on") == "real-time-card-fraud"  # never mid-word
+    assert slugify("customer lifetime value estimation") == "customer-lifetime-value"
+    for text in ("Nightly demand forecasts for 2,000 stores", "Ad click prediction on AWS in us-east-1"):
+        words = set(re.sub(r"[^a-z0-9]+", " ", text.lower()).split())
+        assert all(part in words for part in slugify(text).split("-")), slugify(text)
 
 
 def test_unsupported_cloud_and_empty_plan_are_rejected():
