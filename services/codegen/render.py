@@ -14,6 +14,7 @@ from amp_contracts import ConstraintSchema, CostEstimate, Plan, PolicyResults, R
 
 from .render_app import render_project, render_python
 from .render_ci import render_workflows
+from .render_compliance import compliance_md
 from .render_docs import adrs, architecture_md, design_rationale_md, plan_md, reports
 from .render_domain import choose_domain
 from .render_readme import deploy_md, readme_md
@@ -71,5 +72,7 @@ def render_repository(
     files["docs/architecture.md"] = architecture_md(plan, domain)
     files["docs/design-rationale.md"] = design_rationale_md(cards, plan)
     files["docs/README.md"] = deploy_md(project_name, plan, constraints, root_vars)
+    if (compliance := compliance_md(plan, constraints, domain)) is not None:
+        files["docs/compliance.md"] = compliance
     files["README.md"] = readme_md(project_name, plan, domain, set(files))
     return dict(sorted(files.items()))

@@ -54,7 +54,7 @@ _LAYOUT = (
     ("features/", "Feature definitions shared with the feature store"),
     ("data/sample.csv", "Synthetic, deterministic sample data for local runs and tests (the schema of real data)"),
     (".github/workflows/", "CI (lint, test, terraform) and promotion dev, staging, prod"),
-    ("docs/", "Deployment guide, architecture, design rationale, ADRs"),
+    ("docs/", "Deployment guide, architecture, design rationale, ADRs, compliance notes"),
     ("reports/", "Cost and policy results of the approved plan"),
 )
 
