@@ -10,6 +10,14 @@ import sys
 from pathlib import Path
 
 import pytest
+from amp_domain.requirements.extraction import extract
+
+from services.codegen.render import render_repository
+from services.critics.cost import estimate
+from services.planner.planning import compose_plan
+from services.policy.engine import evaluate
+from services.validators.checks import validate_tree
+from tests.evaldata import scenarios
 
 PYTHON = sys.executable
 RUFF = shutil.which("ruff", path=str(Path(PYTHON).parent)) or shutil.which("ruff")
@@ -81,3 +89,24 @@ def test_seams_are_found_and_model_code_replaces_only_the_seam(rendered, tmp_pat
     for args in (["check", "--no-cache", str(target)], ["format", "--check", "--no-cache", str(target)]):
         proc = subprocess.run([sys.executable, "-m", "ruff", *args], cwd=tmp_path, capture_output=True, text=True)
         assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def _scenario_tree(scenario: dict) -> dict[str, str]:
+    constraints = extract(scenario["text"]).constraints
+    plan = compose_plan(constraints)
+    cost = estimate(plan, constraints)
+    return render_repository(plan, constraints, cost, evaluate(constraints, plan, cost), [], [], scenario["id"],
+                             scenario["text"])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("scenario", scenarios(), ids=lambda s: s["id"])
+def test_each_scenarios_generated_tests_pass_in_the_sandbox(scenario):
+    """The validators' own pytest check: the training entry point, then the generated tests, isolated."""
+    files = _scenario_tree(scenario)
+    report = validate_tree(files, checks=["pytest"], timeout_s=600)
+    result = report.tool("pytest")
+    assert result is not None
+    if result.status == "skipped":
+        pytest.skip(f"pytest check skipped: {result.reason}")
+    assert result.status == "pass", [f.message for f in result.findings]
