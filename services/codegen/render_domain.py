@@ -16,6 +16,7 @@ import random
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from typing import Literal
 
 from amp_contracts import ConstraintSchema, Plan
@@ -433,7 +434,9 @@ def _regression(domain: Domain, feats: list[list[float]]) -> list[float]:
             for row in feats]
 
 
+@lru_cache(maxsize=32)
 def sample_csv(domain: Domain, seed: int = 7) -> str:
+    """The sample as CSV; cached, since thousands of rows cost more than the rest of a render."""
     header, rows = sample_rows(domain, seed)
     return "\n".join(",".join(r) for r in [header, *rows]) + "\n"
 
