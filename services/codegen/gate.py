@@ -27,8 +27,10 @@ log = logging.getLogger("amp.codegen.gate")
 async def on_policy(svc: Codegen, env: Envelope[PolicyEvaluated], key: str) -> StepResult:
     p = env.payload
     project = await svc.db.project(env.project_id)
+    ds = await svc.db.decision_set(env.decision_set_id)
     run = await run_graph(svc.graph, env.decision_set_id, SERVICE, {
-        "project_name": project["name"], "constraints": p.constraints, "plan": p.plan, "risks": p.risks,
+        "project_name": project["name"], "requirements": (ds or {}).get("requirements") or "",
+        "constraints": p.constraints, "plan": p.plan, "risks": p.risks,
         "cost": p.cost, "policy": p.policy, "cards": []})
     expires = env.ts + timedelta(seconds=svc.settings.gate_ttl_s)
     gate = GateWaiting(decision_set_id=env.decision_set_id, gate="pre-codegen", interrupt_id=run.interrupt_id,

@@ -14,6 +14,7 @@ from amp_contracts import ConstraintSchema, CostEstimate, Plan, PolicyResults, R
 
 from .render_app import render_project, render_python
 from .render_ci import render_workflows
+from .render_compliance import compliance_md
 from .render_docs import adrs, architecture_md, design_rationale_md, plan_md, reports
 from .render_domain import choose_domain
 from .render_readme import deploy_md, readme_md
@@ -42,8 +43,13 @@ def render_repository(
     risks: list[Risk],
     cards: list[ReasonCard],
     project_name: str,
+    requirements: str = "",
 ) -> dict[str, str]:
-    """Every file of the generated repository, keyed by POSIX path, in sorted order."""
+    """Every file of the generated repository, keyed by POSIX path, in sorted order.
+
+    `requirements` is the user's text: the workload domain is read from it (and from the project
+    name), so that a fraud API trains on transactions and an unknown task keeps the user's words.
+    """
     cloud = plan.cloud.lower()
     if cloud not in SUPPORTED_CLOUDS:
         raise ValueError(f"unsupported cloud {plan.cloud!r}; expected one of {', '.join(SUPPORTED_CLOUDS)}")
@@ -51,14 +57,14 @@ def render_repository(
         raise ValueError("the plan has no components to generate")
     plan = plan.model_copy(update={"cloud": cloud})
     slug = slugify(project_name)
-    domain = choose_domain(plan, constraints)
+    domain = choose_domain(plan, constraints, f"{project_name}. {requirements}")
     caps = {c.capability for c in plan.components}
 
     files: dict[str, str] = {}
     files.update(render_infra(plan, cloud, slug, [f.name for f in domain.features], _extra_settings(constraints)))
     root_vars = set(_ROOT_VAR.findall(files["infra/variables.tf"]))
-    files.update(render_python(domain, caps, version=f"{slug}-baseline-1"))
-    files.update(render_project(slug, project_name))
+    files.update(render_python(domain, caps, version=f"{slug}-baseline-1", cloud=cloud))
+    files.update(render_project(slug, project_name, cloud))
     files.update(render_workflows(cloud, slug, root_vars))
     files.update(reports(cost, policy))
     files.update(adrs(plan, constraints, cost, risks))
@@ -66,5 +72,7 @@ def render_repository(
     files["docs/architecture.md"] = architecture_md(plan, domain)
     files["docs/design-rationale.md"] = design_rationale_md(cards, plan)
     files["docs/README.md"] = deploy_md(project_name, plan, constraints, root_vars)
+    if (compliance := compliance_md(plan, constraints, domain)) is not None:
+        files["docs/compliance.md"] = compliance
     files["README.md"] = readme_md(project_name, plan, domain, set(files))
     return dict(sorted(files.items()))

@@ -1,17 +1,43 @@
-"""The Python side of the generated repository: training, serving, pipelines and project files.
+"""The Python side of the generated repository: training, serving, drift, pipelines and project files.
 
-The code is static templates; only the domain (features, label, sample data) and which
-pipelines exist depend on the plan. Everything renders to ruff-clean, ruff-formatted code.
+The code is static templates; the domain (task, features, label, sample data, split, metrics and
+gate thresholds), the cloud's storage SDK and which pipelines exist depend on the plan and the
+requirement. Everything renders to ruff-clean, ruff-formatted code.
 """
 
 from __future__ import annotations
 
 import json
 
-from .render_domain import Domain, example_row, sample_csv
+from .render_domain import LOWER_IS_BETTER, Domain, example_row, sample_csv
 from .render_text import fill, template
 
 PY_LINE_LENGTH = 100
+
+#: The SDK each cloud's object store needs (services.common.storage imports it lazily).
+CLOUD_SDK: dict[str, tuple[str, ...]] = {
+    "aws": ("boto3>=1.34",),
+    "gcp": ("google-cloud-storage>=2.16",),
+    "azure": ("azure-storage-blob>=12.19", "azure-identity>=1.16"),
+}
+
+#: Static modules and tests, copied as they are.
+_STATIC = (
+    "services/common/model.py", "services/common/storage.py", "services/common/registry.py",
+    "services/common/tests/test_storage.py",
+    "services/training/data.py", "services/training/metrics.py", "services/training/train.py",
+    "services/training/promote.py",
+    "services/training/tests/test_train.py", "services/training/tests/test_data.py",
+    "services/training/tests/test_metrics.py",
+    "services/drift/stats.py", "services/drift/job.py", "services/drift/tests/test_drift.py",
+)
+_PACKAGES = {
+    "services": "Services of the ML system: training, serving, drift and shared model code.",
+    "services/common": "Code shared by training, serving, the drift job and the pipelines.",
+    "services/training": "Model training: data, split, metrics, evaluation gate and registration.",
+    "services/serving": "Online inference API.",
+    "services/drift": "Feature drift against the approved model's training data.",
+}
 
 
 def _tuple_lines(items: list[str]) -> str:
@@ -22,35 +48,57 @@ def _request_field(name: str, low: float, high: float, description: str) -> str:
     line = f"    {name}: float = Field(ge={low!r}, le={high!r}, description={json.dumps(description)})"
     if len(line) <= PY_LINE_LENGTH:
         return line
-    return (f"    {name}: float = Field(\n        ge={low!r}, le={high!r}, description={json.dumps(description)}\n    )")
+    inner = f"        ge={low!r}, le={high!r}, description={json.dumps(description)}"
+    if len(inner) <= PY_LINE_LENGTH:
+        return f"    {name}: float = Field(\n{inner}\n    )"
+    return (f"    {name}: float = Field(\n        ge={low!r},\n        le={high!r},\n"
+            f"        description={json.dumps(description)},\n    )")
 
 
-def render_python(domain: Domain, caps: set[str], version: str) -> dict[str, str]:
-    """Every generated Python module, test and the sample data."""
+def training_config(domain: Domain) -> str:
+    """config/training.toml: the split, the gate's thresholds, the decision point and drift limits."""
+    gate = "\n".join(f"{metric} = {{ {'max' if metric in LOWER_IS_BETTER else 'min'} = {value!r} }}"
+                     for metric, value in domain.gate)
+    decision = (f"\n[decision]\n# The decision threshold is set where this share of the holdout's negatives "
+                f"would be flagged.\ntarget_fpr = {domain.target_fpr!r}\n" if domain.task == "binary" else "")
+    return (
+        f"# Training and evaluation of the {domain.title} model, reviewed like code.\n"
+        f"# Metrics reported: {', '.join(domain.metrics)}.\n\n"
+        f"[split]\n# {domain.split_why}\nstrategy = {json.dumps(domain.split)}\nholdout_fraction = 0.2\n\n"
+        f"[gate]\n# A run whose holdout metrics miss any of these fails and registers nothing.\n{gate}\n"
+        f"{decision}\n"
+        f"[drift]\n# The drift job flags a feature whose PSI or KS distance to the training data exceeds these.\n"
+        f"bins = 10\npsi_alert = 0.2\nks_alert = 0.2\n"
+    )
+
+
+def render_python(domain: Domain, caps: set[str], version: str, cloud: str = "aws") -> dict[str, str]:
+    """Every generated Python module, test, Dockerfile, the training config and the sample data."""
     names = [f.name for f in domain.features]
     schema = fill(
         "app/services/common/schema.py.tmpl",
-        domain=json.dumps(domain.title), label=json.dumps(domain.label), version=json.dumps(version),
+        domain=json.dumps(domain.title), task=json.dumps(domain.task), label=json.dumps(domain.label),
+        classes=", ".join(json.dumps(c) for c in domain.classes) + ("," if len(domain.classes) == 1 else ""),
+        group=json.dumps(domain.group), version=json.dumps(version),
         features=_tuple_lines(names),
         descriptions="\n".join(f"    {json.dumps(f.name)}: {json.dumps(f.description)}," for f in domain.features),
         ranges="\n".join(f"    {json.dumps(f.name)}: ({f.low!r}, {f.high!r})," for f in domain.features),
     )
     fields = "\n".join(_request_field(f.name, f.low, f.high, f.description) for f in domain.features)
     example = "\n".join(f"    {json.dumps(k)}: {v!r}," for k, v in example_row(domain).items())
-    files = {
-        "services/__init__.py": '"""Services of the ML system: training, serving and shared model code."""\n',
-        "services/common/__init__.py": '"""Code shared by training, serving and the pipelines."""\n',
-        "services/common/model.py": template("app/services/common/model.py.tmpl"),
+    sdk = "".join(f' "{d}"' for d in CLOUD_SDK.get(cloud, ()))
+    files = {f"{pkg}/__init__.py": f'"""{doc}"""\n' for pkg, doc in _PACKAGES.items()}
+    files.update({path: template(f"app/{path}.tmpl") for path in _STATIC})
+    files.update({
+        "conftest.py": template("app/conftest.py.tmpl"),
+        "config/training.toml": training_config(domain),
         "services/common/schema.py": schema,
-        "services/training/__init__.py": '"""Model training."""\n',
-        "services/training/train.py": template("app/services/training/train.py.tmpl"),
-        "services/training/tests/test_train.py": template("app/services/training/tests/test_train.py.tmpl"),
-        "services/serving/__init__.py": '"""Online inference API."""\n',
         "services/serving/app.py": fill("app/services/serving/app.py.tmpl", request_fields=fields),
         "services/serving/tests/test_app.py": fill("app/services/serving/tests/test_app.py.tmpl", example=example),
-        "services/serving/Dockerfile": template("app/services/serving/Dockerfile"),
+        "services/serving/Dockerfile": fill("app/services/serving/Dockerfile", cloud_sdk=sdk),
+        "services/training/Dockerfile": fill("app/services/training/Dockerfile", cloud_sdk=sdk),
         "data/sample.csv": sample_csv(domain),
-    }
+    })
     pipelines = []
     if "serving_batch" in caps:
         pipelines.append("batch_score")
@@ -67,11 +115,12 @@ def render_python(domain: Domain, caps: set[str], version: str) -> dict[str, str
     return files
 
 
-def render_project(slug: str, title: str) -> dict[str, str]:
+def render_project(slug: str, title: str, cloud: str = "aws") -> dict[str, str]:
     """Root project files: dependencies and tool config, Makefile, ignores, hooks."""
+    deps = "\n".join(f'  "{d}",' for d in CLOUD_SDK.get(cloud, ()))
     return {
         "pyproject.toml": fill("app/pyproject.toml.tmpl", slug=slug, title=json.dumps(title)[1:-1],
-                               line_length=PY_LINE_LENGTH),
+                               line_length=PY_LINE_LENGTH, cloud_deps=deps),
         "Makefile": template("app/Makefile"),
         ".dockerignore": template("app/dockerignore"),
         ".gitignore": template("app/gitignore"),

@@ -7,7 +7,7 @@ import json
 from amp_contracts import ConstraintSchema, Plan
 
 from .render_docs import CLOUD_TITLES
-from .render_domain import Domain, example_row
+from .render_domain import LOWER_IS_BETTER, Domain, example_row
 from .render_text import fill, md_cell, md_inline
 
 _CLOUD = {
@@ -45,14 +45,16 @@ _CLOUD = {
 
 _LAYOUT = (
     ("infra/", "Terraform: root module, `modules/<capability>`, `environments/<env>.tfvars`"),
-    ("services/training/", "Baseline training (plain-Python logistic regression, JSON model)"),
-    ("services/serving/", "FastAPI inference API with `/healthz`, `/readyz`, `/predict`"),
-    ("services/common/", "Model format and the feature/label contract"),
+    ("services/training/", "Training job: data loading, split, metrics, evaluation gate, registration; its image"),
+    ("services/serving/", "FastAPI inference API with `/healthz`, `/readyz`, `/predict`; loads the approved model"),
+    ("services/drift/", "Drift job: PSI and KS per feature against the training data"),
+    ("services/common/", "Model format, the feature/label contract, storage URIs and the model registry"),
+    ("config/training.toml", "Split, evaluation-gate thresholds, decision point and drift limits"),
     ("pipelines/", "Batch and stream scoring entry points"),
     ("features/", "Feature definitions shared with the feature store"),
-    ("data/sample.csv", "Synthetic, deterministic sample data for local runs and tests"),
+    ("data/sample.csv", "Synthetic, deterministic sample data for local runs and tests (the schema of real data)"),
     (".github/workflows/", "CI (lint, test, terraform) and promotion dev, staging, prod"),
-    ("docs/", "Deployment guide, architecture, design rationale, ADRs"),
+    ("docs/", "Deployment guide, architecture, design rationale, ADRs, compliance notes"),
     ("reports/", "Cost and policy results of the approved plan"),
 )
 
@@ -61,10 +63,68 @@ def readme_md(project: str, plan: Plan, domain: Domain, paths: set[str]) -> str:
     comps = ", ".join(c.capability for c in plan.components)
     summary = (f"A {md_inline(domain.title)} system on {CLOUD_TITLES.get(plan.cloud, plan.cloud)} "
                f"({md_inline(', '.join(plan.regions))}) with these capabilities: {md_inline(comps)}.")
-    layout = "\n".join(f"| `{p}` | {md_cell(what)} |" for p, what in _LAYOUT
+    layout = "\n".join(f"| `{p}` | {what} |" for p, what in _LAYOUT  # our own Markdown, not user text
                        if any(x.startswith(p) for x in paths))
     return fill("docs/README.md", project=md_inline(project), summary=summary, layout=layout,
-                example=json.dumps(example_row(domain)))
+                example=json.dumps(example_row(domain)), model_section=model_md(domain))
+
+
+_TASK_WORDS = {
+    "binary": "a yes/no score (probability of `{label}`), decided at a threshold",
+    "regression": "a number (`{label}`)",
+    "ranking": "a ranking score per candidate (graded `{label}`, grouped by `{group}`)",
+    "multiclass": "one of the classes of `{label}` ({classes})",
+}
+_METRIC_WORDS = {
+    "pr_auc": "PR-AUC", "recall_at_fpr": "recall at {fpr:g} % false positives", "roc_auc": "ROC-AUC",
+    "log_loss": "log loss", "ks": "KS statistic", "mape": "MAPE", "rmse": "RMSE", "mae": "MAE",
+    "ndcg_at_10": "NDCG@10", "mrr": "MRR", "macro_f1": "macro F1", "accuracy": "accuracy",
+}
+
+
+def model_md(domain: Domain) -> str:
+    """The model section: what is predicted, from what, how it is judged, and the training loop."""
+    task = _TASK_WORDS[domain.task].format(label=domain.label, group=domain.group,
+                                           classes=", ".join(f"`{c}`" for c in domain.classes))
+    named = (" (a generic template: no built-in domain matched the requirement, so the feature names are "
+             "placeholders to rename)" if domain.key == "generic" else "")
+    def words(metric: str) -> str:
+        return _METRIC_WORDS.get(metric, metric).format(fpr=domain.target_fpr * 100)
+
+    gate = ", ".join(f"{words(m)} {'≤' if m in LOWER_IS_BETTER else '≥'} {v:g}" for m, v in domain.gate)
+    imbalance = (f" The sample has about {domain.positive_rate:.0%} positives, as the real data will."
+                 if domain.task == "binary" and domain.positive_rate <= 0.1 else "")
+    features = "\n".join(f"| `{f.name}` | {md_cell(f.description)} | {f.low:g} – {f.high:g} |" for f in domain.features)
+    return f"""## The model
+
+{md_inline(domain.title[:1].upper() + domain.title[1:])}{named}: each `{domain.entity}` gets {task}.{imbalance}
+
+| Feature | Meaning | Valid range |
+|---|---|---|
+{features}
+
+- **Split**: {md_inline(domain.split_why)} (`[split]` in `config/training.toml`).
+- **Metrics**: {", ".join(words(m) for m in domain.metrics)} on the holdout.
+- **Evaluation gate**: {gate}. A run below any threshold exits non-zero and registers nothing;
+  the thresholds live in `config/training.toml`, reviewed like code.
+
+### The training loop
+
+The training job (`python -m services.training.train`, image `services/training/Dockerfile`)
+reads its inputs from the environment:
+
+| Variable | What |
+|---|---|
+| `DATA_URI` | prefix of the training data in the planned storage (`s3://`, `gs://`, `az://` or a local path): every CSV under it |
+| `MODEL_URI` | registry prefix: each run writes `<version>/model.json`, `metadata.json` (metrics, gate, data and code versions) and `reference.json` (feature profile for drift) |
+| `RUN_ID` | names the version |
+
+A version that passed its gate is approved with `python -m services.training.promote <version>`
+(or at once with `--approve` / `AUTO_APPROVE=true`), which writes `MODEL_URI/approved.json`.
+Serving loads that version at startup, so an approval is deployed by a restart, not a rebuild;
+`/readyz` answers 503 until a model is loaded. The drift job (`python -m services.drift.job`,
+`DRIFT_DATA_URI`) compares recent data with the approved version's training data (PSI and KS per
+feature) and exits 3 when a feature drifted past the limits in `[drift]`."""
 
 
 def deploy_md(project: str, plan: Plan, constraints: ConstraintSchema, root_vars: set[str]) -> str:

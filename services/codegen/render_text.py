@@ -48,12 +48,17 @@ def slugify(text: str, max_len: int = 24) -> str:
     """A resource-name-safe slug: lowercase letters, digits and single hyphens, starting with a letter.
 
     Clouds differ in what they accept (S3, GCS, Key Vault, storage accounts); this common
-    subset fits all of them once the environment suffix is added.
+    subset fits all of them once the environment suffix is added. A long name is cut at a word
+    boundary ("real-time-card-fraud", not "real-time-card-fraud-sco"); only a single word longer
+    than the limit is cut inside it.
     """
     slug = _SLUG.sub("-", text.lower()).strip("-") or "mlops"
     if not slug[0].isalpha():
         slug = f"p-{slug}"
-    return slug[:max_len].rstrip("-")
+    if len(slug) > max_len:
+        head = slug[:max_len]
+        slug = head if slug[max_len] == "-" or "-" not in head else head[:head.rfind("-")]
+    return slug.rstrip("-")
 
 
 def identifier(text: str) -> str:

@@ -22,6 +22,7 @@ class Decision(TypedDict, total=False):
 
 class CodegenState(TypedDict, total=False):
     project_name: str
+    requirements: str
     constraints: ConstraintSchema
     plan: Plan
     risks: list[Risk]

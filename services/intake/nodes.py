@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from amp_contracts import CardDraft, ConstraintSchema, ValidationFailed
+from amp_domain.compliance import card_data_unclear
 from amp_domain.labels import field_label, value_text
 from amp_domain.requirements.coverage import check_coverage
 from amp_domain.requirements.extraction import apply_answers, extract
@@ -47,6 +48,8 @@ async def intake_extract(state: IntakeState, llm: Llm) -> Extracted:
 def coverage_check(state: IntakeState) -> Covered:
     constraints = state["constraints"]
     cov = check_coverage(constraints)
+    if (unclear := card_data_unclear(state.get("text") or "", constraints)) is not None:
+        cov = cov.model_copy(update={"conflicts": [*cov.conflicts, unclear]})
     card = CardDraft(
         agent=AGENT, node_name="coverage_check", trigger="constraints_updated",
         summary=f"Coverage {cov.score:.0%} (threshold {cov.threshold:.0%})"

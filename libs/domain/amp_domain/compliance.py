@@ -6,7 +6,9 @@ the regimes in force, and the policy rules check the same facts, so all read the
 
 from __future__ import annotations
 
-from amp_contracts import ConstraintSchema
+import re
+
+from amp_contracts import Conflict, ConstraintSchema
 
 from .catalog import ELIGIBILITY
 
@@ -28,3 +30,25 @@ def required_regimes(c: ConstraintSchema) -> list[str]:
 
 def is_sensitive(c: ConstraintSchema) -> bool:
     return c.data_classification in SENSITIVE_CLASSES or bool(set(c.compliance) & CONTROL_REGIMES)
+
+
+_PAYMENT_WORDS = re.compile(
+    r"\b(?:payments?|transactions?|txns?|merchants?|checkout|point[- ]of[- ]sale|pos\s+terminals?|acquir(?:er|ing)|"
+    r"issuers?|wallets?|purchases?|chargebacks?|remittances?|e-?commerce\s+orders?)\b", re.IGNORECASE)
+
+
+def card_data_unclear(text: str, c: ConstraintSchema) -> Conflict | None:
+    """Payments are mentioned but not whether card data is handled; that decides PCI DSS scope.
+
+    Card words ("card transactions", "cardholder data") already make the data class pci; this is
+    for the text that speaks of payments or transactions only. The answer is the data class.
+    """
+    if c.data_classification in ("pci", "phi") or "pci_dss" in c.compliance:
+        return None
+    m = _PAYMENT_WORDS.search(text or "")
+    if m is None:
+        return None
+    return Conflict(
+        fields=["data_classification"], severity="warn", resolve="data_classification",
+        message=f"The requirements mention {m.group(0).lower()} but not whether card data (card numbers, "
+                "cardholder data) is processed; if it is, the data class is pci and PCI DSS applies.")

@@ -174,6 +174,20 @@ PLANS = {
 }
 
 
+#: What a user might have written for each plan: the domain of the generated code is read from it.
+REQUIREMENTS = {
+    "aws_online_pci": "Real-time card fraud scoring API in eu-west-1, p95 150 ms. Cardholder data, PCI DSS. Retrain weekly.",
+    "gcp_batch_serverless": "Nightly churn scoring for our subscribers on GCP europe-west4, serverless, retrain monthly.",
+    "azure_batch_serverless": "Predict 30-day hospital readmission risk every night on Azure West Europe. Patient data, HIPAA.",
+    "gcp_streaming": "Anomaly detection on sensor telemetry streaming through Pub/Sub, alerts within 100 ms.",
+    "aws_streaming_serverless": "Demand forecasting for 300 stores from point-of-sale events on Kafka.",
+    "azure_online_containers": "Product recommendations for our web shop on AKS, events from Event Hubs.",
+    "aws_full": "Support ticket routing: classify incoming tickets by topic.",
+    "gcp_full": "Our fintech needs transaction categorization at scale.",
+    "azure_full": "",
+}
+
+
 def inputs_for(plan: Plan) -> tuple[CostEstimate, PolicyResults, list[Risk], list[ReasonCard]]:
     cost = CostEstimate(monthly_usd=1234.5, low_usd=900.0, high_usd=1600.0, breakdown=[
         CostItem(service=c.service or c.capability, qty="1 unit", usd=100.0, component=c.capability,
@@ -204,7 +218,8 @@ def inputs_for(plan: Plan) -> tuple[CostEstimate, PolicyResults, list[Risk], lis
 def render_named(name: str) -> dict[str, str]:
     plan, constraints = PLANS[name]()
     cost, policy, risks, cards = inputs_for(plan)
-    return render_repository(plan, constraints, cost, policy, risks, cards, f"Acme {name.replace('_', ' ')}!")
+    return render_repository(plan, constraints, cost, policy, risks, cards, f"Acme {name.replace('_', ' ')}!",
+                             REQUIREMENTS.get(name, ""))
 
 
 @pytest.fixture(scope="session")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from amp_contracts import Component, ConstraintSchema, Plan
 
@@ -53,12 +55,14 @@ def test_one_module_per_capability(rendered, plans):
         assert modules == {c.capability for c in plan.components}
 
 
-def test_sample_data_has_about_200_rows(rendered):
+def test_sample_data_follows_the_requirement(rendered):
     lines = rendered["aws_online_pci"]["data/sample.csv"].splitlines()
-    assert 190 <= len(lines) - 1 <= 210
-    assert lines[0].endswith("is_fraud")  # PCI data: a fraud-flavoured dataset
+    assert lines[0].endswith("is_fraud")
+    positives = sum(line.endswith(",1") for line in lines[1:])
+    assert 0.005 <= positives / (len(lines) - 1) <= 0.02  # fraud is rare: about one in a hundred
     assert rendered["azure_batch_serverless"]["data/sample.csv"].splitlines()[0].endswith("readmitted_30d")
     assert rendered["gcp_streaming"]["data/sample.csv"].splitlines()[0].endswith("is_anomaly")
+    assert rendered["aws_streaming_serverless"]["data/sample.csv"].splitlines()[0].endswith("units_sold")
 
 
 def test_project_name_is_slugified_for_resources(rendered):
@@ -68,6 +72,11 @@ def test_project_name_is_slugified_for_resources(rendered):
     assert slugify("123 go") == "p-123-go"
     assert slugify("") == "mlops"
     assert len(slugify("x" * 100)) <= 24
+    assert slugify("Real-time card fraud scoring API on") == "real-time-card-fraud"  # never mid-word
+    assert slugify("customer lifetime value estimation") == "customer-lifetime-value"
+    for text in ("Nightly demand forecasts for 2,000 stores", "Ad click prediction on AWS in us-east-1"):
+        words = set(re.sub(r"[^a-z0-9]+", " ", text.lower()).split())
+        assert all(part in words for part in slugify(text).split("-")), slugify(text)
 
 
 def test_unsupported_cloud_and_empty_plan_are_rejected():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -9,6 +10,14 @@ import sys
 from pathlib import Path
 
 import pytest
+from amp_domain.requirements.extraction import extract
+
+from services.codegen.render import render_repository
+from services.critics.cost import estimate
+from services.planner.planning import compose_plan
+from services.policy.engine import evaluate
+from services.validators.checks import validate_tree
+from tests.evaldata import scenarios
 
 PYTHON = sys.executable
 RUFF = shutil.which("ruff", path=str(Path(PYTHON).parent)) or shutil.which("ruff")
@@ -31,7 +40,8 @@ def test_ruff_check_and_format_pass_with_the_generated_config(written):
 
 
 @pytest.mark.parametrize("name", ["aws_online_pci", "gcp_batch_serverless", "azure_batch_serverless",
-                                  "gcp_streaming"])
+                                  "gcp_streaming", "aws_streaming_serverless", "azure_online_containers",
+                                  "aws_full", "gcp_full"])
 @pytest.mark.slow
 def test_generated_project_trains_and_its_tests_pass(written, name):
     root = written[name]
@@ -42,7 +52,9 @@ def test_generated_project_trains_and_its_tests_pass(written, name):
         if result.returncode == 0:
             result = _run([PYTHON, "-m", "pytest", "-q", "-p", "no:cacheprovider"], root)
     assert result.returncode == 0, f"{name}:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
-    assert (root / "artifacts" / "model.json").is_file()
+    approved = json.loads((root / "artifacts" / "registry" / "approved.json").read_text())
+    meta = json.loads((root / "artifacts" / "registry" / approved["version"] / "metadata.json").read_text())
+    assert meta["gate"]["passed"] and meta["data"]["version"].startswith("sha256:")
     assert " passed" in result.stdout and "failed" not in result.stdout
 
 
@@ -77,3 +89,24 @@ def test_seams_are_found_and_model_code_replaces_only_the_seam(rendered, tmp_pat
     for args in (["check", "--no-cache", str(target)], ["format", "--check", "--no-cache", str(target)]):
         proc = subprocess.run([sys.executable, "-m", "ruff", *args], cwd=tmp_path, capture_output=True, text=True)
         assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def _scenario_tree(scenario: dict) -> dict[str, str]:
+    constraints = extract(scenario["text"]).constraints
+    plan = compose_plan(constraints)
+    cost = estimate(plan, constraints)
+    return render_repository(plan, constraints, cost, evaluate(constraints, plan, cost), [], [], scenario["id"],
+                             scenario["text"])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("scenario", scenarios(), ids=lambda s: s["id"])
+def test_each_scenarios_generated_tests_pass_in_the_sandbox(scenario):
+    """The validators' own pytest check: the training entry point, then the generated tests, isolated."""
+    files = _scenario_tree(scenario)
+    report = validate_tree(files, checks=["pytest"], timeout_s=600)
+    result = report.tool("pytest")
+    assert result is not None
+    if result.status == "skipped":
+        pytest.skip(f"pytest check skipped: {result.reason}")
+    assert result.status == "pass", [f.message for f in result.findings]
