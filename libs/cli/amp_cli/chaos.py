@@ -240,6 +240,7 @@ def run_chaos(opts: ChaosOptions, data_dir: Path | None = None, log: Any = print
     started = time.monotonic()
     stack.start_servers()
     stack.start_services()
+    token = stack.token("chaos", ttl_s=24 * 3600)  # the harness's user: it owns the projects it runs
     lock = threading.Lock()
     faults = _Faults(stack, opts, rng, lock)
     if opts.crash_points:
@@ -263,7 +264,7 @@ def run_chaos(opts: ChaosOptions, data_dir: Path | None = None, log: Any = print
     results: list[RunResult] = [RunResult(i) for i in range(opts.runs)]
 
     def one(i: int) -> None:
-        client = Client(stack.gateway_url, timeout=30, retry_for_s=300)
+        client = Client(stack.gateway_url, timeout=30, retry_for_s=300, token=token)
         client._reached = True  # the gateway is up: any failure from now on is a fault to ride through
         try:
             results[i] = _drive(client, i, rng.random() < opts.changes_share, deadline)
@@ -279,7 +280,7 @@ def run_chaos(opts: ChaosOptions, data_dir: Path | None = None, log: Any = print
     faults.join(30)
     try:
         _wait_gateway(stack, 120)  # the supervisor brings back whatever the last kill took
-        report = _check(stack, results, faults.counts, time.monotonic() - started)
+        report = _check(stack, results, faults.counts, time.monotonic() - started, token)
         report.notes = faults.notes + supervisor.notes[:20]
         report.faults["restarts by the supervisor"] = supervisor.restarts
     finally:
@@ -304,10 +305,10 @@ def _wait_gateway(stack: Stack, timeout_s: float) -> None:
         time.sleep(0.5)
 
 
-def _check(stack: Stack, results: list[RunResult], faults: Counter[str], seconds: float) -> Report:
+def _check(stack: Stack, results: list[RunResult], faults: Counter[str], seconds: float, token: str) -> Report:
     problems: list[str] = []
     duplicates = lost = 0
-    client = Client(stack.gateway_url, timeout=30, retry_for_s=120)
+    client = Client(stack.gateway_url, timeout=30, retry_for_s=120, token=token)
     client._reached = True
     all_ds: list[str] = []
     for r in results:
