@@ -17,7 +17,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse, Response
 
 from .auth import Access, Principal, caller, on_project
-from .idempotency import idempotent
+from .idempotency import Unit, command
 from .schemas import ApiKeyCreate, MemberPut
 
 ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": ErrorResponse} for code in (401, 403, 404, 409, 422, 429)}
@@ -72,15 +72,14 @@ async def create_api_key(request: Request, project_id: str, body: ApiKeyCreate,
     if access.who.api_key_id is not None:
         raise Forbidden("an API key cannot create API keys")
 
-    async def create() -> dict[str, Any]:
+    async def create(u: Unit) -> dict[str, Any]:
         key_id = store.new_id()
         key, digest = new_api_key(key_id)
-        row = await store.create_api_key(_pool(request), key_id, project_id, body.name, body.role, digest,
+        row = await store.create_api_key(u.conn, key_id, project_id, body.name, body.role, digest,
                                          access.user_id, body.expires_at)
         return {**row, "key": key}
 
-    return await idempotent(request, _pool(request), {"project": project_id, **body.model_dump(mode="json")}, 201,
-                            create)
+    return await command(request, {"project": project_id, **body.model_dump(mode="json")}, 201, create)
 
 
 @router.get("/projects/{project_id}/api-keys", summary="The project's API keys (never the keys themselves)")
