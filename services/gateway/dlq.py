@@ -20,23 +20,23 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 
 from . import commands
-from .auth import authorize, caller, role_on_project
+from .auth import Access, authorize, caller, role_on_project
 from .idempotency import Unit, command
 
 router = APIRouter(prefix="/dead-letters", tags=["ops"])
 
 
-async def _letter(request: Request, who: Principal, dl_id: int, action: Action) -> dict[str, Any]:
+async def _letter(request: Request, who: Principal, dl_id: int, action: Action) -> tuple[dict[str, Any], Access]:
     """A dead letter of a project the caller may `action` on; any other is not found (a message
     that names no project stays with the operators of the bus, on `amp.dlq.<service>`)."""
     row = await store.get_dead_letter(request.app.state.deps.pool, dl_id)
     if not row.get("project_id"):
         raise NotFound(f"dead letter {dl_id} not found")
     try:
-        await authorize(request, who, str(row["project_id"]), action)
+        access = await authorize(request, who, str(row["project_id"]), action)
     except NotFound:
         raise NotFound(f"dead letter {dl_id} not found") from None
-    return row
+    return row, access
 
 
 def _view(row: dict[str, Any], with_body: bool = False) -> dict[str, Any]:
@@ -63,21 +63,22 @@ async def list_dead_letters(request: Request, limit: int = Query(100, ge=1, le=1
 
 @router.get("/{dl_id}", summary="One dead letter with its reason and the original message")
 async def get_dead_letter(request: Request, dl_id: int, who: Principal = Depends(caller)) -> dict[str, Any]:
-    return jsonable_encoder(_view(await _letter(request, who, dl_id, "read"), with_body=True))
+    row, _ = await _letter(request, who, dl_id, "read")
+    return jsonable_encoder(_view(row, with_body=True))
 
 
 @router.post("/{dl_id}/replay", status_code=202, summary="Publish a dead letter's message again (once per key)")
 async def replay(request: Request, dl_id: int, who: Principal = Depends(caller)) -> JSONResponse:
-    await _letter(request, who, dl_id, "resume")
-    return await command(request, {"dead_letter": dl_id}, 202, lambda u: _replay(u, dl_id))
+    _, access = await _letter(request, who, dl_id, "resume")
+    return await command(request, {"dead_letter": dl_id}, 202, lambda u: _replay(u, dl_id, access))
 
 
-async def _replay(u: Unit, dl_id: int) -> dict[str, Any]:
+async def _replay(u: Unit, dl_id: int, access: Access) -> dict[str, Any]:
     row = await store.get_dead_letter(u.conn, dl_id)
     ds_id = row.get("decision_set_id")
-    ds = await store.find_decision_set(u.conn, ds_id) if ds_id else None
+    ds = await store.find_decision_set(u.conn, str(ds_id), access.project_id) if ds_id else None
     if ds is not None and ds["status"] == "stalled":
-        await commands.resume(u, ds_id)  # the parked message is this one: resuming sends it
+        await commands.resume(u, ds_id, access)  # the parked message is this one: resuming sends it
     elif ds is not None and lifecycle.is_terminal(ds["status"]):
         raise GateClosed(f"decision set {ds_id} has ended ({ds['status']}); its dead letter is kept for the record "
                          "but not replayed (start a new version instead)")
