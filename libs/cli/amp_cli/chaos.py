@@ -231,12 +231,21 @@ def chaos_settings(data_dir: Path) -> Settings:
 
 
 def run_chaos(opts: ChaosOptions, data_dir: Path | None = None, log: Any = print) -> Report:
-    rng = random.Random(opts.seed)
     scratch = Path(tempfile.mkdtemp(prefix="amp-chaos-")) if data_dir is None else data_dir
     scratch.mkdir(parents=True, exist_ok=True)
     scratch.chmod(0o755)
     stack = Stack(chaos_settings(scratch))
     stack.STABLE_S = 2 * opts.min_uptime_s  # a process that did some work counts as recovered
+    try:  # whatever fails, the servers and services this run started are stopped
+        report = _run(stack, opts, scratch)
+    finally:
+        stack.stop()
+    log(json.dumps(asdict(report) | {"ok": report.ok}, indent=2))
+    return report
+
+
+def _run(stack: Stack, opts: ChaosOptions, scratch: Path) -> Report:
+    rng = random.Random(opts.seed)
     started = time.monotonic()
     stack.start_servers()
     stack.start_services()
@@ -286,8 +295,6 @@ def run_chaos(opts: ChaosOptions, data_dir: Path | None = None, log: Any = print
     finally:
         supervisor.stop.set()
         supervisor.join(5)
-        stack.stop()
-    log(json.dumps(asdict(report) | {"ok": report.ok}, indent=2))
     return report
 
 
