@@ -1,7 +1,8 @@
 """Operators' view of the dead letters: what no step could take, why, and a way to send it again.
 
 A dead letter is kept in the database with its reason and the original message (also copied
-to `amp.dlq.<service>` for subscribers). Replaying one publishes the message again under a new
+to `amp.dlq.<service>` for subscribers). Members of its project read it; those who may resume the
+project's runs replay it. Replaying one publishes the message again under a new
 message id, through the outbox: a stopped (`stalled`) decision set resumes from it; one that has
 ended stays ended (nothing reopens a finished decision set), so its message is not replayed.
 """
@@ -10,16 +11,32 @@ from __future__ import annotations
 
 from typing import Any
 
-from amp_contracts import GateClosed, lifecycle
+from amp_contracts import GateClosed, NotFound, lifecycle
+from amp_domain.access import Action
 from amp_runtime import store
-from fastapi import APIRouter, Query, Request
+from amp_runtime.identity import Principal
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 
 from . import commands
+from .auth import Access, authorize, caller, role_on_project
 from .idempotency import Unit, command
 
 router = APIRouter(prefix="/dead-letters", tags=["ops"])
+
+
+async def _letter(request: Request, who: Principal, dl_id: int, action: Action) -> tuple[dict[str, Any], Access]:
+    """A dead letter of a project the caller may `action` on; any other is not found (a message
+    that names no project stays with the operators of the bus, on `amp.dlq.<service>`)."""
+    row = await store.get_dead_letter(request.app.state.deps.pool, dl_id)
+    if not row.get("project_id"):
+        raise NotFound(f"dead letter {dl_id} not found")
+    try:
+        access = await authorize(request, who, str(row["project_id"]), action)
+    except NotFound:
+        raise NotFound(f"dead letter {dl_id} not found") from None
+    return row, access
 
 
 def _view(row: dict[str, Any], with_body: bool = False) -> dict[str, Any]:
@@ -33,29 +50,35 @@ def _view(row: dict[str, Any], with_body: bool = False) -> dict[str, Any]:
     return out
 
 
-@router.get("", summary="Dead letters, newest first (replayed ones with ?all=true)")
-async def list_dead_letters(request: Request, limit: int = Query(100, ge=1, le=1000),
-                            all: bool = Query(False)) -> dict[str, Any]:
+@router.get("", summary="Dead letters of the caller's projects, newest first (replayed ones with ?all=true)")
+async def list_dead_letters(request: Request, limit: int = Query(100, ge=1, le=1000), all: bool = Query(False),
+                            who: Principal = Depends(caller)) -> dict[str, Any]:
     rows = await store.list_dead_letters(request.app.state.deps.pool, limit, include_replayed=all)
-    return jsonable_encoder({"dead_letters": [_view(r) for r in rows]})
+    roles: dict[str, str | None] = {}
+    for pid in {str(r["project_id"]) for r in rows if r.get("project_id")}:
+        roles[pid] = await role_on_project(request, who, pid)
+    mine = [r for r in rows if r.get("project_id") and roles.get(str(r["project_id"]))]
+    return jsonable_encoder({"dead_letters": [_view(r) for r in mine]})
 
 
 @router.get("/{dl_id}", summary="One dead letter with its reason and the original message")
-async def get_dead_letter(request: Request, dl_id: int) -> dict[str, Any]:
-    return jsonable_encoder(_view(await store.get_dead_letter(request.app.state.deps.pool, dl_id), with_body=True))
+async def get_dead_letter(request: Request, dl_id: int, who: Principal = Depends(caller)) -> dict[str, Any]:
+    row, _ = await _letter(request, who, dl_id, "read")
+    return jsonable_encoder(_view(row, with_body=True))
 
 
 @router.post("/{dl_id}/replay", status_code=202, summary="Publish a dead letter's message again (once per key)")
-async def replay(request: Request, dl_id: int) -> JSONResponse:
-    return await command(request, {"dead_letter": dl_id}, 202, lambda u: _replay(u, dl_id))
+async def replay(request: Request, dl_id: int, who: Principal = Depends(caller)) -> JSONResponse:
+    _, access = await _letter(request, who, dl_id, "resume")
+    return await command(request, {"dead_letter": dl_id}, 202, lambda u: _replay(u, dl_id, access))
 
 
-async def _replay(u: Unit, dl_id: int) -> dict[str, Any]:
+async def _replay(u: Unit, dl_id: int, access: Access) -> dict[str, Any]:
     row = await store.get_dead_letter(u.conn, dl_id)
     ds_id = row.get("decision_set_id")
-    ds = await store.find_decision_set(u.conn, ds_id) if ds_id else None
+    ds = await store.find_decision_set(u.conn, str(ds_id), access.project_id) if ds_id else None
     if ds is not None and ds["status"] == "stalled":
-        await commands.resume(u, ds_id)  # the parked message is this one: resuming sends it
+        await commands.resume(u, ds_id, access)  # the parked message is this one: resuming sends it
     elif ds is not None and lifecycle.is_terminal(ds["status"]):
         raise GateClosed(f"decision set {ds_id} has ended ({ds['status']}); its dead letter is kept for the record "
                          "but not replayed (start a new version instead)")

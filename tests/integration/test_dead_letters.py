@@ -33,8 +33,8 @@ def _park(settings, ds: str, project: str, subject: str, permanent: bool) -> byt
 
 
 
-def test_a_stalled_run_is_listed_shown_and_resumed_by_replaying_its_dead_letter(stack, settings) -> None:
-    with httpx.Client(base_url=stack.gateway_url, timeout=30) as http:
+def test_a_stalled_run_is_listed_shown_and_resumed_by_replaying_its_dead_letter(stack, settings, auth_headers) -> None:
+    with httpx.Client(base_url=stack.gateway_url, timeout=30, headers=auth_headers) as http:
         project = http.post("/projects", json={"name": f"dlq-{uuid.uuid4().hex[:6]}"}).json()["id"]
         # a decision set outside the pipeline's reach: created directly, so no agent moves it meanwhile
         async def new_ds() -> str:
@@ -58,10 +58,15 @@ def test_a_stalled_run_is_listed_shown_and_resumed_by_replaying_its_dead_letter(
         assert http.get(f"/decision-sets/{ds}").json()["status"] == "resuming"
         assert http.get(f"/dead-letters/{listed[0]['id']}").json()["replays"] == 1
         assert http.get("/dead-letters/999999999").status_code == 404
+        assert httpx.get(f"{stack.gateway_url}/dead-letters").status_code == 401  # signed in only
+        outsider = {"Authorization": f"Bearer {stack.token('dlq-outsider')}"}
+        assert httpx.get(f"{stack.gateway_url}/dead-letters/{listed[0]['id']}", headers=outsider).status_code == 404
+        assert all(d["decision_set_id"] != ds for d in
+                   httpx.get(f"{stack.gateway_url}/dead-letters", headers=outsider).json()["dead_letters"])
 
 
-def test_the_dead_letter_of_a_failed_run_is_kept_but_not_replayed(stack, settings) -> None:
-    with httpx.Client(base_url=stack.gateway_url, timeout=30) as http:
+def test_the_dead_letter_of_a_failed_run_is_kept_but_not_replayed(stack, settings, auth_headers) -> None:
+    with httpx.Client(base_url=stack.gateway_url, timeout=30, headers=auth_headers) as http:
         project = http.post("/projects", json={"name": f"dlq-{uuid.uuid4().hex[:6]}"}).json()["id"]
 
         async def new_ds() -> str:

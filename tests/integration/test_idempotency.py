@@ -15,15 +15,14 @@ BODY = {"text": "Nightly batch churn scoring on GCP europe-west4, budget $800 pe
 
 
 @pytest.fixture()
-def api(stack, auth_headers):
-    """HTTP to the gateway as the suite's user."""
-    with httpx.Client(headers=auth_headers, timeout=60) as c:
-        yield c
+def auth(auth_headers) -> dict[str, str]:
+    return auth_headers
 
 
 @pytest.fixture()
-def project(stack, api) -> str:
-    return api.post(f"{stack.gateway_url}/projects", json={"name": f"idem-{uuid.uuid4().hex[:6]}"}).json()["id"]
+def project(stack, auth) -> str:
+    return httpx.post(f"{stack.gateway_url}/projects", json={"name": f"idem-{uuid.uuid4().hex[:6]}"},
+                      headers=auth).json()["id"]
 
 
 async def _healthz_during(client: httpx.AsyncClient, work: asyncio.Future) -> list[int]:
@@ -35,10 +34,10 @@ async def _healthz_during(client: httpx.AsyncClient, work: asyncio.Future) -> li
     return codes
 
 
-def test_many_concurrent_keys_neither_hang_nor_exhaust_the_pool(stack, project, api, auth_headers) -> None:
+def test_many_concurrent_keys_neither_hang_nor_exhaust_the_pool(stack, project, auth) -> None:
     async def main() -> tuple[list[httpx.Response], list[int], int]:
         limits = httpx.Limits(max_connections=100, max_keepalive_connections=100)
-        async with httpx.AsyncClient(base_url=stack.gateway_url, timeout=60, limits=limits, headers=auth_headers) as c:
+        async with httpx.AsyncClient(base_url=stack.gateway_url, timeout=60, limits=limits, headers=auth) as c:
             work = asyncio.ensure_future(asyncio.gather(*(
                 c.post(f"/projects/{project}/constraints", json=BODY, headers={"Idempotency-Key": str(uuid.uuid4())})
                 for _ in range(30))))
@@ -52,16 +51,16 @@ def test_many_concurrent_keys_neither_hang_nor_exhaust_the_pool(stack, project, 
     assert len({r.json()["decision_set_id"] for r in answers}) == 30
     assert health and set(health) == {200}
     assert after == 200
-    assert api.get(f"{stack.gateway_url}/projects/{project}").json()["version_count"] == 30
+    assert httpx.get(f"{stack.gateway_url}/projects/{project}", headers=auth).json()["version_count"] == 30
 
 
-def test_one_key_sent_ten_times_at_once_makes_one_decision_set(stack, project, api, auth_headers) -> None:
+def test_one_key_sent_ten_times_at_once_makes_one_decision_set(stack, project, auth) -> None:
     key = str(uuid.uuid4())
 
     async def main() -> list[httpx.Response]:
-        async with httpx.AsyncClient(base_url=stack.gateway_url, timeout=60, headers=auth_headers) as c:
+        async with httpx.AsyncClient(base_url=stack.gateway_url, timeout=60, headers=auth) as c:
             return await asyncio.gather(*(
-                c.post(f"/projects/{project}/constraints", json=BODY, headers={"Idempotency-Key": key})
+                c.post(f"/projects/{project}/constraints", json=BODY, headers={**auth, "Idempotency-Key": key})
                 for _ in range(10)))
 
     answers = asyncio.run(main())
@@ -73,26 +72,26 @@ def test_one_key_sent_ten_times_at_once_makes_one_decision_set(stack, project, a
         assert r.json()["error"]["code"] == "conflict" and r.headers["Retry-After"] == "1"
     ids = {r.json()["decision_set_id"] for r in answers if r.status_code == 202}
     assert len(ids) == 1
-    again = api.post(f"{stack.gateway_url}/projects/{project}/constraints", json=BODY,
-                       headers={"Idempotency-Key": key})
+    again = httpx.post(f"{stack.gateway_url}/projects/{project}/constraints", json=BODY,
+                       headers={**auth, "Idempotency-Key": key})
     assert again.status_code == 202 and again.headers["Idempotent-Replayed"] == "true"
     assert again.json()["decision_set_id"] in ids
-    assert api.get(f"{stack.gateway_url}/projects/{project}").json()["version_count"] == 1
+    assert httpx.get(f"{stack.gateway_url}/projects/{project}", headers=auth).json()["version_count"] == 1
 
 
-def test_an_error_is_replayed_identically_and_the_key_is_scoped_to_its_route(stack, project, api, auth_headers) -> None:
+def test_an_error_is_replayed_identically_and_the_key_is_scoped_to_its_route(stack, project, auth) -> None:
     url = stack.gateway_url
-    ds = api.post(f"{url}/projects/{project}/constraints", json=BODY).json()["decision_set_id"]
+    ds = httpx.post(f"{url}/projects/{project}/constraints", json=BODY, headers=auth).json()["decision_set_id"]
     key = str(uuid.uuid4())
-    first = api.post(f"{url}/decision-sets/{ds}/approve", json={"status": "approved"},
-                       headers={"Idempotency-Key": key})
+    first = httpx.post(f"{url}/decision-sets/{ds}/approve", json={"status": "approved"},
+                       headers={**auth, "Idempotency-Key": key})
     assert first.status_code == 409 and first.json()["error"]["code"] == "gate_closed"
-    second = api.post(f"{url}/decision-sets/{ds}/approve", json={"status": "approved"},
-                        headers={"Idempotency-Key": key})
+    second = httpx.post(f"{url}/decision-sets/{ds}/approve", json={"status": "approved"},
+                        headers={**auth, "Idempotency-Key": key})
     assert (second.status_code, second.json()) == (first.status_code, first.json())
     assert second.headers["Idempotent-Replayed"] == "true"
-    other_route = api.post(f"{url}/projects", json={"name": "same key, another route"},
-                             headers={"Idempotency-Key": key})
+    other_route = httpx.post(f"{url}/projects", json={"name": "same key, another route"},
+                             headers={**auth, "Idempotency-Key": key})
     assert other_route.status_code == 201 and "Idempotent-Replayed" not in other_route.headers
-    bad = api.post(f"{url}/projects", json={"name": "x"}, headers={"Idempotency-Key": "x" * 201})
+    bad = httpx.post(f"{url}/projects", json={"name": "x"}, headers={**auth, "Idempotency-Key": "x" * 201})
     assert bad.status_code == 422

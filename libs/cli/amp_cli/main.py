@@ -427,9 +427,30 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("bench_args", nargs=argparse.REMAINDER)
     s.set_defaults(fn=cmd_bench)
 
+    s = sub.add_parser("chaos", help="the chaos suite: N runs while services, NATS and Postgres are killed and "
+                                     "restarted; checks every effect happened exactly once (docs/reliability.md)")
+    s.add_argument("--runs", type=int, default=20, help="concurrent runs (default 20)")
+    s.add_argument("--seed", type=int, help="seed of the fault schedule, to repeat a run")
+    s.add_argument("--timeout", type=float, default=1200.0, help="seconds the runs get to finish")
+    s.add_argument("--no-kills", action="store_true", help="no kill -9 of services")
+    s.add_argument("--no-server-restarts", action="store_true", help="leave NATS and Postgres running")
+    s.add_argument("--data-dir", help="scratch directory (default: a new temporary one)")
+    s.set_defaults(fn=cmd_chaos)
+
     commands.register(sub)
     webhooks.register(sub, commands.gateway_options())
     return p
+
+
+def cmd_chaos(args: argparse.Namespace) -> int:
+    # lazy: imported by the command that needs it, so `amp` starts fast
+    from .chaos import ChaosOptions, run_chaos
+
+    opts = ChaosOptions(runs=args.runs, seed=args.seed, timeout_s=args.timeout,
+                        kills=not args.no_kills,
+                        restart_nats=not args.no_server_restarts, restart_postgres=not args.no_server_restarts)
+    report = run_chaos(opts, Path(args.data_dir) if args.data_dir else None)
+    return 0 if report.ok else 1
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -103,6 +103,9 @@ def drive(client: Client, opts: RunOptions, current: dict[str, str], view: Stage
             elif ev == "gate-waiting" and data.get("gate") == "budget":
                 raise RunStop(EXIT_ERROR, f"paused: {data.get('message')} Raise it (PUT /projects/{{id}}/llm-budget), "
                                           f"then POST /decision-sets/{ds_id}/resume.")
+            elif ev == "gate-waiting" and data.get("gate") == "error":
+                raise RunStop(EXIT_ERROR, f"stopped after repeated errors: {data.get('message')} "
+                                          f"`amp resume {ds_id}` runs the step again.")
             elif ev == "run-complete":
                 status = data
         if status and status.get("status") == "superseded" and status.get("next_decision_set_id"):

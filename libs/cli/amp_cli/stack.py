@@ -75,9 +75,9 @@ class Stack:
         env = {**inherited, **self.settings.service_env(), "PYTHONUNBUFFERED": "1", **self.env, **(extra_env or {})}
         logs = self.settings.data_dir / "logs"
         logs.mkdir(parents=True, exist_ok=True)
-        out = open(logs / f"{name}.log", "ab")
-        return subprocess.Popen([sys.executable, "-m", "amp_cli.main", *argv], env=env, stdout=out, stderr=out,
-                                start_new_session=True, preexec_fn=die_with_parent())
+        with open(logs / f"{name}.log", "ab") as out:  # the child has its own copy of the descriptor
+            return subprocess.Popen([sys.executable, "-m", "amp_cli.main", *argv], env=env, stdout=out, stderr=out,
+                                    start_new_session=True, preexec_fn=die_with_parent())
 
     def start_services(self, agents: tuple[str, ...] = BACKGROUND, gateway: bool = True) -> None:
         if gateway and not self.settings.gateway_port:  # first: the services' links point at the gateway
@@ -140,12 +140,18 @@ class Stack:
                 restarts = 0
             if now < not_before:
                 continue
-            if name == "gateway":
-                self.procs[name] = self._spawn("gateway", ["serve", "gateway", "--host", self.settings.gateway_host,
-                                                           "--port", str(self.settings.gateway_port)])
-            else:
-                self.spawn_agent(name)
             delay = min(self.MAX_BACKOFF_S, 0.5 * 2 ** restarts)
+            try:
+                if name == "gateway":
+                    self.procs[name] = self._spawn("gateway", ["serve", "gateway", "--host",
+                                                               self.settings.gateway_host,
+                                                               "--port", str(self.settings.gateway_port)])
+                else:
+                    self.spawn_agent(name)
+            except OSError as e:  # could not even start it (no memory, no descriptors): try again later
+                self.backoff[name] = (restarts + 1, now + delay, started)
+                said.append(f"{name} could not be restarted ({e}); trying again in {delay:g} s")
+                continue
             self.backoff[name] = (restarts + 1, now + delay, now)
             self.alive.pop(name, None)
             said.append(f"{name} exited ({proc.returncode}); restarted (next restart no sooner than {delay:g} s)")

@@ -122,6 +122,7 @@ class EmbeddedPostgres:
     user: str = "amp"
     database: str = "amp"
     durable: bool = True
+    last_stop_error: str | None = field(default=None, repr=False)
 
     @property
     def home(self) -> Path:
@@ -227,9 +228,15 @@ class EmbeddedPostgres:
                        env=self._env(), **owner)
 
     def stop(self) -> None:
-        if (self.pgdata / "postmaster.pid").exists():
-            subprocess.run([self._bin("pg_ctl"), "-D", str(self.pgdata), "-m", "fast", "-w", "stop"],
-                           capture_output=True, env=self._env(), **self._as_owner())
+        """Stop the server (fast: clients are disconnected); immediate if it does not stop in time."""
+        for mode in ("fast", "immediate"):
+            if not (self.pgdata / "postmaster.pid").exists():
+                return
+            done = subprocess.run([self._bin("pg_ctl"), "-D", str(self.pgdata), "-m", mode, "-w", "-t", "20", "stop"],
+                                  capture_output=True, env=self._env(), **self._as_owner())
+            if done.returncode == 0:
+                return
+            self.last_stop_error = (done.stdout + done.stderr).decode(errors="replace")[-500:]
 
 
 def _reachable_by_others(path: Path) -> bool:

@@ -1,12 +1,18 @@
-"""Crash points for recovery tests: `AMP_CRASH_AT=<service>:<point>` kills the process there, once.
+"""Fault points for recovery tests and the chaos suite.
 
-Points follow the step protocol: `before_commit` (work done, nothing durable), `after_commit`
-(recorded, nothing published), `after_publish` (published, not acked). The marker file
-`AMP_CRASH_MARKER` makes it fire once, so the restarted process gets past it.
+`AMP_CRASH_AT=<service>:<point>` kills the process there, once. Points follow the step protocol:
+`before_commit` (work done, nothing durable), `after_commit` (recorded, nothing published),
+`after_publish` (published, not acked). The marker file `AMP_CRASH_MARKER` makes it fire once, so
+the restarted process gets past it.
+
+`AMP_DELAY_AT=<service>:<seconds>` makes each step of the service take that much longer before it
+commits (a slow model call or validator run): past `ack_wait`, only the step's heartbeat keeps
+JetStream from delivering the message again.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 
 
@@ -20,3 +26,9 @@ def maybe_crash(service: str, point: str) -> None:
         with open(marker, "w") as f:
             f.write(point)
     os._exit(137)
+
+
+async def maybe_delay(service: str) -> None:
+    name, _, seconds = os.environ.get("AMP_DELAY_AT", "").partition(":")
+    if name == service and seconds:
+        await asyncio.sleep(float(seconds))

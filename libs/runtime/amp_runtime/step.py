@@ -30,7 +30,7 @@ from .bus import publish
 from .calls import current_call, usage_rows
 from .canonical import idempotency_key
 from .cards import card_events, event, forward, stamp_cards
-from .faults import maybe_crash
+from .faults import maybe_crash, maybe_delay
 from .providers import record_usage
 from .telemetry import step_span
 
@@ -133,6 +133,7 @@ async def _run(pool: asyncpg.Pool, js: JetStreamContext, service: str, node: str
         result = await compute(key)
         if not result.usage:
             result.usage = usage_rows(current_call())
+        await maybe_delay(service)
         maybe_crash(service, "before_commit")
         try:
             record = await _commit(pool, service, node, env, key, result, (time.perf_counter() - started) * 1000)
