@@ -8,11 +8,15 @@ targets they belong here.
 
 from __future__ import annotations
 
+import asyncio
+import tempfile
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from amp_domain.requirements.extraction import extract
+from amp_runtime.identity import EmbeddedIssuer, embedded_verifier
 
 from services.codegen.render import render_repository
 from services.critics.cost import estimate
@@ -61,4 +65,25 @@ def run(texts: list[str], repeats: int) -> dict[str, Any]:
         extract(text)
         worst = max(worst, (time.perf_counter() - start) * 1000)
     out["pathological_worst_ms"] = round(worst, 1)
+    out.update(token_checks(repeats * 10))
     return out
+
+
+def token_checks(n: int) -> dict[str, Any]:
+    """What authentication adds to a request: an ES256 token's first check (the signature) and a
+    repeated one (the verified-token cache). Both should stay well under a millisecond."""
+    with tempfile.TemporaryDirectory() as tmp:
+        issuer = EmbeddedIssuer.load(Path(tmp))
+    verifier = embedded_verifier(issuer)
+    tokens = [issuer.mint(f"user-{i}", 600) for i in range(n)]
+
+    async def check_all() -> list[float]:
+        samples = []
+        for t in tokens:
+            start = time.perf_counter()
+            await verifier.verify(t)
+            samples.append((time.perf_counter() - start) * 1000)
+        return samples
+
+    first = summary(asyncio.run(check_all()))
+    return {"token_first_check_ms": first, "token_cached_check_ms": summary(asyncio.run(check_all()))}

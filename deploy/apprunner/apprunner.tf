@@ -32,7 +32,7 @@ locals {
     for svc, cfg in var.services : svc => merge(
       local.common_env,
       svc == "gateway"
-      ? { AMP_SSE_MAX_DURATION_S = tostring(var.sse_max_duration_s) }
+      ? { AMP_SSE_MAX_DURATION_S = tostring(var.sse_max_duration_s), AMP_ALLOWED_HOSTS = ".awsapprunner.com" }
       : { AMP_MAX_WORKERS = tostring(cfg.max_workers) },
     )
   }

@@ -159,6 +159,11 @@ class Access:
         return self.who.sub
 
 
+def is_admin(request: Request, who: Principal) -> bool:
+    """An operator of the platform (`AMP_ADMINS`): sees what spans projects, such as dead letters."""
+    return who.api_key_id is None and who.sub in request.app.state.deps.settings.admins
+
+
 def _decide(who: Principal, project_id: str, role: str | None, action: Action, what: str) -> Access:
     if role is None:
         raise NotFound(f"{what} not found")

@@ -1,8 +1,10 @@
 """Operators' view of the dead letters: what no step could take, why, and a way to send it again.
 
+A dead letter carries the original message (requirements included), so the platform's operators
+(`AMP_ADMINS`) see them all and a project's owners those of their projects; anyone else gets 404.
+
 A dead letter is kept in the database with its reason and the original message (also copied
-to `amp.dlq.<service>` for subscribers). Members of its project read it; those who may resume the
-project's runs replay it. Replaying one publishes the message again under a new
+to `amp.dlq.<service>` for subscribers). Replaying one publishes the message again under a new
 message id, through the outbox: a stopped (`stalled`) decision set resumes from it; one that has
 ended stays ended (nothing reopens a finished decision set), so its message is not replayed.
 """
@@ -11,32 +13,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from amp_contracts import GateClosed, NotFound, lifecycle
-from amp_domain.access import Action
+from amp_contracts import Forbidden, GateClosed, NotFound, lifecycle
 from amp_runtime import store
-from amp_runtime.identity import Principal
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 
 from . import commands
-from .auth import Access, authorize, caller, role_on_project
+from .auth import Access, Principal, authorize, caller, is_admin
 from .idempotency import Unit, command
 
 router = APIRouter(prefix="/dead-letters", tags=["ops"])
-
-
-async def _letter(request: Request, who: Principal, dl_id: int, action: Action) -> tuple[dict[str, Any], Access]:
-    """A dead letter of a project the caller may `action` on; any other is not found (a message
-    that names no project stays with the operators of the bus, on `amp.dlq.<service>`)."""
-    row = await store.get_dead_letter(request.app.state.deps.pool, dl_id)
-    if not row.get("project_id"):
-        raise NotFound(f"dead letter {dl_id} not found")
-    try:
-        access = await authorize(request, who, str(row["project_id"]), action)
-    except NotFound:
-        raise NotFound(f"dead letter {dl_id} not found") from None
-    return row, access
 
 
 def _view(row: dict[str, Any], with_body: bool = False) -> dict[str, Any]:
@@ -50,35 +37,48 @@ def _view(row: dict[str, Any], with_body: bool = False) -> dict[str, Any]:
     return out
 
 
-@router.get("", summary="Dead letters of the caller's projects, newest first (replayed ones with ?all=true)")
-async def list_dead_letters(request: Request, limit: int = Query(100, ge=1, le=1000), all: bool = Query(False),
-                            who: Principal = Depends(caller)) -> dict[str, Any]:
-    rows = await store.list_dead_letters(request.app.state.deps.pool, limit, include_replayed=all)
-    roles: dict[str, str | None] = {}
-    for pid in {str(r["project_id"]) for r in rows if r.get("project_id")}:
-        roles[pid] = await role_on_project(request, who, pid)
-    mine = [r for r in rows if r.get("project_id") and roles.get(str(r["project_id"]))]
-    return jsonable_encoder({"dead_letters": [_view(r) for r in mine]})
+@router.get("", summary="Dead letters, newest first (replayed ones with ?all=true)")
+async def list_dead_letters(request: Request, limit: int = Query(100, ge=1, le=1000),
+                            all: bool = Query(False), who: Principal = Depends(caller)) -> dict[str, Any]:
+    owner = None if is_admin(request, who) else who.sub
+    if owner is not None and who.api_key_id is not None:
+        return {"dead_letters": []}
+    rows = await store.list_dead_letters(request.app.state.deps.pool, limit, include_replayed=all, owner_id=owner)
+    return jsonable_encoder({"dead_letters": [_view(r) for r in rows]})
+
+
+async def _visible(request: Request, who: Principal, dl_id: int) -> tuple[dict[str, Any], Access | None]:
+    """The dead letter, if the caller is an operator or an owner of its project (404 otherwise)."""
+    row = await store.get_dead_letter(request.app.state.deps.pool, dl_id)
+    project_id = str(row["project_id"]) if row.get("project_id") else None
+    if is_admin(request, who):
+        return row, Access(who, project_id, "owner") if project_id else None
+    if project_id is None:
+        raise NotFound(f"dead letter {dl_id} not found")
+    try:
+        return row, await authorize(request, who, project_id, "manage")
+    except Forbidden:
+        raise NotFound(f"dead letter {dl_id} not found") from None
 
 
 @router.get("/{dl_id}", summary="One dead letter with its reason and the original message")
 async def get_dead_letter(request: Request, dl_id: int, who: Principal = Depends(caller)) -> dict[str, Any]:
-    row, _ = await _letter(request, who, dl_id, "read")
+    row, _ = await _visible(request, who, dl_id)
     return jsonable_encoder(_view(row, with_body=True))
 
 
 @router.post("/{dl_id}/replay", status_code=202, summary="Publish a dead letter's message again (once per key)")
 async def replay(request: Request, dl_id: int, who: Principal = Depends(caller)) -> JSONResponse:
-    _, access = await _letter(request, who, dl_id, "resume")
+    _, access = await _visible(request, who, dl_id)
     return await command(request, {"dead_letter": dl_id}, 202, lambda u: _replay(u, dl_id, access))
 
 
-async def _replay(u: Unit, dl_id: int, access: Access) -> dict[str, Any]:
+async def _replay(u: Unit, dl_id: int, access: Access | None) -> dict[str, Any]:
     row = await store.get_dead_letter(u.conn, dl_id)
     ds_id = row.get("decision_set_id")
-    ds = await store.find_decision_set(u.conn, str(ds_id), access.project_id) if ds_id else None
-    if ds is not None and ds["status"] == "stalled":
-        await commands.resume(u, ds_id, access)  # the parked message is this one: resuming sends it
+    ds = await store.find_decision_set(u.conn, str(ds_id)) if ds_id else None
+    if ds is not None and ds["status"] == "stalled" and access is not None:
+        await commands.resume(u, str(ds_id), access)  # the parked message is this one: resuming sends it
     elif ds is not None and lifecycle.is_terminal(ds["status"]):
         raise GateClosed(f"decision set {ds_id} has ended ({ds['status']}); its dead letter is kept for the record "
                          "but not replayed (start a new version instead)")

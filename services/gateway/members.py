@@ -1,6 +1,7 @@
 """A project's members and API keys (owners only), and the caller's own identity.
 
-An API key is shown once, in the answer that creates it; only its SHA-256 is stored. It acts
+An API key is shown once, in the answer that creates it; only its SHA-256 is stored (so its
+creation is not replayed for an `Idempotency-Key`: the answer would keep the key at rest). It acts
 with one role on one project, until it expires or is revoked (at once: every request looks it up).
 """
 
@@ -17,7 +18,6 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse, Response
 
 from .auth import Access, Principal, caller, on_project
-from .idempotency import Unit, command
 from .schemas import ApiKeyCreate, MemberPut
 
 ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": ErrorResponse} for code in (401, 403, 404, 409, 422, 429)}
@@ -72,14 +72,12 @@ async def create_api_key(request: Request, project_id: str, body: ApiKeyCreate,
     if access.who.api_key_id is not None:
         raise Forbidden("an API key cannot create API keys")
 
-    async def create(u: Unit) -> dict[str, Any]:
-        key_id = store.new_id()
-        key, digest = new_api_key(key_id)
-        row = await store.create_api_key(u.conn, key_id, project_id, body.name, body.role, digest,
-                                         access.user_id, body.expires_at)
-        return {**row, "key": key}
-
-    return await command(request, {"project": project_id, **body.model_dump(mode="json")}, 201, create)
+    # Not through the Idempotency-Key store: a replayable answer would keep the key itself at rest.
+    key_id = store.new_id()
+    key, digest = new_api_key(key_id)
+    row = await store.create_api_key(_pool(request), key_id, project_id, body.name, body.role, digest,
+                                     access.user_id, body.expires_at)
+    return JSONResponse(jsonable_encoder({**row, "key": key}), status_code=201)
 
 
 @router.get("/projects/{project_id}/api-keys", summary="The project's API keys (never the keys themselves)")

@@ -4,6 +4,7 @@ the real `anthropic` SDK, over the bus; Reason Cards show provider, model, token
 from __future__ import annotations
 
 import asyncio
+import os
 
 import asyncpg
 import pytest
@@ -40,7 +41,7 @@ def test_golden_run_with_scripted_model_answers(model_stack, settings) -> None:
     from amp_cli.client import Client
 
     stack, server, model = model_stack
-    client = Client(stack.gateway_url, timeout=60)
+    client = Client(stack.gateway_url, timeout=60, token=stack.token("test-user"))  # its own issuer
     try:
         project = client.create_project("model golden")
         ds = client.submit(project["id"], FRAUD)["decision_set_id"]
@@ -86,7 +87,7 @@ def test_llm_budget_pauses_the_run_and_resume_continues_it(model_stack) -> None:
     from amp_cli.client import ApiError, Client
 
     stack, _, _ = model_stack
-    client = Client(stack.gateway_url, timeout=60)
+    client = Client(stack.gateway_url, timeout=60, token=stack.token("test-user"))  # its own issuer
     gw = stack.gateway_url
     try:
         project = client.create_project("budget pause")
@@ -110,7 +111,7 @@ def test_llm_budget_pauses_the_run_and_resume_continues_it(model_stack) -> None:
 
         def amp(*args: str) -> subprocess.CompletedProcess:
             return subprocess.run([sys.executable, "-m", "amp_cli.main", *args, "--gateway", gw], capture_output=True,
-                                  text=True, timeout=60)
+                                  text=True, timeout=60, env={**os.environ, "AMP_TOKEN": stack.token("test-user")})
 
         raised = amp("budget", project["id"], "--set", "100", "--json")
         assert raised.returncode == 0 and '"limit_usd": 100' in raised.stdout.replace("100.0", "100"), raised.stderr

@@ -248,8 +248,10 @@ def test_public_routes_and_the_edge(stack) -> None:
         csp = r.headers["content-security-policy"]
         assert "frame-ancestors 'none'" in csp and r.headers["x-content-type-options"] == "nosniff"
         assert r.headers["referrer-policy"] == "no-referrer"
-        rebound = http.get("/healthz", headers={"Host": "attacker.example"})
-        assert rebound.status_code == 400 and rebound.json()["error"]["code"] == "validation_failed"
+        for path in ("/", "/projects", "/.well-known/jwks.json"):  # a rebinding page reads nothing
+            rebound = http.get(path, headers={"Host": "attacker.example"})
+            assert rebound.status_code == 400 and rebound.json()["error"]["code"] == "validation_failed", path
+        assert http.get("/healthz", headers={"Host": "10.1.2.3:8080"}).status_code == 200  # a probe by address
         assert http.get("/pipeline").status_code == 401
 
 

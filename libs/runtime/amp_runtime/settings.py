@@ -82,6 +82,8 @@ class Settings(BaseModel):
                                            "comma-separated, `*` for any.")
     rate_limit_per_min: int = Field(120, ge=1, description="AMP_RATE_LIMIT_PER_MIN: POST/PUT/PATCH/DELETE "
                                                            "requests a user may make per minute.")
+    admins: tuple[str, ...] = Field((), description="AMP_ADMINS: user ids (token subjects) of the platform's "
+                                                   "operators, comma-separated: they see every project's dead letters.")
     sse_streams_per_user: int = Field(20, ge=1, description="AMP_SSE_STREAMS_PER_USER: open SSE streams per user.")
 
     @property
@@ -128,6 +130,8 @@ class Settings(BaseModel):
             "oidc_audience": e.get("AMP_OIDC_AUDIENCE") or None,
             "oidc_jwks_url": e.get("AMP_OIDC_JWKS_URL") or None,
         }
+        if e.get("AMP_ADMINS"):
+            values["admins"] = tuple(u.strip() for u in e["AMP_ADMINS"].split(",") if u.strip())
         if e.get("AMP_ALLOWED_HOSTS"):
             values["allowed_hosts"] = tuple(h.strip() for h in e["AMP_ALLOWED_HOSTS"].split(",") if h.strip())
         for env_name, field in (("AMP_GATE_TTL_S", "gate_ttl_s"), ("AMP_GATE_REMINDER_BEFORE_S", "gate_reminder_before_s"),
@@ -168,7 +172,7 @@ class Settings(BaseModel):
                "AMP_DB_ACQUIRE_TIMEOUT_S": str(self.db_acquire_timeout_s),
                "AMP_IDEMPOTENCY_TTL_S": str(self.idempotency_ttl_s),
                "AMP_ALLOWED_HOSTS": ",".join(self.allowed_hosts), "AMP_RATE_LIMIT_PER_MIN": str(self.rate_limit_per_min),
-               "AMP_SSE_STREAMS_PER_USER": str(self.sse_streams_per_user)}
+               "AMP_SSE_STREAMS_PER_USER": str(self.sse_streams_per_user), "AMP_ADMINS": ",".join(self.admins)}
         for name, value in (("AMP_OIDC_ISSUER", self.oidc_issuer), ("AMP_OIDC_AUDIENCE", self.oidc_audience),
                             ("AMP_OIDC_JWKS_URL", self.oidc_jwks_url)):
             if value:

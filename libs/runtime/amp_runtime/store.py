@@ -510,10 +510,14 @@ async def add_dead_letter(conn: asyncpg.Connection, service: str, subject: str, 
         uuid.UUID(project_id) if project_id else None, uuid.UUID(ds_id) if ds_id else None)
 
 
-async def list_dead_letters(db: Conn, limit: int = 100, include_replayed: bool = False) -> list[dict[str, Any]]:
+async def list_dead_letters(db: Conn, limit: int = 100, include_replayed: bool = False,
+                            owner_id: str | None = None) -> list[dict[str, Any]]:
+    """Dead letters, newest first; with `owner_id`, only those of the projects that user owns."""
     rows = await db.fetch(
         "SELECT id, service, subject, node, code, reason, project_id, decision_set_id, created_at, replayed_at, replays "
-        "FROM dead_letters WHERE $2 OR replayed_at IS NULL ORDER BY id DESC LIMIT $1", limit, include_replayed)
+        "FROM dead_letters WHERE ($2 OR replayed_at IS NULL) AND ($3::text IS NULL OR project_id IN "
+        "(SELECT project_id FROM project_members WHERE user_id = $3 AND role = 'owner')) ORDER BY id DESC LIMIT $1",
+        limit, include_replayed, owner_id)
     return [_row(r) for r in rows]  # type: ignore[misc]
 
 
