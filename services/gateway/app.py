@@ -16,6 +16,7 @@ from amp_runtime import outbox, sweeper
 from amp_runtime.bootstrap import open_deps
 from amp_runtime.identity import Principal
 from amp_runtime.settings import Settings
+from amp_runtime.telemetry import instrument_fastapi
 from fastapi import Depends, FastAPI
 from fastapi.responses import FileResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -105,6 +106,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.static = STATIC
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(Edge, allowed_hosts=settings.allowed_hosts)
+    instrument_fastapi(app)
     errors.install(app)
     app.include_router(router)
     app.include_router(webhooks_router)

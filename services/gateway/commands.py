@@ -37,7 +37,7 @@ from amp_domain.redaction import redact, redact_text
 from amp_domain.requirements.extraction import apply_answers
 from amp_runtime import store
 from amp_runtime.providers import check_budget
-from amp_runtime.telemetry import current_traceparent, step_span
+from amp_runtime.telemetry import continue_trace, current_traceparent, step_span
 
 from .auth import Access
 from .idempotency import Unit
@@ -47,13 +47,21 @@ log = logging.getLogger("amp.gateway")
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def traced(name: str) -> Callable[[F], F]:
-    """Each command is the root span of what the agents then do for it (traceparent in the envelope)."""
+def traced(name: str, *, on_decision_set: bool = False) -> Callable[[F], F]:
+    """Each command is the parent span of what the agents then do for it (traceparent in the envelope).
+
+    A command that starts a version opens its trace (under the HTTP request's span); a command on an
+    existing version (its id the second argument) continues that version's trace, linked to the request.
+    """
     def wrap(fn: F) -> F:
         @functools.wraps(fn)
-        async def inner(*args: Any, **kwargs: Any) -> Any:
+        async def inner(u: Unit, target: str, *args: Any, **kwargs: Any) -> Any:
+            if on_decision_set:
+                parent = await store.traceparent_of(u.conn, target)
+                with continue_trace(f"gateway.{name}", parent, service="gateway", node=name, decision_set_id=target):
+                    return await fn(u, target, *args, **kwargs)
             with step_span("gateway", name, None):
-                return await fn(*args, **kwargs)
+                return await fn(u, target, *args, **kwargs)
         return inner  # type: ignore[return-value]
     return wrap
 
@@ -104,7 +112,7 @@ async def submit_constraints(u: Unit, project_id: str, body: ConstraintsSubmit, 
             "stream_url": f"/streams/{ds['id']}"}
 
 
-@traced("answer")
+@traced("answer", on_decision_set=True)
 async def answer(u: Unit, ds_id: str, body: AnswersSubmit, access: Access) -> dict[str, Any]:
     body = body.model_copy(update={"text": redact_text(body.text), "answers": redact(body.answers, drop_raw=False)})
     conn = u.conn
@@ -132,7 +140,7 @@ async def answer(u: Unit, ds_id: str, body: AnswersSubmit, access: Access) -> di
     return {"decision_set_id": ds_id, "status": "answering"}
 
 
-@traced("approve")
+@traced("approve", on_decision_set=True)
 async def approve(u: Unit, ds_id: str, body: Approve, access: Access) -> dict[str, Any]:
     """The gate's decision, by the caller: the approver and every waiver's grantor come from the token."""
     by = access.user_id
@@ -164,7 +172,7 @@ async def approve(u: Unit, ds_id: str, body: Approve, access: Access) -> dict[st
     return {"decision_set_id": ds_id, "status": body.status}
 
 
-@traced("resume")
+@traced("resume", on_decision_set=True)
 async def resume(u: Unit, ds_id: str, access: Access) -> dict[str, Any]:
     """Publish again the step a budget pause, or a stop after repeated errors, parked on the decision set.
 

@@ -30,7 +30,8 @@ POLL_S = 5.0  # the database is read again at least this often, in case the live
 def frame(ev: Event) -> ServerSentEvent:
     ts = ev.ts.isoformat() if hasattr(ev.ts, "isoformat") else ev.ts
     data = {**ev.data, "event_id": ev.number, "project_id": ev.project_id, "decision_set_id": ev.decision_set_id,
-            "run_id": ev.run_id, "node_name": ev.node_name, "ts": ts, "user_id": ev.user_id}
+            "run_id": ev.run_id, "node_name": ev.node_name, "ts": ts, "user_id": ev.user_id,
+            "trace_id": ev.trace_id}
     return ServerSentEvent(data=json.dumps(data, default=str), event=ev.type, id=str(ev.number))
 
 

@@ -70,8 +70,9 @@ class Stack:
         return EmbeddedIssuer.load(self.settings.data_dir).mint(user, ttl_s, **claims)
 
     def _spawn(self, name: str, argv: list[str], extra_env: dict[str, str] | None = None) -> subprocess.Popen:
-        # AMP_HEALTH_PORT is one port per container: inherited by processes on one host, they would collide on it
-        inherited = {k: v for k, v in os.environ.items() if k != "AMP_HEALTH_PORT"}
+        # AMP_HEALTH_PORT is one port per container: inherited by processes on one host, they would collide on it;
+        # OTEL_SERVICE_NAME names one service: inherited, every process would report under the same name
+        inherited = {k: v for k, v in os.environ.items() if k not in ("AMP_HEALTH_PORT", "OTEL_SERVICE_NAME")}
         env = {**inherited, **self.settings.service_env(), "PYTHONUNBUFFERED": "1", **self.env, **(extra_env or {})}
         logs = self.settings.data_dir / "logs"
         logs.mkdir(parents=True, exist_ok=True)

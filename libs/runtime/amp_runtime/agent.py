@@ -37,6 +37,7 @@ from amp_contracts import (
 )
 from faststream import AckPolicy, FastStream
 from faststream.nats import ConsumerConfig, JStream, NatsBroker, NatsMessage, PullSub
+from opentelemetry import trace
 from pydantic import ValidationError
 
 from . import outbox, store
@@ -47,6 +48,7 @@ from .deps import Deps
 from .retry import Failure, classify, redelivery_delay
 from .settings import Settings
 from .step import StepRecord, StepResult, enqueue_events, run_step, step_key
+from .telemetry import broker_middlewares
 
 log = logging.getLogger("amp.agent")
 
@@ -84,7 +86,7 @@ def agent_app(service: str, settings: Settings, make_routes: RouteFactory,
     startup hook, so nothing connects at import time.
     """
     nodes = subscriptions if subscriptions is not None else {s.subject: s.node for s in steps_of(service)}
-    broker = NatsBroker(settings.nats_servers, name=f"amp-{service}")
+    broker = NatsBroker(settings.nats_servers, name=f"amp-{service}", middlewares=broker_middlewares())
     stream = JStream(settings.stream_name, subjects=["amp.>"], declare=False)
     state: dict[str, Any] = {}
     for subject, node in nodes.items():
@@ -160,6 +162,9 @@ async def handle_delivery(deps: Deps, service: str, route: Route, msg: NatsMessa
     raw = msg.raw_message
     data: bytes = raw.data
     delivered = raw.metadata.num_delivered if raw.metadata else 1
+    consume = trace.get_current_span()  # FastStream's consume span, when spans are exported
+    consume.set_attribute("amp.delivery", delivered)
+    consume.set_attribute("amp.retry", delivered > 1)  # a redelivery: another attempt in the same trace
     beat = asyncio.create_task(_heartbeat(msg, deps.settings.ack_wait_s))
     try:
         return await _deliver(deps, service, route, msg, data, delivered)
