@@ -4,13 +4,13 @@
 `decision_sets.traceparent` lets a later command on the same version (answers, approval,
 resume) continue that version's trace. Both are nullable: rows written before stay valid.
 
-Revision ID: 0009
-Revises: 0005
+Revision ID: 0013
+Revises: 0009
 """
 from alembic import op
 
-revision = "0009"
-down_revision = "0005"
+revision = "0013"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
