@@ -15,6 +15,7 @@ import functools
 import logging
 import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from amp_contracts import (
@@ -35,7 +36,7 @@ from amp_contracts import (
 from amp_domain.access import four_eyes_refuses
 from amp_domain.redaction import redact, redact_text
 from amp_domain.requirements.extraction import apply_answers
-from amp_runtime import store
+from amp_runtime import metrics, store
 from amp_runtime.providers import check_budget
 from amp_runtime.telemetry import continue_trace, current_traceparent, step_span
 
@@ -137,6 +138,7 @@ async def answer(u: Unit, ds_id: str, body: AnswersSubmit, access: Access) -> di
                                    payload=IntakeAnswered(interrupt_id=interrupt_id, answers=body.answers,
                                                           text=body.text))
     await _enqueue(u, Subjects.INTAKE_ANSWERED, env, f"intake-answered:{ds_id}:{interrupt_id}")
+    _gate_waited(gate)
     return {"decision_set_id": ds_id, "status": "answering"}
 
 
@@ -169,6 +171,7 @@ async def approve(u: Unit, ds_id: str, body: Approve, access: Access) -> dict[st
                                 payload=GateDecided(interrupt_id=gate.get("interrupt_id"), status=body.status,
                                                     comment=body.comment, by=body.by, waivers=body.waivers))
     await _enqueue(u, Subjects.GATE_DECIDED, env, f"gate-decided:{approval['id']}")
+    _gate_waited(ds.get("gate") or {})
     return {"decision_set_id": ds_id, "status": body.status}
 
 
@@ -197,6 +200,7 @@ async def resume(u: Unit, ds_id: str, access: Access) -> dict[str, Any]:
     if gate.get("subject") and gate.get("body"):
         await u.enqueue(ds["project_id"], gate["subject"], f"resume:{ds_id}:{row['lock_version']}",
                         gate["body"].encode(), ds_id)
+    _gate_waited(gate)
     return {"decision_set_id": ds_id, "status": "resuming"}
 
 
@@ -222,6 +226,18 @@ def _check_waivers(ds: dict[str, Any], body: Approve) -> None:
     if missing:
         raise PolicyBlocked(f"policy failed on {', '.join(missing)}: approving needs a waiver for each "
                             f"(rule_id, reason, by)", details=[{"rule_id": r} for r in missing])
+
+
+def _gate_waited(gate: dict[str, Any]) -> None:
+    """How long the gate being decided had waited (from its gate-waiting time)."""
+    try:
+        since = datetime.fromisoformat(str(gate["ts"]))
+    except (KeyError, ValueError):
+        return
+    if since.tzinfo is None:
+        since = since.replace(tzinfo=UTC)
+    metrics.GATE_WAIT.labels(str(gate.get("gate") or "unknown")).observe(
+        max(0.0, (datetime.now(UTC) - since).total_seconds()))
 
 
 def _run_id(ds: dict[str, Any]) -> str:

@@ -8,7 +8,7 @@ import threading
 import time
 
 import pytest
-from flows import FRAUD, follow, is_gate, waivers_for
+from flows import FRAUD, follow, is_gate, own_stack, waivers_for
 
 from tests.fakes.otlp_receiver import OtlpReceiver
 
@@ -19,21 +19,14 @@ AGENTS = ("intake", "planner", "critics", "policy", "codegen", "validators")
 
 @pytest.fixture()
 def traced_stack(settings, tmp_path):
-    """A stack of its own (its own NATS, so no untraced replica shares the work) exporting to a receiver;
-    the policy agent dies once right after recording its step, and is restarted like a supervisor would."""
-    from amp_cli.client import Client
-    from amp_cli.stack import Stack
-    from amp_runtime.embedded import EmbeddedNats, free_port
-
-    nats = EmbeddedNats(tmp_path / "nats").start()
-    with OtlpReceiver() as receiver:
-        s = Stack(settings.model_copy(update={"nats_url": nats.url, "data_dir": tmp_path / "data",
-                                              "gateway_port": free_port()}),
-                  env={"OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint, "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
-                       "OTEL_BSP_SCHEDULE_DELAY": "100"})
-        marker = tmp_path / "crashed"
-        crash = {"AMP_CRASH_AT": "policy:after_commit", "AMP_CRASH_MARKER": str(marker)}
-        stop = threading.Event()
+    """A stack of its own exporting to a receiver; the policy agent dies once right after recording its
+    step, and is restarted like a supervisor would."""
+    marker = tmp_path / "crashed"
+    crash = {"AMP_CRASH_AT": "policy:after_commit", "AMP_CRASH_MARKER": str(marker)}
+    stop = threading.Event()
+    with OtlpReceiver() as receiver, own_stack(settings, tmp_path, without=("policy",), env={
+            "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint, "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
+            "OTEL_BSP_SCHEDULE_DELAY": "100"}) as (s, client):
 
         def supervise() -> None:
             while not stop.wait(0.2):
@@ -41,18 +34,12 @@ def traced_stack(settings, tmp_path):
                 if proc is not None and proc.poll() is not None:
                     s.spawn_agent("policy-0", crash)
 
+        s.spawn_agent("policy-0", crash)
+        threading.Thread(target=supervise, daemon=True).start()
         try:
-            s.start_services(agents=tuple(a for a in (*AGENTS, "webhooks") if a != "policy"))
-            s.spawn_agent("policy-0", crash)
-            watcher = threading.Thread(target=supervise, daemon=True)
-            watcher.start()
-            client = Client(s.gateway_url, timeout=60)
             yield s, client, receiver, marker
-            client.close()
         finally:
             stop.set()
-            s.stop()
-            nats.stop()
 
 
 def _wait_for(receiver: OtlpReceiver, trace_id: str, services: set[str], timeout: float = 120.0) -> list:

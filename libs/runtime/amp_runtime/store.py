@@ -243,6 +243,25 @@ async def parent_cost(db: Conn, ds_id: str) -> dict | None:
                              "WHERE d.id = $1", uuid.UUID(ds_id))
 
 
+WAITING = ("waiting_intake", "waiting_approval", "expiring", "paused_budget")
+
+
+async def waiting_gates(db: Conn) -> dict[str, Any]:
+    """The oldest gate still waiting for a person (since its gate-waiting time), and how many waiting
+    gates have already been sent their reminder."""
+    row = await db.fetchrow(
+        "WITH w AS (SELECT id, project_id, status, gate->>'gate' AS gate, gate_reminded, "
+        "coalesce((gate->>'ts')::timestamptz, updated_at) AS since FROM decision_sets WHERE status = ANY($1::text[])) "
+        "SELECT (SELECT count(*) FROM w) AS waiting, (SELECT count(*) FROM w WHERE gate_reminded) AS reminded, "
+        "o.id, o.project_id, o.status, o.gate, o.since, extract(epoch FROM now() - o.since)::float AS waiting_s "
+        "FROM (SELECT 1) one LEFT JOIN (SELECT * FROM w ORDER BY since LIMIT 1) o ON true", list(WAITING))
+    oldest = None
+    if row["id"] is not None:
+        oldest = {"decision_set_id": str(row["id"]), "project_id": str(row["project_id"]), "status": row["status"],
+                  "gate": row["gate"], "since": row["since"].isoformat(), "waiting_s": round(row["waiting_s"], 1)}
+    return {"waiting": int(row["waiting"]), "reminded": int(row["reminded"]), "oldest": oldest}
+
+
 async def due_gates(db: Conn, remind_before_s: float, limit: int = 100) -> list[dict[str, Any]]:
     """Gates whose reminder or expiry time has come (index on gate_expires_at for waiting rows)."""
     rows = await db.fetch(

@@ -18,6 +18,8 @@ from typing import Any, TypeVar
 
 from aiobreaker import CircuitBreaker, CircuitBreakerError, CircuitBreakerState
 
+from ..metrics import BREAKER_OPEN, LLM_ERRORS
+
 T = TypeVar("T")
 
 
@@ -97,12 +99,14 @@ class Gate:
                 out = await self.breaker.call_async(fn)
             except CircuitBreakerError as e:
                 cause = e.__cause__
+                self._count(cause.kind if isinstance(cause, Outage) else "breaker_open")
                 if isinstance(cause, Outage) and cause.retry_after:
                     self.hold(cause.retry_after)
                 reason = str(cause) if isinstance(cause, Outage) else "circuit breaker open after repeated failures"
                 raise Unavailable(self.provider, self.model, reason,
                                   cause.retry_after if isinstance(cause, Outage) else None) from e
             except Outage as o:
+                self._count(o.kind)
                 if o.retry_after is not None and o.retry_after <= wait_max_s and not waited:
                     waited = True
                     await asyncio.sleep(o.retry_after)
@@ -112,7 +116,12 @@ class Gate:
                 raise Unavailable(self.provider, self.model, str(o), o.retry_after) from o
             if self.breaker.timeout_duration != timedelta(seconds=self.reset_s):
                 self.breaker.timeout_duration = timedelta(seconds=self.reset_s)
+            BREAKER_OPEN.labels(self.provider, self.model).set(0)
             return out
+
+    def _count(self, code: str) -> None:
+        LLM_ERRORS.labels(self.provider, self.model, code).inc()
+        BREAKER_OPEN.labels(self.provider, self.model).set(1 if self.is_open else 0)
 
 
 class BreakerRegistry:
