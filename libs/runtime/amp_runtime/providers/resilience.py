@@ -17,6 +17,7 @@ from datetime import timedelta
 from typing import Any, TypeVar
 
 from aiobreaker import CircuitBreaker, CircuitBreakerError, CircuitBreakerState
+from opentelemetry import trace
 
 from ..metrics import BREAKER_OPEN, LLM_ERRORS
 
@@ -92,7 +93,17 @@ class Gate:
         self.breaker.open()
 
     async def call(self, fn: Callable[[], Awaitable[T]], *, wait_max_s: float) -> T:
-        """`fn()` through the breaker; raises `Unavailable` when the model cannot answer."""
+        """`fn()` through the breaker; raises `Unavailable` when the model cannot answer.
+
+        One client span per model call (whatever HTTP library the provider's SDK uses), in the
+        node's trace; the HTTP client's own span, where instrumented, is its child.
+        """
+        tracer = trace.get_tracer("amp")
+        with tracer.start_as_current_span(f"chat {self.model}", kind=trace.SpanKind.CLIENT, attributes={
+                "gen_ai.operation.name": "chat", "gen_ai.system": self.provider, "gen_ai.request.model": self.model}):
+            return await self._call(fn, wait_max_s=wait_max_s)
+
+    async def _call(self, fn: Callable[[], Awaitable[T]], *, wait_max_s: float) -> T:
         waited = False
         while True:
             try:
