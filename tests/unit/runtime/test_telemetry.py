@@ -128,3 +128,18 @@ def test_event_trace_id_is_optional_and_checked() -> None:
     assert Event.model_validate({**base, "trace_id": "0af7651916cd43dd8448eb211c80319c"}).trace_id
     with pytest.raises(ValidationError):
         Event.model_validate({**base, "trace_id": "not-a-trace"})
+
+
+def test_the_protocol_picks_the_exporter(monkeypatch) -> None:
+    from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcExporter
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HttpExporter
+
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:4317")
+    grpc = telemetry._otlp_exporter("grpc")
+    http = telemetry._otlp_exporter("http/protobuf")
+    try:
+        assert isinstance(grpc, GrpcExporter) and isinstance(http, HttpExporter)
+        assert http._endpoint == "http://127.0.0.1:4317/v1/traces"  # the signal path is the exporter's to add
+    finally:
+        grpc.shutdown()
+        http.shutdown()
