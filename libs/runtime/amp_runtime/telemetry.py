@@ -162,7 +162,9 @@ def instrument_fastapi(app: Any) -> None:
     # lazy: only an exporting gateway loads the instrumentation
     from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
-    FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,metrics", tracer_provider=trace.get_tracer_provider())
+    # no span per ASGI message: an SSE stream would otherwise add one per frame and ping
+    FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,metrics", exclude_spans=["receive", "send"],
+                                       tracer_provider=trace.get_tracer_provider())
 
 
 def current_traceparent() -> str | None:
