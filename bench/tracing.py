@@ -127,11 +127,11 @@ def _stack(env: dict[str, str]) -> tuple[Any, Path]:
     return Stack(Settings(data_dir=tmp / "data", gateway_port=free_port(), provider="deterministic"), env=env), tmp
 
 
-def measure(runs: int, protocol: str = "http/protobuf") -> dict[str, Any]:
+def measure(runs: int, protocol: str = "http/protobuf", disabled: str = "") -> dict[str, Any]:
     sink = GrpcSink() if protocol == "grpc" else HttpSink()
     stacks = [_stack({"OTEL_TRACES_EXPORTER": "none"}),  # whatever the calling shell exports
               _stack({"OTEL_EXPORTER_OTLP_ENDPOINT": sink.endpoint, "OTEL_EXPORTER_OTLP_PROTOCOL": protocol,
-                      "OTEL_TRACES_EXPORTER": "otlp"})]
+                      "OTEL_TRACES_EXPORTER": "otlp", "OTEL_PYTHON_DISABLED_INSTRUMENTATIONS": disabled})]
     try:
         for stack, _ in stacks:
             stack.start()
@@ -143,7 +143,7 @@ def measure(runs: int, protocol: str = "http/protobuf") -> dict[str, Any]:
             shutil.rmtree(tmp, ignore_errors=True)
         sink.close()
     ratio = round(on["ms"]["p50"] / off["ms"]["p50"], 3)
-    return {"runs": runs, "protocol": protocol, "load_average": os.getloadavg(), "export_off": off,
+    return {"runs": runs, "protocol": protocol, "disabled_instrumentations": disabled, "load_average": os.getloadavg(), "export_off": off,
             "export_on": on, "exported": exported, "ratio_p50_on_off": ratio,
             "target": "export on within 10 % of export off (ratio <= 1.10)", "met": ratio <= 1.10}
 
@@ -152,8 +152,10 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.tracing", description=__doc__.splitlines()[0])
     p.add_argument("--runs", type=int, default=30)
     p.add_argument("--protocol", choices=("http/protobuf", "grpc"), default="http/protobuf")
+    p.add_argument("--disable", default="", metavar="NAMES",
+                   help="OTEL_PYTHON_DISABLED_INSTRUMENTATIONS of the exporting stack, e.g. asyncpg,psycopg")
     a = p.parse_args(argv)
-    print(json.dumps(measure(a.runs, a.protocol), indent=2, default=str))
+    print(json.dumps(measure(a.runs, a.protocol, a.disable), indent=2, default=str))
     return 0
 
 

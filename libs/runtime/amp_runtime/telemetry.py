@@ -116,16 +116,25 @@ def _otlp_exporter(protocol: str) -> Any:
     return HttpExporter()
 
 
+def disabled_instrumentations(env: Mapping[str, str] | None = None) -> set[str]:
+    """OTEL_PYTHON_DISABLED_INSTRUMENTATIONS, the contrib packages' own switch (`asyncpg,psycopg`
+    keeps the database queries out of the traces, most of their spans)."""
+    e = os.environ if env is None else env
+    return {n.strip().lower() for n in e.get("OTEL_PYTHON_DISABLED_INSTRUMENTATIONS", "").split(",") if n.strip()}
+
+
 def _instrument(provider: Any) -> None:
     """The contrib instrumentations: the database drivers (asyncpg ours, psycopg the checkpointer's)
-    and httpx (model calls, webhooks). FastAPI is instrumented where the gateway's app is built."""
+    and httpx (the OpenAI-compatible provider). FastAPI is instrumented where the gateway's app is built."""
     # lazy: instrumentation is loaded only when spans are exported
     from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
     from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
     from opentelemetry.instrumentation.psycopg import PsycopgInstrumentor
 
-    for inst in (AsyncPGInstrumentor(), PsycopgInstrumentor(), HTTPXClientInstrumentor()):
-        if not inst.is_instrumented_by_opentelemetry:
+    off = disabled_instrumentations()
+    for name, inst in (("asyncpg", AsyncPGInstrumentor()), ("psycopg", PsycopgInstrumentor()),
+                       ("httpx", HTTPXClientInstrumentor())):
+        if name not in off and not inst.is_instrumented_by_opentelemetry:
             inst.instrument(tracer_provider=provider)
 
 
@@ -157,7 +166,7 @@ def broker_middlewares() -> list[Any]:
 
 def instrument_fastapi(app: Any) -> None:
     """Server spans for every request of the gateway, when exporting (probes and scrapes left out)."""
-    if not exporting():
+    if not exporting() or "fastapi" in disabled_instrumentations():
         return
     # lazy: only an exporting gateway loads the instrumentation
     from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor

@@ -143,3 +143,9 @@ def test_the_protocol_picks_the_exporter(monkeypatch) -> None:
     finally:
         grpc.shutdown()
         http.shutdown()
+
+
+def test_instrumentations_can_be_switched_off_by_the_contrib_variable() -> None:
+    assert telemetry.disabled_instrumentations({}) == set()
+    assert telemetry.disabled_instrumentations(
+        {"OTEL_PYTHON_DISABLED_INSTRUMENTATIONS": " asyncpg, Psycopg ,"}) == {"asyncpg", "psycopg"}
