@@ -75,11 +75,11 @@ def test_one_run_is_one_trace_across_the_gateway_and_every_agent(traced_stack) -
     roots = [s for s in spans if s.parent_id is None]
     assert len(roots) == 1, f"one tree, one root: {[(r.service, r.name) for r in roots]}"
     assert roots[0].service == "amp-gateway" and roots[0].name.startswith("POST ")
-    # The killed process never ended (so never exported) the step span it died in; what it had exported
-    # before hangs from that one lost span. Everything else has its parent in the trace.
+    # The killed process never ended (so never exported) the step span it died in: what it had exported
+    # before, and the messages it had committed (sent on by an outbox relay), hang from that one lost
+    # span. Everything else has its parent in the trace.
     orphans = [s for s in spans if s.parent_id is not None and s.parent_id not in by_id]
-    assert {s.service for s in orphans} <= {"amp-policy"}, [(s.service, s.name) for s in orphans][:10]
-    assert len({s.parent_id for s in orphans}) <= 1, "only the crashed attempt's step span is missing"
+    assert len({s.parent_id for s in orphans}) <= 1, [(s.service, s.name) for s in orphans][:10]
 
     def ancestors(span) -> list:
         out = []

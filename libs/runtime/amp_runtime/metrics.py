@@ -2,7 +2,7 @@
 
 Each process counts what it did itself (steps, retries, dead letters, model calls), so a sum
 over replicas is the platform's total. What the bus knows better than any one process (consumer
-lag, dead-letter backlog) is read from JetStream by `refresh_bus_gauges`. docs/observability.md
+lag) is read from JetStream by `refresh_bus_gauges`; the dead-letter backlog from its table. docs/observability.md
 explains each metric; deploy/observability/ holds the dashboard and alert rules built on them.
 """
 
@@ -29,7 +29,7 @@ CONSUMER_PENDING = Gauge("amp_consumer_pending_messages", "Messages of a durable
 CONSUMER_ACK_PENDING = Gauge("amp_consumer_ack_pending_messages", "Messages delivered and not yet acked.", ["durable"])
 CONSUMER_REDELIVERED = Gauge("amp_consumer_redelivered_messages", "Messages delivered more than once and unacked.",
                              ["durable"])
-DLQ_MESSAGES = Gauge("amp_dlq_messages", "Messages stored on each dead-letter subject.", ["service"])
+DLQ_MESSAGES = Gauge("amp_dlq_messages", "Dead letters not yet replayed, per service (`amp dlq`).", ["service"])
 TIME_TO_ARTIFACT = Histogram("amp_time_to_artifact_seconds", "From a version's creation to its generated repository "
                              "(gate waiting included).", buckets=_LONG)
 RUNS_ENDED = Counter("amp_runs_ended_total", "Versions that ended, by final status.", ["status"])
@@ -109,11 +109,7 @@ async def refresh_bus_gauges(js: Any, stream: str, durables: Iterable[str]) -> d
     return out
 
 
-async def dead_letter_counts(js: Any, stream: str, prefix: str) -> dict[str, int]:
-    """Messages stored per dead-letter subject (`<prefix>.<service>`), into the gauge as well."""
-    info = await js.stream_info(stream, subjects_filter=f"{prefix}.>")
-    subjects = getattr(info.state, "subjects", None) or {}
-    counts = {subject.rsplit(".", 1)[-1]: int(n) for subject, n in subjects.items()}
-    for service, n in counts.items():
-        DLQ_MESSAGES.labels(service).set(n)
-    return counts
+def set_dead_letters(counts: dict[str, int], services: list[str]) -> None:
+    """The dead-letter backlog per service into its gauge (0 for a service with none)."""
+    for service in services:
+        DLQ_MESSAGES.labels(service).set(counts.get(service, 0))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from amp_contracts import AGENTS, CONSUMES, Subjects
+from amp_contracts import AGENTS, CONSUMES
 
 from . import metrics, store
 
@@ -26,13 +26,15 @@ def durables() -> dict[str, tuple[str, ...]]:
 
 
 async def platform_status(pool: Any, js: Any, stream: str) -> dict[str, Any]:
-    """Health of each service, consumer lag per durable, dead letters per service, the oldest waiting gate.
+    """Health of each service, consumer lag per durable, dead letters per service (not yet replayed), the
+    oldest waiting gate.
 
     Also refreshes the matching gauges, so a gateway's `/metrics` carries the platform-wide view.
     """
     wanted = durables()
     consumers = await metrics.refresh_bus_gauges(js, stream, [d for ds in wanted.values() for d in ds])
-    dlq = await metrics.dead_letter_counts(js, stream, Subjects.DEAD_LETTER)
+    dlq = await store.dead_letter_counts(pool)
+    metrics.set_dead_letters(dlq, list(wanted))
     gates = await store.waiting_gates(pool)
     metrics.GATE_OLDEST.set((gates["oldest"] or {}).get("waiting_s") or 0)
     metrics.GATES_REMINDED.set(gates["reminded"])

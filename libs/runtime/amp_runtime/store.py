@@ -554,6 +554,12 @@ async def list_dead_letters(db: Conn, limit: int = 100, include_replayed: bool =
     return [_row(r) for r in rows]  # type: ignore[misc]
 
 
+async def dead_letter_counts(db: Conn) -> dict[str, int]:
+    """Dead letters not yet replayed, per service (the backlog an operator has to triage)."""
+    rows = await db.fetch("SELECT service, count(*) AS n FROM dead_letters WHERE replayed_at IS NULL GROUP BY service")
+    return {r["service"]: int(r["n"]) for r in rows}
+
+
 async def get_dead_letter(db: Conn, dl_id: int) -> dict[str, Any]:
     row = _row(await db.fetchrow("SELECT * FROM dead_letters WHERE id = $1", dl_id))
     if row is None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import TypedDict
 
 import pytest
-from amp_contracts import Event, ProviderInfo
+from amp_contracts import Envelope, Event, IntakeAnswered, ProviderInfo
 from amp_runtime import telemetry
 from amp_runtime.providers import Accounting
 from langgraph.graph import END, START, StateGraph
@@ -74,10 +74,24 @@ def test_a_step_continues_the_envelopes_trace_unless_the_active_span_already_bel
         assert telemetry._parent(tp) is not None
 
 
-def test_headers_carry_the_given_traceparent_outside_any_span() -> None:
+def test_headers_carry_the_messages_own_traceparent_else_the_active_spans() -> None:
     tp = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
     assert telemetry.inject_headers({"Nats-Msg-Id": "x"}, tp) == {"Nats-Msg-Id": "x", "traceparent": tp}
     assert "traceparent" not in telemetry.inject_headers({})
+    provider, _ = _tracer()
+    with provider.get_tracer("t").start_as_current_span("s") as span:
+        own = telemetry.inject_headers({})["traceparent"]
+        assert telemetry.trace_id_of(own) == format(span.get_span_context().trace_id, "032x")
+        assert telemetry.inject_headers({}, tp)["traceparent"] == tp
+
+
+def test_the_traceparent_of_an_envelope_is_found_in_its_bytes() -> None:
+    tp = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+    env = Envelope[IntakeAnswered](project_id="p", decision_set_id="d", run_id="r", traceparent=tp,
+                                   payload=IntakeAnswered())
+    assert telemetry.traceparent_in(env.model_dump_json().encode()) == tp
+    assert telemetry.traceparent_in(env.model_copy(update={"traceparent": None}).model_dump_json().encode()) is None
+    assert telemetry.traceparent_in(b'{"events": []}') is None
 
 
 class _S(TypedDict, total=False):
