@@ -93,14 +93,14 @@ class GrpcSink:
         self.server.stop(0)
 
 
-async def _interleaved(off_url: str, on_url: str, runs: int) -> tuple[dict[str, Any], dict[str, Any]]:
+async def _interleaved(stacks: list[Any], runs: int) -> tuple[dict[str, Any], dict[str, Any]]:
     """Warm both stacks up, then alternate one plan on each: a load change on a shared machine hits
     both sides alike instead of whichever ran second."""
     # lazy: the pipeline's helpers import the HTTP client, needed only once the stacks are up
     from . import pipeline
     from .common import summary
 
-    apis = [Api(off_url, timeout=120), Api(on_url, timeout=120)]
+    apis = [Api(s.gateway_url, timeout=120, token=s.token("bench")) for s in stacks]  # each stack its own issuer
     try:
         ctxs = [pipeline.Ctx(api=api, texts=scenario_texts()) for api in apis]
         for ctx in ctxs:
@@ -135,7 +135,7 @@ def measure(runs: int, protocol: str = "http/protobuf", disabled: str = "") -> d
     try:
         for stack, _ in stacks:
             stack.start()
-        off, on = asyncio.run(_interleaved(stacks[0][0].gateway_url, stacks[1][0].gateway_url, runs))
+        off, on = asyncio.run(_interleaved([stack for stack, _ in stacks], runs))
         exported = {"requests": sink.requests, "bytes": sink.bytes}
     finally:
         for stack, tmp in stacks:

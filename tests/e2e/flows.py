@@ -42,7 +42,7 @@ def own_stack(settings, tmp_path, env=None, health=False, without=()):
     client = None
     try:
         s.start_services(agents=tuple(a for a in BACKGROUND if a not in without))
-        client = Client(s.gateway_url, timeout=60)
+        client = Client(s.gateway_url, timeout=60, token=s.token("test-user"))  # this stack's own issuer
         yield s, client
     finally:
         if client is not None:

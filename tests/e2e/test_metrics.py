@@ -4,6 +4,7 @@ client's own parser reads, moving when a run completes; `GET /status` and `amp s
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -81,7 +82,8 @@ def test_metrics_move_with_a_run_and_status_sees_every_service(settings, tmp_pat
 
         # the operator's command: every service serving, JSON for scripts, exit 0
         r = subprocess.run([sys.executable, "-m", "amp_cli.main", "status", "--gateway", stack.gateway_url, "--json"],
-                           capture_output=True, text=True, timeout=60)
+                           capture_output=True, text=True, timeout=60,
+                           env={**os.environ, "AMP_TOKEN": stack.token("test-user")})
         assert r.returncode == 0, (r.stdout, r.stderr)
         doc = json.loads(r.stdout)
         assert doc["status"] == "ok", {k: v["health"] for k, v in doc["services"].items()}
