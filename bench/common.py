@@ -79,8 +79,9 @@ Pred = Callable[[str, dict[str, Any]], bool]
 class Api:
     """The gateway's REST + SSE API over one async HTTP connection pool."""
 
-    def __init__(self, base_url: str, timeout: float = 60.0) -> None:
-        token = credentials.resolve(base_url.rstrip("/"))  # AMP_TOKEN, `amp login`, or the local issuer
+    def __init__(self, base_url: str, timeout: float = 60.0, token: str | None = None) -> None:
+        if token is None:
+            token = credentials.resolve(base_url.rstrip("/"))  # AMP_TOKEN, `amp login`, or the local issuer
         self.http = httpx.AsyncClient(base_url=base_url.rstrip("/"), timeout=timeout,
                                       headers={"Authorization": f"Bearer {token}"} if token else {},
                                       limits=httpx.Limits(max_connections=256, max_keepalive_connections=128))

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -16,9 +17,13 @@ from amp_runtime import outbox, sweeper
 from amp_runtime.bootstrap import open_deps
 from amp_runtime.identity import Principal
 from amp_runtime.settings import Settings
+from amp_runtime.status import platform_status
+from amp_runtime.telemetry import instrument_fastapi
 from fastapi import Depends, FastAPI
+from fastapi.encoders import jsonable_encoder
 from fastapi.responses import FileResponse, Response
 from fastapi.staticfiles import StaticFiles
+from prometheus_fastapi_instrumentator import Instrumentator
 
 from . import errors
 from .asyncapi import asyncapi_json
@@ -33,6 +38,7 @@ from .views import pipeline_view
 from .webhooks import router as webhooks_router
 
 STATIC = Path(__file__).with_name("static")
+log = logging.getLogger("amp.gateway")
 
 
 class BodyLimit:
@@ -81,6 +87,18 @@ class _TooLarge(Exception):
     pass
 
 
+async def _refresh_status(deps: Any, interval_s: float = 15.0) -> None:
+    """Keep the platform-wide gauges (lag, dead letters, waiting gates) current between scrapes."""
+    while True:
+        try:
+            await platform_status(deps.pool, deps.js, deps.settings.stream_name)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # noqa: BLE001 - the next round reads again
+            log.warning("could not read the platform status for the metrics", exc_info=True)
+        await asyncio.sleep(interval_s)
+
+
 def create_app(settings: Settings) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -90,7 +108,8 @@ def create_app(settings: Settings) -> FastAPI:
             deps.extras["hub"] = hub
             app.state.deps = deps
             tasks = [asyncio.create_task(outbox.relay(deps.pool, deps.js)),
-                     asyncio.create_task(sweeper.sweep(deps.pool, deps.js, settings))]
+                     asyncio.create_task(sweeper.sweep(deps.pool, deps.js, settings)),
+                     asyncio.create_task(_refresh_status(deps))]
             try:
                 yield
             finally:
@@ -105,6 +124,10 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.static = STATIC
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(Edge, allowed_hosts=settings.allowed_hosts)
+    instrument_fastapi(app)
+    # HTTP requests by route template and exact status (5xx alerts need the code), and GET /metrics
+    Instrumentator(should_group_status_codes=False, excluded_handlers=["/metrics", "/healthz"]).instrument(
+        app).expose(app, include_in_schema=False)
     errors.install(app)
     app.include_router(router)
     app.include_router(webhooks_router)
@@ -115,6 +138,12 @@ def create_app(settings: Settings) -> FastAPI:
     @app.get("/asyncapi.json", tags=["ops"])
     async def asyncapi() -> Response:
         return Response(asyncapi_json(settings), media_type="application/json")
+
+    @app.get("/status", tags=["ops"], summary="Health of each service, consumer lag per durable, dead letters, "
+                                              "the oldest waiting gate")
+    async def status(who: Principal = Depends(caller)) -> dict:
+        deps = app.state.deps
+        return jsonable_encoder(await platform_status(deps.pool, deps.js, deps.settings.stream_name))
 
     @app.get("/pipeline", tags=["ops"], summary="The pipeline: its stages, nodes, steps and the decision-set lifecycle")
     async def pipeline(who: Principal = Depends(caller)) -> dict:

@@ -15,6 +15,7 @@ import functools
 import logging
 import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from amp_contracts import (
@@ -35,9 +36,9 @@ from amp_contracts import (
 from amp_domain.access import four_eyes_refuses
 from amp_domain.redaction import redact, redact_text
 from amp_domain.requirements.extraction import apply_answers
-from amp_runtime import store
+from amp_runtime import metrics, store
 from amp_runtime.providers import check_budget
-from amp_runtime.telemetry import current_traceparent, step_span
+from amp_runtime.telemetry import continue_trace, current_traceparent, step_span
 
 from .auth import Access
 from .idempotency import Unit
@@ -47,13 +48,21 @@ log = logging.getLogger("amp.gateway")
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def traced(name: str) -> Callable[[F], F]:
-    """Each command is the root span of what the agents then do for it (traceparent in the envelope)."""
+def traced(name: str, *, on_decision_set: bool = False) -> Callable[[F], F]:
+    """Each command is the parent span of what the agents then do for it (traceparent in the envelope).
+
+    A command that starts a version opens its trace (under the HTTP request's span); a command on an
+    existing version (its id the second argument) continues that version's trace, linked to the request.
+    """
     def wrap(fn: F) -> F:
         @functools.wraps(fn)
-        async def inner(*args: Any, **kwargs: Any) -> Any:
+        async def inner(u: Unit, target: str, *args: Any, **kwargs: Any) -> Any:
+            if on_decision_set:
+                parent = await store.traceparent_of(u.conn, target)
+                with continue_trace(f"gateway.{name}", parent, service="gateway", node=name, decision_set_id=target):
+                    return await fn(u, target, *args, **kwargs)
             with step_span("gateway", name, None):
-                return await fn(*args, **kwargs)
+                return await fn(u, target, *args, **kwargs)
         return inner  # type: ignore[return-value]
     return wrap
 
@@ -104,7 +113,7 @@ async def submit_constraints(u: Unit, project_id: str, body: ConstraintsSubmit, 
             "stream_url": f"/streams/{ds['id']}"}
 
 
-@traced("answer")
+@traced("answer", on_decision_set=True)
 async def answer(u: Unit, ds_id: str, body: AnswersSubmit, access: Access) -> dict[str, Any]:
     body = body.model_copy(update={"text": redact_text(body.text), "answers": redact(body.answers, drop_raw=False)})
     conn = u.conn
@@ -129,10 +138,11 @@ async def answer(u: Unit, ds_id: str, body: AnswersSubmit, access: Access) -> di
                                    payload=IntakeAnswered(interrupt_id=interrupt_id, answers=body.answers,
                                                           text=body.text))
     await _enqueue(u, Subjects.INTAKE_ANSWERED, env, f"intake-answered:{ds_id}:{interrupt_id}")
+    _gate_waited(gate)
     return {"decision_set_id": ds_id, "status": "answering"}
 
 
-@traced("approve")
+@traced("approve", on_decision_set=True)
 async def approve(u: Unit, ds_id: str, body: Approve, access: Access) -> dict[str, Any]:
     """The gate's decision, by the caller: the approver and every waiver's grantor come from the token."""
     by = access.user_id
@@ -161,10 +171,11 @@ async def approve(u: Unit, ds_id: str, body: Approve, access: Access) -> dict[st
                                 payload=GateDecided(interrupt_id=gate.get("interrupt_id"), status=body.status,
                                                     comment=body.comment, by=body.by, waivers=body.waivers))
     await _enqueue(u, Subjects.GATE_DECIDED, env, f"gate-decided:{approval['id']}")
+    _gate_waited(ds.get("gate") or {})
     return {"decision_set_id": ds_id, "status": body.status}
 
 
-@traced("resume")
+@traced("resume", on_decision_set=True)
 async def resume(u: Unit, ds_id: str, access: Access) -> dict[str, Any]:
     """Publish again the step a budget pause, or a stop after repeated errors, parked on the decision set.
 
@@ -189,6 +200,7 @@ async def resume(u: Unit, ds_id: str, access: Access) -> dict[str, Any]:
     if gate.get("subject") and gate.get("body"):
         await u.enqueue(ds["project_id"], gate["subject"], f"resume:{ds_id}:{row['lock_version']}",
                         gate["body"].encode(), ds_id)
+    _gate_waited(gate)
     return {"decision_set_id": ds_id, "status": "resuming"}
 
 
@@ -214,6 +226,18 @@ def _check_waivers(ds: dict[str, Any], body: Approve) -> None:
     if missing:
         raise PolicyBlocked(f"policy failed on {', '.join(missing)}: approving needs a waiver for each "
                             f"(rule_id, reason, by)", details=[{"rule_id": r} for r in missing])
+
+
+def _gate_waited(gate: dict[str, Any]) -> None:
+    """How long the gate being decided had waited (from its gate-waiting time)."""
+    try:
+        since = datetime.fromisoformat(str(gate["ts"]))
+    except (KeyError, ValueError):
+        return
+    if since.tzinfo is None:
+        since = since.replace(tzinfo=UTC)
+    metrics.GATE_WAIT.labels(str(gate.get("gate") or "unknown")).observe(
+        max(0.0, (datetime.now(UTC) - since).total_seconds()))
 
 
 def _run_id(ds: dict[str, Any]) -> str:

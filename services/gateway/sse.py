@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator, Callable
 
 import asyncpg
 from amp_contracts import TERMINAL, Event
-from amp_runtime import store
+from amp_runtime import metrics, store
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from .hub import EventHub
@@ -30,7 +30,8 @@ POLL_S = 5.0  # the database is read again at least this often, in case the live
 def frame(ev: Event) -> ServerSentEvent:
     ts = ev.ts.isoformat() if hasattr(ev.ts, "isoformat") else ev.ts
     data = {**ev.data, "event_id": ev.number, "project_id": ev.project_id, "decision_set_id": ev.decision_set_id,
-            "run_id": ev.run_id, "node_name": ev.node_name, "ts": ts, "user_id": ev.user_id}
+            "run_id": ev.run_id, "node_name": ev.node_name, "ts": ts, "user_id": ev.user_id,
+            "trace_id": ev.trace_id}
     return ServerSentEvent(data=json.dumps(data, default=str), event=ev.type, id=str(ev.number))
 
 
@@ -93,15 +94,21 @@ def stream_response(pool: asyncpg.Pool, hub: EventHub, ds_id: str, last_id: int,
     """`on_close` runs once the response ends, however it ends (the caller's stream slot is given back)."""
 
     async def frames() -> AsyncIterator[ServerSentEvent]:
-        finished = False
+        finished = timed_out = False
+        metrics.SSE_STREAMS.inc()
+        metrics.SSE_OPEN.inc()
         try:
             async for ev in events_after(pool, hub, ds_id, last_id, max_duration_s, project_id):
                 finished = ev.type in TERMINAL
                 yield frame(ev)
             if not finished:  # the time limit, not the run, ended this response: ask for a prompt resume
+                timed_out = True
                 yield ServerSentEvent(comment="maximum stream duration reached; reconnect with Last-Event-ID",
                                       retry=RETRY_MS)
         finally:
+            metrics.SSE_OPEN.dec()
+            if not (finished or timed_out):  # the client went away mid-run
+                metrics.SSE_DISCONNECTS.inc()
             if on_close is not None:
                 on_close()
 

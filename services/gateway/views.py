@@ -7,6 +7,7 @@ from typing import Any, get_args
 from amp_contracts import CAPABILITY_LABELS, FIELD_LABELS, NODES, PIPELINE, STAGES, lifecycle
 from amp_contracts.events import EventType
 from amp_domain.labels import pattern_names
+from amp_runtime.telemetry import trace_id_of
 
 DS_PUBLIC = ("id", "project_id", "version", "parent_id", "status", "stage", "requirements", "input_constraints",
              "constraints", "coverage", "assumptions", "plan", "risks", "cost", "policy", "gate", "approval",
@@ -16,6 +17,7 @@ DS_PUBLIC = ("id", "project_id", "version", "parent_id", "status", "stage", "req
 def decision_set(row: dict[str, Any]) -> dict[str, Any]:
     out = {k: row.get(k) for k in DS_PUBLIC}
     out["decision_set_id"] = row["id"]
+    out["trace_id"] = trace_id_of(row.get("traceparent"))  # what to hand an operator
     out["links"] = {
         "self": f"/decision-sets/{row['id']}", "stream": f"/streams/{row['id']}",
         "events": f"/decision-sets/{row['id']}/events", "diff": f"/decision-sets/{row['id']}/diff",

@@ -17,6 +17,7 @@ from amp_contracts import EventBatch, Subjects
 from amp_domain.webhooks import TargetPolicy
 from amp_runtime.bootstrap import open_deps
 from amp_runtime.settings import Settings
+from amp_runtime.telemetry import broker_middlewares
 from faststream import AckPolicy, FastStream
 from faststream.nats import ConsumerConfig, JStream, NatsBroker, NatsMessage, PullSub
 from pydantic import ValidationError
@@ -51,7 +52,7 @@ async def on_batch(svc: Webhooks, msg: NatsMessage) -> None:
 
 
 def create_app(settings: Settings) -> FastStream:
-    broker = NatsBroker(settings.nats_url, name=f"amp-{SERVICE}")
+    broker = NatsBroker(settings.nats_url, name=f"amp-{SERVICE}", middlewares=broker_middlewares())
     stream = JStream(settings.stream_name, subjects=["amp.>"], declare=False)
     state: dict[str, Any] = {}
 

@@ -13,6 +13,13 @@ from deploy_helpers import DEPLOY, SCHEMAS, services, settings_env_names
 
 COMPOSE = DEPLOY / "compose.yaml"
 ONE_SHOTS = {"migrate", "minio-init"}
+#: The `observability` profile's images without a shell or HTTP client to run a health check with.
+DISTROLESS = {"otel-collector", "jaeger"}
+
+
+def optional(svc: dict) -> bool:
+    """A service of an opt-in profile (observability), not part of the platform itself."""
+    return bool(svc.get("profiles"))
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +50,7 @@ def test_one_service_per_platform_process(compose) -> None:
 
 def test_every_long_running_service_has_a_healthcheck(compose) -> None:
     for name, svc in compose["services"].items():
-        if name in ONE_SHOTS:
+        if name in ONE_SHOTS or name in DISTROLESS:
             continue
         check = svc.get("healthcheck") or {}
         assert check.get("test") and not check.get("disable"), f"{name} has no health check"
@@ -71,7 +78,7 @@ def test_nats_has_jetstream_on_a_volume(compose) -> None:
 
 def test_state_lives_only_in_nats_postgres_and_s3(compose) -> None:
     """Named volumes belong to the three stores; platform services keep nothing on a volume."""
-    stateful = {name for name, svc in compose["services"].items() if svc.get("volumes")}
+    stateful = {name for name, svc in compose["services"].items() if svc.get("volumes") and not optional(svc)}
     assert stateful == {"nats", "postgres", "minio"}
     for name in services():
         env = compose["services"][name]["environment"]
@@ -80,8 +87,11 @@ def test_state_lives_only_in_nats_postgres_and_s3(compose) -> None:
 
 
 def test_the_gateway_is_published_and_nothing_else_but_s3_downloads(compose) -> None:
-    published = {name for name, svc in compose["services"].items() if svc.get("ports")}
+    published = {name for name, svc in compose["services"].items() if svc.get("ports") and not optional(svc)}
     assert published == {"gateway", "minio"}
+    for name, svc in compose["services"].items():
+        if optional(svc):  # the dashboards and Prometheus are for whoever sits at the host
+            assert all(p.startswith("127.0.0.1:") for p in svc.get("ports") or []), name
     (port,) = compose["services"]["gateway"]["ports"]
     assert port.endswith(":8080") and port.startswith("${AMP_BIND:-127.0.0.1}")
     assert all(p.startswith("127.0.0.1:") for p in compose["services"]["minio"]["ports"])
@@ -100,3 +110,19 @@ def test_only_settings_the_code_reads(compose) -> None:
         for key in compose["services"][name]["environment"]:
             if key.startswith("AMP_"):
                 assert key in known, f"{key} is set in compose.yaml but no code reads it"
+
+
+def test_the_observability_profile_is_opt_in_and_wired_to_its_files(compose) -> None:
+    svc = compose["services"]
+    extra = {name for name, s in svc.items() if optional(s)}
+    assert extra == {"otel-collector", "jaeger", "prometheus", "grafana"}
+    assert all(svc[n]["profiles"] == ["observability"] for n in extra)
+    mounted = [v.split(":")[0] for n in extra for v in svc[n].get("volumes") or [] if v.startswith("./")]
+    for path in mounted:
+        assert (DEPLOY / path).exists(), f"{path} is mounted but missing"
+    assert {"./observability/prometheus.yml", "./observability/alerts.yml", "./observability/otel-collector.yaml",
+            "./observability/grafana/dashboards"} <= set(mounted)
+    # the platform's services export to the collector only when told to: empty by default
+    for name in services():
+        env = svc[name]["environment"]
+        assert env["OTEL_EXPORTER_OTLP_ENDPOINT"] == "${OTEL_EXPORTER_OTLP_ENDPOINT:-}"

@@ -158,6 +158,43 @@ def cmd_events(client: Client, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# --------------------------------------------------------------------------- status
+
+def cmd_status(client: Client, args: argparse.Namespace) -> int:
+    """The operator's first look: exit 0 when every service is serving, 1 when the platform is degraded."""
+    st = client.get("/status")
+    if args.json:
+        emit(st)
+        return EXIT_OK if st.get("status") == "ok" else EXIT_ERROR
+    out = console(False)
+    t = Table(title=f"platform {st.get('status')}", title_justify="left")
+    for col in ("service", "health", "lag", "unacked", "redelivered", "dead letters"):
+        t.add_column(col, justify="left" if col in ("service", "health") else "right")
+    for name, svc in (st.get("services") or {}).items():
+        cons = svc.get("consumers") or []
+        colour = "green" if svc.get("health") == "serving" else "red"
+        t.add_row(name, f"[{colour}]{escape(str(svc.get('health')))}[/]",
+                  *(str(sum(c.get(k, 0) for c in cons)) for k in ("pending", "ack_pending", "redelivered")),
+                  str(svc.get("dead_letters", 0)))
+    out.print(t)
+    gates = st.get("gates") or {}
+    oldest = gates.get("oldest")
+    if oldest:
+        out.print(f"{gates.get('waiting', 0)} gate(s) waiting; the oldest: {oldest['gate']} gate of "
+                  f"{oldest['decision_set_id']}, {_age(oldest.get('waiting_s') or 0)}"
+                  + (f"; {gates['reminded']} past their reminder" if gates.get("reminded") else ""))
+    else:
+        out.print("no gate waiting")
+    return EXIT_OK if st.get("status") == "ok" else EXIT_ERROR
+
+
+def _age(seconds: float) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"waiting {seconds / size:.1f} {unit}"
+    return f"waiting {seconds:.0f} s"
+
+
 # --------------------------------------------------------------------------- watch
 
 def cmd_watch(client: Client, args: argparse.Namespace) -> int:
@@ -483,6 +520,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     s = add("diff", cmd_diff, "unified diff of a decision set's repository against its parent (or --against)")
     s.add_argument("ds", metavar="DS")
     s.add_argument("--against", metavar="DS", help="another decision set of the same project")
+
+    add("status", cmd_status, "health of each service, consumer lag, dead letters and the oldest waiting gate")
 
     s = add("export", cmd_export, "write a decision set's generated repository to a directory")
     s.add_argument("ds", metavar="DS")

@@ -98,15 +98,20 @@ def cmd_serve(args: argparse.Namespace) -> int:
     app = importlib.import_module(f"services.{args.service}.app").create_app(settings)
     if args.health_port:
         # Orchestrators (Docker, Kubernetes, App Runner) probe over HTTP: FastStream's ASGI wrapper
-        # serves GET /healthz (a ping of the NATS connection: 204, or 500) beside the consumers.
+        # serves GET /healthz (a ping of the NATS connection: 204, or 500) beside the consumers,
+        # and GET /metrics (Prometheus text) for the scraper.
         # lazy: only a process started with a health port needs these
         import logging
 
         # lazy: only a process started with a health port loads the ASGI server
         from faststream.asgi import AsgiFastStream, make_ping_asgi
 
+        # lazy: only a process started with a health port serves its metrics
+        from prometheus_client import make_asgi_app
+
         broker = app.brokers[0]
-        app = AsgiFastStream.from_app(app, asgi_routes=[("/healthz", make_ping_asgi(broker, timeout=5.0))])
+        app = AsgiFastStream.from_app(app, asgi_routes=[("/healthz", make_ping_asgi(broker, timeout=5.0)),
+                                                        ("/metrics", make_asgi_app())])
         uvloop.run(app.run(logging.WARNING, run_extra_options={"host": args.host, "port": args.health_port}))
         return 0
     uvloop.run(app.run())

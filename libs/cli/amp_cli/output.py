@@ -376,7 +376,7 @@ def show_decision_set(ds: dict[str, Any], out: Console) -> None:
     rows = [("decision set", ds.get("id")), ("project", ds.get("project_id")), ("version", ds.get("version")),
             ("status", f"[{colour}]{ds.get('status')}[/] (stage {ds.get('stage')})"),
             ("parent", ds.get("parent_id") or "—"), ("created", ds.get("created_at")),
-            ("git commit", ds.get("git_commit") or "—")]
+            ("git commit", ds.get("git_commit") or "—"), ("trace id", ds.get("trace_id") or "—")]
     for k, v in rows:
         head.add_row(k, v if isinstance(v, str) and k == "status" else escape(str(v)))
     out.print(head)

@@ -39,6 +39,9 @@ class Stack:
     backoff: dict[str, tuple[int, float, float]] = field(default_factory=dict)
     #: name → when the current process was last seen running
     alive: dict[str, float] = field(default_factory=dict)
+    #: give every agent process a health port of its own (GET /healthz and /metrics), recorded here by process name
+    health: bool = False
+    health_ports: dict[str, int] = field(default_factory=dict)
 
     #: A process that stayed up this long has recovered: its next crash restarts it at once again.
     STABLE_S = 30.0
@@ -70,9 +73,13 @@ class Stack:
         return EmbeddedIssuer.load(self.settings.data_dir).mint(user, ttl_s, **claims)
 
     def _spawn(self, name: str, argv: list[str], extra_env: dict[str, str] | None = None) -> subprocess.Popen:
-        # AMP_HEALTH_PORT is one port per container: inherited by processes on one host, they would collide on it
-        inherited = {k: v for k, v in os.environ.items() if k != "AMP_HEALTH_PORT"}
+        # AMP_HEALTH_PORT is one port per container: inherited by processes on one host, they would collide on it;
+        # OTEL_SERVICE_NAME names one service: inherited, every process would report under the same name
+        inherited = {k: v for k, v in os.environ.items() if k not in ("AMP_HEALTH_PORT", "OTEL_SERVICE_NAME")}
         env = {**inherited, **self.settings.service_env(), "PYTHONUNBUFFERED": "1", **self.env, **(extra_env or {})}
+        if self.health and name != "gateway" and "AMP_HEALTH_PORT" not in env:
+            self.health_ports[name] = free_port()
+            env["AMP_HEALTH_PORT"] = str(self.health_ports[name])
         logs = self.settings.data_dir / "logs"
         logs.mkdir(parents=True, exist_ok=True)
         with open(logs / f"{name}.log", "ab") as out:  # the child has its own copy of the descriptor

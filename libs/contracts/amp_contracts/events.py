@@ -34,12 +34,18 @@ class Event(BaseModel):
     ts: datetime = Field(default_factory=utcnow)
     data: dict[str, Any] = Field(default_factory=dict)
     user_id: str | None = Field(None, description="The person whose action this event follows from.")
+    trace_id: str | None = Field(None, pattern="^[0-9a-f]{32}$",
+                                 description="W3C trace id of the decision set's trace (32 hex digits): what to "
+                                             "hand an operator to find the run in the tracing backend. Absent in "
+                                             "events recorded before traces were kept.")
 
 
 class EventBatch(BaseModel):
     """What `amp.events.<decision_set_id>` carries: the events one step recorded, in id order.
 
     One message per step (not per event) keeps a step's events together and in order on the bus.
+    Version 1 throughout: fields added later (`Event.trace_id`) are optional, so readers of
+    either age accept the other's batches.
     """
 
     schema_version: int = 1

@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import threading
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -37,9 +38,10 @@ from amp_contracts import (
 )
 from faststream import AckPolicy, FastStream
 from faststream.nats import ConsumerConfig, JStream, NatsBroker, NatsMessage, PullSub
+from opentelemetry import trace
 from pydantic import ValidationError
 
-from . import outbox, store
+from . import metrics, outbox, store
 from .bootstrap import open_deps
 from .bus import publish
 from .calls import call_context, new_call
@@ -47,6 +49,7 @@ from .deps import Deps
 from .retry import Failure, classify, redelivery_delay
 from .settings import Settings
 from .step import StepRecord, StepResult, enqueue_events, run_step, step_key
+from .telemetry import broker_middlewares
 
 log = logging.getLogger("amp.agent")
 
@@ -84,7 +87,7 @@ def agent_app(service: str, settings: Settings, make_routes: RouteFactory,
     startup hook, so nothing connects at import time.
     """
     nodes = subscriptions if subscriptions is not None else {s.subject: s.node for s in steps_of(service)}
-    broker = NatsBroker(settings.nats_servers, name=f"amp-{service}")
+    broker = NatsBroker(settings.nats_servers, name=f"amp-{service}", middlewares=broker_middlewares())
     stream = JStream(settings.stream_name, subjects=["amp.>"], declare=False)
     state: dict[str, Any] = {}
     for subject, node in nodes.items():
@@ -101,7 +104,8 @@ def agent_app(service: str, settings: Settings, make_routes: RouteFactory,
     @app.after_startup
     async def _background() -> None:
         deps = state["deps"]
-        state["tasks"] = [asyncio.create_task(outbox.relay(deps.pool, deps.js))]  # every process relays
+        state["tasks"] = [asyncio.create_task(outbox.relay(deps.pool, deps.js)),  # every process relays
+                          asyncio.create_task(refresh_gauges(deps, [durable_name(service, s) for s in nodes]))]
         if background is not None:
             state["tasks"].append(asyncio.create_task(background(deps)))
 
@@ -121,6 +125,18 @@ def agent_app(service: str, settings: Settings, make_routes: RouteFactory,
             state.pop("deadline").cancel()
 
     return app
+
+
+async def refresh_gauges(deps: Deps, durables: list[str], interval_s: float = 15.0) -> None:
+    """Keep this service's consumer gauges (lag, unacked, redelivered) current for `/metrics`."""
+    while True:
+        try:
+            await metrics.refresh_bus_gauges(deps.js, deps.settings.stream_name, durables)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # noqa: BLE001 - a bus hiccup: the next round reads again
+            log.warning("could not read the consumer state for the metrics", exc_info=True)
+        await asyncio.sleep(interval_s)
 
 
 #: From SIGTERM to exit, at most: in-flight steps get this long to finish (an unfinished one is
@@ -160,11 +176,18 @@ async def handle_delivery(deps: Deps, service: str, route: Route, msg: NatsMessa
     raw = msg.raw_message
     data: bytes = raw.data
     delivered = raw.metadata.num_delivered if raw.metadata else 1
+    consume = trace.get_current_span()  # FastStream's consume span, when spans are exported
+    consume.set_attribute("amp.delivery", delivered)
+    consume.set_attribute("amp.retry", delivered > 1)  # a redelivery: another attempt in the same trace
     beat = asyncio.create_task(_heartbeat(msg, deps.settings.ack_wait_s))
+    started = time.perf_counter()
     try:
-        return await _deliver(deps, service, route, msg, data, delivered)
+        outcome, record = await _deliver(deps, service, route, msg, data, delivered)
     finally:
         beat.cancel()
+    metrics.STEP_SECONDS.labels(service, route.node).observe(time.perf_counter() - started)
+    metrics.STEPS.labels(service, route.node, outcome).inc()
+    return record
 
 
 async def _heartbeat(msg: NatsMessage, ack_wait_s: float) -> None:
@@ -179,40 +202,60 @@ async def _heartbeat(msg: NatsMessage, ack_wait_s: float) -> None:
 
 
 async def _deliver(deps: Deps, service: str, route: Route, msg: NatsMessage, data: bytes,
-                   delivered: int) -> StepRecord | None:
+                   delivered: int) -> tuple[str, StepRecord | None]:
+    """One delivery; returns its outcome (for the step metrics) and the step's record."""
     try:
         env = (route.envelope or envelope_type(route.subject)).model_validate_json(data)
     except ValidationError as e:
         await dead_letter(deps, service, route, data, f"message failed validation: {_short(e)}", "validation_failed")
         await msg.ack()
-        return None
+        return "dead_lettered", None
     try:
         handler = route.handler
         assert handler is not None
-        with call_context(new_call(deps.pool, env.project_id, env.decision_set_id)):
+        with call_context(new_call(deps.pool, env.project_id, env.decision_set_id)) as call:
             record = await run_step(deps.pool, deps.js, service, route.node, env, lambda key: handler(env, key))
     except BudgetExceeded as e:  # not a failure: the run waits until the budget is raised
         await pause_for_budget(deps, service, route, env, data, e)
         await msg.ack()
-        return None
+        return "paused", None
     except Exception as e:  # noqa: BLE001 - every failure is either retried or dead-lettered, never lost
         kind = classify(e)
         final = kind is Failure.PERMANENT or delivered >= deps.settings.max_deliver
         log.warning("step %s/%s failed (delivery %s, %s%s): %s", service, route.node, delivered, kind,
                     ", final" if final else "", e, exc_info=kind is not Failure.TRANSIENT)
         if not final:
+            metrics.RETRIES.labels(service, route.node).inc()
             await msg.nack(delay=redelivery_delay(delivered, deps.settings.retry_base_s, deps.settings.retry_max_s))
-            return None
+            return "retried", None
         if await _committed(deps, step_key(env, service, route.node)):
             log.warning("step %s/%s had committed before it failed: its outbox carries it on", service, route.node)
-        else:
-            code = e.code if isinstance(e, AmpError) else ("unavailable" if kind is Failure.TRANSIENT else "internal")
-            await dead_letter(deps, service, route, data, f"{route.node} failed: {e}", code,
-                              permanent=kind is Failure.PERMANENT)
+            await msg.ack()
+            return "replayed", None
+        code = e.code if isinstance(e, AmpError) else ("unavailable" if kind is Failure.TRANSIENT else "internal")
+        await dead_letter(deps, service, route, data, f"{route.node} failed: {e}", code,
+                          permanent=kind is Failure.PERMANENT)
         await msg.ack()
-        return None
+        return "dead_lettered", None
     await msg.ack()
-    return record
+    if record.replayed:  # counted when it first ran
+        return "replayed", record
+    metrics.observe_usage(service, call.accounting.records if call.accounting is not None else [])
+    metrics.observe_events(record.events)
+    await _observe_artifact(deps, record)
+    return "ok", record
+
+
+async def _observe_artifact(deps: Deps, record: StepRecord) -> None:
+    """Time to artifact: from the version's creation to the event that says its repository is there."""
+    for ev in record.events:
+        if ev.type == "run-complete" and (ev.data or {}).get("status") == "completed":
+            try:
+                row = await store.find_decision_set(deps.pool, ev.decision_set_id)
+            except Exception:  # noqa: BLE001 - a metric is not worth failing a recorded step for
+                return
+            if row is not None and row.get("created_at") is not None:
+                metrics.TIME_TO_ARTIFACT.observe(max(0.0, (ev.ts - row["created_at"]).total_seconds()))
 
 
 async def _committed(deps: Deps, key: str) -> bool:
@@ -229,6 +272,7 @@ async def pause_for_budget(deps: Deps, service: str, route: Route, env: Envelope
     `POST /decision-sets/{id}/resume` (after the budget is raised) publishes it again; the step's
     idempotency key is unchanged, and nothing of it was recorded, so it simply runs.
     """
+    metrics.BUDGET_PAUSES.labels(service).inc()
     gate = GateWaiting(decision_set_id=env.decision_set_id, gate="budget", message=error.message)
     card = ReasonCard(decision_id=str(uuid.uuid5(uuid.UUID(env.decision_set_id), f"budget:{_digest(data)}")),
                       agent=service, node_name=route.node, summary=f"Paused before {route.node}: {error.message}",
@@ -265,6 +309,7 @@ async def dead_letter(deps: Deps, service: str, route: Route, data: bytes, reaso
     the change, and nothing else is written for it but the dead-letter row. The whole record is one
     transaction, retried through a database outage, its messages in the outbox.
     """
+    metrics.DEAD_LETTERS.labels(service, code).inc()
     loop = asyncio.get_running_loop()
     deadline = loop.time() + DEAD_LETTER_PATIENCE_S
     attempt = 0

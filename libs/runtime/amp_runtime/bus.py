@@ -7,6 +7,8 @@ from nats.js import JetStreamContext
 from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
 from nats.js.errors import APIError, BadRequestError
 
+from .telemetry import inject_headers
+
 SUBJECTS = ["amp.>"]
 NOT_CLUSTERED = 10074  # JetStream: "replicas > 1 not supported in non-clustered mode"
 
@@ -43,10 +45,13 @@ async def connect(servers: str | list[str], name: str) -> nats.NATS:
 
 
 async def publish(js: JetStreamContext, subject: str, body: bytes, msg_id: str, headers: dict[str, str] | None = None,
-                  timeout: float | None = None) -> bool:
+                  timeout: float | None = None, traceparent: str | None = None) -> bool:
     """Publish once in effect: JetStream drops a repeat of `msg_id` inside the duplicate window.
 
-    Returns True when the server stored the message, False when it was a duplicate.
+    The message's headers carry the trace context (the active span's, else `traceparent`), where
+    the consumer's telemetry middleware picks it up. Returns True when the server stored the
+    message, False when it was a duplicate.
     """
-    ack = await js.publish(subject, body, headers={"Nats-Msg-Id": msg_id, **(headers or {})}, timeout=timeout)
+    ack = await js.publish(subject, body, headers=inject_headers({"Nats-Msg-Id": msg_id, **(headers or {})}, traceparent),
+                           timeout=timeout)
     return not bool(ack.duplicate)

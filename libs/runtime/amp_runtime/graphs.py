@@ -22,6 +22,9 @@ from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 from langgraph.types import Command
 from pydantic import BaseModel
 
+from .calls import current_call
+from .telemetry import node_callbacks
+
 
 def state_types() -> list[type]:
     """Every Pydantic model and enum the contracts define: what graph state may hold."""
@@ -55,6 +58,9 @@ async def run_graph(graph: Any, decision_set_id: str, service: str, input: Any) 
     """Run to the end or to a pause, reading state, pause and checkpoint id from the run's own stream
     (no extra read of the checkpoint afterwards)."""
     config = thread_config(decision_set_id, service)
+    callbacks = node_callbacks(service, getattr(current_call(), "accounting", None))
+    if callbacks:
+        config["callbacks"] = callbacks
     last: dict[str, Any] | None = None
     pause = None
     async for mode, chunk in graph.astream(input, config, stream_mode=["checkpoints", "updates"], durability="exit"):

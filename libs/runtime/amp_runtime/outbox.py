@@ -22,6 +22,7 @@ from nats.js import JetStreamContext
 
 from . import store
 from .bus import publish
+from .telemetry import traceparent_in
 
 log = logging.getLogger("amp.outbox")
 
@@ -57,7 +58,8 @@ async def send(pool: asyncpg.Pool, js: JetStreamContext, items: list[Outgoing]) 
     ok = True
     for item in items:
         try:
-            await publish(js, item.subject, item.body, item.msg_id, timeout=PUBLISH_TIMEOUT_S)
+            await publish(js, item.subject, item.body, item.msg_id, timeout=PUBLISH_TIMEOUT_S,
+                          traceparent=traceparent_in(item.body))
         except Exception as e:  # noqa: BLE001 - the row stays unsent; the relay retries it
             log.warning("publish of %s after commit failed (%s); the outbox relay will send it", item.msg_id, e)
             ok = False
@@ -82,7 +84,9 @@ async def relay_once(pool: asyncpg.Pool, js: JetStreamContext, limit: int = 100)
     async with pool.acquire(timeout=10) as conn, conn.transaction():
         for row in await store.claim_outbox(conn, limit):
             try:
-                await publish(js, row["subject"], bytes(row["body"]), row["msg_id"], timeout=PUBLISH_TIMEOUT_S)
+                body = bytes(row["body"])
+                await publish(js, row["subject"], body, row["msg_id"], timeout=PUBLISH_TIMEOUT_S,
+                              traceparent=traceparent_in(body))
             except Exception as e:  # noqa: BLE001 - this row waits; the others go on
                 await store.mark_unsent(conn, row["id"], f"{type(e).__name__}: {e}", backoff_s(row["attempts"]))
                 continue

@@ -23,6 +23,7 @@ from typing import Any
 import asyncpg
 from amp_contracts import CardDraft, Envelope, Event, EventBatch, ProviderInfo, Subjects
 from nats.js import JetStreamContext
+from opentelemetry import trace
 from pydantic import BaseModel
 
 from . import outbox, store
@@ -140,6 +141,7 @@ async def _run(pool: asyncpg.Pool, js: JetStreamContext, service: str, node: str
         except _AlreadyDone:  # another replica finished the same step first: publish what it recorded
             done = await store.get_run(pool, key)
     if done is not None:
+        trace.get_current_span().set_attribute("amp.replayed", True)  # recorded before: re-published, not re-run
         record = StepRecord(key=key, replayed=True,
                             events=[Event.model_validate(e) for e in done["output"]["events"]],
                             messages=[(s, m) for s, m in done["output"]["messages"]])
@@ -201,7 +203,7 @@ async def _publish(js: JetStreamContext, record: StepRecord) -> None:
     """Events first, then the next messages: the next agent's events always follow ours."""
     await publish_events(js, record.events, record.key)
     for i, (subject, body) in enumerate(record.messages):  # envelopes as JSON objects, fresh or replayed
-        await publish(js, subject, _json(body), f"{record.key}:{i}")
+        await publish(js, subject, _json(body), f"{record.key}:{i}")  # parent: this replay's span
 
 
 def _event_batches(events: list[Event], key: str) -> list[tuple[str, str, str, bytes]]:

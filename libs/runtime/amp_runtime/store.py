@@ -15,6 +15,8 @@ from typing import Any
 import asyncpg
 from amp_contracts import ConflictError, Event, IllegalTransition, NotFound, Status, StatusChange, lifecycle
 
+from .telemetry import current_trace_id, current_traceparent
+
 Conn = asyncpg.Pool | asyncpg.Connection
 
 DS_JSON_COLUMNS = ("input_constraints", "constraints", "coverage", "assumptions", "plan", "risks", "cost", "policy",
@@ -179,7 +181,11 @@ async def create_decision_set(conn: asyncpg.Connection, project_id: str, *, requ
                               input_constraints: dict | None = None, parent_id: str | None = None,
                               status: str = "intake", stage: str = "intake", ds_id: str | None = None,
                               **columns: Any) -> dict[str, Any]:
-    """Next version of a project's decision set; the project's counter numbers versions atomically."""
+    """Next version of a project's decision set; the project's counter numbers versions atomically.
+
+    The version remembers the trace it was created in, for the commands that later act on it.
+    """
+    columns.setdefault("traceparent", current_traceparent())
     version = await conn.fetchval("UPDATE projects SET ds_count = ds_count + 1 WHERE id = $1 RETURNING ds_count",
                                   _uuid(project_id, "project"))
     if version is None:
@@ -193,6 +199,15 @@ async def create_decision_set(conn: asyncpg.Connection, project_id: str, *, requ
         uuid.UUID(ds_id) if ds_id else uuid.uuid4(), uuid.UUID(project_id), version,
         uuid.UUID(parent_id) if parent_id else None, status, stage, *cols.values())
     return _row(rec)  # type: ignore[return-value]
+
+
+async def traceparent_of(db: Conn, ds_id: str) -> str | None:
+    """The trace a decision set lives in (None for an unknown id or a row older than traces)."""
+    try:
+        key = uuid.UUID(ds_id)
+    except ValueError:
+        return None
+    return await db.fetchval("SELECT traceparent FROM decision_sets WHERE id = $1", key)
 
 
 async def get_decision_set(db: Conn, ds_id: str, project_id: str | None = None) -> dict[str, Any]:
@@ -226,6 +241,25 @@ async def parent_cost(db: Conn, ds_id: str) -> dict | None:
     """The cost estimate of a decision set's parent version, for deltas."""
     return await db.fetchval("SELECT p.cost FROM decision_sets d JOIN decision_sets p ON p.id = d.parent_id "
                              "WHERE d.id = $1", uuid.UUID(ds_id))
+
+
+WAITING = ("waiting_intake", "waiting_approval", "expiring", "paused_budget")
+
+
+async def waiting_gates(db: Conn) -> dict[str, Any]:
+    """The oldest gate still waiting for a person (since its gate-waiting time), and how many waiting
+    gates have already been sent their reminder."""
+    row = await db.fetchrow(
+        "WITH w AS (SELECT id, project_id, status, gate->>'gate' AS gate, gate_reminded, "
+        "coalesce((gate->>'ts')::timestamptz, updated_at) AS since FROM decision_sets WHERE status = ANY($1::text[])) "
+        "SELECT (SELECT count(*) FROM w) AS waiting, (SELECT count(*) FROM w WHERE gate_reminded) AS reminded, "
+        "o.id, o.project_id, o.status, o.gate, o.since, extract(epoch FROM now() - o.since)::float AS waiting_s "
+        "FROM (SELECT 1) one LEFT JOIN (SELECT * FROM w ORDER BY since LIMIT 1) o ON true", list(WAITING))
+    oldest = None
+    if row["id"] is not None:
+        oldest = {"decision_set_id": str(row["id"]), "project_id": str(row["project_id"]), "status": row["status"],
+                  "gate": row["gate"], "since": row["since"].isoformat(), "waiting_s": round(row["waiting_s"], 1)}
+    return {"waiting": int(row["waiting"]), "reminded": int(row["reminded"]), "oldest": oldest}
 
 
 async def due_gates(db: Conn, remind_before_s: float, limit: int = 100) -> list[dict[str, Any]]:
@@ -320,6 +354,7 @@ async def insert_events(conn: asyncpg.Connection, events: list[Event], step_key:
     here and commit in number order, so a reader following `number` (an SSE stream, a resume
     with Last-Event-ID) never sees a higher number before a lower one commits; a rolled-back
     writer gives its numbers back. A global sequence would hand out ids that commit out of order.
+    Each event keeps the trace it was recorded in (its own `trace_id`, else the active span's).
     """
     if not events:
         return []
@@ -331,7 +366,7 @@ async def insert_events(conn: asyncpg.Connection, events: list[Event], step_key:
             raise NotFound(f"decision set {ds} not found")
         counts[ds] = count
     seen = {(str(r["decision_set_id"]), r["node_name"], r["type"], r["seq"]): r for r in await conn.fetch(
-        "SELECT id, ts, seq, number, decision_set_id, node_name, type FROM events "
+        "SELECT id, ts, seq, number, decision_set_id, node_name, type, trace_id FROM events "
         "WHERE step_key = $1 AND decision_set_id = ANY($2::uuid[])", step_key, [uuid.UUID(d) for d in ds_ids])}
     fresh = [(i, e) for i, e in enumerate(events) if (e.decision_set_id, e.node_name, e.type, i) not in seen]
     numbers: dict[int, int] = {}
@@ -339,16 +374,17 @@ async def insert_events(conn: asyncpg.Connection, events: list[Event], step_key:
         counts[e.decision_set_id] += 1
         numbers[i] = counts[e.decision_set_id]
     if fresh:
+        here = current_trace_id()
         rows = await conn.fetch(
             "INSERT INTO events (project_id, decision_set_id, run_id, node_name, type, step_key, seq, checkpoint_id, "
-            "data, ts, number, user_id) SELECT p, d, r, n, t, $6, s, $7, x, ts, num, usr FROM unnest($1::uuid[], "
-            "$2::uuid[], $3::text[], $4::text[], $5::text[], $8::int[], $9::jsonb[], $10::timestamptz[], "
-            "$11::bigint[], $12::text[]) WITH ORDINALITY AS u(p, d, r, n, t, s, x, ts, num, usr, o) ORDER BY o "
-            "RETURNING id, ts, seq, number",
+            "data, ts, number, user_id, trace_id) SELECT p, d, r, n, t, $6, s, $7, x, ts, num, usr, tr FROM "
+            "unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $8::int[], $9::jsonb[], "
+            "$10::timestamptz[], $11::bigint[], $12::text[], $13::text[]) WITH ORDINALITY "
+            "AS u(p, d, r, n, t, s, x, ts, num, usr, tr, o) ORDER BY o RETURNING id, ts, seq, number, trace_id",
             [uuid.UUID(e.project_id) for _, e in fresh], [uuid.UUID(e.decision_set_id) for _, e in fresh],
             [e.run_id for _, e in fresh], [e.node_name for _, e in fresh], [e.type for _, e in fresh], step_key,
             checkpoint_id, [i for i, _ in fresh], [e.data for _, e in fresh], [e.ts for _, e in fresh],
-            [numbers[i] for i, _ in fresh], [e.user_id for _, e in fresh])
+            [numbers[i] for i, _ in fresh], [e.user_id for _, e in fresh], [e.trace_id or here for _, e in fresh])
         for r in rows:
             seen[(events[r["seq"]].decision_set_id, events[r["seq"]].node_name, events[r["seq"]].type, r["seq"])] = r
         for ds in {e.decision_set_id for _, e in fresh}:
@@ -356,7 +392,7 @@ async def insert_events(conn: asyncpg.Connection, events: list[Event], step_key:
     out = []
     for i, ev in enumerate(events):
         r = seen[(ev.decision_set_id, ev.node_name, ev.type, i)]
-        out.append(ev.model_copy(update={"id": r["id"], "ts": r["ts"], "number": r["number"]}))
+        out.append(ev.model_copy(update={"id": r["id"], "ts": r["ts"], "number": r["number"], "trace_id": r["trace_id"]}))
     return out
 
 
@@ -372,7 +408,8 @@ async def list_events(db: Conn, ds_id: str, after: int = 0, limit: int = 10_000,
     """A decision set's events after number `after`, in number order (the order they committed in);
     with `project_id`, only if the decision set belongs to that project (every read names its project)."""
     rows = await db.fetch(
-        "SELECT id, number, project_id, decision_set_id, run_id, node_name, type, data, ts, user_id FROM events "
+        "SELECT id, number, project_id, decision_set_id, run_id, node_name, type, data, ts, user_id, trace_id "
+        "FROM events "
         "WHERE decision_set_id = $1 AND number > $2 AND ($4::uuid IS NULL OR project_id = $4) ORDER BY number "
         "LIMIT $3", _uuid(ds_id, "decision set"), after, limit, _uuid(project_id, "project") if project_id else None)
     return [Event.model_validate(_row(r)) for r in rows]
@@ -519,6 +556,12 @@ async def list_dead_letters(db: Conn, limit: int = 100, include_replayed: bool =
         "(SELECT project_id FROM project_members WHERE user_id = $3 AND role = 'owner')) ORDER BY id DESC LIMIT $1",
         limit, include_replayed, owner_id)
     return [_row(r) for r in rows]  # type: ignore[misc]
+
+
+async def dead_letter_counts(db: Conn) -> dict[str, int]:
+    """Dead letters not yet replayed, per service (the backlog an operator has to triage)."""
+    rows = await db.fetch("SELECT service, count(*) AS n FROM dead_letters WHERE replayed_at IS NULL GROUP BY service")
+    return {r["service"]: int(r["n"]) for r in rows}
 
 
 async def get_dead_letter(db: Conn, dl_id: int) -> dict[str, Any]:

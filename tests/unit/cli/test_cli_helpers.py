@@ -10,3 +10,29 @@ def test_server_urls_are_shown_without_secrets() -> None:
     assert without_secrets("nats://user:pw@127.0.0.1:4222") == "nats://user:***@127.0.0.1:4222"
     assert without_secrets("nats://t0ken@127.0.0.1:4222") == "nats://***@127.0.0.1:4222"
     assert without_secrets("nats://127.0.0.1:4222") == "nats://127.0.0.1:4222"
+
+
+def test_amp_status_says_what_is_degraded_and_exits_1(capsys) -> None:
+    import argparse
+
+    from amp_cli.commands import cmd_status
+
+    doc = {"status": "degraded", "services": {
+        "planner": {"health": "serving", "dead_letters": 0, "consumers": [
+            {"durable": "planner-amp-intake-completed", "pending": 3, "ack_pending": 1, "redelivered": 0, "waiting": 1}]},
+        "policy": {"health": "not serving", "dead_letters": 2, "consumers": [
+            {"durable": "policy-amp-critique-completed", "pending": 7, "ack_pending": 0, "redelivered": 0,
+             "waiting": 0}]}},
+        "gates": {"waiting": 1, "reminded": 0, "oldest": {"decision_set_id": "ds-1", "gate": "pre-codegen",
+                                                          "waiting_s": 7200.0}}}
+
+    class Gateway:
+        def get(self, path: str) -> dict:
+            assert path == "/status"
+            return doc
+
+    assert cmd_status(Gateway(), argparse.Namespace(json=False)) == 1
+    out = capsys.readouterr().out
+    assert "not serving" in out and "policy" in out and "ds-1" in out and "2.0 h" in out
+    doc["status"] = "ok"
+    assert cmd_status(Gateway(), argparse.Namespace(json=True)) == 0

@@ -17,6 +17,7 @@ from typing import Any, Literal
 from amp_contracts import BudgetExceeded, ProviderInfo
 from pydantic import BaseModel
 
+from ..metrics import BUDGET_CHECKS
 from .config import Price
 from .estimate import estimate_run
 
@@ -136,7 +137,13 @@ def budget_guard(pool: Any, project_id: str):
     """A `CallContext.budget` that checks the project's budget before each model call."""
 
     async def guard(estimate: float) -> BudgetStatus:
-        return await check_budget(pool, project_id, estimate)
+        try:
+            status = await check_budget(pool, project_id, estimate)
+        except BudgetExceeded:
+            BUDGET_CHECKS.labels("exceeded").inc()
+            raise
+        BUDGET_CHECKS.labels(status.level).inc()
+        return status
 
     return guard
 

@@ -17,6 +17,9 @@ from datetime import timedelta
 from typing import Any, TypeVar
 
 from aiobreaker import CircuitBreaker, CircuitBreakerError, CircuitBreakerState
+from opentelemetry import trace
+
+from ..metrics import BREAKER_OPEN, LLM_ERRORS
 
 T = TypeVar("T")
 
@@ -90,19 +93,31 @@ class Gate:
         self.breaker.open()
 
     async def call(self, fn: Callable[[], Awaitable[T]], *, wait_max_s: float) -> T:
-        """`fn()` through the breaker; raises `Unavailable` when the model cannot answer."""
+        """`fn()` through the breaker; raises `Unavailable` when the model cannot answer.
+
+        One client span per model call (whatever HTTP library the provider's SDK uses), in the
+        node's trace; the HTTP client's own span, where instrumented, is its child.
+        """
+        tracer = trace.get_tracer("amp")
+        with tracer.start_as_current_span(f"chat {self.model}", kind=trace.SpanKind.CLIENT, attributes={
+                "gen_ai.operation.name": "chat", "gen_ai.system": self.provider, "gen_ai.request.model": self.model}):
+            return await self._call(fn, wait_max_s=wait_max_s)
+
+    async def _call(self, fn: Callable[[], Awaitable[T]], *, wait_max_s: float) -> T:
         waited = False
         while True:
             try:
                 out = await self.breaker.call_async(fn)
             except CircuitBreakerError as e:
                 cause = e.__cause__
+                self._count(cause.kind if isinstance(cause, Outage) else "breaker_open")
                 if isinstance(cause, Outage) and cause.retry_after:
                     self.hold(cause.retry_after)
                 reason = str(cause) if isinstance(cause, Outage) else "circuit breaker open after repeated failures"
                 raise Unavailable(self.provider, self.model, reason,
                                   cause.retry_after if isinstance(cause, Outage) else None) from e
             except Outage as o:
+                self._count(o.kind)
                 if o.retry_after is not None and o.retry_after <= wait_max_s and not waited:
                     waited = True
                     await asyncio.sleep(o.retry_after)
@@ -112,7 +127,12 @@ class Gate:
                 raise Unavailable(self.provider, self.model, str(o), o.retry_after) from o
             if self.breaker.timeout_duration != timedelta(seconds=self.reset_s):
                 self.breaker.timeout_duration = timedelta(seconds=self.reset_s)
+            BREAKER_OPEN.labels(self.provider, self.model).set(0)
             return out
+
+    def _count(self, code: str) -> None:
+        LLM_ERRORS.labels(self.provider, self.model, code).inc()
+        BREAKER_OPEN.labels(self.provider, self.model).set(1 if self.is_open else 0)
 
 
 class BreakerRegistry:
