@@ -125,9 +125,10 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(Edge, allowed_hosts=settings.allowed_hosts)
     instrument_fastapi(app)
-    # HTTP requests by route template and exact status (5xx alerts need the code), and GET /metrics
+    # HTTP requests by route template and exact status (5xx alerts need the code), and GET /metrics:
+    # like every route, for a signed-in caller (Prometheus sends a bearer token: docs/observability.md)
     Instrumentator(should_group_status_codes=False, excluded_handlers=["/metrics", "/healthz"]).instrument(
-        app).expose(app, include_in_schema=False)
+        app).expose(app, include_in_schema=False, dependencies=[Depends(caller)])
     errors.install(app)
     app.include_router(router)
     app.include_router(webhooks_router)

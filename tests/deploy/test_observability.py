@@ -100,10 +100,15 @@ def test_alert_rules_are_complete() -> None:
 def test_provisioning_points_at_the_files() -> None:
     prom = yaml.safe_load((OBS / "prometheus.yml").read_text())
     assert prom["rule_files"] == ["/etc/prometheus/alerts.yml"]
-    targets = prom["scrape_configs"][0]["dns_sd_configs"][0]
     from amp_cli.main import SERVICES
 
-    assert set(targets["names"]) == set(SERVICES) and targets["port"] == 8080
+    jobs = {job["job_name"]: job for job in prom["scrape_configs"]}
+    names = [n for job in jobs.values() for sd in job["dns_sd_configs"] for n in sd["names"]]
+    assert sorted(names) == sorted(SERVICES)  # every service scraped, once
+    assert all(sd["port"] == 8080 for job in jobs.values() for sd in job["dns_sd_configs"])
+    # the gateway's /metrics answers a signed-in caller only: its job sends a bearer token
+    gateway_job = next(job for job in jobs.values() if "gateway" in job["dns_sd_configs"][0]["names"])
+    assert gateway_job["authorization"]["type"] == "Bearer" and gateway_job["authorization"]["credentials_file"]
     sources = yaml.safe_load((OBS / "grafana" / "provisioning" / "datasources" / "datasources.yaml").read_text())
     uids = {d["uid"] for d in sources["datasources"]}
     doc = json.loads(DASHBOARD.read_text())

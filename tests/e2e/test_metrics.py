@@ -19,12 +19,12 @@ pytestmark = pytest.mark.integration
 AGENTS = ("intake", "planner", "critics", "policy", "codegen", "validators")
 
 
-def scrape(url: str, timeout: float = 60.0) -> dict[tuple[str, tuple], float]:
+def scrape(url: str, timeout: float = 60.0, headers: dict[str, str] | None = None) -> dict[tuple[str, tuple], float]:
     """Every sample of a /metrics page, by (name, sorted labels)."""
     deadline = time.monotonic() + timeout
     while True:
         try:
-            r = httpx.get(url, timeout=5)
+            r = httpx.get(url, timeout=5, headers=headers)
             break
         except httpx.TransportError:
             assert time.monotonic() < deadline, f"{url} never answered"
@@ -43,7 +43,9 @@ def test_metrics_move_with_a_run_and_status_sees_every_service(settings, tmp_pat
     with own_stack(settings, tmp_path, health=True) as (stack, client):
         agent_url = {a: f"http://127.0.0.1:{stack.health_ports[f'{a}-0']}/metrics" for a in AGENTS}
         before = {a: scrape(u) for a, u in agent_url.items()}
-        gw_before = scrape(stack.gateway_url + "/metrics")
+        signed_in = dict(client.http.headers)
+        assert httpx.get(stack.gateway_url + "/metrics", timeout=10).status_code == 401  # not without identity
+        gw_before = scrape(stack.gateway_url + "/metrics", headers=signed_in)
 
         project = client.create_project("metrics run")
         ds = client.submit(project["id"], FRAUD)["decision_set_id"]
@@ -73,7 +75,7 @@ def test_metrics_move_with_a_run_and_status_sees_every_service(settings, tmp_pat
         assert total(after["validators"], "amp_runs_ended_total", status="completed") >= 1
         assert total(after["validators"], "amp_validation_outcomes_total") > 0
 
-        gw = scrape(stack.gateway_url + "/metrics")
+        gw = scrape(stack.gateway_url + "/metrics", headers=signed_in)
         route = "/projects/{project_id}/constraints"
         assert total(gw, "http_requests_total", handler=route, status="202") == total(
             gw_before, "http_requests_total", handler=route, status="202") + 1
