@@ -1,4 +1,4 @@
-"""Wiring of a process's dependencies, in one place: pools, bus, checkpointer, artifact store."""
+"""Wiring of a process's dependencies, in one place: pools, bus, checkpointer, artifact store, git history."""
 
 from __future__ import annotations
 
@@ -12,10 +12,11 @@ from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
-from .artifacts import artifact_store
+from .artifacts import S3ArtifactStore, artifact_store
 from .bus import connect, ensure_stream
 from .db import create_pool
 from .deps import Deps
+from .gitstore import git_store
 from .graphs import serializer
 from .providers import PackRegistry, providers_from_settings
 from .reader import PgReader
@@ -52,7 +53,8 @@ async def open_deps(settings: Settings, name: str) -> AsyncIterator[Deps]:
                                settings.s3_public_endpoint_url)
     deps = Deps(settings=settings, pool=pool, nc=nc, js=js, checkpointer=saver, artifacts=artifacts,
                 providers=providers_from_settings(settings, artifacts, PackRegistry(settings.prompt_dirs)),
-                reader=PgReader(pool))
+                reader=PgReader(pool),
+                git=git_store(pool, artifacts if isinstance(artifacts, S3ArtifactStore) else None))
     try:
         yield deps
     finally:
