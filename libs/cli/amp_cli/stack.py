@@ -32,6 +32,9 @@ class Stack:
     replicas: dict[str, int] = field(default_factory=dict)
     env: dict[str, str] = field(default_factory=dict)
     quiet: bool = True
+    #: Each process gets its own empty data dir (under `data_dir/procs/`) instead of sharing
+    #: `data_dir`: how a test shows that replicas share nothing but NATS, Postgres and S3.
+    isolated_data: bool = False
     nats: EmbeddedNats | None = None
     postgres: EmbeddedPostgres | None = None
     procs: dict[str, subprocess.Popen] = field(default_factory=dict)
@@ -73,11 +76,19 @@ class Stack:
         # AMP_HEALTH_PORT is one port per container: inherited by processes on one host, they would collide on it
         inherited = {k: v for k, v in os.environ.items() if k != "AMP_HEALTH_PORT"}
         env = {**inherited, **self.settings.service_env(), "PYTHONUNBUFFERED": "1", **self.env, **(extra_env or {})}
+        if self.isolated_data:
+            own = self.process_data_dir(name)
+            own.mkdir(parents=True, exist_ok=True)
+            env["AMP_DATA_DIR"] = str(own)
         logs = self.settings.data_dir / "logs"
         logs.mkdir(parents=True, exist_ok=True)
         out = open(logs / f"{name}.log", "ab")
         return subprocess.Popen([sys.executable, "-m", "amp_cli.main", *argv], env=env, stdout=out, stderr=out,
                                 start_new_session=True, preexec_fn=die_with_parent())
+
+    def process_data_dir(self, name: str) -> Path:
+        """Where process `name` keeps its data: its own directory with `isolated_data`, else the shared one."""
+        return self.settings.data_dir / "procs" / name if self.isolated_data else self.settings.data_dir
 
     def start_services(self, agents: tuple[str, ...] = BACKGROUND, gateway: bool = True) -> None:
         if gateway and not self.settings.gateway_port:  # first: the services' links point at the gateway
