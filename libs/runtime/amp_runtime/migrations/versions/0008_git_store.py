@@ -4,12 +4,12 @@ Objects live here unless an S3 bucket is configured (then only the refs do). A r
 once written (its key is the hash of its content); a ref row moves only by compare-and-set.
 
 Revision ID: 0008
-Revises: 0005
+Revises: 0009
 """
 from alembic import op
 
 revision = "0008"
-down_revision = "0005"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
