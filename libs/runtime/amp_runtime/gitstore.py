@@ -309,9 +309,12 @@ class SharedObjectStore(BaseObjectStore):
             self.add_object(obj)
 
     def flush(self) -> None:
-        if not self._pending:
+        # What the cache holds was read from or written to the backend: it is stored already (a
+        # new version shares most of its blobs and trees with the last one).
+        batch = {sha: item for sha, item in self._pending.items() if self.cache.get((self.repo, sha)) is None}
+        self._pending = {}
+        if not batch:
             return
-        batch, self._pending = self._pending, {}
         self.bridge.call(self.backend.put_many(self.repo, batch))
         for sha, item in batch.items():
             self.cache.put((self.repo, sha), item)

@@ -164,3 +164,25 @@ async def test_stored_objects_are_real_git(tmp_path: Path) -> None:
     subprocess.run(["git", "-C", str(bare), "fsck", "--strict"], check=True, capture_output=True)
     log = subprocess.run(["git", "-C", str(bare), "rev-list", "main"], capture_output=True, text=True, check=True)
     assert log.stdout.split() == [c2, c1]
+
+
+async def test_a_new_version_writes_only_the_objects_it_adds() -> None:
+    class Counting:
+        def __init__(self, inner) -> None:
+            self.inner, self.written = inner, []
+
+        async def get_many(self, repo, shas):
+            return await self.inner.get_many(repo, shas)
+
+        async def put_many(self, repo, objects):
+            self.written.append(set(objects))
+            await self.inner.put_many(repo, objects)
+
+    git = memory_git_store()
+    git.objects = counting = Counting(git.objects)
+    repo = git.repo("p")
+    c1 = await commit_version(repo, V1, "v1", None)
+    c2 = await commit_version(repo, V1 | {"README.md": "# changed\n"}, "v2", c1)
+    # v2: its commit, its root tree and the changed blob; the unchanged subtrees and blobs are not sent again
+    assert len(counting.written[0]) == 7 and len(counting.written[1]) == 3 and c2 in counting.written[1]
+    assert await read_tree(repo, c2) == V1 | {"README.md": "# changed\n"}
