@@ -270,15 +270,17 @@ class SharedObjectStore(BaseObjectStore):
         super().__init__()
         self.repo, self.backend, self.cache, self.bridge = repo, backend, cache, bridge
         self._pending: dict[str, tuple[int, bytes]] = {}
+        self._read: dict[str, tuple[int, bytes]] = {}  # for this operation, even what is too big to cache
 
     def _lookup(self, sha: str) -> tuple[int, bytes] | None:
-        return self._pending.get(sha) or self.cache.get((self.repo, sha))
+        return self._pending.get(sha) or self._read.get(sha) or self.cache.get((self.repo, sha))
 
     def prefetch(self, shas: list[str]) -> None:
         """Read the objects not at hand yet in one round trip (a tree's entries, say)."""
         missing = list(dict.fromkeys(s for s in shas if self._lookup(s) is None))
         if missing:
             for sha, item in self.bridge.call(self.backend.get_many(self.repo, missing)).items():
+                self._read[sha] = item
                 self.cache.put((self.repo, sha), item)
 
     def contains_loose(self, sha: bytes) -> bool:

@@ -186,3 +186,13 @@ async def test_a_new_version_writes_only_the_objects_it_adds() -> None:
     # v2: its commit, its root tree and the changed blob; the unchanged subtrees and blobs are not sent again
     assert len(counting.written[0]) == 7 and len(counting.written[1]) == 3 and c2 in counting.written[1]
     assert await read_tree(repo, c2) == V1 | {"README.md": "# changed\n"}
+
+
+async def test_files_too_big_for_the_object_cache_still_read_back() -> None:
+    from amp_runtime.gitstore import GitStore, MemoryObjects, MemoryRefs, ObjectCache
+
+    repo = GitStore(MemoryObjects(), MemoryRefs(), ObjectCache(max_bytes=64)).repo("p")
+    big = {"data.csv": "x," * 1000 + "\n", "README.md": "# r\n"}
+    c1 = await commit_version(repo, big, "v1", None)
+    assert await read_tree(repo, c1) == big
+    assert "+x,x," in await unified_diff(repo, None, c1)
