@@ -140,3 +140,35 @@ async def test_objects_live_where_the_store_says(replicas, migrated) -> None:
         assert rows == 0  # with a bucket, Postgres holds the refs only
     else:
         assert isinstance(a.objects, PostgresObjects) and rows == 7
+
+
+async def test_history_kept_on_disk_by_an_older_version_moves_into_the_shared_store(tmp_path, migrated) -> None:
+    import subprocess
+
+    from amp_runtime.bootstrap import import_local_history
+    from amp_runtime.settings import Settings
+
+    project = uuid.uuid4().hex
+    work = tmp_path / "work"
+    git = ["git", "-C", str(work), "-c", "user.name=t", "-c", "user.email=t@example.com"]
+    subprocess.run(["git", "init", "-q", "-b", "main", str(work)], check=True)
+    for i, text in enumerate(("one\n", "two\n")):
+        (work / "README.md").write_text(text)
+        subprocess.run([*git, "add", "."], check=True)
+        subprocess.run([*git, "commit", "-q", "-m", f"v{i + 1}"], check=True)
+    data = tmp_path / "data"
+    subprocess.run(["git", "clone", "-q", "--bare", str(work), str(data / "repos" / f"{project}.git")], check=True)
+    subprocess.run(["git", "-C", str(data / "repos" / f"{project}.git"), "gc", "-q"], check=True)  # packed objects
+    expected = subprocess.run([*git, "rev-list", "main"], capture_output=True, text=True, check=True).stdout.split()
+
+    assert await import_local_history(Settings(database_url=migrated, data_dir=data)) == [project]
+    assert not (data / "repos").exists() and (data / "repos.imported" / f"{project}.git").is_dir()
+    pool = await create_pool(migrated, max_size=2)
+    try:
+        repo = git_store(pool).repo(project)
+        assert await history(repo) == expected
+        assert await read_tree(repo, expected[0]) == {"README.md": "two\n"}
+        assert "-one\n+two\n" in await unified_diff(repo, expected[1], expected[0])
+    finally:
+        await pool.close()
+    assert await import_local_history(Settings(database_url=migrated, data_dir=data)) == []  # once only

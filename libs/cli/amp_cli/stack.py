@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from amp_contracts import AGENTS, SUBSCRIBERS
+from amp_runtime.bootstrap import import_local_history
 from amp_runtime.db import migrate
 from amp_runtime.embedded import EmbeddedNats, EmbeddedPostgres, die_with_parent, free_port
 from amp_runtime.identity import EmbeddedIssuer
@@ -65,6 +66,7 @@ class Stack:
         if not self.settings.oidc:  # the embedded issuer's key, before any process reads it
             EmbeddedIssuer.load(self.settings.data_dir)
         asyncio.run(migrate(self.settings.database_url))  # type: ignore[arg-type]
+        asyncio.run(import_local_history(self.settings))  # history kept on disk by an older version
 
     def token(self, user: str, ttl_s: float = 12 * 3600, **claims: str) -> str:
         """A token of the embedded issuer for `user` (the stack's own sign-in; not with external OIDC)."""

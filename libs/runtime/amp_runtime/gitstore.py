@@ -37,13 +37,14 @@ from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
+from amp_contracts import NotFound
 from amp_domain.paths import safe_relpath
 from dulwich.index import commit_tree
 from dulwich.object_store import BaseObjectStore
 from dulwich.objects import Blob, Commit, ShaFile, Tree, object_class, sha_to_hex
 from dulwich.patch import write_tree_diff
 from dulwich.refs import SYMREF, ZERO_SHA, RefsContainer
-from dulwich.repo import BaseRepo
+from dulwich.repo import BaseRepo, Repo
 
 from . import store
 from .artifacts import S3ArtifactStore
@@ -622,8 +623,15 @@ async def read_tree(repo: Repository, commit: str) -> dict[str, str]:
 
 
 async def unified_diff(repo: Repository, old_commit: str | None, new_commit: str) -> str:
-    """`git diff old new` as text; with no old commit, the whole new tree shows as added."""
-    return await repo.run(_unified_diff, old_commit, new_commit)
+    """`git diff old new` as text; with no old commit, the whole new tree shows as added.
+
+    A commit the store does not hold is NotFound (a 404 at the gateway), not a server error.
+    """
+    try:
+        return await repo.run(_unified_diff, old_commit, new_commit)
+    except KeyError as e:
+        missing = e.args[0].decode(errors="replace") if e.args and isinstance(e.args[0], bytes) else str(e)
+        raise NotFound(f"the repository of {repo.name} holds no object {missing}") from None
 
 
 async def head(repo: Repository, ref: str = DEFAULT_REF) -> str | None:
@@ -656,3 +664,32 @@ async def record_user_tree(repo: Repository, files: dict[str, str], base_commit:
 async def latest_user_tree(repo: Repository) -> tuple[str, str, dict[str, str]] | None:
     """(user commit, base decision set id, files) of the latest upload, or None."""
     return await repo.run(_latest_user_tree)
+
+
+# --- history from before the shared stores ----------------------------------------------------
+
+def _disk_repository(path: str) -> tuple[dict[str, tuple[int, bytes]], dict[str, str]]:
+    """Every object and ref of a bare repository on disk (the layout before the shared stores)."""
+    disk = Repo(path)
+    try:
+        objects = {sha.decode("ascii"): disk.object_store.get_raw(sha) for sha in disk.object_store}
+        refs = {name.decode(): target.decode("ascii") for name, target in disk.refs.as_dict().items()
+                if name.startswith(b"refs/")}
+    finally:
+        disk.close()
+    return objects, refs
+
+
+async def import_disk_repository(path: str, repo: Repository, batch: int = 500) -> int:
+    """Copy a bare repository on disk into the shared store; returns the objects copied.
+
+    Safe to run twice: objects are content-addressed, and a ref the shared store has already
+    (a version committed since) is kept rather than moved back.
+    """
+    objects, refs = await asyncio.to_thread(_disk_repository, path)
+    shas = list(objects)
+    for i in range(0, len(shas), batch):
+        await repo.objects.put_many(repo.name, {s: objects[s] for s in shas[i:i + batch]})
+    for name, target in refs.items():
+        await repo.refs.create(repo.name, name, target)
+    return len(objects)

@@ -196,3 +196,11 @@ async def test_files_too_big_for_the_object_cache_still_read_back() -> None:
     c1 = await commit_version(repo, big, "v1", None)
     assert await read_tree(repo, c1) == big
     assert "+x,x," in await unified_diff(repo, None, c1)
+
+
+async def test_a_diff_of_a_commit_not_stored_is_not_found(repo: Repository) -> None:
+    from amp_contracts import NotFound
+
+    c1 = await commit_version(repo, V1, "v1", None)
+    with pytest.raises(NotFound):
+        await unified_diff(repo, "0" * 40, c1)
