@@ -28,6 +28,8 @@ from amp_runtime.gitstore import git_store, history
 from amp_runtime.settings import Settings
 from flows import FRAUD, waivers_for
 
+from tests.fakes.oidc_issuer import Issuer
+
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(3600)]
 
 #: Runs submitted through gateway A (the issue's proof uses twenty: raise this on a bigger machine).
@@ -41,7 +43,9 @@ AWS = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_DEFAUL
 
 @pytest.fixture(scope="module")
 def shared(tmp_path_factory, database_url):
-    """This test's own NATS server, database (on the session's Postgres) and S3 bucket."""
+    """This test's own NATS server, database (on the session's Postgres) and S3 bucket, and an
+    external OpenID Connect issuer: the gateways' embedded one keeps its key in the data dir, so
+    replicas on separate disks sign users in through an issuer they share, as in production."""
     from moto.server import ThreadedMotoServer
 
     root = tmp_path_factory.mktemp("replicas")
@@ -71,7 +75,9 @@ def shared(tmp_path_factory, database_url):
         Bucket="amp-replicas", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
     old = {k: os.environ.get(k) for k in AWS}
     os.environ.update(AWS)  # this process reads the bucket too (the histories)
-    yield {"root": root, "nats_url": nats.url, "database_url": db_url, "s3_endpoint": endpoint}
+    with Issuer(audience="amp-api") as issuer:
+        yield {"root": root, "nats_url": nats.url, "database_url": db_url, "s3_endpoint": endpoint,
+               "issuer": issuer}
     for k, v in old.items():
         if v is None:
             os.environ.pop(k, None)
@@ -84,8 +90,9 @@ def shared(tmp_path_factory, database_url):
 def side(shared, name: str) -> Stack:
     settings = Settings(nats_url=shared["nats_url"], database_url=shared["database_url"],
                         data_dir=shared["root"] / name, gateway_port=free_port(), s3_bucket="amp-replicas",
-                        s3_endpoint_url=shared["s3_endpoint"], ack_wait_s=5.0, max_deliver=20, sweep_interval_s=1.0)
-    return Stack(settings, env=AWS, isolated_data=True)
+                        s3_endpoint_url=shared["s3_endpoint"], ack_wait_s=5.0, max_deliver=20, sweep_interval_s=1.0,
+                        oidc_issuer=shared["issuer"].url, oidc_audience="amp-api")
+    return Stack(settings, env=AWS, isolated_data=True, ready_timeout_s=WAIT_S)
 
 
 def wait_for(what: str, predicate, timeout: float = WAIT_S, every: float = 1.0):
@@ -132,7 +139,8 @@ def test_replicas_share_nothing_but_nats_postgres_and_s3(shared) -> None:
     try:
         a.start_services()
         b.start_services()
-        ga, gb = Client(a.gateway_url, timeout=120), Client(b.gateway_url, timeout=120)
+        token = shared["issuer"].token("alice", ttl_s=4 * 3600)  # one user, signed in at either gateway
+        ga, gb = Client(a.gateway_url, timeout=120, token=token), Client(b.gateway_url, timeout=120, token=token)
         projects = [ga.create_project(f"replicas {i}")["id"] for i in range(PROJECTS)]
         runs = [ga.submit(projects[i % PROJECTS], FRAUD.replace("$6,000", f"${6 + i},000"))["decision_set_id"]
                 for i in range(RUNS)]
@@ -189,7 +197,7 @@ def test_replicas_share_nothing_but_nats_postgres_and_s3(shared) -> None:
             for path, text in edited.items():
                 z.writestr(path, text)
         r = httpx.post(f"{b.gateway_url}/projects/{first}/repo?base={base}", content=buf.getvalue(),
-                       headers={"Content-Type": "application/zip"}, timeout=120)
+                       headers={"Content-Type": "application/zip", "Authorization": f"Bearer {token}"}, timeout=120)
         assert r.status_code == 201, r.text
         nxt = ga.submit(first, FRAUD.replace("$6,000", "$20,000"))["decision_set_id"]
         run_to_end(ga, [nxt], approved)

@@ -36,6 +36,9 @@ class Stack:
     #: Each process gets its own empty data dir (under `data_dir/procs/`) instead of sharing
     #: `data_dir`: how a test shows that replicas share nothing but NATS, Postgres and S3.
     isolated_data: bool = False
+    #: How long `start_services` waits for the gateway to answer (many processes starting on a
+    #: loaded machine take longer than one).
+    ready_timeout_s: float = 60.0
     nats: EmbeddedNats | None = None
     postgres: EmbeddedPostgres | None = None
     procs: dict[str, subprocess.Popen] = field(default_factory=dict)
@@ -101,7 +104,7 @@ class Stack:
         if gateway:
             self.procs["gateway"] = self._spawn("gateway", ["serve", "gateway", "--host", self.settings.gateway_host,
                                                             "--port", str(self.settings.gateway_port)])
-            self.wait_gateway()
+            self.wait_gateway(self.ready_timeout_s)
 
     def wait_gateway(self, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout
