@@ -223,8 +223,8 @@ async def get_diff(request: Request, ds_id: str, against: str | None = None,
         raise NotFound(f"decision set {ds_id} has no generated repository yet")
     other_id = against or ds.get("parent_id")
     other = await store.get_decision_set(d.pool, other_id, access.project_id) if other_id else None
-    repo = d.settings.repos_dir / f"{ds['project_id']}.git"
-    text = unified_diff(repo, other.get("git_commit") if other else None, ds["git_commit"])
+    text = await unified_diff(d.git.repo(ds["project_id"]), other.get("git_commit") if other else None,
+                              ds["git_commit"])
     if format == "json":
         return JSONResponse(jsonable_encoder({"decision_set_id": ds_id, "against": other_id, "summary": ds.get("diff"),
                                               "unified": text}))
@@ -267,8 +267,8 @@ async def push_repo(request: Request, project_id: str, base: str | None = Query(
 
     d = _deps(request)
     await store.get_project(d.pool, project_id)
-    repo = d.settings.repos_dir / f"{project_id}.git"
-    seen = await asyncio.to_thread(user_tree_head, repo)
+    repo = d.git.repo(project_id)
+    seen = await user_tree_head(repo)
     if if_match is not None:
         wanted = if_match.strip().strip('"')
         expected = None if wanted.lower() == "none" else wanted
@@ -286,7 +286,7 @@ async def push_repo(request: Request, project_id: str, base: str | None = Query(
         raise ValidationFailed(f"decision set {ds['id']} has no generated repository of this project")
     files = await asyncio.to_thread(read_zip, await request.body())
     try:
-        commit = await asyncio.to_thread(record_user_tree, repo, files, ds["git_commit"], ds["id"], expected=seen)
+        commit = await record_user_tree(repo, files, ds["git_commit"], ds["id"], expected=seen)
     except RefMoved as exc:
         raise ConflictError(f"another upload to project {project_id} landed first (now {exc.actual}); "
                        "upload again to replace it") from None

@@ -89,7 +89,7 @@ def routes(deps: Deps) -> list[Route]:
         row = await deps.reader.find_decision_set(decision_set_id)
         return row.get("tree_key") if row else None
 
-    persist = PersistDeps(repos_dir=deps.settings.repos_dir, load_tree=deps.artifacts.get,
+    persist = PersistDeps(git=deps.git, load_tree=deps.artifacts.get,
                           put_artifact=deps.artifacts.put, artifact_key=artifact_key, tree_key_of=tree_key_of,
                           checkov=deps.settings.validators_checkov, timeout_s=deps.settings.validators_timeout_s)
     svc = Validators(graph=build_graph(persist, deps.checkpointer), db=deps.reader,

@@ -22,8 +22,7 @@ def build_graph(persist: nodes.PersistDeps, checkpointer: Any = None) -> Any:
     async def merge_user_edits(state: ValidatorsState) -> dict[str, Any]:
         """The tree to validate and keep: this generation with the user's uploaded edits merged in."""
         generated = await load(state["tree_key"])
-        repo = persist.repos_dir / f"{state['project_id']}.git"
-        upload = await asyncio.to_thread(latest_user_tree, repo)
+        upload = await latest_user_tree(persist.git.repo(state["project_id"]))
         base = None
         if upload is not None:
             base_key = await persist.tree_key_of(upload[1])

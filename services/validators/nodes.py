@@ -7,17 +7,15 @@ changes nothing.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from amp_contracts import CardDraft, DiffSummary, ReasonCard
 from amp_domain.archive import zip_tree
 from amp_domain.merge import merge_user_edits
-from amp_runtime.gitstore import RefMoved, commit_version, head, read_tree
+from amp_runtime.gitstore import GitStore, commit_on_head, read_tree
 
 from .changes import change_summary
 from .checks import validate_tree
@@ -32,7 +30,7 @@ STATE_KEYS = ("constraints", "plan", "risks", "cost", "policy", "assumptions")
 class PersistDeps:
     """What persisting needs, passed in by the service (no globals)."""
 
-    repos_dir: Path
+    git: GitStore
     load_tree: Callable[[str], Any]
     put_artifact: Callable[[str, bytes], Any]
     artifact_key: Callable[[str, int, str, bytes], str]
@@ -98,23 +96,14 @@ def final_tree(files: dict[str, str], reports: dict[str, str], rationale_md: str
 
 
 async def diff_and_persist(state: dict[str, Any], tree: dict[str, str], deps: PersistDeps) -> dict[str, Any]:
-    repo = deps.repos_dir / f"{state['project_id']}.git"
+    repo = deps.git.repo(state["project_id"])
     version = state["version"]
     parent = state.get("parent") or None
-
-    def commit() -> str:
-        for _ in range(5):
-            try:
-                return commit_version(repo, tree, f"Decision set v{version} ({state['decision_set_id']})",
-                                      head(repo) if repo.exists() else None, version_key=state["decision_set_id"])
-            except RefMoved:
-                continue
-        raise RuntimeError("the project repository kept moving")
-
-    git_commit = await asyncio.to_thread(commit)
+    git_commit = await commit_on_head(repo, tree, f"Decision set v{version} ({state['decision_set_id']})",
+                                      version_key=state["decision_set_id"])
     prev_files = None
     if parent and parent.get("git_commit"):
-        prev_files = await asyncio.to_thread(read_tree, repo, parent["git_commit"])
+        prev_files = await read_tree(repo, parent["git_commit"])
     new_state = {k: state["state_doc"].get(k) for k in STATE_KEYS}
     prev_state = {k: parent.get(k) for k in STATE_KEYS} if parent else None
     summary: DiffSummary = change_summary(prev_state, new_state, prev_files, tree, git_commit,

@@ -309,6 +309,9 @@ def cmd_extract(args: argparse.Namespace) -> int:
 
 def cmd_db(args: argparse.Namespace) -> int:
     # lazy: imported by the command that needs it, so `amp` starts fast
+    from amp_runtime.bootstrap import import_local_history
+
+    # lazy: imported by the command that needs it, so `amp` starts fast
     from amp_runtime.db import migrate
 
     settings = _settings(args)
@@ -316,6 +319,9 @@ def cmd_db(args: argparse.Namespace) -> int:
         print("amp: DATABASE_URL is not set (amp up migrates its embedded database itself)", file=sys.stderr)
         return 2
     asyncio.run(migrate(settings.database_url))
+    imported = asyncio.run(import_local_history(settings))
+    if imported:
+        print(f"git history of {len(imported)} project(s) moved from {settings.data_dir / 'repos'} to the shared store")
     print("database is up to date")
     return 0
 

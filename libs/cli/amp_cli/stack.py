@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from amp_contracts import AGENTS, SUBSCRIBERS
+from amp_runtime.bootstrap import import_local_history
 from amp_runtime.db import migrate
 from amp_runtime.embedded import EmbeddedNats, EmbeddedPostgres, die_with_parent, free_port
 from amp_runtime.identity import EmbeddedIssuer
@@ -32,6 +33,12 @@ class Stack:
     replicas: dict[str, int] = field(default_factory=dict)
     env: dict[str, str] = field(default_factory=dict)
     quiet: bool = True
+    #: Each process gets its own empty data dir (under `data_dir/procs/`) instead of sharing
+    #: `data_dir`: how a test shows that replicas share nothing but NATS, Postgres and S3.
+    isolated_data: bool = False
+    #: How long `start_services` waits for the gateway to answer (many processes starting on a
+    #: loaded machine take longer than one).
+    ready_timeout_s: float = 60.0
     nats: EmbeddedNats | None = None
     postgres: EmbeddedPostgres | None = None
     procs: dict[str, subprocess.Popen] = field(default_factory=dict)
@@ -65,6 +72,7 @@ class Stack:
         if not self.settings.oidc:  # the embedded issuer's key, before any process reads it
             EmbeddedIssuer.load(self.settings.data_dir)
         asyncio.run(migrate(self.settings.database_url))  # type: ignore[arg-type]
+        asyncio.run(import_local_history(self.settings))  # history kept on disk by an older version
 
     def token(self, user: str, ttl_s: float = 12 * 3600, **claims: str) -> str:
         """A token of the embedded issuer for `user` (the stack's own sign-in; not with external OIDC)."""
@@ -80,11 +88,19 @@ class Stack:
         if self.health and name != "gateway" and "AMP_HEALTH_PORT" not in env:
             self.health_ports[name] = free_port()
             env["AMP_HEALTH_PORT"] = str(self.health_ports[name])
+        if self.isolated_data:
+            own = self.process_data_dir(name)
+            own.mkdir(parents=True, exist_ok=True)
+            env["AMP_DATA_DIR"] = str(own)
         logs = self.settings.data_dir / "logs"
         logs.mkdir(parents=True, exist_ok=True)
         with open(logs / f"{name}.log", "ab") as out:  # the child has its own copy of the descriptor
             return subprocess.Popen([sys.executable, "-m", "amp_cli.main", *argv], env=env, stdout=out, stderr=out,
                                     start_new_session=True, preexec_fn=die_with_parent())
+
+    def process_data_dir(self, name: str) -> Path:
+        """Where process `name` keeps its data: its own directory with `isolated_data`, else the shared one."""
+        return self.settings.data_dir / "procs" / name if self.isolated_data else self.settings.data_dir
 
     def start_services(self, agents: tuple[str, ...] = BACKGROUND, gateway: bool = True) -> None:
         if gateway and not self.settings.gateway_port:  # first: the services' links point at the gateway
@@ -95,7 +111,7 @@ class Stack:
         if gateway:
             self.procs["gateway"] = self._spawn("gateway", ["serve", "gateway", "--host", self.settings.gateway_host,
                                                             "--port", str(self.settings.gateway_port)])
-            self.wait_gateway()
+            self.wait_gateway(self.ready_timeout_s)
 
     def wait_gateway(self, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout

@@ -34,6 +34,14 @@ def quarantine_key(project_id: str, node: str, data: bytes) -> str:
     return f"quarantine/{project_id}/{node}/{hashlib.sha256(data).hexdigest()}.json"
 
 
+def _not_found(e: Exception) -> bool:
+    """Whether an S3 client error says "no such object" (anything else, e.g. credentials, must surface)."""
+    response = getattr(e, "response", None) or {}
+    status = response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    code = str(response.get("Error", {}).get("Code", ""))
+    return status == 404 or code in ("404", "NoSuchKey", "NotFound")
+
+
 class ArtifactStore(Protocol):
     async def put(self, key: str, data: bytes) -> str: ...
 
@@ -114,15 +122,40 @@ class S3ArtifactStore:
             obj = await s3.get_object(Bucket=self.bucket, Key=key)
             return await obj["Body"].read()
 
+    async def put_many(self, items: dict[str, bytes], concurrency: int = 16) -> None:
+        """Several objects over one client, `concurrency` requests at a time (a client costs more than a PUT)."""
+        gate = asyncio.Semaphore(concurrency)
+        async with self._client() as s3:
+            async def one(key: str, data: bytes) -> None:
+                async with gate:
+                    await s3.put_object(Bucket=self.bucket, Key=key, Body=data, ServerSideEncryption="AES256",
+                                        Tagging=object_tags(key))
+            await asyncio.gather(*(one(k, v) for k, v in items.items()))
+
+    async def get_many(self, keys: list[str], concurrency: int = 16) -> dict[str, bytes]:
+        """The objects that exist among `keys`, over one client; a missing key is simply absent."""
+        gate = asyncio.Semaphore(concurrency)
+        found: dict[str, bytes] = {}
+        async with self._client() as s3:
+            async def one(key: str) -> None:
+                async with gate:
+                    try:
+                        obj = await s3.get_object(Bucket=self.bucket, Key=key)
+                    except Exception as e:
+                        if _not_found(e):
+                            return
+                        raise
+                    found[key] = await obj["Body"].read()
+            await asyncio.gather(*(one(k) for k in keys))
+        return found
+
     async def exists(self, key: str) -> bool:
         async with self._client() as s3:
             try:
                 await s3.head_object(Bucket=self.bucket, Key=key)
                 return True
             except Exception as e:  # only "not there" means False: a credentials or network error must surface
-                status = getattr(e, "response", {}).get("ResponseMetadata", {}).get("HTTPStatusCode")
-                code = str(getattr(e, "response", {}).get("Error", {}).get("Code", ""))
-                if status == 404 or code in ("404", "NoSuchKey", "NotFound"):
+                if _not_found(e):
                     return False
                 raise
 

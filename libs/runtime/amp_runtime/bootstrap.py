@@ -1,4 +1,4 @@
-"""Wiring of a process's dependencies, in one place: pools, bus, checkpointer, artifact store."""
+"""Wiring of a process's dependencies, in one place: pools, bus, checkpointer, artifact store, git history."""
 
 from __future__ import annotations
 
@@ -12,10 +12,11 @@ from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
-from .artifacts import artifact_store
+from .artifacts import S3ArtifactStore, artifact_store
 from .bus import connect, ensure_stream
 from .db import create_pool
 from .deps import Deps
+from .gitstore import git_store, import_disk_repository
 from .graphs import serializer
 from .providers import PackRegistry, providers_from_settings
 from .reader import PgReader
@@ -52,7 +53,8 @@ async def open_deps(settings: Settings, name: str) -> AsyncIterator[Deps]:
                                settings.s3_public_endpoint_url)
     deps = Deps(settings=settings, pool=pool, nc=nc, js=js, checkpointer=saver, artifacts=artifacts,
                 providers=providers_from_settings(settings, artifacts, PackRegistry(settings.prompt_dirs)),
-                reader=PgReader(pool))
+                reader=PgReader(pool),
+                git=git_store(pool, artifacts if isinstance(artifacts, S3ArtifactStore) else None))
     try:
         yield deps
     finally:
@@ -78,3 +80,26 @@ async def close_within(closing: Awaitable[Any], force: Callable[[], Any] | None,
                     await asyncio.wait_for(result, 1.0)
             except Exception:  # noqa: BLE001
                 pass
+
+
+async def import_local_history(settings: Settings) -> list[str]:
+    """Move git history from `AMP_DATA_DIR/repos` (where it lived before the shared stores) into them.
+
+    Each `<project>.git` is copied, then the directory is renamed `repos.imported` (kept, not
+    read again). Returns the projects imported; nothing to do is the usual case.
+    """
+    repos = settings.data_dir / "repos"
+    if not repos.is_dir() or not settings.database_url:
+        return []
+    pool = await create_pool(settings.database_url, max_size=2)
+    try:
+        artifacts = artifact_store(settings.artifacts_dir, settings.s3_bucket, settings.s3_endpoint_url)
+        git = git_store(pool, artifacts if isinstance(artifacts, S3ArtifactStore) else None)
+        done = []
+        for path in sorted(repos.glob("*.git")):
+            await import_disk_repository(str(path), git.repo(path.name.removesuffix(".git")))
+            done.append(path.name.removesuffix(".git"))
+    finally:
+        await pool.close()
+    repos.rename(repos.with_name("repos.imported"))
+    return done

@@ -24,4 +24,5 @@ class Deps:
     artifacts: Any
     providers: Any = None
     reader: Any = None  # a Reader over `pool` (what handlers read through)
+    git: Any = None  # a GitStore: every project's history on the shared stores
     extras: dict[str, Any] = field(default_factory=dict)

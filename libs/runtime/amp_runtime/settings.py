@@ -14,7 +14,8 @@ class Settings(BaseModel):
     nats_url: str | None = Field(None, description="NATS_URL; unset → `amp up` starts an embedded nats-server. "
                                                   "Several servers of a cluster: comma-separated URLs.")
     database_url: str | None = Field(None, description="DATABASE_URL (postgresql://...); unset → embedded Postgres.")
-    data_dir: Path = Field(Path(".amp"), description="AMP_DATA_DIR: embedded servers, artifacts, git repositories.")
+    data_dir: Path = Field(Path(".amp"), description="AMP_DATA_DIR: embedded servers, logs, and artifacts when no S3 "
+                                                            "bucket is set (git history lives in Postgres or S3).")
     s3_bucket: str | None = Field(None, description="AMP_S3_BUCKET: artifacts go to S3 when set.")
     s3_endpoint_url: str | None = Field(None, description="AMP_S3_ENDPOINT_URL: an S3 API other than AWS (MinIO).")
     s3_public_endpoint_url: str | None = Field(
@@ -103,10 +104,6 @@ class Settings(BaseModel):
     @property
     def artifacts_dir(self) -> Path:
         return self.data_dir / "artifacts"
-
-    @property
-    def repos_dir(self) -> Path:
-        return self.data_dir / "repos"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:

@@ -594,6 +594,50 @@ async def count_redrive(conn: asyncpg.Connection, ds_id: str, lock_version: int)
     return done.endswith(" 1")
 
 
+# --- git history (objects by content hash, refs by compare-and-set) ---------------------------
+
+async def git_get_objects(db: Conn, repo: str, shas: list[str]) -> dict[str, tuple[int, bytes]]:
+    rows = await db.fetch("SELECT sha, type, data FROM git_objects WHERE repo = $1 AND sha = ANY($2::text[])",
+                          repo, shas)
+    return {r["sha"]: (r["type"], bytes(r["data"])) for r in rows}
+
+
+async def git_put_objects(db: Conn, repo: str, objects: dict[str, tuple[int, bytes]]) -> None:
+    """Insert objects not stored yet: a row's key is its content's hash, so an existing row is the same."""
+    shas = list(objects)
+    await db.execute(
+        "INSERT INTO git_objects (repo, sha, type, data) "
+        "SELECT $1, * FROM unnest($2::text[], $3::smallint[], $4::bytea[]) ON CONFLICT DO NOTHING",
+        repo, shas, [objects[s][0] for s in shas], [objects[s][1] for s in shas])
+
+
+async def git_get_ref(db: Conn, repo: str, name: str) -> str | None:
+    return await db.fetchval("SELECT target FROM git_refs WHERE repo = $1 AND name = $2", repo, name)
+
+
+async def git_list_refs(db: Conn, repo: str) -> dict[str, str]:
+    rows = await db.fetch("SELECT name, target FROM git_refs WHERE repo = $1", repo)
+    return {r["name"]: r["target"] for r in rows}
+
+
+async def git_create_ref(db: Conn, repo: str, name: str, target: str) -> bool:
+    """Create the ref; False if it exists already (someone else created it first)."""
+    return await db.fetchval("INSERT INTO git_refs (repo, name, target) VALUES ($1, $2, $3) "
+                             "ON CONFLICT DO NOTHING RETURNING true", repo, name, target) is not None
+
+
+async def git_move_ref(db: Conn, repo: str, name: str, old: str, new: str) -> bool:
+    """Compare-and-set: move the ref to `new` only if it still points at `old`."""
+    return await db.fetchval("UPDATE git_refs SET target = $4, updated_at = now() "
+                             "WHERE repo = $1 AND name = $2 AND target = $3 RETURNING true",
+                             repo, name, old, new) is not None
+
+
+async def git_set_ref(db: Conn, repo: str, name: str, target: str) -> None:
+    await db.execute("INSERT INTO git_refs (repo, name, target) VALUES ($1, $2, $3) ON CONFLICT (repo, name) "
+                     "DO UPDATE SET target = EXCLUDED.target, updated_at = now()", repo, name, target)
+
+
 def _uuid(value: str, what: str) -> uuid.UUID:
     try:
         return uuid.UUID(str(value))
