@@ -19,7 +19,7 @@ from amp_runtime.identity import Principal
 from amp_runtime.settings import Settings
 from amp_runtime.status import platform_status
 from amp_runtime.telemetry import instrument_fastapi
-from fastapi import Depends, FastAPI
+from fastapi import Depends, FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import FileResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -27,7 +27,7 @@ from prometheus_fastapi_instrumentator import Instrumentator
 
 from . import errors
 from .asyncapi import asyncapi_json
-from .auth import Auth, caller
+from .auth import Auth, caller, is_admin
 from .dlq import router as dlq_router
 from .edge import Edge
 from .hub import EventHub
@@ -142,9 +142,14 @@ def create_app(settings: Settings) -> FastAPI:
 
     @app.get("/status", tags=["ops"], summary="Health of each service, consumer lag per durable, dead letters, "
                                               "the oldest waiting gate")
-    async def status(who: Principal = Depends(caller)) -> dict:
+    async def status(request: Request, who: Principal = Depends(caller)) -> dict:
         deps = app.state.deps
-        return jsonable_encoder(await platform_status(deps.pool, deps.js, deps.settings.stream_name))
+        doc = await platform_status(deps.pool, deps.js, deps.settings.stream_name)
+        oldest = (doc.get("gates") or {}).get("oldest")
+        if oldest and not is_admin(request, who):
+            # which project waits is the operators' to know (AMP_ADMINS); others see how long only
+            doc["gates"]["oldest"] = {k: v for k, v in oldest.items() if not k.endswith("_id")}
+        return jsonable_encoder(doc)
 
     @app.get("/pipeline", tags=["ops"], summary="The pipeline: its stages, nodes, steps and the decision-set lifecycle")
     async def pipeline(who: Principal = Depends(caller)) -> dict:
