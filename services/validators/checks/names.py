@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 import threading
+from functools import lru_cache
 from itertools import product
 
 import yaml
@@ -24,12 +25,15 @@ from ..report import Finding, ToolResult
 from .base import CheckContext, dist_version, skipped, status_for
 
 TOOL = "names"
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 _LOCK = threading.Lock()  # hcl2's lark parsers are shared module state
 
 _OUTPUT_READ = re.compile(r"terraform(?: -chdir=infra)? output (?:-raw |-json )?([a-z0-9_]+)")
 _VAR_FLAG = re.compile(r'-var[ =]"?([A-Za-z0-9_]+)=')
 _PLAN_COMMAND = re.compile(r"^\s*(?:run:\s*)?terraform(?: -chdir=\S+)? plan\s")
 _VAR_FILE = re.compile(r"-var-file=([\w./-]+)")
+_VARIABLE_BLOCK = re.compile(r'^variable "[^"]+" \{\n(?:.*\n)*?\}\n', re.MULTILINE)
 _ROOT_OUTPUT = re.compile(r'^output "([a-z0-9_]+)"', re.MULTILINE)
 _BLOCK_HEAD = re.compile(r'^(resource|data|locals)\s*(?:"([a-z0-9_]+)"\s*"([a-z0-9_]+)")?\s*\{', re.MULTILINE)
 _STRING = re.compile(r'"((?:[^"\\]|\\.)*)"')
@@ -42,13 +46,17 @@ _BUCKET = re.compile(r'-backend-config="bucket=([a-z0-9.-]+?)-?(?:\$\{\{[^}]*\}\
 _STORAGE_ACCOUNT = re.compile(r'-backend-config="storage_account_name=([a-z0-9]+)"')
 _STATE_RG = re.compile(r'-backend-config="resource_group_name=([A-Za-z0-9_.()-]+)"')
 _AZURE_PLAN_CLIENT = re.compile(r"AZURE_PLAN_CLIENT_ID_([A-Z0-9_]+)")
+#: Known characters a bootstrap string needs before it can stand for a name (not just `${...}`).
+_MIN_LITERAL = 4
 #: The branch GitHub runs `schedule` and (by default) `workflow_dispatch` on.
 DEFAULT_BRANCH = "main"
 
 
+@lru_cache(maxsize=64)
 def _load_workflow(text: str) -> dict | None:
+    """The parsed workflow (shared between calls: read it, never change it)."""
     try:
-        doc = yaml.safe_load(text)
+        doc = yaml.load(text, Loader=_LOADER)  # noqa: S506 - a safe loader, C-accelerated when available
     except yaml.YAMLError:
         return None  # workflow-structure reports it
     if not isinstance(doc, dict):
@@ -58,13 +66,19 @@ def _load_workflow(text: str) -> dict | None:
     return doc
 
 
-def _variables(text: str) -> dict[str, bool]:
-    """Root variables -> whether each has a default."""
+@lru_cache(maxsize=64)
+def _parse(text: str) -> dict:
+    """python-hcl2's reading of a file; cached, as one tree is checked workflow by workflow."""
     # lazy: the HCL parser builds its grammar on import
     import hcl2
 
     with _LOCK:
-        doc = hcl2.loads(text)
+        return hcl2.loads(text)
+
+
+def _variables(text: str) -> dict[str, bool]:
+    """Root variables -> whether each has a default."""
+    doc = _parse(text)
     out: dict[str, bool] = {}
     for block in doc.get("variable", []):
         for name, body in block.items():
@@ -73,11 +87,7 @@ def _variables(text: str) -> dict[str, bool]:
 
 
 def _defaults(bootstrap: str) -> dict[str, object]:
-    # lazy: the HCL parser builds its grammar on import
-    import hcl2
-
-    with _LOCK:
-        doc = hcl2.loads(bootstrap)
+    doc = _parse(bootstrap)
     return {name.strip('"'): _unquote(body.get("default"))
             for block in doc.get("variable", []) for name, body in block.items()}
 
@@ -125,14 +135,16 @@ def _blocks(bootstrap: str) -> list[tuple[str, str]]:
 
 
 def _matches(name: str, candidates: set[str]) -> bool:
-    return any(re.fullmatch(re.escape(c).replace(r"\*", ".*"), name) for c in candidates)
+    """Whether a bootstrap string names `name`; a string made of unknowns alone names nothing."""
+    return any(re.fullmatch(re.escape(c).replace(r"\*", ".*"), name)
+               for c in candidates if len(c.replace("*", "")) >= _MIN_LITERAL)
 
 
 class _Bootstrap:
     """What infra/bootstrap creates: its resolved strings, and the OIDC subjects each trust admits."""
 
-    def __init__(self, text: str) -> None:
-        self.defaults = _defaults(text)
+    def __init__(self, text: str, variables: str) -> None:
+        self.defaults = _defaults(variables)
         self.envs = [str(e) for e in self.defaults.get("environments") or []]
         self.names: set[str] = set()
         self.plan_subjects: set[str] = set()
@@ -173,7 +185,7 @@ def _subjects_of(doc: dict, job: dict) -> set[str]:
 
 
 def _job_text(job: dict) -> str:
-    return yaml.safe_dump(job, sort_keys=False, width=10_000)
+    return yaml.dump(job, Dumper=_DUMPER, sort_keys=False, width=10_000)
 
 
 def consistency_findings(files: dict[str, str]) -> list[Finding]:
@@ -184,7 +196,9 @@ def consistency_findings(files: dict[str, str]) -> list[Finding]:
     outputs = set(_ROOT_OUTPUT.findall(files.get("infra/outputs.tf", "")))
     variables = _variables(files["infra/variables.tf"]) if "infra/variables.tf" in files else {}
     boot_text = "\n".join(t for p, t in sorted(files.items()) if p.startswith("infra/bootstrap/") and p.endswith(".tf"))
-    boot = _Bootstrap(boot_text) if boot_text else None
+    # Only the variable blocks need parsing (for their defaults); the rest is read as text.
+    boot_vars = "\n".join(_VARIABLE_BLOCK.findall(boot_text))
+    boot = _Bootstrap(boot_text, boot_vars) if boot_text else None
 
     for path, text in workflows.items():
         doc = _load_workflow(text)
@@ -217,7 +231,7 @@ def consistency_findings(files: dict[str, str]) -> list[Finding]:
 
 def _image_names(text: str) -> list[tuple[str, str]]:
     """(kind, name) of the image registry names in a workflow's IMAGE_REPOSITORY."""
-    m = re.search(r"IMAGE_REPOSITORY:\s*(\S+)", text)
+    m = re.search(r"^\s*IMAGE_REPOSITORY:\s*(.+?)\s*$", text, re.MULTILINE)
     if not m:
         return []
     ref = m[1]
