@@ -103,11 +103,14 @@ def metric_table(constraints: ConstraintSchema, caps: set[str]) -> MetricTable:
         error_pct = round(min(50.0, FAST_BURN * budget_pct), 3)
         stated_av = (f"stated availability {_fmt(availability)} %" if constraints.availability_target
                      else f"no availability stated; default {_fmt(availability)} %")
+        silence = ("silence is the traffic alarm's to catch" if rps else
+                   "no request rate was stated, so there is no traffic floor: the load balancer's health checks "
+                   "and the deploy smoke test catch a dead service")
         alarms.append(Alarm(
             key="latency_p95", title="p95 latency above target", metric=LATENCY.name, statistic="p95",
             comparison="above", threshold=p95, unit="ms", period_s=60, evaluation_periods=5,
             missing_data="notBreaching",
-            missing_reason="no requests means no latency to judge; silence is the traffic alarm's to catch",
+            missing_reason=f"no requests means no latency to judge; {silence}",
             derived_from=stated_p95,
             meaning="Callers wait longer than the latency target for five minutes in a row.",
             runbook=(
@@ -121,9 +124,9 @@ def metric_table(constraints: ConstraintSchema, caps: set[str]) -> MetricTable:
             key="error_rate", title="server error rate burning the availability budget", metric=ERRORS.name,
             statistic="error_ratio", comparison="above", threshold=error_pct, unit="%", period_s=300,
             evaluation_periods=3, missing_data="notBreaching",
-            missing_reason="no requests means no errors; silence is the traffic alarm's to catch",
+            missing_reason=f"no requests means no errors; {silence}",
             derived_from=f"{stated_av}: error budget {_fmt(round(budget_pct, 3))} %, paged at {_fmt(FAST_BURN)}x burn",
-            meaning="More than the stated availability allows of /predict calls fail on the server side for 15 minutes.",
+            meaning="More /predict calls fail on the server side than the availability target allows, for 15 minutes.",
             runbook=(
                 "Read the serving logs for the failing requests' exceptions.",
                 "Check /readyz of the instances: 503 means the model could not be loaded from MODEL_URI/approved.json (check the file and the service's read access).",

@@ -196,35 +196,33 @@ def _put(ctx: CiContext, local: str, relative: str) -> list[str]:
             f'--name "{relative}" --file {local} --overwrite --only-show-errors > /dev/null']
 
 
-def _output_values(ctx: CiContext, name: str, var: str) -> list[str]:
-    """Shell that loops `var` over an output's value(s): per-region outputs are maps."""
+def _each(ctx: CiContext, name: str, var: str, body: list[str]) -> list[str]:
+    """Shell running `body` with `var` set to an output's value, or to each value of a per-region map."""
     if ctx.root_outputs.get(name):
-        return [f"for {var} in $(terraform output -json {name} | jq -r '.[]'); do"]
-    return [f'for {var} in "$(terraform output -raw {name})"; do']
+        return ["while read -r " + var + "; do", *("  " + b for b in body),
+                f"done < <(terraform output -json {name} | jq -r '.[]')"]
+    return [f'{var}="$(terraform output -raw {name})"', *body]
 
 
 def rollout(ctx: CiContext, wait_only: bool) -> list[str]:
     """Lines of a step (inside infra/) that restart serving so it loads approved.json, or waits for it."""
     if ctx.cloud == "aws" and ctx.output("serving_online_cluster_name") and ctx.output("serving_online_service_name"):
         action = ([] if wait_only else
-                  ['  aws ecs update-service --cluster "$cluster" --service "$service" --force-new-deployment > /dev/null'])
+                  ['aws ecs update-service --cluster "$cluster" --service "$service" --force-new-deployment > /dev/null'])
         return ['cluster="$(terraform output -raw serving_online_cluster_name)"',
-                *_output_values(ctx, "serving_online_service_name", "service"),
-                *action,
-                '  aws ecs wait services-stable --cluster "$cluster" --services "$service"',
-                "done"]
+                *_each(ctx, "serving_online_service_name", "service",
+                       [*action, 'aws ecs wait services-stable --cluster "$cluster" --services "$service"'])]
     if wait_only:
         return []  # Cloud Run, Container Apps and Functions report readiness to Terraform itself
     if ctx.cloud == "gcp" and (name := ctx.output("serving_online_service_name")):
         # A new revision is how Cloud Run restarts; the variable also records which run it serves.
-        return [*_output_values(ctx, name, "service"),
-                '  gcloud run services update "$service" --region "$GCP_REGION" --update-env-vars "MODEL_RUN_ID=$RUN_ID" --quiet',
-                "done"]
+        return _each(ctx, name, "service", [
+            'gcloud run services update "$service" --region "$GCP_REGION" --update-env-vars "MODEL_RUN_ID=$RUN_ID" --quiet'])
     if ctx.cloud == "azure" and (name := ctx.output("serving_online_container_app_name", "serving_online_app_name")):
         rg = f"{ctx.slug}-${{ENVIRONMENT}}-rg"
-        return [*_output_values(ctx, name, "app"),
-                f'  az containerapp update --name "$app" --resource-group "{rg}" --set-env-vars "MODEL_RUN_ID=$RUN_ID" --only-show-errors > /dev/null',
-                "done"]
+        return _each(ctx, name, "app", [
+            f'az containerapp update --name "$app" --resource-group "{rg}" --set-env-vars "MODEL_RUN_ID=$RUN_ID" '
+            "--only-show-errors > /dev/null"])
     return ['echo "Serving loads approved.json when it starts; restart it to serve this model now." >> "$GITHUB_STEP_SUMMARY"']
 
 

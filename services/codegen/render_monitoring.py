@@ -242,7 +242,7 @@ def runbook_md(project_name: str, table: MetricTable, cloud: str) -> str:
         out += ["", "The plan has no online serving and no training, so there is no alarm yet."]
     for a in table.alarms:
         scope = " Production only: quiet development and staging environments are normal." if a.prod_only else ""
-        out += ["", f"## {a.key.replace('_', '-')}", "", f"**{a.title}.** {a.meaning}{scope}", "",
+        out += ["", f"## {a.key.replace('_', '-')}", "", f"**{a.title[:1].upper() + a.title[1:]}.** {a.meaning}{scope}", "",
                 f"Threshold: {a.threshold:g} {a.unit} ({a.derived_from}).", "", "What to do:", ""]
         out += [f"{i}. {step}" for i, step in enumerate(a.runbook, 1)]
     return "\n".join(out) + "\n"

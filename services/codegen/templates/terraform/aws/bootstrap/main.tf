@@ -513,6 +513,12 @@ resource "aws_iam_role" "drift" {
 
 data "aws_iam_policy_document" "drift" {
   statement {
+    sid       = "ListState"
+    actions   = ["s3:ListBucket"]
+    resources = [aws_s3_bucket.state.arn]
+  }
+
+  statement {
     sid       = "ReadState"
     actions   = ["s3:GetObject"]
     resources = ["${aws_s3_bucket.state.arn}/${var.project_name}/${var.monitored_environment}.tfstate"]

@@ -219,6 +219,18 @@ resource "google_storage_bucket_iam_member" "drift_state" {
   }
 }
 
+# `terraform init` lists the state bucket (object names only) to find its workspaces; a
+# condition on object names cannot admit a listing, so listing is granted on its own.
+resource "google_storage_bucket_iam_member" "list_state" {
+  # Keyed by account id, known before apply (an email attribute would not be).
+  for_each = toset(concat(values(local.deploy_accounts), values(local.plan_accounts), ["%%{drift_account}"]))
+
+  bucket     = google_storage_bucket.state.name
+  role       = "roles/storage.legacyBucketReader"
+  member     = "serviceAccount:${each.value}@${var.project_id}.iam.gserviceaccount.com"
+  depends_on = [google_service_account.deploy, google_service_account.plan, google_service_account.drift]
+}
+
 # Images: the building environment pushes, every environment pulls the same digest.
 resource "google_artifact_registry_repository_iam_member" "deploy" {
   for_each = local.deploy_accounts
