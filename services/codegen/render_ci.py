@@ -186,16 +186,6 @@ def _get(ctx: CiContext, relative: str, local: str) -> list[str]:
             f'--name "{relative}" --file {local} --only-show-errors > /dev/null']
 
 
-def _put(ctx: CiContext, local: str, relative: str) -> list[str]:
-    if ctx.cloud == "aws":
-        return [f'aws s3 cp {local} "$MODEL_URI/{relative}" --only-show-errors']
-    if ctx.cloud == "gcp":
-        return [f'gcloud storage cp {local} "$MODEL_URI/{relative}"']
-    return ['account="${MODEL_URI#*@}"; account="${account%%.*}"',
-            f'az storage blob upload --auth-mode login --account-name "$account" --container-name models '
-            f'--name "{relative}" --file {local} --overwrite --only-show-errors > /dev/null']
-
-
 def _each(ctx: CiContext, name: str, var: str, body: list[str]) -> list[str]:
     """Shell running `body` with `var` set to an output's value, or to each value of a per-region map."""
     if ctx.root_outputs.get(name):
@@ -325,30 +315,10 @@ def promote_workflow(ctx: CiContext) -> str:
         jobs.append(_fill("promote_job.yml", env=env, job_env=job_env(ctx, _azure_client("deploy", env)),
                           tf_version=TF_VERSION, auth=auth(ctx, ctx.names.deploy_identity(env)),
                           backend_args=backend_args(ctx, env), locate=locate(ctx),
-                          fetch_evaluation=_indent(_get(ctx, "$RUN_ID/evaluation.json", "evaluation.json"), 10),
-                          put_approved=_indent(_put(ctx, "approved.json", "approved.json"), 10),
+                          fetch_evaluation=_indent(_get(ctx, "$RUN_ID/metadata.json", "metadata.json"), 10),
                           roll=roll_step).rstrip("\n"))
     return _fill("promote.yml", env_options=_env_options(), default_env=MONITORED, workflow_env=workflow_env(ctx),
                  jobs="\n".join(jobs))
-
-
-def _current_data(ctx: CiContext) -> list[str]:
-    """Copy the newest object under DATA_URI (lexically last key: date-partitioned names) to current.csv."""
-    if ctx.cloud == "aws":
-        return ['newest="$(aws s3 ls "$DATA_URI/" --recursive | awk \'{print $4}\' | sort | tail -n 1)"',
-                'test -n "$newest" || { echo "::error::no data under $DATA_URI"; exit 1; }',
-                'bucket="${DATA_URI#s3://}"; bucket="${bucket%%/*}"',
-                'aws s3 cp "s3://$bucket/$newest" current.csv --only-show-errors']
-    if ctx.cloud == "gcp":
-        return ['newest="$(gcloud storage ls "$DATA_URI/**" | sort | tail -n 1)"',
-                'test -n "$newest" || { echo "::error::no data under $DATA_URI"; exit 1; }',
-                'gcloud storage cp "$newest" current.csv']
-    return ['account="${DATA_URI#*@}"; account="${account%%.*}"',
-            'newest="$(az storage blob list --auth-mode login --account-name "$account" --container-name raw '
-            '--query "[].name" -o tsv --only-show-errors | sort | tail -n 1)"',
-            'test -n "$newest" || { echo "::error::no data under $DATA_URI"; exit 1; }',
-            'az storage blob download --auth-mode login --account-name "$account" --container-name raw '
-            '--name "$newest" --file current.csv --only-show-errors > /dev/null']
 
 
 def drift_namespace(slug: str, env: str) -> str:
@@ -376,15 +346,10 @@ def _publish_drift(ctx: CiContext) -> list[str]:
 
 
 def drift_workflow(ctx: CiContext) -> str:
-    fetch = ['test -n "$MODEL_URI" && test -n "$DATA_URI"',
-             *_get(ctx, "approved.json", "approved.json"),
-             'run="$(jq -r .run_id approved.json)"',
-             *_get(ctx, "$run/reference.csv", "reference.csv"),
-             *_current_data(ctx)]
     return _fill("drift.yml", env=MONITORED, workflow_env=workflow_env(ctx),
                  job_env=job_env(ctx, _azure_client("drift", MONITORED)), tf_version=TF_VERSION,
                  auth=auth(ctx, ctx.names.drift_identity()), backend_args=backend_args(ctx, MONITORED),
-                 locate=locate(ctx), fetch_drift_inputs=_indent(fetch, 10),
+                 locate=locate(ctx),
                  publish_drift=_indent(_publish_drift(ctx), 10))
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 
-from .metric_table import DRIFT, ERRORS, LATENCY, PREDICTIONS, PSI_THRESHOLD, Alarm, MetricTable
+from .metric_table import DRIFT, ERRORS, LATENCY, PREDICTIONS, Alarm, MetricTable
 from .render_hcl import Block, Raw, document
 from .render_text import fill, md_cell, template
 
@@ -260,9 +260,4 @@ def render_metrics_code(cloud: str, table: MetricTable) -> dict[str, str]:
         count=json.dumps(PREDICTIONS.name), errors=json.dumps(ERRORS.name), latency=json.dumps(LATENCY.name),
         units="{\n" + "".join(f"    {json.dumps(m.name)}: {json.dumps(m.unit)},\n" for m in serving) + "}"),
         "services/common/tests/test_metrics.py": template("app/services/common/tests/test_metrics.py.tmpl")}
-    if DRIFT in table.metrics:
-        alarm = next((a for a in table.alarms if a.metric == DRIFT.name), None)
-        threshold = alarm.threshold if alarm else PSI_THRESHOLD
-        files["services/common/drift.py"] = fill("app/services/common/drift.py.tmpl", threshold=f"{threshold:g}")
-        files["services/common/tests/test_drift.py"] = template("app/services/common/tests/test_drift.py.tmpl")
     return files

@@ -164,8 +164,8 @@ def test_ml_workflows_close_the_loop_through_the_evaluation_gate(rendered, plans
             assert job["environment"] in ENVIRONMENTS, job_id
             names = [s.get("name", "") for s in _steps(job)]
             gate = names.index("Evaluation gate")
-            assert "jq -e '.passed == true'" in _steps(job)[gate]["run"]
-            writes = [i for i, s in enumerate(_steps(job)) if "approved.json" in s.get("run", "")]
+            assert "jq -e '.gate.passed == true'" in _steps(job)[gate]["run"]
+            writes = [i for i, s in enumerate(_steps(job)) if "registry.approve(" in s.get("run", "")]
             assert writes and min(writes) > gate, f"{name}: approved.json is written only after the gate"
         drift = _load(files[".github/workflows/drift.yml"])
         assert drift["on"]["schedule"] and drift["jobs"]["drift"]["environment"] == "drift"
