@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from amp_contracts import AmpError, ErrorBody, ErrorResponse, Unauthorized
+from amp_runtime.retry import Failure, classify
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -50,5 +51,9 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def unexpected(_: Request, exc: Exception) -> JSONResponse:
+        if classify(exc) is Failure.TRANSIENT:  # the database or the bus is restarting: the same request will work
+            log.warning("request failed on a passing fault: %s: %s", type(exc).__name__, exc)
+            return error_response(503, ErrorBody(code="unavailable", retry_after_s=1,
+                                                 message="the platform is briefly unavailable; retry shortly"))
         log.exception("unhandled error")
         return error_response(500, ErrorBody(code="internal", message="internal error; it has been logged"))

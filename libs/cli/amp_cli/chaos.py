@@ -231,8 +231,10 @@ def chaos_settings(data_dir: Path) -> Settings:
 
 
 def run_chaos(opts: ChaosOptions, data_dir: Path | None = None, log: Any = print) -> Report:
-    scratch = Path(tempfile.mkdtemp(prefix="amp-chaos-")) if data_dir is None else data_dir
-    scratch.mkdir(parents=True, exist_ok=True)
+    if data_dir is not None:
+        data_dir.mkdir(parents=True, exist_ok=True)
+    # a fresh directory each time: the servers' credentials and state belong to one run
+    scratch = Path(tempfile.mkdtemp(prefix="amp-chaos-", dir=data_dir))
     scratch.chmod(0o755)
     stack = Stack(chaos_settings(scratch))
     stack.STABLE_S = 2 * opts.min_uptime_s  # a process that did some work counts as recovered
