@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 
 from amp_contracts import Component, Plan
+from amp_domain.build import ENVIRONMENTS, BuiltComponent, built_component, stand_in
 
 from .render_hcl import Block, Raw, attributes, document
 from .render_text import identifier, load, template
@@ -87,24 +88,17 @@ def variant_template(cloud: str, component: Component) -> tuple[str, str]:
     return f"terraform/{cloud}/modules/{component.capability}.tf", "generic"
 
 
+def module_template(cloud: str, built: BuiltComponent) -> tuple[str, str]:
+    """(template path, variant): the catalog pattern's own module, else the closest variant by name."""
+    if built.module and load(f"terraform/{cloud}/modules/{built.module}.tf") is not None:
+        return f"terraform/{cloud}/modules/{built.module}.tf", built.module
+    return variant_template(cloud, built.component)
+
+
 def split_module(text: str) -> tuple[str, str]:
     """A module template is main.tf, the outputs mark, then outputs.tf."""
     main, _, outputs = text.partition(_OUTPUTS_MARK)
     return main.rstrip("\n") + "\n", outputs.strip("\n") + "\n" if outputs.strip() else ""
-
-
-def settings_of(component: Component, extra: dict[str, str]) -> dict[str, str]:
-    """The component's sizing as a flat string map (module `settings`), keys sorted."""
-    out: dict[str, str] = {}
-    for k, v in {**component.sizing, **extra}.items():
-        if isinstance(v, bool):
-            v = "true" if v else "false"
-        elif isinstance(v, (list, tuple)):
-            v = ",".join(str(x) for x in v)
-        elif isinstance(v, dict):
-            continue
-        out[identifier(str(k))] = str(v)
-    return dict(sorted(out.items()))
 
 
 def _instances(cloud: str, components: list[Component], regions: list[str]) -> list[Instance]:
@@ -129,7 +123,8 @@ def _alias(cloud: str, idx: int) -> str | None:
 
 
 def _module_block(cloud: str, inst: Instance, inputs: list[str], present: dict[str, str],
-                  source_region: dict[str, str], settings: dict[str, str]) -> Block:
+                  source_region: dict[str, str], settings: dict[str, str], built: BuiltComponent,
+                  outputs: dict[str, set[str]]) -> Block:
     head: list[tuple[str, object]] = [("source", f"./modules/{inst.capability}")]
     if inst.for_each_var:
         head.append(("for_each", Raw(f"toset(var.{inst.for_each_var})")))
@@ -145,7 +140,7 @@ def _module_block(cloud: str, inst: Instance, inputs: list[str], present: dict[s
             if settings:
                 body.append((name, settings))
             continue
-        expr = None if spec.source == inst.capability else input_expression(cloud, name, present)
+        expr = None if spec.source == inst.capability else input_expression(cloud, name, present, outputs)
         if expr is None:
             continue
         if spec.regional and spec.source:
@@ -156,31 +151,44 @@ def _module_block(cloud: str, inst: Instance, inputs: list[str], present: dict[s
             elif inst.region_expr != src_region:
                 continue  # a secondary-region instance cannot use the primary region's key or network
         body.append((name, expr))
+    typed = [(i.name, Raw(f"var.{built.sizing_variable}.{i.name}")) for i in built.inputs]
     multi = [kv for kv in body if isinstance(kv[1], dict)]
     single = [kv for kv in body if not isinstance(kv[1], dict)]
-    return Block("module", (inst.block_name,), groups=[head, single + multi])
+    return Block("module", (inst.block_name,), groups=[head, single + multi, typed])
 
 
 def render_infra(plan: Plan, cloud: str, slug: str, feature_names: list[str],
-                 extra_settings: dict[str, dict[str, str]]) -> dict[str, str]:
-    """Every file under `infra/` for this plan."""
+                 extra_settings: dict[str, dict[str, str]], root_inputs: dict[str, object] | None = None
+                 ) -> dict[str, str]:
+    """Every file under `infra/` for this plan.
+
+    Each component's module is its catalog pattern's template; the pattern's typed inputs become
+    required module variables, fed from one typed root variable per component (`<capability>_sizing`)
+    whose value per environment is in `environments/<env>.tfvars` (prod = the plan).
+    `root_inputs` are plan-wide values a module may read (the retraining schedule), as root variables.
+    """
     regions = all_regions(plan)
     order = {cap: i for i, cap in enumerate(MODULE_ORDER)}
     components = sorted({c.capability: c for c in plan.components}.values(), key=lambda c: order[c.capability])
+    built = {c.capability: built_component(cloud, c) for c in components}
     files: dict[str, str] = {}
     module_inputs: dict[str, list[str]] = {}
     module_outputs: dict[str, list[tuple[str, str]]] = {}
     for comp in components:
-        path, variant = variant_template(cloud, comp)
+        path, variant = module_template(cloud, built[comp.capability])
+        if built[comp.capability].pattern is None:
+            built[comp.capability] = stand_in(cloud, comp, path.rsplit("/", 1)[-1].removesuffix(".tf"))
         main, outputs = split_module(template(path))
-        inputs = referenced_inputs(cloud, main)
+        typed = {i.name for i in built[comp.capability].inputs}
+        inputs = referenced_inputs(cloud, main, typed)
         module_inputs[comp.capability] = inputs
         module_outputs[comp.capability] = _OUTPUT.findall(outputs)
         base = f"infra/modules/{comp.capability}"
         header = (f"# {comp.capability}: {comp.pattern_id} ({variant} template)\n"
                   + _module_versions(cloud))
         files[f"{base}/main.tf"] = document([header, main])
-        files[f"{base}/variables.tf"] = document(_variable_blocks(cloud, inputs))
+        files[f"{base}/variables.tf"] = document(_variable_blocks(cloud, inputs)
+                                                 + _typed_variable_blocks(built[comp.capability]))
         files[f"{base}/outputs.tf"] = outputs or "\n"
 
     instances = _instances(cloud, components, regions)
@@ -195,23 +203,62 @@ def render_infra(plan: Plan, cloud: str, slug: str, feature_names: list[str],
         else:
             present[inst.capability] = f"module.{inst.block_name}"
             source_region[inst.capability] = inst.region_expr
-    by_cap = {c.capability: c for c in components}
+    outputs_of = {cap: {name for name, _ in outs} for cap, outs in module_outputs.items()}
     blocks: list[Block | str] = [_locals(cloud, feature_names)]
     if cloud == "azure":
         blocks.append(template("terraform/azure/root_resource_group.tf"))
     for inst in instances:
-        settings = settings_of(by_cap[inst.capability], extra_settings.get(inst.capability, {}))
-        blocks.append(_module_block(cloud, inst, module_inputs[inst.capability], present, source_region, settings))
+        # Only the platform-owned monitoring and CI/CD templates still read a `settings` map: plan-wide
+        # values (the latency objective), never a component's sizing, which is typed.
+        settings = dict(sorted(extra_settings.get(inst.capability, {}).items()))
+        blocks.append(_module_block(cloud, inst, module_inputs[inst.capability], present, source_region, settings,
+                                    built[inst.capability], outputs_of))
     files["infra/main.tf"] = document(blocks)
     used_root = {n for ins in module_inputs.values() for n in ins}
-    files["infra/variables.tf"] = document(_root_variables(cloud, slug, regions, instances, components, used_root))
+    files["infra/variables.tf"] = document(
+        _root_variables(cloud, slug, regions, instances, components, used_root)
+        + _root_input_variables(cloud, used_root, root_inputs or {})
+        + [_sizing_variable(built[c.capability]) for c in components if built[c.capability].inputs])
     files["infra/outputs.tf"] = document(_root_outputs(instances, module_outputs)) if instances else "\n"
     files["infra/versions.tf"] = _versions(cloud)
     files["infra/providers.tf"] = _providers(cloud, regions)
     files["infra/backend.tf"] = _backend(cloud)
-    for env in ("dev", "staging", "prod"):
-        files[f"infra/environments/{env}.tfvars"] = attributes([("environment", env)], 0)
+    for env in ENVIRONMENTS:
+        files[f"infra/environments/{env}.tfvars"] = environment_tfvars(env, [built[c.capability] for c in components])
     return files
+
+
+def environment_tfvars(env: str, built: list[BuiltComponent]) -> str:
+    """One environment's values: its name and every component's typed sizing (prod is the plan)."""
+    items: list[tuple[str, object]] = [("environment", env)]
+    for b in built:
+        if b.inputs:
+            items.append((b.sizing_variable, {i.name: i.values[env] for i in b.inputs}))
+    head = ("# Sizing of this environment. prod is the approved plan; dev and staging run fewer replicas of\n"
+            "# the same size. Edit here, not in the modules: the conformance check compares prod with the plan.\n")
+    return head + attributes(items, 0)
+
+
+def _typed_variable_blocks(built: BuiltComponent) -> list[Block]:
+    return [_variable(i.name, i.spec.type, i.spec.description) for i in built.inputs]
+
+
+def _sizing_variable(built: BuiltComponent) -> Block:
+    fields = ", ".join(f"{i.name} = {i.spec.type}" for i in built.inputs)
+    return _variable(built.sizing_variable, f"object({{ {fields} }})",
+                     f"Sizing of {built.capability} ({built.component.pattern_id}) in this environment; "
+                     "prod is the plan.")
+
+
+def _root_input_variables(cloud: str, used: set[str], values: dict[str, object]) -> list[Block]:
+    """Plan-wide root variables a module reads (declared in the wiring with a `var.` source)."""
+    out: list[Block] = []
+    for name in sorted(used):
+        spec = INPUTS[cloud][name]
+        root = spec.output.removeprefix("var.") if spec.source is None and spec.output.startswith("var.") else None
+        if root in values:
+            out.append(_variable(root, spec.type, spec.description, values[root]))
+    return out
 
 
 def _module_versions(cloud: str) -> str:

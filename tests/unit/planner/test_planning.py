@@ -46,7 +46,13 @@ def test_capabilities_follow_the_workload() -> None:
     assert {"ingest_stream", "stream_processing", "feature_store", "serving_online"} <= both
     for plan in (_plan(workload_types=["batch"]), _plan()):
         assert {"storage", "training", "registry", "monitoring", "ci_cd"} <= _caps(plan)
-    assert not {"security_kms", "networking_private", "audit_logging"} & _caps(_plan(data_classification="internal"))
+    internal = _plan(data_classification="internal")
+    assert not {"security_kms", "audit_logging"} & _caps(internal)
+    # A private network only when a chosen pattern cannot run without one, and the plan says why.
+    needing = [c.pattern_id for c in internal.components
+               if "networking_private" in (load_catalog(internal.cloud).pattern(c.pattern_id).needs)]
+    assert ("networking_private" in _caps(internal)) == bool(needing)
+    assert all(any(pid in a and "networking_private" in a for a in internal.assumptions) for pid in needing)
     for kw in ({"data_classification": "pii"}, {"data_classification": "confidential"}, {"compliance": ["hipaa"]}):
         assert {"security_kms", "networking_private", "audit_logging"} <= _caps(_plan(**kw)), kw
 
