@@ -225,7 +225,91 @@ def render_infra(plan: Plan, cloud: str, slug: str, feature_names: list[str],
     files["infra/backend.tf"] = _backend(cloud)
     for env in ENVIRONMENTS:
         files[f"infra/environments/{env}.tfvars"] = environment_tfvars(env, [built[c.capability] for c in components])
+    files["infra/tests/plan.tftest.hcl"] = plan_tests(cloud, regions, [built[c.capability] for c in components],
+                                                      module_inputs, used_root, root_inputs or {})
     return files
+
+
+#: Stand-in values for a module's wiring inputs in its own test run (nothing is created: providers are mocked).
+_TEST_VALUES: dict[str, object] = {
+    "name_prefix": "plan-test", "container_image": "registry.example/service:test", "github_repository": "acme/svc",
+    "project_id": "plan-test", "resource_group_name": "plan-test", "vpc_id": "vpc-0123456789abcdef0",
+    "subnet_ids": ["subnet-a", "subnet-b", "subnet-c"], "security_group_ids": ["sg-0123456789abcdef0"],
+    "feature_names": ["f1", "f2"], "tags": {}, "settings": {},
+}
+#: Data sources whose mocked results must look real for the plan to proceed (zones, account, JSON policies).
+_MOCK_DATA: dict[str, list[tuple[str, dict[str, object]]]] = {
+    "aws": [("aws_availability_zones", {"names": Raw("[for s in [\"a\", \"b\", \"c\"] : \"%s${s}\"]")}),
+            ("aws_caller_identity", {"account_id": "123456789012"}),
+            ("aws_iam_policy_document", {"json": "{\"Version\":\"2012-10-17\",\"Statement\":[]}"}),
+            ("aws_vpc", {"cidr_block": "10.40.0.0/16"})],
+    "gcp": [("google_project", {"number": "123456789012"})],
+    "azure": [("azurerm_client_config", {"tenant_id": "00000000-0000-0000-0000-000000000000",
+                                         "object_id": "00000000-0000-0000-0000-000000000000"})],
+}
+_PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_]*)\}")
+
+
+def plan_tests(cloud: str, regions: list[str], built: list[BuiltComponent], module_inputs: dict[str, list[str]],
+               used_root: set[str], root_inputs: dict[str, object]) -> str:
+    """`terraform test` with mocked providers: the prod plan must plan, and each module shows the plan's sizing.
+
+    The conditions come from the catalog pattern (`asserts`), filled with the planned prod values, so
+    a module that drops or rewires a planned value fails its test.
+    """
+    name = PROVIDERS[cloud][0]
+    mocks = []
+    aliases = [None] + ([f"region_{i}" for i in range(1, len(regions))] if cloud == "aws" else [])
+    for alias in aliases:
+        data_blocks = []
+        for source, defaults in _MOCK_DATA[cloud]:
+            values = {k: (Raw(v.expr % regions[0]) if isinstance(v, Raw) else v) for k, v in defaults.items()}
+            data_blocks.append(Block("mock_data", (source,), groups=[[("defaults", values)]]))
+        mocks.append(Block("mock_provider", (name,), groups=[[("alias", alias)] if alias else []], blocks=data_blocks))
+    root_vars: list[tuple[str, object]] = []
+    if cloud == "gcp":
+        root_vars.append(("project_id", "plan-test"))
+    for var in ("container_image", "github_repository"):
+        if var in used_root:
+            root_vars.append((var, _TEST_VALUES[var]))
+    root_vars += sorted(root_inputs.items())
+    root_vars += [(b.sizing_variable, {i.name: i.prod for i in b.inputs}) for b in built if b.inputs]
+    prod = Block("run", ("prod_plans",), groups=[[("command", Raw("plan"))]], blocks=[
+        Block("variables", groups=[[("environment", "prod"), *root_vars]])])
+    runs = [prod]
+    for b in built:
+        conditions = list(b.pattern.asserts) if b.pattern else []
+        if not conditions:
+            continue
+        values = {i.name: i.prod for i in b.inputs}
+        variables: list[tuple[str, object]] = []
+        for inp in module_inputs[b.capability]:
+            spec = INPUTS[cloud][inp]
+            if inp == "region":
+                variables.append((inp, regions[0]))
+            elif inp in _TEST_VALUES:
+                variables.append((inp, _TEST_VALUES[inp]))
+            elif inp in root_inputs:
+                variables.append((inp, root_inputs[inp]))
+            elif spec.default is REQUIRED:
+                variables.append((inp, [] if spec.type.startswith("list") else "plan-test"))
+        variables += [(i.name, i.prod) for i in b.inputs]
+        asserts = [Block("assert", groups=[[
+            ("condition", Raw(_PLACEHOLDER.sub(lambda m, v=values: _hcl_literal(v.get(m.group(1), m.group(0))), c))),
+            ("error_message", f"{b.capability} does not build what the plan says: {c}"),
+        ]]) for c in conditions]
+        runs.append(Block("run", (f"{b.capability}_matches_plan",), groups=[[("command", Raw("plan"))]], blocks=[
+            Block("module", groups=[[("source", f"./modules/{b.capability}")]]),
+            Block("variables", groups=[variables]), *asserts]))
+    head = ("# Plan-time checks with mocked providers (no cloud account needed): `terraform test` in infra/.\n"
+            "# The values and conditions are the approved plan's; change the plan, not this file.\n")
+    return head + document([*mocks, *runs])
+
+
+def _hcl_literal(value: object) -> str:
+    if isinstance(value, str):
+        return '"' + value.replace('"', '\\"') + '"'
+    return str(value)
 
 
 def environment_tfvars(env: str, built: list[BuiltComponent]) -> str:
@@ -344,7 +428,7 @@ def _root_outputs(instances: list[Instance], outputs: dict[str, list[tuple[str, 
 
 def _versions(cloud: str) -> str:
     name, source, version = PROVIDERS[cloud]
-    block = Block("terraform", groups=[[("required_version", ">= 1.6.0")]], blocks=[
+    block = Block("terraform", groups=[[("required_version", ">= 1.7.0")]], blocks=[
         Block("required_providers", groups=[[(name, {"source": source, "version": version})]]),
     ])
     return "# Provider versions are pinned here; `terraform init` records the exact build in .terraform.lock.hcl.\n" + block.render()

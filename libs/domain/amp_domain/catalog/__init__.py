@@ -195,6 +195,9 @@ class Pattern(BaseModel):
     inputs: dict[str, ModuleInput] = Field(default_factory=dict, description=(
         "Typed module inputs; each is a sizing key, passed to the module as a variable of this type. "
         "Sizing keys not listed are usage assumptions (priced, not configured)."))
+    asserts: list[str] = Field(default_factory=list, description=(
+        "Terraform test conditions on the module's resources, `{input}` replaced by the planned value: "
+        "what a plan of the module must show (desired count, sizes, health-check path)."))
     needs: list[str] = Field(default_factory=list, description=(
         "Capabilities the module cannot run without (a Fargate service needs a private network)."))
 
