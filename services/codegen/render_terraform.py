@@ -176,8 +176,11 @@ def render_infra(plan: Plan, cloud: str, slug: str, feature_names: list[str],
     module_outputs: dict[str, list[tuple[str, str]]] = {}
     for comp in components:
         path, variant = module_template(cloud, built[comp.capability])
-        if built[comp.capability].pattern is None:
-            built[comp.capability] = stand_in(cloud, comp, path.rsplit("/", 1)[-1].removesuffix(".tf"))
+        template_name = path.rsplit("/", 1)[-1].removesuffix(".tf")
+        if built[comp.capability].module != template_name:
+            # No module builds this pattern: the closest template stands in, with its owner's typed inputs,
+            # and the conformance check fails the repository (the code is not the plan).
+            built[comp.capability] = stand_in(cloud, comp, template_name)
         main, outputs = split_module(template(path))
         typed = {i.name for i in built[comp.capability].inputs}
         inputs = referenced_inputs(cloud, main, typed)

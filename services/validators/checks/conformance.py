@@ -67,6 +67,8 @@ def _component_findings(infra: Infra, bc: BuiltComponent, plan: Plan) -> list[Fi
     if not calls:
         return [*findings, Finding(rule="component-not-rendered", path=MAIN,
                                    message=f"{cap} ({pid}) is planned but the root calls no module for it")]
+    if bc.pattern is None or bc.pattern.module is None:
+        return findings  # a stand-in module's settings are not the plan's: the finding above says why
     planned_regions = [r for r in bc.component.regions if r] or plan.regions[:1]
     for_each = [c for c in calls.values() if "for_each" in c]
     instances = len(calls) if not for_each else len(_for_each_regions(infra, for_each[0]))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import threading
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 INFRA = "infra/"
@@ -19,7 +20,9 @@ _EXPR = re.compile(r"^\$\{(.*)\}$", re.DOTALL)
 _MODULE_DIR = re.compile(r"^infra/modules/([^/]+)/([^/]+\.tf)$")
 
 
+@lru_cache(maxsize=256)
 def parse(text: str) -> dict[str, Any]:
+    """One file parsed (cached by content: the checks read the same files; callers never mutate it)."""
     # lazy: the HCL parser builds its grammar on import
     import hcl2
 
