@@ -75,8 +75,8 @@ def test_conformance_passes_or_names_exactly_the_patterns_no_module_builds(cases
 
 def test_native_scenarios_of_the_readme_kind_are_fully_built(cases):
     """The README's example (fraud on AWS) and the scenarios whose own cloud serves containers managed."""
-    for name in ("fraud-eu-pci__aws", "hipaa-imaging__aws", "two-region-ha__aws", "churn-batch-gcp__gcp",
-                 "forecast-azure-serverless__azure"):
+    for name in ("fraud-eu-pci__aws", "hipaa-imaging__aws", "two-region-ha__aws", "reuse-existing-stack__aws",
+                 "churn-batch-gcp__gcp", "forecast-azure-serverless__azure"):
         plan, _, _, files = cases[name]
         assert conformance(files, plan).status == "pass", name
 
