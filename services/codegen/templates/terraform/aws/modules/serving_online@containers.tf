@@ -156,6 +156,7 @@ resource "aws_lb" "api" {
 }
 
 resource "aws_lb_target_group" "api" {
+  # checkov:skip=CKV_AWS_378:Load balancer to task traffic stays inside the private subnets; TLS ends at the internal load balancer once a certificate exists.
   name                 = local.short_name
   port                 = 8080
   protocol             = "HTTP"
