@@ -58,8 +58,6 @@ class Settings(BaseModel):
     provider: str = "deterministic"
     anthropic_api_key: str | None = None
     validators_checkov: bool = False
-    validators_terraform: bool = Field(True, description="AMP_TERRAFORM_VALIDATE: run terraform init/validate/test "
-                                                         "(mocked providers) where the provider is available offline.")
     validators_timeout_s: float = Field(120.0, gt=0, description="AMP_VALIDATORS_TIMEOUT_S: wall time of each tool "
                                                                  "run, and of each step of the generated code's run.")
     log_level: str = "INFO"
@@ -120,7 +118,6 @@ class Settings(BaseModel):
             "provider": e.get("AMP_PROVIDER") or ("anthropic" if e.get("ANTHROPIC_API_KEY") else "deterministic"),
             "anthropic_api_key": e.get("ANTHROPIC_API_KEY") or None,
             "validators_checkov": e.get("AMP_CHECKOV", "0") == "1",
-            "validators_terraform": e.get("AMP_TERRAFORM_VALIDATE", "1") == "1",
             "log_level": e.get("AMP_LOG_LEVEL", "INFO"),
             "public_url": e.get("AMP_PUBLIC_URL") or None,
             "webhook_allow_http": e.get("AMP_WEBHOOK_ALLOW_HTTP", "0") == "1",
@@ -159,7 +156,6 @@ class Settings(BaseModel):
                "AMP_GATE_TTL_S": str(self.gate_ttl_s), "AMP_GATE_REMINDER_BEFORE_S": str(self.gate_reminder_before_s),
                "AMP_ACK_WAIT_S": str(self.ack_wait_s), "AMP_MAX_DELIVER": str(self.max_deliver),
                "AMP_SWEEP_INTERVAL_S": str(self.sweep_interval_s), "AMP_CHECKOV": "1" if self.validators_checkov else "0",
-               "AMP_TERRAFORM_VALIDATE": "1" if self.validators_terraform else "0",
                "AMP_MAX_WORKERS": str(self.max_workers), "AMP_STREAM_REPLICAS": str(self.stream_replicas),
                "AMP_SSE_MAX_DURATION_S": str(self.sse_max_duration_s),
                "AMP_ARTIFACT_URL_TTL_S": str(self.artifact_url_ttl_s), "AMP_PUBLIC_URL": self.public_base_url,
