@@ -34,8 +34,10 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+from amp_runtime.artifacts import S3ArtifactStore, artifact_store
+from amp_runtime.db import create_pool
 from amp_runtime.embedded import free_port
-from amp_runtime.gitstore import DEFAULT_REF, open_or_init
+from amp_runtime.gitstore import git_store, history
 from amp_runtime.settings import Settings
 
 from .client import ApiError, Client
@@ -368,18 +370,16 @@ async def _check_database(stack: Stack, ds_ids: list[str]) -> list[str]:
                                 "FROM decision_sets WHERE id = ANY($1::uuid[]) GROUP BY project_id", ids)
     finally:
         await conn.close()
-    for row in rows:
-        repo_path = stack.settings.repos_dir / f"{row['project_id']}.git"
-        if not repo_path.exists():
-            problems.append(f"project {row['project_id']}: no repository")
-            continue
-        repo = open_or_init(repo_path)
-        try:
-            head = repo.refs[DEFAULT_REF.encode()]
-            commits = sum(1 for _ in repo.get_walker(include=[head]))
-        finally:
-            repo.close()
-        if commits != row["completed"]:
-            problems.append(f"project {row['project_id']}: {commits} git commit(s) for {row['completed']} "
-                            "completed version(s)")
+    settings = stack.settings
+    pool = await create_pool(settings.database_url, max_size=2)
+    try:
+        artifacts = artifact_store(settings.artifacts_dir, settings.s3_bucket, settings.s3_endpoint_url)
+        git = git_store(pool, artifacts if isinstance(artifacts, S3ArtifactStore) else None)
+        for row in rows:
+            commits = len(await history(git.repo(str(row["project_id"]))))
+            if commits != row["completed"]:
+                problems.append(f"project {row['project_id']}: {commits} git commit(s) for {row['completed']} "
+                                "completed version(s)")
+    finally:
+        await pool.close()
     return problems
