@@ -57,8 +57,8 @@ async def bulk_history(pool: asyncpg.Pool, target: int, events_per_ds: int = 10,
                 "t.reports, t.diff, t.artifact_key, t.tree_key, t.git_commit "
                 "FROM bulk_d d, (SELECT * FROM decision_sets WHERE id = $1) t", tmpl)
             await conn.execute(
-                "INSERT INTO events (project_id, decision_set_id, run_id, node_name, type, step_key, seq, data) "
-                "SELECT d.project_id, d.id, 'bulk', $2, $3, 'bulk:' || d.id || ':' || s, 0, $4 "
+                "INSERT INTO events (project_id, decision_set_id, run_id, node_name, type, step_key, seq, number, data) "
+                "SELECT d.project_id, d.id, 'bulk', $2, $3, 'bulk:' || d.id || ':' || s, 0, s, $4 "
                 "FROM bulk_d d, generate_series(1, $1) s", events_per_ds, ev["node_name"] if ev else "planner",
                 ev["type"] if ev else "reason-card", ev["data"] if ev else {})
             await conn.execute(
@@ -81,14 +81,18 @@ async def long_stream(pool: asyncpg.Pool, n_events: int) -> str:
         await conn.execute("INSERT INTO projects (id, name, ds_count) VALUES ($1, 'bench-replay', 1)", pid)
         await conn.execute("INSERT INTO decision_sets (id, project_id, version, status, stage) "
                            "VALUES ($1, $2, 1, 'completed', 'done')", ds, pid)
+        # The bench's caller may read it: the members of the projects the bench itself created.
+        await conn.execute("INSERT INTO project_members (project_id, user_id, role) "
+                           "SELECT DISTINCT ON (user_id) $1::uuid, user_id, role FROM project_members "
+                           "WHERE role = 'owner'", pid)
         await conn.execute(
-            "INSERT INTO events (project_id, decision_set_id, run_id, node_name, type, step_key, seq, data) "
-            "SELECT $1, $2, 'bench', 'planner', 'reason-card', 'replay:' || s, 0, $3 "
+            "INSERT INTO events (project_id, decision_set_id, run_id, node_name, type, step_key, seq, number, data) "
+            "SELECT $1, $2, 'bench', 'planner', 'reason-card', 'replay:' || s, 0, s, $3 "
             "FROM generate_series(1, $4) s", pid, ds, card or {}, n_events - 1)
         await conn.execute(
-            "INSERT INTO events (project_id, decision_set_id, run_id, node_name, type, step_key, seq, data) "
-            "VALUES ($1, $2, 'bench', 'diff_and_persist', 'run-complete', 'replay:end', 0, $3)",
-            pid, ds, {"decision_set_id": str(ds), "version": 1, "status": "completed"})
+            "INSERT INTO events (project_id, decision_set_id, run_id, node_name, type, step_key, seq, number, data) "
+            "VALUES ($1, $2, 'bench', 'diff_and_persist', 'run-complete', 'replay:end', 0, $4, $3)",
+            pid, ds, {"decision_set_id": str(ds), "version": 1, "status": "completed"}, n_events)
     return str(ds)
 
 

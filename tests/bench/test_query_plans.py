@@ -69,8 +69,8 @@ async def fill(pool: asyncpg.Pool) -> dict[str, str]:
             {"components": [{"id": "c", "capability": "serving_online"}] * 20}, {"monthly_usd": 1234.5})
         await conn.execute("UPDATE decision_sets SET gate_expires_at = NULL WHERE status = 'completed'")
         await conn.execute(
-            "INSERT INTO events (project_id, decision_set_id, run_id, node_name, type, step_key, seq, data) "
-            "SELECT project_id, id, 'r', 'planner', 'reason-card', 'k' || s, 0, '{\"summary\": \"x\"}'::jsonb "
+            "INSERT INTO events (project_id, decision_set_id, run_id, node_name, type, step_key, seq, number, data) "
+            "SELECT project_id, id, 'r', 'planner', 'reason-card', 'k' || s, 0, s, '{\"summary\": \"x\"}'::jsonb "
             "FROM d, generate_series(1, $1) s", EVENTS_PER_DS)
         await conn.execute(
             "INSERT INTO agent_runs (idem_key, project_id, decision_set_id, service, node, ok, output) "
