@@ -80,7 +80,7 @@ def sign_in(page, token: str) -> None:
     page.fill("#signin-token", token)
     page.click("button[type=submit]")
     page.wait_for_url(re.compile(r"/(#.*)?$"))
-    page.wait_for_selector("#project-list")
+    page.wait_for_selector("#project-list", state="attached")  # hidden behind the menu on a narrow screen
 
 
 @pytest.fixture()
