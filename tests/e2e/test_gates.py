@@ -123,15 +123,16 @@ def test_policy_fail_needs_a_waiver(client) -> None:
     assert {w["rule_id"] for w in approval["waivers"]} == set(failed)
 
 
-def test_project_policy_pack_and_waivers_are_applied_and_shown(client) -> None:
+def test_project_policy_pack_and_waivers_are_applied_and_shown(client, auth_headers) -> None:
     project = client.create_project("packs")
-    bad = httpx.put(f"{client.base_url}/projects/{project['id']}/policies", json={"rules": [{"nonsense": True}]})
+    bad = httpx.put(f"{client.base_url}/projects/{project['id']}/policies", json={"rules": [{"nonsense": True}]},
+                    headers=auth_headers)
     assert bad.status_code == 422 and bad.json()["error"]["code"] == "validation_failed"
     import json as _json
     from pathlib import Path
 
     rules = _json.loads(Path(__file__).with_name("policy_pack.json").read_text())
-    ok = httpx.put(f"{client.base_url}/projects/{project['id']}/policies", json={"rules": rules})
+    ok = httpx.put(f"{client.base_url}/projects/{project['id']}/policies", json={"rules": rules}, headers=auth_headers)
     assert ok.status_code == 200, ok.text
     ds = client.submit(project["id"], FRAUD)["decision_set_id"]
     gate = follow(client, ds, is_gate)[-1][1]
