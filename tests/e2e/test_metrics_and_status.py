@@ -40,7 +40,8 @@ def total(samples: dict, name: str, **labels: str) -> float:
 
 @pytest.mark.timeout(600)
 def test_metrics_move_with_a_run_and_status_sees_every_service(settings, tmp_path) -> None:
-    with own_stack(settings, tmp_path, health=True) as (stack, client):
+    operator = settings.model_copy(update={"admins": ("ops-user",)})
+    with own_stack(operator, tmp_path, health=True) as (stack, client):
         agent_url = {a: f"http://127.0.0.1:{stack.health_ports[f'{a}-0']}/metrics" for a in AGENTS}
         before = {a: scrape(u) for a, u in agent_url.items()}
         signed_in = dict(client.http.headers)
@@ -85,8 +86,8 @@ def test_metrics_move_with_a_run_and_status_sees_every_service(settings, tmp_pat
         # the operator's command: every service serving, JSON for scripts, exit 0
         r = subprocess.run([sys.executable, "-m", "amp_cli.main", "status", "--gateway", stack.gateway_url, "--json"],
                            capture_output=True, text=True, timeout=60,
-                           env={**os.environ, "AMP_TOKEN": stack.token("test-user")})
+                           env={**os.environ, "AMP_TOKEN": stack.token("ops-user")})
         assert r.returncode == 0, (r.stdout, r.stderr)
         doc = json.loads(r.stdout)
         assert doc["status"] == "ok", {k: v["health"] for k, v in doc["services"].items()}
-        assert doc["gates"]["oldest"] is None or doc["gates"]["oldest"]["decision_set_id"] != ds
+        assert doc["gates"]["oldest"] is None or doc["gates"]["oldest"]["decision_set_id"] != ds  # operators see ids

@@ -100,7 +100,8 @@ def test_one_run_is_one_trace_across_the_gateway_and_every_agent(traced_stack) -
     assert any(s.name.endswith(" process") and s.attributes.get("messaging.system") == "nats" for s in spans)
     # one span per LangGraph node, with the provider that answered
     nodes = [s for s in spans if ".node." in s.name]
-    assert {"planner.node.planner", "policy.node.policy_eval", "codegen.node.codegen"} <= {s.name for s in nodes}
+    # (not policy: its process was killed before it exported, and the redelivered step replays its record)
+    assert {"planner.node.planner", "critics.node.critic_tech", "codegen.node.codegen"} <= {s.name for s in nodes}
     assert all(s.attributes.get("gen_ai.system") for s in nodes)
     assert any(s.service == "amp-planner" and s.name.startswith(("SELECT", "INSERT", "UPDATE", "BEGIN"))
                or s.attributes.get("db.system") == "postgresql" for s in spans), "database spans"

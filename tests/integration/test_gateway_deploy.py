@@ -167,7 +167,7 @@ def test_streams_end_at_their_maximum_duration_and_resume_without_gap_or_duplica
                 client.approve(ds, waivers=waivers_for(policy))
                 approved = True
         assert cuts >= 1 and approved
-        stored = [e["id"] for e in client.all_events(ds)]
+        stored = [e["number"] for e in client.all_events(ds)]
         streamed = [eid for _, _, eid in seen]
         assert streamed == stored  # every event once, in order, across all the cut responses
         assert seen[-1][1]["status"] == "completed"
