@@ -91,7 +91,8 @@ def routes(deps: Deps) -> list[Route]:
 
     persist = PersistDeps(git=deps.git, load_tree=deps.artifacts.get,
                           put_artifact=deps.artifacts.put, artifact_key=artifact_key, tree_key_of=tree_key_of,
-                          checkov=deps.settings.validators_checkov, timeout_s=deps.settings.validators_timeout_s)
+                          checkov=deps.settings.validators_checkov, timeout_s=deps.settings.validators_timeout_s,
+                          osv_url=deps.settings.osv_url)
     svc = Validators(graph=build_graph(persist, deps.checkpointer), db=deps.reader,
                      packs_fingerprint=deps.providers.packs.fingerprint)
     return [route(Subjects.CODEGEN_COMPLETED, partial(on_generated, svc))]
