@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import sys
 import threading
+from pathlib import Path
 
 from ..report import Finding, ToolResult
 from ..toolenv import MYPY, ToolUnavailable, ensure_tool, tools_root
@@ -31,8 +33,26 @@ _LINE = re.compile(r"^(?P<path>[^:\n]+\.pyi?):(?P<line>\d+):(?:\d+:)? (?P<sev>er
                    r"(?:  \[(?P<code>[a-z0-9-]+)\])?$")
 
 
+_pruned = threading.Lock()
+_pruned_once: list[bool] = []
+
+
+def _prune(root: Path) -> None:
+    """Caches of processes that have ended are removed (once per process), so restarts do not pile them up."""
+    with _pruned:
+        if _pruned_once:
+            return
+        _pruned_once.append(True)
+        for child in root.glob("*-*") if root.is_dir() else ():
+            pid = child.name.split("-", 1)[0]
+            if pid.isdigit() and int(pid) != os.getpid() and not Path(f"/proc/{pid}").exists():
+                shutil.rmtree(child, ignore_errors=True)
+
+
 def _cache_dir() -> str:
-    path = tools_root() / "mypy-cache" / f"{os.getpid()}-{threading.get_ident()}"
+    root = tools_root() / "mypy-cache"
+    _prune(root)
+    path = root / f"{os.getpid()}-{threading.get_ident()}"
     path.mkdir(parents=True, exist_ok=True)
     return str(path)
 
