@@ -24,7 +24,7 @@ from faststream import FastStream
 
 from .graph import build_graph
 from .nodes import PersistDeps
-from .toolenv import ACTIONLINT, CHECKOV, ToolUnavailable, ensure_tool
+from .toolenv import ACTIONLINT, CHECKOV, MYPY, ToolUnavailable, ensure_tool
 
 SERVICE = "validators"
 log = logging.getLogger("amp.validators")
@@ -39,7 +39,7 @@ def warm_tools(checkov: bool) -> threading.Thread:
     """Create the isolated tool environments once, in the background (as pre-commit does), so a
     run never waits for an install: until they are ready their checks report `skipped`."""
     def install() -> None:
-        for spec in (ACTIONLINT, *((CHECKOV,) if checkov else ())):
+        for spec in (ACTIONLINT, MYPY, *((CHECKOV,) if checkov else ())):
             try:
                 ensure_tool(spec)
             except ToolUnavailable as e:
@@ -91,7 +91,8 @@ def routes(deps: Deps) -> list[Route]:
 
     persist = PersistDeps(git=deps.git, load_tree=deps.artifacts.get,
                           put_artifact=deps.artifacts.put, artifact_key=artifact_key, tree_key_of=tree_key_of,
-                          checkov=deps.settings.validators_checkov, timeout_s=deps.settings.validators_timeout_s)
+                          checkov=deps.settings.validators_checkov, timeout_s=deps.settings.validators_timeout_s,
+                          osv_url=deps.settings.osv_url)
     svc = Validators(graph=build_graph(persist, deps.checkpointer), db=deps.reader,
                      packs_fingerprint=deps.providers.packs.fingerprint)
     return [route(Subjects.CODEGEN_COMPLETED, partial(on_generated, svc))]

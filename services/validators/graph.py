@@ -40,7 +40,8 @@ def build_graph(persist: nodes.PersistDeps, checkpointer: Any = None) -> Any:
         return {"files": files, "merge_conflicts": conflicts, "user_commit": user_commit, "cards": cards}
 
     async def validators(state: ValidatorsState) -> dict[str, Any]:
-        return await asyncio.to_thread(nodes.validators, state["files"], persist.checkov, persist.timeout_s)
+        return await asyncio.to_thread(nodes.validators, state["files"], persist.checkov, persist.timeout_s,
+                                     persist.osv_url)
 
     def rationale_compile(state: ValidatorsState) -> dict[str, Any]:
         own = stamp_cards(state.get("cards", []), f"{state['decision_set_id']}/validators")

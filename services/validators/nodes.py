@@ -20,7 +20,8 @@ from amp_runtime.gitstore import GitStore, commit_on_head, read_tree
 from .changes import change_summary
 from .checks import validate_tree
 from .rationale import compile_rationale
-from .report import ValidationReport, to_json, to_sarif
+from .report import ValidationReport, overall_of, to_json, to_sarif
+from .sbom import SBOM_PATH, osv_scan, sbom
 
 #: The state keys whose change the Change Summary reports.
 STATE_KEYS = ("constraints", "plan", "risks", "cost", "policy", "assumptions")
@@ -37,6 +38,7 @@ class PersistDeps:
     tree_key_of: Callable[[str], Any]
     checkov: bool = False
     timeout_s: float = 120.0
+    osv_url: str = ""
 
 
 #: Regenerated on every version from the run itself, never merged from a user's copy.
@@ -58,10 +60,13 @@ def carry_user_edits(generated: dict[str, str], upload: tuple[str, str, dict[str
     return merged.files, merged.conflicts, user_commit
 
 
-def validators(files: dict[str, str], checkov: bool, timeout_s: float = 120.0) -> dict[str, Any]:
+def validators(files: dict[str, str], checkov: bool, timeout_s: float = 120.0, osv_url: str = "") -> dict[str, Any]:
     # install_tools: a tool env the background warm-up is still building is waited for (its lock),
     # not reported `skipped`, so the first run on a fresh machine checks everything.
     report: ValidationReport = validate_tree(files, checkov=checkov, install_tools=True, timeout_s=timeout_s)
+    bom, bom_result = sbom(files)
+    tools = [*report.tools, bom_result, osv_scan(bom, osv_url)]
+    report = report.model_copy(update={"tools": tools, "overall": overall_of(tools, report.secrets_found)})
     failing = [t for t in report.tools if t.status in ("fail", "error")]
     not_run = [t for t in report.tools if t.status == "skipped" and (t.reason or "").startswith("no isolation")]
     card = CardDraft(
@@ -78,8 +83,10 @@ def validators(files: dict[str, str], checkov: bool, timeout_s: float = 120.0) -
         links={"report": "/reports/validation.json", "sarif": "/reports/validation.sarif"},
         confidence=0.95 if report.overall == "pass" else 0.5,
     )
-    return {"validation": json.loads(to_json(report)),
-            "reports": {"reports/validation.json": to_json(report), "reports/validation.sarif": to_sarif(report)},
+    documents = {"reports/validation.json": to_json(report), "reports/validation.sarif": to_sarif(report)}
+    if bom is not None:
+        documents[SBOM_PATH] = bom
+    return {"validation": json.loads(to_json(report)), "reports": documents,
             "cards": [card]}
 
 

@@ -372,10 +372,10 @@ class Sandbox:
 
     def run(self, argv: list[str], *, timeout_s: float, memory_mb: int = DEFAULT_MEMORY_MB,
             env: dict[str, str] | None = None, cwd: Path | None = None,
-            readonly: list[Path] | None = None) -> RunResult:
-        """A static tool over the tree (read-only where bubblewrap runs)."""
+            readonly: list[Path] | None = None, writable: list[Path] | None = None) -> RunResult:
+        """A static tool over the tree (read-only where bubblewrap runs); `writable`: its caches."""
         res = run_limited(argv, cwd=cwd or self.root, home=self.home, timeout_s=timeout_s,
-                          memory_mb=memory_mb, env=env, readonly=readonly or [self.root])
+                          memory_mb=memory_mb, env=env, readonly=readonly or [self.root], writable=writable)
         self._seen.label = res.isolation or "limits only (time, memory, CPU; no sandbox on this host)"
         return res
 

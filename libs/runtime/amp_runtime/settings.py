@@ -58,6 +58,9 @@ class Settings(BaseModel):
     provider: str = "deterministic"
     anthropic_api_key: str | None = None
     validators_checkov: bool = False
+    osv_url: str = Field("https://api.osv.dev", description="AMP_OSV_URL: the OSV database the validators ask about "
+                                                         "the generated repository's packages; empty switches the "
+                                                         "scan off, unreachable reports it `skipped: offline`.")
     validators_timeout_s: float = Field(120.0, gt=0, description="AMP_VALIDATORS_TIMEOUT_S: wall time of each tool "
                                                                  "run, and of each step of the generated code's run.")
     log_level: str = "INFO"
@@ -118,6 +121,7 @@ class Settings(BaseModel):
             "provider": e.get("AMP_PROVIDER") or ("anthropic" if e.get("ANTHROPIC_API_KEY") else "deterministic"),
             "anthropic_api_key": e.get("ANTHROPIC_API_KEY") or None,
             "validators_checkov": e.get("AMP_CHECKOV", "0") == "1",
+            "osv_url": e.get("AMP_OSV_URL", "https://api.osv.dev"),
             "log_level": e.get("AMP_LOG_LEVEL", "INFO"),
             "public_url": e.get("AMP_PUBLIC_URL") or None,
             "webhook_allow_http": e.get("AMP_WEBHOOK_ALLOW_HTTP", "0") == "1",
@@ -156,6 +160,7 @@ class Settings(BaseModel):
                "AMP_GATE_TTL_S": str(self.gate_ttl_s), "AMP_GATE_REMINDER_BEFORE_S": str(self.gate_reminder_before_s),
                "AMP_ACK_WAIT_S": str(self.ack_wait_s), "AMP_MAX_DELIVER": str(self.max_deliver),
                "AMP_SWEEP_INTERVAL_S": str(self.sweep_interval_s), "AMP_CHECKOV": "1" if self.validators_checkov else "0",
+               "AMP_OSV_URL": self.osv_url,
                "AMP_MAX_WORKERS": str(self.max_workers), "AMP_STREAM_REPLICAS": str(self.stream_replicas),
                "AMP_SSE_MAX_DURATION_S": str(self.sse_max_duration_s),
                "AMP_ARTIFACT_URL_TTL_S": str(self.artifact_url_ttl_s), "AMP_PUBLIC_URL": self.public_base_url,

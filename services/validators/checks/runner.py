@@ -13,7 +13,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 
 from ..report import Finding, ToolResult, ValidationReport, overall_of
 from ..sandbox import DEFAULT_MEMORY_MB, Sandbox
-from . import hcl, pytest_run, ruff, secrets, terraform_fmt, workflows
+from . import hcl, pytest_run, ruff, secrets, terraform_fmt, typecheck, workflows
 from .base import Check, CheckContext, errored, guarded
 from .checkov import checkov_check
 
@@ -48,9 +48,9 @@ def within_limits(files: dict[str, str]) -> tuple[dict[str, str], ToolResult | N
 ALWAYS = ("detect-secrets",)
 # Report order; also the default set.
 CHECK_NAMES = ("ruff", "ruff-format", "hcl2", "terraform-fmt", "checkov", "detect-secrets",
-               "workflow-structure", "actionlint", "pytest")
+               "workflow-structure", "actionlint", "pytest", "mypy")
 # Started first because they take longest.
-_SLOW_FIRST = ("pytest", "checkov", "terraform-fmt", "ruff", "ruff-format")
+_SLOW_FIRST = ("pytest", "mypy", "checkov", "terraform-fmt", "ruff", "ruff-format")
 
 
 def _registry(checkov_hard_fail: bool) -> dict[str, Check]:
@@ -64,6 +64,7 @@ def _registry(checkov_hard_fail: bool) -> dict[str, Check]:
         "workflow-structure": workflows.check_structure,
         "actionlint": workflows.check_actionlint,
         "pytest": pytest_run.check_pytest,
+        "mypy": typecheck.check_types,
     }
 
 

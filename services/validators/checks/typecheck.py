@@ -1,0 +1,86 @@
+"""mypy over the generated Python, against the libraries the repository's tests run with.
+
+mypy reads and analyses files; it runs nothing of the tree, except what a configuration file
+names as a plugin. The tree's own configuration (pyproject.toml, mypy.ini, setup.cfg) is
+untrusted, so it is never read: the options are ours, on the command line, and the
+configuration file is an empty one of the sandbox. `--python-executable` is the validators'
+interpreter, whose installed libraries (FastAPI, Pydantic, ...) are those the generated tests
+import, so their types are checked for real rather than assumed `Any`.
+
+mypy's cache of those libraries makes a run take under a second instead of many; it is kept
+per validators process and thread (mypy's cache is not safe for concurrent writers), under the
+tool cache: losing it costs time only.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import sys
+import threading
+from pathlib import Path
+
+from ..report import Finding, ToolResult
+from ..toolenv import MYPY, ToolUnavailable, ensure_tool, tools_root
+from .base import CheckContext, skipped, status_for
+
+TOOL = "mypy"
+#: Source roots of the generated repository that hold its Python (tests included).
+ROOTS = ("services", "pipelines", "features")
+MEMORY_MB = 3072
+_LINE = re.compile(r"^(?P<path>[^:\n]+\.pyi?):(?P<line>\d+):(?:\d+:)? (?P<sev>error|note): (?P<msg>.*?)"
+                   r"(?:  \[(?P<code>[a-z0-9-]+)\])?$")
+
+
+_pruned = threading.Lock()
+_pruned_once: list[bool] = []
+
+
+def _prune(root: Path) -> None:
+    """Caches of processes that have ended are removed (once per process), so restarts do not pile them up."""
+    with _pruned:
+        if _pruned_once:
+            return
+        _pruned_once.append(True)
+        for child in root.glob("*-*") if root.is_dir() else ():
+            pid = child.name.split("-", 1)[0]
+            if pid.isdigit() and int(pid) != os.getpid() and not Path(f"/proc/{pid}").exists():
+                shutil.rmtree(child, ignore_errors=True)
+
+
+def _cache_dir() -> str:
+    root = tools_root() / "mypy-cache"
+    _prune(root)
+    path = root / f"{os.getpid()}-{threading.get_ident()}"
+    path.mkdir(parents=True, exist_ok=True)
+    return str(path)
+
+
+def check_types(ctx: CheckContext) -> ToolResult:
+    roots = [r for r in ROOTS if any(p.startswith(f"{r}/") and p.endswith(".py") for p in ctx.sandbox.files)]
+    if not roots:
+        return skipped(TOOL, "no Python packages (services/, pipelines/, features/) in the tree", MYPY.version)
+    try:
+        exe = ensure_tool(MYPY, install=ctx.install_tools)
+    except ToolUnavailable as exc:
+        return skipped(TOOL, exc.reason, MYPY.version)
+    empty = ctx.sandbox.home / "mypy.ini"
+    empty.write_text("[mypy]\n")
+    cache = _cache_dir()
+    res = ctx.sandbox.run(
+        [str(exe), "--config-file", str(empty), "--python-executable", sys.executable, "--cache-dir", cache,
+         "--ignore-missing-imports", "--check-untyped-defs", "--no-error-summary", "--show-column-numbers",
+         "--no-color-output", "--explicit-package-bases", *roots],
+        timeout_s=ctx.timeout_s, memory_mb=MEMORY_MB, writable=[tools_root() / "mypy-cache"])
+    if res.timed_out:
+        return ToolResult(tool=TOOL, version=MYPY.version, status="error", reason="mypy timed out")
+    findings = []
+    for line in res.stdout.splitlines():
+        m = _LINE.match(line.strip())
+        if m and m["sev"] == "error":
+            findings.append(Finding(rule=m["code"] or "mypy", path=m["path"], line=int(m["line"]), message=m["msg"]))
+    if res.returncode not in (0, 1) or (res.returncode == 1 and not findings):
+        return ToolResult(tool=TOOL, version=MYPY.version, status="error",
+                          reason=f"mypy exited {res.returncode}: {(res.stderr or res.stdout).strip()[-500:]}")
+    return ToolResult(tool=TOOL, version=MYPY.version, status=status_for(findings), findings=findings)
