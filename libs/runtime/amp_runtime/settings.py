@@ -57,7 +57,8 @@ class Settings(BaseModel):
                                                                 "with Last-Event-ID (App Runner cuts requests at 120 s).")
     provider: str = "deterministic"
     anthropic_api_key: str | None = None
-    validators_checkov: bool = False
+    validators_checkov: bool = Field(True, description="AMP_CHECKOV: checkov among the validators (a warm process "
+                                                     "per validators process); `0` switches it off.")
     osv_url: str = Field("https://api.osv.dev", description="AMP_OSV_URL: the OSV database the validators ask about "
                                                          "the generated repository's packages; empty switches the "
                                                          "scan off, unreachable reports it `skipped: offline`.")
@@ -120,7 +121,7 @@ class Settings(BaseModel):
             "s3_public_endpoint_url": e.get("AMP_S3_PUBLIC_ENDPOINT_URL") or None,
             "provider": e.get("AMP_PROVIDER") or ("anthropic" if e.get("ANTHROPIC_API_KEY") else "deterministic"),
             "anthropic_api_key": e.get("ANTHROPIC_API_KEY") or None,
-            "validators_checkov": e.get("AMP_CHECKOV", "0") == "1",
+            "validators_checkov": e.get("AMP_CHECKOV", "1") != "0",
             "osv_url": e.get("AMP_OSV_URL", "https://api.osv.dev"),
             "log_level": e.get("AMP_LOG_LEVEL", "INFO"),
             "public_url": e.get("AMP_PUBLIC_URL") or None,

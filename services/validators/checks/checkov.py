@@ -4,6 +4,9 @@ checkov's findings are security best-practice advice about infrastructure the us
 deployed, so by default they are reported as warnings (checkov's own `--soft-fail` idea) and do
 not fail the run; `hard_fail=True` makes them errors. Files checkov could not parse are always
 errors. With no tool env (no package index), the result is `skipped` with the reason.
+
+Scans run in a warm checkov process (`checkov_worker`): a fraction of a second each instead of
+the seconds a cold start costs; where that process cannot start, the CLI runs instead.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from amp_domain.paths import safe_relpath
 from ..report import Finding, ToolResult
 from ..toolenv import CHECKOV, ToolUnavailable, ensure_tool
 from .base import Check, CheckContext, skipped, status_for
+from .checkov_worker import WorkerGone, worker_for
 
 TOOL = "checkov"
 TERRAFORM_FILES = (".tf", ".tfvars", ".tf.json")
@@ -60,32 +64,51 @@ def terraform_view(ctx: CheckContext) -> Path:
     return view
 
 
-def check_checkov(ctx: CheckContext, *, hard_fail: bool = False) -> ToolResult:
+ARGV = ["-d", ".", "--framework", "terraform", "-o", "json", "--skip-download", "--quiet", "--compact"]
+
+
+def _cold(ctx: CheckContext, exe: Path) -> tuple[int, str, str, bool]:
+    """The checkov CLI, started for this one scan: (returncode, stdout, stderr, timed out)."""
+    view = terraform_view(ctx)
+    res = ctx.sandbox.run([str(exe), *ARGV], timeout_s=ctx.timeout_s, memory_mb=max(ctx.memory_mb, 3072),
+                          cwd=view, readonly=[view])
+    return res.returncode, res.stdout, res.stderr, res.timed_out
+
+
+def check_checkov(ctx: CheckContext, *, hard_fail: bool = False, warm: bool = True) -> ToolResult:
     if not ctx.sandbox.paths(".tf"):
         return skipped(TOOL, "no .tf files in the tree", CHECKOV.version)
     try:
         exe = ensure_tool(CHECKOV, install=ctx.install_tools)
     except ToolUnavailable as exc:
         return skipped(TOOL, exc.reason, CHECKOV.version)
-    view = terraform_view(ctx)
-    res = ctx.sandbox.run(
-        [str(exe), "-d", ".", "--framework", "terraform", "-o", "json", "--skip-download", "--quiet", "--compact"],
-        timeout_s=ctx.timeout_s, memory_mb=max(ctx.memory_mb, 3072), cwd=view, readonly=[view],
-    )
-    if res.timed_out:
+    isolation = ""
+    if warm:
+        view = {safe_relpath(p): ctx.sandbox.files[p] for p in ctx.sandbox.paths(*TERRAFORM_FILES)}
+        try:
+            scan = worker_for(exe).scan(view, ARGV, ctx.timeout_s)
+            rc, stdout, stderr, timed_out, isolation = scan.returncode, scan.stdout, "", False, scan.isolation
+        except WorkerGone as gone:
+            if "in time" in str(gone):
+                rc, stdout, stderr, timed_out = 2, "", "", True
+            else:  # the warm process could not start here: the cold CLI does the same scan
+                rc, stdout, stderr, timed_out = _cold(ctx, exe)
+    else:
+        rc, stdout, stderr, timed_out = _cold(ctx, exe)
+    if timed_out:
         return ToolResult(tool=TOOL, version=CHECKOV.version, status="error", reason="checkov timed out")
     try:
-        reports = _reports(res.stdout) if res.stdout.strip() else []
+        reports = _reports(stdout) if stdout.strip() else []
     except json.JSONDecodeError:
         return ToolResult(tool=TOOL, version=CHECKOV.version, status="error",
-                          reason=f"checkov exited {res.returncode}: {res.stderr.strip()[-500:]}")
-    if res.returncode not in (0, 1):
+                          reason=f"checkov exited {rc}: {stderr.strip()[-500:]}")
+    if rc not in (0, 1):
         return ToolResult(tool=TOOL, version=CHECKOV.version, status="error",
-                          reason=f"checkov exited {res.returncode}: {res.stderr.strip()[-500:]}")
+                          reason=f"checkov exited {rc}: {stderr.strip()[-500:]}")
     findings = [f for r in reports for f in _findings(r, hard_fail)]
     versions = [r.get("summary", {}).get("checkov_version") for r in reports]
     version = next((v for v in versions if v), CHECKOV.version)
-    return ToolResult(tool=TOOL, version=version, status=status_for(findings), findings=findings)
+    return ToolResult(tool=TOOL, version=version, status=status_for(findings), findings=findings, isolation=isolation)
 
 
 def checkov_check(hard_fail: bool = False) -> Check:

@@ -85,7 +85,7 @@ def validate_tree(files: dict[str, str], *, checks: list[str] | None = None, tim
                   memory_mb: int = DEFAULT_MEMORY_MB, max_workers: int = 4) -> ValidationReport:
     """Run the selected checks over `files` (path -> text) and compile the report.
 
-    `timeout_s` bounds each tool invocation; `checkov=False` drops the ~2-3 s checkov scan;
+    `timeout_s` bounds each tool invocation; `checkov=False` drops the checkov scan;
     `install_tools=False` never creates tool venvs (a missing one reports `skipped`).
     """
     names = selected_checks(checks, checkov=checkov)

@@ -1,0 +1,186 @@
+"""A warm checkov: one long-lived checkov process per validators process.
+
+A cold `checkov` costs seconds before it reads a file (importing it and loading its checks);
+a scan in a process that has done that once costs a fraction of a second. So the validators
+keep one checkov process per validators process, started on first use, fed one scan at a time
+(checkov is not safe for concurrent scans in one process), and restarted when it dies, hangs
+past a scan's time limit, or has served `MAX_SCANS` scans (checkov keeps a little state per run).
+
+It runs sandboxed like the cold CLI: under bubblewrap where available (the tool environment and
+the scans directory read-only, a tmpfs home, no network), with a memory limit. The scans
+directory holds copies of trees' Terraform files only (see `checkov.terraform_view`), so a
+repository's `.checkov.yaml` never reaches it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from .. import isolation as iso
+from ..sandbox import _TRAMPOLINE, no_network_prefix, scrubbed_env
+
+log = logging.getLogger("amp.validators.checkov")
+
+#: A worker is replaced after this many scans: a bound on whatever state checkov keeps between runs.
+MAX_SCANS = 200
+MEMORY_MB = 3072
+
+# Inside the worker: import checkov once, then one JSON request per line in, one JSON answer per
+# line out. checkov prints its report on stdout, so each run's stdout is captured; the real
+# stdout carries only the answers.
+_WORKER = r"""
+import contextlib, io, json, os, sys
+out = sys.stdout
+sys.stdout = sys.stderr
+import checkov.main
+from checkov.main import Checkov
+out.write(json.dumps({"ready": True}) + "\n"); out.flush()
+for line in sys.stdin:
+    req = json.loads(line)
+    buf = io.StringIO()
+    rc = 0
+    try:
+        os.chdir(req["dir"])
+        # checkov's runners are module-level instances that keep the last scan's definitions and
+        # would answer the next scan from them: fresh runners (cheap; the checks stay loaded).
+        checkov.main.DEFAULT_RUNNERS[:] = [type(r)() for r in checkov.main.DEFAULT_RUNNERS]
+        with contextlib.redirect_stdout(buf):
+            rc = Checkov(argv=req["argv"]).run() or 0
+    except SystemExit as e:
+        rc = e.code if isinstance(e.code, int) else 1
+    except Exception as e:
+        rc = 2
+        buf.write("")
+        sys.stderr.write(f"checkov failed: {type(e).__name__}: {e}\n")
+    finally:
+        os.chdir("/")
+    out.write(json.dumps({"rc": rc, "stdout": buf.getvalue()}) + "\n"); out.flush()
+"""
+
+
+@dataclass(frozen=True)
+class Scan:
+    returncode: int
+    stdout: str
+    isolation: str
+
+
+class WorkerGone(RuntimeError):
+    """The worker could not start, died, or did not answer in time (it has been stopped)."""
+
+
+class CheckovWorker:
+    """One warm checkov process; `scan(files, argv, timeout_s)` runs one scan in it."""
+
+    def __init__(self, python: Path) -> None:
+        self.python = python
+        self.root = Path(tempfile.mkdtemp(prefix="amp-checkov-scans-"))
+        self.home = Path(tempfile.mkdtemp(prefix="amp-checkov-home-"))
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.scans = 0
+        self.label = ""
+        self._lock = threading.Lock()
+
+    def _start(self, timeout_s: float) -> None:
+        argv = [sys.executable, "-S", "-c", _TRAMPOLINE, str(MEMORY_MB << 20), "0",
+                str(self.python), "-c", _WORKER]
+        found = iso.isolation()
+        env = {"PYTHONUNBUFFERED": "1", "LOG_LEVEL": "ERROR"}
+        if found.available:
+            prefix = iso.bwrap_argv(found.bwrap, flags=found.flags, cwd="/", env=scrubbed_env(self.home, env, tmp="/tmp"),
+                                    ro=[str(self.root), str(self.python.parent.parent)],
+                                    binds=[(str(self.home), str(self.home))],
+                                    ro_at=iso.etc_files(self.home.parent / f"{self.home.name}.etc"),
+                                    tmpfs=[("/tmp", 256 << 20)])
+            full, child_env, self.label = [*prefix, *argv], {}, found.label
+        else:
+            full, child_env = [*no_network_prefix(), *argv], scrubbed_env(self.home, env)
+            self.label = "limits only (memory; no sandbox on this host)"
+        # bubblewrap's --die-with-parent follows the *thread* that started it: started from a
+        # check's pool thread, the worker would die with that thread after one scan.
+        self.proc = _SPAWNER.submit(subprocess.Popen, full, env=child_env, cwd="/", stdin=subprocess.PIPE,
+                                    stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                    start_new_session=True).result()
+        self.scans = 0
+        if self._answer(timeout_s).get("ready") is not True:
+            raise WorkerGone("checkov did not start")
+
+    def _answer(self, timeout_s: float) -> dict:
+        """The worker's next line, or WorkerGone (and the worker stopped) after `timeout_s`."""
+        proc = self.proc
+        assert proc is not None and proc.stdout is not None
+        result: list[bytes] = []
+        reader = threading.Thread(target=lambda: result.append(proc.stdout.readline()), daemon=True)
+        reader.start()
+        reader.join(timeout_s)
+        if not result or not result[0]:
+            self.stop()
+            raise WorkerGone("checkov did not answer in time" if not result else "checkov exited")
+        return json.loads(result[0])
+
+    def scan(self, files: dict[str, str], argv: list[str], timeout_s: float) -> Scan:
+        with self._lock:
+            if self.proc is None or self.proc.poll() is not None or self.scans >= MAX_SCANS:
+                self.stop()
+                self._start(max(timeout_s, 60.0))  # importing checkov the first time takes seconds
+            # Always the same directory, emptied, so paths in the report are alike from scan to scan.
+            work = self.root / "scan"
+            shutil.rmtree(work, ignore_errors=True)
+            try:
+                for rel, text in files.items():
+                    target = work / rel
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    target.write_text(text, encoding="utf-8")
+                work.mkdir(parents=True, exist_ok=True)
+                assert self.proc is not None and self.proc.stdin is not None
+                try:
+                    self.proc.stdin.write((json.dumps({"dir": str(work), "argv": argv}) + "\n").encode())
+                    self.proc.stdin.flush()
+                except (BrokenPipeError, OSError) as e:
+                    self.stop()
+                    raise WorkerGone(f"checkov exited ({type(e).__name__})") from None
+                answer = self._answer(timeout_s)
+                self.scans += 1
+                return Scan(int(answer.get("rc", 2)), str(answer.get("stdout", "")), self.label)
+            finally:
+                shutil.rmtree(work, ignore_errors=True)
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            try:
+                os.killpg(self.proc.pid, 9)
+            except (ProcessLookupError, PermissionError):
+                pass
+            self.proc.wait()
+            self.proc = None
+
+    def close(self) -> None:
+        self.stop()
+        shutil.rmtree(self.root, ignore_errors=True)
+        shutil.rmtree(self.home, ignore_errors=True)
+
+
+#: One thread that lives as long as the process and starts the workers (see `_start`).
+_SPAWNER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="amp-checkov-spawner")
+_workers: dict[Path, CheckovWorker] = {}
+_workers_lock = threading.Lock()
+
+
+def worker_for(checkov_exe: Path) -> CheckovWorker:
+    """This process's worker for the checkov of that tool environment."""
+    python = checkov_exe.parent / "python"
+    with _workers_lock:
+        worker = _workers.get(python)
+        if worker is None:
+            worker = _workers[python] = CheckovWorker(python)
+        return worker

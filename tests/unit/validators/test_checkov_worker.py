@@ -1,0 +1,101 @@
+"""checkov kept warm: the same findings as the CLI, one process across scans, replaced when it dies or hangs."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from amp_runtime.settings import Settings
+from conftest import clean_tree
+
+from services.validators.checks import validate_tree
+from services.validators.checks.base import CheckContext
+from services.validators.checks.checkov import ARGV, _findings, _reports, check_checkov
+from services.validators.checks.checkov_worker import worker_for
+from services.validators.sandbox import Sandbox
+from services.validators.toolenv import CHECKOV, ToolUnavailable, ensure_tool
+
+pytestmark = pytest.mark.slow  # checkov in its own tool environment (installed on first use)
+
+OPEN_BUCKET = '''resource "aws_s3_bucket" "open" {
+  bucket = "wide-open"
+}
+
+resource "aws_security_group" "any" {
+  name = "any"
+  ingress {
+    from_port   = 22
+    to_port     = 22
+    protocol    = "tcp"
+    cidr_blocks = ["0.0.0.0/0"]
+  }
+}
+'''
+
+
+@pytest.fixture(scope="module")
+def checkov_exe():
+    try:
+        return ensure_tool(CHECKOV)
+    except ToolUnavailable as e:
+        pytest.skip(f"checkov's tool environment cannot be built here: {e.reason}")
+
+
+def _run(files: dict[str, str], warm: bool):
+    with Sandbox(files) as sb:
+        return check_checkov(CheckContext(sandbox=sb, timeout_s=120), warm=warm)
+
+
+def test_the_warm_process_finds_what_the_cli_finds(checkov_exe) -> None:
+    files = {"infra/main.tf": OPEN_BUCKET}
+    warm, cold = _run(files, warm=True), _run(files, warm=False)
+    assert warm.status == cold.status == "pass"  # findings are warnings unless hard_fail
+    ids = sorted((f.rule, f.path) for f in warm.findings)
+    assert ids == sorted((f.rule, f.path) for f in cold.findings)
+    assert "CKV_AWS_24" in {r for r, _ in ids}  # SSH open to the world
+    assert warm.isolation
+
+
+def _failed(scan) -> list[tuple[str, str, str]]:
+    """What a scan found, in an order of our own (checkov's lists are not ordered)."""
+    return sorted((f.rule, f.path or "", f.message) for r in _reports(scan.stdout) for f in _findings(r, False))
+
+
+def test_one_process_serves_many_scans_and_a_dead_one_is_replaced(checkov_exe) -> None:
+    worker = worker_for(checkov_exe)
+    first = worker.scan({"main.tf": OPEN_BUCKET}, ARGV, 120)
+    pid = worker.proc.pid
+    second = worker.scan({"other/main.tf": OPEN_BUCKET}, ARGV, 120)
+    assert worker.proc.pid == pid and first.returncode == second.returncode
+    assert _failed(first) and [(r, m) for r, _, m in _failed(first)] == [(r, m) for r, _, m in _failed(second)]
+    assert {p for _, p, _ in _failed(second)} == {"other/main.tf"}  # paths of this scan, not of an earlier one
+    os.killpg(pid, 9)
+    worker.proc.wait()
+    again = worker.scan({"main.tf": OPEN_BUCKET}, ARGV, 120)
+    assert worker.proc.pid != pid and _failed(again) == _failed(first)
+
+
+def test_a_scan_past_its_time_limit_is_an_error_and_the_process_is_stopped(checkov_exe) -> None:
+    worker = worker_for(checkov_exe)
+    worker.scan({"main.tf": OPEN_BUCKET}, ARGV, 120)  # warm
+    with Sandbox({"infra/main.tf": OPEN_BUCKET * 200}) as sb:
+        result = check_checkov(CheckContext(sandbox=sb, timeout_s=0.01))
+    assert result.status == "error" and "timed out" in (result.reason or "")
+    assert worker.proc is None  # replaced on the next scan
+    assert _run({"infra/main.tf": OPEN_BUCKET}, warm=True).status == "pass"
+
+
+def test_checkov_is_on_by_default_and_can_be_switched_off(checkov_exe) -> None:
+    assert Settings.from_env({}).validators_checkov is True
+    assert Settings.from_env({"AMP_CHECKOV": "0"}).validators_checkov is False
+    report = validate_tree(clean_tree(), checks=["checkov"])
+    assert report.tool("checkov").status == "pass"
+
+
+def test_each_scan_sees_its_own_tree_not_the_one_before(checkov_exe) -> None:
+    worker = worker_for(checkov_exe)
+    with_ssh = worker.scan({"main.tf": OPEN_BUCKET}, ARGV, 120)
+    bucket_only = worker.scan({"main.tf": OPEN_BUCKET.split("resource \"aws_security_group\"")[0]}, ARGV, 120)
+    assert "CKV_AWS_24" in {r for r, _, _ in _failed(with_ssh)}
+    assert "CKV_AWS_24" not in {r for r, _, _ in _failed(bucket_only)}
+    assert _failed(bucket_only)  # the bucket's own findings remain
