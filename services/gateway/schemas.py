@@ -1,4 +1,4 @@
-"""Request and response bodies of the REST API."""
+"""Request bodies of the REST API (the answers are typed in `amp_contracts.api`)."""
 
 from __future__ import annotations
 
@@ -53,14 +53,6 @@ class ConstraintsSubmit(Strict):
         return not self.text.strip() and not self.constraints
 
 
-class Submitted(BaseModel):
-    decision_set_id: str
-    project_id: str
-    version: int
-    run_id: str
-    stream_url: str
-
-
 class AnswersSubmit(Strict):
     interrupt_id: str | None = Field(None, description="The gate-waiting event's interrupt_id; defaults to the open one.")
     answers: dict[str, Any] = Field(default_factory=dict, description="Typed answers keyed by constraint field.")
@@ -80,11 +72,6 @@ class Approve(Strict):
     comment: FreeText = ""
     by: ShortText | None = Field(None, max_length=200, description="Ignored: the decider is the signed-in caller.")
     waivers: list[Waiver] = Field(default_factory=list, description="Waivers for failed policy rules.")
-
-
-class Accepted(BaseModel):
-    decision_set_id: str
-    status: str
 
 
 class PoliciesPut(Strict):
