@@ -15,7 +15,7 @@ from typing import Any
 
 from amp_contracts import Forbidden, GateClosed, NotFound, api, lifecycle
 from amp_runtime import store
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 
@@ -25,6 +25,8 @@ from .idempotency import Unit, command
 from .openapi import errors, idempotency_key, typed
 
 router = APIRouter(prefix="/dead-letters", tags=["ops"])
+#: A dead letter's id is a Postgres bigserial: anything else cannot name one (422, not a failed query)
+DeadLetterId = Path(ge=-(2**63), le=2**63 - 1, description="The dead letter's id.")
 
 
 def _view(row: dict[str, Any], with_body: bool = False) -> dict[str, Any]:
@@ -65,7 +67,7 @@ async def _visible(request: Request, who: Principal, dl_id: int) -> tuple[dict[s
 
 @router.get("/{dl_id}", summary="One dead letter with its reason and the original message",
             operation_id="getDeadLetter", responses=errors(404), **typed(api.DeadLetter))
-async def get_dead_letter(request: Request, dl_id: int, who: Principal = Depends(caller)) -> dict[str, Any]:
+async def get_dead_letter(request: Request, dl_id: int = DeadLetterId, who: Principal = Depends(caller)) -> dict[str, Any]:
     row, _ = await _visible(request, who, dl_id)
     return jsonable_encoder(_view(row, with_body=True))
 
@@ -73,7 +75,7 @@ async def get_dead_letter(request: Request, dl_id: int, who: Principal = Depends
 @router.post("/{dl_id}/replay", status_code=202, summary="Publish a dead letter's message again (once per key)",
              operation_id="replayDeadLetter", dependencies=[Depends(idempotency_key)], responses=errors(404, 409),
              **typed(api.DeadLetterReplay))
-async def replay(request: Request, dl_id: int, who: Principal = Depends(caller)) -> JSONResponse:
+async def replay(request: Request, dl_id: int = DeadLetterId, who: Principal = Depends(caller)) -> JSONResponse:
     _, access = await _visible(request, who, dl_id)
     return await command(request, {"dead_letter": dl_id}, 202, lambda u: _replay(u, dl_id, access))
 

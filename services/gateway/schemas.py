@@ -84,7 +84,9 @@ class Preview(Strict):
 
 
 class BudgetPut(Strict):
-    limit_usd: float | None = Field(None, ge=0, description="Cap on the project's total LLM spend in USD; null removes it.")
+    # stored as numeric(14, 6): a larger cap could not be kept (422, not a failed write)
+    limit_usd: float | None = Field(None, ge=0, le=99_999_999.99,
+                                    description="Cap on the project's total LLM spend in USD; null removes it.")
 
 
 class WebhookCreate(Strict):
