@@ -327,7 +327,7 @@ class ReviewCostLine(ApiModel):
     service: str | None
     component: str | None
     regions: list[str]
-    qty: str | None
+    qty: str | float | None
     unit_price_usd: float | None
     usd: float
     before_usd: float | None
@@ -338,7 +338,7 @@ class ReviewRule(ApiModel):
     id: str
     status: str
     detail: str | None
-    waived: bool
+    waived: bool | None
     before: str | None
     changed: bool
 
@@ -359,7 +359,7 @@ class Review(ApiModel):
     cost: ReviewCost
     cost_lines: list[ReviewCostLine]
     policy: ReviewPolicy
-    risks: list[Document]
+    risks: list[Any]
 
 
 class DecisionSet(ApiModel):
@@ -374,9 +374,9 @@ class DecisionSet(ApiModel):
     input_constraints: Document | None
     constraints: Document | None = Field(description="The ConstraintSchema in force.")
     coverage: Document | None = Field(description="A Coverage.")
-    assumptions: list[Document] | None
+    assumptions: list[Any] | None = Field(description="What was assumed for fields nobody stated.")
     plan: Document | None = Field(description="A Plan.")
-    risks: list[Document] | None
+    risks: list[Any] | None
     cost: Document | None = Field(description="A CostEstimate.")
     policy: Document | None = Field(description="A PolicyResults.")
     gate: Document | None = Field(description="The open gate (intake questions or approval), if any.")
@@ -452,7 +452,7 @@ class WebhookSubscription(ApiModel):
     project_id: str
     url: str
     events: list[str]
-    description: str
+    description: str | None
     enabled: bool
     disabled_reason: str | None
     previous_secret_expires_at: Timestamp | None
@@ -492,7 +492,7 @@ class WebhookDelivery(ApiModel):
     message_id: str
     event_type: str
     decision_set_id: str | None
-    state: Literal["pending", "sending", "delivered", "failed"]
+    state: str = Field(description="pending, sending, delivered or failed.")
     attempts: int
     chain_attempts: int
     next_attempt_at: Timestamp | None
@@ -501,7 +501,8 @@ class WebhookDelivery(ApiModel):
     created_at: Timestamp
     completed_at: Timestamp | None
     attempt_log: list[DeliveryAttempt]
-    payload: Document | None = Field(None, description="The body that was signed and sent (one delivery only).")
+    payload: str | None = Field(None, description="The body exactly as it was signed and sent, a WebhookPayload as "
+                                                  "JSON text (one delivery only).")
     links: DeliveryLinks
 
 

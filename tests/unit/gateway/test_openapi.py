@@ -7,7 +7,9 @@ bearer token, 404 for a project's non-members, 413 for a body, 422 for validated
 
 from __future__ import annotations
 
+import asyncio
 import inspect
+import json
 
 import pytest
 from amp_runtime.settings import Settings
@@ -141,3 +143,43 @@ def test_idempotency_key_is_declared_exactly_where_commands_accept_it(app, spec)
         assert ("Idempotency-Key" in headers) == ((method, path) in accepting), (method, path)
         if (method, path) in accepting:
             assert {"409", "422"} <= set(op["responses"]), (method, path)
+
+
+def _conforms(model: type, data: dict) -> None:
+    """The answer validates against its model, and what the route sends is what it built, field for field."""
+    from pydantic import TypeAdapter
+
+    adapter = TypeAdapter(model)
+    sent = adapter.dump_python(adapter.validate_python(data), mode="json", exclude_unset=True, by_alias=True)
+    assert sent == json.loads(json.dumps(data, default=str))
+
+
+def test_the_read_models_the_routes_build_conform_to_their_answers() -> None:
+    from amp_contracts import api
+
+    from services.gateway import views
+    from services.gateway.review import review
+    from services.gateway.routes import intake_preview
+    from services.gateway.schemas import Preview
+    from services.gateway.wizard import wizard
+    from tests.unit.gateway.test_review import CHILD, PARENT
+
+    for child, parent in ((CHILD, PARENT), (CHILD, None), (PARENT, None)):
+        _conforms(api.Review, review(child, parent))
+    _conforms(api.IntakeSchema, wizard())
+    _conforms(api.PipelineView, views.pipeline_view())
+    for text in ("I need an ML model for churn", "", "batch scoring on gcp and aws, budget $10 per month, PCI data",
+                 "Real-time fraud API on AWS eu-west-1, p95 80 ms, 3000 rps, $6000/month, PCI, weekly retraining"):
+        answer = asyncio.run(intake_preview(Preview(text=text), who=None))  # type: ignore[arg-type]
+        _conforms(api.IntakePreview, answer)
+    row = {"id": "d1", "project_id": "p1", "version": 2, "parent_id": "d0", "status": "waiting_intake",
+           "stage": "intake", "requirements": "x", "input_constraints": {}, "constraints": CHILD["constraints"],
+           "coverage": None, "assumptions": [{"field": "gpu", "value": False, "reason": "r"}], "plan": None,
+           "risks": CHILD["risks"], "cost": CHILD["cost"], "policy": CHILD["policy"],
+           "gate": {"gate": "intake", "questions": [{"id": "q", "field": "cloud", "prompt": "?"}]}, "approval": None,
+           "reports": None, "diff": None, "git_commit": None, "prompt_pack_hash": None, "gate_expires_at": None,
+           "created_at": "2026-12-02T10:00:52.764001+00:00", "updated_at": None, "traceparent": None,
+           "artifact_key": None}
+    _conforms(api.DecisionSet, {**views.decision_set(row), "review": review(row, PARENT)})
+    _conforms(api.Project, views.project({"id": "p1", "name": "n", "description": "", "owner_id": "u", "role": "owner",
+                                          "created_at": "2026-12-02T10:00:52+00:00", "policies": [{"id": "r"}]}))
