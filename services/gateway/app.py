@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-from amp_contracts import ErrorBody
+from amp_contracts import ErrorBody, api
 from amp_runtime import outbox, sweeper
 from amp_runtime.bootstrap import open_deps
 from amp_runtime.identity import Principal
@@ -25,7 +25,7 @@ from fastapi.responses import FileResponse, Response
 from fastapi.staticfiles import StaticFiles
 from prometheus_fastapi_instrumentator import Instrumentator
 
-from . import errors
+from . import errors, openapi
 from .asyncapi import asyncapi_json
 from .auth import Auth, caller, is_admin
 from .dlq import router as dlq_router
@@ -119,7 +119,8 @@ def create_app(settings: Settings) -> FastAPI:
 
     app = FastAPI(title="Agentic MLOps Platform", version="0.1.0", lifespan=lifespan,
                   description="Requirements in; a reviewed, costed, policy-checked, generated repository out. "
-                              "Errors follow the model {error: {code, message, retry_after_s, run_id, node_name}}.")
+                              "Errors follow the model {error: {code, message, retry_after_s, run_id, node_name, details}}, "
+                              "every field present (null where empty).")
     app.state.auth = Auth.from_settings(settings)
     app.state.static = STATIC
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
@@ -130,18 +131,23 @@ def create_app(settings: Settings) -> FastAPI:
     Instrumentator(should_group_status_codes=False, excluded_handlers=["/metrics", "/healthz"]).instrument(
         app).expose(app, include_in_schema=False, dependencies=[Depends(caller)])
     errors.install(app)
+    openapi.install(app)
     app.include_router(router)
     app.include_router(webhooks_router)
     app.include_router(dlq_router)
     app.include_router(members_router)
     app.include_router(signin_router)
 
-    @app.get("/asyncapi.json", tags=["ops"])
+    @app.get("/asyncapi.json", tags=["ops"], operation_id="getAsyncApi",
+             summary="The bus as an AsyncAPI 3 document: subjects, consumers, payload schemas",
+             responses={200: {"description": "The AsyncAPI document.",
+                              "content": {"application/json": {"schema": {"type": "object"}}}}})
     async def asyncapi() -> Response:
         return Response(asyncapi_json(settings), media_type="application/json")
 
     @app.get("/status", tags=["ops"], summary="Health of each service, consumer lag per durable, dead letters, "
-                                              "the oldest waiting gate")
+                                              "the oldest waiting gate", operation_id="getStatus",
+             **openapi.typed(api.PlatformStatus))
     async def status(request: Request, who: Principal = Depends(caller)) -> dict:
         deps = app.state.deps
         doc = await platform_status(deps.pool, deps.js, deps.settings.stream_name)
@@ -151,7 +157,8 @@ def create_app(settings: Settings) -> FastAPI:
             doc["gates"]["oldest"] = {k: v for k, v in oldest.items() if not k.endswith("_id")}
         return jsonable_encoder(doc)
 
-    @app.get("/pipeline", tags=["ops"], summary="The pipeline: its stages, nodes, steps and the decision-set lifecycle")
+    @app.get("/pipeline", tags=["ops"], summary="The pipeline: its stages, nodes, steps and the decision-set lifecycle",
+             operation_id="getPipeline", **openapi.typed(api.PipelineView))
     async def pipeline(who: Principal = Depends(caller)) -> dict:
         return pipeline_view()
 

@@ -189,6 +189,7 @@ def on_project(action: Action) -> Any:
     async def dep(request: Request, project_id: str, who: Principal = Depends(caller)) -> Access:
         return await authorize(request, who, project_id, action)
 
+    dep.scoped = True  # type: ignore[attr-defined]  # the OpenAPI document: 404 to non-members, 403 to other roles
     return Depends(dep)
 
 
@@ -208,4 +209,5 @@ def on_decision_set(action: Action) -> Any:
     async def dep(request: Request, ds_id: str, who: Principal = Depends(caller)) -> Access:
         return await decision_set_access(request, who, ds_id, action)
 
+    dep.scoped = True  # type: ignore[attr-defined]
     return Depends(dep)

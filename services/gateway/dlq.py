@@ -13,17 +13,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from amp_contracts import Forbidden, GateClosed, NotFound, lifecycle
+from amp_contracts import Forbidden, GateClosed, NotFound, api, lifecycle
 from amp_runtime import store
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 
 from . import commands
 from .auth import Access, Principal, authorize, caller, is_admin
 from .idempotency import Unit, command
+from .openapi import errors, idempotency_key, typed
 
 router = APIRouter(prefix="/dead-letters", tags=["ops"])
+#: A dead letter's id is a Postgres bigserial: anything else cannot name one (422, not a failed query)
+DeadLetterId = Path(ge=-(2**63), le=2**63 - 1, description="The dead letter's id.")
 
 
 def _view(row: dict[str, Any], with_body: bool = False) -> dict[str, Any]:
@@ -37,7 +40,8 @@ def _view(row: dict[str, Any], with_body: bool = False) -> dict[str, Any]:
     return out
 
 
-@router.get("", summary="Dead letters, newest first (replayed ones with ?all=true)")
+@router.get("", summary="Dead letters, newest first (replayed ones with ?all=true)", operation_id="listDeadLetters",
+            **typed(api.DeadLetterList))
 async def list_dead_letters(request: Request, limit: int = Query(100, ge=1, le=1000),
                             all: bool = Query(False), who: Principal = Depends(caller)) -> dict[str, Any]:
     owner = None if is_admin(request, who) else who.sub
@@ -61,14 +65,17 @@ async def _visible(request: Request, who: Principal, dl_id: int) -> tuple[dict[s
         raise NotFound(f"dead letter {dl_id} not found") from None
 
 
-@router.get("/{dl_id}", summary="One dead letter with its reason and the original message")
-async def get_dead_letter(request: Request, dl_id: int, who: Principal = Depends(caller)) -> dict[str, Any]:
+@router.get("/{dl_id}", summary="One dead letter with its reason and the original message",
+            operation_id="getDeadLetter", responses=errors(404), **typed(api.DeadLetter))
+async def get_dead_letter(request: Request, dl_id: int = DeadLetterId, who: Principal = Depends(caller)) -> dict[str, Any]:
     row, _ = await _visible(request, who, dl_id)
     return jsonable_encoder(_view(row, with_body=True))
 
 
-@router.post("/{dl_id}/replay", status_code=202, summary="Publish a dead letter's message again (once per key)")
-async def replay(request: Request, dl_id: int, who: Principal = Depends(caller)) -> JSONResponse:
+@router.post("/{dl_id}/replay", status_code=202, summary="Publish a dead letter's message again (once per key)",
+             operation_id="replayDeadLetter", dependencies=[Depends(idempotency_key)], responses=errors(404, 409),
+             **typed(api.DeadLetterReplay))
+async def replay(request: Request, dl_id: int = DeadLetterId, who: Principal = Depends(caller)) -> JSONResponse:
     _, access = await _visible(request, who, dl_id)
     return await command(request, {"dead_letter": dl_id}, 202, lambda u: _replay(u, dl_id, access))
 

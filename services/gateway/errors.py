@@ -18,6 +18,10 @@ _STATUS_CODES = {400: "validation_failed", 401: "unauthorized", 403: "forbidden"
                  503: "provider_down"}
 
 
+#: FastAPI's 400 for a body it cannot decode at all (not UTF-8, say); malformed JSON is a 422, and so is this.
+BODY_UNREADABLE = "There was an error parsing the body"
+
+
 def error_response(status: int, body: ErrorBody, headers: dict[str, str] | None = None) -> JSONResponse:
     if body.retry_after_s is not None:
         headers = {**(headers or {}), "Retry-After": str(int(body.retry_after_s))}
@@ -45,6 +49,9 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400 and exc.detail == BODY_UNREADABLE:  # bytes that are not UTF-8 JSON: like bad JSON
+            return error_response(422, ErrorBody(code="validation_failed",
+                                                 message="body: not a JSON document (UTF-8 text expected)"))
         code = _STATUS_CODES.get(exc.status_code, "validation_failed" if exc.status_code < 500 else "internal")
         message = exc.detail if isinstance(exc.detail, str) else "request failed"
         return error_response(exc.status_code, ErrorBody(code=code, message=message))  # type: ignore[arg-type]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from amp_contracts import ErrorResponse, Forbidden, ValidationFailed
+from amp_contracts import Forbidden, ValidationFailed, api
 from amp_domain.access import ALLOWED, DESCRIPTIONS, ROLES
 from amp_runtime import store
 from amp_runtime.identity import new_api_key
@@ -18,10 +18,10 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse, Response
 
 from .auth import Access, Principal, caller, on_project
+from .openapi import errors, typed
 from .schemas import ApiKeyCreate, MemberPut
 
-ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": ErrorResponse} for code in (401, 403, 404, 409, 422, 429)}
-router = APIRouter(responses=ERRORS, tags=["members"])
+router = APIRouter(tags=["members"])
 
 USER_ID_MAX = 200
 
@@ -30,24 +30,28 @@ def _pool(request: Request):
     return request.app.state.deps.pool
 
 
-@router.get("/me", summary="Who the caller is (the token's subject, name, email)")
+@router.get("/me", summary="Who the caller is (the token's subject, name, email)", operation_id="getMe",
+            **typed(api.Me))
 async def me(who: Principal = Depends(caller)) -> dict[str, Any]:
     return {"user_id": who.sub, "name": who.name, "email": who.email, "api_key_id": who.api_key_id,
             "project_id": who.project_id, "role": who.role}
 
 
-@router.get("/roles", summary="The roles of a project and what each may do")
+@router.get("/roles", summary="The roles of a project and what each may do", operation_id="listRoles",
+            **typed(api.Roles))
 async def roles(who: Principal = Depends(caller)) -> dict[str, Any]:
     return {"roles": [{"role": r, "may": [a for a, allowed in ALLOWED.items() if r in allowed]} for r in ROLES],
             "actions": DESCRIPTIONS}
 
 
-@router.get("/projects/{project_id}/members", summary="The project's members and their roles")
+@router.get("/projects/{project_id}/members", summary="The project's members and their roles",
+            operation_id="listMembers", **typed(api.MemberList))
 async def list_members(request: Request, project_id: str, access: Access = on_project("read")) -> dict[str, Any]:
     return jsonable_encoder({"project_id": project_id, "members": await store.list_members(_pool(request), project_id)})
 
 
-@router.put("/projects/{project_id}/members/{user_id}", summary="Add a member or change their role (owner)")
+@router.put("/projects/{project_id}/members/{user_id}", summary="Add a member or change their role (owner)",
+            operation_id="putMember", responses=errors(409, 422), **typed(api.ProjectMember))
 async def put_member(request: Request, project_id: str, user_id: str, body: MemberPut,
                      access: Access = on_project("manage")) -> dict[str, Any]:
     _check_user_id(user_id)
@@ -57,7 +61,8 @@ async def put_member(request: Request, project_id: str, user_id: str, body: Memb
 
 
 @router.delete("/projects/{project_id}/members/{user_id}", status_code=204,
-               summary="Remove a member (owner); the last owner stays")
+               summary="Remove a member (owner); the last owner stays", operation_id="deleteMember",
+               responses=errors(409))
 async def delete_member(request: Request, project_id: str, user_id: str,
                         access: Access = on_project("manage")) -> Response:
     async with _pool(request).acquire() as conn:
@@ -66,7 +71,8 @@ async def delete_member(request: Request, project_id: str, user_id: str,
 
 
 @router.post("/projects/{project_id}/api-keys", status_code=201,
-             summary="A key for CI and scripts, with one role on this project; the key is in this answer only")
+             summary="A key for CI and scripts, with one role on this project; the key is in this answer only",
+             operation_id="createApiKey", **typed(api.ApiKeyCreated))
 async def create_api_key(request: Request, project_id: str, body: ApiKeyCreate,
                          access: Access = on_project("manage")) -> JSONResponse:
     if access.who.api_key_id is not None:
@@ -80,13 +86,15 @@ async def create_api_key(request: Request, project_id: str, body: ApiKeyCreate,
     return JSONResponse(jsonable_encoder({**row, "key": key}), status_code=201)
 
 
-@router.get("/projects/{project_id}/api-keys", summary="The project's API keys (never the keys themselves)")
+@router.get("/projects/{project_id}/api-keys", summary="The project's API keys (never the keys themselves)",
+            operation_id="listApiKeys", **typed(api.ApiKeyList))
 async def list_api_keys(request: Request, project_id: str, access: Access = on_project("manage")) -> dict[str, Any]:
     return jsonable_encoder({"project_id": project_id, "api_keys": await store.list_api_keys(_pool(request),
                                                                                                project_id)})
 
 
-@router.delete("/projects/{project_id}/api-keys/{key_id}", status_code=204, summary="Revoke a key, at once")
+@router.delete("/projects/{project_id}/api-keys/{key_id}", status_code=204, summary="Revoke a key, at once",
+               operation_id="revokeApiKey")
 async def revoke_api_key(request: Request, project_id: str, key_id: str,
                          access: Access = on_project("manage")) -> Response:
     await store.revoke_api_key(_pool(request), project_id, key_id)

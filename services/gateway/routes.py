@@ -6,7 +6,7 @@ import asyncio
 import uuid
 from typing import Any
 
-from amp_contracts import BudgetExceeded, ConflictError, ErrorResponse, Forbidden, NotFound, ValidationFailed
+from amp_contracts import BudgetExceeded, ConflictError, Forbidden, NotFound, ValidationFailed, api
 from amp_domain.policy.packs import validate_rule_pack
 from amp_domain.redaction import redact_text
 from amp_domain.requirements.coverage import check_coverage
@@ -22,9 +22,9 @@ from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse,
 from . import commands, views
 from .auth import Access, Principal, caller, on_decision_set, on_project
 from .idempotency import command, connection
+from .openapi import Diff, EventStream, Zip, errors, idempotency_key, typed
 from .review import review
 from .schemas import (
-    Accepted,
     AnswersSubmit,
     Approve,
     BudgetPut,
@@ -33,15 +33,12 @@ from .schemas import (
     Preview,
     ProjectCreate,
     ProjectPatch,
-    Submitted,
 )
 from .sse import stream_response
 from .uploads import read_zip
 from .wizard import wizard
 
-ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": ErrorResponse} for code in (401, 403, 404, 409, 413, 422,
-                                                                                        429)}
-router = APIRouter(responses=ERRORS)
+router = APIRouter()
 MAX_EVENT_NUMBER = 2**63 - 1  # a Postgres bigint: anything larger could not be an event's number
 
 
@@ -49,7 +46,8 @@ def _deps(request: Request):
     return request.app.state.deps
 
 
-@router.get("/healthz", tags=["ops"])
+@router.get("/healthz", tags=["ops"], operation_id="getHealth", summary="Liveness and the bus connection",
+            responses=errors(503), **typed(api.Health))
 async def healthz(request: Request) -> dict[str, Any]:
     """Answers within the pool's acquire timeout, whatever the load: 503 when no connection frees up."""
     d = _deps(request)
@@ -58,7 +56,9 @@ async def healthz(request: Request) -> dict[str, Any]:
     return {"status": "ok", "nats": d.nc.is_connected}
 
 
-@router.post("/projects", status_code=201, tags=["projects"])
+@router.post("/projects", status_code=201, tags=["projects"], operation_id="createProject",
+             summary="Create a project (its creator is its owner)", dependencies=[Depends(idempotency_key)],
+             responses=errors(403), **typed(api.Project))
 async def create_project(request: Request, body: ProjectCreate, who: Principal = Depends(caller)) -> JSONResponse:
     """A new project; its creator is its owner."""
     if who.api_key_id is not None:
@@ -71,7 +71,8 @@ async def _created_project(u, body: ProjectCreate, who: Principal) -> dict[str, 
     return views.project({**row, "role": "owner"}, [])
 
 
-@router.get("/projects", tags=["projects"])
+@router.get("/projects", tags=["projects"], operation_id="listProjects", summary="The caller's projects",
+            **typed(api.ProjectList))
 async def list_projects(request: Request, limit: int = Query(100, ge=1, le=1000),
                         who: Principal = Depends(caller)) -> dict[str, Any]:
     """The caller's projects (those they are a member of), with their role on each."""
@@ -82,7 +83,8 @@ async def list_projects(request: Request, limit: int = Query(100, ge=1, le=1000)
     return jsonable_encoder({"projects": [views.project(r) for r in rows]})
 
 
-@router.get("/projects/{project_id}", tags=["projects"])
+@router.get("/projects/{project_id}", tags=["projects"], operation_id="getProject",
+            summary="A project with its versions", **typed(api.Project))
 async def get_project(request: Request, project_id: str, access: Access = on_project("read")) -> dict[str, Any]:
     d = _deps(request)
     row = await store.get_project(d.pool, project_id)
@@ -90,7 +92,8 @@ async def get_project(request: Request, project_id: str, access: Access = on_pro
                                           await store.list_decision_sets(d.pool, project_id)))
 
 
-@router.patch("/projects/{project_id}", tags=["projects"])
+@router.patch("/projects/{project_id}", tags=["projects"], operation_id="updateProject",
+              summary="Change a project's settings (owner)", **typed(api.Project))
 async def patch_project(request: Request, project_id: str, body: ProjectPatch,
                         access: Access = on_project("manage")) -> dict[str, Any]:
     """Project settings (owner): `four_eyes` keeps whoever submitted a version from approving it."""
@@ -100,7 +103,8 @@ async def patch_project(request: Request, project_id: str, body: ProjectPatch,
     return await get_project(request, project_id, access)
 
 
-@router.put("/projects/{project_id}/policies", tags=["projects"])
+@router.put("/projects/{project_id}/policies", tags=["projects"], operation_id="putProjectPolicies",
+            summary="Set the project's rule packs and waivers (owner)", **typed(api.Policies))
 async def put_policies(request: Request, project_id: str, body: PoliciesPut,
                        access: Access = on_project("policies")) -> dict[str, Any]:
     """The project's rule packs and waivers (owner); each waiver records the caller as its grantor."""
@@ -113,7 +117,8 @@ async def put_policies(request: Request, project_id: str, body: PoliciesPut,
 
 
 @router.post("/projects/{project_id}/constraints", status_code=202, tags=["decision sets"],
-             response_model=Submitted)
+             operation_id="submitConstraints", summary="Start a new version from requirements",
+             dependencies=[Depends(idempotency_key)], **typed(api.Submitted))
 async def submit_constraints(request: Request, project_id: str, body: ConstraintsSubmit,
                              access: Access = on_project("submit")) -> JSONResponse:
     """Start a new decision-set version from requirements text and/or structured constraints."""
@@ -121,7 +126,8 @@ async def submit_constraints(request: Request, project_id: str, body: Constraint
                          lambda u: commands.submit_constraints(u, project_id, body, access.user_id))
 
 
-@router.get("/decision-sets/{ds_id}", tags=["decision sets"])
+@router.get("/decision-sets/{ds_id}", tags=["decision sets"], operation_id="getDecisionSet",
+            summary="A decision set (one version) with its review", **typed(api.DecisionSet))
 async def get_decision_set(request: Request, ds_id: str, access: Access = on_decision_set("read")) -> dict[str, Any]:
     pool = _deps(request).pool
     row = await store.get_decision_set(pool, ds_id, access.project_id)
@@ -130,7 +136,8 @@ async def get_decision_set(request: Request, ds_id: str, access: Access = on_dec
     return jsonable_encoder({**views.decision_set(row), "review": review(row, parent)})
 
 
-@router.get("/decision-sets/{ds_id}/events", tags=["decision sets"])
+@router.get("/decision-sets/{ds_id}/events", tags=["decision sets"], operation_id="listEvents",
+            summary="A page of the decision set's events", **typed(api.EventsPage))
 async def get_events(request: Request, ds_id: str, after: int = Query(0, ge=0, le=MAX_EVENT_NUMBER),
                      limit: int = Query(1000, ge=1, le=10_000),
                      access: Access = on_decision_set("read")) -> dict[str, Any]:
@@ -139,7 +146,9 @@ async def get_events(request: Request, ds_id: str, after: int = Query(0, ge=0, l
     return jsonable_encoder({"decision_set_id": ds_id, "events": [e.model_dump(mode="json") for e in events]})
 
 
-@router.post("/decision-sets/{ds_id}/answers", status_code=202, tags=["decision sets"], response_model=Accepted)
+@router.post("/decision-sets/{ds_id}/answers", status_code=202, tags=["decision sets"], operation_id="answerQuestions",
+             summary="Answer the intake questions", dependencies=[Depends(idempotency_key)], responses=errors(409),
+             **typed(api.Accepted))
 async def post_answers(request: Request, ds_id: str, body: AnswersSubmit,
                        access: Access = on_decision_set("submit")) -> JSONResponse:
     """Answer the intake questions of a `gate-waiting {gate: intake}` event."""
@@ -147,7 +156,9 @@ async def post_answers(request: Request, ds_id: str, body: AnswersSubmit,
                          lambda u: commands.answer(u, ds_id, body, access))
 
 
-@router.post("/decision-sets/{ds_id}/approve", status_code=202, tags=["decision sets"], response_model=Accepted)
+@router.post("/decision-sets/{ds_id}/approve", status_code=202, tags=["decision sets"], operation_id="decideGate",
+             summary="Approve, reject or request changes at the approval gate",
+             dependencies=[Depends(idempotency_key)], responses=errors(409), **typed(api.Accepted))
 async def post_approve(request: Request, ds_id: str, body: Approve,
                        access: Access = on_decision_set("approve")) -> JSONResponse:
     """Decide the pre-codegen gate: approved, rejected or changes_requested (with a comment).
@@ -158,14 +169,17 @@ async def post_approve(request: Request, ds_id: str, body: Approve,
                          lambda u: commands.approve(u, ds_id, body, access))
 
 
-@router.post("/decision-sets/{ds_id}/resume", status_code=202, tags=["decision sets"], response_model=Accepted)
+@router.post("/decision-sets/{ds_id}/resume", status_code=202, tags=["decision sets"], operation_id="resumeRun",
+             summary="Resume a run paused by its budget or stopped after errors",
+             dependencies=[Depends(idempotency_key)], responses=errors(402, 409), **typed(api.Accepted))
 async def post_resume(request: Request, ds_id: str, access: Access = on_decision_set("resume")) -> JSONResponse:
     """Continue a run paused by the project's LLM budget (raise the budget first), or stopped after
     repeated errors (`stalled`: the step runs again)."""
     return await command(request, {"ds": ds_id, "resume": True}, 202, lambda u: commands.resume(u, ds_id, access))
 
 
-@router.put("/projects/{project_id}/llm-budget", tags=["projects"])
+@router.put("/projects/{project_id}/llm-budget", tags=["projects"], operation_id="putLlmBudget",
+            summary="Set or remove the project's LLM budget", **typed(api.LlmUsage))
 async def put_llm_budget(request: Request, project_id: str, body: BudgetPut,
                          access: Access = on_project("budget")) -> dict[str, Any]:
     """Set (or with null remove) the project's LLM budget in USD: a warning at 80 %, a pause at 100 %."""
@@ -175,7 +189,8 @@ async def put_llm_budget(request: Request, project_id: str, body: BudgetPut,
     return await llm_usage(request, project_id, access)
 
 
-@router.get("/projects/{project_id}/llm-usage", tags=["projects"])
+@router.get("/projects/{project_id}/llm-usage", tags=["projects"], operation_id="getLlmUsage",
+            summary="The project's LLM spend against its budget", **typed(api.LlmUsage))
 async def llm_usage(request: Request, project_id: str, access: Access = on_project("read")) -> dict[str, Any]:
     """Tokens and USD the project's model calls used, by node; per version, the pre-run estimate beside the
     spend; and where the project stands against its budget."""
@@ -195,7 +210,12 @@ async def llm_usage(request: Request, project_id: str, access: Access = on_proje
                              "by_version": await estimates_vs_actuals(d.pool, project_id)})
 
 
-@router.get("/streams/{ds_id}", tags=["decision sets"])
+@router.get("/streams/{ds_id}", tags=["decision sets"], operation_id="streamEvents",
+            summary="The decision set's events as Server-Sent Events", response_class=EventStream,
+            responses={200: {"description": "`id:` the event's number, `event:` its type, `data:` the event as "
+                                            "JSON; `run-complete` ends the stream; `ping` events keep it open.",
+                             "content": {"text/event-stream": {"schema": {"type": "string"}}}},
+                       **errors(422, 429)})
 async def stream(request: Request, ds_id: str, last_event_id: str | None = Header(None),
                  after: int | None = Query(None, ge=0, le=MAX_EVENT_NUMBER), access: Access = on_decision_set("read")):
     """The decision set's events as SSE; the web page's session cookie is accepted here too."""
@@ -212,7 +232,13 @@ async def stream(request: Request, ds_id: str, last_event_id: str | None = Heade
                            project_id=access.project_id, on_close=lambda: slots.give_back(access.user_id))
 
 
-@router.get("/decision-sets/{ds_id}/diff", tags=["decision sets"])
+@router.get("/decision-sets/{ds_id}/diff", tags=["decision sets"], operation_id="getDiff",
+            summary="The generated repository's unified diff against another version",
+            response_class=Diff, response_model=None,
+            responses={200: {"description": "The unified diff as text (`format=text`), or with its summary as JSON "
+                                            "(`format=json`).",
+                             "content": {"text/x-diff": {"schema": {"type": "string"}},
+                                         "application/json": {"schema": {"$ref": "#/components/schemas/DiffDocument"}}}}})
 async def get_diff(request: Request, ds_id: str, against: str | None = None,
                    format: str = Query("text", pattern="^(text|json)$"),
                    access: Access = on_decision_set("read")) -> Response:
@@ -231,8 +257,12 @@ async def get_diff(request: Request, ds_id: str, against: str | None = None,
     return PlainTextResponse(text, media_type="text/x-diff")
 
 
-@router.get("/decision-sets/{ds_id}/artifact", tags=["decision sets"],
-            responses={307: {"description": "a time-boxed presigned URL of the zip (artifacts on S3)"}})
+@router.get("/decision-sets/{ds_id}/artifact", tags=["decision sets"], operation_id="getArtifact",
+            summary="The generated repository as a zip", response_class=Zip, response_model=None,
+            responses={200: {"description": "The zip.",
+                             "content": {"application/zip": {"schema": {"type": "string", "format": "binary"}}}},
+                       307: {"description": "A time-boxed presigned URL of the zip (artifacts on S3).",
+                             "headers": {"Location": {"schema": {"type": "string"}}}}})
 async def get_artifact(request: Request, ds_id: str, access: Access = on_decision_set("read")) -> Response:
     """The generated repository as a zip: the bytes, or with S3 a redirect to a presigned URL of them."""
     d = _deps(request)
@@ -252,7 +282,13 @@ async def get_artifact(request: Request, ds_id: str, access: Access = on_decisio
         "Content-Disposition": f'attachment; filename="{filename}"'})
 
 
-@router.post("/projects/{project_id}/repo", status_code=201, tags=["projects"])
+@router.post("/projects/{project_id}/repo", status_code=201, tags=["projects"], operation_id="uploadRepository",
+             summary="Upload an edited repository (a zip) for the next versions to merge",
+             responses=errors(409, 422), **typed(api.RepoUpload),
+             openapi_extra={"requestBody": {"required": True, "description": "The repository as a zip archive "
+                                            "(at most 20 MiB; text files are kept, binaries left out).",
+                                            "content": {"application/zip": {"schema": {"type": "string",
+                                                                                       "format": "binary"}}}}})
 async def push_repo(request: Request, project_id: str, base: str | None = Query(None, description=
                     "the decision set whose repository was edited (default: the latest completed one)"),
                     if_match: str | None = Header(None, description=
@@ -294,13 +330,15 @@ async def push_repo(request: Request, project_id: str, base: str | None = Query(
                          "files": len(files)}, status_code=201)
 
 
-@router.get("/intake/schema", tags=["intake"])
+@router.get("/intake/schema", tags=["intake"], operation_id="getIntakeSchema",
+            summary="The Guided Setup wizard's fields", **typed(api.IntakeSchema))
 async def intake_schema(who: Principal = Depends(caller)) -> dict[str, Any]:
     """The Guided Setup wizard: fields, types, options, order and help, from the contracts' JSON Schema."""
     return wizard()
 
 
-@router.post("/intake/preview", tags=["intake"])
+@router.post("/intake/preview", tags=["intake"], operation_id="previewIntake",
+             summary="What a requirement text states, without starting a run", **typed(api.IntakePreview))
 async def intake_preview(body: Preview, who: Principal = Depends(caller)) -> dict[str, Any]:
     """Extraction and coverage of a text without starting a run (the live coverage meter)."""
     found = extract(body.text)

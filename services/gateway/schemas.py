@@ -1,4 +1,4 @@
-"""Request and response bodies of the REST API."""
+"""Request bodies of the REST API (the answers are typed in `amp_contracts.api`)."""
 
 from __future__ import annotations
 
@@ -53,14 +53,6 @@ class ConstraintsSubmit(Strict):
         return not self.text.strip() and not self.constraints
 
 
-class Submitted(BaseModel):
-    decision_set_id: str
-    project_id: str
-    version: int
-    run_id: str
-    stream_url: str
-
-
 class AnswersSubmit(Strict):
     interrupt_id: str | None = Field(None, description="The gate-waiting event's interrupt_id; defaults to the open one.")
     answers: dict[str, Any] = Field(default_factory=dict, description="Typed answers keyed by constraint field.")
@@ -82,11 +74,6 @@ class Approve(Strict):
     waivers: list[Waiver] = Field(default_factory=list, description="Waivers for failed policy rules.")
 
 
-class Accepted(BaseModel):
-    decision_set_id: str
-    status: str
-
-
 class PoliciesPut(Strict):
     rules: list[dict[str, Any]] = Field(default_factory=list)
     waivers: list[Waiver] = Field(default_factory=list)
@@ -97,7 +84,9 @@ class Preview(Strict):
 
 
 class BudgetPut(Strict):
-    limit_usd: float | None = Field(None, ge=0, description="Cap on the project's total LLM spend in USD; null removes it.")
+    # stored as numeric(14, 6): a larger cap could not be kept (422, not a failed write)
+    limit_usd: float | None = Field(None, ge=0, le=99_999_999.99,
+                                    description="Cap on the project's total LLM spend in USD; null removes it.")
 
 
 class WebhookCreate(Strict):

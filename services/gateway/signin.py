@@ -10,14 +10,15 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from amp_contracts import ErrorResponse, NotFound
+from amp_contracts import NotFound, api
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 
 from .auth import COOKIE, authenticate
+from .openapi import errors, typed
 from .schemas import SessionCreate
 
-router = APIRouter(responses={401: {"model": ErrorResponse}}, tags=["identity"])
+router = APIRouter(tags=["identity"])
 
 
 def _issuer(request: Request):
@@ -27,7 +28,8 @@ def _issuer(request: Request):
     return issuer
 
 
-@router.get("/.well-known/openid-configuration", summary="The embedded issuer's discovery document")
+@router.get("/.well-known/openid-configuration", summary="The embedded issuer's discovery document",
+            operation_id="getOpenIdConfiguration", responses=errors(404), **typed(api.OpenIdConfiguration))
 async def discovery(request: Request) -> dict[str, Any]:
     issuer = _issuer(request)
     base = str(request.base_url).rstrip("/")
@@ -35,7 +37,8 @@ async def discovery(request: Request) -> dict[str, Any]:
             "id_token_signing_alg_values_supported": ["ES256"], "subject_types_supported": ["public"]}
 
 
-@router.get("/.well-known/jwks.json", summary="The embedded issuer's public keys")
+@router.get("/.well-known/jwks.json", summary="The embedded issuer's public keys", operation_id="getJwks",
+            responses=errors(404), **typed(api.Jwks))
 async def jwks(request: Request) -> Response:
     return JSONResponse(_issuer(request).jwks(), headers={"Cache-Control": "public, max-age=300"})
 
@@ -45,7 +48,8 @@ async def signin_page(request: Request) -> FileResponse:
     return FileResponse(request.app.state.static / "signin.html")
 
 
-@router.post("/auth/session", summary="Exchange a token for the web page's session cookie")
+@router.post("/auth/session", summary="Exchange a token for the web page's session cookie",
+             operation_id="createSession", responses=errors(401, 503), **typed(api.Session))
 async def create_session(request: Request, body: SessionCreate) -> JSONResponse:
     who = await authenticate(request, body.token.strip())
     exp = who.expires_at or time.time() + 12 * 3600
@@ -55,7 +59,7 @@ async def create_session(request: Request, body: SessionCreate) -> JSONResponse:
     return response
 
 
-@router.delete("/auth/session", status_code=204, summary="Sign out of the web page")
+@router.delete("/auth/session", status_code=204, summary="Sign out of the web page", operation_id="deleteSession")
 async def delete_session() -> Response:
     response = Response(status_code=204)
     response.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict")

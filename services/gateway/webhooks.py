@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from amp_contracts import WEBHOOK_EVENTS, ConflictError, ErrorResponse, ValidationFailed
+from amp_contracts import WEBHOOK_EVENTS, ConflictError, ValidationFailed, api
 from amp_domain.webhook_signing import new_secret
 from amp_domain.webhooks import TargetPolicy, UnsafeTarget
 from amp_runtime import store, webhook_store
@@ -23,11 +23,10 @@ from fastapi.responses import JSONResponse, Response
 
 from .auth import Principal, authorize, caller
 from .idempotency import Unit, command
+from .openapi import errors, idempotency_key, typed
 from .schemas import SecretRotate, WebhookCreate, WebhookPatch
 
-ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": ErrorResponse} for code in (401, 403, 404, 409, 413, 422,
-                                                                                        429)}
-router = APIRouter(responses=ERRORS, tags=["webhooks"])
+router = APIRouter(tags=["webhooks"])
 
 
 def _deps(request: Request):
@@ -38,6 +37,9 @@ async def owner_of_project(request: Request, project_id: str, who: Principal = D
     """The project, if the caller may manage its webhooks (its owners may)."""
     await authorize(request, who, project_id, "manage")
     return await store.get_project(_deps(request).pool, project_id)
+
+
+owner_of_project.scoped = True  # type: ignore[attr-defined]  # the OpenAPI document: 404 to non-members, 403 to others
 
 
 async def _check_url(request: Request, url: str) -> None:
@@ -66,13 +68,15 @@ def delivery_view(row: dict[str, Any], subscription: dict[str, Any]) -> dict[str
     return out
 
 
-@router.get("/webhooks/event-types", summary="The webhook event types and what each means")
+@router.get("/webhooks/event-types", summary="The webhook event types and what each means",
+            operation_id="listWebhookEventTypes", **typed(api.WebhookEventTypes))
 async def event_types(who: Principal = Depends(caller)) -> dict[str, Any]:
     return {"event_types": [{"type": t, "description": d} for t, d in WEBHOOK_EVENTS.items()]}
 
 
 @router.post("/projects/{project_id}/webhooks", status_code=201,
-             summary="Subscribe a URL to a project's events; the answer carries the signing secret, once")
+             summary="Subscribe a URL to a project's events; the answer carries the signing secret, once",
+             operation_id="createWebhook", dependencies=[Depends(idempotency_key)], **typed(api.WebhookWithSecret))
 async def create_webhook(request: Request, body: WebhookCreate,
                          project: dict = Depends(owner_of_project)) -> JSONResponse:
     await _check_url(request, body.url)
@@ -86,19 +90,22 @@ async def create_webhook(request: Request, body: WebhookCreate,
     return await command(request, {"project": project["id"], **body.model_dump()}, 201, create)
 
 
-@router.get("/projects/{project_id}/webhooks", summary="A project's webhook subscriptions (without secrets)")
+@router.get("/projects/{project_id}/webhooks", summary="A project's webhook subscriptions (without secrets)",
+            operation_id="listWebhooks", **typed(api.WebhookList))
 async def list_webhooks(request: Request, project: dict = Depends(owner_of_project)) -> dict[str, Any]:
     rows = await webhook_store.list_subscriptions(_deps(request).pool, project["id"])
     return jsonable_encoder({"project_id": project["id"], "webhooks": [view(r) for r in rows]})
 
 
-@router.get("/projects/{project_id}/webhooks/{webhook_id}")
+@router.get("/projects/{project_id}/webhooks/{webhook_id}", summary="A webhook subscription (without its secret)",
+            operation_id="getWebhook", **typed(api.WebhookSubscription))
 async def get_webhook(request: Request, webhook_id: str, project: dict = Depends(owner_of_project)) -> dict[str, Any]:
     return jsonable_encoder(view(await webhook_store.get_subscription(_deps(request).pool, project["id"], webhook_id)))
 
 
 @router.patch("/projects/{project_id}/webhooks/{webhook_id}",
-              summary="Enable or disable a subscription, or change its URL, events or description")
+              summary="Enable or disable a subscription, or change its URL, events or description",
+              operation_id="updateWebhook", **typed(api.WebhookSubscription))
 async def patch_webhook(request: Request, webhook_id: str, body: WebhookPatch,
                         project: dict = Depends(owner_of_project)) -> dict[str, Any]:
     d = _deps(request)
@@ -110,14 +117,16 @@ async def patch_webhook(request: Request, webhook_id: str, body: WebhookPatch,
 
 
 @router.delete("/projects/{project_id}/webhooks/{webhook_id}", status_code=204,
-               summary="Delete a subscription and its delivery log")
+               summary="Delete a subscription and its delivery log", operation_id="deleteWebhook")
 async def delete_webhook(request: Request, webhook_id: str, project: dict = Depends(owner_of_project)) -> Response:
     await webhook_store.delete_subscription(_deps(request).pool, project["id"], webhook_id)
     return Response(status_code=204)
 
 
 @router.post("/projects/{project_id}/webhooks/{webhook_id}/rotate-secret",
-             summary="A new signing secret (shown once); the current one keeps signing during the overlap")
+             summary="A new signing secret (shown once); the current one keeps signing during the overlap",
+             operation_id="rotateWebhookSecret", dependencies=[Depends(idempotency_key)],
+             **typed(api.WebhookWithSecret))
 async def rotate_secret(request: Request, webhook_id: str, body: SecretRotate | None = None,
                         project: dict = Depends(owner_of_project)) -> JSONResponse:
     overlap = (body or SecretRotate()).overlap_s
@@ -131,7 +140,8 @@ async def rotate_secret(request: Request, webhook_id: str, body: SecretRotate | 
 
 
 @router.get("/projects/{project_id}/webhooks/{webhook_id}/deliveries",
-            summary="The delivery log: attempts, status codes, latency, next retry")
+            summary="The delivery log: attempts, status codes, latency, next retry",
+            operation_id="listWebhookDeliveries", **typed(api.DeliveryList))
 async def list_deliveries(request: Request, webhook_id: str,
                           state: str | None = Query(None, pattern="^(pending|sending|delivered|failed)$"),
                           limit: int = Query(50, ge=1, le=500), before: datetime | None = Query(None),
@@ -143,7 +153,8 @@ async def list_deliveries(request: Request, webhook_id: str,
 
 
 @router.get("/projects/{project_id}/webhooks/{webhook_id}/deliveries/{delivery_id}",
-            summary="One delivery with the body that was signed and sent")
+            summary="One delivery with the body that was signed and sent", operation_id="getWebhookDelivery",
+            **typed(api.WebhookDelivery))
 async def get_delivery(request: Request, webhook_id: str, delivery_id: str,
                        project: dict = Depends(owner_of_project)) -> dict[str, Any]:
     d = _deps(request)
@@ -152,7 +163,8 @@ async def get_delivery(request: Request, webhook_id: str, delivery_id: str,
 
 
 @router.post("/projects/{project_id}/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver", status_code=202,
-             summary="Send a delivery again now (same webhook-id and body, a new attempt chain)")
+             summary="Send a delivery again now (same webhook-id and body, a new attempt chain)",
+             operation_id="redeliverWebhookDelivery", responses=errors(409), **typed(api.Redelivery))
 async def redeliver(request: Request, webhook_id: str, delivery_id: str,
                     project: dict = Depends(owner_of_project)) -> dict[str, Any]:
     d = _deps(request)

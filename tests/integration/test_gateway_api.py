@@ -103,3 +103,16 @@ def test_intake_schema_is_a_wizard(http) -> None:
     assert names[:2] == ["cloud", "regions"]
     cloud = w["fields"][0]
     assert cloud["kind"] == "choice" and set(cloud["options"]) == {"aws", "gcp", "azure"}
+
+
+def test_input_the_fuzzer_found_is_refused_in_the_error_model(http) -> None:
+    """Each of these was a 400 outside the contract or a 500; each is a 422 naming what is wrong."""
+    r = http.post("/projects", content=b'\xff\xfe{"name": "x"}', headers={"Content-Type": "application/json"})
+    assert "body" in assert_error(r, 422, "validation_failed")["message"]
+    assert_error(http.get(f"/dead-letters/{2**70}"), 422, "validation_failed")
+    assert_error(http.get(f"/dead-letters/{-(2**70)}"), 422, "validation_failed")
+    p = http.post("/projects", json={"name": "budget-bounds"}).json()["id"]
+    for too_big in (1e307, 99_999_999.99999999):
+        assert_error(http.put(f"/projects/{p}/llm-budget", json={"limit_usd": too_big}), 422, "validation_failed")
+    assert http.put(f"/projects/{p}/llm-budget", json={"limit_usd": 99_999_999.99}).json()["budget"]["limit_usd"] \
+        == 99_999_999.99
