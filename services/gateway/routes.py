@@ -34,7 +34,7 @@ from .schemas import (
     ProjectCreate,
     ProjectPatch,
 )
-from .sse import stream_response
+from .sse import ended_before, stream_response
 from .uploads import read_zip
 from .wizard import wizard
 
@@ -215,6 +215,8 @@ async def llm_usage(request: Request, project_id: str, access: Access = on_proje
             responses={200: {"description": "`id:` the event's number, `event:` its type, `data:` the event as "
                                             "JSON; `run-complete` ends the stream; `ping` events keep it open.",
                              "content": {"text/event-stream": {"schema": {"type": "string"}}}},
+                       204: {"description": "The stream has ended before `Last-Event-ID`: nothing follows (an "
+                                            "EventSource stops reconnecting on 204)."},
                        **errors(422, 429)})
 async def stream(request: Request, ds_id: str, last_event_id: str | None = Header(None),
                  after: int | None = Query(None, ge=0, le=MAX_EVENT_NUMBER), access: Access = on_decision_set("read")):
@@ -226,6 +228,8 @@ async def stream(request: Request, ds_id: str, last_event_id: str | None = Heade
         raise ValidationFailed("Last-Event-ID must be an event number (an integer)") from None
     if not 0 <= last <= MAX_EVENT_NUMBER:
         raise ValidationFailed(f"Last-Event-ID must be between 0 and {MAX_EVENT_NUMBER}")
+    if last and await ended_before(d.pool, ds_id, last):
+        return Response(status_code=204)
     slots = request.app.state.auth.streams
     slots.take(access.user_id)
     return stream_response(d.pool, d.extras["hub"], ds_id, last, d.settings.sse_max_duration_s,

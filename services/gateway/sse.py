@@ -81,6 +81,12 @@ async def events_after(pool: asyncpg.Pool, hub: EventHub, ds_id: str, last_id: i
         hub.unsubscribe(ds_id, queue)
 
 
+async def ended_before(pool: asyncpg.Pool, ds_id: str, last_id: int) -> bool:
+    """Whether the stream's terminal event is at or before `last_id`: a resume there has nothing to wait for."""
+    return bool(await pool.fetchval("SELECT EXISTS (SELECT 1 FROM events WHERE decision_set_id = $1::uuid "
+                                    "AND number <= $2 AND type = ANY($3::text[]))", ds_id, last_id, list(TERMINAL)))
+
+
 def heartbeat() -> ServerSentEvent:
     """`event: ping` every few seconds, without data: it keeps proxies from closing an idle stream, and an
     SSE client dispatches no event for it. An event with data would carry the previous `id` in the client's

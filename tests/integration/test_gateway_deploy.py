@@ -171,6 +171,13 @@ def test_streams_end_at_their_maximum_duration_and_resume_without_gap_or_duplica
         streamed = [eid for _, _, eid in seen]
         assert streamed == stored  # every event once, in order, across all the cut responses
         assert seen[-1][1]["status"] == "completed"
+        # a resume after the end has nothing to wait for: 204 (an EventSource stops reconnecting)
+        headers = {"Authorization": f"Bearer {os.environ['AMP_TOKEN']}", "Last-Event-ID": str(stored[-1])}
+        ended = httpx.get(f"{gateway_b}/streams/{ds}", headers=headers, timeout=10)
+        assert ended.status_code == 204 and ended.content == b""
+        before_end = httpx.get(f"{gateway_b}/streams/{ds}", headers={**headers, "Last-Event-ID": str(stored[-2])},
+                               timeout=10)
+        assert before_end.status_code == 200 and "event: run-complete" in before_end.text
     finally:
         client.close()
 
