@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import operator
 from typing import Annotated, Any, TypedDict
 
 from amp_contracts import CardDraft, DiffSummary, ReasonCard
+from amp_runtime.graphs import step_cards
 
 
 class ValidatorsState(TypedDict, total=False):
@@ -25,4 +25,5 @@ class ValidatorsState(TypedDict, total=False):
     git_commit: str
     artifact_key: str
     diff: DiffSummary
-    cards: Annotated[list[CardDraft], operator.add]
+    step: str  # the key of the step that ran the graph last (amp_runtime.graphs)
+    cards: Annotated[list[CardDraft], step_cards]  # this step's cards only
