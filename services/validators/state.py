@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any, TypedDict
 
 from amp_contracts import CardDraft, DiffSummary, ReasonCard
@@ -16,6 +17,7 @@ class ValidatorsState(TypedDict, total=False):
     state_doc: dict[str, Any]  # the decision set row, as JSON
     parent: dict[str, Any] | None  # its parent version's row
     cards_so_far: list[ReasonCard]
+    started_at: datetime  # the time of the message that started the step: the ts of the step's own cards
     files: dict[str, str]
     merge_conflicts: list[str]
     user_commit: str | None
