@@ -30,6 +30,9 @@ from .common import summary
 OPS = {"create": 2.0, "list": 2.0, "project": 2.0, "decision_set": 2.0, "events": 1.0}
 KEYED_OPS = {"replay": 1.0, "reuse_other_body": 0.2, "same_key_twice": 0.5}
 REQUEST_TIMEOUT_S = 30.0
+#: A client drops an idle connection before the server does (uvicorn closes them after 5 s): a request
+#: sent on a connection the server is closing at that instant gets no answer (the keep-alive race).
+KEEPALIVE_EXPIRY_S = 2.0
 
 
 class Phase:
@@ -119,7 +122,8 @@ class Client:
 async def phase(base_url: str, headers: dict[str, str], clients: int, seconds: float, keyed: bool,
                 seed_ds: str | None) -> dict[str, Any]:
     ph = Phase()
-    limits = httpx.Limits(max_connections=clients * 2 + 4, max_keepalive_connections=clients * 2)
+    limits = httpx.Limits(max_connections=clients * 2 + 4, max_keepalive_connections=clients * 2,
+                          keepalive_expiry=KEEPALIVE_EXPIRY_S)
     async with httpx.AsyncClient(base_url=base_url, headers=headers, timeout=REQUEST_TIMEOUT_S, limits=limits) as http:
         workers = [Client(http, ph, keyed, seed_ds, i) for i in range(clients)]
         stop = time.monotonic() + seconds

@@ -83,13 +83,16 @@ async def graph_states(settings, ds: str) -> dict[str, dict]:
         await pool.close()
 
 
-async def commits_of(settings, project_id: str) -> list[str]:
+async def committed(settings, project_id: str) -> tuple[list[str], dict[str, str]]:
+    """The project's commits, newest first, and the files of the newest."""
     from amp_runtime.db import create_pool
-    from amp_runtime.gitstore import git_store, history
+    from amp_runtime.gitstore import git_store, history, read_tree
 
     pool = await create_pool(settings.database_url, max_size=1)
     try:
-        return await history(git_store(pool).repo(project_id))
+        repo = git_store(pool).repo(project_id)
+        commits = await history(repo)
+        return commits, (await read_tree(repo, commits[0]) if commits else {})
     finally:
         await pool.close()
 
@@ -138,9 +141,12 @@ def test_steps_that_crash_after_their_checkpoint_replay_their_cards_once(stack, 
         assert all(recorded[k] >= 1 for k in mine), f"{agent}: a card of the graph's state was never recorded"
     assert {c.node_name for c in states["codegen"]["cards"]} == {"process_approval_feedback", "codegen"}
 
-    # one version, one commit: the rebuilt tree was the same tree
+    # one version, one commit, and the zip (built by the step that was recorded) holds the committed
+    # tree: a rerun that rebuilt the tree after the commit built the same tree
     final = client.decision_set(ds)
-    assert asyncio.run(commits_of(settings, project["id"])) == [final["git_commit"]]
+    commits, tree = asyncio.run(committed(settings, project["id"]))
+    assert commits == [final["git_commit"]]
     with zipfile.ZipFile(io.BytesIO(client.artifact(ds))) as z:
-        report = z.read("reports/validation.json").decode()
-    assert "duration" not in report
+        zipped = {n: z.read(n).decode() for n in z.namelist()}
+    assert zipped == tree
+    assert "duration" not in tree["reports/validation.json"]
