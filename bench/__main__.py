@@ -22,7 +22,7 @@ from typing import Any
 
 from .common import ROOT, Api, machine, scenario_texts, summary
 
-SECTIONS = ("plan", "artifact", "floor", "inproc", "growth", "memory", "model", "pure")
+SECTIONS = ("plan", "artifact", "floor", "inproc", "growth", "memory", "model", "pure", "load")
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
@@ -63,6 +63,8 @@ class Sizes:
         self.replay_repeats = 2 if quick else 5
         self.hot_repeats = 10 if quick else 200
         self.settle_s = 1.0 if quick else 5.0
+        self.load_clients = 5 if quick else 50
+        self.load_seconds = 2.0 if quick else 60.0
 
 
 async def run(a: argparse.Namespace, z: Sizes, base_url: str, database_url: str | None, nats_url: str | None,
@@ -137,6 +139,18 @@ async def run(a: argparse.Namespace, z: Sizes, base_url: str, database_url: str 
             r["model"] = await asyncio.to_thread(model.run, texts, 2 if a.quick else 4)
             _log(f"model: cache reads {r['model']['cache_read_share_later']} of prompt tokens after the first "
                  f"decision set; {r['model']['per_decision_set']}")
+        if "load" in a.sections:
+            from . import load
+
+            seed = ctx.gated[0].ds_id if ctx.gated else (await api.submit(await api.create_project("bench load seed"),
+                                                                          ctx.next_text()))["decision_set_id"]
+            r["load"] = await load.run(base_url, dict(api.http.headers), z.load_clients, z.load_seconds, seed)
+            for name in ("without_key", "with_key"):
+                p = r["load"][name]
+                _log(f"load {name}: {p['clients']} clients {p['seconds']:g} s, {p['requests']} requests, "
+                     f"{p['throughput_per_s']}/s, p99 {p['ms'].get('p99')} ms, 5xx {p['server_errors']}, "
+                     f"no answer {p['no_answer']}, statuses {p['status']}")
+            _log(f"load problems: {r['load']['problems'] or 'none'}")
         if "memory" in a.sections and stack is not None:
             await asyncio.sleep(z.settle_s)
             r.setdefault("memory", {})["after"] = memory.snapshot(stack)
@@ -212,7 +226,10 @@ def main(argv: list[str] | None = None) -> int:
 
         tmp = Path(tempfile.mkdtemp(prefix="amp-bench-"))
         tmp.chmod(0o755)
-        stack = Stack(Settings(data_dir=tmp / "data", gateway_port=free_port(), provider="deterministic"))
+        # the per-user write limit (120/min) would answer most of the load section's writes with 429: the
+        # bench measures the gateway behind it (the limiter has its own tests)
+        stack = Stack(Settings(data_dir=tmp / "data", gateway_port=free_port(), provider="deterministic",
+                               rate_limit_per_min=1_000_000))
         t0 = time.perf_counter()
         try:
             stack.start()

@@ -57,6 +57,12 @@ def targets(r: dict[str, Any]) -> list[dict[str, Any]]:
     add("plan → critique → cost → policy p50 (pure)", _get(r, "pure", "plan_pipeline_ms", "p50"), 20, unit="ms")
     add("repository rendering p50 (pure)", _get(r, "pure", "render_ms", "p50"), 50, unit="ms")
     add("slowest adversarial extraction input", _get(r, "pure", "pathological_worst_ms"), 2000, unit="ms")
+    for name in ("without_key", "with_key"):
+        lp = _get(r, "load", name) or {}
+        if lp:
+            label = "with Idempotency-Key" if lp.get("keyed") else "without Idempotency-Key"
+            add(f"REST load {lp['clients']} clients {lp['seconds']:g} s {label}: 5xx + unanswered",
+                lp["server_errors"] + sum(lp["no_answer"].values()) + lp["hung_clients"], 0)
     rest = _get(r, "memory", "at_rest", "total", "rss")
     if rest is not None:
         add("whole `amp up` RSS at rest", round(rest / GIB, 3), 1.5, unit="GiB")
@@ -113,6 +119,21 @@ def render(r: dict[str, Any]) -> str:
             lines += ["", "First (cold) plan per text after start, ms: " +
                       ", ".join(f"{k} {v}" for k, v in w["first_plan_ms"].items()) + "."]
         lines.append("")
+    load = r.get("load")
+    if load:
+        lines += [f"### REST load: {load['clients']} concurrent clients for {load['seconds']:g} s each, ms", "",
+                  _row(["phase", "requests", "/s", "p50", "p95", "p99", "max", "5xx", "no answer", "statuses"]),
+                  _row(["---"] * 10)]
+        for name in ("without_key", "with_key"):
+            p = load[name]
+            lines.append(_row(["with Idempotency-Key" if p["keyed"] else "without Idempotency-Key", p["requests"],
+                               p["throughput_per_s"], *_ms(p["ms"], "p50", "p95", "p99", "max"), p["server_errors"],
+                               sum(p["no_answer"].values()) + p["hung_clients"],
+                               ", ".join(f"{k}: {v}" for k, v in p["status"].items())]))
+        keyed = load["with_key"].get("idempotency") or {}
+        if keyed:
+            lines += ["", "Idempotency answers under load: " + ", ".join(f"{k} {v}" for k, v in keyed.items()) + "."]
+        lines += ["", f"Problems: {'; '.join(load['problems']) or 'none'}.", ""]
     art = r.get("artifact")
     if art:
         lines += ["### 2. Artifact round trip (approve → `run-complete`), ms", "",

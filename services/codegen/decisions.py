@@ -16,7 +16,7 @@ from amp_contracts import CodegenCompleted, Envelope, IntakeCompleted, RunComple
 from amp_domain.requirements.coverage import check_coverage
 from amp_runtime.artifacts import artifact_key
 from amp_runtime.canonical import canonical_json, sha256_hex
-from amp_runtime.graphs import read_graph, resume_graph
+from amp_runtime.graphs import resume_graph
 from amp_runtime.reader import Reader
 from amp_runtime.step import NewDecisionSet, Outcome, StepResult
 
@@ -43,10 +43,9 @@ def public(decision: Decision) -> dict[str, Any]:
 
 
 async def after_gate(svc: Codegen, env: Envelope, key: str, interrupt_id: str | None, decision: Decision) -> StepResult:
-    before = len((await read_graph(svc.graph, env.decision_set_id, SERVICE)).values.get("cards") or [])
-    run = await resume_graph(svc.graph, env.decision_set_id, SERVICE, interrupt_id, decision)
+    run = await resume_graph(svc.graph, env.decision_set_id, SERVICE, interrupt_id, decision, step=key)
     v = run.values
-    drafts = v.get("cards", [])[before:]
+    drafts = v.get("cards") or []  # this step's own
     ds = await svc.db.decision_set(env.decision_set_id)
     out = Outcome(env, key, svc.packs_fingerprint).cards(drafts)
     outcome = v.get("outcome")

@@ -31,7 +31,7 @@ async def on_policy(svc: Codegen, env: Envelope[PolicyEvaluated], key: str) -> S
     run = await run_graph(svc.graph, env.decision_set_id, SERVICE, {
         "project_name": project["name"], "requirements": (ds or {}).get("requirements") or "",
         "constraints": p.constraints, "plan": p.plan, "risks": p.risks,
-        "cost": p.cost, "policy": p.policy, "cards": []})
+        "cost": p.cost, "policy": p.policy}, step=key)
     expires = env.ts + timedelta(seconds=svc.settings.gate_ttl_s)
     gate = GateWaiting(decision_set_id=env.decision_set_id, gate="pre-codegen", interrupt_id=run.interrupt_id,
                        expires_at=expires, plan=p.plan.model_dump(mode="json"),

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import operator
 from typing import Annotated, Any, Literal, TypedDict
 
 from amp_contracts import CardDraft, ConstraintSchema, CostEstimate, Plan, PolicyResults, ReasonCard, Risk, Waiver
+from amp_runtime.graphs import step_cards
 
 Outcome = Literal["generate", "replan", "rejected", "stale"]
 
@@ -32,7 +32,8 @@ class CodegenState(TypedDict, total=False):
     patch: dict[str, Any]
     outcome: Outcome
     files: dict[str, str]
-    cards: Annotated[list[CardDraft], operator.add]
+    step: str  # the key of the step that ran the graph last (amp_runtime.graphs)
+    cards: Annotated[list[CardDraft], step_cards]  # this step's cards only
 
 
 class FeedbackOutput(TypedDict):

@@ -37,8 +37,8 @@ async def on_plan(svc: Critics, env: Envelope[PlanProposed], key: str) -> StepRe
     p = env.payload
     previous = await svc.db.parent_cost(env.decision_set_id)
     run = await run_graph(svc.graph, env.decision_set_id, SERVICE, {
-        "constraints": p.constraints, "plan": p.plan, "cards": [],
-        "previous_cost": CostEstimate.model_validate(previous) if previous else None})
+        "constraints": p.constraints, "plan": p.plan,
+        "previous_cost": CostEstimate.model_validate(previous) if previous else None}, step=key)
     v = run.values
     risks = v["risks"]
     out = Outcome(env, key, svc.packs_fingerprint).cards(v["cards"])

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import operator
 from typing import Annotated, TypedDict
 
 from amp_contracts import CardDraft, ConstraintSchema, CostEstimate, Plan, Risk
+from amp_runtime.graphs import step_cards
 
 
 class CriticsState(TypedDict, total=False):
@@ -16,7 +16,8 @@ class CriticsState(TypedDict, total=False):
     risks: list[Risk]
     replan: bool
     cost: CostEstimate
-    cards: Annotated[list[CardDraft], operator.add]
+    step: str  # the key of the step that ran the graph last (amp_runtime.graphs)
+    cards: Annotated[list[CardDraft], step_cards]  # this step's cards only
 
 
 class TechOutput(TypedDict):

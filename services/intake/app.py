@@ -21,7 +21,7 @@ from amp_contracts import (
     Subjects,
 )
 from amp_runtime.agent import Deps, Route, agent_app, route
-from amp_runtime.graphs import GraphRun, read_graph, resume_graph, run_graph
+from amp_runtime.graphs import GraphRun, resume_graph, run_graph
 from amp_runtime.providers import accounting
 from amp_runtime.settings import Settings
 from amp_runtime.step import Outcome, StepResult
@@ -51,23 +51,22 @@ async def on_requested(svc: Intake, env: Envelope[IntakeRequested], key: str) ->
     if svc.preflight is not None:
         await svc.preflight(env)  # raises BudgetExceeded: the run waits at the budget gate, nothing spent
     run = await run_graph(svc.graph, env.decision_set_id, SERVICE, {
-        "text": p.text, "input_constraints": ConstraintSchema.model_validate(p.constraints), "cards": []})
-    return outcome(svc, env, key, run, seen_cards=0, trigger="constraints_updated")
+        "text": p.text, "input_constraints": ConstraintSchema.model_validate(p.constraints)}, step=key)
+    return outcome(svc, env, key, run, trigger="constraints_updated")
 
 
 async def on_answered(svc: Intake, env: Envelope[IntakeAnswered], key: str) -> StepResult:
-    before = len((await read_graph(svc.graph, env.decision_set_id, SERVICE)).values.get("cards") or [])
     run = await resume_graph(svc.graph, env.decision_set_id, SERVICE, env.payload.interrupt_id,
-                             {"answers": env.payload.answers, "text": env.payload.text})
-    return outcome(svc, env, key, run, seen_cards=before, trigger="user_answer")
+                             {"answers": env.payload.answers, "text": env.payload.text}, step=key)
+    return outcome(svc, env, key, run, trigger="user_answer")
 
 
-def outcome(svc: Intake, env: Envelope, key: str, run: GraphRun, seen_cards: int, trigger: str) -> StepResult:
+def outcome(svc: Intake, env: Envelope, key: str, run: GraphRun, trigger: str) -> StepResult:
     """Paused → ask on the stream and wait; complete → hand the constraints to the planner."""
     v = run.values
     constraints, coverage = v["constraints"], v["coverage"]
     common = {"constraints": constraints, "coverage": coverage, "prompt_pack_hash": svc.packs_fingerprint}
-    out = Outcome(env, key, svc.packs_fingerprint).cards(v.get("cards", [])[seen_cards:])
+    out = Outcome(env, key, svc.packs_fingerprint).cards(v.get("cards") or [])  # this step's own
     out.event("intake-update", "coverage_check", {
         "constraints": constraints.model_dump(mode="json"), "coverage": coverage.model_dump(mode="json"),
         "prompt_pack_hash": svc.packs_fingerprint, "spans": [s.model_dump(mode="json") for s in v.get("spans") or []],

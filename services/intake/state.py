@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import operator
 from typing import Annotated, Any, TypedDict
 
 from amp_contracts import Assumption, CardDraft, ConstraintSchema, Coverage, Question, Span
+from amp_runtime.graphs import step_cards
 
 
 class Answer(TypedDict, total=False):
@@ -28,7 +28,8 @@ class IntakeState(TypedDict, total=False):
     answer: Answer
     assumptions: list[Assumption]
     complete: bool
-    cards: Annotated[list[CardDraft], operator.add]
+    step: str  # the key of the step that ran the graph last (amp_runtime.graphs)
+    cards: Annotated[list[CardDraft], step_cards]  # this step's cards only
 
 
 class Extracted(TypedDict):

@@ -33,7 +33,7 @@ class Planner:
 
 
 async def plan(svc: Planner, env: Envelope, key: str, state: PlannerState) -> StepResult:
-    run = await run_graph(svc.graph, env.decision_set_id, SERVICE, state)
+    run = await run_graph(svc.graph, env.decision_set_id, SERVICE, dict(state), step=key)
     proposed = run.values["plan"]
     return (Outcome(env, key, svc.packs_fingerprint).cards(run.values["cards"])
             .send(Subjects.PLAN_PROPOSED, PlanProposed(constraints=state["constraints"], plan=proposed))

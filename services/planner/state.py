@@ -14,6 +14,7 @@ class PlannerState(TypedDict, total=False):
     round: int
     trigger: str
     plan: Plan
+    step: str  # the key of the step that ran the graph last (amp_runtime.graphs)
     cards: list[CardDraft]
 
 

@@ -42,7 +42,7 @@ async def on_critique(svc: Policy, env: Envelope[CritiqueCompleted], key: str) -
         "constraints": p.constraints, "plan": p.plan, "cost": p.cost,
         "previous_cost": CostEstimate.model_validate(previous) if previous else None,
         "project_rules": packs.get("rules") or [],
-        "waivers": [Waiver.model_validate(w) for w in packs.get("waivers") or []], "now": env.ts, "cards": []})
+        "waivers": [Waiver.model_validate(w) for w in packs.get("waivers") or []], "now": env.ts}, step=key)
     policy = run.values["policy"]
     return (Outcome(env, key, svc.packs_fingerprint).cards(run.values["cards"])
             .event("policy-update", "policy_eval", policy)

@@ -17,6 +17,7 @@ class PolicyState(TypedDict, total=False):
     waivers: list[Waiver]
     now: datetime
     policy: PolicyResults
+    step: str  # the key of the step that ran the graph last (amp_runtime.graphs)
     cards: list[CardDraft]
 
 

@@ -66,7 +66,7 @@ async def on_generated(svc: Validators, env: Envelope[CodegenCompleted], key: st
     run = await run_graph(svc.graph, env.decision_set_id, SERVICE, {
         "project_id": env.project_id, "decision_set_id": env.decision_set_id, "version": ds["version"],
         "tree_key": env.payload.tree_key, "state_doc": plain(ds), "parent": plain(parent) if parent else None,
-        "cards_so_far": prior, "cards": [], "reports": {}})
+        "cards_so_far": prior, "started_at": env.ts, "reports": {}}, step=key)
     v = run.values
     diff: DiffSummary = v["diff"]
     done = RunCompleted(version=ds["version"], status="completed", artifact_key=v["artifact_key"],

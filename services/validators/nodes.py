@@ -15,6 +15,7 @@ from typing import Any
 from amp_contracts import CardDraft, DiffSummary, ReasonCard
 from amp_domain.archive import zip_tree
 from amp_domain.merge import merge_user_edits
+from amp_runtime.faults import maybe_crash
 from amp_runtime.gitstore import GitStore, commit_on_head, read_tree
 
 from .changes import change_summary
@@ -83,7 +84,9 @@ def validators(files: dict[str, str], checkov: bool, timeout_s: float = 120.0, o
         links={"report": "/reports/validation.json", "sarif": "/reports/validation.sarif"},
         confidence=0.95 if report.overall == "pass" else 0.5,
     )
-    documents = {"reports/validation.json": to_json(report), "reports/validation.sarif": to_sarif(report)}
+    # committed: without timings (the same tree gives the same files); the database keeps them
+    documents = {"reports/validation.json": to_json(report, timings=False),
+                 "reports/validation.sarif": to_sarif(report, timings=False)}
     if bom is not None:
         documents[SBOM_PATH] = bom
     return {"validation": json.loads(to_json(report)), "reports": documents,
@@ -108,6 +111,7 @@ async def diff_and_persist(state: dict[str, Any], tree: dict[str, str], deps: Pe
     parent = state.get("parent") or None
     git_commit = await commit_on_head(repo, tree, f"Decision set v{version} ({state['decision_set_id']})",
                                       version_key=state["decision_set_id"])
+    maybe_crash("validators", "after_git_commit")  # committed, the graph's run not yet checkpointed
     prev_files = None
     if parent and parent.get("git_commit"):
         prev_files = await read_tree(repo, parent["git_commit"])

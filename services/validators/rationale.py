@@ -6,6 +6,11 @@ hex/base64 tokens, Luhn-valid card numbers, `password=`-style assignments), and 
 looks like a raw prompt or provider transcript is dropped from free-form dicts (a Reason Card must "never
 expose raw prompts or provider transcripts"). Identifier fields the platform itself sets
 (decision id, prompt-pack hash, timestamp) are kept verbatim: they are hashes, not secrets.
+
+The rationale is committed, and a committed file is a function of the version's inputs: how long
+something took (`duration_ms`, at any depth) is left out, and a card's `ts` is the time its step
+was recorded (or, for the validators' own cards, the time of the message that started the step),
+never the time of compiling.
 """
 
 from __future__ import annotations
@@ -19,9 +24,21 @@ from amp_domain.redaction import redact
 # Card fields set by the platform, not by a model or a user: never redacted.
 _IDENTIFIER_FIELDS = frozenset({"decision_id", "prompt_pack_hash", "ts"})
 
+# How long something took: true of one run, not of the version; kept in the database only.
+_TIMING_FIELDS = frozenset({"duration_ms", "durationMs", "latency_ms"})
+
+
+def _untimed(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _untimed(v) for k, v in value.items() if k not in _TIMING_FIELDS}
+    if isinstance(value, list):
+        return [_untimed(v) for v in value]
+    return value
+
+
 def card_to_public(card: ReasonCard) -> dict[str, Any]:
     """One card in its public shape, redacted; top-level fields kept, raw material dropped below them."""
-    data = card.model_dump(mode="json")
+    data = _untimed(card.model_dump(mode="json"))
     return {key: value if key in _IDENTIFIER_FIELDS else redact(value) for key, value in data.items()}
 
 

@@ -57,9 +57,14 @@ def overall_of(tools: list[ToolResult], secrets_found: bool) -> Overall:
     return "pass"
 
 
-def to_json(report: ValidationReport) -> str:
-    """The content of `reports/validation.json` (stable key order, trailing newline)."""
-    return json.dumps(report.model_dump(mode="json"), indent=2, sort_keys=False) + "\n"
+def to_json(report: ValidationReport, timings: bool = True) -> str:
+    """The content of `reports/validation.json` (stable key order, trailing newline).
+
+    `timings=False` leaves out how long each tool took: the committed report is a function of the
+    tree it checked, so a version validated twice commits the same file (the database keeps the
+    timings)."""
+    data = report.model_dump(mode="json", exclude=None if timings else {"tools": {"__all__": {"duration_ms"}}})
+    return json.dumps(data, indent=2, sort_keys=False) + "\n"
 
 
 def _sarif_result(f: Finding) -> dict:
@@ -71,14 +76,15 @@ def _sarif_result(f: Finding) -> dict:
     return result
 
 
-def _sarif_run(tool: ToolResult) -> dict:
+def _sarif_run(tool: ToolResult, timings: bool) -> dict:
     rules = sorted({f.rule for f in tool.findings})
     run: dict = {
         "tool": {"driver": {"name": tool.tool, "version": tool.version or "unknown",
                             "rules": [{"id": r} for r in rules]}},
         "results": [_sarif_result(f) for f in tool.findings],
         "invocations": [{"executionSuccessful": tool.status in ("pass", "fail")}],
-        "properties": {"status": tool.status, "durationMs": tool.duration_ms, "isolation": tool.isolation},
+        "properties": {"status": tool.status, **({"durationMs": tool.duration_ms} if timings else {}),
+                       "isolation": tool.isolation},
     }
     if tool.reason:
         run["invocations"][0]["toolExecutionNotifications"] = [
@@ -87,7 +93,7 @@ def _sarif_run(tool: ToolResult) -> dict:
     return run
 
 
-def to_sarif(report: ValidationReport) -> str:
+def to_sarif(report: ValidationReport, timings: bool = True) -> str:
     """SARIF 2.1.0: one run per tool, results with ruleId, level, message and locations."""
-    doc = {"$schema": SARIF_SCHEMA, "version": SARIF_VERSION, "runs": [_sarif_run(t) for t in report.tools]}
+    doc = {"$schema": SARIF_SCHEMA, "version": SARIF_VERSION, "runs": [_sarif_run(t, timings) for t in report.tools]}
     return json.dumps(doc, indent=2) + "\n"

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import operator
+from datetime import datetime
 from typing import Annotated, Any, TypedDict
 
 from amp_contracts import CardDraft, DiffSummary, ReasonCard
+from amp_runtime.graphs import step_cards
 
 
 class ValidatorsState(TypedDict, total=False):
@@ -16,6 +17,7 @@ class ValidatorsState(TypedDict, total=False):
     state_doc: dict[str, Any]  # the decision set row, as JSON
     parent: dict[str, Any] | None  # its parent version's row
     cards_so_far: list[ReasonCard]
+    started_at: datetime  # the time of the message that started the step: the ts of the step's own cards
     files: dict[str, str]
     merge_conflicts: list[str]
     user_commit: str | None
@@ -25,4 +27,5 @@ class ValidatorsState(TypedDict, total=False):
     git_commit: str
     artifact_key: str
     diff: DiffSummary
-    cards: Annotated[list[CardDraft], operator.add]
+    step: str  # the key of the step that ran the graph last (amp_runtime.graphs)
+    cards: Annotated[list[CardDraft], step_cards]  # this step's cards only

@@ -29,5 +29,6 @@ def test_bench_quick(tmp_path: Path) -> None:
     assert r["growth"]["replay"]["long"]["events"] == 200
     assert r["memory"]["at_rest"]["total"]["rss"] > 0
     assert r["pure"]["extract_ms"]["n"] and r["pure"]["pathological_worst_ms"] > 0
+    assert r["load"]["problems"] == [] and r["load"]["with_key"]["ms"]["p99"] is not None
     assert {t["target"] for t in r["targets"]}
     assert "bench:results:begin" in docs.read_text()

@@ -1,8 +1,10 @@
 """Fault points for recovery tests and the chaos suite.
 
 `AMP_CRASH_AT=<service>:<point>` kills the process there, once. Points follow the step protocol:
-`before_commit` (work done, nothing durable), `after_commit` (recorded, nothing published),
-`after_publish` (published, not acked). The marker file `AMP_CRASH_MARKER` makes it fire once, so
+`before_commit` (the graph ran and its LangGraph checkpoint is written; the step is not recorded
+in `agent_runs`), `after_commit` (recorded, nothing published), `after_publish` (published, not
+acked); and `validators:after_git_commit` (the version's git commit is made, the graph's run not
+yet checkpointed: the rerun builds the tree again and must arrive at the same commit). The marker file `AMP_CRASH_MARKER` makes it fire once, so
 the restarted process gets past it.
 
 `AMP_DELAY_AT=<service>:<seconds>` makes each step of the service take that much longer before it

@@ -19,7 +19,11 @@ Redelivery is normal (the bus may hand diff_and_persist the same job twice), so 
 same tree on the same parent again returns the commit that already exists instead of adding a
 duplicate: the branch is searched back to `parent` for such a child. With a `version_key`
 (e.g. the decision-set id) the commit is also pinned under `refs/versions/<key>`, and a later
-call with that key and the same tree returns the pinned commit whatever parent it passes.
+call with that key returns the pinned commit whatever parent it passes. The pin is set by
+compare-and-set from "absent": a version's first commit is its commit for good, and of two
+writers racing on one version the loser takes the winner's commit. (The generated tree is a
+function of the version's inputs, so a second writer builds the same tree; a different one is
+logged, never committed as a second version.)
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import logging
 import random
 import re
 import threading
@@ -52,6 +57,7 @@ from .artifacts import S3ArtifactStore
 DEFAULT_AUTHOR = "AMP Platform <platform@amp.invalid>"
 DEFAULT_REF = "refs/heads/main"
 VERSIONS_PREFIX = "refs/versions/"
+_log = logging.getLogger("amp.gitstore")
 USER_REF = "refs/heads/user"
 FILE_MODE = 0o100644
 EXEC_MODE = 0o100755
@@ -474,11 +480,11 @@ def _commit_version(repo: BaseRepo, files: dict[str, str], message: str, parent:
     key_ref = f"{VERSIONS_PREFIX}{version_key}".encode() if version_key else None
     tree_id = build_tree(repo, files)
     parents = [parent.encode("ascii")] if parent else []
-    # The pin names the version: the same tree under the same key is the same version, even
-    # when a redelivered job passes the branch head (now that very commit) as `parent`.
+    # The pin names the version: once set, that commit is the version's, even when a redelivered
+    # job passes the branch head (now that very commit) as `parent`.
     pinned = _ref_target(repo, key_ref) if key_ref is not None else None
-    if pinned is not None and repo[pinned].tree == tree_id:
-        return pinned.decode()
+    if pinned is not None:
+        return _pinned(repo, version_key, pinned, tree_id)
     tip = _ref_target(repo, ref_b)
     existing = _find_existing(repo, tip, tree_id, parents)
     if existing is None:
@@ -503,9 +509,16 @@ def _commit_version(repo: BaseRepo, files: dict[str, str], message: str, parent:
                 raise RefMoved(ref, parent, tip.decode() if tip else None, new_id.decode())
         else:
             existing = new_id
-    if key_ref is not None:
-        repo.refs.set_if_equals(key_ref, None, existing, message=b"amp: version pin")
+    if key_ref is not None and not repo.refs.add_if_new(key_ref, existing, message=b"amp: version pin"):
+        return _pinned(repo, version_key, _ref_target(repo, key_ref), tree_id)  # another writer pinned first
     return existing.decode()
+
+
+def _pinned(repo: BaseRepo, version_key: str | None, pinned: bytes, tree_id: bytes) -> str:
+    if repo[pinned].tree != tree_id:
+        _log.warning("version %s is pinned to %s with another tree; the pinned commit stands", version_key,
+                     pinned.decode())
+    return pinned.decode()
 
 
 def _prefetch_tree(repo: BaseRepo, tree_id: bytes | None) -> None:

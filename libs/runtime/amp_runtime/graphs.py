@@ -4,6 +4,13 @@ Six graphs share a decision set, so each service keeps its own thread, `{decisio
 and they never write one checkpoint thread. Checkpoints are written when a run exits or pauses
 (`durability="exit"`): the step protocol, not per-node checkpoints, gives exactly-once effects.
 
+A graph run belongs to one step of the step protocol (its key is the state's `step`), and the
+state's `cards` are that step's Reason Cards only (`step_cards`: a step starts by clearing them).
+The checkpoint is written before the step is recorded in `agent_runs`, in another transaction, so
+a process can die between the two; the redelivered step then finds its own run in the checkpoint
+and takes it as it is (finished or paused), or continues it where it failed, instead of running
+the graph again: each card once, no second model call, no second commit.
+
 Graph state holds the contracts' typed models. The checkpointer deserialises only the model
 classes of `amp_contracts` (`state_types`): a row in the checkpoint table can never make the
 process build an arbitrary object.
@@ -14,7 +21,7 @@ from __future__ import annotations
 import enum
 import importlib
 import pkgutil
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import amp_contracts
@@ -42,19 +49,50 @@ def serializer() -> Any:
     return JsonPlusSerializer(allowed_msgpack_modules=state_types())
 
 
+def step_cards(left: list[Any] | None, right: list[Any] | None) -> list[Any]:
+    """Reducer of a graph's `cards`: nodes append; `None` (written when a step starts or resumes the
+    graph) clears the cards of the step before. A plain `operator.add` would carry every earlier
+    step's cards along, and a rerun of a step would append its cards a second time."""
+    if right is None:
+        return []
+    return [*(left or []), *right]
+
+
 @dataclass
 class GraphRun:
     values: dict[str, Any]
     interrupt_id: str | None
     interrupt_value: Any
     checkpoint_id: str | None
+    failed: bool = False  # the last run stopped on an error: its checkpoint holds a task to run again
+
+    @property
+    def step(self) -> str | None:
+        """The key of the step whose run wrote this checkpoint."""
+        return self.values.get("step")
 
 
 def thread_config(decision_set_id: str, service: str) -> dict[str, Any]:
     return {"configurable": {"thread_id": f"{decision_set_id}/{service}"}}
 
 
-async def run_graph(graph: Any, decision_set_id: str, service: str, input: Any) -> GraphRun:
+async def run_graph(graph: Any, decision_set_id: str, service: str, input: dict[str, Any], step: str) -> GraphRun:
+    """Run the graph for step `step` from `input`, once.
+
+    A rerun of the same step (its graph ran, the process died before `agent_runs` recorded it)
+    takes the run the checkpoint recorded, or continues it from its failed task: it never starts
+    over on top of its own checkpoint."""
+    current = await read_graph(graph, decision_set_id, service)
+    if current.step == step:
+        return await _continue(graph, decision_set_id, service, current)
+    return await _stream(graph, decision_set_id, service, {**input, "step": step, "cards": None})
+
+
+async def _continue(graph: Any, decision_set_id: str, service: str, current: GraphRun) -> GraphRun:
+    return await _stream(graph, decision_set_id, service, None) if current.failed else current
+
+
+async def _stream(graph: Any, decision_set_id: str, service: str, input: Any) -> GraphRun:
     """Run to the end or to a pause, reading state, pause and checkpoint id from the run's own stream
     (no extra read of the checkpoint afterwards)."""
     config = thread_config(decision_set_id, service)
@@ -81,14 +119,20 @@ async def read_graph(graph: Any, decision_set_id: str, service: str) -> GraphRun
     first = pending[0] if pending else None
     return GraphRun(values=dict(snapshot.values), interrupt_id=first.id if first else None,
                     interrupt_value=first.value if first else None,
-                    checkpoint_id=(snapshot.config or {}).get("configurable", {}).get("checkpoint_id"))
+                    checkpoint_id=(snapshot.config or {}).get("configurable", {}).get("checkpoint_id"),
+                    failed=any(task.error for task in snapshot.tasks))
 
 
-async def resume_graph(graph: Any, decision_set_id: str, service: str, interrupt_id: str | None, value: Any) -> GraphRun:
-    """Resume a pause with an answer, once: if that pause was already resumed (a redelivery after
-    the graph moved on but before the step was recorded), read where the graph is instead of
-    feeding the answer to the next pause."""
+async def resume_graph(graph: Any, decision_set_id: str, service: str, interrupt_id: str | None, value: Any,
+                       step: str) -> GraphRun:
+    """Resume a pause with an answer, as step `step`, once.
+
+    A rerun of that step takes the run its checkpoint recorded (or continues it from a failed
+    task). If another step resumed that pause already (the graph moved on), the answer is not fed
+    to the next pause: the graph's state is returned with no cards of this step's own."""
     current = await read_graph(graph, decision_set_id, service)
+    if current.step == step:
+        return await _continue(graph, decision_set_id, service, current)
     if current.interrupt_id is None or (interrupt_id and current.interrupt_id != interrupt_id):
-        return current
-    return await run_graph(graph, decision_set_id, service, Command(resume=value))
+        return replace(current, values={**current.values, "cards": []})
+    return await _stream(graph, decision_set_id, service, Command(resume=value, update={"step": step, "cards": None}))

@@ -230,3 +230,56 @@ async def test_a_reminder_after_the_decision_says_nothing(world) -> None:
     reader.decision_sets[ds]["status"] = "waiting_approval"
     res = await codegen_gate.on_expire(world["codegen"], envelope(reader, ds, GateExpire(kind="reminder")), "k-r2")
     assert types(res) == ["gate-reminder"]
+
+
+# --- a step run again before its commit (the process died after the checkpoint was written) ------
+
+def cards(result: StepResult) -> list[dict]:
+    """The step's Reason Cards without the time they were recorded at (set by the commit)."""
+    return [{k: v for k, v in e.data.items() if k != "ts"} for e in result.events if e.type == "reason-card"]
+
+
+async def test_a_step_run_again_after_its_checkpoint_gives_the_same_cards_once(world) -> None:
+    """The redelivered step finds its own finished run in the checkpoint: the same cards, ids and
+    checkpoint; a later step on the same thread carries none of the earlier step's cards."""
+    reader, ds = world["reader"], world["ds"]
+    env = envelope(reader, ds, IntakeRequested(text=FRAUD))
+    first = await intake_app.on_requested(world["intake"], env, "k1")
+    again = await intake_app.on_requested(world["intake"], env, "k1")
+    assert cards(first) and cards(again) == cards(first)
+    assert again.checkpoint_id == first.checkpoint_id, "the rerun ran the graph again"
+    plan = only(await planner_app.on_intake(world["planner"], only(first, Subjects.INTAKE_COMPLETED), "k2"),
+                Subjects.PLAN_PROPOSED)
+    round1 = await critics_app.on_plan(world["critics"], plan, "k3")
+    round1_again = await critics_app.on_plan(world["critics"], plan, "k3")
+    round2 = await critics_app.on_plan(world["critics"], plan, "k4")  # the same plan as a later step
+    assert cards(round1) and cards(round1_again) == cards(round1)
+    assert len(cards(round2)) == len(cards(round1))
+    assert [c["summary"] for c in cards(round2)] == [c["summary"] for c in cards(round1)]
+
+
+async def test_an_answer_or_approval_run_again_keeps_its_cards(world) -> None:
+    """A resumed pause moved the graph on before the step was recorded: the rerun takes that run's
+    cards (they were lost when the rerun counted cards from the moved-on checkpoint)."""
+    reader, ds = world["reader"], world["ds"]
+    res = await intake_app.on_requested(world["intake"], envelope(reader, ds, IntakeRequested(
+        text="I need an ML model for churn")), "k1")
+    gate = next(e.data for e in res.events if e.type == "gate-waiting")
+    answered = envelope(reader, ds, IntakeAnswered(interrupt_id=gate["interrupt_id"], answers={
+        "cloud": "gcp", "regions": ["europe-west4"], "data_classification": "pii", "budget_monthly_usd": 900,
+        "workload_types": ["batch"]}))
+    first = await intake_app.on_answered(world["intake"], answered, "k2")
+    again = await intake_app.on_answered(world["intake"], answered, "k2")
+    assert cards(first) and cards(again) == cards(first)
+    assert not {c["decision_id"] for c in cards(first)} & {c["decision_id"] for c in cards(res)}
+
+    pause = next(e.data for e in (await to_the_gate(world)).events if e.type == "gate-waiting")
+    decided = envelope(reader, ds, GateDecided(interrupt_id=pause["interrupt_id"], status="approved", by="reviewer"))
+    first = await codegen_app.on_decided(world["codegen"], decided, "k-decide")
+    again = await codegen_app.on_decided(world["codegen"], decided, "k-decide")
+    assert {c["node_name"] for c in cards(first)} == {"process_approval_feedback", "codegen"}
+    assert cards(again) == cards(first)
+    assert only(again, Subjects.CODEGEN_COMPLETED).payload.tree_key == only(first, Subjects.CODEGEN_COMPLETED).payload.tree_key
+    late = await codegen_gate.on_expire(world["codegen"], envelope(reader, ds, GateExpire(
+        interrupt_id=pause["interrupt_id"], kind="expire")), "k-late")  # the pause was resumed by the approval
+    assert cards(late) == []

@@ -57,6 +57,21 @@ async def test_version_key_pins_the_commit(repo: Repository) -> None:
     assert await head(repo, "refs/versions/ds_1") == c1
 
 
+async def test_a_pinned_version_is_final_whatever_tree_a_later_call_builds(repo: Repository) -> None:
+    c1 = await commit_version(repo, V1, "v1", None, version_key="ds_1")
+    assert await commit_on_head(repo, V2, "v1 built again, differently", version_key="ds_1") == c1
+    assert await head(repo) == c1 and await history(repo) == [c1]
+    assert await head(repo, "refs/versions/ds_1") == c1
+
+
+async def test_two_writers_of_one_version_end_on_one_pinned_commit(repo: Repository) -> None:
+    base = await commit_version(repo, {"x": "0\n"}, "v0", None)
+    got = await asyncio.gather(*(commit_on_head(repo, V1 | {"n": f"{i}\n"}, f"try {i}", version_key="ds_1")
+                                 for i in range(3)))
+    assert len(set(got)) == 1 and await head(repo, "refs/versions/ds_1") == got[0]
+    assert base in await history(repo)
+
+
 async def test_redelivery_that_passes_the_new_head_as_parent_is_still_idempotent(repo: Repository) -> None:
     c1 = await commit_version(repo, V1, "v1", None, version_key="ds_1")
     c2 = await commit_version(repo, V2, "v2", await head(repo), version_key="ds_2")

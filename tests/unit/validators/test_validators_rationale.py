@@ -110,3 +110,12 @@ def test_no_cards() -> None:
     rationale_json, md = compile_rationale([])
     assert json.loads(rationale_json) == []
     assert "No decisions were recorded" in md
+
+
+def test_the_committed_rationale_leaves_out_how_long_things_took() -> None:
+    def timed(ms: int) -> ReasonCard:
+        return card(ts="2026-01-02T03:04:05Z", details={"tools": [{"tool": "ruff", "status": "pass", "duration_ms": ms}],
+                                                          "duration_ms": ms})
+    fast, slow = compile_rationale([timed(3)]), compile_rationale([timed(4812)])
+    assert fast == slow
+    assert "duration" not in fast[0] and json.loads(fast[0])[0]["details"]["tools"] == [{"tool": "ruff", "status": "pass"}]

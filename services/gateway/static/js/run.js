@@ -38,6 +38,7 @@ export class DecisionSetView {
     this.updateHappened.cancel();
     if (this.source) this.source.close();
     this.source = null;
+    clearTimeout(this.retryTimer);
   }
 
   async start() {
@@ -64,7 +65,8 @@ export class DecisionSetView {
       gate: h("div", {id: "gate-area", class: "gate-area", "aria-live": "polite"}),
       happened: h("div", {class: "happened-body"}),
       timeline: h("ol", {class: "timeline", id: "timeline", "aria-label": "Agent runs"}),
-      streamState: h("span", {class: "stream-state", id: "stream-state"}, "connecting…"),
+      streamState: h("span", {class: "stream-state", id: "stream-state", role: "status", "aria-live": "polite",
+        dataset: {state: "connecting"}}, "connecting…"),
       policy: h("div", {id: "policy-panel"}),
       cost: h("div", {id: "cost-panel"}),
       diagram: h("div", {id: "diagram-panel"}),
@@ -196,23 +198,39 @@ export class DecisionSetView {
     }
   }
 
+  /** The stream's state next to the timeline: connecting, live, reconnecting or finished. */
+  streamStatus(state, text, kind) {
+    const el = this.el.streamState;
+    el.textContent = text;
+    el.className = `stream-state ${kind || ""}`.trim();
+    el.dataset.state = state;
+    el.title = state === "reconnecting"
+      ? `The live stream dropped; it resumes after event ${this.timeline.lastId}, nothing shown twice.` : "";
+  }
+
   openStream() {
     const source = new EventSource(api.streamUrl(this.id, this.timeline.lastId));
     this.source = source;
     source.addEventListener("open", () => {
-      this.el.streamState.textContent = "live";
-      this.el.streamState.className = "stream-state live";
+      if (this.source !== source) return;
+      this.retries = 0;
+      if (!this.complete) this.streamStatus("live", "live", "live");
     });
     source.addEventListener("error", () => {
-      if (this.destroyed || this.source !== source) return;
+      if (this.destroyed || this.source !== source || this.complete) return;
       if (source.readyState === EventSource.CLOSED) {
-        this.el.streamState.textContent = "disconnected";
-        this.el.streamState.className = "stream-state error";
-        // the browser gave up (e.g. an HTTP error): try again later, resuming after the last shown event
-        setTimeout(() => { if (!this.destroyed && !this.complete) this.openStream(); }, 3000);
+        // the browser gave up (an HTTP error, a gateway that was away): open it again for as long as the
+        // run lives, resuming after the last event shown (the server skips what the timeline has)
+        source.close();
+        this.source = null;
+        const delay = Math.min(10, 2 ** Math.min(this.retries || 0, 4));
+        this.retries = (this.retries || 0) + 1;
+        this.streamStatus("reconnecting", `reconnecting… (again in ${delay} s)`, "warn");
+        clearTimeout(this.retryTimer);
+        this.retryTimer = setTimeout(() => { if (!this.destroyed && !this.complete) this.openStream(); }, delay * 1000);
       } else {
-        this.el.streamState.textContent = "reconnecting…";
-        this.el.streamState.className = "stream-state warn";
+        // the browser reconnects by itself, sending Last-Event-ID
+        this.streamStatus("reconnecting", "reconnecting…", "warn");
       }
     });
     for (const type of EVENT_TYPES) {
@@ -237,8 +255,7 @@ export class DecisionSetView {
       this.complete = data;
       if (this.source) this.source.close();
       this.source = null;
-      this.el.streamState.textContent = "finished";
-      this.el.streamState.className = "stream-state done";
+      this.streamStatus("finished", "finished", "done");
       // follow a newer version only when this one was superseded while watching (not when replaying history)
       if (data.status === "superseded" && data.next_decision_set_id && !FINAL.has(this.initialStatus)) {
         this.reload().then(() => {
