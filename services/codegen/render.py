@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 
 from amp_contracts import ConstraintSchema, CostEstimate, Plan, PolicyResults, ReasonCard, Risk
+from amp_domain.build import retrain_schedule
 
 from .render_app import render_project, render_python
 from .render_ci import render_workflows
@@ -26,13 +27,16 @@ _ROOT_VAR = re.compile(r'^variable "([a-z0-9_]+)"', re.MULTILINE)
 
 
 def _extra_settings(constraints: ConstraintSchema) -> dict[str, dict[str, str]]:
-    """Constraint values a module needs beyond the component's own sizing."""
+    """Plan-wide values the platform's monitoring module reads (component sizing is typed, not here)."""
     out: dict[str, dict[str, str]] = {}
-    if constraints.training_cadence:
-        out["orchestration"] = {"cadence": constraints.training_cadence}
     if constraints.sla_latency_ms:
         out["monitoring"] = {"latency_slo_ms": f"{constraints.sla_latency_ms:g}"}
     return out
+
+
+def _root_inputs(cloud: str, constraints: ConstraintSchema) -> dict[str, object]:
+    """Plan-wide root variables: the retraining schedule in the cloud scheduler's syntax."""
+    return {"retrain_schedule": retrain_schedule(cloud, constraints.training_cadence)}
 
 
 def render_repository(
@@ -61,7 +65,8 @@ def render_repository(
     caps = {c.capability for c in plan.components}
 
     files: dict[str, str] = {}
-    files.update(render_infra(plan, cloud, slug, [f.name for f in domain.features], _extra_settings(constraints)))
+    files.update(render_infra(plan, cloud, slug, [f.name for f in domain.features], _extra_settings(constraints),
+                              _root_inputs(cloud, constraints)))
     root_vars = set(_ROOT_VAR.findall(files["infra/variables.tf"]))
     files.update(render_python(domain, caps, version=f"{slug}-baseline-1", cloud=cloud))
     files.update(render_project(slug, project_name, cloud))

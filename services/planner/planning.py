@@ -19,7 +19,7 @@ from amp_domain.assessment import (
     rank,
     size_pattern,
 )
-from amp_domain.catalog import catalog_version, load_meta
+from amp_domain.catalog import catalog_version, load_catalog, load_meta
 from amp_domain.compliance import SECURITY_CAPS, is_sensitive
 
 
@@ -107,10 +107,27 @@ def compose_plan(constraints: ConstraintSchema, feedback: list[Risk] | None = No
         questions.append(f"{constraints.availability_target:g}% availability usually needs a second region; "
                          "which region may be used?")
     components = [_component(cap, ctx, questions) for cap in caps]
+    components += _needed(components, ctx, questions, notes)
+    components.sort(key=lambda comp: CAPABILITIES.index(comp.capability))
     revised = bool(ctx.excluded)
     return Plan(cloud=ctx.cloud, regions=list(ctx.regions), components=components,
                 assumptions=_dedupe(notes), open_questions=_dedupe(questions),
                 catalog_version=catalog_version(), round=round + 1 if revised else round)
+
+
+def _needed(components: list[Component], ctx: Context, questions: list[str], notes: list[str]) -> list[Component]:
+    """Capabilities a chosen pattern cannot run without (a Fargate service needs a private network)."""
+    cat = load_catalog(ctx.cloud)
+    have = {c.capability for c in components}
+    added: list[Component] = []
+    for comp in components:
+        pattern = cat.pattern(comp.pattern_id)
+        for cap in pattern.needs if pattern else []:
+            if cap not in have:
+                have.add(cap)
+                notes.append(f"{comp.pattern_id} cannot run without {cap}: {cap} added to the plan")
+                added.append(_component(cap, ctx, questions))
+    return added
 
 
 def _dedupe(items: list[str]) -> list[str]:

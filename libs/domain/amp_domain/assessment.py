@@ -31,6 +31,8 @@ MULTI_REGION_AVAILABILITY = 99.99
 MULTI_AZ_AVAILABILITY = 99.9
 COST_POINTS = {"low": 6.0, "medium": 3.0, "high": 0.0}
 TIGHT_BUDGET_USD = 2000.0
+#: Score a pattern loses when the code generator has no module that builds it as planned.
+UNBUILT_PENALTY = 25.0
 
 
 def multi_region(c: ConstraintSchema, regions: list[str]) -> bool:
@@ -197,6 +199,11 @@ def assess(p: Pattern, capability: str, ctx: Context) -> Assessment:
     existing = set(c.existing_stack)
     regions = ctx.component_regions(capability)
 
+    if not p.buildable:
+        # Not a rejection: a hard constraint (existing stack, GPU, deployment) may still need it, and
+        # the conformance check then fails the generated repository instead of hiding the gap.
+        a.score -= UNBUILT_PENALTY
+        a.cons.append("no generated Terraform module builds it yet: the repository would fail its conformance check")
     missing = [t for t in p.requires_existing if t not in existing]
     if missing:
         a.reject_with(f"reuses {', '.join(missing)}, which the team does not run (existing stack)", hard=True)

@@ -46,7 +46,13 @@ def test_capabilities_follow_the_workload() -> None:
     assert {"ingest_stream", "stream_processing", "feature_store", "serving_online"} <= both
     for plan in (_plan(workload_types=["batch"]), _plan()):
         assert {"storage", "training", "registry", "monitoring", "ci_cd"} <= _caps(plan)
-    assert not {"security_kms", "networking_private", "audit_logging"} & _caps(_plan(data_classification="internal"))
+    internal = _plan(data_classification="internal")
+    assert not {"security_kms", "audit_logging"} & _caps(internal)
+    # A private network only when a chosen pattern cannot run without one, and the plan says why.
+    needing = [c.pattern_id for c in internal.components
+               if "networking_private" in (load_catalog(internal.cloud).pattern(c.pattern_id).needs)]
+    assert ("networking_private" in _caps(internal)) == bool(needing)
+    assert all(any(pid in a and "networking_private" in a for a in internal.assumptions) for pid in needing)
     for kw in ({"data_classification": "pii"}, {"data_classification": "confidential"}, {"compliance": ["hipaa"]}):
         assert {"security_kms", "networking_private", "audit_logging"} <= _caps(_plan(**kw)), kw
 
@@ -60,16 +66,29 @@ def test_deployment_preference_is_a_hard_filter() -> None:
             assert not [c.pattern_id for c in con.components if c.deployment == "serverless"]
 
 
-def test_compliance_keeps_only_eligible_patterns() -> None:
+def _without_regimes(cloud: str, capability: str, regimes: set[str]):
+    """The cloud's catalog with the best pattern of a capability made ineligible for `regimes`."""
+    cat = load_catalog(cloud)
+    target = cat.for_capability(capability)[0]
+    patterns = [p.model_copy(update={"compliance": [r for r in p.compliance if r not in regimes]})
+                if p.id == target.id else p for p in cat.patterns]
+    changed = cat.model_copy(update={"patterns": patterns})
+    changed.__dict__.pop("_idx", None)  # the copy must not keep the original's pattern index
+    return changed, target.id
+
+
+def test_compliance_keeps_only_eligible_patterns(monkeypatch) -> None:
     for cloud in CLOUDS:
+        changed, ineligible = _without_regimes(cloud, "ci_cd", {"hipaa", "pci_dss"})
+        monkeypatch.setattr("amp_domain.assessment.load_catalog", lambda c, _cat=changed: _cat)
         plan = _plan(cloud=cloud, compliance=["hipaa", "pci_dss"], data_classification="phi")
-        cat = load_catalog(cloud)
+        assert all(c.pattern_id != ineligible for c in plan.components)
+        cat = changed
         for comp in plan.components:
             p = cat.pattern(comp.pattern_id)
             assert p and {"hipaa", "pci_dss"} <= set(p.compliance), comp.pattern_id
-        ci = plan.component("ci_cd")
-        assert ci and any(cand.rejected_because and "not eligible" in cand.rejected_because
-                          for cand in ci.candidates)
+        assert any(cand.rejected_because and "not eligible" in cand.rejected_because
+                   for comp in plan.components for cand in comp.candidates), cloud
 
 
 def test_existing_stack_is_reused() -> None:

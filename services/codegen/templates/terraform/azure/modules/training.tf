@@ -59,7 +59,7 @@ resource "azurerm_machine_learning_compute_cluster" "training" {
   location                      = var.region
   machine_learning_workspace_id = azurerm_machine_learning_workspace.this.id
   vm_priority                   = "Dedicated"
-  vm_size                       = lookup(var.settings, "vm_size", "Standard_DS3_v2")
+  vm_size                       = "Standard_${var.vm_size}"
   subnet_resource_id            = var.subnet_id
   local_auth_enabled            = false
   node_public_ip_enabled        = var.subnet_id == null
@@ -67,7 +67,7 @@ resource "azurerm_machine_learning_compute_cluster" "training" {
 
   scale_settings {
     min_node_count                       = 0
-    max_node_count                       = tonumber(lookup(var.settings, "max_nodes", "4"))
+    max_node_count                       = 4
     scale_down_nodes_after_idle_duration = "PT15M"
   }
 
@@ -76,6 +76,11 @@ resource "azurerm_machine_learning_compute_cluster" "training" {
   }
 }
 # ---- outputs.tf ----
+output "compute_name" {
+  description = "Compute cluster the training jobs run on (VM size from the plan)."
+  value       = azurerm_machine_learning_compute_cluster.training.name
+}
+
 output "workspace_id" {
   description = "Azure Machine Learning workspace (training jobs, model registry, endpoints)."
   value       = azurerm_machine_learning_workspace.this.id

@@ -1,0 +1,116 @@
+"""`terraform init -backend=false`, `validate` and `test` (mocked providers) over the generated `infra/`.
+
+Needs the Terraform CLI and the plan's provider in a local filesystem mirror (no registry access):
+`AMP_TERRAFORM` (default: `terraform` on PATH) and `AMP_TF_PLUGIN_MIRROR` (default /opt/tf-plugins,
+laid out as registry.terraform.io/<namespace>/<name>/<version>/<os_arch>). Where either is missing
+the check is `skipped` with the reason, never passed. The tree's Terraform is copied to a writable
+scratch directory under the sandbox's home (init writes `.terraform/` there) and runs under the
+sandbox's limits; the providers are mocked by the tests, so nothing reaches a cloud.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+from pathlib import Path
+
+from ..report import Finding, ToolResult
+from ..sandbox import run_limited
+from .base import CheckContext, skipped, status_for
+
+TOOL = "terraform-validate"
+DEFAULT_MIRROR = "/opt/tf-plugins"
+#: Terraform and its provider plugin are large Go programs: more address space than the default limit.
+MEMORY_MB = 6144
+_SOURCE = re.compile(r'source\s*=\s*"([a-z0-9-]+)/([a-z0-9-]+)"')
+
+
+def _provider(files: dict[str, str]) -> tuple[str, str] | None:
+    m = _SOURCE.search(files.get("infra/versions.tf", ""))
+    return (m.group(1), m.group(2)) if m else None
+
+
+def _binary() -> str | None:
+    configured = os.environ.get("AMP_TERRAFORM")
+    if configured:
+        return configured if Path(configured).is_file() else None
+    return shutil.which("terraform") or (
+        "/usr/local/bin/terraform" if Path("/usr/local/bin/terraform").is_file() else None)
+
+
+def _diagnostics(stdout: str, rel: str) -> list[Finding]:
+    try:
+        doc = json.loads(stdout)
+    except json.JSONDecodeError:
+        return []
+    out = []
+    for d in doc.get("diagnostics", []):
+        rng = d.get("range") or {}
+        line = (rng.get("start") or {}).get("line")
+        out.append(Finding(rule="terraform-validate", path=f"{rel}/{rng['filename']}" if rng.get("filename") else rel,
+                           line=line if isinstance(line, int) and line > 0 else None,
+                           severity="error" if d.get("severity") == "error" else "warning",
+                           message=f"{d.get('summary', '')}: {d.get('detail', '')}".strip(": ")[:800]))
+    return out
+
+
+def _test_failures(output: str) -> list[Finding]:
+    findings = []
+    for m in re.finditer(r'run "([^"]+)"\.\.\. fail', output):
+        findings.append(Finding(rule="terraform-test", path="infra/tests",
+                                message=f"run {m.group(1)} failed: the plan does not show what the approved plan says"))
+    errors = re.findall(r"Error: (.+)", output)
+    if not findings and errors:
+        findings.append(Finding(rule="terraform-test", path="infra/tests", message="; ".join(errors)[:800]))
+    return findings
+
+
+def check_validate(ctx: CheckContext) -> ToolResult:
+    files = ctx.sandbox.files
+    if "infra/versions.tf" not in files:
+        return skipped(TOOL, "no infra/versions.tf in the tree")
+    terraform = _binary()
+    if terraform is None:
+        return skipped(TOOL, "the Terraform CLI is not installed on this host")
+    provider = _provider(files)
+    if provider is None:
+        return skipped(TOOL, "infra/versions.tf names no provider source")
+    mirror = Path(os.environ.get("AMP_TF_PLUGIN_MIRROR", DEFAULT_MIRROR))
+    if not (mirror / "registry.terraform.io" / provider[0] / provider[1]).is_dir():
+        return skipped(TOOL, f"provider {provider[0]}/{provider[1]} is not available offline "
+                             f"(no filesystem mirror at {mirror})")
+    work = ctx.sandbox.home / "terraform"
+    shutil.copytree(ctx.sandbox.root / "infra", work / "infra", ignore=shutil.ignore_patterns(".terraform*"))
+    rc = ctx.sandbox.home / "terraformrc"
+    rc.write_text(f'provider_installation {{\n  filesystem_mirror {{\n    path = "{mirror}"\n  }}\n}}\n')
+    env = {"TF_CLI_CONFIG_FILE": str(rc), "TF_IN_AUTOMATION": "1", "CHECKPOINT_DISABLE": "1"}
+    cwd = work / "infra"
+
+    def run(*args: str):
+        return run_limited([terraform, *args], cwd=cwd, home=ctx.sandbox.home, timeout_s=ctx.timeout_s,
+                           memory_mb=MEMORY_MB, env=env, readonly=[mirror, Path(terraform).parent],
+                           writable=[work])
+
+    version = ""
+    init = run("init", "-backend=false", "-input=false", "-no-color")
+    if init.timed_out or init.returncode != 0:
+        detail = (init.stderr or init.stdout).strip()[-800:]
+        return ToolResult(tool=TOOL, status="fail", findings=[Finding(rule="terraform-init", path="infra",
+                          message=detail or f"terraform init exited {init.returncode}")])
+    validate = run("validate", "-json", "-no-color")
+    findings = _diagnostics(validate.stdout, "infra")
+    if validate.returncode != 0 and not any(f.severity == "error" for f in findings):
+        findings.append(Finding(rule="terraform-validate", path="infra",
+                                message=(validate.stderr or validate.stdout).strip()[-800:] or "validate failed"))
+    if validate.returncode == 0 and (cwd / "tests").is_dir():
+        test = run("test", "-no-color")
+        if test.timed_out or test.returncode != 0:
+            findings += _test_failures(test.stdout + test.stderr) or [Finding(
+                rule="terraform-test", path="infra/tests",
+                message=(test.stderr or test.stdout).strip()[-800:] or f"terraform test exited {test.returncode}")]
+    m = re.search(r"Terraform v([0-9.]+)", run("version", "-no-color").stdout)
+    version = f"terraform {m.group(1)}" if m else ""
+    return ToolResult(tool=TOOL, version=version, status=status_for(findings), findings=findings,
+                      isolation=init.isolation or "limits only (time, memory, CPU; no sandbox on this host)")
