@@ -405,6 +405,9 @@ def _root_variables(cloud: str, slug: str, regions: list[str], instances: list[I
     if "container_image" in used:
         out.append(_variable("container_image", "string",
                              "Image of the serving/pipeline container, pushed by CI (registry/repository:tag)."))
+    if "alert_email" in used:
+        out.append(_variable("alert_email", "string",
+                             "Address (an on-call list) that every alarm notifies; CI passes the ALERT_EMAIL variable."))
     if "github_repository" in used:
         out.append(_variable("github_repository", "string",
                              "GitHub repository (owner/name) whose workflows may deploy through OIDC."))

@@ -43,6 +43,7 @@ _COMMON: dict[str, Input] = {
                            output="local.feature_names"),
     "github_repository": Input("string", "GitHub repository (owner/name) allowed to deploy through OIDC.",
                                output="var.github_repository"),
+    "alert_email": Input("string", "Address (an on-call list) that every alarm notifies.", output="var.alert_email"),
 }
 
 _AWS: dict[str, Input] = {
