@@ -238,7 +238,7 @@ _TEST_VALUES: dict[str, object] = {
     "name_prefix": "plan-test", "container_image": "registry.example/service:test", "github_repository": "acme/svc",
     "project_id": "plan-test", "resource_group_name": "plan-test", "vpc_id": "vpc-0123456789abcdef0",
     "subnet_ids": ["subnet-a", "subnet-b", "subnet-c"], "security_group_ids": ["sg-0123456789abcdef0"],
-    "feature_names": ["f1", "f2"], "tags": {}, "settings": {},
+    "feature_names": ["f1", "f2"], "tags": {}, "settings": {}, "alert_email": "oncall@example.com",
 }
 #: Data sources whose mocked results must look real for the plan to proceed (zones, account, JSON policies).
 _MOCK_DATA: dict[str, list[tuple[str, dict[str, object]]]] = {
@@ -272,7 +272,7 @@ def plan_tests(cloud: str, regions: list[str], built: list[BuiltComponent], modu
     root_vars: list[tuple[str, object]] = []
     if cloud == "gcp":
         root_vars.append(("project_id", "plan-test"))
-    for var in ("container_image", "github_repository"):
+    for var in ("container_image", "github_repository", "alert_email"):
         if var in used_root:
             root_vars.append((var, _TEST_VALUES[var]))
     root_vars += sorted(root_inputs.items())

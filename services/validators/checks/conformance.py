@@ -28,6 +28,9 @@ TOOL = "tf-conformance"
 COST_TOOL = "cost-reconcile"
 #: Modules the platform owns whose plan-wide values may still arrive as a `settings` map.
 SETTINGS_ALLOWED = frozenset({"monitoring", "ci_cd"})
+#: Capabilities whose resources are account-wide (CI identities, the image registry) and so live in
+#: `infra/bootstrap`, applied once, not in the per-environment module; only these may count them.
+ACCOUNT_WIDE = frozenset({"ci_cd"})
 _REGION_BLOCK = re.compile(r"^(?P<cap>[a-z_]+?)_region_\d+$")
 MAIN = "infra/main.tf"
 PROD = "infra/environments/prod.tfvars"
@@ -81,11 +84,13 @@ def _component_findings(infra: Infra, bc: BuiltComponent, plan: Plan) -> list[Fi
         return [*findings, Finding(rule="component-not-rendered", path=MAIN,
                                    message=f"{cap}: the module directory its call names is missing")]
     built_types = {t for t, _ in module.resources}
+    if cap in ACCOUNT_WIDE:
+        built_types |= infra.bootstrap_types
     for rtype in bc.builds:
         if rtype not in built_types:
             findings.append(Finding(rule="service-not-built", path=f"infra/modules/{module.name}/main.tf",
                                     message=f"{cap}: the plan's {bc.pattern.service if bc.pattern else pid} needs "
-                                            f"{rtype}, which the module does not create"))
+                                            f"{rtype}, which neither the module nor infra/bootstrap creates"))
     declared_inputs = {i.name for i in bc.inputs}
     sizing_var = bc.sizing_variable
     prod = infra.tfvars.get("prod", {}).get(sizing_var, {})

@@ -33,6 +33,8 @@ _OUTPUT_READ = re.compile(r"terraform(?: -chdir=infra)? output (?:-raw |-json )?
 _VAR_FLAG = re.compile(r'-var[ =]"?([A-Za-z0-9_]+)=')
 _PLAN_COMMAND = re.compile(r"^\s*(?:run:\s*)?terraform(?: -chdir=\S+)? plan\s")
 _VAR_FILE = re.compile(r"-var-file=([\w./-]+)")
+#: A top-level assignment in a .tfvars file (nested map keys are indented).
+_TFVARS_KEY = re.compile(r"^([A-Za-z_][\w-]*)\s*=", re.MULTILINE)
 _VARIABLE_BLOCK = re.compile(r'^variable "[^"]+" \{\n(?:.*\n)*?\}\n', re.MULTILINE)
 _ROOT_OUTPUT = re.compile(r'^output "([a-z0-9_]+)"', re.MULTILINE)
 _BLOCK_HEAD = re.compile(r'^(resource|data|locals)\s*(?:"([a-z0-9_]+)"\s*"([a-z0-9_]+)")?\s*\{', re.MULTILINE)
@@ -221,6 +223,8 @@ def consistency_findings(files: dict[str, str]) -> list[Finding]:
         for line in text.splitlines():
             if _PLAN_COMMAND.match(line):
                 passed = set(_VAR_FLAG.findall(line))
+                for rel in _VAR_FILE.findall(line):  # a var-file passes every variable it assigns
+                    passed |= set(_TFVARS_KEY.findall(files.get(f"infra/{rel}", "")))
                 for name, has_default in sorted(variables.items()):
                     if not has_default and name not in passed and name != "environment":
                         bad("variable-not-passed", f"`terraform plan` does not pass `{name}`, which has no default",

@@ -57,13 +57,30 @@ def _diagnostics(stdout: str, rel: str) -> list[Finding]:
 
 
 def _test_failures(output: str) -> list[Finding]:
-    findings = []
-    for m in re.finditer(r'run "([^"]+)"\.\.\. fail', output):
-        findings.append(Finding(rule="terraform-test", path="infra/tests",
-                                message=f"run {m.group(1)} failed: the plan does not show what the approved plan says"))
-    errors = re.findall(r"Error: (.+)", output)
-    if not findings and errors:
-        findings.append(Finding(rule="terraform-test", path="infra/tests", message="; ".join(errors)[:800]))
+    """One finding per failed run of `terraform test -json`, saying why (Terraform's own diagnostics:
+    a failed assertion's error_message, a missing variable, a provider error)."""
+    failed: dict[str, list[str]] = {}
+    loose: list[str] = []
+    for line in output.splitlines():
+        try:
+            msg = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if not isinstance(msg, dict):
+            continue
+        run_name = msg.get("@testrun")
+        if msg.get("type") == "test_run" and (msg.get("test_run") or {}).get("status") in ("fail", "error"):
+            failed.setdefault(run_name or "?", [])
+        elif msg.get("type") == "diagnostic" and (msg.get("diagnostic") or {}).get("severity") == "error":
+            d = msg["diagnostic"]
+            why = f"{d.get('summary', '')}: {d.get('detail', '')}".strip(": ")
+            (failed.setdefault(run_name, []) if run_name else loose).append(why)
+    findings = [Finding(rule="terraform-test", path="infra/tests",
+                        message=f"run {name} failed: "
+                                f"{'; '.join(dict.fromkeys(whys)) or 'the plan does not show what the approved plan says'}"[:800])
+                for name, whys in failed.items()]
+    if not findings and loose:
+        findings.append(Finding(rule="terraform-test", path="infra/tests", message="; ".join(loose)[:800]))
     return findings
 
 
@@ -105,7 +122,7 @@ def check_validate(ctx: CheckContext) -> ToolResult:
         findings.append(Finding(rule="terraform-validate", path="infra",
                                 message=(validate.stderr or validate.stdout).strip()[-800:] or "validate failed"))
     if validate.returncode == 0 and (cwd / "tests").is_dir():
-        test = run("test", "-no-color")
+        test = run("test", "-no-color", "-json")
         if test.timed_out or test.returncode != 0:
             findings += _test_failures(test.stdout + test.stderr) or [Finding(
                 rule="terraform-test", path="infra/tests",

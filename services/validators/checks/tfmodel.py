@@ -97,6 +97,8 @@ class Infra:
     modules: dict[str, ModuleDir]
     tfvars: dict[str, dict[str, Any]]
     errors: list[tuple[str, str]]
+    #: Resource types of `infra/bootstrap` (account-wide, applied once: CI identities, image registry).
+    bootstrap_types: set[str] = field(default_factory=set)
 
 
 def variable_of(body: dict[str, Any]) -> Variable:
@@ -121,6 +123,7 @@ def read_infra(files: dict[str, str]) -> Infra:
     root_vars: dict[str, Variable] = {}
     modules: dict[str, ModuleDir] = {}
     tfvars: dict[str, dict[str, Any]] = {}
+    bootstrap_types: set[str] = set()
     for path in sorted(files):
         if not path.startswith(INFRA):
             continue
@@ -139,7 +142,10 @@ def read_infra(files: dict[str, str]) -> Infra:
         elif rel.startswith("environments/") and rel.endswith(".tfvars"):
             env = rel.removeprefix("environments/").removesuffix(".tfvars")
             tfvars[env] = literal(load(path))
-    return Infra(calls=calls, root_variables=root_vars, modules=modules, tfvars=tfvars, errors=errors)
+        elif rel.startswith("bootstrap/") and rel.count("/") == 1 and path.endswith(".tf"):
+            bootstrap_types.update(t for t, _ in resources(load(path)))
+    return Infra(calls=calls, root_variables=root_vars, modules=modules, tfvars=tfvars, errors=errors,
+                 bootstrap_types=bootstrap_types)
 
 
 def module_dir(call: dict[str, Any]) -> str | None:

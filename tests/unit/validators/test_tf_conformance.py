@@ -11,19 +11,26 @@ must each be caught.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
+from amp_contracts import ConstraintSchema
 from amp_domain.build import built_components
 from amp_domain.catalog import load_catalog
 from amp_domain.requirements.extraction import extract
 
+import services.codegen
+from services.codegen.metric_table import metric_table
 from services.codegen.render import render_repository
+from services.codegen.render_monitoring import render_alarms
 from services.critics.cost import estimate
 from services.planner.planning import compose_plan
 from services.validators.checks.conformance import conformance, cost_reconcile
 from services.validators.checks.interface import check_calls
 from services.validators.checks.tfmodel import read_infra
 from tests.evaldata import scenarios
+
+TEMPLATES = Path(services.codegen.__file__).parent / "templates" / "terraform"
 
 CLOUDS = ("aws", "gcp", "azure")
 FORCED_REGION = {"aws": ["eu-west-1"], "gcp": ["europe-west4"], "azure": ["westeurope"]}
@@ -174,10 +181,14 @@ def test_a_type_mismatch_fails_the_interface(cases):
 
 
 def test_every_buildable_pattern_template_reads_each_typed_input():
-    """One source of truth: the catalog's inputs are exactly what the pattern's template reads."""
+    """One source of truth: the catalog's inputs are exactly what the pattern's template reads, and
+    what it builds is in its module (the monitoring module's alarms come from the metric table; CI's
+    account-wide identities from the bootstrap stack)."""
     from services.codegen.render_text import load  # noqa: PLC0415 - test helper, no import cycle
 
     for cloud in CLOUDS:
+        alarms = render_alarms(cloud, metric_table(ConstraintSchema(cloud=cloud), {"serving_online", "training", "monitoring"}))
+        bootstrap = "\n".join(p.read_text() for p in sorted((TEMPLATES / cloud / "bootstrap").glob("*.tf")))
         for p in load_catalog(cloud).patterns:
             if p.module is None:
                 continue
@@ -185,5 +196,6 @@ def test_every_buildable_pattern_template_reads_each_typed_input():
             assert text is not None, (p.id, p.module)
             for name in p.inputs:
                 assert re.search(rf"\bvar\.{name}\b", text), (p.id, name)
+            built = text + {"monitoring": alarms, "ci_cd": bootstrap}.get(p.capability, "")
             for rtype in p.builds:
-                assert f'resource "{rtype}"' in text, (p.id, rtype)
+                assert f'resource "{rtype}"' in built, (p.id, rtype)
