@@ -31,8 +31,8 @@ MULTI_REGION_AVAILABILITY = 99.99
 MULTI_AZ_AVAILABILITY = 99.9
 COST_POINTS = {"low": 6.0, "medium": 3.0, "high": 0.0}
 TIGHT_BUDGET_USD = 2000.0
-#: Score a pattern loses when the code generator has no module that builds it as planned.
-UNBUILT_PENALTY = 25.0
+#: Why a pattern no generated module builds is never chosen (it stays a candidate, with this reason).
+UNBUILT_REASON = "no generated module builds it yet"
 
 
 def multi_region(c: ConstraintSchema, regions: list[str]) -> bool:
@@ -200,10 +200,10 @@ def assess(p: Pattern, capability: str, ctx: Context) -> Assessment:
     regions = ctx.component_regions(capability)
 
     if not p.buildable:
-        # Not a rejection: a hard constraint (existing stack, GPU, deployment) may still need it, and
-        # the conformance check then fails the generated repository instead of hiding the gap.
-        a.score -= UNBUILT_PENALTY
-        a.cons.append("no generated Terraform module builds it yet: the repository would fail its conformance check")
+        # The plan is what the repository builds: a pattern without a generated module is weighed and
+        # shown, but never offered. When no buildable pattern meets a soft constraint, the best
+        # buildable one is chosen and the feasibility checks report the gap, as for any other.
+        a.reject_with(UNBUILT_REASON, hard=True)
     missing = [t for t in p.requires_existing if t not in existing]
     if missing:
         a.reject_with(f"reuses {', '.join(missing)}, which the team does not run (existing stack)", hard=True)
