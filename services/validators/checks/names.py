@@ -15,7 +15,6 @@ Parsed, in-process, nothing executed:
 from __future__ import annotations
 
 import re
-import threading
 from functools import lru_cache
 from itertools import product
 
@@ -23,11 +22,11 @@ import yaml
 
 from ..report import Finding, ToolResult
 from .base import CheckContext, dist_version, skipped, status_for
+from .hclparse import loads as hcl_loads
 
 TOOL = "names"
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
-_LOCK = threading.Lock()  # hcl2's lark parsers are shared module state
 
 _OUTPUT_READ = re.compile(r"terraform(?: -chdir=infra)? output (?:-raw |-json )?([a-z0-9_]+)")
 _VAR_FLAG = re.compile(r'-var[ =]"?([A-Za-z0-9_]+)=')
@@ -71,11 +70,7 @@ def _load_workflow(text: str) -> dict | None:
 @lru_cache(maxsize=64)
 def _parse(text: str) -> dict:
     """python-hcl2's reading of a file; cached, as one tree is checked workflow by workflow."""
-    # lazy: the HCL parser builds its grammar on import
-    import hcl2
-
-    with _LOCK:
-        return hcl2.loads(text)
+    return hcl_loads(text)
 
 
 def _variables(text: str) -> dict[str, bool]:

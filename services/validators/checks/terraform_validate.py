@@ -25,11 +25,36 @@ DEFAULT_MIRROR = "/opt/tf-plugins"
 #: Terraform and its provider plugin are large Go programs: more address space than the default limit.
 MEMORY_MB = 6144
 _SOURCE = re.compile(r'source\s*=\s*"([a-z0-9-]+)/([a-z0-9-]+)"')
+#: `local = { source = "ns/name" ... }` inside a required_providers block.
+_REQUIRED = re.compile(r'\b([a-z0-9_-]+)\s*=\s*\{\s*source\s*=\s*"(?:registry\.terraform\.io/)?([a-z0-9-]+)/([a-z0-9-]+)"')
+_TYPED_BLOCK = re.compile(r'^\s*(?:resource|data|ephemeral)\s+"([a-z0-9]+)_[a-z0-9_]+"', re.MULTILINE)
+_COMMENT = re.compile(r"(?m)^\s*(?:#|//).*$")
+#: Resource type prefixes Terraform provides itself (`terraform_data`, `terraform_remote_state`).
+_BUILTIN = frozenset({"terraform"})
 
 
 def _provider(files: dict[str, str]) -> tuple[str, str] | None:
     m = _SOURCE.search(files.get("infra/versions.tf", ""))
     return (m.group(1), m.group(2)) if m else None
+
+
+def _required_providers(files: dict[str, str]) -> list[tuple[str, str]]:
+    """Every provider `terraform init` in `infra/` installs: those its configuration and modules
+    declare in `required_providers`, and those implied by a resource or data source type no
+    declaration names (a `random_id` needs hashicorp/random). `infra/bootstrap` is its own root."""
+    texts = [_COMMENT.sub("", t) for p, t in sorted(files.items())
+             if p.startswith("infra/") and p.endswith(".tf") and not p.startswith("infra/bootstrap/")]
+    declared: dict[str, tuple[str, str]] = {}
+    for text in texts:
+        for local, namespace, name in _REQUIRED.findall(text):
+            if local != "source":
+                declared.setdefault(local, (namespace, name))
+    needed = dict.fromkeys(declared.values())
+    for text in texts:
+        for prefix in _TYPED_BLOCK.findall(text):
+            if prefix not in _BUILTIN:
+                needed.setdefault(declared.get(prefix, ("hashicorp", prefix)))
+    return list(needed)
 
 
 def _binary() -> str | None:
@@ -95,8 +120,11 @@ def check_validate(ctx: CheckContext) -> ToolResult:
     if provider is None:
         return skipped(TOOL, "infra/versions.tf names no provider source")
     mirror = Path(os.environ.get("AMP_TF_PLUGIN_MIRROR", DEFAULT_MIRROR))
-    if not (mirror / "registry.terraform.io" / provider[0] / provider[1]).is_dir():
-        return skipped(TOOL, f"provider {provider[0]}/{provider[1]} is not available offline "
+    # init must never reach a registry: every provider the configuration needs is in the mirror, or skip.
+    missing = [f"{ns}/{name}" for ns, name in dict.fromkeys([provider, *_required_providers(files)])
+               if not (mirror / "registry.terraform.io" / ns / name).is_dir()]
+    if missing:
+        return skipped(TOOL, f"provider {', '.join(missing)} is not available offline "
                              f"(no filesystem mirror at {mirror})")
     work = ctx.sandbox.home / "terraform"
     shutil.copytree(ctx.sandbox.root / "infra", work / "infra", ignore=shutil.ignore_patterns(".terraform*"))

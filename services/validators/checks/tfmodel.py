@@ -8,14 +8,14 @@ Python values. python-hcl2 keeps quotes around strings and block labels; they ar
 from __future__ import annotations
 
 import re
-import threading
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
+from .hclparse import loads as hcl_loads
+
 INFRA = "infra/"
 META_ARGS = frozenset({"source", "version", "for_each", "count", "providers", "depends_on"})
-_LOCK = threading.Lock()  # the parser's lark grammar is shared module state
 _EXPR = re.compile(r"^\$\{(.*)\}$", re.DOTALL)
 _MODULE_DIR = re.compile(r"^infra/modules/([^/]+)/([^/]+\.tf)$")
 
@@ -23,11 +23,7 @@ _MODULE_DIR = re.compile(r"^infra/modules/([^/]+)/([^/]+\.tf)$")
 @lru_cache(maxsize=256)
 def parse(text: str) -> dict[str, Any]:
     """One file parsed (cached by content: the checks read the same files; callers never mutate it)."""
-    # lazy: the HCL parser builds its grammar on import
-    import hcl2
-
-    with _LOCK:
-        return hcl2.loads(text)
+    return hcl_loads(text)
 
 
 def unquote(value: Any) -> Any:

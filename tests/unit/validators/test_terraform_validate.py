@@ -6,6 +6,9 @@ default /opt/tf-plugins); elsewhere the check must report `skipped` with the rea
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
 from amp_domain.requirements.extraction import extract
 
@@ -13,7 +16,7 @@ from services.codegen.render import render_repository
 from services.critics.cost import estimate
 from services.planner.planning import compose_plan
 from services.validators.checks import validate_tree
-from services.validators.checks.terraform_validate import _binary
+from services.validators.checks.terraform_validate import DEFAULT_MIRROR, _binary
 from tests.evaldata import scenarios
 
 pytestmark = pytest.mark.slow  # terraform test plans every module with a 700 MB provider
@@ -82,3 +85,28 @@ def test_a_provider_not_available_offline_is_skipped_with_the_reason(monkeypatch
         assert result.status == "skipped" and "not installed" in (result.reason or "")
     else:
         assert result.status == "skipped" and "hashicorp/google" in (result.reason or "")
+
+
+def test_a_module_needing_a_provider_outside_the_mirror_is_skipped_not_fetched():
+    """A provider implied by a resource type (no required_providers entry) would make init reach the
+    registry; the check names it and skips instead."""
+    files = _files("fraud-eu-pci")
+    files["infra/modules/storage/main.tf"] += '\nresource "random_id" "suffix" {\n  byte_length = 4\n}\n'
+    result = _result(files)
+    if _binary() is None:
+        assert result.status == "skipped" and "not installed" in (result.reason or "")
+    else:
+        assert result.status == "skipped" and "hashicorp/random" in (result.reason or "")
+        if (Path(os.environ.get("AMP_TF_PLUGIN_MIRROR", DEFAULT_MIRROR)) / "registry.terraform.io/hashicorp/aws").is_dir():
+            assert "hashicorp/aws" not in (result.reason or "")
+
+
+def test_the_providers_init_would_install_are_read_from_every_module():
+    from services.validators.checks.terraform_validate import _required_providers  # noqa: PLC0415
+
+    files = {"infra/versions.tf": 'terraform {\n  required_providers {\n    aws = {\n      source = "hashicorp/aws"\n'
+                                  '    }\n  }\n}\n',
+             "infra/modules/x/main.tf": 'resource "aws_s3_bucket" "a" {}\nresource "terraform_data" "t" {}\n'
+                                        '# resource "tls_private_key" "commented" {}\ndata "archive_file" "z" {}\n',
+             "infra/bootstrap/main.tf": 'resource "github_repository" "r" {}\n'}
+    assert _required_providers(files) == [("hashicorp", "aws"), ("hashicorp", "archive")]
