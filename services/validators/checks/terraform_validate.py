@@ -128,7 +128,8 @@ def check_validate(ctx: CheckContext) -> ToolResult:
                              f"(no filesystem mirror at {mirror})")
     work = ctx.sandbox.home / "terraform"
     shutil.copytree(ctx.sandbox.root / "infra", work / "infra", ignore=shutil.ignore_patterns(".terraform*"))
-    rc = ctx.sandbox.home / "terraformrc"
+    # Its own CLI config: terraform-fmt, running in parallel, writes an empty one of its own.
+    rc = ctx.sandbox.home / "terraform-validate.tfrc"
     rc.write_text(f'provider_installation {{\n  filesystem_mirror {{\n    path = "{mirror}"\n  }}\n}}\n')
     env = {"TF_CLI_CONFIG_FILE": str(rc), "TF_IN_AUTOMATION": "1", "CHECKPOINT_DISABLE": "1"}
     cwd = work / "infra"

@@ -110,3 +110,28 @@ def test_the_providers_init_would_install_are_read_from_every_module():
                                         '# resource "tls_private_key" "commented" {}\ndata "archive_file" "z" {}\n',
              "infra/bootstrap/main.tf": 'resource "github_repository" "r" {}\n'}
     assert _required_providers(files) == [("hashicorp", "aws"), ("hashicorp", "archive")]
+
+
+def test_terraform_fmt_running_alongside_leaves_init_its_mirror_config(monkeypatch):
+    """The checks run in parallel in one sandbox: terraform-fmt writing its (empty) CLI config while
+    terraform-validate starts init must not make init fall back to the public registry."""
+    from services.validators.checks import terraform_validate  # noqa: PLC0415
+    from services.validators.checks.base import CheckContext  # noqa: PLC0415
+    from services.validators.checks.terraform_fmt import check_fmt  # noqa: PLC0415
+    from services.validators.sandbox import RunResult, Sandbox  # noqa: PLC0415
+
+    files = _files("fraud-eu-pci")
+    if not _available(files):
+        pytest.skip("terraform or the AWS provider is not available offline")
+    seen: list[str] = []
+    with Sandbox(files) as sandbox:
+        ctx = CheckContext(sandbox=sandbox, timeout_s=300)
+
+        def interleaved(argv, **kw):
+            check_fmt(ctx)  # the parallel check runs just before init reads its config
+            seen.append(Path(kw["env"]["TF_CLI_CONFIG_FILE"]).read_text())
+            return RunResult(tuple(argv), 1, "", "stopped by the test", 0)
+
+        monkeypatch.setattr(terraform_validate, "run_limited", interleaved)
+        terraform_validate.check_validate(ctx)
+    assert seen and "filesystem_mirror" in seen[0]
