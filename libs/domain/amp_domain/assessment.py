@@ -4,7 +4,8 @@ Pure and deterministic. The planner ranks patterns with it to compose a plan; th
 critic asks it which eligible alternative a replan could switch to; the cost critic sizes a
 plan's bill of materials from the same inputs. Hard constraints (deployment preference,
 compliance eligibility, region availability, a reuse pattern's prerequisite) reject a
-candidate; soft ones (latency floor, throughput ceiling, availability topology, skills, cost
+candidate, and a pattern no generated module builds is never offered (rejected as such, ahead of
+any other choice: the plan is what the repository builds); soft ones (latency floor, throughput ceiling, availability topology, skills, cost
 class) move its score, and every point is explained.
 """
 
