@@ -8,31 +8,45 @@ enough (a few milliseconds) to run in the request path.
 
 from __future__ import annotations
 
+import json
 import re
 
 from amp_contracts import ConstraintSchema, CostEstimate, Plan, PolicyResults, ReasonCard, Risk
+from amp_domain.build import retrain_schedule
 
+from .metric_table import metric_table
 from .render_app import render_project, render_python
-from .render_ci import render_workflows
+from .render_bootstrap import render_bootstrap
+from .render_ci import CiContext, render_workflows
 from .render_compliance import compliance_md
 from .render_docs import adrs, architecture_md, design_rationale_md, plan_md, reports
-from .render_domain import choose_domain
+from .render_domain import choose_domain, example_row
+from .render_monitoring import render_alarms, render_metrics_code, runbook_md
 from .render_readme import deploy_md, readme_md
-from .render_terraform import render_infra
-from .render_text import slugify
+from .render_terraform import all_regions, render_infra
+from .render_text import slugify, template
 
 SUPPORTED_CLOUDS: tuple[str, ...] = ("aws", "gcp", "azure")
 _ROOT_VAR = re.compile(r'^variable "([a-z0-9_]+)"', re.MULTILINE)
+_ROOT_OUTPUT = re.compile(r'^output "([a-z0-9_]+)" \{\n(?:  .*\n)*?  value += (.*)$', re.MULTILINE)
+
+
+def root_outputs(outputs_tf: str) -> dict[str, bool]:
+    """Root output names, each with whether it is a per-region map (a `for` over module instances)."""
+    return {name: value.startswith("{ for ") for name, value in _ROOT_OUTPUT.findall(outputs_tf)}
 
 
 def _extra_settings(constraints: ConstraintSchema) -> dict[str, dict[str, str]]:
-    """Constraint values a module needs beyond the component's own sizing."""
+    """Plan-wide values the platform's monitoring module reads (component sizing is typed, not here)."""
     out: dict[str, dict[str, str]] = {}
-    if constraints.training_cadence:
-        out["orchestration"] = {"cadence": constraints.training_cadence}
     if constraints.sla_latency_ms:
         out["monitoring"] = {"latency_slo_ms": f"{constraints.sla_latency_ms:g}"}
     return out
+
+
+def _root_inputs(cloud: str, constraints: ConstraintSchema) -> dict[str, object]:
+    """Plan-wide root variables: the retraining schedule in the cloud scheduler's syntax."""
+    return {"retrain_schedule": retrain_schedule(cloud, constraints.training_cadence)}
 
 
 def render_repository(
@@ -61,17 +75,29 @@ def render_repository(
     caps = {c.capability for c in plan.components}
 
     files: dict[str, str] = {}
-    files.update(render_infra(plan, cloud, slug, [f.name for f in domain.features], _extra_settings(constraints)))
+    files.update(render_infra(plan, cloud, slug, [f.name for f in domain.features], _extra_settings(constraints),
+                              _root_inputs(cloud, constraints)))
     root_vars = set(_ROOT_VAR.findall(files["infra/variables.tf"]))
     files.update(render_python(domain, caps, version=f"{slug}-baseline-1", cloud=cloud))
     files.update(render_project(slug, project_name, cloud))
-    files.update(render_workflows(cloud, slug, root_vars))
+    table = metric_table(constraints, caps)
+    if "monitoring" in caps:
+        files["infra/modules/monitoring/main.tf"] += "\n" + render_alarms(cloud, table)
+    files.update(render_bootstrap(cloud, slug, all_regions(plan), files, caps))
+    files.update(render_workflows(CiContext(
+        cloud=cloud, slug=slug, region=all_regions(plan)[0], root_vars=root_vars,
+        root_outputs=root_outputs(files["infra/outputs.tf"]), caps=caps, metrics=table,
+        rps=constraints.throughput_rps, p95_ms=constraints.sla_latency_ms, cadence=constraints.training_cadence)))
+    files.update(render_metrics_code(cloud, table))
+    files["docs/runbook.md"] = runbook_md(project_name, table, cloud)
+    files["tests/load/k6.js"] = template("load/k6.js")
+    files["tests/load/request.json"] = json.dumps(example_row(domain), indent=2) + "\n"
     files.update(reports(cost, policy))
     files.update(adrs(plan, constraints, cost, risks))
     files["plan.md"] = plan_md(project_name, plan, constraints, cost, policy, risks)
     files["docs/architecture.md"] = architecture_md(plan, domain)
     files["docs/design-rationale.md"] = design_rationale_md(cards, plan)
-    files["docs/README.md"] = deploy_md(project_name, plan, constraints, root_vars)
+    files["docs/README.md"] = deploy_md(project_name, plan, constraints, slug)
     if (compliance := compliance_md(plan, constraints, domain)) is not None:
         files["docs/compliance.md"] = compliance
     files["README.md"] = readme_md(project_name, plan, domain, set(files))

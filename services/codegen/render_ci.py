@@ -1,99 +1,385 @@
-"""GitHub Actions of the generated repository: CI on every change, promotion dev -> staging -> prod.
+"""GitHub Actions of the generated repository: CI, promotion by digest, and the ML workflows.
 
-Cloud credentials are always OIDC federation (short-lived, no stored keys); the secrets
-named here hold only identifiers (role ARN, provider name, client id), and state-backend
-locations are GitHub environment variables, so nothing account-specific is committed.
+- `ci.yml`: every pull request and push to main lints, tests, validates both stacks and plans
+  every environment with that environment's read-only identity; the plan is in the summary.
+- `deploy.yml`: builds the image once, then per environment plans (read-only identity), shows
+  and saves the plan, and applies exactly that plan in the protected GitHub environment with the
+  environment's deploy identity; smoke test after each apply, load test after staging.
+- `retrain.yml`, `promote.yml`, `drift.yml`: the model loop (train and evaluate; promote a run
+  that passed its gate by writing MODEL_URI/approved.json and rolling serving; daily drift).
+
+Identities and names come from `cicd_names` (shared with `infra/bootstrap`); which root outputs
+the workflows read is decided from the rendered `infra/outputs.tf`, so a workflow never reads an
+output that does not exist. Every action is pinned by commit (`actions.py`).
 """
 
 from __future__ import annotations
 
-from .render_text import fill
+import re
+from dataclasses import dataclass, field
 
-ENVIRONMENTS: tuple[str, ...] = ("dev", "staging", "prod")
+from .actions import pinned
+from .cicd_names import BUILD_ENVIRONMENT, DRIFT_ENVIRONMENT, ENVIRONMENTS, MONITORED, STAGING, CiNames
+from .metric_table import DRIFT, MetricTable
+from .render_text import TEMPLATES, _Template
 
-_AUTH = {
-    "aws": """      - name: Cloud credentials (OIDC)
-        uses: aws-actions/configure-aws-credentials@v6
-        with:
-          role-to-assume: ${{ secrets.AWS_DEPLOY_ROLE_ARN }}
-          aws-region: ${{ vars.AWS_REGION }}""",
-    "gcp": """      - name: Cloud credentials (Workload Identity Federation)
-        uses: google-github-actions/auth@v3
-        with:
-          workload_identity_provider: ${{ secrets.GCP_WORKLOAD_IDENTITY_PROVIDER }}
-          service_account: ${{ secrets.GCP_DEPLOY_SERVICE_ACCOUNT }}""",
-    "azure": """      - name: Cloud credentials (OIDC federated identity)
-        uses: azure/login@v3
-        with:
-          client-id: ${{ secrets.AZURE_CLIENT_ID }}
-          tenant-id: ${{ secrets.AZURE_TENANT_ID }}
-          subscription-id: ${{ secrets.AZURE_SUBSCRIPTION_ID }}""",
-}
-
-_REGISTRY_LOGIN = {
-    "aws": """      - name: Registry login
-        uses: aws-actions/amazon-ecr-login@v2""",
-    "gcp": """      - uses: google-github-actions/setup-gcloud@v3
-      - name: Registry login
-        run: gcloud auth configure-docker "${{ vars.GCP_REGION }}-docker.pkg.dev" --quiet""",
-    "azure": """      - name: Registry login
-        run: az acr login --name "${{ vars.ACR_NAME }}\"""",
-}
-
-_ENV = {
-    "aws": ["AWS_REGION: ${{ vars.AWS_REGION }}"],
-    "gcp": ["GOOGLE_CLOUD_PROJECT: ${{ vars.GCP_PROJECT_ID }}"],
-    "azure": [
-        'ARM_USE_OIDC: "true"',
-        "ARM_CLIENT_ID: ${{ secrets.AZURE_CLIENT_ID }}",
-        "ARM_TENANT_ID: ${{ secrets.AZURE_TENANT_ID }}",
-        "ARM_SUBSCRIPTION_ID: ${{ secrets.AZURE_SUBSCRIPTION_ID }}",
-    ],
-}
+TF_VERSION = "1.11.4"
+#: Cron of scheduled retraining when the plan has no orchestrator of its own.
+CADENCE_CRON = {"daily": "23 3 * * *", "weekly": "23 3 * * 1", "monthly": "23 3 1 * *"}
+_URL_OUTPUT = re.compile(r"url|dns_name|hostname|fqdn")
 
 
-def _backend_args(cloud: str, slug: str, env: str) -> str:
-    """`-backend-config` flags; every value is a GitHub variable or derived from the project."""
+@dataclass(frozen=True)
+class CiContext:
+    """What the workflows depend on: the cloud, names, the root module's interface, the targets."""
+
+    cloud: str
+    slug: str
+    region: str
+    root_vars: set[str]
+    root_outputs: dict[str, bool]  # output name -> is a per-region map
+    caps: set[str]
+    metrics: MetricTable
+    rps: float | None = None
+    p95_ms: float | None = None
+    cadence: str | None = None
+    names: CiNames = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "names", CiNames(self.cloud, self.slug))
+
+    @property
+    def serving(self) -> bool:
+        return "serving_online" in self.caps
+
+    def output(self, *candidates: str) -> str | None:
+        return next((c for c in candidates if c in self.root_outputs), None)
+
+
+def _fill(name: str, **values: object) -> str:
+    text = pinned((TEMPLATES / "ci" / name).read_text(encoding="utf-8"))
+    return _Template(text).substitute({k: str(v) for k, v in values.items()})
+
+
+def _indent(lines: list[str], n: int) -> str:
+    return "\n".join(" " * n + line if line else "" for line in lines)
+
+
+# ---- cloud specifics ----
+
+def workflow_env(ctx: CiContext) -> str:
+    n = ctx.names
+    lines = {
+        "aws": [f"AWS_REGION: {ctx.region}",
+                f"IMAGE_REPOSITORY: ${{{{ vars.AWS_ACCOUNT_ID }}}}.dkr.ecr.{ctx.region}.amazonaws.com/{n.service_repository}"],
+        "gcp": [f"GCP_REGION: {ctx.region}", "GOOGLE_CLOUD_PROJECT: ${{ vars.GCP_PROJECT_ID }}",
+                f"IMAGE_REPOSITORY: {ctx.region}-docker.pkg.dev/${{{{ vars.GCP_CI_PROJECT_ID }}}}/{n.service_repository}/service"],
+        "azure": [f"IMAGE_REPOSITORY: {n.registry}.azurecr.io/{n.service_repository}", 'ARM_USE_OIDC: "true"',
+                  "ARM_TENANT_ID: ${{ vars.AZURE_TENANT_ID }}", "ARM_SUBSCRIPTION_ID: ${{ vars.AZURE_SUBSCRIPTION_ID }}"],
+    }[ctx.cloud]
+    return _indent(lines, 2)
+
+
+def job_env(ctx: CiContext, client_id: str) -> str:
+    """Azure's Terraform provider signs in with the job's identity; the other clouds need nothing here."""
+    if ctx.cloud != "azure":
+        return ""
+    return "\n" + _indent(["env:", f"  ARM_CLIENT_ID: {client_id}"], 4)
+
+
+def _azure_client(kind: str, env: str) -> str:
+    if kind == "plan":
+        return f"${{{{ vars.AZURE_PLAN_CLIENT_ID_{env.upper()} }}}}"
+    return "${{ vars.AZURE_CLIENT_ID }}"  # set on each GitHub environment (deploy, drift)
+
+
+def auth(ctx: CiContext, identity: str) -> str:
+    """The step that exchanges the job's OIDC token for `identity`'s short-lived credentials."""
+    if ctx.cloud == "aws":
+        lines = [f"- name: Cloud credentials (OIDC, role {identity})",
+                 "  uses: aws-actions/configure-aws-credentials@pin",
+                 "  with:",
+                 f"    role-to-assume: arn:aws:iam::${{{{ vars.AWS_ACCOUNT_ID }}}}:role/{identity}",
+                 "    aws-region: ${{ env.AWS_REGION }}"]
+    elif ctx.cloud == "gcp":
+        lines = [f"- name: Cloud credentials (workload identity federation, {identity})",
+                 "  uses: google-github-actions/auth@pin",
+                 "  with:",
+                 "    workload_identity_provider: projects/${{ vars.GCP_CI_PROJECT_NUMBER }}/locations/global/"
+                 f"workloadIdentityPools/{ctx.names.pool_id}/providers/github",
+                 f"    service_account: {identity}@${{{{ vars.GCP_CI_PROJECT_ID }}}}.iam.gserviceaccount.com",
+                 "- uses: google-github-actions/setup-gcloud@pin"]
+    else:
+        lines = [f"- name: Cloud credentials (OIDC federated identity {identity})",
+                 "  uses: azure/login@pin",
+                 "  with:",
+                 "    client-id: ${{ env.ARM_CLIENT_ID }}",
+                 "    tenant-id: ${{ env.ARM_TENANT_ID }}",
+                 "    subscription-id: ${{ env.ARM_SUBSCRIPTION_ID }}"]
+    return pinned(_indent(lines, 6))
+
+
+def registry_login(ctx: CiContext) -> str:
+    lines = {
+        "aws": ["- name: Registry login", "  uses: aws-actions/amazon-ecr-login@pin"],
+        "gcp": ["- name: Registry login", f'  run: gcloud auth configure-docker "{ctx.region}-docker.pkg.dev" --quiet'],
+        "azure": ["- name: Registry login", f'  run: az acr login --name "{ctx.names.registry}"'],
+    }[ctx.cloud]
+    return pinned(_indent(lines, 6))
+
+
+def backend_args(ctx: CiContext, env: str) -> str:
+    """`-backend-config` flags; the names are the bootstrap stack's."""
+    n = ctx.names
     pairs = {
-        "aws": [("bucket", "${{ vars.TF_STATE_BUCKET }}"), ("key", f"{slug}/{env}.tfstate"),
-                ("region", "${{ vars.AWS_REGION }}"), ("dynamodb_table", "${{ vars.TF_LOCK_TABLE }}"),
-                ("encrypt", "true")],
-        "gcp": [("bucket", "${{ vars.TF_STATE_BUCKET }}"), ("prefix", f"{slug}/{env}")],
-        "azure": [("resource_group_name", "${{ vars.TF_STATE_RESOURCE_GROUP }}"),
-                  ("storage_account_name", "${{ vars.TF_STATE_STORAGE_ACCOUNT }}"),
-                  ("container_name", "tfstate"), ("key", f"{slug}/{env}.tfstate"), ("use_azuread_auth", "true")],
-    }[cloud]
+        "aws": [("bucket", f"{ctx.slug}-tfstate-${{{{ vars.AWS_ACCOUNT_ID }}}}"), ("key", n.state_key(env)),
+                ("region", ctx.region), ("use_lockfile", "true"), ("encrypt", "true")],
+        "gcp": [("bucket", f"{ctx.slug}-tfstate-${{{{ vars.GCP_CI_PROJECT_ID }}}}"), ("prefix", n.state_key(env))],
+        "azure": [("resource_group_name", f"{ctx.slug}-cicd-rg"), ("storage_account_name", n.state_storage_account),
+                  ("container_name", "tfstate"), ("key", n.state_key(env)), ("use_azuread_auth", "true"),
+                  ("use_oidc", "true")],
+    }[ctx.cloud]
     return " ".join(f'-backend-config="{k}={v}"' for k, v in pairs)
 
 
-def _plan_vars(cloud: str, root_vars: set[str], image: str) -> str:
+def plan_vars(ctx: CiContext, image: str) -> str:
     flags = []
-    if cloud == "gcp":
+    if "project_id" in ctx.root_vars:
         flags.append('-var "project_id=${{ vars.GCP_PROJECT_ID }}"')
-    if "container_image" in root_vars:
+    if "container_image" in ctx.root_vars:
         flags.append(f'-var "container_image={image}"')
-    if "github_repository" in root_vars:
+    if "github_repository" in ctx.root_vars:
         flags.append('-var "github_repository=${{ github.repository }}"')
+    if "alert_email" in ctx.root_vars:
+        flags.append('-var "alert_email=${{ vars.ALERT_EMAIL }}"')
     return " ".join(flags)
 
 
-def _env_block(cloud: str) -> str:
-    return "\n".join(f"      {line}" for line in _ENV[cloud])
+def _scheme(ctx: CiContext) -> str:
+    return {"aws": "s3", "gcp": "gs"}.get(ctx.cloud, "abfs")
 
 
-def render_workflows(cloud: str, slug: str, root_vars: set[str]) -> dict[str, str]:
-    """`.github/workflows/ci.yml` and `deploy.yml` for the plan's cloud."""
-    ci_image = f"${{{{ vars.CONTAINER_REGISTRY }}}}/{slug}-service:${{{{ github.sha }}}}"
-    ci = fill("ci/ci.yml", tf_env=_env_block(cloud), auth_steps=_AUTH[cloud],
-              backend_args=_backend_args(cloud, slug, "dev"), plan_vars=_plan_vars(cloud, root_vars, ci_image))
+def locate(ctx: CiContext) -> str:
+    """Shell lines (inside infra/) that set the step outputs data_uri and model_uri from the state."""
+    out = '"$GITHUB_OUTPUT"'
+    if ctx.cloud == "azure" and (name := ctx.output("storage_storage_account_name")):
+        lines = [f'account="$(terraform output -raw {name})"',
+                 f'echo "data_uri=abfs://raw@$account.dfs.core.windows.net" >> {out}',
+                 f'echo "model_uri=abfs://models@$account.dfs.core.windows.net" >> {out}']
+    elif ctx.cloud != "azure" and (name := ctx.output("storage_bucket_name")):
+        lines = [f'bucket="$(terraform output -raw {name})"',
+                 f'echo "data_uri={_scheme(ctx)}://$bucket/raw" >> {out}',
+                 f'echo "model_uri={_scheme(ctx)}://$bucket/models" >> {out}']
+    else:  # no data lake in the plan: the locations are GitHub environment variables
+        lines = [f'echo "data_uri=${{{{ vars.DATA_URI }}}}" >> {out}', f'echo "model_uri=${{{{ vars.MODEL_URI }}}}" >> {out}']
+    return _indent(lines, 10)
+
+
+def _get(ctx: CiContext, relative: str, local: str) -> list[str]:
+    """Copy MODEL_URI/<relative> to a local file."""
+    if ctx.cloud == "aws":
+        return [f'aws s3 cp "$MODEL_URI/{relative}" {local} --only-show-errors']
+    if ctx.cloud == "gcp":
+        return [f'gcloud storage cp "$MODEL_URI/{relative}" {local}']
+    return ['account="${MODEL_URI#*@}"; account="${account%%.*}"',
+            f'az storage blob download --auth-mode login --account-name "$account" --container-name models '
+            f'--name "{relative}" --file {local} --only-show-errors > /dev/null']
+
+
+def _each(ctx: CiContext, name: str, var: str, body: list[str]) -> list[str]:
+    """Shell running `body` with `var` set to an output's value, or to each value of a per-region map."""
+    if ctx.root_outputs.get(name):
+        return ["while read -r " + var + "; do", *("  " + b for b in body),
+                f"done < <(terraform output -json {name} | jq -r '.[]')"]
+    return [f'{var}="$(terraform output -raw {name})"', *body]
+
+
+def rollout(ctx: CiContext, wait_only: bool) -> list[str]:
+    """Lines of a step (inside infra/) that restart serving so it loads approved.json, or waits for it."""
+    if ctx.cloud == "aws" and ctx.output("serving_online_cluster_name") and ctx.output("serving_online_service_name"):
+        action = ([] if wait_only else
+                  ['aws ecs update-service --cluster "$cluster" --service "$service" --force-new-deployment > /dev/null'])
+        return ['cluster="$(terraform output -raw serving_online_cluster_name)"',
+                *_each(ctx, "serving_online_service_name", "service",
+                       [*action, 'aws ecs wait services-stable --cluster "$cluster" --services "$service"'])]
+    if wait_only:
+        return []  # Cloud Run, Container Apps and Functions report readiness to Terraform itself
+    if ctx.cloud == "gcp" and (name := ctx.output("serving_online_service_name")):
+        # A new revision is how Cloud Run restarts; the variable also records which run it serves.
+        return _each(ctx, name, "service", [
+            'gcloud run services update "$service" --region "$GCP_REGION" --update-env-vars "MODEL_RUN_ID=$RUN_ID" --quiet'])
+    if ctx.cloud == "azure" and (name := ctx.output("serving_online_container_app_name", "serving_online_app_name")):
+        rg = f"{ctx.slug}-${{ENVIRONMENT}}-rg"
+        return _each(ctx, name, "app", [
+            f'az containerapp update --name "$app" --resource-group "{rg}" --set-env-vars "MODEL_RUN_ID=$RUN_ID" '
+            "--only-show-errors > /dev/null"])
+    return ['echo "Serving loads approved.json when it starts; restart it to serve this model now." >> "$GITHUB_STEP_SUMMARY"']
+
+
+def service_url(ctx: CiContext) -> list[str]:
+    """A step (inside infra/) setting the `url` output to the serving endpoint."""
+    name = next((o for o in ctx.root_outputs if o.startswith("serving_online_") and _URL_OUTPUT.search(o)), None)
+    step = ["- name: Service URL", "  id: url"]
+    if name is None:  # the plan exposes no endpoint output: the environment variable names it
+        return [*step, "  env:", "    URL: ${{ vars.SERVICE_URL }}",
+                "  run: echo \"url=$URL\" >> \"$GITHUB_OUTPUT\""]
+    read = (f"terraform output -json {name} | jq -r '[.[]][0]'" if ctx.root_outputs[name]
+            else f"terraform output -raw {name}")
+    return [*step, "  run: |", f'    url="$({read})"', '    case "$url" in http*) ;; *) url="http://$url" ;; esac',
+            '    echo "url=$url" >> "$GITHUB_OUTPUT"']
+
+
+def after_apply(ctx: CiContext, env: str) -> str:
+    if not ctx.serving:
+        return ""
+    lines: list[str] = []
+    wait = rollout(ctx, wait_only=True)
+    if wait:
+        lines += ["- name: Wait for the new version to serve", "  run: |", *("    " + w for w in wait)]
+    lines += service_url(ctx)
+    lines += ["- name: Smoke test (readiness, then one prediction)", "  working-directory: .", "  env:",
+              "    URL: ${{ steps.url.outputs.url }}", "  run: |",
+              '    test -n "$URL" || { echo "::error::no service URL: set the SERVICE_URL variable of this environment"; exit 1; }',
+              '    curl --fail --silent --show-error --retry 20 --retry-delay 15 --retry-all-errors "$URL/readyz"',
+              '    curl --fail --silent --show-error -X POST -H "content-type: application/json" '
+              '--data @tests/load/request.json "$URL/predict"']
+    return _indent(lines, 6)
+
+
+# ---- workflows ----
+
+def _plan_job(ctx: CiContext, env: str, needs: list[str], image: str, condition: str) -> str:
+    return _fill("plan_job.yml", env=env, needs=f"    needs: [{', '.join(needs)}]\n" if needs else "",
+                 condition=f"    if: {condition}\n" if condition else "", job_env=job_env(ctx, _azure_client("plan", env)),
+                 tf_version=TF_VERSION, auth=auth(ctx, ctx.names.plan_identity(env)),
+                 backend_args=backend_args(ctx, env), plan_vars=plan_vars(ctx, image))
+
+
+def ci_workflow(ctx: CiContext) -> str:
+    # Fork pull requests get no OIDC token; their plan runs once a maintainer pushes the change.
+    same_repo = "github.event_name == 'push' || github.event.pull_request.head.repo.full_name == github.repository"
+    jobs = "".join(_plan_job(ctx, env, ["terraform"], "${IMAGE_REPOSITORY}:${GITHUB_SHA}", same_repo)
+                   for env in ENVIRONMENTS)
+    return _fill("ci.yml", workflow_env=workflow_env(ctx), tf_version=TF_VERSION, plan_jobs=jobs.rstrip("\n"))
+
+
+def deploy_workflow(ctx: CiContext) -> str:
+    jobs: list[str] = []
+    previous: str | None = None
+    for env in ENVIRONMENTS:
+        needs = ["build"] + ([previous] if previous else [])
+        jobs.append(_plan_job(ctx, env, needs, "${{ needs.build.outputs.image }}", ""))
+        jobs.append(_fill("apply_job.yml", env=env, job_env=job_env(ctx, _azure_client("deploy", env)),
+                          tf_version=TF_VERSION, auth=auth(ctx, ctx.names.deploy_identity(env)),
+                          backend_args=backend_args(ctx, env), after_apply=after_apply(ctx, env),
+                          outputs="    outputs:\n      url: ${{ steps.url.outputs.url }}\n" if ctx.serving else ""))
+        previous = f"apply-{env}"
+        if env == STAGING and ctx.serving:
+            jobs.append(_fill("load_job.yml", env=env, rps=f"{ctx.rps or 50:g}", p95_ms=f"{ctx.p95_ms or 200:g}",
+                              max_error_rate=_max_error_rate(ctx)))
+            previous = f"load-{env}"
+    return _fill("deploy.yml", workflow_env=workflow_env(ctx), build_env=BUILD_ENVIRONMENT,
+                 build_auth=auth(ctx, ctx.names.deploy_identity(BUILD_ENVIRONMENT)),
+                 registry_login=registry_login(ctx), jobs="".join(jobs).rstrip("\n"))
+
+
+def _max_error_rate(ctx: CiContext) -> str:
+    alarm = next((a for a in ctx.metrics.alarms if a.key == "error_rate"), None)
+    return f"{(alarm.threshold if alarm else 1.0) / 100:g}"
+
+
+def _env_options() -> str:
+    return ", ".join(ENVIRONMENTS)
+
+
+def retrain_workflow(ctx: CiContext) -> str:
+    scheduled = "orchestration" not in ctx.caps and ctx.cadence in CADENCE_CRON
+    schedule = (f"  schedule:\n    - cron: \"{CADENCE_CRON[ctx.cadence]}\"\n" if scheduled else "")
+    note = ("scheduled retraining runs here too, on the stated cadence" if scheduled
+            else "scheduled retraining is the orchestrator's in infra/")
+    jobs = "\n".join(_fill("retrain_job.yml", env=env, default_env=MONITORED,
+                           job_env=job_env(ctx, _azure_client("deploy", env)), tf_version=TF_VERSION,
+                           auth=auth(ctx, ctx.names.deploy_identity(env)), backend_args=backend_args(ctx, env),
+                           locate=locate(ctx)).rstrip("\n") for env in ENVIRONMENTS)
+    return _fill("retrain.yml", cadence_note=note, env_options=_env_options(), default_env=MONITORED,
+                 schedule=schedule, workflow_env=workflow_env(ctx), jobs=jobs)
+
+
+def promote_workflow(ctx: CiContext) -> str:
     jobs = []
-    for i, env in enumerate(ENVIRONMENTS):
-        needs = "image" if i == 0 else f"image, {ENVIRONMENTS[i - 1]}"
-        jobs.append(fill(
-            "ci/deploy_job.yml", env=env, needs=needs, tf_env=_env_block(cloud), auth_steps=_AUTH[cloud],
-            backend_args=_backend_args(cloud, slug, env),
-            plan_vars=_plan_vars(cloud, root_vars, "${{ needs.image.outputs.image }}"),
-        ))
-    deploy = fill("ci/deploy.yml", tf_env=_env_block(cloud), auth_steps=_AUTH[cloud],
-                  registry_login=_REGISTRY_LOGIN[cloud], slug=slug, deploy_jobs="".join(jobs).rstrip("\n"))
-    return {".github/workflows/ci.yml": ci, ".github/workflows/deploy.yml": deploy.rstrip("\n") + "\n"}
+    for env in ENVIRONMENTS:
+        roll = rollout(ctx, wait_only=False)
+        roll_step = _indent(["- name: Roll serving onto the approved model", "  working-directory: infra",
+                             "  env:", "    RUN_ID: ${{ inputs.run_id }}", f"    ENVIRONMENT: {env}", "  run: |",
+                             *("    " + r for r in roll)], 6) if ctx.serving else ""
+        jobs.append(_fill("promote_job.yml", env=env, job_env=job_env(ctx, _azure_client("deploy", env)),
+                          tf_version=TF_VERSION, auth=auth(ctx, ctx.names.deploy_identity(env)),
+                          backend_args=backend_args(ctx, env), locate=locate(ctx),
+                          fetch_evaluation=_indent(_get(ctx, "$RUN_ID/metadata.json", "metadata.json"), 10),
+                          roll=roll_step).rstrip("\n"))
+    return _fill("promote.yml", env_options=_env_options(), default_env=MONITORED, workflow_env=workflow_env(ctx),
+                 jobs="\n".join(jobs))
+
+
+def drift_namespace(slug: str, env: str) -> str:
+    """The CloudWatch namespace of the model's metrics: `<name_prefix>/model`, as the monitoring module has it."""
+    return f"{slug}-{env}/model"
+
+
+def _publish_drift(ctx: CiContext) -> list[str]:
+    if ctx.cloud == "aws":
+        return [f'aws cloudwatch put-metric-data --namespace "{drift_namespace(ctx.slug, MONITORED)}" '
+                f'--metric-name {DRIFT.name} --unit None --value "$PSI"']
+    if ctx.cloud == "gcp":
+        return [f'payload="$(jq -cn --arg v "$PSI" \'{{event: "metric", metric: "{DRIFT.name}", '
+                f'service: "{ctx.slug}-{MONITORED}", value: ($v | tonumber)}}\')"',
+                'gcloud logging write mlops-metrics "$payload" --payload-type=json']
+    name = ctx.output("monitoring_app_insights_id")
+    if name is None:
+        return [f'echo "::error::no Application Insights resource to publish {DRIFT.name} to"', "exit 1"]
+    return [f'id="$(terraform -chdir=infra output -raw {name})"',
+            f'body="$(jq -cn --arg v "$PSI" --arg t "$(date -u +%Y-%m-%dT%H:%M:%SZ)" \'($v | tonumber) as $x | '
+            f'{{time: $t, data: {{baseData: {{metric: "{DRIFT.name}", namespace: "mlops", dimNames: [], '
+            f'series: [{{dimValues: [], min: $x, max: $x, sum: $x, count: 1}}]}}}}}}\')"',
+            'az rest --method post --resource "https://monitoring.azure.com/" '
+            f'--url "https://{ctx.region}.monitoring.azure.com$id/metrics" --body "$body" --only-show-errors']
+
+
+def drift_workflow(ctx: CiContext) -> str:
+    return _fill("drift.yml", env=MONITORED, workflow_env=workflow_env(ctx),
+                 job_env=job_env(ctx, _azure_client("drift", MONITORED)), tf_version=TF_VERSION,
+                 auth=auth(ctx, ctx.names.drift_identity()), backend_args=backend_args(ctx, MONITORED),
+                 locate=locate(ctx),
+                 publish_drift=_indent(_publish_drift(ctx), 10))
+
+
+DEPENDABOT = """# Proposes updates of the pinned actions (by commit, with the release in a comment) and of the
+# Python dependencies; each update arrives as a pull request that CI plans.
+version: 2
+updates:
+  - package-ecosystem: github-actions
+    directory: /
+    schedule:
+      interval: weekly
+  - package-ecosystem: pip
+    directory: /
+    schedule:
+      interval: weekly
+"""
+
+
+def render_workflows(ctx: CiContext) -> dict[str, str]:
+    """Every workflow of the generated repository, and Dependabot's configuration."""
+    files = {
+        ".github/workflows/ci.yml": ci_workflow(ctx),
+        ".github/workflows/deploy.yml": deploy_workflow(ctx),
+        ".github/dependabot.yml": DEPENDABOT,
+    }
+    if "training" in ctx.caps:
+        files[".github/workflows/retrain.yml"] = retrain_workflow(ctx)
+        files[".github/workflows/promote.yml"] = promote_workflow(ctx)
+        files[".github/workflows/drift.yml"] = drift_workflow(ctx)
+    return {path: text.rstrip("\n") + "\n" for path, text in files.items()}
+
+
+__all__ = ["DRIFT_ENVIRONMENT", "CiContext", "render_workflows"]

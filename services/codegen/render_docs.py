@@ -12,6 +12,7 @@ import json
 from collections.abc import Iterable
 
 from amp_contracts import Candidate, Component, ConstraintSchema, CostEstimate, Plan, PolicyResults, ReasonCard, Risk
+from amp_domain.build import ENVIRONMENTS, built_component, built_components
 
 from .render_domain import Domain
 from .render_text import md_cell, md_code, md_inline, mermaid_label
@@ -213,7 +214,15 @@ def adr_md(number: int, comp: Component, plan: Plan, constraints: ConstraintSche
                  f"deployed as {comp.deployment} in {md_inline(regions)}{sizing}.")
     if comp.justification:
         lines.append(f"\n{md_inline(comp.justification)}")
-    lines.append(f"\nIt is provisioned by `infra/modules/{comp.capability}`.\n")
+    built = built_component(plan.cloud, comp)
+    if built.module:
+        creates = ", ".join(md_code(t) for t in built.builds)
+        inputs = ", ".join(f"{md_code(i.name)} = {md_inline(_fmt(i.prod))}" for i in built.inputs)
+        lines.append(f"\nIt is provisioned by `infra/modules/{comp.capability}`, which creates {creates}"
+                     + (f" and takes {inputs} in prod" if inputs else "") + ".\n")
+    else:
+        lines.append(f"\nNo generated module builds this pattern yet: `infra/modules/{comp.capability}` is a "
+                     "stand-in and the repository fails its conformance check until the plan changes.\n")
     lines.append("## Consequences\n")
     if chosen:
         lines.extend(f"- Positive: {md_inline(p)}" for p in chosen.pros)
@@ -238,6 +247,29 @@ def adrs(plan: Plan, constraints: ConstraintSchema, cost: CostEstimate | None, r
 
 # --- plan.md and reports -------------------------------------------------------------------------
 
+def built_md(plan: Plan) -> str:
+    """The plan as code, from the model the Terraform is rendered from (amp_domain.build).
+
+    Typed inputs are the module variables, valued per environment in infra/environments/<env>.tfvars;
+    the other sizing keys are usage assumptions the estimate prices but no resource is configured with.
+    """
+    rows = []
+    for bc in built_components(plan):
+        if bc.pattern is None or bc.module is None:
+            what = "**no module builds this pattern**: the conformance check fails the repository"
+        else:
+            what = ", ".join(bc.builds)
+        inputs = "; ".join(f"{i.name} = " + " / ".join(_fmt(i.values[e]) for e in ENVIRONMENTS)
+                           for i in bc.inputs) or "none"
+        usage = ", ".join(f"{k}={_fmt(bc.component.sizing[k])}" for k in bc.usage_keys()) or "none"
+        rows.append([bc.capability, f"infra/modules/{bc.capability}", what, inputs, usage])
+    return ("Each module takes the pattern's typed inputs; their values per environment are in "
+            "`infra/environments/<env>.tfvars` (shown dev / staging / prod; prod is this plan). "
+            "The validators' conformance check compares the rendered Terraform with this table.\n\n"
+            + _table(["Capability", "Module", "Creates", "Typed inputs (dev / staging / prod)",
+                      "Usage priced, not configured"], rows))
+
+
 def plan_md(project: str, plan: Plan, constraints: ConstraintSchema, cost: CostEstimate | None,
             policy: PolicyResults | None, risks: list[Risk]) -> str:
     out = [f"# Plan: {md_inline(project)}\n\n",
@@ -251,6 +283,8 @@ def plan_md(project: str, plan: Plan, constraints: ConstraintSchema, cost: CostE
     out.append(_table(["Capability", "Pattern", "Service", "Deployment", "Regions", "Sizing"], [
         [c.capability, c.pattern_id, c.service, c.deployment, ", ".join(c.regions or plan.regions[:1]), _fmt(c.sizing)]
         for c in plan.components]))
+    out.append("\n## What the Terraform builds\n\n")
+    out.append(built_md(plan))
     out.append("\n## Cost\n\n")
     if cost is None:
         out.append("Not estimated.\n")

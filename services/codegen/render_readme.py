@@ -12,49 +12,46 @@ from .render_text import fill, md_cell, md_inline
 
 _CLOUD = {
     "aws": {
-        "cli": "AWS", "identity_kind": "IAM roles and an OIDC provider",
-        "state": ["an S3 bucket (versioned, KMS-encrypted, public access blocked) and a DynamoDB lock table."],
-        "backend": '-backend-config="bucket=<state-bucket>" -backend-config="key=<project>/dev.tfstate" '
-                   '-backend-config="region=<region>" -backend-config="dynamodb_table=<lock-table>"',
-        "secrets": [("AWS_DEPLOY_ROLE_ARN", "output `ci_cd_deploy_role_arn` of the first apply")],
-        "variables": [("AWS_REGION", "primary region"), ("TF_STATE_BUCKET", "state bucket"),
-                      ("TF_LOCK_TABLE", "DynamoDB lock table"), ("CONTAINER_REGISTRY", "ECR registry host")],
+        "cli": "AWS", "identity_kind": "IAM roles, an OIDC provider, an S3 bucket and an ECR repository",
+        "bootstrap": '-var "github_repository=<owner>/<repo>"',
+        "variables": [("AWS_ACCOUNT_ID", "the account (output `account_id` of the bootstrap)")],
     },
     "gcp": {
-        "cli": "gcloud", "identity_kind": "service accounts and a workload identity pool",
-        "state": ["a GCS bucket with versioning and uniform bucket-level access."],
-        "backend": '-backend-config="bucket=<state-bucket>" -backend-config="prefix=<project>/dev"',
-        "secrets": [("GCP_WORKLOAD_IDENTITY_PROVIDER", "output `ci_cd_workload_identity_provider`"),
-                    ("GCP_DEPLOY_SERVICE_ACCOUNT", "output `ci_cd_deploy_service_account`")],
-        "variables": [("GCP_PROJECT_ID", "project of the environment"), ("GCP_REGION", "primary region"),
-                      ("TF_STATE_BUCKET", "state bucket"), ("CONTAINER_REGISTRY", "Artifact Registry path")],
+        "cli": "gcloud", "identity_kind": "service accounts, a workload identity pool, a bucket and a repository",
+        "bootstrap": '-var "project_id=<project>" -var "github_repository=<owner>/<repo>"',
+        "variables": [("GCP_CI_PROJECT_ID", "project the bootstrap was applied to"),
+                      ("GCP_CI_PROJECT_NUMBER", "its project number (for the workload identity provider)"),
+                      ("GCP_PROJECT_ID", "project of the environments' resources")],
     },
     "azure": {
-        "cli": "Azure (az)", "identity_kind": "managed identities and role assignments",
-        "state": ["a storage account with a `tfstate` container (Entra ID auth, no shared keys)."],
-        "backend": '-backend-config="resource_group_name=<rg>" -backend-config="storage_account_name=<account>" '
-                   '-backend-config="container_name=tfstate" -backend-config="key=<project>/dev.tfstate" '
-                   '-backend-config="use_azuread_auth=true"',
-        "secrets": [("AZURE_CLIENT_ID", "output `ci_cd_deploy_client_id`"), ("AZURE_TENANT_ID", "Entra tenant id"),
-                    ("AZURE_SUBSCRIPTION_ID", "target subscription id")],
-        "variables": [("TF_STATE_RESOURCE_GROUP", "state resource group"),
-                      ("TF_STATE_STORAGE_ACCOUNT", "state storage account"), ("ACR_NAME", "container registry name"),
-                      ("CONTAINER_REGISTRY", "registry login server")],
+        "cli": "Azure (az)", "identity_kind": "managed identities, role assignments, a storage account and a registry",
+        "bootstrap": '-var "github_repository=<owner>/<repo>"',
+        "variables": [("AZURE_TENANT_ID", "Entra tenant id"), ("AZURE_SUBSCRIPTION_ID", "target subscription id"),
+                      ("AZURE_CLIENT_ID", "on each environment (dev, staging, prod, drift): its identity's client "
+                       "id (outputs `deploy_client_ids`; drift: the `-drift-github-monitor` identity)"),
+                      ("AZURE_PLAN_CLIENT_ID_DEV, _STAGING, _PROD", "repository variables: output `plan_client_ids`")],
     },
 }
+_COMMON_VARIABLES = [("ALERT_EMAIL", "address every alarm notifies (an on-call list)"),
+                     ("LOAD_TEST_RPS, LOAD_TEST_DURATION", "optional: override the load test's rate and length"),
+                     ("SERVICE_URL", "per environment, only when the infrastructure exposes no endpoint output"),
+                     ("TRAINING_RUNNER", "optional: a self-hosted runner label for retraining inside the network")]
+
 
 _LAYOUT = (
-    ("infra/", "Terraform: root module, `modules/<capability>`, `environments/<env>.tfvars`"),
+    ("infra/bootstrap/", "Terraform applied once per account: state, OIDC trust, image repository, CI identities"),
+    ("infra/", "Terraform per environment: root module, `modules/<capability>`, `environments/<env>.tfvars`"),
     ("services/training/", "Training job: data loading, split, metrics, evaluation gate, registration; its image"),
     ("services/serving/", "FastAPI inference API with `/healthz`, `/readyz`, `/predict`; loads the approved model"),
     ("services/drift/", "Drift job: PSI and KS per feature against the training data"),
-    ("services/common/", "Model format, the feature/label contract, storage URIs and the model registry"),
+    ("services/common/", "Model format, the feature/label contract, storage URIs, the model registry, metrics the alarms watch"),
     ("config/training.toml", "Split, evaluation-gate thresholds, decision point and drift limits"),
     ("pipelines/", "Batch and stream scoring entry points"),
     ("features/", "Feature definitions shared with the feature store"),
     ("data/sample.csv", "Synthetic, deterministic sample data for local runs and tests (the schema of real data)"),
-    (".github/workflows/", "CI (lint, test, terraform) and promotion dev, staging, prod"),
-    ("docs/", "Deployment guide, architecture, design rationale, ADRs, compliance notes"),
+    (".github/workflows/", "CI with plans, promotion by digest dev, staging, prod; retrain, promote, drift"),
+    ("tests/load/", "k6 load test at the stated rate and p95 latency (run after staging)"),
+    ("docs/", "Deployment guide, runbook (one entry per alarm), architecture, design rationale, ADRs, compliance notes"),
     ("reports/", "Cost and policy results of the approved plan"),
 )
 
@@ -127,21 +124,12 @@ Serving loads that version at startup, so an approval is deployed by a restart, 
 feature) and exits 3 when a feature drifted past the limits in `[drift]`."""
 
 
-def deploy_md(project: str, plan: Plan, constraints: ConstraintSchema, root_vars: set[str]) -> str:
+def deploy_md(project: str, plan: Plan, constraints: ConstraintSchema, slug: str) -> str:
     info = _CLOUD[plan.cloud]
-    extra = []
-    if plan.cloud == "gcp":
-        extra.append('-var "project_id=<project>"')
-    if "container_image" in root_vars:
-        extra.append('-var "container_image=<registry>/<image>:<tag>"')
-    if "github_repository" in root_vars:
-        extra.append('-var "github_repository=<owner>/<repo>"')
-    cadence = f" ({constraints.training_cadence})" if constraints.training_cadence else ""
+    cadence = (f"; the infrastructure's orchestrator also retrains {constraints.training_cadence}"
+               if constraints.training_cadence else "")
     return fill(
         "docs/deploy.md", project=md_inline(project), cloud_title=CLOUD_TITLES.get(plan.cloud, plan.cloud),
-        cli=info["cli"], identity_kind=info["identity_kind"],
-        state_bootstrap="\n".join(f"  {s}" for s in info["state"]), backend_example=info["backend"],
-        first_apply_vars=" ".join(extra),
-        secrets="\n".join(f"- `{k}`: {v}" for k, v in info["secrets"]),
-        variables="\n".join(f"- `{k}`: {v}" for k, v in info["variables"]), cadence=cadence,
+        cli=info["cli"], identity_kind=info["identity_kind"], slug=slug, bootstrap_vars=info["bootstrap"],
+        variables="\n".join(f"- `{k}`: {v}" for k, v in [*info["variables"], *_COMMON_VARIABLES]), cadence=cadence,
     )

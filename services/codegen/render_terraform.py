@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 
 from amp_contracts import Component, Plan
+from amp_domain.build import ENVIRONMENTS, BuiltComponent, built_component, stand_in
 
 from .render_hcl import Block, Raw, attributes, document
 from .render_text import identifier, load, template
@@ -87,24 +88,17 @@ def variant_template(cloud: str, component: Component) -> tuple[str, str]:
     return f"terraform/{cloud}/modules/{component.capability}.tf", "generic"
 
 
+def module_template(cloud: str, built: BuiltComponent) -> tuple[str, str]:
+    """(template path, variant): the catalog pattern's own module, else the closest variant by name."""
+    if built.module and load(f"terraform/{cloud}/modules/{built.module}.tf") is not None:
+        return f"terraform/{cloud}/modules/{built.module}.tf", built.module
+    return variant_template(cloud, built.component)
+
+
 def split_module(text: str) -> tuple[str, str]:
     """A module template is main.tf, the outputs mark, then outputs.tf."""
     main, _, outputs = text.partition(_OUTPUTS_MARK)
     return main.rstrip("\n") + "\n", outputs.strip("\n") + "\n" if outputs.strip() else ""
-
-
-def settings_of(component: Component, extra: dict[str, str]) -> dict[str, str]:
-    """The component's sizing as a flat string map (module `settings`), keys sorted."""
-    out: dict[str, str] = {}
-    for k, v in {**component.sizing, **extra}.items():
-        if isinstance(v, bool):
-            v = "true" if v else "false"
-        elif isinstance(v, (list, tuple)):
-            v = ",".join(str(x) for x in v)
-        elif isinstance(v, dict):
-            continue
-        out[identifier(str(k))] = str(v)
-    return dict(sorted(out.items()))
 
 
 def _instances(cloud: str, components: list[Component], regions: list[str]) -> list[Instance]:
@@ -129,7 +123,8 @@ def _alias(cloud: str, idx: int) -> str | None:
 
 
 def _module_block(cloud: str, inst: Instance, inputs: list[str], present: dict[str, str],
-                  source_region: dict[str, str], settings: dict[str, str]) -> Block:
+                  source_region: dict[str, str], settings: dict[str, str], built: BuiltComponent,
+                  outputs: dict[str, set[str]]) -> Block:
     head: list[tuple[str, object]] = [("source", f"./modules/{inst.capability}")]
     if inst.for_each_var:
         head.append(("for_each", Raw(f"toset(var.{inst.for_each_var})")))
@@ -145,7 +140,7 @@ def _module_block(cloud: str, inst: Instance, inputs: list[str], present: dict[s
             if settings:
                 body.append((name, settings))
             continue
-        expr = None if spec.source == inst.capability else input_expression(cloud, name, present)
+        expr = None if spec.source == inst.capability else input_expression(cloud, name, present, outputs)
         if expr is None:
             continue
         if spec.regional and spec.source:
@@ -156,31 +151,47 @@ def _module_block(cloud: str, inst: Instance, inputs: list[str], present: dict[s
             elif inst.region_expr != src_region:
                 continue  # a secondary-region instance cannot use the primary region's key or network
         body.append((name, expr))
+    typed = [(i.name, Raw(f"var.{built.sizing_variable}.{i.name}")) for i in built.inputs]
     multi = [kv for kv in body if isinstance(kv[1], dict)]
     single = [kv for kv in body if not isinstance(kv[1], dict)]
-    return Block("module", (inst.block_name,), groups=[head, single + multi])
+    return Block("module", (inst.block_name,), groups=[head, single + multi, typed])
 
 
 def render_infra(plan: Plan, cloud: str, slug: str, feature_names: list[str],
-                 extra_settings: dict[str, dict[str, str]]) -> dict[str, str]:
-    """Every file under `infra/` for this plan."""
+                 extra_settings: dict[str, dict[str, str]], root_inputs: dict[str, object] | None = None
+                 ) -> dict[str, str]:
+    """Every file under `infra/` for this plan.
+
+    Each component's module is its catalog pattern's template; the pattern's typed inputs become
+    required module variables, fed from one typed root variable per component (`<capability>_sizing`)
+    whose value per environment is in `environments/<env>.tfvars` (prod = the plan).
+    `root_inputs` are plan-wide values a module may read (the retraining schedule), as root variables.
+    """
     regions = all_regions(plan)
     order = {cap: i for i, cap in enumerate(MODULE_ORDER)}
     components = sorted({c.capability: c for c in plan.components}.values(), key=lambda c: order[c.capability])
+    built = {c.capability: built_component(cloud, c) for c in components}
     files: dict[str, str] = {}
     module_inputs: dict[str, list[str]] = {}
     module_outputs: dict[str, list[tuple[str, str]]] = {}
     for comp in components:
-        path, variant = variant_template(cloud, comp)
+        path, variant = module_template(cloud, built[comp.capability])
+        template_name = path.rsplit("/", 1)[-1].removesuffix(".tf")
+        if built[comp.capability].module != template_name:
+            # No module builds this pattern: the closest template stands in, with its owner's typed inputs,
+            # and the conformance check fails the repository (the code is not the plan).
+            built[comp.capability] = stand_in(cloud, comp, template_name)
         main, outputs = split_module(template(path))
-        inputs = referenced_inputs(cloud, main)
+        typed = {i.name for i in built[comp.capability].inputs}
+        inputs = referenced_inputs(cloud, main, typed)
         module_inputs[comp.capability] = inputs
         module_outputs[comp.capability] = _OUTPUT.findall(outputs)
         base = f"infra/modules/{comp.capability}"
         header = (f"# {comp.capability}: {comp.pattern_id} ({variant} template)\n"
                   + _module_versions(cloud))
         files[f"{base}/main.tf"] = document([header, main])
-        files[f"{base}/variables.tf"] = document(_variable_blocks(cloud, inputs))
+        files[f"{base}/variables.tf"] = document(_variable_blocks(cloud, inputs)
+                                                 + _typed_variable_blocks(built[comp.capability]))
         files[f"{base}/outputs.tf"] = outputs or "\n"
 
     instances = _instances(cloud, components, regions)
@@ -195,23 +206,146 @@ def render_infra(plan: Plan, cloud: str, slug: str, feature_names: list[str],
         else:
             present[inst.capability] = f"module.{inst.block_name}"
             source_region[inst.capability] = inst.region_expr
-    by_cap = {c.capability: c for c in components}
+    outputs_of = {cap: {name for name, _ in outs} for cap, outs in module_outputs.items()}
     blocks: list[Block | str] = [_locals(cloud, feature_names)]
     if cloud == "azure":
         blocks.append(template("terraform/azure/root_resource_group.tf"))
     for inst in instances:
-        settings = settings_of(by_cap[inst.capability], extra_settings.get(inst.capability, {}))
-        blocks.append(_module_block(cloud, inst, module_inputs[inst.capability], present, source_region, settings))
+        # Only the platform-owned monitoring and CI/CD templates still read a `settings` map: plan-wide
+        # values (the latency objective), never a component's sizing, which is typed.
+        settings = dict(sorted(extra_settings.get(inst.capability, {}).items()))
+        blocks.append(_module_block(cloud, inst, module_inputs[inst.capability], present, source_region, settings,
+                                    built[inst.capability], outputs_of))
     files["infra/main.tf"] = document(blocks)
     used_root = {n for ins in module_inputs.values() for n in ins}
-    files["infra/variables.tf"] = document(_root_variables(cloud, slug, regions, instances, components, used_root))
+    files["infra/variables.tf"] = document(
+        _root_variables(cloud, slug, regions, instances, components, used_root)
+        + _root_input_variables(cloud, used_root, root_inputs or {})
+        + [_sizing_variable(built[c.capability]) for c in components if built[c.capability].inputs])
     files["infra/outputs.tf"] = document(_root_outputs(instances, module_outputs)) if instances else "\n"
     files["infra/versions.tf"] = _versions(cloud)
     files["infra/providers.tf"] = _providers(cloud, regions)
     files["infra/backend.tf"] = _backend(cloud)
-    for env in ("dev", "staging", "prod"):
-        files[f"infra/environments/{env}.tfvars"] = attributes([("environment", env)], 0)
+    for env in ENVIRONMENTS:
+        files[f"infra/environments/{env}.tfvars"] = environment_tfvars(env, [built[c.capability] for c in components])
+    files["infra/tests/plan.tftest.hcl"] = plan_tests(cloud, regions, [built[c.capability] for c in components],
+                                                      module_inputs, used_root, root_inputs or {})
     return files
+
+
+#: Stand-in values for a module's wiring inputs in its own test run (nothing is created: providers are mocked).
+_TEST_VALUES: dict[str, object] = {
+    "name_prefix": "plan-test", "container_image": "registry.example/service:test", "github_repository": "acme/svc",
+    "project_id": "plan-test", "resource_group_name": "plan-test", "vpc_id": "vpc-0123456789abcdef0",
+    "subnet_ids": ["subnet-a", "subnet-b", "subnet-c"], "security_group_ids": ["sg-0123456789abcdef0"],
+    "feature_names": ["f1", "f2"], "tags": {}, "settings": {}, "alert_email": "oncall@example.com",
+}
+#: Data sources whose mocked results must look real for the plan to proceed (zones, account, JSON policies).
+_MOCK_DATA: dict[str, list[tuple[str, dict[str, object]]]] = {
+    "aws": [("aws_availability_zones", {"names": Raw("[for s in [\"a\", \"b\", \"c\"] : \"%s${s}\"]")}),
+            ("aws_caller_identity", {"account_id": "123456789012"}),
+            ("aws_iam_policy_document", {"json": "{\"Version\":\"2012-10-17\",\"Statement\":[]}"}),
+            ("aws_vpc", {"cidr_block": "10.40.0.0/16"})],
+    "gcp": [("google_project", {"number": "123456789012"})],
+    "azure": [("azurerm_client_config", {"tenant_id": "00000000-0000-0000-0000-000000000000",
+                                         "object_id": "00000000-0000-0000-0000-000000000000"})],
+}
+_PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_]*)\}")
+
+
+def plan_tests(cloud: str, regions: list[str], built: list[BuiltComponent], module_inputs: dict[str, list[str]],
+               used_root: set[str], root_inputs: dict[str, object]) -> str:
+    """`terraform test` with mocked providers: the prod plan must plan, and each module shows the plan's sizing.
+
+    The conditions come from the catalog pattern (`asserts`), filled with the planned prod values, so
+    a module that drops or rewires a planned value fails its test.
+    """
+    name = PROVIDERS[cloud][0]
+    mocks = []
+    aliases = [None] + ([f"region_{i}" for i in range(1, len(regions))] if cloud == "aws" else [])
+    for alias in aliases:
+        data_blocks = []
+        for source, defaults in _MOCK_DATA[cloud]:
+            values = {k: (Raw(v.expr % regions[0]) if isinstance(v, Raw) else v) for k, v in defaults.items()}
+            data_blocks.append(Block("mock_data", (source,), groups=[[("defaults", values)]]))
+        mocks.append(Block("mock_provider", (name,), groups=[[("alias", alias)] if alias else []], blocks=data_blocks))
+    root_vars: list[tuple[str, object]] = []
+    if cloud == "gcp":
+        root_vars.append(("project_id", "plan-test"))
+    for var in ("container_image", "github_repository", "alert_email"):
+        if var in used_root:
+            root_vars.append((var, _TEST_VALUES[var]))
+    root_vars += sorted(root_inputs.items())
+    root_vars += [(b.sizing_variable, {i.name: i.prod for i in b.inputs}) for b in built if b.inputs]
+    prod = Block("run", ("prod_plans",), groups=[[("command", Raw("plan"))]], blocks=[
+        Block("variables", groups=[[("environment", "prod"), *root_vars]])])
+    runs = [prod]
+    for b in built:
+        conditions = list(b.pattern.asserts) if b.pattern else []
+        if not conditions:
+            continue
+        values = {i.name: i.prod for i in b.inputs}
+        variables: list[tuple[str, object]] = []
+        for inp in module_inputs[b.capability]:
+            spec = INPUTS[cloud][inp]
+            if inp == "region":
+                variables.append((inp, regions[0]))
+            elif inp in _TEST_VALUES:
+                variables.append((inp, _TEST_VALUES[inp]))
+            elif inp in root_inputs:
+                variables.append((inp, root_inputs[inp]))
+            elif spec.default is REQUIRED:
+                variables.append((inp, [] if spec.type.startswith("list") else "plan-test"))
+        variables += [(i.name, i.prod) for i in b.inputs]
+        asserts = [Block("assert", groups=[[
+            ("condition", Raw(_PLACEHOLDER.sub(lambda m, v=values: _hcl_literal(v.get(m.group(1), m.group(0))), c))),
+            ("error_message", f"{b.capability} does not build what the plan says: {c}"),
+        ]]) for c in conditions]
+        runs.append(Block("run", (f"{b.capability}_matches_plan",), groups=[[("command", Raw("plan"))]], blocks=[
+            Block("module", groups=[[("source", f"./modules/{b.capability}")]]),
+            Block("variables", groups=[variables]), *asserts]))
+    head = ("# Plan-time checks with mocked providers (no cloud account needed): `terraform test` in infra/.\n"
+            "# The values and conditions are the approved plan's; change the plan, not this file.\n")
+    return head + document([*mocks, *runs])
+
+
+def _hcl_literal(value: object) -> str:
+    if isinstance(value, str):
+        return '"' + value.replace('"', '\\"') + '"'
+    return str(value)
+
+
+def environment_tfvars(env: str, built: list[BuiltComponent]) -> str:
+    """One environment's values: its name and every component's typed sizing (prod is the plan)."""
+    items: list[tuple[str, object]] = [("environment", env)]
+    for b in built:
+        if b.inputs:
+            items.append((b.sizing_variable, {i.name: i.values[env] for i in b.inputs}))
+    head = ("# Sizing of this environment. prod is the approved plan; dev and staging run fewer replicas of\n"
+            "# the same size. Edit here, not in the modules: the conformance check compares prod with the plan.\n")
+    return head + attributes(items, 0)
+
+
+def _typed_variable_blocks(built: BuiltComponent) -> list[Block]:
+    return [_variable(i.name, i.spec.type, i.spec.description) for i in built.inputs]
+
+
+def _sizing_variable(built: BuiltComponent) -> Block:
+    fields = ", ".join(f"{i.name} = {i.spec.type}" for i in built.inputs)
+    return _variable(built.sizing_variable, f"object({{ {fields} }})",
+                     f"Sizing of {built.capability} ({built.component.pattern_id}) in this environment; "
+                     "prod is the plan.")
+
+
+def _root_input_variables(cloud: str, used: set[str], values: dict[str, object]) -> list[Block]:
+    """Plan-wide root variables a module reads (declared in the wiring with a `var.` source)."""
+    out: list[Block] = []
+    for name in sorted(used):
+        spec = INPUTS[cloud][name]
+        root = spec.output.removeprefix("var.") if spec.source is None and spec.output.startswith("var.") else None
+        if root in values:
+            out.append(_variable(root, spec.type, spec.description, values[root]))
+    return out
 
 
 def _module_versions(cloud: str) -> str:
@@ -271,6 +405,9 @@ def _root_variables(cloud: str, slug: str, regions: list[str], instances: list[I
     if "container_image" in used:
         out.append(_variable("container_image", "string",
                              "Image of the serving/pipeline container, pushed by CI (registry/repository:tag)."))
+    if "alert_email" in used:
+        out.append(_variable("alert_email", "string",
+                             "Address (an on-call list) that every alarm notifies; CI passes the ALERT_EMAIL variable."))
     if "github_repository" in used:
         out.append(_variable("github_repository", "string",
                              "GitHub repository (owner/name) whose workflows may deploy through OIDC."))
@@ -297,7 +434,7 @@ def _root_outputs(instances: list[Instance], outputs: dict[str, list[tuple[str, 
 
 def _versions(cloud: str) -> str:
     name, source, version = PROVIDERS[cloud]
-    block = Block("terraform", groups=[[("required_version", ">= 1.6.0")]], blocks=[
+    block = Block("terraform", groups=[[("required_version", ">= 1.7.0")]], blocks=[
         Block("required_providers", groups=[[(name, {"source": source, "version": version})]]),
     ])
     return "# Provider versions are pinned here; `terraform init` records the exact build in .terraform.lock.hcl.\n" + block.render()

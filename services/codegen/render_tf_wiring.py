@@ -33,13 +33,17 @@ _COMMON: dict[str, Input] = {
     "region": Input("string", "Region of this module instance (from the root `regions` variables)."),
     "tags": Input("map(string)", "Tags (labels) applied to every resource for cost allocation and ownership.",
                   output="local.tags"),
-    "settings": Input("map(string)", "Sizing chosen by the plan (instance types, counts, retention...).", {}),
+    "settings": Input("map(string)", "Plan-wide values for the platform's monitoring and CI/CD modules "
+                      "(the latency objective); component sizing is typed, never here.", {}),
+    "retrain_schedule": Input("string", "When retraining runs, in the cloud scheduler's syntax (from the plan's "
+                              "training cadence).", output="var.retrain_schedule"),
     "container_image": Input("string", "Container image of the service, pushed by CI (registry/repo:tag).",
                              output="var.container_image"),
     "feature_names": Input("list(string)", "Model feature names, shared with the training and serving code.",
                            output="local.feature_names"),
     "github_repository": Input("string", "GitHub repository (owner/name) allowed to deploy through OIDC.",
                                output="var.github_repository"),
+    "alert_email": Input("string", "Address (an on-call list) that every alarm notifies.", output="var.alert_email"),
 }
 
 _AWS: dict[str, Input] = {
@@ -57,6 +61,13 @@ _AWS: dict[str, Input] = {
                              "storage", "bucket_arn"),
     "stream_arn": Input("string", "ARN of the ingest stream to consume.", None, "ingest_stream", "stream_arn",
                         regional=True),
+    "model_uri": Input("string", "Registry prefix the model versions and approved.json live under; null "
+                       "derives it from the data bucket.", None, "registry", "model_uri"),
+    "model_package_group": Input("string", "Model registry group new model versions are registered in.", None,
+                                 "registry", "model_package_group"),
+    "training_role_arn": Input("string", "Execution role of the training jobs.", None, "training", "role_arn"),
+    "training_instance_type": Input("string", "Instance type of the training jobs (from the plan).", "ml.m5.xlarge",
+                                    "training", "instance_type"),
 }
 
 _GCP: dict[str, Input] = {
@@ -70,6 +81,12 @@ _GCP: dict[str, Input] = {
     "data_bucket_name": Input("string", "Name of the data lake bucket; null derives it from name_prefix.", None,
                               "storage", "bucket_name"),
     "topic_id": Input("string", "Pub/Sub topic of the ingest stream.", None, "ingest_stream", "topic_id"),
+    "model_uri": Input("string", "Registry prefix the model versions and approved.json live under; null "
+                       "derives it from the data bucket.", None, "registry", "model_uri"),
+    "training_service_account": Input("string", "Service account the training jobs run as.", None,
+                                      "training", "service_account_email"),
+    "training_machine_type": Input("string", "Machine type of the training jobs (from the plan).", "n1-standard-8",
+                                   "training", "machine_type"),
 }
 
 _AZURE: dict[str, Input] = {
@@ -89,6 +106,11 @@ _AZURE: dict[str, Input] = {
                                   "storage", "storage_account_name"),
     "ml_workspace_id": Input("string", "Azure Machine Learning workspace that trains and registers models.", None,
                              "training", "workspace_id"),
+    "training_compute_name": Input("string", "Compute cluster the training jobs run on.", None,
+                                   "training", "compute_name"),
+    "model_uri": Input("string", "Registry prefix the model versions and approved.json live under; null "
+                       "derives it from the data lake.", None, "storage", "model_uri"),
+    "data_uri": Input("string", "Prefix of the data lake holding the training data.", None, "storage", "data_uri"),
 }
 
 INPUTS: dict[str, dict[str, Input]] = {
@@ -100,26 +122,34 @@ INPUTS: dict[str, dict[str, Input]] = {
 _VAR_REF = re.compile(r"\bvar\.([a-z_][a-z0-9_]*)")
 
 
-def referenced_inputs(cloud: str, module_main: str) -> list[str]:
-    """The inputs a module's main.tf reads, in declaration order of the registry (stable)."""
+def referenced_inputs(cloud: str, module_main: str, typed: set[str] | frozenset[str] = frozenset()) -> list[str]:
+    """The wiring inputs a module's main.tf reads, in declaration order of the registry (stable).
+
+    `typed` are the pattern's own typed inputs (declared in the catalog); any other `var.` reference
+    the registry does not know is a template error.
+    """
     used = set(_VAR_REF.findall(module_main))
-    unknown = used - INPUTS[cloud].keys()
+    unknown = used - INPUTS[cloud].keys() - set(typed)
     if unknown:
         raise KeyError(f"{cloud} module references undeclared inputs: {sorted(unknown)}")
-    return [name for name in INPUTS[cloud] if name in used]
+    return [name for name in INPUTS[cloud] if name in used and name not in typed]
 
 
-def input_expression(cloud: str, name: str, present: dict[str, str | None]) -> Raw | None:
+def input_expression(cloud: str, name: str, present: dict[str, str | None],
+                     outputs: dict[str, set[str]] | None = None) -> Raw | None:
     """The root expression feeding `name`, or None to leave the module default.
 
     `present` maps each capability of the plan to the expression of its primary module
-    instance (`module.storage` or `module.storage["eu-west-1"]`).
+    instance (`module.storage` or `module.storage["eu-west-1"]`); `outputs`, when given, the
+    outputs each capability's module declares (a pattern's module may not produce every output).
     """
     spec = INPUTS[cloud][name]
     if spec.source is None:
         return Raw(spec.output) if spec.output else None
     module = present.get(spec.source)
     if module is None:
+        return None
+    if outputs is not None and spec.output not in outputs.get(spec.source, set()):
         return None
     expr = f"{module}.{spec.output}"
     return Raw(f"[{expr}]" if spec.wrap_list else expr)

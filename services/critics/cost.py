@@ -11,8 +11,9 @@ from typing import Any
 
 from amp_contracts import Component, ConstraintSchema, CostEstimate, CostItem, Plan
 from amp_domain.assessment import resolve_workloads, sizing_inputs
-from amp_domain.catalog import CLOUDS, evaluate, load_catalog, render
+from amp_domain.catalog import CLOUDS, load_catalog, render
 from amp_domain.pricing import load_pricebook
+from amp_domain.reconcile import priced_items
 
 #: Range factors: always-on capacity varies little; usage-priced lines with traffic and data.
 RANGE = {"fixed": (0.9, 1.15), "usage": (0.5, 2.0)}
@@ -23,19 +24,14 @@ def _cents(x: float) -> float:
     return round(x + 0.0, 2)
 
 
-def _component_env(comp: Component, base: dict[str, Any], regions: list[str]) -> dict[str, Any]:
-    sizing = {k: v for k, v in comp.sizing.items() if isinstance(v, (int, float, str)) and not isinstance(v, bool)}
-    return {**base, "region_count": len(regions), **sizing}
-
-
 def price_component(comp: Component, cloud: str, base: dict[str, Any], notes: list[str],
                     shared_seen: set[tuple[str, str]] | None = None) -> list[tuple[CostItem, str]]:
     """Priced lines of one component (one per BOM item and region), with each line's price kind.
 
     A `shared` BOM item (a cluster control plane) is priced once per region across the plan:
-    `shared_seen` remembers which (key, region) pairs earlier components already paid for.
+    `shared_seen` remembers which (key, region) pairs earlier components already paid for. The
+    rule is `amp_domain.reconcile`'s, which the validators also apply to what is rendered.
     """
-    shared_seen = set() if shared_seen is None else shared_seen
     book = load_pricebook()
     pattern = load_catalog(cloud).pattern(comp.pattern_id) if cloud in CLOUDS else None
     if pattern is None:
@@ -45,24 +41,12 @@ def price_component(comp: Component, cloud: str, base: dict[str, Any], notes: li
         notes.append(f"{comp.pattern_id} reuses {', '.join(pattern.requires_existing) or 'existing systems'} "
                      "already paid for: no new spend priced")
         return []
-    regions = comp.regions or []
-    env = _component_env(comp, base, regions)
     lines: list[tuple[CostItem, str]] = []
-    for item in pattern.bom:
-        qty = float(evaluate(item.qty, env))
-        if qty <= 0:
-            continue
+    for item, qty, env, region, usd in priced_items(cloud, comp, comp.sizing, base, shared_seen):
         price = book.prices[item.key]
-        label = render(item.label, env)
-        for region in regions:
-            if item.shared:
-                if (item.key, region) in shared_seen:
-                    continue
-                shared_seen.add((item.key, region))
-            unit = book.unit_price(item.key, cloud, region)
-            lines.append((CostItem(service=price.service, qty=f"{label} ({_fmt_qty(qty)} {item.unit})",
-                                   usd=_cents(qty * unit), component=comp.pattern_id, region=region,
-                                   unit_price_usd=unit), price.kind))
+        unit = book.unit_price(item.key, cloud, region)
+        lines.append((CostItem(service=price.service, qty=f"{render(item.label, env)} ({_fmt_qty(qty)} {item.unit})",
+                               usd=usd, component=comp.pattern_id, region=region, unit_price_usd=unit), price.kind))
     return lines
 
 

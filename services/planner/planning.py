@@ -3,7 +3,8 @@
 Pure and deterministic: the same constraints (and feedback) give a byte-identical plan.
 Every choice is scored against explicit constraints (`amp_domain.assessment`), and every
 candidate weighed is kept with its pros, cons and the reason it lost, so a Reason Card can
-show the alternatives.
+show the alternatives. Only patterns a generated module builds are offered: one without a
+module stays a candidate, rejected as such, and when it would have fitted better the plan says so.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from amp_contracts import CAPABILITIES, Candidate, Component, ConstraintSchema, 
 from amp_domain.assessment import (
     ALWAYS_CAPS,
     MULTI_REGION_AVAILABILITY,
+    UNBUILT_REASON,
     Assessment,
     Context,
     build_context,
@@ -19,7 +21,7 @@ from amp_domain.assessment import (
     rank,
     size_pattern,
 )
-from amp_domain.catalog import catalog_version, load_meta
+from amp_domain.catalog import catalog_version, load_catalog, load_meta
 from amp_domain.compliance import SECURITY_CAPS, is_sensitive
 
 
@@ -69,13 +71,27 @@ def _justify(win: Assessment, ranked: list[Assessment], capability: str) -> str:
     return text
 
 
-def _component(capability: str, ctx: Context, questions: list[str]) -> Component:
+def _unbuilt_better(ranked: list[Assessment], win: Assessment) -> Assessment | None:
+    """The best pattern that lost only because no generated module builds it, if it beats the choice."""
+    best = next((a for a in sorted(ranked, key=lambda a: (-a.score, a.pattern.id))
+                 if a.reject == UNBUILT_REASON and a is not win), None)
+    if best is None or (win.reject is None and best.score <= win.score):
+        return None
+    return best
+
+
+def _component(capability: str, ctx: Context, questions: list[str], notes: list[str]) -> Component:
     ranked = rank(capability, ctx)
     usable = [a for a in ranked if not a.hard]
     win = usable[0] if usable else ranked[0]
+    better = _unbuilt_better(ranked, win)
     if win.reject:
-        questions.append(f"{capability}: no {ctx.cloud} pattern meets every constraint; {win.pattern.id} chosen "
-                         f"although {win.reject}")
+        questions.append(f"{capability}: no buildable {ctx.cloud} pattern meets every constraint; {win.pattern.id} "
+                         f"chosen although {win.reject}"
+                         + (f" ({better.pattern.id} would, but {UNBUILT_REASON})" if better else ""))
+    elif better is not None:
+        notes.append(f"{capability}: {better.pattern.id} scores higher ({better.score:g} vs {win.score:g}) but "
+                     f"{UNBUILT_REASON}: {win.pattern.id} is planned, the best pattern the repository builds")
     regions = ctx.component_regions(capability)
     candidates = []
     for a in ranked:
@@ -106,11 +122,28 @@ def compose_plan(constraints: ConstraintSchema, feedback: list[Risk] | None = No
     if (constraints.availability_target or 0) >= MULTI_REGION_AVAILABILITY and len(ctx.regions) < 2:
         questions.append(f"{constraints.availability_target:g}% availability usually needs a second region; "
                          "which region may be used?")
-    components = [_component(cap, ctx, questions) for cap in caps]
+    components = [_component(cap, ctx, questions, notes) for cap in caps]
+    components += _needed(components, ctx, questions, notes)
+    components.sort(key=lambda comp: CAPABILITIES.index(comp.capability))
     revised = bool(ctx.excluded)
     return Plan(cloud=ctx.cloud, regions=list(ctx.regions), components=components,
                 assumptions=_dedupe(notes), open_questions=_dedupe(questions),
                 catalog_version=catalog_version(), round=round + 1 if revised else round)
+
+
+def _needed(components: list[Component], ctx: Context, questions: list[str], notes: list[str]) -> list[Component]:
+    """Capabilities a chosen pattern cannot run without (a Fargate service needs a private network)."""
+    cat = load_catalog(ctx.cloud)
+    have = {c.capability for c in components}
+    added: list[Component] = []
+    for comp in components:
+        pattern = cat.pattern(comp.pattern_id)
+        for cap in pattern.needs if pattern else []:
+            if cap not in have:
+                have.add(cap)
+                notes.append(f"{comp.pattern_id} cannot run without {cap}: {cap} added to the plan")
+                added.append(_component(cap, ctx, questions, notes))
+    return added
 
 
 def _dedupe(items: list[str]) -> list[str]:

@@ -69,15 +69,18 @@ async def on_generated(svc: Validators, env: Envelope[CodegenCompleted], key: st
         "cards_so_far": prior, "started_at": env.ts, "reports": {}}, step=key)
     v = run.values
     diff: DiffSummary = v["diff"]
-    done = RunCompleted(version=ds["version"], status="completed", artifact_key=v["artifact_key"],
+    # A repository that fails its validation is kept (committed, downloadable, its report says why) but
+    # the version ends `failed`: it is never reported as completed and validated.
+    status = "completed" if (v.get("validation") or {}).get("overall") == "pass" else "failed"
+    done = RunCompleted(version=ds["version"], status=status, artifact_key=v["artifact_key"],
                         git_commit=v["git_commit"], diff=diff)
     return (Outcome(env, key, svc.packs_fingerprint).cards(v["cards"])
             .event("diff-update", "diff_and_persist", diff)
             .event("run-complete", "diff_and_persist", RunComplete(
-                decision_set_id=env.decision_set_id, version=ds["version"], status="completed",
+                decision_set_id=env.decision_set_id, version=ds["version"], status=status,
                 artifact_url=f"/decision-sets/{env.decision_set_id}/artifact"))
             .send(Subjects.RUN_COMPLETED, done)
-            .update(status="completed", stage="done", git_commit=v["git_commit"], artifact_key=v["artifact_key"],
+            .update(status=status, stage="done", git_commit=v["git_commit"], artifact_key=v["artifact_key"],
                     diff=diff, reports={"validation": v["validation"]})
             .result(run.checkpoint_id))
 
@@ -92,7 +95,7 @@ def routes(deps: Deps) -> list[Route]:
     persist = PersistDeps(git=deps.git, load_tree=deps.artifacts.get,
                           put_artifact=deps.artifacts.put, artifact_key=artifact_key, tree_key_of=tree_key_of,
                           checkov=deps.settings.validators_checkov, timeout_s=deps.settings.validators_timeout_s,
-                          osv_url=deps.settings.osv_url)
+                          osv_url=deps.settings.osv_url, terraform=deps.settings.validators_terraform)
     svc = Validators(graph=build_graph(persist, deps.checkpointer), db=deps.reader,
                      packs_fingerprint=deps.providers.packs.fingerprint)
     return [route(Subjects.CODEGEN_COMPLETED, partial(on_generated, svc))]

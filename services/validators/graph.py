@@ -41,7 +41,7 @@ def build_graph(persist: nodes.PersistDeps, checkpointer: Any = None) -> Any:
 
     async def validators(state: ValidatorsState) -> dict[str, Any]:
         return await asyncio.to_thread(nodes.validators, state["files"], persist.checkov, persist.timeout_s,
-                                     persist.osv_url)
+                                     persist.osv_url, state.get("state_doc"), persist.terraform)
 
     def rationale_compile(state: ValidatorsState) -> dict[str, Any]:
         # the ids and time the step will record these cards with: a rerun compiles the same files

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from amp_contracts import CardDraft, DiffSummary, ReasonCard
+from amp_contracts import CardDraft, ConstraintSchema, CostEstimate, DiffSummary, Plan, ReasonCard
 from amp_domain.archive import zip_tree
 from amp_domain.merge import merge_user_edits
 from amp_runtime.faults import maybe_crash
@@ -20,8 +20,10 @@ from amp_runtime.gitstore import GitStore, commit_on_head, read_tree
 
 from .changes import change_summary
 from .checks import validate_tree
+from .checks.conformance import TOOL as CONFORMANCE
+from .checks.conformance import conformance, cost_reconcile
 from .rationale import compile_rationale
-from .report import ValidationReport, overall_of, to_json, to_sarif
+from .report import ToolResult, ValidationReport, overall_of, to_json, to_sarif
 from .sbom import SBOM_PATH, osv_scan, sbom
 
 #: The state keys whose change the Change Summary reports.
@@ -40,6 +42,7 @@ class PersistDeps:
     checkov: bool = False
     timeout_s: float = 120.0
     osv_url: str = ""
+    terraform: bool = True
 
 
 #: Regenerated on every version from the run itself, never merged from a user's copy.
@@ -61,12 +64,25 @@ def carry_user_edits(generated: dict[str, str], upload: tuple[str, str, dict[str
     return merged.files, merged.conflicts, user_commit
 
 
-def validators(files: dict[str, str], checkov: bool, timeout_s: float = 120.0, osv_url: str = "") -> dict[str, Any]:
+def plan_checks(files: dict[str, str], state_doc: dict[str, Any] | None) -> list[ToolResult]:
+    """The checks that compare the tree with the approved decision: conformance and cost reconciliation."""
+    doc = state_doc or {}
+    if not doc.get("plan"):
+        return [ToolResult(tool=CONFORMANCE, status="skipped", reason="no approved plan to compare the Terraform with")]
+    plan = Plan.model_validate(doc["plan"])
+    constraints = ConstraintSchema.model_validate(doc.get("constraints") or {})
+    cost = CostEstimate.model_validate(doc["cost"]) if doc.get("cost") else None
+    return [conformance(files, plan), cost_reconcile(files, plan, constraints, cost)]
+
+
+def validators(files: dict[str, str], checkov: bool, timeout_s: float = 120.0, osv_url: str = "",
+               state_doc: dict[str, Any] | None = None, terraform: bool = False) -> dict[str, Any]:
     # install_tools: a tool env the background warm-up is still building is waited for (its lock),
     # not reported `skipped`, so the first run on a fresh machine checks everything.
-    report: ValidationReport = validate_tree(files, checkov=checkov, install_tools=True, timeout_s=timeout_s)
+    report: ValidationReport = validate_tree(files, checkov=checkov, install_tools=True, timeout_s=timeout_s,
+                                             terraform=terraform)
     bom, bom_result = sbom(files)
-    tools = [*report.tools, bom_result, osv_scan(bom, osv_url)]
+    tools = [*report.tools, bom_result, osv_scan(bom, osv_url), *plan_checks(files, state_doc)]
     report = report.model_copy(update={"tools": tools, "overall": overall_of(tools, report.secrets_found)})
     failing = [t for t in report.tools if t.status in ("fail", "error")]
     not_run = [t for t in report.tools if t.status == "skipped" and (t.reason or "").startswith("no isolation")]

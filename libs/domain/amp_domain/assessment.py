@@ -4,7 +4,8 @@ Pure and deterministic. The planner ranks patterns with it to compose a plan; th
 critic asks it which eligible alternative a replan could switch to; the cost critic sizes a
 plan's bill of materials from the same inputs. Hard constraints (deployment preference,
 compliance eligibility, region availability, a reuse pattern's prerequisite) reject a
-candidate; soft ones (latency floor, throughput ceiling, availability topology, skills, cost
+candidate, and a pattern no generated module builds is never offered (rejected as such, ahead of
+any other choice: the plan is what the repository builds); soft ones (latency floor, throughput ceiling, availability topology, skills, cost
 class) move its score, and every point is explained.
 """
 
@@ -31,6 +32,8 @@ MULTI_REGION_AVAILABILITY = 99.99
 MULTI_AZ_AVAILABILITY = 99.9
 COST_POINTS = {"low": 6.0, "medium": 3.0, "high": 0.0}
 TIGHT_BUDGET_USD = 2000.0
+#: Why a pattern no generated module builds is never chosen (it stays a candidate, with this reason).
+UNBUILT_REASON = "no generated module builds it yet"
 
 
 def multi_region(c: ConstraintSchema, regions: list[str]) -> bool:
@@ -197,6 +200,11 @@ def assess(p: Pattern, capability: str, ctx: Context) -> Assessment:
     existing = set(c.existing_stack)
     regions = ctx.component_regions(capability)
 
+    if not p.buildable:
+        # The plan is what the repository builds: a pattern without a generated module is weighed and
+        # shown, but never offered. When no buildable pattern meets a soft constraint, the best
+        # buildable one is chosen and the feasibility checks report the gap, as for any other.
+        a.reject_with(UNBUILT_REASON, hard=True)
     missing = [t for t in p.requires_existing if t not in existing]
     if missing:
         a.reject_with(f"reuses {', '.join(missing)}, which the team does not run (existing stack)", hard=True)

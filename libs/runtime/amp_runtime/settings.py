@@ -62,6 +62,8 @@ class Settings(BaseModel):
     osv_url: str = Field("https://api.osv.dev", description="AMP_OSV_URL: the OSV database the validators ask about "
                                                          "the generated repository's packages; empty switches the "
                                                          "scan off, unreachable reports it `skipped: offline`.")
+    validators_terraform: bool = Field(True, description="AMP_TERRAFORM_VALIDATE: run terraform init/validate/test "
+                                                         "(mocked providers) where the provider is available offline.")
     validators_timeout_s: float = Field(120.0, gt=0, description="AMP_VALIDATORS_TIMEOUT_S: wall time of each tool "
                                                                  "run, and of each step of the generated code's run.")
     log_level: str = "INFO"
@@ -123,6 +125,7 @@ class Settings(BaseModel):
             "anthropic_api_key": e.get("ANTHROPIC_API_KEY") or None,
             "validators_checkov": e.get("AMP_CHECKOV", "1") != "0",
             "osv_url": e.get("AMP_OSV_URL", "https://api.osv.dev"),
+            "validators_terraform": e.get("AMP_TERRAFORM_VALIDATE", "1") == "1",
             "log_level": e.get("AMP_LOG_LEVEL", "INFO"),
             "public_url": e.get("AMP_PUBLIC_URL") or None,
             "webhook_allow_http": e.get("AMP_WEBHOOK_ALLOW_HTTP", "0") == "1",
@@ -162,6 +165,7 @@ class Settings(BaseModel):
                "AMP_ACK_WAIT_S": str(self.ack_wait_s), "AMP_MAX_DELIVER": str(self.max_deliver),
                "AMP_SWEEP_INTERVAL_S": str(self.sweep_interval_s), "AMP_CHECKOV": "1" if self.validators_checkov else "0",
                "AMP_OSV_URL": self.osv_url,
+               "AMP_TERRAFORM_VALIDATE": "1" if self.validators_terraform else "0",
                "AMP_MAX_WORKERS": str(self.max_workers), "AMP_STREAM_REPLICAS": str(self.stream_replicas),
                "AMP_SSE_MAX_DURATION_S": str(self.sse_max_duration_s),
                "AMP_ARTIFACT_URL_TTL_S": str(self.artifact_url_ttl_s), "AMP_PUBLIC_URL": self.public_base_url,

@@ -6,13 +6,11 @@ even where `terraform fmt` or checkov are unavailable.
 
 from __future__ import annotations
 
-import threading
-
 from ..report import Finding, ToolResult
 from .base import CheckContext, dist_version, skipped, status_for
+from .hclparse import loads as hcl_loads
 
 TOOL = "hcl2"
-_LOCK = threading.Lock()  # lark parsers built by hcl2 are shared module state
 
 
 def _parse_error(path: str, exc: Exception) -> Finding:
@@ -23,17 +21,13 @@ def _parse_error(path: str, exc: Exception) -> Finding:
 
 
 def check_hcl(ctx: CheckContext) -> ToolResult:
-    # lazy: the HCL parser builds its grammar on import
-    import hcl2
-
     paths = ctx.sandbox.paths(".tf")
     if not paths:
         return skipped(TOOL, "no .tf files in the tree", dist_version("python-hcl2"))
     findings: list[Finding] = []
     for path in paths:
         try:
-            with _LOCK:
-                hcl2.loads(ctx.sandbox.files[path])
+            hcl_loads(ctx.sandbox.files[path])
         except Exception as exc:  # noqa: BLE001 - lark raises many error types; all mean "does not parse"
             findings.append(_parse_error(path, exc))
     return ToolResult(tool=TOOL, version=dist_version("python-hcl2"), status=status_for(findings), findings=findings)

@@ -13,7 +13,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 
 from ..report import Finding, ToolResult, ValidationReport, overall_of
 from ..sandbox import DEFAULT_MEMORY_MB, Sandbox
-from . import hcl, pytest_run, ruff, secrets, terraform_fmt, typecheck, workflows
+from . import hcl, interface, names, pytest_run, ruff, secrets, terraform_fmt, terraform_validate, typecheck, workflows
 from .base import Check, CheckContext, errored, guarded
 from .checkov import checkov_check
 
@@ -47,10 +47,10 @@ def within_limits(files: dict[str, str]) -> tuple[dict[str, str], ToolResult | N
 
 ALWAYS = ("detect-secrets",)
 # Report order; also the default set.
-CHECK_NAMES = ("ruff", "ruff-format", "hcl2", "terraform-fmt", "checkov", "detect-secrets",
-               "workflow-structure", "actionlint", "pytest", "mypy")
+CHECK_NAMES = ("ruff", "ruff-format", "hcl2", "terraform-fmt", "tf-interface", "terraform-validate", "checkov",
+               "detect-secrets", "workflow-structure", "actionlint", "names", "pytest", "mypy")
 # Started first because they take longest.
-_SLOW_FIRST = ("pytest", "mypy", "checkov", "terraform-fmt", "ruff", "ruff-format")
+_SLOW_FIRST = ("terraform-validate", "pytest", "mypy", "checkov", "terraform-fmt", "ruff", "ruff-format")
 
 
 def _registry(checkov_hard_fail: bool) -> dict[str, Check]:
@@ -59,16 +59,19 @@ def _registry(checkov_hard_fail: bool) -> dict[str, Check]:
         "ruff-format": ruff.check_format,
         "hcl2": hcl.check_hcl,
         "terraform-fmt": terraform_fmt.check_fmt,
+        "tf-interface": interface.check_interface,
+        "terraform-validate": terraform_validate.check_validate,
         "checkov": checkov_check(hard_fail=checkov_hard_fail),
         "detect-secrets": secrets.check_secrets,
         "workflow-structure": workflows.check_structure,
         "actionlint": workflows.check_actionlint,
+        "names": names.check_names,
         "pytest": pytest_run.check_pytest,
         "mypy": typecheck.check_types,
     }
 
 
-def selected_checks(checks: list[str] | None, *, checkov: bool) -> list[str]:
+def selected_checks(checks: list[str] | None, *, checkov: bool, terraform: bool = False) -> list[str]:
     """The checks to run, in report order: the default set or the caller's, plus the mandatory ones."""
     wanted = list(CHECK_NAMES) if checks is None else list(checks)
     unknown = sorted(set(wanted) - set(CHECK_NAMES))
@@ -76,19 +79,23 @@ def selected_checks(checks: list[str] | None, *, checkov: bool) -> list[str]:
         raise ValueError(f"unknown checks {unknown}; known: {list(CHECK_NAMES)}")
     if not checkov and "checkov" in wanted:
         wanted.remove("checkov")
+    if not terraform and checks is None and "terraform-validate" in wanted:
+        wanted.remove("terraform-validate")  # asked for by name, or by the service (terraform=True)
     chosen = set(wanted) | set(ALWAYS)
     return [name for name in CHECK_NAMES if name in chosen]
 
 
 def validate_tree(files: dict[str, str], *, checks: list[str] | None = None, timeout_s: float = 120,
                   checkov: bool = True, checkov_hard_fail: bool = False, install_tools: bool = True,
+                  terraform: bool = False,
                   memory_mb: int = DEFAULT_MEMORY_MB, max_workers: int = 4) -> ValidationReport:
     """Run the selected checks over `files` (path -> text) and compile the report.
 
     `timeout_s` bounds each tool invocation; `checkov=False` drops the checkov scan;
-    `install_tools=False` never creates tool venvs (a missing one reports `skipped`).
+    `install_tools=False` never creates tool venvs (a missing one reports `skipped`); `terraform=True`
+    adds `terraform init/validate/test` to the default set (tens of seconds with a large provider).
     """
-    names = selected_checks(checks, checkov=checkov)
+    names = selected_checks(checks, checkov=checkov, terraform=terraform)
     registry = _registry(checkov_hard_fail)
     order = sorted(names, key=lambda n: _SLOW_FIRST.index(n) if n in _SLOW_FIRST else len(_SLOW_FIRST))
     files, limits = within_limits(files)

@@ -35,7 +35,7 @@ def _version_label(terraform_version: str) -> str:
 def check_fmt(ctx: CheckContext) -> ToolResult:
     if not ctx.sandbox.paths(".tf", ".tfvars"):
         return skipped(TOOL, "no .tf files in the tree")
-    cfg = ctx.sandbox.home / "terraformrc"
+    cfg = ctx.sandbox.home / "terraform-fmt.tfrc"  # not terraform-validate's mirror config
     cfg.write_text("")
     res = ctx.sandbox.run([sys.executable, "-c", _WORKER, str(ctx.sandbox.root)], timeout_s=ctx.timeout_s,
                           memory_mb=ctx.memory_mb, env={"TF_CLI_CONFIG_FILE": str(cfg), "TF_IN_AUTOMATION": "1"})

@@ -73,6 +73,7 @@ def test_every_scenario_is_rendered_for_every_cloud(trees):
         assert ".github/workflows/ci.yml" in files and ".github/workflows/deploy.yml" in files, name
 
 
+@pytest.mark.timeout(1800)  # one scan of every tree's two stacks; minutes on a loaded two-core machine
 def test_checkov_reports_no_failed_check(trees):
     _tool_or_skip(CHECKOV)
     # One scan over all trees side by side (each under its own folder) keeps this to one

@@ -91,5 +91,6 @@ def test_readmes_explain_running_and_deploying(rendered):
         readme = files["README.md"]
         assert "make train test" in readme and "docs/README.md" in readme
         deploy = files["docs/README.md"]
-        for step in ("## 1. Prerequisites", "## 2. First apply", "## 3. Configure GitHub", "## 4. Ship"):
+        for step in ("## 1. Bootstrap", "## 2. Configure GitHub", "## 3. Ship", "## 4. Operate"):
             assert step in deploy, f"{name}: {step}"
+        assert "cd infra/bootstrap" in deploy and "docs/runbook.md" in deploy, name

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from amp_contracts import ConstraintSchema, Plan
+from amp_domain.catalog import load_catalog
 
 from services.critics.tech import SEVERITY_RANK, critique
 from services.planner.planning import compose_plan
@@ -37,8 +38,11 @@ def test_latency_floor_without_an_alternative_is_not_replanned() -> None:
 
 
 def test_replan_loop_converges_to_a_plan_without_replan_risks() -> None:
-    c = ConstraintSchema(cloud="aws", deployment_pref="serverless", sla_latency_ms=500, throughput_rps=200)
-    plan = compose_plan(c)
+    # The planner already chooses the best buildable pattern, so the loop starts from an edited plan
+    # (Lambda's 25 ms floor against a 20 ms SLA) that a buildable alternative fixes.
+    c = ConstraintSchema(cloud="aws", sla_latency_ms=20, throughput_rps=100)
+    plan = _force(compose_plan(c), "serving_online", "aws:serving_online:lambda")
+    assert any(r.replan for r in critique(plan, c))
     for _ in range(4):
         risks = critique(plan, c)
         if not any(r.replan for r in risks):
@@ -68,18 +72,35 @@ def test_single_points_of_failure() -> None:
     assert "spof_region:serving_online" not in two
 
 
-def test_feature_lookup_coupling_on_a_tight_budget() -> None:
+def _with_module(cloud: str, pattern_id: str, module: str):
+    """The cloud's catalog as if a generated module built `pattern_id`."""
+    cat = load_catalog(cloud)
+    patterns = [p.model_copy(update={"module": module}) if p.id == pattern_id else p for p in cat.patterns]
+    changed = cat.model_copy(update={"patterns": patterns})
+    changed.__dict__.pop("_idx", None)  # the copy must not keep the original's pattern index
+    return changed
+
+
+def test_feature_lookup_coupling_on_a_tight_budget(monkeypatch) -> None:
     plan, c, _ = _run(cloud="aws", workload_types=["online", "streaming"], sla_latency_ms=30)
     plan = _force(plan, "feature_store", "aws:feature_store:sagemaker-feature-store")
     plan = _force(plan, "serving_online", "aws:serving_online:sagemaker-endpoint")
     risks = {r.id: r for r in critique(plan, c)}
     assert "coupling_feature_lookup:feature_store" in risks
+    # The faster online stores (ElastiCache, DynamoDB) have no generated module: nothing to replan to.
+    assert not risks["coupling_feature_lookup:feature_store"].replan
+    changed = _with_module("aws", "aws:feature_store:feast-elasticache", "feature_store")
+    monkeypatch.setattr("amp_domain.assessment.load_catalog", lambda cloud, _cat=changed: _cat)
+    risks = {r.id: r for r in critique(plan, c)}
     assert risks["coupling_feature_lookup:feature_store"].replan
 
 
 def test_gpu_quota_and_high_rps() -> None:
-    _, _, risks = _run(cloud="aws", gpu=True, throughput_rps=20000, sla_latency_ms=30, deployment_pref="containers")
-    assert "quota_gpu:serving_online" in risks and "quota_gpu:training" in risks
+    plan, c, risks = _run(cloud="aws", gpu=True, throughput_rps=20000, sla_latency_ms=30, deployment_pref="containers")
+    assert "quota_gpu:training" in risks
+    # No generated module serves on GPUs yet: the quota risk is checked on an edited plan that does.
+    gpu_serving = _force(plan, "serving_online", "aws:serving_online:eks-kserve", instances=70)
+    assert "quota_gpu:serving_online" in {r.id for r in critique(gpu_serving, c)}
     assert "quota_high_rps:serving_online" in risks
     assert all(r.probe for r in risks.values())
 

@@ -46,30 +46,80 @@ def test_capabilities_follow_the_workload() -> None:
     assert {"ingest_stream", "stream_processing", "feature_store", "serving_online"} <= both
     for plan in (_plan(workload_types=["batch"]), _plan()):
         assert {"storage", "training", "registry", "monitoring", "ci_cd"} <= _caps(plan)
-    assert not {"security_kms", "networking_private", "audit_logging"} & _caps(_plan(data_classification="internal"))
+    internal = _plan(data_classification="internal")
+    assert not {"security_kms", "audit_logging"} & _caps(internal)
+    # A private network only when a chosen pattern cannot run without one, and the plan says why.
+    needing = [c.pattern_id for c in internal.components
+               if "networking_private" in (load_catalog(internal.cloud).pattern(c.pattern_id).needs)]
+    assert ("networking_private" in _caps(internal)) == bool(needing)
+    assert all(any(pid in a and "networking_private" in a for a in internal.assumptions) for pid in needing)
     for kw in ({"data_classification": "pii"}, {"data_classification": "confidential"}, {"compliance": ["hipaa"]}):
         assert {"security_kms", "networking_private", "audit_logging"} <= _caps(_plan(**kw)), kw
 
 
-def test_deployment_preference_is_a_hard_filter() -> None:
-    for cloud in CLOUDS:
-        for kw in ({"workload_types": ["online", "batch", "streaming"]}, {"gpu": True}):
-            srv = _plan(cloud=cloud, deployment_pref="serverless", **kw)
-            assert not [c.pattern_id for c in srv.components if c.deployment == "containers"]
-            con = _plan(cloud=cloud, deployment_pref="containers", **kw)
-            assert not [c.pattern_id for c in con.components if c.deployment == "serverless"]
+def _kind_ok(pref: str, deployment: str) -> bool:
+    return not ((pref == "serverless" and deployment == "containers")
+                or (pref == "containers" and deployment == "serverless"))
 
 
-def test_compliance_keeps_only_eligible_patterns() -> None:
+def test_deployment_preference_is_a_hard_filter_among_buildable_patterns() -> None:
+    """The other kind is planned only when no buildable pattern of the asked-for kind exists for that
+    capability; the plan then says so in an open question."""
     for cloud in CLOUDS:
-        plan = _plan(cloud=cloud, compliance=["hipaa", "pci_dss"], data_classification="phi")
         cat = load_catalog(cloud)
+        for pref in ("serverless", "containers"):
+            for kw in ({"workload_types": ["online", "batch", "streaming"]}, {"gpu": True}):
+                plan = _plan(cloud=cloud, deployment_pref=pref, **kw)
+                for comp in plan.components:
+                    if _kind_ok(pref, comp.deployment):
+                        continue
+                    fitting = [p.id for p in cat.for_capability(comp.capability)
+                               if p.buildable and _kind_ok(pref, p.deployment) and not p.requires_existing]
+                    assert not fitting, (cloud, pref, comp.pattern_id, fitting)
+                    assert any(q.startswith(f"{comp.capability}: no buildable") and comp.pattern_id in q
+                               for q in plan.open_questions), (cloud, pref, comp.pattern_id)
+
+
+def test_only_patterns_a_module_builds_are_planned() -> None:
+    """A pattern without a generated module stays a candidate, rejected with the reason, never chosen."""
+    seen_unbuilt = 0
+    for cloud in CLOUDS:
+        cat = load_catalog(cloud)
+        for kw in ({"workload_types": ["online", "batch", "streaming"], "deployment_pref": "containers"},
+                   {"existing_stack": ["kafka", "mlflow", "airflow", "kubernetes", "databricks"], "gpu": True}):
+            plan = _plan(cloud=cloud, **kw)
+            for comp in plan.components:
+                assert cat.pattern(comp.pattern_id).buildable, comp.pattern_id
+                for cand in comp.candidates:
+                    if not cat.pattern(cand.id).buildable:
+                        seen_unbuilt += 1
+                        assert not cand.eligible and "no generated module builds it yet" in (cand.rejected_because or "")
+    assert seen_unbuilt
+
+
+def _without_regimes(cloud: str, capability: str, regimes: set[str]):
+    """The cloud's catalog with the best pattern of a capability made ineligible for `regimes`."""
+    cat = load_catalog(cloud)
+    target = cat.for_capability(capability)[0]
+    patterns = [p.model_copy(update={"compliance": [r for r in p.compliance if r not in regimes]})
+                if p.id == target.id else p for p in cat.patterns]
+    changed = cat.model_copy(update={"patterns": patterns})
+    changed.__dict__.pop("_idx", None)  # the copy must not keep the original's pattern index
+    return changed, target.id
+
+
+def test_compliance_keeps_only_eligible_patterns(monkeypatch) -> None:
+    for cloud in CLOUDS:
+        changed, ineligible = _without_regimes(cloud, "ci_cd", {"hipaa", "pci_dss"})
+        monkeypatch.setattr("amp_domain.assessment.load_catalog", lambda c, _cat=changed: _cat)
+        plan = _plan(cloud=cloud, compliance=["hipaa", "pci_dss"], data_classification="phi")
+        assert all(c.pattern_id != ineligible for c in plan.components)
+        cat = changed
         for comp in plan.components:
             p = cat.pattern(comp.pattern_id)
             assert p and {"hipaa", "pci_dss"} <= set(p.compliance), comp.pattern_id
-        ci = plan.component("ci_cd")
-        assert ci and any(cand.rejected_because and "not eligible" in cand.rejected_because
-                          for cand in ci.candidates)
+        assert any(cand.rejected_because and "not eligible" in cand.rejected_because
+                   for comp in plan.components for cand in comp.candidates), cloud
 
 
 def test_existing_stack_is_reused() -> None:
@@ -77,27 +127,51 @@ def test_existing_stack_is_reused() -> None:
                  training_cadence="daily")
     assert plan.component("ingest_stream").pattern_id == "aws:ingest_stream:kafka-existing"
     assert plan.component("registry").pattern_id == "aws:registry:mlflow-existing"
-    assert plan.component("orchestration").pattern_id == "aws:orchestration:airflow-existing"
     assert "existing_stack" in plan.component("registry").answers
     without = _plan(cloud="aws", workload_types=["streaming"])
     assert "existing" not in without.component("ingest_stream").pattern_id
+    # No module builds a reuse of Airflow yet: it is shown, rejected, and the plan says what it costs.
+    orch = plan.component("orchestration")
+    assert orch.pattern_id == "aws:orchestration:step-functions"
+    airflow = next(c for c in orch.candidates if c.id == "aws:orchestration:airflow-existing")
+    assert airflow.rejected_because == "no generated module builds it yet" and not airflow.eligible
+    assert any("aws:orchestration:airflow-existing" in a and "no generated module" in a for a in plan.assumptions)
 
 
 def test_latency_and_throughput_steer_serving() -> None:
-    fast = _plan(cloud="aws", sla_latency_ms=6, throughput_rps=50000, deployment_pref="containers")
+    fast = _plan(cloud="aws", sla_latency_ms=20, throughput_rps=50000, deployment_pref="containers")
     serving = fast.component("serving_online")
-    assert serving.pattern_id == "aws:serving_online:eks-kserve"
+    assert serving.pattern_id == "aws:serving_online:ecs-fargate"
     lam = next(c for c in serving.candidates if c.id == "aws:serving_online:lambda")
     assert lam.rejected_because and "containers" in lam.rejected_because
-    assert serving.sizing["instances"] >= 50000 / 300
+    assert serving.sizing["tasks"] >= 50000 / serving.sizing["per_task_rps"]
     assert {"sla_latency_ms", "throughput_rps", "deployment_pref"} <= set(serving.answers)
 
 
+def test_a_latency_floor_no_buildable_pattern_meets_is_reported_by_policy() -> None:
+    c = ConstraintSchema(cloud="aws", sla_latency_ms=6, throughput_rps=50000, deployment_pref="containers")
+    plan = compose_plan(c)
+    serving = plan.component("serving_online")
+    p = load_catalog("aws").pattern(serving.pattern_id)
+    assert p.buildable and p.latency_floor_ms > 6 and "sla_latency_ms" not in serving.answers
+    kserve = next(x for x in serving.candidates if x.id == "aws:serving_online:eks-kserve")
+    assert kserve.rejected_because == "no generated module builds it yet"
+    sla = next(r for r in evaluate(c, plan, estimate(plan, c)).rules if r.id == "sla_feasibility")
+    assert sla.status == "fail" and serving.pattern_id in sla.detail
+
+
 def test_gpu_need_picks_gpu_capable_patterns() -> None:
-    plan = _plan(cloud="azure", gpu=True, deployment_pref="serverless")
-    cat = load_catalog("azure")
-    for cap in ("serving_online", "training"):
-        assert cat.pattern(plan.component(cap).pattern_id).gpu, cap
+    """GPU-capable where a buildable pattern is; otherwise the chosen card says it has no GPU support."""
+    for cloud in CLOUDS:
+        plan = _plan(cloud=cloud, gpu=True, deployment_pref="serverless")
+        cat = load_catalog(cloud)
+        for cap in ("serving_online", "training"):
+            comp = plan.component(cap)
+            if cat.pattern(comp.pattern_id).gpu:
+                continue
+            assert not [p.id for p in cat.for_capability(cap) if p.buildable and p.gpu and p.deployment != "containers"
+                        and not p.requires_existing], (cloud, cap)
+            assert "no GPU support" in comp.candidates[0].cons, (cloud, cap)
 
 
 def test_multi_region_availability_deploys_serving_in_every_region() -> None:
@@ -119,7 +193,7 @@ def test_candidates_carry_pros_cons_scores_and_reasons() -> None:
 
 
 def test_replan_feedback_excludes_the_pattern_and_bumps_the_round() -> None:
-    c = ConstraintSchema(cloud="aws", deployment_pref="serverless", sla_latency_ms=500)
+    c = ConstraintSchema(cloud="aws", sla_latency_ms=500)
     first = compose_plan(c)
     current = first.component("serving_online").pattern_id
     risk = Risk(id="cold_start:serving_online", severity="high", title="cold starts", detail="d",

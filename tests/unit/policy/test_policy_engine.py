@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from amp_contracts import ConstraintSchema, CostEstimate, Plan, PolicyResults, ValidationFailed, Waiver
+from amp_domain.catalog import load_catalog
 from amp_domain.policy.jsonlogic import apply_logic, render_detail
 from amp_domain.policy.packs import builtin_ids, validate_rule_pack
 
@@ -71,15 +72,23 @@ def test_data_classification_controls() -> None:
     assert _rules(evaluate(c2, plan2, cost2, now=NOW))["data_classification_controls"].detail.startswith("not applicable")
 
 
-def test_hipaa_and_pci_eligibility() -> None:
+def test_hipaa_and_pci_eligibility(monkeypatch) -> None:
     c, plan, cost = _setup(cloud="aws", compliance=["hipaa", "pci_dss"], data_classification="phi")
     res = _rules(evaluate(c, plan, cost, now=NOW))
     assert res["hipaa_eligible_services"].status == "pass" and res["pci_dss_scope"].status == "pass"
-    ci = plan.component("ci_cd")
+    # Make the CI/CD pattern ineligible in the catalog the engine reads: both rules must then fail.
+    cat = load_catalog("aws")
+    comp = plan.component("ci_cd")
+    other = cat.pattern(comp.pattern_id)
+    changed = cat.model_copy(update={"patterns": [
+        p.model_copy(update={"compliance": ["soc2"]}) if p.id == other.id else p for p in cat.patterns]})
+    changed.__dict__.pop("_idx", None)  # the copy must not keep the original's pattern index
+    monkeypatch.setattr("services.policy.facts.load_catalog", lambda c: changed)
     swapped = plan.model_copy(update={"components": [
-        x.model_copy(update={"pattern_id": "aws:ci_cd:github-actions"}) if x is ci else x for x in plan.components]})
+        x.model_copy(update={"pattern_id": other.id}) if x is comp else x for x in plan.components]})
     res = _rules(evaluate(c, swapped, cost, now=NOW))
-    assert res["hipaa_eligible_services"].status == "fail" and "github-actions" in res["hipaa_eligible_services"].detail
+    name = other.id.split(":")[-1]
+    assert res["hipaa_eligible_services"].status == "fail" and name in res["hipaa_eligible_services"].detail
     assert res["pci_dss_scope"].status == "fail"
     assert res["hipaa_eligible_services"].control.startswith("HIPAA")
 

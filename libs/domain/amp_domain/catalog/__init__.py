@@ -147,6 +147,18 @@ class BomItem(BaseModel):
                                             "(e.g. a Kubernetes control plane).")
 
 
+class ModuleInput(BaseModel):
+    """One typed input of a pattern's Terraform module; its value is the sizing key of the same name."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    type: Literal["number", "string", "bool"] = Field(description="HCL type of the module variable.")
+    description: str
+    per_env: Literal["same", "count"] = Field("same", description=(
+        "`count`: a replica/task count that dev and staging run smaller (prod is the plan); "
+        "`same`: every environment uses the planned value (sizes, instance types)."))
+
+
 class Pattern(BaseModel):
     """One way to realise a capability on one cloud, with the attributes the planner weighs."""
 
@@ -175,6 +187,19 @@ class Pattern(BaseModel):
     cons: list[str]
     sizing: dict[str, str | int | float]
     bom: list[BomItem]
+    module: str | None = Field(None, description=(
+        "Template (terraform/<cloud>/modules/<module>.tf) that builds this pattern; None: the generator "
+        "has no module for it, so the planner does not choose it."))
+    builds: list[str] = Field(default_factory=list, description=(
+        "Resource types whose presence shows the module builds what the pattern names (conformance check)."))
+    inputs: dict[str, ModuleInput] = Field(default_factory=dict, description=(
+        "Typed module inputs; each is a sizing key, passed to the module as a variable of this type. "
+        "Sizing keys not listed are usage assumptions (priced, not configured)."))
+    asserts: list[str] = Field(default_factory=list, description=(
+        "Terraform test conditions on the module's resources, `{input}` replaced by the planned value: "
+        "what a plan of the module must show (desired count, sizes, health-check path)."))
+    needs: list[str] = Field(default_factory=list, description=(
+        "Capabilities the module cannot run without (a Fargate service needs a private network)."))
 
     @field_validator("compliance")
     @classmethod
@@ -189,6 +214,14 @@ class Pattern(BaseModel):
         m = ID_RE.match(self.id)
         if not m or m.group(2) not in CAPABILITIES:
             raise ValueError(f"pattern id {self.id!r} is not <cloud>:<capability>:<name>")
+        missing = sorted(set(self.inputs) - set(self.sizing))
+        if missing:
+            raise ValueError(f"{self.id}: module inputs {missing} are not sizing keys")
+        if self.inputs and self.module is None:
+            raise ValueError(f"{self.id}: declares module inputs but no module")
+        bad_needs = [n for n in self.needs if n not in CAPABILITIES]
+        if bad_needs:
+            raise ValueError(f"{self.id}: unknown needed capabilities {bad_needs}")
         for expr in [*self.sizing.values(), *(b.qty for b in self.bom)]:
             if isinstance(expr, str):
                 parse_expression(expr)
@@ -201,6 +234,10 @@ class Pattern(BaseModel):
     @property
     def capability(self) -> str:
         return self.id.split(":")[1]
+
+    @property
+    def buildable(self) -> bool:
+        return self.module is not None
 
     @property
     def cold_start_ms(self) -> int:

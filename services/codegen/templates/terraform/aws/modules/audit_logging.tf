@@ -55,7 +55,7 @@ resource "aws_s3_bucket_lifecycle_configuration" "trail" {
     }
 
     expiration {
-      days = tonumber(lookup(var.settings, "retention_days", "2555"))
+      days = 2555
     }
   }
 }

@@ -1,61 +1,37 @@
-# GitHub Actions deploys with short-lived OIDC credentials; no access keys exist.
-resource "aws_iam_openid_connect_provider" "github" {
-  url            = "https://token.actions.githubusercontent.com"
-  client_id_list = ["sts.amazonaws.com"]
-  tags           = var.tags
+# The CI roles, the OIDC provider and the service image repository are account-wide and live in
+# infra/bootstrap (applied once). This module looks up this environment's share of them, so a
+# plan against an account that was never bootstrapped fails here, naming what is missing.
+locals {
+  project = regex("^(.*)-[a-z]+$", var.name_prefix)[0]
 }
 
-data "aws_iam_policy_document" "deploy_assume" {
-  statement {
-    actions = ["sts:AssumeRoleWithWebIdentity"]
-
-    principals {
-      type        = "Federated"
-      identifiers = [aws_iam_openid_connect_provider.github.arn]
-    }
-
-    condition {
-      test     = "StringEquals"
-      variable = "token.actions.githubusercontent.com:aud"
-      values   = ["sts.amazonaws.com"]
-    }
-
-    condition {
-      test     = "StringLike"
-      variable = "token.actions.githubusercontent.com:sub"
-      values   = ["repo:${var.github_repository}:environment:*", "repo:${var.github_repository}:pull_request"]
-    }
-  }
+data "aws_iam_openid_connect_provider" "github" {
+  url = "https://token.actions.githubusercontent.com"
 }
 
-# Attach the deploy permissions (or permissions boundary) your organisation grants to CI.
-resource "aws_iam_role" "deploy" {
-  name               = "${var.name_prefix}-github-deploy"
-  assume_role_policy = data.aws_iam_policy_document.deploy_assume.json
-  tags               = var.tags
+data "aws_iam_role" "deploy" {
+  name = "${var.name_prefix}-github-deploy"
 }
 
-resource "aws_ecr_repository" "service" {
-  name                 = "${var.name_prefix}-service"
-  image_tag_mutability = "IMMUTABLE"
-  tags                 = var.tags
+data "aws_iam_role" "plan" {
+  name = "${var.name_prefix}-github-plan"
+}
 
-  image_scanning_configuration {
-    scan_on_push = true
-  }
-
-  encryption_configuration {
-    encryption_type = var.kms_key_arn == null ? "AES256" : "KMS"
-    kms_key         = var.kms_key_arn
-  }
+data "aws_ecr_repository" "service" {
+  name = "${local.project}-service"
 }
 # ---- outputs.tf ----
 output "deploy_role_arn" {
-  description = "Role GitHub Actions assumes through OIDC (store it as the AWS_DEPLOY_ROLE_ARN secret)."
-  value       = aws_iam_role.deploy.arn
+  description = "Role this environment's deploy jobs assume through OIDC (from infra/bootstrap)."
+  value       = data.aws_iam_role.deploy.arn
+}
+
+output "plan_role_arn" {
+  description = "Read-only role pull requests and main plan this environment with (from infra/bootstrap)."
+  value       = data.aws_iam_role.plan.arn
 }
 
 output "service_repository_url" {
-  description = "ECR repository that CI pushes the service image to."
-  value       = aws_ecr_repository.service.repository_url
+  description = "Repository the service image is promoted from by digest (from infra/bootstrap)."
+  value       = data.aws_ecr_repository.service.repository_url
 }

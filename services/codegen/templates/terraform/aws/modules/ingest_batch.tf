@@ -31,8 +31,8 @@ resource "aws_iam_role_policy" "crawler_read" {
     Version = "2012-10-17"
     Statement = [{
       Effect   = "Allow"
-      Action   = ["s3:GetObject", "s3:ListBucket"]
-      Resource = ["arn:aws:s3:::${local.bucket}", "arn:aws:s3:::${local.bucket}/raw/*"]
+      Action   = ["s3:GetObject", "s3:ListBucket", "s3:PutObject"]
+      Resource = ["arn:aws:s3:::${local.bucket}", "arn:aws:s3:::${local.bucket}/raw/*", "arn:aws:s3:::${local.bucket}/code/*", "arn:aws:s3:::${local.bucket}/training/*"]
     }]
   })
 }
@@ -66,12 +66,34 @@ resource "aws_glue_crawler" "raw" {
   name                   = "${var.name_prefix}-raw"
   database_name          = aws_glue_catalog_database.raw.name
   role                   = aws_iam_role.crawler.arn
-  schedule               = lookup(var.settings, "schedule", "cron(0 2 * * ? *)")
+  schedule               = "cron(0 2 * * ? *)"
   security_configuration = aws_glue_security_configuration.this.name
   tags                   = var.tags
 
   s3_target {
     path = "s3://${local.bucket}/raw/"
+  }
+}
+# The ETL job loading the raw zone into the lake's curated prefix, sized in DPUs by the plan.
+resource "aws_glue_job" "ingest" {
+  name                   = "${var.name_prefix}-ingest"
+  role_arn               = aws_iam_role.crawler.arn
+  glue_version           = "4.0"
+  max_capacity           = var.dpu
+  security_configuration = aws_glue_security_configuration.this.name
+  tags                   = var.tags
+
+  command {
+    name            = "glueetl"
+    python_version  = "3"
+    script_location = "s3://${local.bucket}/code/ingest_job.py"
+  }
+
+  default_arguments = {
+    "--job-language"   = "python"
+    "--SOURCE_URI"     = "s3://${local.bucket}/raw/"
+    "--TARGET_URI"     = "s3://${local.bucket}/training/"
+    "--enable-metrics" = "true"
   }
 }
 # ---- outputs.tf ----

@@ -1,6 +1,6 @@
 resource "aws_kinesis_stream" "events" {
   name             = "${var.name_prefix}-events"
-  retention_period = tonumber(lookup(var.settings, "retention_hours", "24"))
+  retention_period = 24
   encryption_type  = "KMS"
   kms_key_id       = coalesce(var.kms_key_arn, "alias/aws/kinesis")
   tags             = var.tags

@@ -7,15 +7,21 @@ resource "aws_cloudwatch_log_group" "broker" {
 
 resource "aws_msk_cluster" "events" {
   cluster_name           = "${var.name_prefix}-events"
-  kafka_version          = lookup(var.settings, "kafka_version", "3.6.0")
-  number_of_broker_nodes = tonumber(lookup(var.settings, "brokers", "2"))
+  kafka_version          = "3.6.0"
+  number_of_broker_nodes = var.brokers
   enhanced_monitoring    = "PER_TOPIC_PER_BROKER"
   tags                   = var.tags
 
   broker_node_group_info {
-    instance_type   = lookup(var.settings, "instance_type", "kafka.m7g.large")
+    instance_type   = "kafka.m5.large"
     client_subnets  = var.subnet_ids
     security_groups = var.security_group_ids
+
+    storage_info {
+      ebs_storage_info {
+        volume_size = var.storage_gb
+      }
+    }
   }
 
   client_authentication {

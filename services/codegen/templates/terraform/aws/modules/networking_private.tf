@@ -4,13 +4,14 @@ data "aws_availability_zones" "available" {
 
   filter {
     name   = "zone-name"
-    values = [for s in split(",", lookup(var.settings, "zone_suffixes", "a,b,c")) : "${var.region}${s}"]
+    values = [for s in ["a", "b", "c"] : "${var.region}${s}"]
   }
 }
 
 locals {
-  cidr      = lookup(var.settings, "vpc_cidr", "10.40.0.0/16")
-  zones     = slice(data.aws_availability_zones.available.names, 0, 2)
+  cidr = "10.40.0.0/16"
+  # As many zones as the plan's availability target needs (three from 99.9 %).
+  zones     = slice(data.aws_availability_zones.available.names, 0, var.zones)
   endpoints = toset(["sagemaker.api", "sagemaker.runtime", "sts", "logs", "kms", "ecr.api", "ecr.dkr"])
 }
 

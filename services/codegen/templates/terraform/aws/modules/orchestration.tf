@@ -1,12 +1,3 @@
-locals {
-  schedules = {
-    hourly  = "rate(1 hour)"
-    daily   = "cron(0 3 * * ? *)"
-    weekly  = "cron(0 3 ? * MON *)"
-    monthly = "cron(0 3 1 * ? *)"
-  }
-}
-
 data "aws_iam_policy_document" "sfn_assume" {
   statement {
     actions = ["sts:AssumeRole"]
@@ -89,6 +80,15 @@ resource "aws_cloudwatch_log_group" "pipeline" {
   tags              = var.tags
 }
 
+# The retraining run: one SageMaker training job running the service image's training entry point
+# (python -m services.training.train) with DATA_URI, MODEL_URI and RUN_ID, then a model package
+# registered for approval. The schedule below passes the data and registry locations as input.
+locals {
+  bucket    = coalesce(var.data_bucket_name, "${var.name_prefix}-data")
+  data_uri  = "s3://${local.bucket}/training"
+  model_uri = coalesce(var.model_uri, "s3://${local.bucket}/models")
+}
+
 resource "aws_sfn_state_machine" "train" {
   name     = "${var.name_prefix}-train"
   role_arn = aws_iam_role.pipeline.arn
@@ -101,22 +101,43 @@ resource "aws_sfn_state_machine" "train" {
         Type     = "Task"
         Resource = "arn:aws:states:::sagemaker:createTrainingJob.sync"
         Parameters = {
-          "TrainingJobName.$"        = "$$.Execution.Name"
-          "AlgorithmSpecification.$" = "$.algorithm"
-          "RoleArn.$"                = "$.role_arn"
-          "InputDataConfig.$"        = "$.inputs"
-          "OutputDataConfig.$"       = "$.output"
-          "ResourceConfig.$"         = "$.resources"
-          StoppingCondition          = { MaxRuntimeInSeconds = 7200 }
+          "TrainingJobName.$" = "$$.Execution.Name"
+          AlgorithmSpecification = {
+            TrainingImage       = var.container_image
+            TrainingInputMode   = "File"
+            ContainerEntrypoint = ["python", "-m", "services.training.train"]
+          }
+          RoleArn = var.training_role_arn
+          Environment = {
+            "DATA_URI.$"  = "$.data_uri"
+            "MODEL_URI.$" = "$.model_uri"
+            "RUN_ID.$"    = "$$.Execution.Name"
+          }
+          OutputDataConfig = { "S3OutputPath.$" = "States.Format('{}/runs', $.model_uri)", KmsKeyId = var.kms_key_arn }
+          ResourceConfig = {
+            InstanceType   = var.training_instance_type
+            InstanceCount  = 1
+            VolumeSizeInGB = 50
+          }
+          StoppingCondition = { MaxRuntimeInSeconds = 7200 }
         }
-        Next = "Register"
+        ResultPath = "$.training"
+        Next       = "Register"
       }
       Register = {
         Type     = "Task"
         Resource = "arn:aws:states:::aws-sdk:sagemaker:createModelPackage"
         Parameters = {
-          "ModelPackageGroupName.$" = "$.model_package_group"
-          ModelApprovalStatus       = "PendingManualApproval"
+          ModelPackageGroupName = var.model_package_group
+          ModelApprovalStatus   = "PendingManualApproval"
+          InferenceSpecification = {
+            Containers = [{
+              Image            = var.container_image
+              "ModelDataUrl.$" = "$.training.ModelArtifacts.S3ModelArtifacts"
+            }]
+            SupportedContentTypes      = ["application/json"]
+            SupportedResponseMIMETypes = ["application/json"]
+          }
         }
         End = true
       }
@@ -136,7 +157,7 @@ resource "aws_sfn_state_machine" "train" {
 
 resource "aws_scheduler_schedule" "retrain" {
   name                = "${var.name_prefix}-retrain"
-  schedule_expression = local.schedules[lookup(var.settings, "cadence", "daily")]
+  schedule_expression = var.retrain_schedule
   kms_key_arn         = var.kms_key_arn
 
   flexible_time_window {
@@ -146,9 +167,15 @@ resource "aws_scheduler_schedule" "retrain" {
   target {
     arn      = aws_sfn_state_machine.train.arn
     role_arn = aws_iam_role.pipeline.arn
+    input    = jsonencode({ data_uri = local.data_uri, model_uri = local.model_uri })
   }
 }
 # ---- outputs.tf ----
+output "data_uri" {
+  description = "Prefix the training job reads its data from (DATA_URI)."
+  value       = local.data_uri
+}
+
 output "state_machine_arn" {
   description = "Step Functions workflow that trains and registers the model."
   value       = aws_sfn_state_machine.train.arn

@@ -42,7 +42,7 @@ resource "aws_lambda_function" "batch" {
   package_type                   = "Image"
   image_uri                      = var.container_image
   timeout                        = 900
-  memory_size                    = tonumber(lookup(var.settings, "memory_mb", "2048"))
+  memory_size                    = 2048
   reserved_concurrent_executions = 1
   kms_key_arn                    = var.kms_key_arn
   tags                           = var.tags

@@ -59,8 +59,8 @@ resource "aws_sagemaker_endpoint_configuration" "this" {
   production_variants {
     variant_name           = "primary"
     model_name             = aws_sagemaker_model.this.name
-    instance_type          = lookup(var.settings, "instance_type", "ml.m5.large")
-    initial_instance_count = tonumber(lookup(var.settings, "instance_count", "2"))
+    instance_type          = "ml.m5.large"
+    initial_instance_count = 2
   }
 
   lifecycle {
@@ -78,8 +78,8 @@ resource "aws_appautoscaling_target" "endpoint" {
   service_namespace  = "sagemaker"
   resource_id        = "endpoint/${aws_sagemaker_endpoint.this.name}/variant/primary"
   scalable_dimension = "sagemaker:variant:DesiredInstanceCount"
-  min_capacity       = tonumber(lookup(var.settings, "instance_count", "2"))
-  max_capacity       = tonumber(lookup(var.settings, "max_instances", "6"))
+  min_capacity       = 2
+  max_capacity       = 6
 }
 
 resource "aws_appautoscaling_policy" "endpoint" {
@@ -90,7 +90,7 @@ resource "aws_appautoscaling_policy" "endpoint" {
   scalable_dimension = aws_appautoscaling_target.endpoint.scalable_dimension
 
   target_tracking_scaling_policy_configuration {
-    target_value = tonumber(lookup(var.settings, "invocations_per_instance", "200"))
+    target_value = 200
 
     predefined_metric_specification {
       predefined_metric_type = "SageMakerVariantInvocationsPerInstance"

@@ -28,8 +28,8 @@ resource "aws_lambda_function" "api" {
   package_type                   = "Image"
   image_uri                      = var.container_image
   timeout                        = 15
-  memory_size                    = tonumber(lookup(var.settings, "memory_mb", "1024"))
-  reserved_concurrent_executions = tonumber(lookup(var.settings, "max_concurrency", "100"))
+  memory_size                    = var.memory_gb * 1024
+  reserved_concurrent_executions = 100
   kms_key_arn                    = var.kms_key_arn
   tags                           = var.tags
 

@@ -61,7 +61,7 @@ resource "aws_s3_bucket_lifecycle_configuration" "data" {
     }
 
     noncurrent_version_expiration {
-      noncurrent_days = tonumber(lookup(var.settings, "noncurrent_days", "90"))
+      noncurrent_days = 90
     }
   }
 }

@@ -34,8 +34,8 @@ resource "aws_lambda_function" "consumer" {
   package_type                   = "Image"
   image_uri                      = var.container_image
   timeout                        = 60
-  memory_size                    = tonumber(lookup(var.settings, "memory_mb", "1024"))
-  reserved_concurrent_executions = tonumber(lookup(var.settings, "max_concurrency", "50"))
+  memory_size                    = var.memory_gb * 1024
+  reserved_concurrent_executions = 50
   kms_key_arn                    = var.kms_key_arn
   tags                           = var.tags
 
@@ -59,7 +59,7 @@ resource "aws_lambda_event_source_mapping" "stream" {
   event_source_arn                   = var.stream_arn
   function_name                      = aws_lambda_function.consumer.arn
   starting_position                  = "LATEST"
-  batch_size                         = tonumber(lookup(var.settings, "batch_size", "100"))
+  batch_size                         = 100
   maximum_batching_window_in_seconds = 1
   bisect_batch_on_function_error     = true
   maximum_retry_attempts             = 3

@@ -60,6 +60,11 @@ output "role_arn" {
   value       = aws_iam_role.training.arn
 }
 
+output "instance_type" {
+  description = "Instance type of the SageMaker training jobs (from the plan)."
+  value       = var.instance_type
+}
+
 output "repository_url" {
   description = "ECR repository of the training image."
   value       = aws_ecr_repository.training.repository_url

@@ -5,7 +5,7 @@ resource "azurerm_log_analytics_workspace" "audit" {
   location            = var.region
   resource_group_name = var.resource_group_name
   sku                 = "PerGB2018"
-  retention_in_days   = tonumber(lookup(var.settings, "retention_days", "365"))
+  retention_in_days   = 365
   tags                = var.tags
 }
 

@@ -1,33 +1,26 @@
-data "azurerm_resource_group" "this" {
-  name = var.resource_group_name
+# The CI identities and the service image registry are subscription-wide and live in
+# infra/bootstrap (applied once). This module looks up this environment's share of them, so a
+# plan against a subscription that was never bootstrapped fails here, naming what is missing.
+locals {
+  project = regex("^(.*)-[a-z]+$", var.name_prefix)[0]
 }
 
-# GitHub Actions deploys through a federated credential; no client secret exists.
-resource "azurerm_user_assigned_identity" "deploy" {
+data "azurerm_user_assigned_identity" "deploy" {
   name                = "${var.name_prefix}-github-deploy"
-  location            = var.region
-  resource_group_name = var.resource_group_name
-  tags                = var.tags
+  resource_group_name = "${local.project}-cicd-rg"
 }
 
-resource "azurerm_federated_identity_credential" "environments" {
-  for_each = toset(["dev", "staging", "prod"])
-
-  name                = "github-${each.value}"
-  resource_group_name = var.resource_group_name
-  parent_id           = azurerm_user_assigned_identity.deploy.id
-  audience            = ["api://AzureADTokenExchange"]
-  issuer              = "https://token.actions.githubusercontent.com"
-  subject             = "repo:${var.github_repository}:environment:${each.value}"
-}
-
-resource "azurerm_role_assignment" "deploy" {
-  scope                = data.azurerm_resource_group.this.id
-  role_definition_name = "Contributor"
-  principal_id         = azurerm_user_assigned_identity.deploy.principal_id
+data "azurerm_user_assigned_identity" "plan" {
+  name                = "${var.name_prefix}-github-plan"
+  resource_group_name = "${local.project}-cicd-rg"
 }
 # ---- outputs.tf ----
 output "deploy_client_id" {
-  description = "Client id GitHub Actions logs in with (store it as the AZURE_CLIENT_ID secret)."
-  value       = azurerm_user_assigned_identity.deploy.client_id
+  description = "Client id this environment's deploy jobs sign in with (GitHub environment variable AZURE_CLIENT_ID)."
+  value       = data.azurerm_user_assigned_identity.deploy.client_id
+}
+
+output "plan_client_id" {
+  description = "Client id of the read-only identity pull requests and main plan with."
+  value       = data.azurerm_user_assigned_identity.plan.client_id
 }

@@ -4,8 +4,9 @@ resource "azurerm_redis_cache" "online" {
   name                          = "${var.name_prefix}-features"
   location                      = var.region
   resource_group_name           = var.resource_group_name
-  capacity                      = tonumber(lookup(var.settings, "cache_capacity", "1"))
+  capacity                      = 1
   family                        = "P"
+  shard_count                   = var.cache_nodes
   sku_name                      = "Premium"
   minimum_tls_version           = "1.2"
   non_ssl_port_enabled          = false

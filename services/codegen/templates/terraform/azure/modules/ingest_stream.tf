@@ -3,9 +3,9 @@ resource "azurerm_eventhub_namespace" "events" {
   location                      = var.region
   resource_group_name           = var.resource_group_name
   sku                           = "Standard"
-  capacity                      = tonumber(lookup(var.settings, "throughput_units", "1"))
+  capacity                      = var.throughput_units
   auto_inflate_enabled          = true
-  maximum_throughput_units      = tonumber(lookup(var.settings, "max_throughput_units", "10"))
+  maximum_throughput_units      = min(40, var.throughput_units * 2)
   minimum_tls_version           = "1.2"
   local_authentication_enabled  = false
   public_network_access_enabled = var.subnet_id == null
@@ -20,8 +20,8 @@ resource "azurerm_eventhub" "events" {
   name                = "events"
   namespace_name      = azurerm_eventhub_namespace.events.name
   resource_group_name = var.resource_group_name
-  partition_count     = tonumber(lookup(var.settings, "partitions", "4"))
-  message_retention   = tonumber(lookup(var.settings, "retention_days", "1"))
+  partition_count     = max(4, var.throughput_units)
+  message_retention   = 1
 }
 
 resource "azurerm_eventhub_consumer_group" "scoring" {

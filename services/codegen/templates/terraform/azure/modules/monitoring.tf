@@ -1,3 +1,15 @@
+# Alerts on the model's metrics. The metrics, their emitters and the thresholds come from one
+# table (docs/runbook.md lists them): the serving code writes one structured log line per
+# sampled request, which the log search alerts below aggregate; the drift workflow publishes the
+# drift as a custom metric of Application Insights.
+locals {
+  environment = regex("-([a-z]+)$", var.name_prefix)[0]
+}
+
+data "azurerm_resource_group" "this" {
+  name = var.resource_group_name
+}
+
 resource "azurerm_log_analytics_workspace" "monitoring" {
   name                = "${var.name_prefix}-monitoring"
   location            = var.region
@@ -19,34 +31,22 @@ resource "azurerm_application_insights" "model" {
 resource "azurerm_monitor_action_group" "oncall" {
   name                = "${var.name_prefix}-oncall"
   resource_group_name = var.resource_group_name
-  short_name          = "mlops"
-  tags                = var.tags
-}
-
-resource "azurerm_monitor_metric_alert" "errors" {
-  name                = "${var.name_prefix}-prediction-errors"
-  resource_group_name = var.resource_group_name
-  scopes              = [azurerm_application_insights.model.id]
-  description         = "Prediction errors above the tolerated rate."
-  severity            = 2
-  frequency           = "PT5M"
-  window_size         = "PT15M"
+  short_name          = "oncall"
   tags                = var.tags
 
-  criteria {
-    metric_namespace = "microsoft.insights/components"
-    metric_name      = "exceptions/count"
-    aggregation      = "Count"
-    operator         = "GreaterThan"
-    threshold        = tonumber(lookup(var.settings, "error_threshold", "5"))
-  }
-
-  action {
-    action_group_id = azurerm_monitor_action_group.oncall.id
+  email_receiver {
+    name                    = "on-call"
+    email_address           = var.alert_email
+    use_common_alert_schema = true
   }
 }
 # ---- outputs.tf ----
 output "app_insights_id" {
-  description = "Application Insights resource whose connection string the services read at runtime."
+  description = "Application Insights resource the drift workflow publishes FeatureDriftPSI to."
   value       = azurerm_application_insights.model.id
+}
+
+output "action_group_id" {
+  description = "Action group every alert notifies."
+  value       = azurerm_monitor_action_group.oncall.id
 }

@@ -2,7 +2,7 @@ resource "azurerm_virtual_network" "this" {
   name                = "${var.name_prefix}-vnet"
   location            = var.region
   resource_group_name = var.resource_group_name
-  address_space       = [lookup(var.settings, "vnet_cidr", "10.40.0.0/16")]
+  address_space       = ["10.40.0.0/16"]
   tags                = var.tags
 }
 
@@ -10,7 +10,7 @@ resource "azurerm_subnet" "private" {
   name                              = "private"
   resource_group_name               = var.resource_group_name
   virtual_network_name              = azurerm_virtual_network.this.name
-  address_prefixes                  = [cidrsubnet(lookup(var.settings, "vnet_cidr", "10.40.0.0/16"), 4, 0)]
+  address_prefixes                  = [cidrsubnet("10.40.0.0/16", 4, 0)]
   private_endpoint_network_policies = "Enabled"
   service_endpoints                 = ["Microsoft.Storage", "Microsoft.KeyVault"]
 }

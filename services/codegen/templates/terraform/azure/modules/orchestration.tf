@@ -1,49 +1,76 @@
-locals {
-  frequencies = {
-    hourly  = ["Hour", 1]
-    daily   = ["Day", 1]
-    weekly  = ["Week", 1]
-    monthly = ["Month", 1]
-  }
-  cadence = local.frequencies[lookup(var.settings, "cadence", "daily")]
-}
-
-# A scheduled Logic App submits the Azure ML training pipeline job.
-resource "azurerm_logic_app_workflow" "retrain" {
-  name                = "${var.name_prefix}-retrain"
-  location            = var.region
-  resource_group_name = var.resource_group_name
-  tags                = var.tags
+# Scheduled retraining with Azure Data Factory: a schedule trigger starts a pipeline that submits an
+# Azure ML command job running the service image's training entry point
+# (python -m services.training.train) with DATA_URI, MODEL_URI and RUN_ID.
+resource "azurerm_data_factory" "retrain" {
+  # checkov:skip=CKV_AZURE_103:The pipeline is defined in this repository's Terraform, which is already under Git review.
+  # checkov:skip=CKV2_AZURE_15:The factory stores only a pipeline definition and trigger, no data; platform-managed keys suffice.
+  name                   = "${var.name_prefix}-retrain"
+  location               = var.region
+  resource_group_name    = var.resource_group_name
+  public_network_enabled = false
+  tags                   = var.tags
 
   identity {
     type = "SystemAssigned"
   }
 }
 
-resource "azurerm_logic_app_trigger_recurrence" "retrain" {
-  name         = "schedule"
-  logic_app_id = azurerm_logic_app_workflow.retrain.id
-  frequency    = local.cadence[0]
-  interval     = local.cadence[1]
-  time_zone    = "UTC"
-}
-
-resource "azurerm_logic_app_action_http" "submit" {
+# The factory may submit jobs to the workspace, nothing else.
+resource "azurerm_role_assignment" "submit_jobs" {
   count = var.ml_workspace_id == null ? 0 : 1
 
-  name         = "submit-training-job"
-  logic_app_id = azurerm_logic_app_workflow.retrain.id
-  method       = "PUT"
-  uri          = "https://management.azure.com${var.ml_workspace_id}/jobs/@{guid()}?api-version=2024-04-01"
-  body = jsonencode({
-    properties = {
-      jobType     = "Pipeline"
-      displayName = "${var.name_prefix}-retrain"
+  scope                = var.ml_workspace_id
+  role_definition_name = "AzureML Data Scientist"
+  principal_id         = azurerm_data_factory.retrain.identity[0].principal_id
+}
+
+resource "azurerm_data_factory_pipeline" "retrain" {
+  name            = "retrain"
+  data_factory_id = azurerm_data_factory.retrain.id
+  parameters = {
+    data_uri  = ""
+    model_uri = ""
+  }
+  activities_json = jsonencode([{
+    name = "submit-training-job"
+    type = "WebActivity"
+    typeProperties = {
+      method         = "PUT"
+      url            = "@concat('https://management.azure.com${coalesce(var.ml_workspace_id, "/")}/jobs/', pipeline().RunId, '?api-version=2024-04-01')"
+      authentication = { type = "MSI", resource = "https://management.azure.com/" }
+      body = {
+        properties = {
+          jobType       = "Command"
+          displayName   = "${var.name_prefix}-retrain"
+          command       = "python -m services.training.train"
+          environmentId = "azureml:${var.name_prefix}-service@latest"
+          computeId     = "${coalesce(var.ml_workspace_id, "/")}/computes/${coalesce(var.training_compute_name, "training")}"
+          environmentVariables = {
+            DATA_URI  = "@pipeline().parameters.data_uri"
+            MODEL_URI = "@pipeline().parameters.model_uri"
+            RUN_ID    = "@pipeline().RunId"
+          }
+        }
+      }
     }
-  })
+  }])
+}
+
+resource "azurerm_data_factory_trigger_schedule" "retrain" {
+  name            = "retrain"
+  data_factory_id = azurerm_data_factory.retrain.id
+  pipeline_name   = azurerm_data_factory_pipeline.retrain.name
+  frequency       = var.retrain_schedule
+  interval        = 1
+  time_zone       = "UTC"
+
+  pipeline_parameters = {
+    data_uri  = coalesce(var.data_uri, "")
+    model_uri = coalesce(var.model_uri, "")
+  }
 }
 # ---- outputs.tf ----
-output "workflow_id" {
-  description = "Logic App that schedules retraining."
-  value       = azurerm_logic_app_workflow.retrain.id
+output "data_factory_id" {
+  description = "Data Factory whose schedule trigger starts retraining."
+  value       = azurerm_data_factory.retrain.id
 }

@@ -32,7 +32,7 @@ resource "azurerm_container_app_job" "batch" {
   }
 
   schedule_trigger_config {
-    cron_expression          = lookup(var.settings, "cron", "0 4 * * *")
+    cron_expression          = "0 4 * * *"
     parallelism              = 1
     replica_completion_count = 1
   }
@@ -42,8 +42,8 @@ resource "azurerm_container_app_job" "batch" {
       name    = "batch-score"
       image   = var.container_image
       command = ["python", "-m", "pipelines.batch_score"]
-      cpu     = tonumber(lookup(var.settings, "cpu", "1"))
-      memory  = lookup(var.settings, "memory", "2Gi")
+      cpu     = var.vcpu
+      memory  = "${var.vcpu * 2}Gi"
     }
   }
 }

@@ -17,7 +17,7 @@ resource "azurerm_service_plan" "api" {
   location            = var.region
   resource_group_name = var.resource_group_name
   os_type             = "Linux"
-  sku_name            = lookup(var.settings, "plan_sku", "EP1")
+  sku_name            = "EP1"
   tags                = var.tags
 }
 

@@ -19,11 +19,11 @@ resource "azurerm_kubernetes_cluster" "serving" {
 
   default_node_pool {
     name                = "system"
-    vm_size             = lookup(var.settings, "vm_size", "Standard_D4s_v5")
+    vm_size             = "Standard_D4s_v5"
     vnet_subnet_id      = var.subnet_id
     enable_auto_scaling = true
-    min_count           = tonumber(lookup(var.settings, "min_nodes", "2"))
-    max_count           = tonumber(lookup(var.settings, "max_nodes", "6"))
+    min_count           = 2
+    max_count           = 6
     max_pods            = 50
     zones               = ["1", "2", "3"]
 

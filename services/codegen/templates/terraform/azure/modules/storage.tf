@@ -1,5 +1,5 @@
 resource "azurerm_storage_account" "data" {
-  # checkov:skip=CKV_AZURE_206:Replication (ZRS/GRS) is chosen per environment through settings.replication.
+  # checkov:skip=CKV_AZURE_206:Zone-redundant storage survives a zone loss; geo-replication is a per-project decision with data-residency impact.
   # checkov:skip=CKV_AZURE_33:Queue service is unused; only blob containers hold data.
   # checkov:skip=CKV_AZURE_43:The name is derived from the project: lowercased alphanumerics cut to 24 characters, which checkov cannot evaluate.
   # checkov:skip=CKV_AZURE_59:Terraform creates the containers through the blob data plane from GitHub-hosted runners; access needs Entra ID (shared keys off, no anonymous blobs).
@@ -8,7 +8,7 @@ resource "azurerm_storage_account" "data" {
   location                          = var.region
   resource_group_name               = var.resource_group_name
   account_tier                      = "Standard"
-  account_replication_type          = lookup(var.settings, "replication", "ZRS")
+  account_replication_type          = "ZRS"
   account_kind                      = "StorageV2"
   is_hns_enabled                    = true
   min_tls_version                   = "TLS1_2"
@@ -57,6 +57,16 @@ resource "azurerm_storage_container" "zones" {
   container_access_type = "private"
 }
 # ---- outputs.tf ----
+output "data_uri" {
+  description = "Prefix holding the training data (DATA_URI of the training job)."
+  value       = "abfs://features@${azurerm_storage_account.data.name}.dfs.core.windows.net"
+}
+
+output "model_uri" {
+  description = "Registry prefix holding model versions and approved.json (MODEL_URI of training and serving)."
+  value       = "abfs://models@${azurerm_storage_account.data.name}.dfs.core.windows.net"
+}
+
 output "storage_account_id" {
   description = "Id of the data lake storage account."
   value       = azurerm_storage_account.data.id

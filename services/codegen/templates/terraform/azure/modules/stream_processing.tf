@@ -8,7 +8,7 @@ resource "azurerm_stream_analytics_job" "scoring" {
   events_out_of_order_max_delay_in_seconds = 50
   events_out_of_order_policy               = "Adjust"
   output_error_policy                      = "Stop"
-  streaming_units                          = tonumber(lookup(var.settings, "streaming_units", "3"))
+  streaming_units                          = var.streaming_units
   tags                                     = var.tags
   transformation_query                     = <<-QUERY
     SELECT *, System.Timestamp() AS window_end

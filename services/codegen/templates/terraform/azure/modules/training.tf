@@ -26,6 +26,7 @@ resource "azurerm_key_vault" "workspace" {
 }
 
 resource "azurerm_machine_learning_workspace" "this" {
+  # checkov:skip=CKV_AZURE_144:Public access is on only when the plan has no private networking (subnet_id null); every call needs Entra ID.
   # checkov:skip=CKV2_AZURE_50:The data lake account is reached through its private endpoint when networking_private is planned; its public endpoint needs Entra ID, shared keys are off.
   name                           = "${var.name_prefix}-ml"
   location                       = var.region
@@ -59,7 +60,7 @@ resource "azurerm_machine_learning_compute_cluster" "training" {
   location                      = var.region
   machine_learning_workspace_id = azurerm_machine_learning_workspace.this.id
   vm_priority                   = "Dedicated"
-  vm_size                       = lookup(var.settings, "vm_size", "Standard_DS3_v2")
+  vm_size                       = "Standard_${var.vm_size}"
   subnet_resource_id            = var.subnet_id
   local_auth_enabled            = false
   node_public_ip_enabled        = var.subnet_id == null
@@ -67,7 +68,7 @@ resource "azurerm_machine_learning_compute_cluster" "training" {
 
   scale_settings {
     min_node_count                       = 0
-    max_node_count                       = tonumber(lookup(var.settings, "max_nodes", "4"))
+    max_node_count                       = 4
     scale_down_nodes_after_idle_duration = "PT15M"
   }
 
@@ -76,6 +77,11 @@ resource "azurerm_machine_learning_compute_cluster" "training" {
   }
 }
 # ---- outputs.tf ----
+output "compute_name" {
+  description = "Compute cluster the training jobs run on (VM size from the plan)."
+  value       = azurerm_machine_learning_compute_cluster.training.name
+}
+
 output "workspace_id" {
   description = "Azure Machine Learning workspace (training jobs, model registry, endpoints)."
   value       = azurerm_machine_learning_workspace.this.id

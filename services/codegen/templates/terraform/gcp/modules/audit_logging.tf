@@ -20,7 +20,7 @@ resource "google_logging_project_bucket_config" "audit" {
   project        = var.project_id
   location       = var.region
   bucket_id      = "${var.name_prefix}-audit"
-  retention_days = tonumber(lookup(var.settings, "retention_days", "400"))
+  retention_days = 400
   locked         = false
 }
 

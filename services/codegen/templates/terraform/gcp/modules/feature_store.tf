@@ -6,7 +6,7 @@ resource "google_vertex_ai_featurestore" "this" {
   labels        = var.tags
 
   online_serving_config {
-    fixed_node_count = tonumber(lookup(var.settings, "online_nodes", "1"))
+    fixed_node_count = var.nodes
   }
 
   dynamic "encryption_spec" {

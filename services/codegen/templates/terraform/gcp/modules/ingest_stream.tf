@@ -2,7 +2,7 @@ resource "google_pubsub_topic" "events" {
   project                    = var.project_id
   name                       = "${var.name_prefix}-events"
   kms_key_name               = var.kms_key_id
-  message_retention_duration = "${tonumber(lookup(var.settings, "retention_hours", "24")) * 3600}s"
+  message_retention_duration = "86400s"
   labels                     = var.tags
 
   message_storage_policy {

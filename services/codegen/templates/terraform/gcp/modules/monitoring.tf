@@ -1,44 +1,23 @@
-# The serving code logs one structured line per prediction error; this metric counts them.
-resource "google_logging_metric" "prediction_errors" {
-  project = var.project_id
-  name    = "${var.name_prefix}-prediction-errors"
-  filter  = "jsonPayload.event=\"prediction_error\" AND labels.service=\"${var.name_prefix}\""
-
-  metric_descriptor {
-    metric_kind = "DELTA"
-    value_type  = "INT64"
-  }
+# Alerts on the model's metrics. The metrics, their emitters and the thresholds come from one
+# table (docs/runbook.md lists them): the serving code writes one structured log line per
+# sampled request, from which the log-based metrics below are counted; the drift workflow writes
+# the drift value the same way.
+locals {
+  environment = regex("-([a-z]+)$", var.name_prefix)[0]
+  serving     = "resource.type=\"cloud_run_revision\" AND resource.labels.service_name=~\"^${var.name_prefix}-\" AND jsonPayload.event=\"prediction\""
 }
 
-resource "google_monitoring_alert_policy" "errors" {
+resource "google_monitoring_notification_channel" "oncall" {
   project      = var.project_id
-  display_name = "${var.name_prefix} prediction errors"
-  combiner     = "OR"
+  display_name = "${var.name_prefix} on-call"
+  type         = "email"
   user_labels  = var.tags
-
-  conditions {
-    display_name = "Prediction errors above threshold"
-
-    condition_threshold {
-      filter          = "metric.type=\"logging.googleapis.com/user/${google_logging_metric.prediction_errors.name}\" AND resource.type=\"global\""
-      comparison      = "COMPARISON_GT"
-      threshold_value = tonumber(lookup(var.settings, "error_threshold", "5"))
-      duration        = "300s"
-
-      aggregations {
-        alignment_period   = "300s"
-        per_series_aligner = "ALIGN_SUM"
-      }
-    }
-  }
-
-  documentation {
-    content   = "Prediction errors exceeded the tolerated rate. Check the serving logs and the latest model version."
-    mime_type = "text/markdown"
+  labels = {
+    email_address = var.alert_email
   }
 }
 # ---- outputs.tf ----
-output "alert_policy_id" {
-  description = "Alert policy on prediction errors."
-  value       = google_monitoring_alert_policy.errors.id
+output "notification_channel_id" {
+  description = "Notification channel every alert policy notifies."
+  value       = google_monitoring_notification_channel.oncall.id
 }

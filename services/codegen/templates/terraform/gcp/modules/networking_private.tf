@@ -10,7 +10,7 @@ resource "google_compute_subnetwork" "private" {
   name                     = "${var.name_prefix}-private"
   region                   = var.region
   network                  = google_compute_network.this.id
-  ip_cidr_range            = lookup(var.settings, "subnet_cidr", "10.40.0.0/20")
+  ip_cidr_range            = "10.40.0.0/20"
   private_ip_google_access = true
 
   log_config {

@@ -1,10 +1,7 @@
 locals {
-  schedules = {
-    hourly  = "0 * * * *"
-    daily   = "0 3 * * *"
-    weekly  = "0 3 * * 1"
-    monthly = "0 3 1 * *"
-  }
+  bucket    = coalesce(var.data_bucket_name, "${var.name_prefix}-data")
+  data_uri  = "gs://${local.bucket}/training"
+  model_uri = coalesce(var.model_uri, "gs://${local.bucket}/models")
 }
 
 resource "google_service_account" "workflow" {
@@ -21,6 +18,15 @@ resource "google_project_iam_member" "workflow" {
   member  = "serviceAccount:${google_service_account.workflow.email}"
 }
 
+# The workflow launches jobs that run as the training identity.
+resource "google_service_account_iam_member" "run_as_training" {
+  count = var.training_service_account == null ? 0 : 1
+
+  service_account_id = "projects/${var.project_id}/serviceAccounts/${var.training_service_account}"
+  role               = "roles/iam.serviceAccountUser"
+  member             = "serviceAccount:${google_service_account.workflow.email}"
+}
+
 resource "google_workflows_workflow" "train" {
   project         = var.project_id
   name            = "${var.name_prefix}-train"
@@ -29,17 +35,41 @@ resource "google_workflows_workflow" "train" {
   service_account = google_service_account.workflow.id
   crypto_key_name = var.kms_key_id
   labels          = var.tags
+  # The run: one Vertex AI custom job running the service image's training entry point with
+  # DATA_URI, MODEL_URI and RUN_ID; the scheduler passes every input as the execution argument.
   source_contents = <<-YAML
     main:
       params: [args]
       steps:
+        - init:
+            assign:
+              - run_id: $${sys.get_env("GOOGLE_CLOUD_WORKFLOW_EXECUTION_ID")}
+              - location: $${sys.get_env("GOOGLE_CLOUD_LOCATION")}
+              - project: $${sys.get_env("GOOGLE_CLOUD_PROJECT_ID")}
         - train:
             call: http.post
             args:
-              url: $${"https://" + sys.get_env("GOOGLE_CLOUD_LOCATION") + "-aiplatform.googleapis.com/v1/projects/" + sys.get_env("GOOGLE_CLOUD_PROJECT_ID") + "/locations/" + sys.get_env("GOOGLE_CLOUD_LOCATION") + "/customJobs"}
+              url: $${"https://" + location + "-aiplatform.googleapis.com/v1/projects/" + project + "/locations/" + location + "/customJobs"}
               auth:
                 type: OAuth2
-              body: $${args.job}
+              body:
+                displayName: $${"train-" + run_id}
+                jobSpec:
+                  serviceAccount: $${args.service_account}
+                  workerPoolSpecs:
+                    - replicaCount: 1
+                      machineSpec:
+                        machineType: $${args.machine_type}
+                      containerSpec:
+                        imageUri: $${args.image}
+                        command: ["python", "-m", "services.training.train"]
+                        env:
+                          - name: DATA_URI
+                            value: $${args.data_uri}
+                          - name: MODEL_URI
+                            value: $${args.model_uri}
+                          - name: RUN_ID
+                            value: $${run_id}
             result: job
         - done:
             return: $${job.body.name}
@@ -50,12 +80,21 @@ resource "google_cloud_scheduler_job" "retrain" {
   project   = var.project_id
   name      = "${var.name_prefix}-retrain"
   region    = var.region
-  schedule  = local.schedules[lookup(var.settings, "cadence", "daily")]
+  schedule  = var.retrain_schedule
   time_zone = "Etc/UTC"
 
   http_target {
     http_method = "POST"
     uri         = "https://workflowexecutions.googleapis.com/v1/${google_workflows_workflow.train.id}/executions"
+    body = base64encode(jsonencode({
+      argument = jsonencode({
+        data_uri        = local.data_uri
+        model_uri       = local.model_uri
+        image           = var.container_image
+        machine_type    = var.training_machine_type
+        service_account = var.training_service_account
+      })
+    }))
 
     oauth_token {
       service_account_email = google_service_account.workflow.email

@@ -35,8 +35,8 @@ resource "google_cloud_run_v2_job" "batch" {
 
         resources {
           limits = {
-            cpu    = lookup(var.settings, "cpu", "2")
-            memory = lookup(var.settings, "memory", "4Gi")
+            cpu    = tostring(var.vcpu)
+            memory = "${var.vcpu * 2}Gi"
           }
         }
       }

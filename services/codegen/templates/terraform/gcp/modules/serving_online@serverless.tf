@@ -4,11 +4,27 @@ resource "google_service_account" "api" {
   display_name = "Inference API"
 }
 
+locals {
+  # gs://bucket/prefix of the model registry; serving reads <prefix>/approved.json and the version it names.
+  model_uri    = coalesce(var.model_uri, "gs://${var.name_prefix}-data/models")
+  model_bucket = split("/", trimprefix(local.model_uri, "gs://"))[0]
+}
+
+# The API's identity may read the registry's bucket and nothing else.
+resource "google_storage_bucket_iam_member" "models" {
+  bucket = local.model_bucket
+  role   = "roles/storage.objectViewer"
+  member = "serviceAccount:${google_service_account.api.email}"
+}
+
+# Cloud Run is the managed ingress: it load-balances across zones of the region, routes only to
+# instances whose startup probe (/readyz) passed, and scales between the planned bounds with
+# `concurrency` requests in flight per instance (rate x latency target, with headroom).
 resource "google_cloud_run_v2_service" "api" {
   project      = var.project_id
   name         = "${var.name_prefix}-inference"
   location     = var.region
-  ingress      = var.subnet_id == null ? "INGRESS_TRAFFIC_ALL" : "INGRESS_TRAFFIC_INTERNAL_LOAD_BALANCER"
+  ingress      = var.subnet_id == null ? "INGRESS_TRAFFIC_ALL" : "INGRESS_TRAFFIC_INTERNAL_ONLY"
   launch_stage = "GA"
   labels       = var.tags
 
@@ -17,9 +33,11 @@ resource "google_cloud_run_v2_service" "api" {
     encryption_key  = var.kms_key_id
 
     scaling {
-      min_instance_count = tonumber(lookup(var.settings, "min_instances", "1"))
-      max_instance_count = tonumber(lookup(var.settings, "max_instances", "20"))
+      min_instance_count = var.min_instances
+      max_instance_count = var.max_instances
     }
+
+    max_instance_request_concurrency = var.concurrency
 
     containers {
       image = var.container_image
@@ -30,12 +48,20 @@ resource "google_cloud_run_v2_service" "api" {
 
       resources {
         limits = {
-          cpu    = lookup(var.settings, "cpu", "1")
-          memory = lookup(var.settings, "memory", "1Gi")
+          cpu    = "2"
+          memory = "4Gi"
         }
       }
 
+      env {
+        name  = "MODEL_URI"
+        value = local.model_uri
+      }
+
       startup_probe {
+        period_seconds    = 5
+        failure_threshold = 24
+
         http_get {
           path = "/readyz"
         }

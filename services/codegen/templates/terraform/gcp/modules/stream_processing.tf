@@ -18,8 +18,8 @@ resource "google_cloud_run_v2_service" "consumer" {
     encryption_key  = var.kms_key_id
 
     scaling {
-      min_instance_count = tonumber(lookup(var.settings, "min_instances", "1"))
-      max_instance_count = tonumber(lookup(var.settings, "max_instances", "20"))
+      min_instance_count = 1
+      max_instance_count = var.max_instances
     }
 
     containers {
@@ -28,8 +28,8 @@ resource "google_cloud_run_v2_service" "consumer" {
 
       resources {
         limits = {
-          cpu    = lookup(var.settings, "cpu", "1")
-          memory = lookup(var.settings, "memory", "1Gi")
+          cpu    = "1"
+          memory = "1Gi"
         }
       }
     }

@@ -37,6 +37,11 @@ output "service_account_email" {
   value       = google_service_account.training.email
 }
 
+output "machine_type" {
+  description = "Machine type of the Vertex AI training jobs (from the plan)."
+  value       = var.machine_type
+}
+
 output "repository_id" {
   description = "Artifact Registry repository of the training image."
   value       = google_artifact_registry_repository.training.id

@@ -1,0 +1,169 @@
+"""One table of the generated system's metrics and alarms, from which both sides are rendered.
+
+The serving code's metric emission (`services/common/metrics.py`), the drift job's publication,
+the alarms of `infra/modules/monitoring` and the runbook entries all come from here, so an alarm
+can only watch a metric that something emits, and every alarm has a runbook entry. Thresholds
+are derived from what the requirements stated (p95 latency, availability, request rate), and
+each alarm says how missing data is treated and why.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from amp_contracts import ConstraintSchema
+
+#: Availability assumed when none was stated (the platform's default serving target).
+DEFAULT_AVAILABILITY = 99.5
+#: p95 latency assumed when none was stated, in milliseconds.
+DEFAULT_P95_MS = 200.0
+#: Error-budget burn rate that pages: at 14.4x a 30-day budget is gone in about two days.
+FAST_BURN = 14.4
+#: A traffic floor pages when requests fall below this share of the stated rate.
+TRAFFIC_FLOOR_SHARE = 0.1
+#: Population stability index above which a feature has shifted enough to retrain.
+PSI_THRESHOLD = 0.2
+#: Sampled log lines per second the structured-log clouds aim for (log ingestion is billed).
+LOG_LINES_PER_SECOND = 50
+
+SERVING = "serving API (services/common/metrics.py, called for every /predict request)"
+DRIFT_JOB = "drift workflow (.github/workflows/drift.yml, daily)"
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One metric: what it measures and who emits it."""
+
+    name: str
+    unit: str
+    kind: str  # counter | distribution | gauge
+    emitter: str
+    description: str
+
+
+@dataclass(frozen=True)
+class Alarm:
+    """One alarm on a metric of the table, with its derivation and its runbook entry."""
+
+    key: str
+    title: str
+    metric: str
+    statistic: str  # p95 | error_ratio | sum | max
+    comparison: str  # above | below
+    threshold: float
+    unit: str
+    period_s: int
+    evaluation_periods: int
+    missing_data: str  # breaching | notBreaching
+    missing_reason: str
+    derived_from: str
+    meaning: str
+    runbook: tuple[str, ...]
+    prod_only: bool = False
+
+
+@dataclass(frozen=True)
+class MetricTable:
+    metrics: tuple[Metric, ...]
+    alarms: tuple[Alarm, ...]
+    sample_every: int  # structured-log clouds log one request in this many
+
+    def metric(self, name: str) -> Metric:
+        return next(m for m in self.metrics if m.name == name)
+
+    def emitted_by(self, emitter: str) -> list[str]:
+        return [m.name for m in self.metrics if m.emitter == emitter]
+
+
+PREDICTIONS = Metric("PredictionCount", "Count", "counter", SERVING, "Requests to /predict, answered or not.")
+ERRORS = Metric("PredictionErrors", "Count", "counter", SERVING,
+                "Requests to /predict that failed on the server side (HTTP 5xx or an exception).")
+LATENCY = Metric("PredictionLatencyMs", "Milliseconds", "distribution", SERVING,
+                 "Time from request to response of /predict, as the service measures it.")
+DRIFT = Metric("FeatureDriftPSI", "None", "gauge", DRIFT_JOB,
+               "Largest population stability index of any feature, newest data against the approved model's training data.")
+
+
+def _fmt(x: float) -> str:
+    return f"{x:g}"
+
+
+def metric_table(constraints: ConstraintSchema, caps: set[str]) -> MetricTable:
+    """The metrics and alarms of a plan: serving alarms when it serves online, drift when it trains."""
+    metrics: list[Metric] = []
+    alarms: list[Alarm] = []
+    rps = constraints.throughput_rps
+    sample_every = max(1, int((rps or 0) // LOG_LINES_PER_SECOND))
+    if "serving_online" in caps:
+        metrics += [PREDICTIONS, ERRORS, LATENCY]
+        p95 = float(constraints.sla_latency_ms or DEFAULT_P95_MS)
+        stated_p95 = f"stated p95 {_fmt(p95)} ms" if constraints.sla_latency_ms else f"no p95 stated; default {_fmt(p95)} ms"
+        availability = float(constraints.availability_target or DEFAULT_AVAILABILITY)
+        budget_pct = 100.0 - availability
+        error_pct = round(min(50.0, FAST_BURN * budget_pct), 3)
+        stated_av = (f"stated availability {_fmt(availability)} %" if constraints.availability_target
+                     else f"no availability stated; default {_fmt(availability)} %")
+        silence = ("silence is the traffic alarm's to catch" if rps else
+                   "no request rate was stated, so there is no traffic floor: the load balancer's health checks "
+                   "and the deploy smoke test catch a dead service")
+        alarms.append(Alarm(
+            key="latency_p95", title="p95 latency above target", metric=LATENCY.name, statistic="p95",
+            comparison="above", threshold=p95, unit="ms", period_s=60, evaluation_periods=5,
+            missing_data="notBreaching",
+            missing_reason=f"no requests means no latency to judge; {silence}",
+            derived_from=stated_p95,
+            meaning="Callers wait longer than the latency target for five minutes in a row.",
+            runbook=(
+                "Check the request rate: a surge beyond the planned rate saturates the instances; autoscaling should be adding capacity (see the service's desired and running counts).",
+                "Check CPU and memory of the serving instances; sustained saturation means the sizing in infra/ is too small for the load.",
+                "Check whether a deployment or a model promotion just happened (deploy.yml, promote.yml); roll back by re-running the previous deploy or promoting the previous run id.",
+                "Check dependencies the request path calls (feature store, network endpoints) for their own latency.",
+            ),
+        ))
+        alarms.append(Alarm(
+            key="error_rate", title="server error rate burning the availability budget", metric=ERRORS.name,
+            statistic="error_ratio", comparison="above", threshold=error_pct, unit="%", period_s=300,
+            evaluation_periods=3, missing_data="notBreaching",
+            missing_reason=f"no requests means no errors; {silence}",
+            derived_from=f"{stated_av}: error budget {_fmt(round(budget_pct, 3))} %, paged at {_fmt(FAST_BURN)}x burn",
+            meaning="More /predict calls fail on the server side than the availability target allows, for 15 minutes.",
+            runbook=(
+                "Read the serving logs for the failing requests' exceptions.",
+                "Check /readyz of the instances: 503 means the model could not be loaded from MODEL_URI/approved.json (check the file and the service's read access).",
+                "If errors began with a deployment or a promotion, roll back (re-run the previous deploy, or promote the previous run id).",
+                "Check the health of the load balancer targets and of the network path to any dependency.",
+            ),
+        ))
+        if rps:
+            floor = max(1.0, round(TRAFFIC_FLOOR_SHARE * rps * 60))
+            alarms.append(Alarm(
+                key="traffic_floor", title="requests fell below the expected floor", metric=PREDICTIONS.name,
+                statistic="sum", comparison="below", threshold=floor, unit="requests per minute", period_s=60,
+                evaluation_periods=10, missing_data="breaching",
+                missing_reason="a service that stopped answering emits nothing, so no data is itself the failure",
+                derived_from=f"stated rate {_fmt(rps)} requests/s: floor {_fmt(TRAFFIC_FLOOR_SHARE * 100)} % of it per minute",
+                meaning="Production receives almost no scoring requests for ten minutes: callers cannot reach it, or stopped calling.",
+                runbook=(
+                    "Call /healthz and /readyz through the public endpoint; if they fail, check the load balancer, its listeners and the DNS name callers use.",
+                    "Check the running instance count; zero means the service cannot start (image pull, task role, model load).",
+                    "Ask the calling systems whether they are sending; an upstream outage looks the same from here.",
+                ),
+                prod_only=True,
+            ))
+    if "training" in caps:
+        metrics.append(DRIFT)
+        alarms.append(Alarm(
+            key="feature_drift", title="input data drifted from the training data", metric=DRIFT.name,
+            statistic="max", comparison="above", threshold=PSI_THRESHOLD, unit="PSI", period_s=86400,
+            evaluation_periods=1, missing_data="breaching",
+            missing_reason="the drift job publishes daily; no value means the job failed and drift is unknown",
+            derived_from=f"population stability index above {_fmt(PSI_THRESHOLD)} is a material shift",
+            meaning="The newest data no longer looks like what the serving model was trained on, or the daily drift job did not run.",
+            runbook=(
+                "Open the latest run of the drift workflow: a failed run (no approved model yet, no data, no access) is fixed there first.",
+                "Its summary lists the PSI per feature; check the shifted features' upstream sources for a change of meaning or a broken feed.",
+                "If the shift is real, retrain (retrain.yml) and promote the new run if it passes its evaluation gate (promote.yml).",
+            ),
+            prod_only=True,
+        ))
+    return MetricTable(metrics=tuple(metrics), alarms=tuple(alarms), sample_every=sample_every)

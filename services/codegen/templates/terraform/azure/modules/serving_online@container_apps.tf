@@ -1,0 +1,111 @@
+# The inference API on Azure Container Apps: managed HTTPS ingress load-balancing across zones,
+# traffic only to replicas whose readiness probe (/readyz) passes, and an HTTP scale rule keeping
+# `concurrency` requests in flight per replica between the planned minimum and maximum.
+resource "azurerm_log_analytics_workspace" "api" {
+  name                = "${var.name_prefix}-api-${var.region}"
+  location            = var.region
+  resource_group_name = var.resource_group_name
+  sku                 = "PerGB2018"
+  retention_in_days   = 90
+  tags                = var.tags
+}
+
+resource "azurerm_container_app_environment" "api" {
+  name                           = "${var.name_prefix}-api-${var.region}"
+  location                       = var.region
+  resource_group_name            = var.resource_group_name
+  log_analytics_workspace_id     = azurerm_log_analytics_workspace.api.id
+  infrastructure_subnet_id       = var.subnet_id
+  internal_load_balancer_enabled = var.subnet_id != null
+  zone_redundancy_enabled        = var.subnet_id != null
+  tags                           = var.tags
+}
+
+# The API's own identity: it may read the model registry container and nothing else.
+resource "azurerm_user_assigned_identity" "api" {
+  name                = "${var.name_prefix}-api-${var.region}"
+  location            = var.region
+  resource_group_name = var.resource_group_name
+  tags                = var.tags
+}
+
+resource "azurerm_role_assignment" "read_models" {
+  count = var.storage_account_id == null ? 0 : 1
+
+  scope                = "${var.storage_account_id}/blobServices/default/containers/models"
+  role_definition_name = "Storage Blob Data Reader"
+  principal_id         = azurerm_user_assigned_identity.api.principal_id
+}
+
+resource "azurerm_container_app" "api" {
+  name                         = substr("${var.name_prefix}-api", 0, 32)
+  container_app_environment_id = azurerm_container_app_environment.api.id
+  resource_group_name          = var.resource_group_name
+  revision_mode                = "Single"
+  tags                         = var.tags
+
+  identity {
+    type         = "UserAssigned"
+    identity_ids = [azurerm_user_assigned_identity.api.id]
+  }
+
+  ingress {
+    external_enabled = var.subnet_id == null
+    target_port      = 8080
+    transport        = "http"
+
+    traffic_weight {
+      latest_revision = true
+      percentage      = 100
+    }
+  }
+
+  template {
+    min_replicas = var.min_replicas
+    max_replicas = var.max_replicas
+
+    http_scale_rule {
+      name                = "concurrent-requests"
+      concurrent_requests = tostring(var.concurrency)
+    }
+
+    container {
+      name   = "inference"
+      image  = var.container_image
+      cpu    = 2
+      memory = "4Gi"
+
+      env {
+        name  = "MODEL_URI"
+        value = coalesce(var.model_uri, "abfs://models")
+      }
+
+      env {
+        name  = "AZURE_CLIENT_ID"
+        value = azurerm_user_assigned_identity.api.client_id
+      }
+
+      readiness_probe {
+        transport = "HTTP"
+        port      = 8080
+        path      = "/readyz"
+      }
+
+      liveness_probe {
+        transport = "HTTP"
+        port      = 8080
+        path      = "/healthz"
+      }
+    }
+  }
+}
+# ---- outputs.tf ----
+output "endpoint" {
+  description = "URL of the inference API (internal to the virtual network when the plan is private)."
+  value       = "https://${azurerm_container_app.api.ingress[0].fqdn}"
+}
+
+output "identity_principal_id" {
+  description = "Principal of the API's managed identity."
+  value       = azurerm_user_assigned_identity.api.principal_id
+}

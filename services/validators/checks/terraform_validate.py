@@ -1,0 +1,162 @@
+"""`terraform init -backend=false`, `validate` and `test` (mocked providers) over the generated `infra/`.
+
+Needs the Terraform CLI and the plan's provider in a local filesystem mirror (no registry access):
+`AMP_TERRAFORM` (default: `terraform` on PATH) and `AMP_TF_PLUGIN_MIRROR` (default /opt/tf-plugins,
+laid out as registry.terraform.io/<namespace>/<name>/<version>/<os_arch>). Where either is missing
+the check is `skipped` with the reason, never passed. The tree's Terraform is copied to a writable
+scratch directory under the sandbox's home (init writes `.terraform/` there) and runs under the
+sandbox's limits; the providers are mocked by the tests, so nothing reaches a cloud.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+from pathlib import Path
+
+from ..report import Finding, ToolResult
+from ..sandbox import run_limited
+from .base import CheckContext, skipped, status_for
+
+TOOL = "terraform-validate"
+DEFAULT_MIRROR = "/opt/tf-plugins"
+#: Terraform and its provider plugin are large Go programs: more address space than the default limit.
+MEMORY_MB = 6144
+_SOURCE = re.compile(r'source\s*=\s*"([a-z0-9-]+)/([a-z0-9-]+)"')
+#: `local = { source = "ns/name" ... }` inside a required_providers block.
+_REQUIRED = re.compile(r'\b([a-z0-9_-]+)\s*=\s*\{\s*source\s*=\s*"(?:registry\.terraform\.io/)?([a-z0-9-]+)/([a-z0-9-]+)"')
+_TYPED_BLOCK = re.compile(r'^\s*(?:resource|data|ephemeral)\s+"([a-z0-9]+)_[a-z0-9_]+"', re.MULTILINE)
+_COMMENT = re.compile(r"(?m)^\s*(?:#|//).*$")
+#: Resource type prefixes Terraform provides itself (`terraform_data`, `terraform_remote_state`).
+_BUILTIN = frozenset({"terraform"})
+
+
+def _provider(files: dict[str, str]) -> tuple[str, str] | None:
+    m = _SOURCE.search(files.get("infra/versions.tf", ""))
+    return (m.group(1), m.group(2)) if m else None
+
+
+def _required_providers(files: dict[str, str]) -> list[tuple[str, str]]:
+    """Every provider `terraform init` in `infra/` installs: those its configuration and modules
+    declare in `required_providers`, and those implied by a resource or data source type no
+    declaration names (a `random_id` needs hashicorp/random). `infra/bootstrap` is its own root."""
+    texts = [_COMMENT.sub("", t) for p, t in sorted(files.items())
+             if p.startswith("infra/") and p.endswith(".tf") and not p.startswith("infra/bootstrap/")]
+    declared: dict[str, tuple[str, str]] = {}
+    for text in texts:
+        for local, namespace, name in _REQUIRED.findall(text):
+            if local != "source":
+                declared.setdefault(local, (namespace, name))
+    needed = dict.fromkeys(declared.values())
+    for text in texts:
+        for prefix in _TYPED_BLOCK.findall(text):
+            if prefix not in _BUILTIN:
+                needed.setdefault(declared.get(prefix, ("hashicorp", prefix)))
+    return list(needed)
+
+
+def _binary() -> str | None:
+    configured = os.environ.get("AMP_TERRAFORM")
+    if configured:
+        return configured if Path(configured).is_file() else None
+    return shutil.which("terraform") or (
+        "/usr/local/bin/terraform" if Path("/usr/local/bin/terraform").is_file() else None)
+
+
+def _diagnostics(stdout: str, rel: str) -> list[Finding]:
+    try:
+        doc = json.loads(stdout)
+    except json.JSONDecodeError:
+        return []
+    out = []
+    for d in doc.get("diagnostics", []):
+        rng = d.get("range") or {}
+        line = (rng.get("start") or {}).get("line")
+        out.append(Finding(rule="terraform-validate", path=f"{rel}/{rng['filename']}" if rng.get("filename") else rel,
+                           line=line if isinstance(line, int) and line > 0 else None,
+                           severity="error" if d.get("severity") == "error" else "warning",
+                           message=f"{d.get('summary', '')}: {d.get('detail', '')}".strip(": ")[:800]))
+    return out
+
+
+def _test_failures(output: str) -> list[Finding]:
+    """One finding per failed run of `terraform test -json`, saying why (Terraform's own diagnostics:
+    a failed assertion's error_message, a missing variable, a provider error)."""
+    failed: dict[str, list[str]] = {}
+    loose: list[str] = []
+    for line in output.splitlines():
+        try:
+            msg = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if not isinstance(msg, dict):
+            continue
+        run_name = msg.get("@testrun")
+        if msg.get("type") == "test_run" and (msg.get("test_run") or {}).get("status") in ("fail", "error"):
+            failed.setdefault(run_name or "?", [])
+        elif msg.get("type") == "diagnostic" and (msg.get("diagnostic") or {}).get("severity") == "error":
+            d = msg["diagnostic"]
+            why = f"{d.get('summary', '')}: {d.get('detail', '')}".strip(": ")
+            (failed.setdefault(run_name, []) if run_name else loose).append(why)
+    findings = [Finding(rule="terraform-test", path="infra/tests",
+                        message=f"run {name} failed: "
+                                f"{'; '.join(dict.fromkeys(whys)) or 'the plan does not show what the approved plan says'}"[:800])
+                for name, whys in failed.items()]
+    if not findings and loose:
+        findings.append(Finding(rule="terraform-test", path="infra/tests", message="; ".join(loose)[:800]))
+    return findings
+
+
+def check_validate(ctx: CheckContext) -> ToolResult:
+    files = ctx.sandbox.files
+    if "infra/versions.tf" not in files:
+        return skipped(TOOL, "no infra/versions.tf in the tree")
+    terraform = _binary()
+    if terraform is None:
+        return skipped(TOOL, "the Terraform CLI is not installed on this host")
+    provider = _provider(files)
+    if provider is None:
+        return skipped(TOOL, "infra/versions.tf names no provider source")
+    mirror = Path(os.environ.get("AMP_TF_PLUGIN_MIRROR", DEFAULT_MIRROR))
+    # init must never reach a registry: every provider the configuration needs is in the mirror, or skip.
+    missing = [f"{ns}/{name}" for ns, name in dict.fromkeys([provider, *_required_providers(files)])
+               if not (mirror / "registry.terraform.io" / ns / name).is_dir()]
+    if missing:
+        return skipped(TOOL, f"provider {', '.join(missing)} is not available offline "
+                             f"(no filesystem mirror at {mirror})")
+    work = ctx.sandbox.home / "terraform"
+    shutil.copytree(ctx.sandbox.root / "infra", work / "infra", ignore=shutil.ignore_patterns(".terraform*"))
+    # Its own CLI config: terraform-fmt, running in parallel, writes an empty one of its own.
+    rc = ctx.sandbox.home / "terraform-validate.tfrc"
+    rc.write_text(f'provider_installation {{\n  filesystem_mirror {{\n    path = "{mirror}"\n  }}\n}}\n')
+    env = {"TF_CLI_CONFIG_FILE": str(rc), "TF_IN_AUTOMATION": "1", "CHECKPOINT_DISABLE": "1"}
+    cwd = work / "infra"
+
+    def run(*args: str):
+        return run_limited([terraform, *args], cwd=cwd, home=ctx.sandbox.home, timeout_s=ctx.timeout_s,
+                           memory_mb=MEMORY_MB, env=env, readonly=[mirror, Path(terraform).parent],
+                           writable=[work])
+
+    version = ""
+    init = run("init", "-backend=false", "-input=false", "-no-color")
+    if init.timed_out or init.returncode != 0:
+        detail = (init.stderr or init.stdout).strip()[-800:]
+        return ToolResult(tool=TOOL, status="fail", findings=[Finding(rule="terraform-init", path="infra",
+                          message=detail or f"terraform init exited {init.returncode}")])
+    validate = run("validate", "-json", "-no-color")
+    findings = _diagnostics(validate.stdout, "infra")
+    if validate.returncode != 0 and not any(f.severity == "error" for f in findings):
+        findings.append(Finding(rule="terraform-validate", path="infra",
+                                message=(validate.stderr or validate.stdout).strip()[-800:] or "validate failed"))
+    if validate.returncode == 0 and (cwd / "tests").is_dir():
+        test = run("test", "-no-color", "-json")
+        if test.timed_out or test.returncode != 0:
+            findings += _test_failures(test.stdout + test.stderr) or [Finding(
+                rule="terraform-test", path="infra/tests",
+                message=(test.stderr or test.stdout).strip()[-800:] or f"terraform test exited {test.returncode}")]
+    m = re.search(r"Terraform v([0-9.]+)", run("version", "-no-color").stdout)
+    version = f"terraform {m.group(1)}" if m else ""
+    return ToolResult(tool=TOOL, version=version, status=status_for(findings), findings=findings,
+                      isolation=init.isolation or "limits only (time, memory, CPU; no sandbox on this host)")

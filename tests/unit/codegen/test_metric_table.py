@@ -1,0 +1,57 @@
+"""The metric table: alarms derived from the stated targets, each with its missing-data reason."""
+
+from __future__ import annotations
+
+from amp_contracts import ConstraintSchema
+
+from services.codegen.metric_table import DRIFT, FAST_BURN, LATENCY, PREDICTIONS, metric_table
+from services.codegen.render_monitoring import render_alarms, runbook_md
+
+SERVING_AND_TRAINING = {"serving_online", "training", "monitoring"}
+
+
+def _alarms(constraints: ConstraintSchema, caps: set[str] = SERVING_AND_TRAINING) -> dict:
+    return {a.key: a for a in metric_table(constraints, caps).alarms}
+
+
+def test_thresholds_come_from_the_stated_targets():
+    alarms = _alarms(ConstraintSchema(sla_latency_ms=80, availability_target=99.9, throughput_rps=3000))
+    assert alarms["latency_p95"].threshold == 80
+    assert alarms["error_rate"].threshold == round(FAST_BURN * 0.1, 3)
+    assert alarms["traffic_floor"].threshold == 0.1 * 3000 * 60
+    loose = _alarms(ConstraintSchema(sla_latency_ms=300, availability_target=99.0))
+    assert loose["latency_p95"].threshold == 300 and loose["error_rate"].threshold > alarms["error_rate"].threshold
+
+
+def test_a_traffic_floor_needs_a_stated_rate_and_treats_silence_as_failure():
+    assert "traffic_floor" not in _alarms(ConstraintSchema(sla_latency_ms=80))
+    floor = _alarms(ConstraintSchema(throughput_rps=50))["traffic_floor"]
+    assert floor.missing_data == "breaching" and floor.prod_only
+    silent = _alarms(ConstraintSchema())["latency_p95"]
+    assert "no traffic floor" in silent.missing_reason, "without a floor the reason must not point to one"
+
+
+def test_alarms_exist_only_for_what_the_plan_runs():
+    batch = metric_table(ConstraintSchema(), {"serving_batch", "training"})
+    assert [a.metric for a in batch.alarms] == [DRIFT.name]
+    assert not metric_table(ConstraintSchema(), {"serving_batch"}).alarms
+
+
+def test_structured_log_sampling_scales_with_the_stated_rate():
+    assert metric_table(ConstraintSchema(throughput_rps=3000), SERVING_AND_TRAINING).sample_every == 60
+    assert metric_table(ConstraintSchema(throughput_rps=20), SERVING_AND_TRAINING).sample_every == 1
+
+
+def test_every_alarm_is_rendered_on_every_cloud_and_in_the_runbook():
+    table = metric_table(ConstraintSchema(sla_latency_ms=80, throughput_rps=3000), SERVING_AND_TRAINING)
+    runbook = runbook_md("Fraud", table, "aws")
+    for cloud in ("aws", "gcp", "azure"):
+        hcl = render_alarms(cloud, table)
+        for alarm in table.alarms:
+            assert f'"{alarm.key}"' in hcl, (cloud, alarm.key)
+            assert f"docs/runbook.md#{alarm.key.replace('_', '-')}" in hcl
+    for alarm in table.alarms:
+        assert f"\n## {alarm.key.replace('_', '-')}\n" in runbook
+    aws = render_alarms("aws", table)
+    assert f'metric_name        = "{LATENCY.name}"' in aws and f'metric_name = "{PREDICTIONS.name}"' in aws
+    assert 'local.environment == "prod" ? 1 : 0' in aws  # production-only alarms
