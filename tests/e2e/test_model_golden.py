@@ -64,7 +64,13 @@ def test_golden_run_with_scripted_model_answers(model_stack, settings) -> None:
         for c in by_model:
             assert c["provider"]["model"] == "claude-sonnet-4-6"
             assert c["provider"]["input_tokens"] > 0 and c["prompt_pack_hash"]
-        assert model.calls.get("record_constraints") == 1 and model.calls.get("choose_pattern", 0) >= 5
+        # the model picks wherever a capability has two or more open (buildable, eligible) candidates
+        from amp_contracts import Plan
+
+        from services.planner.nodes import open_candidates
+
+        choices = sum(1 for c in Plan.model_validate(final["plan"]).components if len(open_candidates(c)) >= 2)
+        assert model.calls.get("record_constraints") == 1 and model.calls.get("choose_pattern", 0) >= choices >= 1
         assert all(r.headers.get("authorization") or r.headers.get("x-api-key") for r in server.requests)
 
         async def usage() -> list[asyncpg.Record]:
