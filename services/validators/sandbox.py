@@ -268,6 +268,25 @@ def _tool_dirs(argv: list[str]) -> list[str]:
     return []
 
 
+def limited_command(argv: list[str], *, cwd: Path, home: Path, memory_mb: int, cpu_s: int,
+                    env: dict[str, str] | None = None, readonly: list[Path] | None = None,
+                    writable: list[Path] | None = None, extra_ro: list[str] | None = None,
+                    etc_dir: Path | None = None) -> tuple[list[str], dict[str, str], str]:
+    """(argv, environment, isolation label) of `argv` under limits, and under bubblewrap where available.
+
+    `cpu_s` 0 sets no CPU-time limit (a long-lived worker bounds each request's wall time instead).
+    """
+    limited = [sys.executable, "-S", "-c", _TRAMPOLINE, str(memory_mb * 1024 * 1024), str(cpu_s), *argv]
+    found = iso.isolation()
+    if not found.available:
+        return [*no_network_prefix(), *limited], scrubbed_env(home, env), ""
+    prefix = iso.bwrap_argv(found.bwrap, flags=found.flags, cwd=str(cwd), env=scrubbed_env(home, env, tmp="/tmp"),
+                            ro=[*(str(p) for p in readonly or [cwd]), *_tool_dirs(argv), *(extra_ro or [])],
+                            binds=[(str(p), str(p)) for p in [home, *(writable or [])]],
+                            ro_at=iso.etc_files(etc_dir or home.parent / ".etc"), tmpfs=[("/tmp", TMP_TMPFS_MB << 20)])
+    return [*prefix, *limited], {}, found.label
+
+
 def run_limited(argv: list[str], *, cwd: Path, home: Path, timeout_s: float,
                 memory_mb: int = DEFAULT_MEMORY_MB, env: dict[str, str] | None = None,
                 stdin: str | None = None, readonly: list[Path] | None = None,
@@ -278,16 +297,8 @@ def run_limited(argv: list[str], *, cwd: Path, home: Path, timeout_s: float,
     bubblewrap they are only advisory and the tool runs with rlimits and, if possible, no network.
     """
     cpu_s = int(timeout_s) + 1 if timeout_s > 0 else 0
-    limited = [sys.executable, "-S", "-c", _TRAMPOLINE, str(memory_mb * 1024 * 1024), str(cpu_s), *argv]
-    found = iso.isolation()
-    if found.available:
-        prefix = iso.bwrap_argv(found.bwrap, flags=found.flags, cwd=str(cwd), env=scrubbed_env(home, env, tmp="/tmp"),
-                                ro=[*(str(p) for p in readonly or [cwd]), *_tool_dirs(argv), *(extra_ro or [])],
-                                binds=[(str(p), str(p)) for p in [home, *(writable or [])]],
-                                ro_at=iso.etc_files(home.parent / ".etc"), tmpfs=[("/tmp", TMP_TMPFS_MB << 20)])
-        full, child_env, label = [*prefix, *limited], {}, found.label
-    else:
-        full, child_env, label = [*no_network_prefix(), *limited], scrubbed_env(home, env), ""
+    full, child_env, label = limited_command(argv, cwd=cwd, home=home, memory_mb=memory_mb, cpu_s=cpu_s, env=env,
+                                             readonly=readonly, writable=writable, extra_ro=extra_ro)
     started = time.monotonic()
     proc = subprocess.Popen(full, cwd=cwd, env=child_env,
                             stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,

@@ -19,15 +19,13 @@ import logging
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from .. import isolation as iso
-from ..sandbox import _TRAMPOLINE, no_network_prefix, scrubbed_env
+from ..sandbox import limited_command
 
 log = logging.getLogger("amp.validators.checkov")
 
@@ -92,20 +90,11 @@ class CheckovWorker:
         self._lock = threading.Lock()
 
     def _start(self, timeout_s: float) -> None:
-        argv = [sys.executable, "-S", "-c", _TRAMPOLINE, str(MEMORY_MB << 20), "0",
-                str(self.python), "-c", _WORKER]
-        found = iso.isolation()
-        env = {"PYTHONUNBUFFERED": "1", "LOG_LEVEL": "ERROR"}
-        if found.available:
-            prefix = iso.bwrap_argv(found.bwrap, flags=found.flags, cwd="/", env=scrubbed_env(self.home, env, tmp="/tmp"),
-                                    ro=[str(self.root), str(self.python.parent.parent)],
-                                    binds=[(str(self.home), str(self.home))],
-                                    ro_at=iso.etc_files(self.home.parent / f"{self.home.name}.etc"),
-                                    tmpfs=[("/tmp", 256 << 20)])
-            full, child_env, self.label = [*prefix, *argv], {}, found.label
-        else:
-            full, child_env = [*no_network_prefix(), *argv], scrubbed_env(self.home, env)
-            self.label = "limits only (memory; no sandbox on this host)"
+        full, child_env, label = limited_command(
+            [str(self.python), "-c", _WORKER], cwd=Path("/"), home=self.home, memory_mb=MEMORY_MB, cpu_s=0,
+            env={"PYTHONUNBUFFERED": "1", "LOG_LEVEL": "ERROR"}, readonly=[self.root],
+            etc_dir=self.home.parent / f"{self.home.name}.etc")
+        self.label = label or "limits only (memory; no sandbox on this host)"
         # bubblewrap's --die-with-parent follows the *thread* that started it: started from a
         # check's pool thread, the worker would die with that thread after one scan.
         self.proc = _SPAWNER.submit(subprocess.Popen, full, env=child_env, cwd="/", stdin=subprocess.PIPE,

@@ -19,6 +19,7 @@ import re
 import shutil
 import sys
 import threading
+from functools import cache
 from pathlib import Path
 
 from ..report import Finding, ToolResult
@@ -33,20 +34,13 @@ _LINE = re.compile(r"^(?P<path>[^:\n]+\.pyi?):(?P<line>\d+):(?:\d+:)? (?P<sev>er
                    r"(?:  \[(?P<code>[a-z0-9-]+)\])?$")
 
 
-_pruned = threading.Lock()
-_pruned_once: list[bool] = []
-
-
+@cache
 def _prune(root: Path) -> None:
     """Caches of processes that have ended are removed (once per process), so restarts do not pile them up."""
-    with _pruned:
-        if _pruned_once:
-            return
-        _pruned_once.append(True)
-        for child in root.glob("*-*") if root.is_dir() else ():
-            pid = child.name.split("-", 1)[0]
-            if pid.isdigit() and int(pid) != os.getpid() and not Path(f"/proc/{pid}").exists():
-                shutil.rmtree(child, ignore_errors=True)
+    for child in root.glob("*-*") if root.is_dir() else ():
+        pid = child.name.split("-", 1)[0]
+        if pid.isdigit() and int(pid) != os.getpid() and not Path(f"/proc/{pid}").exists():
+            shutil.rmtree(child, ignore_errors=True)
 
 
 def _cache_dir() -> str:
