@@ -12,7 +12,7 @@ import logging
 import uuid
 from datetime import timedelta
 
-from amp_contracts import ConflictError, Envelope, GateExpire, GateWaiting, PolicyEvaluated, Subjects
+from amp_contracts import ConflictError, Envelope, GateExpire, GateWaiting, PolicyEvaluated, Subjects, envelope_of
 from amp_runtime import outbox, store
 from amp_runtime.agent import Deps
 from amp_runtime.bus import publish
@@ -97,7 +97,7 @@ async def sweep_gates(deps: Deps) -> None:
 
 async def _publish_gate(deps: Deps, row: dict, kind: str) -> None:
     gate = row.get("gate") or {}
-    env = Envelope[GateExpire](project_id=row["project_id"], decision_set_id=row["id"],
+    env = envelope_of(GateExpire)(project_id=row["project_id"], decision_set_id=row["id"],
                                run_id=str(uuid.uuid5(uuid.UUID(row["id"]), "run")),
                                payload=GateExpire(interrupt_id=gate.get("interrupt_id"), kind=kind))
     await publish(deps.js, Subjects.GATE_EXPIRE, env.model_dump_json().encode(),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from amp_runtime.graphs import inline
 from amp_runtime.providers import DeterministicProvider
 from langgraph.graph import END, START, StateGraph
 from langgraph.types import interrupt
@@ -28,7 +29,7 @@ def build_graph(checkpointer: Any = None, llm: nodes.Llm | None = None) -> Any:
         return await nodes.process_approval_feedback(state, asker)
 
     g = StateGraph(CodegenState)
-    g.add_node("gate_hitl", gate_hitl)
+    g.add_node("gate_hitl", inline(gate_hitl))
     g.add_node("process_approval_feedback", process_approval_feedback)
     g.add_node("codegen", codegen)
     g.add_edge(START, "gate_hitl")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from amp_runtime.graphs import inline
 from amp_runtime.providers import DeterministicProvider
 from langgraph.graph import END, START, StateGraph
 
@@ -20,7 +21,7 @@ def build_graph(checkpointer: Any = None, llm: nodes.Llm | None = None) -> Any:
 
     g = StateGraph(CriticsState)
     g.add_node("critic_tech", critic_tech)
-    g.add_node("critic_cost", nodes.critic_cost)
+    g.add_node("critic_cost", inline(nodes.critic_cost))
     g.add_edge(START, "critic_tech")
     g.add_conditional_edges("critic_tech", nodes.route_after_tech, {"end": END, "critic_cost": "critic_cost"})
     g.add_edge("critic_cost", END)

@@ -32,6 +32,7 @@ from amp_contracts import (
     PolicyBlocked,
     Subjects,
     ValidationFailed,
+    envelope_of,
 )
 from amp_domain.access import four_eyes_refuses
 from amp_domain.redaction import redact, redact_text
@@ -105,7 +106,7 @@ async def submit_constraints(u: Unit, project_id: str, body: ConstraintsSubmit, 
                                          input_constraints=body.constraints,
                                          parent_id=parent["id"] if parent else None, submitted_by=user_id)
     run_id = _run_id(ds)
-    env = Envelope[IntakeRequested](project_id=project_id, decision_set_id=ds["id"], run_id=run_id, user_id=user_id,
+    env = envelope_of(IntakeRequested)(project_id=project_id, decision_set_id=ds["id"], run_id=run_id, user_id=user_id,
                                     payload=IntakeRequested(text=body.text, constraints=body.constraints,
                                                             parent_decision_set_id=parent["id"] if parent else None))
     await _enqueue(u, Subjects.INTAKE_REQUESTED, env, f"intake-requested:{ds['id']}")
@@ -133,7 +134,7 @@ async def answer(u: Unit, ds_id: str, body: AnswersSubmit, access: Access) -> di
         raise GateClosed(str(e)) from None
     await _enqueue_transition(u, row)
     await store.insert_answer(conn, ds["project_id"], ds_id, interrupt_id, body.answers, body.text)
-    env = Envelope[IntakeAnswered](project_id=ds["project_id"], decision_set_id=ds_id, run_id=_run_id(ds),
+    env = envelope_of(IntakeAnswered)(project_id=ds["project_id"], decision_set_id=ds_id, run_id=_run_id(ds),
                                    user_id=access.user_id,
                                    payload=IntakeAnswered(interrupt_id=interrupt_id, answers=body.answers,
                                                           text=body.text))
@@ -167,7 +168,7 @@ async def approve(u: Unit, ds_id: str, body: Approve, access: Access) -> dict[st
     approval = await store.insert_approval(conn, ds["project_id"], ds_id, body.status, body.comment, body.by,
                                            waivers)
     gate = ds.get("gate") or {}
-    env = Envelope[GateDecided](project_id=ds["project_id"], decision_set_id=ds_id, run_id=_run_id(ds), user_id=by,
+    env = envelope_of(GateDecided)(project_id=ds["project_id"], decision_set_id=ds_id, run_id=_run_id(ds), user_id=by,
                                 payload=GateDecided(interrupt_id=gate.get("interrupt_id"), status=body.status,
                                                     comment=body.comment, by=body.by, waivers=body.waivers))
     await _enqueue(u, Subjects.GATE_DECIDED, env, f"gate-decided:{approval['id']}")

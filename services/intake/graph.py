@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from amp_runtime.graphs import inline
 from amp_runtime.providers import DeterministicProvider
 from langgraph.graph import END, START, StateGraph
 from langgraph.types import interrupt
@@ -31,11 +32,11 @@ def build_graph(checkpointer: Any = None, llm: nodes.Llm | None = None) -> Any:
 
     g = StateGraph(IntakeState)
     g.add_node("intake_extract", intake_extract)
-    g.add_node("coverage_check", nodes.coverage_check)
+    g.add_node("coverage_check", inline(nodes.coverage_check))
     g.add_node("adaptive_questions", adaptive_questions)
-    g.add_node("gate_user_input", gate_user_input)
-    g.add_node("apply_answers", nodes.apply_user_answers)
-    g.add_node("finalize", nodes.finalize)
+    g.add_node("gate_user_input", inline(gate_user_input))
+    g.add_node("apply_answers", inline(nodes.apply_user_answers))
+    g.add_node("finalize", inline(nodes.finalize))
     g.add_edge(START, "intake_extract")
     g.add_edge("intake_extract", "coverage_check")
     g.add_conditional_edges("coverage_check", nodes.needs_questions, ["finalize", "adaptive_questions"])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from amp_runtime.graphs import inline
 from langgraph.graph import END, START, StateGraph
 
 from .nodes import policy_eval
@@ -12,7 +13,7 @@ from .state import PolicyState
 
 def build_graph(checkpointer: Any = None) -> Any:
     g = StateGraph(PolicyState)
-    g.add_node("policy_eval", policy_eval)
+    g.add_node("policy_eval", inline(policy_eval))
     g.add_edge(START, "policy_eval")
     g.add_edge("policy_eval", END)
     return g.compile(checkpointer=checkpointer)

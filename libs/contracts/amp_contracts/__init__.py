@@ -5,7 +5,8 @@ Importable alone (pydantic only) so that outside subscribers can read the bus.
 
 from .bus import (PAYLOADS, SCHEMA_VERSION, STREAM, CodegenCompleted, CritiqueCompleted,
                   Envelope, GateDecided, GateExpire, IntakeAnswered, IntakeCompleted, IntakeRequested,
-                  PlanProposed, PlanRevise, PolicyEvaluated, RunCompleted, Subjects, envelope_type)
+                  PlanProposed, PlanRevise, PolicyEvaluated, RunCompleted, Subjects, envelope_of,
+                  envelope_type)
 from .constraints import (DATA_CLASS_ORDER, FIELD_LABELS, Assumption, Conflict, ConstraintSchema, Coverage, Question, Span)
 from .cost import CostEstimate, CostItem
 from .diff import DiffSummary

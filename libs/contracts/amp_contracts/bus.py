@@ -162,6 +162,20 @@ PAYLOADS: dict[str, type[BaseModel]] = {
     Subjects.RUN_COMPLETED: RunCompleted,
 }
 
+def envelope_of(payload: type[BaseModel]) -> type[Envelope[Any]]:
+    """The envelope model of a payload type, built once.
+
+    Pydantic keeps parametrised generics in a weak cache: one no caller holds on to is collected
+    and rebuilt on the next `Envelope[X]`, a schema build of milliseconds on every message."""
+    model = _ENVELOPES.get(payload)
+    if model is None:
+        model = _ENVELOPES[payload] = Envelope[payload]  # type: ignore[valid-type]
+    return model
+
+
+_ENVELOPES: dict[type[BaseModel], type[Envelope[Any]]] = {}
+
+
 def envelope_type(subject: str) -> type[Envelope[Any]]:
     """The concrete envelope model of a subject, for validation at the consumer."""
-    return Envelope[PAYLOADS[subject]]  # type: ignore[valid-type]
+    return envelope_of(PAYLOADS[subject])

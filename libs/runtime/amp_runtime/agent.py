@@ -32,6 +32,7 @@ from amp_contracts import (
     RunCompleted,
     RunError,
     Subjects,
+    envelope_of,
     envelope_type,
     step_for,
     steps_of,
@@ -385,7 +386,7 @@ async def _record_dead_letter(deps: Deps, service: str, route: Route, data: byte
         events = _transition(row) + await store.insert_events(conn, new, key, None)
         outgoing = await enqueue_events(conn, events, key)
         if permanent:
-            ended = Envelope[RunCompleted](project_id=project_id, decision_set_id=ds_id, run_id=run_id,
+            ended = envelope_of(RunCompleted)(project_id=project_id, decision_set_id=ds_id, run_id=run_id,
                                            payload=RunCompleted(version=row["version"], status="failed"))
             outgoing.append(await outbox.enqueue(conn, project_id, Subjects.RUN_COMPLETED, f"run-failed:{ds_id}",
                                                  ended.model_dump_json().encode(), ds_id))

@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from amp_contracts import CardDraft, Envelope, Event, ReasonCard
+from amp_contracts import CardDraft, Envelope, Event, ReasonCard, envelope_of
 
 from .telemetry import current_traceparent
 
@@ -44,7 +44,7 @@ def card_events(env: Envelope, cards: list[ReasonCard], decision_set_id: str | N
 def forward(env: Envelope, payload: Any, *, decision_set_id: str | None = None, run_id: str | None = None,
             key: str = "") -> Envelope:
     """The next message of the chain, carrying the routing fields of the one that caused it."""
-    return Envelope[type(payload)](project_id=env.project_id, decision_set_id=decision_set_id or env.decision_set_id,
+    return envelope_of(type(payload))(project_id=env.project_id, decision_set_id=decision_set_id or env.decision_set_id,
                                    run_id=run_id or env.run_id, idempotency_key=key,
                                    traceparent=current_traceparent() or env.traceparent, user_id=env.user_id,
                                    payload=payload)

@@ -19,10 +19,12 @@ process build an arbitrary object.
 from __future__ import annotations
 
 import enum
+import functools
 import importlib
 import pkgutil
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, TypeVar
 
 import amp_contracts
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
@@ -56,6 +58,24 @@ def step_cards(left: list[Any] | None, right: list[Any] | None) -> list[Any]:
     if right is None:
         return []
     return [*(left or []), *right]
+
+
+_S = TypeVar("_S")
+_O = TypeVar("_O")
+
+
+def inline(node: Callable[[_S], _O]) -> Callable[[_S], Awaitable[_O]]:
+    """A pure, quick node run on the event loop instead of a worker thread.
+
+    LangGraph runs a plain function node on a thread pool when the graph runs async: a thread
+    hand-off per node that costs more than what these nodes compute (rules over the state, an
+    interrupt). Nodes that call a model stay async of their own; nothing blocking goes here."""
+
+    @functools.wraps(node)
+    async def run(state: _S) -> _O:
+        return node(state)
+
+    return run
 
 
 @dataclass

@@ -48,6 +48,13 @@ async def enqueue(conn: asyncpg.Connection, project_id: str, subject: str, msg_i
     return Outgoing(oid, subject, msg_id, body)
 
 
+async def enqueue_many(conn: asyncpg.Connection, project_id: str,
+                       rows: list[tuple[str, str, bytes, str | None]]) -> list[Outgoing]:
+    """`enqueue` for several (subject, message id, body, decision set) rows, in one round trip, in order."""
+    ids = await store.add_outbox_many(conn, project_id, rows, WRITER_GRACE_S)
+    return [Outgoing(oid, subject, msg_id, body) for oid, (subject, msg_id, body, _) in zip(ids, rows, strict=True)]
+
+
 async def send(pool: asyncpg.Pool, js: JetStreamContext, items: list[Outgoing]) -> bool:
     """Publish what a transaction just committed, in order; on a failure the relay sends the rest later.
 

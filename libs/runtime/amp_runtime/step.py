@@ -184,10 +184,10 @@ async def _commit(pool: asyncpg.Pool, service: str, node: str, env: Envelope, ke
         if not await store.insert_run(conn, key, env.project_id, env.decision_set_id, service, node, output,
                                       duration_ms):
             raise _AlreadyDone()
-        outgoing = await enqueue_events(conn, events, key)
-        for i, (subject, body) in enumerate(messages):
-            outgoing.append(await outbox.enqueue(conn, env.project_id, subject, f"{key}:{i}", _json(body),
-                                                 body.get("decision_set_id") or env.decision_set_id))
+        outgoing = await outbox.enqueue_many(conn, env.project_id, [
+            *((subject, msg_id, body, ds) for ds, subject, msg_id, body in _event_batches(events, key)),
+            *((subject, f"{key}:{i}", _json(body), body.get("decision_set_id") or env.decision_set_id)
+              for i, (subject, body) in enumerate(messages))])
     return StepRecord(key=key, events=events, messages=messages, replayed=False, outgoing=outgoing)
 
 
@@ -217,8 +217,10 @@ def _event_batches(events: list[Event], key: str) -> list[tuple[str, str, str, b
 
 async def enqueue_events(conn: asyncpg.Connection, events: list[Event], key: str) -> list[outbox.Outgoing]:
     """The event batches of a transaction, as outbox rows of that transaction."""
-    return [await outbox.enqueue(conn, events[0].project_id, subject, msg_id, body, ds)
-            for ds, subject, msg_id, body in _event_batches(events, key)]
+    if not events:
+        return []
+    return await outbox.enqueue_many(conn, events[0].project_id, [
+        (subject, msg_id, body, ds) for ds, subject, msg_id, body in _event_batches(events, key)])
 
 
 async def publish_events(js: JetStreamContext, events: list[Event], key: str) -> None:

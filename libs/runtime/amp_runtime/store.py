@@ -359,12 +359,14 @@ async def insert_events(conn: asyncpg.Connection, events: list[Event], step_key:
     if not events:
         return []
     ds_ids = sorted({e.decision_set_id for e in events})
-    counts: dict[str, int] = {}
-    for ds in ds_ids:  # one lock order for every writer: no deadlock between two multi-set steps
-        count = await conn.fetchval("SELECT event_count FROM decision_sets WHERE id = $1 FOR UPDATE", uuid.UUID(ds))
-        if count is None:
+    # One statement locks them all, in id order (rows are locked after the sort): one lock order for
+    # every writer, so no deadlock between two multi-set steps.
+    counts: dict[str, int] = {str(r["id"]): r["event_count"] for r in await conn.fetch(
+        "SELECT id, event_count FROM decision_sets WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE",
+        [uuid.UUID(d) for d in ds_ids])}
+    for ds in ds_ids:
+        if ds not in counts:
             raise NotFound(f"decision set {ds} not found")
-        counts[ds] = count
     seen = {(str(r["decision_set_id"]), r["node_name"], r["type"], r["seq"]): r for r in await conn.fetch(
         "SELECT id, ts, seq, number, decision_set_id, node_name, type, trace_id FROM events "
         "WHERE step_key = $1 AND decision_set_id = ANY($2::uuid[])", step_key, [uuid.UUID(d) for d in ds_ids])}
@@ -375,20 +377,23 @@ async def insert_events(conn: asyncpg.Connection, events: list[Event], step_key:
         numbers[i] = counts[e.decision_set_id]
     if fresh:
         here = current_trace_id()
-        rows = await conn.fetch(
-            "INSERT INTO events (project_id, decision_set_id, run_id, node_name, type, step_key, seq, checkpoint_id, "
-            "data, ts, number, user_id, trace_id) SELECT p, d, r, n, t, $6, s, $7, x, ts, num, usr, tr FROM "
-            "unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $8::int[], $9::jsonb[], "
+        touched = sorted({e.decision_set_id for _, e in fresh})
+        rows = await conn.fetch(  # the rows and the decision sets' new counts in one statement
+            "WITH ins AS (INSERT INTO events (project_id, decision_set_id, run_id, node_name, type, step_key, seq, "
+            "checkpoint_id, data, ts, number, user_id, trace_id) SELECT p, d, r, n, t, $6, s, $7, x, ts, num, usr, tr "
+            "FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $8::int[], $9::jsonb[], "
             "$10::timestamptz[], $11::bigint[], $12::text[], $13::text[]) WITH ORDINALITY "
-            "AS u(p, d, r, n, t, s, x, ts, num, usr, tr, o) ORDER BY o RETURNING id, ts, seq, number, trace_id",
+            "AS u(p, d, r, n, t, s, x, ts, num, usr, tr, o) ORDER BY o RETURNING id, ts, seq, number, trace_id), "
+            "cnt AS (UPDATE decision_sets SET event_count = c.n FROM unnest($14::uuid[], $15::bigint[]) AS c(id, n) "
+            "WHERE decision_sets.id = c.id) "
+            "SELECT * FROM ins",
             [uuid.UUID(e.project_id) for _, e in fresh], [uuid.UUID(e.decision_set_id) for _, e in fresh],
             [e.run_id for _, e in fresh], [e.node_name for _, e in fresh], [e.type for _, e in fresh], step_key,
             checkpoint_id, [i for i, _ in fresh], [e.data for _, e in fresh], [e.ts for _, e in fresh],
-            [numbers[i] for i, _ in fresh], [e.user_id for _, e in fresh], [e.trace_id or here for _, e in fresh])
+            [numbers[i] for i, _ in fresh], [e.user_id for _, e in fresh], [e.trace_id or here for _, e in fresh],
+            [uuid.UUID(d) for d in touched], [counts[d] for d in touched])
         for r in rows:
             seen[(events[r["seq"]].decision_set_id, events[r["seq"]].node_name, events[r["seq"]].type, r["seq"])] = r
-        for ds in {e.decision_set_id for _, e in fresh}:
-            await conn.execute("UPDATE decision_sets SET event_count = $2 WHERE id = $1", uuid.UUID(ds), counts[ds])
     out = []
     for i, ev in enumerate(events):
         r = seen[(ev.decision_set_id, ev.node_name, ev.type, i)]
@@ -501,6 +506,23 @@ async def add_outbox(conn: asyncpg.Connection, project_id: str, subject: str, ms
         "VALUES ($1, $2, $3, $4, $5, now() + make_interval(secs => $6)) RETURNING id",
         uuid.UUID(project_id), uuid.UUID(decision_set_id) if decision_set_id else None, subject, msg_id, body,
         relay_after_s)
+
+
+async def add_outbox_many(conn: asyncpg.Connection, project_id: str,
+                          rows: list[tuple[str, str, bytes, str | None]], relay_after_s: float = 0.0) -> list[int]:
+    """`add_outbox` for several (subject, message id, body, decision set) rows in one statement; the
+    ids come back in the rows' order."""
+    if not rows:
+        return []
+    recs = await conn.fetch(
+        "INSERT INTO outbox (project_id, decision_set_id, subject, msg_id, body, next_attempt_at) "
+        "SELECT $1, d, s, m, b, now() + make_interval(secs => $6) "
+        "FROM unnest($2::uuid[], $3::text[], $4::text[], $5::bytea[]) WITH ORDINALITY AS u(d, s, m, b, o) "
+        "ORDER BY o RETURNING id, msg_id",
+        uuid.UUID(project_id), [uuid.UUID(d) if d else None for _, _, _, d in rows], [s for s, _, _, _ in rows],
+        [m for _, m, _, _ in rows], [b for _, _, b, _ in rows], relay_after_s)
+    ids = {r["msg_id"]: r["id"] for r in recs}
+    return [ids[m] for _, m, _, _ in rows]
 
 
 async def claim_outbox(conn: asyncpg.Connection, limit: int = 100) -> list[dict[str, Any]]:
