@@ -6,6 +6,7 @@ Pure functions of their inputs (no I/O): the bus handler and the sender call the
     policy-update                           ──▶ plan.ready          planning (the gate opens next)
     gate-waiting {gate: intake|pre-codegen} ──▶ gate.waiting        waiting_intake | waiting_approval
     gate-waiting {gate: budget}             ──▶ budget.paused       paused_budget
+    gate-waiting {gate: error}              ──▶ (none: a stopped run; its run-error is the run.error)
     gate-reminder                           ──▶ gate.reminder       waiting_approval
     gate-stale                              ──▶ gate.expired        stale
     run-error                               ──▶ run.error           failed
@@ -42,7 +43,12 @@ def webhook_types(ev: Event) -> list[str]:
     if ev.type == "policy-update":
         return ["plan.ready"]
     if ev.type == "gate-waiting":
-        return ["budget.paused"] if ev.data.get("gate") == "budget" else ["gate.waiting"]
+        gate = ev.data.get("gate")
+        if gate == "budget":
+            return ["budget.paused"]
+        # a run stopped on an error (`stalled`) waits on no person's decision: the run-error that comes
+        # with it is its webhook. Only the gates a person answers are gate.waiting.
+        return ["gate.waiting"] if gate in ("intake", "pre-codegen") else []
     return {"gate-reminder": ["gate.reminder"], "gate-stale": ["gate.expired"], "run-error": ["run.error"],
             "run-complete": ["run.complete"]}.get(ev.type, [])
 
