@@ -35,6 +35,10 @@ from .schemas import SecretRotate, WebhookCreate, WebhookPatch
 router = APIRouter(tags=["webhooks"])
 #: Where an idempotency record keeps the SHA-256 of the secret it answered with (never the secret).
 SECRET_DIGEST = "secret_sha256"
+#: How a create or rotate is replayed (both OpenAPI descriptions say it).
+REPLAY_NOTE = ("A repeat with the same `Idempotency-Key` gets the same answer, the same secret included, while that "
+               "secret is still the subscription's; the secret is not stored with the key, so once it has been "
+               "rotated again (or the subscription deleted) the repeat answers 409 without it.")
 
 
 def _deps(request: Request):
@@ -103,7 +107,8 @@ async def event_types(who: Principal = Depends(caller)) -> dict[str, Any]:
 
 @router.post("/projects/{project_id}/webhooks", status_code=201,
              summary="Subscribe a URL to a project's events; the answer carries the signing secret, once",
-             operation_id="createWebhook", dependencies=[Depends(idempotency_key)], **typed(api.WebhookWithSecret))
+             operation_id="createWebhook", dependencies=[Depends(idempotency_key)], description=REPLAY_NOTE,
+             **typed(api.WebhookWithSecret))
 async def create_webhook(request: Request, body: WebhookCreate,
                          project: dict = Depends(owner_of_project)) -> JSONResponse:
     await _check_url(request, body.url)
@@ -153,7 +158,7 @@ async def delete_webhook(request: Request, webhook_id: str, project: dict = Depe
 
 @router.post("/projects/{project_id}/webhooks/{webhook_id}/rotate-secret",
              summary="A new signing secret (shown once); the current one keeps signing during the overlap",
-             operation_id="rotateWebhookSecret", dependencies=[Depends(idempotency_key)],
+             operation_id="rotateWebhookSecret", dependencies=[Depends(idempotency_key)], description=REPLAY_NOTE,
              **typed(api.WebhookWithSecret))
 async def rotate_secret(request: Request, webhook_id: str, body: SecretRotate | None = None,
                         project: dict = Depends(owner_of_project)) -> JSONResponse:
