@@ -371,11 +371,13 @@ async def test_budget_warning_once_per_budget(http, settings, receiver) -> None:
 
 # --- a batch that cannot (all) be delivered ---------------------------------------------------
 
-async def emit_batch(settings, project: str, events: list[tuple[str, dict]]) -> list[Event]:
-    """Several events of one new decision set, recorded and published as one step's batch."""
+async def emit_batch(settings, project: str, events: list[tuple[str, dict]], status: str | None = None) -> list[Event]:
+    """Several events of one new decision set (in `status`), recorded and published as one step's batch."""
     async with open_deps(settings, "test") as deps:
         async with deps.pool.acquire() as conn, conn.transaction():
             ds = (await store.create_decision_set(conn, project, requirements="x"))["id"]
+            if status is not None:
+                await store.update_decision_set(conn, ds, {"status": status})
             recorded = await store.insert_events(conn, [
                 Event(type=t, project_id=project, decision_set_id=ds, run_id="test", node_name="test_node", data=d)
                 for t, d in events], uuid.uuid4().hex, None)
@@ -418,10 +420,11 @@ async def test_a_stopped_runs_gate_error_sends_only_its_run_error(http, settings
         ("reason-card", {"summary": "kept failing"}),
         ("run-error", {"code": "unavailable", "node_name": "planner", "message": "db down"}),
         ("gate-waiting", {"gate": "error", "message": "the run is stopped"}),
-    ])
+    ], status="stalled")
     [req] = await wait_for("/stopped", 1, receiver)
     payload = verify(hook["secret"], req)
     assert payload["type"] == "run.error" and payload["data"]["error_code"] == "unavailable"
+    assert payload["data"]["status"] == "stalled"
     [log] = settled(http, project, hook["id"])
     assert log["event_type"] == "run.error" and log["state"] == "delivered"
     info = await consumer_settles(settings)

@@ -292,3 +292,10 @@ def test_every_gate_that_becomes_a_webhook_builds_a_valid_payload() -> None:
         ev = event("gate-waiting", {"gate": gate})
         for wtype in webhook_types(ev):
             WebhookPayload.model_validate_json(encode(build_payload(wtype, ev, DS_ROW, "http://x")))
+
+
+def test_run_error_of_a_stopped_run_says_stalled() -> None:
+    ev = event("run-error", {"code": "stalled", "node_name": "planner"})
+    assert build_payload("run.error", ev, {**DS_ROW, "status": "stalled"}, "http://x").data.status == "stalled"
+    assert build_payload("run.error", ev, {**DS_ROW, "status": "failed"}, "http://x").data.status == "failed"
+    assert build_payload("run.error", ev, None, "http://x").data.status == "failed"
