@@ -7,6 +7,8 @@ A dead letter is kept in the database with its reason and the original message (
 to `amp.dlq.<service>` for subscribers). Replaying one publishes the message again under a new
 message id, through the outbox: a stopped (`stalled`) decision set resumes from it; one that has
 ended stays ended (nothing reopens a finished decision set), so its message is not replayed.
+A dead letter of the webhooks service (an event batch whose deliveries could not be recorded)
+is published again on its subject whatever its decision set's status: it reports what happened.
 """
 
 from __future__ import annotations
@@ -83,7 +85,8 @@ async def replay(request: Request, dl_id: int = DeadLetterId, who: Principal = D
 async def _replay(u: Unit, dl_id: int, access: Access | None) -> dict[str, Any]:
     row = await store.get_dead_letter(u.conn, dl_id)
     ds_id = row.get("decision_set_id")
-    ds = await store.find_decision_set(u.conn, str(ds_id)) if ds_id else None
+    # a webhooks dead letter is a batch of events that already happened: sent again whatever the run's status
+    ds = await store.find_decision_set(u.conn, str(ds_id)) if ds_id and row["service"] != "webhooks" else None
     if ds is not None and ds["status"] == "stalled" and access is not None:
         await commands.resume(u, str(ds_id), access)  # the parked message is this one: resuming sends it
     elif ds is not None and lifecycle.is_terminal(ds["status"]):

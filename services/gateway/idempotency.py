@@ -8,7 +8,9 @@ so a crash cannot leave one without the other. The key is guarded by a transacti
 advisory lock taken without waiting:
 
 - the first request with a key runs the command and stores its response (errors included);
-- a repeat gets the stored status, body and headers, marked `Idempotent-Replayed: true`;
+- a repeat gets the stored status, body and headers, marked `Idempotent-Replayed: true`
+  (a command may keep less than its answer, and rebuild the rest on a replay: a webhook secret
+  is never stored here, see `webhooks.py`);
 - a repeat while the first is still running gets 409 (retry after a second);
 - the key with a different body gets 422;
 - keys are scoped to the caller (the signed-in user) and the route, and expire
@@ -66,7 +68,12 @@ async def connection(pool: asyncpg.Pool, timeout_s: float) -> AsyncIterator[asyn
         await pool.release(conn)
 
 
-async def command(request: Request, body: Any, status_code: int, run: Callable[[Unit], Awaitable[Any]]) -> JSONResponse:
+async def command(request: Request, body: Any, status_code: int, run: Callable[[Unit], Awaitable[Any]], *,
+                  stored: Callable[[Any], Any] | None = None,
+                  replayed: Callable[[Unit, Any], Awaitable[Any]] | None = None) -> JSONResponse:
+    """Run `run` as a command. `stored` trims a successful answer before it is kept for replays (what
+    must not be stored, such as a secret); `replayed` rebuilds the answer a replay returns from what
+    was kept (it may refuse with an error of its own, which is returned and not stored)."""
     deps = request.app.state.deps
     key = request.headers.get("Idempotency-Key")
     if key is not None:
@@ -89,7 +96,10 @@ async def command(request: Request, body: Any, status_code: int, run: Callable[[
             if seen is not None:
                 if seen["request_hash"] != digest:
                     raise IdempotencyKeyReused("Idempotency-Key was already used with a different request body")
-                return JSONResponse(seen["response"], status_code=seen["status_code"],
+                answer = seen["response"]
+                if replayed is not None and seen["status_code"] < 400:
+                    answer = jsonable_encoder(await replayed(unit, answer))
+                return JSONResponse(answer, status_code=seen["status_code"],
                                     headers={**seen["headers"], "Idempotent-Replayed": "true"})
         try:
             async with conn.transaction():  # a savepoint: a refused command leaves nothing but its stored answer
@@ -101,8 +111,10 @@ async def command(request: Request, body: Any, status_code: int, run: Callable[[
             response = error_response(e.http_status, e.body())
         if key is not None:
             headers = {h: response.headers[h] for h in REPLAYED_HEADERS if h in response.headers}
+            kept = json.loads(bytes(response.body))
+            if stored is not None and response.status_code < 400:
+                kept = stored(kept)
             await store.put_idempotent_response(conn, caller, route, key, digest, response.status_code,
-                                                json.loads(bytes(response.body)), headers,
-                                                deps.settings.idempotency_ttl_s)
+                                                kept, headers, deps.settings.idempotency_ttl_s)
     await outbox.send(deps.pool, deps.js, unit.outgoing)
     return response

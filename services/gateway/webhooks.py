@@ -1,10 +1,15 @@
 """Webhook subscriptions of a project and their delivery log (the webhooks service sends them).
 
 Only a project's owners manage its webhooks: every route depends on `owner_of_project` (the
-owner role; a non-member gets 404, another role 403). A
-subscription's secret is shown once, in the answer that creates (or rotates) it; listings never
-carry it. URLs are checked when saved (https, no credentials, a public address) and again by
-the sender at every connection.
+owner role; a non-member gets 404, another role 403). A subscription's secret is shown once, in
+the answer that creates (or rotates) it; listings never carry it. URLs are checked when saved
+(https, no credentials, a public address) and again by the sender at every connection.
+
+A create or rotate repeated with its `Idempotency-Key` gets the same answer, secret included,
+while that secret is still the subscription's own: the idempotency record keeps the answer
+without the secret (only its SHA-256), and a replay reads the secret from the subscription. A
+second plaintext copy would outlive a rotation or a deletion; once the secret has been rotated
+again (or the subscription deleted), the replay answers 409 instead.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from amp_contracts import WEBHOOK_EVENTS, ConflictError, ValidationFailed, api
 from amp_domain.webhook_signing import new_secret
 from amp_domain.webhooks import TargetPolicy, UnsafeTarget
 from amp_runtime import store, webhook_store
+from amp_runtime.canonical import sha256_hex
 from amp_runtime.netguard import check_target
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.encoders import jsonable_encoder
@@ -27,6 +33,12 @@ from .openapi import errors, idempotency_key, typed
 from .schemas import SecretRotate, WebhookCreate, WebhookPatch
 
 router = APIRouter(tags=["webhooks"])
+#: Where an idempotency record keeps the SHA-256 of the secret it answered with (never the secret).
+SECRET_DIGEST = "secret_sha256"
+#: How a create or rotate is replayed (both OpenAPI descriptions say it).
+REPLAY_NOTE = ("A repeat with the same `Idempotency-Key` gets the same answer, the same secret included, while that "
+               "secret is still the subscription's; the secret is not stored with the key, so once it has been "
+               "rotated again (or the subscription deleted) the repeat answers 409 without it.")
 
 
 def _deps(request: Request):
@@ -68,6 +80,25 @@ def delivery_view(row: dict[str, Any], subscription: dict[str, Any]) -> dict[str
     return out
 
 
+def without_secret(answer: dict[str, Any]) -> dict[str, Any]:
+    """What the idempotency record keeps of an answer with a secret: the answer without it, and its digest."""
+    out = {k: v for k, v in answer.items() if k != "secret"}
+    out[SECRET_DIGEST] = sha256_hex(answer["secret"])
+    return out
+
+
+async def with_current_secret(u: Unit, kept: dict[str, Any]) -> dict[str, Any]:
+    """A replay's answer: the first answer again, its secret read from the subscription while it is still the
+    one that answer created; once rotated again (or the subscription deleted) there is nothing to repeat: 409."""
+    out = {k: v for k, v in kept.items() if k != SECRET_DIGEST}
+    secret = await webhook_store.current_secret(u.conn, kept["project_id"], kept["id"])
+    if secret is None or sha256_hex(secret) != kept.get(SECRET_DIGEST):
+        raise ConflictError(f"the secret this request created for webhook {kept['id']} is no longer its signing "
+                            "secret (it was rotated since, or the subscription deleted); it is not kept anywhere "
+                            "else. Rotate the secret for a new one")
+    return {**out, "secret": secret}
+
+
 @router.get("/webhooks/event-types", summary="The webhook event types and what each means",
             operation_id="listWebhookEventTypes", **typed(api.WebhookEventTypes))
 async def event_types(who: Principal = Depends(caller)) -> dict[str, Any]:
@@ -76,7 +107,8 @@ async def event_types(who: Principal = Depends(caller)) -> dict[str, Any]:
 
 @router.post("/projects/{project_id}/webhooks", status_code=201,
              summary="Subscribe a URL to a project's events; the answer carries the signing secret, once",
-             operation_id="createWebhook", dependencies=[Depends(idempotency_key)], **typed(api.WebhookWithSecret))
+             operation_id="createWebhook", dependencies=[Depends(idempotency_key)], description=REPLAY_NOTE,
+             **typed(api.WebhookWithSecret))
 async def create_webhook(request: Request, body: WebhookCreate,
                          project: dict = Depends(owner_of_project)) -> JSONResponse:
     await _check_url(request, body.url)
@@ -87,7 +119,8 @@ async def create_webhook(request: Request, body: WebhookCreate,
                                                       body.description, secret, body.enabled)
         return {**view(row), "secret": secret}
 
-    return await command(request, {"project": project["id"], **body.model_dump()}, 201, create)
+    return await command(request, {"project": project["id"], **body.model_dump()}, 201, create,
+                         stored=without_secret, replayed=with_current_secret)
 
 
 @router.get("/projects/{project_id}/webhooks", summary="A project's webhook subscriptions (without secrets)",
@@ -125,7 +158,7 @@ async def delete_webhook(request: Request, webhook_id: str, project: dict = Depe
 
 @router.post("/projects/{project_id}/webhooks/{webhook_id}/rotate-secret",
              summary="A new signing secret (shown once); the current one keeps signing during the overlap",
-             operation_id="rotateWebhookSecret", dependencies=[Depends(idempotency_key)],
+             operation_id="rotateWebhookSecret", dependencies=[Depends(idempotency_key)], description=REPLAY_NOTE,
              **typed(api.WebhookWithSecret))
 async def rotate_secret(request: Request, webhook_id: str, body: SecretRotate | None = None,
                         project: dict = Depends(owner_of_project)) -> JSONResponse:
@@ -136,7 +169,8 @@ async def rotate_secret(request: Request, webhook_id: str, body: SecretRotate | 
         row = await webhook_store.rotate_secret(u.conn, project["id"], webhook_id, secret, overlap)
         return {**view(row), "secret": secret}
 
-    return await command(request, {"webhook": webhook_id, "overlap_s": overlap}, 200, rotate)
+    return await command(request, {"webhook": webhook_id, "overlap_s": overlap}, 200, rotate,
+                         stored=without_secret, replayed=with_current_secret)
 
 
 @router.get("/projects/{project_id}/webhooks/{webhook_id}/deliveries",

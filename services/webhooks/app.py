@@ -1,6 +1,7 @@
 """The webhooks service: a subscriber on the bus, like any analytics consumer; not a step of the pipeline.
 
 amp.events.>  (EventBatch)  ──▶ record: one delivery row per (subscription, event)  ──ack
+                                  (failing: redelivered up to max_deliver, then amp.dlq.webhooks ──ack)
 (sender loop, every replica) ──▶ claim due rows (SKIP LOCKED) ──▶ signed POST ──▶ delivered | retry later | failed
 
 Replicas share one durable pull consumer, so each batch is recorded by one of them (and a
@@ -13,16 +14,17 @@ import asyncio
 import logging
 from typing import Any
 
-from amp_contracts import EventBatch, Subjects
+from amp_contracts import AmpError, EventBatch, Subjects
 from amp_domain.webhooks import TargetPolicy
 from amp_runtime.bootstrap import open_deps
+from amp_runtime.retry import Failure, classify, redelivery_delay
 from amp_runtime.settings import Settings
 from amp_runtime.telemetry import broker_middlewares
 from faststream import AckPolicy, FastStream
 from faststream.nats import ConsumerConfig, JStream, NatsBroker, NatsMessage, PullSub
 from pydantic import ValidationError
 
-from .delivery import Webhooks, record, run_sender
+from .delivery import Webhooks, dead_letter, record, run_sender
 from .sender import Sender
 
 SERVICE = "webhooks"
@@ -31,20 +33,36 @@ log = logging.getLogger("amp.webhooks")
 
 
 async def on_batch(svc: Webhooks, msg: NatsMessage) -> None:
-    """Record a batch's deliveries, then ack; a batch that is not an EventBatch is logged and dropped."""
+    """Record a batch's deliveries, then ack.
+
+    A failing batch is redelivered with backoff up to `max_deliver` (the same policy as the
+    agents' steps); then, or at once for a message that can never succeed (not an EventBatch, a
+    permanent error), it is dead-lettered (table `dead_letters`, `amp.dlq.webhooks`) and acked,
+    and the service keeps serving. One event whose webhook cannot be built is skipped inside
+    `record`, so it never takes the batch's other events with it.
+    """
     raw = msg.raw_message
+    delivered = raw.metadata.num_delivered if raw.metadata else 1
     try:
         batch = EventBatch.model_validate_json(raw.data)
     except ValidationError as e:
-        log.error("dropped a message on %s that is not an EventBatch: %s", raw.subject, str(e)[:300])
+        await dead_letter(svc, raw.subject, raw.data, f"message is not an EventBatch: {str(e)[:300]}",
+                          "validation_failed")
         await msg.ack()
         return
     try:
         new = await record(svc, batch)
-    except Exception:  # noqa: BLE001 - redelivered with backoff; nothing was committed, or all of it
-        delivered = raw.metadata.num_delivered if raw.metadata else 1
-        log.exception("recording webhook deliveries failed (delivery %s)", delivered)
-        await msg.nack(delay=min(30.0, 0.5 * 2 ** (delivered - 1)))
+    except Exception as e:  # noqa: BLE001 - redelivered, then dead-lettered; nothing was committed, or all of it
+        kind = classify(e)
+        final = kind is Failure.PERMANENT or delivered >= svc.settings.max_deliver
+        log.warning("recording webhook deliveries failed (delivery %s, %s%s): %s", delivered, kind,
+                    ", final" if final else "", e, exc_info=kind is not Failure.TRANSIENT)
+        if not final:
+            await msg.nack(delay=redelivery_delay(delivered, svc.settings.retry_base_s, svc.settings.retry_max_s))
+            return
+        code = e.code if isinstance(e, AmpError) else ("unavailable" if kind is Failure.TRANSIENT else "internal")
+        await dead_letter(svc, raw.subject, raw.data, f"recording webhook deliveries failed: {e}", code, batch)
+        await msg.ack()
         return
     await msg.ack()
     if new:
@@ -58,7 +76,7 @@ def create_app(settings: Settings) -> FastStream:
 
     @broker.subscriber(f"{Subjects.EVENTS}.>", stream=stream, durable=DURABLE,
                        pull_sub=PullSub(batch_size=1, timeout=1.0), ack_policy=AckPolicy.MANUAL,
-                       config=ConsumerConfig(ack_wait=settings.ack_wait_s),
+                       config=ConsumerConfig(ack_wait=settings.ack_wait_s, max_deliver=settings.max_deliver),
                        title=f"{SERVICE}:record", description="Every step's events: one webhook delivery per "
                        "subscription and event", decoder=_raw_body)
     async def on_events(body: bytes, msg: NatsMessage) -> None:
@@ -71,7 +89,8 @@ def create_app(settings: Settings) -> FastStream:
         state["cm"] = open_deps(settings, SERVICE)
         deps = await state["cm"].__aenter__()
         policy = TargetPolicy(allow_http=settings.webhook_allow_http, allow_private=settings.webhook_allow_private)
-        state["svc"] = Webhooks(pool=deps.pool, settings=settings, sender=Sender(policy, settings.webhook_timeout_s))
+        state["svc"] = Webhooks(pool=deps.pool, settings=settings, sender=Sender(policy, settings.webhook_timeout_s),
+                                js=deps.js)
         state["in_flight"] = set()
 
     @app.after_startup

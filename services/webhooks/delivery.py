@@ -10,15 +10,18 @@ where it was.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import time
+import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from amp_contracts import BudgetExceeded, BudgetSummary, Event, EventBatch
+from amp_contracts import BudgetExceeded, BudgetSummary, Event, EventBatch, Subjects
 from amp_domain.webhook_signing import signed_headers
-from amp_runtime import store, webhook_store
+from amp_runtime import metrics, store, webhook_store
+from amp_runtime.bus import publish
 from amp_runtime.providers import check_budget
 from amp_runtime.settings import Settings
 
@@ -48,6 +51,7 @@ class Webhooks:
     pool: Any
     settings: Settings
     sender: Sender
+    js: Any = None  # JetStream: the dead-letter copy on `amp.dlq.webhooks`
     wake: asyncio.Event = field(default_factory=asyncio.Event)
 
 
@@ -75,7 +79,19 @@ async def _rows(svc: Webhooks, project_id: str, events: list[Event], subs: list[
             rows_of_ds[ds_id] = await store.find_decision_set(svc.pool, ds_id)
         return rows_of_ds[ds_id]
 
-    def add(wtype: str, mid: str, ev: Event, body: str) -> None:
+    def add(wtype: str, mid: str, ev: Event, ds: dict[str, Any] | None, budget: BudgetSummary | None) -> None:
+        """The rows of one webhook event; an event whose payload cannot be built is logged and skipped.
+
+        Building is a pure function of the event: what fails once fails on every redelivery, so
+        it must not hold back (or loop) the batch's other events. Reads happen before, outside
+        this guard: a database error fails the batch, which is redelivered.
+        """
+        try:
+            body = encode(build_payload(wtype, ev, ds, base, budget))
+        except Exception:  # noqa: BLE001 - one malformed event, never the batch
+            log.exception("skipped webhook %s for event %s (%s) of decision set %s: its payload cannot be built",
+                          wtype, ev.id, ev.type, ev.decision_set_id)
+            return
         rows.extend({"subscription_id": s["id"], "project_id": project_id, "message_id": mid, "event_type": wtype,
                      "decision_set_id": ev.decision_set_id, "payload": body} for s in subs if wants(s, wtype, ev.ts))
 
@@ -84,14 +100,13 @@ async def _rows(svc: Webhooks, project_id: str, events: list[Event], subs: list[
             if not any(wants(s, wtype, ev.ts) for s in subs):
                 continue
             budget = (await _budget(svc, project_id))[0] if wtype == "budget.paused" else None
-            add(wtype, event_message_id(ev, wtype), ev,
-                encode(build_payload(wtype, ev, await ds_row(ev.decision_set_id), base, budget)))
+            add(wtype, event_message_id(ev, wtype), ev, await ds_row(ev.decision_set_id), budget)
     last = events[-1]
     if any(wants(s, "budget.warning", last.ts) for s in subs):
         budget, crossed = await _budget(svc, project_id)
         if crossed and budget is not None and budget.limit_usd is not None:
             add("budget.warning", budget_message_id(project_id, budget.limit_usd), last,
-                encode(build_payload("budget.warning", last, await ds_row(last.decision_set_id), base, budget)))
+                await ds_row(last.decision_set_id), budget)
     return rows
 
 
@@ -105,6 +120,60 @@ async def _budget(svc: Webhooks, project_id: str) -> tuple[BudgetSummary | None,
                              remaining_usd=d.get("remaining_usd")), True
     summary = BudgetSummary(limit_usd=status.limit_usd, spent_usd=status.spent_usd, remaining_usd=status.remaining_usd)
     return summary, status.level == "warn"
+
+
+SERVICE = "webhooks"
+#: The node a webhooks dead letter names: recording a batch's deliveries.
+NODE = "record"
+#: How long a dead letter keeps trying to record its row (a database outage) before only its bus copy is left.
+DEAD_LETTER_PATIENCE_S = 30.0
+
+
+async def dead_letter(svc: Webhooks, subject: str, data: bytes, reason: str, code: str,
+                      batch: EventBatch | None = None) -> None:
+    """Keep a batch no delivery could be recorded for: a `dead_letters` row and a copy on `amp.dlq.webhooks`.
+
+    As the agents do, with one difference: a webhook that cannot be recorded says nothing about
+    the run, so the decision set is left as it is (no run-error, no status change). Replaying the
+    dead letter (`amp dlq replay`) publishes the batch on its subject again; recording it is
+    idempotent, so only what is missing is added.
+    """
+    metrics.DEAD_LETTERS.labels(SERVICE, code).inc()
+    digest = hashlib.sha256(data).hexdigest()[:32]
+    first = batch.events[0] if batch is not None and batch.events else None
+    project_id = _uuid_or_none(first.project_id) if first else None
+    ds_id = _uuid_or_none(first.decision_set_id) if first and project_id else None
+    log.error("dead-lettered a batch from %s (%s): %s", subject, code, reason)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + DEAD_LETTER_PATIENCE_S
+    attempt = 0
+    while True:
+        try:
+            async with svc.pool.acquire(timeout=10) as conn:
+                await store.add_dead_letter(conn, SERVICE, subject, NODE, code, reason[:2000], data, digest,
+                                            project_id, ds_id)
+            break
+        except Exception as e:  # noqa: BLE001 - the bus copy below still keeps the message
+            attempt += 1
+            if loop.time() >= deadline:
+                log.error("could not record the dead letter of %s (%s); its copy on %s is kept", subject, e,
+                          Subjects.dead_letter(SERVICE))
+                break
+            await asyncio.sleep(min(5.0, 0.5 * 2 ** attempt))
+    if svc.js is None:
+        return
+    try:
+        await publish(svc.js, Subjects.dead_letter(SERVICE), data, f"dlq:{SERVICE}:{subject}:{digest}",
+                      headers={"Amp-Reason": reason[:500], "Amp-Subject": subject, "Amp-Code": code})
+    except Exception as e:  # noqa: BLE001
+        log.warning("dead-letter copy on the bus failed: %s", e)
+
+
+def _uuid_or_none(value: str) -> str | None:
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        return None
 
 
 # --- sending ----------------------------------------------------------------------------------

@@ -6,9 +6,10 @@ Pure functions of their inputs (no I/O): the bus handler and the sender call the
     policy-update                           ──▶ plan.ready          planning (the gate opens next)
     gate-waiting {gate: intake|pre-codegen} ──▶ gate.waiting        waiting_intake | waiting_approval
     gate-waiting {gate: budget}             ──▶ budget.paused       paused_budget
+    gate-waiting {gate: error}              ──▶ (none: a stopped run; its run-error is the run.error)
     gate-reminder                           ──▶ gate.reminder       waiting_approval
     gate-stale                              ──▶ gate.expired        stale
-    run-error                               ──▶ run.error           failed
+    run-error                               ──▶ run.error           failed | stalled (the run stopped, resumable)
     run-complete                            ──▶ run.complete        completed | rejected | superseded | stale | failed
     (LLM spend ≥ 80 % of the budget)        ──▶ budget.warning      the decision set's status
 """
@@ -42,7 +43,12 @@ def webhook_types(ev: Event) -> list[str]:
     if ev.type == "policy-update":
         return ["plan.ready"]
     if ev.type == "gate-waiting":
-        return ["budget.paused"] if ev.data.get("gate") == "budget" else ["gate.waiting"]
+        gate = ev.data.get("gate")
+        if gate == "budget":
+            return ["budget.paused"]
+        # a run stopped on an error (`stalled`) waits on no person's decision: the run-error that comes
+        # with it is its webhook. Only the gates a person answers are gate.waiting.
+        return ["gate.waiting"] if gate in ("intake", "pre-codegen") else []
     return {"gate-reminder": ["gate.reminder"], "gate-stale": ["gate.expired"], "run-error": ["run.error"],
             "run-complete": ["run.complete"]}.get(ev.type, [])
 
@@ -128,6 +134,8 @@ def build_payload(wtype: str, ev: Event, ds: dict[str, Any] | None, base_url: st
                     cost=cost_summary(ds.get("cost") if ds else None),
                     policy=policy_summary(ds.get("policy") if ds else None))
     elif wtype == "run.error":
+        # a run that kept failing on a passing fault is stopped, not ended: `amp resume` runs the step again
+        status = "stalled" if (ds or {}).get("status") == "stalled" else "failed"
         data.update(error_code=d.get("code"), node_name=d.get("node_name") or ev.node_name)
     elif wtype == "budget.paused":
         data.update(gate="budget", node_name=ev.node_name, budget=budget)

@@ -14,7 +14,7 @@ import uuid
 
 import httpx
 import pytest
-from amp_contracts import Event, EventBatch, Subjects
+from amp_contracts import WEBHOOK_EVENTS, Event, EventBatch, Subjects
 from amp_domain.webhooks import TargetPolicy
 from amp_runtime import store
 from amp_runtime.bootstrap import open_deps
@@ -367,3 +367,183 @@ async def test_budget_warning_once_per_budget(http, settings, receiver) -> None:
     assert payload["data"]["budget"] == {"limit_usd": 10.0, "spent_usd": 8.5, "remaining_usd": 1.5}
     await asyncio.sleep(1.5)
     assert len(receiver.at("/budget")) == 1
+
+
+# --- a batch that cannot (all) be delivered ---------------------------------------------------
+
+async def emit_batch(settings, project: str, events: list[tuple[str, dict]], status: str | None = None) -> list[Event]:
+    """Several events of one new decision set (in `status`), recorded and published as one step's batch."""
+    async with open_deps(settings, "test") as deps:
+        async with deps.pool.acquire() as conn, conn.transaction():
+            ds = (await store.create_decision_set(conn, project, requirements="x"))["id"]
+            if status is not None:
+                await store.update_decision_set(conn, ds, {"status": status})
+            recorded = await store.insert_events(conn, [
+                Event(type=t, project_id=project, decision_set_id=ds, run_id="test", node_name="test_node", data=d)
+                for t, d in events], uuid.uuid4().hex, None)
+        await publish_events(deps.js, recorded, uuid.uuid4().hex)
+    return recorded
+
+
+async def consumer_settles(settings, timeout: float = 30.0):
+    """The webhooks consumer once every message it was given is acked (none waiting for a redelivery)."""
+    from services.webhooks.app import DURABLE
+
+    async with open_deps(settings, "test") as deps:
+        deadline = time.monotonic() + timeout
+        while True:
+            info = await deps.js.consumer_info(settings.stream_name, DURABLE)
+            if info.num_ack_pending == 0 and info.num_pending == 0:
+                return info
+            if time.monotonic() > deadline:
+                raise AssertionError(f"the webhooks consumer did not settle: {info}")
+            await asyncio.sleep(0.2)
+
+
+async def webhook_dead_letters(settings, subject: str, timeout: float = 40.0) -> list[dict]:
+    async with open_deps(settings, "test") as deps:
+        deadline = time.monotonic() + timeout
+        while True:
+            rows = [dict(r) for r in await deps.pool.fetch(
+                "SELECT * FROM dead_letters WHERE service = 'webhooks' AND subject = $1", subject)]
+            if rows or time.monotonic() > deadline:
+                return rows
+            await asyncio.sleep(0.2)
+
+
+async def test_a_stopped_runs_gate_error_sends_only_its_run_error(http, settings, receiver) -> None:
+    """What a step that kept failing (or the stall sweeper) publishes: a reason card, a run-error and a
+    gate-waiting with gate "error". One run.error webhook; no gate.waiting; the batch is acked, not looped."""
+    project = new_project(http)
+    hook = subscribe(http, project, receiver.url("/stopped"), sorted(WEBHOOK_EVENTS))
+    await emit_batch(settings, project, [
+        ("reason-card", {"summary": "kept failing"}),
+        ("run-error", {"code": "unavailable", "node_name": "planner", "message": "db down"}),
+        ("gate-waiting", {"gate": "error", "message": "the run is stopped"}),
+    ], status="stalled")
+    [req] = await wait_for("/stopped", 1, receiver)
+    payload = verify(hook["secret"], req)
+    assert payload["type"] == "run.error" and payload["data"]["error_code"] == "unavailable"
+    assert payload["data"]["status"] == "stalled"
+    [log] = settled(http, project, hook["id"])
+    assert log["event_type"] == "run.error" and log["state"] == "delivered"
+    info = await consumer_settles(settings)
+    assert info.num_redelivered == 0
+    await asyncio.sleep(1.0)
+    assert len(receiver.at("/stopped")) == 1 and len(deliveries(http, project, hook["id"])) == 1
+    assert await webhook_dead_letters(settings, f"{Subjects.EVENTS}.{payload['data']['decision_set_id']}",
+                                      timeout=0) == []
+
+
+async def test_one_event_that_cannot_become_a_webhook_does_not_take_the_others(http, settings, receiver) -> None:
+    """A malformed event (a policy result the payload contract refuses) is skipped; the rest of its batch goes."""
+    project = new_project(http)
+    hook = subscribe(http, project, receiver.url("/mixed"), ["plan.ready", "run.error", "run.complete"])
+    await emit_batch(settings, project, [
+        ("policy-update", {"overall": "not-an-outcome", "rules": []}),
+        ("run-error", {"code": "internal", "node_name": "policy"}),
+        ("run-complete", {"status": "failed", "version": 1}),
+    ])
+    reqs = await wait_for("/mixed", 2, receiver)
+    assert sorted(verify(hook["secret"], r)["type"] for r in reqs) == ["run.complete", "run.error"]
+    await consumer_settles(settings)
+    await asyncio.sleep(1.0)
+    assert len(receiver.at("/mixed")) == 2
+    assert sorted(d["event_type"] for d in settled(http, project, hook["id"])) == ["run.complete", "run.error"]
+
+
+async def test_a_poison_batch_is_dead_lettered_and_the_service_keeps_serving(http, settings, receiver) -> None:
+    """A batch whose deliveries can never be recorded is redelivered up to max_deliver, then parked as a dead
+    letter (table and `amp.dlq.webhooks`) and acked; one that is not an EventBatch at all goes at once."""
+    project = new_project(http)
+    hook = subscribe(http, project, receiver.url("/after"), ["run.complete"])
+    ds = str(uuid.uuid4())
+    poison = EventBatch(events=[Event(id=10**15 + 7, type="run-complete", project_id="not-a-project-id",
+                                      decision_set_id=ds, run_id="t", node_name="n",
+                                      data={"status": "completed"})]).model_dump_json().encode()
+    garbage_ds = str(uuid.uuid4())
+    async with open_deps(settings, "test") as deps:
+        await publish(deps.js, Subjects.events(ds), poison, f"poison-{uuid.uuid4().hex}")
+        await publish(deps.js, Subjects.events(garbage_ds), b"{not an event batch", f"garbage-{uuid.uuid4().hex}")
+    [garbage] = await webhook_dead_letters(settings, Subjects.events(garbage_ds), timeout=15)
+    assert garbage["code"] == "validation_failed" and bytes(garbage["body"]) == b"{not an event batch"
+    # the service serves others while the poison batch waits for its redeliveries
+    await emit(settings, project, "run-complete", {"status": "completed", "version": 1})
+    [req] = await wait_for("/after", 1, receiver)
+    assert verify(hook["secret"], req)["type"] == "run.complete"
+    [row] = await webhook_dead_letters(settings, Subjects.events(ds))
+    assert row["node"] == "record" and row["code"] == "internal" and bytes(row["body"]) == poison
+    assert row["project_id"] is None  # nothing in it names a project
+    async with open_deps(settings, "test") as deps:
+        copy = await deps.js.get_last_msg(settings.stream_name, Subjects.dead_letter("webhooks"))
+        assert copy.headers and copy.headers["Amp-Subject"] in (Subjects.events(ds), Subjects.events(garbage_ds))
+    info = await consumer_settles(settings)
+    assert info.num_redelivered == 0
+
+
+async def test_a_replayed_create_or_rotate_repeats_its_secret_without_storing_it(http, settings, receiver) -> None:
+    """Idempotency-Key on the two answers that carry a secret: a retry gets the same answer (the same secret,
+    one subscription, one rotation), yet the idempotency record never holds the secret; once the secret is
+    rotated again, a replay has nothing to repeat and answers 409."""
+    project = new_project(http)
+    create = {"Idempotency-Key": f"create-{uuid.uuid4().hex}"}
+    body = {"url": receiver.url("/idem"), "events": ["run.complete"], "description": "idem"}
+    first = http.post(f"/projects/{project}/webhooks", json=body, headers=create)
+    assert first.status_code == 201, first.text
+    again = http.post(f"/projects/{project}/webhooks", json=body, headers=create)
+    assert again.status_code == 201 and again.headers["idempotent-replayed"] == "true"
+    assert again.json() == first.json() and again.json()["secret"].startswith("whsec_")
+    hook = first.json()
+    assert [h["id"] for h in http.get(f"/projects/{project}/webhooks").json()["webhooks"]] == [hook["id"]]
+    rotate = {"Idempotency-Key": f"rotate-{uuid.uuid4().hex}"}
+    url = f"/projects/{project}/webhooks/{hook['id']}/rotate-secret"
+    rotated = http.post(url, json={"overlap_s": 0}, headers=rotate)
+    assert rotated.status_code == 200 and rotated.json()["secret"] != hook["secret"]
+    replayed = http.post(url, json={"overlap_s": 0}, headers=rotate)
+    assert replayed.status_code == 200 and replayed.headers["idempotent-replayed"] == "true"
+    assert replayed.json()["secret"] == rotated.json()["secret"]  # one rotation, not two
+    async with open_deps(settings, "test") as deps:
+        kept = [r["response"] for r in await deps.pool.fetch(
+            "SELECT response::text AS response FROM idempotency_keys WHERE key = ANY($1)",
+            [create["Idempotency-Key"], rotate["Idempotency-Key"]])]
+    assert len(kept) == 2 and all("whsec_" not in k for k in kept)
+    # the create's secret is no longer the subscription's: its replay has nothing to repeat
+    gone = http.post(f"/projects/{project}/webhooks", json=body, headers=create)
+    assert gone.status_code == 409 and "rotate" in gone.json()["error"]["message"].lower()
+    assert "whsec_" not in gone.text
+    http.post(url, json={"overlap_s": 0})
+    assert http.post(url, json={"overlap_s": 0}, headers=rotate).status_code == 409
+    # a new key rotates as usual
+    fresh = http.post(url, json={"overlap_s": 0}, headers={"Idempotency-Key": f"rotate-{uuid.uuid4().hex}"})
+    assert fresh.status_code == 200 and fresh.json()["secret"].startswith("whsec_")
+
+
+async def test_a_webhooks_dead_letter_is_replayed_whatever_its_runs_status(http, settings, receiver) -> None:
+    """A webhooks dead letter leaves its run alone, is listed to the project's owner, and a replay sends the
+    webhooks it had held back, even though its decision set has ended (an agent's would be refused)."""
+    from services.webhooks.delivery import Webhooks, dead_letter
+
+    project = new_project(http)
+    hook = subscribe(http, project, receiver.url("/replayed"), ["run.complete"])
+    async with open_deps(settings, "test") as deps:
+        async with deps.pool.acquire() as conn, conn.transaction():
+            ds = (await store.create_decision_set(conn, project, requirements="x"))["id"]
+            await store.update_decision_set(conn, ds, {"status": "failed"})
+            events = await store.insert_events(conn, [Event(type="run-complete", project_id=project,
+                                                            decision_set_id=ds, run_id="t", node_name="n",
+                                                            data={"status": "failed", "version": 1})],
+                                               uuid.uuid4().hex, None)
+        batch = EventBatch(events=events)
+        svc = Webhooks(pool=deps.pool, settings=settings, sender=None, js=deps.js)  # type: ignore[arg-type]
+        await dead_letter(svc, Subjects.events(ds), batch.model_dump_json().encode(),
+                          "recording webhook deliveries failed: an outage", "unavailable", batch)
+    letter = next(d for d in http.get("/dead-letters").json()["dead_letters"] if d["decision_set_id"] == ds)
+    assert (letter["service"], letter["node"], letter["code"]) == ("webhooks", "record", "unavailable")
+    assert http.get(f"/decision-sets/{ds}").json()["status"] == "failed"  # the run is not touched
+    assert receiver.at("/replayed") == []
+    r = http.post(f"/dead-letters/{letter['id']}/replay", json={})
+    assert r.status_code == 202, r.text
+    [req] = await wait_for("/replayed", 1, receiver)
+    assert verify(hook["secret"], req)["data"]["status"] == "failed"
+    await asyncio.sleep(1.0)
+    assert len(receiver.at("/replayed")) == 1

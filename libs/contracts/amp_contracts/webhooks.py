@@ -24,7 +24,8 @@ WEBHOOK_EVENTS: dict[str, str] = {
     "gate.reminder": "An approval gate is about to expire undecided.",
     "gate.expired": "An approval gate expired undecided; the version is stale.",
     "run.complete": "A version ended: completed, rejected, superseded by a new version, stale or failed.",
-    "run.error": "A step of the run failed for good; the run stops (a run.complete with status failed follows).",
+    "run.error": "A step of the run failed: for good (status failed; a run.complete follows), or it kept failing and "
+                 "the run stopped (status stalled; resuming runs the step again).",
     "budget.warning": "The project's LLM spending reached 80 % of its budget.",
     "budget.paused": "A run paused before a model call its project's LLM budget cannot pay for.",
 }

@@ -69,6 +69,15 @@ async def get_subscription(db: Conn, project_id: str, subscription_id: str) -> d
     return row
 
 
+async def current_secret(db: Conn, project_id: str, subscription_id: str) -> str | None:
+    """The subscription's signing secret, or None when there is no such subscription."""
+    try:
+        ids = uuid.UUID(str(subscription_id)), uuid.UUID(str(project_id))
+    except ValueError:
+        return None
+    return await db.fetchval("SELECT secret FROM webhook_subscriptions WHERE id = $1 AND project_id = $2", *ids)
+
+
 async def update_subscription(db: Conn, project_id: str, subscription_id: str, fields: dict[str, Any]) -> dict[str, Any]:
     """Set url, events, description or enabled; enabling clears the reason it was disabled."""
     allowed = {"url", "events", "description", "enabled"}

@@ -198,6 +198,8 @@ DS_ROW = {"id": DSID, "project_id": PID, "version": 2, "parent_id": str(uuid.uui
     ("gate-waiting", {"gate": "intake", "questions": []}, ["gate.waiting"]),
     ("gate-waiting", {"gate": "pre-codegen"}, ["gate.waiting"]),
     ("gate-waiting", {"gate": "budget"}, ["budget.paused"]),
+    # a run stopped on an error (the sweeper, a step that kept failing): its run-error is the webhook
+    ("gate-waiting", {"gate": "error"}, []), ("gate-waiting", {}, []),
     ("gate-reminder", {}, ["gate.reminder"]), ("gate-stale", {}, ["gate.expired"]),
     ("run-error", {"code": "internal"}, ["run.error"]), ("run-complete", {"status": "completed"}, ["run.complete"]),
     ("reason-card", {}, []), ("cost-update", {}, []), ("status-change", {}, []), ("diff-update", {}, []),
@@ -278,3 +280,22 @@ def test_the_service_is_a_bus_subscriber_not_a_pipeline_step() -> None:
     [sub] = app.broker.subscribers
     assert str(sub._resolved_subject_string) == "amp.events.>" and DURABLE == "webhooks-events"
     assert "webhooks" in SUBSCRIBERS and "webhooks" not in AGENTS
+
+
+def test_every_gate_that_becomes_a_webhook_builds_a_valid_payload() -> None:
+    """No gate the platform publishes maps to a payload the contract refuses (which would fail the batch)."""
+    from typing import get_args
+
+    from amp_contracts.events import GateWaiting
+
+    for gate in get_args(GateWaiting.model_fields["gate"].annotation):
+        ev = event("gate-waiting", {"gate": gate})
+        for wtype in webhook_types(ev):
+            WebhookPayload.model_validate_json(encode(build_payload(wtype, ev, DS_ROW, "http://x")))
+
+
+def test_run_error_of_a_stopped_run_says_stalled() -> None:
+    ev = event("run-error", {"code": "stalled", "node_name": "planner"})
+    assert build_payload("run.error", ev, {**DS_ROW, "status": "stalled"}, "http://x").data.status == "stalled"
+    assert build_payload("run.error", ev, {**DS_ROW, "status": "failed"}, "http://x").data.status == "failed"
+    assert build_payload("run.error", ev, None, "http://x").data.status == "failed"
