@@ -21,6 +21,8 @@ from deploy_helpers import (
     settings_env_names,
 )
 
+MONITORING_PEER = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}
+
 VARIANTS = {
     "defaults": {},
     "no-keda": {"keda": {"enabled": False}},
@@ -30,6 +32,9 @@ VARIANTS = {
                                             "publicEndpointUrl": "https://s3.example.com", "region": "us-east-1"}},
                           "networkPolicy": {"gatewayFrom": [{"namespaceSelector": {"matchLabels": {
                               "kubernetes.io/metadata.name": "ingress-nginx"}}}]}},
+    "monitoring": {"metrics": {"scrapeFrom": [MONITORING_PEER],
+                               "podMonitor": {"enabled": True, "labels": {"release": "kps"},
+                                              "gatewayToken": {"secretName": "amp-scrape", "key": "token"}}}},
 }
 
 
@@ -45,6 +50,8 @@ def test_every_object_is_valid_for_kubernetes(variant: str) -> None:
     for doc in rendered:
         if doc["apiVersion"].startswith("keda.sh/"):
             jsonschema.validate(doc, keda_schema())
+            continue
+        if doc["apiVersion"].startswith("monitoring.coreos.com/"):  # checked field by field below
             continue
         for version in K8S_VERSIONS:
             kubernetes_validate.validate(doc, version, strict=True)
@@ -219,3 +226,57 @@ def test_only_settings_the_code_reads(docs) -> None:
         for name in env_of(dep["spec"]["template"]["spec"]["containers"][0]):
             if name.startswith("AMP_"):
                 assert name in known, f"{name} is set by the chart but no code reads it"
+
+
+def _ports(dep: dict) -> dict[str, int]:
+    (c,) = dep["spec"]["template"]["spec"]["containers"]
+    return {p["name"]: p["containerPort"] for p in c["ports"]}
+
+
+def test_agents_pods_say_where_prometheus_scrapes_them_and_the_gateway_pods_do_not(docs) -> None:
+    deps = _deployments(docs)
+    for component, dep in deps.items():
+        notes = dep["spec"]["template"]["metadata"].get("annotations") or {}
+        if component == "gateway":  # its /metrics wants a token, which an annotation-driven scrape lacks
+            assert not any(k.startswith("prometheus.io/") for k in notes), notes
+            continue
+        assert notes["prometheus.io/scrape"] == "true"
+        assert notes["prometheus.io/path"] == "/metrics"
+        assert int(notes["prometheus.io/port"]) == _ports(dep)["health"], component
+    off = _deployments(render({"metrics": {"podAnnotations": False}}))
+    assert not any((d["spec"]["template"]["metadata"].get("annotations") or {}) for d in off.values())
+
+
+def test_scrapers_reach_the_agents_only_when_named(docs) -> None:
+    policy = by_kind(docs, "NetworkPolicy")["prod-amp-services"]
+    assert policy["spec"]["ingress"] == []
+    opened = by_kind(render(VARIANTS["monitoring"]), "NetworkPolicy")["prod-amp-services"]
+    (rule,) = opened["spec"]["ingress"]
+    assert rule["from"] == [MONITORING_PEER]
+    assert rule["ports"] == [{"port": 8080, "protocol": "TCP"}]
+
+
+def test_pod_monitors_scrape_every_service_on_its_metrics_port() -> None:
+    docs = render(VARIANTS["monitoring"])
+    assert not by_kind(render(), "PodMonitor")
+    monitors = by_kind(docs, "PodMonitor")
+    assert set(monitors) == {"prod-amp-agents", "prod-amp-gateway"}
+    deps = _deployments(docs)
+    agents = monitors["prod-amp-agents"]
+    assert agents["metadata"]["labels"]["release"] == "kps"
+    excluded = next(e for e in agents["spec"]["selector"]["matchExpressions"]
+                    if e["key"] == "app.kubernetes.io/component")
+    assert excluded == {"key": "app.kubernetes.io/component", "operator": "NotIn", "values": ["gateway", "nats"]}
+    (ep,) = agents["spec"]["podMetricsEndpoints"]
+    assert ep["path"] == "/metrics"
+    for component, dep in deps.items():
+        if component != "gateway":
+            assert ep["port"] in _ports(dep), component
+    gateway = monitors["prod-amp-gateway"]
+    labels = deps["gateway"]["spec"]["template"]["metadata"]["labels"]
+    assert all(labels[k] == v for k, v in gateway["spec"]["selector"]["matchLabels"].items())
+    (gep,) = gateway["spec"]["podMetricsEndpoints"]
+    assert gep["port"] in _ports(deps["gateway"])
+    assert gep["authorization"] == {"type": "Bearer", "credentials": {"name": "amp-scrape", "key": "token"}}
+    no_token = by_kind(render({"metrics": {"podMonitor": {"enabled": True}}}), "PodMonitor")
+    assert set(no_token) == {"prod-amp-agents"}
