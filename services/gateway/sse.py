@@ -35,20 +35,35 @@ def frame(ev: Event) -> ServerSentEvent:
     return ServerSentEvent(data=json.dumps(data, default=str), event=ev.type, id=str(ev.number))
 
 
-async def events_after(pool: asyncpg.Pool, hub: EventHub, ds_id: str, last_id: int,
-                       max_duration_s: float = 3600.0, project_id: str | None = None) -> AsyncIterator[Event]:
-    """The events after `last_id` in order, ending after a terminal event or after `max_duration_s`."""
+def _until_terminal(events: list[Event]) -> tuple[list[Event], bool]:
+    """The events up to and including the first terminal one, and whether there was one."""
+    for i, ev in enumerate(events):
+        if ev.type in TERMINAL:
+            return events[: i + 1], True
+    return events, False
+
+
+async def event_chunks(pool: asyncpg.Pool, hub: EventHub, ds_id: str, last_id: int,
+                       max_duration_s: float = 3600.0, project_id: str | None = None
+                       ) -> AsyncIterator[list[Event]]:
+    """The events after `last_id` in order, a backlog page or a live event at a time, ending after a
+    terminal event or after `max_duration_s`. A page goes out as one write: a replay of a long
+    history costs one send per page, not one per event."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + max_duration_s
     queue = hub.subscribe(ds_id)
+
+    async def from_db(after: int, limit: int = 10_000) -> tuple[list[Event], bool]:
+        return _until_terminal(await store.list_events(pool, ds_id, after=after, limit=limit, project_id=project_id))
+
     try:
         while True:
-            page = await store.list_events(pool, ds_id, after=last_id, limit=PAGE, project_id=project_id)
-            for ev in page:
-                yield ev
-                last_id = ev.number or last_id
-                if ev.type in TERMINAL:
-                    return
+            page, ended = await from_db(last_id, PAGE)
+            if page:
+                yield page
+                last_id = page[-1].number or last_id
+            if ended:
+                return
             if len(page) < PAGE:
                 break
         while (left := deadline - loop.time()) > 0:
@@ -56,24 +71,25 @@ async def events_after(pool: asyncpg.Pool, hub: EventHub, ds_id: str, last_id: i
                 ev = await asyncio.wait_for(queue.get(), timeout=min(POLL_S, left))
             except TimeoutError:
                 # belt and braces: an event missed by the live feed is still in the database
-                for ev in await store.list_events(pool, ds_id, after=last_id, project_id=project_id):
-                    yield ev
-                    last_id = ev.number or last_id
-                    if ev.type in TERMINAL:
-                        return
+                missed, ended = await from_db(last_id)
+                if missed:
+                    yield missed
+                    last_id = missed[-1].number or last_id
+                if ended:
+                    return
                 continue
             if ev.number is None or ev.number <= last_id or (project_id and ev.project_id != project_id):
                 continue
             if ev.number > last_id + 1:  # the live feed ran ahead of what this stream has: fill from the database
-                for missed in await store.list_events(pool, ds_id, after=last_id, limit=ev.number - last_id - 1,
-                                                      project_id=project_id):
+                missed, ended = await from_db(last_id, ev.number - last_id - 1)
+                if missed:
                     yield missed
-                    last_id = missed.number or last_id
-                    if missed.type in TERMINAL:
-                        return
+                    last_id = missed[-1].number or last_id
+                if ended:
+                    return
                 if ev.number != last_id + 1:
                     continue  # not committed yet as seen from here: the next poll brings it, in order
-            yield ev
+            yield [ev]
             last_id = ev.number
             if ev.type in TERMINAL:
                 return
@@ -99,14 +115,14 @@ def stream_response(pool: asyncpg.Pool, hub: EventHub, ds_id: str, last_id: int,
                     on_close: Callable[[], None] | None = None) -> EventSourceResponse:
     """`on_close` runs once the response ends, however it ends (the caller's stream slot is given back)."""
 
-    async def frames() -> AsyncIterator[ServerSentEvent]:
+    async def frames() -> AsyncIterator[ServerSentEvent | bytes]:
         finished = timed_out = False
         metrics.SSE_STREAMS.inc()
         metrics.SSE_OPEN.inc()
         try:
-            async for ev in events_after(pool, hub, ds_id, last_id, max_duration_s, project_id):
-                finished = ev.type in TERMINAL
-                yield frame(ev)
+            async for chunk in event_chunks(pool, hub, ds_id, last_id, max_duration_s, project_id):
+                finished = chunk[-1].type in TERMINAL
+                yield b"".join(frame(ev).encode() for ev in chunk)
             if not finished:  # the time limit, not the run, ended this response: ask for a prompt resume
                 timed_out = True
                 yield ServerSentEvent(comment="maximum stream duration reached; reconnect with Last-Event-ID",
