@@ -49,6 +49,8 @@ def run(texts: list[str], versions: int) -> dict[str, Any]:
                 client.approve(ds, "approved", "", waivers)
                 _follow(client, ds, lambda ev, d: ev == "run-complete")
             rows.append({"version": i + 1, **_usage(stack.settings.database_url, ds)})
+        # the pre-run estimate of each version beside what it spent, as GET /projects/{id}/llm-usage reports it
+        estimates = client.get(f"/projects/{project['id']}/llm-usage")["by_version"]
         client.close()
     finally:
         stack.stop()
@@ -59,8 +61,12 @@ def run(texts: list[str], versions: int) -> dict[str, Any]:
     later = rows[1:]
     read = sum(r["cache_read_tokens"] for r in later)
     prompt = sum(r["input_tokens"] + r["cache_read_tokens"] + r["cache_write_tokens"] for r in later)
+    for e in estimates:
+        e["actual_over_estimate_tokens"] = (round(e["actual_tokens"] / e["estimate_tokens"], 3)
+                                            if e.get("estimate_tokens") else None)
     return {"per_decision_set": rows, "calls_by_tool": model.calls,
-            "cache_read_share_later": round(read / prompt, 3) if prompt else None}
+            "cache_read_share_later": round(read / prompt, 3) if prompt else None,
+            "estimate_vs_actual": estimates}
 
 
 def _follow(client: Any, ds: str, until: Any) -> tuple[str, dict]:

@@ -238,8 +238,25 @@ def render(r: dict[str, Any]) -> str:
         lines.append(_row(["**whole `amp up`**", _mib(rt.get("rss")), _mib(rt.get("pss")),
                            f"{_mib(mem.get('peak', {}).get('peak_total_rss'))} (sampled sum)", _mib(et.get("rss"))]))
         lines.append("")
+    mo = r.get("model")
+    if mo and mo.get("estimate_vs_actual"):
+        lines += ["### 8. Model spend: the pre-run estimate against the run", "",
+                  "Each version's estimate is made before its first model call (prompt packs, input size, the "
+                  "project's earlier versions); a version whose estimate exceeds what is left of the budget "
+                  "waits at the budget gate before spending.", "",
+                  _row(["version", "estimated tokens", "actual tokens", "actual / estimate", "estimated USD",
+                        "actual USD"]), _row(["---"] * 6)]
+        for e in mo["estimate_vs_actual"]:
+            lines.append(_row([e["version"], e.get("estimate_tokens"), e.get("actual_tokens"),
+                               e.get("actual_over_estimate_tokens"), _usd(e.get("estimate_usd")),
+                               _usd(e.get("actual_usd"))]))
+        lines.append("")
     lines.append(END)
     return "\n".join(lines)
+
+
+def _usd(v: Any) -> str:
+    return "" if v is None else f"{v:.4f}"
 
 
 def _mib(v: Any) -> str:

@@ -28,6 +28,10 @@ def test_bench_quick(tmp_path: Path) -> None:
     assert r["growth"]["versions"]["versions"] == 3
     assert r["growth"]["replay"]["long"]["events"] == 200
     assert r["memory"]["at_rest"]["total"]["rss"] > 0
+    estimates = r["model"]["estimate_vs_actual"]
+    assert [e["version"] for e in estimates] == [1, 2]  # every version estimated before it spent, and its spend
+    assert all(e["estimate_tokens"] > 0 and e["actual_tokens"] > 0 for e in estimates)
+    assert "pre-run estimate against the run" in docs.read_text()
     assert r["pure"]["extract_ms"]["n"] and r["pure"]["pathological_worst_ms"] > 0
     assert r["load"]["problems"] == [] and r["load"]["with_key"]["ms"]["p99"] is not None
     assert {t["target"] for t in r["targets"]}
