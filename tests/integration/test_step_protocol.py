@@ -14,6 +14,7 @@ from amp_runtime.bootstrap import open_deps
 from amp_runtime.bus import publish
 from amp_runtime.cards import event
 from amp_runtime.step import StepResult, run_step
+from amp_runtime.step_store import PostgresStepStore
 
 pytestmark = pytest.mark.integration
 
@@ -49,8 +50,9 @@ async def test_step_runs_once_and_replays_its_output(settings) -> None:
             return StepResult(events=[event(env, "gate-reminder", "gate_hitl", {"n": len(calls)})],
                               ds_update={"stage": "tested"})
 
-        first = await run_step(deps.pool, deps.js, "test", "node", env, compute)
-        second = await run_step(deps.pool, deps.js, "test", "node", env, compute)
+        steps = PostgresStepStore(deps.pool, deps.js)
+        first = await run_step(steps, "test", "node", env, compute)
+        second = await run_step(steps, "test", "node", env, compute)
         assert len(calls) == 1
         assert not first.replayed and second.replayed
         assert [e.id for e in first.events] == [e.id for e in second.events]
@@ -72,8 +74,9 @@ async def test_concurrent_deliveries_of_one_step_commit_once(settings) -> None:
             await asyncio.sleep(0.05)
             return StepResult(events=[event(env, "gate-reminder", "gate_hitl", {})])
 
-        a, b = await asyncio.gather(run_step(deps.pool, deps.js, "test", "node", env, compute),
-                                    run_step(deps.pool, deps.js, "test", "node", env, compute))
+        steps = PostgresStepStore(deps.pool, deps.js)
+        a, b = await asyncio.gather(run_step(steps, "test", "node", env, compute),
+                                    run_step(steps, "test", "node", env, compute))
         assert [e.id for e in a.events] == [e.id for e in b.events]
         assert len(await store.list_events(deps.pool, ds)) == 1
 
@@ -297,7 +300,7 @@ async def test_a_publish_that_fails_after_commit_is_sent_by_the_outbox_relay(set
             return StepResult(events=[event(env, "gate-reminder", "gate_hitl", {})],
                               messages=[(subject, envelope(pid, ds, "expire"))])
 
-        record = await run_step(deps.pool, dead_js, "test", "node", env, compute)  # committed: no exception
+        record = await run_step(PostgresStepStore(deps.pool, dead_js), "test", "node", env, compute)  # committed: no exception
         assert not record.replayed
         unsent = await deps.pool.fetch("SELECT msg_id FROM outbox WHERE decision_set_id = $1 AND sent_at IS NULL",
                                        uuid.UUID(ds))
@@ -453,8 +456,9 @@ async def test_a_dead_letter_never_changes_a_finished_decision_set(settings) -> 
                 await store.update_decision_set(conn, ds, {"status": status})
         before = await store.list_events(deps.pool, ds)
         data = envelope(pid, ds).model_dump_json().encode()
-        await dead_letter(deps, "test", Route("amp.test.late", "gate_expire"), data, "late message", "internal")
-        await dead_letter(deps, "test", Route("amp.test.late", "gate_expire"), data, "late message", "unavailable",
+        steps = PostgresStepStore(deps.pool, deps.js)
+        await dead_letter(steps, "test", Route("amp.test.late", "gate_expire"), data, "late message", "internal")
+        await dead_letter(steps, "test", Route("amp.test.late", "gate_expire"), data, "late message", "unavailable",
                           permanent=False)
         assert (await store.get_decision_set(deps.pool, ds))["status"] == "completed"
         assert await store.list_events(deps.pool, ds) == before

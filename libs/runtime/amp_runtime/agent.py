@@ -17,7 +17,8 @@ import threading
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from amp_contracts import (
@@ -39,17 +40,19 @@ from amp_contracts import (
 )
 from faststream import AckPolicy, FastStream
 from faststream.nats import ConsumerConfig, JStream, NatsBroker, NatsMessage, PullSub
+from nats.errors import NotJSMessageError
 from opentelemetry import trace
 from pydantic import ValidationError
 
-from . import metrics, outbox, store
+from . import metrics, outbox
 from .bootstrap import open_deps
-from .bus import publish
 from .calls import call_context, new_call
 from .deps import Deps
+from .providers import budget_guard
 from .retry import Failure, classify, redelivery_delay
 from .settings import Settings
-from .step import StepRecord, StepResult, enqueue_events, run_step, step_key
+from .step import StepRecord, StepResult, queue_events, run_step, step_key
+from .step_store import PostgresStepStore, StepStore
 from .telemetry import broker_middlewares
 
 log = logging.getLogger("amp.agent")
@@ -77,6 +80,36 @@ def durable_name(service: str, subject: str) -> str:
 RouteFactory = Callable[[Deps], list[Route]]
 
 
+@dataclass
+class Consumer:
+    """What a service's subscribers hand each delivery to.
+
+    The app fills it in at startup, once the dependencies exist (nothing connects at import
+    time); a handler test builds it with its routes and an in-memory step store.
+    """
+
+    settings: Settings
+    steps: StepStore | None = None
+    routes: dict[str, Route] = field(default_factory=dict)
+    budget: Callable[[str], Any] | None = None  # project id → the guard each model call checks first
+
+    def route(self, subject: str) -> Route:
+        return self.routes[subject]
+
+
+def register(broker: NatsBroker, service: str, consumer: Consumer, nodes: dict[str, str]) -> None:
+    """Subscribe `service` to its subjects (`nodes`: subject → node) on `broker`, one durable pull
+    consumer each, every delivery handed to `consumer` (`handle_delivery`)."""
+    stream = JStream(consumer.settings.stream_name, subjects=["amp.>"], declare=False)
+    for subject, node in nodes.items():
+        _subscribe(broker, stream, service, consumer, Route(subject, node))
+
+
+def pipeline_nodes(service: str) -> dict[str, str]:
+    """subject → node of the steps the pipeline table gives `service`."""
+    return {s.subject: s.node for s in steps_of(service)}
+
+
 def agent_app(service: str, settings: Settings, make_routes: RouteFactory,
               background: Callable[[Deps], Awaitable[None]] | None = None,
               subscriptions: dict[str, str] | None = None) -> FastStream:
@@ -87,12 +120,11 @@ def agent_app(service: str, settings: Settings, make_routes: RouteFactory,
     document; `make_routes(deps)` builds the handlers once the dependencies exist, in the app's
     startup hook, so nothing connects at import time.
     """
-    nodes = subscriptions if subscriptions is not None else {s.subject: s.node for s in steps_of(service)}
+    nodes = subscriptions if subscriptions is not None else pipeline_nodes(service)
     broker = NatsBroker(settings.nats_servers, name=f"amp-{service}", middlewares=broker_middlewares())
-    stream = JStream(settings.stream_name, subjects=["amp.>"], declare=False)
+    consumer = Consumer(settings)
+    register(broker, service, consumer, nodes)
     state: dict[str, Any] = {}
-    for subject, node in nodes.items():
-        _subscribe(broker, stream, service, settings, Route(subject, node), state)
     app = FastStream(broker)
 
     @app.on_startup
@@ -100,7 +132,9 @@ def agent_app(service: str, settings: Settings, make_routes: RouteFactory,
         state["cm"] = open_deps(settings, service)
         deps = await state["cm"].__aenter__()
         state["deps"] = deps
-        state["routes"] = {r.subject: r for r in make_routes(deps)}
+        consumer.steps = PostgresStepStore(deps.pool, deps.js)
+        consumer.budget = partial(budget_guard, deps.pool)
+        consumer.routes = {r.subject: r for r in make_routes(deps)}
 
     @app.after_startup
     async def _background() -> None:
@@ -155,8 +189,9 @@ def exit_by_deadline(grace_s: float) -> threading.Timer:
     return timer
 
 
-def _subscribe(broker: NatsBroker, stream: JStream, service: str, settings: Settings, route: Route,
-               state: dict[str, Any]) -> None:
+def _subscribe(broker: NatsBroker, stream: JStream, service: str, consumer: Consumer, route: Route) -> None:
+    settings = consumer.settings
+
     @broker.subscriber(
         route.subject, stream=stream, durable=durable_name(service, route.subject),
         pull_sub=PullSub(batch_size=1, timeout=1.0), ack_policy=AckPolicy.MANUAL,
@@ -165,7 +200,7 @@ def _subscribe(broker: NatsBroker, stream: JStream, service: str, settings: Sett
         title=f"{service}:{route.node}", description=f"{service} runs {route.node} on {route.subject}",
         decoder=_raw_body)
     async def on_message(body: bytes, msg: NatsMessage) -> None:
-        await handle_delivery(state["deps"], service, state["routes"][route.subject], msg)
+        await handle_delivery(consumer, service, consumer.route(route.subject), msg)
 
 
 async def _raw_body(msg: Any) -> bytes:
@@ -173,22 +208,30 @@ async def _raw_body(msg: Any) -> bytes:
     return msg.body
 
 
-async def handle_delivery(deps: Deps, service: str, route: Route, msg: NatsMessage) -> StepRecord | None:
+async def handle_delivery(consumer: Consumer, service: str, route: Route, msg: NatsMessage) -> StepRecord | None:
     raw = msg.raw_message
     data: bytes = raw.data
-    delivered = raw.metadata.num_delivered if raw.metadata else 1
+    delivered = _delivery_count(raw)
     consume = trace.get_current_span()  # FastStream's consume span, when spans are exported
     consume.set_attribute("amp.delivery", delivered)
     consume.set_attribute("amp.retry", delivered > 1)  # a redelivery: another attempt in the same trace
-    beat = asyncio.create_task(_heartbeat(msg, deps.settings.ack_wait_s))
+    beat = asyncio.create_task(_heartbeat(msg, consumer.settings.ack_wait_s))
     started = time.perf_counter()
     try:
-        outcome, record = await _deliver(deps, service, route, msg, data, delivered)
+        outcome, record = await _deliver(consumer, service, route, msg, data, delivered)
     finally:
         beat.cancel()
     metrics.STEP_SECONDS.labels(service, route.node).observe(time.perf_counter() - started)
     metrics.STEPS.labels(service, route.node, outcome).inc()
     return record
+
+
+def _delivery_count(raw: Any) -> int:
+    """Which delivery of the message this is (JetStream counts them; a plain NATS message is a first)."""
+    try:
+        return raw.metadata.num_delivered if raw.metadata else 1
+    except NotJSMessageError:
+        return 1
 
 
 async def _heartbeat(msg: NatsMessage, ack_wait_s: float) -> None:
@@ -202,39 +245,42 @@ async def _heartbeat(msg: NatsMessage, ack_wait_s: float) -> None:
             log.debug("in_progress failed: %s", e)
 
 
-async def _deliver(deps: Deps, service: str, route: Route, msg: NatsMessage, data: bytes,
+async def _deliver(consumer: Consumer, service: str, route: Route, msg: NatsMessage, data: bytes,
                    delivered: int) -> tuple[str, StepRecord | None]:
     """One delivery; returns its outcome (for the step metrics) and the step's record."""
+    steps, settings = consumer.steps, consumer.settings
+    assert steps is not None, "the consumer's step store is set at startup"
     try:
         env = (route.envelope or envelope_type(route.subject)).model_validate_json(data)
     except ValidationError as e:
-        await dead_letter(deps, service, route, data, f"message failed validation: {_short(e)}", "validation_failed")
+        await dead_letter(steps, service, route, data, f"message failed validation: {_short(e)}", "validation_failed")
         await msg.ack()
         return "dead_lettered", None
     try:
         handler = route.handler
         assert handler is not None
-        with call_context(new_call(deps.pool, env.project_id, env.decision_set_id)) as call:
-            record = await run_step(deps.pool, deps.js, service, route.node, env, lambda key: handler(env, key))
+        budget = consumer.budget(env.project_id) if consumer.budget is not None else None
+        with call_context(new_call(env.project_id, env.decision_set_id, budget)) as call:
+            record = await run_step(steps, service, route.node, env, lambda key: handler(env, key))
     except BudgetExceeded as e:  # not a failure: the run waits until the budget is raised
-        await pause_for_budget(deps, service, route, env, data, e)
+        await pause_for_budget(steps, service, route, env, data, e)
         await msg.ack()
         return "paused", None
     except Exception as e:  # noqa: BLE001 - every failure is either retried or dead-lettered, never lost
         kind = classify(e)
-        final = kind is Failure.PERMANENT or delivered >= deps.settings.max_deliver
+        final = kind is Failure.PERMANENT or delivered >= settings.max_deliver
         log.warning("step %s/%s failed (delivery %s, %s%s): %s", service, route.node, delivered, kind,
                     ", final" if final else "", e, exc_info=kind is not Failure.TRANSIENT)
         if not final:
             metrics.RETRIES.labels(service, route.node).inc()
-            await msg.nack(delay=redelivery_delay(delivered, deps.settings.retry_base_s, deps.settings.retry_max_s))
+            await msg.nack(delay=redelivery_delay(delivered, settings.retry_base_s, settings.retry_max_s))
             return "retried", None
-        if await _committed(deps, step_key(env, service, route.node)):
+        if await _committed(steps, step_key(env, service, route.node)):
             log.warning("step %s/%s had committed before it failed: its outbox carries it on", service, route.node)
             await msg.ack()
             return "replayed", None
         code = e.code if isinstance(e, AmpError) else ("unavailable" if kind is Failure.TRANSIENT else "internal")
-        await dead_letter(deps, service, route, data, f"{route.node} failed: {e}", code,
+        await dead_letter(steps, service, route, data, f"{route.node} failed: {e}", code,
                           permanent=kind is Failure.PERMANENT)
         await msg.ack()
         return "dead_lettered", None
@@ -243,30 +289,30 @@ async def _deliver(deps: Deps, service: str, route: Route, msg: NatsMessage, dat
         return "replayed", record
     metrics.observe_usage(service, call.accounting.records if call.accounting is not None else [])
     metrics.observe_events(record.events)
-    await _observe_artifact(deps, record)
+    await _observe_artifact(steps, record)
     return "ok", record
 
 
-async def _observe_artifact(deps: Deps, record: StepRecord) -> None:
+async def _observe_artifact(steps: StepStore, record: StepRecord) -> None:
     """Time to artifact: from the version's creation to the event that says its repository is there."""
     for ev in record.events:
         if ev.type == "run-complete" and (ev.data or {}).get("status") == "completed":
             try:
-                row = await store.find_decision_set(deps.pool, ev.decision_set_id)
+                row = await steps.find_decision_set(ev.decision_set_id)
             except Exception:  # noqa: BLE001 - a metric is not worth failing a recorded step for
                 return
             if row is not None and row.get("created_at") is not None:
                 metrics.TIME_TO_ARTIFACT.observe(max(0.0, (ev.ts - row["created_at"]).total_seconds()))
 
 
-async def _committed(deps: Deps, key: str) -> bool:
+async def _committed(steps: StepStore, key: str) -> bool:
     try:
-        return await store.get_run(deps.pool, key) is not None
+        return await steps.get_run(key) is not None
     except Exception:  # noqa: BLE001 - unknown: the dead letter's own lifecycle check keeps a finished set final
         return False
 
 
-async def pause_for_budget(deps: Deps, service: str, route: Route, env: Envelope, data: bytes,
+async def pause_for_budget(steps: StepStore, service: str, route: Route, env: Envelope, data: bytes,
                            error: BudgetExceeded) -> None:
     """Park the step's message on the decision set and say so on its stream.
 
@@ -281,25 +327,24 @@ async def pause_for_budget(deps: Deps, service: str, route: Route, env: Envelope
     needed = float(((error.details or [{}])[0]).get("estimate_usd") or 0.0)
     parked = {**gate.model_dump(mode="json"), "subject": route.subject, "body": data.decode(), "estimate_usd": needed}
     key = f"budget:{uuid.uuid4()}"  # each pause is news, even of the same message
-    async with deps.pool.acquire() as conn, conn.transaction():
-        row = await store.update_decision_set(conn, env.decision_set_id, {"status": "paused_budget", "stage": route.node,
-                                                                          "gate": parked}, node=route.node,
-                                              run_id=env.run_id)
-        events = _transition(row) + await store.insert_events(conn, [
+    async with steps.transaction() as tx:
+        row = await tx.update_decision_set(env.decision_set_id, {"status": "paused_budget", "stage": route.node,
+                                                                 "gate": parked}, node=route.node, run_id=env.run_id)
+        events = _transition(row) + await tx.insert_events([
             Event(type="reason-card", project_id=env.project_id, decision_set_id=env.decision_set_id,
                   run_id=env.run_id, node_name=route.node, data=card.model_dump(mode="json")),
             Event(type="gate-waiting", project_id=env.project_id, decision_set_id=env.decision_set_id,
                   run_id=env.run_id, node_name=route.node, data=gate.model_dump(mode="json")),
         ], key, None)
-        outgoing = await enqueue_events(conn, events, key)
-    await outbox.send(deps.pool, deps.js, outgoing)
+        outgoing = await queue_events(tx, events, key)
+    await steps.send(outgoing)
 
 
 #: How long a dead letter keeps trying to record itself (a database outage) before it gives up.
 DEAD_LETTER_PATIENCE_S = 90.0
 
 
-async def dead_letter(deps: Deps, service: str, route: Route, data: bytes, reason: str, code: str, *,
+async def dead_letter(steps: StepStore, service: str, route: Route, data: bytes, reason: str, code: str, *,
                       permanent: bool = True) -> None:
     """Keep the message (table `dead_letters`, `amp dlq`) and tell the decision set's stream why.
 
@@ -316,7 +361,7 @@ async def dead_letter(deps: Deps, service: str, route: Route, data: bytes, reaso
     attempt = 0
     while True:
         try:
-            outgoing = await _record_dead_letter(deps, service, route, data, reason, code, permanent)
+            outgoing = await _record_dead_letter(steps, service, route, data, reason, code, permanent)
             break
         except Exception as e:  # noqa: BLE001 - the record must land before the message is acked
             attempt += 1
@@ -327,25 +372,25 @@ async def dead_letter(deps: Deps, service: str, route: Route, data: bytes, reaso
                 break
             await asyncio.sleep(min(10.0, 0.5 * 2 ** attempt))
     try:  # a copy on the bus for subscribers and triage; the table is the record
-        await publish(deps.js, Subjects.dead_letter(service), data, f"dlq:{service}:{route.subject}:{_digest(data)}",
-                      headers={"Amp-Reason": reason[:500], "Amp-Subject": route.subject, "Amp-Code": code})
+        await steps.publish(Subjects.dead_letter(service), data, f"dlq:{service}:{route.subject}:{_digest(data)}",
+                            headers={"Amp-Reason": reason[:500], "Amp-Subject": route.subject, "Amp-Code": code})
     except Exception as e:  # noqa: BLE001
         log.warning("dead-letter copy on the bus failed: %s", e)
-    await outbox.send(deps.pool, deps.js, outgoing)
+    await steps.send(outgoing)
 
 
-async def _record_dead_letter(deps: Deps, service: str, route: Route, data: bytes, reason: str, code: str,
+async def _record_dead_letter(steps: StepStore, service: str, route: Route, data: bytes, reason: str, code: str,
                               permanent: bool) -> list[outbox.Outgoing]:
     ids = _lenient_ids(data)
     digest = _digest(data)
-    async with deps.pool.acquire(timeout=10) as conn, conn.transaction():
-        dl_id = await store.add_dead_letter(conn, service, route.subject, route.node, code, reason[:2000], data, digest,
-                                            ids[0] if ids else None, ids[1] if ids else None)
+    async with steps.transaction(timeout=10) as tx:
+        dl_id = await tx.add_dead_letter(service, route.subject, route.node, code, reason[:2000], data, digest,
+                                         ids[0] if ids else None, ids[1] if ids else None)
         if ids is None:
             log.error("dead-lettered an unattributable message from %s: %s", route.subject, reason)
             return []
         project_id, ds_id, run_id = ids
-        if await store.find_decision_set(conn, ds_id) is None:
+        if await tx.find_decision_set(ds_id) is None:
             return []
         subject = Subjects.dead_letter(service)
         if permanent:
@@ -366,7 +411,7 @@ async def _record_dead_letter(deps: Deps, service: str, route: Route, data: byte
                       "gate": {**gate.model_dump(mode="json"), "subject": route.subject, "body": data.decode(),
                                "dead_letter_id": dl_id}}
         try:
-            row = await store.update_decision_set(conn, ds_id, fields, node=route.node, run_id=run_id)
+            row = await tx.update_decision_set(ds_id, fields, node=route.node, run_id=run_id)
         except IllegalTransition:  # the decision set already ended: a late or forged message cannot reopen it
             log.warning("dead-lettered a message for decision set %s, which has already ended; its status stays",
                         ds_id)
@@ -383,13 +428,13 @@ async def _record_dead_letter(deps: Deps, service: str, route: Route, data: byte
         else:
             new.append(Event(type="gate-waiting", project_id=project_id, decision_set_id=ds_id, run_id=run_id,
                              node_name=route.node, data=fields["gate"]))
-        events = _transition(row) + await store.insert_events(conn, new, key, None)
-        outgoing = await enqueue_events(conn, events, key)
+        events = _transition(row) + await tx.insert_events(new, key, None)
+        outgoing = await queue_events(tx, events, key)
         if permanent:
             ended = envelope_of(RunCompleted)(project_id=project_id, decision_set_id=ds_id, run_id=run_id,
                                            payload=RunCompleted(version=row["version"], status="failed"))
-            outgoing.append(await outbox.enqueue(conn, project_id, Subjects.RUN_COMPLETED, f"run-failed:{ds_id}",
-                                                 ended.model_dump_json().encode(), ds_id))
+            outgoing.append(await tx.enqueue(project_id, Subjects.RUN_COMPLETED, f"run-failed:{ds_id}",
+                                             ended.model_dump_json().encode(), ds_id))
         return outgoing
 
 

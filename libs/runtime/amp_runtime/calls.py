@@ -12,7 +12,7 @@ import contextvars
 from collections.abc import Iterator
 from typing import Any
 
-from .providers import Accounting, CallContext, budget_guard
+from .providers import Accounting, CallContext
 
 _CALL: contextvars.ContextVar[Any] = contextvars.ContextVar("amp_call_context", default=None)
 
@@ -30,9 +30,9 @@ def call_context(ctx: Any) -> Iterator[Any]:
         _CALL.reset(token)
 
 
-def new_call(pool: Any, project_id: str, decision_set_id: str) -> Any:
-    return CallContext(project_id=project_id, decision_set_id=decision_set_id, accounting=Accounting(),
-                       budget=budget_guard(pool, project_id))
+def new_call(project_id: str, decision_set_id: str, budget: Any = None) -> Any:
+    """A step's call context; `budget` is the guard each model call checks first (`budget_guard`)."""
+    return CallContext(project_id=project_id, decision_set_id=decision_set_id, accounting=Accounting(), budget=budget)
 
 
 def usage_rows(ctx: Any) -> list[dict[str, Any]]:

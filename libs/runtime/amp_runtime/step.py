@@ -8,6 +8,8 @@
 5. publish events and next messages with Nats-Msg-Id derived from the key; whatever fails to go
    out here (a crash, a bus outage) the outbox relay sends, so nothing committed is ever lost
 6. the caller acks
+
+Steps 2, 4 and 5 go through a `StepStore` (Postgres and JetStream; in handler tests, memory).
 """
 
 from __future__ import annotations
@@ -26,13 +28,13 @@ from nats.js import JetStreamContext
 from opentelemetry import trace
 from pydantic import BaseModel
 
-from . import outbox, store
+from . import outbox
 from .bus import publish
 from .calls import current_call, usage_rows
 from .canonical import idempotency_key
 from .cards import card_events, event, forward, stamp_cards
 from .faults import maybe_crash, maybe_delay
-from .providers import record_usage
+from .step_store import StepStore, StepTx
 from .telemetry import step_span
 
 _log = logging.getLogger("amp.step")
@@ -117,18 +119,18 @@ def step_key(env: Envelope, service: str, node: str) -> str:
     return idempotency_key(f"{env.decision_set_id}/{service}", node, env.payload)
 
 
-async def run_step(pool: asyncpg.Pool, js: JetStreamContext, service: str, node: str, env: Envelope,
+async def run_step(steps: StepStore, service: str, node: str, env: Envelope,
                    compute: Callable[[str], Awaitable[StepResult]]) -> StepRecord:
     key = step_key(env, service, node)
     with step_span(service, node, env.traceparent, project_id=env.project_id, decision_set_id=env.decision_set_id,
                    run_id=env.run_id, step_key=key, user_id=env.user_id,
                    thread_id=f"{env.decision_set_id}/{service}"):
-        return await _run(pool, js, service, node, env, key, compute)
+        return await _run(steps, service, node, env, key, compute)
 
 
-async def _run(pool: asyncpg.Pool, js: JetStreamContext, service: str, node: str, env: Envelope, key: str,
+async def _run(steps: StepStore, service: str, node: str, env: Envelope, key: str,
                compute: Callable[[str], Awaitable[StepResult]]) -> StepRecord:
-    done = await store.get_run(pool, key)
+    done = await steps.get_run(key)
     if done is None:
         started = time.perf_counter()
         result = await compute(key)
@@ -137,9 +139,9 @@ async def _run(pool: asyncpg.Pool, js: JetStreamContext, service: str, node: str
         await maybe_delay(service)
         maybe_crash(service, "before_commit")
         try:
-            record = await _commit(pool, service, node, env, key, result, (time.perf_counter() - started) * 1000)
+            record = await _commit(steps, service, node, env, key, result, (time.perf_counter() - started) * 1000)
         except _AlreadyDone:  # another replica finished the same step first: publish what it recorded
-            done = await store.get_run(pool, key)
+            done = await steps.get_run(key)
     if done is not None:
         trace.get_current_span().set_attribute("amp.replayed", True)  # recorded before: re-published, not re-run
         record = StepRecord(key=key, replayed=True,
@@ -147,44 +149,43 @@ async def _run(pool: asyncpg.Pool, js: JetStreamContext, service: str, node: str
                             messages=[(s, m) for s, m in done["output"]["messages"]])
     if not record.replayed:
         maybe_crash(service, "after_commit")
-        await outbox.send(pool, js, record.outgoing)
+        await steps.send(record.outgoing)
     else:  # a redelivery after a crash: publish again (the ids de-duplicate); the outbox covers a failure
         try:
-            await _publish(js, record)
+            await _publish(steps, record)
         except Exception as e:  # noqa: BLE001 - committed: the outbox relay sends what is still unsent
             _log.warning("re-publishing step %s failed (%s); its outbox rows remain for the relay", key, e)
     maybe_crash(service, "after_publish")
     return record
 
 
-async def _commit(pool: asyncpg.Pool, service: str, node: str, env: Envelope, key: str, result: StepResult,
+async def _commit(steps: StepStore, service: str, node: str, env: Envelope, key: str, result: StepResult,
                   duration_ms: float) -> StepRecord:
     messages = [(subject, msg.model_dump(mode="json")) for subject, msg in result.messages]
-    async with pool.acquire() as conn, conn.transaction():
+    async with steps.transaction() as tx:
         if result.new_decision_set is not None:
             nd = result.new_decision_set
-            exists = await store.find_decision_set(conn, nd.id)
+            exists = await tx.find_decision_set(nd.id)
             if exists is None:
-                await store.create_decision_set(conn, nd.project_id, requirements=nd.requirements,
-                                                input_constraints=nd.input_constraints, parent_id=nd.parent_id,
-                                                ds_id=nd.id, **nd.columns)
+                await tx.create_decision_set(nd.project_id, requirements=nd.requirements,
+                                             input_constraints=nd.input_constraints, parent_id=nd.parent_id,
+                                             ds_id=nd.id, **nd.columns)
         transition: list[Event] = []
         if result.ds_update:
-            row = await store.update_decision_set(conn, env.decision_set_id, result.ds_update,
-                                                  expect_status=result.expect_status, node=node, run_id=env.run_id,
-                                                  user_id=env.user_id)
+            row = await tx.update_decision_set(env.decision_set_id, result.ds_update,
+                                               expect_status=result.expect_status, node=node, run_id=env.run_id,
+                                               user_id=env.user_id)
             transition = [row["transition"]] if row["transition"] is not None else []
-        events = transition + await store.insert_events(conn, result.events, key, result.checkpoint_id)
+        events = transition + await tx.insert_events(result.events, key, result.checkpoint_id)
         if result.cost is not None:
-            await store.upsert_cost(conn, env.project_id, env.decision_set_id, result.cost)
+            await tx.upsert_cost(env.project_id, env.decision_set_id, result.cost)
         for u in result.usage:
-            await record_usage(conn, env.project_id, env.decision_set_id, u["node"],
-                               ProviderInfo.model_validate(u["info"]), u["usd"])
+            await tx.record_usage(env.project_id, env.decision_set_id, u["node"],
+                                  ProviderInfo.model_validate(u["info"]), u["usd"])
         output = {"events": [e.model_dump(mode="json") for e in events], "messages": messages}
-        if not await store.insert_run(conn, key, env.project_id, env.decision_set_id, service, node, output,
-                                      duration_ms):
+        if not await tx.insert_run(key, env.project_id, env.decision_set_id, service, node, output, duration_ms):
             raise _AlreadyDone()
-        outgoing = await outbox.enqueue_many(conn, env.project_id, [
+        outgoing = await tx.enqueue_many(env.project_id, [
             *((subject, msg_id, body, ds) for ds, subject, msg_id, body in _event_batches(events, key)),
             *((subject, f"{key}:{i}", _json(body), body.get("decision_set_id") or env.decision_set_id)
               for i, (subject, body) in enumerate(messages))])
@@ -199,11 +200,12 @@ def _json(body: dict) -> bytes:
     return json.dumps(body, separators=(",", ":")).encode()
 
 
-async def _publish(js: JetStreamContext, record: StepRecord) -> None:
+async def _publish(steps: StepStore, record: StepRecord) -> None:
     """Events first, then the next messages: the next agent's events always follow ours."""
-    await publish_events(js, record.events, record.key)
+    await asyncio.gather(*(steps.publish(subject, body, msg_id)
+                           for _, subject, msg_id, body in _event_batches(record.events, record.key)))
     for i, (subject, body) in enumerate(record.messages):  # envelopes as JSON objects, fresh or replayed
-        await publish(js, subject, _json(body), f"{record.key}:{i}")  # parent: this replay's span
+        await steps.publish(subject, _json(body), f"{record.key}:{i}")  # parent: this replay's span
 
 
 def _event_batches(events: list[Event], key: str) -> list[tuple[str, str, str, bytes]]:
@@ -220,6 +222,14 @@ async def enqueue_events(conn: asyncpg.Connection, events: list[Event], key: str
     if not events:
         return []
     return await outbox.enqueue_many(conn, events[0].project_id, [
+        (subject, msg_id, body, ds) for ds, subject, msg_id, body in _event_batches(events, key)])
+
+
+async def queue_events(tx: StepTx, events: list[Event], key: str) -> list[outbox.Outgoing]:
+    """The event batches of a step store's transaction, as outbox rows of that transaction."""
+    if not events:
+        return []
+    return await tx.enqueue_many(events[0].project_id, [
         (subject, msg_id, body, ds) for ds, subject, msg_id, body in _event_batches(events, key)])
 
 

@@ -1,0 +1,139 @@
+"""Where the step protocol keeps what a step did, and how it publishes it: a small interface.
+
+The step protocol (`step.run_step`), the dead letters and the budget pauses (`agent`) write
+through a `StepStore`: transactions of a few row operations (a finished step's `agent_runs` row,
+its events, the decision-set update through the lifecycle, the outbox rows of what it publishes),
+then the publish of what committed. `PostgresStepStore` is the platform's (Postgres and JetStream);
+handler tests run the same protocol against an in-memory one (tests/fakes).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any, Protocol
+
+import asyncpg
+from amp_contracts import Event, ProviderInfo
+from nats.js import JetStreamContext
+
+from . import outbox, store
+from .bus import publish
+from .outbox import Outgoing
+from .providers import record_usage
+
+
+class StepTx(Protocol):
+    """One transaction: everything written through it commits together, or nothing does."""
+
+    async def find_decision_set(self, ds_id: str) -> dict[str, Any] | None: ...
+
+    async def create_decision_set(self, project_id: str, **columns: Any) -> dict[str, Any]: ...
+
+    async def update_decision_set(self, ds_id: str, fields: dict[str, Any], *,
+                                  expect_status: Iterable[str] | None = None, node: str = "",
+                                  run_id: str | None = None, user_id: str | None = None) -> dict[str, Any]:
+        """Set columns; a new status goes through the lifecycle (`IllegalTransition`), and a change of
+        status comes back as `row["transition"]`, a `status-change` event already recorded."""
+
+    async def insert_events(self, events: list[Event], step_key: str, checkpoint_id: str | None) -> list[Event]:
+        """Append events, numbered per decision set; the same step's events again return the recorded ones."""
+
+    async def insert_run(self, key: str, project_id: str, ds_id: str, service: str, node: str, output: dict,
+                         duration_ms: float) -> bool:
+        """Record a finished step under its key; False when the key is recorded already."""
+
+    async def upsert_cost(self, project_id: str, ds_id: str, estimate: dict) -> None: ...
+
+    async def record_usage(self, project_id: str, ds_id: str | None, node: str, info: ProviderInfo,
+                           usd: float) -> None: ...
+
+    async def add_dead_letter(self, service: str, subject: str, node: str, code: str, reason: str, body: bytes,
+                              digest: str, project_id: str | None, ds_id: str | None) -> int: ...
+
+    async def enqueue(self, project_id: str, subject: str, msg_id: str, body: bytes,
+                      ds_id: str | None = None) -> Outgoing:
+        """A message to publish once this transaction has committed (an outbox row)."""
+
+    async def enqueue_many(self, project_id: str, rows: list[tuple[str, str, bytes, str | None]]) -> list[Outgoing]:
+        """`enqueue` for several (subject, message id, body, decision set) rows, in order."""
+
+
+class StepStore(Protocol):
+    def transaction(self, timeout: float | None = None) -> AbstractAsyncContextManager[StepTx]: ...
+
+    async def get_run(self, key: str) -> dict[str, Any] | None:
+        """The recorded step of a key (its `output`: events and messages), or None."""
+
+    async def find_decision_set(self, ds_id: str) -> dict[str, Any] | None: ...
+
+    async def publish(self, subject: str, body: bytes, msg_id: str, headers: dict[str, str] | None = None) -> bool:
+        """Publish at once, with a de-duplication id."""
+
+    async def send(self, items: list[Outgoing]) -> bool:
+        """Publish what a transaction just committed, in order; what fails stays for the outbox relay."""
+
+
+class _PostgresTx:
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self.conn = conn
+
+    async def find_decision_set(self, ds_id: str) -> dict[str, Any] | None:
+        return await store.find_decision_set(self.conn, ds_id)
+
+    async def create_decision_set(self, project_id: str, **columns: Any) -> dict[str, Any]:
+        return await store.create_decision_set(self.conn, project_id, **columns)
+
+    async def update_decision_set(self, ds_id: str, fields: dict[str, Any], **kw: Any) -> dict[str, Any]:
+        return await store.update_decision_set(self.conn, ds_id, fields, **kw)
+
+    async def insert_events(self, events: list[Event], step_key: str, checkpoint_id: str | None) -> list[Event]:
+        return await store.insert_events(self.conn, events, step_key, checkpoint_id)
+
+    async def insert_run(self, key: str, project_id: str, ds_id: str, service: str, node: str, output: dict,
+                         duration_ms: float) -> bool:
+        return await store.insert_run(self.conn, key, project_id, ds_id, service, node, output, duration_ms)
+
+    async def upsert_cost(self, project_id: str, ds_id: str, estimate: dict) -> None:
+        await store.upsert_cost(self.conn, project_id, ds_id, estimate)
+
+    async def record_usage(self, project_id: str, ds_id: str | None, node: str, info: ProviderInfo,
+                           usd: float) -> None:
+        await record_usage(self.conn, project_id, ds_id, node, info, usd)
+
+    async def add_dead_letter(self, service: str, subject: str, node: str, code: str, reason: str, body: bytes,
+                              digest: str, project_id: str | None, ds_id: str | None) -> int:
+        return await store.add_dead_letter(self.conn, service, subject, node, code, reason, body, digest, project_id,
+                                           ds_id)
+
+    async def enqueue(self, project_id: str, subject: str, msg_id: str, body: bytes,
+                      ds_id: str | None = None) -> Outgoing:
+        return await outbox.enqueue(self.conn, project_id, subject, msg_id, body, ds_id)
+
+    async def enqueue_many(self, project_id: str, rows: list[tuple[str, str, bytes, str | None]]) -> list[Outgoing]:
+        return await outbox.enqueue_many(self.conn, project_id, rows)
+
+
+class PostgresStepStore:
+    """The platform's step store: rows in Postgres, messages on JetStream through the outbox."""
+
+    def __init__(self, pool: asyncpg.Pool, js: JetStreamContext) -> None:
+        self.pool = pool
+        self.js = js
+
+    @asynccontextmanager
+    async def transaction(self, timeout: float | None = None) -> AsyncIterator[StepTx]:
+        async with self.pool.acquire(timeout=timeout) as conn, conn.transaction():
+            yield _PostgresTx(conn)
+
+    async def get_run(self, key: str) -> dict[str, Any] | None:
+        return await store.get_run(self.pool, key)
+
+    async def find_decision_set(self, ds_id: str) -> dict[str, Any] | None:
+        return await store.find_decision_set(self.pool, ds_id)
+
+    async def publish(self, subject: str, body: bytes, msg_id: str, headers: dict[str, str] | None = None) -> bool:
+        return await publish(self.js, subject, body, msg_id, headers=headers)
+
+    async def send(self, items: list[Outgoing]) -> bool:
+        return await outbox.send(self.pool, self.js, items)
