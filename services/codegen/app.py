@@ -9,10 +9,8 @@ amp.gate.expire      ──▶ reminder event, or the gate goes stale           
 
 from __future__ import annotations
 
-from functools import partial
-
 from amp_contracts import Envelope, GateDecided, ReasonCard, Subjects
-from amp_runtime.agent import Deps, Route, agent_app, route
+from amp_runtime.agent import Deps, Route, agent_app, bind
 from amp_runtime.settings import Settings
 from amp_runtime.step import StepResult
 from faststream import FastStream
@@ -33,13 +31,15 @@ async def on_decided(svc: Codegen, env: Envelope[GateDecided], key: str) -> Step
     return await after_gate(svc, env, key, p.interrupt_id, decision)
 
 
+#: What each subject the codegen service consumes runs.
+HANDLERS = {Subjects.POLICY_EVALUATED: on_policy, Subjects.GATE_DECIDED: on_decided, Subjects.GATE_EXPIRE: on_expire}
+
+
 def routes(deps: Deps) -> list[Route]:
     warm_up()
     svc = Codegen(graph=build_graph(deps.checkpointer, deps.providers.llm), db=deps.reader, artifacts=deps.artifacts,
                   settings=deps.settings, packs_fingerprint=deps.providers.packs.fingerprint)
-    return [route(Subjects.POLICY_EVALUATED, partial(on_policy, svc)),
-            route(Subjects.GATE_DECIDED, partial(on_decided, svc)),
-            route(Subjects.GATE_EXPIRE, partial(on_expire, svc))]
+    return bind(HANDLERS, svc)
 
 
 def create_app(settings: Settings) -> FastStream:

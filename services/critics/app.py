@@ -7,11 +7,10 @@ amp.plan.proposed ──▶ critic_tech ──(replan, bounded rounds)──▶ 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import partial
 from typing import Any
 
 from amp_contracts import CostEstimate, CritiqueCompleted, Envelope, PlanProposed, PlanRevise, Subjects
-from amp_runtime.agent import Deps, Route, agent_app, route
+from amp_runtime.agent import Deps, Route, agent_app, bind
 from amp_runtime.graphs import run_graph
 from amp_runtime.reader import Reader
 from amp_runtime.settings import Settings
@@ -55,11 +54,15 @@ async def on_plan(svc: Critics, env: Envelope[PlanProposed], key: str) -> StepRe
             .result(run.checkpoint_id, cost=cost.model_dump(mode="json")))
 
 
+#: What each subject the critics consume runs.
+HANDLERS = {Subjects.PLAN_PROPOSED: on_plan}
+
+
 def routes(deps: Deps) -> list[Route]:
     warm_up()
     svc = Critics(graph=build_graph(deps.checkpointer, deps.providers.llm), db=deps.reader,
                   packs_fingerprint=deps.providers.packs.fingerprint)
-    return [route(Subjects.PLAN_PROPOSED, partial(on_plan, svc))]
+    return bind(HANDLERS, svc)
 
 
 def create_app(settings: Settings) -> FastStream:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from functools import partial
 from typing import Any
 
 from amp_contracts import (
@@ -20,7 +19,7 @@ from amp_contracts import (
     IntakeRequested,
     Subjects,
 )
-from amp_runtime.agent import Deps, Route, agent_app, route
+from amp_runtime.agent import Deps, Route, agent_app, bind
 from amp_runtime.graphs import GraphRun, resume_graph, run_graph
 from amp_runtime.providers import accounting
 from amp_runtime.settings import Settings
@@ -85,6 +84,10 @@ def outcome(svc: Intake, env: Envelope, key: str, run: GraphRun, trigger: str) -
             .result(run.checkpoint_id))
 
 
+#: What each subject the intake consumes runs.
+HANDLERS = {Subjects.INTAKE_REQUESTED: on_requested, Subjects.INTAKE_ANSWERED: on_answered}
+
+
 def routes(deps: Deps) -> list[Route]:
     warm_up()
     providers = deps.providers
@@ -95,8 +98,7 @@ def routes(deps: Deps) -> list[Route]:
 
     svc = Intake(graph=build_graph(deps.checkpointer, providers.llm), packs_fingerprint=providers.packs.fingerprint,
                  preflight=preflight)
-    return [route(Subjects.INTAKE_REQUESTED, partial(on_requested, svc)),
-            route(Subjects.INTAKE_ANSWERED, partial(on_answered, svc))]
+    return bind(HANDLERS, svc)
 
 
 def create_app(settings: Settings) -> FastStream:

@@ -7,11 +7,10 @@ amp.plan.revise      ─┴─▶ planner subgraph ──▶ amp.plan.proposed
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import partial
 from typing import Any
 
 from amp_contracts import Envelope, IntakeCompleted, PlanProposed, PlanRevise, Subjects
-from amp_runtime.agent import Deps, Route, agent_app, route
+from amp_runtime.agent import Deps, Route, agent_app, bind
 from amp_runtime.graphs import run_graph
 from amp_runtime.settings import Settings
 from amp_runtime.step import Outcome, StepResult
@@ -53,12 +52,15 @@ async def on_revise(svc: Planner, env: Envelope[PlanRevise], key: str) -> StepRe
                                       "round": p.round, "trigger": "critic_feedback"})
 
 
+#: What each subject the planner consumes runs.
+HANDLERS = {Subjects.INTAKE_COMPLETED: on_intake, Subjects.PLAN_REVISE: on_revise}
+
+
 def routes(deps: Deps) -> list[Route]:
     warm_up()
     svc = Planner(graph=build_graph(deps.checkpointer, deps.providers.llm),
                   packs_fingerprint=deps.providers.packs.fingerprint)
-    return [route(Subjects.INTAKE_COMPLETED, partial(on_intake, svc)),
-            route(Subjects.PLAN_REVISE, partial(on_revise, svc))]
+    return bind(HANDLERS, svc)
 
 
 def create_app(settings: Settings) -> FastStream:

@@ -6,11 +6,10 @@ amp.critique.completed ──▶ policy_eval ──▶ amp.policy.evaluated
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import partial
 from typing import Any
 
 from amp_contracts import CostEstimate, CritiqueCompleted, Envelope, PolicyEvaluated, Subjects, Waiver
-from amp_runtime.agent import Deps, Route, agent_app, route
+from amp_runtime.agent import Deps, Route, agent_app, bind
 from amp_runtime.graphs import run_graph
 from amp_runtime.reader import Reader
 from amp_runtime.settings import Settings
@@ -52,11 +51,15 @@ async def on_critique(svc: Policy, env: Envelope[CritiqueCompleted], key: str) -
             .result(run.checkpoint_id))
 
 
+#: What each subject the policy service consumes runs.
+HANDLERS = {Subjects.CRITIQUE_COMPLETED: on_critique}
+
+
 def routes(deps: Deps) -> list[Route]:
     warm_up()
     svc = Policy(graph=build_graph(deps.checkpointer), db=deps.reader,
                  packs_fingerprint=deps.providers.packs.fingerprint)
-    return [route(Subjects.CRITIQUE_COMPLETED, partial(on_critique, svc))]
+    return bind(HANDLERS, svc)
 
 
 def create_app(settings: Settings) -> FastStream:

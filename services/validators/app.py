@@ -10,11 +10,10 @@ import json
 import logging
 import threading
 from dataclasses import dataclass
-from functools import partial
 from typing import Any
 
 from amp_contracts import CodegenCompleted, DiffSummary, Envelope, ReasonCard, RunComplete, RunCompleted, Subjects
-from amp_runtime.agent import Deps, Route, agent_app, route
+from amp_runtime.agent import Deps, Route, agent_app, bind
 from amp_runtime.artifacts import artifact_key
 from amp_runtime.graphs import run_graph
 from amp_runtime.reader import Reader
@@ -85,6 +84,10 @@ async def on_generated(svc: Validators, env: Envelope[CodegenCompleted], key: st
             .result(run.checkpoint_id))
 
 
+#: What each subject the validators consume runs.
+HANDLERS = {Subjects.CODEGEN_COMPLETED: on_generated}
+
+
 def routes(deps: Deps) -> list[Route]:
     warm_tools(deps.settings.validators_checkov)
 
@@ -98,7 +101,7 @@ def routes(deps: Deps) -> list[Route]:
                           osv_url=deps.settings.osv_url, terraform=deps.settings.validators_terraform)
     svc = Validators(graph=build_graph(persist, deps.checkpointer), db=deps.reader,
                      packs_fingerprint=deps.providers.packs.fingerprint)
-    return [route(Subjects.CODEGEN_COMPLETED, partial(on_generated, svc))]
+    return bind(HANDLERS, svc)
 
 
 def create_app(settings: Settings) -> FastStream:

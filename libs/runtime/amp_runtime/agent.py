@@ -73,6 +73,11 @@ def route(subject: str, handler: Handler) -> Route:
     return Route(subject, step_for(subject).node, handler)
 
 
+def bind(handlers: dict[str, Callable[[Any, Envelope, str], Awaitable[StepResult]]], svc: Any) -> list[Route]:
+    """The routes of a service's handlers (subject → `handler(svc, envelope, key)`), bound to `svc`."""
+    return [route(subject, partial(handler, svc)) for subject, handler in handlers.items()]
+
+
 def durable_name(service: str, subject: str) -> str:
     return f"{service}-{subject.replace('.', '-')}"
 

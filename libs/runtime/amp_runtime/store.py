@@ -332,14 +332,20 @@ async def update_decision_set(conn: asyncpg.Connection, ds_id: str, fields: dict
     raise ConflictError(f"decision set {ds_id} kept changing; gave up after {attempts} attempts")
 
 
-async def _record_transition(conn: asyncpg.Connection, row: dict[str, Any], node: str, run_id: str | None,
-                             user_id: str | None = None) -> Event:
+def status_change_event(row: dict[str, Any], node: str, run_id: str | None,
+                        user_id: str | None = None) -> tuple[Event, str]:
+    """The `status-change` event of an updated row (`previous_status` → `status`), and its event key."""
     change = StatusChange(decision_set_id=row["id"], previous=row["previous_status"], status=row["status"],
                           label=lifecycle.LABELS[Status(row["status"])])
     ev = Event(type="status-change", project_id=row["project_id"], decision_set_id=row["id"],
                run_id=run_id or str(uuid.uuid5(uuid.UUID(row["id"]), "run")), node_name=node or row["stage"] or "",
                data=change.model_dump(mode="json"), user_id=user_id)
-    key = f"status:{row['id']}:{row['lock_version']}"  # one transition per row version
+    return ev, f"status:{row['id']}:{row['lock_version']}"  # one transition per row version
+
+
+async def _record_transition(conn: asyncpg.Connection, row: dict[str, Any], node: str, run_id: str | None,
+                             user_id: str | None = None) -> Event:
+    ev, key = status_change_event(row, node, run_id, user_id)
     return (await insert_events(conn, [ev], key, None))[0]
 
 
