@@ -28,7 +28,11 @@ class StepTx(Protocol):
 
     async def find_decision_set(self, ds_id: str) -> dict[str, Any] | None: ...
 
-    async def create_decision_set(self, project_id: str, **columns: Any) -> dict[str, Any]: ...
+    async def create_decision_set(self, project_id: str, *, requirements: str = "",
+                                  input_constraints: dict | None = None, parent_id: str | None = None,
+                                  status: str = "intake", stage: str = "intake", ds_id: str | None = None,
+                                  **columns: Any) -> dict[str, Any]:
+        """The next version of a project's decision set."""
 
     async def update_decision_set(self, ds_id: str, fields: dict[str, Any], *,
                                   expect_status: Iterable[str] | None = None, node: str = "",
@@ -74,18 +78,26 @@ class StepStore(Protocol):
         """Publish what a transaction just committed, in order; what fails stays for the outbox relay."""
 
 
-class _PostgresTx:
+class PostgresTx:
     def __init__(self, conn: asyncpg.Connection) -> None:
         self.conn = conn
 
     async def find_decision_set(self, ds_id: str) -> dict[str, Any] | None:
         return await store.find_decision_set(self.conn, ds_id)
 
-    async def create_decision_set(self, project_id: str, **columns: Any) -> dict[str, Any]:
-        return await store.create_decision_set(self.conn, project_id, **columns)
+    async def create_decision_set(self, project_id: str, *, requirements: str = "",
+                                  input_constraints: dict | None = None, parent_id: str | None = None,
+                                  status: str = "intake", stage: str = "intake", ds_id: str | None = None,
+                                  **columns: Any) -> dict[str, Any]:
+        return await store.create_decision_set(self.conn, project_id, requirements=requirements,
+                                               input_constraints=input_constraints, parent_id=parent_id,
+                                               status=status, stage=stage, ds_id=ds_id, **columns)
 
-    async def update_decision_set(self, ds_id: str, fields: dict[str, Any], **kw: Any) -> dict[str, Any]:
-        return await store.update_decision_set(self.conn, ds_id, fields, **kw)
+    async def update_decision_set(self, ds_id: str, fields: dict[str, Any], *,
+                                  expect_status: Iterable[str] | None = None, node: str = "",
+                                  run_id: str | None = None, user_id: str | None = None) -> dict[str, Any]:
+        return await store.update_decision_set(self.conn, ds_id, fields, expect_status=expect_status, node=node,
+                                               run_id=run_id, user_id=user_id)
 
     async def insert_events(self, events: list[Event], step_key: str, checkpoint_id: str | None) -> list[Event]:
         return await store.insert_events(self.conn, events, step_key, checkpoint_id)
@@ -124,7 +136,7 @@ class PostgresStepStore:
     @asynccontextmanager
     async def transaction(self, timeout: float | None = None) -> AsyncIterator[StepTx]:
         async with self.pool.acquire(timeout=timeout) as conn, conn.transaction():
-            yield _PostgresTx(conn)
+            yield PostgresTx(conn)
 
     async def get_run(self, key: str) -> dict[str, Any] | None:
         return await store.get_run(self.pool, key)
