@@ -355,11 +355,6 @@ async def test_a_body_that_fails_validation_is_dead_lettered(step: Step, tmp_pat
     assert len(world.steps.dead_letters) == 2 and len(world.events()) == 4
 
 
-def test_each_service_handles_exactly_its_rows() -> None:
-    for name, (module, _) in SERVICES.items():
-        assert set(module.HANDLERS) == {s.subject for s in PIPELINE if s.service == name}, name
-
-
 @pytest.mark.parametrize(("interface", "implementations"), [
     (StepStore, (PostgresStepStore, MemoryStepStore)),
     (StepTx, (PostgresTx, MemoryTx)),
