@@ -24,6 +24,7 @@ from amp_runtime.providers import PackRegistry, providers_from_settings
 from amp_runtime.reader import PgReader
 from amp_runtime.settings import Settings
 from amp_runtime.step import _commit, step_key
+from amp_runtime.step_store import PostgresStepStore
 
 from .common import summary
 
@@ -50,6 +51,7 @@ async def _chain(deps: Deps, routes: dict[str, tuple[str, Any]], text: str, comm
                                               run_id=str(uuid.uuid4()), payload=IntakeRequested(text=text))
     subject = Subjects.INTAKE_REQUESTED
     per: dict[str, float] = {}
+    steps = PostgresStepStore(deps.pool, deps.js)  # the commit only: nothing is published here
     t_all = time.perf_counter()
     for _ in range(20):
         svc, route = routes[subject]
@@ -57,7 +59,7 @@ async def _chain(deps: Deps, routes: dict[str, tuple[str, Any]], text: str, comm
         key = step_key(env, svc, route.node)
         result = await route.handler(env, key)
         if commit:
-            await _commit(deps.pool, svc, route.node, env, key, result, (time.perf_counter() - t0) * 1000)
+            await _commit(steps, svc, route.node, env, key, result, (time.perf_counter() - t0) * 1000)
         per[svc] = per.get(svc, 0.0) + (time.perf_counter() - t0) * 1000
         if any(e.type == "gate-waiting" and e.data.get("gate") == "pre-codegen" for e in result.events):
             per["total"] = (time.perf_counter() - t_all) * 1000

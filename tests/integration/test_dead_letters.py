@@ -12,6 +12,7 @@ from amp_contracts import Envelope, GateExpire
 from amp_runtime import store
 from amp_runtime.agent import Route, dead_letter
 from amp_runtime.bootstrap import open_deps
+from amp_runtime.step_store import PostgresStepStore
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 
@@ -25,8 +26,8 @@ def _park(settings, ds: str, project: str, subject: str, permanent: bool) -> byt
         async with open_deps(settings, "test") as deps:
             async with deps.pool.acquire() as conn, conn.transaction():
                 await store.update_decision_set(conn, ds, {"status": "planning"}, expect_status={"intake", "planning"})
-            await dead_letter(deps, "tester", Route(subject, "gate_expire"), data, "gate_expire failed: outage",
-                              "unavailable", permanent=permanent)
+            await dead_letter(PostgresStepStore(deps.pool, deps.js), "tester", Route(subject, "gate_expire"), data,
+                              "gate_expire failed: outage", "unavailable", permanent=permanent)
 
     asyncio.run(main())
     return data
