@@ -215,3 +215,6 @@ class MemoryTx:
         self.s.outbox.append({"id": oid, "project_id": project_id, "subject": subject, "msg_id": msg_id, "body": body,
                               "decision_set_id": ds_id, "sent": False})
         return Outgoing(oid, subject, msg_id, body)
+
+    async def enqueue_many(self, project_id: str, rows: list[tuple[str, str, bytes, str | None]]) -> list[Outgoing]:
+        return [await self.enqueue(project_id, subject, msg_id, body, ds_id) for subject, msg_id, body, ds_id in rows]

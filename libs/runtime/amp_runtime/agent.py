@@ -437,7 +437,7 @@ async def _record_dead_letter(steps: StepStore, service: str, route: Route, data
         outgoing = await queue_events(tx, events, key)
         if permanent:
             ended = envelope_of(RunCompleted)(project_id=project_id, decision_set_id=ds_id, run_id=run_id,
-                                           payload=RunCompleted(version=row["version"], status="failed"))
+                                              payload=RunCompleted(version=row["version"], status="failed"))
             outgoing.append(await tx.enqueue(project_id, Subjects.RUN_COMPLETED, f"run-failed:{ds_id}",
                                              ended.model_dump_json().encode(), ds_id))
         return outgoing
