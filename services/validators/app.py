@@ -65,7 +65,7 @@ async def on_generated(svc: Validators, env: Envelope[CodegenCompleted], key: st
     run = await run_graph(svc.graph, env.decision_set_id, SERVICE, {
         "project_id": env.project_id, "decision_set_id": env.decision_set_id, "version": ds["version"],
         "tree_key": env.payload.tree_key, "state_doc": plain(ds), "parent": plain(parent) if parent else None,
-        "cards_so_far": prior, "started_at": env.ts, "reports": {}}, step=key)
+        "cards_so_far": prior, "started_at": env.ts, "user_id": env.user_id, "reports": {}}, step=key)
     v = run.values
     diff: DiffSummary = v["diff"]
     # A repository that fails its validation is kept (committed, downloadable, its report says why) but

@@ -46,7 +46,7 @@ def build_graph(persist: nodes.PersistDeps, checkpointer: Any = None) -> Any:
     def rationale_compile(state: ValidatorsState) -> dict[str, Any]:
         # the ids and time the step will record these cards with: a rerun compiles the same files
         own = stamp_cards(state.get("cards", []), state.get("step") or f"{state['decision_set_id']}/validators",
-                          ts=state.get("started_at"))
+                          ts=state.get("started_at"), user_id=state.get("user_id"))
         compiled = [*state.get("cards_so_far", []), *own]
         out = nodes.rationale_compile(compiled)
         card = CardDraft(agent="rationale", node_name="rationale_compile", trigger="user_approve",

@@ -85,6 +85,8 @@ def _card_markdown(card: dict[str, Any]) -> list[str]:
     if provider.get("fallback_from"):
         decided_by += f" (fallback from {provider['fallback_from']})"
     out.append(f"- **Decided by:** {decided_by}, {card['ts']}")
+    if card.get("user_id"):
+        out.append(f"- **On behalf of:** `{_cell(card['user_id'])}`")
     if cands := card.get("candidates"):
         out += ["", "| Option | Summary | Pros | Cons | Trade-offs | Score | Rejected because |",
                 "| --- | --- | --- | --- | --- | --- | --- |"]

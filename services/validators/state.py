@@ -17,6 +17,7 @@ class ValidatorsState(TypedDict, total=False):
     state_doc: dict[str, Any]  # the decision set row, as JSON
     parent: dict[str, Any] | None  # its parent version's row
     cards_so_far: list[ReasonCard]
+    user_id: str | None  # who caused the step (the approver): named on the step's own cards
     started_at: datetime  # the time of the message that started the step: the ts of the step's own cards
     files: dict[str, str]
     merge_conflicts: list[str]

@@ -56,3 +56,5 @@ class CardDraft(BaseModel):
 class ReasonCard(CardDraft):
     decision_id: str
     ts: datetime = Field(default_factory=utcnow)
+    user_id: str | None = Field(None, description="Who caused the step that recorded this card (the token's subject "
+                                                   "of the submitter, the person who answered or decided).")

@@ -328,7 +328,8 @@ async def pause_for_budget(steps: StepStore, service: str, route: Route, env: En
     gate = GateWaiting(decision_set_id=env.decision_set_id, gate="budget", message=error.message)
     card = ReasonCard(decision_id=str(uuid.uuid5(uuid.UUID(env.decision_set_id), f"budget:{_digest(data)}")),
                       agent=service, node_name=route.node, summary=f"Paused before {route.node}: {error.message}",
-                      risks=[error.message], confidence=1.0, details={"budget": error.details or []})
+                      risks=[error.message], confidence=1.0, details={"budget": error.details or []},
+                      user_id=env.user_id)
     needed = float(((error.details or [{}])[0]).get("estimate_usd") or 0.0)
     parked = {**gate.model_dump(mode="json"), "subject": route.subject, "body": data.decode(), "estimate_usd": needed}
     key = f"budget:{uuid.uuid4()}"  # each pause is news, even of the same message
@@ -337,7 +338,7 @@ async def pause_for_budget(steps: StepStore, service: str, route: Route, env: En
                                                                  "gate": parked}, node=route.node, run_id=env.run_id)
         events = _transition(row) + await tx.insert_events([
             Event(type="reason-card", project_id=env.project_id, decision_set_id=env.decision_set_id,
-                  run_id=env.run_id, node_name=route.node, data=card.model_dump(mode="json")),
+                  run_id=env.run_id, node_name=route.node, data=card.model_dump(mode="json"), user_id=env.user_id),
             Event(type="gate-waiting", project_id=env.project_id, decision_set_id=env.decision_set_id,
                   run_id=env.run_id, node_name=route.node, data=gate.model_dump(mode="json")),
         ], key, None)

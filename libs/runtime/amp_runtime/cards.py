@@ -19,12 +19,15 @@ def decision_id(step_key: str, index: int) -> str:
 
 
 def stamp_cards(cards: Sequence[CardDraft], step_key: str, packs_fingerprint: str | None = None,
-                ts: Any = None) -> list[ReasonCard]:
-    """Give cards their ids, and the prompt packs in force where no model named its own pack."""
+                ts: Any = None, user_id: str | None = None) -> list[ReasonCard]:
+    """Give cards their ids, the person whose action caused the step, and the prompt packs in force
+    where no model named its own pack."""
     out = []
     for i, c in enumerate(cards):
         fields = {**c.model_dump(), "decision_id": decision_id(step_key, i),
                   "prompt_pack_hash": c.prompt_pack_hash or packs_fingerprint}
+        if user_id is not None:
+            fields["user_id"] = user_id
         if ts is not None:
             fields["ts"] = ts
         out.append(ReasonCard.model_validate(fields))

@@ -81,7 +81,7 @@ class Outcome:
         self._update: dict[str, Any] = {}
 
     def cards(self, drafts: Sequence[CardDraft], *, decision_set_id: str | None = None) -> Outcome:
-        stamped = stamp_cards(drafts, self.key, self.packs_fingerprint)
+        stamped = stamp_cards(drafts, self.key, self.packs_fingerprint, user_id=self.env.user_id)
         self._events.extend(card_events(self.env, stamped, decision_set_id))
         return self
 

@@ -119,3 +119,24 @@ def test_the_committed_rationale_leaves_out_how_long_things_took() -> None:
     fast, slow = compile_rationale([timed(3)]), compile_rationale([timed(4812)])
     assert fast == slow
     assert "duration" not in fast[0] and json.loads(fast[0])[0]["details"]["tools"] == [{"tool": "ruff", "status": "pass"}]
+
+
+def test_a_card_names_the_person_whose_action_caused_it() -> None:
+    from amp_contracts import CardDraft
+    from amp_runtime.cards import stamp_cards
+
+    stamped = stamp_cards([CardDraft(agent="planner", node_name="planner", summary="x")], "step-1",
+                          ts="2026-01-01T00:00:00Z", user_id="alice-1")
+    assert stamped[0].user_id == "alice-1"
+    again = stamp_cards([CardDraft(agent="planner", node_name="planner", summary="x")], "step-1",
+                        ts="2026-01-01T00:00:00Z", user_id="alice-1")
+    assert again == stamped  # the same inputs (the person among them) stamp the same card
+    assert stamp_cards([CardDraft(agent="planner", node_name="planner")], "step-1")[0].user_id is None
+
+    rationale_json, markdown = compile_rationale([card(user_id="alice-1"), card(decision_id="d-2")])
+    public = json.loads(rationale_json)
+    assert public[0]["user_id"] == "alice-1" and public[1]["user_id"] is None
+    assert markdown.count("**On behalf of:** `alice-1`") == 1
+    # a person named by an email is personal data: redacted like any other field a person wrote
+    _, md = compile_rationale([card(user_id="jane.doe@example.com")])
+    assert "jane.doe@example.com" not in md and "On behalf of" in md
