@@ -111,12 +111,12 @@ async def hot_queries(pool: asyncpg.Pool, ds_id: str, repeats: int) -> dict[str,
     """The store's hot reads, timed directly (µs matter here, so no HTTP)."""
     from amp_runtime import store
 
-    ds = await store.get_decision_set(pool, ds_id)
+    ds = await store.find_decision_set(pool, ds_id)
     key = await pool.fetchval("SELECT idem_key FROM agent_runs WHERE decision_set_id = $1 LIMIT 1", uuid.UUID(ds_id))
     calls = {
-        "get_decision_set": lambda: store.get_decision_set(pool, ds_id),
+        "get_decision_set": lambda: store.get_decision_set(pool, ds_id, project_id=ds["project_id"]),
         "latest_decision_set": lambda: store.latest_decision_set(pool, ds["project_id"]),
-        "list_events": lambda: store.list_events(pool, ds_id),
+        "list_events": lambda: store.list_events(pool, ds_id, project_id=ds["project_id"]),
         "due_gates": lambda: store.due_gates(pool, 24 * 3600.0),
         "get_run": lambda: store.get_run(pool, key or "missing"),
         "parent_cost": lambda: store.parent_cost(pool, ds_id),

@@ -27,7 +27,7 @@ async def on_decided(svc: Codegen, env: Envelope[GateDecided], key: str) -> Step
     decision: Decision = {"status": p.status, "comment": p.comment, "by": p.by, "waivers": p.waivers}
     if p.status == "approved":  # the docs' design rationale is built from every card so far
         decision["prior_cards"] = [ReasonCard.model_validate(c)
-                                   for c in await svc.db.reason_cards(env.decision_set_id)]
+                                   for c in await svc.db.reason_cards(env.decision_set_id, project_id=env.project_id)]
     return await after_gate(svc, env, key, p.interrupt_id, decision)
 
 

@@ -46,7 +46,7 @@ async def after_gate(svc: Codegen, env: Envelope, key: str, interrupt_id: str | 
     run = await resume_graph(svc.graph, env.decision_set_id, SERVICE, interrupt_id, decision, step=key)
     v = run.values
     drafts = v.get("cards") or []  # this step's own
-    ds = await svc.db.decision_set(env.decision_set_id)
+    ds = await svc.db.decision_set(env.decision_set_id, project_id=env.project_id)
     out = Outcome(env, key, svc.packs_fingerprint).cards(drafts)
     outcome = v.get("outcome")
     if outcome == "generate":

@@ -27,7 +27,7 @@ log = logging.getLogger("amp.codegen.gate")
 async def on_policy(svc: Codegen, env: Envelope[PolicyEvaluated], key: str) -> StepResult:
     p = env.payload
     project = await svc.db.project(env.project_id)
-    ds = await svc.db.decision_set(env.decision_set_id)
+    ds = await svc.db.decision_set(env.decision_set_id, project_id=env.project_id)
     run = await run_graph(svc.graph, env.decision_set_id, SERVICE, {
         "project_name": project["name"], "requirements": (ds or {}).get("requirements") or "",
         "constraints": p.constraints, "plan": p.plan, "risks": p.risks,
@@ -45,7 +45,7 @@ async def on_policy(svc: Codegen, env: Envelope[PolicyEvaluated], key: str) -> S
 async def on_expire(svc: Codegen, env: Envelope[GateExpire], key: str) -> StepResult:
     p = env.payload
     if p.kind == "reminder":
-        ds = await svc.db.decision_set(env.decision_set_id)
+        ds = await svc.db.decision_set(env.decision_set_id, project_id=env.project_id)
         if ds["status"] not in ("waiting_approval", "expiring"):
             return StepResult()  # decided before the reminder went out
         return Outcome(env, key).event("gate-reminder", "gate_hitl", {

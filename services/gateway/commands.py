@@ -118,7 +118,7 @@ async def submit_constraints(u: Unit, project_id: str, body: ConstraintsSubmit, 
 async def answer(u: Unit, ds_id: str, body: AnswersSubmit, access: Access) -> dict[str, Any]:
     body = body.model_copy(update={"text": redact_text(body.text), "answers": redact(body.answers, drop_raw=False)})
     conn = u.conn
-    ds = await store.get_decision_set(conn, ds_id, access.project_id)
+    ds = await store.get_decision_set(conn, ds_id, project_id=access.project_id)
     gate = ds.get("gate") or {}
     if ds["status"] != "waiting_intake" or gate.get("gate") != "intake":
         raise GateClosed(f"decision set {ds_id} is not waiting for answers (status {ds['status']})")
@@ -150,7 +150,7 @@ async def approve(u: Unit, ds_id: str, body: Approve, access: Access) -> dict[st
     body = body.model_copy(update={"by": by, "comment": redact_text(body.comment), "waivers": [
         w.model_copy(update={"by": by, "reason": redact_text(w.reason)}) for w in body.waivers]})
     conn = u.conn
-    ds = await store.get_decision_set(conn, ds_id, access.project_id)
+    ds = await store.get_decision_set(conn, ds_id, project_id=access.project_id)
     if ds["status"] != "waiting_approval":
         raise GateClosed(f"decision set {ds_id} is not waiting for approval (status {ds['status']})")
     project = await store.get_project(conn, access.project_id)
@@ -184,7 +184,7 @@ async def resume(u: Unit, ds_id: str, access: Access) -> dict[str, Any]:
     key is unchanged: what it had done is replayed, what it had not is run).
     """
     conn = u.conn
-    ds = await store.get_decision_set(conn, ds_id, access.project_id)
+    ds = await store.get_decision_set(conn, ds_id, project_id=access.project_id)
     gate = ds.get("gate") or {}
     parked = {"paused_budget": "budget", "stalled": "error"}.get(ds["status"])
     if parked is None or gate.get("gate") != parked:

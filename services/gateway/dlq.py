@@ -86,7 +86,8 @@ async def _replay(u: Unit, dl_id: int, access: Access | None) -> dict[str, Any]:
     row = await store.get_dead_letter(u.conn, dl_id)
     ds_id = row.get("decision_set_id")
     # a webhooks dead letter is a batch of events that already happened: sent again whatever the run's status
-    ds = await store.find_decision_set(u.conn, str(ds_id)) if ds_id and row["service"] != "webhooks" else None
+    ds = (await store.find_project_decision_set(u.conn, str(ds_id), project_id=str(row["project_id"]))
+          if ds_id and row.get("project_id") and row["service"] != "webhooks" else None)
     if ds is not None and ds["status"] == "stalled" and access is not None:
         await commands.resume(u, str(ds_id), access)  # the parked message is this one: resuming sends it
     elif ds is not None and lifecycle.is_terminal(ds["status"]):

@@ -130,8 +130,8 @@ async def submit_constraints(request: Request, project_id: str, body: Constraint
             summary="A decision set (one version) with its review", **typed(api.DecisionSet))
 async def get_decision_set(request: Request, ds_id: str, access: Access = on_decision_set("read")) -> dict[str, Any]:
     pool = _deps(request).pool
-    row = await store.get_decision_set(pool, ds_id, access.project_id)
-    parent = (await store.find_decision_set(pool, row["parent_id"], access.project_id)
+    row = await store.get_decision_set(pool, ds_id, project_id=access.project_id)
+    parent = (await store.find_project_decision_set(pool, row["parent_id"], project_id=access.project_id)
               if row.get("parent_id") else None)
     return jsonable_encoder({**views.decision_set(row), "review": review(row, parent)})
 
@@ -142,7 +142,7 @@ async def get_events(request: Request, ds_id: str, after: int = Query(0, ge=0, l
                      limit: int = Query(1000, ge=1, le=10_000),
                      access: Access = on_decision_set("read")) -> dict[str, Any]:
     d = _deps(request)
-    events = await store.list_events(d.pool, ds_id, after=after, limit=limit, project_id=access.project_id)
+    events = await store.list_events(d.pool, ds_id, project_id=access.project_id, after=after, limit=limit)
     return jsonable_encoder({"decision_set_id": ds_id, "events": [e.model_dump(mode="json") for e in events]})
 
 
@@ -228,12 +228,12 @@ async def stream(request: Request, ds_id: str, last_event_id: str | None = Heade
         raise ValidationFailed("Last-Event-ID must be an event number (an integer)") from None
     if not 0 <= last <= MAX_EVENT_NUMBER:
         raise ValidationFailed(f"Last-Event-ID must be between 0 and {MAX_EVENT_NUMBER}")
-    if last and await ended_before(d.pool, ds_id, last):
+    if last and await ended_before(d.pool, ds_id, last, project_id=access.project_id):
         return Response(status_code=204)
     slots = request.app.state.auth.streams
     slots.take(access.user_id)
-    return stream_response(d.pool, d.extras["hub"], ds_id, last, d.settings.sse_max_duration_s,
-                           project_id=access.project_id, on_close=lambda: slots.give_back(access.user_id))
+    return stream_response(d.pool, d.extras["hub"], ds_id, last, project_id=access.project_id,
+                           max_duration_s=d.settings.sse_max_duration_s, on_close=lambda: slots.give_back(access.user_id))
 
 
 @router.get("/decision-sets/{ds_id}/diff", tags=["decision sets"], operation_id="getDiff",
@@ -248,11 +248,11 @@ async def get_diff(request: Request, ds_id: str, against: str | None = None,
                    access: Access = on_decision_set("read")) -> Response:
     """The unified diff of the generated repository against the parent version (or `against`, of the same project)."""
     d = _deps(request)
-    ds = await store.get_decision_set(d.pool, ds_id, access.project_id)
+    ds = await store.get_decision_set(d.pool, ds_id, project_id=access.project_id)
     if not ds.get("git_commit"):
         raise NotFound(f"decision set {ds_id} has no generated repository yet")
     other_id = against or ds.get("parent_id")
-    other = await store.get_decision_set(d.pool, other_id, access.project_id) if other_id else None
+    other = await store.get_decision_set(d.pool, other_id, project_id=access.project_id) if other_id else None
     text = await unified_diff(d.git.repo(ds["project_id"]), other.get("git_commit") if other else None,
                               ds["git_commit"])
     if format == "json":
@@ -270,7 +270,7 @@ async def get_diff(request: Request, ds_id: str, against: str | None = None,
 async def get_artifact(request: Request, ds_id: str, access: Access = on_decision_set("read")) -> Response:
     """The generated repository as a zip: the bytes, or with S3 a redirect to a presigned URL of them."""
     d = _deps(request)
-    ds = await store.get_decision_set(d.pool, ds_id, access.project_id)
+    ds = await store.get_decision_set(d.pool, ds_id, project_id=access.project_id)
     key = ds.get("artifact_key")
     if not key:
         raise NotFound(f"decision set {ds_id} has no artifact yet (status {ds['status']})")
@@ -316,12 +316,12 @@ async def push_repo(request: Request, project_id: str, base: str | None = Query(
             raise ConflictError(f"the latest upload to project {project_id} is {seen or 'none'}, not {wanted}; "
                                 "fetch it and upload again on top of it")
     if base:
-        ds = await store.get_decision_set(d.pool, base, project_id)
+        ds = await store.get_decision_set(d.pool, base, project_id=project_id)
     else:
         done = [r for r in await store.list_decision_sets(d.pool, project_id) if r["status"] == "completed"]
         if not done:
             raise NotFound(f"project {project_id} has no completed decision set to base the edits on")
-        ds = await store.get_decision_set(d.pool, done[-1]["id"], project_id)
+        ds = await store.get_decision_set(d.pool, done[-1]["id"], project_id=project_id)
     if ds["project_id"] != project_id or not ds.get("git_commit"):
         raise ValidationFailed(f"decision set {ds['id']} has no generated repository of this project")
     files = await asyncio.to_thread(read_zip, await request.body())

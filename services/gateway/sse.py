@@ -43,9 +43,8 @@ def _until_terminal(events: list[Event]) -> tuple[list[Event], bool]:
     return events, False
 
 
-async def event_chunks(pool: asyncpg.Pool, hub: EventHub, ds_id: str, last_id: int,
-                       max_duration_s: float = 3600.0, project_id: str | None = None
-                       ) -> AsyncIterator[list[Event]]:
+async def event_chunks(pool: asyncpg.Pool, hub: EventHub, ds_id: str, last_id: int, *, project_id: str,
+                       max_duration_s: float = 3600.0) -> AsyncIterator[list[Event]]:
     """The events after `last_id` in order, a backlog page or a live event at a time, ending after a
     terminal event or after `max_duration_s`. A page goes out as one write: a replay of a long
     history costs one send per page, not one per event."""
@@ -54,7 +53,7 @@ async def event_chunks(pool: asyncpg.Pool, hub: EventHub, ds_id: str, last_id: i
     queue = hub.subscribe(ds_id)
 
     async def from_db(after: int, limit: int = 10_000) -> tuple[list[Event], bool]:
-        return _until_terminal(await store.list_events(pool, ds_id, after=after, limit=limit, project_id=project_id))
+        return _until_terminal(await store.list_events(pool, ds_id, project_id=project_id, after=after, limit=limit))
 
     try:
         while True:
@@ -78,7 +77,7 @@ async def event_chunks(pool: asyncpg.Pool, hub: EventHub, ds_id: str, last_id: i
                 if ended:
                     return
                 continue
-            if ev.number is None or ev.number <= last_id or (project_id and ev.project_id != project_id):
+            if ev.number is None or ev.number <= last_id or ev.project_id != project_id:
                 continue
             if ev.number > last_id + 1:  # the live feed ran ahead of what this stream has: fill from the database
                 missed, ended = await from_db(last_id, ev.number - last_id - 1)
@@ -97,10 +96,11 @@ async def event_chunks(pool: asyncpg.Pool, hub: EventHub, ds_id: str, last_id: i
         hub.unsubscribe(ds_id, queue)
 
 
-async def ended_before(pool: asyncpg.Pool, ds_id: str, last_id: int) -> bool:
+async def ended_before(pool: asyncpg.Pool, ds_id: str, last_id: int, *, project_id: str) -> bool:
     """Whether the stream's terminal event is at or before `last_id`: a resume there has nothing to wait for."""
     return bool(await pool.fetchval("SELECT EXISTS (SELECT 1 FROM events WHERE decision_set_id = $1::uuid "
-                                    "AND number <= $2 AND type = ANY($3::text[]))", ds_id, last_id, list(TERMINAL)))
+                                    "AND project_id = $4::uuid AND number <= $2 AND type = ANY($3::text[]))",
+                                    ds_id, last_id, list(TERMINAL), project_id))
 
 
 def heartbeat() -> ServerSentEvent:
@@ -110,8 +110,8 @@ def heartbeat() -> ServerSentEvent:
     return ServerSentEvent(event="ping")
 
 
-def stream_response(pool: asyncpg.Pool, hub: EventHub, ds_id: str, last_id: int,
-                    max_duration_s: float = 3600.0, project_id: str | None = None,
+def stream_response(pool: asyncpg.Pool, hub: EventHub, ds_id: str, last_id: int, *, project_id: str,
+                    max_duration_s: float = 3600.0,
                     on_close: Callable[[], None] | None = None) -> EventSourceResponse:
     """`on_close` runs once the response ends, however it ends (the caller's stream slot is given back)."""
 
@@ -120,7 +120,8 @@ def stream_response(pool: asyncpg.Pool, hub: EventHub, ds_id: str, last_id: int,
         metrics.SSE_STREAMS.inc()
         metrics.SSE_OPEN.inc()
         try:
-            async for chunk in event_chunks(pool, hub, ds_id, last_id, max_duration_s, project_id):
+            async for chunk in event_chunks(pool, hub, ds_id, last_id, project_id=project_id,
+                                             max_duration_s=max_duration_s):
                 finished = chunk[-1].type in TERMINAL
                 yield b"".join(frame(ev).encode() for ev in chunk)
             if not finished:  # the time limit, not the run, ended this response: ask for a prompt resume

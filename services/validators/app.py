@@ -59,9 +59,9 @@ class Validators:
 
 
 async def on_generated(svc: Validators, env: Envelope[CodegenCompleted], key: str) -> StepResult:
-    ds = await svc.db.decision_set(env.decision_set_id)
+    ds = await svc.db.decision_set(env.decision_set_id, project_id=env.project_id)
     parent = await svc.db.find_decision_set(ds["parent_id"]) if ds.get("parent_id") else None
-    prior = [ReasonCard.model_validate(c) for c in await svc.db.reason_cards(env.decision_set_id)]
+    prior = [ReasonCard.model_validate(c) for c in await svc.db.reason_cards(env.decision_set_id, project_id=env.project_id)]
     run = await run_graph(svc.graph, env.decision_set_id, SERVICE, {
         "project_id": env.project_id, "decision_set_id": env.decision_set_id, "version": ds["version"],
         "tree_key": env.payload.tree_key, "state_doc": plain(ds), "parent": plain(parent) if parent else None,

@@ -111,9 +111,12 @@ async def test_hot_queries_use_indexes(explain_db: str) -> None:
     try:
         ids = await fill(pool)
         hot = {
-            "get_decision_set": lambda db: store.get_decision_set(db, ids["ds"]),
+            "get_decision_set": lambda db: store.get_decision_set(db, ids["ds"], project_id=ids["project"]),
+            "find_project_decision_set": lambda db: store.find_project_decision_set(db, ids["ds"],
+                                                                                    project_id=ids["project"]),
+            "list_reason_cards": lambda db: store.list_reason_cards(db, ids["ds"], project_id=ids["project"]),
             "find_decision_set": lambda db: store.find_decision_set(db, ids["ds"]),
-            "list_events": lambda db: store.list_events(db, ids["ds"]),
+            "list_events": lambda db: store.list_events(db, ids["ds"], project_id=ids["project"]),
             "latest_decision_set": lambda db: store.latest_decision_set(db, ids["project"]),
             "list_decision_sets": lambda db: store.list_decision_sets(db, ids["project"]),
             "parent_cost": lambda db: store.parent_cost(db, ids["ds"]),

@@ -37,8 +37,8 @@ class MemoryReader:
             raise NotFound(f"project {project_id} not found")
         return self.projects[project_id]
 
-    async def decision_set(self, ds_id: str) -> dict[str, Any]:
-        if ds_id not in self.decision_sets:
+    async def decision_set(self, ds_id: str, *, project_id: str) -> dict[str, Any]:
+        if ds_id not in self.decision_sets or self.decision_sets[ds_id]["project_id"] != project_id:
             raise NotFound(f"decision set {ds_id} not found")
         return self.decision_sets[ds_id]
 
@@ -49,5 +49,7 @@ class MemoryReader:
         parent = self.decision_sets.get(self.decision_sets[ds_id].get("parent_id") or "")
         return parent.get("cost") if parent else None
 
-    async def reason_cards(self, ds_id: str) -> list[dict[str, Any]]:
+    async def reason_cards(self, ds_id: str, *, project_id: str) -> list[dict[str, Any]]:
+        if ds_id in self.decision_sets and self.decision_sets[ds_id]["project_id"] != project_id:
+            return []
         return list(self.cards.get(ds_id, []))

@@ -26,6 +26,12 @@ async def new_decision_set(pool) -> tuple[str, str]:
     return project["id"], ds["id"]
 
 
+async def events_of(pool, ds: str, after: int = 0) -> list:
+    """The decision set's events, read as the gateway reads them: scoped to its project."""
+    row = await store.find_decision_set(pool, ds)
+    return await store.list_events(pool, ds, project_id=row["project_id"], after=after)
+
+
 def envelope(pid: str, ds: str, kind: str = "reminder") -> Envelope:
     return Envelope[GateExpire](project_id=pid, decision_set_id=ds, run_id=str(uuid.uuid4()),
                                 payload=GateExpire(interrupt_id="i-1", kind=kind))
@@ -56,9 +62,9 @@ async def test_step_runs_once_and_replays_its_output(settings) -> None:
         assert len(calls) == 1
         assert not first.replayed and second.replayed
         assert [e.id for e in first.events] == [e.id for e in second.events]
-        rows = await store.list_events(deps.pool, ds)
+        rows = await events_of(deps.pool, ds)
         assert [e.type for e in rows] == ["gate-reminder"]
-        assert (await store.get_decision_set(deps.pool, ds))["stage"] == "tested"
+        assert (await store.find_decision_set(deps.pool, ds))["stage"] == "tested"
         live = await sub.next_msg(timeout=2)  # one EventBatch for the step, with the recorded ids
         batch = EventBatch.model_validate_json(live.data)
         assert [(e.id, e.type) for e in batch.events] == [(e.id, e.type) for e in first.events]
@@ -78,7 +84,7 @@ async def test_concurrent_deliveries_of_one_step_commit_once(settings) -> None:
         a, b = await asyncio.gather(run_step(steps, "test", "node", env, compute),
                                     run_step(steps, "test", "node", env, compute))
         assert [e.id for e in a.events] == [e.id for e in b.events]
-        assert len(await store.list_events(deps.pool, ds)) == 1
+        assert len(await events_of(deps.pool, ds)) == 1
 
 
 async def test_optimistic_lock_serialises_concurrent_updates(settings) -> None:
@@ -90,7 +96,7 @@ async def test_optimistic_lock_serialises_concurrent_updates(settings) -> None:
                 await store.update_decision_set(conn, ds, {"stage": f"s{i}"}, attempts=50)
 
         await asyncio.gather(*(bump(i) for i in range(10)))
-        row = await store.get_decision_set(deps.pool, ds)
+        row = await store.find_decision_set(deps.pool, ds)
         assert row["lock_version"] == 10
 
 
@@ -99,14 +105,14 @@ async def test_a_write_resting_on_a_stale_read_is_a_conflict(settings) -> None:
 
     async with open_deps(settings, "test") as deps:
         _, ds = await new_decision_set(deps.pool)
-        read = await store.get_decision_set(deps.pool, ds)
+        read = await store.find_decision_set(deps.pool, ds)
         async with deps.pool.acquire() as conn:
             await store.update_decision_set(conn, ds, {"stage": "someone-else"})
             with pytest.raises(ConflictError):
                 await store.update_decision_set(conn, ds, {"stage": "mine"}, expect_lock_version=read["lock_version"])
-            fresh = await store.get_decision_set(deps.pool, ds)
+            fresh = await store.find_decision_set(deps.pool, ds)
             await store.update_decision_set(conn, ds, {"stage": "mine"}, expect_lock_version=fresh["lock_version"])
-        assert (await store.get_decision_set(deps.pool, ds))["stage"] == "mine"
+        assert (await store.find_decision_set(deps.pool, ds))["stage"] == "mine"
 
 
 async def test_only_one_conditional_transition_wins(settings) -> None:
@@ -128,7 +134,7 @@ async def test_only_one_conditional_transition_wins(settings) -> None:
 
         results = await asyncio.gather(*(decide() for _ in range(5)))
         assert results.count(True) == 1
-        changes = [e.data for e in await store.list_events(deps.pool, ds) if e.type == "status-change"]
+        changes = [e.data for e in await events_of(deps.pool, ds) if e.type == "status-change"]
         assert [(c["from"], c["to"]) for c in changes] == [("intake", "planning"), ("planning", "waiting_approval"),
                                                           ("waiting_approval", "deciding")]
 
@@ -147,7 +153,7 @@ async def test_the_lifecycle_refuses_an_illegal_transition_atomically(settings) 
             async with deps.pool.acquire() as conn, conn.transaction():
                 with pytest.raises(IllegalTransition):
                     await store.update_decision_set(conn, ds, {"status": late})
-        row = await store.get_decision_set(deps.pool, ds)
+        row = await store.find_decision_set(deps.pool, ds)
         assert row["status"] == "failed"
 
 
@@ -207,7 +213,7 @@ async def test_poison_message_dead_letters_and_service_keeps_serving(settings) -
             assert "validation" in parked[0].headers["Amp-Reason"]
 
             async def errored() -> bool:
-                return [e.type for e in await store.list_events(deps.pool, ds)] == ["status-change", "reason-card", "run-error",
+                return [e.type for e in await events_of(deps.pool, ds)] == ["status-change", "reason-card", "run-error",
                                                                                     "run-complete"]
 
             await wait_for(errored)
@@ -240,11 +246,11 @@ async def test_failing_step_is_redelivered_then_succeeds(settings) -> None:
                           f"retry-{uuid.uuid4()}")
 
             async def recorded() -> bool:  # the step commits after its handler returns
-                return ds in seen and bool(await store.list_events(deps.pool, ds))
+                return ds in seen and bool(await events_of(deps.pool, ds))
 
             await wait_for(recorded)
             assert attempts["n"] == 2
-            assert [e.type for e in await store.list_events(deps.pool, ds)] == ["gate-reminder"]
+            assert [e.type for e in await events_of(deps.pool, ds)] == ["gate-reminder"]
     finally:
         await app.stop()
 
@@ -361,13 +367,13 @@ async def test_event_numbers_are_gapless_and_commit_in_order_under_concurrent_wr
         fast = [asyncio.create_task(fast_writer(i)) for i in range(6)]  # the pool keeps one connection to read
         await asyncio.sleep(0.5)
         # while the first writer is open, no later event is visible: a reader cannot skip its number
-        assert await store.list_events(deps.pool, ds) == []
+        assert await events_of(deps.pool, ds) == []
         release.set()
         written = [await slow] + [await f for f in fast]
         numbers = sorted(e.number for evs in written for e in evs)
         assert numbers == list(range(1, 14))
         assert written[0][0].number == 1
-        listed = await store.list_events(deps.pool, ds, after=5)
+        listed = await events_of(deps.pool, ds, after=5)
         assert [e.number for e in listed] == list(range(6, 14))
         for evs in written[1:]:  # one writer's events are consecutive
             assert evs[1].number == evs[0].number + 1
@@ -394,7 +400,7 @@ async def test_a_slow_step_heartbeats_past_ack_wait_and_runs_once(settings) -> N
             await publish(deps.js, subject, envelope(pid, ds).model_dump_json().encode(), f"slow-{uuid.uuid4()}")
 
             async def recorded() -> bool:
-                return bool(await store.list_events(deps.pool, ds))
+                return bool(await events_of(deps.pool, ds))
 
             await wait_for(recorded, timeout=60)
             await asyncio.sleep(settings.ack_wait_s)
@@ -432,14 +438,14 @@ async def test_transient_errors_are_retried_and_permanent_ones_dead_lettered_at_
                           f"p-{uuid.uuid4()}")
 
             async def settled() -> bool:
-                a = [e.type for e in await store.list_events(deps.pool, transient)]
-                b = [e.type for e in await store.list_events(deps.pool, permanent)]
+                a = [e.type for e in await events_of(deps.pool, transient)]
+                b = [e.type for e in await events_of(deps.pool, permanent)]
                 return "gate-reminder" in a and "run-complete" in b
 
             await wait_for(settled, timeout=60)
             assert attempts[transient] == 2  # retried, not dead-lettered
             assert attempts[permanent] == 1  # dead-lettered on its first failure
-            assert (await store.get_decision_set(deps.pool, permanent))["status"] == "failed"
+            assert (await store.find_decision_set(deps.pool, permanent))["status"] == "failed"
             letters = [d for d in await store.list_dead_letters(deps.pool) if d["decision_set_id"] == permanent]
             assert [d["code"] for d in letters] == ["validation_failed"]
     finally:
@@ -454,14 +460,14 @@ async def test_a_dead_letter_never_changes_a_finished_decision_set(settings) -> 
         async with deps.pool.acquire() as conn, conn.transaction():
             for status in ("planning", "waiting_approval", "deciding", "generating", "completed"):
                 await store.update_decision_set(conn, ds, {"status": status})
-        before = await store.list_events(deps.pool, ds)
+        before = await events_of(deps.pool, ds)
         data = envelope(pid, ds).model_dump_json().encode()
         steps = PostgresStepStore(deps.pool, deps.js)
         await dead_letter(steps, "test", Route("amp.test.late", "gate_expire"), data, "late message", "internal")
         await dead_letter(steps, "test", Route("amp.test.late", "gate_expire"), data, "late message", "unavailable",
                           permanent=False)
-        assert (await store.get_decision_set(deps.pool, ds))["status"] == "completed"
-        assert await store.list_events(deps.pool, ds) == before
+        assert (await store.find_decision_set(deps.pool, ds))["status"] == "completed"
+        assert await events_of(deps.pool, ds) == before
         assert any(d["decision_set_id"] == ds for d in await store.list_dead_letters(deps.pool))  # kept for triage
 
 
@@ -486,12 +492,12 @@ async def test_the_sweeper_redrives_a_stalled_decision_set_then_stops_it_resumab
         assert f"redrive {ds} 1" in done
         got = await sub.next_msg(timeout=5)  # the last message again, under a new id
         assert got.headers["Nats-Msg-Id"] == f"stuck-{ds}:redrive:1"
-        assert (await store.get_decision_set(deps.pool, ds))["status"] == "planning"
+        assert (await store.find_decision_set(deps.pool, ds))["status"] == "planning"
         assert f"redrive {ds} 1" not in await sweeper.sweep_once(deps.pool, deps.js, 60, 1)  # fresh again
         await age()
         assert f"stalled {ds}" in await sweeper.sweep_once(deps.pool, deps.js, 60, 1)
-        row = await store.get_decision_set(deps.pool, ds)
+        row = await store.find_decision_set(deps.pool, ds)
         assert row["status"] == "stalled" and row["gate"]["gate"] == "error" and row["gate"]["subject"] == subject
-        types = [e.type for e in await store.list_events(deps.pool, ds)]
+        types = [e.type for e in await events_of(deps.pool, ds)]
         assert types[-3:] == ["reason-card", "run-error", "gate-waiting"]
         await sub.unsubscribe()

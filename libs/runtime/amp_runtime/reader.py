@@ -18,13 +18,13 @@ from . import store
 class Reader(Protocol):
     async def project(self, project_id: str) -> dict[str, Any]: ...
 
-    async def decision_set(self, ds_id: str) -> dict[str, Any]: ...
+    async def decision_set(self, ds_id: str, *, project_id: str) -> dict[str, Any]: ...
 
     async def find_decision_set(self, ds_id: str) -> dict[str, Any] | None: ...
 
     async def parent_cost(self, ds_id: str) -> dict[str, Any] | None: ...
 
-    async def reason_cards(self, ds_id: str) -> list[dict[str, Any]]: ...
+    async def reason_cards(self, ds_id: str, *, project_id: str) -> list[dict[str, Any]]: ...
 
 
 @dataclass
@@ -36,8 +36,8 @@ class PgReader:
     async def project(self, project_id: str) -> dict[str, Any]:
         return await store.get_project(self.pool, project_id)
 
-    async def decision_set(self, ds_id: str) -> dict[str, Any]:
-        return await store.get_decision_set(self.pool, ds_id)
+    async def decision_set(self, ds_id: str, *, project_id: str) -> dict[str, Any]:
+        return await store.get_decision_set(self.pool, ds_id, project_id=project_id)
 
     async def find_decision_set(self, ds_id: str) -> dict[str, Any] | None:
         return await store.find_decision_set(self.pool, ds_id)
@@ -45,5 +45,5 @@ class PgReader:
     async def parent_cost(self, ds_id: str) -> dict[str, Any] | None:
         return await store.parent_cost(self.pool, ds_id)
 
-    async def reason_cards(self, ds_id: str) -> list[dict[str, Any]]:
-        return await store.list_reason_cards(self.pool, ds_id)
+    async def reason_cards(self, ds_id: str, *, project_id: str) -> list[dict[str, Any]]:
+        return await store.list_reason_cards(self.pool, ds_id, project_id=project_id)

@@ -210,18 +210,25 @@ async def traceparent_of(db: Conn, ds_id: str) -> str | None:
     return await db.fetchval("SELECT traceparent FROM decision_sets WHERE id = $1", key)
 
 
-async def get_decision_set(db: Conn, ds_id: str, project_id: str | None = None) -> dict[str, Any]:
-    """The decision set; with `project_id`, only if it belongs to that project (the gateway always names it)."""
-    row = _row(await db.fetchrow("SELECT * FROM decision_sets WHERE id = $1 AND ($2::uuid IS NULL OR project_id = $2)",
-                                 _uuid(ds_id, "decision set"), _uuid(project_id, "project") if project_id else None))
+async def get_decision_set(db: Conn, ds_id: str, *, project_id: str) -> dict[str, Any]:
+    """The decision set, only if it belongs to `project_id` (every read of a request names its project)."""
+    row = _row(await db.fetchrow("SELECT * FROM decision_sets WHERE id = $1 AND project_id = $2",
+                                 _uuid(ds_id, "decision set"), _uuid(project_id, "project")))
     if row is None:
         raise NotFound(f"decision set {ds_id} not found")
     return row
 
 
-async def find_decision_set(db: Conn, ds_id: str, project_id: str | None = None) -> dict[str, Any] | None:
-    return _row(await db.fetchrow("SELECT * FROM decision_sets WHERE id = $1 AND ($2::uuid IS NULL OR project_id = $2)",
-                                  uuid.UUID(ds_id), uuid.UUID(project_id) if project_id else None))
+async def find_project_decision_set(db: Conn, ds_id: str, *, project_id: str) -> dict[str, Any] | None:
+    """Like `get_decision_set`, None where the decision set is not one of the project's."""
+    return _row(await db.fetchrow("SELECT * FROM decision_sets WHERE id = $1 AND project_id = $2",
+                                  uuid.UUID(ds_id), uuid.UUID(project_id)))
+
+
+async def find_decision_set(db: Conn, ds_id: str) -> dict[str, Any] | None:
+    """A decision set by the id a service holds from its own message or row (a step, the sweeper, a
+    dead letter, a delivery); never for a request, whose reads go through the project-scoped ones."""
+    return _row(await db.fetchrow("SELECT * FROM decision_sets WHERE id = $1", uuid.UUID(ds_id)))
 
 
 async def list_decision_sets(db: Conn, project_id: str) -> list[dict[str, Any]]:
@@ -407,22 +414,22 @@ async def insert_events(conn: asyncpg.Connection, events: list[Event], step_key:
     return out
 
 
-async def list_reason_cards(db: Conn, ds_id: str) -> list[dict[str, Any]]:
-    """Only the Reason Cards of a decision set (what the rationale and the docs are built from)."""
-    rows = await db.fetch("SELECT data FROM events WHERE decision_set_id = $1 AND type = 'reason-card' ORDER BY number",
-                          _uuid(ds_id, "decision set"))
+async def list_reason_cards(db: Conn, ds_id: str, *, project_id: str) -> list[dict[str, Any]]:
+    """Only the Reason Cards of a decision set of `project_id` (what the rationale and the docs are built from)."""
+    rows = await db.fetch("SELECT data FROM events WHERE decision_set_id = $1 AND project_id = $2 "
+                          "AND type = 'reason-card' ORDER BY number",
+                          _uuid(ds_id, "decision set"), _uuid(project_id, "project"))
     return [r["data"] for r in rows]
 
 
-async def list_events(db: Conn, ds_id: str, after: int = 0, limit: int = 10_000,
-                      project_id: str | None = None) -> list[Event]:
-    """A decision set's events after number `after`, in number order (the order they committed in);
-    with `project_id`, only if the decision set belongs to that project (every read names its project)."""
+async def list_events(db: Conn, ds_id: str, *, project_id: str, after: int = 0, limit: int = 10_000) -> list[Event]:
+    """A decision set's events after number `after`, in number order (the order they committed in),
+    only if the decision set belongs to `project_id` (every read names its project)."""
     rows = await db.fetch(
         "SELECT id, number, project_id, decision_set_id, run_id, node_name, type, data, ts, user_id, trace_id "
         "FROM events "
-        "WHERE decision_set_id = $1 AND number > $2 AND ($4::uuid IS NULL OR project_id = $4) ORDER BY number "
-        "LIMIT $3", _uuid(ds_id, "decision set"), after, limit, _uuid(project_id, "project") if project_id else None)
+        "WHERE decision_set_id = $1 AND number > $2 AND project_id = $4 ORDER BY number "
+        "LIMIT $3", _uuid(ds_id, "decision set"), after, limit, _uuid(project_id, "project"))
     return [Event.model_validate(_row(r)) for r in rows]
 
 
