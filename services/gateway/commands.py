@@ -39,7 +39,14 @@ from amp_domain.redaction import redact, redact_text
 from amp_domain.requirements.extraction import apply_answers
 from amp_runtime import metrics, store
 from amp_runtime.providers import check_budget
-from amp_runtime.telemetry import continue_trace, current_traceparent, step_span
+from amp_runtime.telemetry import (
+    bind_log_context,
+    continue_trace,
+    current_traceparent,
+    log_context,
+    reset_log_context,
+    step_span,
+)
 
 from .auth import Access
 from .idempotency import Unit
@@ -54,14 +61,20 @@ def traced(name: str, *, on_decision_set: bool = False) -> Callable[[F], F]:
 
     A command that starts a version opens its trace (under the HTTP request's span); a command on an
     existing version (its id the second argument) continues that version's trace, linked to the request.
+    Its log lines carry the request's ids and, once known, the run's (`_enqueue` binds them).
     """
     def wrap(fn: F) -> F:
         @functools.wraps(fn)
         async def inner(u: Unit, target: str, *args: Any, **kwargs: Any) -> Any:
             if on_decision_set:
-                parent = await store.traceparent_of(u.conn, target)
-                with continue_trace(f"gateway.{name}", parent, service="gateway", node=name, decision_set_id=target):
-                    return await fn(u, target, *args, **kwargs)
+                ids = bind_log_context(service="gateway", node_name=name, decision_set_id=target)
+                try:
+                    parent = await store.traceparent_of(u.conn, target)
+                    with continue_trace(f"gateway.{name}", parent, service="gateway", node=name,
+                                        decision_set_id=target):
+                        return await fn(u, target, *args, **kwargs)
+                finally:
+                    reset_log_context(ids)
             with step_span("gateway", name, None):
                 return await fn(u, target, *args, **kwargs)
         return inner  # type: ignore[return-value]
@@ -69,8 +82,13 @@ def traced(name: str, *, on_decision_set: bool = False) -> Callable[[F], F]:
 
 
 async def _enqueue(u: Unit, subject: str, env: Envelope, msg_id: str) -> None:
+    """Queue a message of the command; it carries the trace and the request id to the agents."""
     env.traceparent = current_traceparent()
+    env.request_id = env.request_id or log_context().get("request_id")
+    bind_log_context(project_id=env.project_id, decision_set_id=env.decision_set_id, run_id=env.run_id,
+                     user_id=env.user_id)
     await u.enqueue(env.project_id, subject, msg_id, env.model_dump_json().encode(), env.decision_set_id)
+    log.info("queued %s for decision set %s", subject, env.decision_set_id)
 
 
 async def _enqueue_transition(u: Unit, row: dict[str, Any]) -> None:

@@ -63,6 +63,8 @@ class Envelope(BaseModel, Generic[P]):
     traceparent: str | None = Field(None, description="W3C trace context of the publishing span.")
     user_id: str | None = Field(None, description="Who caused this message (the token's subject): the submitter, "
                                                   "the person who answered or decided; carried along the chain.")
+    request_id: str | None = Field(None, description="The gateway request that started the chain (its "
+                                                     "X-Request-ID), carried along it for log correlation.")
     ts: datetime = Field(default_factory=utcnow)
     payload: P
 

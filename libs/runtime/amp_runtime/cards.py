@@ -50,4 +50,4 @@ def forward(env: Envelope, payload: Any, *, decision_set_id: str | None = None, 
     return envelope_of(type(payload))(project_id=env.project_id, decision_set_id=decision_set_id or env.decision_set_id,
                                    run_id=run_id or env.run_id, idempotency_key=key,
                                    traceparent=current_traceparent() or env.traceparent, user_id=env.user_id,
-                                   payload=payload)
+                                   request_id=env.request_id, payload=payload)

@@ -123,9 +123,12 @@ async def run_step(steps: StepStore, service: str, node: str, env: Envelope,
                    compute: Callable[[str], Awaitable[StepResult]]) -> StepRecord:
     key = step_key(env, service, node)
     with step_span(service, node, env.traceparent, project_id=env.project_id, decision_set_id=env.decision_set_id,
-                   run_id=env.run_id, step_key=key, user_id=env.user_id,
+                   run_id=env.run_id, step_key=key, user_id=env.user_id, request_id=env.request_id,
                    thread_id=f"{env.decision_set_id}/{service}"):
-        return await _run(steps, service, node, env, key, compute)
+        record = await _run(steps, service, node, env, key, compute)
+        _log.info("step %s.%s %s (%d events, %d messages)", service, node,
+                  "replayed" if record.replayed else "recorded", len(record.events), len(record.messages))
+        return record
 
 
 async def _run(steps: StepStore, service: str, node: str, env: Envelope, key: str,

@@ -43,6 +43,11 @@ def bind_log_context(**ids: Any) -> contextvars.Token:
     return _log_context.set({**(_log_context.get() or {}), **{k: v for k, v in ids.items() if v is not None}})
 
 
+def log_context() -> dict[str, Any]:
+    """The correlation ids bound so far in this task."""
+    return dict(_log_context.get() or {})
+
+
 def reset_log_context(token: contextvars.Token) -> None:
     _log_context.reset(token)
 
