@@ -57,6 +57,9 @@ def targets(r: dict[str, Any]) -> list[dict[str, Any]]:
     add("plan → critique → cost → policy p50 (pure)", _get(r, "pure", "plan_pipeline_ms", "p50"), 20, unit="ms")
     add("repository rendering p50 (pure)", _get(r, "pure", "render_ms", "p50"), 50, unit="ms")
     add("slowest adversarial extraction input", _get(r, "pure", "pathological_worst_ms"), 2000, unit="ms")
+    add("bearer token first check p50 (signature)", _get(r, "pure", "token_first_check_us", "p50"), 1000, unit="µs")
+    add("bearer token repeated check p50 (verified-token cache)", _get(r, "pure", "token_cached_check_us", "p50"),
+        50, unit="µs")
     for name in ("without_key", "with_key"):
         lp = _get(r, "load", name) or {}
         if lp:
@@ -250,6 +253,24 @@ def render(r: dict[str, Any]) -> str:
             lines.append(_row([e["version"], e.get("estimate_tokens"), e.get("actual_tokens"),
                                e.get("actual_over_estimate_tokens"), _usd(e.get("estimate_usd")),
                                _usd(e.get("actual_usd"))]))
+        lines.append("")
+    pure = r.get("pure")
+    if pure:
+        lines += ["### 9. Pure logic (no bus, no database), ms", "",
+                  _row(["what", "runs", "p50", "p95", "p99", "max"]), _row(["---"] * 6)]
+        for label, key in (("requirement extraction", "extract_ms"),
+                           ("plan → critique → cost → policy", "plan_pipeline_ms"),
+                           ("repository rendering", "render_ms")):
+            if pure.get(key):
+                lines.append(_row([label, pure[key].get("n"), *_ms(pure[key], "p50", "p95", "p99", "max")]))
+        if pure.get("pathological_worst_ms") is not None:
+            lines.append(f"\nSlowest adversarial extraction input: {pure['pathological_worst_ms']} ms.")
+        first, cached = pure.get("token_first_check_us"), pure.get("token_cached_check_us")
+        if first and cached:
+            lines += ["", _row(["bearer token check, µs", "checks", "p50", "p95", "p99", "max"]), _row(["---"] * 6),
+                      _row(["first check (ES256 signature)", first.get("n"), *_ms(first, "p50", "p95", "p99", "max")]),
+                      _row(["repeated check (verified-token cache)", cached.get("n"),
+                            *_ms(cached, "p50", "p95", "p99", "max")])]
         lines.append("")
     lines.append(END)
     return "\n".join(lines)

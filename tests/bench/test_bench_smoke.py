@@ -4,6 +4,7 @@ The numbers are not asserted: only that every section produced its measurements.
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import pytest
@@ -33,6 +34,12 @@ def test_bench_quick(tmp_path: Path) -> None:
     assert all(e["estimate_tokens"] > 0 and e["actual_tokens"] > 0 for e in estimates)
     assert "pre-run estimate against the run" in docs.read_text()
     assert r["pure"]["extract_ms"]["n"] and r["pure"]["pathological_worst_ms"] > 0
+    for key in ("token_first_check_us", "token_cached_check_us"):  # what a bearer token costs a request
+        assert r["pure"][key]["n"] and math.isfinite(r["pure"][key]["p50"]), key
+    measured = {t["target"]: t["measured"] for t in r["targets"]}
+    assert math.isfinite(measured["bearer token first check p50 (signature)"])
+    assert math.isfinite(measured["bearer token repeated check p50 (verified-token cache)"])
+    assert "bearer token check, µs" in docs.read_text()
     assert r["load"]["problems"] == [] and r["load"]["with_key"]["ms"]["p99"] is not None
     assert {t["target"] for t in r["targets"]}
     assert "bench:results:begin" in docs.read_text()
