@@ -3,20 +3,28 @@
 One run through every service with planted values in the requirement text, the intake answer
 and the approval comment; then every place the platform writes is searched for them: the REST
 read models, the SSE stream, the event log, every table (LangGraph's checkpoints included), every
-message on the bus, every service's log, and the generated repository.
+message on the bus, every service's log, the generated repository, and every file of the
+artifact store. A second run, against a scripted model that answers the extraction once in an
+invalid shape (echoing the text it was given), puts that answer in the store's `quarantine/`
+folder, so the quarantined model payloads are searched too.
 """
 
 from __future__ import annotations
 
 import asyncio
 import io
+import json
 import sys
+import time
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import nats
 import pytest
+from fakes.anthropic_server import FakeAnthropicServer, Reply, tool_reply
+from fakes.scripted_model import ScriptedModel
 from nats.js.api import DeliverPolicy
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))
@@ -40,6 +48,18 @@ def _absent(where: str, blob: str | bytes) -> None:
     for value in PLANTED:
         needle = value.encode() if isinstance(blob, bytes) else value
         assert needle not in blob, f"{value!r} reached {where}"
+
+
+def _artifact_store(root: Path) -> int:
+    """Every file the local artifact store holds (zips, trees, the quarantine), searched byte for byte."""
+    files = [f for f in root.rglob("*") if f.is_file()]
+    for f in files:
+        _absent(f"the artifact store's {f.relative_to(root)}", f.read_bytes())
+        if f.suffix == ".zip":
+            with zipfile.ZipFile(f) as z:
+                for name in z.namelist():
+                    _absent(f"{name} in the stored {f.name}", z.read(name))
+    return len(files)
 
 
 async def _tables(database_url: str, ds: str) -> int:
@@ -114,5 +134,73 @@ def test_planted_secrets_reach_no_sink(stack, client, settings, nats_url) -> Non
     assert logs
     for log in logs:
         _absent(f"log {log.name}", log.read_bytes())
+    assert _artifact_store(settings.artifacts_dir) > 0
     assert asyncio.run(_tables(settings.database_url, ds)) > 5
     assert asyncio.run(_bus(nats_url)) > 0
+
+
+class InvalidOnce:
+    """The scripted model, except that its first extraction answer is out of shape and repeats the text it got."""
+
+    def __init__(self) -> None:
+        self.model = ScriptedModel()
+        self.seen: list[str] = []
+
+    def __call__(self, req: dict[str, Any]) -> Reply:
+        if (req.get("tool_choice") or {}).get("name") == "record_constraints" and not self.seen:
+            self.seen.append(json.dumps(req["messages"]))
+            return tool_reply("record_constraints", {"constraints": {"cloud": "mars", "regions": "everywhere"},
+                                                     "evidence": [{"field": "cloud", "quote": self.seen[0]}]})
+        return self.model(req)
+
+
+@pytest.fixture(scope="module")
+def quarantining_stack(settings, tmp_root):
+    """Every agent against a scripted model, one answer allowed per call: an invalid one is quarantined at once."""
+    from amp_cli.stack import Stack
+    from amp_runtime.embedded import EmbeddedNats, free_port
+
+    server = FakeAnthropicServer().start()
+    model = InvalidOnce()
+    server.respond(model)
+    bus = EmbeddedNats(tmp_root / "redaction-nats").start()
+    s = Stack(settings.model_copy(update={"gateway_port": free_port(), "data_dir": tmp_root / "redaction-model",
+                                          "nats_url": bus.url}),
+              env={"AMP_PROVIDER": "anthropic", "ANTHROPIC_API_KEY": "test-key", "ANTHROPIC_BASE_URL": server.url,
+                   "AMP_MODEL": "claude-sonnet-4-6", "AMP_FALLBACK_MODEL": "none", "AMP_LLM_MAX_ATTEMPTS": "1"})
+    s.start_services()
+    yield s, model
+    s.stop()
+    bus.stop()
+    server.stop()
+
+
+def test_planted_secrets_reach_no_quarantined_model_payload(quarantining_stack, settings) -> None:
+    from amp_cli.client import Client
+
+    stack, model = quarantining_stack
+    client = Client(stack.gateway_url, timeout=60, token=stack.token("test-user"))
+    try:
+        project = client.create_project("redaction, quarantined")
+        ds = client.submit(project["id"], TEXT)["decision_set_id"]
+        quarantine = stack.settings.artifacts_dir / "quarantine" / project["id"]
+        deadline = time.monotonic() + 120
+        while not (quarantine.is_dir() and any(quarantine.rglob("*.json"))) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        held = list(quarantine.rglob("*.json"))
+        assert held, "the invalid answer was not quarantined"
+        # the step is tried again and goes on (the model answers in shape from then on), or the run stops
+        follow(client, ds, lambda ev, data: ev in ("gate-waiting", "run-complete", "run-error"))
+        events = client.all_events(ds)
+    finally:
+        client.close()
+    assert model.seen and "[REDACTED:" in model.seen[0]  # the model saw the text, redacted on the way in
+    stored = json.loads(held[0].read_text())
+    assert stored["attempts"] and "[REDACTED:" in json.dumps(stored)  # the model's echo of it, kept for review
+    assert _artifact_store(stack.settings.artifacts_dir) >= len(held)
+    _absent("the event log", repr(events))
+    logs = list((stack.settings.data_dir / "logs").glob("*.log"))
+    assert logs
+    for log in logs:
+        _absent(f"log {log.name}", log.read_bytes())
+    assert asyncio.run(_tables(settings.database_url, ds)) > 5
