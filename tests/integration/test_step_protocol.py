@@ -432,9 +432,9 @@ async def test_transient_errors_are_retried_and_permanent_ones_dead_lettered_at_
     try:
         async with open_deps(settings, "test") as deps:
             pid, transient = await new_decision_set(deps.pool)
-            _, permanent = await new_decision_set(deps.pool)
+            other, permanent = await new_decision_set(deps.pool)
             await publish(deps.js, subject, envelope(pid, transient).model_dump_json().encode(), f"t-{uuid.uuid4()}")
-            await publish(deps.js, subject, envelope(pid, permanent, "expire").model_dump_json().encode(),
+            await publish(deps.js, subject, envelope(other, permanent, "expire").model_dump_json().encode(),
                           f"p-{uuid.uuid4()}")
 
             async def settled() -> bool:
