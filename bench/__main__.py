@@ -226,10 +226,11 @@ def main(argv: list[str] | None = None) -> int:
 
         tmp = Path(tempfile.mkdtemp(prefix="amp-bench-"))
         tmp.chmod(0o755)
-        # the per-user write limit (120/min) would answer most of the load section's writes with 429: the
-        # bench measures the gateway behind it (the limiter has its own tests)
+        # the per-user write limit (120/min) and stream cap (20) would answer most of the load section's
+        # writes and the 32 concurrent clients' streams with 429: the bench is one user playing many, and
+        # measures the gateway behind the limits (they have their own tests)
         stack = Stack(Settings(data_dir=tmp / "data", gateway_port=free_port(), provider="deterministic",
-                               rate_limit_per_min=1_000_000))
+                               rate_limit_per_min=1_000_000, sse_streams_per_user=1_000))
         t0 = time.perf_counter()
         try:
             stack.start()

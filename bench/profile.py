@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     tmp = Path(tempfile.mkdtemp(prefix="amp-profile-"))
     tmp.chmod(0o755)
     stack = Stack(Settings(data_dir=tmp / "data", gateway_port=free_port(),
-                           rate_limit_per_min=1_000_000)).start()  # the driver writes faster than a person
+                           rate_limit_per_min=1_000_000, sse_streams_per_user=1_000)).start()  # the driver writes faster than a person
     os.environ["AMP_TOKEN"] = stack.token("bench")  # the profiled user signs every request
     stop = threading.Event()
     result: dict[str, int] = {}
