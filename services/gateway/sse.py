@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 
 import asyncpg
 from amp_contracts import TERMINAL, Event
@@ -27,24 +28,37 @@ RETRY_MS = 1000  # reconnection delay asked of the client when a stream reaches 
 POLL_S = 5.0  # the database is read again at least this often, in case the live feed missed an event
 
 
-def frame(ev: Event) -> ServerSentEvent:
+@dataclass(frozen=True)
+class Frame:
+    """One event as it goes out: its number (`id:`), its type (`event:`) and its JSON (`data:`)."""
+
+    number: int
+    type: str
+    data: str
+
+    def encode(self) -> bytes:
+        return ServerSentEvent(data=self.data, event=self.type, id=str(self.number)).encode()
+
+
+def frame(ev: Event) -> Frame:
+    """A live event's frame; the backlog's come ready-made from the database (`store.list_event_frames`)."""
     ts = ev.ts.isoformat() if hasattr(ev.ts, "isoformat") else ev.ts
     data = {**ev.data, "event_id": ev.number, "project_id": ev.project_id, "decision_set_id": ev.decision_set_id,
             "run_id": ev.run_id, "node_name": ev.node_name, "ts": ts, "user_id": ev.user_id,
             "trace_id": ev.trace_id}
-    return ServerSentEvent(data=json.dumps(data, default=str), event=ev.type, id=str(ev.number))
+    return Frame(ev.number or 0, ev.type, json.dumps(data, default=str))
 
 
-def _until_terminal(events: list[Event]) -> tuple[list[Event], bool]:
-    """The events up to and including the first terminal one, and whether there was one."""
-    for i, ev in enumerate(events):
-        if ev.type in TERMINAL:
-            return events[: i + 1], True
-    return events, False
+def _until_terminal(frames: list[Frame]) -> tuple[list[Frame], bool]:
+    """The frames up to and including the first terminal event's, and whether there was one."""
+    for i, f in enumerate(frames):
+        if f.type in TERMINAL:
+            return frames[: i + 1], True
+    return frames, False
 
 
 async def event_chunks(pool: asyncpg.Pool, hub: EventHub, ds_id: str, last_id: int, *, project_id: str,
-                       max_duration_s: float = 3600.0) -> AsyncIterator[list[Event]]:
+                       max_duration_s: float = 3600.0) -> AsyncIterator[list[Frame]]:
     """The events after `last_id` in order, a backlog page or a live event at a time, ending after a
     terminal event or after `max_duration_s`. A page goes out as one write: a replay of a long
     history costs one send per page, not one per event."""
@@ -52,8 +66,9 @@ async def event_chunks(pool: asyncpg.Pool, hub: EventHub, ds_id: str, last_id: i
     deadline = loop.time() + max_duration_s
     queue = hub.subscribe(ds_id)
 
-    async def from_db(after: int, limit: int = 10_000) -> tuple[list[Event], bool]:
-        return _until_terminal(await store.list_events(pool, ds_id, project_id=project_id, after=after, limit=limit))
+    async def from_db(after: int, limit: int = 10_000) -> tuple[list[Frame], bool]:
+        return _until_terminal([Frame(*row) for row in await store.list_event_frames(
+            pool, ds_id, project_id=project_id, after=after, limit=limit)])
 
     try:
         while True:
@@ -88,7 +103,7 @@ async def event_chunks(pool: asyncpg.Pool, hub: EventHub, ds_id: str, last_id: i
                     return
                 if ev.number != last_id + 1:
                     continue  # not committed yet as seen from here: the next poll brings it, in order
-            yield [ev]
+            yield [frame(ev)]
             last_id = ev.number
             if ev.type in TERMINAL:
                 return
@@ -123,7 +138,7 @@ def stream_response(pool: asyncpg.Pool, hub: EventHub, ds_id: str, last_id: int,
             async for chunk in event_chunks(pool, hub, ds_id, last_id, project_id=project_id,
                                              max_duration_s=max_duration_s):
                 finished = chunk[-1].type in TERMINAL
-                yield b"".join(frame(ev).encode() for ev in chunk)
+                yield b"".join(f.encode() for f in chunk)
             if not finished:  # the time limit, not the run, ended this response: ask for a prompt resume
                 timed_out = True
                 yield ServerSentEvent(comment="maximum stream duration reached; reconnect with Last-Event-ID",

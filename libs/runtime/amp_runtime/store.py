@@ -433,6 +433,22 @@ async def list_events(db: Conn, ds_id: str, *, project_id: str, after: int = 0, 
     return [Event.model_validate(_row(r)) for r in rows]
 
 
+async def list_event_frames(db: Conn, ds_id: str, *, project_id: str, after: int = 0, limit: int = 10_000
+                            ) -> list[tuple[int, str, str]]:
+    """`list_events` as (number, type, JSON text) ready for an SSE frame: the event's data with its
+    ids and time beside it, put together by Postgres. A replay of a long history then decodes,
+    validates and re-encodes nothing per event (its data, a Reason Card, is kilobytes of JSON)."""
+    rows = await db.fetch(
+        "SELECT number, type, ((CASE WHEN jsonb_typeof(data) = 'object' THEN data ELSE '{}'::jsonb END) || "
+        "jsonb_build_object('event_id', number, 'project_id', project_id, 'decision_set_id', decision_set_id, "
+        "'run_id', run_id, 'node_name', node_name, "
+        "'ts', to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"+00:00\"'), "
+        "'user_id', user_id, 'trace_id', trace_id))::text AS frame "
+        "FROM events WHERE decision_set_id = $1 AND number > $2 AND project_id = $4 ORDER BY number LIMIT $3",
+        _uuid(ds_id, "decision set"), after, limit, _uuid(project_id, "project"))
+    return [(r["number"], r["type"], r["frame"]) for r in rows]
+
+
 # --- agent runs -----------------------------------------------------------------------------
 
 async def get_run(db: Conn, key: str) -> dict[str, Any] | None:

@@ -11,7 +11,7 @@ from amp_runtime import store
 from services.gateway import sse
 
 GATEWAY = Path(__file__).resolve().parents[3] / "services" / "gateway"
-SCOPED = {"get_decision_set", "find_project_decision_set", "list_events", "list_reason_cards"}
+SCOPED = {"get_decision_set", "find_project_decision_set", "list_events", "list_event_frames", "list_reason_cards"}
 UNSCOPED = {"find_decision_set"}  # a service's lookup by the id in its own message: never the gateway's
 
 
