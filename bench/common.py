@@ -25,6 +25,17 @@ def scenario_texts() -> list[dict[str, str]]:
     return [{"id": r["id"], "text": r["text"]} for r in rows]
 
 
+def bench_settings(data_dir: Path) -> Any:
+    """Settings of a platform the bench starts: deterministic provider, a free port, and the per-user
+    write limit (120/min) and stream cap (20) lifted: the bench is one user playing many clients, and
+    measures the gateway behind those limits (they have their own tests)."""
+    from amp_runtime.embedded import free_port
+    from amp_runtime.settings import Settings
+
+    return Settings(data_dir=data_dir, gateway_port=free_port(), provider="deterministic",
+                    rate_limit_per_min=1_000_000, sse_streams_per_user=1_000)
+
+
 def pct(values: list[float], p: float) -> float | None:
     """Percentile by linear interpolation between closest ranks (numpy's default)."""
     if not values:

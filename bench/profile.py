@@ -16,7 +16,7 @@ import tempfile
 import threading
 from pathlib import Path
 
-from .common import Api, scenario_texts
+from .common import Api, bench_settings, scenario_texts
 from .pipeline import Ctx, artifact, plan_once, warm_up
 
 
@@ -70,13 +70,10 @@ def main(argv: list[str] | None = None) -> int:
     a = p.parse_args(argv)
     spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
     from amp_cli.stack import Stack
-    from amp_runtime.embedded import free_port
-    from amp_runtime.settings import Settings
 
     tmp = Path(tempfile.mkdtemp(prefix="amp-profile-"))
     tmp.chmod(0o755)
-    stack = Stack(Settings(data_dir=tmp / "data", gateway_port=free_port(),
-                           rate_limit_per_min=1_000_000, sse_streams_per_user=1_000)).start()  # the driver writes faster than a person
+    stack = Stack(bench_settings(tmp / "data")).start()
     os.environ["AMP_TOKEN"] = stack.token("bench")  # the profiled user signs every request
     stop = threading.Event()
     result: dict[str, int] = {}

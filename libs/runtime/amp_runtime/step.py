@@ -34,7 +34,7 @@ from .calls import current_call, usage_rows
 from .canonical import idempotency_key
 from .cards import card_events, event, forward, stamp_cards
 from .faults import maybe_crash, maybe_delay
-from .step_store import StepStore, StepTx
+from .step_store import PostgresTx, StepStore, StepTx
 from .telemetry import step_span
 
 _log = logging.getLogger("amp.step")
@@ -189,7 +189,7 @@ async def _commit(steps: StepStore, service: str, node: str, env: Envelope, key:
         if not await tx.insert_run(key, env.project_id, env.decision_set_id, service, node, output, duration_ms):
             raise _AlreadyDone()
         outgoing = await tx.enqueue_many(env.project_id, [
-            *((subject, msg_id, body, ds) for ds, subject, msg_id, body in _event_batches(events, key)),
+            *_event_rows(events, key),
             *((subject, f"{key}:{i}", _json(body), body.get("decision_set_id") or env.decision_set_id)
               for i, (subject, body) in enumerate(messages))])
     return StepRecord(key=key, events=events, messages=messages, replayed=False, outgoing=outgoing)
@@ -220,20 +220,21 @@ def _event_batches(events: list[Event], key: str) -> list[tuple[str, str, str, b
             for ds, evs in by_ds.items()]
 
 
-async def enqueue_events(conn: asyncpg.Connection, events: list[Event], key: str) -> list[outbox.Outgoing]:
-    """The event batches of a transaction, as outbox rows of that transaction."""
-    if not events:
-        return []
-    return await outbox.enqueue_many(conn, events[0].project_id, [
-        (subject, msg_id, body, ds) for ds, subject, msg_id, body in _event_batches(events, key)])
+def _event_rows(events: list[Event], key: str) -> list[tuple[str, str, bytes, str | None]]:
+    """The event batches as outbox rows: (subject, message id, body, decision set)."""
+    return [(subject, msg_id, body, ds) for ds, subject, msg_id, body in _event_batches(events, key)]
 
 
 async def queue_events(tx: StepTx, events: list[Event], key: str) -> list[outbox.Outgoing]:
     """The event batches of a step store's transaction, as outbox rows of that transaction."""
     if not events:
         return []
-    return await tx.enqueue_many(events[0].project_id, [
-        (subject, msg_id, body, ds) for ds, subject, msg_id, body in _event_batches(events, key)])
+    return await tx.enqueue_many(events[0].project_id, _event_rows(events, key))
+
+
+async def enqueue_events(conn: asyncpg.Connection, events: list[Event], key: str) -> list[outbox.Outgoing]:
+    """`queue_events` for a plain Postgres transaction (the sweeper's, the gate expiry's)."""
+    return await queue_events(PostgresTx(conn), events, key)
 
 
 async def publish_events(js: JetStreamContext, events: list[Event], key: str) -> None:
