@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .common import ROOT, Api, machine, scenario_texts, summary
+from .common import ROOT, Api, bench_settings, machine, scenario_texts, summary
 
 SECTIONS = ("plan", "artifact", "floor", "inproc", "growth", "memory", "model", "pure", "load")
 
@@ -219,18 +219,12 @@ def main(argv: list[str] | None = None) -> int:
             settings = Settings(database_url=database_url, nats_url=nats_url)
     else:
         from amp_cli.stack import Stack
-        from amp_runtime.embedded import free_port
-        from amp_runtime.settings import Settings
 
         from .memory import Sampler
 
         tmp = Path(tempfile.mkdtemp(prefix="amp-bench-"))
         tmp.chmod(0o755)
-        # the per-user write limit (120/min) and stream cap (20) would answer most of the load section's
-        # writes and the 32 concurrent clients' streams with 429: the bench is one user playing many, and
-        # measures the gateway behind the limits (they have their own tests)
-        stack = Stack(Settings(data_dir=tmp / "data", gateway_port=free_port(), provider="deterministic",
-                               rate_limit_per_min=1_000_000, sse_streams_per_user=1_000))
+        stack = Stack(bench_settings(tmp / "data"))
         t0 = time.perf_counter()
         try:
             stack.start()
@@ -238,6 +232,7 @@ def main(argv: list[str] | None = None) -> int:
             stack.stop()
             raise
         _log(f"stack up in {time.perf_counter() - t0:.1f} s at {stack.gateway_url} (data {tmp})")
+        caller_token = os.environ.get("AMP_TOKEN")  # given back at the end: a caller may hold its own
         os.environ["AMP_TOKEN"] = stack.token("bench")  # the benchmark's user signs every request
         settings = stack.settings
         base_url, database_url, nats_url = stack.gateway_url, settings.database_url, settings.nats_url
@@ -251,6 +246,10 @@ def main(argv: list[str] | None = None) -> int:
             sampler.stop()
         if stack is not None:
             stack.stop()
+            if caller_token is None:
+                os.environ.pop("AMP_TOKEN", None)
+            else:
+                os.environ["AMP_TOKEN"] = caller_token
         if tmp is not None and not a.keep:
             shutil.rmtree(tmp, ignore_errors=True)
     from .report import floor_estimate, targets, update_docs
