@@ -16,12 +16,12 @@ from typing import Any
 
 from amp_contracts import AmpError, EventBatch, Subjects
 from amp_domain.webhooks import TargetPolicy
+from amp_runtime.agent import delivered_message, service_broker
 from amp_runtime.bootstrap import open_deps
 from amp_runtime.retry import Failure, classify, redelivery_delay
 from amp_runtime.settings import Settings
-from amp_runtime.telemetry import broker_middlewares
 from faststream import AckPolicy, FastStream
-from faststream.nats import ConsumerConfig, JStream, NatsBroker, NatsMessage, PullSub
+from faststream.nats import ConsumerConfig, JStream, NatsMessage, PullSub
 from pydantic import ValidationError
 
 from .delivery import Webhooks, dead_letter, record, run_sender
@@ -70,7 +70,7 @@ async def on_batch(svc: Webhooks, msg: NatsMessage) -> None:
 
 
 def create_app(settings: Settings) -> FastStream:
-    broker = NatsBroker(settings.nats_url, name=f"amp-{SERVICE}", middlewares=broker_middlewares())
+    broker = service_broker(settings.nats_url, f"amp-{SERVICE}")
     stream = JStream(settings.stream_name, subjects=["amp.>"], declare=False)
     state: dict[str, Any] = {}
 
@@ -78,8 +78,8 @@ def create_app(settings: Settings) -> FastStream:
                        pull_sub=PullSub(batch_size=1, timeout=1.0), ack_policy=AckPolicy.MANUAL,
                        config=ConsumerConfig(ack_wait=settings.ack_wait_s, max_deliver=settings.max_deliver),
                        title=f"{SERVICE}:record", description="Every step's events: one webhook delivery per "
-                       "subscription and event", decoder=_raw_body)
-    async def on_events(body: bytes, msg: NatsMessage) -> None:
+                       "subscription and event", decoder=delivered_message)
+    async def on_events(msg: NatsMessage) -> None:
         await on_batch(state["svc"], msg)
 
     app = FastStream(broker)
@@ -113,7 +113,3 @@ def create_app(settings: Settings) -> FastStream:
             await state["cm"].__aexit__(None, None, None)
 
     return app
-
-
-async def _raw_body(msg: Any) -> bytes:
-    return msg.body

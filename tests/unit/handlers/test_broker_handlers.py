@@ -40,7 +40,7 @@ from amp_contracts import (
     Subjects,
     envelope_type,
 )
-from amp_runtime.agent import Consumer, Route, bind, register
+from amp_runtime.agent import Consumer, Route, bind, delivered_message, register, service_broker
 from amp_runtime.artifacts import LocalArtifactStore
 from amp_runtime.graphs import serializer
 from amp_runtime.settings import Settings
@@ -146,10 +146,6 @@ def make_world(tmp_path, requirements: str = FRAUD) -> World:
     return world
 
 
-async def _raw(msg: Any) -> bytes:
-    return msg.body
-
-
 def wire(broker: NatsBroker, world: World, *, only: Step | None = None, skip: str | None = None) -> list[Sent]:
     """Subscribe the services to their rows' subjects (one row, or all but `skip`), and record every
     message that goes over the broker."""
@@ -158,9 +154,9 @@ def wire(broker: NatsBroker, world: World, *, only: Step | None = None, skip: st
             register(broker, step.service, world.consumers[step.service], {step.subject: step.node})
     sent: list[Sent] = []
 
-    @broker.subscriber("amp.>", decoder=_raw)
-    async def record(body: bytes, msg: NatsMessage) -> None:
-        sent.append(Sent(msg.raw_message.subject, body, msg.headers.get("Nats-Msg-Id", "")))
+    @broker.subscriber("amp.>", decoder=delivered_message)
+    async def record(msg: NatsMessage) -> None:
+        sent.append(Sent(msg.raw_message.subject, msg.body, msg.headers.get("Nats-Msg-Id", "")))
 
     return sent
 
@@ -168,7 +164,7 @@ def wire(broker: NatsBroker, world: World, *, only: Step | None = None, skip: st
 async def run_pipeline(world: World, first: tuple[str, BaseModel], *, skip: str | None = None,
                        then: Callable[[World], Awaitable[tuple[str, BaseModel] | None]] | None = None) -> list[Sent]:
     """The pipeline on a test broker, every service subscribed but to `skip`, from a first message."""
-    broker = NatsBroker()
+    broker = service_broker()
     sent = wire(broker, world, skip=skip)
     world.steps.broker = broker
     try:
@@ -260,7 +256,7 @@ def cases() -> list[Any]:
 
 async def deliver(world: World, step: Step, body: bytes) -> list[Sent]:
     """One delivery of `body` on the step's subject, to the step's service alone."""
-    broker = NatsBroker()
+    broker = service_broker()
     sent = wire(broker, world, only=step)
     world.steps.broker = broker
     try:
@@ -318,7 +314,7 @@ CONCURRENT = next(s for s in PIPELINE if s.service in SERVICES and s.publishes a
 async def test_two_deliveries_at_once_commit_the_step_once(tmp_path) -> None:
     """Two replicas on the same message: both may compute, one records, the other publishes that record."""
     world, body = await arrange(CONCURRENT, tmp_path)
-    broker = NatsBroker()
+    broker = service_broker()
     sent = wire(broker, world, only=CONCURRENT)
     world.steps.broker = broker
     async with TestNatsBroker(broker) as br:
