@@ -15,7 +15,6 @@ Steps 2, 4 and 5 go through a `StepStore` (Postgres and JetStream; in handler te
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -33,6 +32,7 @@ from .bus import publish
 from .calls import current_call, usage_rows
 from .canonical import idempotency_key
 from .cards import card_events, event, forward, stamp_cards
+from .db import dumps
 from .faults import maybe_crash, maybe_delay
 from .step_store import PostgresTx, StepStore, StepTx
 from .telemetry import step_span
@@ -200,7 +200,7 @@ class _AlreadyDone(Exception):
 
 
 def _json(body: dict) -> bytes:
-    return json.dumps(body, separators=(",", ":")).encode()
+    return dumps(body).encode()
 
 
 async def _publish(steps: StepStore, record: StepRecord) -> None:
