@@ -26,7 +26,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from .common import Api, scenario_texts
+from .common import Api, bench_settings, scenario_texts
 
 
 class HttpSink:
@@ -119,12 +119,11 @@ async def _interleaved(stacks: list[Any], runs: int) -> tuple[dict[str, Any], di
 def _stack(env: dict[str, str]) -> tuple[Any, Path]:
     # lazy: the stack only when measuring
     from amp_cli.stack import Stack
-    from amp_runtime.embedded import free_port
-    from amp_runtime.settings import Settings
 
     tmp = Path(tempfile.mkdtemp(prefix="amp-bench-tracing-"))
     tmp.chmod(0o755)
-    return Stack(Settings(data_dir=tmp / "data", gateway_port=free_port(), provider="deterministic"), env=env), tmp
+    # the bench's settings: its one user's write limit would stop a long run (429) halfway
+    return Stack(bench_settings(tmp / "data"), env=env), tmp
 
 
 def measure(runs: int, protocol: str = "http/protobuf", disabled: str = "") -> dict[str, Any]:

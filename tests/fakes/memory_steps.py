@@ -142,7 +142,8 @@ class MemoryTx:
 
     async def update_decision_set(self, ds_id: str, fields: dict[str, Any], *,
                                   expect_status: Iterable[str] | None = None, node: str = "",
-                                  run_id: str | None = None, user_id: str | None = None) -> dict[str, Any]:
+                                  run_id: str | None = None, user_id: str | None = None,
+                                  record_transition: bool = True) -> dict[str, Any]:
         bad = set(fields) - DS_COLUMNS
         if bad:
             raise ValueError(f"unknown decision-set columns {sorted(bad)}")
@@ -160,7 +161,7 @@ class MemoryTx:
         out: dict[str, Any] = {k: row.get(k) for k in _ROW_KEYS} | {"previous_status": previous, "transition": None}
         if "status" in fields and previous != row["status"]:
             ev, key = status_change_event(out, node, run_id, user_id)
-            out["transition"] = (await self.insert_events([ev], key, None))[0]
+            out["transition"] = (await self.insert_events([ev], key, None))[0] if record_transition else ev
         return out
 
     async def insert_events(self, events: list[Event], step_key: str, checkpoint_id: str | None) -> list[Event]:

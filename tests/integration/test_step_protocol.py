@@ -87,6 +87,32 @@ async def test_concurrent_deliveries_of_one_step_commit_once(settings) -> None:
         assert len(await events_of(deps.pool, ds)) == 1
 
 
+async def test_a_steps_status_change_comes_first_among_its_events_once(settings) -> None:
+    """The transition a step's update makes is recorded with the step's own events, numbered before
+    them, in the step's transaction: a replay and a concurrent second delivery add none."""
+    async with open_deps(settings, "test") as deps:
+        pid, ds = await new_decision_set(deps.pool)
+        env = envelope(pid, ds)
+
+        async def compute(key: str) -> StepResult:
+            await asyncio.sleep(0.05)
+            return StepResult(events=[event(env, "gate-reminder", "gate_hitl", {}),
+                                      event(env, "gate-reminder", "gate_hitl", {"second": True})],
+                              ds_update={"status": "planning", "stage": "planner"})
+
+        steps = PostgresStepStore(deps.pool, deps.js)
+        a, b = await asyncio.gather(run_step(steps, "test", "node", env, compute),
+                                    run_step(steps, "test", "node", env, compute))
+        again = await run_step(steps, "test", "node", env, compute)
+        rows = await events_of(deps.pool, ds)
+        assert [e.type for e in rows] == ["status-change", "gate-reminder", "gate-reminder"]
+        assert [e.number for e in rows] == [1, 2, 3]
+        assert (rows[0].data["from"], rows[0].data["to"]) == ("intake", "planning")
+        assert [e.id for e in a.events] == [e.id for e in b.events] == [e.id for e in again.events] \
+            == [e.id for e in rows]
+        assert (await store.find_decision_set(deps.pool, ds))["status"] == "planning"
+
+
 async def test_optimistic_lock_serialises_concurrent_updates(settings) -> None:
     async with open_deps(settings, "test") as deps:
         _, ds = await new_decision_set(deps.pool)

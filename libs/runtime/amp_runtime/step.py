@@ -174,12 +174,12 @@ async def _commit(steps: StepStore, service: str, node: str, env: Envelope, key:
                                              input_constraints=nd.input_constraints, parent_id=nd.parent_id,
                                              ds_id=nd.id, **nd.columns)
         transition: list[Event] = []
-        if result.ds_update:
+        if result.ds_update:  # a change of status: its event first among the step's, in one insert
             row = await tx.update_decision_set(env.decision_set_id, result.ds_update,
                                                expect_status=result.expect_status, node=node, run_id=env.run_id,
-                                               user_id=env.user_id)
+                                               user_id=env.user_id, record_transition=False)
             transition = [row["transition"]] if row["transition"] is not None else []
-        events = transition + await tx.insert_events(result.events, key, result.checkpoint_id)
+        events = await tx.insert_events(transition + result.events, key, result.checkpoint_id)
         if result.cost is not None:
             await tx.upsert_cost(env.project_id, env.decision_set_id, result.cost)
         for u in result.usage:

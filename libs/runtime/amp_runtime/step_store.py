@@ -36,9 +36,11 @@ class StepTx(Protocol):
 
     async def update_decision_set(self, ds_id: str, fields: dict[str, Any], *,
                                   expect_status: Iterable[str] | None = None, node: str = "",
-                                  run_id: str | None = None, user_id: str | None = None) -> dict[str, Any]:
+                                  run_id: str | None = None, user_id: str | None = None,
+                                  record_transition: bool = True) -> dict[str, Any]:
         """Set columns; a new status goes through the lifecycle (`IllegalTransition`), and a change of
-        status comes back as `row["transition"]`, a `status-change` event already recorded."""
+        status comes back as `row["transition"]`, a `status-change` event already recorded (with
+        `record_transition=False`: not yet recorded, for the caller's own `insert_events`)."""
 
     async def insert_events(self, events: list[Event], step_key: str, checkpoint_id: str | None) -> list[Event]:
         """Append events, numbered per decision set; the same step's events again return the recorded ones."""
@@ -95,9 +97,10 @@ class PostgresTx:
 
     async def update_decision_set(self, ds_id: str, fields: dict[str, Any], *,
                                   expect_status: Iterable[str] | None = None, node: str = "",
-                                  run_id: str | None = None, user_id: str | None = None) -> dict[str, Any]:
+                                  run_id: str | None = None, user_id: str | None = None,
+                                  record_transition: bool = True) -> dict[str, Any]:
         return await store.update_decision_set(self.conn, ds_id, fields, expect_status=expect_status, node=node,
-                                               run_id=run_id, user_id=user_id)
+                                               run_id=run_id, user_id=user_id, record_transition=record_transition)
 
     async def insert_events(self, events: list[Event], step_key: str, checkpoint_id: str | None) -> list[Event]:
         return await store.insert_events(self.conn, events, step_key, checkpoint_id)

@@ -282,14 +282,16 @@ async def due_gates(db: Conn, remind_before_s: float, limit: int = 100) -> list[
 async def update_decision_set(conn: asyncpg.Connection, ds_id: str, fields: dict[str, Any], *,
                               expect_status: Iterable[str] | None = None, expect_lock_version: int | None = None,
                               node: str = "", run_id: str | None = None, attempts: int = 5,
-                              user_id: str | None = None) -> dict[str, Any]:
+                              user_id: str | None = None, record_transition: bool = True) -> dict[str, Any]:
     """Set columns and bump `lock_version`, in one statement on the common path. The one way a status changes.
 
     A new `status` must be a transition the lifecycle allows from the row's current status
     (`amp_contracts.lifecycle`); the condition is part of the UPDATE, so the check and the write
     are atomic, and a refused transition raises `IllegalTransition` (a finished decision set is
     final). A change of status also records a `status-change` event in the same transaction; it
-    comes back as `row["transition"]` for the caller to publish with its own events.
+    comes back as `row["transition"]` for the caller to publish with its own events. A caller that
+    records events of its own in the same transaction passes `record_transition=False` and records
+    the transition, returned unnumbered, first among them (one insert instead of two).
 
     Optimistic locking: a writer whose change rests on a row it read passes that row's
     `lock_version` (`expect_lock_version`) and gets a conflict if anyone wrote since; a status
@@ -322,8 +324,9 @@ async def update_decision_set(conn: asyncpg.Connection, ds_id: str, fields: dict
             row = _row(rec)
             row["transition"] = None  # type: ignore[index]
             if new_status is not None and row["previous_status"] != row["status"]:  # type: ignore[index]
-                row["transition"] = await _record_transition(conn, row, node, run_id,  # type: ignore[index]
-                                                             user_id)  # type: ignore[arg-type]
+                row["transition"] = (  # type: ignore[index]
+                    await _record_transition(conn, row, node, run_id, user_id) if record_transition  # type: ignore[arg-type]
+                    else status_change_event(row, node, run_id, user_id)[0])  # type: ignore[arg-type]
             return row  # type: ignore[return-value]
         current = await conn.fetchrow("SELECT lock_version, status FROM decision_sets WHERE id = $1", uuid.UUID(ds_id))
         if current is None:

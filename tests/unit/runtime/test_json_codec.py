@@ -22,5 +22,5 @@ def test_round_trips_through_the_standard_decoder(value: object) -> None:
 
 
 def test_non_string_keys_become_strings_as_with_the_standard_encoder() -> None:
-    value = {1: "one", 2.5: "x", None: "n", True: "t"}
+    value = {3: "three", 2.5: "x", None: "n", True: "t"}
     assert json.loads(dumps(value)) == json.loads(json.dumps(value))
