@@ -8,7 +8,6 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
-from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
@@ -17,7 +16,7 @@ from .bus import connect, ensure_stream
 from .db import create_pool
 from .deps import Deps
 from .gitstore import git_store, import_disk_repository
-from .graphs import serializer
+from .graphs import ReadAheadSaver, serializer
 from .providers import PackRegistry, providers_from_settings
 from .reader import PgReader
 from .settings import Settings
@@ -37,7 +36,7 @@ async def open_checkpointer(database_url: str, max_size: int = 5):
                                kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row,
                                        "options": "-c synchronous_commit=off"})
     await pool.open()
-    return AsyncPostgresSaver(pool, serde=serializer()), pool
+    return ReadAheadSaver(pool, serde=serializer()), pool
 
 
 @contextlib.asynccontextmanager

@@ -18,15 +18,19 @@ process build an arbitrary object.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import enum
 import functools
 import importlib
 import pkgutil
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 import amp_contracts
+from langgraph.checkpoint.base import CheckpointTuple
+from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 from langgraph.types import Command
 from pydantic import BaseModel
@@ -49,6 +53,40 @@ def state_types() -> list[type]:
 def serializer() -> Any:
     """LangGraph's serializer, restricted to the contracts' types (plus the standard safe types)."""
     return JsonPlusSerializer(allowed_msgpack_modules=state_types())
+
+
+#: The latest checkpoint of a thread, read by `run_graph` just before it starts the graph on it.
+_read_ahead: contextvars.ContextVar[tuple[tuple[str, str], CheckpointTuple | None] | None] = \
+    contextvars.ContextVar("amp_checkpoint_read_ahead", default=None)
+
+
+class ReadAheadSaver(AsyncPostgresSaver):
+    """LangGraph's Postgres saver, with one read handed over.
+
+    `run_graph` reads a thread's latest checkpoint to tell a fresh step from a rerun, then starts
+    the graph, which reads the same checkpoint again first thing. The second read is given the
+    first one's tuple (once, in the same task, for that thread): one query less per step, and
+    nothing can have written the thread in between that the second read would have seen, since
+    both happen back to back on the step's own thread."""
+
+    async def aget_tuple(self, config: Any) -> CheckpointTuple | None:
+        ahead = _read_ahead.get()
+        conf = config.get("configurable", {})
+        if ahead is not None and not conf.get("checkpoint_id") \
+                and ahead[0] == (conf.get("thread_id"), conf.get("checkpoint_ns", "")):
+            _read_ahead.set(None)
+            return ahead[1]
+        return await super().aget_tuple(config)
+
+
+@contextlib.contextmanager
+def _hand_over(config: dict[str, Any], saved: CheckpointTuple | None) -> Iterator[None]:
+    conf = config["configurable"]
+    token = _read_ahead.set(((conf["thread_id"], conf.get("checkpoint_ns", "")), saved))
+    try:
+        yield
+    finally:
+        _read_ahead.reset(token)
 
 
 def step_cards(left: list[Any] | None, right: list[Any] | None) -> list[Any]:
@@ -102,10 +140,13 @@ async def run_graph(graph: Any, decision_set_id: str, service: str, input: dict[
     A rerun of the same step (its graph ran, the process died before `agent_runs` recorded it)
     takes the run the checkpoint recorded, or continues it from its failed task: it never starts
     over on top of its own checkpoint."""
-    current = await read_graph(graph, decision_set_id, service)
-    if current.step == step:
+    config = thread_config(decision_set_id, service)
+    saved = await graph.checkpointer.aget_tuple(config)
+    if saved is not None and saved.checkpoint.get("channel_values", {}).get("step") == step:
+        current = await read_graph(graph, decision_set_id, service)  # a rerun: its pause or failed task
         return await _continue(graph, decision_set_id, service, current)
-    return await _stream(graph, decision_set_id, service, {**input, "step": step, "cards": None})
+    with _hand_over(config, saved):
+        return await _stream(graph, decision_set_id, service, {**input, "step": step, "cards": None})
 
 
 async def _continue(graph: Any, decision_set_id: str, service: str, current: GraphRun) -> GraphRun:
