@@ -102,7 +102,7 @@ async def _refresh_status(deps: Any, interval_s: float = 15.0) -> None:
 def create_app(settings: Settings) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with open_deps(settings, "gateway") as deps:
+        async with open_deps(settings, "gateway", graphs=False) as deps:
             hub = EventHub()
             await hub.start(deps.nc)
             deps.extras["hub"] = hub

@@ -86,7 +86,7 @@ def create_app(settings: Settings) -> FastStream:
 
     @app.on_startup
     async def _start() -> None:
-        state["cm"] = open_deps(settings, SERVICE)
+        state["cm"] = open_deps(settings, SERVICE, graphs=False)
         deps = await state["cm"].__aenter__()
         policy = TargetPolicy(allow_http=settings.webhook_allow_http, allow_private=settings.webhook_allow_private)
         state["svc"] = Webhooks(pool=deps.pool, settings=settings, sender=Sender(policy, settings.webhook_timeout_s),

@@ -40,14 +40,16 @@ async def open_checkpointer(database_url: str, max_size: int = 5):
 
 
 @contextlib.asynccontextmanager
-async def open_deps(settings: Settings, name: str) -> AsyncIterator[Deps]:
+async def open_deps(settings: Settings, name: str, *, graphs: bool = True) -> AsyncIterator[Deps]:
+    """The process's dependencies. `graphs=False` for a process that runs no LangGraph graph (the
+    gateway, the webhooks service): no checkpointer, so no connection pool held open for one."""
     if not settings.nats_url or not settings.database_url:
         raise RuntimeError("NATS_URL and DATABASE_URL must be set for a service (amp up sets them)")
     pool = await create_pool(settings.database_url)
     nc = await connect(settings.nats_servers, f"amp-{name}-pub")
     js = nc.jetstream()
     await ensure_stream(js, settings.stream_name, settings.duplicate_window_s, settings.stream_replicas)
-    saver, saver_pool = await open_checkpointer(settings.database_url)
+    saver, saver_pool = await open_checkpointer(settings.database_url) if graphs else (None, None)
     artifacts = artifact_store(settings.artifacts_dir, settings.s3_bucket, settings.s3_endpoint_url,
                                settings.s3_public_endpoint_url)
     deps = Deps(settings=settings, pool=pool, nc=nc, js=js, checkpointer=saver, artifacts=artifacts,
@@ -58,7 +60,8 @@ async def open_deps(settings: Settings, name: str) -> AsyncIterator[Deps]:
         yield deps
     finally:
         await close_within(nc.drain(), nc.close, "the bus")
-        await close_within(saver_pool.close(), None, "the checkpointer's pool")
+        if saver_pool is not None:
+            await close_within(saver_pool.close(), None, "the checkpointer's pool")
         await close_within(pool.close(), pool.terminate, "the database pool")
 
 
