@@ -76,3 +76,46 @@ def test_every_domain_template_is_well_typed(key: str, text: str) -> None:
     files = render_repository(plan, constraints, estimate(plan, constraints), None, [], [], key)
     result = _mypy(files)
     assert result.status == "pass", [(f.path, f.line, f.message) for f in result.findings]
+
+
+def test_cache_slots_are_reused_after_a_run_and_never_shared_during_one(tmp_path: Path) -> None:
+    """A run's mypy cache is warm for the next run (whatever thread it is on) and private while in use."""
+    import threading  # noqa: PLC0415
+
+    from services.validators.checks.typecheck import cache_slot  # noqa: PLC0415
+
+    with cache_slot(tmp_path) as first:
+        (first / "warm").write_text("x")
+        with cache_slot(tmp_path) as second:
+            assert second != first  # a concurrent run gets a slot of its own
+    seen: list[Path] = []
+
+    def later_run() -> None:
+        with cache_slot(tmp_path) as slot:
+            seen.append(slot)
+
+    worker = threading.Thread(target=later_run)
+    worker.start()
+    worker.join()
+    assert seen == [first] and (first / "warm").read_text() == "x"
+
+
+def test_a_cache_slot_held_by_another_process_is_not_taken(tmp_path: Path) -> None:
+    import subprocess  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import fcntl, sys, time\n"
+         f"f = open({str(tmp_path / 'slot-0.lock')!r}, 'a'); fcntl.flock(f, fcntl.LOCK_EX)\n"
+         "print('held', flush=True); time.sleep(30)"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        from services.validators.checks.typecheck import cache_slot  # noqa: PLC0415
+
+        with cache_slot(tmp_path) as slot:
+            assert slot == tmp_path / "slot-1"
+    finally:
+        holder.kill()
+        holder.wait()
+    with cache_slot(tmp_path) as slot:
+        assert slot == tmp_path / "slot-0"
