@@ -135,3 +135,59 @@ def test_terraform_fmt_running_alongside_leaves_init_its_mirror_config(monkeypat
         monkeypatch.setattr(terraform_validate, "run_limited", interleaved)
         terraform_validate.check_validate(ctx)
     assert seen and "filesystem_mirror" in seen[0]
+
+
+def test_the_lock_files_checksums_are_dropped_and_the_rest_kept(tmp_path):
+    from services.validators.checks.terraform_validate import _unhashed_lock  # noqa: PLC0415
+
+    lock = tmp_path / ".terraform.lock.hcl"
+    lock.write_text('# maintained by init\n\nprovider "registry.terraform.io/hashicorp/aws" {\n  version     = "5.100.0"\n'
+                    '  constraints = "~> 5.60"\n  hashes = [\n    "h1:abc=",\n    "zh:0123",\n  ]\n}\n\n'
+                    'provider "registry.terraform.io/hashicorp/random" {\n  version = "3.6.0"\n  hashes  = ["h1:xyz="]\n}\n')
+    _unhashed_lock(tmp_path)
+    text = lock.read_text()
+    assert "hashes" not in text and "h1:" not in text and "zh:" not in text
+    assert text.count("provider ") == 2 and 'version     = "5.100.0"' in text and 'constraints = "~> 5.60"' in text
+    assert 'version = "3.6.0"' in text
+    _unhashed_lock(tmp_path / "missing")  # no lock file (init wrote none): nothing to do
+
+
+def test_the_terraform_version_is_asked_once_per_binary(tmp_path):
+    """The version is cached by the binary's identity: the same file is not asked twice, a replaced one is."""
+    import time  # noqa: PLC0415
+
+    from services.validators.checks.terraform_validate import terraform_version  # noqa: PLC0415
+    from services.validators.sandbox import RunResult  # noqa: PLC0415
+
+    binary = tmp_path / "terraform"
+    binary.write_text("1.9.0")
+    asked: list[str] = []
+
+    def run(*args: str) -> RunResult:
+        asked.append(binary.read_text())
+        return RunResult(("terraform", *args), 0, f"Terraform v{binary.read_text()}\non linux_amd64\n", "", 1)
+
+    assert terraform_version(str(binary), run) == "1.9.0"
+    assert terraform_version(str(binary), run) == "1.9.0"
+    assert asked == ["1.9.0"]
+    time.sleep(0.01)
+    binary.write_text("1.11.4")  # an upgrade in place: new size and modification time
+    assert terraform_version(str(binary), run) == "1.11.4"
+    assert asked == ["1.9.0", "1.11.4"]
+
+
+def test_the_version_terraform_test_announces_is_read():
+    from services.validators.checks.terraform_validate import _test_version  # noqa: PLC0415
+
+    out = ('{"@level":"info","@message":"Terraform 1.11.4","terraform":"1.11.4","type":"version","ui":"1.2"}\n'
+           '{"@level":"info","@message":"Found 1 file and 3 run blocks","type":"test_abstract"}\n')
+    assert _test_version(out) == "1.11.4"
+    assert _test_version('{"type":"test_abstract"}\nnot json\n') == ""
+
+
+def test_a_passing_run_reports_the_terraform_version():
+    files = _files("fraud-eu-pci")
+    result = _result(files)
+    if result.status == "skipped":
+        pytest.skip(result.reason)
+    assert result.status == "pass" and result.version.startswith("terraform 1.")
