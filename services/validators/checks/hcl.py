@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from ..report import Finding, ToolResult
 from .base import CheckContext, dist_version, skipped, status_for
-from .hclparse import loads as hcl_loads
+from .hclparse import parse
 
 TOOL = "hcl2"
 
@@ -27,7 +27,7 @@ def check_hcl(ctx: CheckContext) -> ToolResult:
     findings: list[Finding] = []
     for path in paths:
         try:
-            hcl_loads(ctx.sandbox.files[path])
+            parse(ctx.sandbox.files[path])  # shared: tf-interface and names read the same documents
         except Exception as exc:  # noqa: BLE001 - lark raises many error types; all mean "does not parse"
             findings.append(_parse_error(path, exc))
     return ToolResult(tool=TOOL, version=dist_version("python-hcl2"), status=status_for(findings), findings=findings)

@@ -22,7 +22,7 @@ import yaml
 
 from ..report import Finding, ToolResult
 from .base import CheckContext, dist_version, skipped, status_for
-from .hclparse import loads as hcl_loads
+from .hclparse import parse as _parse
 
 TOOL = "names"
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -65,12 +65,6 @@ def _load_workflow(text: str) -> dict | None:
     if True in doc and "on" not in doc:  # YAML 1.1 reads `on` as a boolean
         doc["on"] = doc.pop(True)
     return doc
-
-
-@lru_cache(maxsize=64)
-def _parse(text: str) -> dict:
-    """python-hcl2's reading of a file; cached, as one tree is checked workflow by workflow."""
-    return hcl_loads(text)
 
 
 def _variables(text: str) -> dict[str, bool]:

@@ -9,21 +9,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any
 
-from .hclparse import loads as hcl_loads
+from .hclparse import parse
 
 INFRA = "infra/"
 META_ARGS = frozenset({"source", "version", "for_each", "count", "providers", "depends_on"})
 _EXPR = re.compile(r"^\$\{(.*)\}$", re.DOTALL)
 _MODULE_DIR = re.compile(r"^infra/modules/([^/]+)/([^/]+\.tf)$")
-
-
-@lru_cache(maxsize=256)
-def parse(text: str) -> dict[str, Any]:
-    """One file parsed (cached by content: the checks read the same files; callers never mutate it)."""
-    return hcl_loads(text)
 
 
 def unquote(value: Any) -> Any:
