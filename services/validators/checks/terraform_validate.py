@@ -15,10 +15,11 @@ import os
 import re
 import shutil
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from ..report import Finding, ToolResult
-from ..sandbox import run_limited
+from ..sandbox import RunResult, run_limited
 from .base import CheckContext, skipped, status_for
 
 TOOL = "terraform-validate"
@@ -85,7 +86,7 @@ def _binary_key(terraform: str) -> tuple[str, int, int, int]:
     return real, st.st_ino, st.st_size, st.st_mtime_ns
 
 
-def terraform_version(terraform: str, run) -> str:
+def terraform_version(terraform: str, run: Callable[..., RunResult]) -> str:
     """`terraform version` of this binary, asked once per binary (a replaced binary is asked again)."""
     key = _binary_key(terraform)
     with _versions_lock:

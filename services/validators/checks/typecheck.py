@@ -41,7 +41,7 @@ _LINE = re.compile(r"^(?P<path>[^:\n]+\.pyi?):(?P<line>\d+):(?:\d+:)? (?P<sev>er
 
 @cache
 def _prune(root: Path) -> None:
-    """Caches of processes that have ended are removed (once per process), so restarts do not pile them up."""
+    """Per-process caches (`<pid>-<thread>`, the layout before slots) of processes that have ended are removed."""
     for child in root.glob("*-*") if root.is_dir() else ():
         pid = child.name.split("-", 1)[0]
         if pid.isdigit() and int(pid) != os.getpid() and not Path(f"/proc/{pid}").exists():
