@@ -95,7 +95,9 @@ def setup_tracing(service: str, env: Mapping[str, str] | None = None) -> Any:
     attrs = {"service.namespace": "amp", "amp.service": service}
     if not e.get("OTEL_SERVICE_NAME"):
         attrs["service.name"] = f"amp-{service}"
-    provider = TracerProvider(resource=Resource.create(attrs))
+    resource = Resource.create(attrs)
+    # the sampler OTEL_TRACES_SAMPLER chooses (the SDK reads it), with the no-op statements left out
+    provider = TracerProvider(resource=resource, sampler=SkipTransactionControl(TracerProvider().sampler))
     chosen = exporters(e)
     for name in chosen:
         provider.add_span_processor(BatchSpanProcessor(ConsoleSpanExporter() if name == "console"
@@ -106,6 +108,33 @@ def setup_tracing(service: str, env: Mapping[str, str] | None = None) -> Any:
         _instrument(provider)
     setup_langsmith(e)
     return provider
+
+
+class SkipTransactionControl:
+    """A sampler: the configured one, but no span for `BEGIN`, `SAVEPOINT` or `RELEASE`.
+
+    The asyncpg instrumentation makes a span of every statement. Opening a transaction or a
+    savepoint costs a round trip and says nothing an operator needs (its time shows as the gap
+    before the first statement), yet it was one span in seven of a plan round trip, and span
+    count is what exporting costs. `COMMIT` and `ROLLBACK` keep their spans: a commit's wait for
+    the WAL flush is a real cost of a step."""
+
+    SKIPPED = frozenset({"BEGIN", "BEGIN;", "SAVEPOINT", "RELEASE"})
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+
+    def should_sample(self, parent_context: Any, trace_id: int, name: str, kind: Any = None,
+                      attributes: Any = None, links: Any = None, trace_state: Any = None) -> Any:
+        # lazy: the SDK is loaded only by a process that sets tracing up
+        from opentelemetry.sdk.trace.sampling import Decision, SamplingResult
+
+        if kind is trace.SpanKind.CLIENT and name in self.SKIPPED:
+            return SamplingResult(Decision.DROP)
+        return self.inner.should_sample(parent_context, trace_id, name, kind, attributes, links, trace_state)
+
+    def get_description(self) -> str:
+        return f"SkipTransactionControl{{{self.inner.get_description()}}}"
 
 
 def _otlp_exporter(protocol: str) -> Any:

@@ -163,3 +163,28 @@ def test_instrumentations_can_be_switched_off_by_the_contrib_variable() -> None:
     assert telemetry.disabled_instrumentations({}) == set()
     assert telemetry.disabled_instrumentations(
         {"OTEL_PYTHON_DISABLED_INSTRUMENTATIONS": " asyncpg, Psycopg ,"}) == {"asyncpg", "psycopg"}
+
+
+def test_transaction_control_statements_make_no_span_and_the_rest_follow_the_configured_sampler() -> None:
+    from amp_runtime.telemetry import SkipTransactionControl
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+    from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON
+    from opentelemetry.trace import SpanKind
+
+    def exported(inner) -> list[tuple[str, SpanKind]]:
+        sink = InMemorySpanExporter()
+        provider = TracerProvider(sampler=SkipTransactionControl(inner))
+        provider.add_span_processor(SimpleSpanProcessor(sink))
+        tracer = provider.get_tracer("test")
+        for name, kind in (("BEGIN;", SpanKind.CLIENT), ("SAVEPOINT", SpanKind.CLIENT), ("SELECT", SpanKind.CLIENT),
+                           ("RELEASE", SpanKind.CLIENT), ("COMMIT;", SpanKind.CLIENT), ("ROLLBACK;", SpanKind.CLIENT),
+                           ("BEGIN;", SpanKind.INTERNAL)):
+            with tracer.start_as_current_span(name, kind=kind):
+                pass
+        return [(s.name, s.kind) for s in sink.get_finished_spans()]
+
+    assert exported(ALWAYS_ON) == [("SELECT", SpanKind.CLIENT), ("COMMIT;", SpanKind.CLIENT),
+                                   ("ROLLBACK;", SpanKind.CLIENT), ("BEGIN;", SpanKind.INTERNAL)]
+    assert exported(ALWAYS_OFF) == []
