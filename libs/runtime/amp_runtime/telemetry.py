@@ -97,7 +97,8 @@ def setup_tracing(service: str, env: Mapping[str, str] | None = None) -> Any:
         attrs["service.name"] = f"amp-{service}"
     resource = Resource.create(attrs)
     # the sampler OTEL_TRACES_SAMPLER chooses (the SDK reads it), with the no-op statements left out
-    provider = TracerProvider(resource=resource, sampler=SkipTransactionControl(TracerProvider().sampler))
+    configured = TracerProvider(shutdown_on_exit=False).sampler  # read only for its sampler: no exit hook
+    provider = TracerProvider(resource=resource, sampler=SkipTransactionControl(configured))
     chosen = exporters(e)
     for name in chosen:
         provider.add_span_processor(BatchSpanProcessor(ConsoleSpanExporter() if name == "console"
@@ -126,10 +127,10 @@ class SkipTransactionControl:
 
     def should_sample(self, parent_context: Any, trace_id: int, name: str, kind: Any = None,
                       attributes: Any = None, links: Any = None, trace_state: Any = None) -> Any:
-        # lazy: the SDK is loaded only by a process that sets tracing up
-        from opentelemetry.sdk.trace.sampling import Decision, SamplingResult
-
         if kind is trace.SpanKind.CLIENT and name in self.SKIPPED:
+            # lazy: the SDK is loaded only by a process that sets tracing up
+            from opentelemetry.sdk.trace.sampling import Decision, SamplingResult
+
             return SamplingResult(Decision.DROP)
         return self.inner.should_sample(parent_context, trace_id, name, kind, attributes, links, trace_state)
 
