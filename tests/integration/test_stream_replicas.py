@@ -11,8 +11,9 @@ import urllib.request
 from collections.abc import Iterator
 
 import pytest
-from amp_runtime.bus import connect, ensure_stream
+from amp_runtime.bus import PUBLISH_RETRIES, connect, ensure_stream, publish
 from amp_runtime.embedded import EmbeddedNats, free_port, nats_server_binary
+from nats.js.errors import NoStreamResponseError
 
 pytestmark = pytest.mark.integration
 
@@ -67,8 +68,8 @@ async def _info_with_retry(js, name: str, deadline_s: float = 20.0):
 
 async def test_three_replicas_on_a_cluster_of_three(cluster: list[str]) -> None:
     nc = await connect(cluster[0], "replicas-test")
+    js = nc.jetstream()
     try:
-        js = nc.jetstream()
         await ensure_stream(js, "AMPR3", 120.0, replicas=3)
         await ensure_stream(js, "AMPR3", 120.0, replicas=3)  # idempotent
         info = await _info_with_retry(js, "AMPR3")
@@ -77,8 +78,9 @@ async def test_three_replicas_on_a_cluster_of_three(cluster: list[str]) -> None:
         assert peers == {"amp-nats-0", "amp-nats-1", "amp-nats-2"}
         ack = await js.publish("amp.test.replicated", b"x", headers={"Nats-Msg-Id": "one"})
         assert ack.stream == "AMPR3"
-        await js.delete_stream("AMPR3")  # the platform's subjects belong to one stream at a time
     finally:
+        with contextlib.suppress(Exception):
+            await js.delete_stream("AMPR3")  # the platform's subjects belong to one stream at a time
         await nc.close()
 
 
@@ -87,15 +89,16 @@ async def test_an_existing_single_copy_stream_scales_to_three(cluster: list[str]
 
     servers = Settings(nats_url=",".join(cluster)).nats_servers  # NATS_URL naming every server
     nc = await connect(servers, "replicas-scale")
+    js = nc.jetstream()
     try:
-        js = nc.jetstream()
         await ensure_stream(js, "AMPSCALE", 120.0, replicas=1)
         assert (await js.stream_info("AMPSCALE")).config.num_replicas == 1
         await ensure_stream(js, "AMPSCALE", 120.0, replicas=3)
         info = await _info_with_retry(js, "AMPSCALE")
         assert info.config.num_replicas == 3 and len(info.cluster.replicas) == 2
-        await js.delete_stream("AMPSCALE")
     finally:
+        with contextlib.suppress(Exception):
+            await js.delete_stream("AMPSCALE")
         await nc.close()
 
 
@@ -106,6 +109,30 @@ async def test_a_single_server_refuses_replicas_with_a_clear_message(tmp_path) -
         with pytest.raises(RuntimeError, match="AMP_STREAM_REPLICAS=3 needs a NATS cluster"):
             await ensure_stream(nc.jetstream(), "AMP", 120.0, replicas=3)
         await ensure_stream(nc.jetstream(), "AMP", 120.0, replicas=1)  # what a single server takes
+    finally:
+        await nc.close()
+        server.stop()
+
+
+async def test_a_publish_waits_out_a_stream_that_is_not_there_yet(tmp_path) -> None:
+    """What a cluster answers during a leader election ("no responders") is sent again with the same
+    id: a stream that appears within the retries stores the message once; one that never does fails."""
+    server = EmbeddedNats(tmp_path / "late").start()
+    nc = await connect(server.url, "late-stream")
+    try:
+        js = nc.jetstream()
+        late = asyncio.create_task(publish(js, "amp.late.one", b"x", "late-1"))
+        await asyncio.sleep(0.2)
+        assert not late.done()  # still retrying: no stream holds the subject yet
+        await ensure_stream(js, "AMPLATE", 120.0)
+        assert await late is True
+        assert await publish(js, "amp.late.one", b"x", "late-1") is False  # the same id: a duplicate
+        assert (await js.stream_info("AMPLATE")).state.messages == 1
+        await js.delete_stream("AMPLATE")
+        started = time.monotonic()
+        with pytest.raises(NoStreamResponseError):
+            await publish(js, "amp.late.one", b"x", "late-2")
+        assert time.monotonic() - started >= sum(PUBLISH_RETRIES)  # it did wait before giving up
     finally:
         await nc.close()
         server.stop()
