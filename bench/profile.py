@@ -1,4 +1,4 @@
-"""`python -m bench.profile [--seconds S] [--artifact]`: where the CPU of a plan (or artifact) round
+"""`python -m bench.profile [--seconds S] [--artifact] [--export]`: where the CPU of a plan (or artifact) round
 trip goes, per process. Starts its own platform, drives sequential round trips, samples every
 service with py-spy (`pip install py-spy`; profiling only) and prints the heaviest functions of
 each, inclusive and self, as shares of that process's samples."""
@@ -67,13 +67,22 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--top", type=int, default=25)
     p.add_argument("--artifact", action="store_true", help="approve each plan and follow it to run-complete")
     p.add_argument("--idle", action="store_true", help="wall clock: include waiting threads")
+    p.add_argument("--export", action="store_true", help="export every span over OTLP/HTTP to a sink on loopback")
     a = p.parse_args(argv)
     spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
     from amp_cli.stack import Stack
 
     tmp = Path(tempfile.mkdtemp(prefix="amp-profile-"))
     tmp.chmod(0o755)
-    stack = Stack(bench_settings(tmp / "data")).start()
+    sink = None
+    env: dict[str, str] = {"OTEL_TRACES_EXPORTER": "none"}
+    if a.export:
+        # lazy: the sink only when exporting
+        from .tracing import HttpSink
+
+        sink = HttpSink()
+        env = {"OTEL_EXPORTER_OTLP_ENDPOINT": sink.endpoint, "OTEL_TRACES_EXPORTER": "otlp"}
+    stack = Stack(bench_settings(tmp / "data"), env=env).start()
     os.environ["AMP_TOKEN"] = stack.token("bench")  # the profiled user signs every request
     stop = threading.Event()
     result: dict[str, int] = {}
@@ -107,6 +116,8 @@ def main(argv: list[str] | None = None) -> int:
         stop.set()
         stack.stop()
         shutil.rmtree(tmp, ignore_errors=True)
+        if sink is not None:
+            sink.close()
     return 0
 
 

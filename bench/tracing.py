@@ -97,7 +97,7 @@ async def _interleaved(stacks: list[Any], runs: int) -> tuple[dict[str, Any], di
     """Warm both stacks up, then alternate one plan on each: a load change on a shared machine hits
     both sides alike instead of whichever ran second."""
     # lazy: the pipeline's helpers import the HTTP client, needed only once the stacks are up
-    from . import pipeline
+    from . import memory, pipeline
     from .common import summary
 
     apis = [Api(s.gateway_url, timeout=120, token=s.token("bench")) for s in stacks]  # each stack its own issuer
@@ -106,11 +106,17 @@ async def _interleaved(stacks: list[Any], runs: int) -> tuple[dict[str, Any], di
         for ctx in ctxs:
             await pipeline.warm_up(ctx)
         ms: list[list[float]] = [[], []]
+        # CPU over the whole loop, not per plan: the exporting side encodes and sends its batches
+        # in the background, some of it while the other side runs
+        before = [memory.cpu_times(stack) for stack in stacks]
         for i in range(runs):
             for side in ((0, 1) if i % 2 == 0 else (1, 0)):
                 pid = await apis[side].create_project(f"bench-tracing-{side}-{i}")
                 ms[side].append((await pipeline.plan_once(apis[side], pid, ctxs[side].next_text())).ms)
-        return {"runs": runs, "ms": summary(ms[0])}, {"runs": runs, "ms": summary(ms[1])}
+        await asyncio.sleep(6)  # the batch span processor's last scheduled export (every 5 s)
+        return tuple({"runs": runs, "ms": summary(ms[side]),  # type: ignore[return-value]
+                      "cpu_per_plan": memory.cpu_delta(before[side], memory.cpu_times(stacks[side]), runs)}
+                     for side in (0, 1))
     finally:
         for api in apis:
             await api.close()

@@ -18,7 +18,7 @@ from amp_runtime.bootstrap import open_deps
 from amp_runtime.identity import Principal
 from amp_runtime.settings import Settings
 from amp_runtime.status import platform_status
-from amp_runtime.telemetry import instrument_fastapi
+from amp_runtime.telemetry import housekeeping_task, instrument_fastapi
 from fastapi import Depends, FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import FileResponse, Response
@@ -107,9 +107,9 @@ def create_app(settings: Settings) -> FastAPI:
             await hub.start(deps.nc)
             deps.extras["hub"] = hub
             app.state.deps = deps
-            tasks = [asyncio.create_task(outbox.relay(deps.pool, deps.js)),
-                     asyncio.create_task(sweeper.sweep(deps.pool, deps.js, settings)),
-                     asyncio.create_task(_refresh_status(deps))]
+            tasks = [housekeeping_task(outbox.relay(deps.pool, deps.js)),
+                     housekeeping_task(sweeper.sweep(deps.pool, deps.js, settings)),
+                     housekeeping_task(_refresh_status(deps))]
             try:
                 yield
             finally:

@@ -20,6 +20,7 @@ from amp_runtime.agent import delivered_message, service_broker
 from amp_runtime.bootstrap import open_deps
 from amp_runtime.retry import Failure, classify, redelivery_delay
 from amp_runtime.settings import Settings
+from amp_runtime.telemetry import housekeeping_task
 from faststream import AckPolicy, FastStream
 from faststream.nats import ConsumerConfig, JStream, NatsMessage, PullSub
 from pydantic import ValidationError
@@ -95,7 +96,7 @@ def create_app(settings: Settings) -> FastStream:
 
     @app.after_startup
     async def _sender() -> None:
-        state["task"] = asyncio.create_task(run_sender(state["svc"], state["in_flight"]))
+        state["task"] = housekeeping_task(run_sender(state["svc"], state["in_flight"]))
 
     @app.on_shutdown
     async def _drain() -> None:

@@ -112,3 +112,12 @@ def test_one_run_is_one_trace_across_the_gateway_and_every_agent(traced_stack) -
     assert retries, [(s.name, s.attributes.get("amp.delivery")) for s in consumes]
     assert all(by_id[r.parent_id].service == "amp-critics" for r in retries), "a retry hangs where the first try did"
     assert any(s.attributes.get("amp.replayed") is True for s in spans if s.service == "amp-policy")
+
+    # an idle platform traces nothing: the outbox relays, sweeps and gauges tick every second in
+    # every process, none of them starts a trace of its own
+    with receiver.lock:
+        settled = len(receiver.spans)
+    time.sleep(3.0)
+    with receiver.lock:
+        new_roots = [(s.service, s.name) for s in receiver.spans[settled:] if s.parent_id is None]
+    assert new_roots == []

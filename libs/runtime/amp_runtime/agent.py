@@ -53,7 +53,7 @@ from .retry import Failure, classify, redelivery_delay
 from .settings import Settings
 from .step import StepRecord, StepResult, queue_events, run_step, step_key
 from .step_store import PostgresStepStore, StepStore
-from .telemetry import broker_middlewares
+from .telemetry import broker_middlewares, housekeeping_task
 
 log = logging.getLogger("amp.agent")
 
@@ -161,10 +161,10 @@ def agent_app(service: str, settings: Settings, make_routes: RouteFactory,
     @app.after_startup
     async def _background() -> None:
         deps = state["deps"]
-        state["tasks"] = [asyncio.create_task(outbox.relay(deps.pool, deps.js)),  # every process relays
-                          asyncio.create_task(refresh_gauges(deps, [durable_name(service, s) for s in nodes]))]
+        state["tasks"] = [housekeeping_task(outbox.relay(deps.pool, deps.js)),  # every process relays
+                          housekeeping_task(refresh_gauges(deps, [durable_name(service, s) for s in nodes]))]
         if background is not None:
-            state["tasks"].append(asyncio.create_task(background(deps)))
+            state["tasks"].append(housekeeping_task(background(deps)))
 
     @app.on_shutdown
     async def _cancel() -> None:

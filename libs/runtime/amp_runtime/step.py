@@ -35,6 +35,7 @@ from .cards import card_events, event, forward, stamp_cards
 from .db import dumps
 from .faults import maybe_crash, maybe_delay
 from .step_store import PostgresTx, StepStore, StepTx
+from .store import StepRecordedConcurrently
 from .telemetry import step_span
 
 _log = logging.getLogger("amp.step")
@@ -179,7 +180,10 @@ async def _commit(steps: StepStore, service: str, node: str, env: Envelope, key:
                                                expect_status=result.expect_status, node=node, run_id=env.run_id,
                                                user_id=env.user_id, record_transition=False)
             transition = [row["transition"]] if row["transition"] is not None else []
-        events = await tx.insert_events(transition + result.events, key, result.checkpoint_id)
+        try:
+            events = await tx.insert_events(transition + result.events, key, result.checkpoint_id)
+        except StepRecordedConcurrently:
+            raise _AlreadyDone() from None
         if result.cost is not None:
             await tx.upsert_cost(env.project_id, env.decision_set_id, result.cost)
         for u in result.usage:

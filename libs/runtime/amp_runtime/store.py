@@ -361,6 +361,11 @@ async def _record_transition(conn: asyncpg.Connection, row: dict[str, Any], node
 
 # --- events ---------------------------------------------------------------------------------
 
+class StepRecordedConcurrently(ConflictError):
+    """Another delivery of the same step committed its events first (this transaction is spoiled:
+    the caller replays what that one recorded)."""
+
+
 async def insert_events(conn: asyncpg.Connection, events: list[Event], step_key: str,
                         checkpoint_id: str | None) -> list[Event]:
     """Append a step's events; a replay of the same step returns the rows already there.
@@ -375,46 +380,58 @@ async def insert_events(conn: asyncpg.Connection, events: list[Event], step_key:
     if not events:
         return []
     ds_ids = sorted({e.decision_set_id for e in events})
-    # One statement locks them all, in id order (rows are locked after the sort): one lock order for
-    # every writer, so no deadlock between two multi-set steps.
-    counts: dict[str, int] = {str(r["id"]): r["event_count"] for r in await conn.fetch(
-        "SELECT id, event_count FROM decision_sets WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE",
-        [uuid.UUID(d) for d in ds_ids])}
+    here = current_trace_id()
+    try:
+        rows = await conn.fetch(_INSERT_EVENTS, [uuid.UUID(d) for d in ds_ids],
+                                [uuid.UUID(e.project_id) for e in events], [uuid.UUID(e.decision_set_id) for e in events],
+                                [e.run_id for e in events], [e.node_name for e in events], [e.type for e in events],
+                                step_key, checkpoint_id, [e.data for e in events], [e.ts for e in events],
+                                [e.user_id for e in events], [e.trace_id or here for e in events])
+    except asyncpg.UniqueViolationError as e:
+        # The same step committed by another delivery between this statement's snapshot and its
+        # lock: the next delivery finds that step recorded and replays it.
+        raise StepRecordedConcurrently(f"step {step_key} was recorded concurrently") from e
+    locked = {str(r["decision_set_id"]) for r in rows if r["seq"] is None}
     for ds in ds_ids:
-        if ds not in counts:
+        if ds not in locked:
             raise NotFound(f"decision set {ds} not found")
-    seen = {(str(r["decision_set_id"]), r["node_name"], r["type"], r["seq"]): r for r in await conn.fetch(
-        "SELECT id, ts, seq, number, decision_set_id, node_name, type, trace_id FROM events "
-        "WHERE step_key = $1 AND decision_set_id = ANY($2::uuid[])", step_key, [uuid.UUID(d) for d in ds_ids])}
-    fresh = [(i, e) for i, e in enumerate(events) if (e.decision_set_id, e.node_name, e.type, i) not in seen]
-    numbers: dict[int, int] = {}
-    for i, e in fresh:
-        counts[e.decision_set_id] += 1
-        numbers[i] = counts[e.decision_set_id]
-    if fresh:
-        here = current_trace_id()
-        touched = sorted({e.decision_set_id for _, e in fresh})
-        rows = await conn.fetch(  # the rows and the decision sets' new counts in one statement
-            "WITH ins AS (INSERT INTO events (project_id, decision_set_id, run_id, node_name, type, step_key, seq, "
-            "checkpoint_id, data, ts, number, user_id, trace_id) SELECT p, d, r, n, t, $6, s, $7, x, ts, num, usr, tr "
-            "FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $8::int[], $9::jsonb[], "
-            "$10::timestamptz[], $11::bigint[], $12::text[], $13::text[]) WITH ORDINALITY "
-            "AS u(p, d, r, n, t, s, x, ts, num, usr, tr, o) ORDER BY o RETURNING id, ts, seq, number, trace_id), "
-            "cnt AS (UPDATE decision_sets SET event_count = c.n FROM unnest($14::uuid[], $15::bigint[]) AS c(id, n) "
-            "WHERE decision_sets.id = c.id) "
-            "SELECT * FROM ins",
-            [uuid.UUID(e.project_id) for _, e in fresh], [uuid.UUID(e.decision_set_id) for _, e in fresh],
-            [e.run_id for _, e in fresh], [e.node_name for _, e in fresh], [e.type for _, e in fresh], step_key,
-            checkpoint_id, [i for i, _ in fresh], [e.data for _, e in fresh], [e.ts for _, e in fresh],
-            [numbers[i] for i, _ in fresh], [e.user_id for _, e in fresh], [e.trace_id or here for _, e in fresh],
-            [uuid.UUID(d) for d in touched], [counts[d] for d in touched])
-        for r in rows:
-            seen[(events[r["seq"]].decision_set_id, events[r["seq"]].node_name, events[r["seq"]].type, r["seq"])] = r
+    written = {(str(r["decision_set_id"]), r["node_name"], r["type"], r["seq"]): r for r in rows if r["seq"] is not None}
     out = []
     for i, ev in enumerate(events):
-        r = seen[(ev.decision_set_id, ev.node_name, ev.type, i)]
+        r = written[(ev.decision_set_id, ev.node_name, ev.type, i)]
         out.append(ev.model_copy(update={"id": r["id"], "ts": r["ts"], "number": r["number"], "trace_id": r["trace_id"]}))
     return out
+
+
+# One statement, one round trip: lock the decision sets (in id order: one lock order for every
+# writer, so no deadlock between two multi-set steps), find what this step recorded before, number
+# and insert the rest after each set's count, and move the counts on. Returned: the inserted rows,
+# the rows found, and one row per locked decision set (seq NULL) so a missing one is told apart.
+_INSERT_EVENTS = """
+WITH locked AS (
+    SELECT id, event_count FROM decision_sets WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE),
+seen AS (
+    SELECT id, ts, seq, number, decision_set_id, node_name, type, trace_id FROM events
+    WHERE step_key = $7 AND decision_set_id = ANY($1::uuid[])),
+fresh AS (
+    SELECT u.*, l.event_count + row_number() OVER (PARTITION BY u.d ORDER BY u.o) AS num
+    FROM unnest($2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::text[], $9::jsonb[], $10::timestamptz[],
+                $11::text[], $12::text[]) WITH ORDINALITY AS u(p, d, r, n, t, x, ts, usr, tr, o)
+    JOIN locked l ON l.id = u.d
+    WHERE NOT EXISTS (SELECT 1 FROM seen WHERE seen.decision_set_id = u.d AND seen.node_name = u.n
+                      AND seen.type = u.t AND seen.seq = u.o - 1)),
+ins AS (
+    INSERT INTO events (project_id, decision_set_id, run_id, node_name, type, step_key, seq, checkpoint_id, data, ts,
+                        number, user_id, trace_id)
+    SELECT p, d, r, n, t, $7, o - 1, $8, x, ts, num, usr, tr FROM fresh ORDER BY o
+    RETURNING id, ts, seq, number, decision_set_id, node_name, type, trace_id),
+cnt AS (
+    UPDATE decision_sets SET event_count = decision_sets.event_count + c.k
+    FROM (SELECT d, count(*) AS k FROM fresh GROUP BY d) c WHERE decision_sets.id = c.d)
+SELECT * FROM ins
+UNION ALL SELECT * FROM seen
+UNION ALL SELECT NULL, NULL, NULL, NULL, id, NULL, NULL, NULL FROM locked
+"""
 
 
 async def list_reason_cards(db: Conn, ds_id: str, *, project_id: str) -> list[dict[str, Any]]:

@@ -14,18 +14,20 @@ nothing is instrumented; spans are still created, so events and logs carry trace
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import contextvars
 import json
 import logging
 import os
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Coroutine, Iterator, Mapping
 from typing import Any
 
 from langchain_core.callbacks import BaseCallbackHandler
 from opentelemetry import context as otel_context
 from opentelemetry import trace
+from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 _propagator = TraceContextTextMapPropagator()
@@ -209,6 +211,22 @@ def instrument_fastapi(app: Any) -> None:
     # no span per ASGI message: an SSE stream would otherwise add one per frame and ping
     FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,metrics", exclude_spans=["receive", "send"],
                                        tracer_provider=trace.get_tracer_provider())
+
+
+def housekeeping_task(coro: Coroutine[Any, Any, Any], name: str | None = None) -> asyncio.Task:
+    """Run a background loop (the outbox relay, sweeps, gauges, the webhook sender) with the
+    contrib instrumentation off.
+
+    These loops query the database every second in every process whether or not anything is
+    happening; traced, each tick was two root spans (a SELECT, a COMMIT) in traces of their own
+    that no operator follows, sixteen a second from an idle platform and most of what it exported.
+    What a loop does for a decision set (a relayed message, an expired gate) still carries that
+    set's trace: the relay sends the traceparent recorded with the message, and the platform's own
+    spans are not instrumentation.
+    """
+    ctx = contextvars.copy_context()
+    ctx.run(otel_context.attach, otel_context.set_value(_SUPPRESS_INSTRUMENTATION_KEY, True))
+    return asyncio.create_task(coro, name=name, context=ctx)
 
 
 def current_traceparent() -> str | None:

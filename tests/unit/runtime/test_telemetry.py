@@ -3,6 +3,7 @@ parent, and the one span per LangGraph node with what its model calls used."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import TypedDict
 
 import pytest
@@ -188,3 +189,17 @@ def test_transaction_control_statements_make_no_span_and_the_rest_follow_the_con
     assert exported(ALWAYS_ON) == [("SELECT", SpanKind.CLIENT), ("COMMIT;", SpanKind.CLIENT),
                                    ("ROLLBACK;", SpanKind.CLIENT), ("BEGIN;", SpanKind.INTERNAL)]
     assert exported(ALWAYS_OFF) == []
+
+
+async def test_housekeeping_loops_run_with_the_instrumentation_off_and_leave_the_callers_context_alone() -> None:
+    from opentelemetry.instrumentation.utils import is_instrumentation_enabled
+
+    seen: dict[str, bool] = {}
+
+    async def tick(name: str) -> None:
+        seen[name] = is_instrumentation_enabled()
+
+    await telemetry.housekeeping_task(tick("relay"))
+    await asyncio.create_task(tick("step"))
+    assert seen == {"relay": False, "step": True}
+    assert is_instrumentation_enabled()
