@@ -3,7 +3,7 @@
 The step protocol, the dead letters and the budget pauses run unchanged on top of it; only the
 row operations are doubled, with the semantics the protocol relies on in Postgres:
 
-- a step key is recorded once: `insert_run` answers False for a recorded key, so a redelivered
+- a step key is recorded once: `record_run` answers None for a recorded key, so a redelivered
   message re-publishes the recorded output instead of running its graph again;
 - a transaction is all or nothing (a failure inside restores the state it began with), and
   transactions run one at a time, as the row locks order them;
@@ -182,13 +182,13 @@ class MemoryTx:
             out.append(recorded.model_copy())
         return out
 
-    async def insert_run(self, key: str, project_id: str, ds_id: str, service: str, node: str, output: dict,
-                         duration_ms: float) -> bool:
+    async def record_run(self, key: str, project_id: str, ds_id: str, service: str, node: str, output: dict,
+                         duration_ms: float, rows: list[tuple[str, str, bytes, str | None]]) -> list[Outgoing] | None:
         if key in self.s.runs:
-            return False
+            return None
         self.s.runs[key] = {"idem_key": key, "project_id": project_id, "decision_set_id": ds_id, "service": service,
                             "node": node, "output": copy.deepcopy(output), "ok": True}
-        return True
+        return await self.enqueue_many(project_id, rows)
 
     async def upsert_cost(self, project_id: str, ds_id: str, estimate: dict) -> None:
         self.s.costs[ds_id] = estimate

@@ -527,3 +527,22 @@ async def test_the_sweeper_redrives_a_stalled_decision_set_then_stops_it_resumab
         types = [e.type for e in await events_of(deps.pool, ds)]
         assert types[-3:] == ["reason-card", "run-error", "gate-waiting"]
         await sub.unsubscribe()
+
+
+async def test_a_step_record_and_its_outbox_rows_are_written_together_once(settings) -> None:
+    async with open_deps(settings, "test") as deps:
+        pid, ds = await new_decision_set(deps.pool)
+        key = f"k-{uuid.uuid4().hex}"
+        rows = [("amp.test.a", f"{key}:0", b"a", ds), ("amp.test.b", f"{key}:1", b"b", None)]
+        async with deps.pool.acquire() as conn:
+            first = await store.record_run(conn, key, pid, ds, "test", "node", {"events": []}, 1.0, rows)
+            again = await store.record_run(conn, key, pid, ds, "test", "node", {"events": []}, 1.0,
+                                           [("amp.test.c", f"{key}:2", b"c", ds)])
+            none = await store.record_run(conn, f"{key}-quiet", pid, ds, "test", "node", {}, 1.0, [])
+            outbox = await conn.fetch("SELECT id, msg_id, body FROM outbox WHERE msg_id LIKE $1 ORDER BY id", f"{key}%")
+        assert first is not None and len(first) == 2 and first == sorted(first)
+        assert again is None, "a recorded step is not recorded again"
+        assert none == [], "a step that publishes nothing is recorded all the same"
+        assert [(r["id"], r["msg_id"], r["body"]) for r in outbox] == [(first[0], f"{key}:0", b"a"),
+                                                                       (first[1], f"{key}:1", b"b")]
+        assert (await store.get_run(deps.pool, f"{key}-quiet")) is not None

@@ -55,6 +55,18 @@ async def enqueue_many(conn: asyncpg.Connection, project_id: str,
     return [Outgoing(oid, subject, msg_id, body) for oid, (subject, msg_id, body, _) in zip(ids, rows, strict=True)]
 
 
+async def record_run(conn: asyncpg.Connection, key: str, project_id: str, ds_id: str, service: str, node: str,
+                     output: dict, duration_ms: float, rows: list[tuple[str, str, bytes, str | None]]
+                     ) -> list[Outgoing] | None:
+    """A finished step's record and what it publishes (`enqueue_many`'s rows) in one round trip;
+    None when the step is recorded already."""
+    ids = await store.record_run(conn, key, project_id, ds_id, service, node, output, duration_ms, rows,
+                                 WRITER_GRACE_S)
+    if ids is None:
+        return None
+    return [Outgoing(oid, subject, msg_id, body) for oid, (subject, msg_id, body, _) in zip(ids, rows, strict=True)]
+
+
 async def send(pool: asyncpg.Pool, js: JetStreamContext, items: list[Outgoing]) -> bool:
     """Publish what a transaction just committed, in order; on a failure the relay sends the rest later.
 

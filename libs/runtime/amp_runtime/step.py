@@ -190,12 +190,12 @@ async def _commit(steps: StepStore, service: str, node: str, env: Envelope, key:
             await tx.record_usage(env.project_id, env.decision_set_id, u["node"],
                                   ProviderInfo.model_validate(u["info"]), u["usd"])
         output = {"events": [e.model_dump(mode="json") for e in events], "messages": messages}
-        if not await tx.insert_run(key, env.project_id, env.decision_set_id, service, node, output, duration_ms):
-            raise _AlreadyDone()
-        outgoing = await tx.enqueue_many(env.project_id, [
+        outgoing = await tx.record_run(key, env.project_id, env.decision_set_id, service, node, output, duration_ms, [
             *_event_rows(events, key),
             *((subject, f"{key}:{i}", _json(body), body.get("decision_set_id") or env.decision_set_id)
               for i, (subject, body) in enumerate(messages))])
+        if outgoing is None:
+            raise _AlreadyDone()
     return StepRecord(key=key, events=events, messages=messages, replayed=False, outgoing=outgoing)
 
 

@@ -45,9 +45,10 @@ class StepTx(Protocol):
     async def insert_events(self, events: list[Event], step_key: str, checkpoint_id: str | None) -> list[Event]:
         """Append events, numbered per decision set; the same step's events again return the recorded ones."""
 
-    async def insert_run(self, key: str, project_id: str, ds_id: str, service: str, node: str, output: dict,
-                         duration_ms: float) -> bool:
-        """Record a finished step under its key; False when the key is recorded already."""
+    async def record_run(self, key: str, project_id: str, ds_id: str, service: str, node: str, output: dict,
+                         duration_ms: float, rows: list[tuple[str, str, bytes, str | None]]) -> list[Outgoing] | None:
+        """Record a finished step under its key with the messages to publish once this transaction
+        has committed (`enqueue_many`'s rows); None, and no rows, when the key is recorded already."""
 
     async def upsert_cost(self, project_id: str, ds_id: str, estimate: dict) -> None: ...
 
@@ -105,9 +106,9 @@ class PostgresTx:
     async def insert_events(self, events: list[Event], step_key: str, checkpoint_id: str | None) -> list[Event]:
         return await store.insert_events(self.conn, events, step_key, checkpoint_id)
 
-    async def insert_run(self, key: str, project_id: str, ds_id: str, service: str, node: str, output: dict,
-                         duration_ms: float) -> bool:
-        return await store.insert_run(self.conn, key, project_id, ds_id, service, node, output, duration_ms)
+    async def record_run(self, key: str, project_id: str, ds_id: str, service: str, node: str, output: dict,
+                         duration_ms: float, rows: list[tuple[str, str, bytes, str | None]]) -> list[Outgoing] | None:
+        return await outbox.record_run(self.conn, key, project_id, ds_id, service, node, output, duration_ms, rows)
 
     async def upsert_cost(self, project_id: str, ds_id: str, estimate: dict) -> None:
         await store.upsert_cost(self.conn, project_id, ds_id, estimate)

@@ -475,14 +475,27 @@ async def get_run(db: Conn, key: str) -> dict[str, Any] | None:
     return _row(await db.fetchrow("SELECT * FROM agent_runs WHERE idem_key = $1 AND ok", key))
 
 
-async def insert_run(conn: asyncpg.Connection, key: str, project_id: str, ds_id: str, service: str, node: str,
-                     output: dict, duration_ms: float) -> bool:
-    """Record a finished step; False when another delivery recorded it first."""
-    done = await conn.execute(
-        "INSERT INTO agent_runs (idem_key, project_id, decision_set_id, service, node, ok, output, duration_ms) "
-        "VALUES ($1, $2, $3, $4, $5, true, $6, $7) ON CONFLICT (idem_key) DO NOTHING",
-        key, uuid.UUID(project_id), uuid.UUID(ds_id), service, node, output, duration_ms)
-    return done.endswith(" 1")
+async def record_run(conn: asyncpg.Connection, key: str, project_id: str, ds_id: str, service: str, node: str,
+                     output: dict, duration_ms: float, outbox_rows: list[tuple[str, str, bytes, str | None]],
+                     relay_after_s: float = 0.0) -> list[int] | None:
+    """Record a finished step and the outbox rows of what it publishes, in one statement: the ids of
+    the rows (in their order), or None when another delivery recorded the step first (then no row
+    is added)."""
+    recs = await conn.fetch(
+        "WITH run AS (INSERT INTO agent_runs (idem_key, project_id, decision_set_id, service, node, ok, output, "
+        "duration_ms) VALUES ($1, $2, $3, $4, $5, true, $6, $7) ON CONFLICT (idem_key) DO NOTHING RETURNING 1), "
+        "ob AS (INSERT INTO outbox (project_id, decision_set_id, subject, msg_id, body, next_attempt_at) "
+        "SELECT $2, d, s, m, b, now() + make_interval(secs => $12) "
+        "FROM unnest($8::uuid[], $9::text[], $10::text[], $11::bytea[]) WITH ORDINALITY AS u(d, s, m, b, o), run "
+        "ORDER BY o RETURNING id, msg_id) "
+        "SELECT id, msg_id FROM ob UNION ALL SELECT NULL, NULL FROM run",
+        key, uuid.UUID(project_id), uuid.UUID(ds_id), service, node, output, duration_ms,
+        [uuid.UUID(d) if d else None for _, _, _, d in outbox_rows], [s for s, _, _, _ in outbox_rows],
+        [m for _, m, _, _ in outbox_rows], [b for _, _, b, _ in outbox_rows], relay_after_s)
+    if not any(r["id"] is None for r in recs):
+        return None
+    ids = {r["msg_id"]: r["id"] for r in recs if r["id"] is not None}
+    return [ids[m] for _, m, _, _ in outbox_rows]
 
 
 # --- approvals, answers, costs --------------------------------------------------------------
