@@ -86,7 +86,7 @@ async def sweep_gates(deps: Deps) -> None:
                             outgoing = await enqueue_events(conn, changed, f"expiring:{row['id']}") if changed else []
                     except ConflictError:
                         continue  # decided meanwhile
-                    await outbox.send(deps.pool, deps.js, outgoing)
+                    await outbox.send(deps.pool, deps.js, outgoing, deps.sent_marks)
                 await _publish_gate(deps, row, "expire")
         except asyncio.CancelledError:
             raise

@@ -116,5 +116,5 @@ async def command(request: Request, body: Any, status_code: int, run: Callable[[
                 kept = stored(kept)
             await store.put_idempotent_response(conn, caller, route, key, digest, response.status_code,
                                                 kept, headers, deps.settings.idempotency_ttl_s)
-    await outbox.send(deps.pool, deps.js, unit.outgoing)
+    await outbox.send(deps.pool, deps.js, unit.outgoing, deps.sent_marks)
     return response

@@ -546,3 +546,36 @@ async def test_a_step_record_and_its_outbox_rows_are_written_together_once(setti
         assert [(r["id"], r["msg_id"], r["body"]) for r in outbox] == [(first[0], f"{key}:0", b"a"),
                                                                        (first[1], f"{key}:1", b"b")]
         assert (await store.get_run(deps.pool, f"{key}-quiet")) is not None
+
+
+async def test_what_a_step_published_is_marked_sent_in_the_background_and_on_close(settings) -> None:
+    from amp_runtime import outbox
+
+    async with open_deps(settings, "test") as deps:
+        pid, ds = await new_decision_set(deps.pool)
+        env = envelope(pid, ds)
+
+        async def compute(key: str) -> StepResult:
+            return StepResult(events=[event(env, "gate-reminder", "gate_hitl", {})])
+
+        await run_step(PostgresStepStore(deps.pool, deps.js, deps.sent_marks), "test", "node", env, compute)
+        unsent = "SELECT count(*) FROM outbox WHERE decision_set_id = $1 AND sent_at IS NULL"
+        total = "SELECT count(*) FROM outbox WHERE decision_set_id = $1"
+        assert await deps.pool.fetchval(total, uuid.UUID(ds)) >= 1
+        for _ in range(100):  # the marker's own task, a moment later
+            if await deps.pool.fetchval(unsent, uuid.UUID(ds)) == 0:
+                break
+            await asyncio.sleep(0.05)
+        assert await deps.pool.fetchval(unsent, uuid.UUID(ds)) == 0
+
+        # what is still waiting when the process closes is marked on the way out
+        marks = outbox.SentMarks(deps.pool, gather_s=60.0)
+        async with deps.pool.acquire() as conn:
+            oid = await store.add_outbox(conn, pid, "amp.test.marks", f"marks-{uuid.uuid4()}", b"x", ds)
+        runner = asyncio.create_task(marks.run())
+        marks.add([oid])
+        await asyncio.sleep(0.1)
+        assert await deps.pool.fetchval("SELECT sent_at FROM outbox WHERE id = $1", oid) is None  # still gathering
+        runner.cancel()
+        await marks.flush()
+        assert await deps.pool.fetchval("SELECT sent_at FROM outbox WHERE id = $1", oid) is not None

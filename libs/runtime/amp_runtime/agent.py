@@ -154,7 +154,7 @@ def agent_app(service: str, settings: Settings, make_routes: RouteFactory,
         state["cm"] = open_deps(settings, service)
         deps = await state["cm"].__aenter__()
         state["deps"] = deps
-        consumer.steps = PostgresStepStore(deps.pool, deps.js)
+        consumer.steps = PostgresStepStore(deps.pool, deps.js, deps.sent_marks)
         consumer.budget = partial(budget_guard, deps.pool)
         consumer.routes = {r.subject: r for r in make_routes(deps)}
 

@@ -17,9 +17,11 @@ from .db import create_pool
 from .deps import Deps
 from .gitstore import git_store, import_disk_repository
 from .graphs import ReadAheadSaver, serializer
+from .outbox import SentMarks
 from .providers import PackRegistry, providers_from_settings
 from .reader import PgReader
 from .settings import Settings
+from .telemetry import housekeeping_task
 
 log = logging.getLogger("amp.bootstrap")
 
@@ -55,10 +57,14 @@ async def open_deps(settings: Settings, name: str, *, graphs: bool = True) -> As
     deps = Deps(settings=settings, pool=pool, nc=nc, js=js, checkpointer=saver, artifacts=artifacts,
                 providers=providers_from_settings(settings, artifacts, PackRegistry(settings.prompt_dirs)),
                 reader=PgReader(pool),
-                git=git_store(pool, artifacts if isinstance(artifacts, S3ArtifactStore) else None))
+                git=git_store(pool, artifacts if isinstance(artifacts, S3ArtifactStore) else None),
+                sent_marks=SentMarks(pool))
+    marking = housekeeping_task(deps.sent_marks.run())
     try:
         yield deps
     finally:
+        marking.cancel()
+        await close_within(deps.sent_marks.flush(), None, "the outbox marks")
         await close_within(nc.drain(), nc.close, "the bus")
         if saver_pool is not None:
             await close_within(saver_pool.close(), None, "the checkpointer's pool")

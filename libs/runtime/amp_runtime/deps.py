@@ -25,4 +25,5 @@ class Deps:
     providers: Any = None
     reader: Any = None  # a Reader over `pool` (what handlers read through)
     git: Any = None  # a GitStore: every project's history on the shared stores
+    sent_marks: Any = None  # an outbox.SentMarks: published outbox rows are marked sent in the background
     extras: dict[str, Any] = field(default_factory=dict)

@@ -67,9 +67,49 @@ async def record_run(conn: asyncpg.Connection, key: str, project_id: str, ds_id:
     return [Outgoing(oid, subject, msg_id, body) for oid, (subject, msg_id, body, _) in zip(ids, rows, strict=True)]
 
 
-async def send(pool: asyncpg.Pool, js: JetStreamContext, items: list[Outgoing]) -> bool:
+class SentMarks:
+    """Outbox rows this process has published, marked sent in the background rather than by the
+    writer on its way out.
+
+    Marking is bookkeeping, not part of the effect: it keeps the relay from sending a row again,
+    and a row the relay does send again is dropped by its message id. Done here, it is one
+    statement for whatever the steps finishing meanwhile published, outside their latency and
+    their traces, well within `WRITER_GRACE_S` (before which no relay looks at a row).
+    """
+
+    def __init__(self, pool: asyncpg.Pool, gather_s: float = 0.02) -> None:
+        self.pool = pool
+        self.gather_s = gather_s
+        self._ids: list[int] = []
+        self._wake = asyncio.Event()
+
+    def add(self, ids: list[int]) -> None:
+        self._ids.extend(ids)
+        self._wake.set()
+
+    async def flush(self) -> None:
+        ids, self._ids = self._ids, []
+        if not ids:
+            return
+        try:
+            await store.mark_sent(self.pool, ids)
+        except Exception as e:  # noqa: BLE001 - the relay re-sends; the message id makes that harmless
+            log.warning("marking %d outbox rows sent failed (%s); the relay will send them again", len(ids), e)
+
+    async def run(self) -> None:
+        """Mark what was added, until cancelled (then `flush` once more)."""
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            await asyncio.sleep(self.gather_s)  # what the steps finishing meanwhile publish joins in
+            await self.flush()
+
+
+async def send(pool: asyncpg.Pool, js: JetStreamContext, items: list[Outgoing], marks: SentMarks | None = None
+               ) -> bool:
     """Publish what a transaction just committed, in order; on a failure the relay sends the rest later.
 
+    What was published is marked sent through `marks` (in the background), else at once.
     Returns False if anything was left to the relay. Never raises for a bus or database fault: the
     effect is committed and the outbox holds it, so the caller's work is done either way.
     """
@@ -84,7 +124,9 @@ async def send(pool: asyncpg.Pool, js: JetStreamContext, items: list[Outgoing]) 
             ok = False
             break  # keep the order: later messages go after this one, through the relay
         sent.append(item.outbox_id)
-    if sent:
+    if sent and marks is not None:
+        marks.add(sent)
+    elif sent:
         try:
             await store.mark_sent(pool, sent)
         except Exception as e:  # noqa: BLE001 - the relay re-sends; the message id makes that harmless

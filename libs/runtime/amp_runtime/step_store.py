@@ -133,9 +133,10 @@ class PostgresTx:
 class PostgresStepStore:
     """The platform's step store: rows in Postgres, messages on JetStream through the outbox."""
 
-    def __init__(self, pool: asyncpg.Pool, js: JetStreamContext) -> None:
+    def __init__(self, pool: asyncpg.Pool, js: JetStreamContext, marks: outbox.SentMarks | None = None) -> None:
         self.pool = pool
         self.js = js
+        self.marks = marks
 
     @asynccontextmanager
     async def transaction(self, timeout: float | None = None) -> AsyncIterator[StepTx]:
@@ -152,4 +153,4 @@ class PostgresStepStore:
         return await publish(self.js, subject, body, msg_id, headers=headers)
 
     async def send(self, items: list[Outgoing]) -> bool:
-        return await outbox.send(self.pool, self.js, items)
+        return await outbox.send(self.pool, self.js, items, self.marks)
