@@ -571,7 +571,9 @@ async def test_what_a_step_published_is_marked_sent_in_the_background_and_on_clo
         # what is still waiting when the process closes is marked on the way out
         marks = outbox.SentMarks(deps.pool, gather_s=60.0)
         async with deps.pool.acquire() as conn:
-            oid = await store.add_outbox(conn, pid, "amp.test.marks", f"marks-{uuid.uuid4()}", b"x", ds)
+            # as a writer adds it: no relay (other stacks share this database) takes it within the grace
+            oid = await store.add_outbox(conn, pid, "amp.test.marks", f"marks-{uuid.uuid4()}", b"x", ds,
+                                         relay_after_s=outbox.WRITER_GRACE_S)
         runner = asyncio.create_task(marks.run())
         marks.add([oid])
         await asyncio.sleep(0.1)
@@ -579,3 +581,18 @@ async def test_what_a_step_published_is_marked_sent_in_the_background_and_on_clo
         runner.cancel()
         await marks.flush()
         assert await deps.pool.fetchval("SELECT sent_at FROM outbox WHERE id = $1", oid) is not None
+
+
+async def test_versions_are_numbered_by_the_projects_counter_and_an_unknown_project_is_not_found(settings) -> None:
+    from amp_contracts import NotFound
+
+    async with open_deps(settings, "test") as deps:
+        pid, first = await new_decision_set(deps.pool)
+        async with deps.pool.acquire() as conn:
+            second = await store.create_decision_set(conn, pid, requirements="y", parent_id=first,
+                                                     input_constraints={"budget_usd": 10})
+            with pytest.raises(NotFound):
+                await store.create_decision_set(conn, str(uuid.uuid4()), requirements="z")
+        assert [(await store.find_decision_set(deps.pool, d))["version"] for d in (first, second["id"])] == [1, 2]
+        assert second["parent_id"] == first and second["input_constraints"] == {"budget_usd": 10}
+        assert await deps.pool.fetchval("SELECT ds_count FROM projects WHERE id = $1", uuid.UUID(pid)) == 2

@@ -186,18 +186,17 @@ async def create_decision_set(conn: asyncpg.Connection, project_id: str, *, requ
     The version remembers the trace it was created in, for the commands that later act on it.
     """
     columns.setdefault("traceparent", current_traceparent())
-    version = await conn.fetchval("UPDATE projects SET ds_count = ds_count + 1 WHERE id = $1 RETURNING ds_count",
-                                  _uuid(project_id, "project"))
-    if version is None:
-        raise NotFound(f"project {project_id} not found")
     cols = {"requirements": requirements, "input_constraints": input_constraints or {}, **columns}
     names = ", ".join(cols)
-    params = ", ".join(f"${i}" for i in range(7, 7 + len(cols)))
-    rec = await conn.fetchrow(
+    params = ", ".join(f"${i}" for i in range(6, 6 + len(cols)))
+    rec = await conn.fetchrow(  # the version from the project's counter, in the same statement
+        "WITH v AS (UPDATE projects SET ds_count = ds_count + 1 WHERE id = $2 RETURNING ds_count) "
         f"INSERT INTO decision_sets (id, project_id, version, parent_id, status, stage, {names}) "
-        f"VALUES ($1, $2, $3, $4, $5, $6, {params}) RETURNING *",
-        uuid.UUID(ds_id) if ds_id else uuid.uuid4(), uuid.UUID(project_id), version,
+        f"SELECT $1, $2, v.ds_count, $3, $4, $5, {params} FROM v RETURNING *",
+        uuid.UUID(ds_id) if ds_id else uuid.uuid4(), _uuid(project_id, "project"),
         uuid.UUID(parent_id) if parent_id else None, status, stage, *cols.values())
+    if rec is None:
+        raise NotFound(f"project {project_id} not found")
     return _row(rec)  # type: ignore[return-value]
 
 
