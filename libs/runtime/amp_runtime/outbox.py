@@ -51,7 +51,10 @@ async def enqueue(conn: asyncpg.Connection, project_id: str, subject: str, msg_i
 async def enqueue_many(conn: asyncpg.Connection, project_id: str,
                        rows: list[tuple[str, str, bytes, str | None]]) -> list[Outgoing]:
     """`enqueue` for several (subject, message id, body, decision set) rows, in one round trip, in order."""
-    ids = await store.add_outbox_many(conn, project_id, rows, WRITER_GRACE_S)
+    return _outgoing(await store.add_outbox_many(conn, project_id, rows, WRITER_GRACE_S), rows)
+
+
+def _outgoing(ids: list[int], rows: list[tuple[str, str, bytes, str | None]]) -> list[Outgoing]:
     return [Outgoing(oid, subject, msg_id, body) for oid, (subject, msg_id, body, _) in zip(ids, rows, strict=True)]
 
 
@@ -62,9 +65,7 @@ async def record_run(conn: asyncpg.Connection, key: str, project_id: str, ds_id:
     None when the step is recorded already."""
     ids = await store.record_run(conn, key, project_id, ds_id, service, node, output, duration_ms, rows,
                                  WRITER_GRACE_S)
-    if ids is None:
-        return None
-    return [Outgoing(oid, subject, msg_id, body) for oid, (subject, msg_id, body, _) in zip(ids, rows, strict=True)]
+    return None if ids is None else _outgoing(ids, rows)
 
 
 class SentMarks:
@@ -84,17 +85,13 @@ class SentMarks:
         self._wake = asyncio.Event()
 
     def add(self, ids: list[int]) -> None:
-        self._ids.extend(ids)
-        self._wake.set()
+        if ids:
+            self._ids.extend(ids)
+            self._wake.set()
 
     async def flush(self) -> None:
         ids, self._ids = self._ids, []
-        if not ids:
-            return
-        try:
-            await store.mark_sent(self.pool, ids)
-        except Exception as e:  # noqa: BLE001 - the relay re-sends; the message id makes that harmless
-            log.warning("marking %d outbox rows sent failed (%s); the relay will send them again", len(ids), e)
+        await _mark_sent(self.pool, ids)
 
     async def run(self) -> None:
         """Mark what was added, until cancelled (then `flush` once more)."""
@@ -124,14 +121,20 @@ async def send(pool: asyncpg.Pool, js: JetStreamContext, items: list[Outgoing], 
             ok = False
             break  # keep the order: later messages go after this one, through the relay
         sent.append(item.outbox_id)
-    if sent and marks is not None:
+    if marks is not None:
         marks.add(sent)
-    elif sent:
-        try:
-            await store.mark_sent(pool, sent)
-        except Exception as e:  # noqa: BLE001 - the relay re-sends; the message id makes that harmless
-            log.warning("marking outbox rows sent failed (%s); the relay will send them again", e)
+    else:
+        await _mark_sent(pool, sent)
     return ok
+
+
+async def _mark_sent(pool: asyncpg.Pool, ids: list[int]) -> None:
+    if not ids:
+        return
+    try:
+        await store.mark_sent(pool, ids)
+    except Exception as e:  # noqa: BLE001 - the relay re-sends; the message id makes that harmless
+        log.warning("marking %d outbox rows sent failed (%s); the relay will send them again", len(ids), e)
 
 
 def backoff_s(attempts: int, base_s: float = 0.5, cap_s: float = 60.0) -> float:

@@ -489,12 +489,10 @@ async def record_run(conn: asyncpg.Connection, key: str, project_id: str, ds_id:
         "ORDER BY o RETURNING id, msg_id) "
         "SELECT id, msg_id FROM ob UNION ALL SELECT NULL, NULL FROM run",
         key, uuid.UUID(project_id), uuid.UUID(ds_id), service, node, output, duration_ms,
-        [uuid.UUID(d) if d else None for _, _, _, d in outbox_rows], [s for s, _, _, _ in outbox_rows],
-        [m for _, m, _, _ in outbox_rows], [b for _, _, b, _ in outbox_rows], relay_after_s)
+        *_outbox_columns(outbox_rows), relay_after_s)
     if not any(r["id"] is None for r in recs):
         return None
-    ids = {r["msg_id"]: r["id"] for r in recs if r["id"] is not None}
-    return [ids[m] for _, m, _, _ in outbox_rows]
+    return _ids_in_order(recs, outbox_rows)
 
 
 # --- approvals, answers, costs --------------------------------------------------------------
@@ -580,9 +578,18 @@ async def add_outbox_many(conn: asyncpg.Connection, project_id: str,
         "SELECT $1, d, s, m, b, now() + make_interval(secs => $6) "
         "FROM unnest($2::uuid[], $3::text[], $4::text[], $5::bytea[]) WITH ORDINALITY AS u(d, s, m, b, o) "
         "ORDER BY o RETURNING id, msg_id",
-        uuid.UUID(project_id), [uuid.UUID(d) if d else None for _, _, _, d in rows], [s for s, _, _, _ in rows],
-        [m for _, m, _, _ in rows], [b for _, _, b, _ in rows], relay_after_s)
-    ids = {r["msg_id"]: r["id"] for r in recs}
+        uuid.UUID(project_id), *_outbox_columns(rows), relay_after_s)
+    return _ids_in_order(recs, rows)
+
+
+def _outbox_columns(rows: list[tuple[str, str, bytes, str | None]]) -> tuple[list, list, list, list]:
+    """(decision set, subject, message id, body) rows as the four arrays the outbox inserts unnest."""
+    return ([uuid.UUID(d) if d else None for _, _, _, d in rows], [s for s, _, _, _ in rows],
+            [m for _, m, _, _ in rows], [b for _, _, b, _ in rows])
+
+
+def _ids_in_order(recs: list[asyncpg.Record], rows: list[tuple[str, str, bytes, str | None]]) -> list[int]:
+    ids = {r["msg_id"]: r["id"] for r in recs if r["id"] is not None}
     return [ids[m] for _, m, _, _ in rows]
 
 

@@ -213,7 +213,7 @@ def instrument_fastapi(app: Any) -> None:
                                        tracer_provider=trace.get_tracer_provider())
 
 
-def housekeeping_task(coro: Coroutine[Any, Any, Any], name: str | None = None) -> asyncio.Task:
+def housekeeping_task(coro: Coroutine[Any, Any, Any]) -> asyncio.Task:
     """Run a background loop (the outbox relay, sweeps, gauges, the webhook sender) with the
     contrib instrumentation off.
 
@@ -226,7 +226,7 @@ def housekeeping_task(coro: Coroutine[Any, Any, Any], name: str | None = None) -
     """
     ctx = contextvars.copy_context()
     ctx.run(otel_context.attach, otel_context.set_value(_SUPPRESS_INSTRUMENTATION_KEY, True))
-    return asyncio.create_task(coro, name=name, context=ctx)
+    return asyncio.create_task(coro, context=ctx)
 
 
 def current_traceparent() -> str | None:
