@@ -11,6 +11,7 @@ sandbox's limits; the providers are mocked by the tests, so nothing reaches a cl
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import shutil
@@ -20,9 +21,11 @@ from pathlib import Path
 
 from ..report import Finding, ToolResult
 from ..sandbox import RunResult, run_limited
+from . import terraform_providers as providers
 from .base import CheckContext, skipped, status_for
 
 TOOL = "terraform-validate"
+log = logging.getLogger("amp.validators.terraform")
 DEFAULT_MIRROR = "/opt/tf-plugins"
 #: Terraform and its provider plugin are large Go programs: more address space than the default limit.
 MEMORY_MB = 6144
@@ -172,6 +175,78 @@ def _test_failures(output: str) -> list[Finding]:
     return findings
 
 
+def _scratch(ctx: CheckContext, name: str) -> Path:
+    """A writable copy of the tree's `infra/` under the sandbox's home (init writes `.terraform/` there)."""
+    work = ctx.sandbox.home / name
+    shutil.copytree(ctx.sandbox.root / "infra", work / "infra", ignore=shutil.ignore_patterns(".terraform*"))
+    return work / "infra"
+
+
+def _cli_config(ctx: CheckContext, name: str, mirror: Path) -> Path:
+    """A CLI config of this run's own (terraform-fmt, running in parallel, writes an empty one of its own)."""
+    rc = ctx.sandbox.home / f"{name}.tfrc"
+    rc.write_text(f'provider_installation {{\n  filesystem_mirror {{\n    path = "{mirror}"\n  }}\n}}\n')
+    return rc
+
+
+def _runner(ctx: CheckContext, terraform: str, cwd: Path, rc: Path, *, readonly: list[Path],
+            env: dict[str, str] | None = None) -> Callable[..., RunResult]:
+    full_env = {"TF_CLI_CONFIG_FILE": str(rc), "TF_IN_AUTOMATION": "1", "CHECKPOINT_DISABLE": "1", **GO_ENV,
+                **(env or {})}
+
+    def run(*args: str) -> RunResult:
+        return run_limited([terraform, *args], cwd=cwd, home=ctx.sandbox.home, timeout_s=ctx.timeout_s,
+                           memory_mb=MEMORY_MB, env=full_env, readonly=[*readonly, Path(terraform).parent],
+                           writable=[cwd.parent])
+    return run
+
+
+def _warm_run(ctx: CheckContext, terraform: str, mirror: Path) -> ToolResult | None:
+    """The passing verdict from warm providers (`terraform_providers`), or None to take the cold path.
+
+    Only a pass is taken from here: any failure (init, a provider that does not start, a failed
+    test) is judged again by the cold path, whose findings are the report's. So the warm path can
+    make a passing tree faster, never a different verdict.
+    """
+    if os.environ.get("AMP_TF_WARM_PROVIDERS", "1").lower() in ("0", "false", "off", "no"):
+        return None
+    stub = providers.stub_mirror(mirror)
+    cwd = _scratch(ctx, "terraform-warm")
+    rc = _cli_config(ctx, "terraform-warm", stub)
+    init = _runner(ctx, terraform, cwd, rc, readonly=[stub])("init", "-backend=false", "-input=false", "-no-color")
+    if init.timed_out or init.returncode != 0:
+        return None
+    try:
+        locked = providers.locked_providers((cwd / ".terraform.lock.hcl").read_text())
+    except OSError:
+        return None
+    entries: dict[str, dict] = {}
+    sockets: list[Path] = []
+    for address, version in locked:
+        binary = providers.provider_binary(mirror, address, version)
+        if binary is None:
+            return None
+        warm = providers.warm_provider(binary, memory_mb=MEMORY_MB, env=GO_ENV)
+        try:
+            served, entry = warm.attach()
+        except providers.ProviderGone as exc:
+            log.warning("warm provider unavailable, validating cold: %s", exc)
+            return None
+        if served != address:
+            return None
+        entries[address] = entry
+        sockets.append(warm.sockets)
+    run = _runner(ctx, terraform, cwd, rc, readonly=[stub, *sockets],
+                  env={"TF_REATTACH_PROVIDERS": providers.reattach_env(entries)})
+    has_tests = (cwd / "tests").is_dir()
+    result = run("test", "-no-color", "-json") if has_tests else run("validate", "-json", "-no-color")
+    if result.timed_out or result.returncode != 0:
+        return None
+    number = (_test_version(result.stdout) if has_tests else "") or terraform_version(terraform, run)
+    return ToolResult(tool=TOOL, version=f"terraform {number}" if number else "", status="pass", findings=[],
+                      isolation=result.isolation or "limits only (time, memory, CPU; no sandbox on this host)")
+
+
 def check_validate(ctx: CheckContext) -> ToolResult:
     files = ctx.sandbox.files
     if "infra/versions.tf" not in files:
@@ -189,18 +264,11 @@ def check_validate(ctx: CheckContext) -> ToolResult:
     if missing:
         return skipped(TOOL, f"provider {', '.join(missing)} is not available offline "
                              f"(no filesystem mirror at {mirror})")
-    work = ctx.sandbox.home / "terraform"
-    shutil.copytree(ctx.sandbox.root / "infra", work / "infra", ignore=shutil.ignore_patterns(".terraform*"))
-    # Its own CLI config: terraform-fmt, running in parallel, writes an empty one of its own.
-    rc = ctx.sandbox.home / "terraform-validate.tfrc"
-    rc.write_text(f'provider_installation {{\n  filesystem_mirror {{\n    path = "{mirror}"\n  }}\n}}\n')
-    env = {"TF_CLI_CONFIG_FILE": str(rc), "TF_IN_AUTOMATION": "1", "CHECKPOINT_DISABLE": "1", **GO_ENV}
-    cwd = work / "infra"
-
-    def run(*args: str):
-        return run_limited([terraform, *args], cwd=cwd, home=ctx.sandbox.home, timeout_s=ctx.timeout_s,
-                           memory_mb=MEMORY_MB, env=env, readonly=[mirror, Path(terraform).parent],
-                           writable=[work])
+    warm = _warm_run(ctx, terraform, mirror)
+    if warm is not None:
+        return warm
+    cwd = _scratch(ctx, "terraform")
+    run = _runner(ctx, terraform, cwd, _cli_config(ctx, "terraform-validate", mirror), readonly=[mirror])
 
     init = run("init", "-backend=false", "-input=false", "-no-color")
     if init.timed_out or init.returncode != 0:

@@ -1,0 +1,141 @@
+"""Warm Terraform providers: what init locks is what is attached; a pass from them, every failure judged cold.
+
+The pure parts (lock files, the stub mirror, finding a build) run everywhere; the runs need the
+Terraform CLI and the AWS provider in the offline mirror, and are skipped with the reason elsewhere.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from services.validators.checks import terraform_providers as providers
+from services.validators.checks.terraform_validate import DEFAULT_MIRROR, GO_ENV, MEMORY_MB
+from tests.unit.validators.test_terraform_validate import _files, _result
+
+MIRROR = Path(os.environ.get("AMP_TF_PLUGIN_MIRROR", DEFAULT_MIRROR))
+AWS = "registry.terraform.io/hashicorp/aws"
+
+
+def _mirror(tmp_path: Path) -> Path:
+    mirror = tmp_path / "mirror"
+    for rel in (f"{AWS}/5.100.0/{providers.os_arch()}/terraform-provider-aws_v5.100.0_x5",
+                f"{AWS}/5.90.0/{providers.os_arch()}/terraform-provider-aws_v5.90.0_x5",
+                "registry.terraform.io/hashicorp/random/3.6.0/linux_arm64/terraform-provider-random_v3.6.0_x5"):
+        (mirror / rel).parent.mkdir(parents=True, exist_ok=True)
+        (mirror / rel).write_bytes(b"\x7fELF not really")
+        (mirror / rel).chmod(0o755)
+    return mirror
+
+
+def test_every_provider_a_lock_file_locks_is_read_with_its_version():
+    lock = ('# maintained by init\n\nprovider "registry.terraform.io/hashicorp/aws" {\n  version     = "5.100.0"\n'
+            '  constraints = "~> 5.60"\n  hashes = [\n    "h1:abc=",\n  ]\n}\n\n'
+            'provider "registry.terraform.io/hashicorp/random" {\n  version = "3.6.0"\n}\n')
+    assert providers.locked_providers(lock) == [(AWS, "5.100.0"), ("registry.terraform.io/hashicorp/random", "3.6.0")]
+    assert providers.locked_providers("# nothing locked\n") == []
+
+
+def test_the_stub_mirror_has_every_build_of_the_real_one_as_an_empty_file(tmp_path):
+    mirror = _mirror(tmp_path)
+    stub = providers.stub_mirror(mirror)
+    built = sorted(p.relative_to(stub) for p in stub.rglob("*") if p.is_file())
+    assert built == sorted(p.relative_to(mirror) for p in mirror.rglob("*") if p.is_file())
+    assert all((stub / p).stat().st_size == 0 and os.access(stub / p, os.X_OK) for p in built)
+    assert providers.stub_mirror(mirror) == stub  # once per state of the mirror
+    extra = mirror / f"{AWS}/5.101.0/{providers.os_arch()}/terraform-provider-aws_v5.101.0_x5"
+    extra.parent.mkdir(parents=True)
+    extra.write_bytes(b"x")
+    renewed = providers.stub_mirror(mirror)
+    assert renewed != stub and (renewed / extra.relative_to(mirror)).is_file()
+
+
+def test_the_locked_build_for_this_host_is_found_and_nothing_else(tmp_path):
+    mirror = _mirror(tmp_path)
+    found = providers.provider_binary(mirror, AWS, "5.90.0")
+    assert found is not None and found.name == "terraform-provider-aws_v5.90.0_x5"
+    assert providers.provider_binary(mirror, AWS, "4.0.0") is None
+    assert providers.provider_binary(mirror, "hashicorp/aws", "5.90.0") is None  # not a full address
+    if providers.os_arch() != "linux_arm64":
+        assert providers.provider_binary(mirror, "registry.terraform.io/hashicorp/random", "3.6.0") is None
+
+
+def test_a_provider_that_never_says_where_to_attach_is_reported_gone(tmp_path, monkeypatch):
+    """A build without debug mode (it exits, or prints something else) makes `attach` fail; the
+    check then validates cold."""
+    fake = tmp_path / "terraform-provider-fake_v1.0.0"
+    fake.write_text("#!/bin/sh\necho 'This binary is a plugin. These are not meant to be executed directly.'\nexit 1\n")
+    fake.chmod(0o755)
+    monkeypatch.setattr(providers, "START_TIMEOUT_S", 20.0)
+    warm = providers.WarmProvider(fake, memory_mb=512)
+    try:
+        with pytest.raises(providers.ProviderGone):
+            warm.attach()
+        assert warm.proc is None
+    finally:
+        warm.close()
+
+
+def _aws_warm():
+    binary = providers.provider_binary(MIRROR, AWS, _locked_aws_version())
+    assert binary is not None
+    return providers.warm_provider(binary, memory_mb=MEMORY_MB, env=GO_ENV)
+
+
+def _locked_aws_version() -> str:
+    versions = sorted((MIRROR / AWS).iterdir(), key=lambda p: [int(x) for x in p.name.split(".") if x.isdigit()])
+    return versions[-1].name
+
+
+def _needs_terraform(files: dict[str, str]):
+    result = _result(files)
+    if result.status == "skipped":
+        pytest.skip(result.reason)
+    return result
+
+
+@pytest.mark.slow
+def test_passing_trees_are_validated_by_one_warm_provider_that_is_started_again_when_it_dies():
+    files = _files("two-region-ha")
+    assert _needs_terraform(files).status == "pass"
+    warm = _aws_warm()
+    first = warm.proc.pid if warm.proc else None
+    assert first is not None, "the passing run did not attach to a warm provider"
+    uses = warm.uses
+    assert _result(files).status == "pass"
+    assert warm.proc is not None and warm.proc.pid == first and warm.uses == uses + 1
+    os.killpg(first, 9)
+    warm.proc.wait()
+    result = _result(files)
+    assert result.status == "pass" and result.version.startswith("terraform 1.")
+    assert warm.proc is not None and warm.proc.pid != first
+    warm.stop_if_idle(0.0)  # unused past the idle limit: its memory goes back
+    assert warm.proc is None
+    assert _result(files).status == "pass" and warm.proc is not None
+
+
+@pytest.mark.slow
+def test_failures_are_the_cold_paths_findings():
+    """A constraint no build in the mirror meets fails init, as without warm providers (the warm
+    path's stub mirror holds the same versions), and a failed plan test keeps its precise finding."""
+    files = _files("fraud-eu-pci")
+    _needs_terraform(files)
+    pinned = dict(files)
+    versions = pinned["infra/versions.tf"]
+    assert 'version = "~> 5.' in versions
+    pinned["infra/versions.tf"] = versions.replace('version = "~> 5.', 'version = "~> 4.', 1)
+    result = _result(pinned)
+    assert result.status == "fail"
+    assert [f.rule for f in result.findings] == ["terraform-init"] and "~> 4." in result.findings[0].message
+    for warm_setting in ("1", "0"):
+        os.environ["AMP_TF_WARM_PROVIDERS"] = warm_setting
+        try:
+            bad = dict(files)
+            bad["infra/modules/storage/main.tf"] += '\nresource "aws_s3_bucket" "bad" {\n  no_such_argument = true\n}\n'
+            failed = _result(bad)
+        finally:
+            del os.environ["AMP_TF_WARM_PROVIDERS"]
+        assert failed.status == "fail"
+        assert any(f.rule == "terraform-validate" and "no_such_argument" in f.message for f in failed.findings)
