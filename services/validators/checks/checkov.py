@@ -21,9 +21,12 @@ from ..report import Finding, ToolResult
 from ..toolenv import CHECKOV, ToolUnavailable, ensure_tool
 from .base import Check, CheckContext, skipped, status_for
 from .checkov_worker import WorkerGone, worker_for
+from .verdicts import Verdicts, content_key
 
 TOOL = "checkov"
 TERRAFORM_FILES = (".tf", ".tfvars", ".tf.json")
+#: Completed scans by the Terraform files they read (see `verdicts`).
+VERDICTS = Verdicts()
 
 
 def _reports(stdout: str) -> list[dict]:
@@ -82,9 +85,19 @@ def check_checkov(ctx: CheckContext, *, hard_fail: bool = False, warm: bool = Tr
         exe = ensure_tool(CHECKOV, install=ctx.install_tools)
     except ToolUnavailable as exc:
         return skipped(TOOL, exc.reason, CHECKOV.version)
+    view = {safe_relpath(p): ctx.sandbox.files[p] for p in ctx.sandbox.paths(*TERRAFORM_FILES)}
+    key = content_key(f"{TOOL} {exe} {CHECKOV.version} {ARGV} hard_fail={hard_fail}", view)
+    if (known := VERDICTS.get(key)) is not None:
+        return known
+    result = _scan(ctx, exe, view, hard_fail=hard_fail, warm=warm)
+    if result.status in ("pass", "fail"):
+        VERDICTS.put(key, result)
+    return result
+
+
+def _scan(ctx: CheckContext, exe: Path, view: dict[str, str], *, hard_fail: bool, warm: bool) -> ToolResult:
     isolation = ""
     if warm:
-        view = {safe_relpath(p): ctx.sandbox.files[p] for p in ctx.sandbox.paths(*TERRAFORM_FILES)}
         try:
             scan = worker_for(exe).scan(view, ARGV, ctx.timeout_s)
             rc, stdout, stderr, timed_out, isolation = scan.returncode, scan.stdout, "", False, scan.isolation

@@ -81,7 +81,7 @@ def provider_binary(mirror: Path, address: str, version: str) -> Path | None:
     return found[0] if found and os.access(found[0], os.X_OK) else None
 
 
-def _mirror_builds(mirror: Path) -> list[Path]:
+def mirror_builds(mirror: Path) -> list[Path]:
     """Every provider build in an unpacked mirror, relative to it (host/ns/name/version/os_arch/file)."""
     builds = []
     for path in sorted((mirror / HOST).glob("*/*/*/*/terraform-provider-*")):
@@ -98,7 +98,7 @@ def stub_mirror(mirror: Path) -> Path:
 
     Built once per process for each state of the real mirror (a provider added to it is seen).
     """
-    builds = tuple(_mirror_builds(mirror))
+    builds = tuple(mirror_builds(mirror))
     key = (str(mirror), builds)
     with _stubs_lock:
         stub = _stubs.get(key)

@@ -23,6 +23,7 @@ from ..report import Finding, ToolResult
 from ..sandbox import RunResult, run_limited
 from . import terraform_providers as providers
 from .base import CheckContext, skipped, status_for
+from .verdicts import Verdicts, content_key
 
 TOOL = "terraform-validate"
 log = logging.getLogger("amp.validators.terraform")
@@ -44,6 +45,8 @@ GO_ENV = {"GOGC": "400"}
 #: The `hashes` list of a lock file entry (see `_unhashed_lock`).
 _LOCK_HASHES = re.compile(r"\n[ \t]*hashes[ \t]*=[ \t]*\[[^\]]*\]")
 _VERSION_LINE = re.compile(r"Terraform v([0-9][0-9A-Za-z.+-]*)")
+#: Passing verdicts by the Terraform they judged (see `verdicts`).
+VERDICTS = Verdicts()
 
 
 def _provider(files: dict[str, str]) -> tuple[str, str] | None:
@@ -264,9 +267,25 @@ def check_validate(ctx: CheckContext) -> ToolResult:
     if missing:
         return skipped(TOOL, f"provider {', '.join(missing)} is not available offline "
                              f"(no filesystem mirror at {mirror})")
-    warm = _warm_run(ctx, terraform, mirror)
-    if warm is not None:
-        return warm
+    key = _verdict_key(files, terraform, mirror)
+    if (known := VERDICTS.get(key)) is not None:
+        return known
+    result = _warm_run(ctx, terraform, mirror) or _cold_run(ctx, terraform, mirror)
+    if result.status == "pass":
+        VERDICTS.put(key, result)
+    return result
+
+
+def _verdict_key(files: dict[str, str], terraform: str, mirror: Path) -> str:
+    """What a verdict rests on: the Terraform binary, the providers the mirror offers, every file of infra/."""
+    infra = {p: t for p, t in files.items()
+             if p.startswith("infra/") and not any(part.startswith(".terraform") for part in p.split("/"))}
+    tool = f"{TOOL} {_binary_key(terraform)} {mirror} {[str(b) for b in providers.mirror_builds(mirror)]}"
+    return content_key(tool, infra)
+
+
+def _cold_run(ctx: CheckContext, terraform: str, mirror: Path) -> ToolResult:
+    """init, test and (on failure, for its precise diagnostics) validate, each starting the providers."""
     cwd = _scratch(ctx, "terraform")
     run = _runner(ctx, terraform, cwd, _cli_config(ctx, "terraform-validate", mirror), readonly=[mirror])
 

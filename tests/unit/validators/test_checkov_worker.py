@@ -10,7 +10,7 @@ from conftest import clean_tree
 
 from services.validators.checks import validate_tree
 from services.validators.checks.base import CheckContext
-from services.validators.checks.checkov import ARGV, _findings, _reports, check_checkov
+from services.validators.checks.checkov import ARGV, VERDICTS, _findings, _reports, check_checkov
 from services.validators.checks.checkov_worker import worker_for
 from services.validators.sandbox import Sandbox
 from services.validators.toolenv import CHECKOV, ToolUnavailable, ensure_tool
@@ -42,6 +42,7 @@ def checkov_exe():
 
 
 def _run(files: dict[str, str], warm: bool):
+    VERDICTS.clear()  # each run scans (the reuse of verdicts has its own test)
     with Sandbox(files) as sb:
         return check_checkov(CheckContext(sandbox=sb, timeout_s=120), warm=warm)
 
@@ -83,6 +84,26 @@ def test_a_scan_past_its_time_limit_is_an_error_and_the_process_is_stopped(check
     assert result.status == "error" and "timed out" in (result.reason or "")
     assert worker.proc is None  # replaced on the next scan
     assert _run({"infra/main.tf": OPEN_BUCKET}, warm=True).status == "pass"
+
+
+def test_a_second_scan_of_the_same_terraform_is_answered_from_the_first(checkov_exe) -> None:
+    """The verdict rests on the Terraform files alone: other files may change, the scan is not repeated;
+    a changed Terraform file is scanned again. Errors are never reused."""
+    first = _run({"infra/main.tf": OPEN_BUCKET, "README.md": "one"}, warm=True)
+    worker = worker_for(checkov_exe)
+    scans = worker.scans
+    with Sandbox({"infra/main.tf": OPEN_BUCKET, "README.md": "two", "services/app.py": "x = 1\n"}) as sb:
+        again = check_checkov(CheckContext(sandbox=sb, timeout_s=120))
+    assert worker.scans == scans  # not scanned
+    assert again.status == first.status and again.findings == first.findings and again.version == first.version
+    changed = OPEN_BUCKET.replace("wide-open", "wide-open-2")
+    with Sandbox({"infra/main.tf": changed}) as sb:
+        rescanned = check_checkov(CheckContext(sandbox=sb, timeout_s=120))
+    assert worker.scans == scans + 1 and "CKV_AWS_24" in {f.rule for f in rescanned.findings}
+    with Sandbox({"infra/main.tf": OPEN_BUCKET * 200}) as sb:
+        assert check_checkov(CheckContext(sandbox=sb, timeout_s=0.01)).status == "error"
+    with Sandbox({"infra/main.tf": OPEN_BUCKET * 200}) as sb:
+        assert check_checkov(CheckContext(sandbox=sb, timeout_s=120)).status in ("pass", "fail")  # scanned
 
 
 def test_checkov_is_on_by_default_and_can_be_switched_off(checkov_exe) -> None:

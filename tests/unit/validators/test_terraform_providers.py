@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 
 from services.validators.checks import terraform_providers as providers
+from services.validators.checks import validate_tree
 from services.validators.checks.terraform_validate import DEFAULT_MIRROR, GO_ENV, MEMORY_MB
-from tests.unit.validators.test_terraform_validate import _files, _result
+from tests.unit.validators.test_terraform_validate import CHECK, _files, _result
 
 MIRROR = Path(os.environ.get("AMP_TF_PLUGIN_MIRROR", DEFAULT_MIRROR))
 AWS = "registry.terraform.io/hashicorp/aws"
@@ -139,3 +140,27 @@ def test_failures_are_the_cold_paths_findings():
             del os.environ["AMP_TF_WARM_PROVIDERS"]
         assert failed.status == "fail"
         assert any(f.rule == "terraform-validate" and "no_such_argument" in f.message for f in failed.findings)
+
+
+@pytest.mark.slow
+def test_a_pass_is_reused_for_the_same_infrastructure_and_nothing_else():
+    """A version whose infra/ is unchanged gets the verdict without a Terraform run; a changed file
+    of infra/ runs Terraform again; a failure is never reused."""
+    files = _files("two-region-ha")
+    assert _needs_terraform(files).status == "pass"  # a fresh run (the helper forgets verdicts)
+    warm = _aws_warm()
+    uses = warm.uses
+
+    def check(tree: dict[str, str]):
+        return validate_tree(tree, checks=CHECK, checkov=False, timeout_s=600).tool("terraform-validate")
+
+    edited = {**files, "README.md": files["README.md"] + "\nedited\n", "services/extra.py": "x = 1\n"}
+    again = check(edited)
+    assert again.status == "pass" and again.version.startswith("terraform 1.") and warm.uses == uses
+    changed = {**files, "infra/outputs.tf": files["infra/outputs.tf"] + '\noutput "extra" {\n  value = 1\n}\n'}
+    assert check(changed).status == "pass" and warm.uses == uses + 1
+    bad = {**files, "infra/outputs.tf": files["infra/outputs.tf"] + '\noutput "broken" {\n  value = var.nope\n}\n'}
+    for attempt in (1, 2):
+        failed = check(bad)
+        assert failed.status == "fail" and warm.uses == uses + 1 + attempt, attempt
+        assert any("nope" in f.message for f in failed.findings)

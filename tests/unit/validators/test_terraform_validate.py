@@ -16,7 +16,7 @@ from services.codegen.render import render_repository
 from services.critics.cost import estimate
 from services.planner.planning import compose_plan
 from services.validators.checks import validate_tree
-from services.validators.checks.terraform_validate import DEFAULT_MIRROR, _binary
+from services.validators.checks.terraform_validate import DEFAULT_MIRROR, VERDICTS, _binary
 from tests.evaldata import scenarios
 
 pytestmark = pytest.mark.slow  # terraform test plans every module with a 700 MB provider
@@ -34,6 +34,7 @@ def _files(scenario_id: str, cloud: str | None = None) -> dict[str, str]:
 
 
 def _result(files: dict[str, str]):
+    VERDICTS.clear()  # each call runs Terraform (the reuse of verdicts has its own test)
     return validate_tree(files, checks=CHECK, checkov=False, timeout_s=600).tool("terraform-validate")
 
 
@@ -133,6 +134,7 @@ def test_terraform_fmt_running_alongside_leaves_init_its_mirror_config(monkeypat
             return RunResult(tuple(argv), 1, "", "stopped by the test", 0)
 
         monkeypatch.setattr(terraform_validate, "run_limited", interleaved)
+        VERDICTS.clear()  # _available's pass would answer without running anything
         terraform_validate.check_validate(ctx)
     assert seen and "filesystem_mirror" in seen[0]
 
