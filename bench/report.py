@@ -144,6 +144,14 @@ def render(r: dict[str, Any]) -> str:
                   _row([f"**total** ({art['runs']} runs)", *_ms(art["ms"], "p50", "p95", "max")])]
         for k, v in art.get("split_ms", {}).items():
             lines.append(_row([k, *_ms(v, "p50", "p95", "max")]))
+        again = art.get("same_infrastructure")
+        if again:
+            lines += ["", f"The next version of {again['runs']} of those projects, from the same text (the same "
+                      "Terraform: the validators reuse its `terraform test` and checkov verdicts), ms:", "",
+                      _row(["stage", "p50", "p95", "max"]), _row(["---"] * 4),
+                      _row([f"**total** ({again['runs']} runs)", *_ms(again["ms"], "p50", "p95", "max")])]
+            for k, v in again.get("split_ms", {}).items():
+                lines.append(_row([k, *_ms(v, "p50", "p95", "max")]))
         if art.get("cpu_per_artifact"):
             cpu = art["cpu_per_artifact"]
             lines += ["", f"CPU per artifact round trip: {cpu['total_ms']} ms (" +
