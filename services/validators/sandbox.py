@@ -70,14 +70,19 @@ _OFFLINE_ENV = {
     "ANSIBLE_NOCOLOR": "1",
 }
 
-# Sets the limits, then replaces itself with the tool; argv: mem_bytes, cpu_s, tool argv...
+# Sets the limits, then replaces itself with the tool; argv: mem_bytes, cpu_s, die_with_parent, tool argv...
+# die_with_parent (1): killed when the thread that started it exits (PR_SET_PDEATHSIG), as bubblewrap's
+# --die-with-parent does where bubblewrap runs; for long-lived workers, which would otherwise outlive a
+# platform process that stops without closing them.
 _TRAMPOLINE = (
     "import os,resource,sys\n"
     "m=int(sys.argv[1]);c=int(sys.argv[2])\n"
     "if m>0: resource.setrlimit(resource.RLIMIT_AS,(m,m))\n"
     "if c>0: resource.setrlimit(resource.RLIMIT_CPU,(c,c+5))\n"
     "resource.setrlimit(resource.RLIMIT_CORE,(0,0))\n"
-    "os.execvpe(sys.argv[3],sys.argv[3:],os.environ)\n"
+    "if sys.argv[3]=='1' and sys.platform.startswith('linux'):\n"
+    " import ctypes;ctypes.CDLL(None,use_errno=True).prctl(1,9,0,0,0)\n"
+    "os.execvpe(sys.argv[4],sys.argv[4:],os.environ)\n"
 )
 
 # Inside the sandbox: copy the tree into the tmpfs, set limits, run each step, kill leftovers,
@@ -271,12 +276,15 @@ def _tool_dirs(argv: list[str]) -> list[str]:
 def limited_command(argv: list[str], *, cwd: Path, home: Path, memory_mb: int, cpu_s: int,
                     env: dict[str, str] | None = None, readonly: list[Path] | None = None,
                     writable: list[Path] | None = None, extra_ro: list[str] | None = None,
-                    etc_dir: Path | None = None) -> tuple[list[str], dict[str, str], str]:
+                    etc_dir: Path | None = None, die_with_parent: bool = False,
+                    ) -> tuple[list[str], dict[str, str], str]:
     """(argv, environment, isolation label) of `argv` under limits, and under bubblewrap where available.
 
-    `cpu_s` 0 sets no CPU-time limit (a long-lived worker bounds each request's wall time instead).
+    `cpu_s` 0 sets no CPU-time limit (a long-lived worker bounds each request's wall time instead);
+    `die_with_parent` stops it with the thread that starts it even where bubblewrap does not run.
     """
-    limited = [sys.executable, "-S", "-c", _TRAMPOLINE, str(memory_mb * 1024 * 1024), str(cpu_s), *argv]
+    limited = [sys.executable, "-S", "-c", _TRAMPOLINE, str(memory_mb * 1024 * 1024), str(cpu_s),
+               "1" if die_with_parent else "0", *argv]
     found = iso.isolation()
     if not found.available:
         return [*no_network_prefix(), *limited], scrubbed_env(home, env), ""

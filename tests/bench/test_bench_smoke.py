@@ -24,6 +24,9 @@ def test_bench_quick(tmp_path: Path) -> None:
     assert [c["clients"] for c in r["plan"]["concurrent"]] == [2, 4]
     assert r["artifact"]["ms"]["n"] == 2 and r["artifact"]["split_ms"]
     assert r["artifact"]["nodes"]["timeline_ms"] and r["artifact"]["nodes"]["checkpoints"]
+    again = r["artifact"]["same_infrastructure"]  # the next version of those projects, same text
+    assert again["runs"] == 2 and again["ms"]["n"] == 2 and "validators step" in again["split_ms"]
+    assert "The next version of 2 of those projects" in docs.read_text()
     assert r["floor"]["nats"]["hop_ms"]["n"] and r["floor"]["postgres"]["insert_ms"]["n"]
     assert r["inproc"]["bus_overhead_ratio"] > 0
     assert r["growth"]["versions"]["versions"] == 3

@@ -93,7 +93,7 @@ class CheckovWorker:
         full, child_env, label = limited_command(
             [str(self.python), "-c", _WORKER], cwd=Path("/"), home=self.home, memory_mb=MEMORY_MB, cpu_s=0,
             env={"PYTHONUNBUFFERED": "1", "LOG_LEVEL": "ERROR"}, readonly=[self.root],
-            etc_dir=self.home.parent / f"{self.home.name}.etc")
+            etc_dir=self.home.parent / f"{self.home.name}.etc", die_with_parent=True)
         self.label = label or "limits only (memory; no sandbox on this host)"
         # bubblewrap's --die-with-parent follows the *thread* that started it: started from a
         # check's pool thread, the worker would die with that thread after one scan.

@@ -24,6 +24,7 @@ dies and after `MAX_USES` runs, and stopped after `IDLE_S` seconds unused, givin
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
 import os
@@ -147,8 +148,9 @@ class WarmProvider:
         full, child_env, _ = limited_command(
             [str(self.binary), "-debug"], cwd=Path("/"), home=self.home, memory_mb=self.memory_mb, cpu_s=0,
             env={**self.env, "TMPDIR": str(self.sockets)}, readonly=[self.binary.parent], writable=[self.sockets],
-            etc_dir=self.base / ".etc")
-        # bubblewrap's --die-with-parent follows the thread that started it (see checkov_worker).
+            etc_dir=self.base / ".etc", die_with_parent=True)
+        # Killed with the thread that starts it (bubblewrap's --die-with-parent, or the limits' own):
+        # hence one long-lived spawner thread (see checkov_worker).
         proc = _SPAWNER.submit(subprocess.Popen, full, env=child_env, cwd="/", stdin=subprocess.DEVNULL,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True).result()
         self.proc = proc
@@ -230,7 +232,21 @@ def warm_provider(binary: Path, *, memory_mb: int, env: dict[str, str] | None = 
         if _reaper is None:
             _reaper = threading.Thread(target=_reap, daemon=True, name="amp-tf-provider-reaper")
             _reaper.start()
+            atexit.register(close_all)
         return provider
+
+
+def close_all() -> None:
+    """Stop every warm provider and remove their directories and the stub mirrors (at exit)."""
+    with _providers_lock:
+        providers = list(_providers.values())
+        _providers.clear()
+    for provider in providers:
+        provider.close()
+    with _stubs_lock:
+        for stub in _stubs.values():
+            shutil.rmtree(stub, ignore_errors=True)
+        _stubs.clear()
 
 
 def reattach_env(entries: dict[str, dict]) -> str:

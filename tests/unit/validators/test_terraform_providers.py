@@ -7,6 +7,9 @@ Terraform CLI and the AWS provider in the offline mirror, and are skipped with t
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -77,6 +80,63 @@ def test_a_provider_that_never_says_where_to_attach_is_reported_gone(tmp_path, m
         assert warm.proc is None
     finally:
         warm.close()
+
+
+def _fake_provider(tmp_path: Path) -> Path:
+    """A stand-in that says where to attach, as a provider in debug mode does, then waits."""
+    fake = tmp_path / "terraform-provider-fake_v1.0.0"
+    fake.write_text("#!/bin/sh\necho \"Provider started. TF_REATTACH_PROVIDERS='{\\\"registry.terraform.io/x/fake\\\":"
+                    "{\\\"Protocol\\\":\\\"grpc\\\"}}'\"\nexec sleep 600\n")
+    fake.chmod(0o755)
+    return fake
+
+
+def test_the_attach_entry_is_read_from_the_providers_output_and_idle_providers_stop(tmp_path):
+    warm = providers.WarmProvider(_fake_provider(tmp_path), memory_mb=256)
+    try:
+        assert warm.attach() == ("registry.terraform.io/x/fake", {"Protocol": "grpc"})
+        pid = warm.proc.pid
+        assert warm.attach()[0] == "registry.terraform.io/x/fake" and warm.proc.pid == pid and warm.uses == 2
+        warm.stop_if_idle(3600)
+        assert warm.proc is not None  # used a moment ago
+        warm.stop_if_idle(0)
+        assert warm.proc is None
+        warm.attach()
+        assert warm.proc is not None and warm.proc.pid != pid
+    finally:
+        warm.close()
+    assert not warm.base.exists()
+
+
+@pytest.mark.parametrize("sandbox", ["bubblewrap where available", "none"])
+def test_a_warm_provider_does_not_outlive_the_process_that_started_it(tmp_path, sandbox):
+    """Even a process that ends without closing it (killed, or `os._exit`) takes its providers along:
+    bubblewrap's --die-with-parent, or the parent-death signal the limits set without it."""
+    script = (
+        "import os, sys\n"
+        "from pathlib import Path\n"
+        "from services.validators.checks import terraform_providers as p\n"
+        f"w = p.warm_provider(Path({str(_fake_provider(tmp_path))!r}), memory_mb=256)\n"
+        "w.attach()\n"
+        "print(w.proc.pid, flush=True)\n"
+        "os._exit(0)\n")
+    env = {**os.environ, **({"AMP_SANDBOX": "none"} if sandbox == "none" else {})}
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, env=env,
+                         cwd=Path(__file__).resolve().parents[3])
+    assert out.returncode == 0, out.stderr
+    pid = int(out.stdout.split()[0])
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and _alive(pid):
+        time.sleep(0.05)
+    assert not _alive(pid), f"provider process {pid} outlived its parent"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(") ", 1)[1].split()[0] != "Z"
+    except (FileNotFoundError, IndexError):
+        return False
 
 
 def _aws_warm():
