@@ -30,10 +30,11 @@ import sys
 import tempfile
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 from amp_domain.paths import safe_relpath
 
@@ -293,6 +294,26 @@ def limited_command(argv: list[str], *, cwd: Path, home: Path, memory_mb: int, c
                             binds=[(str(p), str(p)) for p in [home, *(writable or [])]],
                             ro_at=iso.etc_files(etc_dir or home.parent / ".etc"), tmpfs=[("/tmp", TMP_TMPFS_MB << 20)])
     return [*prefix, *limited], {}, found.label
+
+
+#: One thread, living as long as the process, starts every long-lived worker: bubblewrap's
+#: --die-with-parent and the parent-death signal follow the *thread* that started a process, so a
+#: worker started from a check's pool thread would die with that thread after one use.
+_SPAWNER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="amp-worker-spawner")
+
+
+def spawn_worker(argv: list[str], env: dict[str, str], **popen: Any) -> subprocess.Popen[bytes]:
+    """Start a long-lived worker (argv from `limited_command(..., die_with_parent=True)`) in its own group."""
+    return _SPAWNER.submit(subprocess.Popen, argv, env=env, cwd="/", start_new_session=True, **popen).result()
+
+
+def stop_worker(proc: subprocess.Popen[bytes]) -> None:
+    """Kill a worker's whole process group and reap it."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    proc.wait()
 
 
 def run_limited(argv: list[str], *, cwd: Path, home: Path, timeout_s: float,

@@ -16,16 +16,14 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import shutil
 import subprocess
 import tempfile
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..sandbox import limited_command
+from ..sandbox import limited_command, spawn_worker, stop_worker
 
 log = logging.getLogger("amp.validators.checkov")
 
@@ -95,11 +93,8 @@ class CheckovWorker:
             env={"PYTHONUNBUFFERED": "1", "LOG_LEVEL": "ERROR"}, readonly=[self.root],
             etc_dir=self.home.parent / f"{self.home.name}.etc", die_with_parent=True)
         self.label = label or "limits only (memory; no sandbox on this host)"
-        # bubblewrap's --die-with-parent follows the *thread* that started it: started from a
-        # check's pool thread, the worker would die with that thread after one scan.
-        self.proc = _SPAWNER.submit(subprocess.Popen, full, env=child_env, cwd="/", stdin=subprocess.PIPE,
-                                    stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                                    start_new_session=True).result()
+        self.proc = spawn_worker(full, child_env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                 stderr=subprocess.DEVNULL)
         self.scans = 0
         if self._answer(timeout_s).get("ready") is not True:
             raise WorkerGone("checkov did not start")
@@ -146,11 +141,7 @@ class CheckovWorker:
 
     def stop(self) -> None:
         if self.proc is not None:
-            try:
-                os.killpg(self.proc.pid, 9)
-            except (ProcessLookupError, PermissionError):
-                pass
-            self.proc.wait()
+            stop_worker(self.proc)
             self.proc = None
 
     def close(self) -> None:
@@ -159,8 +150,6 @@ class CheckovWorker:
         shutil.rmtree(self.home, ignore_errors=True)
 
 
-#: One thread that lives as long as the process and starts the workers (see `_start`).
-_SPAWNER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="amp-checkov-spawner")
 _workers: dict[Path, CheckovWorker] = {}
 _workers_lock = threading.Lock()
 

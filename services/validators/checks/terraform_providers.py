@@ -35,10 +35,9 @@ import subprocess
 import tempfile
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from ..sandbox import limited_command
+from ..sandbox import limited_command, spawn_worker, stop_worker
 
 log = logging.getLogger("amp.validators.terraform")
 
@@ -149,10 +148,7 @@ class WarmProvider:
             [str(self.binary), "-debug"], cwd=Path("/"), home=self.home, memory_mb=self.memory_mb, cpu_s=0,
             env={**self.env, "TMPDIR": str(self.sockets)}, readonly=[self.binary.parent], writable=[self.sockets],
             etc_dir=self.base / ".etc", die_with_parent=True)
-        # Killed with the thread that starts it (bubblewrap's --die-with-parent, or the limits' own):
-        # hence one long-lived spawner thread (see checkov_worker).
-        proc = _SPAWNER.submit(subprocess.Popen, full, env=child_env, cwd="/", stdin=subprocess.DEVNULL,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True).result()
+        proc = spawn_worker(full, child_env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         self.proc = proc
         found: list[dict] = []
         ready = threading.Event()
@@ -167,11 +163,7 @@ class WarmProvider:
 
     def _stop(self) -> None:
         if self.proc is not None:
-            try:
-                os.killpg(self.proc.pid, 9)
-            except (ProcessLookupError, PermissionError):
-                pass
-            self.proc.wait()
+            stop_worker(self.proc)
             self.proc = None
             self.attach_to = None
             for leftover in self.sockets.iterdir():
@@ -206,8 +198,6 @@ def _read_attach(proc: subprocess.Popen[bytes], found: list[dict], ready: thread
     ready.set()
 
 
-#: One long-lived thread starts every provider (see `WarmProvider._start`).
-_SPAWNER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="amp-tf-provider-spawner")
 _providers: dict[Path, WarmProvider] = {}
 _providers_lock = threading.Lock()
 _reaper: threading.Thread | None = None
