@@ -302,6 +302,31 @@ def limited_command(argv: list[str], *, cwd: Path, home: Path, memory_mb: int, c
 _SPAWNER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="amp-worker-spawner")
 
 
+def worker_dir(prefix: str) -> Path:
+    """A temporary directory for a long-lived worker of this process, named by the process's pid.
+
+    A platform process stopped without closing its workers (killed, or ended by a signal it does
+    not handle) leaves their directories behind: each new one removes those of processes that
+    no longer run.
+    """
+    base = Path(tempfile.gettempdir())
+    for old in base.glob(f"{prefix}*"):
+        pid, _, _ = old.name[len(prefix):].partition("-")
+        if pid.isdigit() and int(pid) != os.getpid() and not _running(int(pid)):
+            shutil.rmtree(old, ignore_errors=True)
+    return Path(tempfile.mkdtemp(prefix=f"{prefix}{os.getpid()}-"))
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def spawn_worker(argv: list[str], env: dict[str, str], **popen: Any) -> subprocess.Popen[bytes]:
     """Start a long-lived worker (argv from `limited_command(..., die_with_parent=True)`) in its own group."""
     return _SPAWNER.submit(subprocess.Popen, argv, env=env, cwd="/", start_new_session=True, **popen).result()

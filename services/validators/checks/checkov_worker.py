@@ -18,12 +18,11 @@ import json
 import logging
 import shutil
 import subprocess
-import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..sandbox import limited_command, spawn_worker, stop_worker
+from ..sandbox import limited_command, spawn_worker, stop_worker, worker_dir
 
 log = logging.getLogger("amp.validators.checkov")
 
@@ -80,8 +79,11 @@ class CheckovWorker:
 
     def __init__(self, python: Path) -> None:
         self.python = python
-        self.root = Path(tempfile.mkdtemp(prefix="amp-checkov-scans-"))
-        self.home = Path(tempfile.mkdtemp(prefix="amp-checkov-home-"))
+        self.base = worker_dir("amp-checkov-")
+        self.root = self.base / "scans"
+        self.home = self.base / "home"
+        self.root.mkdir()
+        self.home.mkdir()
         self.proc: subprocess.Popen[bytes] | None = None
         self.scans = 0
         self.label = ""
@@ -91,7 +93,7 @@ class CheckovWorker:
         full, child_env, label = limited_command(
             [str(self.python), "-c", _WORKER], cwd=Path("/"), home=self.home, memory_mb=MEMORY_MB, cpu_s=0,
             env={"PYTHONUNBUFFERED": "1", "LOG_LEVEL": "ERROR"}, readonly=[self.root],
-            etc_dir=self.home.parent / f"{self.home.name}.etc", die_with_parent=True)
+            etc_dir=self.base / ".etc", die_with_parent=True)
         self.label = label or "limits only (memory; no sandbox on this host)"
         self.proc = spawn_worker(full, child_env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                  stderr=subprocess.DEVNULL)
@@ -146,8 +148,7 @@ class CheckovWorker:
 
     def close(self) -> None:
         self.stop()
-        shutil.rmtree(self.root, ignore_errors=True)
-        shutil.rmtree(self.home, ignore_errors=True)
+        shutil.rmtree(self.base, ignore_errors=True)
 
 
 _workers: dict[Path, CheckovWorker] = {}

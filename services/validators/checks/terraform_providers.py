@@ -32,12 +32,11 @@ import platform
 import re
 import shutil
 import subprocess
-import tempfile
 import threading
 import time
 from pathlib import Path
 
-from ..sandbox import limited_command, spawn_worker, stop_worker
+from ..sandbox import limited_command, spawn_worker, stop_worker, worker_dir
 
 log = logging.getLogger("amp.validators.terraform")
 
@@ -103,7 +102,7 @@ def stub_mirror(mirror: Path) -> Path:
     with _stubs_lock:
         stub = _stubs.get(key)
         if stub is None or not stub.is_dir():
-            stub = Path(tempfile.mkdtemp(prefix="amp-tf-stub-mirror-"))
+            stub = worker_dir("amp-tf-stub-mirror-")
             for rel in builds:
                 target = stub / rel
                 target.parent.mkdir(parents=True, exist_ok=True)
@@ -119,7 +118,7 @@ class WarmProvider:
         self.binary = binary
         self.memory_mb = memory_mb
         self.env = dict(env or {})
-        self.base = Path(tempfile.mkdtemp(prefix="amp-tf-provider-"))
+        self.base = worker_dir("amp-tf-provider-")
         self.sockets = self.base / "sockets"
         self.home = self.base / "home"
         self.sockets.mkdir(mode=0o700)

@@ -68,3 +68,26 @@ def test_tools_run_without_network(tmp_path):
         assert result.stdout.strip() != "0"  # the connection was refused or unreachable
         with socket.create_connection(("127.0.0.1", port), timeout=2):
             pass  # while from outside the sandbox the same server answers
+
+
+def test_worker_directories_of_processes_that_are_gone_are_removed(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A worker's directory carries its process's pid; a new one removes those whose process no longer
+    runs (stopped without closing its workers), and nothing of a running process or of other names."""
+    import os  # noqa: PLC0415
+    import subprocess  # noqa: PLC0415
+    import tempfile  # noqa: PLC0415
+
+    from services.validators.sandbox import worker_dir  # noqa: PLC0415
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    dead = tmp_path / f"amp-w-{gone.pid}-abc"
+    alive = tmp_path / f"amp-w-{os.getppid()}-def"
+    other = tmp_path / "amp-w-notapid"
+    for d in (dead, alive, other):
+        (d / "home").mkdir(parents=True)
+    mine = worker_dir("amp-w-")
+    assert mine.is_dir() and mine.name.startswith(f"amp-w-{os.getpid()}-")
+    assert not dead.exists() and alive.exists() and other.exists()
+    assert worker_dir("amp-w-") != mine and mine.exists()  # this process's own are kept
