@@ -82,28 +82,25 @@ def provider_binary(mirror: Path, address: str, version: str) -> Path | None:
 
 def mirror_builds(mirror: Path) -> list[Path]:
     """Every provider build in an unpacked mirror, relative to it (host/ns/name/version/os_arch/file)."""
-    builds = []
-    for path in sorted((mirror / HOST).glob("*/*/*/*/terraform-provider-*")):
-        builds.append(path.relative_to(mirror))
-    return builds
+    return [path.relative_to(mirror) for path in sorted((mirror / HOST).glob("*/*/*/*/terraform-provider-*"))]
 
 
 _stubs: dict[tuple[str, tuple[Path, ...]], Path] = {}
 _stubs_lock = threading.Lock()
 
 
-def stub_mirror(mirror: Path) -> Path:
+def stub_mirror(mirror: Path, builds: list[Path] | None = None) -> Path:
     """A mirror with the real one's providers and versions and empty files for their binaries.
 
-    Built once per process for each state of the real mirror (a provider added to it is seen).
+    Built once per process for each state of the real mirror (a provider added to it is seen);
+    `builds`: the mirror's `mirror_builds`, where the caller has just listed them.
     """
-    builds = tuple(mirror_builds(mirror))
-    key = (str(mirror), builds)
+    key = (str(mirror), tuple(mirror_builds(mirror) if builds is None else builds))
     with _stubs_lock:
         stub = _stubs.get(key)
         if stub is None or not stub.is_dir():
             stub = worker_dir("amp-tf-stub-mirror-")
-            for rel in builds:
+            for rel in key[1]:
                 target = stub / rel
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.touch(mode=0o755)
@@ -138,8 +135,7 @@ class WarmProvider:
             assert self.attach_to is not None
             self.uses += 1
             self.last_used = time.monotonic()
-            address, entry = next(iter(self.attach_to.items()))
-            return address, entry
+            return next(iter(self.attach_to.items()))
 
     def _start(self) -> None:
         # go-plugin puts the provider's socket under TMPDIR: the one directory attaching runs see.

@@ -204,7 +204,7 @@ def _runner(ctx: CheckContext, terraform: str, cwd: Path, rc: Path, *, readonly:
     return run
 
 
-def _warm_run(ctx: CheckContext, terraform: str, mirror: Path) -> ToolResult | None:
+def _warm_run(ctx: CheckContext, terraform: str, mirror: Path, builds: list[Path]) -> ToolResult | None:
     """The passing verdict from warm providers (`terraform_providers`), or None to take the cold path.
 
     Only a pass is taken from here: any failure (init, a provider that does not start, a failed
@@ -213,7 +213,7 @@ def _warm_run(ctx: CheckContext, terraform: str, mirror: Path) -> ToolResult | N
     """
     if os.environ.get("AMP_TF_WARM_PROVIDERS", "1").lower() in ("0", "false", "off", "no"):
         return None
-    stub = providers.stub_mirror(mirror)
+    stub = providers.stub_mirror(mirror, builds)
     cwd = _scratch(ctx, "terraform-warm")
     rc = _cli_config(ctx, "terraform-warm", stub)
     init = _runner(ctx, terraform, cwd, rc, readonly=[stub])("init", "-backend=false", "-input=false", "-no-color")
@@ -267,20 +267,21 @@ def check_validate(ctx: CheckContext) -> ToolResult:
     if missing:
         return skipped(TOOL, f"provider {', '.join(missing)} is not available offline "
                              f"(no filesystem mirror at {mirror})")
-    key = _verdict_key(files, terraform, mirror)
+    builds = providers.mirror_builds(mirror)
+    key = _verdict_key(files, terraform, mirror, builds)
     if (known := VERDICTS.get(key)) is not None:
         return known
-    result = _warm_run(ctx, terraform, mirror) or _cold_run(ctx, terraform, mirror)
+    result = _warm_run(ctx, terraform, mirror, builds) or _cold_run(ctx, terraform, mirror)
     if result.status == "pass":
         VERDICTS.put(key, result)
     return result
 
 
-def _verdict_key(files: dict[str, str], terraform: str, mirror: Path) -> str:
+def _verdict_key(files: dict[str, str], terraform: str, mirror: Path, builds: list[Path]) -> str:
     """What a verdict rests on: the Terraform binary, the providers the mirror offers, every file of infra/."""
     infra = {p: t for p, t in files.items()
              if p.startswith("infra/") and not any(part.startswith(".terraform") for part in p.split("/"))}
-    tool = f"{TOOL} {_binary_key(terraform)} {mirror} {[str(b) for b in providers.mirror_builds(mirror)]}"
+    tool = f"{TOOL} {_binary_key(terraform)} {mirror} {[str(b) for b in builds]}"
     return content_key(tool, infra)
 
 
