@@ -74,7 +74,13 @@ class MemoryStepStore:
                 raise
 
     async def get_run(self, key: str) -> dict[str, Any] | None:
-        return copy.deepcopy(self.runs.get(key))
+        """As Postgres's: the record's events read back by the step's key, in the step's order."""
+        run = copy.deepcopy(self.runs.get(key))
+        if run is not None and "events" not in run["output"]:
+            mine = sorted(((i, ev) for (k, _ds, _node, _type, i), ev in self.event_keys.items() if k == key),
+                          key=lambda item: item[0])
+            run["output"]["events"] = [ev.model_dump(mode="json") for _, ev in mine]
+        return run
 
     async def find_decision_set(self, ds_id: str) -> dict[str, Any] | None:
         return self.reader.decision_sets.get(ds_id)

@@ -71,6 +71,30 @@ async def test_step_runs_once_and_replays_its_output(settings) -> None:
         await sub.unsubscribe()
 
 
+async def test_a_replay_returns_the_recorded_events_whole_and_in_order_without_a_second_copy(settings) -> None:
+    """The step's record names where its events are; a replay reads them back from `events`, across
+    decision sets in the order the step made them, every field as first recorded."""
+    async with open_deps(settings, "test") as deps:
+        pid, ds = await new_decision_set(deps.pool)
+        async with deps.pool.acquire() as conn:
+            other = (await store.create_decision_set(conn, pid, requirements="y", parent_id=ds))["id"]
+        env = envelope(pid, ds)
+
+        async def compute(key: str) -> StepResult:
+            return StepResult(events=[event(env, "gate-reminder", "gate_hitl", {"n": 1}, other),
+                                      event(env, "gate-reminder", "gate_hitl", {"n": 2, "card": {"x": [1, 2]}}),
+                                      event(env, "gate-reminder", "gate_hitl", {"n": 3}, other)])
+
+        steps = PostgresStepStore(deps.pool, deps.js)
+        first = await run_step(steps, "test", "node", env, compute)
+        raw = await deps.pool.fetchval("SELECT output FROM agent_runs WHERE idem_key = $1", first.key)
+        assert "events" not in raw and sorted(raw["event_sets"]) == sorted([ds, other])
+        second = await run_step(steps, "test", "node", env, compute)
+        assert second.replayed
+        assert [e.data["n"] for e in second.events] == [1, 2, 3]
+        assert [e.model_dump() for e in second.events] == [e.model_dump() for e in first.events]
+
+
 async def test_concurrent_deliveries_of_one_step_commit_once(settings) -> None:
     async with open_deps(settings, "test") as deps:
         pid, ds = await new_decision_set(deps.pool)

@@ -3,8 +3,8 @@
 1. key = sha256(thread_id | node | canonical_json(input))
 2. a finished key → re-publish its stored output (a redelivery after a crash)
 3. otherwise compute (the service's LangGraph subgraph, checkpointed in Postgres)
-4. one transaction: the agent_runs row, the events, the decision-set update (optimistic lock),
-   and the outbox rows of what the step publishes
+4. one transaction: the agent_runs row (the messages, and where the events are), the events,
+   the decision-set update (optimistic lock), and the outbox rows of what the step publishes
 5. publish events and next messages with Nats-Msg-Id derived from the key; whatever fails to go
    out here (a crash, a bus outage) the outbox relay sends, so nothing committed is ever lost
 6. the caller acks
@@ -189,7 +189,9 @@ async def _commit(steps: StepStore, service: str, node: str, env: Envelope, key:
         for u in result.usage:
             await tx.record_usage(env.project_id, env.decision_set_id, u["node"],
                                   ProviderInfo.model_validate(u["info"]), u["usd"])
-        output = {"events": [e.model_dump(mode="json") for e in events], "messages": messages}
+        # The events stay in their own table (found again by the step's key); the record names
+        # their decision sets and keeps what only it holds, the messages.
+        output = {"event_sets": sorted({e.decision_set_id for e in events}), "messages": messages}
         outgoing = await tx.record_run(key, env.project_id, env.decision_set_id, service, node, output, duration_ms, [
             *_event_rows(events, key),
             *((subject, f"{key}:{i}", _json(body), body.get("decision_set_id") or env.decision_set_id)

@@ -471,7 +471,20 @@ async def list_event_frames(db: Conn, ds_id: str, *, project_id: str, after: int
 # --- agent runs -----------------------------------------------------------------------------
 
 async def get_run(db: Conn, key: str) -> dict[str, Any] | None:
-    return _row(await db.fetchrow("SELECT * FROM agent_runs WHERE idem_key = $1 AND ok", key))
+    """A finished step's record, its `output` whole: the messages it sent and the events it recorded.
+
+    The record names the decision sets of its events (`event_sets`) rather than copying them:
+    they are read back from `events` by the step's key, in the order the step made them (`seq`).
+    Records written before that keep their copy (`events`)."""
+    run = _row(await db.fetchrow("SELECT * FROM agent_runs WHERE idem_key = $1 AND ok", key))
+    if run is None or "events" in run["output"]:
+        return run
+    rows = await db.fetch(
+        "SELECT id, number, project_id, decision_set_id, run_id, node_name, type, data, ts, user_id, trace_id "
+        "FROM events WHERE step_key = $1 AND decision_set_id = ANY($2::uuid[]) ORDER BY seq",
+        key, [uuid.UUID(d) for d in run["output"].get("event_sets", ())])
+    run["output"]["events"] = [_row(r) for r in rows]
+    return run
 
 
 async def record_run(conn: asyncpg.Connection, key: str, project_id: str, ds_id: str, service: str, node: str,

@@ -291,7 +291,7 @@ async def test_a_step_publishes_what_its_row_says_once(step: Step, tmp_path) -> 
     batches = [s for s in sent if s.subject == Subjects.events(world.decision_set_id)]
     assert len(batches) == 1, [s.subject for s in sent]
     batch = EventBatch.model_validate_json(batches[0].body)
-    recorded = list(world.steps.runs.values())[-1]
+    recorded = await world.steps.get_run(list(world.steps.runs)[-1])
     assert recorded["node"] == step.node and recorded["service"] == step.service
     assert [e.id for e in batch.events] == [e["id"] for e in recorded["output"]["events"]]
     if not step.publishes:
@@ -323,7 +323,8 @@ async def test_two_deliveries_at_once_commit_the_step_once(tmp_path) -> None:
     mine = [r for r in world.steps.runs.values() if r["node"] == CONCURRENT.node]
     assert len(mine) == 1
     # the delivery that lost wrote nothing: its transaction was undone, every event is a recorded step's
-    assert {e.id for e in world.steps.events} == {e["id"] for r in world.steps.runs.values() for e in r["output"]["events"]}
+    recorded = [await world.steps.get_run(key) for key in world.steps.runs]
+    assert {e.id for e in world.steps.events} == {e["id"] for r in recorded for e in r["output"]["events"]}
     out = [s for s in messages(sent) if s.subject != CONCURRENT.subject]
     assert len(out) == 2 and out[0].msg_id == out[1].msg_id and json.loads(out[0].body) == json.loads(out[1].body)
 
