@@ -143,8 +143,13 @@ def backoff_s(attempts: int, base_s: float = 0.5, cap_s: float = 60.0) -> float:
 
 
 async def relay_once(pool: asyncpg.Pool, js: JetStreamContext, limit: int = 100) -> int:
-    """Publish the due unsent rows this relay could lock; returns how many it sent."""
+    """Publish the due unsent rows this relay could lock; returns how many it sent.
+
+    Every process relays every second, and almost always nothing is due: one read on the due
+    index answers that, without the transaction (three round trips) that claiming rows takes."""
     sent = 0
+    if not await store.outbox_due(pool):
+        return 0
     async with pool.acquire(timeout=10) as conn, conn.transaction():
         for row in await store.claim_outbox(conn, limit):
             try:

@@ -606,6 +606,12 @@ def _ids_in_order(recs: list[asyncpg.Record], rows: list[tuple[str, str, bytes, 
     return [ids[m] for _, m, _, _ in rows]
 
 
+async def outbox_due(db: Conn) -> bool:
+    """Whether any unsent row is due (its publish failed, or its writer has not marked it in time)."""
+    return bool(await db.fetchval("SELECT EXISTS (SELECT 1 FROM outbox WHERE sent_at IS NULL "
+                                  "AND next_attempt_at <= now())"))
+
+
 async def claim_outbox(conn: asyncpg.Connection, limit: int = 100) -> list[dict[str, Any]]:
     """Due unsent rows, locked for this transaction; rows another relay holds are skipped, not waited for."""
     rows = await conn.fetch(
