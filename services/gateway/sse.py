@@ -11,13 +11,13 @@ reconnects with the `Last-Event-ID` it has, so the cut is invisible to it.
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 import asyncpg
 from amp_contracts import TERMINAL, Event
 from amp_runtime import metrics, store
+from amp_runtime.db import dumps
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from .hub import EventHub
@@ -46,7 +46,7 @@ def frame(ev: Event) -> Frame:
     data = {**ev.data, "event_id": ev.number, "project_id": ev.project_id, "decision_set_id": ev.decision_set_id,
             "run_id": ev.run_id, "node_name": ev.node_name, "ts": ts, "user_id": ev.user_id,
             "trace_id": ev.trace_id}
-    return Frame(ev.number or 0, ev.type, json.dumps(data, default=str))
+    return Frame(ev.number or 0, ev.type, dumps(data, default=str))  # orjson: every live event
 
 
 def _until_terminal(frames: list[Frame]) -> tuple[list[Frame], bool]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,15 +23,16 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
         await conn.set_type_codec(typ, encoder=dumps, decoder=json.loads, schema="pg_catalog")
 
 
-def dumps(value: Any) -> str:
+def dumps(value: Any, default: Callable[[Any], Any] | None = None) -> str:
     """A json/jsonb parameter as text. orjson: a step writes its events, its record and its outbox
     rows as JSON, and the standard encoder was the largest single cost of an agent's CPU. What
     orjson refuses (an integer beyond 64 bits) goes through the standard encoder. Reading stays
-    with the standard decoder: orjson would turn such an integer into a float."""
+    with the standard decoder: orjson would turn such an integer into a float. `default` turns
+    what neither knows into something they do (as `json.dumps`'s)."""
     try:
-        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+        return orjson.dumps(value, default=default, option=orjson.OPT_NON_STR_KEYS).decode()
     except TypeError:
-        return json.dumps(value)
+        return json.dumps(value, default=default)
 
 
 async def _keep_session(conn: asyncpg.Connection) -> None:
