@@ -122,6 +122,7 @@ async def test_hot_queries_use_indexes(explain_db: str) -> None:
             "parent_cost": lambda db: store.parent_cost(db, ids["ds"]),
             "due_gates": lambda db: store.due_gates(db, 24 * 3600.0),
             "get_run": lambda db: store.get_run(db, ids["key"]),
+            "step_events": lambda db: store.step_events(db, "k1", [ids["ds"]]),
             "list_projects": lambda db: store.list_projects(db, 100),
         }
         bad = {}

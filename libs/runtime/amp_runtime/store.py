@@ -477,14 +477,18 @@ async def get_run(db: Conn, key: str) -> dict[str, Any] | None:
     they are read back from `events` by the step's key, in the order the step made them (`seq`).
     Records written before that keep their copy (`events`)."""
     run = _row(await db.fetchrow("SELECT * FROM agent_runs WHERE idem_key = $1 AND ok", key))
-    if run is None or "events" in run["output"]:
-        return run
+    if run is not None and "events" not in run["output"]:
+        run["output"]["events"] = await step_events(db, key, run["output"].get("event_sets", []))
+    return run
+
+
+async def step_events(db: Conn, key: str, ds_ids: list[str]) -> list[dict[str, Any]]:
+    """The events a step recorded in these decision sets, in the order it made them."""
     rows = await db.fetch(
         "SELECT id, number, project_id, decision_set_id, run_id, node_name, type, data, ts, user_id, trace_id "
         "FROM events WHERE step_key = $1 AND decision_set_id = ANY($2::uuid[]) ORDER BY seq",
-        key, [uuid.UUID(d) for d in run["output"].get("event_sets", ())])
-    run["output"]["events"] = [_row(r) for r in rows]
-    return run
+        key, [uuid.UUID(d) for d in ds_ids])
+    return [_row(r) for r in rows]  # type: ignore[misc]
 
 
 async def record_run(conn: asyncpg.Connection, key: str, project_id: str, ds_id: str, service: str, node: str,
