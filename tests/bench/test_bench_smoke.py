@@ -46,3 +46,16 @@ def test_bench_quick(tmp_path: Path) -> None:
     assert r["load"]["problems"] == [] and r["load"]["with_key"]["ms"]["p99"] is not None
     assert {t["target"] for t in r["targets"]}
     assert "bench:results:begin" in docs.read_text()
+
+
+@pytest.mark.timeout(300)
+def test_bench_statements(tmp_path: Path) -> None:
+    """`python -m bench.statements` counts what a plan asks of Postgres: one step record per step."""
+    from bench.statements import main
+
+    out = tmp_path / "statements.json"
+    assert main(["--runs", "2", "--top", "100", "--out", str(out)]) == 0
+    r = json.loads(out.read_text())
+    assert r["runs"] == 2 and r["statements_per_plan"] > 0 and r["exec_ms_per_plan"] > 0
+    records = [t for t in r["top"] if t["query"].startswith("WITH run AS (INSERT INTO agent_runs")]
+    assert [t["calls_per_plan"] for t in records] == [5.0]  # intake, planner, critics, policy, the gate
