@@ -122,7 +122,8 @@ async def run(a: argparse.Namespace, z: Sizes, base_url: str, database_url: str 
             r["floor"] = await floor.floor(nats_url, database_url, z.floor)
             _log(f"floor: {json.dumps({k: {m: v['p50'] for m, v in d.items() if isinstance(v, dict)} for k, d in r['floor'].items()})}")
         if "inproc" in a.sections and settings is not None:
-            ip = await inproc.inproc(settings, [t["text"] for t in ctx.texts], z.inproc)
+            pg_cpu = (lambda: memory.cpu_times(stack).get("postgres", 0.0)) if stack is not None else None
+            ip = await inproc.inproc(settings, [t["text"] for t in ctx.texts], z.inproc, pg_cpu)
             bus = (r.get("plan") or {}).get("sequential", {}).get("ms", {}).get("p50")
             if bus is None:
                 bus = (await pipeline.plan_sequential(ctx, z.inproc))["ms"]["p50"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from amp_cli.main import prompt_dirs
@@ -70,7 +71,10 @@ async def _chain(deps: Deps, routes: dict[str, tuple[str, Any]], text: str, comm
     raise RuntimeError("the in-process chain did not reach the gate in 20 steps")
 
 
-async def inproc(settings: Settings, texts: list[str], runs: int) -> dict[str, Any]:
+async def inproc(settings: Settings, texts: list[str], runs: int,
+                 postgres_cpu_s: Callable[[], float] | None = None) -> dict[str, Any]:
+    """Both variants, `runs` plans each; with `postgres_cpu_s` (Postgres's CPU seconds so far), also
+    the CPU a plan costs there and in this process: what the same steps cost without the bus."""
     pool = await create_pool(settings.database_url)  # type: ignore[arg-type]
     saver, saver_pool = await open_checkpointer(settings.database_url)  # type: ignore[arg-type]
     artifacts = artifact_store(settings.artifacts_dir)
@@ -83,9 +87,14 @@ async def inproc(settings: Settings, texts: list[str], runs: int) -> dict[str, A
         for t in texts:  # warm-up: imports, caches
             await _chain(deps, routes, t, commit=True)
         for variant, commit in (("graphs", False), ("graphs+commit", True)):
+            cpu0, pg0 = time.process_time(), postgres_cpu_s() if postgres_cpu_s else None
             samples = [await _chain(deps, routes, texts[i % len(texts)], commit) for i in range(runs)]
             keys = sorted({k for s in samples for k in s}, key=lambda k: (k == "total", k))
             out[variant] = {k: summary([s[k] for s in samples if k in s]) for k in keys}
+            if postgres_cpu_s is not None and pg0 is not None:
+                out[variant]["cpu_per_plan_ms"] = {
+                    "this process": round((time.process_time() - cpu0) * 1000 / runs, 1),
+                    "postgres": round((postgres_cpu_s() - pg0) * 1000 / runs, 1)}
     finally:
         await saver_pool.close()
         await pool.close()

@@ -42,14 +42,16 @@ def targets(r: dict[str, Any]) -> list[dict[str, Any]]:
         out.append({"target": name, "measured": value, "limit": limit, "unit": unit, "met": bool(met), "le": le})
 
     seq = _get(r, "plan", "sequential", "ms") or {}
-    add("plan round trip p50 (sequential)", seq.get("p50"), 100, unit="ms")
+    add("plan round trip p50 (sequential)", seq.get("p50"), 45, unit="ms")
     add("plan round trip p95 (sequential)", seq.get("p95"), 200, unit="ms")
+    add("CPU per plan round trip (sequential, every process)",
+        _get(r, "plan", "sequential", "cpu_per_plan", "total_ms"), 40, unit="ms")
     c32 = next((c for c in _get(r, "plan", "concurrent") or [] if c["clients"] == 32), None)
     if c32:
-        add("plan round trips/s at 32 clients", c32["throughput_per_s"], 20, le=False, unit="/s")
-        add("plan round trip p95 at 32 clients", c32["ms"].get("p95"), 2000, unit="ms")
-    add("artifact round trip p95 (validators included)", _get(r, "artifact", "ms", "p95"), 4000, unit="ms")
-    add("bus overhead ratio (median plan, bus / in-process)", _get(r, "inproc", "bus_overhead_ratio"), 1.5)
+        add("plan round trips/s at 32 clients", c32["throughput_per_s"], 45, le=False, unit="/s")
+        add("plan round trip p95 at 32 clients", c32["ms"].get("p95"), 1000, unit="ms")
+    add("artifact round trip p95 (validators included)", _get(r, "artifact", "ms", "p95"), 2500, unit="ms")
+    add("bus overhead ratio (median plan, bus / in-process)", _get(r, "inproc", "bus_overhead_ratio"), 1.3)
     add("version N / version 1 plan round trip (p50)", _get(r, "growth", "versions", "ratio_last_first_p50"), 1.2)
     add("plan p50 with 10k stored / before", _get(r, "growth", "stored", "ratio_after_before_p50"), 1.2)
     add("SSE replay cost per event, long / short stream", _get(r, "growth", "replay", "per_event_ratio"), 1.2)
@@ -206,8 +208,13 @@ def render(r: dict[str, Any]) -> str:
             lines.append(_row([variant, *_ms(v.get("total"), "p50", "p95"),
                                *[_ms(v.get(s), "p50")[0] for s in ("intake", "planner", "critics", "policy", "codegen")]]))
         lines += ["", f"Bus overhead ratio (plan p50 through the bus / in-process `graphs` p50): "
-                  f"**{ip.get('bus_overhead_ratio')}**; against `graphs+commit`: {ip.get('bus_overhead_ratio_commit')}.",
-                  ""]
+                  f"**{ip.get('bus_overhead_ratio')}**; against `graphs+commit`: {ip.get('bus_overhead_ratio_commit')}."]
+        cpu = {variant: (ip.get(variant) or {}).get("cpu_per_plan_ms") for variant in ("graphs", "graphs+commit")}
+        if all(cpu.values()):
+            lines.append("CPU per plan in one process (the bench's, and Postgres): " + "; ".join(
+                f"`{variant}` {sum(c.values()):.1f} ms ({', '.join(f'{k} {v}' for k, v in c.items())})"
+                for variant, c in cpu.items()) + ".")
+        lines.append("")
     g = r.get("growth")
     if g:
         lines += ["### 6. Growth", ""]

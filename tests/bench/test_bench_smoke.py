@@ -29,6 +29,9 @@ def test_bench_quick(tmp_path: Path) -> None:
     assert "The next version of 2 of those projects" in docs.read_text()
     assert r["floor"]["nats"]["hop_ms"]["n"] and r["floor"]["postgres"]["insert_ms"]["n"]
     assert r["inproc"]["bus_overhead_ratio"] > 0
+    assert set(r["inproc"]["graphs+commit"]["cpu_per_plan_ms"]) == {"this process", "postgres"}
+    assert "CPU per plan in one process" in docs.read_text()
+    assert "CPU per plan round trip (sequential, every process)" in {t["target"] for t in r["targets"]}
     assert r["growth"]["versions"]["versions"] == 3
     assert r["growth"]["replay"]["long"]["events"] == 200
     assert r["memory"]["at_rest"]["total"]["rss"] > 0
