@@ -76,7 +76,7 @@ def create_app(settings: Settings) -> FastStream:
     state: dict[str, Any] = {}
 
     @broker.subscriber(f"{Subjects.EVENTS}.>", stream=stream, durable=DURABLE,
-                       pull_sub=PullSub(batch_size=1, timeout=1.0), ack_policy=AckPolicy.MANUAL,
+                       pull_sub=PullSub(batch_size=1, timeout=5.0), ack_policy=AckPolicy.MANUAL,
                        config=ConsumerConfig(ack_wait=settings.ack_wait_s, max_deliver=settings.max_deliver),
                        title=f"{SERVICE}:record", description="Every step's events: one webhook delivery per "
                        "subscription and event", decoder=delivered_message)

@@ -216,7 +216,7 @@ def _subscribe(broker: NatsBroker, stream: JStream, service: str, consumer: Cons
 
     @broker.subscriber(
         route.subject, stream=stream, durable=durable_name(service, route.subject),
-        pull_sub=PullSub(batch_size=1, timeout=1.0), ack_policy=AckPolicy.MANUAL,
+        pull_sub=PullSub(batch_size=1, timeout=5.0), ack_policy=AckPolicy.MANUAL,
         **({"max_workers": settings.max_workers} if settings.max_workers > 1 else {}),
         config=ConsumerConfig(ack_wait=settings.ack_wait_s, max_deliver=settings.max_deliver),
         title=f"{service}:{route.node}", description=f"{service} runs {route.node} on {route.subject}",
