@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import datetime as dt
 import json
 import os
@@ -20,7 +21,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .common import ROOT, Api, bench_settings, machine, scenario_texts, summary
+from .common import ROOT, Api, bench_settings, bench_token, machine, scenario_texts, summary
 
 #: What the artifact table shows of the runs whose Terraform an earlier version had.
 SAME_INFRA_SPLITS = ("tool:terraform-validate", "tool:checkov", "tool:pytest", "validators step")
@@ -218,6 +219,7 @@ def main(argv: list[str] | None = None) -> int:
     host = machine()
     stack = settings = sampler = None
     tmp: Path | None = None
+    signed_in = contextlib.ExitStack()  # the bench's token while its own platform runs
     if a.gateway:
         base_url, database_url, nats_url = a.gateway, a.database_url, a.nats_url
         if database_url:
@@ -239,8 +241,7 @@ def main(argv: list[str] | None = None) -> int:
             stack.stop()
             raise
         _log(f"stack up in {time.perf_counter() - t0:.1f} s at {stack.gateway_url} (data {tmp})")
-        caller_token = os.environ.get("AMP_TOKEN")  # given back at the end: a caller may hold its own
-        os.environ["AMP_TOKEN"] = stack.token("bench")  # the benchmark's user signs every request
+        signed_in.enter_context(bench_token(stack))
         settings = stack.settings
         base_url, database_url, nats_url = stack.gateway_url, settings.database_url, settings.nats_url
         sampler = Sampler(stack).start()
@@ -253,10 +254,7 @@ def main(argv: list[str] | None = None) -> int:
             sampler.stop()
         if stack is not None:
             stack.stop()
-            if caller_token is None:
-                os.environ.pop("AMP_TOKEN", None)
-            else:
-                os.environ["AMP_TOKEN"] = caller_token
+        signed_in.close()
         if tmp is not None and not a.keep:
             shutil.rmtree(tmp, ignore_errors=True)
     from .report import floor_estimate, targets, update_docs

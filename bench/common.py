@@ -7,7 +7,8 @@ import os
 import platform
 import statistics
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,21 @@ def bench_settings(data_dir: Path) -> Any:
 
     return Settings(data_dir=data_dir, gateway_port=free_port(), provider="deterministic",
                     rate_limit_per_min=1_000_000, sse_streams_per_user=1_000)
+
+
+@contextmanager
+def bench_token(stack: Any) -> Iterator[None]:
+    """The benchmark's user signs every request (`AMP_TOKEN`); a caller's own token is given back
+    at the end (run inside a test session, a leftover token fails the tests that follow)."""
+    caller_token = os.environ.get("AMP_TOKEN")
+    os.environ["AMP_TOKEN"] = stack.token("bench")
+    try:
+        yield
+    finally:
+        if caller_token is None:
+            os.environ.pop("AMP_TOKEN", None)
+        else:
+            os.environ["AMP_TOKEN"] = caller_token
 
 
 def pct(values: list[float], p: float) -> float | None:

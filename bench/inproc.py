@@ -87,11 +87,11 @@ async def inproc(settings: Settings, texts: list[str], runs: int,
         for t in texts:  # warm-up: imports, caches
             await _chain(deps, routes, t, commit=True)
         for variant, commit in (("graphs", False), ("graphs+commit", True)):
-            cpu0, pg0 = time.process_time(), postgres_cpu_s() if postgres_cpu_s else None
+            cpu0, pg0 = time.process_time(), postgres_cpu_s() if postgres_cpu_s is not None else 0.0
             samples = [await _chain(deps, routes, texts[i % len(texts)], commit) for i in range(runs)]
             keys = sorted({k for s in samples for k in s}, key=lambda k: (k == "total", k))
             out[variant] = {k: summary([s[k] for s in samples if k in s]) for k in keys}
-            if postgres_cpu_s is not None and pg0 is not None:
+            if postgres_cpu_s is not None:
                 out[variant]["cpu_per_plan_ms"] = {
                     "this process": round((time.process_time() - cpu0) * 1000 / runs, 1),
                     "postgres": round((postgres_cpu_s() - pg0) * 1000 / runs, 1)}

@@ -17,24 +17,27 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from .common import Api, bench_settings, scenario_texts
+from .common import Api, bench_settings, bench_token, scenario_texts
 
 SETTINGS = {"shared_preload_libraries": "pg_stat_statements", "pg_stat_statements.track": "all"}
 
 
-async def _sql(url: str, query: str, *args: Any) -> list[Any]:
+async def _sql(url: str, *queries: str) -> list[Any]:
+    """Run the queries in order on one connection; the last one's rows."""
     import asyncpg
 
     conn = await asyncpg.connect(url)
     try:
-        return await conn.fetch(query, *args)
+        rows: list[Any] = []
+        for query in queries:
+            rows = await conn.fetch(query)
+        return rows
     finally:
         await conn.close()
 
@@ -48,8 +51,7 @@ def start_stack(data_dir: Path) -> Any:
     if stack.postgres is None:
         raise SystemExit("bench.statements needs the embedded Postgres (unset DATABASE_URL)")
     url = stack.settings.database_url
-    for name, value in SETTINGS.items():
-        asyncio.run(_sql(url, f"ALTER SYSTEM SET {name} = '{value}'"))
+    asyncio.run(_sql(url, *(f"ALTER SYSTEM SET {name} = '{value}'" for name, value in SETTINGS.items())))
     stack.postgres.stop()
     stack.postgres.start()
     asyncio.run(_sql(url, "CREATE EXTENSION IF NOT EXISTS pg_stat_statements"))
@@ -107,17 +109,12 @@ def main(argv: list[str] | None = None) -> int:
     a = p.parse_args(argv)
     tmp = Path(tempfile.mkdtemp(prefix="amp-statements-"))
     tmp.chmod(0o755)
-    caller_token = os.environ.get("AMP_TOKEN")
     stack = start_stack(tmp / "data")
     try:
-        os.environ["AMP_TOKEN"] = stack.token("bench")  # the benchmark's user signs every request
-        r = asyncio.run(measure(stack.gateway_url, stack.settings.database_url, a.runs, a.top))
+        with bench_token(stack):
+            r = asyncio.run(measure(stack.gateway_url, stack.settings.database_url, a.runs, a.top))
     finally:
         stack.stop()
-        if caller_token is None:
-            os.environ.pop("AMP_TOKEN", None)
-        else:
-            os.environ["AMP_TOKEN"] = caller_token
     print(report(r))
     if a.out:
         a.out.write_text(json.dumps(r, indent=1))
