@@ -34,7 +34,7 @@ def build_graph(checkpointer: Any = None, llm: nodes.Llm | None = None) -> Any:
     g.add_node("codegen", codegen)
     g.add_edge(START, "gate_hitl")
     g.add_edge("gate_hitl", "process_approval_feedback")
-    g.add_conditional_edges("process_approval_feedback", nodes.route_after_feedback,
+    g.add_conditional_edges("process_approval_feedback", inline(nodes.route_after_feedback),
                             {"codegen": "codegen", "end": END})
     g.add_edge("codegen", END)
     return g.compile(checkpointer=checkpointer)

@@ -23,6 +23,6 @@ def build_graph(checkpointer: Any = None, llm: nodes.Llm | None = None) -> Any:
     g.add_node("critic_tech", critic_tech)
     g.add_node("critic_cost", inline(nodes.critic_cost))
     g.add_edge(START, "critic_tech")
-    g.add_conditional_edges("critic_tech", nodes.route_after_tech, {"end": END, "critic_cost": "critic_cost"})
+    g.add_conditional_edges("critic_tech", inline(nodes.route_after_tech), {"end": END, "critic_cost": "critic_cost"})
     g.add_edge("critic_cost", END)
     return g.compile(checkpointer=checkpointer)

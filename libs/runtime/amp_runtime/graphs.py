@@ -103,11 +103,12 @@ _O = TypeVar("_O")
 
 
 def inline(node: Callable[[_S], _O]) -> Callable[[_S], Awaitable[_O]]:
-    """A pure, quick node run on the event loop instead of a worker thread.
+    """A pure, quick node (or a conditional edge's router) run on the event loop instead of a worker thread.
 
-    LangGraph runs a plain function node on a thread pool when the graph runs async: a thread
-    hand-off per node that costs more than what these nodes compute (rules over the state, an
-    interrupt). Nodes that call a model stay async of their own; nothing blocking goes here."""
+    LangGraph runs a plain function node, and a plain function choosing a conditional edge, on a
+    thread pool when the graph runs async: a thread hand-off per call that costs more than what
+    these functions compute (rules over the state, an interrupt). Nodes that call a model stay
+    async of their own; nothing blocking goes here."""
 
     @functools.wraps(node)
     async def run(state: _S) -> _O:
