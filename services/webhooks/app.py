@@ -6,6 +6,12 @@ amp.events.>  (EventBatch)  ──▶ record: one delivery row per (subscription
 
 Replicas share one durable pull consumer, so each batch is recorded by one of them (and a
 redelivered batch records nothing new); they share the due rows through the database.
+
+The consumer fetches what arrived within `FETCH_WAIT_S` (up to `FETCH_MAX` messages) at once: one
+handler call and one subscription lookup per project for all of them, where a pull, a handler call
+and a lookup per message cost more than recording them (most events have no subscription).
+A webhook is therefore recorded up to `FETCH_WAIT_S` after its event; each message is still acked,
+retried or dead-lettered on its own.
 """
 
 from __future__ import annotations
@@ -23,17 +29,32 @@ from amp_runtime.settings import Settings
 from amp_runtime.telemetry import housekeeping_task
 from faststream import AckPolicy, FastStream
 from faststream.nats import ConsumerConfig, JStream, NatsMessage, PullSub
+from nats.aio.msg import Msg
 from pydantic import ValidationError
 
-from .delivery import Webhooks, dead_letter, record, run_sender
+from .delivery import Subscriptions, Webhooks, dead_letter, record, run_sender
 from .sender import Sender
 
 SERVICE = "webhooks"
 DURABLE = "webhooks-events"
+#: One fetch waits this long for messages, or until it has `FETCH_MAX` of them.
+FETCH_WAIT_S = 0.5
+FETCH_MAX = 100
 log = logging.getLogger("amp.webhooks")
 
 
-async def on_batch(svc: Webhooks, msg: NatsMessage) -> None:
+async def on_fetched(svc: Webhooks, msgs: list[Msg]) -> None:
+    """The event batches of one fetch, in order, each recorded on its own.
+
+    They share the fetch's subscription lookups: every event in it was published before the
+    lookups, so a subscription created after them would not have wanted any of these events
+    (a subscription gets the events that happened after it was created)."""
+    subscriptions = Subscriptions(svc.pool)
+    for raw in msgs:
+        await on_batch(svc, raw, subscriptions)
+
+
+async def on_batch(svc: Webhooks, raw: Msg, subscriptions: Subscriptions | None = None) -> None:
     """Record a batch's deliveries, then ack.
 
     A failing batch is redelivered with backoff up to `max_deliver` (the same policy as the
@@ -42,30 +63,29 @@ async def on_batch(svc: Webhooks, msg: NatsMessage) -> None:
     and the service keeps serving. One event whose webhook cannot be built is skipped inside
     `record`, so it never takes the batch's other events with it.
     """
-    raw = msg.raw_message
     delivered = raw.metadata.num_delivered if raw.metadata else 1
     try:
         batch = EventBatch.model_validate_json(raw.data)
     except ValidationError as e:
         await dead_letter(svc, raw.subject, raw.data, f"message is not an EventBatch: {str(e)[:300]}",
                           "validation_failed")
-        await msg.ack()
+        await raw.ack()
         return
     try:
-        new = await record(svc, batch)
+        new = await record(svc, batch, subscriptions)
     except Exception as e:  # noqa: BLE001 - redelivered, then dead-lettered; nothing was committed, or all of it
         kind = classify(e)
         final = kind is Failure.PERMANENT or delivered >= svc.settings.max_deliver
         log.warning("recording webhook deliveries failed (delivery %s, %s%s): %s", delivered, kind,
                     ", final" if final else "", e, exc_info=kind is not Failure.TRANSIENT)
         if not final:
-            await msg.nack(delay=redelivery_delay(delivered, svc.settings.retry_base_s, svc.settings.retry_max_s))
+            await raw.nak(delay=redelivery_delay(delivered, svc.settings.retry_base_s, svc.settings.retry_max_s))
             return
         code = e.code if isinstance(e, AmpError) else ("unavailable" if kind is Failure.TRANSIENT else "internal")
         await dead_letter(svc, raw.subject, raw.data, f"recording webhook deliveries failed: {e}", code, batch)
-        await msg.ack()
+        await raw.ack()
         return
-    await msg.ack()
+    await raw.ack()
     if new:
         svc.wake.set()
 
@@ -76,12 +96,13 @@ def create_app(settings: Settings) -> FastStream:
     state: dict[str, Any] = {}
 
     @broker.subscriber(f"{Subjects.EVENTS}.>", stream=stream, durable=DURABLE,
-                       pull_sub=PullSub(batch_size=1, timeout=5.0), ack_policy=AckPolicy.MANUAL,
+                       pull_sub=PullSub(batch_size=FETCH_MAX, timeout=FETCH_WAIT_S, batch=True),
+                       ack_policy=AckPolicy.MANUAL,
                        config=ConsumerConfig(ack_wait=settings.ack_wait_s, max_deliver=settings.max_deliver),
                        title=f"{SERVICE}:record", description="Every step's events: one webhook delivery per "
                        "subscription and event", decoder=delivered_message)
     async def on_events(msg: NatsMessage) -> None:
-        await on_batch(state["svc"], msg)
+        await on_fetched(state["svc"], msg.raw_message)
 
     app = FastStream(broker)
 

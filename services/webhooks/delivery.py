@@ -55,15 +55,29 @@ class Webhooks:
     wake: asyncio.Event = field(default_factory=asyncio.Event)
 
 
-async def record(svc: Webhooks, batch: EventBatch) -> int:
+class Subscriptions:
+    """The enabled subscriptions of each project, looked up once for the batches of one fetch."""
+
+    def __init__(self, pool: Any) -> None:
+        self.pool = pool
+        self._of: dict[str, list[dict[str, Any]]] = {}
+
+    async def of(self, project_id: str) -> list[dict[str, Any]]:
+        if project_id not in self._of:  # a failed lookup is not kept: the batch is retried
+            self._of[project_id] = await webhook_store.enabled_subscriptions(self.pool, project_id)
+        return self._of[project_id]
+
+
+async def record(svc: Webhooks, batch: EventBatch, subscriptions: Subscriptions | None = None) -> int:
     """Delivery rows for the events of one batch; returns how many were new."""
+    subscriptions = subscriptions or Subscriptions(svc.pool)
     by_project: dict[str, list[Event]] = {}
     for ev in batch.events:
         if ev.id is not None:
             by_project.setdefault(ev.project_id, []).append(ev)
     rows: list[dict[str, Any]] = []
     for project_id, events in by_project.items():
-        subs = await webhook_store.enabled_subscriptions(svc.pool, project_id)
+        subs = await subscriptions.of(project_id)
         if subs:
             rows += await _rows(svc, project_id, events, subs)
     return await webhook_store.insert_deliveries(svc.pool, rows)
