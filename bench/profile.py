@@ -68,6 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--artifact", action="store_true", help="approve each plan and follow it to run-complete")
     p.add_argument("--idle", action="store_true", help="wall clock: include waiting threads")
     p.add_argument("--export", action="store_true", help="export every span over OTLP/HTTP to a sink on loopback")
+    p.add_argument("--raw", type=Path, help="keep py-spy's raw stacks (one file per process) in this folder")
     a = p.parse_args(argv)
     spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
     from amp_cli.stack import Stack
@@ -112,6 +113,11 @@ def main(argv: list[str] | None = None) -> int:
             print("  self:")
             for f, c in self_[: a.top // 2]:
                 print(f"   {100 * c / max(1, total):5.1f}%  {f[:150]}")
+        if a.raw is not None:
+            a.raw.mkdir(parents=True, exist_ok=True)
+            for _, out in spies.values():
+                if out.exists():
+                    shutil.copy(out, a.raw / out.name)
     finally:
         stop.set()
         stack.stop()
