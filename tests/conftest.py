@@ -81,6 +81,7 @@ def settings(nats_url: str, migrated: str, tmp_root: Path):
                     gateway_port=free_port(), ack_wait_s=3.0, max_deliver=3, sweep_interval_s=0.5,
                     # webhooks go to receivers on loopback, over http, and retry within seconds
                     webhook_allow_http=True, webhook_allow_private=True, webhook_poll_s=0.2,
+                    webhook_fetch_wait_s=0.3,
                     webhook_retry_schedule_s=(0.3, 0.6, 1.0, 1.5, 2.0, 3.0),
                     # the whole suite writes as one user: its own limits are tested on a gateway of their own
                     rate_limit_per_min=100_000, sse_streams_per_user=1_000)

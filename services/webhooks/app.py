@@ -7,11 +7,11 @@ amp.events.>  (EventBatch)  ──▶ record: one delivery row per (subscription
 Replicas share one durable pull consumer, so each batch is recorded by one of them (and a
 redelivered batch records nothing new); they share the due rows through the database.
 
-The consumer fetches what arrived within `FETCH_WAIT_S` (up to `FETCH_MAX` messages) at once: one
-handler call and one subscription lookup per project for all of them, where a pull, a handler call
-and a lookup per message cost more than recording them (most events have no subscription).
-A webhook is therefore recorded up to `FETCH_WAIT_S` after its event; each message is still acked,
-retried or dead-lettered on its own.
+The consumer fetches what arrived within `webhook_fetch_wait_s` (1 s; up to `FETCH_MAX` messages) at
+once: one handler call and one subscription lookup per project for all of them, where a pull, a
+handler call and a lookup per message cost more than recording them (most events have no
+subscription). A webhook is therefore recorded up to that long after its event; each message is
+still acked, retried or dead-lettered on its own. An idle service asks again after each wait.
 """
 
 from __future__ import annotations
@@ -37,8 +37,7 @@ from .sender import Sender
 
 SERVICE = "webhooks"
 DURABLE = "webhooks-events"
-#: One fetch waits this long for messages, or until it has `FETCH_MAX` of them.
-FETCH_WAIT_S = 0.5
+#: One fetch ends with this many messages, or when `webhook_fetch_wait_s` is over.
 FETCH_MAX = 100
 log = logging.getLogger("amp.webhooks")
 
@@ -96,7 +95,7 @@ def create_app(settings: Settings) -> FastStream:
     state: dict[str, Any] = {}
 
     @broker.subscriber(f"{Subjects.EVENTS}.>", stream=stream, durable=DURABLE,
-                       pull_sub=PullSub(batch_size=FETCH_MAX, timeout=FETCH_WAIT_S, batch=True),
+                       pull_sub=PullSub(batch_size=FETCH_MAX, timeout=settings.webhook_fetch_wait_s, batch=True),
                        ack_policy=AckPolicy.MANUAL,
                        config=ConsumerConfig(ack_wait=settings.ack_wait_s, max_deliver=settings.max_deliver),
                        title=f"{SERVICE}:record", description="Every step's events: one webhook delivery per "

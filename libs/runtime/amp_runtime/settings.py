@@ -79,6 +79,9 @@ class Settings(BaseModel):
     webhook_jitter: float = Field(0.2, ge=0, le=1, description="AMP_WEBHOOK_JITTER: ± share of each retry delay.")
     webhook_timeout_s: float = Field(10.0, gt=0, description="AMP_WEBHOOK_TIMEOUT_S: one delivery attempt's limit.")
     webhook_poll_s: float = Field(1.0, gt=0, description="AMP_WEBHOOK_POLL_S: how often due retries are looked for.")
+    webhook_fetch_wait_s: float = Field(1.0, gt=0, le=30, description=
+                                        "AMP_WEBHOOK_FETCH_WAIT_S: how long one fetch of events gathers them before "
+                                        "their webhooks are recorded (the most a webhook waits for that).")
     oidc_issuer: str | None = Field(None, description="AMP_OIDC_ISSUER: an external OpenID Connect issuer whose "
                                                       "tokens the gateway accepts; unset → the embedded issuer.")
     oidc_audience: str | None = Field(None, description="AMP_OIDC_AUDIENCE: the `aud` the issuer's tokens carry.")
@@ -146,6 +149,7 @@ class Settings(BaseModel):
                                 ("AMP_SSE_MAX_DURATION_S", "sse_max_duration_s"),
                                 ("AMP_ARTIFACT_URL_TTL_S", "artifact_url_ttl_s"), ("AMP_WEBHOOK_JITTER", "webhook_jitter"),
                                 ("AMP_WEBHOOK_TIMEOUT_S", "webhook_timeout_s"), ("AMP_WEBHOOK_POLL_S", "webhook_poll_s"),
+                                ("AMP_WEBHOOK_FETCH_WAIT_S", "webhook_fetch_wait_s"),
                                 ("AMP_VALIDATORS_TIMEOUT_S", "validators_timeout_s"),
                                 ("AMP_RETRY_BASE_S", "retry_base_s"), ("AMP_RETRY_MAX_S", "retry_max_s"),
                                 ("AMP_STALL_AFTER_S", "stall_after_s"), ("AMP_MAX_REDRIVES", "max_redrives"),
@@ -173,7 +177,8 @@ class Settings(BaseModel):
                "AMP_WEBHOOK_ALLOW_PRIVATE": "1" if self.webhook_allow_private else "0",
                "AMP_WEBHOOK_RETRY_SCHEDULE": ",".join(str(d) for d in self.webhook_retry_schedule_s),
                "AMP_WEBHOOK_JITTER": str(self.webhook_jitter), "AMP_WEBHOOK_TIMEOUT_S": str(self.webhook_timeout_s),
-               "AMP_WEBHOOK_POLL_S": str(self.webhook_poll_s), "AMP_VALIDATORS_TIMEOUT_S": str(self.validators_timeout_s),
+               "AMP_WEBHOOK_POLL_S": str(self.webhook_poll_s), "AMP_WEBHOOK_FETCH_WAIT_S": str(self.webhook_fetch_wait_s),
+               "AMP_VALIDATORS_TIMEOUT_S": str(self.validators_timeout_s),
                "AMP_RETRY_BASE_S": str(self.retry_base_s), "AMP_RETRY_MAX_S": str(self.retry_max_s),
                "AMP_STALL_AFTER_S": str(self.stall_after_s), "AMP_MAX_REDRIVES": str(self.max_redrives),
                "AMP_DB_ACQUIRE_TIMEOUT_S": str(self.db_acquire_timeout_s),
