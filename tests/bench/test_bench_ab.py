@@ -19,5 +19,6 @@ def test_the_report_pairs_each_round_and_takes_medians() -> None:
     assert out["head_minus_base_ms"] == -9.0
     assert out["each_round_ms"] == [[100.0, 90.0], [130.0, 125.0], [110.0, 101.0]]
     # a process a revision does not have counts as 0 in that round
-    assert out["by_process_ms"]["gateway"] == {"a": 11.0, "b": 10.0}
-    assert out["by_process_ms"]["postgres"] == {"a": 22.0, "b": 20.0}
+    assert out["by_process_ms"]["gateway"] == {"a": 11.0, "b": 10.0, "head_minus_base": -1.0}
+    # per process, too, the median of the rounds' differences (-2, -1, -2)
+    assert out["by_process_ms"]["postgres"] == {"a": 22.0, "b": 20.0, "head_minus_base": -2.0}
