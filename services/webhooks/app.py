@@ -28,7 +28,8 @@ from amp_runtime.retry import Failure, classify, redelivery_delay
 from amp_runtime.settings import Settings
 from amp_runtime.telemetry import housekeeping_task
 from faststream import AckPolicy, FastStream
-from faststream.nats import ConsumerConfig, JStream, NatsMessage, PullSub
+from faststream.nats import ConsumerConfig, JStream, PullSub
+from faststream.nats.message import NatsBatchMessage
 from nats.aio.msg import Msg
 from pydantic import ValidationError
 
@@ -53,7 +54,7 @@ async def on_fetched(svc: Webhooks, msgs: list[Msg]) -> None:
         await on_batch(svc, raw, subscriptions)
 
 
-async def on_batch(svc: Webhooks, raw: Msg, subscriptions: Subscriptions | None = None) -> None:
+async def on_batch(svc: Webhooks, raw: Msg, subscriptions: Subscriptions) -> None:
     """Record a batch's deliveries, then ack.
 
     A failing batch is redelivered with backoff up to `max_deliver` (the same policy as the
@@ -100,7 +101,7 @@ def create_app(settings: Settings) -> FastStream:
                        config=ConsumerConfig(ack_wait=settings.ack_wait_s, max_deliver=settings.max_deliver),
                        title=f"{SERVICE}:record", description="Every step's events: one webhook delivery per "
                        "subscription and event", decoder=delivered_message)
-    async def on_events(msg: NatsMessage) -> None:
+    async def on_events(msg: NatsBatchMessage) -> None:
         await on_fetched(state["svc"], msg.raw_message)
 
     app = FastStream(broker)

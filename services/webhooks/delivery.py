@@ -68,9 +68,8 @@ class Subscriptions:
         return self._of[project_id]
 
 
-async def record(svc: Webhooks, batch: EventBatch, subscriptions: Subscriptions | None = None) -> int:
+async def record(svc: Webhooks, batch: EventBatch, subscriptions: Subscriptions) -> int:
     """Delivery rows for the events of one batch; returns how many were new."""
-    subscriptions = subscriptions or Subscriptions(svc.pool)
     by_project: dict[str, list[Event]] = {}
     for ev in batch.events:
         if ev.id is not None:
