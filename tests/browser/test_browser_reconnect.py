@@ -126,7 +126,10 @@ def test_a_dropped_stream_shows_reconnecting_and_resumes_without_duplicates(brow
         state = page.locator("#stream-state")
         expect(state).to_have_attribute("data-state", "live", timeout=30_000)
         expect(page.locator("#approval-box")).to_be_visible(timeout=30_000)
+        # the box comes from the decision set's status; the stream may still be replaying up to the gate
+        expect(page.locator(f'#timeline > li[data-event-id="{gate[2]}"]')).to_be_attached(timeout=30_000)
         before = timeline_ids(page)
+        assert before[-1] == str(gate[2]), (before, gate[2])
         assert before and len(before) == len(set(before))
 
         # the stream drops and stays away: the page says so, visibly
