@@ -85,6 +85,9 @@ async def run(a: argparse.Namespace, z: Sizes, base_url: str, database_url: str 
     try:
         warm = await pipeline.warm_up(ctx)
         _log(f"warm-up: texts {warm['texts']}, first plans {warm['first_plan_ms']}")
+        if stack is not None:
+            warm["quiet_after_s"] = await asyncio.to_thread(memory.quiet, stack)
+            _log(f"the platform was quiet {warm['quiet_after_s']} s after the warm-up")
         if "memory" in a.sections and stack is not None:
             await asyncio.sleep(z.settle_s)
             r["memory"] = {"at_rest": memory.snapshot(stack)}

@@ -33,6 +33,15 @@ def _pss(pid: int) -> int:
     return 0
 
 
+def _descendants(pid: int) -> list[int]:
+    out, frontier = [], [pid]
+    while frontier:
+        kids = _children(frontier.pop())
+        out += kids
+        frontier += kids
+    return out
+
+
 def _children(pid: int) -> list[int]:
     kids = []
     for p in Path("/proc").iterdir():
@@ -70,7 +79,13 @@ def snapshot(stack: Any) -> dict[str, Any]:
         procs[name] = {"rss": sum(s.get("VmRSS", 0) for s in st), "hwm": sum(s.get("VmHWM", 0) for s in st),
                        "pss": sum(_pss(p) for p in pids), "processes": len(pids)}
     total = {k: sum(p[k] for p in procs.values()) for k in ("rss", "pss", "hwm")}
-    return {"processes": procs, "total": total}
+    tools = [p for proc in stack.procs.values() for p in _descendants(proc.pid)]
+    st = [_status(p) for p in tools]
+    return {"processes": procs, "total": total,
+            # not in the total: the validators' tool processes (warm checkov, warm Terraform providers,
+            # sandboxes), started by the first validation of a process
+            "tool_processes": {"rss": sum(s.get("VmRSS", 0) for s in st), "pss": sum(_pss(p) for p in tools),
+                               "processes": len(tools)}}
 
 
 class Sampler:
@@ -104,6 +119,24 @@ class Sampler:
 
 def settle(seconds: float) -> None:
     time.sleep(seconds)
+
+
+def quiet(stack: Any, below: float = 0.1, window_s: float = 0.5, timeout_s: float = 60.0) -> float:
+    """Wait until the platform (its processes and theirs) uses less than `below` of one core over a
+    window, so that what the warm-up set going in the background (deliveries, outbox marks, a
+    tool's start) is done before anything is measured. Returns the seconds waited."""
+    def used() -> float:
+        pids = [p for ps in stack_pids(stack).values() for p in ps]
+        pids += [d for proc in stack.procs.values() for d in _descendants(proc.pid)]
+        return sum(_cpu_s(p) for p in pids)
+
+    began = time.monotonic()
+    while time.monotonic() - began < timeout_s:
+        before = used()
+        time.sleep(window_s)
+        if used() - before < below * window_s:
+            break
+    return round(time.monotonic() - began, 1)
 
 
 def _cpu_s(pid: int) -> float:

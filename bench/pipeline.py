@@ -140,7 +140,8 @@ async def _approve_each(ctx: Ctx, todo: list[Gated]) -> dict[str, Any]:
             for k, v in (await _artifact_split(ctx.pool, g.ds_id, wall0, wall1, tool_max)).items():
                 splits[k].append(v)
     return {"runs": len(todo), "ms": summary(total), "split_ms": {k: summary(v) for k, v in splits.items()},
-            "decision_sets": done_ids}
+            # in order: the first is the platform's first validation (the tools start, the provider meets the tree's types)
+            "each_ms": [round(t, 1) for t in total], "decision_sets": done_ids}
 
 
 async def _artifact_split(pool: asyncpg.Pool, ds_id: str, wall0: float, wall1: float, tool_max: float

@@ -255,6 +255,12 @@ def render(r: dict[str, Any]) -> str:
         rt, et = rest.get("total", {}), end.get("total", {})
         lines.append(_row(["**whole `amp up`**", _mib(rt.get("rss")), _mib(rt.get("pss")),
                            f"{_mib(mem.get('peak', {}).get('peak_total_rss'))} (sampled sum)", _mib(et.get("rss"))]))
+        rtool, etool = rest.get("tool_processes"), end.get("tool_processes")
+        if rtool or etool:
+            lines.append(_row(["the validators' tool processes (not in the sum above: warm checkov, warm "
+                               "Terraform providers; started by a validation; a provider stops after 5 minutes "
+                               "unused)", _mib((rtool or {}).get("rss")), _mib((rtool or {}).get("pss")), "",
+                               _mib((etool or {}).get("rss"))]))
         lines.append("")
     mo = r.get("model")
     if mo and mo.get("estimate_vs_actual"):

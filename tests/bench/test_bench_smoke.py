@@ -23,6 +23,8 @@ def test_bench_quick(tmp_path: Path) -> None:
     assert r["plan"]["sequential"]["ms"]["n"] == 3
     assert [c["clients"] for c in r["plan"]["concurrent"]] == [2, 4]
     assert r["artifact"]["ms"]["n"] == 2 and r["artifact"]["split_ms"]
+    assert len(r["artifact"]["each_ms"]) == 2 and abs(max(r["artifact"]["each_ms"]) - r["artifact"]["ms"]["max"]) < 0.1
+    assert r["plan"]["warm_up"]["quiet_after_s"] >= 0.5  # at least one window measured
     assert r["artifact"]["nodes"]["timeline_ms"] and r["artifact"]["nodes"]["checkpoints"]
     again = r["artifact"]["same_infrastructure"]  # the next version of those projects, same text
     assert again["runs"] == 2 and again["ms"]["n"] == 2 and "validators step" in again["split_ms"]
@@ -35,6 +37,8 @@ def test_bench_quick(tmp_path: Path) -> None:
     assert r["growth"]["versions"]["versions"] == 3
     assert r["growth"]["replay"]["long"]["events"] == 200
     assert r["memory"]["at_rest"]["total"]["rss"] > 0
+    tools = r["memory"]["after"]["tool_processes"]  # warm checkov and providers, where this host has them
+    assert (tools["rss"] > 0) == (tools["processes"] > 0)
     estimates = r["model"]["estimate_vs_actual"]
     assert [e["version"] for e in estimates] == [1, 2]  # every version estimated before it spent, and its spend
     assert all(e["estimate_tokens"] > 0 and e["actual_tokens"] > 0 for e in estimates)
