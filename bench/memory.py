@@ -33,17 +33,9 @@ def _pss(pid: int) -> int:
     return 0
 
 
-def _descendants(pid: int) -> list[int]:
-    out, frontier = [], [pid]
-    while frontier:
-        kids = _children(frontier.pop())
-        out += kids
-        frontier += kids
-    return out
-
-
-def _children(pid: int) -> list[int]:
-    kids = []
+def _children_by_parent() -> dict[int, list[int]]:
+    """parent pid -> its children's pids, for every process (one pass over /proc)."""
+    kids: dict[int, list[int]] = {}
     for p in Path("/proc").iterdir():
         if not p.name.isdigit():
             continue
@@ -52,9 +44,23 @@ def _children(pid: int) -> list[int]:
             ppid = int(stat.rsplit(")", 1)[1].split()[1])
         except (OSError, ValueError, IndexError):
             continue
-        if ppid == pid:
-            kids.append(int(p.name))
+        kids.setdefault(ppid, []).append(int(p.name))
     return kids
+
+
+def _children(pid: int) -> list[int]:
+    return _children_by_parent().get(pid, [])
+
+
+def _descendants(pids: list[int]) -> list[int]:
+    """Every process below these, from one pass over /proc."""
+    kids = _children_by_parent()
+    out, frontier = [], list(pids)
+    while frontier:
+        below = kids.get(frontier.pop(), [])
+        out += below
+        frontier += below
+    return out
 
 
 def stack_pids(stack: Any) -> dict[str, list[int]]:
@@ -79,7 +85,7 @@ def snapshot(stack: Any) -> dict[str, Any]:
         procs[name] = {"rss": sum(s.get("VmRSS", 0) for s in st), "hwm": sum(s.get("VmHWM", 0) for s in st),
                        "pss": sum(_pss(p) for p in pids), "processes": len(pids)}
     total = {k: sum(p[k] for p in procs.values()) for k in ("rss", "pss", "hwm")}
-    tools = [p for proc in stack.procs.values() for p in _descendants(proc.pid)]
+    tools = _descendants([proc.pid for proc in stack.procs.values()])
     st = [_status(p) for p in tools]
     return {"processes": procs, "total": total,
             # not in the total: the validators' tool processes (warm checkov, warm Terraform providers,
@@ -127,7 +133,7 @@ def quiet(stack: Any, below: float = 0.1, window_s: float = 0.5, timeout_s: floa
     tool's start) is done before anything is measured. Returns the seconds waited."""
     def used() -> float:
         pids = [p for ps in stack_pids(stack).values() for p in ps]
-        pids += [d for proc in stack.procs.values() for d in _descendants(proc.pid)]
+        pids += _descendants([proc.pid for proc in stack.procs.values()])
         return sum(_cpu_s(p) for p in pids)
 
     began = time.monotonic()
