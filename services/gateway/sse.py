@@ -82,7 +82,7 @@ async def event_chunks(pool: asyncpg.Pool, hub: EventHub, ds_id: str, last_id: i
                 break
         while (left := deadline - loop.time()) > 0:
             try:
-                ev = await asyncio.wait_for(queue.get(), timeout=min(POLL_S, left))
+                first = await asyncio.wait_for(queue.get(), timeout=min(POLL_S, left))
             except TimeoutError:
                 # belt and braces: an event missed by the live feed is still in the database
                 missed, ended = await from_db(last_id)
@@ -92,23 +92,37 @@ async def event_chunks(pool: asyncpg.Pool, hub: EventHub, ds_id: str, last_id: i
                 if ended:
                     return
                 continue
-            if ev.number is None or ev.number <= last_id or ev.project_id != project_id:
-                continue
-            if ev.number > last_id + 1:  # the live feed ran ahead of what this stream has: fill from the database
-                missed, ended = await from_db(last_id, ev.number - last_id - 1)
-                if missed:
-                    yield missed
-                    last_id = missed[-1].number or last_id
-                if ended:
+            out: list[Frame] = []  # what has arrived meanwhile (a step's batch) goes out as one write
+            for ev in _with_queued(first, queue):
+                if ev.number is None or ev.number <= last_id or ev.project_id != project_id:
+                    continue
+                if ev.number > last_id + 1:  # the live feed ran ahead of this stream: fill from the database
+                    missed, ended = await from_db(last_id, ev.number - last_id - 1)
+                    if missed:
+                        out.extend(missed)
+                        last_id = missed[-1].number or last_id
+                    if ended:
+                        break
+                    if ev.number != last_id + 1:
+                        continue  # not committed yet as seen from here: the next poll brings it, in order
+                out.append(frame(ev))
+                last_id = ev.number
+                if ev.type in TERMINAL:
+                    break
+            if out:
+                yield out
+                if out[-1].type in TERMINAL:
                     return
-                if ev.number != last_id + 1:
-                    continue  # not committed yet as seen from here: the next poll brings it, in order
-            yield [frame(ev)]
-            last_id = ev.number
-            if ev.type in TERMINAL:
-                return
     finally:
         hub.unsubscribe(ds_id, queue)
+
+
+def _with_queued(first: Event, queue: asyncio.Queue[Event]) -> list[Event]:
+    """`first` and the events queued behind it: a step's events arrive together, one batch on the bus."""
+    events = [first]
+    while not queue.empty():
+        events.append(queue.get_nowait())
+    return events
 
 
 async def ended_before(pool: asyncpg.Pool, ds_id: str, last_id: int, *, project_id: str) -> bool:
