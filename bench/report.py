@@ -154,6 +154,12 @@ def render(r: dict[str, Any]) -> str:
                       _row([f"**total** ({again['runs']} runs)", *_ms(again["ms"], "p50", "p95", "max")])]
             for k, v in again.get("split_ms", {}).items():
                 lines.append(_row([k, *_ms(v, "p50", "p95", "max")]))
+        if art.get("first"):
+            first = art["first"]
+            slowest = sorted(first["tools_ms"].items(), key=lambda kv: -kv[1])[:3]
+            lines += ["", f"The platform's first artifact round trip, a warm-up before the runs above (not in their "
+                      f"sample; the validators' tools meet the generated trees' resource types for the first time): "
+                      f"{first['ms']} ms; slowest tools " + ", ".join(f"{k[5:]} {v:.0f}" for k, v in slowest) + "."]
         if art.get("cpu_per_artifact"):
             cpu = art["cpu_per_artifact"]
             lines += ["", f"CPU per artifact round trip: {cpu['total_ms']} ms (" +

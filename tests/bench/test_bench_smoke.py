@@ -25,6 +25,9 @@ def test_bench_quick(tmp_path: Path) -> None:
     assert r["artifact"]["ms"]["n"] == 2 and r["artifact"]["split_ms"]
     assert len(r["artifact"]["each_ms"]) == 2 and abs(max(r["artifact"]["each_ms"]) - r["artifact"]["ms"]["max"]) < 0.1
     assert r["plan"]["warm_up"]["quiet_after_s"] >= 0.5  # at least one window measured
+    first = r["artifact"]["first"]  # the platform's first validation: a warm-up, reported beside the sample
+    assert first["ms"] > 0 and "tool:pytest" in first["tools_ms"]
+    assert "The platform's first artifact round trip" in docs.read_text()
     assert r["artifact"]["nodes"]["timeline_ms"] and r["artifact"]["nodes"]["checkpoints"]
     again = r["artifact"]["same_infrastructure"]  # the next version of those projects, same text
     assert again["runs"] == 2 and again["ms"]["n"] == 2 and "validators step" in again["split_ms"]
