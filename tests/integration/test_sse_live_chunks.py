@@ -12,15 +12,9 @@ from amp_runtime.db import create_pool
 
 from services.gateway.hub import EventHub
 from services.gateway.sse import event_chunks
+from tests.integration.rows import new_decision_set
 
 pytestmark = pytest.mark.integration
-
-
-async def _decision_set(pool) -> tuple[str, str]:
-    project = await store.create_project(pool, f"p-{uuid.uuid4().hex[:6]}")
-    async with pool.acquire() as conn:
-        ds = await store.create_decision_set(conn, project["id"], requirements="x")
-    return project["id"], ds["id"]
 
 
 def _events(project_id: str, ds_id: str, types: list[str]) -> list[Event]:
@@ -45,7 +39,7 @@ async def test_a_steps_events_go_out_as_one_chunk_and_a_gap_is_filled_in_order(s
     pool = await create_pool(settings.database_url)
     hub = EventHub()
     try:
-        project_id, ds_id = await _decision_set(pool)
+        project_id, ds_id = await new_decision_set(pool)
         chunks = event_chunks(pool, hub, ds_id, 0, project_id=project_id, max_duration_s=20)
         got: list[list[tuple[int, str]]] = []
 

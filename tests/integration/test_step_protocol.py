@@ -16,14 +16,9 @@ from amp_runtime.cards import event
 from amp_runtime.step import StepResult, run_step
 from amp_runtime.step_store import PostgresStepStore
 
+from tests.integration.rows import new_decision_set
+
 pytestmark = pytest.mark.integration
-
-
-async def new_decision_set(pool) -> tuple[str, str]:
-    project = await store.create_project(pool, f"p-{uuid.uuid4().hex[:6]}")
-    async with pool.acquire() as conn:
-        ds = await store.create_decision_set(conn, project["id"], requirements="x")
-    return project["id"], ds["id"]
 
 
 async def events_of(pool, ds: str, after: int = 0) -> list:
