@@ -8,9 +8,9 @@ backlog. A stream subscribes here first and reads the backlog second, so nothing
 from __future__ import annotations
 
 import asyncio
-import json
 from collections import defaultdict
 
+import orjson
 from amp_contracts import Event, Subjects
 from nats.aio.client import Client as NatsClient
 
@@ -31,8 +31,8 @@ class EventHub:
         queues = self._queues.get(msg.subject.rsplit(".", 1)[-1])
         if not queues:  # nobody is watching this decision set here: skip the parse
             return
-        try:  # an EventBatch our own services wrote: no re-validation
-            events = [Event.model_construct(**e) for e in json.loads(msg.data)["events"]]
+        try:  # an EventBatch our own services wrote: no re-validation (orjson.JSONDecodeError is a ValueError)
+            events = [Event.model_construct(**e) for e in orjson.loads(msg.data)["events"]]
         except (ValueError, TypeError, KeyError):
             return
         for q in list(queues):
