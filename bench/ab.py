@@ -94,6 +94,10 @@ def report(base: str, head: str, rounds: list[dict[str, dict[str, Any]]]) -> dic
         return round(statistics.median(
             r[rev]["total_ms"] if key is None else r[rev]["by_process_ms"].get(key, 0.0) for r in rounds), 1)
 
+    def share(rev: str, key: str) -> float:
+        return round(100 * statistics.median(r[rev]["by_process_ms"].get(key, 0.0) / r[rev]["total_ms"]
+                                             for r in rounds), 2)
+
     processes = sorted({k for r in rounds for rev in (base, head) for k in r[rev]["by_process_ms"]})
     return {"base": base, "head": head, "rounds": len(rounds),
             "cpu_per_plan_ms": {base: med(base), head: med(head)},
@@ -103,7 +107,10 @@ def report(base: str, head: str, rounds: list[dict[str, dict[str, Any]]]) -> dic
             "by_process_ms": {p: {base: med(base, p), head: med(head, p),
                                   "head_minus_base": round(statistics.median(
                                       r[head]["by_process_ms"].get(p, 0.0) - r[base]["by_process_ms"].get(p, 0.0)
-                                      for r in rounds), 1)} for p in processes}}
+                                      for r in rounds), 1)} for p in processes},
+            # The machine's speed moves every process of a measurement together, so a change confined to
+            # one process shows more clearly in that process's share of the whole than in its milliseconds.
+            "share_of_total_pct": {p: {base: share(base, p), head: share(head, p)} for p in processes}}
 
 
 def main(argv: list[str] | None = None) -> int:
