@@ -63,7 +63,7 @@ async def bulk_history(pool: asyncpg.Pool, target: int, events_per_ds: int = 10,
                 ev["type"] if ev else "reason-card", ev["data"] if ev else {})
             await conn.execute(
                 "INSERT INTO agent_runs (idem_key, project_id, decision_set_id, service, node, ok, output, duration_ms) "
-                "SELECT md5(d.id::text || s), d.project_id, d.id, 'bulk', 'bulk', true, '{}'::json, 1 "
+                "SELECT md5(d.id::text || s), d.project_id, d.id, 'bulk', 'bulk', true, '{}'::jsonb, 1 "
                 "FROM bulk_d d, generate_series(1, $1) s", runs_per_ds)
         # VACUUM too, so autovacuum does not run on the new rows while the next round trips are timed
         for table in ("projects", "decision_sets", "events", "agent_runs"):

@@ -74,7 +74,7 @@ async def fill(pool: asyncpg.Pool) -> dict[str, str]:
             "FROM d, generate_series(1, $1) s", EVENTS_PER_DS)
         await conn.execute(
             "INSERT INTO agent_runs (idem_key, project_id, decision_set_id, service, node, ok, output) "
-            "SELECT md5(id::text || s), project_id, id, 'planner', 'planner', true, '{}'::json "
+            "SELECT md5(id::text || s), project_id, id, 'planner', 'planner', true, '{}'::jsonb "
             "FROM d, generate_series(1, $1) s", RUNS_PER_DS)
         await conn.execute("UPDATE decision_sets c SET parent_id = p.id FROM decision_sets p "
                            "WHERE p.project_id = c.project_id AND p.version = c.version - 1")
