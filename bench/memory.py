@@ -48,13 +48,9 @@ def _children_by_parent() -> dict[int, list[int]]:
     return kids
 
 
-def _children(pid: int) -> list[int]:
-    return _children_by_parent().get(pid, [])
-
-
-def _descendants(pids: list[int]) -> list[int]:
-    """Every process below these, from one pass over /proc."""
-    kids = _children_by_parent()
+def _descendants(pids: list[int], kids: dict[int, list[int]] | None = None) -> list[int]:
+    """Every process below these (`kids`: a `_children_by_parent()` already read, else one pass over /proc)."""
+    kids = _children_by_parent() if kids is None else kids
     out, frontier = [], list(pids)
     while frontier:
         below = kids.get(frontier.pop(), [])
@@ -63,8 +59,8 @@ def _descendants(pids: list[int]) -> list[int]:
     return out
 
 
-def stack_pids(stack: Any) -> dict[str, list[int]]:
-    """name → pids of every process of `amp up`."""
+def stack_pids(stack: Any, kids: dict[int, list[int]] | None = None) -> dict[str, list[int]]:
+    """name → pids of every process of `amp up` (`kids`: a `_children_by_parent()` already read)."""
     out = {name: [proc.pid] for name, proc in stack.procs.items()}
     if stack.nats is not None and stack.nats.proc is not None:
         out["nats-server"] = [stack.nats.proc.pid]
@@ -72,7 +68,7 @@ def stack_pids(stack: Any) -> dict[str, list[int]]:
         pidfile = stack.postgres.pgdata / "postmaster.pid"
         try:
             master = int(pidfile.read_text().split()[0])
-            out["postgres"] = [master, *_children(master)]
+            out["postgres"] = [master, *(_children_by_parent() if kids is None else kids).get(master, [])]
         except (OSError, ValueError, IndexError):
             pass
     return out
@@ -132,8 +128,9 @@ def quiet(stack: Any, below: float = 0.1, window_s: float = 0.5, timeout_s: floa
     window, so that what the warm-up set going in the background (deliveries, outbox marks, a
     tool's start) is done before anything is measured. Returns the seconds waited."""
     def used() -> float:
-        pids = [p for ps in stack_pids(stack).values() for p in ps]
-        pids += _descendants([proc.pid for proc in stack.procs.values()])
+        kids = _children_by_parent()  # one pass over /proc a reading
+        pids = [p for ps in stack_pids(stack, kids).values() for p in ps]
+        pids += _descendants([proc.pid for proc in stack.procs.values()], kids)
         return sum(_cpu_s(p) for p in pids)
 
     began = time.monotonic()

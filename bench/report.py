@@ -159,7 +159,7 @@ def render(r: dict[str, Any]) -> str:
             slowest = sorted(first["tools_ms"].items(), key=lambda kv: -kv[1])[:3]
             lines += ["", f"The platform's first artifact round trip, a warm-up before the runs above (not in their "
                       f"sample; the validators' tools meet the generated trees' resource types for the first time): "
-                      f"{first['ms']} ms; slowest tools " + ", ".join(f"{k[5:]} {v:.0f}" for k, v in slowest) + "."]
+                      f"{first['ms']} ms; slowest tools " + ", ".join(f"{k.removeprefix('tool:')} {v:.0f}" for k, v in slowest) + "."]
         if art.get("cpu_per_artifact"):
             cpu = art["cpu_per_artifact"]
             lines += ["", f"CPU per artifact round trip: {cpu['total_ms']} ms (" +

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from types import SimpleNamespace
 
 import pytest
-from amp_contracts import Event
+from amp_contracts import Event, EventBatch, Subjects
 from amp_runtime import store
 from amp_runtime.db import create_pool
 
@@ -28,11 +29,10 @@ async def _stored(pool, events: list[Event]) -> list[Event]:
         return await store.insert_events(conn, events, f"k-{uuid.uuid4()}", None)
 
 
-def _feed(hub: EventHub, ds_id: str, events: list[Event]) -> None:
-    """What the hub does with one `EventBatch` from the bus: each event onto every watcher's queue."""
-    for q in hub._queues[ds_id]:
-        for ev in events:
-            q.put_nowait(ev)
+async def _feed(hub: EventHub, ds_id: str, events: list[Event]) -> None:
+    """One `EventBatch` from the bus, handed to the hub as its NATS subscription would."""
+    body = EventBatch(events=events).model_dump_json().encode()
+    await hub._on_message(SimpleNamespace(subject=Subjects.events(ds_id), data=body))
 
 
 async def test_a_steps_events_go_out_as_one_chunk_and_a_gap_is_filled_in_order(settings) -> None:
@@ -52,14 +52,14 @@ async def test_a_steps_events_go_out_as_one_chunk_and_a_gap_is_filled_in_order(s
             await asyncio.sleep(0.01)
         await asyncio.sleep(0.05)
         first = await _stored(pool, _events(project_id, ds_id, ["reason-card", "reason-card", "status-change"]))
-        _feed(hub, ds_id, first)
+        await _feed(hub, ds_id, first)
         while not got:
             await asyncio.sleep(0.01)
         # the next step's batch is lost on the way; the one after it arrives: the stream reads the
         # missing events from the database and sends them before the new ones, in one write
         lost = await _stored(pool, _events(project_id, ds_id, ["reason-card", "status-change"]))
         last = await _stored(pool, _events(project_id, ds_id, ["reason-card", "run-complete", "reason-card"]))
-        _feed(hub, ds_id, last)
+        await _feed(hub, ds_id, last)
         await asyncio.wait_for(reader, 10)
         assert got[0] == [(e.number, e.type) for e in first]
         assert got[1] == [(e.number, e.type) for e in lost + last[:2]]  # nothing after the terminal event
