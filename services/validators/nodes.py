@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -75,14 +76,25 @@ def plan_checks(files: dict[str, str], state_doc: dict[str, Any] | None) -> list
     return [conformance(files, plan), cost_reconcile(files, plan, constraints, cost)]
 
 
+def supply_chain_and_plan(files: dict[str, str], osv_url: str,
+                          state_doc: dict[str, Any] | None) -> tuple[str | None, list[ToolResult]]:
+    """The SBOM (its document, if one could be made), then its results, the OSV scan's and the plan checks'."""
+    bom, bom_result = sbom(files)
+    return bom, [bom_result, osv_scan(bom, osv_url), *plan_checks(files, state_doc)]
+
+
 def validators(files: dict[str, str], checkov: bool, timeout_s: float = 120.0, osv_url: str = "",
                state_doc: dict[str, Any] | None = None, terraform: bool = False) -> dict[str, Any]:
-    # install_tools: a tool env the background warm-up is still building is waited for (its lock),
-    # not reported `skipped`, so the first run on a fresh machine checks everything.
-    report: ValidationReport = validate_tree(files, checkov=checkov, install_tools=True, timeout_s=timeout_s,
-                                             terraform=terraform)
-    bom, bom_result = sbom(files)
-    tools = [*report.tools, bom_result, osv_scan(bom, osv_url), *plan_checks(files, state_doc)]
+    # The SBOM, the OSV query (a round trip to a remote database) and the plan checks read only the
+    # tree: they run beside the tools instead of after the slowest of them.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="amp-supply-chain") as beside:
+        side = beside.submit(supply_chain_and_plan, files, osv_url, state_doc)
+        # install_tools: a tool env the background warm-up is still building is waited for (its lock),
+        # not reported `skipped`, so the first run on a fresh machine checks everything.
+        report: ValidationReport = validate_tree(files, checkov=checkov, install_tools=True, timeout_s=timeout_s,
+                                                 terraform=terraform)
+        bom, side_results = side.result()
+    tools = [*report.tools, *side_results]
     report = report.model_copy(update={"tools": tools, "overall": overall_of(tools, report.secrets_found)})
     failing = [t for t in report.tools if t.status in ("fail", "error")]
     not_run = [t for t in report.tools if t.status == "skipped" and (t.reason or "").startswith("no isolation")]

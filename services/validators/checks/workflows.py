@@ -20,6 +20,8 @@ from .base import CheckContext, dist_version, skipped, status_for
 STRUCTURE_TOOL = "workflow-structure"
 ACTIONLINT_TOOL = "actionlint"
 WORKFLOW_SUFFIXES = (".yml", ".yaml")
+#: libyaml's safe loader where PyYAML was built with it: the same documents, a tenth of the CPU.
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def workflow_paths(ctx: CheckContext) -> list[str]:
@@ -31,7 +33,7 @@ def _structure_findings(path: str, text: str) -> list[Finding]:
         return Finding(rule=rule, path=path, line=line, message=message)
 
     try:
-        doc = yaml.safe_load(text)
+        doc = yaml.load(text, Loader=_LOADER)  # noqa: S506 - a safe loader
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         return [bad("yaml-syntax", str(exc).splitlines()[0], mark.line + 1 if mark else None)]

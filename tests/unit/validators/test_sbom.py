@@ -11,6 +11,7 @@ import pytest
 from cyclonedx.schema import SchemaVersion
 from cyclonedx.validation.json import JsonStrictValidator
 
+from services.validators import nodes
 from services.validators.nodes import validators
 from services.validators.sbom import SBOM_PATH, osv_findings, osv_scan, resolve, sbom
 
@@ -61,10 +62,12 @@ def test_no_pyproject_is_skipped_and_a_broken_one_fails() -> None:
 
 class _Osv(BaseHTTPRequestHandler):
     asked: list[dict] = []
+    received = threading.Event()
 
     def do_POST(self) -> None:  # noqa: N802 - http.server's naming
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         _Osv.asked.append(body)
+        _Osv.received.set()
         results = [{"vulns": [{"id": "GHSA-test-0001"}]} if q["package"]["name"] == "httpx" else {}
                    for q in body["queries"]]
         data = json.dumps({"results": results}).encode()
@@ -116,3 +119,23 @@ def test_the_validation_ships_the_sbom_and_lists_both_tools() -> None:
     tools = {t["tool"]: t["status"] for t in out["validation"]["tools"]}
     assert tools["sbom"] == "pass" and tools["osv-scan"] == "skipped"
     assert json.loads(out["reports"][SBOM_PATH])["bomFormat"] == "CycloneDX"
+
+
+def test_the_osv_query_does_not_wait_for_the_tools(osv_server, monkeypatch) -> None:
+    """The checks are made to wait until the OSV database has been asked: were the query sent after
+    the tools, as it once was, they would wait in vain."""
+    real_validate_tree = nodes.validate_tree
+    asked_while_checking: list[bool] = []
+
+    def checks_once_asked(*args, **kwargs):
+        asked_while_checking.append(_Osv.received.wait(timeout=20))
+        return real_validate_tree(*args, **kwargs)
+
+    _Osv.received.clear()
+    monkeypatch.setattr(nodes, "validate_tree", checks_once_asked)
+    out = validators({"pyproject.toml": PYPROJECT, "README.md": "# x\n"}, checkov=False, timeout_s=60,
+                     osv_url=osv_server)
+    assert asked_while_checking == [True]
+    tools = {t["tool"]: t for t in out["validation"]["tools"]}
+    assert tools["osv-scan"]["status"] == "pass" and tools["osv-scan"]["findings"]
+    assert [t["tool"] for t in out["validation"]["tools"]][-3:] == ["sbom", "osv-scan", "tf-conformance"]
