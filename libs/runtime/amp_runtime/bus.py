@@ -16,6 +16,9 @@ from .telemetry import inject_headers
 
 SUBJECTS = ["amp.>"]
 NOT_CLUSTERED = 10074  # JetStream: "replicas > 1 not supported in non-clustered mode"
+#: JetStream: "no suitable peers for placement". A cluster that has just formed answers it until
+#: every server has reported itself to the meta leader (a peer is "offline" until then).
+NO_PEERS_YET = 10005
 # What a cluster answers while a stream's group is still forming or electing a leader: no server
 # holds the stream's subjects yet, or the meta leader knows of no running stream.
 _NOT_READY = (NoStreamResponseError, NoRespondersError, NotFoundError, ServiceUnavailableError, NatsTimeout)
@@ -37,7 +40,8 @@ async def ensure_stream(js: JetStreamContext, name: str, duplicate_window_s: flo
 
     An existing stream takes a new replica count in place (JetStream moves it to that many servers).
     A cluster whose JetStream group has no leader yet (it just started, or lost one) times out or
-    answers "unavailable"; the request is made again until `deadline_s`.
+    answers "unavailable", and one whose servers have not all reported in yet finds no peers to
+    place the copies on; the request is made again until `deadline_s`.
     """
     cfg = stream_config(name, duplicate_window_s, replicas)
     deadline = time.monotonic() + deadline_s
@@ -45,7 +49,9 @@ async def ensure_stream(js: JetStreamContext, name: str, duplicate_window_s: flo
         try:
             await _create_or_update(js, cfg)
             break
-        except (NatsTimeout, NoRespondersError, ServiceUnavailableError):
+        except (NatsTimeout, NoRespondersError, ServiceUnavailableError, APIError) as e:
+            if isinstance(e, APIError) and not isinstance(e, ServiceUnavailableError) and e.err_code != NO_PEERS_YET:
+                raise
             if time.monotonic() > deadline:
                 raise
             await asyncio.sleep(0.2)
@@ -56,7 +62,9 @@ async def _create_or_update(js: JetStreamContext, cfg: StreamConfig) -> None:
     try:
         try:
             await js.add_stream(cfg)
-        except BadRequestError:
+        except BadRequestError as e:
+            if e.err_code == NO_PEERS_YET:  # a new stream with nowhere to go yet, not an existing one
+                raise
             await js.update_stream(cfg)
     except APIError as e:
         if (cfg.num_replicas or 1) > 1 and e.err_code == NOT_CLUSTERED:
@@ -67,18 +75,21 @@ async def _create_or_update(js: JetStreamContext, cfg: StreamConfig) -> None:
 
 
 async def wait_for_stream(js: JetStreamContext, name: str, replicas: int = 1, deadline_s: float = 30.0) -> None:
-    """Return once the stream answers with a leader and its `replicas` copies.
+    """Return once the stream answers with a leader and its `replicas` copies, each caught up with it.
 
     A cluster accepts a new stream (or a new replica count) before the group that holds it has
     formed; a process that published at once would be told "no responders" or "stream not found".
-    A single server's stream is ready when created, so this is one request there.
+    A copy is counted once the leader reports it current and online: on a cluster whose routes are
+    still settling, a listed copy may not yet hear from the leader. A single server's stream is
+    ready when created, so this is one request there.
     """
     deadline = time.monotonic() + deadline_s
     while True:
         try:
             info = await js.stream_info(name)
             cluster = info.cluster
-            if cluster is None or (cluster.leader and len(cluster.replicas or []) >= replicas - 1):
+            if cluster is None or (cluster.leader and sum(
+                    1 for r in cluster.replicas or [] if r.current and not r.offline) >= replicas - 1):
                 return
         except _NOT_READY:
             pass
