@@ -1,0 +1,123 @@
+"""`python -m bench.validation [--rounds 2] [--workers 4] [--per-tool]`: what validating a new
+project's tree costs, without the platform around it.
+
+The artifact round trip is the validators' tools sharing two cores, so its floor is their CPU.
+Each scenario text is planned and rendered with the platform's own code (a new project name each
+time, as a new project has), then validated in this process the way the validators service does
+(`validate_tree`, Terraform included). Reported: wall and whole-machine CPU (`/proc/stat`, so the
+tools' processes count) per validation, by text; with `--per-tool`, each check on its own, less
+the secret scan that always runs. Every text's tree is validated once first, as a validators
+process that has seen it would have (tool environments, warm workers, caches).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import time
+from collections.abc import Callable
+from typing import Any
+
+from amp_domain.requirements.extraction import extract
+
+from services.codegen.render import render_repository
+from services.critics.cost import estimate
+from services.planner.planning import compose_plan
+from services.policy.engine import evaluate
+from services.validators.checks import validate_tree
+from services.validators.checks.runner import ALWAYS, CHECK_NAMES
+
+from .common import scenario_texts
+
+
+def machine_cpu_s() -> float:
+    """CPU seconds the whole machine has spent (every process, ours and the tools')."""
+    with open("/proc/stat") as f:
+        fields = [int(v) for v in f.readline().split()[1:]]
+    return (sum(fields) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")  # less idle and iowait
+
+
+def render(text: str, project_name: str) -> dict[str, str]:
+    """The tree the codegen service would make for this text (no answers, no user edits)."""
+    constraints = extract(text).constraints
+    plan = compose_plan(constraints)
+    cost = estimate(plan, constraints)
+    return render_repository(plan, constraints, cost, evaluate(constraints, plan, cost), [], [], project_name,
+                             requirements=text)
+
+
+def _timed(validate: Callable[[], Any]) -> tuple[float, float, Any]:
+    cpu, wall = machine_cpu_s(), time.perf_counter()
+    report = validate()
+    return time.perf_counter() - wall, machine_cpu_s() - cpu, report
+
+
+def measure(texts: list[dict[str, str]], rounds: int, workers: int = 4,
+            checks: list[str] | None = None) -> dict[str, Any]:
+    """Validations of new projects' trees: wall and CPU, in all and by text, and each tool's duration."""
+    for i, sc in enumerate(texts):
+        validate_tree(render(sc["text"], f"warm-{i}"), terraform=True, max_workers=workers, checks=checks)
+    walls: list[float] = []
+    cpus: list[float] = []
+    by_text: dict[str, dict[str, list[float]]] = {}
+    tools: dict[str, list[int]] = {}
+    for r in range(rounds):
+        for i, sc in enumerate(texts):
+            files = render(sc["text"], f"bench-{r}-{i}")
+            wall, cpu, report = _timed(lambda files=files: validate_tree(
+                files, terraform=True, max_workers=workers, checks=checks))
+            walls.append(wall)
+            cpus.append(cpu)
+            mine = by_text.setdefault(sc["id"], {"wall_s": [], "cpu_s": []})
+            mine["wall_s"].append(wall)
+            mine["cpu_s"].append(cpu)
+            for tool in report.tools:
+                tools.setdefault(tool.tool, []).append(tool.duration_ms or 0)
+    return {
+        "validations": len(walls), "workers": workers,
+        "wall_s": {"p50": round(statistics.median(walls), 3), "max": round(max(walls), 3),
+                   "mean": round(statistics.fmean(walls), 3)},
+        "cpu_s": {"p50": round(statistics.median(cpus), 3), "mean": round(statistics.fmean(cpus), 3)},
+        "by_text": {k: {m: round(statistics.fmean(v), 3) for m, v in d.items()} for k, d in by_text.items()},
+        "tool_ms_p50": {k: statistics.median(v) for k, v in tools.items()},
+    }
+
+
+def per_tool(texts: list[dict[str, str]], names: list[str] | None = None) -> dict[str, float]:
+    """Mean CPU seconds of each check run alone over the texts' new trees, less the scan that always runs."""
+    names = names or list(CHECK_NAMES)
+    always = [n for n in ALWAYS if n in CHECK_NAMES]
+    base: float | None = None
+    out: dict[str, float] = {}
+    for name in [*always, *[n for n in names if n not in always]]:
+        cpus = []
+        for i, sc in enumerate(texts):
+            files = render(sc["text"], f"{name}-{i}")
+            cpus.append(_timed(lambda files=files, name=name: validate_tree(
+                files, terraform=True, checks=[name]))[1])
+        mean = statistics.fmean(cpus)
+        if base is None:
+            base = mean
+            out[name] = round(mean, 3)
+        else:
+            out[name] = round(max(0.0, mean - base), 3)
+    return out
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(prog="python -m bench.validation", description=__doc__.split("\n\n")[0])
+    p.add_argument("--rounds", type=int, default=2, help="validations of each text (each a new project)")
+    p.add_argument("--workers", type=int, default=4, help="the check pool's threads")
+    p.add_argument("--per-tool", action="store_true", help="also each check on its own")
+    args = p.parse_args(argv)
+    texts = scenario_texts()
+    out: dict[str, Any] = {"together": measure(texts, args.rounds, args.workers)}
+    if args.per_tool:
+        out["alone_cpu_s"] = per_tool(texts)
+    print(json.dumps(out, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,22 @@
+"""`python -m bench.validation`: new projects' trees validated in-process, with their CPU."""
+
+from __future__ import annotations
+
+from bench.common import scenario_texts
+from bench.validation import measure, per_tool, render
+
+
+def test_each_validation_is_a_new_project_and_its_cpu_is_counted() -> None:
+    texts = scenario_texts()[:1]
+    assert render(texts[0]["text"], "one") != render(texts[0]["text"], "two")  # the name reaches the tree
+    out = measure(texts, rounds=2, checks=["names"])
+    assert out["validations"] == 2
+    assert out["wall_s"]["p50"] > 0 and out["cpu_s"]["mean"] > 0
+    assert set(out["by_text"]) == {texts[0]["id"]}
+    assert {"names", "detect-secrets"} <= set(out["tool_ms_p50"])  # the scan that always runs is there too
+
+
+def test_a_tool_alone_is_measured_less_the_scan_that_always_runs() -> None:
+    alone = per_tool(scenario_texts()[:1], ["names"])
+    assert list(alone) == ["detect-secrets", "names"]
+    assert alone["detect-secrets"] > 0 and alone["names"] >= 0
