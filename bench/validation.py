@@ -59,50 +59,44 @@ def measure(texts: list[dict[str, str]], rounds: int, workers: int = 4,
     """Validations of new projects' trees: wall and CPU, in all and by text, and each tool's duration."""
     for i, sc in enumerate(texts):
         validate_tree(render(sc["text"], f"warm-{i}"), terraform=True, max_workers=workers, checks=checks)
-    walls: list[float] = []
-    cpus: list[float] = []
-    by_text: dict[str, dict[str, list[float]]] = {}
+    runs: list[tuple[str, float, float]] = []  # (text id, wall s, CPU s)
     tools: dict[str, list[int]] = {}
     for r in range(rounds):
         for i, sc in enumerate(texts):
             files = render(sc["text"], f"bench-{r}-{i}")
             wall, cpu, report = _timed(lambda files=files: validate_tree(
                 files, terraform=True, max_workers=workers, checks=checks))
-            walls.append(wall)
-            cpus.append(cpu)
-            mine = by_text.setdefault(sc["id"], {"wall_s": [], "cpu_s": []})
-            mine["wall_s"].append(wall)
-            mine["cpu_s"].append(cpu)
+            runs.append((sc["id"], wall, cpu))
             for tool in report.tools:
                 tools.setdefault(tool.tool, []).append(tool.duration_ms or 0)
+    walls = [wall for _, wall, _ in runs]
+    cpus = [cpu for _, _, cpu in runs]
     return {
-        "validations": len(walls), "workers": workers,
+        "validations": len(runs), "workers": workers,
         "wall_s": {"p50": round(statistics.median(walls), 3), "max": round(max(walls), 3),
                    "mean": round(statistics.fmean(walls), 3)},
         "cpu_s": {"p50": round(statistics.median(cpus), 3), "mean": round(statistics.fmean(cpus), 3)},
-        "by_text": {k: {m: round(statistics.fmean(v), 3) for m, v in d.items()} for k, d in by_text.items()},
+        "by_text": {sc["id"]: {"wall_s": round(statistics.fmean(w for t, w, _ in runs if t == sc["id"]), 3),
+                               "cpu_s": round(statistics.fmean(c for t, _, c in runs if t == sc["id"]), 3)}
+                    for sc in texts},
         "tool_ms_p50": {k: statistics.median(v) for k, v in tools.items()},
     }
 
 
+def _mean_cpu_alone(texts: list[dict[str, str]], name: str) -> float:
+    """Mean CPU seconds of validating the texts' new trees with only `name` (and the scan that always runs)."""
+    trees = [render(sc["text"], f"{name}-{i}") for i, sc in enumerate(texts)]
+    return statistics.fmean(_timed(lambda files=files: validate_tree(files, terraform=True, checks=[name]))[1]
+                            for files in trees)
+
+
 def per_tool(texts: list[dict[str, str]], names: list[str] | None = None) -> dict[str, float]:
     """Mean CPU seconds of each check run alone over the texts' new trees, less the scan that always runs."""
-    names = names or list(CHECK_NAMES)
-    always = [n for n in ALWAYS if n in CHECK_NAMES]
-    base: float | None = None
-    out: dict[str, float] = {}
-    for name in [*always, *[n for n in names if n not in always]]:
-        cpus = []
-        for i, sc in enumerate(texts):
-            files = render(sc["text"], f"{name}-{i}")
-            cpus.append(_timed(lambda files=files, name=name: validate_tree(
-                files, terraform=True, checks=[name]))[1])
-        mean = statistics.fmean(cpus)
-        if base is None:
-            base = mean
-            out[name] = round(mean, 3)
-        else:
-            out[name] = round(max(0.0, mean - base), 3)
+    out = {name: round(_mean_cpu_alone(texts, name), 3) for name in ALWAYS}
+    base = sum(out.values())
+    for name in names or CHECK_NAMES:
+        if name not in out:
+            out[name] = round(max(0.0, _mean_cpu_alone(texts, name) - base), 3)
     return out
 
 

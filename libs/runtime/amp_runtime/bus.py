@@ -49,13 +49,18 @@ async def ensure_stream(js: JetStreamContext, name: str, duplicate_window_s: flo
         try:
             await _create_or_update(js, cfg)
             break
-        except (NatsTimeout, NoRespondersError, ServiceUnavailableError, APIError) as e:
-            if isinstance(e, APIError) and not isinstance(e, ServiceUnavailableError) and e.err_code != NO_PEERS_YET:
-                raise
-            if time.monotonic() > deadline:
+        except (NatsTimeout, NoRespondersError, APIError) as e:
+            if not _forming(e) or time.monotonic() > deadline:
                 raise
             await asyncio.sleep(0.2)
     await wait_for_stream(js, name, replicas, max(1.0, deadline - time.monotonic()))
+
+
+def _forming(e: Exception) -> bool:
+    """Whether a cluster answered as one still forming: no meta leader yet, or no peers for every copy."""
+    if isinstance(e, APIError) and not isinstance(e, ServiceUnavailableError):
+        return e.err_code == NO_PEERS_YET
+    return True  # a timeout, no responders, or "unavailable"
 
 
 async def _create_or_update(js: JetStreamContext, cfg: StreamConfig) -> None:
