@@ -149,11 +149,14 @@ def render(r: dict[str, Any]) -> str:
         again = art.get("same_infrastructure")
         if again:
             lines += ["", f"The next version of {again['runs']} of those projects, from the same text (the same "
-                      "Terraform: the validators reuse its `terraform test` and checkov verdicts), ms:", "",
+                      "Terraform, Python and workflows: the validators reuse the verdicts of `terraform test`, "
+                      "checkov, `terraform fmt`, mypy and actionlint; the generated tests run again), ms:", "",
                       _row(["stage", "p50", "p95", "max"]), _row(["---"] * 4),
                       _row([f"**total** ({again['runs']} runs)", *_ms(again["ms"], "p50", "p95", "max")])]
             for k, v in again.get("split_ms", {}).items():
                 lines.append(_row([k, *_ms(v, "p50", "p95", "max")]))
+            if again.get("cpu_per_artifact"):
+                lines += ["", f"CPU per next version's artifact round trip: {again['cpu_per_artifact']['total_ms']} ms."]
         if art.get("first"):
             first = art["first"]
             slowest = sorted(first["tools_ms"].items(), key=lambda kv: -kv[1])[:3]

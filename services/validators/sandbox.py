@@ -192,11 +192,15 @@ class Step:
     stop_on_failure: bool = False
 
 
+def tool_path() -> str:
+    """The PATH tools run with: the interpreter's bin first, then the system's."""
+    return os.pathsep.join([str(Path(sys.executable).parent), "/usr/local/bin", "/usr/bin", "/bin"])
+
+
 def scrubbed_env(home: Path | str, extra: dict[str, str] | None = None, tmp: str | None = None) -> dict[str, str]:
-    """A minimal environment: locale from the parent, the interpreter's bin first on PATH, offline switches."""
+    """A minimal environment: locale from the parent, `tool_path()`, offline switches."""
     env = {k: v for k, v in os.environ.items() if k in _PASSTHROUGH}
-    bindir = str(Path(sys.executable).parent)
-    env["PATH"] = os.pathsep.join([bindir, "/usr/local/bin", "/usr/bin", "/bin"])
+    env["PATH"] = tool_path()
     if tmp is None:
         tmp_path = Path(home) / ".tmp"
         tmp_path.mkdir(exist_ok=True)

@@ -21,7 +21,7 @@ from ..report import Finding, ToolResult
 from ..toolenv import CHECKOV, ToolUnavailable, ensure_tool
 from .base import Check, CheckContext, skipped, status_for
 from .checkov_worker import WorkerGone, worker_for
-from .verdicts import Verdicts, content_key
+from .verdicts import Verdicts, content_key, remembered
 
 TOOL = "checkov"
 TERRAFORM_FILES = (".tf", ".tfvars", ".tf.json")
@@ -87,12 +87,7 @@ def check_checkov(ctx: CheckContext, *, hard_fail: bool = False, warm: bool = Tr
         return skipped(TOOL, exc.reason, CHECKOV.version)
     view = {safe_relpath(p): ctx.sandbox.files[p] for p in ctx.sandbox.paths(*TERRAFORM_FILES)}
     key = content_key(f"{TOOL} {exe} {CHECKOV.version} {ARGV} hard_fail={hard_fail}", view)
-    if (known := VERDICTS.get(key)) is not None:
-        return known
-    result = _scan(ctx, exe, view, hard_fail=hard_fail, warm=warm)
-    if result.status in ("pass", "fail"):
-        VERDICTS.put(key, result)
-    return result
+    return remembered(VERDICTS, key, lambda: _scan(ctx, exe, view, hard_fail=hard_fail, warm=warm))
 
 
 def _scan(ctx: CheckContext, exe: Path, view: dict[str, str], *, hard_fail: bool, warm: bool) -> ToolResult:

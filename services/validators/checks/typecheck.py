@@ -30,11 +30,16 @@ from pathlib import Path
 from ..report import Finding, ToolResult
 from ..toolenv import MYPY, ToolUnavailable, ensure_tool, tools_root
 from .base import CheckContext, skipped, status_for
+from .verdicts import Verdicts, content_key, remembered
 
 TOOL = "mypy"
 #: Source roots of the generated repository that hold its Python (tests included).
 ROOTS = ("services", "pipelines", "features")
 MEMORY_MB = 3072
+FLAGS = ("--ignore-missing-imports", "--check-untyped-defs", "--no-error-summary", "--show-column-numbers",
+         "--no-color-output", "--explicit-package-bases")
+#: Verdicts by the tree's Python (see `verdicts`).
+VERDICTS = Verdicts()
 _LINE = re.compile(r"^(?P<path>[^:\n]+\.pyi?):(?P<line>\d+):(?:\d+:)? (?P<sev>error|note): (?P<msg>.*?)"
                    r"(?:  \[(?P<code>[a-z0-9-]+)\])?$")
 
@@ -73,6 +78,12 @@ def cache_slot(root: Path | None = None) -> Iterator[Path]:
         return
 
 
+def _sources(files: dict[str, str]) -> dict[str, str]:
+    """What mypy can read of the tree: every Python file and stub (an import may lead outside the
+    roots) and the `py.typed` markers."""
+    return {p: t for p, t in files.items() if p.endswith((".py", ".pyi")) or p.rsplit("/", 1)[-1] == "py.typed"}
+
+
 def check_types(ctx: CheckContext) -> ToolResult:
     roots = [r for r in ROOTS if any(p.startswith(f"{r}/") and p.endswith(".py") for p in ctx.sandbox.files)]
     if not roots:
@@ -81,13 +92,18 @@ def check_types(ctx: CheckContext) -> ToolResult:
         exe = ensure_tool(MYPY, install=ctx.install_tools)
     except ToolUnavailable as exc:
         return skipped(TOOL, exc.reason, MYPY.version)
+    # The libraries it checks against are those of this interpreter, which a process keeps.
+    key = content_key(f"{TOOL} {exe} {MYPY.version} {sys.executable} {FLAGS} {roots}", _sources(ctx.sandbox.files))
+    return remembered(VERDICTS, key, lambda: _run(ctx, exe, roots))
+
+
+def _run(ctx: CheckContext, exe: Path, roots: list[str]) -> ToolResult:
     empty = ctx.sandbox.home / "mypy.ini"
     empty.write_text("[mypy]\n")
     with cache_slot() as cache:
         res = ctx.sandbox.run(
             [str(exe), "--config-file", str(empty), "--python-executable", sys.executable, "--cache-dir", str(cache),
-             "--ignore-missing-imports", "--check-untyped-defs", "--no-error-summary", "--show-column-numbers",
-             "--no-color-output", "--explicit-package-bases", *roots],
+             *FLAGS, *roots],
             timeout_s=ctx.timeout_s, memory_mb=MEMORY_MB, writable=[cache])
     if res.timed_out:
         return ToolResult(tool=TOOL, version=MYPY.version, status="error", reason="mypy timed out")

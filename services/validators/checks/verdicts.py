@@ -1,27 +1,35 @@
-"""Verdicts of the costly deterministic checks, remembered by exactly what they read.
+"""Verdicts of the deterministic checks, remembered by exactly what they read.
 
-`terraform test` and checkov cost seconds of CPU a tree, and their verdict depends only on the
-files they are given and on the tool itself. A new version of a project often leaves those files
-as they were (the same requirements submitted again, a change to the services' code or to the
-budget): its infrastructure was judged already. So each such check keys its result by the tool's
-identity and the path and SHA-256 of every file it reads, and answers a second identical request
-from memory. Only verdicts the tool reached are kept (a pass, or for checkov its findings);
-errors, timeouts and skips are never reused. Per process, bounded, least recently used first out:
-replicas each keep their own, and a miss only costs the run it would have cost anyway.
+`terraform test` and checkov cost seconds of CPU a tree, mypy, actionlint (with shellcheck on
+every `run:` script) and `terraform fmt` a few tenths each, and each verdict depends only on the
+files the tool is given and on the tool itself. A new version of a project often leaves those
+files as they were (the same requirements submitted again, a change to the budget, to the
+infrastructure alone or to the services alone): they were judged already. So each such check keys
+its result by the tool's identity and the path and SHA-256 of every file it reads, and answers a
+second identical request from memory. Only verdicts the tool reached are kept (a pass, or the
+findings of a fail); errors, timeouts and skips are never reused. Per process, bounded, least
+recently used first out: replicas each keep their own, and a miss only costs the run it would
+have cost anyway.
+
+The generated tests are not among them: they run the tree's code, which may read any file of it.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
+import shutil
 import threading
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Callable, Collection, Mapping
 from os import PathLike
 
 from ..report import ToolResult
 
 #: Verdicts kept per check (a tree's worth of input each; the results themselves are small).
 SIZE = 512
+#: The statuses of a verdict the tool reached.
+REACHED = frozenset({"pass", "fail"})
 
 
 def content_key(tool: str, files: Mapping[str, str] | Mapping[PathLike[str], str]) -> str:
@@ -60,3 +68,29 @@ class Verdicts:
     def clear(self) -> None:
         with self._lock:
             self._kept.clear()
+
+
+def remembered(verdicts: Verdicts, key: str, run: Callable[[], ToolResult],
+               keep: Collection[str] = REACHED) -> ToolResult:
+    """The verdict kept under `key`, or else `run()`'s, kept when its status is one of `keep`."""
+    if (known := verdicts.get(key)) is not None:
+        return known
+    result = run()
+    if result.status in keep:
+        verdicts.put(key, result)
+    return result
+
+
+def binary_key(path: str) -> tuple[str, int, int, int]:
+    """What identifies an installed binary: its real path, inode, size and modification time
+    (a replaced binary is another tool)."""
+    real = os.path.realpath(path)
+    st = os.stat(real)
+    return real, st.st_ino, st.st_size, st.st_mtime_ns
+
+
+def program_key(name: str, path: str | None = None) -> str:
+    """`binary_key` of the program `name` found on `path`, or that there is none: for a tool whose
+    verdict depends on whether a helper is installed (actionlint runs shellcheck where it finds one)."""
+    found = shutil.which(name, path=path)
+    return f"{name}: {binary_key(found) if found else None}"

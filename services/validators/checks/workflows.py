@@ -10,16 +10,23 @@ PATH (Debian package `shellcheck`).
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import yaml
 
 from ..report import Finding, ToolResult
+from ..sandbox import tool_path
 from ..toolenv import ACTIONLINT, ToolUnavailable, ensure_tool
 from .base import CheckContext, dist_version, skipped, status_for
+from .verdicts import Verdicts, content_key, program_key, remembered
 
 STRUCTURE_TOOL = "workflow-structure"
 ACTIONLINT_TOOL = "actionlint"
 WORKFLOW_SUFFIXES = (".yml", ".yaml")
+#: Linters actionlint runs on `run:` scripts where it finds them on PATH: a verdict rests on them too.
+ACTIONLINT_HELPERS = ("shellcheck", "pyflakes")
+#: actionlint's verdicts by what it reads (see `verdicts`).
+ACTIONLINT_VERDICTS = Verdicts()
 #: libyaml's safe loader where PyYAML was built with it: the same documents, a tenth of the CPU.
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -85,6 +92,19 @@ def check_actionlint(ctx: CheckContext) -> ToolResult:
         exe = ensure_tool(ACTIONLINT, install=ctx.install_tools)
     except ToolUnavailable as exc:
         return skipped(ACTIONLINT_TOOL, exc.reason, ACTIONLINT.version)
+    helpers = " ".join(program_key(name, tool_path()) for name in ACTIONLINT_HELPERS)
+    key = content_key(f"{ACTIONLINT_TOOL} {exe} {ACTIONLINT.version} {helpers}", _actionlint_inputs(ctx.sandbox.files))
+    return remembered(ACTIONLINT_VERDICTS, key, lambda: _actionlint(ctx, exe, paths))
+
+
+def _actionlint_inputs(files: dict[str, str]) -> dict[str, str]:
+    """What actionlint reads: the workflows and the rest of `.github/` (its own configuration), and
+    the metadata of local actions a step `uses`."""
+    return {p: t for p, t in files.items()
+            if p.startswith(".github/") or p.rsplit("/", 1)[-1] in ("action.yml", "action.yaml")}
+
+
+def _actionlint(ctx: CheckContext, exe: Path, paths: list[str]) -> ToolResult:
     res = ctx.sandbox.run([str(exe), "-no-color", "-oneline", *paths], timeout_s=ctx.timeout_s, memory_mb=ctx.memory_mb)
     if res.timed_out:
         return ToolResult(tool=ACTIONLINT_TOOL, version=ACTIONLINT.version, status="error", reason="actionlint timed out")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import PurePosixPath
 
-from services.validators.checks.verdicts import Verdicts, content_key
+from services.validators.checks.verdicts import Verdicts, content_key, program_key, remembered
 from services.validators.report import Finding, ToolResult
 
 FILES = {"infra/main.tf": "resource {}\n", "infra/variables.tf": "variable \"x\" {}\n"}
@@ -39,3 +39,34 @@ def test_verdicts_are_copies_without_the_first_runs_time_and_the_oldest_go_first
     kept.put("c", result)
     assert kept.get("b") is None and kept.get("a") is not None and kept.get("c") is not None
     assert kept.get("missing") is None
+
+
+def test_remembered_keeps_only_what_the_tool_reached():
+    kept = Verdicts()
+    calls: list[str] = []
+
+    def run(status: str) -> ToolResult:
+        calls.append(status)
+        return ToolResult(tool="t", status=status, reason=None if status in ("pass", "fail") else "why")
+
+    for status in ("error", "skipped"):
+        assert remembered(kept, status, lambda s=status: run(s)).status == status
+        assert remembered(kept, status, lambda s=status: run(s)).status == status
+    assert calls == ["error", "error", "skipped", "skipped"]  # asked again each time
+    for status in ("pass", "fail"):
+        assert remembered(kept, status, lambda s=status: run(s)).status == status
+        assert remembered(kept, status, lambda: run("error")).status == status
+    assert calls[4:] == ["pass", "fail"]
+    assert remembered(kept, "only-pass", lambda: run("fail"), keep={"pass"}).status == "fail"
+    assert remembered(kept, "only-pass", lambda: run("pass"), keep={"pass"}).status == "pass"
+
+
+def test_a_helper_program_is_named_by_its_binary_or_its_absence(tmp_path):
+    assert program_key("no-such-helper", str(tmp_path)) == "no-such-helper: None"
+    helper = tmp_path / "helper"
+    helper.write_text("#!/bin/sh\n")
+    helper.chmod(0o755)
+    found = program_key("helper", str(tmp_path))
+    assert str(helper) in found
+    helper.write_text("#!/bin/sh\necho replaced\n")
+    assert program_key("helper", str(tmp_path)) != found  # a replaced binary is another tool
