@@ -90,12 +90,19 @@ def cmd_serve(args: argparse.Namespace) -> int:
                     http="httptools")
         return 0
     # lazy: imported by the command that needs it, so `amp` starts fast
+    import gc
     import importlib
 
     # lazy: imported by the command that needs it, so `amp` starts fast
     import uvloop
 
     app = importlib.import_module(f"services.{args.service}.app").create_app(settings)
+    # What the imports built lives as long as the process: it is left out of the collector's full
+    # passes. A validators process holds 270k objects after 21 validations, 175k of them from its
+    # imports; its full collections took 0.14 s each (13 in those validations), 0.04 s (18) with
+    # the imports frozen.
+    gc.collect()
+    gc.freeze()
     if args.health_port:
         # Orchestrators (Docker, Kubernetes, App Runner) probe over HTTP: FastStream's ASGI wrapper
         # serves GET /healthz (a ping of the NATS connection: 204, or 500) beside the consumers,
