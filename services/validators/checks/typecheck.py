@@ -80,8 +80,12 @@ def cache_slot(root: Path | None = None) -> Iterator[Path]:
 
 def _sources(files: dict[str, str]) -> dict[str, str]:
     """What mypy can read of the tree: every Python file and stub (an import may lead outside the
-    roots) and the `py.typed` markers."""
-    return {p: t for p, t in files.items() if p.endswith((".py", ".pyi")) or p.rsplit("/", 1)[-1] == "py.typed"}
+    roots), the `py.typed` markers, and which directories exist (any of them can be imported as a
+    namespace package, whatever files it holds)."""
+    sources = {p: t for p, t in files.items() if p.endswith((".py", ".pyi")) or p.rsplit("/", 1)[-1] == "py.typed"}
+    dirs = {p.rsplit("/", 1)[0] for p in files if "/" in p}
+    sources["\0directories"] = "\n".join(sorted(dirs))  # not a path a tree can hold
+    return sources
 
 
 def check_types(ctx: CheckContext) -> ToolResult:

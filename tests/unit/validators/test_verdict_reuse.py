@@ -42,7 +42,7 @@ class Case:
 
 CASES = [
     Case("mypy", typecheck.VERDICTS, "mypy", {"services/__init__.py": "", "services/calc.py": TYPED},
-         unread={"README.md": "# demo\n", "infra/main.tf": MAIN_TF},
+         unread={"README.md": "# demo\n", "services/notes.md": "# notes\n"},
          changed={"services/calc.py": TYPED + "\n\ndef broken() -> str:\n    return double(1.0)\n"},
          read={"helpers.py": "VALUE = 1\n"}),
     Case("actionlint", workflows.ACTIONLINT_VERDICTS, "actionlint", {".github/workflows/ci.yml": WORKFLOW},
@@ -105,3 +105,14 @@ def test_a_verdict_the_tool_did_not_reach_is_not_kept(started: list[str]) -> Non
     assert timed_out is not None and timed_out.status == "error"
     assert _check(case, case.tree).status == "pass"
     assert sum("mypy" in argv for argv in started) == 2  # the error was not reused
+
+
+def test_a_new_directory_is_part_of_the_type_checks_input(started: list[str]) -> None:
+    """A directory holding no Python is still importable (a namespace package), so mypy may read it."""
+    case = CASES[0]
+    case.verdicts.clear()
+    assert _check(case, case.tree).status == "pass"
+    assert _check(case, case.tree | {"services/notes.md": "x"}).status == "pass"  # a known directory
+    assert sum("mypy" in argv for argv in started) == 1
+    assert _check(case, case.tree | {"services/models/weights.json": "{}"}).status == "pass"
+    assert sum("mypy" in argv for argv in started) == 2
