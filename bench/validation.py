@@ -1,13 +1,15 @@
-"""`python -m bench.validation [--rounds 2] [--workers 4] [--per-tool]`: what validating a new
-project's tree costs, without the platform around it.
+"""`python -m bench.validation [--rounds 2] [--workers 4] [--per-tool] [--next-version]`: what
+validating a new project's tree (and its next version's) costs, without the platform around it.
 
 The artifact round trip is the validators' tools sharing two cores, so its floor is their CPU.
 Each scenario text is planned and rendered with the platform's own code (a new project name each
 time, as a new project has), then validated in this process the way the validators service does
 (`validate_tree`, Terraform included). Reported: wall and whole-machine CPU (`/proc/stat`, so the
 tools' processes count) per validation, by text; with `--per-tool`, each check on its own, less
-the secret scan that always runs. Every text's tree is validated once first, as a validators
-process that has seen it would have (tool environments, warm workers, caches).
+the secret scan that always runs; with `--next-version`, each project's next version from the
+same text, validated after its first (the verdicts of unchanged inputs are reused). Every text's
+tree is validated once first, as a validators process that has seen it would have (tool
+environments, warm workers, caches).
 """
 
 from __future__ import annotations
@@ -54,9 +56,16 @@ def _timed(validate: Callable[[], Any]) -> tuple[float, float, Any]:
     return time.perf_counter() - wall, machine_cpu_s() - cpu, report
 
 
+def next_version(files: dict[str, str]) -> dict[str, str]:
+    """The tree of the project's next version from the same text: the same code, infrastructure and
+    workflows, another decision record (the platform rewrites the plan and the reports)."""
+    return {**files, "plan.md": files.get("plan.md", "") + "\n<!-- the next version -->\n"}
+
+
 def measure(texts: list[dict[str, str]], rounds: int, workers: int = 4,
-            checks: list[str] | None = None) -> dict[str, Any]:
-    """Validations of new projects' trees: wall and CPU, in all and by text, and each tool's duration."""
+            checks: list[str] | None = None, again: bool = False) -> dict[str, Any]:
+    """Validations of new projects' trees (with `again`, of their next versions, each after its
+    first version, untimed): wall and CPU, in all and by text, and each tool's duration."""
     for i, sc in enumerate(texts):
         validate_tree(render(sc["text"], f"warm-{i}"), terraform=True, max_workers=workers, checks=checks)
     runs: list[tuple[str, float, float]] = []  # (text id, wall s, CPU s)
@@ -64,6 +73,9 @@ def measure(texts: list[dict[str, str]], rounds: int, workers: int = 4,
     for r in range(rounds):
         for i, sc in enumerate(texts):
             files = render(sc["text"], f"bench-{r}-{i}")
+            if again:
+                validate_tree(files, terraform=True, max_workers=workers, checks=checks)
+                files = next_version(files)
             wall, cpu, report = _timed(lambda files=files: validate_tree(
                 files, terraform=True, max_workers=workers, checks=checks))
             runs.append((sc["id"], wall, cpu))
@@ -105,9 +117,13 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--rounds", type=int, default=2, help="validations of each text (each a new project)")
     p.add_argument("--workers", type=int, default=4, help="the check pool's threads")
     p.add_argument("--per-tool", action="store_true", help="also each check on its own")
+    p.add_argument("--next-version", action="store_true",
+                   help="also each project's next version from the same text (validated after its first)")
     args = p.parse_args(argv)
     texts = scenario_texts()
     out: dict[str, Any] = {"together": measure(texts, args.rounds, args.workers)}
+    if args.next_version:
+        out["next_version"] = measure(texts, args.rounds, args.workers, again=True)
     if args.per_tool:
         out["alone_cpu_s"] = per_tool(texts)
     print(json.dumps(out, indent=2))

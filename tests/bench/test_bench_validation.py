@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from bench.common import scenario_texts
-from bench.validation import measure, per_tool, render
+from bench.validation import measure, next_version, per_tool, render
+from services.validators.checks import typecheck
 
 
 def test_each_validation_is_a_new_project_and_its_cpu_is_counted() -> None:
@@ -20,3 +21,14 @@ def test_a_tool_alone_is_measured_less_the_scan_that_always_runs() -> None:
     alone = per_tool(scenario_texts()[:1], ["names"])
     assert list(alone) == ["detect-secrets", "names"]
     assert alone["detect-secrets"] > 0 and alone["names"] >= 0
+
+
+def test_a_next_version_is_timed_after_its_first_and_reuses_its_verdicts() -> None:
+    texts = scenario_texts()[:1]
+    files = render(texts[0]["text"], "one")
+    later = next_version(files)
+    assert later != files and {p for p in later if later[p] != files.get(p)} == {"plan.md"}
+    typecheck.VERDICTS.clear()
+    out = measure(texts, rounds=1, checks=["mypy"], again=True)
+    assert out["validations"] == 1 and out["cpu_s"]["mean"] > 0 and "mypy" in out["tool_ms_p50"]
+    assert len(typecheck.VERDICTS) == 2  # the warm-up's tree and the first version's: the next one reused it

@@ -65,6 +65,9 @@ class Verdicts:
             while len(self._kept) > self.size:
                 self._kept.popitem(last=False)
 
+    def __len__(self) -> int:
+        return len(self._kept)
+
     def clear(self) -> None:
         with self._lock:
             self._kept.clear()
