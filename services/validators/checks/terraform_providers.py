@@ -37,6 +37,7 @@ import time
 from pathlib import Path
 
 from ..sandbox import limited_command, spawn_worker, stop_worker, worker_dir
+from .schema_cut import SchemaCache
 
 log = logging.getLogger("amp.validators.terraform")
 
@@ -125,6 +126,8 @@ class WarmProvider:
         self.uses = 0
         self.last_used = time.monotonic()
         self._lock = threading.Lock()
+        #: Its whole schema, asked once per build (a restart of the same build answers the same).
+        self.schemas = SchemaCache()
 
     def attach(self) -> tuple[str, dict]:
         """(provider address, reattach entry) of the running provider, starting it if needed."""

@@ -10,6 +10,7 @@ sandbox's limits; the providers are mocked by the tests, so nothing reaches a cl
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -21,6 +22,7 @@ from pathlib import Path
 
 from ..report import Finding, ToolResult
 from ..sandbox import RunResult, run_limited
+from . import schema_cut
 from . import terraform_providers as providers
 from .base import CheckContext, skipped, status_for
 from .verdicts import Verdicts, binary_key, content_key, remembered
@@ -216,8 +218,7 @@ def _warm_run(ctx: CheckContext, terraform: str, mirror: Path, builds: list[Path
         locked = providers.locked_providers((cwd / ".terraform.lock.hcl").read_text())
     except OSError:
         return None
-    entries: dict[str, dict] = {}
-    sockets: list[Path] = []
+    attached: list[tuple[str, dict, providers.WarmProvider]] = []
     for address, version in locked:
         binary = providers.provider_binary(mirror, address, version)
         if binary is None:
@@ -230,12 +231,23 @@ def _warm_run(ctx: CheckContext, terraform: str, mirror: Path, builds: list[Path
             return None
         if served != address:
             return None
-        entries[address] = entry
-        sockets.append(warm.sockets)
-    run = _runner(ctx, terraform, cwd, rc, readonly=[stub, *sockets],
-                  env={"TF_REATTACH_PROVIDERS": providers.reattach_env(entries)})
-    has_tests = (cwd / "tests").is_dir()
-    result = run("test", "-no-color", "-json") if has_tests else run("validate", "-json", "-no-color")
+        attached.append((address, entry, warm))
+    texts = [text for path, text in ctx.sandbox.files.items() if path.startswith("infra/")]
+    with contextlib.ExitStack() as relays:
+        entries: dict[str, dict] = {}
+        sockets: list[Path] = []
+        for address, entry, warm in attached:  # each run reads the schema of what it names (`schema_cut`)
+            named = schema_cut.named_types(address.rsplit("/", 1)[-1], texts)
+            try:
+                entries[address], relay_dir = relays.enter_context(schema_cut.cut_relay(entry, named, warm.schemas))
+            except (OSError, ValueError) as exc:
+                log.warning("no schema relay (%s): the run reads the provider's whole schema", exc)
+                entries[address], relay_dir = entry, warm.sockets
+            sockets += [warm.sockets, relay_dir]
+        run = _runner(ctx, terraform, cwd, rc, readonly=[stub, *dict.fromkeys(sockets)],
+                      env={"TF_REATTACH_PROVIDERS": providers.reattach_env(entries)})
+        has_tests = (cwd / "tests").is_dir()
+        result = run("test", "-no-color", "-json") if has_tests else run("validate", "-json", "-no-color")
     if result.timed_out or result.returncode != 0:
         return None
     number = (_test_version(result.stdout) if has_tests else "") or terraform_version(terraform, run)

@@ -1,0 +1,74 @@
+"""The schema relay of warm Terraform runs: the schema answer cut to the types a configuration names."""
+
+from __future__ import annotations
+
+import pytest
+from test_terraform_providers import _aws_warm, _files, _needs_terraform, _result
+
+from services.validators.checks.schema_cut import cut_schema, named_types, wire_fields
+
+
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte, n = n & 0x7F, n >> 7
+        out.append(byte | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+def _field(number: int, payload: bytes) -> bytes:
+    return _varint(number << 3 | 2) + _varint(len(payload)) + payload
+
+
+def _entry(number: int, key: str, value: bytes) -> bytes:
+    return _field(number, _field(1, key.encode()) + _field(2, value))
+
+
+PROVIDER = _field(1, _field(2, b"the provider block"))
+CAPABILITIES = _varint(6 << 3 | 2) + _varint(2) + _varint(2 << 3 | 0) + _varint(1)  # get_provider_schema_optional
+
+
+def test_only_the_type_maps_are_cut_and_every_other_field_is_kept_as_it_was() -> None:
+    big = b"x" * 300  # a length over 127: a two-byte varint
+    answer = b"".join([
+        PROVIDER,
+        _entry(2, "aws_s3_bucket", big), _entry(2, "aws_instance", b"instance"),
+        _entry(3, "aws_iam_policy_document", b"doc"), _entry(3, "aws_ami", b"ami"),
+        _field(4, b"a diagnostic"), _field(5, b"provider meta"), CAPABILITIES,
+        _entry(7, "arn_parse", b"a function"),
+        _entry(8, "aws_secretsmanager_secret_version", b"ephemeral"),
+    ])
+    keep = {"aws_s3_bucket", "aws_iam_policy_document"}
+    cut = cut_schema(answer, keep.__contains__)
+    assert cut == b"".join([PROVIDER, _entry(2, "aws_s3_bucket", big), _entry(3, "aws_iam_policy_document", b"doc"),
+                            _field(4, b"a diagnostic"), _field(5, b"provider meta"), CAPABILITIES,
+                            _entry(7, "arn_parse", b"a function")])
+    assert [number for number, *_ in wire_fields(cut)] == [1, 2, 3, 4, 5, 6, 7]
+    assert cut_schema(answer, lambda name: True) == answer
+
+
+def test_a_truncated_answer_is_refused_not_cut() -> None:
+    with pytest.raises(ValueError, match="truncated"):
+        cut_schema(_entry(2, "aws_s3_bucket", b"schema")[:-3], lambda name: True)
+
+
+def test_every_token_of_the_provider_is_a_type_the_run_may_need() -> None:
+    texts = ['resource "aws_s3_bucket" "data" {\n  bucket = aws_kms_key.k.arn\n}\n',
+             'mock_data "aws_caller_identity" {}\nmoved {\n  from = aws_instance.old\n  to = aws_instance.new\n}\n',
+             'resource "google_storage_bucket" "x" {}\n# not_aws_thing\n']
+    assert named_types("aws", texts) == {"aws_s3_bucket", "aws_kms_key", "aws_caller_identity", "aws_instance"}
+
+
+@pytest.mark.slow
+def test_a_warm_run_reads_the_cut_schema_and_the_provider_outlives_the_relay() -> None:
+    files = _files("fraud-eu-pci")
+    assert _needs_terraform(files).status == "pass"  # through the relay (a failure would be the cold path's)
+    warm = _aws_warm()
+    pid = warm.proc.pid if warm.proc else None
+    (method, whole), = warm.schemas.answers.items()  # asked of the provider once, kept with its build
+    named = named_types("aws", [t for p, t in files.items() if p.startswith("infra/")])
+    cut = cut_schema(whole, named.__contains__)
+    assert len(cut) < len(whole) / 10  # a generated tree names a few dozen of the provider's types
+    assert _result(files).status == "pass"
+    assert warm.proc is not None and warm.proc.pid == pid and warm.schemas.answers[method] is whole
