@@ -43,6 +43,7 @@ _STREAM_STREAM = frozenset({"/plugin.GRPCBroker/StartStream"})
 #: GetProviderSchema.Response's maps of type name to schema, the same numbers in protocols 5 and 6:
 #: resource_schemas, data_source_schemas, ephemeral_resource_schemas.
 TYPE_MAPS = frozenset({2, 3, 8})
+DIAGNOSTICS = 4
 #: A schema answer is tens of megabytes; gRPC's default cap is 4 MiB.
 _MAX_MESSAGE = 1 << 30
 _OPTIONS = [("grpc.max_receive_message_length", _MAX_MESSAGE), ("grpc.max_send_message_length", _MAX_MESSAGE)]
@@ -104,6 +105,16 @@ def cut_schema(answer: bytes, keep: Callable[[str], bool]) -> bytes:
     return bytes(out)
 
 
+def has_error(answer: bytes) -> bool:
+    """Whether a GetProviderSchema answer carries an error diagnostic (field 4, severity ERROR = 1)."""
+    for number, wire, _, payload in wire_fields(answer):
+        if number == DIAGNOSTICS and wire == _LENGTH_DELIMITED:
+            for field, kind, whole, _ in wire_fields(payload):
+                if field == 1 and kind == 0 and _varint(whole, 1)[0] == 1:
+                    return True
+    return False
+
+
 def named_types(provider: str, texts: Iterator[str] | list[str]) -> frozenset[str]:
     """Every `<provider>_<name>` token of the configuration's texts: the types it can use."""
     token = re.compile(rf"\b{re.escape(provider)}_[A-Za-z0-9_]+")
@@ -156,7 +167,9 @@ class _Relay(grpc.GenericRpcHandler):
             with self.lock:  # the first of concurrent requests asks the provider; the rest wait for it
                 whole = self.schemas.get(method)
                 if whole is None:
-                    whole = self.schemas[method] = ask(request, context)
+                    whole = ask(request, context)
+                    if not has_error(whole):  # a provider that could not say its schema is asked again
+                        self.schemas[method] = whole
             return cut_schema(whole, self.keep.__contains__)
 
         return answer

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from test_terraform_providers import _aws_warm, _files, _needs_terraform, _result
 
-from services.validators.checks.schema_cut import cut_schema, named_types, wire_fields
+from services.validators.checks.schema_cut import cut_schema, has_error, named_types, wire_fields
 
 
 def _varint(n: int) -> bytes:
@@ -46,6 +46,15 @@ def test_only_the_type_maps_are_cut_and_every_other_field_is_kept_as_it_was() ->
                             _entry(7, "arn_parse", b"a function")])
     assert [number for number, *_ in wire_fields(cut)] == [1, 2, 3, 4, 5, 6, 7]
     assert cut_schema(answer, lambda name: True) == answer
+
+
+def test_an_answer_with_an_error_diagnostic_is_told_from_one_with_a_warning() -> None:
+    def diagnostic(severity: int) -> bytes:
+        return _field(4, _varint(1 << 3 | 0) + _varint(severity) + _field(2, b"summary"))
+
+    assert has_error(PROVIDER + diagnostic(1))
+    assert not has_error(PROVIDER + diagnostic(2) + _entry(2, "aws_s3_bucket", b"schema"))
+    assert not has_error(PROVIDER)
 
 
 def test_a_truncated_answer_is_refused_not_cut() -> None:
