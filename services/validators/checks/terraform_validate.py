@@ -232,6 +232,9 @@ def _warm_run(ctx: CheckContext, terraform: str, mirror: Path, builds: list[Path
         if served != address:
             return None
         attached.append((address, entry, warm))
+    # lazy: gRPC is loaded by the first warm run, not by an idle validators process (9 MiB)
+    from .schema_relay import cut_relay
+
     texts = [text for path, text in ctx.sandbox.files.items() if path.startswith("infra/")]
     with contextlib.ExitStack() as relays:
         entries: dict[str, dict] = {}
@@ -239,7 +242,7 @@ def _warm_run(ctx: CheckContext, terraform: str, mirror: Path, builds: list[Path
         for address, entry, warm in attached:  # each run reads the schema of what it names (`schema_cut`)
             named = schema_cut.named_types(address.rsplit("/", 1)[-1], texts)
             try:
-                entries[address], relay_dir = relays.enter_context(schema_cut.cut_relay(entry, named, warm.schemas))
+                entries[address], relay_dir = relays.enter_context(cut_relay(entry, named, warm.schemas))
             except (OSError, ValueError) as exc:
                 log.warning("no schema relay (%s): the run reads the provider's whole schema", exc)
                 entries[address], relay_dir = entry, warm.sockets

@@ -1,0 +1,134 @@
+"""The gRPC relay of a warm Terraform run (see `schema_cut`): every call passes through to the
+provider, except the schema request, answered from the provider's whole schema cut to the types
+the run's configuration names.
+
+Imported when a warm run first needs it: gRPC adds some 9 MiB to a process, which an idle
+validators process does without.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import tempfile
+import threading
+from collections.abc import Callable, Iterator
+from concurrent import futures
+from pathlib import Path
+from typing import Any
+
+import grpc
+
+from .schema_cut import SchemaCache, cut_schema, has_error
+
+#: The schema request of each plugin protocol version.
+SCHEMA_METHODS = frozenset({"/tfplugin5.Provider/GetSchema", "/tfplugin6.Provider/GetProviderSchema"})
+#: go-plugin's streams, which Terraform opens on every provider it attaches to.
+_UNARY_STREAM = frozenset({"/plugin.GRPCStdio/StreamStdio"})
+_STREAM_STREAM = frozenset({"/plugin.GRPCBroker/StartStream"})
+
+#: A schema answer is megabytes (the AWS provider's 4.7 MiB); gRPC's default cap is 4 MiB.
+_MAX_MESSAGE = 1 << 30
+_OPTIONS = [("grpc.max_receive_message_length", _MAX_MESSAGE), ("grpc.max_send_message_length", _MAX_MESSAGE)]
+#: Terraform calls a provider from up to `-parallelism` (10) walkers at once, beside two long-lived streams.
+_WORKERS = 32
+
+
+def _identity(data: bytes) -> bytes:
+    return data
+
+
+def _forwarded(context: grpc.ServicerContext) -> list[tuple[str, str | bytes]]:
+    return [(k, v) for k, v in context.invocation_metadata()
+            if not k.startswith((":", "grpc-")) and k != "user-agent"]
+
+
+class _Relay(grpc.GenericRpcHandler):
+    def __init__(self, channel: grpc.Channel, keep: frozenset[str], schemas: dict[str, bytes],
+                 lock: threading.Lock) -> None:
+        self.channel = channel
+        self.keep = keep
+        self.schemas = schemas
+        self.lock = lock
+
+    def service(self, details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler:
+        method: str = details.method  # type: ignore[attr-defined]
+        if method in _UNARY_STREAM:
+            return grpc.unary_stream_rpc_method_handler(self._unary_stream(method), _identity, _identity)
+        if method in _STREAM_STREAM:
+            return grpc.stream_stream_rpc_method_handler(self._stream_stream(method), _identity, _identity)
+        if method in SCHEMA_METHODS:
+            return grpc.unary_unary_rpc_method_handler(self._schema(method), _identity, _identity)
+        return grpc.unary_unary_rpc_method_handler(self._unary(method), _identity, _identity)
+
+    def _unary(self, method: str) -> Callable[[bytes, grpc.ServicerContext], bytes]:
+        upstream = self.channel.unary_unary(method, request_serializer=_identity, response_deserializer=_identity)
+
+        def relay(request: bytes, context: grpc.ServicerContext) -> bytes:
+            try:
+                return upstream(request, metadata=_forwarded(context))
+            except grpc.RpcError as exc:
+                context.abort(exc.code(), exc.details() or "")
+                raise  # abort raises; this line is for the type checker
+
+        return relay
+
+    def _schema(self, method: str) -> Callable[[bytes, grpc.ServicerContext], bytes]:
+        ask = self._unary(method)
+
+        def answer(request: bytes, context: grpc.ServicerContext) -> bytes:
+            with self.lock:  # the first of concurrent requests asks the provider; the rest wait for it
+                whole = self.schemas.get(method)
+                if whole is None:
+                    whole = ask(request, context)
+                    if not has_error(whole):  # a provider that could not say its schema is asked again
+                        self.schemas[method] = whole
+            return cut_schema(whole, self.keep.__contains__)
+
+        return answer
+
+    def _unary_stream(self, method: str) -> Callable[[bytes, grpc.ServicerContext], Iterator[bytes]]:
+        upstream = self.channel.unary_stream(method, request_serializer=_identity, response_deserializer=_identity)
+
+        def relay(request: bytes, context: grpc.ServicerContext) -> Iterator[bytes]:
+            replies = upstream(request, metadata=_forwarded(context))
+            context.add_callback(replies.cancel)
+            with contextlib.suppress(grpc.RpcError):  # cancelled when Terraform or the relay ends it
+                yield from replies
+
+        return relay
+
+    def _stream_stream(self, method: str) -> Callable[[Iterator[bytes], grpc.ServicerContext], Iterator[bytes]]:
+        upstream = self.channel.stream_stream(method, request_serializer=_identity, response_deserializer=_identity)
+
+        def relay(requests: Iterator[bytes], context: grpc.ServicerContext) -> Iterator[bytes]:
+            replies = upstream(requests, metadata=_forwarded(context))
+            context.add_callback(replies.cancel)
+            with contextlib.suppress(grpc.RpcError):
+                yield from replies
+
+        return relay
+
+
+@contextlib.contextmanager
+def cut_relay(entry: dict[str, Any], keep: frozenset[str], cache: SchemaCache) -> Iterator[tuple[dict, Path]]:
+    """A relay to the provider of this reattach `entry` for one run: (the entry that reaches the
+    relay instead, the directory of its socket, which the run must see)."""
+    addr = entry.get("Addr") or {}
+    if addr.get("Network") != "unix" or not addr.get("String"):
+        raise ValueError(f"not a unix socket provider address: {addr}")
+    directory = Path(tempfile.mkdtemp(prefix="amp-tf-cut-"))
+    socket = directory / "relay.sock"
+    channel = grpc.insecure_channel(f"unix:{addr['String']}", options=_OPTIONS)
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=_WORKERS, thread_name_prefix="amp-tf-cut"),
+                         options=_OPTIONS)
+    server.add_generic_rpc_handlers([_Relay(channel, keep, cache.answers, cache.lock)])
+    try:
+        if not server.add_insecure_port(f"unix:{socket}"):
+            raise OSError(f"could not listen on {socket}")
+        server.start()
+        yield {**entry, "Addr": {"Network": "unix", "String": str(socket)}}, directory
+    finally:
+        server.stop(grace=None).wait(5)
+        channel.close()
+        shutil.rmtree(directory, ignore_errors=True)
