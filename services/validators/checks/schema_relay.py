@@ -120,15 +120,20 @@ def cut_relay(entry: dict[str, Any], keep: frozenset[str], cache: SchemaCache) -
     directory = Path(tempfile.mkdtemp(prefix="amp-tf-cut-"))
     socket = directory / "relay.sock"
     channel = grpc.insecure_channel(f"unix:{addr['String']}", options=_OPTIONS)
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=_WORKERS, thread_name_prefix="amp-tf-cut"),
-                         options=_OPTIONS)
+    pool = futures.ThreadPoolExecutor(max_workers=_WORKERS, thread_name_prefix="amp-tf-cut")
+    server = grpc.server(pool, options=_OPTIONS)
     server.add_generic_rpc_handlers([_Relay(channel, keep, cache.answers, cache.lock)])
     try:
-        if not server.add_insecure_port(f"unix:{socket}"):
+        try:
+            listening = server.add_insecure_port(f"unix:{socket}")
+        except RuntimeError as exc:  # grpcio raises where older releases returned 0
+            raise OSError(f"could not listen on {socket}: {exc}") from exc
+        if not listening:
             raise OSError(f"could not listen on {socket}")
         server.start()
         yield {**entry, "Addr": {"Network": "unix", "String": str(socket)}}, directory
     finally:
         server.stop(grace=None).wait(5)
+        pool.shutdown(wait=False, cancel_futures=True)
         channel.close()
         shutil.rmtree(directory, ignore_errors=True)
