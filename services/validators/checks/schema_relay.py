@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import shutil
 import tempfile
-import threading
 from collections.abc import Callable, Iterator
 from concurrent import futures
 from pathlib import Path
@@ -44,15 +43,20 @@ def _forwarded(context: grpc.ServicerContext) -> list[tuple[str, str | bytes]]:
 
 
 class _Relay(grpc.GenericRpcHandler):
-    def __init__(self, channel: grpc.Channel, keep: frozenset[str], schemas: dict[str, bytes],
-                 lock: threading.Lock) -> None:
+    def __init__(self, channel: grpc.Channel, keep: frozenset[str], cache: SchemaCache) -> None:
         self.channel = channel
         self.keep = keep
-        self.schemas = schemas
-        self.lock = lock
+        self.cache = cache
+        self._handlers: dict[str, grpc.RpcMethodHandler] = {}  # built once per method, not per call
 
     def service(self, details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler:
         method: str = details.method  # type: ignore[attr-defined]
+        handler = self._handlers.get(method)
+        if handler is None:
+            handler = self._handlers[method] = self._handler(method)
+        return handler
+
+    def _handler(self, method: str) -> grpc.RpcMethodHandler:
         if method in _UNARY_STREAM:
             return grpc.unary_stream_rpc_method_handler(self._unary_stream(method), _identity, _identity)
         if method in _STREAM_STREAM:
@@ -77,12 +81,12 @@ class _Relay(grpc.GenericRpcHandler):
         ask = self._unary(method)
 
         def answer(request: bytes, context: grpc.ServicerContext) -> bytes:
-            with self.lock:  # the first of concurrent requests asks the provider; the rest wait for it
-                whole = self.schemas.get(method)
+            with self.cache.lock:  # the first of concurrent requests asks the provider; the rest wait for it
+                whole = self.cache.answers.get(method)
                 if whole is None:
                     whole = ask(request, context)
                     if not has_error(whole):  # a provider that could not say its schema is asked again
-                        self.schemas[method] = whole
+                        self.cache.answers[method] = whole
             return cut_schema(whole, self.keep.__contains__)
 
         return answer
@@ -122,7 +126,7 @@ def cut_relay(entry: dict[str, Any], keep: frozenset[str], cache: SchemaCache) -
     channel = grpc.insecure_channel(f"unix:{addr['String']}", options=_OPTIONS)
     pool = futures.ThreadPoolExecutor(max_workers=_WORKERS, thread_name_prefix="amp-tf-cut")
     server = grpc.server(pool, options=_OPTIONS)
-    server.add_generic_rpc_handlers([_Relay(channel, keep, cache.answers, cache.lock)])
+    server.add_generic_rpc_handlers([_Relay(channel, keep, cache)])
     try:
         try:
             listening = server.add_insecure_port(f"unix:{socket}")

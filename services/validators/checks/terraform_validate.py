@@ -241,13 +241,14 @@ def _warm_run(ctx: CheckContext, terraform: str, mirror: Path, builds: list[Path
         sockets: list[Path] = []
         for address, entry, warm in attached:  # each run reads the schema of what it names (`schema_cut`)
             named = schema_cut.named_types(address.rsplit("/", 1)[-1], texts)
+            entries[address] = entry
+            sockets.append(warm.sockets)
             try:
                 entries[address], relay_dir = relays.enter_context(cut_relay(entry, named, warm.schemas))
+                sockets.append(relay_dir)
             except (OSError, ValueError) as exc:
                 log.warning("no schema relay (%s): the run reads the provider's whole schema", exc)
-                entries[address], relay_dir = entry, warm.sockets
-            sockets += [warm.sockets, relay_dir]
-        run = _runner(ctx, terraform, cwd, rc, readonly=[stub, *dict.fromkeys(sockets)],
+        run = _runner(ctx, terraform, cwd, rc, readonly=[stub, *sockets],
                       env={"TF_REATTACH_PROVIDERS": providers.reattach_env(entries)})
         has_tests = (cwd / "tests").is_dir()
         result = run("test", "-no-color", "-json") if has_tests else run("validate", "-json", "-no-color")
