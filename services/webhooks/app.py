@@ -12,6 +12,9 @@ once: one handler call and one subscription lookup per project for all of them, 
 handler call and a lookup per message cost more than recording them (most events have no
 subscription). A webhook is therefore recorded up to that long after its event; each message is
 still acked, retried or dead-lettered on its own. An idle service asks again after each wait.
+
+Each batch is recorded in a span of the trace its message carries (the run's), so an operator
+following a run sees its webhooks recorded; a fetch opens no trace of its own.
 """
 
 from __future__ import annotations
@@ -26,14 +29,14 @@ from amp_runtime.agent import delivered_message, service_broker
 from amp_runtime.bootstrap import open_deps
 from amp_runtime.retry import Failure, classify, redelivery_delay
 from amp_runtime.settings import Settings
-from amp_runtime.telemetry import housekeeping_task
+from amp_runtime.telemetry import housekeeping_task, step_span
 from faststream import AckPolicy, FastStream
 from faststream.nats import ConsumerConfig, JStream, PullSub
 from faststream.nats.message import NatsBatchMessage
 from nats.aio.msg import Msg
 from pydantic import ValidationError
 
-from .delivery import Subscriptions, Webhooks, dead_letter, record, run_sender
+from .delivery import NODE, Subscriptions, Webhooks, dead_letter, record, run_sender
 from .sender import Sender
 
 SERVICE = "webhooks"
@@ -51,7 +54,8 @@ async def on_fetched(svc: Webhooks, msgs: list[Msg]) -> None:
     (a subscription gets the events that happened after it was created)."""
     subscriptions = Subscriptions(svc.pool)
     for raw in msgs:
-        await on_batch(svc, raw, subscriptions)
+        with step_span(SERVICE, NODE, (raw.headers or {}).get("traceparent")):
+            await on_batch(svc, raw, subscriptions)
 
 
 async def on_batch(svc: Webhooks, raw: Msg, subscriptions: Subscriptions) -> None:
@@ -91,7 +95,7 @@ async def on_batch(svc: Webhooks, raw: Msg, subscriptions: Subscriptions) -> Non
 
 
 def create_app(settings: Settings) -> FastStream:
-    broker = service_broker(settings.nats_url, f"amp-{SERVICE}")
+    broker = service_broker(settings.nats_url, f"amp-{SERVICE}", traced=False)  # a span per message: on_fetched
     stream = JStream(settings.stream_name, subjects=["amp.>"], declare=False)
     state: dict[str, Any] = {}
 

@@ -70,7 +70,7 @@ def test_one_run_is_one_trace_across_the_gateway_and_every_agent(traced_stack) -
     events = client.events(ds)
     assert trace_id and {e["trace_id"] for e in events} == {trace_id}, "every event names the run's trace"
 
-    spans = _wait_for(receiver, trace_id, {"amp-gateway", *(f"amp-{a}" for a in AGENTS)})
+    spans = _wait_for(receiver, trace_id, {"amp-gateway", "amp-webhooks", *(f"amp-{a}" for a in AGENTS)})
     by_id = {s.span_id: s for s in spans}
     roots = [s for s in spans if s.parent_id is None]
     assert len(roots) == 1, f"one tree, one root: {[(r.service, r.name) for r in roots]}"
@@ -105,6 +105,12 @@ def test_one_run_is_one_trace_across_the_gateway_and_every_agent(traced_stack) -
     assert all(s.attributes.get("gen_ai.system") for s in nodes)
     assert any(s.service == "amp-planner" and s.name.startswith(("SELECT", "INSERT", "UPDATE", "BEGIN"))
                or s.attributes.get("db.system") == "postgresql" for s in spans), "database spans"
+
+    # the webhooks service records each batch of the run's events in the run's trace, under the
+    # step that emitted them (a subscriber, not a step: no trace of its own per fetch)
+    records = [s for s in spans if s.service == "amp-webhooks" and s.name == "webhooks.record"]
+    assert records and all(s.parent_id is not None for s in records)
+    assert any(by_id[s.parent_id].service in {f"amp-{a}" for a in AGENTS} for s in records if s.parent_id in by_id)
 
     # the crashed policy step: its message came again, as a retry under the same publisher
     consumes = [s for s in spans if s.service == "amp-policy" and s.name.endswith(" process")]

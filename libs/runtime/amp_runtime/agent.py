@@ -102,14 +102,20 @@ class Consumer:
         return self.routes[subject]
 
 
-def service_broker(servers: str | list[str] = "nats://localhost:4222", name: str | None = None) -> NatsBroker:
+def service_broker(servers: str | list[str] = "nats://localhost:4222", name: str | None = None, *,
+                   traced: bool = True) -> NatsBroker:
     """The broker of a service: its handlers take the delivered message itself (`delivered_message`).
 
     No FastDepends per message (`apply_types=False`): resolving a `NatsMessage` parameter through it
     costs a worker-thread hand-off and a task group for every delivery, for a handler that wants
     nothing but the message. FastStream's own per-message log lines go out at DEBUG: the step's log
-    line is the record of a delivery, with its ids."""
-    return NatsBroker(servers, name=name, middlewares=broker_middlewares(), apply_types=False,
+    line is the record of a delivery, with its ids.
+
+    `traced=False` leaves out FastStream's consume spans, for a batch subscriber: FastStream opens
+    a new trace for every fetched batch (a root span linking the messages), one per second of
+    traffic that no operator follows; such a service opens its own span per message instead, in
+    the trace the message carries."""
+    return NatsBroker(servers, name=name, middlewares=broker_middlewares() if traced else [], apply_types=False,
                       log_level=logging.DEBUG)
 
 
