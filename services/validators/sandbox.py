@@ -11,6 +11,8 @@ is copied into a size-capped tmpfs at /repo, the only writable place besides tmp
 each step runs with limits on CPU time, address space, processes, open files and file size, and
 after each step every process left in the sandbox's pid namespace (a `setsid` or double-forked
 escapee) is killed; the namespace itself dies with the run. What was stopped is reported per step.
+Each run has a sandbox of its own, started before the run (`Spares`) so that its interpreter has
+imported the test libraries by then (`supervisor`).
 
 Limits are applied by a tiny Python trampoline that calls `resource.setrlimit` and then `exec`s
 (or, inside the sandbox, supervises) the tool, rather than by `preexec_fn`, because validators run
@@ -20,6 +22,7 @@ read with a bound, so a tool that prints without end cannot exhaust the validato
 
 from __future__ import annotations
 
+import atexit
 import functools
 import json
 import os
@@ -86,85 +89,6 @@ _TRAMPOLINE = (
     "os.execvpe(sys.argv[4],sys.argv[4:],os.environ)\n"
 )
 
-# Inside the sandbox: copy the tree into the tmpfs, set limits, run each step, kill leftovers,
-# report one JSON line per run on stdout. argv[1] is the JSON spec.
-_SUPERVISOR = r"""
-import json, os, resource, shutil, signal, subprocess, sys, threading, time
-spec = json.loads(sys.argv[1])
-lim = spec["limits"]
-def setlim(kind, value):
-    if value > 0:
-        try: resource.setrlimit(kind, (value, value))
-        except (ValueError, OSError): pass
-shutil.copytree(spec["src"], spec["repo"], dirs_exist_ok=True, symlinks=True)
-setlim(resource.RLIMIT_CORE, 0)
-setlim(resource.RLIMIT_AS, lim["memory"])
-setlim(resource.RLIMIT_NPROC, lim["processes"])
-setlim(resource.RLIMIT_NOFILE, lim["files"])
-setlim(resource.RLIMIT_FSIZE, lim["file_size"])
-cpu_hard = int(max([s["timeout"] for s in spec["steps"]] or [0])) + 6
-resource.setrlimit(resource.RLIMIT_CPU, (cpu_hard, cpu_hard))
-def others():
-    me = os.getpid()
-    return [int(p) for p in os.listdir("/proc") if p.isdigit() and int(p) not in (1, me)]
-def kill_all():
-    killed = set()
-    for _ in range(50):
-        pids = others()
-        if not pids: break
-        for p in pids:
-            try: os.kill(p, signal.SIGKILL); killed.add(p)
-            except ProcessLookupError: pass
-        time.sleep(0.01)
-        for p in pids:
-            try: os.waitpid(p, os.WNOHANG)
-            except ChildProcessError: pass
-    return len(killed)
-def reader(stream, buf, cap):
-    while True:
-        chunk = stream.read(65536)
-        if not chunk: break
-        buf["total"] += len(chunk)
-        buf["data"] = (buf["data"] + chunk)[-cap:]
-def full(path):
-    try:
-        st = os.statvfs(path)
-        return st.f_bavail * st.f_frsize < 64 * 1024
-    except OSError:
-        return False
-results = []
-for step in spec["steps"]:
-    env = dict(os.environ, **step.get("env", {}))
-    started = time.monotonic()
-    resource.setrlimit(resource.RLIMIT_CPU, (int(step["timeout"]) + 1, cpu_hard))
-    p = subprocess.Popen(step["argv"], cwd=spec["repo"], env=env, stdin=subprocess.DEVNULL,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
-    outs, errs = {"total": 0, "data": b""}, {"total": 0, "data": b""}
-    ts = [threading.Thread(target=reader, args=(p.stdout, outs, lim["output"]), daemon=True),
-          threading.Thread(target=reader, args=(p.stderr, errs, lim["output"]), daemon=True)]
-    for t in ts: t.start()
-    timed_out = False
-    try:
-        rc = p.wait(timeout=step["timeout"])
-    except subprocess.TimeoutExpired:
-        timed_out = True
-        try: os.killpg(p.pid, signal.SIGKILL)
-        except ProcessLookupError: pass
-        rc = p.wait()
-    leftovers = kill_all()
-    for t in ts: t.join(2)
-    out, err = outs["data"].decode("utf-8", "replace"), errs["data"].decode("utf-8", "replace")
-    cut = max(outs["total"], errs["total"]) > lim["output"]
-    results.append({"argv": step["argv"], "returncode": rc, "stdout": out, "stderr": err,
-                    "duration_ms": int((time.monotonic() - started) * 1000), "timed_out": timed_out,
-                    "leftovers": leftovers, "output_truncated": cut,
-                    "repo_full": full(spec["repo"]), "tmp_full": full("/tmp")})
-    if rc != 0 and step.get("stop_on_failure"):
-        break
-sys.stdout.write("\n" + spec["marker"] + json.dumps(results) + "\n")
-sys.stdout.flush()
-"""
-
 _RESULT_MARKER = "@@amp-sandbox-result@@"
 
 
@@ -180,6 +104,8 @@ class RunResult:
     stopped: tuple[str, ...] = ()
     #: The isolation this ran under ("" = limits only, no sandbox).
     isolation: str = ""
+    #: The step ran in a fork of the sandbox's interpreter, its libraries already imported (`supervisor`).
+    warm: bool = False
 
 
 @dataclass(frozen=True)
@@ -393,6 +319,134 @@ def _stops(r: dict, timeout_s: float) -> tuple[str, ...]:
     return tuple(out)
 
 
+# --------------------------------------------------------------------------- spare sandboxes
+
+#: Libraries an untrusted run's steps are likely to import, imported by its sandbox's supervisor
+#: before the tree arrives: the test runner, and what the platform's generated services and their
+#: tests import (FastAPI, its test client, the async libraries). pytest plugins named with `-p`
+#: stay out: pytest cannot rewrite the asserts of a plugin module that is already imported.
+WARM_IMPORTS = ("pytest", "fastapi", "fastapi.testclient", "httpx", "pydantic", "anyio", "asyncio")
+#: A spare sandbox unused this long is stopped, giving its memory back to an idle platform.
+SPARE_IDLE_S = 300.0
+
+
+@functools.cache
+def supervisor_code() -> str:
+    """The source the sandbox's interpreter runs (`supervisor.py`, passed with `-c`)."""
+    return Path(__file__).with_name("supervisor.py").read_text(encoding="utf-8")
+
+
+def _link_tree(tree: Path, into: Path) -> None:
+    """The tree's files in a spare's source directory: hard links where they share a filesystem."""
+    def link(src: str, dst: str) -> None:
+        try:
+            os.link(src, dst)
+        except OSError:
+            shutil.copy2(src, dst)
+
+    shutil.copytree(tree, into, dirs_exist_ok=True, symlinks=True, copy_function=link)
+
+
+class Spare:
+    """A sandbox for one untrusted run, started before its tree exists.
+
+    bubblewrap is up and the supervisor has imported `WARM_IMPORTS` by the time the run's tree is
+    linked into `src` (bound read-only at `isolation.SRC`) and its spec written to stdin: the run
+    pays neither, and each sandbox still serves one run only. The supervisor imports nothing from
+    the tree before it is there (`supervisor`).
+    """
+
+    def __init__(self, found: iso.Isolation) -> None:
+        self.found = found
+        self.base = worker_dir("amp-spare-")
+        self.src = self.base / "src"
+        self.src.mkdir()
+        env = scrubbed_env(iso.HOME, {"PYTHONPATH": iso.REPO}, tmp="/tmp")
+        prefix = iso.bwrap_argv(found.bwrap, flags=found.flags, cwd=iso.REPO, env=env,
+                                ro_at=[(str(self.src), iso.SRC), *iso.etc_files(self.base / ".etc")],
+                                tmpfs=[(iso.REPO, REPO_TMPFS_MB << 20), (iso.HOME, HOME_TMPFS_MB << 20),
+                                       ("/tmp", TMP_TMPFS_MB << 20)])
+        self.cap = iso.ProcessCap(MAX_PROCESSES).__enter__()
+        try:
+            self.proc = spawn_worker([*self.cap.prefix(), *prefix, sys.executable, "-c", supervisor_code(),
+                                      json.dumps(WARM_IMPORTS)], {}, stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        except BaseException:
+            self.cap.__exit__(None, None, None)
+            shutil.rmtree(self.base, ignore_errors=True)
+            raise
+        self.started = time.monotonic()
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def close(self) -> None:
+        """Kill what is left of it and remove its directory (after its run, or unused)."""
+        stop_worker(self.proc)
+        for stream in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
+            if stream is not None:
+                stream.close()
+        self.cap.__exit__(None, None, None)
+        shutil.rmtree(self.base, ignore_errors=True)
+
+
+class Spares:
+    """One spare sandbox kept ready for this process's next untrusted run.
+
+    A run takes the spare (or, when there is none, starts its own the same way) and, when done,
+    starts the next, so its imports happen between runs rather than in one. Unused for
+    `SPARE_IDLE_S` the spare is stopped; the next run then starts its own.
+    """
+
+    def __init__(self, idle_s: float = SPARE_IDLE_S) -> None:
+        self.idle_s = idle_s
+        self._lock = threading.Lock()
+        self._ready: Spare | None = None
+
+    def take(self, found: iso.Isolation) -> Spare:
+        with self._lock:
+            spare, self._ready = self._ready, None
+        if spare is not None and spare.found == found and spare.alive():
+            return spare
+        if spare is not None:
+            spare.close()
+        return Spare(found)
+
+    def refill(self, found: iso.Isolation) -> None:
+        """Start the next run's sandbox, unless one is ready."""
+        with self._lock:
+            if self._ready is not None:
+                return
+            try:
+                spare = self._ready = Spare(found)
+            except OSError:
+                return  # the next run starts its own and reports what fails
+        timer = threading.Timer(self.idle_s, self._expire, args=(spare,))
+        timer.daemon = True
+        timer.start()
+
+    def ready(self) -> bool:
+        with self._lock:
+            return self._ready is not None
+
+    def _expire(self, spare: Spare) -> None:
+        with self._lock:
+            if self._ready is not spare:
+                return
+            self._ready = None
+        spare.close()
+
+    def close(self) -> None:
+        with self._lock:
+            spare, self._ready = self._ready, None
+        if spare is not None:
+            spare.close()
+
+
+SPARES = Spares()
+atexit.register(SPARES.close)
+
+
 class Sandbox:
     """A temp dir with the tree written into it; removed on exit.
 
@@ -472,28 +526,28 @@ class Sandbox:
                           for s in steps],
                 "limits": {"memory": memory_mb << 20, "processes": MAX_PROCESSES, "files": MAX_OPEN_FILES,
                            "file_size": MAX_FILE_MB << 20, "output": OUTPUT_LIMIT}}
-        env = scrubbed_env(iso.HOME, {"PYTHONPATH": iso.REPO}, tmp="/tmp")
-        prefix = iso.bwrap_argv(found.bwrap, flags=found.flags, cwd=iso.REPO, env=env,
-                                ro_at=[(str(self.root), iso.SRC), *iso.etc_files(self._base / ".etc")],
-                                tmpfs=[(iso.REPO, REPO_TMPFS_MB << 20), (iso.HOME, HOME_TMPFS_MB << 20),
-                                       ("/tmp", TMP_TMPFS_MB << 20)])
         wall = sum(s.timeout_s for s in steps) + 10 * len(steps) + 10
-        started = time.monotonic()
-        with iso.ProcessCap(MAX_PROCESSES) as cap:
-            proc = subprocess.Popen([*cap.prefix(), *prefix, sys.executable, "-S", "-c", _SUPERVISOR, json.dumps(spec)],
-                                    env={}, stdin=subprocess.DEVNULL,
-                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
-            out, err, timed_out = communicate_bounded(proc, None, wall, limit=4 * OUTPUT_LIMIT + (1 << 20))
-        elapsed = int((time.monotonic() - started) * 1000)
+        spare = SPARES.take(found)
+        try:
+            _link_tree(self.root, spare.src)
+            started = time.monotonic()
+            out, err, timed_out = communicate_bounded(spare.proc, json.dumps(spec).encode(), wall,
+                                                      limit=4 * OUTPUT_LIMIT + (1 << 20))
+            elapsed = int((time.monotonic() - started) * 1000)
+            returncode = spare.proc.returncode
+        finally:
+            spare.close()
+        SPARES.refill(found)
         _, _, payload = out.rpartition(_RESULT_MARKER)
         try:
             raw = json.loads(payload.strip().splitlines()[0]) if payload else None
         except (json.JSONDecodeError, IndexError):
             raw = None
         if not isinstance(raw, list):
-            why = "stopped after the wall-time limit" if timed_out else f"sandbox exited {proc.returncode}"
-            return [RunResult(tuple(steps[0].argv), proc.returncode if proc.returncode is not None else -9, "",
+            why = "stopped after the wall-time limit" if timed_out else f"sandbox exited {returncode}"
+            return [RunResult(tuple(steps[0].argv), returncode if returncode is not None else -9, "",
                               f"{why}: {err.strip()[-500:]}", elapsed, timed_out, (why,), found.label)]
         return [RunResult(tuple(r["argv"]), int(r["returncode"]), str(r["stdout"]), str(r["stderr"]),
-                          int(r["duration_ms"]), bool(r["timed_out"]), _stops(r, step.timeout_s), found.label)
+                          int(r["duration_ms"]), bool(r["timed_out"]), _stops(r, step.timeout_s), found.label,
+                          bool(r.get("forked")))
                 for r, step in zip(raw, steps, strict=False)]

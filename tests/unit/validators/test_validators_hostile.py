@@ -54,6 +54,7 @@ def test_the_corpus_is_contained(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
             (run,) = sb.run_untrusted([Step([sys.executable, "-m", "pytest", "-q", "-rfE", "-p", "no:cacheprovider"],
                                             timeout_s=120, env={"COLUMNS": "400"})])
     out = run.stdout
+    assert run.warm, "the corpus ran as generated tests do: in a fork of the sandbox's warm interpreter"
     # Inside, /tmp and the made-up parents are the sandbox's own tmpfs: what matters is the host.
     assert "MARKERS written=" in out, (run.returncode, out[-3000:], run.stderr[-3000:])
     assert not [m for m in markers if Path(m).exists()]

@@ -1,0 +1,105 @@
+"""Spare sandboxes: an untrusted run's steps in a fork of an interpreter that imported the test
+libraries before the tree arrived, behaving as a new interpreter would, one sandbox per run."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import pytest
+
+from services.validators.isolation import isolation
+from services.validators.sandbox import SPARES, Sandbox, Spares, Step
+
+pytestmark = pytest.mark.skipif(not isolation().available, reason=f"no isolation here: {isolation().reason}")
+
+PY = sys.executable
+
+STEP_C = """
+import atexit, os, sys, threading, time
+atexit.register(lambda: print("ATEXIT", flush=True))
+def late():
+    time.sleep(0.2)
+    print("THREAD", flush=True)
+threading.Thread(target=late).start()
+print("ARGV", sys.argv)
+print("CWD", os.getcwd(), "PATH0", repr(sys.path[0]), "NAME", __name__)
+print("ENV", os.environ.get("STEP_ONLY"), "STDIN", repr(sys.stdin.read()))
+import helper
+print("HELPER", helper.VALUE)
+sys.exit(3)
+"""
+
+
+def test_a_warm_step_behaves_as_a_new_interpreter() -> None:
+    files = {"helper.py": "VALUE = 41 + 1\n",
+             "pkg/__init__.py": "",
+             "pkg/tool.py": "import sys\nprint('MODULE', sys.argv[0].endswith('pkg/tool.py'), sys.argv[1:])\n"
+                            "raise ValueError('boom')\n",
+             "pkg/says.py": "import sys\nsys.exit('a message instead of a code')\n"}
+    with Sandbox(files) as sb:
+        runs = sb.run_untrusted([Step([PY, "-c", STEP_C, "one", "two"], timeout_s=30, env={"STEP_ONLY": "yes"}),
+                                 Step([PY, "-m", "pkg.tool", "--flag"], timeout_s=30),
+                                 Step([PY, "-m", "pkg.says"], timeout_s=30)])
+    c, m, says = runs
+    assert all(r.warm for r in runs), [(r.argv[:2], r.warm) for r in runs]
+    assert c.returncode == 3, c.stderr
+    out = c.stdout.splitlines()
+    assert "ARGV ['-c', 'one', 'two']" in out
+    assert "CWD /repo PATH0 '' NAME __main__" in out
+    assert "ENV yes STDIN ''" in out and "HELPER 42" in out
+    assert out.index("THREAD") < out.index("ATEXIT"), "threads are joined, then atexit runs, as at interpreter exit"
+    assert m.returncode == 1 and "MODULE True ['--flag']" in m.stdout
+    assert "ValueError: boom" in m.stderr and "Traceback" in m.stderr
+    assert says.returncode == 1 and "a message instead of a code" in says.stderr
+
+
+def test_a_step_that_is_not_the_interpreters_own_runs_in_a_new_process() -> None:
+    with Sandbox({"run.sh": "echo shell $0\n"}) as sb:
+        (run,) = sb.run_untrusted([Step(["/bin/sh", "run.sh"], timeout_s=30)])
+    assert run.returncode == 0 and run.stdout.strip() == "shell run.sh" and not run.warm
+
+
+def test_a_tree_that_would_replace_a_warm_library_runs_cold() -> None:
+    """`httpx` is imported before the tree arrives; a tree with its own `httpx` gets its own, as
+    a new interpreter with /repo first on its path would."""
+    with Sandbox({"httpx.py": "MARK = 'the tree'\n"}) as sb:
+        (run,) = sb.run_untrusted([Step([PY, "-c", "import httpx; print(httpx.MARK)"], timeout_s=30)])
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "the tree" and not run.warm
+
+
+def test_each_run_has_a_sandbox_of_its_own() -> None:
+    leave = ("import os, subprocess\n"
+             "open('/tmp/left-behind', 'w').write('x'); open('/repo/written', 'w').write('x')\n"
+             "subprocess.Popen(['sleep', '300'], start_new_session=True)\n")
+    look = ("import os\n"
+            "print(sorted(os.listdir('/repo')), os.path.exists('/tmp/left-behind'))\n"
+            "print(sorted(p for p in os.listdir('/proc') if p.isdigit() and int(p) > 1 and int(p) != os.getpid()"
+            " and open(f'/proc/{p}/cmdline').read().split(chr(0))[0] == 'sleep'))\n")
+    with Sandbox({"first.py": "x = 1\n"}) as sb:
+        (first,) = sb.run_untrusted([Step([PY, "-c", leave], timeout_s=30)])
+    assert first.returncode == 0, first.stderr
+    assert any("left running were killed" in s for s in first.stopped)
+    deadline = time.monotonic() + 30
+    while not SPARES.ready():  # the next run's sandbox is started once a run ends
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    with Sandbox({"second.py": "y = 2\n"}) as sb:
+        (second,) = sb.run_untrusted([Step([PY, "-c", look], timeout_s=30)])
+    assert second.returncode == 0 and second.warm, second.stderr
+    listing, sleepers = second.stdout.splitlines()
+    assert listing == "['second.py'] False"
+    assert sleepers == "[]"
+
+
+def test_an_unused_spare_is_stopped() -> None:
+    spares = Spares(idle_s=0.5)
+    spares.refill(isolation())
+    assert spares.ready()
+    spare = spares._ready
+    deadline = time.monotonic() + 20
+    while spares.ready() or spare.alive() or spare.base.exists():
+        assert time.monotonic() < deadline, "the spare outlived its idle time"
+        time.sleep(0.05)
+    spares.close()
