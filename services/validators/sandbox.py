@@ -402,6 +402,7 @@ class Spares:
         self.idle_s = idle_s
         self._lock = threading.Lock()
         self._ready: Spare | None = None
+        self._reaper: threading.Thread | None = None
 
     def take(self, found: iso.Isolation) -> Spare:
         with self._lock:
@@ -418,23 +419,26 @@ class Spares:
             if self._ready is not None:
                 return
             try:
-                spare = self._ready = Spare(found)
+                self._ready = Spare(found)
             except OSError:
                 return  # the next run starts its own and reports what fails
-        timer = threading.Timer(self.idle_s, self._expire, args=(spare,))
-        timer.daemon = True
-        timer.start()
+            if self._reaper is None:
+                self._reaper = threading.Thread(target=self._reap, daemon=True, name="amp-spare-reaper")
+                self._reaper.start()
 
     def ready(self) -> bool:
         with self._lock:
             return self._ready is not None
 
-    def _expire(self, spare: Spare) -> None:
-        with self._lock:
-            if self._ready is not spare:
-                return
-            self._ready = None
-        spare.close()
+    def _reap(self) -> None:
+        while True:
+            time.sleep(min(30.0, self.idle_s / 2))
+            with self._lock:
+                spare = self._ready
+                if spare is None or time.monotonic() - spare.started < self.idle_s:
+                    continue
+                self._ready = None
+            spare.close()
 
     def close(self) -> None:
         with self._lock:
