@@ -269,8 +269,8 @@ def render(r: dict[str, Any]) -> str:
         rtool, etool = rest.get("tool_processes"), end.get("tool_processes")
         if rtool or etool:
             lines.append(_row(["the validators' tool processes (not in the sum above: warm checkov, warm "
-                               "Terraform providers; started by a validation; a provider stops after 5 minutes "
-                               "unused)", _mib((rtool or {}).get("rss")), _mib((rtool or {}).get("pss")), "",
+                               "Terraform providers, the next run's sandbox; started by a validation; a provider "
+                               "and a spare sandbox stop after 5 minutes unused)", _mib((rtool or {}).get("rss")), _mib((rtool or {}).get("pss")), "",
                                _mib((etool or {}).get("rss"))]))
         lines.append("")
     mo = r.get("model")
