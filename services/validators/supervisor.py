@@ -150,12 +150,12 @@ def _finish(status):
         atexit._run_exitfuncs()
     except BaseException:  # noqa: BLE001, S110
         pass
-    for stream in (sys.stdout, sys.stderr):
+    for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
         try:
             stream.flush()
         except BaseException:  # noqa: BLE001, S110
             pass
-    os._exit(status & 0xFF if status >= 0 else 1)
+    os._exit(status & 0xFF)
 
 
 def _child(step, cwd, out_w, err_w):
@@ -172,6 +172,7 @@ def _child(step, cwd, out_w, err_w):
         os.environ.clear()
         os.environ.update(step["env"])
         mode, target, rest = own_step(step["argv"])
+        sys.orig_argv = list(step["argv"])
         main = types.ModuleType("__main__")
         main.__dict__["__builtins__"] = builtins
         sys.modules["__main__"] = main

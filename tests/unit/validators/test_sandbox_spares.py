@@ -22,7 +22,7 @@ def late():
     time.sleep(0.2)
     print("THREAD", flush=True)
 threading.Thread(target=late).start()
-print("ARGV", sys.argv)
+print("ARGV", sys.argv, sys.orig_argv[-2:])
 print("CWD", os.getcwd(), "PATH0", repr(sys.path[0]), "NAME", __name__)
 print("ENV", os.environ.get("STEP_ONLY"), "STDIN", repr(sys.stdin.read()))
 import helper
@@ -36,22 +36,25 @@ def test_a_warm_step_behaves_as_a_new_interpreter() -> None:
              "pkg/__init__.py": "",
              "pkg/tool.py": "import sys\nprint('MODULE', sys.argv[0].endswith('pkg/tool.py'), sys.argv[1:])\n"
                             "raise ValueError('boom')\n",
-             "pkg/says.py": "import sys\nsys.exit('a message instead of a code')\n"}
+             "pkg/says.py": "import sys\nsys.exit('a message instead of a code')\n",
+             "pkg/minus.py": "raise SystemExit(-1)\n"}
     with Sandbox(files) as sb:
         runs = sb.run_untrusted([Step([PY, "-c", STEP_C, "one", "two"], timeout_s=30, env={"STEP_ONLY": "yes"}),
                                  Step([PY, "-m", "pkg.tool", "--flag"], timeout_s=30),
-                                 Step([PY, "-m", "pkg.says"], timeout_s=30)])
-    c, m, says = runs
+                                 Step([PY, "-m", "pkg.says"], timeout_s=30),
+                                 Step([PY, "-m", "pkg.minus"], timeout_s=30)])
+    c, m, says, minus = runs
     assert all(r.warm for r in runs), [(r.argv[:2], r.warm) for r in runs]
     assert c.returncode == 3, c.stderr
     out = c.stdout.splitlines()
-    assert "ARGV ['-c', 'one', 'two']" in out
+    assert "ARGV ['-c', 'one', 'two'] ['one', 'two']" in out
     assert "CWD /repo PATH0 '' NAME __main__" in out
     assert "ENV yes STDIN ''" in out and "HELPER 42" in out
     assert out.index("THREAD") < out.index("ATEXIT"), "threads are joined, then atexit runs, as at interpreter exit"
     assert m.returncode == 1 and "MODULE True ['--flag']" in m.stdout
     assert "ValueError: boom" in m.stderr and "Traceback" in m.stderr
     assert says.returncode == 1 and "a message instead of a code" in says.stderr
+    assert minus.returncode == 255, "a negative code is what the operating system makes of it"
 
 
 def test_a_step_that_is_not_the_interpreters_own_runs_in_a_new_process() -> None:
