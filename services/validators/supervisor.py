@@ -25,6 +25,7 @@ import importlib.machinery
 import json
 import os
 import resource
+import runpy
 import select
 import shutil
 import signal
@@ -183,8 +184,6 @@ def _child(step, cwd, out_w, err_w):
                 main.__dict__["__loader__"] = importlib.machinery.BuiltinImporter
                 exec(compile(target, "<string>", "exec"), main.__dict__)  # noqa: S102 - the step, in its sandbox
             else:
-                import runpy
-
                 sys.argv = ["-m", *rest]
                 sys.path[0] = os.getcwd()
                 runpy._run_module_as_main(target, True)
