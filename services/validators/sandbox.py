@@ -328,6 +328,10 @@ def _stops(r: dict, timeout_s: float) -> tuple[str, ...]:
 WARM_IMPORTS = ("pytest", "fastapi", "fastapi.testclient", "httpx", "pydantic", "anyio", "asyncio")
 #: A spare sandbox unused this long is stopped, giving its memory back to an idle platform.
 SPARE_IDLE_S = 300.0
+#: How long after an untrusted run ends the next run's sandbox is started, if no run is under way
+#: by then: past the rest of that validation (its rationale and commit), which the spare's imports
+#: would otherwise slow down.
+SPARE_DELAY_S = 1.0
 
 
 @functools.cache
@@ -393,30 +397,49 @@ class Spare:
 class Spares:
     """One spare sandbox kept ready for this process's next untrusted run.
 
-    A run takes the spare (or, when there is none, starts its own the same way) and, when done,
-    starts the next, so its imports happen between runs rather than in one. Unused for
-    `SPARE_IDLE_S` the spare is stopped; the next run then starts its own.
+    A run takes the spare (or, when there is none, starts its own the same way). When it is done
+    and `delay_s` later no run is under way, the next run's sandbox is started, so its imports
+    happen between runs rather than in one: where validations follow each other without a pause
+    (the spare would share the CPU with the next one), each run starts its own, as without spares.
+    Unused for `idle_s` the spare is stopped; the next run then starts its own.
     """
 
-    def __init__(self, idle_s: float = SPARE_IDLE_S) -> None:
+    def __init__(self, idle_s: float = SPARE_IDLE_S, delay_s: float = SPARE_DELAY_S) -> None:
         self.idle_s = idle_s
+        self.delay_s = delay_s
         self._lock = threading.Lock()
         self._ready: Spare | None = None
+        self._running = 0
         self._reaper: threading.Thread | None = None
 
     def take(self, found: iso.Isolation) -> Spare:
+        """The sandbox of a run that starts now; `release` it when the run is over."""
         with self._lock:
             spare, self._ready = self._ready, None
-        if spare is not None and spare.found == found and spare.alive():
-            return spare
-        if spare is not None:
+        if spare is not None and not (spare.found == found and spare.alive()):
             spare.close()
-        return Spare(found)
-
-    def refill(self, found: iso.Isolation) -> None:
-        """Start the next run's sandbox, unless one is ready."""
+            spare = None
+        spare = spare or Spare(found)
         with self._lock:
-            if self._ready is not None:
+            self._running += 1
+        return spare
+
+    def release(self, found: iso.Isolation) -> None:
+        """A run taken from here is over: the next one's sandbox is started `delay_s` later, if
+        no run is under way then."""
+        with self._lock:
+            self._running -= 1
+        timer = threading.Timer(self.delay_s, self._refill_if_idle, args=(found,))
+        timer.daemon = True
+        timer.start()
+
+    def _refill_if_idle(self, found: iso.Isolation) -> None:
+        self.refill(found, unless_running=True)  # else that run's release tries again
+
+    def refill(self, found: iso.Isolation, *, unless_running: bool = False) -> None:
+        """Start the next run's sandbox, unless one is ready (or, `unless_running`, a run is under way)."""
+        with self._lock:
+            if self._ready is not None or (unless_running and self._running):
                 return
             try:
                 self._ready = Spare(found)
@@ -541,7 +564,7 @@ class Sandbox:
             returncode = spare.proc.returncode
         finally:
             spare.close()
-        SPARES.refill(found)
+            SPARES.release(found)
         _, _, payload = out.rpartition(_RESULT_MARKER)
         try:
             raw = json.loads(payload.strip().splitlines()[0]) if payload else None

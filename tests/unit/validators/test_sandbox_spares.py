@@ -106,3 +106,22 @@ def test_an_unused_spare_is_stopped() -> None:
         assert time.monotonic() < deadline, "the spare outlived its idle time"
         time.sleep(0.05)
     spares.close()
+
+
+def test_the_next_sandbox_waits_for_the_runs_under_way() -> None:
+    """Validations that follow each other without a pause start their own sandboxes: a spare
+    started while one runs would only share its CPU."""
+    found = isolation()
+    spares = Spares(delay_s=0.1)
+    first, second = spares.take(found), spares.take(found)
+    first.close()
+    spares.release(found)
+    time.sleep(1.0)
+    assert not spares.ready(), "a run is still under way"
+    second.close()
+    spares.release(found)
+    deadline = time.monotonic() + 20
+    while not spares.ready():
+        assert time.monotonic() < deadline, "no spare once the runs were over"
+        time.sleep(0.05)
+    spares.close()
