@@ -416,13 +416,16 @@ class Spares:
         """The sandbox of a run that starts now; `release` it when the run is over."""
         with self._lock:
             spare, self._ready = self._ready, None
-        if spare is not None and not (spare.found == found and spare.alive()):
-            spare.close()
-            spare = None
-        spare = spare or Spare(found)
-        with self._lock:
             self._running += 1
-        return spare
+        try:
+            if spare is not None and not (spare.found == found and spare.alive()):
+                spare.close()
+                spare = None
+            return spare or Spare(found)
+        except BaseException:
+            with self._lock:
+                self._running -= 1
+            raise
 
     def release(self, found: iso.Isolation) -> None:
         """A run taken from here is over: the next one's sandbox is started `delay_s` later, if
