@@ -432,15 +432,13 @@ class Spares:
         no run is under way then."""
         with self._lock:
             self._running -= 1
-        timer = threading.Timer(self.delay_s, self._refill_if_idle, args=(found,))
+        timer = threading.Timer(self.delay_s, self.refill, args=(found,), kwargs={"unless_running": True})
         timer.daemon = True
         timer.start()
 
-    def _refill_if_idle(self, found: iso.Isolation) -> None:
-        self.refill(found, unless_running=True)  # else that run's release tries again
-
     def refill(self, found: iso.Isolation, *, unless_running: bool = False) -> None:
-        """Start the next run's sandbox, unless one is ready (or, `unless_running`, a run is under way)."""
+        """Start the next run's sandbox, unless one is ready (or, `unless_running`, a run is under way:
+        that run's `release` tries again)."""
         with self._lock:
             if self._ready is not None or (unless_running and self._running):
                 return

@@ -221,6 +221,15 @@ def _wait(pid, timeout):
             os.close(fd)
 
 
+def _read(streams, outs, errs, cap):
+    """Reader threads draining a step's stdout and stderr into `outs` and `errs`."""
+    ts = [threading.Thread(target=reader, args=(s, b, cap), daemon=True)
+          for s, b in zip(streams, (outs, errs), strict=True)]
+    for t in ts:
+        t.start()
+    return ts
+
+
 def run_forked(step, cwd, outs, errs, cap):
     """A step run in a fork of this process: (return code, timed out, reader threads, streams)."""
     out_r, out_w = os.pipe()
@@ -235,9 +244,7 @@ def run_forked(step, cwd, outs, errs, cap):
     os.close(out_w)
     os.close(err_w)
     streams = [os.fdopen(out_r, "rb", buffering=0), os.fdopen(err_r, "rb", buffering=0)]
-    ts = [threading.Thread(target=reader, args=(s, b, cap), daemon=True) for s, b in zip(streams, (outs, errs), strict=True)]
-    for t in ts:
-        t.start()
+    ts = _read(streams, outs, errs, cap)
     status = _wait(pid, step["timeout"])
     timed_out = status is None
     if timed_out:
@@ -253,10 +260,7 @@ def run_new(step, cwd, outs, errs, cap):
     """A step run in a new process: (return code, timed out, reader threads, streams)."""
     p = subprocess.Popen(step["argv"], cwd=cwd, env=step["env"], stdin=subprocess.DEVNULL,
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
-    ts = [threading.Thread(target=reader, args=(p.stdout, outs, cap), daemon=True),
-          threading.Thread(target=reader, args=(p.stderr, errs, cap), daemon=True)]
-    for t in ts:
-        t.start()
+    ts = _read([p.stdout, p.stderr], outs, errs, cap)
     timed_out = False
     try:
         rc = p.wait(timeout=step["timeout"])
