@@ -20,6 +20,7 @@ and any step while this process has a thread left.
 
 import atexit
 import builtins
+import gc
 import importlib
 import importlib.machinery
 import json
@@ -37,11 +38,19 @@ import types
 
 
 def _preload(names):
+    """Import `names`, then keep what they built out of the collector's passes.
+
+    Those objects live as long as the process and every fork of it; a step's collections would
+    otherwise walk them all each time (pytest alone runs about 200 collections and two full ones
+    over a generated tree, 0.1 s of its 0.8 s of CPU). Frozen, they are still there and still
+    reachable; only `gc.get_objects()` and `gc.get_referrers()` no longer list them."""
     for name in names:
         try:
             importlib.import_module(name)
         except Exception:  # noqa: BLE001, S112 - a library that will not import is imported cold by the step, if at all
             continue
+    gc.collect()
+    gc.freeze()
 
 
 def _read_spec():

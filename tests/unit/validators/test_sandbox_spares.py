@@ -57,6 +57,18 @@ def test_a_warm_step_behaves_as_a_new_interpreter() -> None:
     assert minus.returncode == 255, "a negative code is what the operating system makes of it"
 
 
+def test_the_preloaded_libraries_are_kept_out_of_a_warm_steps_collections() -> None:
+    """What the warm imports built is frozen: a step's collections walk only its own objects,
+    and the libraries are still there to use."""
+    step = ("import gc, sys\n"
+            "print(gc.get_freeze_count() > 10000, 'pytest' in sys.modules)\n"
+            "import pytest; print(callable(pytest.main))\n")
+    with Sandbox({}) as sb:
+        (run,) = sb.run_untrusted([Step([PY, "-c", step], timeout_s=30)])
+    assert run.returncode == 0 and run.warm, run.stderr
+    assert run.stdout.split() == ["True", "True", "True"]
+
+
 def test_a_step_that_is_not_the_interpreters_own_runs_in_a_new_process() -> None:
     with Sandbox({"run.sh": "echo shell $0\n"}) as sb:
         (run,) = sb.run_untrusted([Step(["/bin/sh", "run.sh"], timeout_s=30)])
