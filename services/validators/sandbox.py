@@ -23,6 +23,7 @@ read with a bound, so a tool that prints without end cannot exhaust the validato
 from __future__ import annotations
 
 import atexit
+import contextlib
 import functools
 import json
 import os
@@ -330,8 +331,70 @@ WARM_IMPORTS = ("pytest", "fastapi", "fastapi.testclient", "httpx", "pydantic", 
 SPARE_IDLE_S = 300.0
 #: How long after an untrusted run ends the next run's sandbox is started, if no run is under way
 #: by then: past the rest of that validation (its rationale and commit), which the spare's imports
-#: would otherwise slow down.
+#: would otherwise slow down. Only where a spare cannot run at a low priority (`can_restore_priority`).
 SPARE_DELAY_S = 1.0
+#: The niceness a spare starts at where its priority can be given back when a run takes it: its
+#: imports then take only CPU that nothing else wants.
+SPARE_NICE = 19
+
+
+@functools.cache
+def can_restore_priority() -> bool:
+    """Whether this process may give a process it lowered to `SPARE_NICE` its normal priority back.
+
+    Lowering a niceness needs CAP_SYS_NICE in the host's user namespace (or an RLIMIT_NICE that
+    allows it), which a platform in a container usually lacks; the capability bits a process sees
+    may be its user namespace's, so it is tried: a thread of this process lowers itself, and this
+    thread raises it again."""
+    lowered = threading.Event()
+    done = threading.Event()
+    tid: list[int] = []
+
+    def lower() -> None:
+        tid.append(threading.get_native_id())
+        try:
+            os.setpriority(os.PRIO_PROCESS, 0, SPARE_NICE)  # Linux: 0 is the calling thread
+        finally:
+            lowered.set()
+            done.wait(5)
+
+    probe = threading.Thread(target=lower, name="amp-nice-probe", daemon=True)
+    probe.start()
+    try:
+        lowered.wait(5)
+        base = os.getpriority(os.PRIO_PROCESS, 0)
+        os.setpriority(os.PRIO_PROCESS, tid[0], base)
+        return os.getpriority(os.PRIO_PROCESS, tid[0]) == base
+    except (OSError, IndexError):
+        return False
+    finally:
+        done.set()
+        probe.join(5)
+
+
+def tree_tasks(pid: int, renice: int | None = None) -> list[int]:
+    """Every thread of `pid` and of its descendants (host ids, from /proc), each set to niceness
+    `renice` (if given) before its children are read: a child forked before that is found, one
+    forked after inherits the new niceness. Raises PermissionError where that is not allowed."""
+    found: list[int] = []
+    todo = [pid]
+    while todo:
+        proc = todo.pop()
+        try:
+            tids = [int(t) for t in os.listdir(f"/proc/{proc}/task")]
+        except (OSError, ValueError):
+            continue
+        for tid in tids:
+            if renice is not None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.setpriority(os.PRIO_PROCESS, tid, renice)
+            found.append(tid)
+            try:
+                with open(f"/proc/{proc}/task/{tid}/children") as f:
+                    todo += [int(c) for c in f.read().split()]
+            except (OSError, ValueError):
+                continue
+    return found
 
 
 @functools.cache
@@ -360,8 +423,9 @@ class Spare:
     the tree before it is there (`supervisor`).
     """
 
-    def __init__(self, found: iso.Isolation) -> None:
+    def __init__(self, found: iso.Isolation, *, low_priority: bool = False) -> None:
         self.found = found
+        self.low_priority = low_priority
         self.base = worker_dir("amp-spare-")
         self.src = self.base / "src"
         self.src.mkdir()
@@ -372,7 +436,8 @@ class Spare:
                                        ("/tmp", TMP_TMPFS_MB << 20)])
         self.cap = iso.ProcessCap(MAX_PROCESSES).__enter__()
         try:
-            self.proc = spawn_worker([*self.cap.prefix(), *prefix, sys.executable, "-c", supervisor_code(),
+            nice = ["/usr/bin/env", "nice", "-n", str(SPARE_NICE)] if low_priority else []
+            self.proc = spawn_worker([*nice, *self.cap.prefix(), *prefix, sys.executable, "-c", supervisor_code(),
                                       json.dumps(WARM_IMPORTS)], {}, stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         except BaseException:
@@ -383,6 +448,18 @@ class Spare:
 
     def alive(self) -> bool:
         return self.proc.poll() is None
+
+    def restore_priority(self) -> bool:
+        """Give every process and thread of a low-priority spare this process's priority (before
+        its run's spec is sent, so the run's steps inherit it). False if one could not be raised."""
+        if not self.low_priority:
+            return True
+        try:
+            tree_tasks(self.proc.pid, renice=os.getpriority(os.PRIO_PROCESS, 0))
+        except OSError:
+            return False
+        self.low_priority = False
+        return True
 
     def close(self) -> None:
         """Kill what is left of it and remove its directory (after its run, or unused)."""
@@ -397,16 +474,21 @@ class Spare:
 class Spares:
     """One spare sandbox kept ready for this process's next untrusted run.
 
-    A run takes the spare (or, when there is none, starts its own the same way). When it is done
-    and `delay_s` later no run is under way, the next run's sandbox is started, so its imports
-    happen between runs rather than in one: where validations follow each other without a pause
-    (the spare would share the CPU with the next one), each run starts its own, as without spares.
+    A run takes the spare (or, when there is none, starts its own the same way). When it is done,
+    the next run's sandbox is started at once at the lowest priority, where this process can give
+    it its priority back when a run takes it (`can_restore_priority`): its imports take only CPU
+    nothing else wants, so even validations that follow each other without a pause find it ready,
+    or partly ready. Elsewhere it is started `delay_s` later, if no run is under way then, so its
+    imports happen between runs rather than in one; where validations follow each other without a
+    pause (the spare would share the CPU with the next one), each run then starts its own.
     Unused for `idle_s` the spare is stopped; the next run then starts its own.
     """
 
-    def __init__(self, idle_s: float = SPARE_IDLE_S, delay_s: float = SPARE_DELAY_S) -> None:
+    def __init__(self, idle_s: float = SPARE_IDLE_S, delay_s: float = SPARE_DELAY_S,
+                 low_priority: bool | None = None) -> None:
         self.idle_s = idle_s
         self.delay_s = delay_s
+        self._low_priority = low_priority  # None: where `can_restore_priority`
         self._lock = threading.Lock()
         self._ready: Spare | None = None
         self._running = 0
@@ -418,7 +500,7 @@ class Spares:
             spare, self._ready = self._ready, None
             self._running += 1
         try:
-            if spare is not None and not (spare.found == found and spare.alive()):
+            if spare is not None and not (spare.found == found and spare.alive() and spare.restore_priority()):
                 spare.close()
                 spare = None
             return spare or Spare(found)
@@ -428,22 +510,24 @@ class Spares:
             raise
 
     def release(self, found: iso.Isolation) -> None:
-        """A run taken from here is over: the next one's sandbox is started `delay_s` later, if
-        no run is under way then."""
+        """A run taken from here is over: the next one's sandbox is started now at a low priority,
+        or (where its priority could not be given back) `delay_s` later if no run is under way then."""
         with self._lock:
             self._running -= 1
-        timer = threading.Timer(self.delay_s, self.refill, args=(found,), kwargs={"unless_running": True})
+        low = can_restore_priority() if self._low_priority is None else self._low_priority
+        timer = threading.Timer(0.0 if low else self.delay_s, self.refill, args=(found,),
+                                kwargs={"unless_running": not low, "low_priority": low})
         timer.daemon = True
         timer.start()
 
-    def refill(self, found: iso.Isolation, *, unless_running: bool = False) -> None:
+    def refill(self, found: iso.Isolation, *, unless_running: bool = False, low_priority: bool = False) -> None:
         """Start the next run's sandbox, unless one is ready (or, `unless_running`, a run is under way:
         that run's `release` tries again)."""
         with self._lock:
             if self._ready is not None or (unless_running and self._running):
                 return
             try:
-                self._ready = Spare(found)
+                self._ready = Spare(found, low_priority=low_priority)
             except OSError:
                 return  # the next run starts its own and reports what fails
             if self._reaper is None:

@@ -3,13 +3,15 @@ libraries before the tree arrived, behaving as a new interpreter would, one sand
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 
 import pytest
 
+from services.validators import sandbox
 from services.validators.isolation import isolation
-from services.validators.sandbox import SPARES, Sandbox, Spares, Step
+from services.validators.sandbox import SPARE_NICE, SPARES, Sandbox, Spares, Step, can_restore_priority, tree_tasks
 
 pytestmark = pytest.mark.skipif(not isolation().available, reason=f"no isolation here: {isolation().reason}")
 
@@ -121,10 +123,10 @@ def test_an_unused_spare_is_stopped() -> None:
 
 
 def test_the_next_sandbox_waits_for_the_runs_under_way() -> None:
-    """Validations that follow each other without a pause start their own sandboxes: a spare
-    started while one runs would only share its CPU."""
+    """Where a spare cannot run at a low priority, validations that follow each other without a
+    pause start their own sandboxes: a spare started while one runs would only share its CPU."""
     found = isolation()
-    spares = Spares(delay_s=0.1)
+    spares = Spares(delay_s=0.1, low_priority=False)
     first, second = spares.take(found), spares.take(found)
     first.close()
     spares.release(found)
@@ -137,3 +139,37 @@ def test_the_next_sandbox_waits_for_the_runs_under_way() -> None:
         assert time.monotonic() < deadline, "no spare once the runs were over"
         time.sleep(0.05)
     spares.close()
+
+
+@pytest.mark.skipif(not can_restore_priority(), reason="this process may not give a process its priority back")
+def test_a_low_priority_spare_is_ready_at_once_and_its_run_has_the_normal_priority(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where the platform may raise a priority again, the next sandbox starts as soon as a run
+    ends, even beside another run, at the lowest priority; the run that takes it gets the
+    platform's priority for every process of it, and its steps inherit that."""
+    found = isolation()
+    base = os.getpriority(os.PRIO_PROCESS, 0)
+    spares = Spares()
+    try:
+        first, second = spares.take(found), spares.take(found)
+        first.close()
+        spares.release(found)
+        deadline = time.monotonic() + 20
+        while not spares.ready():
+            assert time.monotonic() < deadline, "no spare beside the run under way"
+            time.sleep(0.05)
+        spare = spares._ready
+        assert spare is not None and spare.low_priority
+        while len(tasks := tree_tasks(spare.proc.pid)) < 3:  # bubblewrap, its init, the supervisor
+            assert time.monotonic() < deadline, tasks
+            time.sleep(0.05)
+        assert {os.getpriority(os.PRIO_PROCESS, t) for t in tasks} == {SPARE_NICE}
+        second.close()
+        spares.release(found)
+        monkeypatch.setattr(sandbox, "SPARES", spares)
+        with Sandbox({}) as sb:
+            (run,) = sb.run_untrusted([Step([PY, "-c", "import os; print(os.nice(0))"], timeout_s=30)])
+        assert not spare.low_priority and not spare.alive(), "the run took it, raised it, and it is gone"
+        assert run.returncode == 0 and run.warm, run.stderr
+        assert int(run.stdout.strip()) == base
+    finally:
+        spares.close()
