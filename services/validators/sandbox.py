@@ -345,7 +345,9 @@ def can_restore_priority() -> bool:
     Lowering a niceness needs CAP_SYS_NICE in the host's user namespace (or an RLIMIT_NICE that
     allows it), which a platform in a container usually lacks; the capability bits a process sees
     may be its user namespace's, so it is tried: a thread of this process lowers itself, and this
-    thread raises it again."""
+    thread raises it again. A spare is started with `nice`, so that must be there too."""
+    if shutil.which("nice") is None:
+        return False
     lowered = threading.Event()
     done = threading.Event()
     tid: list[int] = []
@@ -389,12 +391,29 @@ def tree_tasks(pid: int, renice: int | None = None) -> list[int]:
                 with contextlib.suppress(ProcessLookupError):
                     os.setpriority(os.PRIO_PROCESS, tid, renice)
             found.append(tid)
+        todo += _children(proc, tids)
+    return found
+
+
+def _children(proc: int, tids: list[int]) -> list[int]:
+    """The child processes of `proc`: from each thread's `children` list, or, on a kernel without
+    those lists, from every process's parent in /proc."""
+    children: list[int] = []
+    if os.path.exists(f"/proc/{proc}/task/{proc}/children"):
+        for tid in tids:
             try:
                 with open(f"/proc/{proc}/task/{tid}/children") as f:
-                    todo += [int(c) for c in f.read().split()]
+                    children += [int(c) for c in f.read().split()]
             except (OSError, ValueError):
-                continue
-    return found
+                continue  # a thread that has just ended
+        return children
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                with open(f"/proc/{entry}/stat") as f:
+                    if int(f.read().rpartition(")")[2].split()[1]) == proc:  # the field after the state
+                        children.append(int(entry))
+    return children
 
 
 @functools.cache

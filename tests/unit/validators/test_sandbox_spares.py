@@ -3,7 +3,9 @@ libraries before the tree arrived, behaving as a new interpreter would, one sand
 
 from __future__ import annotations
 
+import contextlib
 import os
+import subprocess
 import sys
 import time
 
@@ -173,3 +175,20 @@ def test_a_low_priority_spare_is_ready_at_once_and_its_run_has_the_normal_priori
         assert int(run.stdout.strip()) == base
     finally:
         spares.close()
+
+
+def test_a_process_tree_is_found_with_or_without_the_kernels_children_lists(monkeypatch: pytest.MonkeyPatch) -> None:
+    tree = subprocess.Popen(["/bin/sh", "-c", "sleep 30 & sleep 30 & wait"])
+    try:
+        deadline = time.monotonic() + 10
+        while len(found := tree_tasks(tree.pid)) < 3:
+            assert time.monotonic() < deadline, found
+            time.sleep(0.02)
+        exists = os.path.exists
+        monkeypatch.setattr(sandbox.os.path, "exists", lambda p: not p.endswith("/children") and exists(p))
+        assert sorted(tree_tasks(tree.pid)) == sorted(found)
+    finally:
+        for tid in tree_tasks(tree.pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(tid, 9)
+        tree.wait()
