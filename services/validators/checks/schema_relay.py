@@ -1,6 +1,7 @@
 """The gRPC relay of a warm Terraform run (see `schema_cut`): every call passes through to the
 provider, except the schema request, answered from the provider's whole schema cut to the types
-the run's configuration names.
+the run's configuration names, and validation requests the provider build had nothing to say
+about before, answered with nothing again.
 
 Imported when a warm run first needs it: gRPC adds some 9 MiB to a process, which an idle
 validators process does without.
@@ -9,6 +10,7 @@ validators process does without.
 from __future__ import annotations
 
 import contextlib
+import re
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
@@ -25,6 +27,10 @@ SCHEMA_METHODS = frozenset({"/tfplugin5.Provider/GetSchema", "/tfplugin6.Provide
 #: go-plugin's streams, which Terraform opens on every provider it attaches to.
 _UNARY_STREAM = frozenset({"/plugin.GRPCStdio/StreamStdio"})
 _STREAM_STREAM = frozenset({"/plugin.GRPCBroker/StartStream"})
+#: Validation calls of a resource, data source, ephemeral resource or list's configuration, in
+#: protocols 5 and 6; their answer holds diagnostics only (field 1), so "nothing to say" is empty.
+_VALIDATE = re.compile(r"^/tfplugin[56]\.Provider/Validate(?:ResourceType|Resource|DataSource|DataResource|"
+                       r"EphemeralResource|ListResource)Config$")
 
 #: A schema answer is megabytes (the AWS provider's 4.7 MiB); gRPC's default cap is 4 MiB.
 _MAX_MESSAGE = 1 << 30
@@ -63,6 +69,8 @@ class _Relay(grpc.GenericRpcHandler):
             return grpc.stream_stream_rpc_method_handler(self._stream_stream(method), _identity, _identity)
         if method in SCHEMA_METHODS:
             return grpc.unary_unary_rpc_method_handler(self._schema(method), _identity, _identity)
+        if _VALIDATE.match(method):
+            return grpc.unary_unary_rpc_method_handler(self._validate(method), _identity, _identity)
         return grpc.unary_unary_rpc_method_handler(self._unary(method), _identity, _identity)
 
     def _unary(self, method: str) -> Callable[[bytes, grpc.ServicerContext], bytes]:
@@ -88,6 +96,20 @@ class _Relay(grpc.GenericRpcHandler):
                     if not has_error(whole):  # a provider that could not say its schema is asked again
                         self.cache.answers[method] = whole
             return cut_schema(whole, self.keep.__contains__)
+
+        return answer
+
+    def _validate(self, method: str) -> Callable[[bytes, grpc.ServicerContext], bytes]:
+        ask = self._unary(method)
+
+        def answer(request: bytes, context: grpc.ServicerContext) -> bytes:
+            key = self.cache.request_key(method, request)
+            if self.cache.silent(key):
+                return b""
+            reply = ask(request, context)
+            if not reply:
+                self.cache.remember_silent(key)
+            return reply
 
         return answer
 

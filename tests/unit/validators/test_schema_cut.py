@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from concurrent import futures
+
 import pytest
 from test_terraform_providers import _aws_warm, _files, _needs_terraform, _result
 
@@ -97,3 +99,49 @@ def test_a_relay_that_cannot_listen_says_so_and_leaves_nothing(tmp_path, monkeyp
     with pytest.raises(ValueError, match="unix socket"):
         with schema_relay.cut_relay({"Addr": {"Network": "tcp", "String": "127.0.0.1:1"}}, frozenset(), SchemaCache()):
             pass
+
+
+def test_a_validation_the_provider_had_nothing_to_say_about_is_not_asked_again(tmp_path) -> None:
+    """The relay answers a validation request the build answered with nothing before (in this run
+    or an earlier one) itself; a request answered with a diagnostic, and every other call, reach
+    the provider each time."""
+    import grpc  # noqa: PLC0415 - gRPC, loaded by warm runs only
+
+    from services.validators.checks import schema_relay  # noqa: PLC0415 - gRPC, loaded by warm runs only
+    from services.validators.checks.schema_cut import SchemaCache  # noqa: PLC0415
+
+    asked: list[tuple[str, bytes]] = []
+    diagnostic = _field(1, _varint(1 << 3) + _varint(1) + _field(2, b"a problem"))
+
+    class Provider(grpc.GenericRpcHandler):
+        def service(self, details):
+            def answer(request: bytes, context) -> bytes:
+                asked.append((details.method, request))
+                return b"" if request.startswith(b"fine") else diagnostic
+            return grpc.unary_unary_rpc_method_handler(answer, lambda b: b, lambda b: b)
+
+    provider = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
+    provider.add_generic_rpc_handlers([Provider()])
+    provider.add_insecure_port(f"unix:{tmp_path / 'provider.sock'}")
+    provider.start()
+    cache = SchemaCache()
+    entry = {"Addr": {"Network": "unix", "String": str(tmp_path / "provider.sock")}}
+    validate, plan = "/tfplugin5.Provider/ValidateResourceTypeConfig", "/tfplugin5.Provider/PlanResourceChange"
+    try:
+        for _ in range(2):  # two runs, each through a relay of its own, one build's cache
+            with schema_relay.cut_relay(entry, frozenset(), cache) as (relayed, _dir):
+                with grpc.insecure_channel(f"unix:{relayed['Addr']['String']}") as channel:
+                    def call(method: str, request: bytes, channel=channel) -> bytes:
+                        return channel.unary_unary(method, request_serializer=lambda b: b,
+                                                   response_deserializer=lambda b: b)(request, timeout=10)
+                    assert call(validate, b"fine aws_s3_bucket") == b""
+                    assert call(validate, b"fine aws_s3_bucket") == b""
+                    assert call(validate, b"broken aws_s3_bucket") == diagnostic
+                    assert call("/tfplugin6.Provider/ValidateResourceConfig", b"fine aws_s3_bucket") == b""
+                    assert call(plan, b"fine aws_s3_bucket") == b""
+    finally:
+        provider.stop(None)
+    assert asked.count((validate, b"fine aws_s3_bucket")) == 1
+    assert asked.count((validate, b"broken aws_s3_bucket")) == 2
+    assert asked.count(("/tfplugin6.Provider/ValidateResourceConfig", b"fine aws_s3_bucket")) == 1
+    assert asked.count((plan, b"fine aws_s3_bucket")) == 2
