@@ -125,6 +125,7 @@ class SchemaCache:
         self.answers: dict[str, bytes] = {}
         self.lock = threading.Lock()
         self._silent: OrderedDict[bytes, None] = OrderedDict()
+        self._silent_lock = threading.Lock()  # not `lock`, which a first schema request holds while the provider answers
 
     @staticmethod
     def request_key(method: str, request: bytes) -> bytes:
@@ -132,14 +133,14 @@ class SchemaCache:
 
     def silent(self, key: bytes) -> bool:
         """Whether the build answered this request with no diagnostic before."""
-        with self.lock:
+        with self._silent_lock:
             if key not in self._silent:
                 return False
             self._silent.move_to_end(key)
             return True
 
     def remember_silent(self, key: bytes) -> None:
-        with self.lock:
+        with self._silent_lock:
             self._silent[key] = None
             if len(self._silent) > SILENT_MAX:
                 self._silent.popitem(last=False)
