@@ -8,6 +8,8 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
+from typing import TypeVar
 
 import pytest
 
@@ -18,6 +20,16 @@ from services.validators.sandbox import SPARE_NICE, SPARES, Sandbox, Spares, Ste
 pytestmark = pytest.mark.skipif(not isolation().available, reason=f"no isolation here: {isolation().reason}")
 
 PY = sys.executable
+T = TypeVar("T")
+
+
+def _eventually(check: Callable[[], T], what: str, timeout_s: float = 20.0) -> T:
+    """`check()`'s first true value, asked every 50 ms for up to `timeout_s`."""
+    deadline = time.monotonic() + timeout_s
+    while not (value := check()):
+        assert time.monotonic() < deadline, f"{what}: not within {timeout_s:.0f} s"
+        time.sleep(0.05)
+    return value
 
 STEP_C = """
 import atexit, os, sys, threading, time
@@ -136,10 +148,7 @@ def test_the_next_sandbox_waits_for_the_runs_under_way() -> None:
     assert not spares.ready(), "a run is still under way"
     second.close()
     spares.release(found)
-    deadline = time.monotonic() + 20
-    while not spares.ready():
-        assert time.monotonic() < deadline, "no spare once the runs were over"
-        time.sleep(0.05)
+    _eventually(spares.ready, "no spare once the runs were over")
     spares.close()
 
 
@@ -155,15 +164,11 @@ def test_a_low_priority_spare_is_ready_at_once_and_its_run_has_the_normal_priori
         first, second = spares.take(found), spares.take(found)
         first.close()
         spares.release(found)
-        deadline = time.monotonic() + 20
-        while not spares.ready():
-            assert time.monotonic() < deadline, "no spare beside the run under way"
-            time.sleep(0.05)
+        _eventually(spares.ready, "no spare beside the run under way")
         spare = spares._ready
         assert spare is not None and spare.low_priority
-        while len(tasks := tree_tasks(spare.proc.pid)) < 3:  # bubblewrap, its init, the supervisor
-            assert time.monotonic() < deadline, tasks
-            time.sleep(0.05)
+        tasks = _eventually(lambda: len(t := tree_tasks(spare.proc.pid)) >= 3 and t,  # bwrap, its init, the supervisor
+                            "the spare's processes")
         assert {os.getpriority(os.PRIO_PROCESS, t) for t in tasks} == {SPARE_NICE}
         second.close()
         spares.release(found)
@@ -180,10 +185,7 @@ def test_a_low_priority_spare_is_ready_at_once_and_its_run_has_the_normal_priori
 def test_a_process_tree_is_found_with_or_without_the_kernels_children_lists(monkeypatch: pytest.MonkeyPatch) -> None:
     tree = subprocess.Popen(["/bin/sh", "-c", "sleep 30 & sleep 30 & wait"])
     try:
-        deadline = time.monotonic() + 10
-        while len(found := tree_tasks(tree.pid)) < 3:
-            assert time.monotonic() < deadline, found
-            time.sleep(0.02)
+        found = _eventually(lambda: len(t := tree_tasks(tree.pid)) >= 3 and t, "the shell and its two sleeps")
         exists = os.path.exists
         monkeypatch.setattr(sandbox.os.path, "exists", lambda p: not p.endswith("/children") and exists(p))
         assert sorted(tree_tasks(tree.pid)) == sorted(found)
