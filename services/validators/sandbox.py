@@ -519,7 +519,7 @@ class Spares:
             spare, self._ready = self._ready, None
             self._running += 1
         try:
-            if spare is not None and not (spare.found == found and spare.alive() and spare.restore_priority()):
+            if spare is not None and not (spare.found == found and spare.alive() and self._raised(spare)):
                 spare.close()
                 spare = None
             return spare or Spare(found)
@@ -527,6 +527,14 @@ class Spares:
             with self._lock:
                 self._running -= 1
             raise
+
+    def _raised(self, spare: Spare) -> bool:
+        """Whether the spare runs at this process's priority now; a spare that could not be raised
+        (a process of it another user's, say) ends low-priority spares here."""
+        if spare.restore_priority():
+            return True
+        self._low_priority = False
+        return False
 
     def release(self, found: iso.Isolation) -> None:
         """A run taken from here is over: the next one's sandbox is started now at a low priority,

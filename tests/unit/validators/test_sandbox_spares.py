@@ -194,3 +194,27 @@ def test_a_process_tree_is_found_with_or_without_the_kernels_children_lists(monk
             with contextlib.suppress(ProcessLookupError):
                 os.kill(tid, 9)
         tree.wait()
+
+
+def test_a_spare_that_cannot_be_raised_is_not_used_and_later_spares_start_normally(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where raising a spare fails after all (a process of it that belongs to another user), the
+    run starts a sandbox of its own at the normal priority, and no low-priority spare is made again."""
+    found = isolation()
+    spares = Spares(delay_s=0.1, low_priority=True)
+    try:
+        spares.refill(found, low_priority=True)
+        spare = spares._ready
+        assert spare is not None and spare.low_priority
+        def refused(pid: int, renice: int | None = None) -> list[int]:
+            raise PermissionError(f"process {pid} belongs to another user")
+
+        monkeypatch.setattr(sandbox, "tree_tasks", refused)
+        taken = spares.take(found)
+        assert taken is not spare and not taken.low_priority and not spare.alive()
+        taken.close()
+        spares.release(found)
+        fresh = _eventually(lambda: spares._ready, "no spare after the run")
+        assert not fresh.low_priority
+    finally:
+        spares.close()
