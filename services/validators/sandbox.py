@@ -339,6 +339,12 @@ SPARE_NICE = 19
 
 
 @functools.cache
+def _nice() -> str | None:
+    """The `nice` a low-priority spare is started with (its path: the spare's environment is empty)."""
+    return shutil.which("nice")
+
+
+@functools.cache
 def can_restore_priority() -> bool:
     """Whether this process may give a process it lowered to `SPARE_NICE` its normal priority back.
 
@@ -346,7 +352,7 @@ def can_restore_priority() -> bool:
     allows it), which a platform in a container usually lacks; the capability bits a process sees
     may be its user namespace's, so it is tried: a thread of this process lowers itself, and this
     thread raises it again. A spare is started with `nice`, so that must be there too."""
-    if shutil.which("nice") is None:
+    if _nice() is None:
         return False
     lowered = threading.Event()
     done = threading.Event()
@@ -455,7 +461,7 @@ class Spare:
                                        ("/tmp", TMP_TMPFS_MB << 20)])
         self.cap = iso.ProcessCap(MAX_PROCESSES).__enter__()
         try:
-            nice = ["/usr/bin/env", "nice", "-n", str(SPARE_NICE)] if low_priority else []
+            nice = [_nice() or "nice", "-n", str(SPARE_NICE)] if low_priority else []
             self.proc = spawn_worker([*nice, *self.cap.prefix(), *prefix, sys.executable, "-c", supervisor_code(),
                                       json.dumps(WARM_IMPORTS)], {}, stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE)
