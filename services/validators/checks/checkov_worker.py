@@ -20,6 +20,7 @@ import shutil
 import subprocess
 import threading
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 from ..sandbox import limited_command, spawn_worker, stop_worker, worker_dir
@@ -30,20 +31,29 @@ log = logging.getLogger("amp.validators.checkov")
 MAX_SCANS = 200
 MEMORY_MB = 3072
 
-# Inside the worker: import checkov once, then one JSON request per line in, one JSON answer per
-# line out. checkov prints its report on stdout, so each run's stdout is captured; the real stdout
-# carries only the answers. What the import built (the loaded checks) lives as long as the worker,
-# so it is frozen out of the collector's passes: a scan's 400-odd collections walked it every time
-# (0.13 s of a scan's 0.8 s of CPU; 0.08 s frozen).
+# Inside the worker: import checkov once, install `checkov_warm` (its source is the worker's first
+# argument: the tool environment has none of the platform), then one JSON request per line in, one
+# JSON answer per line out. checkov prints its report on stdout, so each run's stdout is captured;
+# the real stdout carries only the answers. A checkov that `checkov_warm` does not fit (another
+# version) scans as it is, and says so in its first answer. What the import built (the loaded
+# checks) lives as long as the worker, so it is frozen out of the collector's passes: a scan's
+# 400-odd collections walked it every time (0.13 s of a scan's 0.8 s of CPU; 0.08 s frozen).
 _WORKER = r"""
 import contextlib, gc, io, json, os, sys
 out = sys.stdout
 sys.stdout = sys.stderr
 import checkov.main
 from checkov.main import Checkov
+warm = {"__name__": "checkov_warm"}
+try:
+    exec(compile(sys.argv[1], "checkov_warm.py", "exec"), warm)
+    warm["install"]()
+    installed = None
+except Exception as e:
+    installed = f"{type(e).__name__}: {e}"
 gc.collect()
 gc.freeze()
-out.write(json.dumps({"ready": True}) + "\n"); out.flush()
+out.write(json.dumps({"ready": True, "warm": installed is None, "why": installed}) + "\n"); out.flush()
 for line in sys.stdin:
     req = json.loads(line)
     buf = io.StringIO()
@@ -74,6 +84,12 @@ class Scan:
     isolation: str
 
 
+@cache
+def warm_source() -> str:
+    """What the worker installs after checkov's import (see `checkov_warm`)."""
+    return Path(__file__).with_name("checkov_warm.py").read_text(encoding="utf-8")
+
+
 class WorkerGone(RuntimeError):
     """The worker could not start, died, or did not answer in time (it has been stopped)."""
 
@@ -91,19 +107,24 @@ class CheckovWorker:
         self.proc: subprocess.Popen[bytes] | None = None
         self.scans = 0
         self.label = ""
+        self.warm = False  # whether `checkov_warm` is installed in the running process
         self._lock = threading.Lock()
 
     def _start(self, timeout_s: float) -> None:
         full, child_env, label = limited_command(
-            [str(self.python), "-c", _WORKER], cwd=Path("/"), home=self.home, memory_mb=MEMORY_MB, cpu_s=0,
+            [str(self.python), "-c", _WORKER, warm_source()], cwd=Path("/"), home=self.home, memory_mb=MEMORY_MB, cpu_s=0,
             env={"PYTHONUNBUFFERED": "1", "LOG_LEVEL": "ERROR"}, readonly=[self.root],
             etc_dir=self.base / ".etc", die_with_parent=True)
         self.label = label or "limits only (memory; no sandbox on this host)"
         self.proc = spawn_worker(full, child_env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                  stderr=subprocess.DEVNULL)
         self.scans = 0
-        if self._answer(timeout_s).get("ready") is not True:
+        ready = self._answer(timeout_s)
+        if ready.get("ready") is not True:
             raise WorkerGone("checkov did not start")
+        self.warm = ready.get("warm") is True
+        if not self.warm:
+            log.warning("checkov scans without remembered answers: %s", ready.get("why"))
 
     def _answer(self, timeout_s: float) -> dict:
         """The worker's next line, or WorkerGone (and the worker stopped) after `timeout_s`."""

@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
 
 import pytest
+from amp_domain.requirements.extraction import extract
 from amp_runtime.settings import Settings
 from conftest import clean_tree
 
+from services.codegen.render import render_repository
+from services.critics.cost import estimate
+from services.planner.planning import compose_plan
+from services.policy.engine import evaluate
 from services.validators.checks import validate_tree
 from services.validators.checks.base import CheckContext
 from services.validators.checks.checkov import ARGV, VERDICTS, _findings, _reports, check_checkov
 from services.validators.checks.checkov_worker import worker_for
 from services.validators.sandbox import Sandbox
 from services.validators.toolenv import CHECKOV, ToolUnavailable, ensure_tool
+from tests.evaldata import scenarios
 
 pytestmark = pytest.mark.slow  # checkov in its own tool environment (installed on first use)
 
@@ -120,3 +128,108 @@ def test_each_scan_sees_its_own_tree_not_the_one_before(checkov_exe) -> None:
     assert "CKV_AWS_24" in {r for r, _, _ in _failed(with_ssh)}
     assert "CKV_AWS_24" not in {r for r, _, _ in _failed(bucket_only)}
     assert _failed(bucket_only)  # the bucket's own findings remain
+
+
+#: Expressions of every kind the renderer evaluates: functions, `try`, conditionals, `for`, templates,
+#: a `timestamp()`, and strings with `=` in them (which the evaluator could take for assignments).
+RENDERED = '''locals {
+  name   = "demo-${var.env}"
+  ports  = [for p in var.ports : p + 1]
+  tags   = merge(var.tags, { Name = local.name, Stamp = timestamp() })
+  public = var.env == "prod" ? false : true
+  query  = "a = b"
+  picked = try(var.missing.attr, "fallback")
+  zones  = toset(["a", "b", "a"])
+}
+
+variable "env" {
+  default = "dev"
+}
+
+variable "ports" {
+  default = [21, 22]
+}
+
+variable "tags" {
+  default = { team = "ml" }
+}
+
+resource "aws_security_group" "rendered" {
+  name        = local.name
+  description = "x = ${local.query}"
+  dynamic "ingress" {
+    for_each = local.ports
+    content {
+      from_port   = ingress.value
+      to_port     = ingress.value
+      protocol    = "tcp"
+      cidr_blocks = local.public ? ["0.0.0.0/0"] : ["10.0.0.0/8"]
+    }
+  }
+  tags = local.tags
+}
+
+resource "aws_s3_bucket" "each" {
+  for_each = local.zones
+  bucket   = "${local.name}-${each.key}-${local.picked}"
+  tags     = local.tags
+}
+'''
+
+
+def _every_result(stdout: str) -> list[tuple]:
+    """Every check's outcome with the resource as checkov rendered it, in an order of our own."""
+    rows = []
+    for report in _reports(stdout):
+        results = report.get("results") or {}
+        for kind in ("passed_checks", "failed_checks", "skipped_checks"):
+            for c in results.get(kind) or []:
+                result = c.get("check_result") or {}
+                entity = {k: v for k, v in (result.get("entity") or {}).items()}
+                rows.append((kind, c["check_id"], c.get("file_path"), c.get("resource"), result.get("result"),
+                             tuple(c.get("file_line_range") or ()), json.dumps(entity, sort_keys=True, default=str)))
+        rows.append(("parsing_errors", tuple(sorted(results.get("parsing_errors") or []))))
+    return sorted(rows, key=repr)
+
+
+def _plain_checkov(checkov_exe, files: dict[str, str], argv: list[str], tmp_path) -> str:
+    """checkov's own CLI, without anything the worker installs."""
+    root = tmp_path / f"plain-{len(list(tmp_path.iterdir()))}"
+    for rel, text in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text)
+    done = subprocess.run([str(checkov_exe), *argv], cwd=root, capture_output=True, text=True, timeout=600,
+                          env={**os.environ, "LOG_LEVEL": "ERROR"})
+    assert done.stdout.strip(), done.stderr[-2000:]
+    return done.stdout
+
+
+@pytest.mark.timeout(900)
+def test_the_remembered_answers_change_nothing_checkov_finds_or_renders(checkov_exe, tmp_path) -> None:
+    """The worker (with `checkov_warm`) and checkov's own CLI, over generated trees of two projects of
+    one text (the second answered mostly from what the first left) and a tree of every kind of
+    expression, report every check the same, each resource rendered the same."""
+    worker = worker_for(checkov_exe)
+    worker.stop()  # a fresh worker: what it remembers comes from this test's scans
+    argv = [a for a in ARGV if a != "--quiet"]  # passed checks too, each with its rendered resource
+    text = scenarios()[0]["text"]
+    trees = [_terraform(_generated(text, name)) for name in ("first-project", "second-project")]
+    trees.append({"main.tf": RENDERED, "open/main.tf": OPEN_BUCKET})
+    for files in trees:
+        warm = worker.scan(files, argv, 600)
+        assert worker.warm, "checkov_warm did not install in the worker"
+        plain = _plain_checkov(checkov_exe, files, argv, tmp_path)
+        assert _every_result(warm.stdout) == _every_result(plain)
+    assert any(kind == "failed_checks" and check == "CKV_AWS_24"
+               for kind, check, *_ in _every_result(warm.stdout) if kind != "parsing_errors")
+
+
+def _generated(text: str, name: str) -> dict[str, str]:
+    constraints = extract(text).constraints
+    plan = compose_plan(constraints)
+    cost = estimate(plan, constraints)
+    return render_repository(plan, constraints, cost, evaluate(constraints, plan, cost), [], [], name)
+
+
+def _terraform(files: dict[str, str]) -> dict[str, str]:
+    return {p: t for p, t in files.items() if p.endswith((".tf", ".tfvars"))}
