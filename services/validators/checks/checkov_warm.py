@@ -137,7 +137,11 @@ class Expressions:
                 if (bare := _bare(e)) is not None:
                     self._keep(answers, generation, key, (False, bare))
                 raise
-            self._keep(answers, generation, key, (True, _handed_out(value)))
+            try:
+                kept = _handed_out(value)
+            except Exception:  # noqa: BLE001 - an answer that cannot be copied is not remembered
+                return value
+            self._keep(answers, generation, key, (True, kept))
             return value
 
         remembered.answers = answers  # type: ignore[attr-defined]  # read by tests

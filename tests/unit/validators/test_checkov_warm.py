@@ -208,3 +208,19 @@ def test_quiet_logging_drops_the_in_memory_record_of_every_debug_line() -> None:
     finally:
         root.removeHandler(handler)
         root.setLevel(level)
+
+
+def test_an_answer_that_cannot_be_copied_is_given_but_not_remembered() -> None:
+    class Uncopyable:
+        def __deepcopy__(self, memo: dict) -> object:
+            raise TypeError("cannot copy")
+
+    calls: list[str] = []
+
+    def make(text: str) -> list[object]:
+        calls.append(text)
+        return [Uncopyable()]
+
+    remembered = Expressions({}).remembering(make, assigns=False)
+    assert isinstance(remembered("u")[0], Uncopyable) and isinstance(remembered("u")[0], Uncopyable)
+    assert calls == ["u", "u"] and not remembered.answers
