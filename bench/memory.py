@@ -143,16 +143,25 @@ def quiet(stack: Any, below: float = 0.1, window_s: float = 0.5, timeout_s: floa
 
 
 def _cpu_s(pid: int) -> float:
+    """The process's CPU seconds and those of its children it has waited for (utime, stime, cutime,
+    cstime): a tool run that has ended counts in its parent's figure, as `time` would count it."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+        return sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")
     except (OSError, ValueError, IndexError):
         return 0.0
 
 
 def cpu_times(stack: Any) -> dict[str, float]:
-    """CPU seconds used so far by each part of the platform (Postgres: all its processes)."""
-    return {name: sum(_cpu_s(p) for p in pids) for name, pids in stack_pids(stack).items()}
+    """CPU seconds used so far by each part of the platform (Postgres: all its processes), with
+    every process it started: those still running (the validators' warm checkov and providers, the
+    next run's sandbox) and those that have ended (each tool run, in its parent's children's times)."""
+    kids = _children_by_parent()
+    out = {}
+    for name, pids in stack_pids(stack, kids).items():
+        listed = set(pids)
+        out[name] = sum(_cpu_s(p) for p in [*pids, *(p for p in _descendants(pids, kids) if p not in listed)])
+    return out
 
 
 def cpu_delta(before: dict[str, float], after: dict[str, float], per: int) -> dict[str, Any]:

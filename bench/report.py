@@ -166,7 +166,8 @@ def render(r: dict[str, Any]) -> str:
                       f"{first['ms']} ms; slowest tools " + ", ".join(f"{k.removeprefix('tool:')} {v:.0f}" for k, v in slowest) + "."]
         if art.get("cpu_per_artifact"):
             cpu = art["cpu_per_artifact"]
-            lines += ["", f"CPU per artifact round trip: {cpu['total_ms']} ms (" +
+            lines += ["", f"CPU per artifact round trip (every process of the platform, with the tools the validators "
+                      f"ran and keep warm): {cpu['total_ms']} ms (" +
                       ", ".join(f"{k} {v}" for k, v in list(cpu["by_process_ms"].items())[:5]) + ")."]
         lines.append("")
         nodes = art.get("nodes") or {}
