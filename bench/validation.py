@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import time
 from collections.abc import Callable
@@ -32,13 +31,7 @@ from services.validators.checks import validate_tree
 from services.validators.checks.runner import ALWAYS, CHECK_NAMES
 
 from .common import scenario_texts
-
-
-def machine_cpu_s() -> float:
-    """CPU seconds the whole machine has spent (every process, ours and the tools')."""
-    with open("/proc/stat") as f:
-        fields = [int(v) for v in f.readline().split()[1:]]
-    return (sum(fields) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")  # less idle and iowait
+from .memory import machine_cpu_s
 
 
 def render(text: str, project_name: str) -> dict[str, str]:

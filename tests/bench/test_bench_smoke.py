@@ -33,6 +33,8 @@ def test_bench_quick(tmp_path: Path) -> None:
     assert again["runs"] == 2 and again["ms"]["n"] == 2 and "validators step" in again["split_ms"]
     assert "The next version of 2 of those projects" in docs.read_text()
     assert again["cpu_per_artifact"]["total_ms"] > 0 and "CPU per next version's artifact" in docs.read_text()
+    cpu = r["artifact"]["cpu_per_artifact"]  # the whole machine's, sandboxed tools included, and by process
+    assert cpu["machine_ms"] > 0 and cpu["total_ms"] > 0 and "on the whole machine" in docs.read_text()
     assert r["floor"]["nats"]["hop_ms"]["n"] and r["floor"]["postgres"]["insert_ms"]["n"]
     assert r["inproc"]["bus_overhead_ratio"] > 0
     assert set(r["inproc"]["graphs+commit"]["cpu_per_plan_ms"]) == {"this process", "postgres"}
