@@ -69,9 +69,9 @@ def _bare(error: Exception) -> Exception | None:
     everything the scan had built), or None where its type cannot be copied."""
     try:
         bare = copy.copy(error)
+        return bare if type(bare) is type(error) and bare.args == error.args else None
     except Exception:  # noqa: BLE001 - an error type whose arguments do not rebuild it: not remembered
         return None
-    return bare if type(bare) is type(error) and bare.args == error.args else None
 
 
 def _handed_out(value: Any) -> Any:

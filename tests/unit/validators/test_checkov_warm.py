@@ -224,3 +224,21 @@ def test_an_answer_that_cannot_be_copied_is_given_but_not_remembered() -> None:
     remembered = Expressions({}).remembering(make, assigns=False)
     assert isinstance(remembered("u")[0], Uncopyable) and isinstance(remembered("u")[0], Uncopyable)
     assert calls == ["u", "u"] and not remembered.answers
+
+
+def test_an_error_that_cannot_be_rebuilt_is_raised_as_it_is_and_not_remembered() -> None:
+    class Odd(Exception):
+        def __init__(self, code: int, detail: str) -> None:  # its args do not rebuild it
+            super().__init__(f"{code}: {detail}")
+
+    calls: list[str] = []
+
+    def fail(text: str) -> None:
+        calls.append(text)
+        raise Odd(7, "no")
+
+    remembered = Expressions({}).remembering(fail, assigns=False)
+    for _ in range(2):
+        with pytest.raises(Odd):
+            remembered("e")
+    assert calls == ["e", "e"] and not remembered.answers
