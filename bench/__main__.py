@@ -117,26 +117,20 @@ async def run(a: argparse.Namespace, z: Sizes, base_url: str, database_url: str 
             # The platform's first validation, like the first plans, is a warm-up: reported, not sampled
             first = await pipeline.artifact(ctx, 1)
             _log(f"first artifact after start: {first['each_ms'][0]} ms")
-            cpu0 = memory.cpu_times(stack) if stack is not None else None
-            machine0 = memory.machine_cpu_s()
+            cpu0 = memory.cpu_reading(stack) if stack is not None else None
             art = await pipeline.artifact(ctx, z.artifact)
-            machine_ms = (memory.machine_cpu_s() - machine0) * 1000 / z.artifact
+            if cpu0 is not None:
+                art["cpu_per_artifact"] = memory.cpu_spent(cpu0, stack, z.artifact)
             art["first"] = {"ms": first["each_ms"][0],
                             "tools_ms": {k: v["max"] for k, v in first["split_ms"].items() if k.startswith("tool:")}}
-            if cpu0 is not None:
-                art["cpu_per_artifact"] = {**memory.cpu_delta(cpu0, memory.cpu_times(stack), z.artifact),
-                                           "machine_ms": round(machine_ms, 1)}
             _log(f"artifact: {art['ms']}")
             art["nodes"] = await pipeline.node_latency(ctx, art["decision_sets"])
-            cpu0 = memory.cpu_times(stack) if stack is not None else None
-            machine0 = memory.machine_cpu_s()
+            cpu0 = memory.cpu_reading(stack) if stack is not None else None
             again = await pipeline.artifact_again(ctx, min(z.artifact, 8))
-            machine_ms = (memory.machine_cpu_s() - machine0) * 1000 / max(1, again["runs"])
             art["same_infrastructure"] = {"runs": again["runs"], "ms": again["ms"], "split_ms": {
                 k: v for k, v in again["split_ms"].items() if k in SAME_INFRA_SPLITS}}
             if cpu0 is not None:
-                art["same_infrastructure"]["cpu_per_artifact"] = {
-                    **memory.cpu_delta(cpu0, memory.cpu_times(stack), again["runs"]), "machine_ms": round(machine_ms, 1)}
+                art["same_infrastructure"]["cpu_per_artifact"] = memory.cpu_spent(cpu0, stack, again["runs"])
             _log(f"artifact, next version with the same infrastructure: {again['ms']}")
             r["artifact"] = art
         if "floor" in a.sections:

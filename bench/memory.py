@@ -128,10 +128,7 @@ def quiet(stack: Any, below: float = 0.1, window_s: float = 0.5, timeout_s: floa
     window, so that what the warm-up set going in the background (deliveries, outbox marks, a
     tool's start) is done before anything is measured. Returns the seconds waited."""
     def used() -> float:
-        kids = _children_by_parent()  # one pass over /proc a reading
-        pids = [p for ps in stack_pids(stack, kids).values() for p in ps]
-        pids += _descendants([proc.pid for proc in stack.procs.values()], kids)
-        return sum(_cpu_s(p) for p in pids)
+        return sum(cpu_times(stack).values())
 
     began = time.monotonic()
     while time.monotonic() - began < timeout_s:
@@ -178,3 +175,16 @@ def cpu_delta(before: dict[str, float], after: dict[str, float], per: int) -> di
     d = {k: (after.get(k, 0.0) - v) * 1000 / max(1, per) for k, v in before.items()}
     return {"total_ms": round(sum(d.values()), 1), "by_process_ms": {k: round(v, 1) for k, v in
                                                                        sorted(d.items(), key=lambda kv: -kv[1])}}
+
+
+def cpu_reading(stack: Any) -> tuple[dict[str, float], float]:
+    """`cpu_times` and the whole machine's CPU seconds, read together."""
+    return cpu_times(stack), machine_cpu_s()
+
+
+def cpu_spent(before: tuple[dict[str, float], float], stack: Any, per: int) -> dict[str, Any]:
+    """`cpu_delta` since a `cpu_reading`, with the whole machine's CPU milliseconds per unit of
+    work (`machine_ms`: what the by-process figures cannot see, tools run under bubblewrap)."""
+    times, machine = before
+    return {**cpu_delta(times, cpu_times(stack), per),
+            "machine_ms": round((machine_cpu_s() - machine) * 1000 / max(1, per), 1)}
