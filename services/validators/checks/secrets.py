@@ -1,21 +1,34 @@
 """detect-secrets over every file of the tree, in-process; any finding fails the run.
 
-Files are scanned one by one with `scan_file` rather than `scan_files`, which forks a
-multiprocessing pool per call: forking from the threads validators run in is unsafe, and the
-trees are small. detect-secrets keeps its plugin settings in module state, hence the lock.
-Findings name the secret type and line, never the secret.
+Files are scanned one by one rather than with `scan_files`, which forks a multiprocessing pool
+per call: forking from the threads validators run in is unsafe, and the trees are small.
+detect-secrets keeps its plugin settings in module state, hence the lock. Findings name the
+secret type and line, never the secret.
 
-A file's findings depend only on its path (which plugins' transformers and filters apply) and its
-content, under the fixed default settings, so they are remembered by (path, SHA-256 of the
-content): most files of a new version, and about half of a new project's, are those of an earlier
-tree, and scanning costs about a second of CPU per generated repository.
+Scanning costs most of a second of CPU per generated repository, and most of it is work done
+before, so results are remembered at two grains, both under the fixed default settings:
+
+- a file's findings by (path, SHA-256 of the content): the path decides which transformers and
+  filters apply. Most files of a new version, and about half of a new project's, are those of
+  an earlier tree.
+- each line's by (path, the line with the five lines either side of it): `scan_file` judges a
+  line by the file's name, the line and that snippet (an allowlist comment may sit on the line
+  above), and by nothing else; the line's number only labels what it finds. A new project's
+  files differ from earlier ones' in a few lines (its name, its region), so a changed file is
+  judged mostly from memory: about a quarter of its lines are scanned.
+
+`_scan_file` is `scan.scan_file` with the second kept: the same filters, transformers, plugins
+and order, one file's findings deduplicated as `SecretsCollection` does (a secret of one type is
+reported once, on its first line). A test holds it to `SecretsCollection.scan_file`.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 import threading
 from collections import OrderedDict
+from collections.abc import Iterator
 
 from ..report import Finding, ToolResult
 from .base import CheckContext, dist_version
@@ -24,8 +37,16 @@ TOOL = "detect-secrets"
 _LOCK = threading.Lock()
 #: Files whose findings are kept (least recently used dropped first); a tree has about a hundred.
 CACHE_SIZE = 8192
-#: (path, content digest) -> (secret type, line) of each finding in that file.
-_results: OrderedDict[tuple[str, bytes], tuple[tuple[str, int | None], ...]] = OrderedDict()
+#: Lines whose findings are kept: a tree has about ten thousand (its sample data included).
+LINE_CACHE_SIZE = 65536
+#: Lines of context either side of a line that detect-secrets hands its filters and plugins.
+CONTEXT_LINES = 5
+#: A file's finding: (secret type, line).
+Found = tuple[str, int | None]
+#: (path, content digest) -> each finding in that file.
+_results: OrderedDict[tuple[str, bytes], tuple[Found, ...]] = OrderedDict()
+#: digest of (path, snippet) -> (secret type, secret hash) of each secret that line holds.
+_lines: OrderedDict[bytes, tuple[tuple[str, str], ...]] = OrderedDict()
 
 
 def _key(path: str, text: str) -> tuple[str, bytes]:
@@ -34,12 +55,11 @@ def _key(path: str, text: str) -> tuple[str, bytes]:
 
 def check_secrets(ctx: CheckContext) -> ToolResult:
     # lazy: detect-secrets loads its plugins on import
-    from detect_secrets import SecretsCollection
     from detect_secrets.settings import default_settings
 
     files = ctx.sandbox.files
     keys = {path: _key(path, files[path]) for path in sorted(files)}
-    found: dict[str, tuple[tuple[str, int | None], ...]] = {}
+    found: dict[str, tuple[Found, ...]] = {}
     with _LOCK:
         for path, key in keys.items():
             if (hit := _results.get(key)) is not None:
@@ -47,13 +67,9 @@ def check_secrets(ctx: CheckContext) -> ToolResult:
                 found[path] = hit
         missing = [path for path in keys if path not in found]
         if missing:
-            collection = SecretsCollection(root=str(ctx.sandbox.root))
             with default_settings():
                 for path in missing:
-                    collection.scan_file(path)
-            for path in missing:
-                found[path] = _results[keys[path]] = tuple(
-                    (secret.type, secret.line_number or None) for secret in collection.data.get(path, ()))
+                    found[path] = _results[keys[path]] = _scan_file(str(ctx.sandbox.root), path)
             while len(_results) > CACHE_SIZE:
                 _results.popitem(last=False)
     findings = [
@@ -66,6 +82,74 @@ def check_secrets(ctx: CheckContext) -> ToolResult:
                       findings=findings)
 
 
+def _scan_file(root: str, path: str) -> tuple[Found, ...]:
+    """What `SecretsCollection(root).scan_file(path)` records for `path`, as (type, line) pairs."""
+    # lazy: detect-secrets loads its plugins on import
+    from detect_secrets.core import scan
+
+    filename = os.path.join(root, path)
+    if scan._is_filtered_out(required_filter_parameters=["filename"], filename=filename):
+        return ()
+    first: dict[tuple[str, str], int] = {}  # (type, secret hash) -> its first line, as the collection's set keeps
+    try:
+        for lines in scan._get_lines_from_file(filename):
+            for number, kind, digest in _scan_lines(path, filename, lines):
+                first.setdefault((kind, digest), number)
+            if first:
+                break  # as scan_file: the eager transformers only for a file with nothing found
+    except OSError:
+        pass  # as scan_file: what was found stays, the rest of the file is not read
+    return tuple((kind, number or None) for (kind, _), number in first.items())
+
+
+def _scan_lines(path: str, filename: str, lines: list[str]) -> Iterator[tuple[int, str, str]]:
+    """(line number, type, secret hash) of each secret `_process_line_based_plugins` finds."""
+    # lazy: detect-secrets loads its plugins on import
+    from detect_secrets.util.code_snippet import get_code_snippet
+
+    for number, raw in enumerate(lines, start=1):
+        snippet = get_code_snippet(lines=lines, line_number=number, lines_of_context=CONTEXT_LINES)
+        key = _line_key(path, snippet.lines, snippet.target_index)
+        kept = _lines.get(key)
+        if kept is None:
+            kept = _lines[key] = _scan_line(filename, raw.rstrip(), number, snippet)
+            if len(_lines) > LINE_CACHE_SIZE:
+                _lines.popitem(last=False)
+        else:
+            _lines.move_to_end(key)
+        for kind, digest in kept:
+            yield number, kind, digest
+
+
+def _scan_line(filename: str, line: str, number: int, snippet: object) -> tuple[tuple[str, str], ...]:
+    """The body of detect-secrets' `_process_line_based_plugins` for one line."""
+    # lazy: detect-secrets loads its plugins on import
+    from detect_secrets.core import scan
+    from detect_secrets.settings import get_plugins
+
+    if scan._is_filtered_out(required_filter_parameters=["line"], filename=filename, line=line, context=snippet):
+        return ()
+    return tuple(
+        (secret.type, secret.secret_hash)
+        for plugin in get_plugins()
+        for secret in scan._scan_line(plugin=plugin, filename=filename, line=line, line_number=number,
+                                      context=snippet)
+        if not scan._is_filtered_out(required_filter_parameters=["context"], filename=secret.filename,
+                                     secret=secret.secret_value, plugin=plugin, line=line, context=snippet)
+    )
+
+
+def _line_key(path: str, snippet: list[str], target: int) -> bytes:
+    """A digest of everything a line's verdict depends on; lengths first, so no two differ alike."""
+    h = hashlib.blake2b(digest_size=16)
+    for part in (path, str(target), *snippet):
+        data = part.encode("utf-8", "surrogatepass")
+        h.update(len(data).to_bytes(8, "little"))
+        h.update(data)
+    return h.digest()
+
+
 def clear_cache() -> None:
     with _LOCK:
         _results.clear()
+        _lines.clear()

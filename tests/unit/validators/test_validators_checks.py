@@ -225,13 +225,11 @@ def _fresh_scan(files: dict[str, str]) -> list[tuple[str, int | None, str]]:
 
 
 def test_remembered_secret_scans_equal_fresh_ones_and_a_changed_file_is_scanned_again(monkeypatch) -> None:
-    from detect_secrets import SecretsCollection  # noqa: PLC0415
-
     from services.validators.checks import secrets  # noqa: PLC0415
 
     scanned: list[str] = []
-    real = SecretsCollection.scan_file
-    monkeypatch.setattr(SecretsCollection, "scan_file", lambda self, f: scanned.append(f) or real(self, f))
+    real = secrets._scan_file
+    monkeypatch.setattr(secrets, "_scan_file", lambda root, f: scanned.append(f) or real(root, f))
     secrets.clear_cache()
     key = 'AWS_KEY = "AKIAIOSFODNN7EXAMPLE"\n'
     files = clean_tree() | {"config/settings.py": key + "password = 'hunter2-but-longer-Zx9'\n" + key,
