@@ -9,8 +9,8 @@ Scanning costs most of a second of CPU per generated repository, and most of it 
 before, so results are remembered at two grains, both under the fixed default settings:
 
 - a file's findings by (path, SHA-256 of the content): the path decides which transformers and
-  filters apply. Most files of a new version, and about half of a new project's, are those of
-  an earlier tree.
+  filters apply. Most files of a new version, and all but about fifteen of a new project's (those
+  that carry its name or region), are those of an earlier tree.
 - each line's by (path, the line with the five lines either side of it): `scan_file` judges a
   line by the file's name, the line and that snippet (an allowlist comment may sit on the line
   above), and by nothing else; the line's number only labels what it finds. A new project's
