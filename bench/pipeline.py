@@ -35,6 +35,7 @@ class Ctx:
     pool: asyncpg.Pool | None = None
     gated: list[Gated] = field(default_factory=list)  # plan runs left at the gate, for the artifact bench
     artifacts: list[Gated] = field(default_factory=list)  # approved and run to completion
+    validated: set[str] = field(default_factory=set)  # texts whose artifact this platform has completed
     _cycle: Any = None
 
     def next_text(self) -> str:
@@ -126,6 +127,7 @@ async def artifact_again(ctx: Ctx, runs: int) -> dict[str, Any]:
 async def _approve_each(ctx: Ctx, todo: list[Gated]) -> dict[str, Any]:
     total: list[float] = []
     splits: dict[str, list[float]] = defaultdict(list)
+    by_text: dict[str, list[float]] = defaultdict(list)  # the text's first project here, or a later one
     done_ids = []
     for g in todo:
         t0 = time.perf_counter()
@@ -137,6 +139,8 @@ async def _approve_each(ctx: Ctx, todo: list[Gated]) -> dict[str, Any]:
         if data.get("status") != "completed":
             raise RuntimeError(f"decision set {g.ds_id} ended {data.get('status')}")
         done_ids.append(g.ds_id)
+        by_text["first" if g.text not in ctx.validated else "again"].append(total[-1])
+        ctx.validated.add(g.text)
         ds = await ctx.api.get(f"/decision-sets/{g.ds_id}")
         tools = (((ds.get("reports") or {}).get("validation") or {}).get("tools")) or []
         for t in tools:
@@ -146,7 +150,8 @@ async def _approve_each(ctx: Ctx, todo: list[Gated]) -> dict[str, Any]:
             for k, v in (await _artifact_split(ctx.pool, g.ds_id, wall0, wall1, tool_max)).items():
                 splits[k].append(v)
     return {"runs": len(todo), "ms": summary(total), "split_ms": {k: summary(v) for k, v in splits.items()},
-            "each_ms": [round(t, 1) for t in total], "decision_sets": done_ids}
+            "each_ms": [round(t, 1) for t in total], "decision_sets": done_ids,
+            "by_text_ms": {k: summary(v) for k, v in by_text.items()}}
 
 
 async def _artifact_split(pool: asyncpg.Pool, ds_id: str, wall0: float, wall1: float, tool_max: float

@@ -145,6 +145,10 @@ def render(r: dict[str, Any]) -> str:
         lines += ["### 2. Artifact round trip (approve → `run-complete`), ms", "",
                   _row(["stage", "p50", "p95", "max"]), _row(["---"] * 4),
                   _row([f"**total** ({art['runs']} runs)", *_ms(art["ms"], "p50", "p95", "max")])]
+        for key, label in (("first", "the first project of its text on this platform"),
+                           ("again", "a new project of a text validated before")):
+            if (part := art.get("by_text_ms", {}).get(key)) is not None:
+                lines.append(_row([f"{label} ({part['n']} runs)", *_ms(part, "p50", "p95", "max")]))
         for k, v in art.get("split_ms", {}).items():
             lines.append(_row([k, *_ms(v, "p50", "p95", "max")]))
         again = art.get("same_infrastructure")

@@ -29,8 +29,11 @@ def test_bench_quick(tmp_path: Path) -> None:
     assert first["ms"] > 0 and "tool:pytest" in first["tools_ms"]
     assert "The platform's first artifact round trip" in docs.read_text()
     assert r["artifact"]["nodes"]["timeline_ms"] and r["artifact"]["nodes"]["checkpoints"]
+    parts = r["artifact"]["by_text_ms"]  # each run as its text's first project on the platform, or a later one
+    assert set(parts) <= {"first", "again"} and sum(p["n"] for p in parts.values()) == 2
     again = r["artifact"]["same_infrastructure"]  # the next version of those projects, same text
     assert again["runs"] == 2 and again["ms"]["n"] == 2 and "validators step" in again["split_ms"]
+    assert set(again["by_text_ms"]) == {"again"} and again["by_text_ms"]["again"]["n"] == 2  # texts seen above
     assert "The next version of 2 of those projects" in docs.read_text()
     assert again["cpu_per_artifact"]["total_ms"] > 0 and "CPU per next version's artifact" in docs.read_text()
     cpu = r["artifact"]["cpu_per_artifact"]  # the whole machine's, sandboxed tools included, and by process
