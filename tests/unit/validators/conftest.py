@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
 import pytest
 
 PYPROJECT = """\
@@ -117,3 +120,20 @@ def clean_tree() -> dict[str, str]:
 @pytest.fixture
 def tree() -> dict[str, str]:
     return clean_tree()
+
+
+def fresh_secret_scan(files: dict[str, str]) -> list[tuple[str, int | None, str]]:
+    """detect-secrets itself over the tree, nothing remembered: what the secret scan must report."""
+    # lazy: detect-secrets loads its plugins on import
+    from detect_secrets import SecretsCollection
+    from detect_secrets.settings import default_settings
+
+    with tempfile.TemporaryDirectory() as root:
+        for path, text in files.items():
+            (Path(root) / path).parent.mkdir(parents=True, exist_ok=True)
+            (Path(root) / path).write_text(text)
+        collection = SecretsCollection(root=root)
+        with default_settings():
+            for path in sorted(files):
+                collection.scan_file(path)
+        return sorted((f, s.line_number or None, s.type) for f, s in collection)

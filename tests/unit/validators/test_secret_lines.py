@@ -9,11 +9,9 @@ secrets only the eager transformers reach.
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
-
 import pytest
 from amp_domain.requirements.extraction import extract
+from conftest import fresh_secret_scan
 
 from services.codegen.render import render_repository
 from services.critics.cost import estimate
@@ -25,23 +23,6 @@ from tests.evaldata import scenarios
 AWS = 'AWS_KEY = "AKIAIOSFODNN7EXAMPLE"\n'
 GITHUB = "token = 'ghp_0123456789abcdefghijklmnopqrstuvwxyzAB'\n"
 FILLER = [f"value_{i} = {i}\n" for i in range(12)]
-
-
-def fresh(files: dict[str, str]) -> list[tuple[str, int | None, str]]:
-    """detect-secrets itself over the tree: what the check must report."""
-    # lazy: detect-secrets loads its plugins on import
-    from detect_secrets import SecretsCollection
-    from detect_secrets.settings import default_settings
-
-    with tempfile.TemporaryDirectory() as root:
-        for path, text in files.items():
-            (Path(root) / path).parent.mkdir(parents=True, exist_ok=True)
-            (Path(root) / path).write_text(text)
-        collection = SecretsCollection(root=root)
-        with default_settings():
-            for path in sorted(files):
-                collection.scan_file(path)
-        return sorted((f, s.line_number or None, s.type) for f, s in collection)
 
 
 def checked(files: dict[str, str]) -> list[tuple[str, int | None, str]]:
@@ -100,8 +81,8 @@ SEQUENCES = {
 def test_remembered_lines_find_what_a_plain_scan_finds(trees: list[dict[str, str]]) -> None:
     secrets.clear_cache()
     for files in trees:
-        assert checked(files) == fresh(files)
-    assert any(fresh(files) for files in trees)  # the cases hold secrets to find
+        assert checked(files) == fresh_secret_scan(files)
+    assert any(fresh_secret_scan(files) for files in trees)  # the cases hold secrets to find
 
 
 def test_a_changed_line_above_a_remembered_one_is_judged_again() -> None:
@@ -120,7 +101,7 @@ def test_a_changed_file_is_judged_mostly_from_remembered_lines(monkeypatch) -> N
     assert len(judged) == 61
     judged.clear()
     changed = body(*long[:30], "setting_x = 'changed'\n", *long[31:], AWS)
-    assert checked({"app/settings.py": changed}) == fresh({"app/settings.py": changed})
+    assert checked({"app/settings.py": changed}) == fresh_secret_scan({"app/settings.py": changed})
     assert len(judged) == 2 * secrets.CONTEXT_LINES + 1  # the changed line and those that see it
 
 
@@ -145,6 +126,6 @@ def test_generated_projects_with_planted_secrets_are_judged_as_a_plain_scan_judg
             middle = len(lines) // 2
             planted = AWS if i % 2 else "# pragma: allowlist nextline secret\n" + AWS
             files[path] = "".join([*lines[:middle], planted, *lines[middle:]])
-        expected = fresh(files)
+        expected = fresh_secret_scan(files)
         assert checked(files) == expected
         assert {path for path, _, _ in expected} >= set(changed[1::2])

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import clean_tree
+from conftest import clean_tree, fresh_secret_scan
 
 from services.validators.checks import CHECK_NAMES, validate_tree
 from services.validators.report import ValidationReport
@@ -205,25 +205,6 @@ def test_checkov_never_loads_checks_named_by_the_repository(monkeypatch: pytest.
     assert not marker.exists()
 
 
-def _fresh_scan(files: dict[str, str]) -> list[tuple[str, int | None, str]]:
-    """detect-secrets itself over the tree, nothing remembered: what the check must report."""
-    import tempfile  # noqa: PLC0415
-    from pathlib import Path  # noqa: PLC0415
-
-    from detect_secrets import SecretsCollection  # noqa: PLC0415
-    from detect_secrets.settings import default_settings  # noqa: PLC0415
-
-    with tempfile.TemporaryDirectory() as root:
-        for path, text in files.items():
-            (Path(root) / path).parent.mkdir(parents=True, exist_ok=True)
-            (Path(root) / path).write_text(text)
-        collection = SecretsCollection(root=root)
-        with default_settings():
-            for path in sorted(files):
-                collection.scan_file(path)
-        return sorted((f, s.line_number or None, s.type) for f, s in collection)
-
-
 def test_remembered_secret_scans_equal_fresh_ones_and_a_changed_file_is_scanned_again(monkeypatch) -> None:
     from services.validators.checks import secrets  # noqa: PLC0415
 
@@ -239,7 +220,7 @@ def test_remembered_secret_scans_equal_fresh_ones_and_a_changed_file_is_scanned_
         result = tool(validate_tree(tree, checks=["hcl2"]), "detect-secrets")
         return sorted((f.path, f.line, f.rule) for f in result.findings)
 
-    expected = _fresh_scan(files)
+    expected = fresh_secret_scan(files)
     assert len({p for p, _, _ in expected}) == 3
     scanned.clear()
     assert findings(files) == expected
@@ -247,7 +228,7 @@ def test_remembered_secret_scans_equal_fresh_ones_and_a_changed_file_is_scanned_
     scanned.clear()
     assert findings(files) == expected and scanned == []  # every file remembered
     changed = files | {"config/copy.py": "nothing = 'here'\n", "config/moved.py": key}
-    expected_changed = _fresh_scan(changed)
+    expected_changed = fresh_secret_scan(changed)
     scanned.clear()
     assert findings(changed) == expected_changed
     assert sorted(scanned) == ["config/copy.py", "config/moved.py"]  # same content at a new path is scanned too
