@@ -9,6 +9,8 @@ secrets only the eager transformers reach.
 
 from __future__ import annotations
 
+import inspect
+
 import pytest
 from amp_domain.requirements.extraction import extract
 from conftest import fresh_secret_scan
@@ -103,6 +105,13 @@ def test_a_changed_file_is_judged_mostly_from_remembered_lines(monkeypatch) -> N
     changed = body(*long[:30], "setting_x = 'changed'\n", *long[31:], AWS)
     assert checked({"app/settings.py": changed}) == fresh_secret_scan({"app/settings.py": changed})
     assert len(judged) == 2 * secrets.CONTEXT_LINES + 1  # the changed line and those that see it
+
+
+def test_the_context_remembered_is_the_one_detect_secrets_judges_a_line_in() -> None:
+    # lazy: detect-secrets loads its plugins on import
+    from detect_secrets.util.code_snippet import get_code_snippet
+
+    assert inspect.signature(get_code_snippet).parameters["lines_of_context"].default == secrets.CONTEXT_LINES
 
 
 def _generated(text: str, name: str) -> dict[str, str]:
