@@ -10,14 +10,10 @@ import sys
 import types
 
 import pytest
-from amp_domain.requirements.extraction import extract
 
-from services.codegen.render import render_repository
 from services.codegen.render_domain import DOMAINS, Domain, generic_domain, sample_csv
-from services.critics.cost import estimate
-from services.planner.planning import compose_plan
-from services.policy.engine import evaluate
 from tests.evaldata import scenarios
+from tests.generated import generated_tree
 
 L2 = 0.001  # `fit`'s default
 
@@ -25,10 +21,7 @@ L2 = 0.001  # `fit`'s default
 @pytest.fixture(scope="module")
 def model_module() -> types.ModuleType:
     """The module as a generated repository carries it, imported from the rendered text."""
-    constraints = extract(scenarios()[0]["text"]).constraints
-    plan = compose_plan(constraints)
-    cost = estimate(plan, constraints)
-    files = render_repository(plan, constraints, cost, evaluate(constraints, plan, cost), [], [], "model-probe")
+    files = generated_tree(scenarios()[0]["text"], "model-probe")
     module = types.ModuleType("generated_model")
     sys.modules[module.__name__] = module  # dataclasses look their module up
     try:

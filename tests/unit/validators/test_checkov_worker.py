@@ -7,14 +7,9 @@ import os
 import subprocess
 
 import pytest
-from amp_domain.requirements.extraction import extract
 from amp_runtime.settings import Settings
 from conftest import clean_tree
 
-from services.codegen.render import render_repository
-from services.critics.cost import estimate
-from services.planner.planning import compose_plan
-from services.policy.engine import evaluate
 from services.validators.checks import validate_tree
 from services.validators.checks.base import CheckContext
 from services.validators.checks.checkov import ARGV, VERDICTS, _findings, _reports, check_checkov
@@ -22,6 +17,7 @@ from services.validators.checks.checkov_worker import worker_for
 from services.validators.sandbox import Sandbox
 from services.validators.toolenv import CHECKOV, ToolUnavailable, ensure_tool
 from tests.evaldata import scenarios
+from tests.generated import generated_tree
 
 pytestmark = pytest.mark.slow  # checkov in its own tool environment (installed on first use)
 
@@ -213,7 +209,7 @@ def test_the_remembered_answers_change_nothing_checkov_finds_or_renders(checkov_
     worker.stop()  # a fresh worker: what it remembers comes from this test's scans
     argv = [a for a in ARGV if a != "--quiet"]  # passed checks too, each with its rendered resource
     text = scenarios()[0]["text"]
-    trees = [_terraform(_generated(text, name)) for name in ("first-project", "second-project")]
+    trees = [_terraform(generated_tree(text, name)) for name in ("first-project", "second-project")]
     trees.append({"main.tf": RENDERED, "open/main.tf": OPEN_BUCKET})
     for files in trees:
         warm = worker.scan(files, argv, 600)
@@ -222,13 +218,6 @@ def test_the_remembered_answers_change_nothing_checkov_finds_or_renders(checkov_
         assert _every_result(warm.stdout) == _every_result(plain)
     assert any(kind == "failed_checks" and check == "CKV_AWS_24"
                for kind, check, *_ in _every_result(warm.stdout) if kind != "parsing_errors")
-
-
-def _generated(text: str, name: str) -> dict[str, str]:
-    constraints = extract(text).constraints
-    plan = compose_plan(constraints)
-    cost = estimate(plan, constraints)
-    return render_repository(plan, constraints, cost, evaluate(constraints, plan, cost), [], [], name)
 
 
 def _terraform(files: dict[str, str]) -> dict[str, str]:

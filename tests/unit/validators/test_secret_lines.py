@@ -12,15 +12,11 @@ from __future__ import annotations
 import inspect
 
 import pytest
-from amp_domain.requirements.extraction import extract
 from conftest import fresh_secret_scan
 
-from services.codegen.render import render_repository
-from services.critics.cost import estimate
-from services.planner.planning import compose_plan
-from services.policy.engine import evaluate
 from services.validators.checks import secrets, validate_tree
 from tests.evaldata import scenarios
+from tests.generated import generated_tree
 
 AWS = 'AWS_KEY = "AKIAIOSFODNN7EXAMPLE"\n'
 GITHUB = "token = 'ghp_0123456789abcdefghijklmnopqrstuvwxyzAB'\n"
@@ -114,20 +110,13 @@ def test_the_context_remembered_is_the_one_detect_secrets_judges_a_line_in() -> 
     assert inspect.signature(get_code_snippet).parameters["lines_of_context"].default == secrets.CONTEXT_LINES
 
 
-def _generated(text: str, name: str) -> dict[str, str]:
-    constraints = extract(text).constraints
-    plan = compose_plan(constraints)
-    cost = estimate(plan, constraints)
-    return render_repository(plan, constraints, cost, evaluate(constraints, plan, cost), [], [], name)
-
-
 def test_generated_projects_with_planted_secrets_are_judged_as_a_plain_scan_judges_them() -> None:
     """Two new projects of one text (the second judged mostly from the first's lines), each with
     secrets planted in files that differ between them, between lines seen before."""
     secrets.clear_cache()
     text = scenarios()[0]["text"]
     for name in ("first-project", "second-project"):
-        files = {p: t for p, t in _generated(text, name).items() if not p.endswith(".csv")}  # the same in both
+        files = {p: t for p, t in generated_tree(text, name).items() if not p.endswith(".csv")}  # the same in both
         changed = sorted(p for p, t in files.items() if name in t)[:4]
         assert changed
         for i, path in enumerate(changed):
