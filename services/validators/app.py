@@ -23,7 +23,7 @@ from faststream import FastStream
 
 from .graph import build_graph
 from .nodes import PersistDeps
-from .toolenv import ACTIONLINT, CHECKOV, MYPY, ToolUnavailable, ensure_tool
+from .toolenv import ACTIONLINT, CHECKOV, MYPY, SHELLCHECK, ToolUnavailable, ensure_tool
 
 SERVICE = "validators"
 log = logging.getLogger("amp.validators")
@@ -38,7 +38,7 @@ def warm_tools(checkov: bool) -> threading.Thread:
     """Create the isolated tool environments once, in the background (as pre-commit does), so a
     run never waits for an install: until they are ready their checks report `skipped`."""
     def install() -> None:
-        for spec in (ACTIONLINT, MYPY, *((CHECKOV,) if checkov else ())):
+        for spec in (ACTIONLINT, SHELLCHECK, MYPY, *((CHECKOV,) if checkov else ())):
             try:
                 ensure_tool(spec)
             except ToolUnavailable as e:

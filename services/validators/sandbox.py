@@ -1,9 +1,9 @@
 """A throwaway directory holding a generated tree, and two ways to run things against it.
 
-`Sandbox.run` is for the platform's own static tools (ruff, terraform fmt, checkov, actionlint):
-they only read the tree. They run under bubblewrap when the host allows it (see `isolation`), the
-tree bound read-only, and always with rlimits, a wall-clock timeout, their own process group and a
-scrubbed environment.
+`Sandbox.run` is for the platform's own static tools (ruff, terraform fmt, checkov, actionlint,
+shellcheck): they only read the tree. They run under bubblewrap when the host allows it (see
+`isolation`), the tree bound read-only, and always with rlimits, a wall-clock timeout, their own
+process group and a scrubbed environment.
 
 `Sandbox.run_untrusted` is for code *from* the tree (the training entry point, the generated
 tests, any script): it runs only under bubblewrap, or not at all (`NoIsolation`). Inside, the tree

