@@ -8,7 +8,6 @@ import subprocess
 
 import pytest
 from amp_runtime.settings import Settings
-from conftest import clean_tree
 
 from services.validators.checks import validate_tree
 from services.validators.checks.base import CheckContext
@@ -18,6 +17,7 @@ from services.validators.sandbox import Sandbox
 from services.validators.toolenv import CHECKOV, ToolUnavailable, ensure_tool
 from tests.evaldata import scenarios
 from tests.generated import generated_tree
+from tests.validator_trees import clean_tree
 
 pytestmark = pytest.mark.slow  # checkov in its own tool environment (installed on first use)
 

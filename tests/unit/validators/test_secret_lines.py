@@ -12,11 +12,11 @@ from __future__ import annotations
 import inspect
 
 import pytest
-from conftest import fresh_secret_scan
 
 from services.validators.checks import secrets, validate_tree
 from tests.evaldata import scenarios
 from tests.generated import generated_tree
+from tests.validator_trees import fresh_secret_scan
 
 AWS = 'AWS_KEY = "AKIAIOSFODNN7EXAMPLE"\n'
 GITHUB = "token = 'ghp_0123456789abcdefghijklmnopqrstuvwxyzAB'\n"

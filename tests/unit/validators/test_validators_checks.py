@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from conftest import clean_tree, fresh_secret_scan
 
 from services.validators.checks import CHECK_NAMES, validate_tree
 from services.validators.report import ValidationReport
+from tests.validator_trees import clean_tree, fresh_secret_scan
 
 FAST = ["ruff", "ruff-format", "hcl2", "terraform-fmt", "workflow-structure"]
 
