@@ -282,17 +282,17 @@ def run_scripts(path: str, text: str) -> list[RunScript]:
 COMMENTS: Memo[list[dict[str, Any]]] = Memo(KEPT)
 
 
-def _key(exe: str, shell: str, text: str) -> str:
-    return hashlib.sha256(f"{binary_key(exe)}\0{shell}\0{text}".encode("utf-8", "surrogatepass")).hexdigest()
+def _key(binary: object, shell: str, text: str) -> str:
+    return hashlib.sha256(f"{binary}\0{shell}\0{text}".encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def _shellcheck(install: bool) -> tuple[str | None, str]:
-    """The shellcheck to run, or None and why there is none."""
+    """The shellcheck to run and its version label; or None and why there is none."""
     try:
-        return str(ensure_tool(SHELLCHECK, install=install)), ""
+        return str(ensure_tool(SHELLCHECK, install=install)), SHELLCHECK.version
     except ToolUnavailable as exc:
         found = shutil.which("shellcheck", path=tool_path())
-        return (found, "") if found else (None, f"{exc.reason}; no shellcheck on PATH either")
+        return (found, f"the system's ({found})") if found else (None, f"{exc.reason}; no shellcheck on PATH either")
 
 
 def _finding(script: RunScript, c: dict[str, Any]) -> Finding:
@@ -308,9 +308,10 @@ def check_shellcheck(ctx: CheckContext) -> ToolResult:
     paths = [p for p in ctx.sandbox.paths(".yml", ".yaml") if p.startswith(".github/workflows/")]
     if not paths:
         return skipped(TOOL, "no .github/workflows/*.yml files in the tree", SHELLCHECK.version)
-    exe, why = _shellcheck(ctx.install_tools)
+    exe, label = _shellcheck(ctx.install_tools)
     if exe is None:
-        return skipped(TOOL, why, SHELLCHECK.version)
+        return skipped(TOOL, label, SHELLCHECK.version)
+    binary = binary_key(exe)
     scripts = [s for p in paths for s in run_scripts(p, ctx.sandbox.files[p])]
     verdicts: dict[tuple[str, str], list[dict[str, Any]]] = {}
     unknown: dict[tuple[str, str], str | None] = {}  # (shell, text) -> its memo key (None: not kept)
@@ -320,15 +321,15 @@ def check_shellcheck(ctx: CheckContext) -> ToolResult:
             continue
         if _SOURCES.search(s.source):
             unknown[wanted] = None
-        elif (known := COMMENTS.get(key := _key(exe, s.shell, s.text))) is not None:
+        elif (known := COMMENTS.get(key := _key(binary, s.shell, s.text))) is not None:
             verdicts[wanted] = known
         else:
             unknown[wanted] = key
     error = _check_unknown(ctx, exe, unknown, verdicts)
     if error is not None:
-        return error
+        return error.model_copy(update={"version": label})
     findings = [_finding(s, c) for s in scripts for c in verdicts[(s.shell, s.text)]]
-    return ToolResult(tool=TOOL, version=SHELLCHECK.version, status=status_for(findings), findings=findings)
+    return ToolResult(tool=TOOL, version=label, status=status_for(findings), findings=findings)
 
 
 def _check_unknown(ctx: CheckContext, exe: str, unknown: dict[tuple[str, str], str | None],

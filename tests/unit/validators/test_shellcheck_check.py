@@ -4,6 +4,7 @@ from one shellcheck process, and judges a script it has seen before from memory.
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 from collections import Counter
 from collections.abc import Iterator
@@ -201,3 +202,22 @@ def test_what_reaches_shellcheck() -> None:
 def test_no_workflows_is_skipped() -> None:
     result = validate_tree({"README.md": "# x\n"}, checks=["shellcheck"], checkov=False).tool("shellcheck")
     assert result is not None and result.status == "skipped" and result.reason
+
+
+def test_without_its_tool_environment_a_shellcheck_on_path_is_used_or_the_check_says_why(
+        monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    real = _tool(SHELLCHECK)
+
+    def unavailable(spec, **_: object):
+        raise ToolUnavailable("shellcheck", "no package index")
+
+    monkeypatch.setattr(shellcheck, "ensure_tool", unavailable)
+    monkeypatch.setattr(shellcheck, "tool_path", lambda: str(tmp_path))
+    files = {".github/workflows/other.yaml": OTHER}
+    none = validate_tree(files, checks=["shellcheck"], checkov=False).tool("shellcheck")
+    assert none is not None and none.status == "skipped" and "no package index" in (none.reason or "")
+
+    shutil.copy2(real, tmp_path / "shellcheck")  # a copy: the sandbox shows the tool's own folder
+    shellcheck.COMMENTS.clear()
+    found = _check(files)
+    assert found.status == "fail" and found.version.startswith("the system's") and found.findings
