@@ -4,8 +4,9 @@ Every agent and the gateway run as separate processes against one NATS and one P
 their own (in a scratch directory); N runs go at once, their gates approved by the harness
 (some with requested changes, which make a new version). Meanwhile the harness kills a random
 service with SIGKILL every one to two seconds (the gateway included; a supervisor restarts them
-with backoff), restarts nats-server and Postgres once each mid-run, arms a crash point of the
-step protocol in each agent, and makes one agent's steps outlast `ack_wait`.
+with backoff), restarts nats-server and Postgres once each mid-run (NATS once the runs' pipelines
+have started, Postgres once a plan is approved), arms a crash point of the step protocol in each
+agent, and makes one agent's steps outlast `ack_wait`.
 
 Afterwards it checks, for every run and every decision set:
 - the run reached its end: completed (a superseded version's successor completed);
@@ -82,6 +83,15 @@ class RunResult:
 
 
 @dataclass
+class Progress:
+    """How far the runs have got: the NATS and Postgres restarts are timed by it, so that they
+    land while runs are under way however fast this machine runs them."""
+
+    first_event: threading.Event = field(default_factory=threading.Event)  # a run's pipeline has started
+    first_approval: threading.Event = field(default_factory=threading.Event)  # a run's artifact path has
+
+
+@dataclass
 class Report:
     runs: int
     completed: int
@@ -99,7 +109,7 @@ class Report:
         return not self.problems and self.completed == self.runs
 
 
-def _drive(client: Client, index: int, request_changes: bool, deadline: float) -> RunResult:
+def _drive(client: Client, index: int, request_changes: bool, deadline: float, progress: Progress) -> RunResult:
     """One run, as a user would drive it: submit, follow through every fault, decide the gates."""
     started = time.monotonic()
     out = RunResult(index)
@@ -115,8 +125,10 @@ def _drive(client: Client, index: int, request_changes: bool, deadline: float) -
                 if eid is not None:
                     seen.append((int(eid), ev))
                     last = eid
+                    progress.first_event.set()
                 if ev == "gate-waiting" and data.get("gate") == "pre-codegen":
                     _decide(client, ds, data, request_changes and len(out.decision_sets) == 1)
+                    progress.first_approval.set()
                 elif ev == "gate-waiting" and data.get("gate") == "intake":
                     client.answer(ds, {}, "no more details", data.get("interrupt_id"))
                 elif ev == "gate-waiting" and data.get("gate") in ("error", "budget"):
@@ -154,11 +166,15 @@ def _decide(client: Client, ds: str, gate: dict[str, Any], request_changes: bool
 
 
 class _Faults(threading.Thread):
-    """Kills random services every one to two seconds; restarts NATS and Postgres once each."""
+    """Kills random services every one to two seconds; restarts NATS and Postgres once each: NATS
+    once a run's first event is out (or 20 s in), Postgres once a run's plan is decided and its
+    code is being generated and validated (or 45 s in). A fixed time alone missed the runs on a
+    machine that finished them all before it."""
 
-    def __init__(self, stack: Stack, opts: ChaosOptions, rng: random.Random, lock: threading.Lock) -> None:
+    def __init__(self, stack: Stack, opts: ChaosOptions, rng: random.Random, lock: threading.Lock,
+                 progress: Progress) -> None:
         super().__init__(daemon=True)
-        self.stack, self.opts, self.rng, self.lock = stack, opts, rng, lock
+        self.stack, self.opts, self.rng, self.lock, self.progress = stack, opts, rng, lock, progress
         self.stop = threading.Event()
         self.counts: Counter[str] = Counter()
         self.notes: list[str] = []
@@ -186,13 +202,15 @@ class _Faults(threading.Thread):
                     except ProcessLookupError:
                         pass
             elapsed = time.monotonic() - started
-            if self.opts.restart_nats and self.stack.nats and not self.counts["nats restart"] and elapsed > nats_at:
+            if self.opts.restart_nats and self.stack.nats and not self.counts["nats restart"] \
+                    and (elapsed > nats_at or self.progress.first_event.is_set()):
                 self.stack.nats.stop()
                 time.sleep(2)
                 self.stack.nats.start()
                 self.counts["nats restart"] += 1
+            nats_done = self.counts["nats restart"] or not (self.opts.restart_nats and self.stack.nats)
             if self.opts.restart_postgres and self.stack.postgres and not self.counts["postgres restart"] \
-                    and elapsed > pg_at:
+                    and nats_done and (elapsed > pg_at or self.progress.first_approval.is_set()):
                 self.counts["postgres restart"] += 1
                 self._restart_postgres()
 
@@ -255,7 +273,8 @@ def _run(stack: Stack, opts: ChaosOptions, scratch: Path) -> Report:
     stack.start_services()
     token = stack.token("chaos", ttl_s=24 * 3600)  # the harness's user: it owns the projects it runs
     lock = threading.Lock()
-    faults = _Faults(stack, opts, rng, lock)
+    progress = Progress()
+    faults = _Faults(stack, opts, rng, lock, progress)
     if opts.crash_points:
         for agent in ("intake", "planner", "critics", "policy", "codegen", "validators"):
             point = rng.choice(CRASH_POINTS)
@@ -280,7 +299,7 @@ def _run(stack: Stack, opts: ChaosOptions, scratch: Path) -> Report:
         client = Client(stack.gateway_url, timeout=30, retry_for_s=300, token=token)
         client._reached = True  # the gateway is up: any failure from now on is a fault to ride through
         try:
-            results[i] = _drive(client, i, rng.random() < opts.changes_share, deadline)
+            results[i] = _drive(client, i, rng.random() < opts.changes_share, deadline, progress)
         finally:
             client.close()
 
