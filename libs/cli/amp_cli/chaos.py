@@ -5,7 +5,7 @@ their own (in a scratch directory); N runs go at once, their gates approved by t
 (some with requested changes, which make a new version). Meanwhile the harness kills a random
 service with SIGKILL every one to two seconds (the gateway included; a supervisor restarts them
 with backoff), restarts nats-server and Postgres once each mid-run (NATS once the runs' pipelines
-have started, Postgres once a plan is approved), arms a crash point of the step protocol in each
+have started, Postgres once a plan is decided), arms a crash point of the step protocol in each
 agent, and makes one agent's steps outlast `ack_wait`.
 
 Afterwards it checks, for every run and every decision set:
@@ -87,8 +87,11 @@ class Progress:
     """How far the runs have got: the NATS and Postgres restarts are timed by it, so that they
     land while runs are under way however fast this machine runs them."""
 
-    first_event: threading.Event = field(default_factory=threading.Event)  # a run's pipeline has started
-    first_approval: threading.Event = field(default_factory=threading.Event)  # a run's artifact path has
+    #: A run's first event is out: its pipeline is under way.
+    first_event: threading.Event = field(default_factory=threading.Event)
+    #: A run's plan was decided at its gate: its code is being generated and validated (or, for a
+    #: change request, planned again).
+    first_decision: threading.Event = field(default_factory=threading.Event)
 
 
 @dataclass
@@ -128,7 +131,7 @@ def _drive(client: Client, index: int, request_changes: bool, deadline: float, p
                     progress.first_event.set()
                 if ev == "gate-waiting" and data.get("gate") == "pre-codegen":
                     _decide(client, ds, data, request_changes and len(out.decision_sets) == 1)
-                    progress.first_approval.set()
+                    progress.first_decision.set()
                 elif ev == "gate-waiting" and data.get("gate") == "intake":
                     client.answer(ds, {}, "no more details", data.get("interrupt_id"))
                 elif ev == "gate-waiting" and data.get("gate") in ("error", "budget"):
@@ -167,9 +170,8 @@ def _decide(client: Client, ds: str, gate: dict[str, Any], request_changes: bool
 
 class _Faults(threading.Thread):
     """Kills random services every one to two seconds; restarts NATS and Postgres once each: NATS
-    once a run's first event is out (or 20 s in), Postgres once a run's plan is decided and its
-    code is being generated and validated (or 45 s in). A fixed time alone missed the runs on a
-    machine that finished them all before it."""
+    once a run's first event is out (or 20 s in), Postgres after it, once a run's plan is decided
+    (or 45 s in). A fixed time alone missed the runs on a machine that finished them all before it."""
 
     def __init__(self, stack: Stack, opts: ChaosOptions, rng: random.Random, lock: threading.Lock,
                  progress: Progress) -> None:
@@ -210,7 +212,7 @@ class _Faults(threading.Thread):
                 self.counts["nats restart"] += 1
             nats_done = self.counts["nats restart"] or not (self.opts.restart_nats and self.stack.nats)
             if self.opts.restart_postgres and self.stack.postgres and not self.counts["postgres restart"] \
-                    and nats_done and (elapsed > pg_at or self.progress.first_approval.is_set()):
+                    and nats_done and (elapsed > pg_at or self.progress.first_decision.is_set()):
                 self.counts["postgres restart"] += 1
                 self._restart_postgres()
 
