@@ -4,7 +4,7 @@ Each case scans trees in turn through the check (which remembers lines and files
 every tree's findings with a plain `SecretsCollection` over the same files, nothing remembered.
 The trees are chosen so that a line seen before comes back in a new neighbourhood: an allowlist
 comment added or removed on the line above, the same secret on another line, a YAML file whose
-secrets only the eager transformers reach.
+secrets only the eager transformers reach, a key that only a line filter keeps out of the findings.
 """
 
 from __future__ import annotations
@@ -48,6 +48,8 @@ YAML_BLOCK = body(
 )
 YAML_PLAIN = body("name: demo\n", "password: not-a-real-one-Zq8x7w6v\n", "other: 1\n")
 HEX = "blob = 8a9f7e6d5c4b3a2910ffeeddccbbaa99887766554433221100\n"  # found only once quoted (eager)
+# A key inside a call or an index: the plugins find it, the indirect-reference line filter drops it.
+INDIRECT = 'aws = lookup("AKIAIOSFODNN7EXAMPLE")\n'
 
 SEQUENCES = {
     "an allowlist comment above, then not": [
@@ -68,6 +70,10 @@ SEQUENCES = {
         {"conf/app.env": body("name = demo\n", HEX)},
         {"conf/app.env": body("aws = AKIAIOSFODNN7EXAMPLE\n", HEX)},
         {"conf/app.env": body("name = demo\n", HEX), "conf/other.env": body("aws = AKIAIOSFODNN7EXAMPLE\n", HEX)},
+    ],
+    "a secret in an indirect reference (a line filter drops it), then assigned": [
+        {"app/keys.py": body(*FILLER[:3], INDIRECT, *FILLER[3:])}, {"app/keys.py": body(*FILLER[:3], AWS, *FILLER[3:])},
+        {"app/keys.py": body(*FILLER[:3], INDIRECT, AWS, *FILLER[3:])},
     ],
     "the same lines at another path": [
         {"app/settings.py": NOT_ALLOWED}, {"docs/settings.md": NOT_ALLOWED, "lock/poetry.lock": NOT_ALLOWED},
