@@ -30,5 +30,8 @@ def test_a_next_version_is_timed_after_its_first_and_reuses_its_verdicts() -> No
     assert later != files and {p for p in later if later[p] != files.get(p)} == {"plan.md"}
     typecheck.VERDICTS.clear()
     out = measure(texts, rounds=1, checks=["mypy"], again=True)
-    assert out["validations"] == 1 and out["cpu_s"]["mean"] > 0 and "mypy" in out["tool_ms_p50"]
+    # Timed; its CPU may read 0: with mypy's verdict reused it can take less than the 10 ms the
+    # kernel counts CPU time in (that CPU is counted at all is the first test's point).
+    assert out["validations"] == 1 and out["wall_s"]["mean"] > 0 and out["cpu_s"]["mean"] >= 0
+    assert "mypy" in out["tool_ms_p50"]
     assert len(typecheck.VERDICTS) == 2  # the warm-up's tree and the first version's: the next one reused it
