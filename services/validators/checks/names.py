@@ -21,11 +21,10 @@ from itertools import product
 import yaml
 
 from ..report import Finding, ToolResult
-from .base import CheckContext, dist_version, skipped, status_for
+from .base import YAML_LOADER, CheckContext, dist_version, skipped, status_for
 from .hclparse import parse as _parse
 
 TOOL = "names"
-_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 _OUTPUT_READ = re.compile(r"terraform(?: -chdir=infra)? output (?:-raw |-json )?([a-z0-9_]+)")
@@ -57,7 +56,7 @@ DEFAULT_BRANCH = "main"
 def _load_workflow(text: str) -> dict | None:
     """The parsed workflow (shared between calls: read it, never change it)."""
     try:
-        doc = yaml.load(text, Loader=_LOADER)  # noqa: S506 - a safe loader, C-accelerated when available
+        doc = yaml.load(text, Loader=YAML_LOADER)  # noqa: S506 - a safe loader, C-accelerated when available
     except yaml.YAMLError:
         return None  # workflow-structure reports it
     if not isinstance(doc, dict):

@@ -39,8 +39,9 @@ import yaml
 from ..report import Finding, ToolResult
 from ..sandbox import tool_path
 from ..toolenv import SHELLCHECK, ToolUnavailable, ensure_tool
-from .base import CheckContext, skipped, status_for
+from .base import YAML_LOADER, CheckContext, skipped, status_for
 from .verdicts import Memo, binary_key
+from .workflows import workflow_paths
 
 TOOL = "shellcheck"
 #: actionlint's reasons (rule_shellcheck.go): placeholders for `${{ }}` and `env:` variables make
@@ -52,7 +53,6 @@ SETUP = {"bash": "set -eo pipefail", "sh": "set -e"}
 BATCH = 200
 #: Scripts' findings kept per process, least recently used first out.
 KEPT = 4096
-_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 #: A `source` or `.` command anywhere: such a script's verdict may depend on another file.
 _SOURCES = re.compile(r"(?:^|[\s;&|(`{])(?:source|\.)\s")
 
@@ -251,7 +251,7 @@ def _on_windows(job: yaml.Node) -> bool:
 def run_scripts(path: str, text: str) -> list[RunScript]:
     """The bash and sh `run:` scripts of one workflow, in order; none where it does not parse."""
     try:
-        root = yaml.compose(text, Loader=_LOADER)
+        root = yaml.compose(text, Loader=YAML_LOADER)
     except yaml.YAMLError:
         return []  # actionlint reports the syntax error
     jobs = _get(root, "jobs") if root is not None else None
@@ -305,7 +305,7 @@ def _finding(script: RunScript, c: dict[str, Any]) -> Finding:
 
 
 def check_shellcheck(ctx: CheckContext) -> ToolResult:
-    paths = [p for p in ctx.sandbox.paths(".yml", ".yaml") if p.startswith(".github/workflows/")]
+    paths = workflow_paths(ctx)
     if not paths:
         return skipped(TOOL, "no .github/workflows/*.yml files in the tree", SHELLCHECK.version)
     exe, label = _shellcheck(ctx.install_tools)

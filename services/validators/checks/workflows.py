@@ -17,7 +17,7 @@ import yaml
 from ..report import Finding, ToolResult
 from ..sandbox import tool_path
 from ..toolenv import ACTIONLINT, ToolUnavailable, ensure_tool
-from .base import CheckContext, dist_version, skipped, status_for
+from .base import YAML_LOADER, CheckContext, dist_version, skipped, status_for
 from .verdicts import Verdicts, content_key, program_key, remembered
 
 STRUCTURE_TOOL = "workflow-structure"
@@ -28,8 +28,6 @@ WORKFLOW_SUFFIXES = (".yml", ".yaml")
 ACTIONLINT_HELPERS = ("pyflakes",)
 #: actionlint's verdicts by what it reads (see `verdicts`).
 ACTIONLINT_VERDICTS = Verdicts()
-#: libyaml's safe loader where PyYAML was built with it: the same documents, a tenth of the CPU.
-_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def workflow_paths(ctx: CheckContext) -> list[str]:
@@ -41,7 +39,7 @@ def _structure_findings(path: str, text: str) -> list[Finding]:
         return Finding(rule=rule, path=path, line=line, message=message)
 
     try:
-        doc = yaml.load(text, Loader=_LOADER)  # noqa: S506 - a safe loader
+        doc = yaml.load(text, Loader=YAML_LOADER)  # noqa: S506 - a safe loader
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         return [bad("yaml-syntax", str(exc).splitlines()[0], mark.line + 1 if mark else None)]

@@ -11,9 +11,9 @@ import types
 
 import pytest
 
+from bench.validation import render as generated_tree
 from services.codegen.render_domain import DOMAINS, Domain, generic_domain, sample_csv
 from tests.evaldata import scenarios
-from tests.generated import generated_tree
 
 L2 = 0.001  # `fit`'s default
 

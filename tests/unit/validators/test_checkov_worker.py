@@ -9,6 +9,7 @@ import subprocess
 import pytest
 from amp_runtime.settings import Settings
 
+from bench.validation import render as generated_tree
 from services.validators.checks import validate_tree
 from services.validators.checks.base import CheckContext
 from services.validators.checks.checkov import ARGV, VERDICTS, _findings, _reports, check_checkov
@@ -16,7 +17,6 @@ from services.validators.checks.checkov_worker import worker_for
 from services.validators.sandbox import Sandbox
 from services.validators.toolenv import CHECKOV, ToolUnavailable, ensure_tool
 from tests.evaldata import scenarios
-from tests.generated import generated_tree
 from tests.validator_trees import clean_tree
 
 pytestmark = pytest.mark.slow  # checkov in its own tool environment (installed on first use)

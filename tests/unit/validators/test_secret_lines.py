@@ -13,9 +13,9 @@ import inspect
 
 import pytest
 
+from bench.validation import render as generated_tree
 from services.validators.checks import secrets, validate_tree
 from tests.evaldata import scenarios
-from tests.generated import generated_tree
 from tests.validator_trees import fresh_secret_scan
 
 AWS = 'AWS_KEY = "AKIAIOSFODNN7EXAMPLE"\n'

@@ -11,13 +11,13 @@ from collections.abc import Iterator
 
 import pytest
 
+from bench.validation import render as generated_tree
 from services.validators.checks import shellcheck, validate_tree
 from services.validators.checks.shellcheck import run_scripts, sanitize
 from services.validators.report import ToolResult
 from services.validators.sandbox import Sandbox
 from services.validators.toolenv import ACTIONLINT, SHELLCHECK, ToolUnavailable, ensure_tool
 from tests.evaldata import scenarios
-from tests.generated import generated_tree
 
 # Every way a `run:` script reaches shellcheck, or does not: the shells and their defaults, a
 # Windows runner, block styles, expressions (one spanning lines, one with non-ASCII bytes), a
