@@ -18,7 +18,7 @@ from amp_runtime.bootstrap import open_deps
 from amp_runtime.identity import Principal
 from amp_runtime.settings import Settings
 from amp_runtime.status import platform_status
-from amp_runtime.telemetry import housekeeping_task, instrument_fastapi
+from amp_runtime.telemetry import fastapi_options, housekeeping_task, instrument_fastapi
 from fastapi import Depends, FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import FileResponse, Response
@@ -120,7 +120,7 @@ def create_app(settings: Settings) -> FastAPI:
     app = FastAPI(title="Agentic MLOps Platform", version="0.1.0", lifespan=lifespan,
                   description="Requirements in; a reviewed, costed, policy-checked, generated repository out. "
                               "Errors follow the model {error: {code, message, retry_after_s, run_id, node_name, details}}, "
-                              "every field present (null where empty).")
+                              "every field present (null where empty).", **fastapi_options())
     app.state.auth = Auth.from_settings(settings)
     app.state.static = STATIC
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)

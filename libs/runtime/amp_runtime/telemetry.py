@@ -201,6 +201,26 @@ def broker_middlewares() -> list[Any]:
     return [NatsTelemetryMiddleware(tracer_provider=trace.get_tracer_provider())]
 
 
+def fastapi_options() -> dict[str, Any]:
+    """`FastAPI(...)` arguments that turn off FastAPI's own OpenTelemetry (`telemetry=`, in FastAPI
+    releases that have it), whatever this process exports.
+
+    Since it has its own, FastAPI makes a server span and spans of dependency resolution, the
+    endpoint and serialisation for every request as soon as an SDK tracer provider is installed,
+    which `setup_tracing` always does. Exporting, the gateway's server spans come from the
+    contrib instrumentation (`instrument_fastapi`; FastAPI then stands aside on its own); not
+    exporting, those spans went nowhere and cost about a fourteenth of the gateway's CPU per plan
+    round trip. The commands' own spans (and the trace ids events carry) do not depend on them."""
+    # lazy: FastAPI is the gateway's only
+    import inspect
+
+    from fastapi import FastAPI
+
+    if "telemetry" not in inspect.signature(FastAPI.__init__).parameters:
+        return {}
+    return {"telemetry": {"tracing": False, "metrics": False, "logs": False, "operation_spans": False}}
+
+
 def instrument_fastapi(app: Any) -> None:
     """Server spans for every request of the gateway, when exporting (probes and scrapes left out)."""
     if not exporting() or "fastapi" in disabled_instrumentations():

@@ -203,3 +203,31 @@ async def test_housekeeping_loops_run_with_the_instrumentation_off_and_leave_the
     await asyncio.create_task(tick("step"))
     assert seen == {"relay": False, "step": True}
     assert is_instrumentation_enabled()
+
+
+def test_fastapi_makes_no_spans_of_its_own_in_the_gateway() -> None:
+    """FastAPI's own telemetry would trace every request (and its dependencies, endpoint and
+    serialisation) for any SDK provider; the gateway's server spans are the contrib
+    instrumentation's, when exporting."""
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+
+    options = telemetry.fastapi_options()
+    if not options:
+        pytest.skip("this FastAPI has no telemetry of its own")
+    provider, exporter = _tracer()
+
+    def app_with(config: dict) -> FastAPI:
+        app = FastAPI(telemetry=config)
+
+        @app.get("/thing")
+        async def thing() -> dict:
+            return {"ok": True}
+
+        return app
+
+    assert TestClient(app_with({"tracer_provider": provider})).get("/thing").status_code == 200
+    assert exporter.get_finished_spans(), "FastAPI traces a request by default"
+    exporter.clear()
+    assert TestClient(app_with({**options["telemetry"], "tracer_provider": provider})).get("/thing").status_code == 200
+    assert exporter.get_finished_spans() == ()
