@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import inspect
 import json
 import logging
 import os
@@ -212,8 +213,6 @@ def fastapi_options() -> dict[str, Any]:
     exporting, those spans went nowhere and cost about a fourteenth of the gateway's CPU per plan
     round trip. The commands' own spans (and the trace ids events carry) do not depend on them."""
     # lazy: FastAPI is the gateway's only
-    import inspect
-
     from fastapi import FastAPI
 
     if "telemetry" not in inspect.signature(FastAPI.__init__).parameters:
