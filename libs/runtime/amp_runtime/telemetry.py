@@ -206,9 +206,9 @@ def fastapi_options() -> dict[str, Any]:
     """`FastAPI(...)` arguments that turn off FastAPI's own OpenTelemetry (`telemetry=`, in FastAPI
     releases that have it), whatever this process exports.
 
-    Since it has its own, FastAPI makes a server span and spans of dependency resolution, the
-    endpoint and serialisation for every request as soon as an SDK tracer provider is installed,
-    which `setup_tracing` always does. Exporting, the gateway's server spans come from the
+    FastAPI's own telemetry makes a server span and spans of dependency resolution, the endpoint
+    and serialisation for every request as soon as an SDK tracer provider is installed, which
+    `setup_tracing` always does. Exporting, the gateway's server spans come from the
     contrib instrumentation (`instrument_fastapi`; FastAPI then stands aside on its own); not
     exporting, those spans went nowhere and cost about a fourteenth of the gateway's CPU per plan
     round trip. The commands' own spans (and the trace ids events carry) do not depend on them."""
