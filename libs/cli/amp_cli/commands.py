@@ -464,7 +464,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     common = gateway_options()
 
     def add(name: str, fn: Callable[[Client, argparse.Namespace], int], help_: str) -> argparse.ArgumentParser:
-        s = sub.add_parser(name, parents=[common], help=help_, description=help_, epilog=EXIT_CODES,
+        # argparse %-formats a subcommand's help line (`%(default)s`…); a literal "%" must be doubled there
+        s = sub.add_parser(name, parents=[common], help=help_.replace("%", "%%"), description=help_, epilog=EXIT_CODES,
                            formatter_class=argparse.RawDescriptionHelpFormatter)
         s.set_defaults(fn=api_command(fn))
         return s

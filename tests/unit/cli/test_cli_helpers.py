@@ -36,3 +36,25 @@ def test_amp_status_says_what_is_degraded_and_exits_1(capsys) -> None:
     assert "not serving" in out and "policy" in out and "ds-1" in out and "2.0 h" in out
     doc["status"] = "ok"
     assert cmd_status(Gateway(), argparse.Namespace(json=True)) == 0
+
+
+def test_every_command_and_subcommand_prints_its_help() -> None:
+    """`amp --help` formats every subcommand's help line, so one stray "%" breaks the first thing a user types."""
+    import argparse
+
+    from amp_cli.main import parser
+
+    def helps(p: argparse.ArgumentParser, path: str) -> list[tuple[str, str]]:
+        out = [(path, p.format_help())]
+        for action in p._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for name, sub in action.choices.items():
+                    out += helps(sub, f"{path} {name}")
+        return out
+
+    found = helps(parser(), "amp")
+    assert len(found) > 10
+    top = " ".join(dict(found)["amp"].split())  # help lines wrap at the terminal's width
+    assert "budget a project's LLM usage and budget (warning at 80 %, pause at 100 %)" in top
+    for path, text in found:
+        assert text.startswith("usage:"), path
