@@ -108,6 +108,24 @@ def test_workload_types() -> None:
 
 
 @pytest.mark.parametrize("text,expected", [
+    # "every" + an item is each item, not a schedule; + a unit of time or a weekday is a schedule
+    ("Score every transaction in real time behind an API.", ["online"]),
+    ("We score every loan application as it is submitted via our API.", ["online"]),
+    ("Retrain the model every Monday.", ["batch"]),
+    ("Refresh the features every 6 hours.", ["batch"]),
+    ("Recompute the scores every other day.", ["batch"]),
+    # "streaming" naming the business's product is not event processing; its data arriving as a stream is
+    ("Recommendations behind an API for our streaming video app.", ["online"]),
+    ("A music streaming service with 5M listeners wants playlist recommendations via an API.", ["online"]),
+    ("Video streaming company: nightly batch churn scoring.", ["batch"]),
+    ("Video streaming platform: playback events arrive via Kafka and are scored continuously.", ["streaming"]),
+    ("500 cameras stream video, 4 frames per second each.", ["streaming"]),
+])
+def test_workload_cues_that_name_items_or_products(text: str, expected: list[str]) -> None:
+    assert c(text).workload_types == expected
+
+
+@pytest.mark.parametrize("text,expected", [
     ("Serverless is not an option because of cold starts.", "containers"),
     ("No serverless.", "containers"), ("We don't want to run clusters.", "serverless"),
     ("Serverless preferred.", "serverless"), ("We run everything on Kubernetes (EKS).", "containers"),

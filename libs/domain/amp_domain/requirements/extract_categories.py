@@ -30,7 +30,13 @@ class Found:
 
 @lru_cache(maxsize=1)
 def _workload_cues() -> dict[str, re.Pattern[str]]:
-    cadence = r"(?:daily|weekly|hourly|monthly|quarterly|nightly|yearly|annually|every\s+\w+(?:\s+\w+)?)"
+    # "every" + a unit of time or a weekday ("every 6 hours", "every other Monday"); "score every
+    # transaction" or "every event" is about each item, not a schedule
+    every = (r"every\s+(?:other\s+|single\s+|\d+(?:\.\d+)?\s*|(?:two|three|four|five|six|twelve|fifteen|"
+             r"thirty|few|couple\s+of)\s+)?(?:nights?|days?|mornings?|evenings?|weeks?|weekends?|months?|"
+             r"quarters?|hours?|hrs?|h|minutes?|mins?|years?|business\s+days?|weekdays?|(?:mon|tues|wednes|thurs|"
+             r"fri|satur|sun)days?|sprints?|releases?)\b")
+    cadence = rf"(?:daily|weekly|hourly|monthly|quarterly|nightly|yearly|annually|{every})"
     return {
         "batch": re.compile(
             r"\b(?:batch|batches|batched|nightly|overnight|periodic(?:ally)?|scheduled|cron|etl|backfill\w*|"
@@ -79,6 +85,14 @@ _NOT_ONLINE_AFTER = re.compile(r"^\s*(?:stores?|shops?|retail\w*|marketplaces?|b
 _TOKEN_STREAM = re.compile(r"\b(?:responses?|tokens?|outputs?|answers?|replies|completions?|text|words)\s+"
                            r"(?:\w+\s+){0,3}?(?:stream\w*)|\bstream\w*\s+(?:back\s+)?(?:the\s+)?(?:responses?|"
                            r"tokens?|outputs?|answers?|replies|completions?)\b", re.IGNORECASE)
+#: "streaming" naming what the business sells ("a music streaming service", "our streaming video app"),
+#: not how its data arrives; "500 cameras stream video" or "a Kafka stream" are still event processing.
+_MEDIA = r"(?:video|music|audio|media|movies?|films?|tv|television|podcasts?|games?|gaming|anime|sports?)"
+_MEDIA_PRODUCT = re.compile(
+    rf"\b(?:{_MEDIA}[- ]streaming|streaming[- ](?:{_MEDIA}(?:\s+and\s+{_MEDIA})?))\s+"
+    r"(?:apps?|applications?|services?|platforms?|sites?|websites?|company|companies|business\w*|products?|"
+    r"providers?|subscriptions?|subscribers?|customers?|users?|viewers?|listeners?|catalog\w*|librar\w*)\b",
+    re.IGNORECASE)
 _VENDOR_API = re.compile(r"\b(?:openai|anthropic|external|third[- ]party|vendor|partner|their|salesforce|stripe|"
                          r"twitter|google|maps|weather|provider|public|rest\s+of\s+the)\s+$", re.IGNORECASE)
 
@@ -95,6 +109,9 @@ def extract_workloads(text: str, has_latency: bool, patch_mode: bool = False) ->
                 continue
             if kind == "streaming" and _TOKEN_STREAM.search(text[max(0, m.start() - 40):m.end() + 25]):
                 continue  # streamed LLM answers are request/response, not event processing
+            if kind == "streaming" and any(p.start() <= m.start() < p.end()
+                                           for p in _MEDIA_PRODUCT.finditer(text, max(0, m.start() - 30), m.end() + 60)):
+                continue  # the product is a streaming service; its workloads are said elsewhere
             if kind == "online":
                 word = m.group(0).lower()
                 if word == "online" and _NOT_ONLINE_AFTER.match(text[m.end():m.end() + 30]):
