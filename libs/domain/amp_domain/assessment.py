@@ -19,6 +19,7 @@ from amp_contracts import CAPABILITIES, FIELD_LABELS, Component, ConstraintSchem
 
 from .catalog import Catalog, Pattern, evaluate, expression_names, load_catalog, load_meta, region_index
 from .compliance import required_regimes
+from .requirements.questions import assumed_workloads, deployment_assumed_for
 
 ALWAYS_CAPS: tuple[str, ...] = ("storage", "training", "registry", "monitoring", "ci_cd")
 #: Capabilities a multi-region (>= 99.99 %) plan deploys in every region; the rest stay primary.
@@ -115,10 +116,12 @@ def resolve_regions(c: ConstraintSchema, cat: Catalog, notes: list[str], questio
 
 
 def resolve_workloads(c: ConstraintSchema, notes: list[str]) -> tuple[str, ...]:
-    if c.workload_types:
-        return tuple(sorted(set(c.workload_types)))
-    notes.append("workload types not stated: online (request/response) inference is assumed")
-    return ("online",)
+    """The workloads planned for: the stated ones, or the intake's assumption (`assumed_workloads`)."""
+    workloads = tuple(sorted(set(assumed_workloads(c))))
+    if not c.workload_types:
+        notes.append(f"workload types not stated: {', '.join(workloads)} assumed "
+                     f"({'a latency or request rate was given' if 'online' in workloads else 'no latency or request rate was given'})")
+    return workloads
 
 
 def sizing_inputs(c: ConstraintSchema, workloads: Iterable[str] = ("online",),
@@ -193,6 +196,11 @@ class Assessment:
         self.hard = self.hard or hard
 
 
+#: Points a compute pattern gets for matching the (stated or assumed) deployment preference.
+_DEPLOYMENT_BONUS = {("containers", "containers"): 15, ("containers", "managed"): 5,
+                     ("serverless", "serverless"): 15, ("serverless", "managed"): 8}
+
+
 def assess(p: Pattern, capability: str, ctx: Context) -> Assessment:
     """Score one pattern for one capability against the constraints; explain every point."""
     c = ctx.constraints
@@ -220,12 +228,17 @@ def assess(p: Pattern, capability: str, ctx: Context) -> Assessment:
     elif pref == "serverless" and p.deployment == "containers":
         a.reject_with("serverless was asked for, which rules out container patterns")
     elif pref is not None and capability in meta.compute_capabilities:
-        bonus = {("containers", "containers"): 15, ("containers", "managed"): 5,
-                 ("serverless", "serverless"): 15, ("serverless", "managed"): 8}.get((pref, p.deployment), 0)
+        bonus = _DEPLOYMENT_BONUS.get((pref, p.deployment), 0)
         a.score += bonus
         if bonus:
             a.answers.add("deployment_pref")
             a.reasons.append(f"{pref} asked for: {p.deployment} deployment")
+    elif capability in meta.compute_capabilities and (assumed := deployment_assumed_for(c, capability)):
+        # Not stated: the deployment the intake assumed, weighed like a stated one but ruling nothing out.
+        bonus = _DEPLOYMENT_BONUS.get((assumed, p.deployment), 0)
+        a.score += bonus
+        if bonus:
+            a.reasons.append(f"no deployment stated, {assumed} assumed: {p.deployment} deployment")
     else:
         a.score += {"managed": 5, "serverless": 3, "containers": 0}[p.deployment]
 

@@ -62,7 +62,8 @@ def test_throughput_over_ceiling() -> None:
 
 
 def test_single_points_of_failure() -> None:
-    plan, c, _ = _run(cloud="aws", availability_target=99.99, regions=["us-east-1"], deployment_pref="containers")
+    plan, c, _ = _run(cloud="aws", availability_target=99.99, regions=["us-east-1"], deployment_pref="containers",
+                      workload_types=["online"])
     plan = _force(plan, "serving_online", plan.component("serving_online").pattern_id, instances=1)
     risks = {r.id: r for r in critique(plan, c)}
     assert risks["spof_instance:serving_online"].severity == "high"

@@ -27,7 +27,33 @@ def test_defaults_are_stated_as_assumptions() -> None:
     assert plan.cloud == "aws" and plan.regions == ["us-east-1"]
     text = " ".join(plan.assumptions)
     assert "cloud not stated" in text and "regions not stated" in text and "workload types not stated" in text
-    assert "serving_online" in _caps(plan)
+    assert "serving_batch" in _caps(plan) and "serving_online" not in _caps(plan)  # no latency or rate given
+    assert "serving_online" in _caps(_plan(sla_latency_ms=200))
+
+
+def test_the_plan_follows_the_intakes_assumptions() -> None:
+    """What the intake says it assumes for an unstated workload or deployment is what the planner plans."""
+    from amp_domain.requirements.coverage import check_coverage
+    from amp_domain.requirements.questions import assumptions
+
+    for kw in ({"cloud": "aws", "sla_latency_ms": 2000}, {"cloud": "gcp", "throughput_rps": 3000},
+               {"cloud": "azure", "workload_types": ["online"]}, {"cloud": "aws", "budget_monthly_usd": 500},
+               {"cloud": "gcp", "workload_types": ["batch"]}, {"cloud": "aws", "workload_types": ["streaming"]}):
+        c = ConstraintSchema.model_validate(kw)
+        assumed = {a.field: a.value for a in assumptions(c, check_coverage(c))}
+        plan = compose_plan(c)
+        caps = _caps(plan)
+        workloads = c.workload_types or assumed["workload_types"]
+        assert ("serving_online" in caps) == ("online" in workloads), kw
+        assert ("serving_batch" in caps) == (workloads == ["batch"]), kw
+        serving = plan.component("serving_online")
+        if serving is not None and assumed["deployment_pref"] == "containers":
+            assert serving.deployment == "containers" or "no deployment stated" not in serving.justification, kw
+        if assumed["deployment_pref"] == "serverless":
+            assert all(comp.deployment != "containers" for comp in plan.components
+                       if comp.capability in ("serving_batch", "ingest_batch", "stream_processing")
+                       and any(cand.eligible and "serverless" in " ".join(cand.tradeoffs)
+                               for cand in comp.candidates)), kw
     assert plan.catalog_version == catalog_version() and plan.round == 1
 
 
@@ -163,7 +189,7 @@ def test_a_latency_floor_no_buildable_pattern_meets_is_reported_by_policy() -> N
 def test_gpu_need_picks_gpu_capable_patterns() -> None:
     """GPU-capable where a buildable pattern is; otherwise the chosen card says it has no GPU support."""
     for cloud in CLOUDS:
-        plan = _plan(cloud=cloud, gpu=True, deployment_pref="serverless")
+        plan = _plan(cloud=cloud, gpu=True, deployment_pref="serverless", workload_types=["online"])
         cat = load_catalog(cloud)
         for cap in ("serving_online", "training"):
             comp = plan.component(cap)
@@ -175,10 +201,10 @@ def test_gpu_need_picks_gpu_capable_patterns() -> None:
 
 
 def test_multi_region_availability_deploys_serving_in_every_region() -> None:
-    plan = _plan(cloud="gcp", regions=["us-east1", "us-west1"], availability_target=99.99)
+    plan = _plan(cloud="gcp", regions=["us-east1", "us-west1"], availability_target=99.99, workload_types=["online"])
     assert plan.component("serving_online").regions == ["us-east1", "us-west1"]
     assert plan.component("training").regions == ["us-east1"]
-    lower = _plan(cloud="gcp", regions=["us-east1", "us-west1"], availability_target=99.9)
+    lower = _plan(cloud="gcp", regions=["us-east1", "us-west1"], availability_target=99.9, workload_types=["online"])
     assert lower.component("serving_online").regions == ["us-east1"] and lower.open_questions
 
 

@@ -108,7 +108,8 @@ def test_sla_feasibility_and_availability_topology() -> None:
     res = _rules(evaluate(c, plan, cost, now=NOW))
     assert res["sla_feasibility"].status == "fail" and "5 ms" in res["sla_feasibility"].detail
     assert res["availability_topology"].status == "warn"
-    c2, plan2, cost2 = _setup(cloud="aws", availability_target=99.99, regions=["us-east-1", "us-west-2"])
+    c2, plan2, cost2 = _setup(cloud="aws", availability_target=99.99, regions=["us-east-1", "us-west-2"],
+                              workload_types=["online"])
     assert _rules(evaluate(c2, plan2, cost2, now=NOW))["availability_topology"].status == "pass"
 
 

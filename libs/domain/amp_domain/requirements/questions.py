@@ -172,10 +172,55 @@ def next_questions(c: ConstraintSchema, coverage: Coverage, asked: set[str] | No
     return out
 
 
+#: Why `assumed_workloads` chose what it did, as the intake states it.
+WORKLOADS_REASON = "No workload type stated; inferred from whether a latency or request rate was given."
+
+
+def assumed_workloads(c: ConstraintSchema) -> list[str]:
+    """The workloads planned for: those stated, else request/response serving when a latency or a
+    request rate was given and batch work when neither was. The intake states this as an assumption
+    and the planner plans it, so both say the same."""
+    if c.workload_types:
+        return list(c.workload_types)
+    return ["online"] if (c.sla_latency_ms or c.throughput_rps) else ["batch"]
+
+
+def _heavy(c: ConstraintSchema) -> bool:
+    return (c.throughput_rps or 0) >= 1000 or (c.sla_latency_ms is not None and c.sla_latency_ms < 100)
+
+
+def assumed_deployment(c: ConstraintSchema) -> tuple[str, str]:
+    """The deployment a plan leans to when none is stated, and why: containers on the path that
+    answers requests (no cold starts), and for stream processing too at a high load or a tight
+    latency; serverless when everything is batch or light event work (nothing to pay between runs).
+    The intake states it as an assumption and the planner weighs patterns by it
+    (`deployment_assumed_for`), so the plan does what its assumption says."""
+    if "online" in assumed_workloads(c):
+        return "containers", ("No deployment preference stated; managed containers serve requests without cold "
+                              "starts" + (", and process the stream at this load" if _heavy(c) else "")
+                              + "; other jobs take whatever fits them best.")
+    if _heavy(c):
+        return "containers", ("No deployment preference stated; managed containers process the stream without cold "
+                              "starts at this load or latency; other jobs take whatever fits them best.")
+    if "streaming" in assumed_workloads(c):
+        return "serverless", ("No deployment preference stated; at this load and latency serverless stream consumers "
+                              "and jobs cost nothing while idle.")
+    return "serverless", "No deployment preference stated; managed serverless jobs cost nothing between runs."
+
+
+def deployment_assumed_for(c: ConstraintSchema, capability: str) -> str | None:
+    """The assumed deployment (`assumed_deployment`) where it applies to this compute capability, else None."""
+    value, _ = assumed_deployment(c)
+    if value == "serverless" or capability == "serving_online" or (capability == "stream_processing" and _heavy(c)):
+        return value
+    return None
+
+
 def assumptions(c: ConstraintSchema, coverage: Coverage) -> list[Assumption]:
     """The explicit defaults planning uses for non-blocking unknowns (recorded in Reason Cards)."""
     out: list[Assumption] = []
-    realtime = bool({"online", "streaming"} & set(c.workload_types))
+    workloads = assumed_workloads(c)
+    realtime = bool({"online", "streaming"} & set(workloads))
     blocking = set(coverage.blocking)
 
     def assume(name: str, value: Any, reason: str) -> None:
@@ -183,22 +228,14 @@ def assumptions(c: ConstraintSchema, coverage: Coverage) -> list[Assumption]:
             out.append(Assumption(field=name, value=value, reason=reason))
 
     assume("cloud", "aws", "No provider stated; AWS is the default target of the generated templates.")
-    assume("workload_types", ["online"] if (c.sla_latency_ms or c.throughput_rps) else ["batch"],
-           "No workload type stated; inferred from whether a latency or request rate was given.")
+    assume("workload_types", workloads, WORKLOADS_REASON)
     if realtime:
-        assume("sla_latency_ms", 200.0 if "online" in c.workload_types else 1000.0,
+        assume("sla_latency_ms", 200.0 if "online" in workloads else 1000.0,
                "No latency target stated; 200 ms p95 for request/response, 1 s for event processing.")
-        assume("throughput_rps", 50.0 if "online" in c.workload_types else 100.0,
+        assume("throughput_rps", 50.0 if "online" in workloads else 100.0,
                "No peak load stated; sized for a modest 50 requests/s (100 events/s for streams), "
                "with autoscaling as headroom.")
-    heavy = (c.throughput_rps or 0) >= 1000 or (c.sla_latency_ms is not None and c.sla_latency_ms < 100)
-    if heavy or realtime:
-        assume("deployment_pref", "containers",
-               "No deployment preference stated; managed containers avoid cold starts for a latency-bound "
-               "or high-volume service.")
-    else:
-        assume("deployment_pref", "serverless",
-               "No deployment preference stated; managed serverless jobs cost nothing between batch runs.")
+    assume("deployment_pref", *assumed_deployment(c))
     assume("availability_target", 99.9, "No availability target stated; 99.9% (single region, multi-zone).")
     assume("budget_monthly_usd", None, "No budget stated; the cost critic reports the estimate without a ceiling.")
     if c.workload_types:
