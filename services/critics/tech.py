@@ -197,6 +197,8 @@ class _Critic:
                              f"{n} GPU instance(s) in {region}: default GPU quotas are often 0-8 vCPUs and "
                              "capacity can be scarce", f"check the GPU instance quota in {region} now and file an "
                              f"increase for {max(n, 1) * 2} instances with lead time; try launching one")
+        if self.c.gpu:
+            self.inference_without_gpu()
         serving = self.plan.component("serving_online")
         p = self.pattern(serving) if serving else None
         if serving is not None and p is not None and p.deployment == "serverless" and "online" in self.workloads:
@@ -211,6 +213,29 @@ class _Critic:
             self.add("quota_high_rps", serving, "low", "high request rate against regional limits",
                      f"{rps:g} rps may hit load-balancer, API and connection limits in {region}",
                      f"review the service quotas for {serving.service} in {region} and pre-warm the load balancer")
+
+    def inference_without_gpu(self) -> None:
+        """GPUs were asked for, but a planned inference component runs on CPUs: the model may not fit
+        the latency or the batch window there. Said once per component, with the GPU patterns of the
+        catalog it could move to."""
+        for cap in ("serving_online", "serving_batch"):
+            comp = self.plan.component(cap)
+            p = self.pattern(comp) if comp else None
+            if comp is None or p is None or p.gpu or self.catalog is None:
+                continue
+            with_gpu = [x.id for x in self.catalog.patterns if x.capability == cap and x.gpu]
+            built = [x for x in with_gpu if (q := self.catalog.pattern(x)) is not None and q.buildable]
+            where = (f"{', '.join(built)} would run it on GPUs" if built else
+                     f"the catalog's GPU patterns ({', '.join(with_gpu)}) have no generated module yet"
+                     if with_gpu else f"{self.plan.cloud} has no GPU pattern for it in the catalog")
+            target = (f"the {self.c.sla_latency_ms:g} ms latency target" if cap == "serving_online"
+                      and self.c.sla_latency_ms else "the expected load" if cap == "serving_online"
+                      else "the batch window")
+            self.add("gpu_inference", comp, "medium", f"GPUs asked for, but {p.name} runs inference on CPUs",
+                     f"the requirements ask for GPUs and {p.name} has none; {where}",
+                     f"measure the model on CPUs at the planned sizing with production-sized inputs against {target}; "
+                     f"if it needs a GPU, move {cap} to a GPU pattern",
+                     self.can_replan(comp, lambda a: a.pattern.gpu))
 
     def observability(self) -> None:
         mon = self.plan.component("monitoring")

@@ -106,6 +106,22 @@ def test_gpu_quota_and_high_rps() -> None:
     assert all(r.probe for r in risks.values())
 
 
+def test_gpus_asked_for_but_inference_on_cpus_is_a_risk_with_its_probe() -> None:
+    plan, c, risks = _run(cloud="aws", gpu=True, sla_latency_ms=300, throughput_rps=50)
+    serving = plan.component("serving_online")
+    assert serving is not None and not load_catalog("aws").pattern(serving.pattern_id).gpu
+    risk = risks["gpu_inference:serving_online"]
+    assert risk.severity == "medium" and risk.component == serving.pattern_id
+    assert not risk.replan  # no buildable serving pattern has GPUs: nothing to switch to
+    assert "300 ms" in risk.probe and "aws:serving_online:sagemaker-endpoint" in risk.detail
+    # GPUs not asked for, or a plan (edited) that serves on GPUs: no such risk
+    assert "gpu_inference:serving_online" not in _run(cloud="aws", sla_latency_ms=300, throughput_rps=50)[2]
+    on_gpus = _force(plan, "serving_online", "aws:serving_online:eks-kserve")
+    assert "gpu_inference:serving_online" not in {r.id for r in critique(on_gpus, c)}
+    _, _, batch = _run(cloud="gcp", gpu=True, workload_types=["batch"])
+    assert "the batch window" in batch["gpu_inference:serving_batch"].probe
+
+
 def test_missing_monitoring_and_drift() -> None:
     plan, c, _ = _run(cloud="gcp")
     no_mon = plan.model_copy(update={"components": [x for x in plan.components if x.capability != "monitoring"]})
