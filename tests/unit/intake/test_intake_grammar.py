@@ -88,6 +88,8 @@ def test_accuracy_percent_is_not_availability() -> None:
     ("500 cameras, each sending 20 frames per second", 10_000),
     ("Each camera sends 20 fps and we have 500 cameras.", 10_000),
     ("Average 200 rps, peaks of 1,000 rps.", 1000),
+    ("at most two thousand transactions per second", 2000), ("twenty-five thousand events per second at peak", 25000),
+    ("a thousand requests a second", 1000), ("one reading per minute from each of 12,000 meters", 200),
 ])
 def test_throughput_grammar(text: str, expected: float) -> None:
     assert c(text).throughput_rps == pytest.approx(expected)
@@ -167,6 +169,17 @@ def test_extra_fields() -> None:
     assert (got.training_cadence, got.gpu, got.data_volume_gb) == ("weekly", True, 2000)
     assert c("Batch training nightly.").training_cadence == "daily"
     assert c("No GPUs needed.").gpu is False
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("Scores computed daily and the model retrained weekly.", "weekly"),
+    # a cadence rarer than the schema holds is left unset, not taken from what else the sentence schedules
+    ("Credit scoring model retrained quarterly, scores computed once a day for all customers.", None),
+    ("Retrain every 6 months; scoring runs nightly.", None),
+    ("The model is refit once a year, and reports go out daily.", None),
+])
+def test_training_cadence_is_the_trainings_own(text: str, expected: str | None) -> None:
+    assert c(text).training_cadence == expected
 
 
 # ------------------------------------------------------------------ cloud and regions

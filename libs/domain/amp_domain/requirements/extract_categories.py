@@ -289,6 +289,7 @@ def extract_gpu(text: str) -> Found:
     return Found()
 
 
+_RARER = "rarer than monthly"
 _TRAIN = re.compile(r"\b(?:re-?train\w*|train\w*|refit\w*|fine[- ]?tun\w*|model\s+refresh\w*)\b", re.IGNORECASE)
 _CADENCE = [
     ("hourly", re.compile(r"\b(?:hourly|every\s+hour|once\s+an\s+hour|each\s+hour)\b", re.IGNORECASE)),
@@ -297,6 +298,11 @@ _CADENCE = [
     ("weekly", re.compile(r"\b(?:weekly|every\s+week|once\s+(?:a|per)\s+week|each\s+week|every\s+(?:monday|tuesday|"
                           r"wednesday|thursday|friday|saturday|sunday))\b", re.IGNORECASE)),
     ("monthly", re.compile(r"\b(?:monthly|every\s+month|once\s+(?:a|per)\s+month|each\s+month)\b", re.IGNORECASE)),
+    # Rarer than any cadence the schema holds: the training's cadence is stated, but not as a value
+    # (left unset), and a cadence said of something else in the sentence is not taken instead.
+    (_RARER, re.compile(r"\b(?:quarterly|yearly|annually|semi-?annually|twice\s+a\s+year|every\s+(?:quarter|year|"
+                           r"(?:\d+|two|three|four|six|nine|twelve)\s+months)|once\s+(?:a|per)\s+(?:quarter|year)|"
+                           r"each\s+(?:quarter|year))\b", re.IGNORECASE)),
 ]
 
 
@@ -314,5 +320,7 @@ def extract_cadence(text: str) -> Found:
                         best = (distance, name, c)
             if best:
                 _, name, c = best
+                if name == _RARER:
+                    return Found()
                 return Found(values=[name], hits=[Hit("training_cadence", name, c.start(), c.end(), c.group(0))])
     return Found()

@@ -290,7 +290,7 @@ def extract_availability(text: str) -> list[Hit]:
 # ---------------------------------------------------------------- throughput
 
 _RATE = re.compile(
-    rf"(?<![\w.,$€£])(?:(?P<num>{NUM})(?P<suf>{SUFFIX})?|(?P<word>once|twice|thrice))\s*"
+    rf"(?<![\w.,$€£])(?:(?P<num>{NUM})(?P<suf>{SUFFIX})?|(?P<word>once|twice|thrice)|(?P<wnum>{WORD_NUM}))\s*"
     r"(?:(?P<abbr>rps|qps|tps|eps|fps|req/s|reqs/s|rq/s|msg/s|msgs/s|ops/s|op/s|ev/s|events/s|inferences/s|"
     r"requests/s|predictions/s)(?![\w/])"
     r"|(?P<noun>(?:[A-Za-z][\w'-]*(?:\s+|(?=/))){0,3}?)"
@@ -352,7 +352,8 @@ def extract_throughput(text: str) -> list[Hit]:
                        or _SCHEDULE_NOUN.search(noun)):
             continue  # "3 runs per hour" is a schedule; "h" alone only as "/h"
         word = (g.get("word") or "").lower()
-        value = (_WORD_COUNT.get(word, 1.0) if word else parse_amount(m.group("num"), m.group("suf")))
+        value = (_WORD_COUNT.get(word, 1.0) if word else parse_words(g["wnum"]) if g.get("wnum")
+                 else parse_amount(m.group("num"), m.group("suf")))
         if value is None:
             continue
         if g.get("n"):  # "... every 2 seconds"
