@@ -127,6 +127,23 @@ def test_workload_cues_that_name_items_or_products(text: str, expected: list[str
     assert c(text).workload_types == expected
 
 
+@pytest.mark.parametrize("text,workloads,scoring", [
+    # a bare schedule word next to a training word schedules training, not predictions
+    ("Nightly retrain, online ranking API at p95 50ms.", ["batch", "online"], False),
+    ("A retraining run overnight, predictions served online.", ["batch", "online"], False),
+    ("Nightly batch scoring and weekly retraining.", ["batch"], True),
+    ("Overnight we score every account.", ["batch"], True),
+    # click data kept at rest is training data; arriving live it is a stream
+    ("Nightly retrain on 500GB clickstream logs in BigQuery, online ranking API at p95 50ms.", ["batch", "online"],
+     False),
+    ("Clickstream logs arrive via Kafka.", ["streaming"], None),
+    ("We ingest clickstream logs in real time.", ["streaming"], None),
+])
+def test_batch_scoring_and_click_data(text: str, workloads: list[str], scoring: bool | None) -> None:
+    got = c(text)
+    assert (got.workload_types, got.batch_scoring) == (workloads, scoring)
+
+
 @pytest.mark.parametrize("text,expected", [
     ("Serverless is not an option because of cold starts.", "containers"),
     ("No serverless.", "containers"), ("We don't want to run clusters.", "serverless"),

@@ -93,6 +93,12 @@ _MEDIA_PRODUCT = re.compile(
     r"(?:apps?|applications?|services?|platforms?|sites?|websites?|company|companies|business\w*|products?|"
     r"providers?|subscriptions?|subscribers?|customers?|users?|viewers?|listeners?|catalog\w*|librar\w*)\b",
     re.IGNORECASE)
+#: Click data kept at rest ("500 GB of clickstream logs in BigQuery", "clickstream history"), not
+#: arriving: streaming only if the clause also says it arrives live.
+_AT_REST = re.compile(r"\bclickstreams?\s+(?:[\w-]+\s+)?(?:logs?|history|archives?|dumps?|exports?|tables?|files?|"
+                      r"datasets?|snapshots?|backfills?)\b", re.IGNORECASE)
+_LIVE = re.compile(r"\b(?:real[- ]?time|live|as\s+it\s+happens|continuous\w*|kafka|kinesis|pub\s*/?\s*sub|"
+                   r"event\s*hubs?|streamed|streaming)\b", re.IGNORECASE)
 _VENDOR_API = re.compile(r"\b(?:openai|anthropic|external|third[- ]party|vendor|partner|their|salesforce|stripe|"
                          r"twitter|google|maps|weather|provider|public|rest\s+of\s+the)\s+$", re.IGNORECASE)
 
@@ -112,6 +118,10 @@ def extract_workloads(text: str, has_latency: bool, patch_mode: bool = False) ->
             if kind == "streaming" and any(p.start() <= m.start() < p.end()
                                            for p in _MEDIA_PRODUCT.finditer(text, max(0, m.start() - 30), m.end() + 60)):
                 continue  # the product is a streaming service; its workloads are said elsewhere
+            if kind == "streaming" and (rest := _AT_REST.match(text, m.start())) is not None:
+                lo, hi = clause_bounds(text, m.start(), m.end())
+                if not _LIVE.search(text[lo:rest.start()] + " " + text[rest.end():hi]):
+                    continue  # click data stored for training, not a stream to process
             if kind == "online":
                 word = m.group(0).lower()
                 if word == "online" and _NOT_ONLINE_AFTER.match(text[m.end():m.end() + 30]):
@@ -141,6 +151,24 @@ def extract_workloads(text: str, has_latency: bool, patch_mode: bool = False) ->
 _TRAINING_ONLY = re.compile(r"\b(?:re-?train\w*|training|train)\b", re.IGNORECASE)
 
 
+_SCORING_WORD = re.compile(r"\b(?:scor\w*|predict\w*|inference|infer\w*|forecast\w*|batch\w*|reports?|exports?|"
+                           r"etl|aggregat\w*|recomput\w*|classif\w*)\b", re.IGNORECASE)
+
+
+def _about_training(text: str, cue: re.Match[str]) -> bool:
+    """Whether a batch cue schedules (re)training only: it says so itself ("retrain nightly"), or it is
+    a bare schedule word whose next or previous few words in the clause are about training and not
+    about predictions ("nightly retrain", "a retraining run overnight")."""
+    if _TRAINING_ONLY.search(cue.group(0)):
+        return True
+    if _SCORING_WORD.search(cue.group(0)):
+        return False
+    lo, hi = clause_bounds(text, cue.start(), cue.end())
+    after = " ".join(text[cue.end():hi].split()[:3])
+    before = " ".join(text[lo:cue.start()].split()[-3:])
+    return any(_TRAINING_ONLY.search(side) and not _SCORING_WORD.search(side) for side in (after, before))
+
+
 def extract_batch_scoring(text: str, workloads: list[str]) -> Found:
     """Whether the batch work stated includes predictions, or is only scheduled retraining.
 
@@ -153,7 +181,7 @@ def extract_batch_scoring(text: str, workloads: list[str]) -> Found:
     cues = [m for m in capped(_workload_cues()["batch"].finditer(text)) if not is_negated(text, m.start(), m.end())]
     if not cues:
         return found
-    scoring = any(not _TRAINING_ONLY.search(m.group(0)) for m in cues)
+    scoring = any(not _about_training(text, m) for m in cues)
     found.values = [scoring]
     found.hits = [Hit("batch_scoring", scoring, cues[0].start(), cues[0].end(), cues[0].group(0))]
     return found
