@@ -159,8 +159,10 @@ def test_deployment_preference(text: str, expected: str) -> None:
     ("The data is cardholder data.", "pci"), ("Claims data (PHI).", "phi"), ("Medical records are processed.", "phi"),
     ("Confidential legal documents.", "confidential"), ("Internal data only.", "internal"),
     ("Aggregated, non-personal data (internal).", "internal"), ("PII and PHI both.", "phi"),
+    ("Customer data includes emails.", "pii"), ("Records include full names and dates of birth.", "pii"),
+    ("The data includes column names and types.", None), ("The logs have file names.", None),
 ])
-def test_data_classification(text: str, expected: str) -> None:
+def test_data_classification(text: str, expected: str | None) -> None:
     assert c(text).data_classification == expected
 
 
