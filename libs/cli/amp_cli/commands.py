@@ -291,7 +291,7 @@ def cmd_answer(client: Client, args: argparse.Namespace) -> int:
                                           f"terminal): {questions_line(questions)}")
         out = console(args.json)
         out.print(f"[bold yellow]decision set {args.ds} asks {len(questions)} question(s)[/] "
-                  "[dim](Enter takes the default; numbers pick options)[/]")
+                  "[dim](Enter takes the default; a number picks a numbered option)[/]")
         for q in questions:
             value = ask(q, out)
             if value is not None:

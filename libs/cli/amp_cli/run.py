@@ -155,7 +155,7 @@ def _ask_pending(pending: list[dict[str, Any]], answers: dict[str, Any], view: S
     """Ask each pending question on the terminal, filling `answers`; returns any free text added."""
     with view.paused():
         view.out.print(f"[bold yellow]The intake needs {len(pending)} answer(s)[/] "
-                       "[dim](Enter takes the default; numbers pick options)[/]")
+                       "[dim](Enter takes the default; a number picks a numbered option)[/]")
         for q in pending:
             value = ask(following(q, answers), view.out)
             if value is not None:
@@ -199,7 +199,9 @@ def ask(q: dict[str, Any], out: Console | None = None) -> Any:
     default = _show_default(q.get("default"))
     out.print(f"\n[bold]{escape(q['field'])}[/] · {escape(q['prompt'])}"
               + (f"\n  [dim]{escape(q['why'])}[/]" if q.get("why") else ""))
-    if options:
+    if options and kind == "number":  # typed as the value itself: "2" is 2, not the second suggestion
+        out.print("  [dim]for example[/] " + ", ".join(escape(o) for o in options))
+    elif options:
         out.print("  " + "  ".join(f"[cyan]{i}[/]) {escape(o)}" for i, o in enumerate(options, 1)))
     hint = {"multi": " (comma-separated)", "number": " (a number)"}.get(kind, "")
     prompt = f"{q['field']}{hint}" + (f" [{default}]" if default else "") + ": "

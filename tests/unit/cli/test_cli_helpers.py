@@ -58,3 +58,27 @@ def test_every_command_and_subcommand_prints_its_help() -> None:
     assert "budget a project's LLM usage and budget (warning at 80 %, pause at 100 %)" in top
     for path, text in found:
         assert text.startswith("usage:"), path
+
+
+def test_a_number_question_takes_the_number_typed_not_a_suggestion() -> None:
+    """A budget question suggests amounts; typing "2" means 2, so the suggestions are not numbered.
+    A choice question numbers its options and "2" picks the second."""
+    import io
+
+    from amp_cli.run import ask
+    from rich.console import Console
+
+    def answer(q: dict, typed: str) -> tuple[object, str]:
+        out = Console(file=io.StringIO(), force_terminal=False, width=120)
+        out.input = lambda prompt="": typed  # type: ignore[method-assign]
+        got = ask(q, out)
+        return got, out.file.getvalue()  # type: ignore[attr-defined]
+
+    budget = {"field": "budget_monthly_usd", "prompt": "Budget?", "kind": "number",
+              "options": [500, 2000, 5000], "blocking": False}
+    got, shown = answer(budget, "2000")
+    assert got == "2000" and "for example 500, 2000, 5000" in shown and "1)" not in shown
+    assert answer(budget, "2")[0] == "2"
+    cloud = {"field": "cloud", "prompt": "Cloud?", "kind": "choice", "options": ["aws", "gcp", "azure"]}
+    got, shown = answer(cloud, "2")
+    assert got == "gcp" and "2) gcp" in shown
