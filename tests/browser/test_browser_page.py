@@ -29,6 +29,9 @@ def test_375px_wide_without_horizontal_overflow(browser, gateway_url) -> None:
     page.fill("#requirements", FRAUD)
     expect(page.locator("#coverage-found .chip").first).to_be_visible()
     assert overflow(page) == 0
+    # the product's name stays whole, on one line (the top bar's links wrap to a second row instead)
+    assert page.eval_on_selector(".brand", "e => e.scrollWidth <= e.clientWidth && "
+                                           "e.getBoundingClientRect().height < 1.6 * parseFloat(getComputedStyle(e).lineHeight)")
     shown = page.eval_on_selector_all("#new-project-name, #project-name",  # one project-name field, not two
                                       "els => els.filter(e => !e.closest('[hidden]')).map(e => e.id)")
     assert shown == ["project-name"], shown
