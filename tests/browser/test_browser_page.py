@@ -50,6 +50,12 @@ def test_375px_wide_without_horizontal_overflow(browser, gateway_url) -> None:
     page.goto(f"/#/ds/{ds}")
     expect(page.locator("#approval-box")).to_be_visible(timeout=LONG)
     expect(page.locator("#architecture-diagram svg")).to_be_visible()
+    # what is being approved reads without scrolling sideways: a first version has no "Before" column,
+    # and every constraint's value lies inside the 375 px viewport
+    assert page.locator("#review-constraints thead th").all_inner_texts() == ["Constraint", "Now"]
+    assert page.eval_on_selector("#review-constraints", "t => { const w = t.closest('.table-wrap'); "
+                                 "return w.scrollWidth <= w.clientWidth && [...t.querySelectorAll('tbody td')]"
+                                 ".every(td => td.getBoundingClientRect().right <= window.innerWidth); }")
     page.locator("#timeline details.reason-card summary").first.click()
     assert overflow(page) == 0
     browser.shot("decision-set-375")

@@ -264,10 +264,12 @@ export function gateReview(r) {
     since && why ? h("p", {class: "muted", id: "changed-by"}, `Changed by ${why.label}` +
       (why.comment ? `: “${why.comment}”` : "") + (why.by ? ` (${why.by})` : "")) : null,
     h("div", {class: "table-wrap"}, h("table", {class: "review-constraints", id: "review-constraints"},
-      h("thead", null, h("tr", null, h("th", null, "Constraint"), h("th", null, since ? `Before (${since})` : ""),
+      // a first version has nothing before it: no empty "Before" column pushing the values off a phone's screen
+      h("thead", null, h("tr", null, h("th", null, "Constraint"), since ? h("th", null, `Before (${since})`) : null,
         h("th", null, "Now"))),
       h("tbody", null, (r.constraints || []).map((c) => h("tr", {class: c.changed ? "changed" : ""},
-        h("th", {scope: "row", title: c.key}, c.label), h("td", null, c.changed ? h("del", null, c.before) : ""),
+        h("th", {scope: "row", title: c.key}, c.label),
+        since ? h("td", null, c.changed ? h("del", null, c.before) : "") : null,
         h("td", null, c.changed ? h("ins", null, c.value) : c.value)))))),
     changed.length === 0 && since ? h("p", {class: "muted"}, "No constraint changed.") : null,
     h("div", {class: "review-cost"},
