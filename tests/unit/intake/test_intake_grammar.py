@@ -132,6 +132,7 @@ def test_workload_cues_that_name_items_or_products(text: str, expected: list[str
     ("Nightly retrain, online ranking API at p95 50ms.", ["batch", "online"], False),
     ("A retraining run overnight, predictions served online.", ["batch", "online"], False),
     ("Nightly batch scoring and weekly retraining.", ["batch"], True),
+    ("Weekly training and nightly scoring of all leads.", ["batch"], True),
     ("Overnight we score every account.", ["batch"], True),
     # click data kept at rest is training data; arriving live it is a stream
     ("Nightly retrain on 500GB clickstream logs in BigQuery, online ranking API at p95 50ms.", ["batch", "online"],

@@ -157,16 +157,20 @@ _SCORING_WORD = re.compile(r"\b(?:scor\w*|predict\w*|inference|infer\w*|forecast
 
 def _about_training(text: str, cue: re.Match[str]) -> bool:
     """Whether a batch cue schedules (re)training only: it says so itself ("retrain nightly"), or it is
-    a bare schedule word whose next or previous few words in the clause are about training and not
-    about predictions ("nightly retrain", "a retraining run overnight")."""
+    a bare schedule word about training: the next few words in the clause say what is scheduled
+    ("nightly retrain", but "weekly training and nightly scoring"), else the previous few ("a
+    retraining run overnight")."""
     if _TRAINING_ONLY.search(cue.group(0)):
         return True
     if _SCORING_WORD.search(cue.group(0)):
         return False
     lo, hi = clause_bounds(text, cue.start(), cue.end())
-    after = " ".join(text[cue.end():hi].split()[:3])
-    before = " ".join(text[lo:cue.start()].split()[-3:])
-    return any(_TRAINING_ONLY.search(side) and not _SCORING_WORD.search(side) for side in (after, before))
+    for side in (" ".join(text[cue.end():hi].split()[:3]), " ".join(text[lo:cue.start()].split()[-3:])):
+        if _SCORING_WORD.search(side):
+            return False
+        if _TRAINING_ONLY.search(side):
+            return True
+    return False
 
 
 def extract_batch_scoring(text: str, workloads: list[str]) -> Found:
