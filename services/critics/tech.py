@@ -197,8 +197,6 @@ class _Critic:
                              f"{n} GPU instance(s) in {region}: default GPU quotas are often 0-8 vCPUs and "
                              "capacity can be scarce", f"check the GPU instance quota in {region} now and file an "
                              f"increase for {max(n, 1) * 2} instances with lead time; try launching one")
-        if self.c.gpu:
-            self.inference_without_gpu()
         serving = self.plan.component("serving_online")
         p = self.pattern(serving) if serving else None
         if serving is not None and p is not None and p.deployment == "serverless" and "online" in self.workloads:
@@ -218,19 +216,27 @@ class _Critic:
         """GPUs were asked for, but a planned inference component runs on CPUs: the model may not fit
         the latency or the batch window there. Said once per component, with the GPU patterns of the
         catalog it could move to."""
+        if not self.c.gpu or self.catalog is None:
+            return
         for cap in ("serving_online", "serving_batch"):
             comp = self.plan.component(cap)
             p = self.pattern(comp) if comp else None
-            if comp is None or p is None or p.gpu or self.catalog is None:
+            if comp is None or p is None or p.gpu:
                 continue
-            with_gpu = [x.id for x in self.catalog.patterns if x.capability == cap and x.gpu]
-            built = [x for x in with_gpu if (q := self.catalog.pattern(x)) is not None and q.buildable]
-            where = (f"{', '.join(built)} would run it on GPUs" if built else
-                     f"the catalog's GPU patterns ({', '.join(with_gpu)}) have no generated module yet"
-                     if with_gpu else f"{self.plan.cloud} has no GPU pattern for it in the catalog")
-            target = (f"the {self.c.sla_latency_ms:g} ms latency target" if cap == "serving_online"
-                      and self.c.sla_latency_ms else "the expected load" if cap == "serving_online"
-                      else "the batch window")
+            with_gpu = [x for x in self.catalog.patterns if x.capability == cap and x.gpu]
+            built = [x.id for x in with_gpu if x.buildable]
+            if built:
+                where = f"{', '.join(built)} would run it on GPUs"
+            elif with_gpu:
+                where = f"the catalog's GPU patterns ({', '.join(x.id for x in with_gpu)}) have no generated module yet"
+            else:
+                where = f"{self.plan.cloud} has no GPU pattern for it in the catalog"
+            if cap == "serving_batch":
+                target = "the batch window"
+            elif self.c.sla_latency_ms:
+                target = f"the {self.c.sla_latency_ms:g} ms latency target"
+            else:
+                target = "the expected load"
             self.add("gpu_inference", comp, "medium", f"GPUs asked for, but {p.name} runs inference on CPUs",
                      f"the requirements ask for GPUs and {p.name} has none; {where}",
                      f"measure the model on CPUs at the planned sizing with production-sized inputs against {target}; "
@@ -269,7 +275,7 @@ def critique(plan: Plan, constraints: ConstraintSchema) -> list[Risk]:
     """Technical risks of a plan, most severe first, then by id (deterministic)."""
     critic = _Critic(plan, constraints)
     for check in (critic.latency, critic.cold_starts, critic.throughput, critic.availability, critic.coupling,
-                  critic.quotas, critic.observability, critic.compliance_scope):
+                  critic.quotas, critic.inference_without_gpu, critic.observability, critic.compliance_scope):
         check()
     unique: dict[str, Risk] = {}
     for r in critic.risks:

@@ -119,8 +119,8 @@ def resolve_workloads(c: ConstraintSchema, notes: list[str]) -> tuple[str, ...]:
     """The workloads planned for: the stated ones, or the intake's assumption (`assumed_workloads`)."""
     workloads = tuple(sorted(set(assumed_workloads(c))))
     if not c.workload_types:
-        notes.append(f"workload types not stated: {', '.join(workloads)} assumed "
-                     f"({'a latency or request rate was given' if 'online' in workloads else 'no latency or request rate was given'})")
+        given = "a latency or request rate was" if "online" in workloads else "no latency or request rate was"
+        notes.append(f"workload types not stated: {', '.join(workloads)} assumed ({given} given)")
     return workloads
 
 

@@ -195,24 +195,31 @@ def assumed_deployment(c: ConstraintSchema) -> tuple[str, str]:
     latency; serverless when everything is batch or light event work (nothing to pay between runs).
     The intake states it as an assumption and the planner weighs patterns by it
     (`deployment_assumed_for`), so the plan does what its assumption says."""
-    if "online" in assumed_workloads(c):
+    workloads, heavy = assumed_workloads(c), _heavy(c)
+    if "online" in workloads:
         return "containers", ("No deployment preference stated; managed containers serve requests without cold "
-                              "starts" + (", and process the stream at this load" if _heavy(c) else "")
+                              "starts" + (", and process the stream at this load" if heavy else "")
                               + "; other jobs take whatever fits them best.")
-    if _heavy(c):
+    if heavy:
         return "containers", ("No deployment preference stated; managed containers process the stream without cold "
                               "starts at this load or latency; other jobs take whatever fits them best.")
-    if "streaming" in assumed_workloads(c):
+    if "streaming" in workloads:
         return "serverless", ("No deployment preference stated; at this load and latency serverless stream consumers "
                               "and jobs cost nothing while idle.")
     return "serverless", "No deployment preference stated; managed serverless jobs cost nothing between runs."
 
 
+def _leans_to_containers(c: ConstraintSchema) -> bool:
+    """`assumed_deployment`'s choice alone (asked once per pattern weighed: no reason text built)."""
+    return "online" in assumed_workloads(c) or _heavy(c)
+
+
 def deployment_assumed_for(c: ConstraintSchema, capability: str) -> str | None:
     """The assumed deployment (`assumed_deployment`) where it applies to this compute capability, else None."""
-    value, _ = assumed_deployment(c)
-    if value == "serverless" or capability == "serving_online" or (capability == "stream_processing" and _heavy(c)):
-        return value
+    if not _leans_to_containers(c):
+        return "serverless"
+    if capability == "serving_online" or (capability == "stream_processing" and _heavy(c)):
+        return "containers"
     return None
 
 
