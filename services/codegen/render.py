@@ -17,14 +17,15 @@ from amp_domain.build import retrain_schedule
 from .metric_table import metric_table
 from .render_app import render_project, render_python
 from .render_bootstrap import render_bootstrap
-from .render_ci import CiContext, render_workflows
+from .render_ci import CiContext, load_script, render_workflows
 from .render_compliance import compliance_md
 from .render_docs import adrs, architecture_md, design_rationale_md, plan_md, reports
 from .render_domain import choose_domain, example_row
 from .render_monitoring import render_alarms, render_metrics_code, runbook_md
 from .render_readme import deploy_md, readme_md
 from .render_terraform import all_regions, render_infra
-from .render_text import slugify, template
+from .render_text import slugify
+from .serving_access import serving_access
 
 SUPPORTED_CLOUDS: tuple[str, ...] = ("aws", "gcp", "azure")
 _ROOT_VAR = re.compile(r'^variable "([a-z0-9_]+)"', re.MULTILINE)
@@ -78,7 +79,9 @@ def render_repository(
     files.update(render_infra(plan, cloud, slug, [f.name for f in domain.features], _extra_settings(constraints),
                               _root_inputs(cloud, constraints)))
     root_vars = set(_ROOT_VAR.findall(files["infra/variables.tf"]))
-    files.update(render_python(domain, caps, version=f"{slug}-baseline-1", cloud=cloud))
+    access = serving_access(plan)
+    files.update(render_python(domain, caps, version=f"{slug}-baseline-1", cloud=cloud,
+                               adapter=access.adapter if access else ""))
     files.update(render_project(slug, project_name, cloud))
     table = metric_table(constraints, caps)
     if "monitoring" in caps:
@@ -87,17 +90,18 @@ def render_repository(
     files.update(render_workflows(CiContext(
         cloud=cloud, slug=slug, region=all_regions(plan)[0], root_vars=root_vars,
         root_outputs=root_outputs(files["infra/outputs.tf"]), caps=caps, metrics=table,
-        rps=constraints.throughput_rps, p95_ms=constraints.sla_latency_ms, cadence=constraints.training_cadence)))
+        rps=constraints.throughput_rps, p95_ms=constraints.sla_latency_ms, cadence=constraints.training_cadence,
+        access=access)))
     files.update(render_metrics_code(cloud, table))
     files["docs/runbook.md"] = runbook_md(project_name, table, cloud)
-    files["tests/load/k6.js"] = template("load/k6.js")
+    files["tests/load/k6.js"] = load_script(access)
     files["tests/load/request.json"] = json.dumps(example_row(domain), indent=2) + "\n"
     files.update(reports(cost, policy))
     files.update(adrs(plan, constraints, cost, risks))
     files["plan.md"] = plan_md(project_name, plan, constraints, cost, policy, risks)
     files["docs/architecture.md"] = architecture_md(plan, domain)
     files["docs/design-rationale.md"] = design_rationale_md(cards, plan)
-    files["docs/README.md"] = deploy_md(project_name, plan, constraints, slug)
+    files["docs/README.md"] = deploy_md(project_name, plan, constraints, slug, access)
     if (compliance := compliance_md(plan, constraints, domain)) is not None:
         files["docs/compliance.md"] = compliance
     files["README.md"] = readme_md(project_name, plan, domain, set(files))

@@ -72,8 +72,24 @@ def training_config(domain: Domain) -> str:
     )
 
 
-def render_python(domain: Domain, caps: set[str], version: str, cloud: str = "aws") -> dict[str, str]:
-    """Every generated Python module, test, Dockerfile, the training config and the sample data."""
+#: Dockerfile lines of an adapter a platform needs to run the serving image's web server.
+ADAPTERS = {
+    "": "",
+    "lambda_web_adapter": (
+        "\n# Lambda runs this web server through the Lambda Web Adapter extension: it forwards each\n"
+        "# invocation to port 8080 once /healthz answers (outside Lambda the extension is inert).\n"
+        "COPY --from=public.ecr.aws/awsguru/aws-lambda-adapter:0.8.4 /lambda-adapter /opt/extensions/lambda-adapter\n"
+        "ENV AWS_LWA_PORT=8080 AWS_LWA_READINESS_CHECK_PATH=/healthz\n"),
+}
+
+
+def render_python(domain: Domain, caps: set[str], version: str, cloud: str = "aws",
+                  adapter: str = "") -> dict[str, str]:
+    """Every generated Python module, test, Dockerfile, the training config and the sample data.
+
+    `adapter` names what the serving platform needs in the image to run a plain web server
+    (`serving_access.ServingAccess.adapter`).
+    """
     names = [f.name for f in domain.features]
     schema = fill(
         "app/services/common/schema.py.tmpl",
@@ -95,7 +111,8 @@ def render_python(domain: Domain, caps: set[str], version: str, cloud: str = "aw
         "services/common/schema.py": schema,
         "services/serving/app.py": fill("app/services/serving/app.py.tmpl", request_fields=fields),
         "services/serving/tests/test_app.py": fill("app/services/serving/tests/test_app.py.tmpl", example=example),
-        "services/serving/Dockerfile": fill("app/services/serving/Dockerfile", cloud_sdk=sdk),
+        "services/serving/Dockerfile": fill("app/services/serving/Dockerfile", cloud_sdk=sdk,
+                                             adapter=ADAPTERS[adapter]),
         "services/training/Dockerfile": fill("app/services/training/Dockerfile", cloud_sdk=sdk),
         "data/sample.csv": sample_csv(domain),
     })

@@ -22,11 +22,17 @@ from .actions import pinned
 from .cicd_names import BUILD_ENVIRONMENT, DRIFT_ENVIRONMENT, ENVIRONMENTS, MONITORED, STAGING, CiNames
 from .metric_table import DRIFT, MetricTable
 from .render_text import TEMPLATES, _Template
+from .serving_access import ServingAccess
 
 TF_VERSION = "1.11.4"
 #: Cron of scheduled retraining when the plan has no orchestrator of its own.
 CADENCE_CRON = {"daily": "23 3 * * *", "weekly": "23 3 * * 1", "monthly": "23 3 1 * *"}
 _URL_OUTPUT = re.compile(r"url|dns_name|hostname|fqdn")
+#: Jobs that call an endpoint closed to the internet run on a runner inside its network.
+NETWORK_RUNNER = "${{ vars.NETWORK_RUNNER || 'ubuntu-latest' }}"
+#: k6's signer for SigV4-authenticated endpoints (a jslib release, as k6 imports it).
+K6_SIGNATURE_LIB = "https://jslib.k6.io/aws/0.14.0/signature.js"
+K6_RUN = "k6 run tests/load/k6.js"
 
 
 @dataclass(frozen=True)
@@ -43,6 +49,8 @@ class CiContext:
     rps: float | None = None
     p95_ms: float | None = None
     cadence: str | None = None
+    #: How the deploy jobs reach the serving endpoint (None when the plan serves nothing online).
+    access: ServingAccess | None = None
     names: CiNames = field(init=False)
 
     def __post_init__(self) -> None:
@@ -54,6 +62,15 @@ class CiContext:
 
     def output(self, *candidates: str) -> str | None:
         return next((c for c in candidates if c in self.root_outputs), None)
+
+    @property
+    def endpoint(self) -> ServingAccess:
+        return self.access or ServingAccess()
+
+    @property
+    def runs_on(self) -> str:
+        """Where a job that calls the endpoint runs: inside the network when only it can reach it."""
+        return NETWORK_RUNNER if self.serving and self.endpoint.private else "ubuntu-latest"
 
 
 def _fill(name: str, **values: object) -> str:
@@ -203,7 +220,15 @@ def rollout(ctx: CiContext, wait_only: bool) -> list[str]:
                 *_each(ctx, "serving_online_service_name", "service",
                        [*action, 'aws ecs wait services-stable --cluster "$cluster" --services "$service"'])]
     if wait_only:
-        return []  # Cloud Run, Container Apps and Functions report readiness to Terraform itself
+        return []  # Lambda, Cloud Run, Container Apps and Functions report readiness to Terraform itself
+    if ctx.cloud == "aws" and (name := ctx.output("serving_online_function_name")):
+        # Warm Lambda environments keep the model they loaded: a configuration change replaces them.
+        # The variable is added to the function's own (they are replaced as a whole) and records the run.
+        return _each(ctx, name, "fn", [
+            'env="$(aws lambda get-function-configuration --function-name "$fn" --query Environment --output json '
+            '| jq -c --arg r "$RUN_ID" \'{Variables: ((.Variables // {}) + {MODEL_RUN_ID: $r})}\')"',
+            'aws lambda update-function-configuration --function-name "$fn" --environment "$env" > /dev/null',
+            'aws lambda wait function-updated-v2 --function-name "$fn"'])
     if ctx.cloud == "gcp" and (name := ctx.output("serving_online_service_name")):
         # A new revision is how Cloud Run restarts; the variable also records which run it serves.
         return _each(ctx, name, "service", [
@@ -223,13 +248,66 @@ def service_url(ctx: CiContext) -> list[str]:
     if name is None:  # the plan exposes no endpoint output: the environment variable names it
         return [*step, "  env:", "    URL: ${{ vars.SERVICE_URL }}",
                 "  run: echo \"url=$URL\" >> \"$GITHUB_OUTPUT\""]
-    read = (f"terraform output -json {name} | jq -r '[.[]][0]'" if ctx.root_outputs[name]
-            else f"terraform output -raw {name}")
-    return [*step, "  run: |", f'    url="$({read})"', '    case "$url" in http*) ;; *) url="http://$url" ;; esac',
+    # Per region: the primary region's endpoint, whose region the credentials and signature use.
+    read = (f"terraform output -json {name} | jq -r --arg r \"$PRIMARY_REGION\" '.[$r] // [.[]][0]'"
+            if ctx.root_outputs[name] else f"terraform output -raw {name}")
+    env = ["  env:", f"    PRIMARY_REGION: {ctx.region}"] if ctx.root_outputs[name] else []
+    return [*step, *env, "  run: |", f'    url="$({read})"', '    case "$url" in http*) ;; *) url="http://$url" ;; esac',
+            '    url="${url%/}"  # a function URL ends in a slash; the paths below add their own',
             '    echo "url=$url" >> "$GITHUB_OUTPUT"']
 
 
+def curl(ctx: CiContext) -> str:
+    """curl with what the endpoint requires of a caller (the job's own short-lived identity)."""
+    a = ctx.endpoint
+    call = "curl --fail --silent --show-error"
+    if a.auth == "aws_sigv4":
+        return (f'{call} --aws-sigv4 "aws:amz:$AWS_REGION:{a.sigv4_service}" '
+                '--user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" -H "x-amz-security-token: $AWS_SESSION_TOKEN"')
+    if a.auth == "google_id_token":
+        return f'{call} -H "Authorization: Bearer $ID_TOKEN"'
+    return call
+
+
+def id_token_step(ctx: CiContext, identity: str, audience: str) -> list[str]:
+    """A Google ID token for `identity` with the service URL as audience: what Cloud Run's IAM checks."""
+    if ctx.endpoint.auth != "google_id_token":
+        return []
+    return ["- name: Identity token for the service (audience is its URL)",
+            "  id: invoker",
+            f"  if: {audience.removeprefix('${{ ').removesuffix(' }}')} != ''",
+            "  uses: google-github-actions/auth@pin",
+            "  with:",
+            "    workload_identity_provider: projects/${{ vars.GCP_CI_PROJECT_NUMBER }}/locations/global/"
+            f"workloadIdentityPools/{ctx.names.pool_id}/providers/github",
+            f"    service_account: {identity}@${{{{ vars.GCP_CI_PROJECT_ID }}}}.iam.gserviceaccount.com",
+            "    token_format: id_token",
+            f"    id_token_audience: {audience}",
+            "    id_token_include_email: true"]
+
+
+def _private_check(ctx: CiContext) -> list[str]:
+    if not ctx.endpoint.private:
+        return []
+    return ['test -n "$NETWORK_RUNNER" || { echo "::error::the service answers only inside its network: set the '
+            'NETWORK_RUNNER variable to the label of a self-hosted runner there (docs/README.md)"; exit 1; }']
+
+
+def _auth_env(ctx: CiContext, token: str) -> list[str]:
+    """Step environment the endpoint's checks need besides the URL."""
+    out = ["    NETWORK_RUNNER: ${{ vars.NETWORK_RUNNER }}"] if ctx.endpoint.private else []
+    if ctx.endpoint.auth == "google_id_token":
+        out.append(f"    ID_TOKEN: {token}")
+    return out
+
+
 def after_apply(ctx: CiContext, env: str) -> str:
+    """Wait for serving, then smoke-test it as a caller would: readiness and one prediction.
+
+    Before the environment's first promotion there is no approved model, so the service is
+    alive but not ready: the smoke test then checks liveness only and says what to run next,
+    rather than failing every first deploy (`model_ready` tells the load test the same).
+    """
     if not ctx.serving:
         return ""
     lines: list[str] = []
@@ -237,13 +315,83 @@ def after_apply(ctx: CiContext, env: str) -> str:
     if wait:
         lines += ["- name: Wait for the new version to serve", "  run: |", *("    " + w for w in wait)]
     lines += service_url(ctx)
-    lines += ["- name: Smoke test (readiness, then one prediction)", "  working-directory: .", "  env:",
-              "    URL: ${{ steps.url.outputs.url }}", "  run: |",
-              '    test -n "$URL" || { echo "::error::no service URL: set the SERVICE_URL variable of this environment"; exit 1; }',
-              '    curl --fail --silent --show-error --retry 20 --retry-delay 15 --retry-all-errors "$URL/readyz"',
-              '    curl --fail --silent --show-error -X POST -H "content-type: application/json" '
-              '--data @tests/load/request.json "$URL/predict"']
+    lines += id_token_step(ctx, ctx.names.deploy_identity(env), "${{ steps.url.outputs.url }}")
+    lines += ["- name: Where the models live (from the state)", "  id: where", "  run: |",
+              *("    " + line.strip() for line in locate(ctx).splitlines())]
+    call = curl(ctx)
+    first_run = (f'echo "::notice::no approved model in {env} yet: serving is up but not ready. Run retrain.yml, '
+                 f'then promote.yml for {env}."')
+    body = ['test -n "$URL" || { echo "::error::no service URL: set the SERVICE_URL variable of this environment"; exit 1; }',
+            *_private_check(ctx),
+            f"if {'; '.join(_get(ctx, 'approved.json', '/tmp/approved.json'))}; then",
+            f'  {call} --retry 20 --retry-delay 15 --retry-all-errors "$URL/readyz"',
+            f'  {call} -X POST -H "content-type: application/json" --data @tests/load/request.json "$URL/predict"',
+            '  echo "model_ready=true" >> "$GITHUB_OUTPUT"',
+            "else",
+            f"  {first_run}",
+            f'  {call} --retry 20 --retry-delay 15 --retry-all-errors "$URL/healthz"',
+            '  echo "model_ready=false" >> "$GITHUB_OUTPUT"',
+            "fi"]
+    lines += ["- name: Smoke test (readiness, then one prediction)", "  id: smoke", "  working-directory: .", "  env:",
+              "    URL: ${{ steps.url.outputs.url }}", "    MODEL_URI: ${{ steps.where.outputs.model_uri }}",
+              *_auth_env(ctx, "${{ steps.invoker.outputs.id_token }}"), "  run: |", *("    " + b for b in body)]
     return _indent(lines, 6)
+
+
+def load_job(ctx: CiContext, env: str) -> str:
+    """The k6 job after `env`'s apply: on a runner that can reach the endpoint, as a caller it accepts."""
+    a = ctx.endpoint
+    signed = a.auth != "none"
+    identity = ctx.names.deploy_identity(env)
+    # SigV4 signs with the job's AWS credentials; Google needs only the ID token step below.
+    auth_steps = auth(ctx, identity) + "\n" if a.auth == "aws_sigv4" else ""
+    auth_steps += pinned(_indent(id_token_step(ctx, identity, f"${{{{ needs.apply-{env}.outputs.url }}}}"), 6))
+    k6_env = ["SIGV4_SERVICE: " + a.sigv4_service] if a.auth == "aws_sigv4" else []
+    k6_env += _auth_env(ctx, "${{ steps.invoker.outputs.id_token }}")
+    return _fill("load_job.yml", env=env, rps=f"{ctx.rps or 50:g}", p95_ms=f"{ctx.p95_ms or 200:g}",
+                 max_error_rate=_max_error_rate(ctx), runs_on=ctx.runs_on,
+                 # The deploy identity is trusted for jobs of its environment only.
+                 environment=f"    environment: {env}\n" if signed else "",
+                 id_token=(f"      id-token: write # OIDC: the load test calls the service as {env}'s deploy identity\n"
+                           if signed else ""),
+                 auth=(auth_steps.rstrip("\n") + "\n") if auth_steps.strip() else "",
+                 k6_env="".join("\n          " + e.strip() for e in k6_env),
+                 run=("|" + "".join(f"\n          {line}" for line in [*_private_check(ctx), K6_RUN])
+                      if ctx.endpoint.private else K6_RUN))
+
+
+def load_script(access: ServingAccess | None) -> str:
+    """`tests/load/k6.js`: every request made as the endpoint requires (signed, or with a token)."""
+    auth = (access or ServingAccess()).auth
+    request = '{ url: `${__ENV.TARGET_URL}/predict`, headers: { "content-type": "application/json" } }'
+    values = {"auth_env": "", "auth_import": "", "auth_setup": "", "request": request}
+    if auth == "google_id_token":
+        values.update(auth_env=", ID_TOKEN (a Google ID token for the service)", request=(
+            '{\n    url: `${__ENV.TARGET_URL}/predict`,\n    headers: { "content-type": "application/json", '
+            'authorization: `Bearer ${__ENV.ID_TOKEN}` },\n  }'))
+    elif auth == "aws_sigv4":
+        values.update(
+            auth_env=", SIGV4_SERVICE, AWS_REGION and the job's AWS credentials (every request is SigV4-signed)",
+            auth_import=f'import {{ Endpoint, SignatureV4 }} from "{K6_SIGNATURE_LIB}";\n',
+            auth_setup=(
+                "// The endpoint takes IAM-authenticated requests only: each one is signed with the job's\n"
+                "// short-lived credentials (signing costs microseconds, well inside the latency measured).\n"
+                "const [, scheme, host] = __ENV.TARGET_URL.match(/^(https?):\\/\\/([^/]+)/);\n"
+                "const endpoint = new Endpoint(`${scheme}://${host}`);\n"
+                "const signer = new SignatureV4({\n"
+                "  service: __ENV.SIGV4_SERVICE,\n"
+                "  region: __ENV.AWS_REGION,\n"
+                "  credentials: {\n"
+                "    accessKeyId: __ENV.AWS_ACCESS_KEY_ID,\n"
+                "    secretAccessKey: __ENV.AWS_SECRET_ACCESS_KEY,\n"
+                "    sessionToken: __ENV.AWS_SESSION_TOKEN,\n"
+                "  },\n"
+                "  uriEscapePath: true,\n"
+                "  applyChecksum: true,\n"
+                "});\n\n"),
+            request=('signer.sign({\n    method: "POST",\n    endpoint,\n    path: "/predict",\n'
+                     '    headers: { "content-type": "application/json" },\n    body,\n  })'))
+    return _Template((TEMPLATES / "load" / "k6.js").read_text(encoding="utf-8")).substitute(values)
 
 
 # ---- workflows ----
@@ -271,12 +419,13 @@ def deploy_workflow(ctx: CiContext) -> str:
         jobs.append(_plan_job(ctx, env, needs, "${{ needs.build.outputs.image }}", ""))
         jobs.append(_fill("apply_job.yml", env=env, job_env=job_env(ctx, _azure_client("deploy", env)),
                           tf_version=TF_VERSION, auth=auth(ctx, ctx.names.deploy_identity(env)),
-                          backend_args=backend_args(ctx, env), after_apply=after_apply(ctx, env),
-                          outputs="    outputs:\n      url: ${{ steps.url.outputs.url }}\n" if ctx.serving else ""))
+                          backend_args=backend_args(ctx, env), after_apply=pinned(after_apply(ctx, env)),
+                          runs_on=ctx.runs_on,
+                          outputs=("    outputs:\n      url: ${{ steps.url.outputs.url }}\n"
+                                   "      model_ready: ${{ steps.smoke.outputs.model_ready }}\n") if ctx.serving else ""))
         previous = f"apply-{env}"
         if env == STAGING and ctx.serving:
-            jobs.append(_fill("load_job.yml", env=env, rps=f"{ctx.rps or 50:g}", p95_ms=f"{ctx.p95_ms or 200:g}",
-                              max_error_rate=_max_error_rate(ctx)))
+            jobs.append(load_job(ctx, env))
             previous = f"load-{env}"
     return _fill("deploy.yml", workflow_env=workflow_env(ctx), build_env=BUILD_ENVIRONMENT,
                  build_auth=auth(ctx, ctx.names.deploy_identity(BUILD_ENVIRONMENT)),

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import textwrap
 
 from amp_contracts import ConstraintSchema, Plan
 
 from .render_docs import CLOUD_TITLES
 from .render_domain import LOWER_IS_BETTER, Domain, example_row
 from .render_text import fill, md_cell, md_inline
+from .serving_access import ServingAccess
 
 _CLOUD = {
     "aws": {
@@ -124,12 +126,31 @@ Serving loads that version at startup, so an approval is deployed by a restart, 
 feature) and exits 3 when a feature drifted past the limits in `[drift]`."""
 
 
-def deploy_md(project: str, plan: Plan, constraints: ConstraintSchema, slug: str) -> str:
+_REACH = {
+    "aws_sigv4": ("The endpoint is a Lambda function URL with IAM authorisation: the smoke and load tests "
+                  "sign each request (SigV4) as the environment's deploy identity; other callers need "
+                  "`lambda:InvokeFunctionUrl` on the function."),
+    "google_id_token": ("Cloud Run admits callers with the invoker role only: the smoke and load tests send an "
+                        "ID token of the environment's deploy identity whose audience is the service URL."),
+}
+_PRIVATE = ("The endpoint answers only inside the private network: set `NETWORK_RUNNER` to the label of a "
+            "self-hosted runner there. The apply and load-test jobs run on it; until it is set, the smoke test "
+            "fails with this instruction after the apply.")
+_NETWORK_RUNNER = ("NETWORK_RUNNER", "label of a self-hosted runner inside the private network: the "
+                   "endpoint's smoke and load tests run there")
+
+
+def deploy_md(project: str, plan: Plan, constraints: ConstraintSchema, slug: str,
+              access: ServingAccess | None = None) -> str:
     info = _CLOUD[plan.cloud]
     cadence = (f"; the infrastructure's orchestrator also retrains {constraints.training_cadence}"
                if constraints.training_cadence else "")
+    notes = [_REACH[access.auth]] if access and access.auth in _REACH else []
+    notes += [_PRIVATE] if access and access.private else []
+    reach = "".join("\n\n   " + "\n   ".join(textwrap.wrap(n, 95)) for n in notes)
+    variables = [*info["variables"], *_COMMON_VARIABLES, *([_NETWORK_RUNNER] if access and access.private else [])]
     return fill(
         "docs/deploy.md", project=md_inline(project), cloud_title=CLOUD_TITLES.get(plan.cloud, plan.cloud),
         cli=info["cli"], identity_kind=info["identity_kind"], slug=slug, bootstrap_vars=info["bootstrap"],
-        variables="\n".join(f"- `{k}`: {v}" for k, v in [*info["variables"], *_COMMON_VARIABLES]), cadence=cadence,
+        variables="\n".join(f"- `{k}`: {v}" for k, v in variables), cadence=cadence, reach=reach,
     )

@@ -1,11 +1,11 @@
 // Load test of the scoring API at the stated request rate, held to the stated p95 latency.
 // deploy.yml runs it against staging after each apply; the run fails when a threshold fails.
-// Environment: TARGET_URL, RATE (requests per second), P95_MS, MAX_ERROR_RATE, DURATION.
+// Environment: TARGET_URL, RATE (requests per second), P95_MS, MAX_ERROR_RATE, DURATION%%{auth_env}.
 // The latency measured here includes the network between the runner and the region: run it
 // from a runner in the region (or accept the margin) when the target is tight.
 import http from "k6/http";
 import { check } from "k6";
-
+%%{auth_import}
 const body = open("./request.json");
 const rate = Number(__ENV.RATE || 50);
 
@@ -28,9 +28,8 @@ export const options = {
   },
 };
 
-export default function () {
-  const res = http.post(`${__ENV.TARGET_URL}/predict`, body, {
-    headers: { "content-type": "application/json" },
-  });
+%%{auth_setup}export default function () {
+  const request = %%{request};
+  const res = http.post(request.url, body, { headers: request.headers });
   check(res, { "answered 200": (r) => r.status === 200 });
 }

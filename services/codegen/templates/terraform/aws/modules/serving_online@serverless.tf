@@ -1,3 +1,13 @@
+# The inference API as a Lambda function running the serving image (through the Lambda Web
+# Adapter in the image), behind an IAM-authenticated function URL.
+locals {
+  # s3://bucket/prefix of the model registry; serving reads <prefix>/approved.json and the version it names.
+  model_uri    = coalesce(var.model_uri, "s3://${var.name_prefix}-data/models")
+  model_path   = trimprefix(local.model_uri, "s3://")
+  model_bucket = split("/", local.model_path)[0]
+  model_prefix = trimprefix(local.model_path, "${local.model_bucket}/")
+}
+
 data "aws_iam_policy_document" "assume" {
   statement {
     actions = ["sts:AssumeRole"]
@@ -20,6 +30,35 @@ resource "aws_iam_role_policy_attachment" "api" {
   policy_arn = "arn:aws:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole"
 }
 
+# What the running API may do beyond logging: read the approved model from the registry prefix.
+resource "aws_iam_role_policy" "models" {
+  name = "read-approved-model"
+  role = aws_iam_role.api.id
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = concat([
+      {
+        Sid      = "ReadModels"
+        Effect   = "Allow"
+        Action   = ["s3:GetObject"]
+        Resource = "arn:aws:s3:::${local.model_bucket}/${local.model_prefix}/*"
+      },
+      {
+        Sid       = "ListModels"
+        Effect    = "Allow"
+        Action    = ["s3:ListBucket"]
+        Resource  = "arn:aws:s3:::${local.model_bucket}"
+        Condition = { StringLike = { "s3:prefix" = ["${local.model_prefix}/*"] } }
+      },
+      ], var.kms_key_arn == null ? [] : [{
+        Sid      = "DecryptModels"
+        Effect   = "Allow"
+        Action   = ["kms:Decrypt"]
+        Resource = var.kms_key_arn
+    }])
+  })
+}
+
 resource "aws_lambda_function" "api" {
   # checkov:skip=CKV_AWS_116:Synchronous HTTP invocations return errors to the caller; a DLQ only applies to async events.
   # checkov:skip=CKV_AWS_272:Code is a container image from a scan-on-push, immutable-tag ECR repository.
@@ -35,7 +74,7 @@ resource "aws_lambda_function" "api" {
 
   environment {
     variables = {
-      MODEL_PATH = "/var/task/artifacts/model.json"
+      MODEL_URI = local.model_uri
     }
   }
 

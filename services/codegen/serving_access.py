@@ -1,0 +1,72 @@
+"""How the deploy workflow reaches the generated inference endpoint, and what the image needs there.
+
+Each serving module decides this by what it builds, and the smoke and load tests must do the
+same or the first deploy fails at its smoke test:
+
+- a Lambda function URL with `AWS_IAM` authorisation answers SigV4-signed requests only, and
+  a Lambda function runs a web server only through the Lambda Web Adapter extension;
+- Cloud Run without an `allUsers` invoker answers requests with a Google ID token only;
+- an internal load balancer, or ingress closed to the internet because the plan has a private
+  network, answers only inside that network: the jobs that call it run on a runner there.
+
+One entry per serving module template; a template without an entry is a test failure, so a
+new serving module cannot ship with a smoke test that cannot reach it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+from amp_contracts.plan import Plan
+from amp_domain.build import built_component
+
+from .render_terraform import module_template
+
+Auth = Literal["none", "aws_sigv4", "google_id_token"]
+
+
+@dataclass(frozen=True)
+class ServingAccess:
+    """What a caller outside the service needs to call it."""
+
+    auth: Auth = "none"
+    #: The AWS service name a SigV4 signature is computed for (`lambda` for a function URL).
+    sigv4_service: str = ""
+    #: Reachable only from inside the plan's network (a self-hosted runner there).
+    private: bool = False
+    #: The platform runs a plain web server only with this adapter in the image ("" for none).
+    adapter: Literal["", "lambda_web_adapter"] = ""
+
+
+#: Template (`<cloud>/<module>`, as under templates/terraform) -> access, given whether the plan
+#: has a private network.
+BY_TEMPLATE: dict[str, Callable[[bool], ServingAccess]] = {
+    "aws/serving_online@serverless": lambda _: ServingAccess(
+        auth="aws_sigv4", sigv4_service="lambda", adapter="lambda_web_adapter"),
+    "aws/serving_online@containers": lambda _: ServingAccess(private=True),
+    # No URL output: the SERVICE_URL variable names what the smoke test calls.
+    "aws/serving_online": lambda _: ServingAccess(),
+    "gcp/serving_online@serverless": lambda net: ServingAccess(auth="google_id_token", private=net),
+    "gcp/serving_online": lambda net: ServingAccess(private=net),
+    "azure/serving_online@container_apps": lambda net: ServingAccess(private=net),
+    "azure/serving_online@containers": lambda net: ServingAccess(private=net),
+    "azure/serving_online": lambda net: ServingAccess(private=net),
+}
+
+
+def template_key(path: str) -> str:
+    """`terraform/aws/modules/serving_online@serverless.tf` -> `aws/serving_online@serverless`."""
+    cloud, _, rest = path.removeprefix("terraform/").partition("/modules/")
+    return f"{cloud}/{rest.removesuffix('.tf')}"
+
+
+def serving_access(plan: Plan) -> ServingAccess | None:
+    """The plan's serving endpoint access, or None when the plan serves nothing online."""
+    cloud = plan.cloud.lower()
+    serving = plan.component("serving_online")
+    if serving is None:
+        return None
+    path, _ = module_template(cloud, built_component(cloud, serving))
+    return BY_TEMPLATE[template_key(path)](plan.component("networking_private") is not None)
