@@ -80,6 +80,11 @@ ADAPTERS = {
         "# invocation to port 8080 once /healthz answers (outside Lambda the extension is inert).\n"
         "COPY --from=public.ecr.aws/awsguru/aws-lambda-adapter:0.8.4 /lambda-adapter /opt/extensions/lambda-adapter\n"
         "ENV AWS_LWA_PORT=8080 AWS_LWA_READINESS_CHECK_PATH=/healthz\n"),
+    "sagemaker": (
+        "\n# SageMaker starts the container as `<image> serve` and asks /ping and /invocations on 8080\n"
+        "# (services/serving/sagemaker.py maps them onto /healthz and /predict).\n"
+        "RUN printf '#!/bin/sh\\nexec uvicorn services.serving.sagemaker:app --host 0.0.0.0 --port 8080\\n' \\\n"
+        "    > /usr/local/bin/serve && chmod 755 /usr/local/bin/serve\n"),
 }
 
 
@@ -116,6 +121,10 @@ def render_python(domain: Domain, caps: set[str], version: str, cloud: str = "aw
         "services/training/Dockerfile": fill("app/services/training/Dockerfile", cloud_sdk=sdk),
         "data/sample.csv": sample_csv(domain),
     })
+    if adapter == "sagemaker":
+        files["services/serving/sagemaker.py"] = template("app/services/serving/sagemaker/sagemaker.py.tmpl")
+        files["services/serving/tests/test_sagemaker.py"] = fill(
+            "app/services/serving/sagemaker/test_sagemaker.py.tmpl", example=example)
     pipelines = []
     if "serving_batch" in caps:
         pipelines.append("batch_score")

@@ -221,6 +221,19 @@ def rollout(ctx: CiContext, wait_only: bool) -> list[str]:
                        [*action, 'aws ecs wait services-stable --cluster "$cluster" --services "$service"'])]
     if wait_only:
         return []  # Lambda, Cloud Run, Container Apps and Functions report readiness to Terraform itself
+    if ctx.cloud == "aws" and (name := ctx.output("serving_online_endpoint_name")) and ctx.endpoint.adapter == "sagemaker":
+        # An endpoint restarts only onto a new configuration: a copy of its own, kept at the
+        # instance count autoscaling set (the next apply moves it back, to the same model).
+        return _each(ctx, name, "ep", [
+            'cfg="$(aws sagemaker describe-endpoint --endpoint-name "$ep" --query EndpointConfigName --output text)"',
+            'copy="${ep:0:40}-r$(date +%s)"',
+            'aws sagemaker describe-endpoint-config --endpoint-config-name "$cfg" --output json | jq --arg n "$copy" '
+            '\'{EndpointConfigName: $n, ProductionVariants, KmsKeyId} | with_entries(select(.value != null))\' '
+            '> /tmp/endpoint-config.json',
+            "aws sagemaker create-endpoint-config --cli-input-json file:///tmp/endpoint-config.json > /dev/null",
+            'aws sagemaker update-endpoint --endpoint-name "$ep" --endpoint-config-name "$copy" '
+            "--retain-all-variant-properties > /dev/null",
+            'aws sagemaker wait endpoint-in-service --endpoint-name "$ep"'])
     if ctx.cloud == "aws" and (name := ctx.output("serving_online_function_name")):
         # Warm Lambda environments keep the model they loaded: a configuration change replaces them.
         # The variable is added to the function's own (they are replaced as a whole) and records the run.
@@ -318,18 +331,24 @@ def after_apply(ctx: CiContext, env: str) -> str:
     lines += id_token_step(ctx, ctx.names.deploy_identity(env), "${{ steps.url.outputs.url }}")
     lines += ["- name: Where the models live (from the state)", "  id: where", "  run: |",
               *("    " + line.strip() for line in locate(ctx).splitlines())]
-    call = curl(ctx)
+    call, a = curl(ctx), ctx.endpoint
+    retry = "--retry 20 --retry-delay 15 --retry-all-errors"
     first_run = (f'echo "::notice::no approved model in {env} yet: serving is up but not ready. Run retrain.yml, '
                  f'then promote.yml for {env}."')
+    # Where the platform exposes no health route (SageMaker), the apply itself waited for it.
+    ready = [f'  {call} {retry} "$URL{a.ready_path}"'] if a.ready_path else []
+    live = ([f'  {call} {retry} "$URL{a.live_path}"'] if a.live_path
+            else ['  echo "The endpoint is in service: its containers answer the platform\'s health check."'])
     body = ['test -n "$URL" || { echo "::error::no service URL: set the SERVICE_URL variable of this environment"; exit 1; }',
             *_private_check(ctx),
             f"if {'; '.join(_get(ctx, 'approved.json', '/tmp/approved.json'))}; then",
-            f'  {call} --retry 20 --retry-delay 15 --retry-all-errors "$URL/readyz"',
-            f'  {call} -X POST -H "content-type: application/json" --data @tests/load/request.json "$URL/predict"',
+            *ready,
+            f'  {call} {"" if ready else retry + " "}-X POST -H "content-type: application/json" '
+            f'--data @tests/load/request.json "$URL{a.predict_path}"',
             '  echo "model_ready=true" >> "$GITHUB_OUTPUT"',
             "else",
             f"  {first_run}",
-            f'  {call} --retry 20 --retry-delay 15 --retry-all-errors "$URL/healthz"',
+            *live,
             '  echo "model_ready=false" >> "$GITHUB_OUTPUT"',
             "fi"]
     lines += ["- name: Smoke test (readiness, then one prediction)", "  id: smoke", "  working-directory: .", "  env:",
@@ -362,12 +381,13 @@ def load_job(ctx: CiContext, env: str) -> str:
 
 def load_script(access: ServingAccess | None) -> str:
     """`tests/load/k6.js`: every request made as the endpoint requires (signed, or with a token)."""
-    auth = (access or ServingAccess()).auth
-    request = '{ url: `${__ENV.TARGET_URL}/predict`, headers: { "content-type": "application/json" } }'
+    a = access or ServingAccess()
+    auth, path = a.auth, a.predict_path
+    request = f'{{ url: `${{__ENV.TARGET_URL}}{path}`, headers: {{ "content-type": "application/json" }} }}'
     values = {"auth_env": "", "auth_import": "", "auth_setup": "", "request": request}
     if auth == "google_id_token":
         values.update(auth_env=", ID_TOKEN (a Google ID token for the service)", request=(
-            '{\n    url: `${__ENV.TARGET_URL}/predict`,\n    headers: { "content-type": "application/json", '
+            f'{{\n    url: `${{__ENV.TARGET_URL}}{path}`,\n    headers: {{ "content-type": "application/json", '
             'authorization: `Bearer ${__ENV.ID_TOKEN}` },\n  }'))
     elif auth == "aws_sigv4":
         values.update(
@@ -376,7 +396,7 @@ def load_script(access: ServingAccess | None) -> str:
             auth_setup=(
                 "// The endpoint takes IAM-authenticated requests only: each one is signed with the job's\n"
                 "// short-lived credentials (signing costs microseconds, well inside the latency measured).\n"
-                "const [, scheme, host] = __ENV.TARGET_URL.match(/^(https?):\\/\\/([^/]+)/);\n"
+                "const [, scheme, host, base] = __ENV.TARGET_URL.match(/^(https?):\\/\\/([^/]+)(.*)$/);\n"
                 "const endpoint = new Endpoint(`${scheme}://${host}`);\n"
                 "const signer = new SignatureV4({\n"
                 "  service: __ENV.SIGV4_SERVICE,\n"
@@ -389,7 +409,7 @@ def load_script(access: ServingAccess | None) -> str:
                 "  uriEscapePath: true,\n"
                 "  applyChecksum: true,\n"
                 "});\n\n"),
-            request=('signer.sign({\n    method: "POST",\n    endpoint,\n    path: "/predict",\n'
+            request=('signer.sign({\n    method: "POST",\n    endpoint,\n    path: `${base}' + path + '`,\n'
                      '    headers: { "content-type": "application/json" },\n    body,\n  })'))
     return _Template((TEMPLATES / "load" / "k6.js").read_text(encoding="utf-8")).substitute(values)
 

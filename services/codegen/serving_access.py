@@ -5,6 +5,8 @@ same or the first deploy fails at its smoke test:
 
 - a Lambda function URL with `AWS_IAM` authorisation answers SigV4-signed requests only, and
   a Lambda function runs a web server only through the Lambda Web Adapter extension;
+- a SageMaker endpoint is called through the runtime API (SigV4) at `/invocations` only, and
+  starts the image as `serve`, asking `/ping`;
 - Cloud Run without an `allUsers` invoker answers requests with a Google ID token only;
 - an internal load balancer, or ingress closed to the internet because the plan has a private
   network, answers only inside that network: the jobs that call it run on a runner there.
@@ -36,8 +38,13 @@ class ServingAccess:
     sigv4_service: str = ""
     #: Reachable only from inside the plan's network (a self-hosted runner there).
     private: bool = False
-    #: The platform runs a plain web server only with this adapter in the image ("" for none).
-    adapter: Literal["", "lambda_web_adapter"] = ""
+    #: What the image needs for the platform to run its web server ("" for nothing).
+    adapter: Literal["", "lambda_web_adapter", "sagemaker"] = ""
+    #: Paths a caller outside reaches: readiness and liveness ("" where the platform exposes
+    #: only predictions: SageMaker's runtime API answers /invocations alone), and predictions.
+    ready_path: str = "/readyz"
+    live_path: str = "/healthz"
+    predict_path: str = "/predict"
 
 
 #: Template (`<cloud>/<module>`, as under templates/terraform) -> access, given whether the plan
@@ -46,6 +53,9 @@ BY_TEMPLATE: dict[str, Callable[[bool], ServingAccess]] = {
     "aws/serving_online@serverless": lambda _: ServingAccess(
         auth="aws_sigv4", sigv4_service="lambda", adapter="lambda_web_adapter"),
     "aws/serving_online@containers": lambda _: ServingAccess(private=True),
+    "aws/serving_online@sagemaker": lambda _: ServingAccess(
+        auth="aws_sigv4", sigv4_service="sagemaker", adapter="sagemaker", ready_path="", live_path="",
+        predict_path="/invocations"),
     # No URL output: the SERVICE_URL variable names what the smoke test calls.
     "aws/serving_online": lambda _: ServingAccess(),
     "gcp/serving_online@serverless": lambda net: ServingAccess(auth="google_id_token", private=net),

@@ -8,6 +8,7 @@ import yaml
 
 from services.codegen.actions import ACTIONS, PINNED
 from services.codegen.cicd_names import ENVIRONMENTS
+from services.codegen.serving_access import serving_access
 
 WORKFLOWS = ("ci", "deploy")
 
@@ -146,8 +147,9 @@ def test_staging_load_test_holds_the_stated_latency_and_rate(rendered, plans):
         if constraints.throughput_rps:
             assert f"'{constraints.throughput_rps:g}'" in env["RATE"], name
         assert "tests/load/k6.js" in files and "tests/load/request.json" in files
-        smoke = _runs(jobs["apply-staging"])
-        assert "/readyz" in smoke and "/predict" in smoke
+        smoke, access = _runs(jobs["apply-staging"]), serving_access(plan)
+        assert access.predict_path in smoke and access.ready_path in smoke, name  # "" where none is exposed
+        assert access.ready_path or "/readyz" not in smoke, name
 
 
 def test_ml_workflows_close_the_loop_through_the_evaluation_gate(rendered, plans):

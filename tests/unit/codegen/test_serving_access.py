@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -44,6 +45,7 @@ LAMBDA = ("aws", "us-east-1", "lambda", "serverless")
 FARGATE = ("aws", "eu-west-1", "ecs-fargate", "containers")
 CLOUD_RUN = ("gcp", "europe-west4", "cloud-run", "serverless")
 CONTAINER_APPS = ("azure", "westeurope", "container-apps", "containers")
+SAGEMAKER = ("aws", "ap-southeast-1", "sagemaker-endpoint", "managed")
 
 
 def _jobs(files: dict[str, str]) -> dict:
@@ -103,7 +105,7 @@ def test_a_function_url_is_called_with_sigv4_from_github_hosted_runners():
     assert any(s.get("uses", "").startswith("aws-actions/configure-aws-credentials@") for s in load["steps"])
     assert _step(load, "k6")["env"]["SIGV4_SERVICE"] == "lambda"
     k6 = files["tests/load/k6.js"]
-    assert "SignatureV4" in k6 and "signer.sign(" in k6 and 'path: "/predict"' in k6
+    assert "SignatureV4" in k6 and "signer.sign(" in k6 and 'path: `${base}/predict`' in k6
 
 
 def test_an_internal_endpoint_is_called_from_a_runner_inside_the_network():
@@ -161,8 +163,9 @@ class _Service(BaseHTTPRequestHandler):
         length = int(self.headers.get("content-length") or 0)
         body = self.rfile.read(length).decode() if length else ""
         self.seen.append((self.command, self.path, self.headers.get("authorization", "")))
-        ok = self.path in ("/healthz", "/readyz", "/predict") and (self.command == "POST") == (self.path == "/predict")
-        if self.path == "/predict":
+        scoring = self.path in ("/predict", "/invocations")
+        ok = self.path in ("/healthz", "/readyz", "/predict", "/invocations") and (self.command == "POST") == scoring
+        if scoring:
             ok = ok and set(json.loads(body)) > set()
         self.send_response(200 if ok else 404)
         self.send_header("content-type", "application/json")
@@ -187,6 +190,8 @@ def service():
 
 
 def _run_smoke(files: dict[str, str], url: str, tmp_path: Path, approved: bool) -> dict[str, str]:
+    tmp_path = tmp_path / f"smoke-{len(list(tmp_path.iterdir()))}"
+    tmp_path.mkdir()
     """The apply job's smoke step, as the runner runs it (bash -e -o pipefail), with a stand-in `aws`."""
     if shutil.which("curl") is None:
         pytest.skip("curl is not installed")
@@ -224,3 +229,35 @@ def test_smoke_script_checks_liveness_only_before_the_first_promotion(service, t
     outputs = _run_smoke(_render(*FARGATE), url, tmp_path, approved=False)
     assert outputs["model_ready"] == "false"
     assert [(m, p, a) for m, p, a in seen] == [("GET", "/healthz", "")]
+
+
+def test_a_sagemaker_endpoint_is_invoked_through_the_runtime_api(service, tmp_path):
+    files = _render(*SAGEMAKER)
+    assert 'exec uvicorn services.serving.sagemaker:app --host 0.0.0.0 --port 8080' in files["services/serving/Dockerfile"]
+    module = files["infra/modules/serving_online/main.tf"]
+    assert "var.instance_type" in module and "MODEL_URI = local.model_uri" in module
+    assert 'instance_type    = "ml.' in files["infra/environments/prod.tfvars"]
+    assert "/endpoints/${aws_sagemaker_endpoint.api.name}" in files["infra/modules/serving_online/outputs.tf"]
+    assert "path: `${base}/invocations`" in files["tests/load/k6.js"]
+    roll = _step(yaml.safe_load(files[".github/workflows/promote.yml"])["jobs"]["promote-prod"], "Roll serving")["run"]
+    assert "aws sagemaker update-endpoint" in roll and "--retain-all-variant-properties" in roll
+    url, seen = service
+    # The runtime API exposes /invocations only: readiness is what the apply waited for.
+    assert _run_smoke(files, url, tmp_path, approved=True)["model_ready"] == "true"
+    assert [(m, p) for m, p, _ in seen] == [("POST", "/invocations")] and "/sagemaker/" in seen[0][2]
+    assert _run_smoke(files, url, tmp_path, approved=False)["model_ready"] == "false"
+    assert len(seen) == 1
+
+
+def test_the_sagemaker_routes_answer_as_the_api_does(tmp_path):
+    """The generated repository's own tests of /ping and /invocations, run as its CI runs them."""
+    files = _render(*SAGEMAKER)
+    for path, text in files.items():
+        target = tmp_path / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text)
+    done = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider",
+                           "services/serving/tests/test_sagemaker.py"], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=300, env={**os.environ, "PYTHONPATH": str(tmp_path)})
+    assert done.returncode == 0 and "3 passed in" in done.stdout, done.stdout + done.stderr
+    assert "services/serving/sagemaker.py" not in _render(*FARGATE)

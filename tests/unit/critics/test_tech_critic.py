@@ -99,27 +99,33 @@ def test_feature_lookup_coupling_on_a_tight_budget(monkeypatch) -> None:
 def test_gpu_quota_and_high_rps() -> None:
     plan, c, risks = _run(cloud="aws", gpu=True, throughput_rps=20000, sla_latency_ms=30, deployment_pref="containers")
     assert "quota_gpu:training" in risks
-    # No generated module serves on GPUs yet: the quota risk is checked on an edited plan that does.
-    gpu_serving = _force(plan, "serving_online", "aws:serving_online:eks-kserve", instances=70)
-    assert "quota_gpu:serving_online" in {r.id for r in critique(gpu_serving, c)}
+    assert plan.component("serving_online").pattern_id == "aws:serving_online:sagemaker-endpoint"
+    assert "quota_gpu:serving_online" in risks
     assert "quota_high_rps:serving_online" in risks
     assert all(r.probe for r in risks.values())
 
 
 def test_gpus_asked_for_but_inference_on_cpus_is_a_risk_with_its_probe() -> None:
-    plan, c, risks = _run(cloud="aws", gpu=True, sla_latency_ms=300, throughput_rps=50)
+    # Where no buildable serving pattern has GPUs (Cloud Run, GKE without a module), it is a risk to measure.
+    plan, c, risks = _run(cloud="gcp", gpu=True, sla_latency_ms=300, throughput_rps=50)
     serving = plan.component("serving_online")
-    assert serving is not None and not load_catalog("aws").pattern(serving.pattern_id).gpu
+    assert serving is not None and not load_catalog("gcp").pattern(serving.pattern_id).gpu
     risk = risks["gpu_inference:serving_online"]
     assert risk.severity == "medium" and risk.component == serving.pattern_id
     assert not risk.replan  # no buildable serving pattern has GPUs: nothing to switch to
-    assert "300 ms" in risk.probe and "aws:serving_online:sagemaker-endpoint" in risk.detail
-    # GPUs not asked for, or a plan (edited) that serves on GPUs: no such risk
-    assert "gpu_inference:serving_online" not in _run(cloud="aws", sla_latency_ms=300, throughput_rps=50)[2]
-    on_gpus = _force(plan, "serving_online", "aws:serving_online:eks-kserve")
-    assert "gpu_inference:serving_online" not in {r.id for r in critique(on_gpus, c)}
+    assert "300 ms" in risk.probe and "gcp:serving_online:vertex-endpoint" in risk.detail
     _, _, batch = _run(cloud="gcp", gpu=True, workload_types=["batch"])
     assert "the batch window" in batch["gpu_inference:serving_batch"].probe
+    # On AWS the SageMaker endpoint serves on GPUs: the plan takes it, and no such risk remains.
+    aws_plan, aws_c, aws_risks = _run(cloud="aws", gpu=True, sla_latency_ms=300, throughput_rps=50)
+    assert aws_plan.component("serving_online").pattern_id == "aws:serving_online:sagemaker-endpoint"
+    assert "gpu_inference:serving_online" not in aws_risks
+    # A plan edited onto CPUs there is told where to move, and asked to.
+    on_cpus = {r.id: r for r in critique(_force(aws_plan, "serving_online", "aws:serving_online:ecs-fargate"), aws_c)}
+    moved = on_cpus["gpu_inference:serving_online"]
+    assert moved.replan and "aws:serving_online:sagemaker-endpoint would run it on GPUs" in moved.detail
+    # GPUs not asked for: no such risk
+    assert "gpu_inference:serving_online" not in _run(cloud="gcp", sla_latency_ms=300, throughput_rps=50)[2]
 
 
 def test_missing_monitoring_and_drift() -> None:
