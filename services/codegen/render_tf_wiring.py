@@ -111,6 +111,9 @@ _AZURE: dict[str, Input] = {
     "model_uri": Input("string", "Registry prefix the model versions and approved.json live under; null "
                        "derives it from the data lake.", None, "storage", "model_uri"),
     "data_uri": Input("string", "Prefix of the data lake holding the training data.", None, "storage", "data_uri"),
+    "service_registry_resource_group": Input("string", "Resource group of the bootstrap's image registry, which "
+                                             "the service image is pulled from.",
+                                             output='"${var.project_name}-cicd-rg"'),
 }
 
 INPUTS: dict[str, dict[str, Input]] = {

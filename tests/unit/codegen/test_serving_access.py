@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -261,3 +262,41 @@ def test_the_sagemaker_routes_answer_as_the_api_does(tmp_path):
                           text=True, timeout=300, env={**os.environ, "PYTHONPATH": str(tmp_path)})
     assert done.returncode == 0 and "3 passed in" in done.stdout, done.stdout + done.stderr
     assert "services/serving/sagemaker.py" not in _render(*FARGATE)
+
+
+# ---- the image is pullable where the service runs ----
+
+def test_container_apps_pull_the_image_with_their_own_identity():
+    files = _render(*CONTAINER_APPS)
+    module = files["infra/modules/serving_online/main.tf"]
+    app = module[module.index('resource "azurerm_container_app" "api"'):]
+    app = app[:app.index("\n}\n")]
+    registry = re.search(r"registry \{\n(.*?)\n  \}", app, re.S)
+    assert registry, "the app names the registry it pulls from"
+    assert re.search(r"identity = azurerm_user_assigned_identity\.api\.id", registry.group(1))
+    assert re.search(r"server\s+= data\.azurerm_container_registry\.service\.login_server", registry.group(1))
+    assert "depends_on = [azurerm_role_assignment.pull_image]" in app
+    grant = module[module.index('resource "azurerm_role_assignment" "pull_image"'):]
+    assert 'role_definition_name = "AcrPull"' in grant[:grant.index("\n}\n")]
+    assert "principal_id         = azurerm_user_assigned_identity.api.principal_id" in grant[:grant.index("\n}\n")]
+    # The registry is looked up where the bootstrap creates it.
+    assert 'service_registry_resource_group = "${var.project_name}-cicd-rg"' in files["infra/main.tf"]
+    assert 'name     = "${var.project_name}-cicd-rg"' in files["infra/bootstrap/main.tf"]
+
+
+def test_lambda_may_read_the_image_of_the_projects_functions_only():
+    files = _render(*LAMBDA)
+    boot = files["infra/bootstrap/main.tf"]
+    policy = boot[boot.index('resource "aws_ecr_repository_policy" "service"'):]
+    assert 'Principal = { Service = "lambda.amazonaws.com" }' in policy
+    assert ':function:${var.project_name}-*' in policy
+    assert 'function_name                  = "${var.name_prefix}-inference"' in files["infra/modules/serving_online/main.tf"]
+    assert 'name_prefix   = "${var.project_name}-${var.environment}"' in files["infra/main.tf"]
+
+
+def test_cloud_run_in_an_environment_project_of_its_own_may_pull_the_image():
+    boot = _render(*CLOUD_RUN)["infra/bootstrap/main.tf"]
+    grant = boot[boot.index('resource "google_artifact_registry_repository_iam_member" "run_agents"'):]
+    assert "for_each = data.google_project.environment" in grant
+    assert "@serverless-robot-prod.iam.gserviceaccount.com" in grant and "roles/artifactregistry.reader" in grant
+    assert "toset(values(var.environment_projects))" in boot

@@ -212,6 +212,22 @@ resource "aws_ecr_repository" "service" {
   }
 }
 
+# Lambda reads a function's image through the repository's policy, not the deployer's role:
+# without it, creating a function from the image fails. Only this project's functions may.
+resource "aws_ecr_repository_policy" "service" {
+  repository = aws_ecr_repository.service.name
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Sid       = "ProjectFunctionsPullImages"
+      Effect    = "Allow"
+      Principal = { Service = "lambda.amazonaws.com" }
+      Action    = ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"]
+      Condition = { StringLike = { "aws:sourceArn" = "arn:${local.partition}:lambda:*:${local.account_id}:function:${var.project_name}-*" } }
+    }]
+  })
+}
+
 resource "aws_ecr_lifecycle_policy" "service" {
   repository = aws_ecr_repository.service.name
   policy = jsonencode({

@@ -37,6 +37,19 @@ resource "azurerm_role_assignment" "read_models" {
   principal_id         = azurerm_user_assigned_identity.api.principal_id
 }
 
+# The service image is in the bootstrap's registry (CI pushes it once); the API pulls it with its
+# own identity, which the environment's deployer may grant AcrPull (not a privileged role).
+data "azurerm_container_registry" "service" {
+  name                = split(".", var.container_image)[0]
+  resource_group_name = var.service_registry_resource_group
+}
+
+resource "azurerm_role_assignment" "pull_image" {
+  scope                = data.azurerm_container_registry.service.id
+  role_definition_name = "AcrPull"
+  principal_id         = azurerm_user_assigned_identity.api.principal_id
+}
+
 resource "azurerm_container_app" "api" {
   name                         = substr("${var.name_prefix}-api", 0, 32)
   container_app_environment_id = azurerm_container_app_environment.api.id
@@ -47,6 +60,11 @@ resource "azurerm_container_app" "api" {
   identity {
     type         = "UserAssigned"
     identity_ids = [azurerm_user_assigned_identity.api.id]
+  }
+
+  registry {
+    server   = data.azurerm_container_registry.service.login_server
+    identity = azurerm_user_assigned_identity.api.id
   }
 
   ingress {
@@ -98,6 +116,9 @@ resource "azurerm_container_app" "api" {
       }
     }
   }
+
+  # The first revision pulls the image: the grant exists before it does.
+  depends_on = [azurerm_role_assignment.pull_image]
 }
 # ---- outputs.tf ----
 output "endpoint" {

@@ -240,3 +240,20 @@ resource "google_artifact_registry_repository_iam_member" "deploy" {
   role       = each.key == var.build_environment ? "roles/artifactregistry.writer" : "roles/artifactregistry.reader"
   member     = "serviceAccount:${google_service_account.deploy[each.key].email}"
 }
+
+# Cloud Run pulls an image with the service agent of the project it runs in: where an
+# environment has a project of its own, that agent may read the repository too (in this
+# project it already can).
+data "google_project" "environment" {
+  for_each   = toset(values(var.environment_projects))
+  project_id = each.value
+}
+
+resource "google_artifact_registry_repository_iam_member" "run_agents" {
+  for_each = data.google_project.environment
+
+  location   = google_artifact_registry_repository.service.location
+  repository = google_artifact_registry_repository.service.name
+  role       = "roles/artifactregistry.reader"
+  member     = "serviceAccount:service-${each.value.number}@serverless-robot-prod.iam.gserviceaccount.com"
+}
