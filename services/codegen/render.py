@@ -25,7 +25,7 @@ from .render_monitoring import render_alarms, render_metrics_code, runbook_md
 from .render_readme import deploy_md, readme_md
 from .render_terraform import all_regions, render_infra
 from .render_text import slugify
-from .serving_access import serving_access
+from .serving_access import image_packages, serving_access
 
 SUPPORTED_CLOUDS: tuple[str, ...] = ("aws", "gcp", "azure")
 _ROOT_VAR = re.compile(r'^variable "([a-z0-9_]+)"', re.MULTILINE)
@@ -81,7 +81,7 @@ def render_repository(
     root_vars = set(_ROOT_VAR.findall(files["infra/variables.tf"]))
     access = serving_access(plan)
     files.update(render_python(domain, caps, version=f"{slug}-baseline-1", cloud=cloud,
-                               adapter=access.adapter if access else ""))
+                               adapter=access.adapter if access else "", packages=image_packages(plan)))
     files.update(render_project(slug, project_name, cloud))
     table = metric_table(constraints, caps)
     if "monitoring" in caps:

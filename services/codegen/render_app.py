@@ -88,8 +88,22 @@ ADAPTERS = {
 }
 
 
+def _pipelines(caps: set[str]) -> list[str]:
+    """The batch and stream entry points the plan runs (as jobs from the serving image)."""
+    return [name for name, needed in (("batch_score", "serving_batch" in caps),
+                                      ("stream_consumer", bool(caps & {"stream_processing", "ingest_stream"})))
+            if needed]
+
+
+def _pipelines_copy(caps: set[str]) -> str:
+    if not _pipelines(caps):
+        return ""
+    return ("# The batch and stream jobs run from this same image (python -m pipelines.<job>).\n"
+            "COPY pipelines ./pipelines\n")
+
+
 def render_python(domain: Domain, caps: set[str], version: str, cloud: str = "aws",
-                  adapter: str = "") -> dict[str, str]:
+                  adapter: str = "", packages: tuple[str, ...] = ()) -> dict[str, str]:
     """Every generated Python module, test, Dockerfile, the training config and the sample data.
 
     `adapter` names what the serving platform needs in the image to run a plain web server
@@ -107,7 +121,7 @@ def render_python(domain: Domain, caps: set[str], version: str, cloud: str = "aw
     )
     fields = "\n".join(_request_field(f.name, f.low, f.high, f.description) for f in domain.features)
     example = "\n".join(f"    {json.dumps(k)}: {v!r}," for k, v in example_row(domain).items())
-    sdk = "".join(f' "{d}"' for d in CLOUD_SDK.get(cloud, ()))
+    sdk = "".join(f' "{d}"' for d in (*CLOUD_SDK.get(cloud, ()), *packages))
     files = {f"{pkg}/__init__.py": f'"""{doc}"""\n' for pkg, doc in _PACKAGES.items()}
     files.update({path: template(f"app/{path}.tmpl") for path in _STATIC})
     files.update({
@@ -117,7 +131,7 @@ def render_python(domain: Domain, caps: set[str], version: str, cloud: str = "aw
         "services/serving/app.py": fill("app/services/serving/app.py.tmpl", request_fields=fields),
         "services/serving/tests/test_app.py": fill("app/services/serving/tests/test_app.py.tmpl", example=example),
         "services/serving/Dockerfile": fill("app/services/serving/Dockerfile", cloud_sdk=sdk,
-                                             adapter=ADAPTERS[adapter]),
+                                             adapter=ADAPTERS[adapter], pipelines=_pipelines_copy(caps)),
         "services/training/Dockerfile": fill("app/services/training/Dockerfile", cloud_sdk=sdk),
         "data/sample.csv": sample_csv(domain),
     })
@@ -125,11 +139,7 @@ def render_python(domain: Domain, caps: set[str], version: str, cloud: str = "aw
         files["services/serving/sagemaker.py"] = template("app/services/serving/sagemaker/sagemaker.py.tmpl")
         files["services/serving/tests/test_sagemaker.py"] = fill(
             "app/services/serving/sagemaker/test_sagemaker.py.tmpl", example=example)
-    pipelines = []
-    if "serving_batch" in caps:
-        pipelines.append("batch_score")
-    if caps & {"stream_processing", "ingest_stream"}:
-        pipelines.append("stream_consumer")
+    pipelines = _pipelines(caps)
     if pipelines:
         files["pipelines/__init__.py"] = '"""Batch and stream scoring entry points."""\n'
     for name in pipelines:

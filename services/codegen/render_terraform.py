@@ -146,7 +146,7 @@ def _module_block(cloud: str, inst: Instance, inputs: list[str], present: dict[s
         if spec.regional and spec.source:
             src_region = source_region[spec.source]
             if inst.for_each_var:
-                fallback = "[]" if spec.type.startswith("list") else "null"
+                fallback = "[]" if spec.type.startswith("list") else "false" if spec.type == "bool" else "null"
                 expr = Raw(f"{inst.region_expr} == {src_region} ? {expr.expr} : {fallback}")
             elif inst.region_expr != src_region:
                 continue  # a secondary-region instance cannot use the primary region's key or network

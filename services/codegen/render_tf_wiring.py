@@ -26,6 +26,7 @@ class Input:
     output: str = ""  # that module's output name, or a root expression when source is None
     regional: bool = False  # only meaningful in the source module's region
     wrap_list: bool = False  # the output is one value, the input a list of it
+    presence: bool = False  # `true` where the input of that name is wired (see `_with_presence`)
 
 
 _COMMON: dict[str, Input] = {
@@ -116,10 +117,27 @@ _AZURE: dict[str, Input] = {
                                              output='"${var.project_name}-cicd-rg"'),
 }
 
+def _with_presence(inputs: dict[str, Input]) -> dict[str, Input]:
+    """Each wired input with a `wired_<name>` companion: `true` where the plan wires it.
+
+    A module output such as an ARN or an id is unknown until apply, so `count = var.x == null ?
+    0 : 1` cannot be planned when x comes from a module created in the same apply. Whether x is
+    wired is known when rendering: a count or for_each depends on the companion instead.
+    """
+    out = dict(inputs)
+    for name, spec in inputs.items():
+        if spec.source:
+            out[f"wired_{name}"] = Input(
+                "bool", f"Whether {name} is wired from the plan's {spec.source} module (known when planning, "
+                "unlike the value itself, so a count may depend on it).", False, spec.source, spec.output,
+                regional=spec.regional, presence=True)
+    return out
+
+
 INPUTS: dict[str, dict[str, Input]] = {
-    "aws": {**_COMMON, **_AWS},
-    "gcp": {**_COMMON, **_GCP},
-    "azure": {**_COMMON, **_AZURE},
+    "aws": _with_presence({**_COMMON, **_AWS}),
+    "gcp": _with_presence({**_COMMON, **_GCP}),
+    "azure": _with_presence({**_COMMON, **_AZURE}),
 }
 
 _VAR_REF = re.compile(r"\bvar\.([a-z_][a-z0-9_]*)")
@@ -154,5 +172,7 @@ def input_expression(cloud: str, name: str, present: dict[str, str | None],
         return None
     if outputs is not None and spec.output not in outputs.get(spec.source, set()):
         return None
+    if spec.presence:
+        return Raw("true")
     expr = f"{module}.{spec.output}"
     return Raw(f"[{expr}]" if spec.wrap_list else expr)

@@ -66,10 +66,24 @@ BY_TEMPLATE: dict[str, Callable[[bool], ServingAccess]] = {
 }
 
 
+#: Templates that run the image under a runtime needing a package in it: a Lambda function that is
+#: not a web server (the stream consumer) talks to Lambda's runtime API through awslambdaric.
+IMAGE_PACKAGES: dict[str, tuple[str, ...]] = {
+    "aws/stream_processing": ("awslambdaric>=2.2",),
+}
+
+
 def template_key(path: str) -> str:
     """`terraform/aws/modules/serving_online@serverless.tf` -> `aws/serving_online@serverless`."""
     cloud, _, rest = path.removeprefix("terraform/").partition("/modules/")
     return f"{cloud}/{rest.removesuffix('.tf')}"
+
+
+def image_packages(plan: Plan) -> tuple[str, ...]:
+    """Packages the image needs for every planned module that runs it, in plan order."""
+    cloud = plan.cloud.lower()
+    keys = [template_key(module_template(cloud, built_component(cloud, c))[0]) for c in plan.components]
+    return tuple(dict.fromkeys(p for k in keys for p in IMAGE_PACKAGES.get(k, ())))
 
 
 def serving_access(plan: Plan) -> ServingAccess | None:

@@ -1,3 +1,11 @@
+locals {
+  # s3://bucket/prefix of the model registry; the consumer scores with the approved version.
+  model_uri    = coalesce(var.model_uri, "s3://${var.name_prefix}-data/models")
+  model_path   = trimprefix(local.model_uri, "s3://")
+  model_bucket = split("/", local.model_path)[0]
+  model_prefix = trimprefix(local.model_path, "${local.model_bucket}/")
+}
+
 data "aws_iam_policy_document" "assume" {
   statement {
     actions = ["sts:AssumeRole"]
@@ -25,10 +33,38 @@ resource "aws_iam_role_policy_attachment" "consumer" {
   policy_arn = each.value
 }
 
+# Beyond reading the stream and logging: read the approved model from the registry prefix.
+resource "aws_iam_role_policy" "models" {
+  name = "read-approved-model"
+  role = aws_iam_role.consumer.id
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = concat([
+      {
+        Sid      = "ReadModels"
+        Effect   = "Allow"
+        Action   = ["s3:GetObject"]
+        Resource = "arn:aws:s3:::${local.model_bucket}/${local.model_prefix}/*"
+      },
+      {
+        Sid       = "ListModels"
+        Effect    = "Allow"
+        Action    = ["s3:ListBucket"]
+        Resource  = "arn:aws:s3:::${local.model_bucket}"
+        Condition = { StringLike = { "s3:prefix" = ["${local.model_prefix}/*"] } }
+      },
+      ], var.kms_key_arn == null ? [] : [{
+        Sid      = "DecryptModels"
+        Effect   = "Allow"
+        Action   = ["kms:Decrypt"]
+        Resource = var.kms_key_arn
+    }])
+  })
+}
+
 resource "aws_lambda_function" "consumer" {
   # checkov:skip=CKV_AWS_116:Failed batches go to the event source mapping's on-failure handling, not an async DLQ.
   # checkov:skip=CKV_AWS_272:Code is a container image from a scan-on-push, immutable-tag ECR repository.
-  # checkov:skip=CKV_AWS_173:The function sets no environment variables; kms_key_arn stays so any added later use the project key.
   function_name                  = "${var.name_prefix}-stream-consumer"
   role                           = aws_iam_role.consumer.arn
   package_type                   = "Image"
@@ -39,8 +75,16 @@ resource "aws_lambda_function" "consumer" {
   kms_key_arn                    = var.kms_key_arn
   tags                           = var.tags
 
+  environment {
+    variables = {
+      MODEL_URI = local.model_uri
+    }
+  }
+
+  # The image is the service's; Lambda's runtime API is reached through awslambdaric in it.
   image_config {
-    command = ["pipelines.stream_consumer.handler"]
+    entry_point = ["python", "-m", "awslambdaric"]
+    command     = ["pipelines.stream_consumer.handler"]
   }
 
   tracing_config {
@@ -54,7 +98,7 @@ resource "aws_lambda_function" "consumer" {
 }
 
 resource "aws_lambda_event_source_mapping" "stream" {
-  count = var.stream_arn == null ? 0 : 1
+  count = var.wired_stream_arn ? 1 : 0
 
   event_source_arn                   = var.stream_arn
   function_name                      = aws_lambda_function.consumer.arn

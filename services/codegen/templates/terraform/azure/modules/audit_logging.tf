@@ -28,7 +28,7 @@ resource "azurerm_monitor_diagnostic_setting" "activity" {
 }
 
 resource "azurerm_monitor_diagnostic_setting" "key_vault" {
-  count = var.key_vault_id == null ? 0 : 1
+  count = var.wired_key_vault_id ? 1 : 0
 
   name                       = "${var.name_prefix}-kv-audit"
   target_resource_id         = var.key_vault_id
@@ -40,7 +40,7 @@ resource "azurerm_monitor_diagnostic_setting" "key_vault" {
 }
 
 resource "azurerm_monitor_diagnostic_setting" "storage" {
-  count = var.storage_account_id == null ? 0 : 1
+  count = var.wired_storage_account_id ? 1 : 0
 
   name                       = "${var.name_prefix}-blob-audit"
   target_resource_id         = "${var.storage_account_id}/blobServices/default"

@@ -17,7 +17,7 @@ resource "azurerm_data_factory" "ingest" {
 }
 
 resource "azurerm_data_factory_linked_service_data_lake_storage_gen2" "lake" {
-  count = var.storage_account_name == null ? 0 : 1
+  count = var.wired_storage_account_name ? 1 : 0
 
   name                 = "data-lake"
   data_factory_id      = azurerm_data_factory.ingest.id

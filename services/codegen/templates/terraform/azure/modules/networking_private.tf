@@ -55,7 +55,7 @@ resource "azurerm_private_dns_zone_virtual_network_link" "blob" {
 
 # The data lake is reached through a private endpoint, never its public address.
 resource "azurerm_private_endpoint" "blob" {
-  count = var.storage_account_id == null ? 0 : 1
+  count = var.wired_storage_account_id ? 1 : 0
 
   name                = "${var.name_prefix}-blob"
   location            = var.region

@@ -17,7 +17,7 @@ resource "azurerm_data_factory" "retrain" {
 
 # The factory may submit jobs to the workspace, nothing else.
 resource "azurerm_role_assignment" "submit_jobs" {
-  count = var.ml_workspace_id == null ? 0 : 1
+  count = var.wired_ml_workspace_id ? 1 : 0
 
   scope                = var.ml_workspace_id
   role_definition_name = "AzureML Data Scientist"

@@ -30,7 +30,7 @@ resource "azurerm_user_assigned_identity" "api" {
 }
 
 resource "azurerm_role_assignment" "read_models" {
-  count = var.storage_account_id == null ? 0 : 1
+  count = var.wired_storage_account_id ? 1 : 0
 
   scope                = "${var.storage_account_id}/blobServices/default/containers/models"
   role_definition_name = "Storage Blob Data Reader"

@@ -11,8 +11,9 @@ resource "azurerm_application_insights" "ml" {
 # The workspace needs a Key Vault for its own secrets; the customer-managed key vault is reused when present.
 resource "azurerm_key_vault" "workspace" {
   # checkov:skip=CKV_AZURE_109:Workspace-internal vault reached by the ML service over trusted-service bypass.
+  # checkov:skip=CKV_AZURE_189:Same reason: with public network access off, the trusted-service bypass closes too (no private endpoint is planned for this vault).
   # checkov:skip=CKV2_AZURE_32:Only made when the plan has no customer-managed key vault; it holds workspace-internal secrets and is reached over trusted-service bypass.
-  count = var.key_vault_id == null ? 1 : 0
+  count = var.wired_key_vault_id ? 0 : 1
 
   name                       = substr("${var.name_prefix}-mlkv", 0, 24)
   location                   = var.region

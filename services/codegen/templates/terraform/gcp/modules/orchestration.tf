@@ -20,7 +20,7 @@ resource "google_project_iam_member" "workflow" {
 
 # The workflow launches jobs that run as the training identity.
 resource "google_service_account_iam_member" "run_as_training" {
-  count = var.training_service_account == null ? 0 : 1
+  count = var.wired_training_service_account ? 1 : 0
 
   service_account_id = "projects/${var.project_id}/serviceAccounts/${var.training_service_account}"
   role               = "roles/iam.serviceAccountUser"

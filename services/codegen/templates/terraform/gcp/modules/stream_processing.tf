@@ -63,7 +63,7 @@ resource "google_cloud_run_v2_service_iam_member" "push" {
 }
 
 resource "google_pubsub_subscription" "consumer" {
-  count = var.topic_id == null ? 0 : 1
+  count = var.wired_topic_id ? 1 : 0
 
   project              = var.project_id
   name                 = "${var.name_prefix}-stream-consumer"

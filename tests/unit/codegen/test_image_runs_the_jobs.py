@@ -1,0 +1,35 @@
+"""The batch and stream jobs the infrastructure starts from the service image are in that image."""
+
+from __future__ import annotations
+
+import re
+
+_JOB = re.compile(r"\bpipelines\.([a-z_]+)")
+
+
+def test_every_job_the_infrastructure_starts_is_copied_into_the_image(rendered):
+    checked = 0
+    for name, files in rendered.items():
+        infra = "\n".join(t for p, t in files.items() if p.startswith("infra/") and p.endswith(".tf"))
+        jobs = set(_JOB.findall(infra))
+        dockerfile = files["services/serving/Dockerfile"]
+        for job in jobs:
+            assert f"pipelines/{job}.py" in files, f"{name}: infra starts pipelines.{job}, which is not generated"
+            checked += 1
+        # The image carries the generated jobs (whether the plan's infrastructure starts them or not).
+        assert ("COPY pipelines ./pipelines" in dockerfile) == ("pipelines/__init__.py" in files), name
+        assert "pipelines" not in files.get(".dockerignore", "").split(), name
+    assert checked, "some fixture plan runs a job"
+
+
+def test_a_lambda_stream_consumer_reaches_the_runtime_api_and_the_registry(rendered):
+    files = rendered["aws_streaming_serverless"]
+    consumer = files["infra/modules/stream_processing/main.tf"]
+    assert 'entry_point = ["python", "-m", "awslambdaric"]' in consumer
+    assert 'command     = ["pipelines.stream_consumer.handler"]' in consumer
+    assert "MODEL_URI = local.model_uri" in consumer and '"s3:GetObject"' in consumer
+    assert '"awslambdaric>=2.2"' in files["services/serving/Dockerfile"]
+    # Plans without such a consumer do not carry the package.
+    for name, other in rendered.items():
+        if "awslambdaric" not in other.get("infra/modules/stream_processing/main.tf", ""):
+            assert "awslambdaric" not in other["services/serving/Dockerfile"], name
