@@ -70,6 +70,7 @@ BY_TEMPLATE: dict[str, Callable[[bool], ServingAccess]] = {
 #: not a web server (the stream consumer) talks to Lambda's runtime API through awslambdaric.
 IMAGE_PACKAGES: dict[str, tuple[str, ...]] = {
     "aws/stream_processing": ("awslambdaric>=2.2",),
+    "aws/serving_batch": ("awslambdaric>=2.2",),
 }
 
 

@@ -33,3 +33,23 @@ def test_a_lambda_stream_consumer_reaches_the_runtime_api_and_the_registry(rende
     for name, other in rendered.items():
         if "awslambdaric" not in other.get("infra/modules/stream_processing/main.tf", ""):
             assert "awslambdaric" not in other["services/serving/Dockerfile"], name
+
+
+def test_the_batch_job_is_told_where_to_read_score_and_write(rendered):
+    """The scheduled job runs the scoring entry point with the locations the script reads."""
+    checked = []
+    for name, files in rendered.items():
+        job = files.get("infra/modules/serving_batch/main.tf")
+        if job is None:
+            continue
+        script = files["pipelines/batch_score.py"]
+        assert "pipelines.batch_score" in job, name
+        for variable in ("MODEL_URI", "BATCH_INPUT_URI", "BATCH_OUTPUT_URI"):
+            assert variable in job, f"{name}: the job does not set {variable}"
+        assert 'os.environ.get("BATCH_INPUT_URI"' in script and 'os.environ.get("BATCH_OUTPUT_URI"' in script
+        assert "storage.read_bytes(" in script and "storage.write_bytes(" in script, "object-store URIs work"
+        checked.append(name.split("_")[0])
+    assert {"aws", "gcp", "azure"} <= set(checked)
+    azure = rendered["azure_batch_serverless"]["infra/modules/serving_batch/main.tf"]
+    assert "identity = azurerm_user_assigned_identity.batch.id" in azure and '"AcrPull"' in azure
+    assert '"Storage Blob Data Contributor"' in azure

@@ -3,6 +3,11 @@
 locals {
   bucket     = coalesce(var.data_bucket_name, "${var.name_prefix}-data")
   job_prefix = "${var.name_prefix}-${replace(basename(path.module), "_", "-")}"
+  model_uri  = coalesce(var.model_uri, "s3://${local.bucket}/models")
+  # What each capability's job runs from the service image (its default command is the API).
+  job_command = {
+    serving_batch = ["python", "-m", "pipelines.batch_score"]
+  }
 }
 
 data "aws_iam_policy_document" "ecs_assume" {
@@ -124,8 +129,12 @@ resource "aws_batch_job_definition" "job" {
       { type = "VCPU", value = tostring(var.vcpu) },
       { type = "MEMORY", value = tostring(var.mem_gb * 1024) },
     ]
+    command = lookup(local.job_command, basename(path.module), null)
     environment = [
       { name = "DATA_URI", value = "s3://${local.bucket}" },
+      { name = "MODEL_URI", value = local.model_uri },
+      { name = "BATCH_INPUT_URI", value = "s3://${local.bucket}/features/latest.csv" },
+      { name = "BATCH_OUTPUT_URI", value = "s3://${local.bucket}/scores/latest.csv" },
     ]
     fargatePlatformConfiguration = { platformVersion = "LATEST" }
     networkConfiguration         = { assignPublicIp = "DISABLED" }

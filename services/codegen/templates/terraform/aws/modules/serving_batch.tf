@@ -47,14 +47,17 @@ resource "aws_lambda_function" "batch" {
   kms_key_arn                    = var.kms_key_arn
   tags                           = var.tags
 
+  # The image is the service's; Lambda's runtime API is reached through awslambdaric in it.
   image_config {
-    command = ["pipelines.batch_score.handler"]
+    entry_point = ["python", "-m", "awslambdaric"]
+    command     = ["pipelines.batch_score.handler"]
   }
 
   environment {
     variables = {
-      INPUT_URI  = "s3://${coalesce(var.data_bucket_name, "${var.name_prefix}-data")}/features/latest.csv"
-      OUTPUT_URI = "s3://${coalesce(var.data_bucket_name, "${var.name_prefix}-data")}/scores/"
+      MODEL_URI        = coalesce(var.model_uri, "s3://${coalesce(var.data_bucket_name, "${var.name_prefix}-data")}/models")
+      BATCH_INPUT_URI  = "s3://${coalesce(var.data_bucket_name, "${var.name_prefix}-data")}/features/latest.csv"
+      BATCH_OUTPUT_URI = "s3://${coalesce(var.data_bucket_name, "${var.name_prefix}-data")}/scores/latest.csv"
     }
   }
 

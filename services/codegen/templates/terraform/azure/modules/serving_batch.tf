@@ -17,6 +17,40 @@ resource "azurerm_container_app_environment" "batch" {
   tags                           = var.tags
 }
 
+locals {
+  # The job reads scores/input/latest.csv and writes scores/latest.csv in the data lake (the
+  # features and raw zones are the training data, which must not take in batch files).
+  lake = "scores@${coalesce(var.storage_account_name, "${replace(var.name_prefix, "-", "")}data")}.dfs.core.windows.net"
+}
+
+# The job's own identity: it pulls the service image and reads and writes the data lake.
+resource "azurerm_user_assigned_identity" "batch" {
+  name                = "${var.name_prefix}-batch-${var.region}"
+  location            = var.region
+  resource_group_name = var.resource_group_name
+  tags                = var.tags
+}
+
+resource "azurerm_role_assignment" "lake" {
+  count = var.wired_storage_account_id ? 1 : 0
+
+  scope                = var.storage_account_id
+  role_definition_name = "Storage Blob Data Contributor"
+  principal_id         = azurerm_user_assigned_identity.batch.principal_id
+}
+
+# The service image is in the bootstrap's registry (see the serving module).
+data "azurerm_container_registry" "service" {
+  name                = split(".", var.container_image)[0]
+  resource_group_name = var.service_registry_resource_group
+}
+
+resource "azurerm_role_assignment" "pull_image" {
+  scope                = data.azurerm_container_registry.service.id
+  role_definition_name = "AcrPull"
+  principal_id         = azurerm_user_assigned_identity.batch.principal_id
+}
+
 # Serverless batch scoring: a scheduled Container Apps job running pipelines/batch_score.py.
 resource "azurerm_container_app_job" "batch" {
   name                         = "${var.name_prefix}-batch-score"
@@ -28,7 +62,13 @@ resource "azurerm_container_app_job" "batch" {
   tags                         = var.tags
 
   identity {
-    type = "SystemAssigned"
+    type         = "UserAssigned"
+    identity_ids = [azurerm_user_assigned_identity.batch.id]
+  }
+
+  registry {
+    server   = data.azurerm_container_registry.service.login_server
+    identity = azurerm_user_assigned_identity.batch.id
   }
 
   schedule_trigger_config {
@@ -44,8 +84,30 @@ resource "azurerm_container_app_job" "batch" {
       command = ["python", "-m", "pipelines.batch_score"]
       cpu     = var.vcpu
       memory  = "${var.vcpu * 2}Gi"
+
+      env {
+        name  = "MODEL_URI"
+        value = coalesce(var.model_uri, "abfs://models")
+      }
+
+      env {
+        name  = "BATCH_INPUT_URI"
+        value = "abfs://${local.lake}/input/latest.csv"
+      }
+
+      env {
+        name  = "BATCH_OUTPUT_URI"
+        value = "abfs://${local.lake}/latest.csv"
+      }
+
+      env {
+        name  = "AZURE_CLIENT_ID"
+        value = azurerm_user_assigned_identity.batch.client_id
+      }
     }
   }
+
+  depends_on = [azurerm_role_assignment.pull_image]
 }
 # ---- outputs.tf ----
 output "job_id" {

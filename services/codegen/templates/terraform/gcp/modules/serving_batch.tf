@@ -1,3 +1,7 @@
+locals {
+  bucket = coalesce(var.data_bucket_name, "${var.name_prefix}-data")
+}
+
 resource "google_service_account" "batch" {
   project      = var.project_id
   account_id   = substr("${var.name_prefix}-batch-${var.region}", 0, 30)
@@ -5,7 +9,7 @@ resource "google_service_account" "batch" {
 }
 
 resource "google_storage_bucket_iam_member" "batch" {
-  bucket = coalesce(var.data_bucket_name, "${var.name_prefix}-data")
+  bucket = local.bucket
   role   = "roles/storage.objectAdmin"
   member = "serviceAccount:${google_service_account.batch.email}"
 }
@@ -31,7 +35,21 @@ resource "google_cloud_run_v2_job" "batch" {
       containers {
         image   = var.container_image
         command = ["python", "-m", "pipelines.batch_score"]
-        args    = ["--input", "gs://${coalesce(var.data_bucket_name, "${var.name_prefix}-data")}/features/latest.csv", "--output", "gs://${coalesce(var.data_bucket_name, "${var.name_prefix}-data")}/scores/latest.csv"]
+
+        env {
+          name  = "MODEL_URI"
+          value = coalesce(var.model_uri, "gs://${local.bucket}/models")
+        }
+
+        env {
+          name  = "BATCH_INPUT_URI"
+          value = "gs://${local.bucket}/features/latest.csv"
+        }
+
+        env {
+          name  = "BATCH_OUTPUT_URI"
+          value = "gs://${local.bucket}/scores/latest.csv"
+        }
 
         resources {
           limits = {
