@@ -70,6 +70,9 @@ def test_the_table_agrees_with_what_each_template_builds():
         open_access, closed_access = access_of(False), access_of(True)
         if 'authorization_type = "AWS_IAM"' in text:
             assert open_access.auth == "aws_sigv4" and open_access.sigv4_service == "lambda", key
+        if 'resource "aws_sagemaker_endpoint" "api"' in text:  # the runtime API: IAM, /invocations only
+            assert (open_access.auth, open_access.sigv4_service) == ("aws_sigv4", "sagemaker"), key
+            assert open_access.predict_path == "/invocations" and not open_access.ready_path, key
         if "google_cloud_run_v2_service" in text:
             assert '"allUsers"' not in text and open_access.auth == "google_id_token", key
         if "internal                   = true" in text:
