@@ -127,11 +127,18 @@ feature) and exits 3 when a feature drifted past the limits in `[drift]`."""
 
 
 _REACH = {
-    "aws_sigv4": ("The endpoint is a Lambda function URL with IAM authorisation: the smoke and load tests "
-                  "sign each request (SigV4) as the environment's deploy identity; other callers need "
-                  "`lambda:InvokeFunctionUrl` on the function."),
-    "google_id_token": ("Cloud Run admits callers with the invoker role only: the smoke and load tests send an "
-                        "ID token of the environment's deploy identity whose audience is the service URL."),
+    ("aws_sigv4", "lambda"): (
+        "The endpoint is a Lambda function URL with IAM authorisation: the smoke and load tests sign each "
+        "request (SigV4) as the environment's deploy identity; other callers need `lambda:InvokeFunctionUrl` "
+        "on the function."),
+    ("aws_sigv4", "sagemaker"): (
+        "The endpoint is a SageMaker real-time endpoint, called through the SageMaker runtime API "
+        "(`POST <url>/invocations`, signed with SigV4): the smoke and load tests sign as the environment's "
+        "deploy identity; other callers need `sagemaker:InvokeEndpoint` on it. Its health routes are the "
+        "platform's: the apply waits until the endpoint is in service."),
+    ("google_id_token", ""): (
+        "Cloud Run admits callers with the invoker role only: the smoke and load tests send an ID token of "
+        "the environment's deploy identity whose audience is the service URL."),
 }
 _PRIVATE = ("The endpoint answers only inside the private network: set `NETWORK_RUNNER` to the label of a "
             "self-hosted runner there. The apply and load-test jobs run on it; until it is set, the smoke test "
@@ -145,7 +152,8 @@ def deploy_md(project: str, plan: Plan, constraints: ConstraintSchema, slug: str
     info = _CLOUD[plan.cloud]
     cadence = (f"; the infrastructure's orchestrator also retrains {constraints.training_cadence}"
                if constraints.training_cadence else "")
-    notes = [_REACH[access.auth]] if access and access.auth in _REACH else []
+    reach_key = (access.auth, access.sigv4_service) if access else None
+    notes = [_REACH[reach_key]] if reach_key in _REACH else []
     notes += [_PRIVATE] if access and access.private else []
     reach = "".join("\n\n   " + "\n   ".join(textwrap.wrap(n, 95)) for n in notes)
     variables = [*info["variables"], *_COMMON_VARIABLES, *([_NETWORK_RUNNER] if access and access.private else [])]

@@ -243,6 +243,7 @@ def test_a_sagemaker_endpoint_is_invoked_through_the_runtime_api(service, tmp_pa
     assert 'instance_type    = "ml.' in files["infra/environments/prod.tfvars"]
     assert "/endpoints/${aws_sagemaker_endpoint.api.name}" in files["infra/modules/serving_online/outputs.tf"]
     assert "path: `${base}/invocations`" in files["tests/load/k6.js"]
+    assert "`sagemaker:InvokeEndpoint`" in files["docs/README.md"] and "lambda:" not in files["docs/README.md"]
     roll = _step(yaml.safe_load(files[".github/workflows/promote.yml"])["jobs"]["promote-prod"], "Roll serving")["run"]
     assert "aws sagemaker update-endpoint" in roll and "--retain-all-variant-properties" in roll
     url, seen = service
