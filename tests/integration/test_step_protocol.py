@@ -526,7 +526,9 @@ async def test_the_sweeper_redrives_a_stalled_decision_set_then_stops_it_resumab
         async with deps.pool.acquire() as conn, conn.transaction():
             await store.update_decision_set(conn, ds, {"status": "planning"})
             await store.add_outbox(conn, pid, subject, f"stuck-{ds}", envelope(pid, ds).model_dump_json().encode(), ds)
-        await deps.pool.execute("UPDATE outbox SET sent_at = now() WHERE decision_set_id = $1", uuid.UUID(ds))
+            # Sent already, in the same transaction: the outbox relay never sees it unsent (and
+            # publishes the original before the redrive the test waits for).
+            await conn.execute("UPDATE outbox SET sent_at = now() WHERE decision_set_id = $1", uuid.UUID(ds))
 
         async def age() -> None:
             await deps.pool.execute("UPDATE decision_sets SET updated_at = now() - interval '1 hour' WHERE id = $1",
