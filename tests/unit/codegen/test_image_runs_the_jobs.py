@@ -27,7 +27,7 @@ def test_a_lambda_stream_consumer_reaches_the_runtime_api_and_the_registry(rende
     consumer = files["infra/modules/stream_processing/main.tf"]
     assert 'entry_point = ["python", "-m", "awslambdaric"]' in consumer
     assert 'command     = ["pipelines.stream_consumer.handler"]' in consumer
-    assert "MODEL_URI = local.model_uri" in consumer and '"s3:GetObject"' in consumer
+    assert "MODEL_URI  = local.model_uri" in consumer and '"s3:GetObject"' in consumer
     assert '"awslambdaric>=2.2"' in files["services/serving/Dockerfile"]
     # Plans without such a consumer do not carry the package.
     for name, other in rendered.items():
@@ -53,3 +53,20 @@ def test_the_batch_job_is_told_where_to_read_score_and_write(rendered):
     azure = rendered["azure_batch_serverless"]["infra/modules/serving_batch/main.tf"]
     assert "identity = azurerm_user_assigned_identity.batch.id" in azure and '"AcrPull"' in azure
     assert '"Storage Blob Data Contributor"' in azure
+
+
+def test_a_stream_consumer_keeps_its_scores_in_the_lake_it_may_write(rendered):
+    """Scores returned to Lambda's event source or to a Pub/Sub push are dropped: the consumer
+    writes them under the lake's scores/stream/ prefix, which its identity may write."""
+    aws = rendered["aws_streaming_serverless"]["infra/modules/stream_processing/main.tf"]
+    assert 'scores_uri    = "s3://${local.scores_bucket}/scores/stream"' in aws
+    assert "SCORES_URI = local.scores_uri" in aws
+    assert '"arn:aws:s3:::${local.scores_bucket}/scores/stream/*"' in aws and '"s3:PutObject"' in aws
+    assert '"kms:GenerateDataKey"' in aws, "the lake is encrypted with the project key when one is planned"
+    gcp = rendered["gcp_streaming"]["infra/modules/stream_processing/main.tf"]
+    for variable in ("MODEL_URI", "SCORES_URI"):
+        assert f'name  = "{variable}"' in gcp, f"the Cloud Run consumer is not given {variable}"
+    assert 'role   = "roles/storage.objectViewer"' in gcp and 'role   = "roles/storage.objectUser"' in gcp
+    for name in ("aws_streaming_serverless", "gcp_streaming"):
+        consumer = rendered[name]["pipelines/stream_consumer.py"]
+        assert 'os.environ.get("SCORES_URI")' in consumer and "storage.write_bytes(" in consumer

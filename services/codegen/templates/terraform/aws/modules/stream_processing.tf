@@ -4,6 +4,9 @@ locals {
   model_path   = trimprefix(local.model_uri, "s3://")
   model_bucket = split("/", local.model_path)[0]
   model_prefix = trimprefix(local.model_path, "${local.model_bucket}/")
+  # The lake prefix the consumer writes each batch's scores under (pipelines/stream_consumer.py).
+  scores_bucket = coalesce(var.data_bucket_name, "${var.name_prefix}-data")
+  scores_uri    = "s3://${local.scores_bucket}/scores/stream"
 }
 
 data "aws_iam_policy_document" "assume" {
@@ -33,9 +36,10 @@ resource "aws_iam_role_policy_attachment" "consumer" {
   policy_arn = each.value
 }
 
-# Beyond reading the stream and logging: read the approved model from the registry prefix.
+# Beyond reading the stream and logging: read the approved model from the registry prefix and
+# write the scores under the lake's scores/stream/ prefix.
 resource "aws_iam_role_policy" "models" {
-  name = "read-approved-model"
+  name = "read-approved-model-write-scores"
   role = aws_iam_role.consumer.id
   policy = jsonencode({
     Version = "2012-10-17"
@@ -53,10 +57,16 @@ resource "aws_iam_role_policy" "models" {
         Resource  = "arn:aws:s3:::${local.model_bucket}"
         Condition = { StringLike = { "s3:prefix" = ["${local.model_prefix}/*"] } }
       },
-      ], var.kms_key_arn == null ? [] : [{
-        Sid      = "DecryptModels"
+      {
+        Sid      = "WriteScores"
         Effect   = "Allow"
-        Action   = ["kms:Decrypt"]
+        Action   = ["s3:PutObject"]
+        Resource = "arn:aws:s3:::${local.scores_bucket}/scores/stream/*"
+      },
+      ], var.kms_key_arn == null ? [] : [{
+        Sid      = "UseLakeKey"
+        Effect   = "Allow"
+        Action   = ["kms:Decrypt", "kms:GenerateDataKey"]
         Resource = var.kms_key_arn
     }])
   })
@@ -77,7 +87,8 @@ resource "aws_lambda_function" "consumer" {
 
   environment {
     variables = {
-      MODEL_URI = local.model_uri
+      MODEL_URI  = local.model_uri
+      SCORES_URI = local.scores_uri
     }
   }
 

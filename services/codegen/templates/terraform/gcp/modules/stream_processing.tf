@@ -1,7 +1,30 @@
+locals {
+  # gs://bucket/prefix of the model registry; the consumer scores with the approved version.
+  model_uri    = coalesce(var.model_uri, "gs://${coalesce(var.data_bucket_name, "${var.name_prefix}-data")}/models")
+  model_bucket = split("/", trimprefix(local.model_uri, "gs://"))[0]
+  # The lake prefix each pushed message's scores are written under (pipelines/stream_consumer.py).
+  lake_bucket = coalesce(var.data_bucket_name, "${var.name_prefix}-data")
+  scores_uri  = "gs://${local.lake_bucket}/scores/stream"
+}
+
 resource "google_service_account" "consumer" {
   project      = var.project_id
   account_id   = substr("${var.name_prefix}-stream", 0, 30)
   display_name = "Stream consumer"
+}
+
+# The consumer reads the approved model and writes scores. Object user, not creator: a
+# redelivered message rewrites its own file, which needs the right to replace an object.
+resource "google_storage_bucket_iam_member" "models" {
+  bucket = local.model_bucket
+  role   = "roles/storage.objectViewer"
+  member = "serviceAccount:${google_service_account.consumer.email}"
+}
+
+resource "google_storage_bucket_iam_member" "scores" {
+  bucket = local.lake_bucket
+  role   = "roles/storage.objectUser"
+  member = "serviceAccount:${google_service_account.consumer.email}"
 }
 
 # The consumer runs pipelines/stream_consumer.py behind Pub/Sub push, scaled by Cloud Run.
@@ -25,6 +48,16 @@ resource "google_cloud_run_v2_service" "consumer" {
     containers {
       image   = var.container_image
       command = ["python", "-m", "pipelines.stream_consumer", "--serve"]
+
+      env {
+        name  = "MODEL_URI"
+        value = local.model_uri
+      }
+
+      env {
+        name  = "SCORES_URI"
+        value = local.scores_uri
+      }
 
       resources {
         limits = {
