@@ -64,6 +64,9 @@ def training_config(domain: Domain) -> str:
     return (
         f"# Training and evaluation of the {domain.title} model, reviewed like code.\n"
         f"# Metrics reported: {', '.join(domain.metrics)}.\n\n"
+        f"[data]\n# Rows that cannot be trained on (a feature that is not a number, a missing or unknown\n"
+        f"# label) are set aside; above this share of the rows the run fails and trains nothing.\n"
+        f"max_rejected_fraction = 0.01\n\n"
         f"[split]\n# {domain.split_why}\nstrategy = {json.dumps(domain.split)}\nholdout_fraction = 0.2\n\n"
         f"[gate]\n# A run whose holdout metrics miss any of these fails and registers nothing.\n{gate}\n"
         f"{decision}\n"

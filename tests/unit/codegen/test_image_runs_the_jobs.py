@@ -70,3 +70,28 @@ def test_a_stream_consumer_keeps_its_scores_in_the_lake_it_may_write(rendered):
     for name in ("aws_streaming_serverless", "gcp_streaming"):
         consumer = rendered[name]["pipelines/stream_consumer.py"]
         assert 'os.environ.get("SCORES_URI")' in consumer and "storage.write_bytes(" in consumer
+
+
+_DATA_URI = re.compile(r'data_uri\s*=\s*"(?:s3|gs)://\$\{local\.bucket\}/([a-z_]+)"'
+                       r'|output "data_uri" \{[^}]*abfs://([a-z_]+)@')
+_CI_DATA_URI = re.compile(r"data_uri=(?:s3|gs|abfs)://(?:\$bucket/)?([a-z_]+)")
+
+
+def test_every_trainer_reads_the_zone_the_lake_has(rendered):
+    """The scheduled orchestrator, retrain.yml and the drift job read the same prefix of the lake,
+    one of the zones its storage module creates."""
+    checked = set()
+    for name, files in rendered.items():
+        storage = files.get("infra/modules/storage/outputs.tf", "")
+        if not storage:
+            continue
+        zones = set(re.findall(r"\b(raw|features|models|scores|training)\b", storage))
+        read = set()
+        for path in ("infra/modules/orchestration/main.tf", "infra/modules/storage/outputs.tf"):
+            read |= {a or b for a, b in _DATA_URI.findall(files.get(path, ""))}
+        for workflow in ("retrain", "drift", "promote"):
+            read |= set(_CI_DATA_URI.findall(files.get(f".github/workflows/{workflow}.yml", "")))
+        assert read == {"raw"}, f"{name}: training data is read from {sorted(read)}"
+        assert "raw" in zones, name
+        checked.add(name.split("_")[0])
+    assert checked == {"aws", "gcp", "azure"}

@@ -85,7 +85,7 @@ resource "aws_cloudwatch_log_group" "pipeline" {
 # registered for approval. The schedule below passes the data and registry locations as input.
 locals {
   bucket    = coalesce(var.data_bucket_name, "${var.name_prefix}-data")
-  data_uri  = "s3://${local.bucket}/training"
+  data_uri  = "s3://${local.bucket}/raw"
   model_uri = coalesce(var.model_uri, "s3://${local.bucket}/models")
 }
 

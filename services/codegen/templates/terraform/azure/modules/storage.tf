@@ -59,7 +59,7 @@ resource "azurerm_storage_container" "zones" {
 # ---- outputs.tf ----
 output "data_uri" {
   description = "Prefix holding the training data (DATA_URI of the training job)."
-  value       = "abfs://features@${azurerm_storage_account.data.name}.dfs.core.windows.net"
+  value       = "abfs://raw@${azurerm_storage_account.data.name}.dfs.core.windows.net"
 }
 
 output "model_uri" {

@@ -1,6 +1,6 @@
 locals {
   bucket    = coalesce(var.data_bucket_name, "${var.name_prefix}-data")
-  data_uri  = "gs://${local.bucket}/training"
+  data_uri  = "gs://${local.bucket}/raw"
   model_uri = coalesce(var.model_uri, "gs://${local.bucket}/models")
 }
 
