@@ -29,6 +29,8 @@ from .serving_access import image_packages, serving_access
 
 SUPPORTED_CLOUDS: tuple[str, ...] = ("aws", "gcp", "azure")
 _ROOT_VAR = re.compile(r'^variable "([a-z0-9_]+)"', re.MULTILINE)
+#: A job of pipelines/ that the infrastructure or a workflow starts (as a module or uploads as a file).
+_STARTED_JOB = re.compile(r"\bpipelines[./]([a-z_]+)\b(?!/)")
 _ROOT_OUTPUT = re.compile(r'^output "([a-z0-9_]+)" \{\n(?:  .*\n)*?  value += (.*)$', re.MULTILINE)
 
 
@@ -104,5 +106,7 @@ def render_repository(
     files["docs/README.md"] = deploy_md(project_name, plan, constraints, slug, access)
     if (compliance := compliance_md(plan, constraints, domain)) is not None:
         files["docs/compliance.md"] = compliance
-    files["README.md"] = readme_md(project_name, plan, domain, set(files))
+    started = {job for path, text in files.items() if path.startswith(("infra/", ".github/"))
+               for job in _STARTED_JOB.findall(text)}
+    files["README.md"] = readme_md(project_name, plan, domain, set(files), started)
     return dict(sorted(files.items()))

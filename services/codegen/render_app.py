@@ -91,15 +91,20 @@ ADAPTERS = {
 }
 
 
-def _pipelines(caps: set[str]) -> list[str]:
-    """The batch and stream entry points the plan runs (as jobs from the serving image)."""
+def _pipelines(caps: set[str], cloud: str) -> list[str]:
+    """The batch and stream entry points the plan runs (as jobs from the serving image).
+
+    Ingestion is code of ours only on AWS, whose Glue and Batch jobs run it; Google's BigQuery
+    load reads the raw zone in place and Azure's Data Factory copies with its own activities.
+    """
     return [name for name, needed in (("batch_score", "serving_batch" in caps),
-                                      ("stream_consumer", bool(caps & {"stream_processing", "ingest_stream"})))
+                                      ("stream_consumer", bool(caps & {"stream_processing", "ingest_stream"})),
+                                      ("ingest", "ingest_batch" in caps and cloud == "aws"))
             if needed]
 
 
-def _pipelines_copy(caps: set[str]) -> str:
-    if not _pipelines(caps):
+def _pipelines_copy(caps: set[str], cloud: str) -> str:
+    if not _pipelines(caps, cloud):
         return ""
     return ("# The batch and stream jobs run from this same image (python -m pipelines.<job>).\n"
             "COPY pipelines ./pipelines\n")
@@ -134,7 +139,7 @@ def render_python(domain: Domain, caps: set[str], version: str, cloud: str = "aw
         "services/serving/app.py": fill("app/services/serving/app.py.tmpl", request_fields=fields),
         "services/serving/tests/test_app.py": fill("app/services/serving/tests/test_app.py.tmpl", example=example),
         "services/serving/Dockerfile": fill("app/services/serving/Dockerfile", cloud_sdk=sdk,
-                                             adapter=ADAPTERS[adapter], pipelines=_pipelines_copy(caps)),
+                                             adapter=ADAPTERS[adapter], pipelines=_pipelines_copy(caps, cloud)),
         "services/training/Dockerfile": fill("app/services/training/Dockerfile", cloud_sdk=sdk),
         "data/sample.csv": sample_csv(domain),
     })
@@ -142,9 +147,9 @@ def render_python(domain: Domain, caps: set[str], version: str, cloud: str = "aw
         files["services/serving/sagemaker.py"] = template("app/services/serving/sagemaker/sagemaker.py.tmpl")
         files["services/serving/tests/test_sagemaker.py"] = fill(
             "app/services/serving/sagemaker/test_sagemaker.py.tmpl", example=example)
-    pipelines = _pipelines(caps)
+    pipelines = _pipelines(caps, cloud)
     if pipelines:
-        files["pipelines/__init__.py"] = '"""Batch and stream scoring entry points."""\n'
+        files["pipelines/__init__.py"] = '"""Batch jobs and stream scoring entry points."""\n'
     for name in pipelines:
         files[f"pipelines/{name}.py"] = template(f"app/pipelines/{name}.py.tmpl")
         files[f"pipelines/tests/test_{name}.py"] = template(f"app/pipelines/tests/test_{name}.py.tmpl")

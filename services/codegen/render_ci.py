@@ -314,16 +314,39 @@ def _auth_env(ctx: CiContext, token: str) -> list[str]:
     return out
 
 
+#: Job code a managed service runs from the data lake rather than from the image, by the root
+#: output that says the plan has that job: (output, file in the repository, key in the lake).
+LAKE_CODE = (("ingest_batch_ingest_job_name", "pipelines/ingest.py", "code/ingest_job.py"),)
+#: What those scripts import, zipped for the service (Glue's --extra-py-files).
+LAKE_LIBS = ("services/__init__.py", "services/common", "pipelines/__init__.py", "pipelines/ingest.py")
+
+
+def upload_job_code(ctx: CiContext) -> list[str]:
+    """A step copying the code of lake-run jobs (a Glue script) into the environment's lake."""
+    bucket = ctx.output("storage_bucket_name")
+    jobs = [(script, key) for output, script, key in LAKE_CODE if ctx.output(output)]
+    if ctx.cloud != "aws" or not bucket or not jobs:
+        return []
+    body = [f'aws s3 cp "../{script}" "s3://$bucket/{key}" --only-show-errors' for script, key in jobs]
+    body.append('aws s3 cp /tmp/job-libs.zip "s3://$bucket/code/ingest-libs.zip" --only-show-errors')
+    zip_libs = (f"(cd .. && zip -qr /tmp/job-libs.zip {' '.join(LAKE_LIBS)} "
+                "-x '*/tests/*' '*__pycache__*')")
+    return ["- name: Job code into the lake (the Glue job runs it from there)", "  run: |",
+            "    " + zip_libs, *("    " + line for line in _each(ctx, bucket, "bucket", body))]
+
+
 def after_apply(ctx: CiContext, env: str) -> str:
-    """Wait for serving, then smoke-test it as a caller would: readiness and one prediction.
+    """Upload what lake-run jobs execute; wait for serving, then smoke-test it as a caller
+    would: readiness and one prediction.
 
     Before the environment's first promotion there is no approved model, so the service is
     alive but not ready: the smoke test then checks liveness only and says what to run next,
     rather than failing every first deploy (`model_ready` tells the load test the same).
     """
+    uploads = upload_job_code(ctx)
     if not ctx.serving:
-        return ""
-    lines: list[str] = []
+        return _indent(uploads, 6) if uploads else ""
+    lines: list[str] = [*uploads]
     wait = rollout(ctx, wait_only=True)
     if wait:
         lines += ["- name: Wait for the new version to serve", "  run: |", *("    " + w for w in wait)]

@@ -58,14 +58,51 @@ _LAYOUT = (
 )
 
 
-def readme_md(project: str, plan: Plan, domain: Domain, paths: set[str]) -> str:
+def readme_md(project: str, plan: Plan, domain: Domain, paths: set[str], started: set[str] = frozenset()) -> str:
+    """The front page. `started` names the jobs of pipelines/ that the infrastructure runs."""
     comps = ", ".join(c.capability for c in plan.components)
     summary = (f"A {md_inline(domain.title)} system on {CLOUD_TITLES.get(plan.cloud, plan.cloud)} "
                f"({md_inline(', '.join(plan.regions))}) with these capabilities: {md_inline(comps)}.")
     layout = "\n".join(f"| `{p}` | {what} |" for p, what in _LAYOUT  # our own Markdown, not user text
                        if any(x.startswith(p) for x in paths))
     return fill("docs/README.md", project=md_inline(project), summary=summary, layout=layout,
-                example=json.dumps(example_row(domain)), model_section=model_md(domain))
+                example=json.dumps(example_row(domain)),
+                model_section=model_md(domain) + data_md(plan, started))
+
+
+def data_md(plan: Plan, started: set[str]) -> str:
+    """Where the data lives: each zone of the lake the generated code reads or writes, and who does."""
+    if not any(c.capability == "storage" for c in plan.components):
+        return ""
+    where = "containers of the storage account" if plan.cloud == "azure" else "prefixes of the data lake bucket"
+    rows = [("raw/", "Training data: CSV files with the columns above. The scheduled training, `retrain.yml` "
+                     "and the drift job read every CSV under it. Rows training cannot use are set aside and "
+                     "counted; above `[data] max_rejected_fraction` the run fails.")]
+    if "ingest" in started:
+        rows.append(("landing/", "Deliveries (a partner's drop, an export). Every night the ingest job "
+                                 "(`pipelines/ingest.py`) copies each new CSV whose header has the schema's columns "
+                                 "into `raw/` under the same name, once; a file without them is reported and fails "
+                                 "the job."))
+    if "batch_score" in started:
+        source = "scores/input/latest.csv" if plan.cloud == "azure" else "features/latest.csv"
+        rows.append((f"{source} → scores/latest.csv", "Batch scoring: the nightly job scores the rows of the "
+                                                      "first and writes them, with `score` and `prediction`, "
+                                                      "to the second."))
+    if "stream_consumer" in started:
+        rows.append(("scores/stream/dt=<date>/", "Stream scores from the consumer (`pipelines/stream_consumer.py`): "
+                                                 "one JSON-lines file per delivery, named after it, so a "
+                                                 "redelivery rewrites its own file."))
+    rows.append(("models/", "The model registry (`MODEL_URI`): versions and `approved.json`."))
+    table = "\n".join(f"| `{zone}` | {what} |" for zone, what in rows)
+    return f"""
+
+### Where the data lives
+
+The zones below are {where} (Terraform output `storage_*`).
+
+| Zone | What |
+|---|---|
+{table}"""
 
 
 _TASK_WORDS = {

@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import re
 
+from amp_contracts import Plan
+
+from services.codegen.render import render_repository
+from tests.unit.codegen.conftest import comp, inputs_for
+
 _JOB = re.compile(r"\bpipelines\.([a-z_]+)")
 
 
@@ -95,3 +100,77 @@ def test_every_trainer_reads_the_zone_the_lake_has(rendered):
         assert "raw" in zones, name
         checked.add(name.split("_")[0])
     assert checked == {"aws", "gcp", "azure"}
+
+
+def test_the_glue_job_copies_deliveries_into_the_zone_training_reads(rendered):
+    """The Glue job's script and the modules it imports are uploaded where the job looks for
+    them, it is started every night, and it writes where training reads."""
+    for name in ("aws_online_pci", "aws_full"):
+        files = rendered[name]
+        glue = files["infra/modules/ingest_batch/main.tf"]
+        script = re.search(r'script_location = "s3://\$\{local\.bucket\}/(code/[a-z_]+\.py)"', glue)
+        libs = re.search(r'"--extra-py-files" = "s3://\$\{local\.bucket\}/(code/[a-z_-]+\.zip)"', glue)
+        assert script and libs, name
+        deploy = files[".github/workflows/deploy.yml"]
+        assert f'aws s3 cp "../pipelines/ingest.py" "s3://$bucket/{script.group(1)}"' in deploy, name
+        assert f'"s3://$bucket/{libs.group(1)}"' in deploy and "services/common" in deploy, name
+        assert 'aws_glue_trigger" "nightly"' in glue and "job_name = aws_glue_job.ingest.name" in glue
+        assert '"--SOURCE_URI"     = "s3://${local.bucket}/landing"' in glue
+        assert '"--TARGET_URI"     = "s3://${local.bucket}/raw"' in glue
+        assert '"arn:aws:s3:::${local.bucket}/raw/*"' in glue and '"s3:PutObject"' in glue
+        ingest = files["pipelines/ingest.py"]
+        assert '"--SOURCE_URI"' in ingest and '"--TARGET_URI"' in ingest, "Glue's argument names are read"
+    # Plans without a Glue job upload nothing.
+    assert "ingest_job.py" not in rendered["aws_streaming_serverless"][".github/workflows/deploy.yml"]
+
+
+def test_a_batch_ingest_job_runs_the_ingest_entry_point(plans):
+    """On AWS Batch the ingest job ran the image's default command, the API, for hours."""
+    plan = Plan(cloud="aws", regions=["us-east-1"], components=[
+        comp("aws", "storage", "s3-lake", service="s3"),
+        comp("aws", "networking_private", "vpc-privatelink", service="vpc"),
+        comp("aws", "ingest_batch", "batch-fargate", service="batch", deployment="containers",
+             sizing={"vcpu": 4, "mem_gb": 8}),
+        comp("aws", "training", "sagemaker-training", service="sagemaker"),
+    ])
+    _, constraints = plans["aws_full"]()
+    files = render_repository(plan, constraints, *inputs_for(plan), "Ingest on Batch", "Nightly OCR batch.")
+    job = files["infra/modules/ingest_batch/main.tf"]
+    assert 'ingest_batch  = ["python", "-m", "pipelines.ingest"]' in job
+    assert "command = lookup(local.job_command, basename(path.module), null)" in job
+    assert '{ name = "INGEST_SOURCE_URI", value = "s3://${local.bucket}/landing" }' in job
+    assert '{ name = "INGEST_TARGET_URI", value = "s3://${local.bucket}/raw" }' in job
+    assert "pipelines/ingest.py" in files and "COPY pipelines ./pipelines" in files["services/serving/Dockerfile"]
+    assert 'os.environ.get("INGEST_SOURCE_URI"' in files["pipelines/ingest.py"]
+
+
+def test_ingestion_is_code_of_ours_only_where_a_job_runs_it(rendered):
+    for name, files in rendered.items():
+        runs_it = name.startswith("aws") and "infra/modules/ingest_batch/main.tf" in files
+        assert ("pipelines/ingest.py" in files) == runs_it, name
+
+
+_ZONE_ROW = re.compile(r"^\| `([^`]+)` \|", re.MULTILINE)
+
+
+def test_the_readme_says_where_each_job_reads_and_writes(rendered):
+    """Each zone the README names is one the generated infrastructure or code uses."""
+    for name, files in rendered.items():
+        readme = files["README.md"]
+        if "infra/modules/storage/main.tf" not in files:
+            assert "### Where the data lives" not in readme, name
+            continue
+        section = readme.split("### Where the data lives", 1)[1].split("\n## ", 1)[0]
+        zones = _ZONE_ROW.findall(section)
+        assert zones[0] == "raw/" and zones[-1] == "models/", name
+        used = "\n".join(t for p, t in files.items() if p.startswith(("infra/", "pipelines/", ".github/")))
+        for zone in zones:
+            for part in zone.split(" → "):
+                prefix = part.split("/dt=")[0].rstrip("/")
+                assert re.search(rf"[/@]{re.escape(prefix.split('/')[0])}\b", used), f"{name}: {zone}"
+        assert ("landing/" in zones) == ("pipelines/ingest.py" in files), name
+        infra = "\n".join(t for p, t in files.items() if p.startswith(("infra/", ".github/")))
+        consumer = "pipelines.stream_consumer" in infra
+        assert any(z.startswith("scores/stream") for z in zones) == consumer, name
+    readme = rendered["gcp_streaming"]["README.md"]
+    assert "| `scores/stream/dt=<date>/` |" in readme, "the Cloud Run consumer writes stream scores"

@@ -6,6 +6,7 @@ locals {
   model_uri  = coalesce(var.model_uri, "s3://${local.bucket}/models")
   # What each capability's job runs from the service image (its default command is the API).
   job_command = {
+    ingest_batch  = ["python", "-m", "pipelines.ingest"]
     serving_batch = ["python", "-m", "pipelines.batch_score"]
   }
 }
@@ -135,6 +136,8 @@ resource "aws_batch_job_definition" "job" {
       { name = "MODEL_URI", value = local.model_uri },
       { name = "BATCH_INPUT_URI", value = "s3://${local.bucket}/features/latest.csv" },
       { name = "BATCH_OUTPUT_URI", value = "s3://${local.bucket}/scores/latest.csv" },
+      { name = "INGEST_SOURCE_URI", value = "s3://${local.bucket}/landing" },
+      { name = "INGEST_TARGET_URI", value = "s3://${local.bucket}/raw" },
     ]
     fargatePlatformConfiguration = { platformVersion = "LATEST" }
     networkConfiguration         = { assignPublicIp = "DISABLED" }

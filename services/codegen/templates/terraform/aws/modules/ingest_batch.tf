@@ -24,16 +24,33 @@ resource "aws_iam_role_policy_attachment" "crawler_service" {
   policy_arn = "arn:aws:iam::aws:policy/service-role/AWSGlueServiceRole"
 }
 
+# Read deliveries and the job's code, write the raw zone; with the project key, use it.
 resource "aws_iam_role_policy" "crawler_read" {
-  name = "read-raw-zone"
+  name = "ingest-landing-into-raw"
   role = aws_iam_role.crawler.id
   policy = jsonencode({
     Version = "2012-10-17"
-    Statement = [{
-      Effect   = "Allow"
-      Action   = ["s3:GetObject", "s3:ListBucket", "s3:PutObject"]
-      Resource = ["arn:aws:s3:::${local.bucket}", "arn:aws:s3:::${local.bucket}/raw/*", "arn:aws:s3:::${local.bucket}/code/*", "arn:aws:s3:::${local.bucket}/training/*"]
-    }]
+    Statement = concat([
+      {
+        Effect   = "Allow"
+        Action   = ["s3:ListBucket"]
+        Resource = ["arn:aws:s3:::${local.bucket}"]
+      },
+      {
+        Effect   = "Allow"
+        Action   = ["s3:GetObject"]
+        Resource = ["arn:aws:s3:::${local.bucket}/landing/*", "arn:aws:s3:::${local.bucket}/code/*"]
+      },
+      {
+        Effect   = "Allow"
+        Action   = ["s3:GetObject", "s3:PutObject"]
+        Resource = ["arn:aws:s3:::${local.bucket}/raw/*"]
+      },
+      ], var.kms_key_arn == null ? [] : [{
+        Effect   = "Allow"
+        Action   = ["kms:Decrypt", "kms:GenerateDataKey"]
+        Resource = var.kms_key_arn
+    }])
   })
 }
 
@@ -74,7 +91,9 @@ resource "aws_glue_crawler" "raw" {
     path = "s3://${local.bucket}/raw/"
   }
 }
-# The ETL job loading the raw zone into the lake's curated prefix, sized in DPUs by the plan.
+# The ingest job: pipelines/ingest.py checks each new delivery under landing/ and copies it into
+# raw/ (server-side), where training reads it; a team's own Spark transformations go beside it.
+# deploy.yml uploads the script (code/ingest_job.py) and the modules it imports (code/ingest-libs.zip).
 resource "aws_glue_job" "ingest" {
   name                   = "${var.name_prefix}-ingest"
   role_arn               = aws_iam_role.crawler.arn
@@ -91,15 +110,33 @@ resource "aws_glue_job" "ingest" {
 
   default_arguments = {
     "--job-language"   = "python"
-    "--SOURCE_URI"     = "s3://${local.bucket}/raw/"
-    "--TARGET_URI"     = "s3://${local.bucket}/training/"
+    "--extra-py-files" = "s3://${local.bucket}/code/ingest-libs.zip"
+    "--SOURCE_URI"     = "s3://${local.bucket}/landing"
+    "--TARGET_URI"     = "s3://${local.bucket}/raw"
     "--enable-metrics" = "true"
+  }
+}
+
+# Nightly, an hour before the crawler catalogues what arrived.
+resource "aws_glue_trigger" "nightly" {
+  name     = "${var.name_prefix}-ingest-nightly"
+  type     = "SCHEDULED"
+  schedule = "cron(0 1 * * ? *)"
+  tags     = var.tags
+
+  actions {
+    job_name = aws_glue_job.ingest.name
   }
 }
 # ---- outputs.tf ----
 output "catalog_database" {
   description = "Glue catalog database of the raw zone."
   value       = aws_glue_catalog_database.raw.name
+}
+
+output "ingest_job_name" {
+  description = "Glue job that copies new deliveries from landing/ into raw/."
+  value       = aws_glue_job.ingest.name
 }
 
 output "crawler_name" {
