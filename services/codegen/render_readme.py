@@ -192,10 +192,37 @@ def deploy_md(project: str, plan: Plan, constraints: ConstraintSchema, slug: str
     reach_key = (access.auth, access.sigv4_service) if access else None
     notes = [_REACH[reach_key]] if reach_key in _REACH else []
     notes += [_PRIVATE] if access and access.private else []
-    reach = "".join("\n\n   " + "\n   ".join(textwrap.wrap(n, 95)) for n in notes)
+    reach = "".join(_paragraph(n) for n in notes)
     variables = [*info["variables"], *_COMMON_VARIABLES, *([_NETWORK_RUNNER] if access and access.private else [])]
     return fill(
         "docs/deploy.md", project=md_inline(project), cloud_title=CLOUD_TITLES.get(plan.cloud, plan.cloud),
         cli=info["cli"], identity_kind=info["identity_kind"], slug=slug, bootstrap_vars=info["bootstrap"],
         variables="\n".join(f"- `{k}`: {v}" for k, v in variables), cadence=cadence, reach=reach,
+        first_data=first_data_md(plan),
     )
+
+
+#: Copying the sample into an environment's raw zone, by cloud: (command, where the name comes from).
+_SAMPLE_UPLOAD = {
+    "aws": ('aws s3 cp data/sample.csv "s3://<bucket>/raw/sample.csv"', "`storage_bucket_name`"),
+    "gcp": ('gcloud storage cp data/sample.csv "gs://<bucket>/raw/sample.csv"', "`storage_bucket_name`"),
+    "azure": ("az storage blob upload --auth-mode login --account-name <account> --container-name raw "
+              "--name sample.csv --file data/sample.csv", "`storage_storage_account_name`"),
+}
+
+
+def first_data_md(plan: Plan) -> str:
+    """What the first retrain needs: data where it reads, and how to try the loop on the sample."""
+    if not any(c.capability == "storage" for c in plan.components):
+        return _paragraph("The first retrain reads the `DATA_URI` variable of the environment: point it at the "
+                          "training data (CSV files with the columns of `data/sample.csv`) before running it.")
+    command, output = _SAMPLE_UPLOAD[plan.cloud]
+    return (_paragraph("The first retrain needs training data in the environment's `raw` zone (the README's "
+                       "\"Where the data lives\"); without it, it stops at \"no CSV files\". To try the loop "
+                       f"on the sample data first (the name is the environment's Terraform output {output}):")
+            + f"\n\n   ```bash\n   {command}\n   ```")
+
+
+def _paragraph(text: str) -> str:
+    """A paragraph inside a numbered step of the deployment guide."""
+    return "\n\n   " + "\n   ".join(textwrap.wrap(text, 95))

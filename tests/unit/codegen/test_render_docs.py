@@ -94,3 +94,21 @@ def test_readmes_explain_running_and_deploying(rendered):
         for step in ("## 1. Bootstrap", "## 2. Configure GitHub", "## 3. Ship", "## 4. Operate"):
             assert step in deploy, f"{name}: {step}"
         assert "cd infra/bootstrap" in deploy and "docs/runbook.md" in deploy, name
+
+
+def test_the_guide_says_where_the_first_retrain_reads(rendered):
+    """The first retrain after a deploy found an empty prefix; the guide puts the sample where
+    retrain.yml reads, named by an output the root module has."""
+    for name, files in rendered.items():
+        deploy = files["docs/README.md"]
+        if "infra/modules/storage/main.tf" not in files:
+            assert "`DATA_URI` variable" in deploy, name
+            continue
+        command = re.search(r"```bash\n   (.*data/sample\.csv.*)\n   ```", deploy)
+        assert command, name
+        output = re.search(r"Terraform output `([a-z_]+)`", deploy)
+        assert output and f'output "{output.group(1)}"' in files["infra/outputs.tf"], name
+        retrain = files[".github/workflows/retrain.yml"]
+        zone = re.search(r"data_uri=[a-z0-9]+://[^ \"]*?([a-z]+)(?:@|\" >>)", retrain)
+        assert zone and zone.group(1) == "raw", name
+        assert "/raw/" in command.group(1) or "--container-name raw" in command.group(1), name
