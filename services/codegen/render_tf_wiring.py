@@ -62,6 +62,8 @@ _AWS: dict[str, Input] = {
                              "storage", "bucket_arn"),
     "stream_arn": Input("string", "ARN of the ingest stream to consume.", None, "ingest_stream", "stream_arn",
                         regional=True),
+    "stream_topic": Input("string", "Kafka topic of the ingest stream to consume; null for a Kinesis stream.", None,
+                          "ingest_stream", "topic", regional=True),
     "model_uri": Input("string", "Registry prefix the model versions and approved.json live under; null "
                        "derives it from the data bucket.", None, "registry", "model_uri"),
     "model_package_group": Input("string", "Model registry group new model versions are registered in.", None,

@@ -174,3 +174,23 @@ def test_the_readme_says_where_each_job_reads_and_writes(rendered):
         assert any(z.startswith("scores/stream") for z in zones) == consumer, name
     readme = rendered["gcp_streaming"]["README.md"]
     assert "| `scores/stream/dt=<date>/` |" in readme, "the Cloud Run consumer writes stream scores"
+
+
+def test_a_lambda_consumer_reads_the_msk_topic_its_producers_write(rendered):
+    """On MSK the event source mapping needs the topic, takes no Kinesis-only retry settings,
+    and the function authenticates to the cluster with IAM; on Kinesis none of that applies."""
+    msk = rendered["aws_streaming_serverless"]
+    root = msk["infra/main.tf"]
+    assert "stream_topic       = module.ingest_stream.topic" in root and "wired_stream_topic = true" in root
+    topic = re.search(r'output "topic" \{[^}]*value\s*=\s*"([a-z-]+)"', msk["infra/modules/ingest_stream/main.tf"]
+                      + msk["infra/modules/ingest_stream/outputs.tf"])
+    assert topic, "the MSK module says which topic carries the events"
+    assert "auto.create.topics.enable = true" in msk["infra/modules/ingest_stream/main.tf"]
+    consumer = msk["infra/modules/stream_processing/main.tf"]
+    assert "topics                             = var.wired_stream_topic ? [var.stream_topic] : null" in consumer
+    assert "bisect_batch_on_function_error     = var.wired_stream_topic ? null : true" in consumer
+    assert "AWSLambdaMSKExecutionRole" in consumer and '"kafka-cluster:ReadData"' in consumer
+    kinesis = rendered["aws_full"]
+    assert "stream_topic" not in kinesis["infra/main.tf"], "a Kinesis stream has no topic to wire"
+    code = msk["pipelines/stream_consumer.py"]
+    assert 'event.get("records", {})' in code and '"Records" in event' in code, "both event shapes are read"

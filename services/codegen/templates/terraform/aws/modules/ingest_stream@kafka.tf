@@ -5,6 +5,20 @@ resource "aws_cloudwatch_log_group" "broker" {
   tags              = var.tags
 }
 
+# Producers write to one topic, `events`, which the first write creates with the replication
+# the cluster's zones allow (a stream consumer subscribes to it by name).
+resource "aws_msk_configuration" "events" {
+  name           = "${var.name_prefix}-events"
+  kafka_versions = ["3.6.0"]
+
+  server_properties = <<-PROPERTIES
+    auto.create.topics.enable = true
+    default.replication.factor = ${min(3, var.brokers)}
+    min.insync.replicas = ${max(1, min(2, var.brokers - 1))}
+    num.partitions = ${max(3, var.brokers)}
+  PROPERTIES
+}
+
 resource "aws_msk_cluster" "events" {
   cluster_name           = "${var.name_prefix}-events"
   kafka_version          = "3.6.0"
@@ -22,6 +36,11 @@ resource "aws_msk_cluster" "events" {
         volume_size = var.storage_gb
       }
     }
+  }
+
+  configuration_info {
+    arn      = aws_msk_configuration.events.arn
+    revision = aws_msk_configuration.events.latest_revision
   }
 
   client_authentication {
@@ -57,4 +76,9 @@ output "stream_arn" {
 output "bootstrap_brokers" {
   description = "IAM-authenticated TLS bootstrap brokers."
   value       = aws_msk_cluster.events.bootstrap_brokers_sasl_iam
+}
+
+output "topic" {
+  description = "Topic the events are written to and consumed from."
+  value       = "events"
 }

@@ -26,9 +26,10 @@ resource "aws_iam_role" "consumer" {
   tags               = var.tags
 }
 
+# The event source is a Kinesis stream or an MSK cluster's topic (wired_stream_topic).
 resource "aws_iam_role_policy_attachment" "consumer" {
   for_each = toset([
-    "arn:aws:iam::aws:policy/service-role/AWSLambdaKinesisExecutionRole",
+    var.wired_stream_topic ? "arn:aws:iam::aws:policy/service-role/AWSLambdaMSKExecutionRole" : "arn:aws:iam::aws:policy/service-role/AWSLambdaKinesisExecutionRole",
     "arn:aws:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole",
   ])
 
@@ -63,7 +64,18 @@ resource "aws_iam_role_policy" "models" {
         Action   = ["s3:PutObject"]
         Resource = "arn:aws:s3:::${local.scores_bucket}/scores/stream/*"
       },
-      ], var.kms_key_arn == null ? [] : [{
+      ], var.wired_stream_topic ? [{
+        # The cluster authenticates clients with IAM: read the topic as a member of the consumer's group.
+        Sid    = "ReadTopic"
+        Effect = "Allow"
+        Action = ["kafka-cluster:Connect", "kafka-cluster:DescribeClusterDynamicConfiguration", "kafka-cluster:DescribeTopic", "kafka-cluster:ReadData", "kafka-cluster:DescribeGroup", "kafka-cluster:AlterGroup"]
+        Resource = [
+          var.stream_arn,
+          "${replace(var.stream_arn, ":cluster/", ":topic/")}/${var.stream_topic}",
+          "${replace(var.stream_arn, ":cluster/", ":group/")}/*",
+        ]
+      }] : [],
+      var.kms_key_arn == null ? [] : [{
         Sid      = "UseLakeKey"
         Effect   = "Allow"
         Action   = ["kms:Decrypt", "kms:GenerateDataKey"]
@@ -108,16 +120,19 @@ resource "aws_lambda_function" "consumer" {
   }
 }
 
+# Kinesis retries a failed batch by halves; an MSK topic (which takes neither setting) retries
+# it whole, from the committed offset of the consumer's group.
 resource "aws_lambda_event_source_mapping" "stream" {
   count = var.wired_stream_arn ? 1 : 0
 
   event_source_arn                   = var.stream_arn
   function_name                      = aws_lambda_function.consumer.arn
+  topics                             = var.wired_stream_topic ? [var.stream_topic] : null
   starting_position                  = "LATEST"
   batch_size                         = 100
   maximum_batching_window_in_seconds = 1
-  bisect_batch_on_function_error     = true
-  maximum_retry_attempts             = 3
+  bisect_batch_on_function_error     = var.wired_stream_topic ? null : true
+  maximum_retry_attempts             = var.wired_stream_topic ? null : 3
 }
 # ---- outputs.tf ----
 output "function_name" {
