@@ -6,6 +6,7 @@ import json
 import textwrap
 
 from amp_contracts import ConstraintSchema, Plan
+from amp_domain.catalog import load_catalog
 
 from .render_docs import CLOUD_TITLES
 from .render_domain import LOWER_IS_BETTER, Domain, example_row
@@ -198,8 +199,24 @@ def deploy_md(project: str, plan: Plan, constraints: ConstraintSchema, slug: str
         "docs/deploy.md", project=md_inline(project), cloud_title=CLOUD_TITLES.get(plan.cloud, plan.cloud),
         cli=info["cli"], identity_kind=info["identity_kind"], slug=slug, bootstrap_vars=info["bootstrap"],
         variables="\n".join(f"- `{k}`: {v}" for k, v in variables), cadence=cadence, reach=reach,
-        first_data=first_data_md(plan),
+        first_data=first_data_md(plan), team_code=team_code_md(plan),
     )
+
+
+def team_code_md(plan: Plan) -> str:
+    """What the team writes before a component can do its job (the catalog's `team_code`)."""
+    if plan.cloud not in ("aws", "gcp", "azure"):
+        return ""
+    catalog = load_catalog(plan.cloud)
+    items = [(c, p) for c in plan.components
+             if (p := catalog.pattern(c.pattern_id)) is not None and p.team_code]
+    if not items:
+        return ""
+    lines = "\n".join(f"- `{c.capability}` ({md_inline(p.name)}, `infra/modules/{c.capability}`): "
+                      f"{md_inline(p.team_code or '')}." for c, p in items)
+    intro = ("The infrastructure builds these components, but they do nothing until the team writes what the "
+             "repository does not generate (the review listed each as a risk):")
+    return "\n" + "\n".join(textwrap.wrap(intro, 99)) + "\n\n" + lines + "\n"
 
 
 #: Copying the sample into an environment's raw zone, by cloud: (command, where the name comes from).

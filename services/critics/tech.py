@@ -243,6 +243,19 @@ class _Critic:
                      f"if it needs a GPU, move {cap} to a GPU pattern",
                      self.can_replan(comp, lambda a: a.pattern.gpu))
 
+    def team_code(self) -> None:
+        """A built component that cannot do its job until the team writes something the repository
+        does not generate: the reviewer should know before approving what will not run on day one."""
+        for comp in self.plan.components:
+            p = self.pattern(comp)
+            if p is None or not p.team_code:
+                continue
+            self.add("team_code", comp, "medium", f"{p.name} needs code the repository does not generate",
+                     f"the infrastructure is built, but the team writes {p.team_code}; until then "
+                     f"{comp.capability} does nothing",
+                     "write it, deploy it to the dev environment and run one day of traffic through it "
+                     "before approving staging")
+
     def observability(self) -> None:
         mon = self.plan.component("monitoring")
         if mon is None:
@@ -275,7 +288,8 @@ def critique(plan: Plan, constraints: ConstraintSchema) -> list[Risk]:
     """Technical risks of a plan, most severe first, then by id (deterministic)."""
     critic = _Critic(plan, constraints)
     for check in (critic.latency, critic.cold_starts, critic.throughput, critic.availability, critic.coupling,
-                  critic.quotas, critic.inference_without_gpu, critic.observability, critic.compliance_scope):
+                  critic.quotas, critic.inference_without_gpu, critic.team_code, critic.observability,
+                  critic.compliance_scope):
         check()
     unique: dict[str, Risk] = {}
     for r in critic.risks:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import re
 
+from amp_domain.catalog import load_catalog
+
 from services.codegen.render_docs import mermaid
 
 
@@ -112,3 +114,19 @@ def test_the_guide_says_where_the_first_retrain_reads(rendered):
         zone = re.search(r"data_uri=[a-z0-9]+://[^ \"]*?([a-z]+)(?:@|\" >>)", retrain)
         assert zone and zone.group(1) == "raw", name
         assert "/raw/" in command.group(1) or "--container-name raw" in command.group(1), name
+
+
+def test_the_guide_lists_what_the_team_writes_before_a_component_works(rendered, plans):
+    """A component built without the code it runs (the catalog's team_code) is named in the
+    deployment guide with what to write, and only those."""
+    listed = 0
+    for name, files in rendered.items():
+        plan, _ = plans[name]()
+        catalog = load_catalog(plan.cloud)
+        deploy = files["docs/README.md"]
+        for comp in plan.components:
+            pattern = catalog.pattern(comp.pattern_id)
+            named = f"- `{comp.capability}` (" in deploy
+            assert named == bool(pattern and pattern.team_code), f"{name}: {comp.capability}"
+            listed += named
+    assert listed, "some fixture plan has a component the team completes"

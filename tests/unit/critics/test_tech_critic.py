@@ -153,3 +153,28 @@ def test_risks_are_ordered_and_deterministic() -> None:
 def test_a_comfortable_plan_has_no_high_risks() -> None:
     _, _, risks = _run(cloud="aws", sla_latency_ms=500, throughput_rps=100, availability_target=99.9)
     assert not [r for r in risks.values() if r.severity in ("high", "critical")]
+
+
+def test_a_component_that_needs_the_teams_code_is_a_risk_the_reviewer_sees() -> None:
+    """Every built pattern whose catalog entry says the team writes part of it is reported, with
+    what to write; it is not replanned away (the reviewer decides), and others are not reported."""
+    checked = 0
+    for cloud in ("aws", "gcp", "azure"):
+        catalog = load_catalog(cloud)
+        for pattern in catalog.patterns:
+            if not pattern.buildable:
+                continue
+            plan, c, _ = _run(cloud=cloud, workload_types=["streaming", "batch", "online"])
+            if plan.component(pattern.capability) is None:
+                continue
+            plan = _force(plan, pattern.capability, pattern.id)
+            risks = {r.id: r for r in critique(plan, c)}
+            risk = risks.get(f"team_code:{pattern.capability}")
+            if pattern.team_code:
+                assert risk is not None, pattern.id
+                assert risk.severity == "medium" and not risk.replan and risk.component == pattern.id
+                assert pattern.team_code in risk.detail and "dev environment" in risk.probe
+                checked += 1
+            else:
+                assert risk is None or risk.component != pattern.id, pattern.id
+    assert checked >= 3
