@@ -64,6 +64,9 @@ _AWS: dict[str, Input] = {
                         regional=True),
     "stream_topic": Input("string", "Kafka topic of the ingest stream to consume; null for a Kinesis stream.", None,
                           "ingest_stream", "topic", regional=True),
+    "stream_bootstrap_brokers": Input("string", "Bootstrap brokers (IAM-authenticated TLS) of a Kafka ingest stream; "
+                                      "null for a Kinesis stream.", None, "ingest_stream", "bootstrap_brokers",
+                                      regional=True),
     "model_uri": Input("string", "Registry prefix the model versions and approved.json live under; null "
                        "derives it from the data bucket.", None, "registry", "model_uri"),
     "model_package_group": Input("string", "Model registry group new model versions are registered in.", None,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from amp_contracts import Plan
+from amp_contracts import ConstraintSchema, Plan
 
 from services.codegen.render import render_repository
 from tests.unit.codegen.conftest import comp, inputs_for
@@ -194,3 +194,33 @@ def test_a_lambda_consumer_reads_the_msk_topic_its_producers_write(rendered):
     assert "stream_topic" not in kinesis["infra/main.tf"], "a Kinesis stream has no topic to wire"
     code = msk["pipelines/stream_consumer.py"]
     assert 'event.get("records", {})' in code and '"Records" in event' in code, "both event shapes are read"
+
+
+def _flink_plan(source: str) -> dict[str, str]:
+    plan = Plan(cloud="aws", regions=["eu-west-1"], components=[
+        comp("aws", "security_kms", "kms", service="kms"),
+        comp("aws", "networking_private", "vpc-privatelink", service="vpc"),
+        comp("aws", "storage", "s3-lake", service="s3"),
+        comp("aws", "ingest_stream", source, service="kinesis"),
+        comp("aws", "stream_processing", "managed-flink", service="kinesis-analytics", sizing={"kpu": 2}),
+        comp("aws", "registry", "sagemaker-model-registry", service="sagemaker"),
+    ])
+    return render_repository(plan, ConstraintSchema(cloud="aws"), *inputs_for(plan), "Flink", "Score a stream.")
+
+
+def test_the_flink_application_is_ready_for_the_teams_job():
+    """The job is the team's (a review risk says so); the application gives it where to read and
+    write, and the permissions and network to do it, for a Kinesis stream and for an MSK topic."""
+    for source, reads in (("kinesis-data-streams", '"kinesis:GetRecords"'), ("msk", '"kafka-cluster:ReadData"')):
+        files = _flink_plan(source)
+        app = files["infra/modules/stream_processing/main.tf"]
+        for key in ("stream.arn", "stream.topic", "bootstrap.brokers", "model.uri", "scores.uri"):
+            assert f'"{key}"' in app, f"{source}: the job is not told {key}"
+        assert reads in app, source
+        other = '"kafka-cluster:ReadData"' if source != "msk" else '"kinesis:GetRecords"'
+        assert f"var.wired_stream_{'topic' if source != 'msk' else 'arn'}" in app and other in app
+        root = files["infra/main.tf"]
+        assert 'dynamic "vpc_configuration"' in app and re.search(r"wired_subnet_ids\s+= true", root)
+        assert bool(re.search(r"wired_stream_topic\s+= true", root)) == (source == "msk"), source
+        guide = files["docs/README.md"]
+        assert "- `stream_processing` (Managed Service for Apache Flink" in guide, "the guide says the job is the team's"

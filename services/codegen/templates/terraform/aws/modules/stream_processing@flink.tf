@@ -1,8 +1,11 @@
 # Stream processing on Amazon Managed Service for Apache Flink: one application whose parallelism
-# (KPUs) is the plan's, autoscaling above it. CI uploads the job (code/stream-processor.zip) to the
-# data bucket; the application reads the stream and writes features and scores to the lake.
+# (KPUs) is the plan's, autoscaling above it. The team writes the job (the repository generates
+# none) and uploads it as code/stream-processor.zip to the data bucket; the application gives it
+# the stream, the registry and the lake's scores prefix as the ScoringJob property group, with the
+# network and permissions to read a Kinesis stream or an MSK topic and to write the lake.
 locals {
-  bucket = coalesce(var.data_bucket_name, "${var.name_prefix}-data")
+  bucket    = coalesce(var.data_bucket_name, "${var.name_prefix}-data")
+  model_uri = coalesce(var.model_uri, "s3://${local.bucket}/models")
 }
 
 data "aws_iam_policy_document" "assume" {
@@ -22,7 +25,8 @@ resource "aws_iam_role" "flink" {
   tags               = var.tags
 }
 
-# Read the job code, write to the lake, read the stream; nothing else.
+# Read the job code, write to the lake, read the stream, use the project key and, inside the VPC,
+# the network interfaces of the application; nothing else.
 resource "aws_iam_role_policy" "flink" {
   name = "stream-processing"
   role = aws_iam_role.flink.id
@@ -34,11 +38,31 @@ resource "aws_iam_role_policy" "flink" {
         Action   = ["s3:GetObject", "s3:PutObject", "s3:ListBucket"]
         Resource = ["arn:aws:s3:::${local.bucket}", "arn:aws:s3:::${local.bucket}/*"]
       },
-      ], var.stream_arn == null ? [] : [{
+      ], var.wired_stream_arn && !var.wired_stream_topic ? [{
         Effect   = "Allow"
         Action   = ["kinesis:DescribeStream", "kinesis:DescribeStreamSummary", "kinesis:GetRecords", "kinesis:GetShardIterator", "kinesis:ListShards", "kinesis:SubscribeToShard"]
         Resource = var.stream_arn
-    }])
+      }] : [],
+      var.wired_stream_topic ? [{
+        Effect = "Allow"
+        Action = ["kafka-cluster:Connect", "kafka-cluster:DescribeClusterDynamicConfiguration", "kafka-cluster:DescribeTopic", "kafka-cluster:ReadData", "kafka-cluster:DescribeGroup", "kafka-cluster:AlterGroup"]
+        Resource = [
+          var.stream_arn,
+          "${replace(var.stream_arn, ":cluster/", ":topic/")}/${var.stream_topic}",
+          "${replace(var.stream_arn, ":cluster/", ":group/")}/*",
+        ]
+      }] : [],
+      var.kms_key_arn == null ? [] : [{
+        Effect   = "Allow"
+        Action   = ["kms:Decrypt", "kms:GenerateDataKey"]
+        Resource = var.kms_key_arn
+      }],
+      var.wired_subnet_ids ? [{
+        # An application inside the VPC (to reach MSK brokers) manages its own network interfaces.
+        Effect   = "Allow"
+        Action   = ["ec2:DescribeVpcs", "ec2:DescribeSubnets", "ec2:DescribeSecurityGroups", "ec2:DescribeDhcpOptions", "ec2:CreateNetworkInterface", "ec2:CreateNetworkInterfacePermission", "ec2:DescribeNetworkInterfaces", "ec2:DeleteNetworkInterface"]
+        Resource = "*"
+    }] : [])
   })
 }
 
@@ -69,6 +93,30 @@ resource "aws_kinesisanalyticsv2_application" "stream" {
           bucket_arn = "arn:aws:s3:::${local.bucket}"
           file_key   = "code/stream-processor.zip"
         }
+      }
+    }
+
+    # What the team's job reads and writes; in the job, from application_properties.json.
+    environment_properties {
+      property_group {
+        property_group_id = "ScoringJob"
+        property_map = {
+          "stream.arn"        = coalesce(var.stream_arn, "none")
+          "stream.topic"      = coalesce(var.stream_topic, "none")
+          "bootstrap.brokers" = coalesce(var.stream_bootstrap_brokers, "none")
+          "model.uri"         = local.model_uri
+          "scores.uri"        = "s3://${local.bucket}/scores/stream"
+          "aws.region"        = var.region
+        }
+      }
+    }
+
+    dynamic "vpc_configuration" {
+      for_each = var.wired_subnet_ids ? [var.subnet_ids] : []
+
+      content {
+        subnet_ids         = vpc_configuration.value
+        security_group_ids = var.security_group_ids
       }
     }
 
