@@ -6,6 +6,7 @@ import json
 import textwrap
 
 from amp_contracts import ConstraintSchema, Plan
+from amp_domain.build import team_work
 from amp_domain.catalog import load_catalog
 
 from .render_docs import CLOUD_TITLES
@@ -204,19 +205,20 @@ def deploy_md(project: str, plan: Plan, constraints: ConstraintSchema, slug: str
 
 
 def team_code_md(plan: Plan) -> str:
-    """What the team writes before a component can do its job (the catalog's `team_code`)."""
-    if plan.cloud not in ("aws", "gcp", "azure"):
+    """What the team writes before a component can do its job (`amp_domain.build.team_work`)."""
+    work = team_work(plan)
+    if not work:
         return ""
     catalog = load_catalog(plan.cloud)
-    items = [(c, p) for c in plan.components
-             if (p := catalog.pattern(c.pattern_id)) is not None and p.team_code]
-    if not items:
-        return ""
-    lines = "\n".join(f"- `{c.capability}` ({md_inline(p.name)}, `infra/modules/{c.capability}`): "
-                      f"{md_inline(p.team_code or '')}." for c, p in items)
+    items = []
+    for capability, what in work.items():
+        comp = plan.component(capability)
+        pattern = catalog.pattern(comp.pattern_id) if comp else None
+        name = f"{md_inline(pattern.name)}, " if pattern else ""
+        items.append(f"- `{capability}` ({name}`infra/modules/{capability}`): {md_inline('; and '.join(what))}.")
     intro = ("The infrastructure builds these components, but they do nothing until the team writes what the "
              "repository does not generate (the review listed each as a risk):")
-    return "\n" + "\n".join(textwrap.wrap(intro, 99)) + "\n\n" + lines + "\n"
+    return "\n" + "\n".join(textwrap.wrap(intro, 99)) + "\n\n" + "\n".join(items) + "\n"
 
 
 #: Copying the sample into an environment's raw zone, by cloud: (command, where the name comes from).

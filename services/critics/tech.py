@@ -20,6 +20,7 @@ from amp_domain.assessment import (
     resolve_workloads,
     sizing_inputs,
 )
+from amp_domain.build import team_work
 from amp_domain.catalog import Pattern, load_catalog
 
 SEVERITY_RANK = {"critical": 0, "high": 1, "medium": 2, "low": 3}
@@ -246,12 +247,13 @@ class _Critic:
     def team_code(self) -> None:
         """A built component that cannot do its job until the team writes something the repository
         does not generate: the reviewer should know before approving what will not run on day one."""
-        for comp in self.plan.components:
-            p = self.pattern(comp)
-            if p is None or not p.team_code:
+        for capability, work in team_work(self.plan).items():
+            comp = self.plan.component(capability)
+            p = self.pattern(comp) if comp else None
+            if comp is None or p is None:
                 continue
             self.add("team_code", comp, "medium", f"{p.name} needs code the repository does not generate",
-                     f"the infrastructure is built, but the team writes {p.team_code}; until then "
+                     f"the infrastructure is built, but the team writes {'; and '.join(work)}; until then "
                      f"{comp.capability} does nothing",
                      "write it, deploy it to the dev environment and run one day of traffic through it "
                      "before approving staging")

@@ -152,6 +152,26 @@ def built_components(plan: Plan) -> list[BuiltComponent]:
     return list(seen.values())
 
 
+def team_work(plan: Plan) -> dict[str, list[str]]:
+    """What the team writes before each built component does its job, by capability.
+
+    A pattern's own `team_code`, and a stream processor that the repository wires only to other
+    kinds of stream than the planned one (a push consumer beside an existing Kafka cluster).
+    """
+    work: dict[str, list[str]] = {}
+    built = {b.component.capability: b.pattern for b in built_components(plan)}
+    for capability, pattern in built.items():
+        if pattern is not None and pattern.team_code:
+            work.setdefault(capability, []).append(pattern.team_code)
+    processor, stream = built.get("stream_processing"), built.get("ingest_stream")
+    if processor is not None and stream is not None and processor.consumes is not None \
+            and stream.service not in processor.consumes:
+        work.setdefault("stream_processing", []).append(
+            f"the connection from {stream.name} to the stream processing, which the repository wires "
+            f"only to {', '.join(processor.consumes)}")
+    return work
+
+
 def retrain_schedule(cloud: str, cadence: str | None) -> str:
     """The retraining schedule expression in the cloud's scheduler syntax."""
     table = SCHEDULES.get(cloud, SCHEDULES["aws"])

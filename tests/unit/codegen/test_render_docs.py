@@ -117,16 +117,20 @@ def test_the_guide_says_where_the_first_retrain_reads(rendered):
 
 
 def test_the_guide_lists_what_the_team_writes_before_a_component_works(rendered, plans):
-    """A component built without the code it runs (the catalog's team_code) is named in the
-    deployment guide with what to write, and only those."""
+    """A component built without the code it runs (the catalog's team_code), or a stream consumer
+    wired to another kind of stream than the planned one, is named in the deployment guide with
+    what to write, and only those."""
     listed = 0
     for name, files in rendered.items():
         plan, _ = plans[name]()
         catalog = load_catalog(plan.cloud)
+        patterns = {c.capability: catalog.pattern(c.pattern_id) for c in plan.components}
         deploy = files["docs/README.md"]
-        for comp in plan.components:
-            pattern = catalog.pattern(comp.pattern_id)
-            named = f"- `{comp.capability}` (" in deploy
-            assert named == bool(pattern and pattern.team_code), f"{name}: {comp.capability}"
-            listed += named
+        stream, processor = patterns.get("ingest_stream"), patterns.get("stream_processing")
+        unwired = bool(stream and processor and processor.consumes is not None
+                       and stream.service not in processor.consumes)
+        for capability, pattern in patterns.items():
+            expected = bool(pattern and pattern.team_code) or (capability == "stream_processing" and unwired)
+            assert (f"- `{capability}` (" in deploy) == expected, f"{name}: {capability}"
+            listed += expected
     assert listed, "some fixture plan has a component the team completes"

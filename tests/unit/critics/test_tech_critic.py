@@ -178,3 +178,14 @@ def test_a_component_that_needs_the_teams_code_is_a_risk_the_reviewer_sees() -> 
             else:
                 assert risk is None or risk.component != pattern.id, pattern.id
     assert checked >= 3
+
+
+def test_a_consumer_wired_to_another_kind_of_stream_is_a_risk_the_reviewer_sees() -> None:
+    """A push consumer beside an existing Kafka cluster receives nothing: the team connects it."""
+    plan, c, _ = _run(cloud="gcp", workload_types=["streaming"], throughput_rps=500)
+    plan = _force(_force(plan, "ingest_stream", "gcp:ingest_stream:kafka-existing"),
+                  "stream_processing", "gcp:stream_processing:cloud-run-consumer")
+    risk = {r.id: r for r in critique(plan, c)}["team_code:stream_processing"]
+    assert "connection from" in risk.detail and "pubsub" in risk.detail and not risk.replan
+    wired = _force(plan, "ingest_stream", "gcp:ingest_stream:pubsub")
+    assert "team_code:stream_processing" not in {r.id for r in critique(wired, c)}

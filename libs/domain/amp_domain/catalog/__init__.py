@@ -200,6 +200,9 @@ class Pattern(BaseModel):
         "what a plan of the module must show (desired count, sizes, health-check path)."))
     needs: list[str] = Field(default_factory=list, description=(
         "Capabilities the module cannot run without (a Fargate service needs a private network)."))
+    consumes: list[str] | None = Field(None, description=(
+        "Stream processing only: the services of the ingest streams its module is wired to consume "
+        "(an event source mapping, a push subscription); None: no claim."))
     team_code: str | None = Field(None, description=(
         "What the team writes for the built module to do its job, which the repository does not generate "
         "(a stream job's code package, copies from the team's own sources); None: nothing."))
