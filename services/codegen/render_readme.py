@@ -77,9 +77,11 @@ def data_md(plan: Plan, started: set[str]) -> str:
     if not any(c.capability == "storage" for c in plan.components):
         return ""
     where = "containers of the storage account" if plan.cloud == "azure" else "prefixes of the data lake bucket"
-    rows = [("raw/", "Training data: CSV files with the columns above. The scheduled training, `retrain.yml` "
-                     "and the drift job read every CSV under it. Rows training cannot use are set aside and "
-                     "counted; above `[data] max_rejected_fraction` the run fails.")]
+    readers = ("The scheduled training, `retrain.yml` and the drift job"
+               if any(c.capability == "orchestration" for c in plan.components) else "`retrain.yml` and the drift job")
+    rows = [("raw/", f"Training data: CSV files with the columns above. {readers} read every CSV under it. Rows "
+                     "training cannot use are set aside and counted; above `[data] max_rejected_fraction` the "
+                     "run fails.")]
     if "ingest" in started:
         rows.append(("landing/", "Deliveries (a partner's drop, an export). Every night the ingest job "
                                  "(`pipelines/ingest.py`) copies each new CSV whose header has the schema's columns "
