@@ -60,7 +60,8 @@ _LAYOUT = (
 )
 
 
-def readme_md(project: str, plan: Plan, domain: Domain, paths: set[str], started: set[str] = frozenset()) -> str:
+def readme_md(project: str, plan: Plan, domain: Domain, paths: set[str],
+              started: frozenset[str] | set[str] = frozenset()) -> str:
     """The front page. `started` names the jobs of pipelines/ that the infrastructure runs."""
     comps = ", ".join(c.capability for c in plan.components)
     summary = (f"A {md_inline(domain.title)} system on {CLOUD_TITLES.get(plan.cloud, plan.cloud)} "
@@ -72,7 +73,7 @@ def readme_md(project: str, plan: Plan, domain: Domain, paths: set[str], started
                 model_section=model_md(domain) + data_md(plan, started))
 
 
-def data_md(plan: Plan, started: set[str]) -> str:
+def data_md(plan: Plan, started: frozenset[str] | set[str]) -> str:
     """Where the data lives: each zone of the lake the generated code reads or writes, and who does."""
     if not any(c.capability == "storage" for c in plan.components):
         return ""
