@@ -224,3 +224,13 @@ def test_the_flink_application_is_ready_for_the_teams_job():
         assert bool(re.search(r"wired_stream_topic\s+= true", root)) == (source == "msk"), source
         guide = files["docs/README.md"]
         assert "- `stream_processing` (Managed Service for Apache Flink" in guide, "the guide says the job is the team's"
+
+
+def test_a_batch_the_consumer_cannot_score_is_recorded_not_lost(rendered):
+    """After its retries a failed batch went nowhere: the mapping now names an on-failure queue
+    the function may send to, for Kinesis and MSK alike."""
+    for name in ("aws_streaming_serverless", "aws_full"):
+        consumer = rendered[name]["infra/modules/stream_processing/main.tf"]
+        assert "destination_arn = aws_sqs_queue.failed.arn" in consumer, name
+        assert '"sqs:SendMessage"' in consumer and "Resource = aws_sqs_queue.failed.arn" in consumer, name
+        assert "kms_master_key_id                 = var.kms_key_arn" in consumer, name

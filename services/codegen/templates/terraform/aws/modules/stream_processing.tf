@@ -37,8 +37,8 @@ resource "aws_iam_role_policy_attachment" "consumer" {
   policy_arn = each.value
 }
 
-# Beyond reading the stream and logging: read the approved model from the registry prefix and
-# write the scores under the lake's scores/stream/ prefix.
+# Beyond reading the stream and logging: read the approved model from the registry prefix,
+# write the scores under the lake's scores/stream/ prefix and record the batches that failed.
 resource "aws_iam_role_policy" "models" {
   name = "read-approved-model-write-scores"
   role = aws_iam_role.consumer.id
@@ -75,6 +75,12 @@ resource "aws_iam_role_policy" "models" {
           "${replace(var.stream_arn, ":cluster/", ":group/")}/*",
         ]
       }] : [],
+      [{
+        Sid      = "RecordFailedBatches"
+        Effect   = "Allow"
+        Action   = ["sqs:SendMessage"]
+        Resource = aws_sqs_queue.failed.arn
+      }],
       var.kms_key_arn == null ? [] : [{
         Sid      = "UseLakeKey"
         Effect   = "Allow"
@@ -84,8 +90,20 @@ resource "aws_iam_role_policy" "models" {
   })
 }
 
+# Batches that still fail after their retries (the registry unreachable, no approved model yet):
+# where they went is kept here (stream, shard or partition, first and last position), so they can
+# be replayed from the stream instead of being lost without a trace.
+resource "aws_sqs_queue" "failed" {
+  name                              = "${var.name_prefix}-stream-failed"
+  message_retention_seconds         = 1209600
+  kms_master_key_id                 = var.kms_key_arn
+  kms_data_key_reuse_period_seconds = 300
+  sqs_managed_sse_enabled           = var.kms_key_arn == null ? true : null
+  tags                              = var.tags
+}
+
 resource "aws_lambda_function" "consumer" {
-  # checkov:skip=CKV_AWS_116:Failed batches go to the event source mapping's on-failure handling, not an async DLQ.
+  # checkov:skip=CKV_AWS_116:Failed batches go to the event source mapping's on-failure destination (aws_sqs_queue.failed), not an async DLQ.
   # checkov:skip=CKV_AWS_272:Code is a container image from a scan-on-push, immutable-tag ECR repository.
   function_name                  = "${var.name_prefix}-stream-consumer"
   role                           = aws_iam_role.consumer.arn
@@ -133,9 +151,20 @@ resource "aws_lambda_event_source_mapping" "stream" {
   maximum_batching_window_in_seconds = 1
   bisect_batch_on_function_error     = var.wired_stream_topic ? null : true
   maximum_retry_attempts             = var.wired_stream_topic ? null : 3
+
+  destination_config {
+    on_failure {
+      destination_arn = aws_sqs_queue.failed.arn
+    }
+  }
 }
 # ---- outputs.tf ----
 output "function_name" {
   description = "Lambda function that scores stream records."
   value       = aws_lambda_function.consumer.function_name
+}
+
+output "failed_batches_queue_url" {
+  description = "Queue recording the stream batches the consumer could not score (to replay them)."
+  value       = aws_sqs_queue.failed.url
 }
