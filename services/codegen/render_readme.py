@@ -219,7 +219,7 @@ def team_code_md(plan: Plan) -> str:
         pattern = catalog.pattern(comp.pattern_id) if comp else None
         name = f"{md_inline(pattern.name)}, " if pattern else ""
         items.append(f"- `{capability}` ({name}`infra/modules/{capability}`): {md_inline('; and '.join(what))}.")
-    intro = ("The infrastructure builds these components, but they do nothing until the team writes what the "
+    intro = ("The infrastructure builds these components, but they do nothing until the team supplies what the "
              "repository does not generate (the review listed each as a risk):")
     return "\n" + "\n".join(textwrap.wrap(intro, 99)) + "\n\n" + "\n".join(items) + "\n"
 

@@ -252,8 +252,8 @@ class _Critic:
             p = self.pattern(comp) if comp else None
             if comp is None or p is None:
                 continue
-            self.add("team_code", comp, "medium", f"{p.name} needs code the repository does not generate",
-                     f"the infrastructure is built, but the team writes {'; and '.join(work)}; until then "
+            self.add("team_code", comp, "medium", f"{comp.capability} needs the team's own code ({p.name})",
+                     f"the infrastructure is built, but the team supplies {'; and '.join(work)}; until then "
                      f"{comp.capability} does nothing",
                      "write it, deploy it to the dev environment and run one day of traffic through it "
                      "before approving staging")

@@ -167,8 +167,8 @@ def team_work(plan: Plan) -> dict[str, list[str]]:
     if processor is not None and stream is not None and processor.consumes is not None \
             and stream.service not in processor.consumes:
         work.setdefault("stream_processing", []).append(
-            f"the connection from {stream.name} to the stream processing, which the repository wires "
-            f"only to {', '.join(processor.consumes)}")
+            f"the stream's connection to the consumer (the repository wires it only to "
+            f"{', '.join(processor.consumes)}; the plan's stream is {stream.name})")
     return work
 
 

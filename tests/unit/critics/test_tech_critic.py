@@ -186,6 +186,6 @@ def test_a_consumer_wired_to_another_kind_of_stream_is_a_risk_the_reviewer_sees(
     plan = _force(_force(plan, "ingest_stream", "gcp:ingest_stream:kafka-existing"),
                   "stream_processing", "gcp:stream_processing:cloud-run-consumer")
     risk = {r.id: r for r in critique(plan, c)}["team_code:stream_processing"]
-    assert "connection from" in risk.detail and "pubsub" in risk.detail and not risk.replan
+    assert "connection to the consumer" in risk.detail and "pubsub" in risk.detail and not risk.replan
     wired = _force(plan, "ingest_stream", "gcp:ingest_stream:pubsub")
     assert "team_code:stream_processing" not in {r.id for r in critique(wired, c)}
