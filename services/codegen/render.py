@@ -31,6 +31,8 @@ SUPPORTED_CLOUDS: tuple[str, ...] = ("aws", "gcp", "azure")
 _ROOT_VAR = re.compile(r'^variable "([a-z0-9_]+)"', re.MULTILINE)
 #: A job of pipelines/ that the infrastructure or a workflow starts (as a module or uploads as a file).
 _STARTED_JOB = re.compile(r"\bpipelines[./]([a-z_]+)\b(?!/)")
+#: The root output naming the queue a stream consumer records its failed batches on.
+_FAILED_QUEUE = "_failed_batches_queue_url"
 _ROOT_OUTPUT = re.compile(r'^output "([a-z0-9_]+)" \{\n(?:  .*\n)*?  value += (.*)$', re.MULTILINE)
 
 
@@ -83,7 +85,8 @@ def render_repository(
     root_vars = set(_ROOT_VAR.findall(files["infra/variables.tf"]))
     access = serving_access(plan)
     files.update(render_python(domain, caps, version=f"{slug}-baseline-1", cloud=cloud,
-                               adapter=access.adapter if access else "", packages=image_packages(plan)))
+                               adapter=access.adapter if access else "", packages=image_packages(plan),
+                               failed_queue=_FAILED_QUEUE in files["infra/outputs.tf"]))
     files.update(render_project(slug, project_name, cloud))
     table = metric_table(constraints, caps)
     if "monitoring" in caps:
@@ -103,7 +106,9 @@ def render_repository(
     files["plan.md"] = plan_md(project_name, plan, constraints, cost, policy, risks)
     files["docs/architecture.md"] = architecture_md(plan, domain)
     files["docs/design-rationale.md"] = design_rationale_md(cards, plan)
-    files["docs/README.md"] = deploy_md(project_name, plan, constraints, slug, access)
+    failed_queue = next((name for name in root_outputs(files["infra/outputs.tf"]) if name.endswith(_FAILED_QUEUE)),
+                        None)
+    files["docs/README.md"] = deploy_md(project_name, plan, constraints, slug, access, failed_queue)
     if (compliance := compliance_md(plan, constraints, domain)) is not None:
         files["docs/compliance.md"] = compliance
     started = {job for path, text in files.items() if path.startswith(("infra/", ".github/"))

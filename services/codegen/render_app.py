@@ -91,14 +91,17 @@ ADAPTERS = {
 }
 
 
-def _pipelines(caps: set[str], cloud: str) -> list[str]:
+def _pipelines(caps: set[str], cloud: str, failed_queue: bool = False) -> list[str]:
     """The batch and stream entry points the plan runs (as jobs from the serving image).
 
     Ingestion is code of ours only on AWS, whose Glue and Batch jobs run it; Google's BigQuery
     load reads the raw zone in place and Azure's Data Factory copies with its own activities.
+    `failed_queue`: the infrastructure records the stream batches its consumer failed on a queue,
+    which `replay_failed` scores again.
     """
     return [name for name, needed in (("batch_score", "serving_batch" in caps),
                                       ("stream_consumer", bool(caps & {"stream_processing", "ingest_stream"})),
+                                      ("replay_failed", failed_queue),
                                       ("ingest", "ingest_batch" in caps and cloud == "aws"))
             if needed]
 
@@ -111,11 +114,12 @@ def _pipelines_copy(caps: set[str], cloud: str) -> str:
 
 
 def render_python(domain: Domain, caps: set[str], version: str, cloud: str = "aws",
-                  adapter: str = "", packages: tuple[str, ...] = ()) -> dict[str, str]:
+                  adapter: str = "", packages: tuple[str, ...] = (), failed_queue: bool = False) -> dict[str, str]:
     """Every generated Python module, test, Dockerfile, the training config and the sample data.
 
     `adapter` names what the serving platform needs in the image to run a plain web server
-    (`serving_access.ServingAccess.adapter`).
+    (`serving_access.ServingAccess.adapter`); `failed_queue`, that the infrastructure records
+    failed stream batches on a queue (`_pipelines`).
     """
     names = [f.name for f in domain.features]
     schema = fill(
@@ -147,7 +151,7 @@ def render_python(domain: Domain, caps: set[str], version: str, cloud: str = "aw
         files["services/serving/sagemaker.py"] = template("app/services/serving/sagemaker/sagemaker.py.tmpl")
         files["services/serving/tests/test_sagemaker.py"] = fill(
             "app/services/serving/sagemaker/test_sagemaker.py.tmpl", example=example)
-    pipelines = _pipelines(caps, cloud)
+    pipelines = _pipelines(caps, cloud, failed_queue)
     if pipelines:
         files["pipelines/__init__.py"] = '"""Batch jobs and stream scoring entry points."""\n'
     for name in pipelines:

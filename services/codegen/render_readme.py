@@ -190,7 +190,9 @@ _NETWORK_RUNNER = ("NETWORK_RUNNER", "label of a self-hosted runner inside the p
 
 
 def deploy_md(project: str, plan: Plan, constraints: ConstraintSchema, slug: str,
-              access: ServingAccess | None = None) -> str:
+              access: ServingAccess | None = None, failed_queue_output: str | None = None) -> str:
+    """The deployment guide. `failed_queue_output`: the root output naming the queue the stream
+    consumer records the batches it could not score on, if the plan has one."""
     info = _CLOUD[plan.cloud]
     cadence = (f"; the infrastructure's orchestrator also retrains {constraints.training_cadence}"
                if constraints.training_cadence else "")
@@ -203,8 +205,17 @@ def deploy_md(project: str, plan: Plan, constraints: ConstraintSchema, slug: str
         "docs/deploy.md", project=md_inline(project), cloud_title=CLOUD_TITLES.get(plan.cloud, plan.cloud),
         cli=info["cli"], identity_kind=info["identity_kind"], slug=slug, bootstrap_vars=info["bootstrap"],
         variables="\n".join(f"- `{k}`: {v}" for k, v in variables), cadence=cadence, reach=reach,
-        first_data=first_data_md(plan), team_code=team_code_md(plan),
+        first_data=first_data_md(plan), team_code=team_code_md(plan), replay=_replay_md(failed_queue_output),
     )
+
+
+def _replay_md(output: str | None) -> str:
+    if output is None:
+        return ""
+    return ("\n- Failed stream batches: the consumer records a batch it could not score (after its retries) on "
+            f"the queue of output `{output}`. Once the cause is fixed, score them again, with the environment's "
+            f"credentials, into the files they would have written:\n  `python -m pipelines.replay_failed "
+            f"\"$(terraform -chdir=infra output -raw {output})\"`.")
 
 
 def team_code_md(plan: Plan) -> str:

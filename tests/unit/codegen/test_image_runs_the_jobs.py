@@ -234,3 +234,17 @@ def test_a_batch_the_consumer_cannot_score_is_recorded_not_lost(rendered):
         assert "destination_arn = aws_sqs_queue.failed.arn" in consumer, name
         assert '"sqs:SendMessage"' in consumer and "Resource = aws_sqs_queue.failed.arn" in consumer, name
         assert "kms_master_key_id                 = var.kms_key_arn" in consumer, name
+
+
+def test_failed_batches_can_be_replayed_where_they_are_recorded(rendered):
+    """Where the infrastructure records failed stream batches on a queue, the repository has the
+    job that scores them again and the guide names the queue's output; elsewhere neither."""
+    seen = 0
+    for name, files in rendered.items():
+        outputs = re.findall(r'^output "([a-z_]+_failed_batches_queue_url)"', files["infra/outputs.tf"], re.M)
+        assert ("pipelines/replay_failed.py" in files) == bool(outputs), name
+        if outputs:
+            assert f"output -raw {outputs[0]})" in files["docs/README.md"], name
+            assert "python -m pipelines.replay_failed" in files["docs/README.md"], name
+            seen += 1
+    assert seen
