@@ -33,6 +33,8 @@ _ROOT_VAR = re.compile(r'^variable "([a-z0-9_]+)"', re.MULTILINE)
 _STARTED_JOB = re.compile(r"\bpipelines[./]([a-z_]+)\b(?!/)")
 #: The root output naming the queue a stream consumer records its failed batches on.
 _FAILED_QUEUE = "_failed_batches_queue_url"
+#: The root output naming the subscription that keeps the events a push consumer gave up on.
+_DEAD_LETTERS = "_dead_letter_subscription"
 _ROOT_OUTPUT = re.compile(r'^output "([a-z0-9_]+)" \{\n(?:  .*\n)*?  value += (.*)$', re.MULTILINE)
 
 
@@ -106,9 +108,10 @@ def render_repository(
     files["plan.md"] = plan_md(project_name, plan, constraints, cost, policy, risks)
     files["docs/architecture.md"] = architecture_md(plan, domain)
     files["docs/design-rationale.md"] = design_rationale_md(cards, plan)
-    failed_queue = next((name for name in root_outputs(files["infra/outputs.tf"]) if name.endswith(_FAILED_QUEUE)),
-                        None)
-    files["docs/README.md"] = deploy_md(project_name, plan, constraints, slug, access, failed_queue)
+    outputs = root_outputs(files["infra/outputs.tf"])
+    failed = next((name for name in outputs if name.endswith((_FAILED_QUEUE, _DEAD_LETTERS))
+                   and "stream_processing" in caps), None)
+    files["docs/README.md"] = deploy_md(project_name, plan, constraints, slug, access, failed)
     if (compliance := compliance_md(plan, constraints, domain)) is not None:
         files["docs/compliance.md"] = compliance
     started = {job for path, text in files.items() if path.startswith(("infra/", ".github/"))

@@ -191,8 +191,8 @@ _NETWORK_RUNNER = ("NETWORK_RUNNER", "label of a self-hosted runner inside the p
 
 def deploy_md(project: str, plan: Plan, constraints: ConstraintSchema, slug: str,
               access: ServingAccess | None = None, failed_queue_output: str | None = None) -> str:
-    """The deployment guide. `failed_queue_output`: the root output naming the queue the stream
-    consumer records the batches it could not score on, if the plan has one."""
+    """The deployment guide. `failed_queue_output`: the root output naming where the stream
+    consumer's failures are kept (a queue of failed batches, a dead-letter subscription), if any."""
     info = _CLOUD[plan.cloud]
     cadence = (f"; the infrastructure's orchestrator also retrains {constraints.training_cadence}"
                if constraints.training_cadence else "")
@@ -212,6 +212,11 @@ def deploy_md(project: str, plan: Plan, constraints: ConstraintSchema, slug: str
 def _replay_md(output: str | None) -> str:
     if output is None:
         return ""
+    if output.endswith("_dead_letter_subscription"):
+        return ("\n- Dead letters: an event the stream consumer failed on ten times moves to the subscription of "
+                f"output `{output}` (kept a week). Look at them with `gcloud pubsub subscriptions pull "
+                f"\"$(terraform -chdir=infra output -raw {output})\" --limit 10`; publish them to the events topic "
+                "again once the cause is fixed.")
     return ("\n- Failed stream batches: the consumer records a batch it could not score (after its retries) on "
             f"the queue of output `{output}`. Once the cause is fixed, score them again, with the environment's "
             f"credentials, into the files they would have written:\n  `python -m pipelines.replay_failed "

@@ -87,6 +87,8 @@ _GCP: dict[str, Input] = {
     "data_bucket_name": Input("string", "Name of the data lake bucket; null derives it from name_prefix.", None,
                               "storage", "bucket_name"),
     "topic_id": Input("string", "Pub/Sub topic of the ingest stream.", None, "ingest_stream", "topic_id"),
+    "dead_letter_topic_id": Input("string", "Pub/Sub topic the ingest stream's undeliverable events go to.", None,
+                                  "ingest_stream", "dead_letter_topic_id"),
     "model_uri": Input("string", "Registry prefix the model versions and approved.json live under; null "
                        "derives it from the data bucket.", None, "registry", "model_uri"),
     "training_service_account": Input("string", "Service account the training jobs run as.", None,

@@ -248,3 +248,18 @@ def test_failed_batches_can_be_replayed_where_they_are_recorded(rendered):
             assert "python -m pipelines.replay_failed" in files["docs/README.md"], name
             seen += 1
     assert seen
+
+
+def test_an_event_the_push_consumer_keeps_failing_on_is_dead_lettered_and_kept(rendered):
+    """Pub/Sub dropped an event its consumer kept failing on when the retention ran out; the
+    stream's dead-letter topic existed, unused and without a subscription to keep anything."""
+    files = rendered["gcp_streaming"]
+    consumer = files["infra/modules/stream_processing/main.tf"]
+    assert 'dynamic "dead_letter_policy"' in consumer and "max_delivery_attempts = 10" in consumer
+    assert re.search(r"wired_dead_letter_topic_id\s+= true", files["infra/main.tf"])
+    for grant in ('google_pubsub_topic_iam_member" "dead_letter"', 'google_pubsub_subscription_iam_member" "dead_letter"'):
+        assert grant in consumer, "Pub/Sub's service agent may move the events"
+    assert "gcp-sa-pubsub.iam.gserviceaccount.com" in consumer
+    stream = files["infra/modules/ingest_stream/main.tf"]
+    assert 'resource "google_pubsub_subscription" "dead_letter"' in stream
+    assert "topic                      = google_pubsub_topic.dead_letter.id" in stream

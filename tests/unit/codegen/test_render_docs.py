@@ -134,3 +134,18 @@ def test_the_guide_lists_what_the_team_writes_before_a_component_works(rendered,
             assert (f"- `{capability}` (" in deploy) == expected, f"{name}: {capability}"
             listed += expected
     assert listed, "some fixture plan has a component the team completes"
+
+
+def test_the_guide_says_where_a_stream_consumers_failures_are_kept(rendered):
+    """Failed batches (a queue) or dead letters (a subscription): the guide names the output and
+    how to get them back, where the plan has a stream consumer that keeps them."""
+    for name, files in rendered.items():
+        outputs = re.findall(r'^output "([a-z_]+(?:_failed_batches_queue_url|_dead_letter_subscription))"',
+                             files["infra/outputs.tf"], re.M)
+        deploy = files["docs/README.md"]
+        consumer = "infra/modules/stream_processing/main.tf" in files
+        if outputs and consumer:
+            assert f"output -raw {outputs[0]})" in deploy, name
+        else:
+            assert "Failed stream batches" not in deploy and "Dead letters" not in deploy, name
+    assert "Dead letters" in rendered["gcp_streaming"]["docs/README.md"]

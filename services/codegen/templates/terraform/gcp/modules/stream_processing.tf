@@ -116,6 +116,41 @@ resource "google_pubsub_subscription" "consumer" {
     minimum_backoff = "5s"
     maximum_backoff = "300s"
   }
+
+  # An event the consumer keeps failing on (no approved model yet, the lake unreachable) moves to
+  # the stream's dead-letter topic after ten attempts instead of expiring unseen.
+  dynamic "dead_letter_policy" {
+    for_each = var.wired_dead_letter_topic_id ? [var.dead_letter_topic_id] : []
+
+    content {
+      dead_letter_topic     = dead_letter_policy.value
+      max_delivery_attempts = 10
+    }
+  }
+}
+
+# Pub/Sub's own service agent moves the events: it publishes to the dead-letter topic and
+# acknowledges them on the consumer's subscription.
+data "google_project" "this" {
+  project_id = var.project_id
+}
+
+resource "google_pubsub_topic_iam_member" "dead_letter" {
+  count = var.wired_dead_letter_topic_id ? 1 : 0
+
+  project = var.project_id
+  topic   = var.dead_letter_topic_id
+  role    = "roles/pubsub.publisher"
+  member  = "serviceAccount:service-${data.google_project.this.number}@gcp-sa-pubsub.iam.gserviceaccount.com"
+}
+
+resource "google_pubsub_subscription_iam_member" "dead_letter" {
+  count = var.wired_topic_id && var.wired_dead_letter_topic_id ? 1 : 0
+
+  project      = var.project_id
+  subscription = google_pubsub_subscription.consumer[0].name
+  role         = "roles/pubsub.subscriber"
+  member       = "serviceAccount:service-${data.google_project.this.number}@gcp-sa-pubsub.iam.gserviceaccount.com"
 }
 # ---- outputs.tf ----
 output "service_uri" {
