@@ -22,7 +22,7 @@ from .render_compliance import compliance_md
 from .render_docs import adrs, architecture_md, design_rationale_md, plan_md, reports
 from .render_domain import choose_domain, example_row
 from .render_monitoring import render_alarms, render_metrics_code, runbook_md
-from .render_readme import deploy_md, readme_md
+from .render_readme import DEAD_LETTERS, FAILED_QUEUE, deploy_md, readme_md
 from .render_terraform import all_regions, render_infra
 from .render_text import slugify
 from .serving_access import image_packages, serving_access
@@ -31,10 +31,6 @@ SUPPORTED_CLOUDS: tuple[str, ...] = ("aws", "gcp", "azure")
 _ROOT_VAR = re.compile(r'^variable "([a-z0-9_]+)"', re.MULTILINE)
 #: A job of pipelines/ that the infrastructure or a workflow starts (as a module or uploads as a file).
 _STARTED_JOB = re.compile(r"\bpipelines[./]([a-z_]+)\b(?!/)")
-#: The root output naming the queue a stream consumer records its failed batches on.
-_FAILED_QUEUE = "_failed_batches_queue_url"
-#: The root output naming the subscription that keeps the events a push consumer gave up on.
-_DEAD_LETTERS = "_dead_letter_subscription"
 _ROOT_OUTPUT = re.compile(r'^output "([a-z0-9_]+)" \{\n(?:  .*\n)*?  value += (.*)$', re.MULTILINE)
 
 
@@ -85,10 +81,14 @@ def render_repository(
     files.update(render_infra(plan, cloud, slug, [f.name for f in domain.features], _extra_settings(constraints),
                               _root_inputs(cloud, constraints)))
     root_vars = set(_ROOT_VAR.findall(files["infra/variables.tf"]))
+    outputs = root_outputs(files["infra/outputs.tf"])
+    # Where the stream consumer's failures are kept (a queue of failed batches, dead letters).
+    failures = next((name for name in outputs if name.endswith((FAILED_QUEUE, DEAD_LETTERS))
+                     and "stream_processing" in caps), None)
     access = serving_access(plan)
     files.update(render_python(domain, caps, version=f"{slug}-baseline-1", cloud=cloud,
                                adapter=access.adapter if access else "", packages=image_packages(plan),
-                               failed_queue=_FAILED_QUEUE in files["infra/outputs.tf"]))
+                               failed_queue=bool(failures and failures.endswith(FAILED_QUEUE))))
     files.update(render_project(slug, project_name, cloud))
     table = metric_table(constraints, caps)
     if "monitoring" in caps:
@@ -96,7 +96,7 @@ def render_repository(
     files.update(render_bootstrap(cloud, slug, all_regions(plan), files, caps))
     files.update(render_workflows(CiContext(
         cloud=cloud, slug=slug, region=all_regions(plan)[0], root_vars=root_vars,
-        root_outputs=root_outputs(files["infra/outputs.tf"]), caps=caps, metrics=table,
+        root_outputs=outputs, caps=caps, metrics=table,
         rps=constraints.throughput_rps, p95_ms=constraints.sla_latency_ms, cadence=constraints.training_cadence,
         access=access)))
     files.update(render_metrics_code(cloud, table))
@@ -108,10 +108,7 @@ def render_repository(
     files["plan.md"] = plan_md(project_name, plan, constraints, cost, policy, risks)
     files["docs/architecture.md"] = architecture_md(plan, domain)
     files["docs/design-rationale.md"] = design_rationale_md(cards, plan)
-    outputs = root_outputs(files["infra/outputs.tf"])
-    failed = next((name for name in outputs if name.endswith((_FAILED_QUEUE, _DEAD_LETTERS))
-                   and "stream_processing" in caps), None)
-    files["docs/README.md"] = deploy_md(project_name, plan, constraints, slug, access, failed)
+    files["docs/README.md"] = deploy_md(project_name, plan, constraints, slug, access, failures)
     if (compliance := compliance_md(plan, constraints, domain)) is not None:
         files["docs/compliance.md"] = compliance
     started = {job for path, text in files.items() if path.startswith(("infra/", ".github/"))

@@ -75,11 +75,11 @@ def readme_md(project: str, plan: Plan, domain: Domain, paths: set[str],
 
 def data_md(plan: Plan, started: frozenset[str] | set[str]) -> str:
     """Where the data lives: each zone of the lake the generated code reads or writes, and who does."""
-    if not any(c.capability == "storage" for c in plan.components):
+    if plan.component("storage") is None:
         return ""
     where = "containers of the storage account" if plan.cloud == "azure" else "prefixes of the data lake bucket"
     readers = ("The scheduled training, `retrain.yml` and the drift job"
-               if any(c.capability == "orchestration" for c in plan.components) else "`retrain.yml` and the drift job")
+               if plan.component("orchestration") else "`retrain.yml` and the drift job")
     rows = [("raw/", f"Training data: CSV files with the columns above. {readers} read every CSV under it. Rows "
                      "training cannot use are set aside and counted; above `[data] max_rejected_fraction` the "
                      "run fails.")]
@@ -209,10 +209,16 @@ def deploy_md(project: str, plan: Plan, constraints: ConstraintSchema, slug: str
     )
 
 
+#: Root output suffixes of where a stream consumer's failures are kept: a queue of failed batches,
+#: a subscription of dead letters.
+FAILED_QUEUE = "_failed_batches_queue_url"
+DEAD_LETTERS = "_dead_letter_subscription"
+
+
 def _replay_md(output: str | None) -> str:
     if output is None:
         return ""
-    if output.endswith("_dead_letter_subscription"):
+    if output.endswith(DEAD_LETTERS):
         return ("\n- Dead letters: an event the stream consumer failed on ten times moves to the subscription of "
                 f"output `{output}` (kept a week). Look at them with `gcloud pubsub subscriptions pull "
                 f"\"$(terraform -chdir=infra output -raw {output})\" --limit 10`; publish them to the events topic "
@@ -251,7 +257,7 @@ _SAMPLE_UPLOAD = {
 
 def first_data_md(plan: Plan) -> str:
     """What the first retrain needs: data where it reads, and how to try the loop on the sample."""
-    if not any(c.capability == "storage" for c in plan.components):
+    if plan.component("storage") is None:
         return _paragraph("The first retrain reads the `DATA_URI` variable of the environment: point it at the "
                           "training data (CSV files with the columns of `data/sample.csv`) before running it.")
     command, output = _SAMPLE_UPLOAD[plan.cloud]
