@@ -31,6 +31,8 @@ from urllib.parse import quote
 from .identity import new_password, read_or_create_secret
 
 NATS_USER = "amp"
+#: Starts tried with fresh ports when a port picked here was taken before the server bound it.
+PORT_ATTEMPTS = 3
 
 
 def free_port() -> int:
@@ -39,13 +41,26 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def _wait(predicate, timeout: float, what: str) -> None:
+class ServerExited(RuntimeError):
+    """The server process ended while it was expected to start."""
+
+
+def _wait(predicate, timeout: float, what: str, proc: subprocess.Popen | None = None) -> None:
+    """Until `predicate()` holds; a `proc` that ends meanwhile raises at once instead of timing out."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise ServerExited(f"{what} exited with code {proc.returncode} while starting")
         if predicate():
             return
         time.sleep(0.05)
     raise RuntimeError(f"{what} did not become ready within {timeout:.0f} s")
+
+
+def _log_since(path: Path, offset: int, limit: int = 2000) -> str:
+    with open(path, "rb") as f:
+        f.seek(offset)
+        return f.read().decode(errors="replace")[-limit:].strip()
 
 
 def nats_server_binary() -> str:
@@ -91,17 +106,42 @@ class EmbeddedNats:
         except OSError:
             return False
 
+    #: JetStream recovers its store before it reports healthy; a large store takes a while.
+    READY_TIMEOUT_S = 60.0
+
     def start(self) -> EmbeddedNats:
+        """Start the server and wait until JetStream is ready.
+
+        A free port is only free when it is picked: another process (an outgoing connection's local
+        port, another server) may take it before nats-server binds it, and the server then exits at
+        once. Ports picked here are picked again; a port the caller chose is not, and the error says
+        which port and why, from the server's own log.
+        """
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        self.port = self.port or free_port()
-        self.monitor_port = self.monitor_port or free_port()
-        log = open(self.data_dir / "nats-server.log", "ab")
-        self.proc = subprocess.Popen(
-            [nats_server_binary(), "-c", str(self._config()), "-a", "127.0.0.1", "-p", str(self.port),
-             "-m", str(self.monitor_port), "-js", "-sd", str(self.data_dir / "jetstream")],
-            stdout=log, stderr=log, start_new_session=True, preexec_fn=die_with_parent())
-        _wait(lambda: self.proc.poll() is None and self._healthy(), 20, "nats-server")
-        return self
+        chosen = (self.port, self.monitor_port)
+        log_path = self.data_dir / "nats-server.log"
+        attempt = 0
+        while True:
+            attempt += 1
+            self.port = chosen[0] or free_port()
+            self.monitor_port = chosen[1] or free_port()
+            offset = log_path.stat().st_size if log_path.exists() else 0
+            with open(log_path, "ab") as log:  # the child keeps its own descriptor
+                self.proc = subprocess.Popen(
+                    [nats_server_binary(), "-c", str(self._config()), "-a", "127.0.0.1", "-p", str(self.port),
+                     "-m", str(self.monitor_port), "-js", "-sd", str(self.data_dir / "jetstream")],
+                    stdout=log, stderr=log, start_new_session=True, preexec_fn=die_with_parent())
+            try:
+                _wait(self._healthy, self.READY_TIMEOUT_S, "nats-server", self.proc)
+                return self
+            except ServerExited as e:
+                said = _log_since(log_path, offset)
+                if "address already in use" in said and not all(chosen) and attempt < PORT_ATTEMPTS:
+                    continue
+                raise ServerExited(f"{e}: {said.splitlines()[-1] if said else 'nothing in its log'}") from None
+            except RuntimeError:
+                self.stop()
+                raise
 
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:
@@ -198,13 +238,25 @@ class EmbeddedPostgres:
                 pwfile.unlink(missing_ok=True)
         port_file = self.data_dir / "pg.port"
         self.port = self.port or (int(port_file.read_text()) if port_file.exists() else free_port())
-        if not _port_free(self.port):
-            self.port = free_port()
-        port_file.write_text(str(self.port))
-        subprocess.run([self._bin("pg_ctl"), "-D", str(self.pgdata), "-l", str(home / "postgres.log"),
-                        "-o", f"-p {self.port} -h 127.0.0.1 -k {sock_dir} -c max_connections=200"
-                        + ("" if self.durable else " -c fsync=off -c synchronous_commit=off"),
-                        "-w", "-t", "30", "start"], check=True, capture_output=True, env=self._env(), **owner)
+        log_path = home / "postgres.log"
+        for attempt in range(1, PORT_ATTEMPTS + 1):
+            # a port free when checked may be taken before Postgres binds it: then another is tried
+            if not _port_free(self.port):
+                self.port = free_port()
+            port_file.write_text(str(self.port))
+            offset = log_path.stat().st_size if log_path.exists() else 0
+            try:
+                subprocess.run([self._bin("pg_ctl"), "-D", str(self.pgdata), "-l", str(log_path),
+                                "-o", f"-p {self.port} -h 127.0.0.1 -k {sock_dir} -c max_connections=200"
+                                + ("" if self.durable else " -c fsync=off -c synchronous_commit=off"),
+                                "-w", "-t", "30", "start"], check=True, capture_output=True, env=self._env(), **owner)
+                break
+            except subprocess.CalledProcessError as e:
+                said = _log_since(log_path, offset) if log_path.exists() else ""
+                if "Address already in use" in said and attempt < PORT_ATTEMPTS:
+                    continue
+                raise ServerExited(f"postgres did not start on port {self.port}: "
+                                   f"{said or e.stderr.decode(errors='replace').strip()}") from None
         self._close_trust(owner)
         if fresh:
             subprocess.run([self._bin("createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U", self.user,
