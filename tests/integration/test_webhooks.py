@@ -400,14 +400,29 @@ async def consumer_settles(settings, timeout: float = 30.0):
             await asyncio.sleep(0.2)
 
 
-async def webhook_dead_letters(settings, subject: str, timeout: float = 40.0) -> list[dict]:
+async def dead_letters_now(pool, subject: str) -> list[dict]:
+    return [dict(r) for r in await pool.fetch(
+        "SELECT * FROM dead_letters WHERE service = 'webhooks' AND subject = $1", subject)]
+
+
+async def webhook_dead_letters(settings, subject: str, timeout: float = 90.0) -> list[dict]:
+    """The dead letters of `subject`, once there are any. A poison batch needs `max_deliver` deliveries
+    with backoff (about 10 s in the suite's settings); the wait is long because the session's webhooks
+    service also records every other test's events, and on a loaded machine that queue can be long.
+    When none arrive, the failure says where the message is and what the service logged."""
+    from services.webhooks.app import DURABLE
+
     async with open_deps(settings, "test") as deps:
         deadline = time.monotonic() + timeout
         while True:
-            rows = [dict(r) for r in await deps.pool.fetch(
-                "SELECT * FROM dead_letters WHERE service = 'webhooks' AND subject = $1", subject)]
-            if rows or time.monotonic() > deadline:
+            rows = await dead_letters_now(deps.pool, subject)
+            if rows:
                 return rows
+            if time.monotonic() > deadline:
+                info = await deps.js.consumer_info(settings.stream_name, DURABLE)
+                logs = sorted((settings.data_dir / "logs").glob("webhooks*.log"))
+                tail = "\n".join(p.read_text(errors="replace")[-3000:] for p in logs)
+                raise AssertionError(f"no dead letter for {subject} within {timeout} s; consumer {info}\n{tail}")
             await asyncio.sleep(0.2)
 
 
@@ -431,8 +446,8 @@ async def test_a_stopped_runs_gate_error_sends_only_its_run_error(http, settings
     assert info.num_redelivered == 0
     await asyncio.sleep(1.0)
     assert len(receiver.at("/stopped")) == 1 and len(deliveries(http, project, hook["id"])) == 1
-    assert await webhook_dead_letters(settings, f"{Subjects.EVENTS}.{payload['data']['decision_set_id']}",
-                                      timeout=0) == []
+    async with open_deps(settings, "test") as deps:
+        assert await dead_letters_now(deps.pool, f"{Subjects.EVENTS}.{payload['data']['decision_set_id']}") == []
 
 
 async def test_one_event_that_cannot_become_a_webhook_does_not_take_the_others(http, settings, receiver) -> None:
