@@ -29,6 +29,11 @@ LOG_LINES_PER_SECOND = 50
 SERVING = "serving API (services/common/metrics.py, called for every /predict request)"
 DRIFT_JOB = "drift workflow (.github/workflows/drift.yml, daily)"
 
+#: Root outputs (suffixes) naming where a stream consumer's failures are kept: the queue of failed
+#: batches (AWS Lambda consumer), the dead-letter subscription (Pub/Sub).
+FAILED_QUEUE = "_failed_batches_queue_url"
+DEAD_LETTERS = "_dead_letter_subscription"
+
 
 @dataclass(frozen=True)
 class Metric:
@@ -60,6 +65,9 @@ class Alarm:
     meaning: str
     runbook: tuple[str, ...]
     prod_only: bool = False
+    #: The monitoring module's wired input the alarm reads (the cloud's own metric of another module's
+    #: resource); the alarm exists where that input is wired.
+    wired: str = ""
 
 
 @dataclass(frozen=True)
@@ -82,14 +90,63 @@ LATENCY = Metric("PredictionLatencyMs", "Milliseconds", "distribution", SERVING,
                  "Time from request to response of /predict, as the service measures it.")
 DRIFT = Metric("FeatureDriftPSI", "None", "gauge", DRIFT_JOB,
                "Largest population stability index of any feature, newest data against the approved model's training data.")
+#: The cloud's own count of what waits in a stream consumer's failure store, per kind of store.
+FAILED_BATCHES = Metric("ApproximateNumberOfMessagesVisible", "Count", "gauge",
+                        "Amazon SQS, for the failed-batch queue of infra/modules/stream_processing",
+                        "Stream batches the consumer gave up on after its retries, waiting to be replayed.")
+DEAD_LETTERED = Metric("num_undelivered_messages", "Count", "gauge",
+                       "Pub/Sub, for the dead-letter subscription of infra/modules/ingest_stream",
+                       "Events the stream consumer failed on ten times, waiting to be looked at and published again.")
 
 
 def _fmt(x: float) -> str:
     return f"{x:g}"
 
 
-def metric_table(constraints: ConstraintSchema, caps: set[str]) -> MetricTable:
-    """The metrics and alarms of a plan: serving alarms when it serves online, drift when it trains."""
+def _failure_alarm(failures: str) -> tuple[Metric, Alarm]:
+    """The alarm on a stream consumer's failure store, named by its root output.
+
+    Nothing in the store is normal, so one waiting message pages: a batch or event there is data the
+    system received and did not score, and the store keeps it for a limited time (14 days on the
+    queue, 7 on the subscription).
+    """
+    if failures.endswith(FAILED_QUEUE):
+        metric, wired, kept = FAILED_BATCHES, "failed_batches_queue_name", "14 days"
+        look = ("Read the positions kept on the queue: `aws sqs receive-message --queue-url "
+                f'"$(terraform -chdir=infra output -raw {failures})" --max-number-of-messages 10` '
+                "(stream, shard or partition, first and last position of each failed batch).")
+        again = ("Once the cause is fixed, score the failed batches again into the files they would have written: "
+                 f'`python -m pipelines.replay_failed "$(terraform -chdir=infra output -raw {failures})"` '
+                 "(it deletes each message it replayed).")
+    elif failures.endswith(DEAD_LETTERS):
+        metric, wired, kept = DEAD_LETTERED, "dead_letter_subscription", "7 days"
+        look = ("Look at the dead letters: `gcloud pubsub subscriptions pull "
+                f'"$(terraform -chdir=infra output -raw {failures})" --limit 10` (without --auto-ack they stay).')
+        again = ("Once the cause is fixed, publish them to the events topic again and acknowledge them on the "
+                 "dead-letter subscription.")
+    else:
+        raise ValueError(f"{failures!r} names no failure store")
+    return metric, Alarm(
+        key="stream_failures", title="stream events the consumer gave up on", metric=metric.name, statistic="max",
+        comparison="above", threshold=0, unit="messages", period_s=300, evaluation_periods=1,
+        missing_data="notBreaching",
+        missing_reason="the cloud stops reporting an empty, idle store; no data means nothing waits in it",
+        derived_from=f"any event the consumer could not score is data lost once the store's {kept} run out",
+        meaning="Stream events arrived that the consumer could not score, even after its retries; they wait in "
+                f"the failure store for {kept}, then are gone.",
+        runbook=(
+            look,
+            "Read the stream consumer's logs around the first failure: most often the registry is unreachable or "
+            "no model is approved yet (MODEL_URI/approved.json), or a deployment broke the scoring code.",
+            again,
+        ),
+        wired=wired,
+    )
+
+
+def metric_table(constraints: ConstraintSchema, caps: set[str], failures: str | None = None) -> MetricTable:
+    """The metrics and alarms of a plan: serving alarms when it serves online, drift when it trains, and
+    one on the stream consumer's failure store when `failures` (its root output) names one."""
     metrics: list[Metric] = []
     alarms: list[Alarm] = []
     rps = constraints.throughput_rps
@@ -166,4 +223,8 @@ def metric_table(constraints: ConstraintSchema, caps: set[str]) -> MetricTable:
             ),
             prod_only=True,
         ))
+    if failures:
+        metric, alarm = _failure_alarm(failures)
+        metrics.append(metric)
+        alarms.append(alarm)
     return MetricTable(metrics=tuple(metrics), alarms=tuple(alarms), sample_every=sample_every)

@@ -14,7 +14,7 @@ import re
 from amp_contracts import ConstraintSchema, CostEstimate, Plan, PolicyResults, ReasonCard, Risk
 from amp_domain.build import retrain_schedule
 
-from .metric_table import metric_table
+from .metric_table import DEAD_LETTERS, FAILED_QUEUE, metric_table
 from .render_app import render_project, render_python
 from .render_bootstrap import render_bootstrap
 from .render_ci import CiContext, load_script, render_workflows
@@ -22,8 +22,8 @@ from .render_compliance import compliance_md
 from .render_docs import adrs, architecture_md, design_rationale_md, plan_md, reports
 from .render_domain import choose_domain, example_row
 from .render_monitoring import render_alarms, render_metrics_code, runbook_md
-from .render_readme import DEAD_LETTERS, FAILED_QUEUE, deploy_md, readme_md
-from .render_terraform import all_regions, render_infra
+from .render_readme import deploy_md, readme_md
+from .render_terraform import all_regions, module_outputs, render_infra
 from .render_text import slugify
 from .serving_access import image_packages, serving_access
 
@@ -52,6 +52,15 @@ def _root_inputs(cloud: str, constraints: ConstraintSchema) -> dict[str, object]
     return {"retrain_schedule": retrain_schedule(cloud, constraints.training_cadence)}
 
 
+def failure_store(plan: Plan, cloud: str) -> str | None:
+    """The root output naming where the stream consumer's failures are kept (a queue of failed
+    batches, a dead-letter subscription), when the plan has a consumer and its modules keep them."""
+    if not any(c.capability == "stream_processing" for c in plan.components):
+        return None
+    return next((f"{cap}_{name}" for cap, names in module_outputs(plan, cloud).items() for name in names
+                 if f"_{name}" in (FAILED_QUEUE, DEAD_LETTERS)), None)
+
+
 def render_repository(
     plan: Plan,
     constraints: ConstraintSchema,
@@ -77,22 +86,19 @@ def render_repository(
     domain = choose_domain(plan, constraints, f"{project_name}. {requirements}")
     caps = {c.capability for c in plan.components}
 
+    failures = failure_store(plan, cloud)
+    table = metric_table(constraints, caps, failures)
+    alarms = {"monitoring": render_alarms(cloud, table)} if "monitoring" in caps else {}
     files: dict[str, str] = {}
     files.update(render_infra(plan, cloud, slug, [f.name for f in domain.features], _extra_settings(constraints),
-                              _root_inputs(cloud, constraints)))
+                              _root_inputs(cloud, constraints), alarms))
     root_vars = set(_ROOT_VAR.findall(files["infra/variables.tf"]))
     outputs = root_outputs(files["infra/outputs.tf"])
-    # Where the stream consumer's failures are kept (a queue of failed batches, dead letters).
-    failures = next((name for name in outputs if name.endswith((FAILED_QUEUE, DEAD_LETTERS))
-                     and "stream_processing" in caps), None)
     access = serving_access(plan)
     files.update(render_python(domain, caps, version=f"{slug}-baseline-1", cloud=cloud,
                                adapter=access.adapter if access else "", packages=image_packages(plan),
                                failed_queue=bool(failures and failures.endswith(FAILED_QUEUE))))
     files.update(render_project(slug, project_name, cloud))
-    table = metric_table(constraints, caps)
-    if "monitoring" in caps:
-        files["infra/modules/monitoring/main.tf"] += "\n" + render_alarms(cloud, table)
     files.update(render_bootstrap(cloud, slug, all_regions(plan), files, caps))
     files.update(render_workflows(CiContext(
         cloud=cloud, slug=slug, region=all_regions(plan)[0], root_vars=root_vars,

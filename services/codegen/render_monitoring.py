@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 
-from .metric_table import DRIFT, ERRORS, LATENCY, PREDICTIONS, Alarm, MetricTable
+from .metric_table import DEAD_LETTERED, DRIFT, ERRORS, FAILED_BATCHES, LATENCY, PREDICTIONS, Alarm, MetricTable
 from .render_hcl import Block, Raw, document
 from .render_text import fill, md_cell, template
 
@@ -32,11 +32,21 @@ def _description(alarm: Alarm) -> str:
 
 
 def _count(alarm: Alarm) -> list[tuple[str, object]]:
+    if alarm.wired:
+        return [("count", Raw(f"var.wired_{alarm.wired} ? 1 : 0"))]
     return [("count", Raw('local.environment == "prod" ? 1 : 0'))] if alarm.prod_only else []
+
+
+def _comment(alarm: Alarm) -> str:
+    return f"{alarm.title}: {alarm.derived_from}. Missing data: {alarm.missing_reason}."
 
 
 def _name(alarm: Alarm) -> Raw:
     return Raw(f'"${{var.name_prefix}}-{alarm.key.replace("_", "-")}"')
+
+
+#: The clouds' own metrics an alarm may watch, and whose they are.
+_CLOUD_METRICS = {FAILED_BATCHES.name: "aws", DEAD_LETTERED.name: "gcp"}
 
 
 # ---- AWS: CloudWatch alarms on the embedded-metric-format metrics ----
@@ -48,6 +58,11 @@ def _aws_alarm(alarm: Alarm) -> Block:
               ("treat_missing_data", alarm.missing_data),
               ("alarm_actions", Raw("[aws_sns_topic.alerts.arn]")), ("ok_actions", Raw("[aws_sns_topic.alerts.arn]")),
               ("tags", Raw("var.tags"))]
+    if alarm.metric == FAILED_BATCHES.name:
+        queue = [("namespace", "AWS/SQS"), ("metric_name", alarm.metric), ("period", alarm.period_s),
+                 ("statistic", "Maximum"), ("dimensions", {"QueueName": Raw(f"var.{alarm.wired}")})]
+        return Block("resource", ("aws_cloudwatch_metric_alarm", alarm.key), groups=[head, queue, common],
+                     comment=_comment(alarm))
     if alarm.statistic == "error_ratio":
         def query(qid: str, metric: str) -> Block:
             return Block("metric_query", groups=[[("id", qid)]], blocks=[Block("metric", groups=[[
@@ -58,7 +73,7 @@ def _aws_alarm(alarm: Alarm) -> Block:
             ("label", "Server errors, % of requests"), ("return_data", True)]])
         return Block("resource", ("aws_cloudwatch_metric_alarm", alarm.key), groups=[head, common],
                      blocks=[ratio, query("errors", ERRORS.name), query("requests", PREDICTIONS.name)],
-                     comment=f"{alarm.title}: {alarm.derived_from}. Missing data: {alarm.missing_reason}.")
+                     comment=_comment(alarm))
     stat: list[tuple[str, object]] = [("namespace", Raw("local.namespace")), ("metric_name", alarm.metric),
                                       ("period", alarm.period_s)]
     if alarm.statistic == "p95":
@@ -66,7 +81,7 @@ def _aws_alarm(alarm: Alarm) -> Block:
     else:
         stat.append(("statistic", {"sum": "Sum", "max": "Maximum"}[alarm.statistic]))
     return Block("resource", ("aws_cloudwatch_metric_alarm", alarm.key), groups=[head, stat, common],
-                 comment=f"{alarm.title}: {alarm.derived_from}. Missing data: {alarm.missing_reason}.")
+                 comment=_comment(alarm))
 
 
 # ---- GCP: log-based metrics and alert policies ----
@@ -74,6 +89,8 @@ def _aws_alarm(alarm: Alarm) -> Block:
 def _gcp_log_metrics(table: MetricTable) -> list[Block]:
     blocks = []
     for metric in table.metrics:
+        if metric.name not in GCP_LOG_METRICS:
+            continue  # the cloud's own metric (the dead letters' count) needs no log-based metric
         name = GCP_LOG_METRICS[metric.name]
         if metric is DRIFT:
             flt = Raw('"jsonPayload.metric=\\"FeatureDriftPSI\\" AND jsonPayload.service=\\"${var.name_prefix}\\""')
@@ -112,6 +129,12 @@ def _gcp_filter(metric: str, resource: str) -> Raw:
                f'AND resource.type=\\"{resource}\\""')
 
 
+def _gcp_dead_letters(alarm: Alarm) -> Raw:
+    return Raw(f'"metric.type=\\"pubsub.googleapis.com/subscription/{DEAD_LETTERED.name}\\" '
+               f'AND resource.type=\\"pubsub_subscription\\" '
+               f'AND resource.labels.subscription_id=\\"${{var.{alarm.wired}}}\\""')
+
+
 def _gcp_alert(alarm: Alarm, sample_every: int) -> Block:
     resource = "global" if alarm.metric == DRIFT.name else "cloud_run_revision"
     period = f"{alarm.period_s}s"
@@ -122,9 +145,12 @@ def _gcp_alert(alarm: Alarm, sample_every: int) -> Block:
         threshold = alarm.threshold / sample_every  # the logs hold one request in `sample_every`
     if alarm.statistic == "error_ratio":
         threshold = alarm.threshold / 100
+    if alarm.metric == DEAD_LETTERED.name:  # a gauge, not a log-based distribution
+        aligner, reducer = "ALIGN_MAX", "REDUCE_MAX"
     agg = Block("aggregations", groups=[[("alignment_period", period), ("per_series_aligner", aligner),
                                          ("cross_series_reducer", reducer)]])
-    cond: list[tuple[str, object]] = [("filter", _gcp_filter(alarm.metric, resource)),
+    flt = _gcp_dead_letters(alarm) if alarm.metric == DEAD_LETTERED.name else _gcp_filter(alarm.metric, resource)
+    cond: list[tuple[str, object]] = [("filter", flt),
                                       ("comparison", _GCP_COMPARISON[alarm.comparison]),
                                       ("threshold_value", round(threshold, 6)),
                                       ("duration", f"{alarm.period_s * (alarm.evaluation_periods - 1)}s"),
@@ -142,7 +168,7 @@ def _gcp_alert(alarm: Alarm, sample_every: int) -> Block:
             ("notification_channels", Raw("[google_monitoring_notification_channel.oncall.id]")),
             ("user_labels", Raw("var.tags"))]
     return Block("resource", ("google_monitoring_alert_policy", alarm.key), groups=[head], blocks=[condition, docs],
-                 comment=f"{alarm.title}: {alarm.derived_from}. Missing data: {alarm.missing_reason}.")
+                 comment=_comment(alarm))
 
 
 # ---- Azure: log search alerts over the serving logs; a metric alert on the drift ----
@@ -176,7 +202,7 @@ def _iso_minutes(seconds: int) -> str:
 
 def _azure_alert(alarm: Alarm, sample_every: int) -> Block:
     action = Block("action", groups=[[("action_groups", Raw("[azurerm_monitor_action_group.oncall.id]"))]])
-    comment = f"{alarm.title}: {alarm.derived_from}. Missing data: {alarm.missing_reason}."
+    comment = _comment(alarm)
     if alarm.metric == DRIFT.name:
         # Metric alerts cannot treat no data as breaching; a failed drift run reports through
         # GitHub's failed-workflow notification instead (see the runbook).
@@ -208,6 +234,9 @@ def _azure_alert(alarm: Alarm, sample_every: int) -> Block:
 
 def render_alarms(cloud: str, table: MetricTable) -> str:
     """The alarm resources of the monitoring module, appended to its static template."""
+    for alarm in table.alarms:
+        if _CLOUD_METRICS.get(alarm.metric, cloud) != cloud:
+            raise ValueError(f"alarm {alarm.key} watches {alarm.metric}, a metric of {_CLOUD_METRICS[alarm.metric]}")
     if cloud == "aws":
         blocks = [_aws_alarm(a) for a in table.alarms]
     elif cloud == "gcp":

@@ -9,6 +9,7 @@ from amp_contracts import ConstraintSchema, Plan
 from amp_domain.build import team_work
 from amp_domain.catalog import load_catalog
 
+from .metric_table import DEAD_LETTERS
 from .render_docs import CLOUD_TITLES
 from .render_domain import LOWER_IS_BETTER, Domain, example_row
 from .render_text import fill, md_cell, md_inline
@@ -208,11 +209,6 @@ def deploy_md(project: str, plan: Plan, constraints: ConstraintSchema, slug: str
         first_data=first_data_md(plan), team_code=team_code_md(plan), replay=_replay_md(failed_queue_output),
     )
 
-
-#: Root output suffixes of where a stream consumer's failures are kept: a queue of failed batches,
-#: a subscription of dead letters.
-FAILED_QUEUE = "_failed_batches_queue_url"
-DEAD_LETTERS = "_dead_letter_subscription"
 
 
 def _replay_md(output: str | None) -> str:

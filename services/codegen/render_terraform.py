@@ -157,15 +157,27 @@ def _module_block(cloud: str, inst: Instance, inputs: list[str], present: dict[s
     return Block("module", (inst.block_name,), groups=[head, single + multi, typed])
 
 
+def module_outputs(plan: Plan, cloud: str) -> dict[str, list[str]]:
+    """The outputs each component's module will declare, known before rendering (so that what is
+    rendered into a module, such as an alarm, can depend on what another module provides)."""
+    out: dict[str, list[str]] = {}
+    for comp in plan.components:
+        path, _ = module_template(cloud, built_component(cloud, comp))
+        out[comp.capability] = [name for name, _ in _OUTPUT.findall(split_module(template(path))[1])]
+    return out
+
+
 def render_infra(plan: Plan, cloud: str, slug: str, feature_names: list[str],
-                 extra_settings: dict[str, dict[str, str]], root_inputs: dict[str, object] | None = None
-                 ) -> dict[str, str]:
+                 extra_settings: dict[str, dict[str, str]], root_inputs: dict[str, object] | None = None,
+                 additions: dict[str, str] | None = None) -> dict[str, str]:
     """Every file under `infra/` for this plan.
 
     Each component's module is its catalog pattern's template; the pattern's typed inputs become
     required module variables, fed from one typed root variable per component (`<capability>_sizing`)
     whose value per environment is in `environments/<env>.tfvars` (prod = the plan).
     `root_inputs` are plan-wide values a module may read (the retraining schedule), as root variables.
+    `additions` are rendered resources appended to a capability's module (the monitoring module's
+    alarms); the inputs they read are declared and wired like the template's own.
     """
     regions = all_regions(plan)
     order = {cap: i for i, cap in enumerate(MODULE_ORDER)}
@@ -182,6 +194,8 @@ def render_infra(plan: Plan, cloud: str, slug: str, feature_names: list[str],
             # and the conformance check fails the repository (the code is not the plan).
             built[comp.capability] = stand_in(cloud, comp, template_name)
         main, outputs = split_module(template(path))
+        if extra := (additions or {}).get(comp.capability):
+            main += "\n" + extra
         typed = {i.name for i in built[comp.capability].inputs}
         inputs = referenced_inputs(cloud, main, typed)
         module_inputs[comp.capability] = inputs

@@ -64,6 +64,9 @@ _AWS: dict[str, Input] = {
                         regional=True),
     "stream_topic": Input("string", "Kafka topic of the ingest stream to consume; null for a Kinesis stream.", None,
                           "ingest_stream", "topic", regional=True),
+    "failed_batches_queue_name": Input("string", "Queue keeping the stream batches the consumer gave up on, which "
+                                       "an alarm watches (CloudWatch alarms are regional).", None,
+                                       "stream_processing", "failed_batches_queue_name", regional=True),
     "stream_bootstrap_brokers": Input("string", "Bootstrap brokers (IAM-authenticated TLS) of a Kafka ingest stream; "
                                       "null for a Kinesis stream.", None, "ingest_stream", "bootstrap_brokers",
                                       regional=True),
@@ -89,6 +92,8 @@ _GCP: dict[str, Input] = {
     "topic_id": Input("string", "Pub/Sub topic of the ingest stream.", None, "ingest_stream", "topic_id"),
     "dead_letter_topic_id": Input("string", "Pub/Sub topic the ingest stream's undeliverable events go to.", None,
                                   "ingest_stream", "dead_letter_topic_id"),
+    "dead_letter_subscription": Input("string", "Subscription keeping the events the stream consumer gave up on, "
+                                      "which an alarm watches.", None, "ingest_stream", "dead_letter_subscription"),
     "model_uri": Input("string", "Registry prefix the model versions and approved.json live under; null "
                        "derives it from the data bucket.", None, "registry", "model_uri"),
     "training_service_account": Input("string", "Service account the training jobs run as.", None,

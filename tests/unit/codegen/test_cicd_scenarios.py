@@ -16,7 +16,7 @@ import yaml
 from amp_domain.requirements.extraction import extract
 
 from services.codegen.actions import PINNED
-from services.codegen.metric_table import DRIFT, ERRORS, LATENCY, PREDICTIONS
+from services.codegen.metric_table import DEAD_LETTERED, DRIFT, ERRORS, FAILED_BATCHES, LATENCY, PREDICTIONS
 from services.codegen.render import render_repository
 from services.critics.cost import estimate
 from services.critics.tech import critique
@@ -169,7 +169,8 @@ def _alarmed_metrics(cloud: str, monitoring: str) -> set[str]:
         names = {"prediction_count": PREDICTIONS.name, "prediction_errors": ERRORS.name,
                  "prediction_latency_ms": LATENCY.name, "feature_drift_psi": DRIFT.name}
         used = set(re.findall(r"google_logging_metric\.([a-z_]+)\.name", monitoring))
-        return {names[u] for u in used}
+        cloud_own = set(re.findall(r'pubsub\.googleapis\.com/subscription/([a-z_]+)\\"', monitoring))
+        return {names[u] for u in used} | cloud_own
     found = set(re.findall(r'metric_name\s*=\s*"([A-Za-z]+)"', monitoring))
     if "m.latency_ms" in monitoring:
         found.add(LATENCY.name)
@@ -181,6 +182,7 @@ def _alarmed_metrics(cloud: str, monitoring: str) -> set[str]:
 
 
 def test_every_alarmed_metric_is_emitted_and_every_alarm_notifies(trees):
+    seen_stores: set[str] = set()
     for name, (files, caps, _) in trees.items():
         cloud = name.rsplit("__", 1)[1]
         monitoring = files.get("infra/modules/monitoring/main.tf")
@@ -192,6 +194,11 @@ def test_every_alarmed_metric_is_emitted_and_every_alarm_notifies(trees):
         for metric in _alarmed_metrics(cloud, monitoring):
             if metric == DRIFT.name:
                 assert metric in files[".github/workflows/drift.yml"], f"{name}: nobody publishes {metric}"
+            elif metric in (FAILED_BATCHES.name, DEAD_LETTERED.name):
+                # the cloud's own metric of a store another module owns, wired into the alarm
+                store = "failed_batches_queue_name" if metric == FAILED_BATCHES.name else "dead_letter_subscription"
+                assert re.search(rf"\n  wired_{store}\s+= true\n", files["infra/main.tf"]), f"{name}: {metric} of what?"
+                seen_stores.add(metric)
             else:
                 assert f'"{metric}"' in metrics_py, f"{name}: serving never emits {metric}"
         if "serving_online" in caps:
@@ -204,6 +211,7 @@ def test_every_alarmed_metric_is_emitted_and_every_alarm_notifies(trees):
             assert subscriber in body, f"{name}: {key} notifies nobody"
         if cloud == "aws":
             assert "treat_missing_data" in monitoring and "aws_sns_topic_subscription" in monitoring
+    assert seen_stores, "no scenario alarms on a stream consumer's failure store: the check above ran on nothing"
 
 
 def test_runbook_has_an_entry_per_alarm(trees):
@@ -233,3 +241,4 @@ def test_names_is_a_validator_check_that_fails_the_report(trees):
     broken = {**files, "infra/outputs.tf": files["infra/outputs.tf"].replace('output "', 'output "x_')}
     result = validate_tree(broken, checks=["names"], install_tools=False).tool("names")
     assert result.status == "fail" and any(f.rule == "unknown-output" for f in result.findings)
+

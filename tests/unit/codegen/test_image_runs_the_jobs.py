@@ -196,8 +196,9 @@ def test_a_lambda_consumer_reads_the_msk_topic_its_producers_write(rendered):
     assert 'event.get("records", {})' in code and '"Records" in event' in code, "both event shapes are read"
 
 
-def _flink_plan(source: str) -> dict[str, str]:
+def _flink_plan(source: str, *extra) -> dict[str, str]:
     plan = Plan(cloud="aws", regions=["eu-west-1"], components=[
+        *extra,
         comp("aws", "security_kms", "kms", service="kms"),
         comp("aws", "networking_private", "vpc-privatelink", service="vpc"),
         comp("aws", "storage", "s3-lake", service="s3"),
@@ -263,3 +264,35 @@ def test_an_event_the_push_consumer_keeps_failing_on_is_dead_lettered_and_kept(r
     stream = files["infra/modules/ingest_stream/main.tf"]
     assert 'resource "google_pubsub_subscription" "dead_letter"' in stream
     assert "topic                      = google_pubsub_topic.dead_letter.id" in stream
+
+
+def test_someone_is_told_when_the_stream_consumer_gives_up(rendered):
+    """Failed batches and dead letters were kept, but nothing watched them: a consumer failing on
+    every event (no approved model, the registry unreachable) went unnoticed until the store's
+    retention dropped them. Where a failure store exists, the monitoring module alarms on its depth
+    (wired from the module that owns it) and the runbook says how to look and replay; elsewhere,
+    as with the Flink job's own handling, there is no such alarm."""
+    seen = set()
+    flink = _flink_plan("kinesis-data-streams", comp("aws", "monitoring", "cloudwatch", service="cloudwatch"))
+    for name, files in [*rendered.items(), ("flink", flink)]:
+        if "infra/modules/monitoring/main.tf" not in files:
+            continue
+        stores = re.findall(r'^output "([a-z_]+_(?:failed_batches_queue_url|dead_letter_subscription))"',
+                            files["infra/outputs.tf"], re.M)
+        consumer = "infra/modules/stream_processing/main.tf" in files
+        alarmed = '"stream_failures"' in files["infra/modules/monitoring/main.tf"]
+        assert alarmed == bool(stores and consumer), name
+        if not alarmed:
+            assert "## stream-failures" not in files["docs/runbook.md"], name
+            continue
+        watched = "failed_batches_queue_name" if stores[0].endswith("_url") else "dead_letter_subscription"
+        monitoring = re.search(r'module "monitoring" \{.*?\n\}', files["infra/main.tf"], re.S).group(0)
+        assert re.search(rf"\n  wired_{watched}\s+= true\n", monitoring), name
+        assert re.search(rf"\n  {watched}\s+= module\.(stream_processing|ingest_stream)\.{watched}\n", monitoring), name
+        assert f"count = var.wired_{watched} ? 1 : 0" in re.sub(r" +", " ", files["infra/modules/monitoring/main.tf"])
+        runbook = files["docs/runbook.md"]
+        entry = runbook[runbook.index("## stream-failures"):]
+        assert f"output -raw {stores[0]})" in entry, name
+        seen.add(files["infra/modules/monitoring/main.tf"].count("AWS/SQS") and "aws" or "gcp")
+    assert seen == {"aws", "gcp"}
+

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from amp_contracts import ConstraintSchema
 
 from services.codegen.metric_table import DRIFT, FAST_BURN, LATENCY, PREDICTIONS, metric_table
@@ -55,3 +56,27 @@ def test_every_alarm_is_rendered_on_every_cloud_and_in_the_runbook():
     aws = render_alarms("aws", table)
     assert f'metric_name        = "{LATENCY.name}"' in aws and f'metric_name = "{PREDICTIONS.name}"' in aws
     assert 'local.environment == "prod" ? 1 : 0' in aws  # production-only alarms
+
+
+@pytest.mark.parametrize(("cloud", "store", "metric", "watched"), [
+    ("aws", "stream_processing_failed_batches_queue_url", "ApproximateNumberOfMessagesVisible",
+     "failed_batches_queue_name"),
+    ("gcp", "ingest_stream_dead_letter_subscription", "num_undelivered_messages", "dead_letter_subscription"),
+])
+def test_one_event_in_a_failure_store_pages_on_its_own_cloud(cloud, store, metric, watched):
+    """The store's depth is the cloud's own metric, read from the store another module owns; it has
+    a runbook entry naming the store's output, and no other cloud can render it."""
+    plain = metric_table(ConstraintSchema(), {"stream_processing", "monitoring"})
+    assert not plain.alarms
+    table = metric_table(ConstraintSchema(), {"stream_processing", "monitoring"}, store)
+    [alarm] = table.alarms
+    assert (alarm.metric, alarm.threshold, alarm.comparison, alarm.wired) == (metric, 0, "above", watched)
+    hcl = render_alarms(cloud, table)
+    assert f"var.wired_{watched} ? 1 : 0" in hcl and f"var.{watched}" in hcl and metric in hcl
+    runbook = runbook_md("Stream", table, cloud)
+    assert f"| `{metric}` |" in runbook and f"output -raw {store})" in runbook
+    for other in {"aws", "gcp", "azure"} - {cloud}:
+        with pytest.raises(ValueError, match=metric):
+            render_alarms(other, table)
+    with pytest.raises(ValueError):
+        metric_table(ConstraintSchema(), {"stream_processing"}, "stream_processing_function_name")

@@ -168,3 +168,8 @@ output "failed_batches_queue_url" {
   description = "Queue recording the stream batches the consumer could not score (to replay them)."
   value       = aws_sqs_queue.failed.url
 }
+
+output "failed_batches_queue_name" {
+  description = "Name of that queue (the monitoring module's alarm watches its depth)."
+  value       = aws_sqs_queue.failed.name
+}
