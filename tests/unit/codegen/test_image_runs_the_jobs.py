@@ -5,8 +5,10 @@ from __future__ import annotations
 import re
 
 from amp_contracts import ConstraintSchema, Plan
+from amp_domain.catalog import CLOUDS, load_catalog
 
 from services.codegen.render import render_repository
+from services.codegen.render_text import TEMPLATES
 from tests.unit.codegen.conftest import comp, inputs_for
 
 _JOB = re.compile(r"\bpipelines\.([a-z_]+)")
@@ -296,3 +298,31 @@ def test_someone_is_told_when_the_stream_consumer_gives_up(rendered):
         seen.add(files["infra/modules/monitoring/main.tf"].count("AWS/SQS") and "aws" or "gcp")
     assert seen == {"aws", "gcp"}
 
+
+#: What starts a job on a schedule, per cloud's resources.
+_SCHEDULERS = ("aws_scheduler_schedule", "aws_glue_trigger", "google_cloud_scheduler_job",
+               "schedule_trigger_config", "azurerm_data_factory_trigger_schedule")
+
+
+def test_every_scheduled_job_that_is_built_is_started():
+    """The Cloud Run batch scoring job was built and priced as a nightly run, yet nothing ran it.
+    Every buildable pattern of a capability that runs on a schedule starts itself, unless the
+    catalog says that what it runs is the team's to write."""
+    checked = 0
+    for cloud in CLOUDS:
+        for pattern in load_catalog(cloud).patterns:
+            if not pattern.buildable or pattern.team_code or pattern.capability not in ("serving_batch", "orchestration"):
+                continue
+            module = (TEMPLATES / "terraform" / cloud / "modules" / f"{pattern.module}.tf").read_text(encoding="utf-8")
+            assert any(s in module for s in _SCHEDULERS), f"{pattern.id}: nothing starts it"
+            checked += 1
+    assert checked >= 6
+
+
+def test_the_batch_scoring_job_on_cloud_run_runs_nightly_as_its_own_invoker(rendered):
+    batch = rendered["gcp_batch_serverless"]["infra/modules/serving_batch/main.tf"]
+    scheduler = batch.split('resource "google_cloud_scheduler_job" "nightly"', 1)[1]
+    assert "/jobs/${google_cloud_run_v2_job.batch.name}:run" in scheduler
+    assert "service_account_email = google_service_account.scheduler.email" in scheduler
+    grant = batch.split('resource "google_cloud_run_v2_job_iam_member" "scheduler"', 1)[1].split("\n}\n", 1)[0]
+    assert 'role     = "roles/run.invoker"' in grant and "google_cloud_run_v2_job.batch.name" in grant

@@ -73,6 +73,45 @@ resource "google_cloud_run_v2_job" "batch" {
     }
   }
 }
+# Every night at 04:00 UTC, after the nightly ingest, Cloud Scheduler runs the job through the
+# Cloud Run Admin API as an identity that may run this job and nothing else.
+resource "google_service_account" "scheduler" {
+  project      = var.project_id
+  account_id   = substr("${var.name_prefix}-batch-run-${var.region}", 0, 30)
+  display_name = "Runs the batch scoring job on schedule"
+}
+
+resource "google_cloud_run_v2_job_iam_member" "scheduler" {
+  project  = var.project_id
+  location = var.region
+  name     = google_cloud_run_v2_job.batch.name
+  role     = "roles/run.invoker"
+  member   = "serviceAccount:${google_service_account.scheduler.email}"
+}
+
+resource "google_cloud_scheduler_job" "nightly" {
+  project          = var.project_id
+  name             = "${var.name_prefix}-batch-score"
+  region           = var.region
+  schedule         = "0 4 * * *"
+  time_zone        = "Etc/UTC"
+  attempt_deadline = "320s"
+
+  retry_config {
+    retry_count = 3
+  }
+
+  http_target {
+    http_method = "POST"
+    uri         = "https://run.googleapis.com/v2/projects/${var.project_id}/locations/${var.region}/jobs/${google_cloud_run_v2_job.batch.name}:run"
+
+    oauth_token {
+      service_account_email = google_service_account.scheduler.email
+    }
+  }
+
+  depends_on = [google_cloud_run_v2_job_iam_member.scheduler]
+}
 # ---- outputs.tf ----
 output "job_name" {
   description = "Cloud Run job that scores the batch."
