@@ -16,7 +16,7 @@ from amp_domain.build import retrain_schedule
 
 from .metric_table import DEAD_LETTERS, FAILED_QUEUE, metric_table
 from .render_app import render_project, render_python
-from .render_bootstrap import render_bootstrap
+from .render_bootstrap import gcp_bootstrap_apis, render_bootstrap
 from .render_ci import CiContext, load_script, render_workflows
 from .render_compliance import compliance_md
 from .render_docs import adrs, architecture_md, design_rationale_md, plan_md, reports
@@ -114,7 +114,8 @@ def render_repository(
     files["plan.md"] = plan_md(project_name, plan, constraints, cost, policy, risks)
     files["docs/architecture.md"] = architecture_md(plan, domain)
     files["docs/design-rationale.md"] = design_rationale_md(cards, plan)
-    files["docs/README.md"] = deploy_md(project_name, plan, constraints, slug, access, failures)
+    files["docs/README.md"] = deploy_md(project_name, plan, constraints, slug, access, failures,
+                                        gcp_bootstrap_apis(files) if cloud == "gcp" else None)
     if (compliance := compliance_md(plan, constraints, domain)) is not None:
         files["docs/compliance.md"] = compliance
     started = {job for path, text in files.items() if path.startswith(("infra/", ".github/"))

@@ -81,11 +81,49 @@ GCP_ROLES: tuple[tuple[str, tuple[str, ...]], ...] = (
 )
 
 
-def resource_types(infra: dict[str, str]) -> set[str]:
+#: Resource type prefix -> the Google APIs that manage it, first match wins.
+GCP_APIS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("google_storage_", ("storage.googleapis.com",)),
+    ("google_kms_", ("cloudkms.googleapis.com",)),
+    ("google_compute_", ("compute.googleapis.com",)),
+    ("google_cloud_run", ("run.googleapis.com",)),
+    ("google_service_account", ("iam.googleapis.com",)),
+    ("google_project_iam_", ("cloudresourcemanager.googleapis.com",)),
+    ("google_project", ("cloudresourcemanager.googleapis.com",)),
+    ("google_artifact_registry", ("artifactregistry.googleapis.com",)),
+    ("google_monitoring_", ("monitoring.googleapis.com",)),
+    ("google_logging_", ("logging.googleapis.com",)),
+    ("google_vertex_ai", ("aiplatform.googleapis.com",)),
+    ("google_bigquery_", ("bigquery.googleapis.com",)),
+    ("google_pubsub_", ("pubsub.googleapis.com",)),
+    ("google_workflows_", ("workflows.googleapis.com",)),
+    ("google_cloud_scheduler", ("cloudscheduler.googleapis.com",)),
+    ("google_cloudfunctions", ("cloudfunctions.googleapis.com", "cloudbuild.googleapis.com")),
+    ("google_dataflow_", ("dataflow.googleapis.com",)),
+    ("google_redis_", ("redis.googleapis.com",)),
+    ("google_vpc_access", ("vpcaccess.googleapis.com",)),
+    ("google_service_networking", ("servicenetworking.googleapis.com",)),
+    ("google_secret_manager", ("secretmanager.googleapis.com",)),
+    ("google_dns_", ("dns.googleapis.com",)),
+    ("google_sql_", ("sqladmin.googleapis.com",)),
+    ("google_container_", ("container.googleapis.com",)),
+    ("google_dataproc_", ("dataproc.googleapis.com",)),
+    ("google_bigtable_", ("bigtableadmin.googleapis.com",)),
+)
+#: An API the stack calls at run time (a scheduler's or workflow's target, a metric type) rather
+#: than manages: `<api>.googleapis.com/` in a URL or a metric filter.
+_CALLED_API = re.compile(r"(?<![a-z.])([a-z]+)\.googleapis\.com/")
+
+
+def _stack_texts(files: dict[str, str], bootstrap: bool = False) -> list[str]:
+    """The Terraform of the environment stack (`infra/`, bootstrap excluded), or of the bootstrap."""
+    return [text for path, text in files.items() if path.endswith(".tf")
+            and path.startswith("infra/") and path.startswith("infra/bootstrap/") == bootstrap]
+
+
+def resource_types(infra: dict[str, str], bootstrap: bool = False) -> set[str]:
     """Resource and data source types of the environment stack (`infra/`, bootstrap excluded)."""
-    return {t for path, text in infra.items()
-            if path.startswith("infra/") and not path.startswith("infra/bootstrap/") and path.endswith(".tf")
-            for t in _RESOURCE.findall(text)}
+    return {t for text in _stack_texts(infra, bootstrap) for t in _RESOURCE.findall(text)}
 
 
 def aws_stack_actions(types: set[str]) -> list[str]:
@@ -107,6 +145,28 @@ def gcp_stack_roles(types: set[str]) -> list[str]:
         roles = next((r for prefix, r in GCP_ROLES if rtype.startswith(prefix)), ())
         out.update(roles)
     return sorted(out)
+
+
+def gcp_stack_apis(infra: dict[str, str], bootstrap: bool = False) -> list[str]:
+    """The Google APIs the environment stack (or the bootstrap) needs enabled: those managing its
+    resource types and those its resources call (Cloud Run's job API from the scheduler, Vertex AI
+    from the workflow)."""
+    out: set[str] = set()
+    for rtype in resource_types(infra, bootstrap):
+        out.update(next((apis for prefix, apis in GCP_APIS if rtype.startswith(prefix)), ()))
+    for text in _stack_texts(infra, bootstrap):
+        out.update(f"{api}.googleapis.com" for api in _CALLED_API.findall(text))
+    return sorted(out)
+
+
+#: What the bootstrap needs on before it runs, beyond its resources' APIs: enabling the others,
+#: and GitHub's token exchange with the workload identity pool (STS, then IAM credentials).
+_BOOTSTRAP_CALLS = ("serviceusage.googleapis.com", "sts.googleapis.com", "iamcredentials.googleapis.com")
+
+
+def gcp_bootstrap_apis(files: dict[str, str]) -> list[str]:
+    """The APIs to enable in the CI project by hand, once, before the bootstrap's first apply."""
+    return sorted({*gcp_stack_apis(files, bootstrap=True), *_BOOTSTRAP_CALLS})
 
 
 def _hcl_list(items: list[str], indent: int = 2) -> str:
@@ -138,6 +198,7 @@ def render_bootstrap(cloud: str, slug: str, regions: list[str], infra: dict[str,
         "service_registry": names.registry, "pool_id": names.pool_id,
         "stack_actions": _hcl_list(aws_stack_actions(types)),
         "stack_roles": _hcl_list(gcp_stack_roles(types)),
+        "stack_apis": _hcl_list(gcp_stack_apis(infra)),
         "deploy_accounts": _hcl_map({env: names.deploy_identity(env) for env in ENVIRONMENTS}),
         "plan_accounts": _hcl_map({env: names.plan_identity(env) for env in ENVIRONMENTS}),
         "trail_retention_days": str(trail_retention_days),

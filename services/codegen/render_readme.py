@@ -22,7 +22,8 @@ _CLOUD = {
         "variables": [("AWS_ACCOUNT_ID", "the account (output `account_id` of the bootstrap)")],
     },
     "gcp": {
-        "cli": "gcloud", "identity_kind": "service accounts, a workload identity pool, a bucket and a repository",
+        "cli": "gcloud", "identity_kind": "service accounts, a workload identity pool, a bucket and a repository, "
+        "and to enable APIs (roles/serviceusage.serviceUsageAdmin)",
         "bootstrap": '-var "project_id=<project>" -var "github_repository=<owner>/<repo>"',
         "variables": [("GCP_CI_PROJECT_ID", "project the bootstrap was applied to"),
                       ("GCP_CI_PROJECT_NUMBER", "its project number (for the workload identity provider)"),
@@ -191,9 +192,11 @@ _NETWORK_RUNNER = ("NETWORK_RUNNER", "label of a self-hosted runner inside the p
 
 
 def deploy_md(project: str, plan: Plan, constraints: ConstraintSchema, slug: str,
-              access: ServingAccess | None = None, failed_queue_output: str | None = None) -> str:
+              access: ServingAccess | None = None, failed_queue_output: str | None = None,
+              bootstrap_apis: list[str] | None = None) -> str:
     """The deployment guide. `failed_queue_output`: the root output naming where the stream
-    consumer's failures are kept (a queue of failed batches, a dead-letter subscription), if any."""
+    consumer's failures are kept (a queue of failed batches, a dead-letter subscription), if any;
+    `bootstrap_apis`: the APIs to enable before the bootstrap runs (Google Cloud)."""
     info = _CLOUD[plan.cloud]
     cadence = (f"; the infrastructure's orchestrator also retrains {constraints.training_cadence}"
                if constraints.training_cadence else "")
@@ -207,8 +210,17 @@ def deploy_md(project: str, plan: Plan, constraints: ConstraintSchema, slug: str
         cli=info["cli"], identity_kind=info["identity_kind"], slug=slug, bootstrap_vars=info["bootstrap"],
         variables="\n".join(f"- `{k}`: {v}" for k, v in variables), cadence=cadence, reach=reach,
         first_data=first_data_md(plan), team_code=team_code_md(plan), replay=_replay_md(failed_queue_output),
+        before_bootstrap=_apis_md(bootstrap_apis),
     )
 
+
+def _apis_md(apis: list[str] | None) -> str:
+    if not apis:
+        return ""
+    lines = "".join(f" \\\n  {api}" for api in apis)
+    return ("\nA new project has most APIs off. Turn on those the bootstrap uses (it then turns on what `infra/` "
+            "needs, in every environment's project):\n\n"
+            f"```sh\ngcloud services enable{lines} \\\n  --project <project>\n```\n")
 
 
 def _replay_md(output: str | None) -> str:

@@ -242,3 +242,34 @@ def test_names_is_a_validator_check_that_fails_the_report(trees):
     result = validate_tree(broken, checks=["names"], install_tools=False).tool("names")
     assert result.status == "fail" and any(f.rule == "unknown-output" for f in result.findings)
 
+
+def test_the_bootstrap_turns_on_every_api_the_stack_uses(trees):
+    """A new Google Cloud project has most APIs off, and the first apply stopped at the first
+    resource of a disabled one. The bootstrap enables, in every environment's project, the API of
+    each resource type `infra/` manages and of each API its resources call; the guide lists those
+    the bootstrap itself needs before its first run."""
+    from services.codegen.render_bootstrap import GCP_APIS, resource_types
+
+    seen = 0
+    for name, (files, _, _) in trees.items():
+        if not name.endswith("__gcp"):
+            continue
+        listed = re.search(r"stack_apis = \[(.*?)\]", files["infra/bootstrap/main.tf"], re.S)
+        assert listed, name
+        enabled = set(re.findall(r'"([a-z]+\.googleapis\.com)"', listed.group(1)))
+        for rtype in resource_types(files):
+            apis = next((a for prefix, a in GCP_APIS if rtype.startswith(prefix)), None)
+            assert apis is not None, f"{name}: which API manages {rtype}?"
+            assert set(apis) <= enabled, (name, rtype)
+        infra = "".join(t for p, t in files.items() if p.startswith("infra/modules/"))
+        for called in ("run.googleapis.com/v2", "workflowexecutions.googleapis.com/v1", "aiplatform.googleapis.com/v1"):
+            if called in infra:
+                assert called.split("/")[0] in enabled, (name, called)
+        assert 'resource "google_project_service" "stack"' in files["infra/bootstrap/main.tf"]
+        guide = files["docs/README.md"]
+        before = guide[guide.index("gcloud services enable"):guide.index("terraform apply")]
+        for api in ("iam.googleapis.com", "sts.googleapis.com", "iamcredentials.googleapis.com",
+                    "artifactregistry.googleapis.com", "serviceusage.googleapis.com"):
+            assert api in before, (name, api)
+        seen += 1
+    assert seen

@@ -28,6 +28,13 @@ locals {
   # What a deployer may manage in its environment's project: the services infra/ builds (read
   # from its resource types when the repository was generated).
   stack_roles = %%{stack_roles}
+  # The APIs infra/ manages or calls (read from it the same way), enabled in every environment's
+  # project before its first apply: a new project has most of them off.
+  stack_apis = %%{stack_apis}
+  api_projects = { for pair in setproduct(distinct(values(local.env_project)), local.stack_apis) : "${pair[0]}/${pair[1]}" => {
+    project = pair[0]
+    service = pair[1]
+  } }
   deploy_grants = { for pair in setproduct(var.environments, local.stack_roles) : "${pair[0]}/${pair[1]}" => {
     env  = pair[0]
     role = pair[1]
@@ -139,6 +146,15 @@ resource "google_service_account_iam_member" "plan_federation" {
   service_account_id = google_service_account.plan[each.value.env].name
   role               = "roles/iam.workloadIdentityUser"
   member             = "principal://iam.googleapis.com/${google_iam_workload_identity_pool.github.name}/subject/${each.value.subject}"
+}
+
+# Left on when the bootstrap is destroyed: other stacks of the project may use them.
+resource "google_project_service" "stack" {
+  for_each = local.api_projects
+
+  project            = each.value.project
+  service            = each.value.service
+  disable_on_destroy = false
 }
 
 resource "google_project_iam_member" "deploy" {
