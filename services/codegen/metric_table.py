@@ -68,6 +68,8 @@ class Alarm:
     #: The monitoring module's wired input the alarm reads (the cloud's own metric of another module's
     #: resource); the alarm exists where that input is wired.
     wired: str = ""
+    #: For an alarm on failed runs (statistic "event"): the resource types of the plan's scheduled jobs.
+    jobs: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -101,6 +103,46 @@ DEAD_LETTERED = Metric("num_undelivered_messages", "Count", "gauge",
 
 def _fmt(x: float) -> str:
     return f"{x:g}"
+
+
+#: The resource types that run a plan's scheduled jobs, and what each is, per cloud. A run of any
+#: of them that fails is reported by the cloud itself (a state-change event, a failed-runs metric).
+SCHEDULED_JOBS: dict[str, str] = {
+    "aws_sfn_state_machine": "the training orchestration (Step Functions execution history)",
+    "aws_glue_job": "the ingest job (Glue job runs, and its log group /aws-glue/jobs)",
+    "aws_batch_job_definition": "the nightly Batch jobs (their log group /batch/<name_prefix>-...)",
+    "google_workflows_workflow": "the training workflow (its executions in Workflows)",
+    "google_cloud_run_v2_job": "the batch scoring job (its executions in Cloud Run, with their logs)",
+    "azurerm_data_factory_pipeline": "the retraining pipeline (Data Factory's monitor, pipeline runs)",
+    "azurerm_container_app_job": "the batch scoring job (its execution history in Container Apps, with its logs)",
+}
+FAILED_RUNS = Metric("FailedJobRuns", "Count", "event",
+                     "the cloud's job services (a state-change event or a failed-runs count per job)",
+                     "Runs of the scheduled jobs (training, ingest, batch scoring) that ended failed, timed out "
+                     "or aborted.")
+
+
+def _job_alarm(jobs: tuple[str, ...]) -> Alarm:
+    """Every failed run of a scheduled job pages: a training run that fails leaves the old model
+    serving, an ingest or scoring run that fails leaves yesterday's data, and nothing else says so."""
+    where = "; ".join(SCHEDULED_JOBS[j] for j in jobs)
+    return Alarm(
+        key="job_failed", title="a scheduled job failed", metric=FAILED_RUNS.name, statistic="event",
+        comparison="above", threshold=0, unit="failed runs", period_s=0, evaluation_periods=1,
+        missing_data="notBreaching", missing_reason="each failed run is an event; no event means no failure",
+        derived_from="a scheduled run that fails leaves the model or the data a day older, silently",
+        meaning="A run of a scheduled job ended failed, timed out or was aborted; the notification names the "
+                "job and the run.",
+        runbook=(
+            f"Open the failed run and its logs: {where}.",
+            "A run that stopped on its data says so in its last lines (ingest refused a file whose header "
+            "lacks the schema's columns; training found more unusable rows than [data] max_rejected_fraction, "
+            "or no data under raw/): fix or replace the data, then start the job again.",
+            "A run that failed on access or capacity (a denied call, no capacity, a timeout) is fixed in "
+            "infra/, deployed, and started again; the next scheduled run also retries it.",
+        ),
+        jobs=jobs,
+    )
 
 
 def _failure_alarm(failures: str) -> tuple[Metric, Alarm]:
@@ -144,9 +186,11 @@ def _failure_alarm(failures: str) -> tuple[Metric, Alarm]:
     )
 
 
-def metric_table(constraints: ConstraintSchema, caps: set[str], failures: str | None = None) -> MetricTable:
-    """The metrics and alarms of a plan: serving alarms when it serves online, drift when it trains, and
-    one on the stream consumer's failure store when `failures` (its root output) names one."""
+def metric_table(constraints: ConstraintSchema, caps: set[str], failures: str | None = None,
+                 jobs: tuple[str, ...] = ()) -> MetricTable:
+    """The metrics and alarms of a plan: serving alarms when it serves online, drift when it trains,
+    one on the stream consumer's failure store when `failures` (its root output) names one, and one
+    on failed runs of the scheduled jobs `jobs` (resource types of `SCHEDULED_JOBS`) the plan builds."""
     metrics: list[Metric] = []
     alarms: list[Alarm] = []
     rps = constraints.throughput_rps
@@ -227,4 +271,7 @@ def metric_table(constraints: ConstraintSchema, caps: set[str], failures: str | 
         metric, alarm = _failure_alarm(failures)
         metrics.append(metric)
         alarms.append(alarm)
+    if known := tuple(j for j in SCHEDULED_JOBS if j in jobs):
+        metrics.append(FAILED_RUNS)
+        alarms.append(_job_alarm(known))
     return MetricTable(metrics=tuple(metrics), alarms=tuple(alarms), sample_every=sample_every)

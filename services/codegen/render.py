@@ -23,7 +23,7 @@ from .render_docs import adrs, architecture_md, design_rationale_md, plan_md, re
 from .render_domain import choose_domain, example_row
 from .render_monitoring import render_alarms, render_metrics_code, runbook_md
 from .render_readme import deploy_md, readme_md
-from .render_terraform import all_regions, module_outputs, render_infra
+from .render_terraform import all_regions, module_outputs, module_resource_types, render_infra
 from .render_text import slugify
 from .serving_access import image_packages, serving_access
 
@@ -87,7 +87,7 @@ def render_repository(
     caps = {c.capability for c in plan.components}
 
     failures = failure_store(plan, cloud)
-    table = metric_table(constraints, caps, failures)
+    table = metric_table(constraints, caps, failures, tuple(sorted(module_resource_types(plan, cloud))))
     alarms = {"monitoring": render_alarms(cloud, table)} if "monitoring" in caps else {}
     files: dict[str, str] = {}
     files.update(render_infra(plan, cloud, slug, [f.name for f in domain.features], _extra_settings(constraints),

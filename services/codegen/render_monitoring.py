@@ -10,7 +10,18 @@ from __future__ import annotations
 
 import json
 
-from .metric_table import DEAD_LETTERED, DRIFT, ERRORS, FAILED_BATCHES, LATENCY, PREDICTIONS, Alarm, MetricTable
+from .metric_table import (
+    DEAD_LETTERED,
+    DRIFT,
+    ERRORS,
+    FAILED_BATCHES,
+    FAILED_RUNS,
+    LATENCY,
+    PREDICTIONS,
+    SCHEDULED_JOBS,
+    Alarm,
+    MetricTable,
+)
 from .render_hcl import Block, Raw, document
 from .render_text import fill, md_cell, template
 
@@ -49,7 +60,64 @@ def _name(alarm: Alarm) -> Raw:
 _CLOUD_METRICS = {FAILED_BATCHES.name: "aws", DEAD_LETTERED.name: "gcp"}
 
 
+
 # ---- AWS: CloudWatch alarms on the embedded-metric-format metrics ----
+
+#: How each scheduled job's service reports a run that ended badly, as an EventBridge pattern.
+_AWS_JOB_EVENTS: dict[str, tuple[str, str, str, str]] = {
+    # resource type: (source, detail-type, the detail field naming the job, failed states)
+    "aws_sfn_state_machine": ("aws.states", "Step Functions Execution Status Change", "stateMachineArn",
+                              '["FAILED", "TIMED_OUT", "ABORTED"]'),
+    "aws_glue_job": ("aws.glue", "Glue Job State Change", "jobName", '["FAILED", "TIMEOUT", "ERROR"]'),
+    "aws_batch_job_definition": ("aws.batch", "Batch Job State Change", "jobName", '["FAILED"]'),
+}
+
+
+#: How Cloud Monitoring counts a scheduled job's failed runs: (metric type and outcome, resource type,
+#: the resource label naming the job).
+_GCP_JOB_METRICS: dict[str, tuple[str, str, str]] = {
+    "google_workflows_workflow": ('metric.type=\\"workflows.googleapis.com/finished_execution_count\\" '
+                                  'AND metric.labels.status=\\"FAILED\\"', "workflows.googleapis.com/Workflow",
+                                  "workflow_id"),
+    "google_cloud_run_v2_job": ('metric.type=\\"run.googleapis.com/job/completed_execution_count\\" '
+                                'AND metric.labels.result=\\"failed\\"', "cloud_run_job", "job_name"),
+}
+#: How Azure Monitor counts a scheduled job's failed runs: (the wired input holding the resource's id,
+#: its metric namespace, the metric, a dimension filter or None).
+_AZURE_JOB_METRICS: dict[str, tuple[str, str, str, tuple[str, str] | None]] = {
+    "azurerm_data_factory_pipeline": ("data_factory_id", "Microsoft.DataFactory/factories", "PipelineFailedRuns", None),
+    "azurerm_container_app_job": ("batch_job_id", "Microsoft.App/jobs", "Executions", ("state", "Failed")),
+}
+#: The scheduled jobs' resource types, by the cloud whose they are.
+_JOB_CLOUDS = {**{job: "aws" for job in _AWS_JOB_EVENTS}, **{job: "gcp" for job in _GCP_JOB_METRICS},
+               **{job: "azure" for job in _AZURE_JOB_METRICS}}
+
+
+def _aws_job_rules(alarm: Alarm) -> list[Block | str]:
+    """One EventBridge rule per kind of scheduled job, matching its runs by the plan's name prefix,
+    each sending the event to the alarms' topic."""
+    patterns: dict[str, object] = {}
+    for job in alarm.jobs:
+        source, detail_type, field, states = _AWS_JOB_EVENTS[job]
+        prefix = ('"arn:${data.aws_partition.current.partition}:states:${data.aws_region.current.name}:'
+                  '${data.aws_caller_identity.current.account_id}:stateMachine:${var.name_prefix}-"'
+                  if field == "stateMachineArn" else '"${var.name_prefix}-"')
+        state = "status" if source != "aws.glue" else "state"
+        patterns[source.removeprefix("aws.")] = Raw(
+            f'jsonencode({{ source = ["{source}"], "detail-type" = ["{detail_type}"], '
+            f"detail = {{ {field} = [{{ prefix = {prefix} }}], {state} = {states} }} }})")
+    rule = Block("resource", ("aws_cloudwatch_event_rule", alarm.key), groups=[
+        [("for_each", patterns)],
+        [("name", Raw(f'"${{var.name_prefix}}-{alarm.key.replace("_", "-")}-${{each.key}}"')),
+         ("description", _description(alarm)), ("event_pattern", Raw("each.value")), ("tags", Raw("var.tags"))]],
+        comment=_comment(alarm))
+    target = Block("resource", ("aws_cloudwatch_event_target", alarm.key), groups=[
+        [("for_each", Raw(f"aws_cloudwatch_event_rule.{alarm.key}"))],
+        [("rule", Raw("each.value.name")), ("arn", Raw("aws_sns_topic.alerts.arn"))]])
+    data = [f'data "{kind}" "current" {{}}\n' for kind in ("aws_partition", "aws_region")
+            if "aws_sfn_state_machine" in alarm.jobs]
+    return [*data, rule, target]
+
 
 def _aws_alarm(alarm: Alarm) -> Block:
     head = [*_count(alarm), ("alarm_name", _name(alarm)), ("alarm_description", _description(alarm))]
@@ -135,7 +203,30 @@ def _gcp_dead_letters(alarm: Alarm) -> Raw:
                f'AND resource.labels.subscription_id=\\"${{var.{alarm.wired}}}\\""')
 
 
+def _gcp_job_alert(alarm: Alarm) -> Block:
+    """One policy, one condition per kind of scheduled job: any failed run in five minutes pages."""
+    conditions = []
+    for job in alarm.jobs:
+        outcome, resource, label = _GCP_JOB_METRICS[job]
+        flt = Raw(f'"{outcome} AND resource.type=\\"{resource}\\" '
+                  f'AND resource.labels.{label}=starts_with(\\"${{var.name_prefix}}-\\")"')
+        agg = Block("aggregations", groups=[[("alignment_period", "300s"), ("per_series_aligner", "ALIGN_SUM"),
+                                             ("cross_series_reducer", "REDUCE_SUM")]])
+        cond = [("filter", flt), ("comparison", "COMPARISON_GT"), ("threshold_value", 0), ("duration", "0s"),
+                ("evaluation_missing_data", _GCP_MISSING[alarm.missing_data])]
+        conditions.append(Block("conditions", groups=[[("display_name", f"failed runs of {SCHEDULED_JOBS[job]}")]],
+                                blocks=[Block("condition_threshold", groups=[cond], blocks=[agg])]))
+    docs = Block("documentation", groups=[[("content", _description(alarm)), ("mime_type", "text/markdown")]])
+    head = [("project", Raw("var.project_id")), ("display_name", Raw(f'"${{var.name_prefix}} {alarm.title}"')),
+            ("combiner", "OR"), ("notification_channels", Raw("[google_monitoring_notification_channel.oncall.id]")),
+            ("user_labels", Raw("var.tags"))]
+    return Block("resource", ("google_monitoring_alert_policy", alarm.key), groups=[head],
+                 blocks=[*conditions, docs], comment=_comment(alarm))
+
+
 def _gcp_alert(alarm: Alarm, sample_every: int) -> Block:
+    if alarm.metric == FAILED_RUNS.name:
+        return _gcp_job_alert(alarm)
     resource = "global" if alarm.metric == DRIFT.name else "cloud_run_revision"
     period = f"{alarm.period_s}s"
     threshold = alarm.threshold
@@ -200,10 +291,32 @@ def _iso_minutes(seconds: int) -> str:
     return f"PT{seconds // 60}M" if seconds < 86400 else f"P{seconds // 86400}D"
 
 
+def _azure_job_alerts(alarm: Alarm) -> list[Block]:
+    """A metric alert per kind of scheduled job, on the resource the plan wires in."""
+    blocks = []
+    for job in alarm.jobs:
+        wired, namespace, metric, dimension = _AZURE_JOB_METRICS[job]
+        criteria = Block("criteria", groups=[[("metric_namespace", namespace), ("metric_name", metric),
+                                              ("aggregation", "Total"), ("operator", "GreaterThan"),
+                                              ("threshold", 0)]],
+                         blocks=[Block("dimension", groups=[[("name", dimension[0]), ("operator", "Include"),
+                                                             ("values", [dimension[1]])]])] if dimension else [])
+        action = Block("action", groups=[[("action_group_id", Raw("azurerm_monitor_action_group.oncall.id"))]])
+        head = [("count", Raw(f"var.wired_{wired} ? 1 : 0")),
+                ("name", Raw(f'"${{var.name_prefix}}-{alarm.key.replace("_", "-")}-{wired.removesuffix("_id").replace("_", "-")}"')),
+                ("resource_group_name", Raw("var.resource_group_name")), ("scopes", Raw(f"[var.{wired}]")),
+                ("description", _description(alarm)), ("severity", 2), ("frequency", "PT5M"), ("window_size", "PT5M"),
+                ("tags", Raw("var.tags"))]
+        blocks.append(Block("resource", ("azurerm_monitor_metric_alert", f"{alarm.key}_{wired.removesuffix('_id')}"),
+                            groups=[head], blocks=[criteria, action], comment=_comment(alarm)))
+    return blocks
+
+
 def _azure_alert(alarm: Alarm, sample_every: int) -> Block:
     action = Block("action", groups=[[("action_groups", Raw("[azurerm_monitor_action_group.oncall.id]"))]])
     comment = _comment(alarm)
     if alarm.metric == DRIFT.name:
+        action = Block("action", groups=[[("action_group_id", Raw("azurerm_monitor_action_group.oncall.id"))]])
         # Metric alerts cannot treat no data as breaching; a failed drift run reports through
         # GitHub's failed-workflow notification instead (see the runbook).
         criteria = Block("criteria", groups=[[("metric_namespace", "mlops"), ("metric_name", DRIFT.name),
@@ -237,12 +350,16 @@ def render_alarms(cloud: str, table: MetricTable) -> str:
     for alarm in table.alarms:
         if _CLOUD_METRICS.get(alarm.metric, cloud) != cloud:
             raise ValueError(f"alarm {alarm.key} watches {alarm.metric}, a metric of {_CLOUD_METRICS[alarm.metric]}")
+        if other := [job for job in alarm.jobs if _JOB_CLOUDS.get(job) != cloud]:
+            raise ValueError(f"alarm {alarm.key} watches jobs {other}, which {cloud} does not run")
     if cloud == "aws":
-        blocks = [_aws_alarm(a) for a in table.alarms]
+        blocks: list[Block | str] = [b for a in table.alarms for b in (
+            _aws_job_rules(a) if a.metric == FAILED_RUNS.name else [_aws_alarm(a)])]
     elif cloud == "gcp":
         blocks = [*_gcp_log_metrics(table), *(_gcp_alert(a, table.sample_every) for a in table.alarms)]
     else:
-        blocks = [_azure_alert(a, table.sample_every) for a in table.alarms]
+        blocks = [b for a in table.alarms for b in (
+            _azure_job_alerts(a) if a.metric == FAILED_RUNS.name else [_azure_alert(a, table.sample_every)])]
     return document(blocks) if blocks else ""
 
 
@@ -264,7 +381,8 @@ def runbook_md(project_name: str, table: MetricTable, cloud: str) -> str:
                 "is billed per line); counts are scaled back, and percentiles and ratios are unbiased estimates."]
     out += ["", "## Alarms", "", "| alarm | metric | fires when | derived from | missing data |", "|---|---|---|---|---|"]
     for a in table.alarms:
-        when = f"{a.statistic} {a.comparison} {a.threshold:g} {a.unit} for {a.evaluation_periods} x {a.period_s} s"
+        when = (f"{a.statistic} {a.comparison} {a.threshold:g} {a.unit} for {a.evaluation_periods} x {a.period_s} s"
+                if a.statistic != "event" else "each failed run")
         out.append(f"| [{a.key}](#{a.key.replace('_', '-')}) | `{a.metric}` | {md_cell(when)} | "
                    f"{md_cell(a.derived_from)} | {a.missing_data}: {md_cell(a.missing_reason)} |")
     if not table.alarms:
@@ -272,7 +390,8 @@ def runbook_md(project_name: str, table: MetricTable, cloud: str) -> str:
     for a in table.alarms:
         scope = " Production only: quiet development and staging environments are normal." if a.prod_only else ""
         out += ["", f"## {a.key.replace('_', '-')}", "", f"**{a.title[:1].upper() + a.title[1:]}.** {a.meaning}{scope}", "",
-                f"Threshold: {a.threshold:g} {a.unit} ({a.derived_from}).", "", "What to do:", ""]
+                (f"Threshold: {a.threshold:g} {a.unit} ({a.derived_from})." if a.statistic != "event"
+                 else f"Fires on each failed run ({a.derived_from})."), "", "What to do:", ""]
         out += [f"{i}. {step}" for i, step in enumerate(a.runbook, 1)]
     return "\n".join(out) + "\n"
 

@@ -47,6 +47,7 @@ VARIANT_ALIASES: dict[str, str] = {
 #: Variants a cloud realises with another variant's template (Cloud Run also serves containers).
 CLOUD_VARIANT_FALLBACK: dict[str, dict[str, str]] = {"gcp": {"containers": "serverless"}}
 _OUTPUTS_MARK = "# ---- outputs.tf ----\n"
+_RESOURCE_TYPE = re.compile(r'^resource "([a-z0-9_]+)"', re.MULTILINE)
 _OUTPUT = re.compile(r'^output "([a-z0-9_]+)" \{\n  description = "([^"]*)"', re.MULTILINE)
 
 
@@ -157,14 +158,21 @@ def _module_block(cloud: str, inst: Instance, inputs: list[str], present: dict[s
     return Block("module", (inst.block_name,), groups=[head, single + multi, typed])
 
 
+def _module_texts(plan: Plan, cloud: str) -> dict[str, tuple[str, str]]:
+    """Each component's module template as (main, outputs), before anything is rendered into it."""
+    return {c.capability: split_module(template(module_template(cloud, built_component(cloud, c))[0]))
+            for c in plan.components}
+
+
 def module_outputs(plan: Plan, cloud: str) -> dict[str, list[str]]:
     """The outputs each component's module will declare, known before rendering (so that what is
     rendered into a module, such as an alarm, can depend on what another module provides)."""
-    out: dict[str, list[str]] = {}
-    for comp in plan.components:
-        path, _ = module_template(cloud, built_component(cloud, comp))
-        out[comp.capability] = [name for name, _ in _OUTPUT.findall(split_module(template(path))[1])]
-    return out
+    return {cap: [name for name, _ in _OUTPUT.findall(outputs)] for cap, (_, outputs) in _module_texts(plan, cloud).items()}
+
+
+def module_resource_types(plan: Plan, cloud: str) -> set[str]:
+    """The resource types the plan's modules create, known before rendering."""
+    return {t for main, _ in _module_texts(plan, cloud).values() for t in _RESOURCE_TYPE.findall(main)}
 
 
 def render_infra(plan: Plan, cloud: str, slug: str, feature_names: list[str],

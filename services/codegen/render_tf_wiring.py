@@ -124,6 +124,10 @@ _AZURE: dict[str, Input] = {
     "model_uri": Input("string", "Registry prefix the model versions and approved.json live under; null "
                        "derives it from the data lake.", None, "storage", "model_uri"),
     "data_uri": Input("string", "Prefix of the data lake holding the training data.", None, "storage", "data_uri"),
+    "data_factory_id": Input("string", "Data Factory running the retraining pipeline, whose failed runs page.", None,
+                             "orchestration", "data_factory_id"),
+    "batch_job_id": Input("string", "Container Apps job scoring the batch, whose failed executions page.", None,
+                          "serving_batch", "job_id"),
     "service_registry_resource_group": Input("string", "Resource group of the bootstrap's image registry, which "
                                              "the service image is pulled from.",
                                              output='"${var.project_name}-cicd-rg"'),

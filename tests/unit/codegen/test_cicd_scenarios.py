@@ -162,6 +162,11 @@ def test_every_action_is_pinned_by_commit(trees):
                     assert PINNED.match(ref), f"{name}:{path}: {ref}"
 
 
+#: Azure Monitor's counts of a scheduled job's failed runs: the job's resource type and the wired input.
+_JOB_METRICS = {"PipelineFailedRuns": ("azurerm_data_factory_pipeline", "data_factory_id"),
+                "Executions": ("azurerm_container_app_job", "batch_job_id")}
+
+
 def _alarmed_metrics(cloud: str, monitoring: str) -> set[str]:
     if cloud == "aws":
         return set(re.findall(r'metric_name\s*=\s*"([A-Za-z]+)"', monitoring))
@@ -199,13 +204,18 @@ def test_every_alarmed_metric_is_emitted_and_every_alarm_notifies(trees):
                 store = "failed_batches_queue_name" if metric == FAILED_BATCHES.name else "dead_letter_subscription"
                 assert re.search(rf"\n  wired_{store}\s+= true\n", files["infra/main.tf"]), f"{name}: {metric} of what?"
                 seen_stores.add(metric)
+            elif metric in _JOB_METRICS:
+                # the cloud counts a scheduled job's failed runs: the job is built and wired into the alarm
+                job, wired = _JOB_METRICS[metric]
+                assert any(f'resource "{job}"' in t for p, t in files.items() if p.startswith("infra/modules/")), name
+                assert re.search(rf"\n  wired_{wired}\s+= true\n", files["infra/main.tf"]), f"{name}: {metric} of what?"
             else:
                 assert f'"{metric}"' in metrics_py, f"{name}: serving never emits {metric}"
         if "serving_online" in caps:
             assert _alarmed_metrics(cloud, monitoring) >= {LATENCY.name, ERRORS.name}, name
         alarms = re.findall(r'^resource "(aws_cloudwatch_metric_alarm|google_monitoring_alert_policy|'
                             r'azurerm_monitor_[a-z_]+alert[a-z_0-9]*)" "([a-z_0-9]+)"', monitoring, re.MULTILINE)
-        subscriber = {"aws": "alarm_actions", "gcp": "notification_channels", "azure": "action_groups"}[cloud]
+        subscriber = {"aws": "alarm_actions", "gcp": "notification_channels", "azure": "action_group"}[cloud]
         for kind, key in alarms:
             body = monitoring.split(f'resource "{kind}" "{key}"', 1)[1].split("\nresource ", 1)[0]
             assert subscriber in body, f"{name}: {key} notifies nobody"

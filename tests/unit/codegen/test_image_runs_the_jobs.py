@@ -326,3 +326,56 @@ def test_the_batch_scoring_job_on_cloud_run_runs_nightly_as_its_own_invoker(rend
     assert "service_account_email = google_service_account.scheduler.email" in scheduler
     grant = batch.split('resource "google_cloud_run_v2_job_iam_member" "scheduler"', 1)[1].split("\n}\n", 1)[0]
     assert 'role     = "roles/run.invoker"' in grant and "google_cloud_run_v2_job.batch.name" in grant
+
+
+def test_the_alarms_topic_takes_failed_job_runs(rendered):
+    """The rule's events reach the on-call only if EventBridge may publish to the topic and use its key."""
+    files = rendered["aws_full"]
+    monitoring = files["infra/modules/monitoring/main.tf"]
+    assert 'resource "aws_cloudwatch_event_rule" "job_failed"' in monitoring
+    assert 'resource "aws_sns_topic_policy" "alerts"' in monitoring
+    key = monitoring.split('sid       = "AlarmsAndEventsPublish"', 1)[1].split("}\n  }\n", 1)[0]
+    topic = monitoring.split('sid       = "EventsPublish"', 1)[1].split("}\n  }\n", 1)[0]
+    for statement in (key, topic):
+        assert 'identifiers = ["cloudwatch.amazonaws.com", "events.amazonaws.com"]' in statement or \
+            'identifiers = ["events.amazonaws.com"]' in statement
+    assert '"sns:Publish"' in topic and '"kms:GenerateDataKey*"' in key
+    ingest = files.get("pipelines/ingest.py", "")
+    assert "the alarm on failed jobs fires" in ingest and "job_failed" in monitoring
+
+
+#: What names a kind of scheduled job in the monitoring module's failed-run alarm, per resource type.
+_WATCHED_BY = {
+    "aws_sfn_state_machine": '"detail-type" = ["Step Functions Execution Status Change"]',
+    "aws_glue_job": '"detail-type" = ["Glue Job State Change"]',
+    "aws_batch_job_definition": '"detail-type" = ["Batch Job State Change"]',
+    "google_workflows_workflow": "workflows.googleapis.com/finished_execution_count",
+    "google_cloud_run_v2_job": "run.googleapis.com/job/completed_execution_count",
+    "azurerm_data_factory_pipeline": '"PipelineFailedRuns"',
+    "azurerm_container_app_job": '"Executions"',
+}
+
+
+def test_every_scheduled_job_the_plan_builds_has_its_failed_runs_watched(rendered):
+    from services.codegen.metric_table import SCHEDULED_JOBS
+
+    assert set(_WATCHED_BY) == set(SCHEDULED_JOBS)
+    batch_plan = Plan(cloud="aws", regions=["eu-west-1"], components=[
+        comp("aws", "networking_private", "vpc-privatelink", service="vpc"),
+        comp("aws", "storage", "s3-lake", service="s3"),
+        comp("aws", "serving_batch", "batch-fargate", service="batch", sizing={"vcpu": 4, "mem_gb": 16}),
+        comp("aws", "monitoring", "cloudwatch", service="cloudwatch"),
+    ])
+    batch = render_repository(batch_plan, ConstraintSchema(cloud="aws"), *inputs_for(batch_plan), "Batch", "Score nightly.")
+    seen = set()
+    for name, files in [*rendered.items(), ("aws_batch", batch)]:
+        monitoring = files.get("infra/modules/monitoring/main.tf")
+        if monitoring is None:
+            continue
+        built = set(re.findall(r'^resource "([a-z0-9_]+)"', "".join(
+            t for p, t in files.items() if p.startswith("infra/modules/") and not p.startswith("infra/modules/monitoring/")),
+            re.M))
+        for job in built & set(SCHEDULED_JOBS):
+            assert _WATCHED_BY[job] in monitoring, (name, job)
+            seen.add(job)
+    assert seen == set(SCHEDULED_JOBS), set(SCHEDULED_JOBS) - seen

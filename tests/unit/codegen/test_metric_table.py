@@ -80,3 +80,41 @@ def test_one_event_in_a_failure_store_pages_on_its_own_cloud(cloud, store, metri
             render_alarms(other, table)
     with pytest.raises(ValueError):
         metric_table(ConstraintSchema(), {"stream_processing"}, "stream_processing_function_name")
+
+
+def test_a_failed_run_of_a_scheduled_job_pages_through_the_alarms_topic():
+    """Training, ingest and batch runs that failed were seen by nobody: ingest's own docstring
+    promised an alarm that did not exist. Each kind of scheduled job the plan builds has a rule
+    matching its failed runs by the plan's name prefix, sending them to the alarms' topic."""
+    jobs = ("aws_batch_job_definition", "aws_glue_job", "aws_sfn_state_machine")
+    table = metric_table(ConstraintSchema(), {"orchestration", "monitoring"}, jobs=(*jobs, "aws_lambda_function"))
+    [alarm] = table.alarms
+    assert alarm.key == "job_failed" and set(alarm.jobs) == set(jobs), "only scheduled jobs are watched"
+    hcl = render_alarms("aws", table)
+    assert '"detail-type" = ["Step Functions Execution Status Change"]' in hcl
+    assert '"detail-type" = ["Glue Job State Change"]' in hcl and '"detail-type" = ["Batch Job State Change"]' in hcl
+    assert hcl.count('prefix = "${var.name_prefix}-"') == 2 and ":stateMachine:${var.name_prefix}-" in hcl
+    assert "arn  = aws_sns_topic.alerts.arn" in hcl and "for_each = aws_cloudwatch_event_rule.job_failed" in hcl
+    runbook = runbook_md("Jobs", table, "aws")
+    assert "each failed run" in runbook and "Glue job runs" in runbook and "Step Functions" in runbook
+    with pytest.raises(ValueError, match="does not run"):
+        render_alarms("gcp", table)
+    assert not metric_table(ConstraintSchema(), {"monitoring"}, jobs=("aws_lambda_function",)).alarms
+
+
+@pytest.mark.parametrize(("cloud", "jobs", "marks"), [
+    ("gcp", ("google_cloud_run_v2_job", "google_workflows_workflow"),
+     ('workflows.googleapis.com/finished_execution_count\\" AND metric.labels.status=\\"FAILED\\"',
+      'run.googleapis.com/job/completed_execution_count\\" AND metric.labels.result=\\"failed\\"',
+      'starts_with(\\"${var.name_prefix}-\\")', "google_monitoring_notification_channel.oncall.id")),
+    ("azure", ("azurerm_container_app_job", "azurerm_data_factory_pipeline"),
+     ('metric_name      = "PipelineFailedRuns"', 'metric_name      = "Executions"', 'values   = ["Failed"]',
+      "count               = var.wired_data_factory_id ? 1 : 0", "scopes              = [var.batch_job_id]",
+      "action_group_id = azurerm_monitor_action_group.oncall.id")),
+])
+def test_failed_runs_page_on_google_cloud_and_azure_from_the_clouds_own_counts(cloud, jobs, marks):
+    table = metric_table(ConstraintSchema(), {"orchestration", "serving_batch", "monitoring"}, jobs=jobs)
+    hcl = render_alarms(cloud, table)
+    for mark in marks:
+        assert mark in hcl, mark
+    assert hcl.count("docs/runbook.md#job-failed") >= 1

@@ -26,13 +26,13 @@ data "aws_iam_policy_document" "alerts_key" {
   }
 
   statement {
-    sid       = "CloudWatchPublishes"
+    sid       = "AlarmsAndEventsPublish"
     actions   = ["kms:Decrypt", "kms:GenerateDataKey*"]
     resources = ["*"]
 
     principals {
       type        = "Service"
-      identifiers = ["cloudwatch.amazonaws.com"]
+      identifiers = ["cloudwatch.amazonaws.com", "events.amazonaws.com"]
     }
   }
 }
@@ -49,6 +49,54 @@ resource "aws_sns_topic" "alerts" {
   name              = "${var.name_prefix}-alerts"
   kms_master_key_id = aws_kms_key.alerts.arn
   tags              = var.tags
+}
+
+# CloudWatch alarms (of this account) and the EventBridge rules of failed job runs publish here.
+data "aws_iam_policy_document" "alerts_topic" {
+  statement {
+    sid       = "AccountManages"
+    actions   = ["sns:GetTopicAttributes", "sns:SetTopicAttributes", "sns:Subscribe", "sns:ListSubscriptionsByTopic", "sns:Publish"]
+    resources = [aws_sns_topic.alerts.arn]
+
+    principals {
+      type        = "AWS"
+      identifiers = ["arn:aws:iam::${data.aws_caller_identity.current.account_id}:root"]
+    }
+  }
+
+  statement {
+    sid       = "AlarmsPublish"
+    actions   = ["sns:Publish"]
+    resources = [aws_sns_topic.alerts.arn]
+
+    principals {
+      type        = "Service"
+      identifiers = ["cloudwatch.amazonaws.com"]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [data.aws_caller_identity.current.account_id]
+    }
+  }
+
+  # EventBridge delivers to a topic's policy as its documentation shows it, without conditions.
+  statement {
+    sid       = "EventsPublish"
+    actions   = ["sns:Publish"]
+    resources = [aws_sns_topic.alerts.arn]
+
+    principals {
+      type        = "Service"
+      identifiers = ["events.amazonaws.com"]
+    }
+  }
+}
+
+resource "aws_sns_topic_policy" "alerts" {
+  arn    = aws_sns_topic.alerts.arn
+  policy = data.aws_iam_policy_document.alerts_topic.json
 }
 
 # The on-call address confirms the subscription once (AWS sends the link); until then no alarm
