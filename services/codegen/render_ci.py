@@ -110,13 +110,18 @@ def _azure_client(kind: str, env: str) -> str:
     return "${{ vars.AZURE_CLIENT_ID }}"  # set on each GitHub environment (deploy, drift)
 
 
+def aws_partition(region: str) -> str:
+    """The ARN partition of an AWS region: GovCloud and China are partitions of their own."""
+    return "aws-us-gov" if region.startswith("us-gov-") else "aws-cn" if region.startswith("cn-") else "aws"
+
+
 def auth(ctx: CiContext, identity: str) -> str:
     """The step that exchanges the job's OIDC token for `identity`'s short-lived credentials."""
     if ctx.cloud == "aws":
         lines = [f"- name: Cloud credentials (OIDC, role {identity})",
                  "  uses: aws-actions/configure-aws-credentials@pin",
                  "  with:",
-                 f"    role-to-assume: arn:aws:iam::${{{{ vars.AWS_ACCOUNT_ID }}}}:role/{identity}",
+                 f"    role-to-assume: arn:{aws_partition(ctx.region)}:iam::${{{{ vars.AWS_ACCOUNT_ID }}}}:role/{identity}",
                  "    aws-region: ${{ env.AWS_REGION }}"]
     elif ctx.cloud == "gcp":
         lines = [f"- name: Cloud credentials (workload identity federation, {identity})",

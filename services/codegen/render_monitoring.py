@@ -114,8 +114,8 @@ def _aws_job_rules(alarm: Alarm) -> list[Block | str]:
     target = Block("resource", ("aws_cloudwatch_event_target", alarm.key), groups=[
         [("for_each", Raw(f"aws_cloudwatch_event_rule.{alarm.key}"))],
         [("rule", Raw("each.value.name")), ("arn", Raw("aws_sns_topic.alerts.arn"))]])
-    data = [f'data "{kind}" "current" {{}}\n' for kind in ("aws_partition", "aws_region")
-            if "aws_sfn_state_machine" in alarm.jobs]
+    # the partition comes from the module's template; the region only the state machines' prefix needs
+    data = ['data "aws_region" "current" {}\n'] if "aws_sfn_state_machine" in alarm.jobs else []
     return [*data, rule, target]
 
 

@@ -266,6 +266,7 @@ _TEST_VALUES: dict[str, object] = {
 _MOCK_DATA: dict[str, list[tuple[str, dict[str, object]]]] = {
     "aws": [("aws_availability_zones", {"names": Raw("[for s in [\"a\", \"b\", \"c\"] : \"%s${s}\"]")}),
             ("aws_caller_identity", {"account_id": "123456789012"}),
+            ("aws_partition", {"partition": "aws", "dns_suffix": "amazonaws.com"}),
             ("aws_iam_policy_document", {"json": "{\"Version\":\"2012-10-17\",\"Statement\":[]}"}),
             ("aws_vpc", {"cidr_block": "10.40.0.0/16"})],
     "gcp": [("google_project", {"number": "123456789012"})],

@@ -39,7 +39,7 @@ _BLOCK_HEAD = re.compile(r'^(resource|data|locals)\s*(?:"([a-z0-9_]+)"\s*"([a-z0
 _STRING = re.compile(r'"((?:[^"\\]|\\.)*)"')
 _INTERP = re.compile(r"\$\{([^}]+)\}")
 _SUBJECT = re.compile(r"repo:\$\{var\.github_repository\}:([^\"]+)")
-_ROLE = re.compile(r"role-to-assume:\s*arn:aws:iam::[^:]*:role/([A-Za-z0-9_+=,.@-]+)")
+_ROLE = re.compile(r"role-to-assume:\s*arn:aws(?:-[a-z-]+)?:iam::[^:]*:role/([A-Za-z0-9_+=,.@-]+)")
 _SERVICE_ACCOUNT = re.compile(r"service_account:\s*([a-z0-9-]+)@")
 _POOL = re.compile(r"workloadIdentityPools/([a-z0-9-]+)/")
 _BUCKET = re.compile(r'-backend-config="bucket=([a-z0-9.-]+?)-?(?:\$\{\{[^}]*\}\})?"')

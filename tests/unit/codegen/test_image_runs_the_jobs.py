@@ -68,7 +68,7 @@ def test_a_stream_consumer_keeps_its_scores_in_the_lake_it_may_write(rendered):
     aws = rendered["aws_streaming_serverless"]["infra/modules/stream_processing/main.tf"]
     assert 'scores_uri    = "s3://${local.scores_bucket}/scores/stream"' in aws
     assert "SCORES_URI = local.scores_uri" in aws
-    assert '"arn:aws:s3:::${local.scores_bucket}/scores/stream/*"' in aws and '"s3:PutObject"' in aws
+    assert '"arn:${data.aws_partition.current.partition}:s3:::${local.scores_bucket}/scores/stream/*"' in aws and '"s3:PutObject"' in aws
     assert '"kms:GenerateDataKey"' in aws, "the lake is encrypted with the project key when one is planned"
     gcp = rendered["gcp_streaming"]["infra/modules/stream_processing/main.tf"]
     for variable in ("MODEL_URI", "SCORES_URI"):
@@ -119,7 +119,7 @@ def test_the_glue_job_copies_deliveries_into_the_zone_training_reads(rendered):
         assert 'aws_glue_trigger" "nightly"' in glue and "job_name = aws_glue_job.ingest.name" in glue
         assert '"--SOURCE_URI"     = "s3://${local.bucket}/landing"' in glue
         assert '"--TARGET_URI"     = "s3://${local.bucket}/raw"' in glue
-        assert '"arn:aws:s3:::${local.bucket}/raw/*"' in glue and '"s3:PutObject"' in glue
+        assert '"arn:${data.aws_partition.current.partition}:s3:::${local.bucket}/raw/*"' in glue and '"s3:PutObject"' in glue
         ingest = files["pipelines/ingest.py"]
         assert '"--SOURCE_URI"' in ingest and '"--TARGET_URI"' in ingest, "Glue's argument names are read"
     # Plans without a Glue job upload nothing.

@@ -192,3 +192,28 @@ def test_checkov_skips_carry_a_reason(rendered):
                 assert re.fullmatch(r"CKV2?_[A-Z]+_\d+", check), check
                 assert colon and len(reason.strip()) >= 20, f"{check} has no real reason"
     assert seen > 0
+
+
+def test_arns_follow_the_partition_of_the_plans_region():
+    """A plan in GovCloud (FedRAMP) wrote `arn:aws:` into 37 places of its modules and its
+    workflows' role: every policy, managed policy and service integration would have named
+    another partition. Modules read the partition from the provider; the workflows are rendered
+    with the region's."""
+    from amp_domain.requirements.extraction import extract
+
+    from services.codegen.render import render_repository
+    from services.codegen.render_text import TEMPLATES
+    from services.planner.planning import compose_plan
+    from services.validators.checks.names import consistency_findings
+    from tests.unit.codegen.conftest import inputs_for
+
+    for path in sorted((TEMPLATES / "terraform" / "aws" / "modules").glob("*.tf")):
+        assert "arn:aws:" not in path.read_text(encoding="utf-8"), path.name
+    constraints = extract("Document classification for a federal agency, FedRAMP High, AWS us-gov-west-1").constraints
+    plan = compose_plan(constraints)
+    assert plan.regions == ["us-gov-west-1"]
+    files = render_repository(plan, constraints, *inputs_for(plan), "Gov docs", "Document classification.")
+    workflows = "".join(t for p, t in files.items() if p.startswith(".github/workflows/"))
+    assert "role-to-assume: arn:aws-us-gov:iam::" in workflows and "arn:aws:iam::" not in workflows
+    assert consistency_findings(files) == []
+    assert all("arn:aws:" not in t for p, t in files.items() if p.startswith("infra/"))

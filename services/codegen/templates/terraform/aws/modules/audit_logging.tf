@@ -1,3 +1,5 @@
+data "aws_partition" "current" {}
+
 data "aws_caller_identity" "current" {}
 
 resource "aws_s3_bucket" "trail" {
@@ -150,7 +152,7 @@ resource "aws_cloudtrail" "this" {
 
     data_resource {
       type   = "AWS::S3::Object"
-      values = ["arn:aws:s3"]
+      values = ["arn:${data.aws_partition.current.partition}:s3"]
     }
   }
 

@@ -1,5 +1,7 @@
 # Containerised batch jobs on AWS Batch with Fargate capacity, submitted nightly by EventBridge
 # Scheduler. Each job gets the vCPU and memory the plan sized; the image is the service image.
+data "aws_partition" "current" {}
+
 locals {
   bucket     = coalesce(var.data_bucket_name, "${var.name_prefix}-data")
   job_prefix = "${var.name_prefix}-${replace(basename(path.module), "_", "-")}"
@@ -41,7 +43,7 @@ resource "aws_iam_role" "execution" {
 
 resource "aws_iam_role_policy_attachment" "execution" {
   role       = aws_iam_role.execution.name
-  policy_arn = "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"
+  policy_arn = "arn:${data.aws_partition.current.partition}:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"
 }
 
 # The job reads and writes the data lake, nothing else.
@@ -59,7 +61,7 @@ resource "aws_iam_role_policy" "job" {
     Statement = concat([{
       Effect   = "Allow"
       Action   = ["s3:GetObject", "s3:PutObject", "s3:ListBucket"]
-      Resource = ["arn:aws:s3:::${local.bucket}", "arn:aws:s3:::${local.bucket}/*"]
+      Resource = ["arn:${data.aws_partition.current.partition}:s3:::${local.bucket}", "arn:${data.aws_partition.current.partition}:s3:::${local.bucket}/*"]
       }], var.kms_key_arn == null ? [] : [{
       Effect   = "Allow"
       Action   = ["kms:Decrypt", "kms:GenerateDataKey"]
@@ -190,7 +192,7 @@ resource "aws_scheduler_schedule" "nightly" {
   }
 
   target {
-    arn      = "arn:aws:scheduler:::aws-sdk:batch:submitJob"
+    arn      = "arn:${data.aws_partition.current.partition}:scheduler:::aws-sdk:batch:submitJob"
     role_arn = aws_iam_role.scheduler.arn
     input = jsonencode({
       JobName       = local.job_prefix

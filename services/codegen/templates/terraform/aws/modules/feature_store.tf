@@ -1,3 +1,5 @@
+data "aws_partition" "current" {}
+
 data "aws_iam_policy_document" "assume" {
   statement {
     actions = ["sts:AssumeRole"]
@@ -17,7 +19,7 @@ resource "aws_iam_role" "feature_store" {
 
 resource "aws_iam_role_policy_attachment" "feature_store" {
   role       = aws_iam_role.feature_store.name
-  policy_arn = "arn:aws:iam::aws:policy/AmazonSageMakerFeatureStoreAccess"
+  policy_arn = "arn:${data.aws_partition.current.partition}:iam::aws:policy/AmazonSageMakerFeatureStoreAccess"
 }
 
 resource "aws_sagemaker_feature_group" "features" {

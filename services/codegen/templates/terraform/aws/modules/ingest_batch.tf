@@ -1,3 +1,5 @@
+data "aws_partition" "current" {}
+
 locals {
   bucket = coalesce(var.data_bucket_name, "${var.name_prefix}-data")
 }
@@ -21,7 +23,7 @@ resource "aws_iam_role" "crawler" {
 
 resource "aws_iam_role_policy_attachment" "crawler_service" {
   role       = aws_iam_role.crawler.name
-  policy_arn = "arn:aws:iam::aws:policy/service-role/AWSGlueServiceRole"
+  policy_arn = "arn:${data.aws_partition.current.partition}:iam::aws:policy/service-role/AWSGlueServiceRole"
 }
 
 # Read deliveries and the job's code, write the raw zone; with the project key, use it.
@@ -34,17 +36,17 @@ resource "aws_iam_role_policy" "crawler_read" {
       {
         Effect   = "Allow"
         Action   = ["s3:ListBucket"]
-        Resource = ["arn:aws:s3:::${local.bucket}"]
+        Resource = ["arn:${data.aws_partition.current.partition}:s3:::${local.bucket}"]
       },
       {
         Effect   = "Allow"
         Action   = ["s3:GetObject"]
-        Resource = ["arn:aws:s3:::${local.bucket}/landing/*", "arn:aws:s3:::${local.bucket}/code/*"]
+        Resource = ["arn:${data.aws_partition.current.partition}:s3:::${local.bucket}/landing/*", "arn:${data.aws_partition.current.partition}:s3:::${local.bucket}/code/*"]
       },
       {
         Effect   = "Allow"
         Action   = ["s3:GetObject", "s3:PutObject"]
-        Resource = ["arn:aws:s3:::${local.bucket}/raw/*"]
+        Resource = ["arn:${data.aws_partition.current.partition}:s3:::${local.bucket}/raw/*"]
       },
       ], var.kms_key_arn == null ? [] : [{
         Effect   = "Allow"

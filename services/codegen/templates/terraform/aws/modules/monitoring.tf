@@ -1,6 +1,8 @@
 # Alarms of the model's metrics. The metrics, their emitters and the alarm thresholds come from
 # one table (docs/runbook.md lists them); the serving code emits them in CloudWatch embedded
 # metric format under the namespace <name_prefix>/model, the drift workflow publishes the drift.
+data "aws_partition" "current" {}
+
 locals {
   environment = regex("-([a-z]+)$", var.name_prefix)[0]
   namespace   = "${var.name_prefix}/model"
@@ -21,7 +23,7 @@ data "aws_iam_policy_document" "alerts_key" {
 
     principals {
       type        = "AWS"
-      identifiers = ["arn:aws:iam::${data.aws_caller_identity.current.account_id}:root"]
+      identifiers = ["arn:${data.aws_partition.current.partition}:iam::${data.aws_caller_identity.current.account_id}:root"]
     }
   }
 
@@ -60,7 +62,7 @@ data "aws_iam_policy_document" "alerts_topic" {
 
     principals {
       type        = "AWS"
-      identifiers = ["arn:aws:iam::${data.aws_caller_identity.current.account_id}:root"]
+      identifiers = ["arn:${data.aws_partition.current.partition}:iam::${data.aws_caller_identity.current.account_id}:root"]
     }
   }
 

@@ -1,3 +1,5 @@
+data "aws_partition" "current" {}
+
 data "aws_iam_policy_document" "sfn_assume" {
   statement {
     actions = ["sts:AssumeRole"]
@@ -34,31 +36,31 @@ resource "aws_iam_role_policy" "pipeline" {
         Sid      = "TrainingJobs"
         Effect   = "Allow"
         Action   = ["sagemaker:CreateTrainingJob", "sagemaker:DescribeTrainingJob", "sagemaker:StopTrainingJob", "sagemaker:AddTags"]
-        Resource = "arn:aws:sagemaker:${local.arn_scope}:training-job/*"
+        Resource = "arn:${data.aws_partition.current.partition}:sagemaker:${local.arn_scope}:training-job/*"
       },
       {
         Sid      = "RegisterModel"
         Effect   = "Allow"
         Action   = ["sagemaker:CreateModelPackage"]
-        Resource = ["arn:aws:sagemaker:${local.arn_scope}:model-package/*", "arn:aws:sagemaker:${local.arn_scope}:model-package-group/*"]
+        Resource = ["arn:${data.aws_partition.current.partition}:sagemaker:${local.arn_scope}:model-package/*", "arn:${data.aws_partition.current.partition}:sagemaker:${local.arn_scope}:model-package-group/*"]
       },
       {
         Sid      = "StartPipeline"
         Effect   = "Allow"
         Action   = ["states:StartExecution"]
-        Resource = "arn:aws:states:${local.arn_scope}:stateMachine:${var.name_prefix}-train"
+        Resource = "arn:${data.aws_partition.current.partition}:states:${local.arn_scope}:stateMachine:${var.name_prefix}-train"
       },
       {
         Sid      = "SyncTrainingJobEvents"
         Effect   = "Allow"
         Action   = ["events:PutTargets", "events:PutRule", "events:DescribeRule"]
-        Resource = "arn:aws:events:${local.arn_scope}:rule/StepFunctionsGetEventsForSageMakerTrainingJobsRule"
+        Resource = "arn:${data.aws_partition.current.partition}:events:${local.arn_scope}:rule/StepFunctionsGetEventsForSageMakerTrainingJobsRule"
       },
       {
         Sid      = "PassTrainingRole"
         Effect   = "Allow"
         Action   = ["iam:PassRole"]
-        Resource = "arn:aws:iam::${data.aws_caller_identity.current.account_id}:role/${var.name_prefix}-*"
+        Resource = "arn:${data.aws_partition.current.partition}:iam::${data.aws_caller_identity.current.account_id}:role/${var.name_prefix}-*"
         Condition = {
           StringEquals = { "iam:PassedToService" = "sagemaker.amazonaws.com" }
         }
@@ -99,7 +101,7 @@ resource "aws_sfn_state_machine" "train" {
     States = {
       Train = {
         Type     = "Task"
-        Resource = "arn:aws:states:::sagemaker:createTrainingJob.sync"
+        Resource = "arn:${data.aws_partition.current.partition}:states:::sagemaker:createTrainingJob.sync"
         Parameters = {
           "TrainingJobName.$" = "$$.Execution.Name"
           AlgorithmSpecification = {
@@ -126,7 +128,7 @@ resource "aws_sfn_state_machine" "train" {
       }
       Register = {
         Type     = "Task"
-        Resource = "arn:aws:states:::aws-sdk:sagemaker:createModelPackage"
+        Resource = "arn:${data.aws_partition.current.partition}:states:::aws-sdk:sagemaker:createModelPackage"
         Parameters = {
           ModelPackageGroupName = var.model_package_group
           ModelApprovalStatus   = "PendingManualApproval"

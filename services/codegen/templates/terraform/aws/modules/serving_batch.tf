@@ -1,3 +1,5 @@
+data "aws_partition" "current" {}
+
 data "aws_iam_policy_document" "assume" {
   statement {
     actions = ["sts:AssumeRole"]
@@ -17,7 +19,7 @@ resource "aws_iam_role" "batch" {
 
 resource "aws_iam_role_policy_attachment" "batch" {
   role       = aws_iam_role.batch.name
-  policy_arn = "arn:aws:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole"
+  policy_arn = "arn:${data.aws_partition.current.partition}:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole"
 }
 
 resource "aws_iam_role_policy" "batch" {
@@ -28,7 +30,7 @@ resource "aws_iam_role_policy" "batch" {
     Statement = [{
       Effect   = "Allow"
       Action   = ["s3:GetObject", "s3:PutObject", "s3:ListBucket"]
-      Resource = ["arn:aws:s3:::${coalesce(var.data_bucket_name, "${var.name_prefix}-data")}", "arn:aws:s3:::${coalesce(var.data_bucket_name, "${var.name_prefix}-data")}/*"]
+      Resource = ["arn:${data.aws_partition.current.partition}:s3:::${coalesce(var.data_bucket_name, "${var.name_prefix}-data")}", "arn:${data.aws_partition.current.partition}:s3:::${coalesce(var.data_bucket_name, "${var.name_prefix}-data")}/*"]
     }]
   })
 }

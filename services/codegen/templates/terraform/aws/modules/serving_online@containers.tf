@@ -1,6 +1,8 @@
 # The inference API: ECS service on Fargate behind an internal Application Load Balancer.
 # Sizing comes from the plan (typed variables): tasks at all times, autoscaling up to max_tasks on
 # the per-task request rate that keeps p95 within the latency target, across every private subnet's zone.
+data "aws_partition" "current" {}
+
 locals {
   short_name = trimsuffix(substr("${var.name_prefix}-api", 0, 32), "-")
   # s3://bucket/prefix of the model registry; serving reads <prefix>/approved.json and the version it names.
@@ -34,7 +36,7 @@ resource "aws_iam_role" "execution" {
 
 resource "aws_iam_role_policy_attachment" "execution" {
   role       = aws_iam_role.execution.name
-  policy_arn = "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"
+  policy_arn = "arn:${data.aws_partition.current.partition}:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"
 }
 
 # What the running API may do: read the approved model from the registry prefix, and no more.
@@ -54,13 +56,13 @@ resource "aws_iam_role_policy" "task" {
         Sid      = "ReadModels"
         Effect   = "Allow"
         Action   = ["s3:GetObject"]
-        Resource = "arn:aws:s3:::${local.model_bucket}/${local.model_prefix}/*"
+        Resource = "arn:${data.aws_partition.current.partition}:s3:::${local.model_bucket}/${local.model_prefix}/*"
       },
       {
         Sid       = "ListModels"
         Effect    = "Allow"
         Action    = ["s3:ListBucket"]
-        Resource  = "arn:aws:s3:::${local.model_bucket}"
+        Resource  = "arn:${data.aws_partition.current.partition}:s3:::${local.model_bucket}"
         Condition = { StringLike = { "s3:prefix" = ["${local.model_prefix}/*"] } }
       },
       ], var.kms_key_arn == null ? [] : [{

@@ -2,6 +2,8 @@
 # /ping, /invocations routes) on the planned instance type, autoscaled across zones on the
 # per-instance request rate that keeps p95 within the latency target. Callers invoke it through
 # the SageMaker runtime API with IAM (SigV4); the containers load the approved model at start.
+data "aws_partition" "current" {}
+
 locals {
   # s3://bucket/prefix of the model registry; serving reads <prefix>/approved.json and the version it names.
   model_uri    = coalesce(var.model_uri, "s3://${var.name_prefix}-data/models")
@@ -46,13 +48,13 @@ resource "aws_iam_role_policy" "endpoint" {
         Sid      = "ReadModels"
         Effect   = "Allow"
         Action   = ["s3:GetObject"]
-        Resource = "arn:aws:s3:::${local.model_bucket}/${local.model_prefix}/*"
+        Resource = "arn:${data.aws_partition.current.partition}:s3:::${local.model_bucket}/${local.model_prefix}/*"
       },
       {
         Sid       = "ListModels"
         Effect    = "Allow"
         Action    = ["s3:ListBucket"]
-        Resource  = "arn:aws:s3:::${local.model_bucket}"
+        Resource  = "arn:${data.aws_partition.current.partition}:s3:::${local.model_bucket}"
         Condition = { StringLike = { "s3:prefix" = ["${local.model_prefix}/*"] } }
       },
       ], var.kms_key_arn == null ? [] : [{

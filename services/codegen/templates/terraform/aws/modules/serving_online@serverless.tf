@@ -1,5 +1,7 @@
 # The inference API as a Lambda function running the serving image (through the Lambda Web
 # Adapter in the image), behind an IAM-authenticated function URL.
+data "aws_partition" "current" {}
+
 locals {
   # s3://bucket/prefix of the model registry; serving reads <prefix>/approved.json and the version it names.
   model_uri    = coalesce(var.model_uri, "s3://${var.name_prefix}-data/models")
@@ -27,7 +29,7 @@ resource "aws_iam_role" "api" {
 
 resource "aws_iam_role_policy_attachment" "api" {
   role       = aws_iam_role.api.name
-  policy_arn = "arn:aws:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole"
+  policy_arn = "arn:${data.aws_partition.current.partition}:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole"
 }
 
 # What the running API may do beyond logging: read the approved model from the registry prefix.
@@ -41,13 +43,13 @@ resource "aws_iam_role_policy" "models" {
         Sid      = "ReadModels"
         Effect   = "Allow"
         Action   = ["s3:GetObject"]
-        Resource = "arn:aws:s3:::${local.model_bucket}/${local.model_prefix}/*"
+        Resource = "arn:${data.aws_partition.current.partition}:s3:::${local.model_bucket}/${local.model_prefix}/*"
       },
       {
         Sid       = "ListModels"
         Effect    = "Allow"
         Action    = ["s3:ListBucket"]
-        Resource  = "arn:aws:s3:::${local.model_bucket}"
+        Resource  = "arn:${data.aws_partition.current.partition}:s3:::${local.model_bucket}"
         Condition = { StringLike = { "s3:prefix" = ["${local.model_prefix}/*"] } }
       },
       ], var.kms_key_arn == null ? [] : [{

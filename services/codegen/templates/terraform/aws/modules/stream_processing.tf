@@ -1,3 +1,5 @@
+data "aws_partition" "current" {}
+
 locals {
   # s3://bucket/prefix of the model registry; the consumer scores with the approved version.
   model_uri    = coalesce(var.model_uri, "s3://${var.name_prefix}-data/models")
@@ -29,8 +31,8 @@ resource "aws_iam_role" "consumer" {
 # The event source is a Kinesis stream or an MSK cluster's topic (wired_stream_topic).
 resource "aws_iam_role_policy_attachment" "consumer" {
   for_each = toset([
-    var.wired_stream_topic ? "arn:aws:iam::aws:policy/service-role/AWSLambdaMSKExecutionRole" : "arn:aws:iam::aws:policy/service-role/AWSLambdaKinesisExecutionRole",
-    "arn:aws:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole",
+    var.wired_stream_topic ? "arn:${data.aws_partition.current.partition}:iam::aws:policy/service-role/AWSLambdaMSKExecutionRole" : "arn:${data.aws_partition.current.partition}:iam::aws:policy/service-role/AWSLambdaKinesisExecutionRole",
+    "arn:${data.aws_partition.current.partition}:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole",
   ])
 
   role       = aws_iam_role.consumer.name
@@ -49,20 +51,20 @@ resource "aws_iam_role_policy" "models" {
         Sid      = "ReadModels"
         Effect   = "Allow"
         Action   = ["s3:GetObject"]
-        Resource = "arn:aws:s3:::${local.model_bucket}/${local.model_prefix}/*"
+        Resource = "arn:${data.aws_partition.current.partition}:s3:::${local.model_bucket}/${local.model_prefix}/*"
       },
       {
         Sid       = "ListModels"
         Effect    = "Allow"
         Action    = ["s3:ListBucket"]
-        Resource  = "arn:aws:s3:::${local.model_bucket}"
+        Resource  = "arn:${data.aws_partition.current.partition}:s3:::${local.model_bucket}"
         Condition = { StringLike = { "s3:prefix" = ["${local.model_prefix}/*"] } }
       },
       {
         Sid      = "WriteScores"
         Effect   = "Allow"
         Action   = ["s3:PutObject"]
-        Resource = "arn:aws:s3:::${local.scores_bucket}/scores/stream/*"
+        Resource = "arn:${data.aws_partition.current.partition}:s3:::${local.scores_bucket}/scores/stream/*"
       },
       ], var.wired_stream_topic ? [{
         # The cluster authenticates clients with IAM: read the topic as a member of the consumer's group.

@@ -3,6 +3,8 @@
 # none) and uploads it as code/stream-processor.zip to the data bucket; the application gives it
 # the stream, the registry and the lake's scores prefix as the ScoringJob property group, with the
 # network and permissions to read a Kinesis stream or an MSK topic and to write the lake.
+data "aws_partition" "current" {}
+
 locals {
   bucket    = coalesce(var.data_bucket_name, "${var.name_prefix}-data")
   model_uri = coalesce(var.model_uri, "s3://${local.bucket}/models")
@@ -36,7 +38,7 @@ resource "aws_iam_role_policy" "flink" {
       {
         Effect   = "Allow"
         Action   = ["s3:GetObject", "s3:PutObject", "s3:ListBucket"]
-        Resource = ["arn:aws:s3:::${local.bucket}", "arn:aws:s3:::${local.bucket}/*"]
+        Resource = ["arn:${data.aws_partition.current.partition}:s3:::${local.bucket}", "arn:${data.aws_partition.current.partition}:s3:::${local.bucket}/*"]
       },
       ], var.wired_stream_arn && !var.wired_stream_topic ? [{
         Effect   = "Allow"
@@ -90,7 +92,7 @@ resource "aws_kinesisanalyticsv2_application" "stream" {
 
       code_content {
         s3_content_location {
-          bucket_arn = "arn:aws:s3:::${local.bucket}"
+          bucket_arn = "arn:${data.aws_partition.current.partition}:s3:::${local.bucket}"
           file_key   = "code/stream-processor.zip"
         }
       }

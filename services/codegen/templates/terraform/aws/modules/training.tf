@@ -1,5 +1,7 @@
+data "aws_partition" "current" {}
+
 locals {
-  bucket_arn = coalesce(var.data_bucket_arn, "arn:aws:s3:::${var.name_prefix}-data")
+  bucket_arn = coalesce(var.data_bucket_arn, "arn:${data.aws_partition.current.partition}:s3:::${var.name_prefix}-data")
 }
 
 data "aws_iam_policy_document" "assume" {
