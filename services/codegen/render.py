@@ -14,6 +14,7 @@ import re
 from amp_contracts import ConstraintSchema, CostEstimate, Plan, PolicyResults, ReasonCard, Risk
 from amp_domain.build import retrain_schedule
 
+from .cicd_names import ENVIRONMENTS, CiNames
 from .metric_table import DEAD_LETTERS, FAILED_QUEUE, metric_table
 from .render_app import render_project, render_python
 from .render_bootstrap import gcp_bootstrap_apis, render_bootstrap
@@ -25,6 +26,7 @@ from .render_monitoring import render_alarms, render_metrics_code, runbook_md
 from .render_readme import deploy_md, readme_md
 from .render_terraform import all_regions, module_outputs, module_resource_types, render_infra
 from .render_text import slugify
+from .security_events import render_security_alarms, security_runbook_md
 from .serving_access import image_packages, serving_access
 
 SUPPORTED_CLOUDS: tuple[str, ...] = ("aws", "gcp", "azure")
@@ -88,10 +90,14 @@ def render_repository(
 
     failures = failure_store(plan, cloud)
     table = metric_table(constraints, caps, failures, tuple(sorted(module_resource_types(plan, cloud))))
-    alarms = {"monitoring": render_alarms(cloud, table)} if "monitoring" in caps else {}
+    additions = {"monitoring": render_alarms(cloud, table)} if "monitoring" in caps else {}
+    deployers = [CiNames(cloud, slug).deploy_identity(env) for env in ENVIRONMENTS]
+    security = cloud == "aws" and "audit_logging" in caps
+    if security:
+        additions["audit_logging"] = render_security_alarms(deployers)
     files: dict[str, str] = {}
     files.update(render_infra(plan, cloud, slug, [f.name for f in domain.features], _extra_settings(constraints),
-                              _root_inputs(cloud, constraints), alarms))
+                              _root_inputs(cloud, constraints), additions))
     root_vars = set(_ROOT_VAR.findall(files["infra/variables.tf"]))
     outputs = root_outputs(files["infra/outputs.tf"])
     access = serving_access(plan)
@@ -106,7 +112,8 @@ def render_repository(
         rps=constraints.throughput_rps, p95_ms=constraints.sla_latency_ms, cadence=constraints.training_cadence,
         access=access)))
     files.update(render_metrics_code(cloud, table))
-    files["docs/runbook.md"] = runbook_md(project_name, table, cloud)
+    files["docs/runbook.md"] = runbook_md(project_name, table, cloud,
+                                          security_runbook_md(deployers) if security else [])
     files["tests/load/k6.js"] = load_script(access)
     files["tests/load/request.json"] = json.dumps(example_row(domain), indent=2) + "\n"
     files.update(reports(cost, policy))

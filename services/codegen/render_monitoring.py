@@ -365,8 +365,9 @@ def render_alarms(cloud: str, table: MetricTable) -> str:
 
 # ---- the runbook ----
 
-def runbook_md(project_name: str, table: MetricTable, cloud: str) -> str:
-    """docs/runbook.md: the metric table, then one entry per alarm."""
+def runbook_md(project_name: str, table: MetricTable, cloud: str, extra: list[str] | None = None) -> str:
+    """docs/runbook.md: the metric table, then one entry per alarm, then `extra` sections (the audit
+    trail's security alarms)."""
     subscriber = {"aws": "the SNS topic `<name_prefix>-alerts` (email subscription to `alert_email`, confirmed once)",
                   "gcp": "the notification channel `<name_prefix> on-call` (email to `alert_email`)",
                   "azure": "the action group `<name_prefix>-oncall` (email to `alert_email`)"}[cloud]
@@ -393,6 +394,7 @@ def runbook_md(project_name: str, table: MetricTable, cloud: str) -> str:
                 (f"Threshold: {a.threshold:g} {a.unit} ({a.derived_from})." if a.statistic != "event"
                  else f"Fires on each failed run ({a.derived_from})."), "", "What to do:", ""]
         out += [f"{i}. {step}" for i, step in enumerate(a.runbook, 1)]
+    out += extra or []
     return "\n".join(out) + "\n"
 
 

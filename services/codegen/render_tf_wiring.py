@@ -64,6 +64,8 @@ _AWS: dict[str, Input] = {
                         regional=True),
     "stream_topic": Input("string", "Kafka topic of the ingest stream to consume; null for a Kinesis stream.", None,
                           "ingest_stream", "topic", regional=True),
+    "alerts_topic_arn": Input("string", "Topic the monitoring module's alarms notify; null when the plan has no "
+                              "monitoring module.", None, "monitoring", "alerts_topic_arn", regional=True),
     "failed_batches_queue_name": Input("string", "Queue keeping the stream batches the consumer gave up on, which "
                                        "an alarm watches (CloudWatch alarms are regional).", None,
                                        "stream_processing", "failed_batches_queue_name", regional=True),
