@@ -26,7 +26,7 @@ from .render_monitoring import render_alarms, render_metrics_code, runbook_md
 from .render_readme import deploy_md, readme_md
 from .render_terraform import all_regions, module_outputs, module_resource_types, render_infra
 from .render_text import slugify
-from .security_events import render_security_alarms, security_runbook_md
+from .security_events import cloud_security_runbook_md, render_cloud_security
 from .serving_access import image_packages, serving_access
 
 SUPPORTED_CLOUDS: tuple[str, ...] = ("aws", "gcp", "azure")
@@ -92,9 +92,9 @@ def render_repository(
     table = metric_table(constraints, caps, failures, tuple(sorted(module_resource_types(plan, cloud))))
     additions = {"monitoring": render_alarms(cloud, table)} if "monitoring" in caps else {}
     deployers = [CiNames(cloud, slug).deploy_identity(env) for env in ENVIRONMENTS]
-    security = cloud == "aws" and "audit_logging" in caps
+    security = "audit_logging" in caps
     if security:
-        additions["audit_logging"] = render_security_alarms(deployers)
+        additions["audit_logging"] = render_cloud_security(cloud, deployers)
     files: dict[str, str] = {}
     files.update(render_infra(plan, cloud, slug, [f.name for f in domain.features], _extra_settings(constraints),
                               _root_inputs(cloud, constraints), additions))
@@ -113,7 +113,7 @@ def render_repository(
         access=access)))
     files.update(render_metrics_code(cloud, table))
     files["docs/runbook.md"] = runbook_md(project_name, table, cloud,
-                                          security_runbook_md(deployers) if security else [])
+                                          cloud_security_runbook_md(cloud, deployers) if security else [])
     files["tests/load/k6.js"] = load_script(access)
     files["tests/load/request.json"] = json.dumps(example_row(domain), indent=2) + "\n"
     files.update(reports(cost, policy))

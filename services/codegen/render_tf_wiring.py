@@ -82,6 +82,8 @@ _AWS: dict[str, Input] = {
 }
 
 _GCP: dict[str, Input] = {
+    "notification_channel_id": Input("string", "On-call channel the monitoring module's alerts notify; null when "
+                                     "the plan has no monitoring module.", None, "monitoring", "notification_channel_id"),
     "project_id": Input("string", "Google Cloud project that owns the resources.", output="var.project_id"),
     "kms_key_id": Input("string", "Cloud KMS crypto key for CMEK; null uses Google-managed keys.", None,
                         "security_kms", "crypto_key_id", regional=True),
@@ -105,6 +107,8 @@ _GCP: dict[str, Input] = {
 }
 
 _AZURE: dict[str, Input] = {
+    "action_group_id": Input("string", "On-call action group the monitoring module's alerts notify; null when the "
+                             "plan has no monitoring module.", None, "monitoring", "action_group_id"),
     "resource_group_name": Input("string", "Resource group that holds the resources.",
                                  output="azurerm_resource_group.main.name"),
     "key_vault_id": Input("string", "Key Vault holding the customer-managed keys; null when there is none.", None,
