@@ -373,7 +373,8 @@ def runbook_md(project_name: str, table: MetricTable, cloud: str, extra: list[st
                   "azure": "the action group `<name_prefix>-oncall` (email to `alert_email`)"}[cloud]
     out = [f"# Runbook: {project_name}", "",
            "Every alarm of `infra/modules/monitoring` has an entry here; every metric an alarm watches is emitted",
-           "by the code named in the table. Both are rendered from one table, so they cannot drift apart.",
+           "by what the table names: the generated code, or the cloud itself for its own resources and jobs.",
+           "Both are rendered from one table, so they cannot drift apart.",
            f"Alarms notify {subscriber}.", "",
            "## Metrics", "", "| metric | unit | emitted by | meaning |", "|---|---|---|---|"]
     out += [f"| `{m.name}` | {m.unit} | {md_cell(m.emitter)} | {md_cell(m.description)} |" for m in table.metrics]
