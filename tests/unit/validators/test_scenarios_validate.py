@@ -63,3 +63,21 @@ def test_the_generated_repository_passes_every_validator(scenario: dict, cloud: 
         pytest.skip(f"terraform-validate skipped on this host: {tf['reason']}")
     if cloud != "aws":
         assert tf["status"] in ("pass", "skipped"), tf
+
+
+@pytest.mark.timeout(1200)
+def test_a_long_project_name_in_a_long_region_passes_terraform() -> None:
+    """Names the cloud caps (IAM roles hold 64 characters) hold for a long project name in a long
+    region: the Batch jobs' roles of a FedRAMP plan in us-gov-west-1 once ran past the cap."""
+    from services.validators.checks.runner import validate_tree
+
+    text = "Document classification for a federal agency, FedRAMP High, AWS us-gov-west-1, nightly batch scoring"
+    constraints = extract(text).constraints
+    plan = compose_plan(constraints)
+    assert plan.regions == ["us-gov-west-1"] and any(c.pattern_id.endswith("batch-fargate") for c in plan.components)
+    files = render_repository(plan, constraints, estimate(plan, constraints), None, [], [],
+                              "Document classification for a federal agency", text)
+    assert '"document-classification"' in files["infra/variables.tf"], "the slug is near the 24-character cap"
+    report = validate_tree(files, checks=["terraform-validate"], terraform=True, timeout_s=600)
+    tool = next(t for t in report.tools if t.tool == "terraform-validate")
+    assert tool.status == "pass", [f.message[:500] for f in tool.findings]

@@ -11,6 +11,8 @@ locals {
     ingest_batch  = ["python", "-m", "pipelines.ingest"]
     serving_batch = ["python", "-m", "pipelines.batch_score"]
   }
+  # IAM role names hold 64 characters: the prefix gives way to the longest suffix and the region
+  role_prefix = substr(local.job_prefix, 0, 64 - length("-schedule-${var.region}"))
 }
 
 data "aws_iam_policy_document" "ecs_assume" {
@@ -36,7 +38,7 @@ data "aws_iam_policy_document" "scheduler_assume" {
 }
 
 resource "aws_iam_role" "execution" {
-  name               = "${local.job_prefix}-exec-${var.region}"
+  name               = "${local.role_prefix}-exec-${var.region}"
   assume_role_policy = data.aws_iam_policy_document.ecs_assume.json
   tags               = var.tags
 }
@@ -48,7 +50,7 @@ resource "aws_iam_role_policy_attachment" "execution" {
 
 # The job reads and writes the data lake, nothing else.
 resource "aws_iam_role" "job" {
-  name               = "${local.job_prefix}-job-${var.region}"
+  name               = "${local.role_prefix}-job-${var.region}"
   assume_role_policy = data.aws_iam_policy_document.ecs_assume.json
   tags               = var.tags
 }
@@ -164,7 +166,7 @@ resource "aws_batch_job_definition" "job" {
 }
 
 resource "aws_iam_role" "scheduler" {
-  name               = "${local.job_prefix}-schedule-${var.region}"
+  name               = "${local.role_prefix}-schedule-${var.region}"
   assume_role_policy = data.aws_iam_policy_document.scheduler_assume.json
   tags               = var.tags
 }
