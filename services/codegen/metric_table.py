@@ -145,6 +145,54 @@ def _job_alarm(jobs: tuple[str, ...]) -> Alarm:
     )
 
 
+#: How far behind the stream its consumer may fall before it pages, in seconds.
+MAX_LAG_S = 300
+#: The cloud's measure of how far a stream consumer is behind, per kind of consumer.
+ITERATOR_AGE = Metric("IteratorAge", "Milliseconds", "gauge",
+                      "AWS Lambda, for the stream consumer of infra/modules/stream_processing (Kinesis)",
+                      "Age of the last record the consumer read: how far behind the stream it runs.")
+OFFSET_LAG = Metric("OffsetLag", "Count", "gauge",
+                    "AWS Lambda, for the stream consumer of infra/modules/stream_processing (Kafka)",
+                    "Records the consumer has yet to read on the topic: how far behind the stream it runs.")
+UNACKED_AGE = Metric("oldest_unacked_message_age", "Seconds", "gauge",
+                     "Pub/Sub, for the consumer's push subscription of infra/modules/stream_processing",
+                     "Age of the oldest event the consumer has not acknowledged: how far behind the stream it runs.")
+
+
+def _lag_alarm(failures: str, kafka: bool, rps: float | None) -> tuple[Metric, Alarm]:
+    """The consumer falling behind: scores arrive late, then events expire from the stream's
+    retention. Five minutes behind misses any real-time target; with Kafka the lag is counted in
+    records, five minutes of the stated rate."""
+    minutes = MAX_LAG_S // 60
+    if failures.endswith(DEAD_LETTERS):
+        metric, wired, threshold, unit = UNACKED_AGE, "consumer_subscription", float(MAX_LAG_S), "s"
+        derived = f"{minutes} minutes behind misses any real-time target"
+    elif kafka:
+        metric, wired, unit = OFFSET_LAG, "stream_consumer_function", "records"
+        threshold = float(max(1000, round((rps or 0) * MAX_LAG_S)))
+        derived = (f"{minutes} minutes of the stated {rps:g} events/s" if rps else
+                   "no event rate stated: 1000 records behind")
+    else:
+        metric, wired, threshold, unit = ITERATOR_AGE, "stream_consumer_function", float(MAX_LAG_S * 1000), "ms"
+        derived = f"{minutes} minutes behind misses any real-time target"
+    return metric, Alarm(
+        key="stream_lag", title="the stream consumer is falling behind", metric=metric.name, statistic="max",
+        comparison="above", threshold=threshold, unit=unit, period_s=60, evaluation_periods=5,
+        missing_data="notBreaching", missing_reason="no events means nothing to fall behind on",
+        derived_from=derived,
+        meaning="The consumer reads the stream more slowly than events arrive, for five minutes: scores come "
+                "late, and events older than the stream's retention are lost unscored.",
+        runbook=(
+            "Check the consumer's errors first (its logs, the stream-failures alarm): a consumer that fails and "
+            "retries falls behind.",
+            "Check its throttling and concurrency: a surge beyond the planned rate needs more shards, partitions "
+            "or instances (sizing in infra/environments/<env>.tfvars), deployed through the pipeline.",
+            "Check the scoring latency: a slower model or a slow registry read makes each batch take longer.",
+        ),
+        wired=wired,
+    )
+
+
 def _failure_alarm(failures: str) -> tuple[Metric, Alarm]:
     """The alarm on a stream consumer's failure store, named by its root output.
 
@@ -187,10 +235,11 @@ def _failure_alarm(failures: str) -> tuple[Metric, Alarm]:
 
 
 def metric_table(constraints: ConstraintSchema, caps: set[str], failures: str | None = None,
-                 jobs: tuple[str, ...] = ()) -> MetricTable:
+                 jobs: tuple[str, ...] = (), stream_kafka: bool = False) -> MetricTable:
     """The metrics and alarms of a plan: serving alarms when it serves online, drift when it trains,
-    one on the stream consumer's failure store when `failures` (its root output) names one, and one
-    on failed runs of the scheduled jobs `jobs` (resource types of `SCHEDULED_JOBS`) the plan builds."""
+    one on the stream consumer's failure store when `failures` (its root output) names one and one on
+    its lag (counted in records when the stream is Kafka, `stream_kafka`), and one on failed runs of
+    the scheduled jobs `jobs` (resource types of `SCHEDULED_JOBS`) the plan builds."""
     metrics: list[Metric] = []
     alarms: list[Alarm] = []
     rps = constraints.throughput_rps
@@ -268,9 +317,9 @@ def metric_table(constraints: ConstraintSchema, caps: set[str], failures: str | 
             prod_only=True,
         ))
     if failures:
-        metric, alarm = _failure_alarm(failures)
-        metrics.append(metric)
-        alarms.append(alarm)
+        for metric, alarm in (_failure_alarm(failures), _lag_alarm(failures, stream_kafka, rps)):
+            metrics.append(metric)
+            alarms.append(alarm)
     if known := tuple(j for j in SCHEDULED_JOBS if j in jobs):
         metrics.append(FAILED_RUNS)
         alarms.append(_job_alarm(known))

@@ -89,7 +89,8 @@ def render_repository(
     caps = {c.capability for c in plan.components}
 
     failures = failure_store(plan, cloud)
-    table = metric_table(constraints, caps, failures, tuple(sorted(module_resource_types(plan, cloud))))
+    kafka = "topic" in module_outputs(plan, cloud).get("ingest_stream", [])
+    table = metric_table(constraints, caps, failures, tuple(sorted(module_resource_types(plan, cloud))), kafka)
     additions = {"monitoring": render_alarms(cloud, table)} if "monitoring" in caps else {}
     deployers = [CiNames(cloud, slug).deploy_identity(env) for env in ENVIRONMENTS]
     security = "audit_logging" in caps

@@ -16,9 +16,12 @@ from .metric_table import (
     ERRORS,
     FAILED_BATCHES,
     FAILED_RUNS,
+    ITERATOR_AGE,
     LATENCY,
+    OFFSET_LAG,
     PREDICTIONS,
     SCHEDULED_JOBS,
+    UNACKED_AGE,
     Alarm,
     MetricTable,
 )
@@ -57,7 +60,11 @@ def _name(alarm: Alarm) -> Raw:
 
 
 #: The clouds' own metrics an alarm may watch, and whose they are.
-_CLOUD_METRICS = {FAILED_BATCHES.name: "aws", DEAD_LETTERED.name: "gcp"}
+_CLOUD_METRICS = {FAILED_BATCHES.name: "aws", DEAD_LETTERED.name: "gcp", ITERATOR_AGE.name: "aws",
+                  OFFSET_LAG.name: "aws", UNACKED_AGE.name: "gcp"}
+#: The AWS namespace and dimension of each of the cloud's metrics an alarm watches.
+_AWS_CLOUD_METRICS = {FAILED_BATCHES.name: ("AWS/SQS", "QueueName"), ITERATOR_AGE.name: ("AWS/Lambda", "FunctionName"),
+                      OFFSET_LAG.name: ("AWS/Lambda", "FunctionName")}
 
 
 
@@ -126,10 +133,11 @@ def _aws_alarm(alarm: Alarm) -> Block:
               ("treat_missing_data", alarm.missing_data),
               ("alarm_actions", Raw("[aws_sns_topic.alerts.arn]")), ("ok_actions", Raw("[aws_sns_topic.alerts.arn]")),
               ("tags", Raw("var.tags"))]
-    if alarm.metric == FAILED_BATCHES.name:
-        queue = [("namespace", "AWS/SQS"), ("metric_name", alarm.metric), ("period", alarm.period_s),
-                 ("statistic", "Maximum"), ("dimensions", {"QueueName": Raw(f"var.{alarm.wired}")})]
-        return Block("resource", ("aws_cloudwatch_metric_alarm", alarm.key), groups=[head, queue, common],
+    if alarm.metric in _AWS_CLOUD_METRICS:
+        namespace, dimension = _AWS_CLOUD_METRICS[alarm.metric]
+        own = [("namespace", namespace), ("metric_name", alarm.metric), ("period", alarm.period_s),
+               ("statistic", "Maximum"), ("dimensions", {dimension: Raw(f"var.{alarm.wired}")})]
+        return Block("resource", ("aws_cloudwatch_metric_alarm", alarm.key), groups=[head, own, common],
                      comment=_comment(alarm))
     if alarm.statistic == "error_ratio":
         def query(qid: str, metric: str) -> Block:
@@ -197,8 +205,9 @@ def _gcp_filter(metric: str, resource: str) -> Raw:
                f'AND resource.type=\\"{resource}\\""')
 
 
-def _gcp_dead_letters(alarm: Alarm) -> Raw:
-    return Raw(f'"metric.type=\\"pubsub.googleapis.com/subscription/{DEAD_LETTERED.name}\\" '
+def _gcp_subscription_metric(alarm: Alarm) -> Raw:
+    """A Pub/Sub metric of the subscription the alarm's wired input names."""
+    return Raw(f'"metric.type=\\"pubsub.googleapis.com/subscription/{alarm.metric}\\" '
                f'AND resource.type=\\"pubsub_subscription\\" '
                f'AND resource.labels.subscription_id=\\"${{var.{alarm.wired}}}\\""')
 
@@ -236,11 +245,12 @@ def _gcp_alert(alarm: Alarm, sample_every: int) -> Block:
         threshold = alarm.threshold / sample_every  # the logs hold one request in `sample_every`
     if alarm.statistic == "error_ratio":
         threshold = alarm.threshold / 100
-    if alarm.metric == DEAD_LETTERED.name:  # a gauge, not a log-based distribution
+    pubsub = alarm.metric in (DEAD_LETTERED.name, UNACKED_AGE.name)
+    if pubsub:  # a gauge, not a log-based distribution
         aligner, reducer = "ALIGN_MAX", "REDUCE_MAX"
     agg = Block("aggregations", groups=[[("alignment_period", period), ("per_series_aligner", aligner),
                                          ("cross_series_reducer", reducer)]])
-    flt = _gcp_dead_letters(alarm) if alarm.metric == DEAD_LETTERED.name else _gcp_filter(alarm.metric, resource)
+    flt = _gcp_subscription_metric(alarm) if pubsub else _gcp_filter(alarm.metric, resource)
     cond: list[tuple[str, object]] = [("filter", flt),
                                       ("comparison", _GCP_COMPARISON[alarm.comparison]),
                                       ("threshold_value", round(threshold, 6)),

@@ -66,6 +66,8 @@ _AWS: dict[str, Input] = {
                           "ingest_stream", "topic", regional=True),
     "alerts_topic_arn": Input("string", "Topic the monitoring module's alarms notify; null when the plan has no "
                               "monitoring module.", None, "monitoring", "alerts_topic_arn", regional=True),
+    "stream_consumer_function": Input("string", "Lambda function consuming the stream, whose lag an alarm "
+                                      "watches.", None, "stream_processing", "function_name", regional=True),
     "failed_batches_queue_name": Input("string", "Queue keeping the stream batches the consumer gave up on, which "
                                        "an alarm watches (CloudWatch alarms are regional).", None,
                                        "stream_processing", "failed_batches_queue_name", regional=True),
@@ -96,6 +98,9 @@ _GCP: dict[str, Input] = {
     "topic_id": Input("string", "Pub/Sub topic of the ingest stream.", None, "ingest_stream", "topic_id"),
     "dead_letter_topic_id": Input("string", "Pub/Sub topic the ingest stream's undeliverable events go to.", None,
                                   "ingest_stream", "dead_letter_topic_id"),
+    "consumer_subscription": Input("string", "Push subscription feeding the stream consumer, whose oldest "
+                                   "unacknowledged event an alarm watches.", None, "stream_processing",
+                                   "consumer_subscription"),
     "dead_letter_subscription": Input("string", "Subscription keeping the events the stream consumer gave up on, "
                                       "which an alarm watches.", None, "ingest_stream", "dead_letter_subscription"),
     "model_uri": Input("string", "Registry prefix the model versions and approved.json live under; null "

@@ -16,7 +16,17 @@ import yaml
 from amp_domain.requirements.extraction import extract
 
 from services.codegen.actions import PINNED
-from services.codegen.metric_table import DEAD_LETTERED, DRIFT, ERRORS, FAILED_BATCHES, LATENCY, PREDICTIONS
+from services.codegen.metric_table import (
+    DEAD_LETTERED,
+    DRIFT,
+    ERRORS,
+    FAILED_BATCHES,
+    ITERATOR_AGE,
+    LATENCY,
+    OFFSET_LAG,
+    PREDICTIONS,
+    UNACKED_AGE,
+)
 from services.codegen.render import render_repository
 from services.critics.cost import estimate
 from services.critics.tech import critique
@@ -162,6 +172,10 @@ def test_every_action_is_pinned_by_commit(trees):
                     assert PINNED.match(ref), f"{name}:{path}: {ref}"
 
 
+#: The clouds' own metrics of a stream consumer and its failure store: the wired input naming the resource.
+_STREAM_METRICS = {FAILED_BATCHES.name: "failed_batches_queue_name", DEAD_LETTERED.name: "dead_letter_subscription",
+                   ITERATOR_AGE.name: "stream_consumer_function", OFFSET_LAG.name: "stream_consumer_function",
+                   UNACKED_AGE.name: "consumer_subscription"}
 #: Azure Monitor's counts of a scheduled job's failed runs: the job's resource type and the wired input.
 _JOB_METRICS = {"PipelineFailedRuns": ("azurerm_data_factory_pipeline", "data_factory_id"),
                 "Executions": ("azurerm_container_app_job", "batch_job_id")}
@@ -199,9 +213,9 @@ def test_every_alarmed_metric_is_emitted_and_every_alarm_notifies(trees):
         for metric in _alarmed_metrics(cloud, monitoring):
             if metric == DRIFT.name:
                 assert metric in files[".github/workflows/drift.yml"], f"{name}: nobody publishes {metric}"
-            elif metric in (FAILED_BATCHES.name, DEAD_LETTERED.name):
-                # the cloud's own metric of a store another module owns, wired into the alarm
-                store = "failed_batches_queue_name" if metric == FAILED_BATCHES.name else "dead_letter_subscription"
+            elif metric in _STREAM_METRICS:
+                # the cloud's own metric of a store or consumer another module owns, wired into the alarm
+                store = _STREAM_METRICS[metric]
                 assert re.search(rf"\n  wired_{store}\s+= true\n", files["infra/main.tf"]), f"{name}: {metric} of what?"
                 seen_stores.add(metric)
             elif metric in _JOB_METRICS:

@@ -288,6 +288,9 @@ def test_someone_is_told_when_the_stream_consumer_gives_up(rendered):
             assert "## stream-failures" not in files["docs/runbook.md"], name
             continue
         watched = "failed_batches_queue_name" if stores[0].endswith("_url") else "dead_letter_subscription"
+        consumer_in = "stream_consumer_function" if stores[0].endswith("_url") else "consumer_subscription"
+        assert '"stream_lag"' in files["infra/modules/monitoring/main.tf"], f"{name}: nobody sees the consumer lag"
+        assert re.search(rf"\n  wired_{consumer_in}\s+= true\n", files["infra/main.tf"]), name
         monitoring = re.search(r'module "monitoring" \{.*?\n\}', files["infra/main.tf"], re.S).group(0)
         assert re.search(rf"\n  wired_{watched}\s+= true\n", monitoring), name
         assert re.search(rf"\n  {watched}\s+= module\.(stream_processing|ingest_stream)\.{watched}\n", monitoring), name

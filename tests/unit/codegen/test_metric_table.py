@@ -69,7 +69,7 @@ def test_one_event_in_a_failure_store_pages_on_its_own_cloud(cloud, store, metri
     plain = metric_table(ConstraintSchema(), {"stream_processing", "monitoring"})
     assert not plain.alarms
     table = metric_table(ConstraintSchema(), {"stream_processing", "monitoring"}, store)
-    [alarm] = table.alarms
+    alarm = {a.key: a for a in table.alarms}["stream_failures"]
     assert (alarm.metric, alarm.threshold, alarm.comparison, alarm.wired) == (metric, 0, "above", watched)
     hcl = render_alarms(cloud, table)
     assert f"var.wired_{watched} ? 1 : 0" in hcl and f"var.{watched}" in hcl and metric in hcl
@@ -118,3 +118,23 @@ def test_failed_runs_page_on_google_cloud_and_azure_from_the_clouds_own_counts(c
     for mark in marks:
         assert mark in hcl, mark
     assert hcl.count("docs/runbook.md#job-failed") >= 1
+
+
+@pytest.mark.parametrize(("store", "kafka", "rps", "metric", "threshold", "cloud"), [
+    ("stream_processing_failed_batches_queue_url", False, None, "IteratorAge", 300_000, "aws"),
+    ("stream_processing_failed_batches_queue_url", True, 200, "OffsetLag", 60_000, "aws"),
+    ("stream_processing_failed_batches_queue_url", True, None, "OffsetLag", 1000, "aws"),
+    ("ingest_stream_dead_letter_subscription", False, None, "oldest_unacked_message_age", 300, "gcp"),
+])
+def test_a_consumer_five_minutes_behind_its_stream_pages(store, kafka, rps, metric, threshold, cloud):
+    """Lag is measured the cloud's way for each consumer: the age of the last record read (Kinesis),
+    records still to read (Kafka, five minutes of the stated rate), the oldest unacknowledged event
+    (Pub/Sub push)."""
+    table = metric_table(ConstraintSchema(throughput_rps=rps), {"stream_processing", "monitoring"}, store,
+                         stream_kafka=kafka)
+    lag = {a.key: a for a in table.alarms}["stream_lag"]
+    assert (lag.metric, lag.threshold, lag.evaluation_periods) == (metric, threshold, 5)
+    hcl = render_alarms(cloud, table)
+    assert f'"{metric}"' in hcl or f"/{metric}" in hcl
+    assert f"var.wired_{lag.wired} ? 1 : 0" in hcl and f"var.{lag.wired}" in hcl
+    assert "## stream-lag" in runbook_md("Stream", table, cloud)

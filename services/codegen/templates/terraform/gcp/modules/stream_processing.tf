@@ -153,6 +153,11 @@ resource "google_pubsub_subscription_iam_member" "dead_letter" {
   member       = "serviceAccount:service-${data.google_project.this.number}@gcp-sa-pubsub.iam.gserviceaccount.com"
 }
 # ---- outputs.tf ----
+output "consumer_subscription" {
+  description = "Push subscription feeding the consumer; null when no stream is wired (its lag is watched)."
+  value       = one(google_pubsub_subscription.consumer[*].name)
+}
+
 output "service_uri" {
   description = "Internal URL of the stream consumer service."
   value       = google_cloud_run_v2_service.consumer.uri
