@@ -24,7 +24,7 @@ from .render_hcl import Block, Raw, document
 
 
 @dataclass(frozen=True)
-class SecurityEvent:
+class AwsEvent:
     key: str
     title: str
     pattern: str  # a CloudWatch Logs JSON filter pattern's conditions, without braces
@@ -32,6 +32,8 @@ class SecurityEvent:
     deployer_changes: bool = False  # the CI deploy roles make such changes on every apply
     threshold: int = 1  # events in five minutes that page
 
+
+# ---- AWS: metric filters on the trail's log group, an alarm on each ----
 
 def _any_event(*names: str, source: str = "") -> str:
     names_or = " || ".join(f"($.eventName = {name})" for name in names)
@@ -43,27 +45,27 @@ _NETWORK = ("An opened port or a new route can expose the private network: compa
 #: CloudWatch Logs accepts filter patterns of at most this many characters.
 MAX_PATTERN = 1024
 
-SECURITY_EVENTS: tuple[SecurityEvent, ...] = (
-    SecurityEvent("root-account-usage", "the root user was used",
+AWS_EVENTS: tuple[AwsEvent, ...] = (
+    AwsEvent("root-account-usage", "the root user was used",
                   '$.userIdentity.type = "Root" && $.userIdentity.invokedBy NOT EXISTS && '
                   '$.eventType != "AwsServiceEvent"',
                   "Ask who holds the root credentials and why they were used; if nobody knows, rotate the root "
                   "password and its MFA device now and review the trail for what the session did."),
-    SecurityEvent("console-signin-without-mfa", "a console sign-in without MFA",
+    AwsEvent("console-signin-without-mfa", "a console sign-in without MFA",
                   '($.eventName = "ConsoleLogin") && ($.additionalEventData.MFAUsed != "Yes") && '
                   '($.userIdentity.type = "IAMUser") && ($.responseElements.ConsoleLogin = "Success")',
                   "Require MFA for that user (or remove the user: people sign in through your identity "
                   "provider); check what the session did in the trail."),
-    SecurityEvent("unauthorized-api-calls", "repeated refused API calls",
+    AwsEvent("unauthorized-api-calls", "repeated refused API calls",
                   '($.errorCode = "*UnauthorizedOperation") || ($.errorCode = "AccessDenied*")',
                   "The trail names the caller and the refused action: a misconfigured job after a change "
                   "(fix its policy in infra/) or someone probing (disable the credentials, then investigate).",
                   threshold=10),
-    SecurityEvent("kms-key-disabled-or-deleted", "a customer-managed key was disabled or scheduled for deletion",
+    AwsEvent("kms-key-disabled-or-deleted", "a customer-managed key was disabled or scheduled for deletion",
                   _any_event("DisableKey", "ScheduleKeyDeletion", source="kms.amazonaws.com"),
                   "Data encrypted with the key becomes unreadable: cancel the deletion (CancelKeyDeletion) or "
                   "enable the key unless the change was planned, then find who made it."),
-    SecurityEvent("iam-policy-changes", "an IAM policy changed outside the pipeline",
+    AwsEvent("iam-policy-changes", "an IAM policy changed outside the pipeline",
                   _any_event("DeleteGroupPolicy", "DeleteRolePolicy", "DeleteUserPolicy", "PutGroupPolicy",
                              "PutRolePolicy", "PutUserPolicy", "CreatePolicy", "DeletePolicy", "CreatePolicyVersion",
                              "DeletePolicyVersion", "AttachRolePolicy", "DetachRolePolicy", "AttachUserPolicy",
@@ -71,36 +73,36 @@ SECURITY_EVENTS: tuple[SecurityEvent, ...] = (
                   "Compare the change with infra/: a hand edit drifts from the reviewed code and is undone by "
                   "the next apply; a change nobody made on purpose is revoked at once.",
                   deployer_changes=True),
-    SecurityEvent("trail-changes", "the audit trail's configuration changed outside the pipeline",
+    AwsEvent("trail-changes", "the audit trail's configuration changed outside the pipeline",
                   _any_event("CreateTrail", "UpdateTrail", "DeleteTrail", "StartLogging", "StopLogging"),
                   "A stopped or changed trail loses the evidence compliance needs: restore it by re-running "
                   "the last deploy, then find who changed it.",
                   deployer_changes=True),
-    SecurityEvent("bucket-policy-changes", "a bucket's policy or ACL changed outside the pipeline",
+    AwsEvent("bucket-policy-changes", "a bucket's policy or ACL changed outside the pipeline",
                   _any_event("PutBucketAcl", "PutBucketPolicy", "PutBucketCors", "PutBucketLifecycle",
                              "PutBucketReplication", "DeleteBucketPolicy", "DeleteBucketCors",
                              "DeleteBucketLifecycle", "DeleteBucketReplication", source="s3.amazonaws.com"),
                   "Check that the bucket is still private (the data lake, the registry, the audit log); "
                   "re-running the last deploy restores what infra/ declares.",
                   deployer_changes=True),
-    SecurityEvent("security-group-changes", "a security group changed outside the pipeline",
+    AwsEvent("security-group-changes", "a security group changed outside the pipeline",
                   _any_event("AuthorizeSecurityGroupIngress", "AuthorizeSecurityGroupEgress",
                              "RevokeSecurityGroupIngress", "RevokeSecurityGroupEgress", "CreateSecurityGroup",
                              "DeleteSecurityGroup"),
                   _NETWORK, deployer_changes=True),
-    SecurityEvent("network-acl-changes", "a network ACL changed outside the pipeline",
+    AwsEvent("network-acl-changes", "a network ACL changed outside the pipeline",
                   _any_event("CreateNetworkAcl", "CreateNetworkAclEntry", "DeleteNetworkAcl", "DeleteNetworkAclEntry",
                              "ReplaceNetworkAclEntry", "ReplaceNetworkAclAssociation"),
                   _NETWORK, deployer_changes=True),
-    SecurityEvent("network-gateway-changes", "a network gateway changed outside the pipeline",
+    AwsEvent("network-gateway-changes", "a network gateway changed outside the pipeline",
                   _any_event("CreateCustomerGateway", "DeleteCustomerGateway", "AttachInternetGateway",
                              "CreateInternetGateway", "DeleteInternetGateway", "DetachInternetGateway"),
                   _NETWORK, deployer_changes=True),
-    SecurityEvent("route-table-changes", "a route table changed outside the pipeline",
+    AwsEvent("route-table-changes", "a route table changed outside the pipeline",
                   _any_event("CreateRoute", "CreateRouteTable", "ReplaceRoute", "ReplaceRouteTableAssociation",
                              "DeleteRouteTable", "DeleteRoute", "DisassociateRouteTable"),
                   _NETWORK, deployer_changes=True),
-    SecurityEvent("vpc-changes", "a VPC or its peering changed outside the pipeline",
+    AwsEvent("vpc-changes", "a VPC or its peering changed outside the pipeline",
                   _any_event("CreateVpc", "DeleteVpc", "ModifyVpcAttribute", "AcceptVpcPeeringConnection",
                              "CreateVpcPeeringConnection", "DeleteVpcPeeringConnection",
                              "RejectVpcPeeringConnection"),
@@ -108,7 +110,7 @@ SECURITY_EVENTS: tuple[SecurityEvent, ...] = (
 )
 
 
-def filter_pattern(event: SecurityEvent, deployers: list[str]) -> str:
+def aws_filter(event: AwsEvent, deployers: list[str]) -> str:
     """The event's filter pattern; for a change event, without the calls of the CI deploy roles."""
     if not (event.deployer_changes and deployers):
         return "{ " + event.pattern + " }"
@@ -119,11 +121,11 @@ def filter_pattern(event: SecurityEvent, deployers: list[str]) -> str:
     return "{ (" + event.pattern + f") && (({issuer} NOT EXISTS) || ({others})) }}"
 
 
-def render_security_alarms(deployers: list[str]) -> str:
+def _aws_security(deployers: list[str]) -> str:
     """Metric filters and alarms for `infra/modules/audit_logging` (AWS), alarming through the
     monitoring module's topic where the plan has one."""
-    events = {e.key: {"title": e.title, "pattern": filter_pattern(e, deployers), "threshold": e.threshold}
-              for e in SECURITY_EVENTS}
+    events = {e.key: {"title": e.title, "pattern": aws_filter(e, deployers), "threshold": e.threshold}
+              for e in AWS_EVENTS}
     local = Block("locals", groups=[[("security_events", events)]],
                   comment="The account events that page at once (docs/runbook.md#security-events), from "
                           "services/codegen/security_events.py.")
@@ -146,7 +148,7 @@ def render_security_alarms(deployers: list[str]) -> str:
     return document([local, metric_filter, alarm])
 
 
-def security_runbook_md(deployers: list[str]) -> list[str]:
+def _aws_runbook_md(deployers: list[str]) -> list[str]:
     """The runbook's section for the security alarms."""
     out = ["", "## security-events", "",
            "**An account event that must reach a person at once** (CIS AWS Foundations' CloudWatch controls), "
@@ -154,11 +156,10 @@ def security_runbook_md(deployers: list[str]) -> list[str]:
            f"roles ({', '.join(f'`{d}`' for d in deployers)}) are what a reviewed apply does and are left out of "
            "the change events.", "",
            "| alarm | fires when, in five minutes | what to do |", "|---|---|---|"]
-    for e in SECURITY_EVENTS:
+    for e in AWS_EVENTS:
         when = e.title if e.threshold == 1 else f"{e.title} ({e.threshold} or more)"
         out.append(f"| `<name_prefix>-{e.key}` | {when} | {e.action} |")
     return out
-
 
 
 # ---- Google Cloud: log-match alert policies on the audit logs ----
@@ -299,14 +300,14 @@ def _azure_security() -> str:
 def render_cloud_security(cloud: str, deployers: list[str]) -> str:
     """The audit module's security alerts for `cloud`."""
     if cloud == "aws":
-        return render_security_alarms(deployers)
+        return _aws_security(deployers)
     return _gcp_security(deployers) if cloud == "gcp" else _azure_security()
 
 
 def cloud_security_runbook_md(cloud: str, deployers: list[str]) -> list[str]:
     """The runbook's security section for `cloud`."""
     if cloud == "aws":
-        return security_runbook_md(deployers)
+        return _aws_runbook_md(deployers)
     head = ["", "## security-events", ""]
     if cloud == "gcp":
         head += ["**An event in the audit logs that must reach a person at once** (CIS Google Cloud Foundations' "

@@ -6,11 +6,11 @@ import re
 
 from services.codegen.cicd_names import ENVIRONMENTS, CiNames
 from services.codegen.security_events import (
+    AWS_EVENTS,
     AZURE_EVENTS,
     GCP_EVENTS,
     MAX_PATTERN,
-    SECURITY_EVENTS,
-    filter_pattern,
+    aws_filter,
     gcp_filter,
 )
 
@@ -23,17 +23,17 @@ def _deployers(slug: str) -> list[str]:
 
 def test_every_pattern_fits_cloudwatch_logs_for_the_longest_project_name():
     deployers = _deployers(LONGEST_SLUG)
-    for event in SECURITY_EVENTS:
-        assert len(filter_pattern(event, deployers)) <= MAX_PATTERN, event.key
-    assert len({e.key for e in SECURITY_EVENTS}) == len(SECURITY_EVENTS)
+    for event in AWS_EVENTS:
+        assert len(aws_filter(event, deployers)) <= MAX_PATTERN, event.key
+    assert len({e.key for e in AWS_EVENTS}) == len(AWS_EVENTS)
 
 
 def test_only_change_events_leave_out_the_deploy_roles_and_never_callers_without_a_role():
     """A reviewed apply changes IAM, the network and bucket policies every time; a person doing it
     by hand must still page, including an IAM user or root, whose events have no role session."""
     deployers = _deployers("fraud")
-    for event in SECURITY_EVENTS:
-        pattern = filter_pattern(event, deployers)
+    for event in AWS_EVENTS:
+        pattern = aws_filter(event, deployers)
         excluded = re.findall(r'sessionIssuer\.userName != "([^"]+)"', pattern)
         if event.deployer_changes:
             assert excluded == deployers, event.key
@@ -41,7 +41,7 @@ def test_only_change_events_leave_out_the_deploy_roles_and_never_callers_without
         else:
             assert not excluded, f"{event.key} must page whoever causes it"
         assert pattern.startswith("{ ") and pattern.endswith(" }") and pattern.count("(") == pattern.count(")")
-    assert {e.key for e in SECURITY_EVENTS if not e.deployer_changes} >= {
+    assert {e.key for e in AWS_EVENTS if not e.deployer_changes} >= {
         "root-account-usage", "console-signin-without-mfa", "kms-key-disabled-or-deleted"}
 
 
@@ -61,7 +61,7 @@ def test_an_audited_plan_pages_security_events_through_the_alarms_topic(rendered
         module = re.search(r'module "audit_logging" \{.*?\n\}', files["infra/main.tf"], re.S).group(0)
         assert ("monitoring" in files["infra/main.tf"]) == bool(re.search(r"wired_alerts_topic_arn\s+= true", module))
         section = runbook[runbook.index("## security-events"):]
-        for event in SECURITY_EVENTS:
+        for event in AWS_EVENTS:
             assert f"{event.key} = {{" in audit and f"`<name_prefix>-{event.key}`" in section, (name, event.key)
         seen += 1
     assert seen
