@@ -2,7 +2,7 @@ resource "google_bigquery_dataset" "raw" {
   project                    = var.project_id
   dataset_id                 = replace("${var.name_prefix}_raw", "-", "_")
   location                   = var.region
-  description                = "Raw zone: batch loads from the data lake bucket."
+  description                = "Raw zone: the CSV files under the data lake bucket's raw/ prefix, read in place."
   delete_contents_on_destroy = false
   labels                     = var.tags
 
