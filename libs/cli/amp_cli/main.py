@@ -13,6 +13,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 from amp_contracts import AGENTS, SUBSCRIBERS
 
+from .errors import StartError
+
 #: Everything `amp serve` runs: the pipeline's agents, the bus subscribers beside them, the gateway.
 SERVICES = (*AGENTS, *SUBSCRIBERS, "gateway")
 #: Beside the platform, and deployed apart from it: untrusted runs only, no database, no bus, no secrets.
@@ -489,6 +491,9 @@ def main(argv: list[str] | None = None) -> int:
         # A prompt met closed input (a pipe or /dev/null): nothing was decided, say so plainly.
         sys.stderr.write("amp: input closed before an answer was given; nothing was sent\n")
         return 2
+    except StartError as e:
+        sys.stderr.write(f"amp: {e}\n")
+        return 1
 
 
 if __name__ == "__main__":

@@ -13,8 +13,10 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from amp_contracts import AGENTS, SUBSCRIBERS
 from amp_runtime.bootstrap import import_local_history
@@ -23,8 +25,22 @@ from amp_runtime.embedded import EmbeddedNats, EmbeddedPostgres, die_with_parent
 from amp_runtime.identity import EmbeddedIssuer
 from amp_runtime.settings import Settings
 
+from .errors import StartError
+
 #: Every service `amp up` runs besides the gateway.
 BACKGROUND: tuple[str, ...] = (*AGENTS, *SUBSCRIBERS)
+T = TypeVar("T")
+
+
+def _embedded(what: str, directory: Path, start: Callable[[], T]) -> T:
+    try:
+        return start()
+    except (RuntimeError, OSError, subprocess.CalledProcessError) as e:
+        reason = (e.stderr.decode(errors="replace").strip() if isinstance(e, subprocess.CalledProcessError)
+                  and e.stderr else str(e))
+        raise StartError(f"the embedded {what} did not start: {reason}\n(its files are in {directory}; another "
+                         "`amp` using the same data directory may still be running: stop it, or pass "
+                         "--data-dir)") from e
 
 
 @dataclass
@@ -63,10 +79,10 @@ class Stack:
         data.mkdir(parents=True, exist_ok=True)
         updates: dict[str, object] = {"data_dir": data}
         if not self.settings.nats_url:
-            self.nats = EmbeddedNats(data / "nats").start()
+            self.nats = _embedded("nats-server", data / "nats", EmbeddedNats(data / "nats").start)
             updates["nats_url"] = self.nats.url
         if not self.settings.database_url:
-            self.postgres = EmbeddedPostgres(data / "postgres").start()
+            self.postgres = _embedded("Postgres", data / "postgres", EmbeddedPostgres(data / "postgres").start)
             updates["database_url"] = self.postgres.url
         self.settings = self.settings.model_copy(update=updates)
         if not self.settings.oidc:  # the embedded issuer's key, before any process reads it
@@ -128,8 +144,13 @@ class Stack:
         raise RuntimeError("the gateway did not become ready")
 
     def start(self) -> Stack:
-        self.start_servers()
-        self.start_services()
+        """Servers, then services; a part that cannot start stops what already started."""
+        try:
+            self.start_servers()
+            self.start_services()
+        except BaseException:
+            self.stop()
+            raise
         return self
 
     def restart(self, name: str) -> None:
