@@ -407,7 +407,7 @@ async def dead_letters_now(pool, subject: str) -> list[dict]:
 
 async def webhook_dead_letters(settings, subject: str, timeout: float = 90.0) -> list[dict]:
     """The dead letters of `subject`, once there are any. A poison batch needs `max_deliver` deliveries
-    with backoff (about 10 s in the suite's settings); the wait is long because the session's webhooks
+    with backoff (about 10 s in the suite's settings); the wait is long because the suite's shared webhooks
     service also records every other test's events, and on a loaded machine that queue can be long.
     When none arrive, the failure says where the message is and what the service logged."""
     from services.webhooks.app import DURABLE
