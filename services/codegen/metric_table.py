@@ -193,6 +193,16 @@ def _lag_alarm(failures: str, kafka: bool, rps: float | None) -> tuple[Metric, A
     )
 
 
+def pull_dead_letters(output: str) -> str:
+    """The command that shows the dead letters kept on the subscription of root output `output`."""
+    return f'gcloud pubsub subscriptions pull "$(terraform -chdir=infra output -raw {output})" --limit 10'
+
+
+def replay_failed(output: str) -> str:
+    """The command that scores the failed batches recorded on the queue of root output `output` again."""
+    return f'python -m pipelines.replay_failed "$(terraform -chdir=infra output -raw {output})"'
+
+
 def _failure_alarm(failures: str) -> tuple[Metric, Alarm]:
     """The alarm on a stream consumer's failure store, named by its root output.
 
@@ -206,12 +216,10 @@ def _failure_alarm(failures: str) -> tuple[Metric, Alarm]:
                 f'"$(terraform -chdir=infra output -raw {failures})" --max-number-of-messages 10` '
                 "(stream, shard or partition, first and last position of each failed batch).")
         again = ("Once the cause is fixed, score the failed batches again into the files they would have written: "
-                 f'`python -m pipelines.replay_failed "$(terraform -chdir=infra output -raw {failures})"` '
-                 "(it deletes each message it replayed).")
+                 f"`{replay_failed(failures)}` (it deletes each message it replayed).")
     elif failures.endswith(DEAD_LETTERS):
         metric, wired, kept = DEAD_LETTERED, "dead_letter_subscription", "7 days"
-        look = ("Look at the dead letters: `gcloud pubsub subscriptions pull "
-                f'"$(terraform -chdir=infra output -raw {failures})" --limit 10` (without --auto-ack they stay).')
+        look = f"Look at the dead letters: `{pull_dead_letters(failures)}` (without --auto-ack they stay)."
         again = ("Once the cause is fixed, publish them to the events topic again and acknowledge them on the "
                  "dead-letter subscription.")
     else:

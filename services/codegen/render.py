@@ -54,12 +54,13 @@ def _root_inputs(cloud: str, constraints: ConstraintSchema) -> dict[str, object]
     return {"retrain_schedule": retrain_schedule(cloud, constraints.training_cadence)}
 
 
-def failure_store(plan: Plan, cloud: str) -> str | None:
+def failure_store(outputs: dict[str, list[str]]) -> str | None:
     """The root output naming where the stream consumer's failures are kept (a queue of failed
-    batches, a dead-letter subscription), when the plan has a consumer and its modules keep them."""
-    if not any(c.capability == "stream_processing" for c in plan.components):
+    batches, a dead-letter subscription), when the plan has a consumer and its modules keep them.
+    `outputs`: each capability's module outputs (`module_outputs`)."""
+    if "stream_processing" not in outputs:
         return None
-    return next((f"{cap}_{name}" for cap, names in module_outputs(plan, cloud).items() for name in names
+    return next((f"{cap}_{name}" for cap, names in outputs.items() for name in names
                  if f"_{name}" in (FAILED_QUEUE, DEAD_LETTERS)), None)
 
 
@@ -88,8 +89,9 @@ def render_repository(
     domain = choose_domain(plan, constraints, f"{project_name}. {requirements}")
     caps = {c.capability for c in plan.components}
 
-    failures = failure_store(plan, cloud)
-    kafka = "topic" in module_outputs(plan, cloud).get("ingest_stream", [])
+    module_outs = module_outputs(plan, cloud)  # what each module will provide, before anything is rendered
+    failures = failure_store(module_outs)
+    kafka = "topic" in module_outs.get("ingest_stream", [])
     table = metric_table(constraints, caps, failures, tuple(sorted(module_resource_types(plan, cloud))), kafka)
     additions = {"monitoring": render_alarms(cloud, table)} if "monitoring" in caps else {}
     deployers = [CiNames(cloud, slug).deploy_identity(env) for env in ENVIRONMENTS]

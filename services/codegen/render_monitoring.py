@@ -71,12 +71,13 @@ _AWS_CLOUD_METRICS = {FAILED_BATCHES.name: ("AWS/SQS", "QueueName"), ITERATOR_AG
 # ---- AWS: CloudWatch alarms on the embedded-metric-format metrics ----
 
 #: How each scheduled job's service reports a run that ended badly, as an EventBridge pattern.
-_AWS_JOB_EVENTS: dict[str, tuple[str, str, str, str]] = {
-    # resource type: (source, detail-type, the detail field naming the job, failed states)
-    "aws_sfn_state_machine": ("aws.states", "Step Functions Execution Status Change", "stateMachineArn",
+_AWS_JOB_EVENTS: dict[str, tuple[str, str, str, str, str]] = {
+    # resource type: (source, detail-type, the detail field naming the job, the field of its state,
+    # failed states)
+    "aws_sfn_state_machine": ("aws.states", "Step Functions Execution Status Change", "stateMachineArn", "status",
                               '["FAILED", "TIMED_OUT", "ABORTED"]'),
-    "aws_glue_job": ("aws.glue", "Glue Job State Change", "jobName", '["FAILED", "TIMEOUT", "ERROR"]'),
-    "aws_batch_job_definition": ("aws.batch", "Batch Job State Change", "jobName", '["FAILED"]'),
+    "aws_glue_job": ("aws.glue", "Glue Job State Change", "jobName", "state", '["FAILED", "TIMEOUT", "ERROR"]'),
+    "aws_batch_job_definition": ("aws.batch", "Batch Job State Change", "jobName", "status", '["FAILED"]'),
 }
 
 
@@ -105,11 +106,10 @@ def _aws_job_rules(alarm: Alarm) -> list[Block | str]:
     each sending the event to the alarms' topic."""
     patterns: dict[str, object] = {}
     for job in alarm.jobs:
-        source, detail_type, field, states = _AWS_JOB_EVENTS[job]
+        source, detail_type, field, state, states = _AWS_JOB_EVENTS[job]
         prefix = ('"arn:${data.aws_partition.current.partition}:states:${data.aws_region.current.name}:'
                   '${data.aws_caller_identity.current.account_id}:stateMachine:${var.name_prefix}-"'
                   if field == "stateMachineArn" else '"${var.name_prefix}-"')
-        state = "status" if source != "aws.glue" else "state"
         patterns[source.removeprefix("aws.")] = Raw(
             f'jsonencode({{ source = ["{source}"], "detail-type" = ["{detail_type}"], '
             f"detail = {{ {field} = [{{ prefix = {prefix} }}], {state} = {states} }} }})")

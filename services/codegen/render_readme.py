@@ -9,7 +9,7 @@ from amp_contracts import ConstraintSchema, Plan
 from amp_domain.build import team_work
 from amp_domain.catalog import load_catalog
 
-from .metric_table import DEAD_LETTERS
+from .metric_table import DEAD_LETTERS, pull_dead_letters, replay_failed
 from .render_docs import CLOUD_TITLES
 from .render_domain import LOWER_IS_BETTER, Domain, example_row
 from .render_text import fill, md_cell, md_inline
@@ -228,13 +228,11 @@ def _replay_md(output: str | None) -> str:
         return ""
     if output.endswith(DEAD_LETTERS):
         return ("\n- Dead letters: an event the stream consumer failed on ten times moves to the subscription of "
-                f"output `{output}` (kept a week). Look at them with `gcloud pubsub subscriptions pull "
-                f"\"$(terraform -chdir=infra output -raw {output})\" --limit 10`; publish them to the events topic "
-                "again once the cause is fixed.")
+                f"output `{output}` (kept a week). Look at them with `{pull_dead_letters(output)}`; publish them to "
+                "the events topic again once the cause is fixed.")
     return ("\n- Failed stream batches: the consumer records a batch it could not score (after its retries) on "
             f"the queue of output `{output}`. Once the cause is fixed, score them again, with the environment's "
-            f"credentials, into the files they would have written:\n  `python -m pipelines.replay_failed "
-            f"\"$(terraform -chdir=infra output -raw {output})\"`.")
+            f"credentials, into the files they would have written:\n  `{replay_failed(output)}`.")
 
 
 def team_code_md(plan: Plan) -> str:
