@@ -122,6 +122,8 @@ _AZURE: dict[str, Input] = {
                               "security_kms", "key_id", regional=True),
     "encryption_identity_id": Input("string", "User-assigned identity allowed to use the customer-managed key.",
                                     None, "security_kms", "identity_id", regional=True),
+    "encryption_identity_client_id": Input("string", "Client id of that identity, which a registry's encryption "
+                                           "names.", None, "security_kms", "identity_client_id", regional=True),
     "subnet_id": Input("string", "Private subnet for private endpoints and VNet integration.", None,
                        "networking_private", "subnet_id", regional=True),
     "storage_account_id": Input("string", "Id of the data lake storage account.", None,

@@ -217,3 +217,18 @@ def test_arns_follow_the_partition_of_the_plans_region():
     assert "role-to-assume: arn:aws-us-gov:iam::" in workflows and "arn:aws:iam::" not in workflows
     assert consistency_findings(files) == []
     assert all("arn:aws:" not in t for p, t in files.items() if p.startswith("infra/"))
+
+
+def test_an_azure_registry_encrypted_with_the_plans_key_names_the_keys_identity(rendered):
+    """azurerm 3.x requires `identity_client_id` in a container registry's `encryption`; the
+    template set it to null, which the provider refuses as soon as the plan has a key. The client
+    id now comes from the key's module, wired like the identity itself."""
+    from services.codegen.render_text import TEMPLATES
+
+    for path in sorted((TEMPLATES / "terraform" / "azure" / "modules").glob("*.tf")):
+        assert not re.search(r"identity_client_id\s*=\s*null", path.read_text(encoding="utf-8")), path.name
+    files = rendered["azure_full"]
+    registry = files["infra/modules/registry/main.tf"]
+    assert "identity_client_id = var.encryption_identity_client_id" in registry
+    registry_call = re.search(r'module "registry" \{.*?\n\}', files["infra/main.tf"], re.S).group(0)
+    assert "encryption_identity_client_id = module.security_kms.identity_client_id" in registry_call

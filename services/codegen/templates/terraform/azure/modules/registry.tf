@@ -8,11 +8,19 @@ resource "azurerm_container_registry" "models" {
   admin_enabled                 = false
   public_network_access_enabled = var.subnet_id == null
   quarantine_policy_enabled     = true
-  trust_policy_enabled          = true
-  retention_policy_in_days      = 30
   data_endpoint_enabled         = true
   zone_redundancy_enabled       = true
   tags                          = var.tags
+
+  # Blocks, as azurerm 3.x spells them (4.x made them the flat trust_policy_enabled and retention_policy_in_days).
+  trust_policy {
+    enabled = true
+  }
+
+  retention_policy {
+    days    = 30
+    enabled = true
+  }
 
   dynamic "identity" {
     for_each = var.encryption_identity_id == null ? [] : [var.encryption_identity_id]
@@ -28,7 +36,7 @@ resource "azurerm_container_registry" "models" {
 
     content {
       key_vault_key_id   = encryption.value
-      identity_client_id = null
+      identity_client_id = var.encryption_identity_client_id
     }
   }
 }

@@ -78,3 +78,8 @@ output "identity_id" {
   description = "User-assigned identity allowed to use the key."
   value       = azurerm_user_assigned_identity.encryption.id
 }
+
+output "identity_client_id" {
+  description = "Client id of the identity allowed to use the key (what a registry's encryption names)."
+  value       = azurerm_user_assigned_identity.encryption.client_id
+}
