@@ -298,7 +298,7 @@ def plan_tests(cloud: str, regions: list[str], built: list[BuiltComponent], modu
     for var in ("container_image", "github_repository", "alert_email"):
         if var in used_root:
             root_vars.append((var, _TEST_VALUES[var]))
-    root_vars += sorted(root_inputs.items())
+    root_vars += sorted((k, v) for k, v in root_inputs.items() if k in used_root)  # declared only where read
     root_vars += [(b.sizing_variable, {i.name: i.prod for i in b.inputs}) for b in built if b.inputs]
     prod = Block("run", ("prod_plans",), groups=[[("command", Raw("plan"))]], blocks=[
         Block("variables", groups=[[("environment", "prod"), *root_vars]])])

@@ -232,3 +232,19 @@ def test_an_azure_registry_encrypted_with_the_plans_key_names_the_keys_identity(
     assert "identity_client_id = var.encryption_identity_client_id" in registry
     registry_call = re.search(r'module "registry" \{.*?\n\}', files["infra/main.tf"], re.S).group(0)
     assert "encryption_identity_client_id = module.security_kms.identity_client_id" in registry_call
+
+
+def test_the_plan_tests_set_only_variables_the_root_declares(rendered):
+    """Terraform warns of, and a later version rejects, a run block's value for an undeclared
+    variable: the retraining schedule was passed to plans with no module reading it."""
+    for name, files in rendered.items():
+        for run in hcl2.loads(files["infra/tests/plan.tftest.hcl"])["run"]:
+            (label, body), = run.items()
+            module = body.get("module", [{}])
+            source = _unq((module[0] if isinstance(module, list) else module).get("source", "."))
+            root = f"infra/{source.removeprefix('./')}".rstrip("/.")
+            variables = body.get("variables", {})
+            variables = variables[0] if isinstance(variables, list) else variables
+            declared = {_unq(next(iter(v))) for v in hcl2.loads(files[f"{root}/variables.tf"]).get("variable", [])}
+            undeclared = {k for k in variables if not k.startswith("__")} - declared
+            assert not undeclared, f"{name} run {label}: {sorted(undeclared)}"
