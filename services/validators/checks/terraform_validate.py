@@ -2,8 +2,11 @@
 
 Needs the Terraform CLI and the plan's provider in a local filesystem mirror (no registry access):
 `AMP_TERRAFORM` (default: `terraform` on PATH) and `AMP_TF_PLUGIN_MIRROR` (default /opt/tf-plugins,
-laid out as registry.terraform.io/<namespace>/<name>/<version>/<os_arch>). Where either is missing
-the check is `skipped` with the reason, never passed. The tree's Terraform is copied to a writable
+laid out as registry.terraform.io/<namespace>/<name>/<version>/<os_arch>). A provider the mirror lacks
+may stand in from its exported schema under `AMP_TF_PROVIDER_SCHEMAS` (default /opt/tf-schemas, see
+`schema_provider`): Terraform's own checks and the plan tests run, the provider's own do not, and
+the report's version names the schema. Where neither is there the check is `skipped` with the
+reason, never passed. The tree's Terraform is copied to a writable
 scratch directory under the sandbox's home (init writes `.terraform/` there) and runs under the
 sandbox's limits; the providers are mocked by the tests, so nothing reaches a cloud.
 """
@@ -22,7 +25,7 @@ from pathlib import Path
 
 from ..report import Finding, ToolResult
 from ..sandbox import RunResult, run_limited
-from . import schema_cut
+from . import schema_cut, schema_provider
 from . import terraform_providers as providers
 from .base import CheckContext, skipped, status_for
 from .verdicts import Verdicts, binary_key, content_key, remembered
@@ -30,6 +33,8 @@ from .verdicts import Verdicts, binary_key, content_key, remembered
 TOOL = "terraform-validate"
 log = logging.getLogger("amp.validators.terraform")
 DEFAULT_MIRROR = "/opt/tf-plugins"
+#: Exported provider schemas (`schema_provider`), for a provider whose build the mirror lacks.
+DEFAULT_SCHEMAS = "/opt/tf-schemas"
 #: Terraform and its provider plugin are large Go programs: more address space than the default limit.
 MEMORY_MB = 6144
 _SOURCE = re.compile(r'source\s*=\s*"([a-z0-9-]+)/([a-z0-9-]+)"')
@@ -274,8 +279,16 @@ def check_validate(ctx: CheckContext) -> ToolResult:
     missing = [f"{ns}/{name}" for ns, name in dict.fromkeys([provider, *_required_providers(files)])
                if not (mirror / "registry.terraform.io" / ns / name).is_dir()]
     if missing:
+        schemas_dir = Path(os.environ.get("AMP_TF_PROVIDER_SCHEMAS", DEFAULT_SCHEMAS))
+        schemas = schema_provider.schema_files(schemas_dir)
+        needed = [f"{providers.HOST}/{ns}/{name}" for ns, name in dict.fromkeys([provider, *_required_providers(files)])]
+        if all(address in schemas for address in needed):
+            offered = {address: schemas[address] for address in needed}
+            files_of = [binary_key(str(path)) for versions in offered.values() for path in versions.values()]
+            return remembered(VERDICTS, _verdict_key(files, terraform, schemas_dir, _schema_builds(offered), files_of),
+                              lambda: _schema_run(ctx, terraform, schemas_dir, offered), keep={"pass"})
         return skipped(TOOL, f"provider {', '.join(missing)} is not available offline "
-                             f"(no filesystem mirror at {mirror})")
+                             f"(no filesystem mirror at {mirror}, no exported schema under {schemas_dir})")
     builds = providers.mirror_builds(mirror)
     # Only a pass is kept: a failure may be the host's (an init that could not read the mirror).
     return remembered(VERDICTS, _verdict_key(files, terraform, mirror, builds),
@@ -283,11 +296,13 @@ def check_validate(ctx: CheckContext) -> ToolResult:
                       keep={"pass"})
 
 
-def _verdict_key(files: dict[str, str], terraform: str, mirror: Path, builds: list[Path]) -> str:
-    """What a verdict rests on: the Terraform binary, the providers the mirror offers, every file of infra/."""
+def _verdict_key(files: dict[str, str], terraform: str, mirror: Path, builds: list[Path],
+                 schemas: list[tuple[str, int, int, int]] | None = None) -> str:
+    """What a verdict rests on: the Terraform binary, the providers the mirror offers (or the
+    exported schemas standing in for them), every file of infra/."""
     infra = {p: t for p, t in files.items()
              if p.startswith("infra/") and not any(part.startswith(".terraform") for part in p.split("/"))}
-    tool = f"{TOOL} {binary_key(terraform)} {mirror} {[str(b) for b in builds]}"
+    tool = f"{TOOL} {binary_key(terraform)} {mirror} {[str(b) for b in builds]} {schemas or ''}"
     return content_key(tool, infra)
 
 
@@ -298,10 +313,20 @@ def _cold_run(ctx: CheckContext, terraform: str, mirror: Path) -> ToolResult:
 
     init = run("init", "-backend=false", "-input=false", "-no-color")
     if init.timed_out or init.returncode != 0:
-        detail = (init.stderr or init.stdout).strip()[-800:]
-        return ToolResult(tool=TOOL, status="fail", findings=[Finding(rule="terraform-init", path="infra",
-                          message=detail or f"terraform init exited {init.returncode}")])
+        return _init_failed(init)
     _unhashed_lock(cwd)
+    return _judged(terraform, run, cwd, init.isolation)
+
+
+def _init_failed(init: RunResult) -> ToolResult:
+    detail = (init.stderr or init.stdout).strip()[-800:]
+    return ToolResult(tool=TOOL, status="fail", findings=[Finding(rule="terraform-init", path="infra",
+                      message=detail or f"terraform init exited {init.returncode}")])
+
+
+def _judged(terraform: str, run: Callable[..., RunResult], cwd: Path, isolation: str,
+            against: str = "") -> ToolResult:
+    """The verdict of an initialised tree: its tests, and `validate` to say what is wrong."""
     # Each command that loads the provider costs seconds of CPU (the AWS provider's schema alone).
     # `terraform test` validates the whole configuration before its runs, so a passing test is a
     # passing validate too; `validate` runs on its own only where there are no tests, or to say
@@ -319,6 +344,44 @@ def _cold_run(ctx: CheckContext, terraform: str, mirror: Path) -> ToolResult:
                 rule="terraform-test", path="infra/tests",
                 message=(test.stderr or test.stdout).strip()[-800:] or f"terraform test exited {test.returncode}")]
     number = (_test_version(test.stdout) if test is not None else "") or terraform_version(terraform, run)
-    version = f"terraform {number}" if number else ""
+    version = f"terraform {number}{against}" if number else against.strip()
     return ToolResult(tool=TOOL, version=version, status=status_for(findings), findings=findings,
-                      isolation=init.isolation or "limits only (time, memory, CPU; no sandbox on this host)")
+                      isolation=isolation or "limits only (time, memory, CPU; no sandbox on this host)")
+
+
+def _schema_builds(offered: dict[str, dict[str, Path]]) -> list[Path]:
+    """The mirror-layout paths of the provider versions the exported schemas offer (for a stub mirror)."""
+    return [Path(address) / version / providers.os_arch() / f"terraform-provider-{address.rsplit('/', 1)[-1]}_v{version}"
+            for address, versions in sorted(offered.items()) for version in sorted(versions)]
+
+
+def _schema_run(ctx: CheckContext, terraform: str, schemas_dir: Path, offered: dict[str, dict[str, Path]]) -> ToolResult:
+    """init against the versions the schemas offer, then the cold path's verdict with each provider
+    standing in from its schema (`schema_provider`); cut to the types the tree names, and judged
+    again against the whole schema when that fails, as the warm path is."""
+    stub = providers.stub_mirror(schemas_dir, _schema_builds(offered))
+    cwd = _scratch(ctx, "terraform-schema")
+    rc = _cli_config(ctx, "terraform-schema", stub)
+    init = _runner(ctx, terraform, cwd, rc, readonly=[stub])("init", "-backend=false", "-input=false", "-no-color")
+    if init.timed_out or init.returncode != 0:
+        return _init_failed(init)
+    locked = providers.locked_providers((cwd / ".terraform.lock.hcl").read_text())
+    texts = [text for path, text in ctx.sandbox.files.items() if path.startswith("infra/")]
+    answers = {address: schema_provider.load_answer(offered[address][version], address)[1] for address, version in locked}
+    against = " against the exported schema of " + ", ".join(
+        f"{address.removeprefix(providers.HOST + '/')} {version}" for address, version in locked)
+
+    def judged(cut: bool) -> ToolResult:
+        with contextlib.ExitStack() as stack:
+            entries: dict[str, dict] = {}
+            sockets: list[Path] = []
+            for address, _version in locked:
+                keep = schema_cut.named_types(address.rsplit("/", 1)[-1], texts) if cut else None
+                entries[address], directory = stack.enter_context(schema_provider.serve(answers[address], keep))
+                sockets.append(directory)
+            run = _runner(ctx, terraform, cwd, rc, readonly=[stub, *sockets],
+                          env={"TF_REATTACH_PROVIDERS": providers.reattach_env(entries)})
+            return _judged(terraform, run, cwd, init.isolation, against)
+
+    verdict = judged(cut=True)
+    return verdict if verdict.status == "pass" else judged(cut=False)
