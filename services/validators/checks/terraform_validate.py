@@ -1,4 +1,5 @@
-"""`terraform init -backend=false`, `validate` and `test` (mocked providers) over the generated `infra/`.
+"""`terraform init -backend=false`, `validate` and `test` (mocked providers) over each root of the
+generated `infra/`: the environments' stack and `infra/bootstrap/`, applied first and on its own.
 
 Needs the Terraform CLI and the plan's provider in a local filesystem mirror (no registry access):
 `AMP_TERRAFORM` (default: `terraform` on PATH) and `AMP_TF_PLUGIN_MIRROR` (default /opt/tf-plugins,
@@ -21,6 +22,7 @@ import re
 import shutil
 import threading
 from collections.abc import Callable
+from concurrent import futures
 from pathlib import Path
 
 from ..report import Finding, ToolResult
@@ -61,12 +63,12 @@ def _provider(files: dict[str, str]) -> tuple[str, str] | None:
     return (m.group(1), m.group(2)) if m else None
 
 
-def _required_providers(files: dict[str, str]) -> list[tuple[str, str]]:
-    """Every provider `terraform init` in `infra/` installs: those its configuration and modules
+def _required_providers(files: dict[str, str], root: str = "infra/") -> list[tuple[str, str]]:
+    """Every provider `terraform init` in a root installs: those its configuration and modules
     declare in `required_providers`, and those implied by a resource or data source type no
-    declaration names (a `random_id` needs hashicorp/random). `infra/bootstrap` is its own root."""
+    declaration names (a `random_id` needs hashicorp/random). `infra/bootstrap/` is its own root."""
     texts = [_COMMENT.sub("", t) for p, t in sorted(files.items())
-             if p.startswith("infra/") and p.endswith(".tf") and not p.startswith("infra/bootstrap/")]
+             if p.startswith(root) and p.endswith(".tf") and (root != "infra/" or not p.startswith("infra/bootstrap/"))]
     declared: dict[str, tuple[str, str]] = {}
     for text in texts:
         for local, namespace, name in _REQUIRED.findall(text):
@@ -204,6 +206,15 @@ def _runner(ctx: CheckContext, terraform: str, cwd: Path, rc: Path, *, readonly:
     return run
 
 
+def _roots(cwd: Path) -> list[tuple[Path, str]]:
+    """Each root module of a tree: the environments' stack (`infra/`) and the account-wide
+    bootstrap (`infra/bootstrap/`, applied first and on its own), with the path findings name it by."""
+    roots = [(cwd, "infra")]
+    if any((cwd / "bootstrap").glob("*.tf")):
+        roots.append((cwd / "bootstrap", "infra/bootstrap"))
+    return roots
+
+
 def _warm_run(ctx: CheckContext, terraform: str, mirror: Path, builds: list[Path]) -> ToolResult | None:
     """The passing verdict from warm providers (`terraform_providers`), or None to take the cold path.
 
@@ -216,6 +227,23 @@ def _warm_run(ctx: CheckContext, terraform: str, mirror: Path, builds: list[Path
     stub = providers.stub_mirror(mirror, builds)
     cwd = _scratch(ctx, "terraform-warm")
     rc = _cli_config(ctx, "terraform-warm", stub)
+    roots = _roots(cwd)
+    with futures.ThreadPoolExecutor(max_workers=len(roots), thread_name_prefix="amp-tf-root") as pool:
+        # the bootstrap's small run beside the stack's tests, on the same warm providers
+        results = list(pool.map(lambda root: _warm_root(ctx, terraform, mirror, stub, rc, root[0]), roots))
+    if any(result is None for result in results):
+        return None
+    first = results[0]
+    assert first is not None  # for the type checker: every result was checked just above
+    has_tests = (cwd / "tests").is_dir()
+    number = (_test_version(first.stdout) if has_tests else "") or terraform_version(
+        terraform, _runner(ctx, terraform, cwd, rc, readonly=[stub]))
+    return ToolResult(tool=TOOL, version=f"terraform {number}" if number else "", status="pass", findings=[],
+                      isolation=first.isolation or "limits only (time, memory, CPU; no sandbox on this host)")
+
+
+def _warm_root(ctx: CheckContext, terraform: str, mirror: Path, stub: Path, rc: Path, cwd: Path) -> RunResult | None:
+    """One root's passing `terraform test` (or `validate`, where it has no tests) on warm providers, else None."""
     init = _runner(ctx, terraform, cwd, rc, readonly=[stub])("init", "-backend=false", "-input=false", "-no-color")
     if init.timed_out or init.returncode != 0:
         return None
@@ -255,13 +283,8 @@ def _warm_run(ctx: CheckContext, terraform: str, mirror: Path, builds: list[Path
                 log.warning("no schema relay (%s): the run reads the provider's whole schema", exc)
         run = _runner(ctx, terraform, cwd, rc, readonly=[stub, *sockets],
                       env={"TF_REATTACH_PROVIDERS": providers.reattach_env(entries)})
-        has_tests = (cwd / "tests").is_dir()
-        result = run("test", "-no-color", "-json") if has_tests else run("validate", "-json", "-no-color")
-    if result.timed_out or result.returncode != 0:
-        return None
-    number = (_test_version(result.stdout) if has_tests else "") or terraform_version(terraform, run)
-    return ToolResult(tool=TOOL, version=f"terraform {number}" if number else "", status="pass", findings=[],
-                      isolation=result.isolation or "limits only (time, memory, CPU; no sandbox on this host)")
+        result = run("test", "-no-color", "-json") if (cwd / "tests").is_dir() else run("validate", "-json", "-no-color")
+    return None if result.timed_out or result.returncode != 0 else result
 
 
 def check_validate(ctx: CheckContext) -> ToolResult:
@@ -276,12 +299,12 @@ def check_validate(ctx: CheckContext) -> ToolResult:
         return skipped(TOOL, "infra/versions.tf names no provider source")
     mirror = Path(os.environ.get("AMP_TF_PLUGIN_MIRROR", DEFAULT_MIRROR))
     # init must never reach a registry: every provider the configuration needs is in the mirror, or skip.
-    missing = [f"{ns}/{name}" for ns, name in dict.fromkeys([provider, *_required_providers(files)])
-               if not (mirror / "registry.terraform.io" / ns / name).is_dir()]
+    wanted = list(dict.fromkeys([provider, *_required_providers(files), *_required_providers(files, "infra/bootstrap/")]))
+    missing = [f"{ns}/{name}" for ns, name in wanted if not (mirror / "registry.terraform.io" / ns / name).is_dir()]
     if missing:
         schemas_dir = Path(os.environ.get("AMP_TF_PROVIDER_SCHEMAS", DEFAULT_SCHEMAS))
         schemas = schema_provider.schema_files(schemas_dir)
-        needed = [f"{providers.HOST}/{ns}/{name}" for ns, name in dict.fromkeys([provider, *_required_providers(files)])]
+        needed = [f"{providers.HOST}/{ns}/{name}" for ns, name in wanted]
         if all(address in schemas for address in needed):
             offered = {address: schemas[address] for address in needed}
             files_of = [binary_key(str(path)) for versions in offered.values() for path in versions.values()]
@@ -309,24 +332,37 @@ def _verdict_key(files: dict[str, str], terraform: str, mirror: Path, builds: li
 def _cold_run(ctx: CheckContext, terraform: str, mirror: Path) -> ToolResult:
     """init, test and (on failure, for its precise diagnostics) validate, each starting the providers."""
     cwd = _scratch(ctx, "terraform")
-    run = _runner(ctx, terraform, cwd, _cli_config(ctx, "terraform-validate", mirror), readonly=[mirror])
+    rc = _cli_config(ctx, "terraform-validate", mirror)
+    verdicts = []
+    for root, rel in _roots(cwd):
+        run = _runner(ctx, terraform, root, rc, readonly=[mirror])
+        init = run("init", "-backend=false", "-input=false", "-no-color")
+        if init.timed_out or init.returncode != 0:
+            verdicts.append(_init_failed(init, rel))
+            continue
+        _unhashed_lock(root)
+        verdicts.append(_judged(terraform, run, root, init.isolation, rel=rel))
+    return _merged(verdicts)
 
-    init = run("init", "-backend=false", "-input=false", "-no-color")
-    if init.timed_out or init.returncode != 0:
-        return _init_failed(init)
-    _unhashed_lock(cwd)
-    return _judged(terraform, run, cwd, init.isolation)
 
-
-def _init_failed(init: RunResult) -> ToolResult:
+def _init_failed(init: RunResult, rel: str) -> ToolResult:
     detail = (init.stderr or init.stdout).strip()[-800:]
-    return ToolResult(tool=TOOL, status="fail", findings=[Finding(rule="terraform-init", path="infra",
-                      message=detail or f"terraform init exited {init.returncode}")])
+    return ToolResult(tool=TOOL, status="fail", findings=[Finding(rule="terraform-init", path=rel,
+                      message=detail or f"terraform init exited {init.returncode}")], isolation=init.isolation)
+
+
+def _merged(verdicts: list[ToolResult]) -> ToolResult:
+    """One result for the tree from its roots' (the stack's first)."""
+    findings = [f for v in verdicts for f in v.findings]
+    return ToolResult(tool=TOOL, version=next((v.version for v in verdicts if v.version), ""),
+                      status=status_for(findings), findings=findings,
+                      isolation=next((v.isolation for v in verdicts if v.isolation),
+                                     "limits only (time, memory, CPU; no sandbox on this host)"))
 
 
 def _judged(terraform: str, run: Callable[..., RunResult], cwd: Path, isolation: str,
-            against: str = "") -> ToolResult:
-    """The verdict of an initialised tree: its tests, and `validate` to say what is wrong."""
+            against: str = "", rel: str = "infra") -> ToolResult:
+    """The verdict of an initialised root: its tests, and `validate` to say what is wrong."""
     # Each command that loads the provider costs seconds of CPU (the AWS provider's schema alone).
     # `terraform test` validates the whole configuration before its runs, so a passing test is a
     # passing validate too; `validate` runs on its own only where there are no tests, or to say
@@ -335,13 +371,13 @@ def _judged(terraform: str, run: Callable[..., RunResult], cwd: Path, isolation:
     findings: list[Finding] = []
     if test is None or test.timed_out or test.returncode != 0:
         validate = run("validate", "-json", "-no-color")
-        findings = _diagnostics(validate.stdout, "infra")
+        findings = _diagnostics(validate.stdout, rel)
         if validate.returncode != 0 and not any(f.severity == "error" for f in findings):
-            findings.append(Finding(rule="terraform-validate", path="infra",
+            findings.append(Finding(rule="terraform-validate", path=rel,
                                     message=(validate.stderr or validate.stdout).strip()[-800:] or "validate failed"))
         if validate.returncode == 0 and test is not None:
             findings += _test_failures(test.stdout + test.stderr) or [Finding(
-                rule="terraform-test", path="infra/tests",
+                rule="terraform-test", path=f"{rel}/tests",
                 message=(test.stderr or test.stdout).strip()[-800:] or f"terraform test exited {test.returncode}")]
     number = (_test_version(test.stdout) if test is not None else "") or terraform_version(terraform, run)
     version = f"terraform {number}{against}" if number else against.strip()
@@ -356,32 +392,43 @@ def _schema_builds(offered: dict[str, dict[str, Path]]) -> list[Path]:
 
 
 def _schema_run(ctx: CheckContext, terraform: str, schemas_dir: Path, offered: dict[str, dict[str, Path]]) -> ToolResult:
-    """init against the versions the schemas offer, then the cold path's verdict with each provider
-    standing in from its schema (`schema_provider`); cut to the types the tree names, and judged
-    again against the whole schema when that fails, as the warm path is."""
+    """Each root: init against the versions the schemas offer, then the cold path's verdict with each
+    provider standing in from its schema (`schema_provider`); cut to the types the tree names, and
+    judged again against the whole schema when that fails, as the warm path is."""
     stub = providers.stub_mirror(schemas_dir, _schema_builds(offered))
     cwd = _scratch(ctx, "terraform-schema")
     rc = _cli_config(ctx, "terraform-schema", stub)
-    init = _runner(ctx, terraform, cwd, rc, readonly=[stub])("init", "-backend=false", "-input=false", "-no-color")
-    if init.timed_out or init.returncode != 0:
-        return _init_failed(init)
-    locked = providers.locked_providers((cwd / ".terraform.lock.hcl").read_text())
     texts = [text for path, text in ctx.sandbox.files.items() if path.startswith("infra/")]
-    answers = {address: schema_provider.load_answer(offered[address][version], address)[1] for address, version in locked}
-    against = " against the exported schema of " + ", ".join(
-        f"{address.removeprefix(providers.HOST + '/')} {version}" for address, version in locked)
+    verdicts = []
+    for root, rel in _roots(cwd):
+        init = _runner(ctx, terraform, root, rc, readonly=[stub])("init", "-backend=false", "-input=false", "-no-color")
+        if init.timed_out or init.returncode != 0:
+            verdicts.append(_init_failed(init, rel))
+            continue
+        locked = providers.locked_providers((root / ".terraform.lock.hcl").read_text())
+        answers = {address: schema_provider.load_answer(offered[address][version], address)[1]
+                   for address, version in locked}
+        against = " against the exported schema of " + ", ".join(
+            f"{address.removeprefix(providers.HOST + '/')} {version}" for address, version in locked)
+        verdict = _standing_in(ctx, terraform, root, rc, [stub], answers, texts, init.isolation, against, rel, cut=True)
+        if verdict.status != "pass":
+            verdict = _standing_in(ctx, terraform, root, rc, [stub], answers, texts, init.isolation, against, rel,
+                                   cut=False)
+        verdicts.append(verdict)
+    return _merged(verdicts)
 
-    def judged(cut: bool) -> ToolResult:
-        with contextlib.ExitStack() as stack:
-            entries: dict[str, dict] = {}
-            sockets: list[Path] = []
-            for address, _version in locked:
-                keep = schema_cut.named_types(address.rsplit("/", 1)[-1], texts) if cut else None
-                entries[address], directory = stack.enter_context(schema_provider.serve(answers[address], keep))
-                sockets.append(directory)
-            run = _runner(ctx, terraform, cwd, rc, readonly=[stub, *sockets],
-                          env={"TF_REATTACH_PROVIDERS": providers.reattach_env(entries)})
-            return _judged(terraform, run, cwd, init.isolation, against)
 
-    verdict = judged(cut=True)
-    return verdict if verdict.status == "pass" else judged(cut=False)
+def _standing_in(ctx: CheckContext, terraform: str, root: Path, rc: Path, readonly: list[Path],
+                 answers: dict[str, bytes], texts: list[str], isolation: str, against: str, rel: str,
+                 *, cut: bool) -> ToolResult:
+    """One root's verdict with each provider (address -> schema answer) served by a stand-in."""
+    with contextlib.ExitStack() as stack:
+        entries: dict[str, dict] = {}
+        sockets: list[Path] = []
+        for address, answer in answers.items():
+            keep = schema_cut.named_types(address.rsplit("/", 1)[-1], texts) if cut else None
+            entries[address], directory = stack.enter_context(schema_provider.serve(answer, keep))
+            sockets.append(directory)
+        run = _runner(ctx, terraform, root, rc, readonly=[*readonly, *sockets],
+                      env={"TF_REATTACH_PROVIDERS": providers.reattach_env(entries)})
+        return _judged(terraform, run, root, isolation, against, rel=rel)

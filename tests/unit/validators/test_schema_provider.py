@@ -218,3 +218,11 @@ def test_the_stand_in_and_the_providers_build_agree_on_a_generated_tree(aws_expo
     assert "exported schema of hashicorp/aws" in by_schema[0].version
     assert "exported schema" not in by_build[0].version
     assert {(f.path, f.line) for f in by_build[1].findings} == {(f.path, f.line) for f in by_schema[1].findings}
+
+
+def test_the_bootstrap_root_is_judged_against_the_schema_too(schemas):
+    bootstrap = VERSIONS % "~> 5.40" + MAIN.replace('  location = "EU"\n', "")
+    result = _verdict({**_tree(test=PLAN_TEST % "true"), "infra/bootstrap/main.tf": bootstrap})
+    assert result.status == "fail"
+    assert {(f.path, f.rule) for f in result.findings} == {("infra/bootstrap/main.tf", "terraform-validate")}
+    assert any('"location" is required' in f.message for f in result.findings)

@@ -166,7 +166,8 @@ def test_passing_trees_are_validated_by_one_warm_provider_that_is_started_again_
     assert first is not None, "the passing run did not attach to a warm provider"
     uses = warm.uses
     assert _result(files).status == "pass"
-    assert warm.proc is not None and warm.proc.pid == first and warm.uses == uses + 1
+    # one attach for each root: the environments' stack and the bootstrap
+    assert warm.proc is not None and warm.proc.pid == first and warm.uses == uses + 2
     os.killpg(first, 9)
     warm.proc.wait()
     result = _result(files)
@@ -218,9 +219,10 @@ def test_a_pass_is_reused_for_the_same_infrastructure_and_nothing_else():
     again = check(edited)
     assert again.status == "pass" and again.version.startswith("terraform 1.") and warm.uses == uses
     changed = {**files, "infra/outputs.tf": files["infra/outputs.tf"] + '\noutput "extra" {\n  value = 1\n}\n'}
-    assert check(changed).status == "pass" and warm.uses == uses + 1
+    roots = 2  # a run attaches once for each root: the environments' stack and the bootstrap
+    assert check(changed).status == "pass" and warm.uses == uses + roots
     bad = {**files, "infra/outputs.tf": files["infra/outputs.tf"] + '\noutput "broken" {\n  value = var.nope\n}\n'}
     for attempt in (1, 2):
         failed = check(bad)
-        assert failed.status == "fail" and warm.uses == uses + 1 + attempt, attempt
+        assert failed.status == "fail" and warm.uses == uses + roots * (1 + attempt), attempt
         assert any("nope" in f.message for f in failed.findings)

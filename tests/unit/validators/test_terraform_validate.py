@@ -111,6 +111,7 @@ def test_the_providers_init_would_install_are_read_from_every_module():
                                         '# resource "tls_private_key" "commented" {}\ndata "archive_file" "z" {}\n',
              "infra/bootstrap/main.tf": 'resource "github_repository" "r" {}\n'}
     assert _required_providers(files) == [("hashicorp", "aws"), ("hashicorp", "archive")]
+    assert _required_providers(files, "infra/bootstrap/") == [("hashicorp", "github")]
 
 
 def test_terraform_fmt_running_alongside_leaves_init_its_mirror_config(monkeypatch):
@@ -193,3 +194,17 @@ def test_a_passing_run_reports_the_terraform_version():
     if result.status == "skipped":
         pytest.skip(result.reason)
     assert result.status == "pass" and result.version.startswith("terraform 1.")
+
+
+def test_the_bootstrap_is_judged_as_its_own_root():
+    """`infra/bootstrap` (state bucket, deploy roles, registries) is applied first and apart; a
+    mistake there failed nothing while only `infra/` was initialised."""
+    files = _files("fraud-eu-pci")
+    if not _available(files):
+        pytest.skip("terraform or the AWS provider is not available offline")
+    boot = files["infra/bootstrap/main.tf"]
+    files["infra/bootstrap/main.tf"] = boot + '\nresource "aws_s3_bucket" "typo" {\n  bucket_name = "x"\n}\n'
+    result = _result(files)
+    assert result.status == "fail"
+    line = len(boot.splitlines()) + 3
+    assert [(f.path, f.line) for f in result.findings if f.severity == "error"] == [("infra/bootstrap/main.tf", line)]
