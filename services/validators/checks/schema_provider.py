@@ -173,7 +173,10 @@ def load_answer(path: Path, address: str) -> tuple[str, bytes]:
         raise SchemaError(f"{path}: not JSON ({exc})") from exc
     if not isinstance(document, dict):
         raise SchemaError(f"{path}: not a JSON object")
-    answer = hashlib.sha256(raw).hexdigest(), schema_answer(provider_schema(document, address))
+    try:
+        answer = hashlib.sha256(raw).hexdigest(), schema_answer(provider_schema(document, address))
+    except SchemaError as exc:
+        raise SchemaError(f"{path}: {exc}") from exc
     with _answers_lock:
         _answers[key] = answer
     return answer

@@ -406,8 +406,11 @@ def _schema_run(ctx: CheckContext, terraform: str, schemas_dir: Path, offered: d
             verdicts.append(_init_failed(init, rel))
             continue
         locked = providers.locked_providers((root / ".terraform.lock.hcl").read_text())
-        answers = {address: schema_provider.load_answer(offered[address][version], address)[1]
-                   for address, version in locked}
+        try:
+            answers = {address: schema_provider.load_answer(offered[address][version], address)[1]
+                       for address, version in locked}
+        except schema_provider.SchemaError as exc:  # the operator's file: say so, as for a missing provider
+            return skipped(TOOL, f"an exported provider schema under {schemas_dir} is not usable: {exc}")
         against = " against the exported schema of " + ", ".join(
             f"{address.removeprefix(providers.HOST + '/')} {version}" for address, version in locked)
         verdict = _standing_in(ctx, terraform, root, rc, [stub], answers, texts, init.isolation, against, rel, cut=True)

@@ -226,3 +226,10 @@ def test_the_bootstrap_root_is_judged_against_the_schema_too(schemas):
     assert result.status == "fail"
     assert {(f.path, f.rule) for f in result.findings} == {("infra/bootstrap/main.tf", "terraform-validate")}
     assert any('"location" is required' in f.message for f in result.findings)
+
+
+def test_a_schema_file_that_is_not_one_skips_the_check_and_says_which(schemas):
+    (schemas / ADDRESS / "5.45.0.json").write_text('{"format_version": "1.0"}', encoding="utf-8")
+    result = _verdict(_tree())
+    assert result.status == "skipped"
+    assert "not usable" in (result.reason or "") and str(schemas / ADDRESS / "5.45.0.json") in (result.reason or "")
