@@ -26,11 +26,8 @@ import hashlib
 import json
 import os
 import re
-import shutil
-import tempfile
 import threading
 from collections.abc import Iterator
-from concurrent import futures
 from pathlib import Path
 from typing import Any
 
@@ -51,7 +48,6 @@ _SILENT = frozenset({
 })
 _SCHEMA_METHOD = "/tfplugin6.Provider/GetProviderSchema"
 _HEALTH = "/grpc.health.v1.Health/Check"
-_OPTIONS = [("grpc.max_receive_message_length", 1 << 30), ("grpc.max_send_message_length", 1 << 30)]
 
 
 class SchemaError(ValueError):
@@ -189,6 +185,9 @@ def serve(answer: bytes, keep: frozenset[str] | None = None) -> Iterator[tuple[d
     # lazy: gRPC is loaded by the first run that needs a stand-in, not by an idle validators process
     import grpc
 
+    # lazy: the same (unix_grpc imports gRPC)
+    from .unix_grpc import serving
+
     schema = answer if keep is None else cut_schema(answer, keep.__contains__)
 
     def _same(data: bytes) -> bytes:
@@ -212,22 +211,6 @@ def serve(answer: bytes, keep: frozenset[str] | None = None) -> Iterator[tuple[d
         def service(self, details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler | None:
             return handlers.get(details.method)  # type: ignore[attr-defined]  # anything else: UNIMPLEMENTED
 
-    directory = Path(tempfile.mkdtemp(prefix="amp-tf-schema-"))
-    socket = directory / "provider.sock"
-    pool = futures.ThreadPoolExecutor(max_workers=16, thread_name_prefix="amp-tf-schema")
-    server = grpc.server(pool, options=_OPTIONS)
-    server.add_generic_rpc_handlers([_StandIn()])
-    try:
-        try:
-            listening = server.add_insecure_port(f"unix:{socket}")
-        except RuntimeError as exc:  # grpcio raises where older releases returned 0
-            raise OSError(f"could not listen on {socket}: {exc}") from exc
-        if not listening:
-            raise OSError(f"could not listen on {socket}")
-        server.start()
+    with serving(_StandIn(), prefix="amp-tf-schema-", workers=16) as (socket, directory):
         yield {"Protocol": "grpc", "ProtocolVersion": 6, "Pid": os.getpid(), "Test": True,
                "Addr": {"Network": "unix", "String": str(socket)}}, directory
-    finally:
-        server.stop(grace=None).wait(5)
-        pool.shutdown(wait=False, cancel_futures=True)
-        shutil.rmtree(directory, ignore_errors=True)

@@ -11,16 +11,14 @@ from __future__ import annotations
 
 import contextlib
 import re
-import shutil
-import tempfile
 from collections.abc import Callable, Iterator
-from concurrent import futures
 from pathlib import Path
 from typing import Any
 
 import grpc
 
 from .schema_cut import SchemaCache, cut_schema, has_error
+from .unix_grpc import OPTIONS, serving
 
 #: The schema request of each plugin protocol version.
 SCHEMA_METHODS = frozenset({"/tfplugin5.Provider/GetSchema", "/tfplugin6.Provider/GetProviderSchema"})
@@ -32,9 +30,6 @@ _STREAM_STREAM = frozenset({"/plugin.GRPCBroker/StartStream"})
 _VALIDATE = re.compile(r"^/tfplugin[56]\.Provider/Validate(?:ResourceType|Resource|DataSource|DataResource|"
                        r"EphemeralResource|ListResource)Config$")
 
-#: A schema answer is megabytes (the AWS provider's 4.7 MiB); gRPC's default cap is 4 MiB.
-_MAX_MESSAGE = 1 << 30
-_OPTIONS = [("grpc.max_receive_message_length", _MAX_MESSAGE), ("grpc.max_send_message_length", _MAX_MESSAGE)]
 #: Terraform calls a provider from up to `-parallelism` (10) walkers at once, beside two long-lived streams.
 _WORKERS = 32
 
@@ -143,23 +138,9 @@ def cut_relay(entry: dict[str, Any], keep: frozenset[str], cache: SchemaCache) -
     addr = entry.get("Addr") or {}
     if addr.get("Network") != "unix" or not addr.get("String"):
         raise ValueError(f"not a unix socket provider address: {addr}")
-    directory = Path(tempfile.mkdtemp(prefix="amp-tf-cut-"))
-    socket = directory / "relay.sock"
-    channel = grpc.insecure_channel(f"unix:{addr['String']}", options=_OPTIONS)
-    pool = futures.ThreadPoolExecutor(max_workers=_WORKERS, thread_name_prefix="amp-tf-cut")
-    server = grpc.server(pool, options=_OPTIONS)
-    server.add_generic_rpc_handlers([_Relay(channel, keep, cache)])
+    channel = grpc.insecure_channel(f"unix:{addr['String']}", options=OPTIONS)
     try:
-        try:
-            listening = server.add_insecure_port(f"unix:{socket}")
-        except RuntimeError as exc:  # grpcio raises where older releases returned 0
-            raise OSError(f"could not listen on {socket}: {exc}") from exc
-        if not listening:
-            raise OSError(f"could not listen on {socket}")
-        server.start()
-        yield {**entry, "Addr": {"Network": "unix", "String": str(socket)}}, directory
+        with serving(_Relay(channel, keep, cache), prefix="amp-tf-cut-", workers=_WORKERS) as (socket, directory):
+            yield {**entry, "Addr": {"Network": "unix", "String": str(socket)}}, directory
     finally:
-        server.stop(grace=None).wait(5)
-        pool.shutdown(wait=False, cancel_futures=True)
         channel.close()
-        shutil.rmtree(directory, ignore_errors=True)

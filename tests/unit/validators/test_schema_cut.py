@@ -86,10 +86,10 @@ def test_a_warm_run_reads_the_cut_schema_and_the_provider_outlives_the_relay() -
 
 
 def test_a_relay_that_cannot_listen_says_so_and_leaves_nothing(tmp_path, monkeypatch) -> None:
-    from services.validators.checks import schema_relay  # noqa: PLC0415 - gRPC, loaded by warm runs only
+    from services.validators.checks import schema_relay, unix_grpc  # noqa: PLC0415 - gRPC, loaded by warm runs only
     from services.validators.checks.schema_cut import SchemaCache  # noqa: PLC0415
 
-    monkeypatch.setattr(schema_relay.tempfile, "mkdtemp", lambda prefix: str(tmp_path / ("x" * 120)))
+    monkeypatch.setattr(unix_grpc.tempfile, "mkdtemp", lambda prefix: str(tmp_path / ("x" * 120)))
     (tmp_path / ("x" * 120)).mkdir()  # a socket path over the 108 bytes a unix address may hold
     with pytest.raises(OSError, match="could not listen"):
         with schema_relay.cut_relay({"Addr": {"Network": "unix", "String": "/nonexistent.sock"}}, frozenset(),
