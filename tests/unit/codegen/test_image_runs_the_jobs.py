@@ -322,6 +322,18 @@ def test_every_scheduled_job_that_is_built_is_started():
     assert checked >= 6
 
 
+def test_the_stand_in_batch_scorers_are_started_too(rendered):
+    """The generic batch scoring templates stand in where no pattern's module fits; the AWS one, a
+    Lambda function, said in its checkov skip that a scheduler retried it, and nothing started it."""
+    for cloud in CLOUDS:
+        module = (TEMPLATES / "terraform" / cloud / "modules" / "serving_batch.tf").read_text(encoding="utf-8")
+        assert any(s in module for s in _SCHEDULERS), f"{cloud}: nothing starts the batch scorer"
+    batch = rendered["aws_full"]["infra/modules/serving_batch/main.tf"]
+    schedule = batch.split('resource "aws_scheduler_schedule" "nightly"', 1)[1]
+    assert "arn      = aws_lambda_function.batch.arn" in schedule and "maximum_retry_attempts = 2" in schedule
+    assert '"lambda:InvokeFunction"' in batch and "aws_lambda_function.batch.arn" in batch
+
+
 def test_the_batch_scoring_job_on_cloud_run_runs_nightly_as_its_own_invoker(rendered):
     batch = rendered["gcp_batch_serverless"]["infra/modules/serving_batch/main.tf"]
     scheduler = batch.split('resource "google_cloud_scheduler_job" "nightly"', 1)[1]

@@ -37,7 +37,7 @@ resource "aws_iam_role_policy" "batch" {
 
 # Serverless batch scoring: the scheduler invokes pipelines/batch_score.py in a container image.
 resource "aws_lambda_function" "batch" {
-  # checkov:skip=CKV_AWS_116:The scheduler retries a failed run and alarms on it; there is no async event to dead-letter.
+  # checkov:skip=CKV_AWS_116:Started only by its schedule, which retries a failed run twice; no caller's event to dead-letter.
   # checkov:skip=CKV_AWS_272:Code is a container image from a scan-on-push, immutable-tag ECR repository.
   function_name                  = "${var.name_prefix}-batch-score"
   role                           = aws_iam_role.batch.arn
@@ -70,6 +70,56 @@ resource "aws_lambda_function" "batch" {
   vpc_config {
     subnet_ids         = var.subnet_ids
     security_group_ids = var.security_group_ids
+  }
+}
+
+data "aws_iam_policy_document" "scheduler_assume" {
+  statement {
+    actions = ["sts:AssumeRole"]
+
+    principals {
+      type        = "Service"
+      identifiers = ["scheduler.amazonaws.com"]
+    }
+  }
+}
+
+resource "aws_iam_role" "scheduler" {
+  name               = "${var.name_prefix}-batch-sched-${var.region}"
+  assume_role_policy = data.aws_iam_policy_document.scheduler_assume.json
+  tags               = var.tags
+}
+
+resource "aws_iam_role_policy" "scheduler" {
+  name = "invoke-batch-score"
+  role = aws_iam_role.scheduler.id
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Effect   = "Allow"
+      Action   = ["lambda:InvokeFunction"]
+      Resource = [aws_lambda_function.batch.arn]
+    }]
+  })
+}
+
+# Nightly at 04:00 UTC, after the day's features have landed; a failed run is retried twice.
+resource "aws_scheduler_schedule" "nightly" {
+  name                = "${var.name_prefix}-batch-score"
+  schedule_expression = "cron(0 4 * * ? *)"
+  kms_key_arn         = var.kms_key_arn
+
+  flexible_time_window {
+    mode = "OFF"
+  }
+
+  target {
+    arn      = aws_lambda_function.batch.arn
+    role_arn = aws_iam_role.scheduler.arn
+
+    retry_policy {
+      maximum_retry_attempts = 2
+    }
   }
 }
 # ---- outputs.tf ----
