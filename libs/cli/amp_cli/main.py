@@ -344,6 +344,34 @@ def cmd_schemas(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_tf_schemas(args: argparse.Namespace) -> int:
+    # lazy: imported by the command that needs it, so `amp` starts fast
+    from services.validators.checks.terraform_validate import DEFAULT_SCHEMAS, terraform_binary
+
+    # lazy: the same
+    from .errors import ExportError
+    from .tf_schemas import PROVIDERS, export
+
+    clouds = [c.strip() for c in args.only.split(",") if c.strip()]
+    unknown = [c for c in clouds if c not in PROVIDERS]
+    if unknown or not clouds:
+        sys.stderr.write(f"amp: --only takes clouds of {', '.join(PROVIDERS)}; got {args.only!r}\n")
+        return 2
+    terraform = terraform_binary()
+    if terraform is None:
+        sys.stderr.write("amp: the Terraform CLI is not installed (AMP_TERRAFORM or `terraform` on PATH)\n")
+        return 1
+    out = Path(args.out or os.environ.get("AMP_TF_PROVIDER_SCHEMAS") or DEFAULT_SCHEMAS)
+    try:
+        written = export(terraform, clouds, out)
+    except ExportError as e:
+        sys.stderr.write(f"amp: {e}\n")
+        return 1
+    for path in written:
+        print(path)
+    return 0
+
+
 def cmd_asyncapi(args: argparse.Namespace) -> int:
     # lazy: imported by the command that needs it, so `amp` starts fast
     from amp_runtime.settings import Settings
@@ -438,6 +466,12 @@ def parser() -> argparse.ArgumentParser:
     s = sub.add_parser("schemas", help="write the JSON Schema of every bus message")
     s.add_argument("--out", default="schemas")
     s.set_defaults(fn=cmd_schemas)
+
+    s = sub.add_parser("tf-schemas", help="export the Terraform provider schemas the validators check Google Cloud "
+                                          "and Azure trees against (where the providers can be installed)")
+    s.add_argument("--out", help="where the validators read them (default AMP_TF_PROVIDER_SCHEMAS or /opt/tf-schemas)")
+    s.add_argument("--only", default="gcp,azure", help="clouds, comma-separated, of aws,gcp,azure (default gcp,azure)")
+    s.set_defaults(fn=cmd_tf_schemas)
 
     s = sub.add_parser("asyncapi", help="print the AsyncAPI document of the bus")
     s.add_argument("--out")

@@ -80,6 +80,17 @@ def provider_schema(document: dict[str, Any], address: str) -> dict[str, Any]:
     raise SchemaError("neither `terraform providers schema -json` output nor one provider's entry of it")
 
 
+def exported_files(document: dict[str, Any], locked: list[tuple[str, str]]) -> dict[str, bytes]:
+    """The files of `schema_files`'s layout (`<address>/<version>.json`, one per provider) from a
+    `terraform providers schema -json` document and the (address, version) its lock file holds."""
+    out: dict[str, bytes] = {}
+    for address, version in locked:
+        entry = {"format_version": document.get("format_version", "1.0"),
+                 "provider_schemas": {address: provider_schema(document, address)}}
+        out[f"{address}/{version}.json"] = json.dumps(entry, separators=(",", ":")).encode()
+    return out
+
+
 def _varint(value: int) -> bytes:
     out = bytearray()
     value &= (1 << 64) - 1  # int64 fields: a negative number is its two's complement

@@ -82,7 +82,7 @@ def _required_providers(files: dict[str, str], root: str = "infra/") -> list[tup
     return list(needed)
 
 
-def _binary() -> str | None:
+def terraform_binary() -> str | None:
     configured = os.environ.get("AMP_TERRAFORM")
     if configured:
         return configured if Path(configured).is_file() else None
@@ -291,7 +291,7 @@ def check_validate(ctx: CheckContext) -> ToolResult:
     files = ctx.sandbox.files
     if "infra/versions.tf" not in files:
         return skipped(TOOL, "no infra/versions.tf in the tree")
-    terraform = _binary()
+    terraform = terraform_binary()
     if terraform is None:
         return skipped(TOOL, "the Terraform CLI is not installed on this host")
     provider = _provider(files)

@@ -16,11 +16,13 @@ from services.validators.checks import validate_tree
 from services.validators.checks.schema_cut import wire_fields
 from services.validators.checks.schema_provider import (
     SchemaError,
+    exported_files,
+    load_answer,
     provider_schema,
     schema_answer,
     schema_files,
 )
-from services.validators.checks.terraform_validate import VERDICTS, _binary
+from services.validators.checks.terraform_validate import VERDICTS, terraform_binary
 
 ADDRESS = "registry.terraform.io/hashicorp/google"
 BUCKET = {
@@ -95,7 +97,7 @@ def schemas(tmp_path, monkeypatch) -> Path:
 
 
 def _verdict(files: dict[str, str]):
-    if _binary() is None:
+    if terraform_binary() is None:
         pytest.skip("the Terraform CLI is not installed")
     VERDICTS.clear()  # each case is judged, not remembered
     return validate_tree(files, checks=["terraform-validate"], checkov=False, timeout_s=300).tool("terraform-validate")
@@ -118,6 +120,20 @@ def test_a_document_is_read_whole_or_as_one_providers_entry():
         provider_schema({"provider_schemas": {"a": {}, "b": {}}}, ADDRESS)
     with pytest.raises(SchemaError):
         provider_schema({"format_version": "1.0"}, ADDRESS)
+
+
+def test_an_export_of_several_providers_is_one_file_each_in_the_layout_read_back(tmp_path):
+    other = "registry.terraform.io/hashicorp/random"
+    document = {"format_version": "1.0", "provider_schemas": {
+        **EXPORTED["provider_schemas"], other: {"provider": {"block": {}}, "resource_schemas": {}}}}
+    files = exported_files(document, [(ADDRESS, "5.45.0"), (other, "3.6.0")])
+    assert sorted(files) == [f"{ADDRESS}/5.45.0.json", f"{other}/3.6.0.json"]
+    for relative, data in files.items():
+        (tmp_path / relative).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / relative).write_bytes(data)
+    found = schema_files(tmp_path)
+    assert {a: sorted(v) for a, v in found.items()} == {ADDRESS: ["5.45.0"], other: ["3.6.0"]}
+    assert load_answer(found[ADDRESS]["5.45.0"], ADDRESS)[1] == schema_answer(EXPORTED["provider_schemas"][ADDRESS])
 
 
 def test_schema_files_follow_the_mirror_layout(tmp_path):
@@ -180,7 +196,7 @@ def aws_exported(tmp_path_factory) -> Path:
 
     from services.validators.checks.terraform_validate import DEFAULT_MIRROR  # noqa: PLC0415
 
-    terraform = _binary()
+    terraform = terraform_binary()
     mirror = Path(os.environ.get("AMP_TF_PLUGIN_MIRROR", DEFAULT_MIRROR))
     versions = sorted((mirror / "registry.terraform.io/hashicorp/aws").glob("*"))
     if terraform is None or not versions:

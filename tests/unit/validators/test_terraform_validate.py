@@ -16,7 +16,7 @@ from services.codegen.render import render_repository
 from services.critics.cost import estimate
 from services.planner.planning import compose_plan
 from services.validators.checks import validate_tree
-from services.validators.checks.terraform_validate import DEFAULT_MIRROR, VERDICTS, _binary
+from services.validators.checks.terraform_validate import DEFAULT_MIRROR, VERDICTS, terraform_binary
 from tests.evaldata import scenarios
 
 pytestmark = pytest.mark.slow  # terraform test plans every module with a 700 MB provider
@@ -82,7 +82,7 @@ def test_a_provider_not_available_offline_is_skipped_with_the_reason(monkeypatch
     files = _files("churn-batch-gcp")
     monkeypatch.setenv("AMP_TF_PLUGIN_MIRROR", str(tmp_path))
     result = _result(files)
-    if _binary() is None:
+    if terraform_binary() is None:
         assert result.status == "skipped" and "not installed" in (result.reason or "")
     else:
         assert result.status == "skipped" and "hashicorp/google" in (result.reason or "")
@@ -94,7 +94,7 @@ def test_a_module_needing_a_provider_outside_the_mirror_is_skipped_not_fetched()
     files = _files("fraud-eu-pci")
     files["infra/modules/storage/main.tf"] += '\nresource "random_id" "suffix" {\n  byte_length = 4\n}\n'
     result = _result(files)
-    if _binary() is None:
+    if terraform_binary() is None:
         assert result.status == "skipped" and "not installed" in (result.reason or "")
     else:
         assert result.status == "skipped" and "hashicorp/random" in (result.reason or "")
