@@ -112,7 +112,7 @@ SCHEDULED_JOBS: dict[str, str] = {
     "aws_glue_job": "the ingest job (Glue job runs, and its log group /aws-glue/jobs)",
     "aws_batch_job_definition": "the nightly Batch jobs (their log group /batch/<name_prefix>-...)",
     "google_workflows_workflow": "the training workflow (its executions in Workflows)",
-    "google_cloud_run_v2_job": "the batch scoring job (its executions in Cloud Run, with their logs)",
+    "google_cloud_run_v2_job": "the ingest and batch scoring jobs (their executions in Cloud Run, with their logs)",
     "azurerm_data_factory_pipeline": "the retraining pipeline (Data Factory's monitor, pipeline runs)",
     "azurerm_container_app_job": "the batch scoring job (its execution history in Container Apps, with its logs)",
 }

@@ -94,15 +94,15 @@ ADAPTERS = {
 def _pipelines(caps: set[str], cloud: str, failed_queue: bool = False) -> list[str]:
     """The batch and stream entry points the plan runs (as jobs from the serving image).
 
-    Ingestion is code of ours only on AWS, whose Glue and Batch jobs run it; Google's BigQuery
-    load reads the raw zone in place and Azure's Data Factory copies with its own activities.
+    Ingestion is code of ours on AWS (its Glue and Batch jobs run it) and Google Cloud (a Cloud
+    Run job from this image); Azure's Data Factory copies with its own activities.
     `failed_queue`: the infrastructure records the stream batches its consumer failed on a queue,
     which `replay_failed` scores again.
     """
     return [name for name, needed in (("batch_score", "serving_batch" in caps),
                                       ("stream_consumer", bool(caps & {"stream_processing", "ingest_stream"})),
                                       ("replay_failed", failed_queue),
-                                      ("ingest", "ingest_batch" in caps and cloud == "aws"))
+                                      ("ingest", "ingest_batch" in caps and cloud in ("aws", "gcp")))
             if needed]
 
 

@@ -146,10 +146,34 @@ def test_a_batch_ingest_job_runs_the_ingest_entry_point(plans):
     assert 'os.environ.get("INGEST_SOURCE_URI"' in files["pipelines/ingest.py"]
 
 
+#: How the infrastructure runs the ingest code: a container's command, or Glue's uploaded script.
+_RUNS_INGEST = re.compile(r'"pipelines\.ingest"|/code/ingest_job\.py"')
+
+
 def test_ingestion_is_code_of_ours_only_where_a_job_runs_it(rendered):
+    ran = set()
     for name, files in rendered.items():
-        runs_it = name.startswith("aws") and "infra/modules/ingest_batch/main.tf" in files
+        runs_it = any(_RUNS_INGEST.search(t) for p, t in files.items() if p.startswith("infra/modules/"))
         assert ("pipelines/ingest.py" in files) == runs_it, name
+        ran |= {name.split("_")[0]} if runs_it else set()
+    assert ran == {"aws", "gcp"}  # Azure's Data Factory copies with its own activities
+
+
+def test_the_google_cloud_ingest_job_runs_nightly_before_training_as_its_own_invoker(rendered):
+    """Deliveries on Google Cloud were written to raw/ directly, unchecked: a nightly Cloud Run job
+    now runs the ingest entry point from the service image, as AWS's Glue job does."""
+    files = rendered["gcp_batch_serverless"]
+    ingest = files["infra/modules/ingest_batch/main.tf"]
+    job = ingest.split('resource "google_cloud_run_v2_job" "ingest"', 1)[1].split("\n}\n", 1)[0]
+    assert 'command = ["python", "-m", "pipelines.ingest"]' in job and "image   = var.container_image" in job
+    assert 'value = "gs://${local.bucket}/landing"' in job and 'value = "gs://${local.bucket}/raw"' in job
+    scheduler = ingest.split('resource "google_cloud_scheduler_job" "ingest"', 1)[1]
+    assert 'schedule         = "0 1 * * *"' in scheduler  # before training and the 04:00 batch scoring
+    assert "/jobs/${google_cloud_run_v2_job.ingest.name}:run" in scheduler
+    grant = ingest.split('resource "google_cloud_run_v2_job_iam_member" "ingest_scheduler"', 1)[1].split("\n}\n", 1)[0]
+    assert 'role     = "roles/run.invoker"' in grant and "google_cloud_run_v2_job.ingest.name" in grant
+    assert "COPY pipelines ./pipelines" in files["services/serving/Dockerfile"]
+    assert "`landing/`" in files["README.md"]
 
 
 _ZONE_ROW = re.compile(r"^\| `([^`]+)` \|", re.MULTILINE)
