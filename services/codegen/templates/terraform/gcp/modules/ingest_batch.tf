@@ -1,3 +1,17 @@
+# A service account id holds 6 to 30 characters: where the full name is longer, the prefix gives
+# way to a digest of the full name, and the role is kept, so ids stay unique within the project.
+locals {
+  account_names = {
+    ingest       = "${var.name_prefix}-ingest-${var.region}"
+    "ingest-run" = "${var.name_prefix}-ingest-run-${var.region}"
+  }
+  account_ids = {
+    for role, full in local.account_names : role => length(full) <= 30 ? full : join("-", [
+      trimsuffix(substr(var.name_prefix, 0, 19 - length(role)), "-"), role, substr(sha1(full), 0, 8)
+    ])
+  }
+}
+
 locals {
   bucket = coalesce(var.data_bucket_name, "${var.name_prefix}-data")
 }
@@ -39,7 +53,7 @@ resource "google_bigquery_table" "events" {
 # schema's columns stays in landing/ and fails the run, which pages (the job_failed alert).
 resource "google_service_account" "ingest" {
   project      = var.project_id
-  account_id   = trimsuffix(substr("${var.name_prefix}-ingest-${var.region}", 0, 30), "-")
+  account_id   = local.account_ids["ingest"]
   display_name = "Ingest job"
 }
 
@@ -108,7 +122,7 @@ resource "google_cloud_run_v2_job" "ingest" {
 # job through the Cloud Run Admin API as an identity that may run this job and nothing else.
 resource "google_service_account" "ingest_scheduler" {
   project      = var.project_id
-  account_id   = trimsuffix(substr("${var.name_prefix}-ingest-run-${var.region}", 0, 30), "-")
+  account_id   = local.account_ids["ingest-run"]
   display_name = "Runs the ingest job on schedule"
 }
 

@@ -1,3 +1,16 @@
+# A service account id holds 6 to 30 characters: where the full name is longer, the prefix gives
+# way to a digest of the full name, and the role is kept, so ids stay unique within the project.
+locals {
+  account_names = {
+    flow = "${var.name_prefix}-flow"
+  }
+  account_ids = {
+    for role, full in local.account_names : role => length(full) <= 30 ? full : join("-", [
+      trimsuffix(substr(var.name_prefix, 0, 19 - length(role)), "-"), role, substr(sha1(full), 0, 8)
+    ])
+  }
+}
+
 locals {
   bucket    = coalesce(var.data_bucket_name, "${var.name_prefix}-data")
   data_uri  = "gs://${local.bucket}/raw"
@@ -6,7 +19,7 @@ locals {
 
 resource "google_service_account" "workflow" {
   project      = var.project_id
-  account_id   = substr("${var.name_prefix}-flow", 0, 30)
+  account_id   = local.account_ids["flow"]
   display_name = "Training workflow"
 }
 

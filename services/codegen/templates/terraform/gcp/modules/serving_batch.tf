@@ -1,10 +1,24 @@
+# A service account id holds 6 to 30 characters: where the full name is longer, the prefix gives
+# way to a digest of the full name, and the role is kept, so ids stay unique within the project.
+locals {
+  account_names = {
+    batch       = "${var.name_prefix}-batch-${var.region}"
+    "batch-run" = "${var.name_prefix}-batch-run-${var.region}"
+  }
+  account_ids = {
+    for role, full in local.account_names : role => length(full) <= 30 ? full : join("-", [
+      trimsuffix(substr(var.name_prefix, 0, 19 - length(role)), "-"), role, substr(sha1(full), 0, 8)
+    ])
+  }
+}
+
 locals {
   bucket = coalesce(var.data_bucket_name, "${var.name_prefix}-data")
 }
 
 resource "google_service_account" "batch" {
   project      = var.project_id
-  account_id   = substr("${var.name_prefix}-batch-${var.region}", 0, 30)
+  account_id   = local.account_ids["batch"]
   display_name = "Batch scoring job"
 }
 
@@ -77,7 +91,7 @@ resource "google_cloud_run_v2_job" "batch" {
 # Cloud Run Admin API as an identity that may run this job and nothing else.
 resource "google_service_account" "scheduler" {
   project      = var.project_id
-  account_id   = substr("${var.name_prefix}-batch-run-${var.region}", 0, 30)
+  account_id   = local.account_ids["batch-run"]
   display_name = "Runs the batch scoring job on schedule"
 }
 

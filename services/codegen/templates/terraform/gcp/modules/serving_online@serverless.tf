@@ -1,6 +1,19 @@
+# A service account id holds 6 to 30 characters: where the full name is longer, the prefix gives
+# way to a digest of the full name, and the role is kept, so ids stay unique within the project.
+locals {
+  account_names = {
+    api = "${var.name_prefix}-api-${var.region}"
+  }
+  account_ids = {
+    for role, full in local.account_names : role => length(full) <= 30 ? full : join("-", [
+      trimsuffix(substr(var.name_prefix, 0, 19 - length(role)), "-"), role, substr(sha1(full), 0, 8)
+    ])
+  }
+}
+
 resource "google_service_account" "api" {
   project      = var.project_id
-  account_id   = substr("${var.name_prefix}-api-${var.region}", 0, 30)
+  account_id   = local.account_ids["api"]
   display_name = "Inference API"
 }
 

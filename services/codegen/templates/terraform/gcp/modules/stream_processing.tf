@@ -1,3 +1,17 @@
+# A service account id holds 6 to 30 characters: where the full name is longer, the prefix gives
+# way to a digest of the full name, and the role is kept, so ids stay unique within the project.
+locals {
+  account_names = {
+    stream = "${var.name_prefix}-stream"
+    push   = "${var.name_prefix}-push"
+  }
+  account_ids = {
+    for role, full in local.account_names : role => length(full) <= 30 ? full : join("-", [
+      trimsuffix(substr(var.name_prefix, 0, 19 - length(role)), "-"), role, substr(sha1(full), 0, 8)
+    ])
+  }
+}
+
 locals {
   # gs://bucket/prefix of the model registry; the consumer scores with the approved version.
   model_uri    = coalesce(var.model_uri, "gs://${coalesce(var.data_bucket_name, "${var.name_prefix}-data")}/models")
@@ -9,7 +23,7 @@ locals {
 
 resource "google_service_account" "consumer" {
   project      = var.project_id
-  account_id   = substr("${var.name_prefix}-stream", 0, 30)
+  account_id   = local.account_ids["stream"]
   display_name = "Stream consumer"
 }
 
@@ -83,7 +97,7 @@ resource "google_cloud_run_v2_service" "consumer" {
 
 resource "google_service_account" "push" {
   project      = var.project_id
-  account_id   = substr("${var.name_prefix}-push", 0, 30)
+  account_id   = local.account_ids["push"]
   display_name = "Pub/Sub push identity"
 }
 
