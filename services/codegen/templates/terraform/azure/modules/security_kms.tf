@@ -1,10 +1,18 @@
+# Key Vault names hold at most 24 characters: where the full name is longer, the prefix gives way
+# to a digest of it (the environment included), and the role is kept.
+locals {
+  vault_name = length("${var.name_prefix}-kv") <= 24 ? "${var.name_prefix}-kv" : join("-", [
+    trimsuffix(substr(var.name_prefix, 0, 12), "-"), "kv", substr(sha1(var.name_prefix), 0, 8)
+  ])
+}
+
 data "azurerm_client_config" "current" {}
 
 resource "azurerm_key_vault" "this" {
   # checkov:skip=CKV_AZURE_109:GitHub-hosted runners manage keys over the public endpoint; access is gated by Entra ID RBAC. Set default_action to Deny once a private runner exists.
   # checkov:skip=CKV_AZURE_189:Same as above: public network access stays on for the deployment runners.
   # checkov:skip=CKV2_AZURE_32:Same as above: keys are managed from GitHub-hosted runners; add a private endpoint with a private runner.
-  name                          = substr(replace("${var.name_prefix}-kv", "_", "-"), 0, 24)
+  name                          = local.vault_name
   location                      = var.region
   resource_group_name           = var.resource_group_name
   tenant_id                     = data.azurerm_client_config.current.tenant_id

@@ -1,3 +1,11 @@
+# Container Apps job names hold at most 32 characters: where the full name is longer, the prefix gives way
+# to a digest of it (the environment included), and the role is kept.
+locals {
+  job_name = length("${var.name_prefix}-batch-score") <= 32 ? "${var.name_prefix}-batch-score" : join("-", [
+    trimsuffix(substr(var.name_prefix, 0, 11), "-"), "batch-score", substr(sha1(var.name_prefix), 0, 8)
+  ])
+}
+
 resource "azurerm_log_analytics_workspace" "jobs" {
   name                = "${var.name_prefix}-batch-${var.region}"
   location            = var.region
@@ -53,7 +61,7 @@ resource "azurerm_role_assignment" "pull_image" {
 
 # Serverless batch scoring: a scheduled Container Apps job running pipelines/batch_score.py.
 resource "azurerm_container_app_job" "batch" {
-  name                         = "${var.name_prefix}-batch-score"
+  name                         = local.job_name
   location                     = var.region
   resource_group_name          = var.resource_group_name
   container_app_environment_id = azurerm_container_app_environment.batch.id

@@ -1,3 +1,11 @@
+# Container App names hold at most 32 characters: where the full name is longer, the prefix gives way
+# to a digest of it (the environment included), and the role is kept.
+locals {
+  app_name = length("${var.name_prefix}-api") <= 32 ? "${var.name_prefix}-api" : join("-", [
+    trimsuffix(substr(var.name_prefix, 0, 19), "-"), "api", substr(sha1(var.name_prefix), 0, 8)
+  ])
+}
+
 # The inference API on Azure Container Apps: managed HTTPS ingress load-balancing across zones,
 # traffic only to replicas whose readiness probe (/readyz) passes, and an HTTP scale rule keeping
 # `concurrency` requests in flight per replica between the planned minimum and maximum.
@@ -51,7 +59,7 @@ resource "azurerm_role_assignment" "pull_image" {
 }
 
 resource "azurerm_container_app" "api" {
-  name                         = substr("${var.name_prefix}-api", 0, 32)
+  name                         = local.app_name
   container_app_environment_id = azurerm_container_app_environment.api.id
   resource_group_name          = var.resource_group_name
   revision_mode                = "Single"

@@ -1,3 +1,11 @@
+# Machine Learning workspace names hold at most 33 characters: where the full name is longer, the prefix gives way
+# to a digest of it (the environment included), and the role is kept.
+locals {
+  workspace_name = length("${var.name_prefix}-ml") <= 33 ? "${var.name_prefix}-ml" : join("-", [
+    trimsuffix(substr(var.name_prefix, 0, 21), "-"), "ml", substr(sha1(var.name_prefix), 0, 8)
+  ])
+}
+
 data "azurerm_client_config" "current" {}
 
 resource "azurerm_application_insights" "ml" {
@@ -29,7 +37,7 @@ resource "azurerm_key_vault" "workspace" {
 resource "azurerm_machine_learning_workspace" "this" {
   # checkov:skip=CKV_AZURE_144:Public access is on only when the plan has no private networking (subnet_id null); every call needs Entra ID.
   # checkov:skip=CKV2_AZURE_50:The data lake account is reached through its private endpoint when networking_private is planned; its public endpoint needs Entra ID, shared keys are off.
-  name                           = "${var.name_prefix}-ml"
+  name                           = local.workspace_name
   location                       = var.region
   resource_group_name            = var.resource_group_name
   application_insights_id        = azurerm_application_insights.ml.id
