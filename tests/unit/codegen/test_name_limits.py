@@ -4,8 +4,9 @@ The modules built names as `<name_prefix>-<role>[-<region>]` and cut them at the
 With a long project name (a 24-character slug in staging makes a 32-character prefix) the cut
 removed the role, so several Google Cloud service accounts of an environment asked for one id,
 a Key Vault's name could end on a hyphen and be the same in every environment (its name is
-global), and an Azure Container Apps job was refused outright past 32 characters, as
-`fraud-scoring-staging-batch-score` is. Terraform itself evaluates the modules' expressions here,
+global), an Azure Container Apps job was refused outright past 32 characters, as
+`fraud-scoring-staging-batch-score` is, and a project of 20 letters in prod gave its data lake
+and its Functions' storage account one name. Terraform itself evaluates the modules' expressions here,
 over the longest names the platform makes and every region shape, against each resource's rule.
 """
 
@@ -24,7 +25,7 @@ from services.validators.checks.terraform_validate import terraform_binary
 GCP = TEMPLATES / "terraform" / "gcp" / "modules"
 AZURE = TEMPLATES / "terraform" / "azure" / "modules"
 _ACCOUNT_LOCALS = re.compile(r"^locals \{\n  account_names = \{\n.*?\n\}\n", re.MULTILINE | re.DOTALL)
-_NAME_LOCALS = re.compile(r"^locals \{\n  ([a-z_]+_name) = length\(.*?\n\}\n", re.MULTILINE | re.DOTALL)
+_NAME_LOCALS = re.compile(r"^locals \{\n  ([a-z_]+_name)(?:_full)? += .*?\n\}\n", re.MULTILINE | re.DOTALL)
 #: Google Cloud service account ids.
 _ACCOUNT_ID = re.compile(r"^[a-z][-a-z0-9]{4,28}[a-z0-9]$")
 #: Azure's rules for the names the modules compute (a double hyphen is refused by each, too).
@@ -33,6 +34,8 @@ AZURE_RULES = {
     "job_name": re.compile(r"^[a-z][a-z0-9-]{0,30}[a-z0-9]$"),
     "app_name": re.compile(r"^[a-z][a-z0-9-]{0,30}[a-z0-9]$"),
     "workspace_name": re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_-]{2,32}$"),
+    "lake_account_name": re.compile(r"^[a-z0-9]{3,24}$"),
+    "runtime_account_name": re.compile(r"^[a-z0-9]{3,24}$"),
 }
 #: The longest slug `slugify` makes, in every environment; shorter ones; the longest region shapes.
 PREFIXES = [f"{slugify('x' * 40)}-{env}" for env in ("dev", "staging", "prod")] + [
@@ -105,5 +108,10 @@ def test_azure_names_meet_their_resources_rules_and_a_vault_differs_per_environm
         for case, values in out.items():
             for name, value in values.items():
                 assert AZURE_RULES[name].match(value) and "--" not in value, (module, CASES[case], name, value)
-    vaults = {CASES[case]["p"]: values["vault_name"] for case, values in shown["security_kms"].items()}
-    assert len(set(vaults.values())) == len(vaults), vaults  # Key Vault names are global
+    # Key Vault and storage account names are global: one per environment, and the lake's and the
+    # Functions' accounts of one environment differ
+    for module, name in (("security_kms", "vault_name"), ("storage", "lake_account_name")):
+        per_prefix = {CASES[case]["p"]: values[name] for case, values in shown[module].items()}
+        assert len(set(per_prefix.values())) == len(per_prefix), per_prefix
+    for case in CASES:
+        assert shown["storage"][case]["lake_account_name"] != shown["serving_online"][case]["runtime_account_name"]

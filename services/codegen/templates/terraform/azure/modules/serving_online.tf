@@ -1,8 +1,17 @@
+# Storage account names are 3 to 24 lower-case letters and digits, unique across Azure: where the
+# full name is longer, the prefix gives way to a digest of the full name, and the role is kept.
+locals {
+  runtime_account_name_full = replace("${var.name_prefix}fn${var.region}", "/[^a-z0-9]/", "")
+  runtime_account_name = length(local.runtime_account_name_full) <= 24 ? local.runtime_account_name_full : join("", [
+    substr(replace(var.name_prefix, "/[^a-z0-9]/", ""), 0, 14), "fn", substr(sha1(local.runtime_account_name_full), 0, 8)
+  ])
+}
+
 # Runtime storage of the function app (code packages, leases); the data lake stays separate.
 resource "azurerm_storage_account" "runtime" {
   # checkov:skip=CKV_AZURE_206:Function runtime state is disposable; locally redundant storage is enough.
   # checkov:skip=CKV2_AZURE_1:Holds only the function package and leases, no data; platform-managed keys suffice.
-  name                            = substr(replace("${var.name_prefix}fn${var.region}", "/[^a-z0-9]/", ""), 0, 24)
+  name                            = local.runtime_account_name
   location                        = var.region
   resource_group_name             = var.resource_group_name
   account_tier                    = "Standard"

@@ -1,10 +1,19 @@
+# Storage account names are 3 to 24 lower-case letters and digits, unique across Azure: where the
+# full name is longer, the prefix gives way to a digest of the full name, and the role is kept.
+locals {
+  lake_account_name_full = replace("${var.name_prefix}data", "/[^a-z0-9]/", "")
+  lake_account_name = length(local.lake_account_name_full) <= 24 ? local.lake_account_name_full : join("", [
+    substr(replace(var.name_prefix, "/[^a-z0-9]/", ""), 0, 12), "data", substr(sha1(local.lake_account_name_full), 0, 8)
+  ])
+}
+
 resource "azurerm_storage_account" "data" {
   # checkov:skip=CKV_AZURE_206:Zone-redundant storage survives a zone loss; geo-replication is a per-project decision with data-residency impact.
   # checkov:skip=CKV_AZURE_33:Queue service is unused; only blob containers hold data.
   # checkov:skip=CKV_AZURE_43:The name is derived from the project: lowercased alphanumerics cut to 24 characters, which checkov cannot evaluate.
   # checkov:skip=CKV_AZURE_59:Terraform creates the containers through the blob data plane from GitHub-hosted runners; access needs Entra ID (shared keys off, no anonymous blobs).
   # checkov:skip=CKV2_AZURE_33:The private endpoint is created by the networking_private module when the plan has private networking.
-  name                              = substr(replace("${var.name_prefix}data", "/[^a-z0-9]/", ""), 0, 24)
+  name                              = local.lake_account_name
   location                          = var.region
   resource_group_name               = var.resource_group_name
   account_tier                      = "Standard"
