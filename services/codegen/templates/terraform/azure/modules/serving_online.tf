@@ -1,3 +1,11 @@
+# A function app's name (its *.azurewebsites.net host) and its plan's hold at most 60 characters:
+# where the full name is longer, the prefix gives way to a digest of it, and the role is kept.
+locals {
+  app_name = length("${var.name_prefix}-inference-${var.region}") <= 60 ? "${var.name_prefix}-inference-${var.region}" : join("-", [
+    trimsuffix(substr(var.name_prefix, 0, 40), "-"), "inference", substr(sha1("${var.name_prefix}-inference-${var.region}"), 0, 8)
+  ])
+}
+
 # Storage account names are 3 to 24 lower-case letters and digits, unique across Azure: where the
 # full name is longer, the prefix gives way to a digest of the full name, and the role is kept.
 locals {
@@ -22,7 +30,7 @@ resource "azurerm_storage_account" "runtime" {
 }
 
 resource "azurerm_service_plan" "api" {
-  name                = "${var.name_prefix}-inference-${var.region}"
+  name                = local.app_name
   location            = var.region
   resource_group_name = var.resource_group_name
   os_type             = "Linux"
@@ -31,7 +39,7 @@ resource "azurerm_service_plan" "api" {
 }
 
 resource "azurerm_linux_function_app" "api" {
-  name                          = "${var.name_prefix}-inference-${var.region}"
+  name                          = local.app_name
   location                      = var.region
   resource_group_name           = var.resource_group_name
   service_plan_id               = azurerm_service_plan.api.id
