@@ -48,7 +48,7 @@ def test_an_installable_provider_is_exported_where_the_validators_read_it(tmp_pa
     (version, path), = versions.items()
     assert address == "registry.terraform.io/hashicorp/aws" and done.stdout.strip() == str(path)
     assert (MIRROR / address / version).is_dir()  # the build init installed, named by its version
-    _sha, answer = load_answer(path, address)
+    answer = load_answer(path, address)
     assert b"aws_s3_bucket" in answer and b"aws_sagemaker_endpoint" in answer
 
 

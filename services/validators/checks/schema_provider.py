@@ -22,7 +22,6 @@ of the plugin protocol is needed.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import re
@@ -162,12 +161,12 @@ def schema_answer(entry: dict[str, Any]) -> bytes:
     return out + _field(6, _number(1, 1))  # server_capabilities: plan_destroy
 
 
-_answers: dict[tuple[str, int, int], tuple[str, bytes]] = {}
+_answers: dict[tuple[str, int, int], bytes] = {}
 _answers_lock = threading.Lock()
 
 
-def load_answer(path: Path, address: str) -> tuple[str, bytes]:
-    """(sha256 of the file, its schema answer), kept per file state: encoded once per process."""
+def load_answer(path: Path, address: str) -> bytes:
+    """The schema answer of an exported schema file, kept per file state: encoded once per process."""
     stat = path.stat()
     key = (str(path), stat.st_mtime_ns, stat.st_size)
     with _answers_lock:
@@ -181,7 +180,7 @@ def load_answer(path: Path, address: str) -> tuple[str, bytes]:
     if not isinstance(document, dict):
         raise SchemaError(f"{path}: not a JSON object")
     try:
-        answer = hashlib.sha256(raw).hexdigest(), schema_answer(provider_schema(document, address))
+        answer = schema_answer(provider_schema(document, address))
     except SchemaError as exc:
         raise SchemaError(f"{path}: {exc}") from exc
     with _answers_lock:

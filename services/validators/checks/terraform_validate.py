@@ -407,7 +407,7 @@ def _schema_run(ctx: CheckContext, terraform: str, schemas_dir: Path, offered: d
             continue
         locked = providers.locked_providers((root / ".terraform.lock.hcl").read_text())
         try:
-            answers = {address: schema_provider.load_answer(offered[address][version], address)[1]
+            answers = {address: schema_provider.load_answer(offered[address][version], address)
                        for address, version in locked}
         except schema_provider.SchemaError as exc:  # the operator's file: say so, as for a missing provider
             return skipped(TOOL, f"an exported provider schema under {schemas_dir} is not usable: {exc}")

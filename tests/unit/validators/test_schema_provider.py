@@ -133,7 +133,7 @@ def test_an_export_of_several_providers_is_one_file_each_in_the_layout_read_back
         (tmp_path / relative).write_bytes(data)
     found = schema_files(tmp_path)
     assert {a: sorted(v) for a, v in found.items()} == {ADDRESS: ["5.45.0"], other: ["3.6.0"]}
-    assert load_answer(found[ADDRESS]["5.45.0"], ADDRESS)[1] == schema_answer(EXPORTED["provider_schemas"][ADDRESS])
+    assert load_answer(found[ADDRESS]["5.45.0"], ADDRESS) == schema_answer(EXPORTED["provider_schemas"][ADDRESS])
 
 
 def test_schema_files_follow_the_mirror_layout(tmp_path):
