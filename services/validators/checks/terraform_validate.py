@@ -231,10 +231,10 @@ def _warm_run(ctx: CheckContext, terraform: str, mirror: Path, builds: list[Path
     with futures.ThreadPoolExecutor(max_workers=len(roots), thread_name_prefix="amp-tf-root") as pool:
         # the bootstrap's small run beside the stack's tests, on the same warm providers
         results = list(pool.map(lambda root: _warm_root(ctx, terraform, mirror, stub, rc, root[0]), roots))
-    if any(result is None for result in results):
+    passed = [result for result in results if result is not None]
+    if len(passed) != len(results):
         return None
-    first = results[0]
-    assert first is not None  # for the type checker: every result was checked just above
+    first = passed[0]
     has_tests = (cwd / "tests").is_dir()
     number = (_test_version(first.stdout) if has_tests else "") or terraform_version(
         terraform, _runner(ctx, terraform, cwd, rc, readonly=[stub]))
