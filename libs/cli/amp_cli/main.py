@@ -468,7 +468,12 @@ def parser() -> argparse.ArgumentParser:
     s.set_defaults(fn=cmd_schemas)
 
     s = sub.add_parser("tf-schemas", help="export the Terraform provider schemas the validators check Google Cloud "
-                                          "and Azure trees against (where the providers can be installed)")
+                                          "and Azure trees against (where the providers can be installed)",
+                       description="Run where `terraform init` can install the providers (the registry, or the "
+                                   "mirror the Terraform CLI configuration names). Writes one "
+                                   "`terraform providers schema -json` file per provider, at the version the "
+                                   "generated trees' constraints select, where a validators host without those "
+                                   "providers reads them (docs/generated-repository.md).")
     s.add_argument("--out", help="where the validators read them (default AMP_TF_PROVIDER_SCHEMAS or /opt/tf-schemas)")
     s.add_argument("--only", default="gcp,azure", help="clouds, comma-separated, of aws,gcp,azure (default gcp,azure)")
     s.set_defaults(fn=cmd_tf_schemas)

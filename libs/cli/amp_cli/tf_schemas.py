@@ -41,7 +41,7 @@ def export(terraform: str, clouds: list[str], out: Path) -> list[Path]:
             done = subprocess.run([terraform, *args], cwd=work, capture_output=True, timeout=TIMEOUT_S, check=False)
             if done.returncode != 0:
                 said = (done.stderr or done.stdout).decode(errors="replace").strip()[-1500:]
-                raise ExportError(f"terraform {args[0]} failed in {work}:\n{said}")
+                raise ExportError(f"terraform {args[0]} failed:\n{said}")
         document = json.loads(done.stdout)
         locked = locked_providers((Path(work) / ".terraform.lock.hcl").read_text(encoding="utf-8"))
     written = []
