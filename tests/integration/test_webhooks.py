@@ -429,6 +429,7 @@ async def webhook_dead_letters(settings, subject: str, timeout: float = 90.0) ->
 async def test_a_stopped_runs_gate_error_sends_only_its_run_error(http, settings, receiver) -> None:
     """What a step that kept failing (or the stall sweeper) publishes: a reason card, a run-error and a
     gate-waiting with gate "error". One run.error webhook; no gate.waiting; the batch is acked, not looped."""
+    looped_before = (await consumer_settles(settings)).num_redelivered  # earlier tests' kills leave some
     project = new_project(http)
     hook = subscribe(http, project, receiver.url("/stopped"), sorted(WEBHOOK_EVENTS))
     await emit_batch(settings, project, [
@@ -443,7 +444,7 @@ async def test_a_stopped_runs_gate_error_sends_only_its_run_error(http, settings
     [log] = settled(http, project, hook["id"])
     assert log["event_type"] == "run.error" and log["state"] == "delivered"
     info = await consumer_settles(settings)
-    assert info.num_redelivered == 0
+    assert info.num_redelivered <= looped_before  # none of this test's messages came back
     await asyncio.sleep(1.0)
     assert len(receiver.at("/stopped")) == 1 and len(deliveries(http, project, hook["id"])) == 1
     async with open_deps(settings, "test") as deps:
@@ -470,6 +471,7 @@ async def test_one_event_that_cannot_become_a_webhook_does_not_take_the_others(h
 async def test_a_poison_batch_is_dead_lettered_and_the_service_keeps_serving(http, settings, receiver) -> None:
     """A batch whose deliveries can never be recorded is redelivered up to max_deliver, then parked as a dead
     letter (table and `amp.dlq.webhooks`) and acked; one that is not an EventBatch at all goes at once."""
+    looped_before = (await consumer_settles(settings)).num_redelivered  # earlier tests' kills leave some
     project = new_project(http)
     hook = subscribe(http, project, receiver.url("/after"), ["run.complete"])
     ds = str(uuid.uuid4())
@@ -493,7 +495,7 @@ async def test_a_poison_batch_is_dead_lettered_and_the_service_keeps_serving(htt
         copy = await deps.js.get_last_msg(settings.stream_name, Subjects.dead_letter("webhooks"))
         assert copy.headers and copy.headers["Amp-Subject"] in (Subjects.events(ds), Subjects.events(garbage_ds))
     info = await consumer_settles(settings)
-    assert info.num_redelivered == 0
+    assert info.num_redelivered <= looped_before  # the poison batch no longer comes back
 
 
 async def test_a_replayed_create_or_rotate_repeats_its_secret_without_storing_it(http, settings, receiver) -> None:
