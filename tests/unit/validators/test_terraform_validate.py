@@ -81,6 +81,7 @@ def test_an_invalid_configuration_fails_validate():
 def test_a_provider_not_available_offline_is_skipped_with_the_reason(monkeypatch, tmp_path):
     files = _files("churn-batch-gcp")
     monkeypatch.setenv("AMP_TF_PLUGIN_MIRROR", str(tmp_path))
+    monkeypatch.setenv("AMP_TF_PROVIDER_SCHEMAS", str(tmp_path / "no-schemas"))  # nor its schema
     result = _result(files)
     if terraform_binary() is None:
         assert result.status == "skipped" and "not installed" in (result.reason or "")
