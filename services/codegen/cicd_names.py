@@ -7,6 +7,7 @@ rendered files and compares them, so a rename on one side fails validation.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 
@@ -23,12 +24,23 @@ DRIFT_ENVIRONMENT = "drift"
 _GCP_PROJECT_CHARS = 14
 
 
+def project_digest(project_id: str) -> str:
+    """Six hex digits of the platform's project id, or nothing without one.
+
+    The names a workflow must know before Terraform runs (Azure's state storage account and image
+    registry) are unique across the cloud, so the project's name alone is not enough: two teams
+    whose projects share a name would ask for one account. The digest is the project's for every
+    version, so a new version never renames what the bootstrap made."""
+    return hashlib.sha256(project_id.encode()).hexdigest()[:6] if project_id else ""
+
+
 @dataclass(frozen=True)
 class CiNames:
     """Every name the workflows and the bootstrap stack of one repository agree on."""
 
     cloud: str
     slug: str
+    unique: str = ""  # `project_digest` of the platform's project
 
     def deploy_identity(self, env: str) -> str:
         """Role (AWS), service account id (GCP) or managed identity (Azure) of `env`'s deploy jobs."""
@@ -49,8 +61,8 @@ class CiNames:
 
     @property
     def registry(self) -> str:
-        """Azure Container Registry name: alphanumerics only, globally unique per project."""
-        return re.sub(r"[^a-z0-9]", "", f"{self.slug}acr")[:50]
+        """Azure Container Registry name (`<name>.azurecr.io`): 5 to 50 letters and digits, the project's digest last."""
+        return self._alphanumeric("acr", 50)
 
     @property
     def pool_id(self) -> str:
@@ -64,9 +76,22 @@ class CiNames:
         return f"{self.slug}-drift-github-monitor"
 
     @property
+    def state_bucket_prefix(self) -> str:
+        """What the Terraform state bucket's name starts with, before `-tfstate-<account or project>`.
+
+        Cloud Storage refuses a bucket name holding "google" or a look-alike, which a project's
+        name may hold; the state bucket says "gcp" there instead."""
+        return re.sub(r"g[o0]{2}g(?:le|l3)?", "gcp", self.slug) if self.cloud == "gcp" else self.slug
+
+    @property
     def state_storage_account(self) -> str:
-        """Azure storage account of the Terraform state (alphanumerics, at most 24)."""
-        return re.sub(r"[^a-z0-9]", "", f"{self.slug}tfstate")[:24]
+        """Azure storage account of the Terraform state: 3 to 24 letters and digits, the project's digest last."""
+        return self._alphanumeric("tfstate", 24)
+
+    def _alphanumeric(self, role: str, limit: int) -> str:
+        """`<slug><role><unique>` in letters and digits, the slug cut where the whole is longer than `limit`."""
+        tail = f"{role}{self.unique}"
+        return re.sub(r"[^a-z0-9]", "", self.slug)[:limit - len(tail)] + tail
 
     def state_key(self, env: str) -> str:
         """Object key (AWS, Azure) or prefix (GCP) of `env`'s Terraform state."""

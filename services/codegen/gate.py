@@ -29,7 +29,7 @@ async def on_policy(svc: Codegen, env: Envelope[PolicyEvaluated], key: str) -> S
     project = await svc.db.project(env.project_id)
     ds = await svc.db.decision_set(env.decision_set_id, project_id=env.project_id)
     run = await run_graph(svc.graph, env.decision_set_id, SERVICE, {
-        "project_name": project["name"], "requirements": (ds or {}).get("requirements") or "",
+        "project_id": env.project_id, "project_name": project["name"], "requirements": (ds or {}).get("requirements") or "",
         "constraints": p.constraints, "plan": p.plan, "risks": p.risks,
         "cost": p.cost, "policy": p.policy}, step=key)
     expires = env.ts + timedelta(seconds=svc.settings.gate_ttl_s)

@@ -64,7 +64,8 @@ async def codegen(state: CodegenState, llm: Llm) -> CodegenOutput:
     plan, constraints = state["plan"], state["constraints"]
     files = render_repository(plan, constraints, state.get("cost"), state.get("policy"), list(state.get("risks") or []),
                               list((state.get("decision") or {}).get("prior_cards") or []),
-                              state.get("project_name") or "ml-platform", state.get("requirements") or "")
+                              state.get("project_name") or "ml-platform", state.get("requirements") or "",
+                              state.get("project_id") or "")
     seams = find_seams(files)
     res = await llm.ask(fill_seams(seams, {
         "cloud": plan.cloud, "capabilities": [c.capability for c in plan.components],

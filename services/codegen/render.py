@@ -14,7 +14,7 @@ import re
 from amp_contracts import ConstraintSchema, CostEstimate, Plan, PolicyResults, ReasonCard, Risk
 from amp_domain.build import retrain_schedule
 
-from .cicd_names import ENVIRONMENTS, CiNames
+from .cicd_names import ENVIRONMENTS, CiNames, project_digest
 from .metric_table import DEAD_LETTERS, FAILED_QUEUE, metric_table
 from .render_app import render_project, render_python
 from .render_bootstrap import gcp_bootstrap_apis, render_bootstrap
@@ -73,11 +73,14 @@ def render_repository(
     cards: list[ReasonCard],
     project_name: str,
     requirements: str = "",
+    project_id: str = "",
 ) -> dict[str, str]:
     """Every file of the generated repository, keyed by POSIX path, in sorted order.
 
     `requirements` is the user's text: the workload domain is read from it (and from the project
     name), so that a fraud API trains on transactions and an unknown task keeps the user's words.
+    `project_id` is the platform's id of the project: the names the workflows must know before
+    Terraform runs and that are unique across the cloud carry a digest of it (`project_digest`).
     """
     cloud = plan.cloud.lower()
     if cloud not in SUPPORTED_CLOUDS:
@@ -108,12 +111,13 @@ def render_repository(
                                adapter=access.adapter if access else "", packages=image_packages(plan),
                                failed_queue=bool(failures and failures.endswith(FAILED_QUEUE))))
     files.update(render_project(slug, project_name, cloud))
-    files.update(render_bootstrap(cloud, slug, all_regions(plan), files, caps))
+    unique = project_digest(project_id)
+    files.update(render_bootstrap(cloud, slug, all_regions(plan), files, caps, unique=unique))
     files.update(render_workflows(CiContext(
         cloud=cloud, slug=slug, region=all_regions(plan)[0], root_vars=root_vars,
         root_outputs=outputs, caps=caps, metrics=table,
         rps=constraints.throughput_rps, p95_ms=constraints.sla_latency_ms, cadence=constraints.training_cadence,
-        access=access)))
+        access=access, unique=unique)))
     files.update(render_metrics_code(cloud, table))
     files["docs/runbook.md"] = runbook_md(project_name, table, cloud,
                                           cloud_security_runbook_md(cloud, deployers) if security else [])

@@ -186,15 +186,15 @@ def _fill(path: str, values: dict[str, str]) -> str:
 
 
 def render_bootstrap(cloud: str, slug: str, regions: list[str], infra: dict[str, str],
-                     caps: set[str], trail_retention_days: int = 2555) -> dict[str, str]:
-    """Every file under `infra/bootstrap/` for the plan's cloud."""
-    names = CiNames(cloud, slug)
+                     caps: set[str], trail_retention_days: int = 2555, unique: str = "") -> dict[str, str]:
+    """Every file under `infra/bootstrap/` for the plan's cloud (`unique`: see `CiNames`)."""
+    names = CiNames(cloud, slug, unique)
     types = resource_types(infra)
     values = {
         "slug": slug, "region": regions[0], "regions": json.dumps(regions), "environments": json.dumps(list(ENVIRONMENTS)),
         "build_environment": BUILD_ENVIRONMENT, "monitored_environment": MONITORED,
         "service_repository": names.service_repository, "drift_account": names.drift_identity(),
-        "state_storage_account": names.state_storage_account,
+        "state_storage_account": names.state_storage_account, "state_bucket_prefix": names.state_bucket_prefix,
         "service_registry": names.registry, "pool_id": names.pool_id,
         "stack_actions": _hcl_list(aws_stack_actions(types)),
         "stack_roles": _hcl_list(gcp_stack_roles(types)),

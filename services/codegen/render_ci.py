@@ -51,10 +51,11 @@ class CiContext:
     cadence: str | None = None
     #: How the deploy jobs reach the serving endpoint (None when the plan serves nothing online).
     access: ServingAccess | None = None
+    unique: str = ""  # `project_digest` of the platform's project, in the names unique across the cloud
     names: CiNames = field(init=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "names", CiNames(self.cloud, self.slug))
+        object.__setattr__(self, "names", CiNames(self.cloud, self.slug, self.unique))
 
     @property
     def serving(self) -> bool:
@@ -154,9 +155,10 @@ def backend_args(ctx: CiContext, env: str) -> str:
     """`-backend-config` flags; the names are the bootstrap stack's."""
     n = ctx.names
     pairs = {
-        "aws": [("bucket", f"{ctx.slug}-tfstate-${{{{ vars.AWS_ACCOUNT_ID }}}}"), ("key", n.state_key(env)),
+        "aws": [("bucket", f"{n.state_bucket_prefix}-tfstate-${{{{ vars.AWS_ACCOUNT_ID }}}}"), ("key", n.state_key(env)),
                 ("region", ctx.region), ("use_lockfile", "true"), ("encrypt", "true")],
-        "gcp": [("bucket", f"{ctx.slug}-tfstate-${{{{ vars.GCP_CI_PROJECT_ID }}}}"), ("prefix", n.state_key(env))],
+        "gcp": [("bucket", f"{n.state_bucket_prefix}-tfstate-${{{{ vars.GCP_CI_PROJECT_ID }}}}"),
+                ("prefix", n.state_key(env))],
         "azure": [("resource_group_name", f"{ctx.slug}-cicd-rg"), ("storage_account_name", n.state_storage_account),
                   ("container_name", "tfstate"), ("key", n.state_key(env)), ("use_azuread_auth", "true"),
                   ("use_oidc", "true")],

@@ -21,6 +21,7 @@ class Decision(TypedDict, total=False):
 
 
 class CodegenState(TypedDict, total=False):
+    project_id: str
     project_name: str
     requirements: str
     constraints: ConstraintSchema

@@ -29,7 +29,7 @@ from amp_contracts import (
     Subjects,
 )
 from amp_runtime.artifacts import LocalArtifactStore
-from amp_runtime.graphs import serializer
+from amp_runtime.graphs import read_graph, serializer
 from amp_runtime.settings import Settings
 from amp_runtime.step import StepResult
 from langgraph.checkpoint.memory import InMemorySaver
@@ -186,6 +186,9 @@ async def test_policy_applies_the_projects_rule_pack_and_its_waivers(world) -> N
 async def test_approval_generates_the_repository_as_a_content_addressed_tree(world) -> None:
     reader, ds = world["reader"], world["ds"]
     gate = next(e.data for e in (await to_the_gate(world)).events if e.type == "gate-waiting")
+    # the project's id names what is unique across a cloud (services.codegen.cicd_names.project_digest)
+    paused = await read_graph(world["codegen"].graph, ds, "codegen")
+    assert paused.values["project_id"] == reader.decision_sets[ds]["project_id"]
     res = await codegen_app.on_decided(world["codegen"], envelope(reader, ds, GateDecided(
         interrupt_id=gate["interrupt_id"], status="approved", by="reviewer")), "k-decide")
     done: CodegenCompleted = only(res, Subjects.CODEGEN_COMPLETED).payload

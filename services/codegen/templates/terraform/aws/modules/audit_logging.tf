@@ -2,11 +2,17 @@ data "aws_partition" "current" {}
 
 data "aws_caller_identity" "current" {}
 
+# Bucket names are global across every AWS account of the partition: the account id makes this one
+# the account's own.
+locals {
+  trail_bucket_name = "${var.name_prefix}-audit-trail-${data.aws_caller_identity.current.account_id}"
+}
+
 resource "aws_s3_bucket" "trail" {
   # checkov:skip=CKV_AWS_144:Audit logs stay in the account's home region by policy; versioning plus object lock cover integrity.
   # checkov:skip=CKV_AWS_18:This is the log bucket itself; logging it into itself would recurse.
   # checkov:skip=CKV2_AWS_62:Nothing reacts to new trail files; they are queried on demand.
-  bucket              = "${var.name_prefix}-audit-trail"
+  bucket              = local.trail_bucket_name
   object_lock_enabled = true
   tags                = var.tags
 }

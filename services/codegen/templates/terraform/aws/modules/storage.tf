@@ -1,6 +1,10 @@
+# Bucket names are global across every AWS account of the partition: the account id makes this one
+# the account's own, so two teams who name their projects alike can both deploy.
 locals {
-  bucket_name = coalesce(var.data_bucket_name, "${var.name_prefix}-data")
+  bucket_name = coalesce(var.data_bucket_name, "${var.name_prefix}-data-${data.aws_caller_identity.current.account_id}")
 }
+
+data "aws_caller_identity" "current" {}
 
 resource "aws_s3_bucket" "data" {
   # checkov:skip=CKV_AWS_144:Cross-region replication is a per-environment DR decision; versioning protects against deletion meanwhile.

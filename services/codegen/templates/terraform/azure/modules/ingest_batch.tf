@@ -1,7 +1,20 @@
+data "azurerm_client_config" "current" {}
+
+# Names unique across Azure carry a digest of the subscription: two teams who name their projects
+# alike can both deploy.
+locals {
+  subscription_digest = substr(sha1(data.azurerm_client_config.current.subscription_id), 0, 6)
+}
+
+# Data Factory names are unique across Azure.
+locals {
+  factory_name = "${var.name_prefix}-ingest-${local.subscription_digest}"
+}
+
 resource "azurerm_data_factory" "ingest" {
   # checkov:skip=CKV2_AZURE_15:Encrypted with the project CMK through customer_managed_key_id when security_kms is planned; checkov only looks for a Key Vault linked service.
   # checkov:skip=CKV_AZURE_103:Pipelines are defined in Terraform in this repository, their single source of truth; ADF Git integration would add a second one.
-  name                             = "${var.name_prefix}-ingest"
+  name                             = local.factory_name
   location                         = var.region
   resource_group_name              = var.resource_group_name
   managed_virtual_network_enabled  = true

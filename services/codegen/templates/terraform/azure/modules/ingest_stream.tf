@@ -1,5 +1,18 @@
+data "azurerm_client_config" "current" {}
+
+# Names unique across Azure carry a digest of the subscription: two teams who name their projects
+# alike can both deploy.
+locals {
+  subscription_digest = substr(sha1(data.azurerm_client_config.current.subscription_id), 0, 6)
+}
+
+# Namespace names are unique across Azure (`<name>.servicebus.windows.net`).
+locals {
+  namespace_name = "${var.name_prefix}-events-${local.subscription_digest}"
+}
+
 resource "azurerm_eventhub_namespace" "events" {
-  name                          = "${var.name_prefix}-events"
+  name                          = local.namespace_name
   location                      = var.region
   resource_group_name           = var.resource_group_name
   sku                           = "Standard"

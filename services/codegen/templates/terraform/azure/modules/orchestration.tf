@@ -1,10 +1,23 @@
+data "azurerm_client_config" "current" {}
+
+# Names unique across Azure carry a digest of the subscription: two teams who name their projects
+# alike can both deploy.
+locals {
+  subscription_digest = substr(sha1(data.azurerm_client_config.current.subscription_id), 0, 6)
+}
+
+# Data Factory names are unique across Azure.
+locals {
+  factory_name = "${var.name_prefix}-retrain-${local.subscription_digest}"
+}
+
 # Scheduled retraining with Azure Data Factory: a schedule trigger starts a pipeline that submits an
 # Azure ML command job running the service image's training entry point
 # (python -m services.training.train) with DATA_URI, MODEL_URI and RUN_ID.
 resource "azurerm_data_factory" "retrain" {
   # checkov:skip=CKV_AZURE_103:The pipeline is defined in this repository's Terraform, which is already under Git review.
   # checkov:skip=CKV2_AZURE_15:The factory stores only a pipeline definition and trigger, no data; platform-managed keys suffice.
-  name                   = "${var.name_prefix}-retrain"
+  name                   = local.factory_name
   location               = var.region
   resource_group_name    = var.resource_group_name
   public_network_enabled = false

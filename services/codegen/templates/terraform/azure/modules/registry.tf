@@ -1,7 +1,20 @@
+data "azurerm_client_config" "current" {}
+
+# Names unique across Azure carry a digest of the subscription: two teams who name their projects
+# alike can both deploy.
+locals {
+  subscription_digest = substr(sha1(data.azurerm_client_config.current.subscription_id), 0, 6)
+}
+
+# Registry names are 5 to 50 letters and digits, unique across Azure (`<name>.azurecr.io`).
+locals {
+  registry_name = replace("${var.name_prefix}models${local.subscription_digest}", "/[^a-zA-Z0-9]/", "")
+}
+
 resource "azurerm_container_registry" "models" {
   # checkov:skip=CKV_AZURE_165:Geo-replication is added per environment when serving runs in several regions.
   # checkov:skip=CKV_AZURE_139:Public access is on only when the plan has no private networking (subnet_id null), so CI can push images; pushes need Entra ID, admin user off.
-  name                          = substr(replace("${var.name_prefix}models", "/[^a-zA-Z0-9]/", ""), 0, 50)
+  name                          = local.registry_name
   location                      = var.region
   resource_group_name           = var.resource_group_name
   sku                           = "Premium"

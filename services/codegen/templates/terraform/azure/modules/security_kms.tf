@@ -1,8 +1,15 @@
+# Names unique across Azure carry a digest of the subscription: two teams who name their projects
+# alike can both deploy.
+locals {
+  subscription_digest = substr(sha1(data.azurerm_client_config.current.subscription_id), 0, 6)
+}
+
 # Key Vault names hold at most 24 characters: where the full name is longer, the prefix gives way
 # to a digest of it (the environment included), and the role is kept.
 locals {
-  vault_name = length("${var.name_prefix}-kv") <= 24 ? "${var.name_prefix}-kv" : join("-", [
-    trimsuffix(substr(var.name_prefix, 0, 12), "-"), "kv", substr(sha1(var.name_prefix), 0, 8)
+  vault_name_full = "${var.name_prefix}-kv-${local.subscription_digest}"
+  vault_name = length(local.vault_name_full) <= 24 ? local.vault_name_full : join("-", [
+    trimsuffix(substr(var.name_prefix, 0, 12), "-"), "kv", substr(sha1(local.vault_name_full), 0, 8)
   ])
 }
 

@@ -1,15 +1,24 @@
+data "azurerm_client_config" "current" {}
+
+# Names unique across Azure carry a digest of the subscription: two teams who name their projects
+# alike can both deploy.
+locals {
+  subscription_digest = substr(sha1(data.azurerm_client_config.current.subscription_id), 0, 6)
+}
+
 # A function app's name (its *.azurewebsites.net host) and its plan's hold at most 60 characters:
 # where the full name is longer, the prefix gives way to a digest of it, and the role is kept.
 locals {
-  app_name = length("${var.name_prefix}-inference-${var.region}") <= 60 ? "${var.name_prefix}-inference-${var.region}" : join("-", [
-    trimsuffix(substr(var.name_prefix, 0, 40), "-"), "inference", substr(sha1("${var.name_prefix}-inference-${var.region}"), 0, 8)
+  app_name_full = "${var.name_prefix}-inference-${var.region}-${local.subscription_digest}"
+  app_name = length(local.app_name_full) <= 60 ? local.app_name_full : join("-", [
+    trimsuffix(substr(var.name_prefix, 0, 40), "-"), "inference", substr(sha1(local.app_name_full), 0, 8)
   ])
 }
 
 # Storage account names are 3 to 24 lower-case letters and digits, unique across Azure: where the
 # full name is longer, the prefix gives way to a digest of the full name, and the role is kept.
 locals {
-  runtime_account_name_full = replace("${var.name_prefix}fn${var.region}", "/[^a-z0-9]/", "")
+  runtime_account_name_full = replace("${var.name_prefix}fn${var.region}${local.subscription_digest}", "/[^a-z0-9]/", "")
   runtime_account_name = length(local.runtime_account_name_full) <= 24 ? local.runtime_account_name_full : join("", [
     substr(replace(var.name_prefix, "/[^a-z0-9]/", ""), 0, 14), "fn", substr(sha1(local.runtime_account_name_full), 0, 8)
   ])

@@ -1,7 +1,15 @@
+data "azurerm_client_config" "current" {}
+
+# Names unique across Azure carry a digest of the subscription: two teams who name their projects
+# alike can both deploy.
+locals {
+  subscription_digest = substr(sha1(data.azurerm_client_config.current.subscription_id), 0, 6)
+}
+
 # Storage account names are 3 to 24 lower-case letters and digits, unique across Azure: where the
 # full name is longer, the prefix gives way to a digest of the full name, and the role is kept.
 locals {
-  lake_account_name_full = replace("${var.name_prefix}data", "/[^a-z0-9]/", "")
+  lake_account_name_full = replace("${var.name_prefix}data${local.subscription_digest}", "/[^a-z0-9]/", "")
   lake_account_name = length(local.lake_account_name_full) <= 24 ? local.lake_account_name_full : join("", [
     substr(replace(var.name_prefix, "/[^a-z0-9]/", ""), 0, 12), "data", substr(sha1(local.lake_account_name_full), 0, 8)
   ])

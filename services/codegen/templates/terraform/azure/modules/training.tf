@@ -1,3 +1,18 @@
+# Names unique across Azure carry a digest of the subscription: two teams who name their projects
+# alike can both deploy.
+locals {
+  subscription_digest = substr(sha1(data.azurerm_client_config.current.subscription_id), 0, 6)
+}
+
+# Key Vault names hold at most 24 characters and are unique across Azure: where the full name is
+# longer, the prefix gives way to a digest of it, and the role is kept.
+locals {
+  workspace_vault_name_full = "${var.name_prefix}-mlkv-${local.subscription_digest}"
+  workspace_vault_name = length(local.workspace_vault_name_full) <= 24 ? local.workspace_vault_name_full : join("-", [
+    trimsuffix(substr(var.name_prefix, 0, 10), "-"), "mlkv", substr(sha1(local.workspace_vault_name_full), 0, 8)
+  ])
+}
+
 # Machine Learning workspace names hold at most 33 characters: where the full name is longer, the prefix gives way
 # to a digest of it (the environment included), and the role is kept.
 locals {
@@ -23,7 +38,7 @@ resource "azurerm_key_vault" "workspace" {
   # checkov:skip=CKV2_AZURE_32:Only made when the plan has no customer-managed key vault; it holds workspace-internal secrets and is reached over trusted-service bypass.
   count = var.wired_key_vault_id ? 0 : 1
 
-  name                       = substr("${var.name_prefix}-mlkv", 0, 24)
+  name                       = local.workspace_vault_name
   location                   = var.region
   resource_group_name        = var.resource_group_name
   tenant_id                  = data.azurerm_client_config.current.tenant_id

@@ -51,9 +51,11 @@ locals {
 
 # ---- Terraform state ----
 
+# Bucket names are global: the project's id makes this one the project's own (and "gcp" stands in
+# for "google", which Cloud Storage refuses in a name).
 resource "google_storage_bucket" "state" {
   # checkov:skip=CKV_GCP_62:Access to state is recorded by Data Access audit logs; bucket access logs would duplicate them.
-  name                        = "${var.project_name}-tfstate-${var.project_id}"
+  name                        = "%%{state_bucket_prefix}-tfstate-${var.project_id}"
   location                    = upper(var.region)
   storage_class               = "STANDARD"
   uniform_bucket_level_access = true
