@@ -56,8 +56,8 @@ _AWS: dict[str, Input] = {
                         "networking_private", "private_subnet_ids", regional=True),
     "security_group_ids": Input("list(string)", "Security groups of the private network interfaces.", [],
                                 "networking_private", "security_group_id", regional=True, wrap_list=True),
-    "data_bucket_name": Input("string", "Name of the storage module's data lake bucket; null (no storage "
-                              "module) means `<name_prefix>-data`, made outside this stack.", None,
+    "data_bucket_name": Input("string", "Name of the data lake bucket (the storage module's); null (a plan "
+                              "without one) means `<name_prefix>-data`, made outside this stack.", None,
                               "storage", "bucket_name"),
     "data_bucket_arn": Input("string", "ARN of the data lake bucket, to scope IAM policies.", None,
                              "storage", "bucket_arn"),
@@ -94,8 +94,8 @@ _GCP: dict[str, Input] = {
                         "networking_private", "network_id", regional=True),
     "subnet_id": Input("string", "Private subnetwork for serverless VPC egress.", None,
                        "networking_private", "subnet_id", regional=True),
-    "data_bucket_name": Input("string", "Name of the storage module's data lake bucket; null (no storage "
-                              "module) means `<name_prefix>-data`, made outside this stack.", None,
+    "data_bucket_name": Input("string", "Name of the data lake bucket (the storage module's); null (a plan "
+                              "without one) means `<name_prefix>-data`, made outside this stack.", None,
                               "storage", "bucket_name"),
     "topic_id": Input("string", "Pub/Sub topic of the ingest stream.", None, "ingest_stream", "topic_id"),
     "dead_letter_topic_id": Input("string", "Pub/Sub topic the ingest stream's undeliverable events go to.", None,

@@ -110,8 +110,7 @@ def _evaluate(root: Path, modules: dict[str, str], outputs: dict[str, str],
         body = "".join(f"  {k} = {v}\n" for k, v in outputs.items()
                        if re.search(rf"^  {v.split('.')[1].split('[')[0]} += ", blocks, re.MULTILINE))
         (root / name / "main.tf").write_text(
-            'variable "name_prefix" {}\nvariable "region" {}\nvariable "scope" {}\n'
-            'variable "data_bucket_name" {\n  default = null\n}\n' + _SCOPE.sub("var.scope", blocks)
+            'variable "name_prefix" {}\nvariable "region" {}\nvariable "scope" {}\n' + _SCOPE.sub("var.scope", blocks)
             + f'output "names" {{\n  value = {{\n{body}  }}\n}}\n', encoding="utf-8")
     calls = "".join(f'module "{m}" {{\n  source      = "./{m}"\n  for_each    = local.cases\n'
                     f'  name_prefix = each.value.p\n  region      = each.value.r\n  scope       = each.value.s\n}}\n'

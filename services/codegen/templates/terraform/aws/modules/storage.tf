@@ -1,7 +1,7 @@
 # Bucket names are global across every AWS account of the partition: the account id makes this one
 # the account's own, so two teams who name their projects alike can both deploy.
 locals {
-  bucket_name = coalesce(var.data_bucket_name, "${var.name_prefix}-data-${data.aws_caller_identity.current.account_id}")
+  bucket_name = "${var.name_prefix}-data-${data.aws_caller_identity.current.account_id}"
 }
 
 data "aws_caller_identity" "current" {}
