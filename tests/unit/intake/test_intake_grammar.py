@@ -90,6 +90,12 @@ def test_accuracy_percent_is_not_availability() -> None:
     ("Average 200 rps, peaks of 1,000 rps.", 1000),
     ("at most two thousand transactions per second", 2000), ("twenty-five thousand events per second at peak", 25000),
     ("a thousand requests a second", 1000), ("one reading per minute from each of 12,000 meters", 200),
+    # a rate that ends "each" is per unit of the count before it, in the same sentence
+    ("12 cameras at 30 frames per second each", 360), ("500 cameras stream video, 4 frames per second each.", 2000),
+    ("4 GPUs at 25 inferences/s apiece", 100),
+    # a fleet that sends something at an interval: one per device per interval
+    ("2,000 smart meters push a reading every 30 seconds", 66.667),
+    ("5,000 delivery vans report their GPS position every 5 seconds", 1000),
 ])
 def test_throughput_grammar(text: str, expected: float) -> None:
     assert c(text).throughput_rps == pytest.approx(expected)
@@ -97,6 +103,15 @@ def test_throughput_grammar(text: str, expected: float) -> None:
 
 def test_daily_batch_volume_does_not_set_throughput() -> None:
     assert c("We process 200k PDFs per day in batches.").throughput_rps is None
+
+
+@pytest.mark.parametrize("text", [
+    "Our 12 engineers want a dashboard refreshed every 15 minutes.",  # nobody sends anything
+    "Backups of 20 databases take a snapshot every 30 minutes.",  # a schedule
+    "We retrain 3 models every 30 minutes.",
+])
+def test_an_interval_without_senders_is_not_traffic(text: str) -> None:
+    assert c(text).throughput_rps is None
 
 
 # ------------------------------------------------------------------ workloads, deployment, negation
@@ -122,6 +137,13 @@ def test_workload_types() -> None:
     ("Video streaming company: nightly batch churn scoring.", ["batch"]),
     ("Video streaming platform: playback events arrive via Kafka and are scored continuously.", ["streaming"]),
     ("500 cameras stream video, 4 frames per second each.", ["streaming"]),
+    # a fleet sending what it measures at a rate of seconds or minutes is a stream of events
+    ("Anomaly detection over telemetry from 40,000 IoT sensors each sending one reading every 10 seconds.",
+     ["streaming"]),
+    ("5,000 delivery vans report their GPS position every 5 seconds.", ["streaming"]),
+    ("Vehicles report their location every minute and we need an API to query ETAs.", ["streaming", "online"]),
+    ("Our machines report errors in a weekly summary.", []),
+    ("Cameras send images nightly in a batch for scoring.", ["batch"]),
 ])
 def test_workload_cues_that_name_items_or_products(text: str, expected: list[str]) -> None:
     assert c(text).workload_types == expected

@@ -103,6 +103,25 @@ _VENDOR_API = re.compile(r"\b(?:openai|anthropic|external|third[- ]party|vendor|
                          r"twitter|google|maps|weather|provider|public|rest\s+of\s+the)\s+$", re.IGNORECASE)
 
 
+#: A fleet of devices sending what they measure ("40,000 sensors each sending a reading", "vans report
+#: their position"): events arriving one by one, when the sentence gives a rate of seconds or minutes.
+_DEVICES_SEND = re.compile(
+    r"\b(?:sensors?|devices?|meters?|vehicles?|vans?|trucks?|cars?|buses|machines?|cameras?|drones?|robots?|"
+    r"turbines?|trackers?|wearables?|gateways?|beacons?|thermostats?|pumps?|scooters?|bikes?)\s+(?:\w+\s+){0,2}?"
+    r"(?:send|emit|report|push|publish|transmit|stream|beam|ping)(?:s|es|ed|ing)?\b", re.IGNORECASE)
+_FAST_RATE = re.compile(r"(?:\b(?:every|each|per)\s+|/\s*)(?:\d+(?:\.\d+)?\s*|few\s+|couple\s+of\s+)?"
+                        r"(?:seconds?|secs?|s|minutes?|mins?|min)\b|\b(?:once|twice|times)\s+a\s+(?:second|minute)\b|"
+                        r"\b(?:continuous\w*|live|real[- ]?time)\b", re.IGNORECASE)
+
+
+def _devices_sending(text: str) -> re.Match[str] | None:
+    for m in capped(_DEVICES_SEND.finditer(text)):
+        lo, hi = sentence_bounds(text, m.start(), m.end())
+        if _FAST_RATE.search(text, m.end(), hi) and not is_negated(text, m.start(), m.end()):
+            return m
+    return None
+
+
 def extract_workloads(text: str, has_latency: bool, patch_mode: bool = False) -> Found:
     """batch / streaming / online as the README defines them; weak "real-time" cues only decide when nothing else does."""
     cues = _workload_cues()
@@ -130,6 +149,8 @@ def extract_workloads(text: str, has_latency: bool, patch_mode: bool = False) ->
                     continue
             if kind not in seen:
                 seen[kind] = Hit("workload_types", kind, m.start(), m.end(), m.group(0))
+    if "streaming" not in seen and not patch_mode and (m := _devices_sending(text)) is not None:
+        seen["streaming"] = Hit("workload_types", "streaming", m.start(), m.end(), m.group(0))
     if "streaming" not in seen and "online" not in seen and not patch_mode:
         realtime_denied = False
         for m in capped(cues["realtime"].finditer(text)):

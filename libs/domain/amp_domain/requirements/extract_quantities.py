@@ -297,9 +297,10 @@ _RATE = re.compile(
     r"(?:(?:per|/|from\s+each|for\s+each|each)\s+(?P<unit1>[A-Za-z][\w-]*)\s+)?"
     r"(?:per|/|a|an|each|every)\s*(?P<per>seconds?|secs?|s|minutes?|mins?|min|hours?|hrs?|hr|h)(?![\w/]))",
     re.IGNORECASE)
-#: "a GPS ping every 2 seconds", "one reading every 30 s": a count over an interval.
+#: "a GPS ping every 2 seconds", "one reading every 30 s", "(vans) report their position every
+#: 5 s": a count over an interval.
 _EVERY = re.compile(
-    rf"(?<![\w.,$€£])(?:(?P<num>{NUM})(?P<suf>{SUFFIX})?|(?P<word>once|twice|thrice|an?|one))\s+"
+    rf"(?<![\w.,$€£])(?:(?P<num>{NUM})(?P<suf>{SUFFIX})?|(?P<word>once|twice|thrice|an?|one|their|its))\s+"
     r"(?P<noun>(?:[A-Za-z][\w'-]*\s+){0,3}?)every\s+(?P<n>\d{1,4}(?:\.\d+)?|two|three|four|five|ten|fifteen|"
     r"twenty|thirty|sixty)\s*(?P<per>seconds?|secs?|s|minutes?|mins?|min)(?![\w/])",
     re.IGNORECASE)
@@ -317,6 +318,14 @@ _EACH_UNIT_BEFORE = re.compile(r"\b(?:each|every|per|a\s+single)\s+(?P<unit>[A-Z
 _TIMES_AFTER = re.compile(rf"^\s*(?:per\s+[A-Za-z]+\s*)?(?:x|\*|times|multiplied\s+by)\s*(?P<n>{NUM})(?P<s>{SUFFIX})?",
                           re.IGNORECASE)
 _WORD_COUNT = {"once": 1.0, "twice": 2.0, "thrice": 3.0}
+#: A rate that ends "each" or "apiece" is per unit of the count before it ("12 cameras at 30 fps each").
+_TRAILING_EACH = re.compile(r"^\s*(?:each|apiece)\b", re.IGNORECASE)
+#: What devices do with the data they make: "meters push a reading", "vans report their position".
+_SENDS = re.compile(r"\b(?:send|emit|report|push|publish|transmit|upload|post|stream|produce|ping|beacon|log)"
+                    r"(?:s|es|ed|ing)?\b", re.IGNORECASE)
+#: A count of things, the nearest before a per-unit rate: "12 cameras", "2,000 smart meters".
+_COUNT_BEFORE = re.compile(rf"(?<![\w.,$€£])(?P<n>{NUM})(?P<s>{SUFFIX})?\s+(?:[A-Za-z][\w-]*\s+)?"
+                           r"(?P<unit>[A-Za-z][\w-]*s)\b", re.IGNORECASE)
 _PEAK = re.compile(r"\b(?:peak\w*|burst\w*|max(?:imum)?|spikes?|up\s+to|high\s+season)\b", re.IGNORECASE)
 _AVG = re.compile(r"\b(?:average|avg|mean|typical(?:ly)?|normal(?:ly)?|baseline|steady)\b", re.IGNORECASE)
 
@@ -351,6 +360,8 @@ def extract_throughput(text: str) -> list[Hit]:
         if hourly and (per == "h" and not re.search(r"/\s*h$", m.group(0)) or not noun.strip()
                        or _SCHEDULE_NOUN.search(noun)):
             continue  # "3 runs per hour" is a schedule; "h" alone only as "/h"
+        if g.get("n") and _SCHEDULE_NOUN.search(noun):
+            continue  # "a snapshot every 30 minutes" is a schedule too
         word = (g.get("word") or "").lower()
         value = (_WORD_COUNT.get(word, 1.0) if word else parse_words(g["wnum"]) if g.get("wnum")
                  else parse_amount(m.group("num"), m.group("suf")))
@@ -392,6 +403,12 @@ def extract_throughput(text: str) -> list[Hit]:
                 ub = _EACH_UNIT_BEFORE.search(before)
                 if ub and ub.group("unit").lower() not in ("second", "sec", "minute", "min", "day", "hour", "month", "week", "year", "night"):
                     count = _count_of(text, ub.group("unit"), lo, hi, (m.start(), m.end()))
+        if not count and not unit and (g.get("n") or _TRAILING_EACH.match(after)):
+            # "12 cameras at 30 fps each", "2,000 meters push a reading every 30 s": per unit of the
+            # things counted before it in the sentence; an interval only where they send it
+            counted = [cb for cb in _COUNT_BEFORE.finditer(text, lo, m.start()) if not _BAD_NOUN.search(cb.group(0))]
+            if counted and (not g.get("n") or _SENDS.search(text, counted[-1].end(), m.start())):
+                count = parse_amount(counted[-1].group("n"), counted[-1].group("s"))
         if g.get("n") and not count:
             continue  # "a checkpoint every 30 s" alone is a schedule; per device it is traffic
         value *= count or 1.0
