@@ -69,7 +69,8 @@ def test_not_a_latency(text: str) -> None:
 @pytest.mark.parametrize("text,expected", [
     ("99.95% availability", 99.95), ("Three nines availability.", 99.9), ("four nines", 99.99),
     ("five nines of uptime", 99.999), ("three and a half nines", 99.95), ("Availability 99.9%.", 99.9),
-    ("uptime SLA of 99.5 percent", 99.5),
+    ("uptime SLA of 99.5 percent", 99.5), ("Ireland and Frankfurt active-active, 99.99 SLA.", 99.99),
+    ("a 99.95 uptime SLA", 99.95), ("SLO: 99.5", 99.5),
 ])
 def test_availability_grammar(text: str, expected: float) -> None:
     assert c(text).availability_target == pytest.approx(expected)
@@ -96,6 +97,8 @@ def test_accuracy_percent_is_not_availability() -> None:
     # a fleet that sends something at an interval: one per device per interval
     ("2,000 smart meters push a reading every 30 seconds", 66.667),
     ("5,000 delivery vans report their GPS position every 5 seconds", 1000),
+    # a bare hourly rate, its traffic named just before it
+    ("events at 2 million per hour", 555.556), ("orders: 50k/h", 13.889),
 ])
 def test_throughput_grammar(text: str, expected: float) -> None:
     assert c(text).throughput_rps == pytest.approx(expected)
@@ -109,6 +112,7 @@ def test_daily_batch_volume_does_not_set_throughput() -> None:
     "Our 12 engineers want a dashboard refreshed every 15 minutes.",  # nobody sends anything
     "Backups of 20 databases take a snapshot every 30 minutes.",  # a schedule
     "We retrain 3 models every 30 minutes.",
+    "Retraining runs at 3 per hour.",
 ])
 def test_an_interval_without_senders_is_not_traffic(text: str) -> None:
     assert c(text).throughput_rps is None

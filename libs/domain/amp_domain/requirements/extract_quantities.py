@@ -247,8 +247,10 @@ def extract_latency(text: str) -> list[Hit]:
 # ---------------------------------------------------------------- availability
 
 _AVAIL_PCT = re.compile(rf"(?<![\w.])(?P<num>{NUM})\s?(?:%|percent\b|per\s+cent\b)", re.IGNORECASE)
-_AVAIL_BARE = re.compile(r"\b(?:availability|uptime|up-time|sla)\s*(?:target|goal|of|:|=|at|>=|≥|is|\s)*\s*"
-                         r"(?P<num>\d{2}\.\d+)(?![\d%])", re.IGNORECASE)
+_AVAIL_BARE = re.compile(r"\b(?:availability|uptime|up-time|sla|slo)\s*(?:target|goal|of|:|=|at|>=|≥|is|\s)*\s*"
+                         r"(?P<num>\d{2}\.\d+)(?![\d%])"
+                         # "a 99.99 SLA", "99.9 uptime": the figure first
+                         r"|(?<![\w.])(?P<first>\d{2}\.\d+)\s*(?:availability|uptime|up-time|sla|slo)\b", re.IGNORECASE)
 _AVAIL_WORD = re.compile(r"\b(?:availab\w*|uptime|up-time|sla|slo|downtime|nines|reliab\w*|highly\s+available)\b",
                          re.IGNORECASE)
 _NINES = re.compile(r"\b(?P<n>two|three|four|five|six|2|3|4|5|6)(?P<half>\s+and\s+a\s+half)?\s*(?:-\s*)?nines\b",
@@ -280,9 +282,10 @@ def extract_availability(text: str) -> list[Hit]:
                                                       text[max(lo, m.start() - 25):min(hi, m.end() + 15)], re.IGNORECASE):
             hits.append(Hit("availability_target", value, m.start(), m.end(), m.group(0)))
     for m in capped(_AVAIL_BARE.finditer(text)):
-        value = parse_number(m.group("num"))
+        group = "num" if m.group("num") else "first"
+        value = parse_number(m.group(group))
         if value is not None and 90 <= value <= 100:
-            hits.append(Hit("availability_target", value, m.start("num"), m.end(), m.group("num")))
+            hits.append(Hit("availability_target", value, m.start(group), m.end(group), m.group(group)))
     hits.sort(key=lambda h: h.start)
     return hits[:1]
 
@@ -318,6 +321,11 @@ _EACH_UNIT_BEFORE = re.compile(r"\b(?:each|every|per|a\s+single)\s+(?P<unit>[A-Z
 _TIMES_AFTER = re.compile(rf"^\s*(?:per\s+[A-Za-z]+\s*)?(?:x|\*|times|multiplied\s+by)\s*(?P<n>{NUM})(?P<s>{SUFFIX})?",
                           re.IGNORECASE)
 _WORD_COUNT = {"once": 1.0, "twice": 2.0, "thrice": 3.0}
+#: What a bare rate counts, named just before it: "events at 2 million per hour", "orders: 50k/h".
+_TRAFFIC_BEFORE = re.compile(
+    r"\b(?P<noun>events?|requests?|messages?|msgs|transactions?|txns?|readings?|records?|calls?|queries|"
+    r"predictions?|inferences?|orders?|clicks?|impressions?|images?|frames?|documents?|payments?|logins?|"
+    r"sessions?|pings?)\b\s*(?:\w+\s+)?(?:at|of|:|=|around|about|~|peak(?:s|ing)?\s+at|reach\w*)\s*$", re.IGNORECASE)
 #: A rate that ends "each" or "apiece" is per unit of the count before it ("12 cameras at 30 fps each").
 _TRAILING_EACH = re.compile(r"^\s*(?:each|apiece)\b", re.IGNORECASE)
 #: What devices do with the data they make: "meters push a reading", "vans report their position".
@@ -357,6 +365,8 @@ def extract_throughput(text: str) -> list[Hit]:
         if not g.get("abbr") and per == "s" and not re.search(r"/\s*s$", m.group(0)) and not g.get("n"):
             continue  # "a s" is not a unit; only "/s"
         hourly = per.startswith("h")
+        if not noun.strip() and (named := _TRAFFIC_BEFORE.search(text, max(0, m.start() - 40), m.start())):
+            noun = named.group("noun")  # "events at 2 million per hour"
         if hourly and (per == "h" and not re.search(r"/\s*h$", m.group(0)) or not noun.strip()
                        or _SCHEDULE_NOUN.search(noun)):
             continue  # "3 runs per hour" is a schedule; "h" alone only as "/h"
