@@ -36,6 +36,7 @@ def test_parse_number_rejects_non_numbers() -> None:
     ("We can spend 1,5k€ monthly.", 1500), ("Budget of $1.2M/yr.", 100_000), ("Annual budget of $60,000.", 5000),
     ("$36k per year is the budget", 3000), ("Budget: between $5k and $8k a month.", 8000),
     ("A budget of $500 per week.", 500 * 52 / 12), ("Budget is $4k", 4000),
+    ("Budget under 1 lakh INR monthly.", 100_000), ("budget 2.4 crore rupees per year", 2_000_000),
 ])
 def test_budget_grammar(text: str, expected: float) -> None:
     assert c(text).budget_monthly_usd == pytest.approx(expected, rel=1e-3)
@@ -188,6 +189,7 @@ def test_deployment_preference(text: str, expected: str) -> None:
     ("Aggregated, non-personal data (internal).", "internal"), ("PII and PHI both.", "phi"),
     ("Customer data includes emails.", "pii"), ("Records include full names and dates of birth.", "pii"),
     ("The data includes column names and types.", None), ("The logs have file names.", None),
+    ("FedRAMP High, CUI data.", "confidential"), ("It holds controlled unclassified information.", "confidential"),
 ])
 def test_data_classification(text: str, expected: str | None) -> None:
     assert c(text).data_classification == expected

@@ -15,12 +15,14 @@ import re
 #: per position instead of scanning to its end from every start.
 NUM = r"\d{1,15}(?:(?:[.,]|[ \u00a0\u202f](?=\d{3}(?!\d)))\d{1,15}){0,5}(?![\d])"
 #: Magnitude suffix; the caller decides whether 'm' means million (money, counts).
-SUFFIX = r"(?:\s?(?:k|K|thousand|mm|MM|m|M|mn|mio|million|millions|bn|b|B|billion)(?![A-Za-z]))"
+SUFFIX = r"(?:\s?(?:k|K|thousand|mm|MM|m|M|mn|mio|million|millions|bn|b|B|billion|lakhs?|lacs?|crores?)(?![A-Za-z]))"
 
 _MULT = {
     "k": 1e3, "thousand": 1e3,
     "m": 1e6, "mm": 1e6, "mn": 1e6, "mio": 1e6, "million": 1e6, "millions": 1e6,
     "b": 1e9, "bn": 1e9, "billion": 1e9,
+    # the Indian system: "1 lakh INR" (100,000), "2 crore" (10 million)
+    "lakh": 1e5, "lakhs": 1e5, "lac": 1e5, "lacs": 1e5, "crore": 1e7, "crores": 1e7,
 }
 _THOUSANDS_COMMA = re.compile(r"\d{1,3}(?:,\d{3})+")
 _THOUSANDS_DOT = re.compile(r"\d{1,3}(?:\.\d{3})+")
