@@ -149,6 +149,10 @@ def test_workload_types() -> None:
     ("Vehicles report their location every minute and we need an API to query ETAs.", ["streaming", "online"]),
     ("Our machines report errors in a weekly summary.", []),
     ("Cameras send images nightly in a batch for scoring.", ["batch"]),
+    ("Inventory forecasts per SKU refreshed twice a day; no latency requirement.", ["batch"]),
+    ("Scores are recomputed 3 times a week.", ["batch"]),
+    ("Vibration data arrives in real time over MQTT from 300 turbines; alert within 2 seconds.", ["streaming"]),
+    ("Orders come in real time and must be scored.", ["streaming"]),
 ])
 def test_workload_cues_that_name_items_or_products(text: str, expected: list[str]) -> None:
     assert c(text).workload_types == expected

@@ -42,7 +42,8 @@ def _workload_cues() -> dict[str, re.Pattern[str]]:
             r"\b(?:batch|batches|batched|nightly|overnight|periodic(?:ally)?|scheduled|cron|etl|backfill\w*|"
             r"every\s+(?:night|day|morning|evening|week|weekend|month|quarter|hour|year|"
             r"\d+\s*(?:minutes?|mins?|hours?|hrs?|days?|weeks?))|"
-            r"once\s+(?:a|per|every)\s+(?:day|week|month|quarter|year|night|hour)|"
+            r"(?:once|twice|thrice|(?:\d+|two|three|four|five|six)\s+times)\s+(?:a|per|every)\s+"
+            r"(?:day|week|month|quarter|year|night|hour)|"
             r"(?:daily|weekly|hourly|monthly|quarterly|nightly|yearly|annual)\s+(?:[\w-]+\s+){0,2}?(?:jobs?|runs?|refresh\w*|re-?train\w*|"
             r"training|scor\w*|forecasts?|reports?|batch\w*|exports?|pipelines?|updates?|predictions?|inference|"
             r"aggregat\w*|etl|backfills?|recomput\w*)|"
@@ -61,10 +62,11 @@ def _workload_cues() -> dict[str, re.Pattern[str]]:
             r"evaluat\w*|enrich\w*|transform\w*|updat\w*|handl\w*)\s+continuously|"
             # "notes arrive via Pub/Sub", "events come in from Kafka": arrival through a message system
             r"(?:arriv\w*|com(?:e|es|ing)\s+in|flow(?:s|ing)?\s+in|(?:are|is|get|gets)\s+(?:published|pushed|"
-            r"emitted|sent))\s+(?:\w+\s+){0,2}?(?:via|from|through|over|on|into)\s+(?:an?\s+|the\s+|our\s+)?"
+            r"emitted|sent))\s+(?:\w+\s+){0,4}?(?:via|from|through|over|on|into)\s+(?:an?\s+|the\s+|our\s+)?"
             r"(?:[\w-]+\s+)?(?:kafka|kinesis|pub\s*/\s*sub|pubsub|pub\s+sub|event\s*hubs?|mqtt|rabbitmq|sqs|"
             r"queues?|message\s+(?:bus|queue|broker)|topics?|event\s+bus|eventbridge)|"
-            r"(?:updated|processed|ingested|scored|computed|refreshed)\s+(?:in\s+)?(?:near[- ])?real[- ]?time|"
+            r"(?:updated|processed|ingested|scored|computed|refreshed|arriv\w*|flow(?:s|ing)?\s+in|"
+            r"com(?:e|es|ing)\s+in)\s+(?:in\s+)?(?:near[- ])?real[- ]?time|"
             r"near[- ]real[- ]?time|change\s+data\s+capture|cdc|as\s+(?:events|they|messages)\s+arrive)\b",
             re.IGNORECASE),
         "online": re.compile(
