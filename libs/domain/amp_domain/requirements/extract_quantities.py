@@ -141,6 +141,7 @@ _LAT = re.compile(
     r"(?P<unit>ms|msec|msecs|millis|milliseconds?|s|sec|secs|seconds?|min|mins|minutes?)(?![\w/])", re.IGNORECASE)
 _LAT_CONTEXT = re.compile(
     r"\b(?:within|under|below|less\s+than|up\s+to|at\s+most|max(?:imum)?|no\s+more\s+than|p\d{2,3}|percentile|"
+    r"(?:not|never|n't)\s+(?:to\s+)?(?:exceed|go\s+(?:over|above))|"
     r"latency|latencies|respond\w*|response|answer\w*|reply|replies|return\w*|budget|sla|slo|take|takes|took|"
     r"sub|fast(?:er)?|in|decisions?|alert\w*|detect\w*|round[- ]trip|end[- ]to[- ]end|e2e|turnaround)\b|[<≤]", re.IGNORECASE)
 _LAT_EXCLUDE_BEFORE = re.compile(r"\b(?:every|each|per|after|for|last|past|over|cold[- ]starts?\s+(?:of|take|are)?|"
@@ -156,7 +157,11 @@ _UNIT_MS = {"ms": 1.0, "msec": 1.0, "msecs": 1.0, "millis": 1.0, "millisecond": 
 
 
 def _percentile(before: str, after: str) -> float | None:
-    """The percentile a latency names: p95 → 95; median/mean → 50; None when untagged."""
+    """The percentile a latency names: p95 → 95; median/mean → 50; None when untagged.
+
+    A tag after the figure belongs to it only before the clause ends: in "p99 under 0.5 s; median
+    around 50 ms" the median is the next figure's."""
+    after = re.split(r"[;,]|\.(?:\s|$)", after, maxsplit=1)[0]
     tags_after = [m for m in capped(_PCT_TAG.finditer(after[:14]))]
     tags_before = [m for m in capped(_PCT_TAG.finditer(before[-40:]))]
     m = tags_after[0] if tags_after else (tags_before[-1] if tags_before else None)
