@@ -14,6 +14,7 @@ import re
 from amp_contracts import ConstraintSchema, CostEstimate, Plan, PolicyResults, ReasonCard, Risk
 from amp_domain.build import retrain_schedule
 
+from .airflow_dag import airflow_orchestrated, render_dag
 from .cicd_names import ENVIRONMENTS, CiNames, project_digest
 from .metric_table import DEAD_LETTERS, FAILED_QUEUE, metric_table
 from .render_app import render_project, render_python
@@ -49,9 +50,11 @@ def _extra_settings(constraints: ConstraintSchema) -> dict[str, dict[str, str]]:
     return out
 
 
-def _root_inputs(cloud: str, constraints: ConstraintSchema) -> dict[str, object]:
-    """Plan-wide root variables: the retraining schedule in the cloud scheduler's syntax."""
-    return {"retrain_schedule": retrain_schedule(cloud, constraints.training_cadence)}
+def _root_inputs(cloud: str, constraints: ConstraintSchema, plan: Plan) -> dict[str, object]:
+    """Plan-wide root variables: the retraining schedule in the cloud scheduler's syntax, and what
+    starts it (the team's Airflow, where the plan reuses it)."""
+    return {"retrain_schedule": retrain_schedule(cloud, constraints.training_cadence),
+            "retrain_trigger": "airflow" if airflow_orchestrated(plan) else "schedule"}
 
 
 def failure_store(outputs: dict[str, list[str]]) -> str | None:
@@ -103,7 +106,7 @@ def render_repository(
         additions["audit_logging"] = render_cloud_security(cloud, deployers)
     files: dict[str, str] = {}
     files.update(render_infra(plan, cloud, slug, [f.name for f in domain.features], _extra_settings(constraints),
-                              _root_inputs(cloud, constraints), additions))
+                              _root_inputs(cloud, constraints, plan), additions))
     root_vars = set(_ROOT_VAR.findall(files["infra/variables.tf"]))
     outputs = root_outputs(files["infra/outputs.tf"])
     access = serving_access(plan)
@@ -111,6 +114,8 @@ def render_repository(
                                adapter=access.adapter if access else "", packages=image_packages(plan),
                                failed_queue=bool(failures and failures.endswith(FAILED_QUEUE))))
     files.update(render_project(slug, project_name, cloud))
+    if cloud == "aws" and airflow_orchestrated(plan):
+        files.update(render_dag(slug, constraints.training_cadence))
     unique = project_digest(project_id)
     files.update(render_bootstrap(cloud, slug, all_regions(plan), files, caps, unique=unique))
     files.update(render_workflows(CiContext(

@@ -6,9 +6,10 @@ import json
 import textwrap
 
 from amp_contracts import ConstraintSchema, Plan
-from amp_domain.build import team_work
+from amp_domain.build import DEFAULT_CADENCE, team_work
 from amp_domain.catalog import load_catalog
 
+from .airflow_dag import airflow_orchestrated, deploy_section
 from .metric_table import DEAD_LETTERS, pull_dead_letters, replay_failed
 from .render_docs import CLOUD_TITLES
 from .render_domain import LOWER_IS_BETTER, Domain, example_row
@@ -198,8 +199,10 @@ def deploy_md(project: str, plan: Plan, constraints: ConstraintSchema, slug: str
     consumer's failures are kept (a queue of failed batches, a dead-letter subscription), if any;
     `bootstrap_apis`: the APIs to enable before the bootstrap runs (Google Cloud)."""
     info = _CLOUD[plan.cloud]
-    cadence = (f"; the infrastructure's orchestrator also retrains {constraints.training_cadence}"
-               if constraints.training_cadence else "")
+    airflow = plan.cloud == "aws" and airflow_orchestrated(plan)
+    cadence = ((f"; the DAG in your Airflow retrains {constraints.training_cadence or DEFAULT_CADENCE}" if airflow
+                else f"; the infrastructure's orchestrator also retrains {constraints.training_cadence}")
+               if constraints.training_cadence or airflow else "")
     reach_key = (access.auth, access.sigv4_service) if access else None
     notes = [_REACH[reach_key]] if reach_key in _REACH else []
     notes += [_PRIVATE] if access and access.private else []
@@ -211,7 +214,7 @@ def deploy_md(project: str, plan: Plan, constraints: ConstraintSchema, slug: str
         variables="\n".join(f"- `{k}`: {v}" for k, v in variables), cadence=cadence, reach=reach,
         first_data=first_data_md(plan), team_code=team_code_md(plan), replay=_replay_md(failed_queue_output),
         before_bootstrap=_apis_md(bootstrap_apis),
-    )
+    ) + ("\n" + "\n".join(deploy_section(slug)) if airflow else "")
 
 
 def _apis_md(apis: list[str] | None) -> str:

@@ -48,6 +48,9 @@ _COMMON: dict[str, Input] = {
 }
 
 _AWS: dict[str, Input] = {
+    "retrain_trigger": Input("string", "What starts retraining: `schedule` (EventBridge Scheduler, at retrain_schedule) "
+                             "or `airflow` (the DAG in pipelines/dags/, in the team's Airflow).",
+                             output="var.retrain_trigger"),
     "kms_key_arn": Input("string", "Customer-managed KMS key; null falls back to AWS-managed encryption.", None,
                          "security_kms", "key_arn", regional=True),
     "vpc_id": Input("string", "VPC of the private network; null when the plan has no private networking.", None,

@@ -176,3 +176,8 @@ def retrain_schedule(cloud: str, cadence: str | None) -> str:
     """The retraining schedule expression in the cloud's scheduler syntax."""
     table = SCHEDULES.get(cloud, SCHEDULES["aws"])
     return table.get(cadence or DEFAULT_CADENCE, table[DEFAULT_CADENCE])
+
+
+def unix_cron(cadence: str | None) -> str:
+    """The retraining schedule as a five-field cron expression (Airflow's, and Cloud Scheduler's)."""
+    return retrain_schedule("gcp", cadence)

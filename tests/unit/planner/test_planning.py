@@ -156,12 +156,15 @@ def test_existing_stack_is_reused() -> None:
     assert "existing_stack" in plan.component("registry").answers
     without = _plan(cloud="aws", workload_types=["streaming"])
     assert "existing" not in without.component("ingest_stream").pattern_id
-    # No module builds a reuse of Airflow yet: it is shown, rejected, and the plan says what it costs.
     orch = plan.component("orchestration")
-    assert orch.pattern_id == "aws:orchestration:step-functions"
-    airflow = next(c for c in orch.candidates if c.id == "aws:orchestration:airflow-existing")
+    assert orch.pattern_id == "aws:orchestration:airflow-existing" and "existing_stack" in orch.answers
+    # Where no module builds a reuse of Airflow yet (Azure): it is shown, rejected, and the plan says so.
+    azure = _plan(cloud="azure", workload_types=["batch"], existing_stack=["airflow"], training_cadence="daily")
+    orch = azure.component("orchestration")
+    assert orch.pattern_id != "azure:orchestration:airflow-existing"
+    airflow = next(c for c in orch.candidates if c.id == "azure:orchestration:airflow-existing")
     assert airflow.rejected_because == "no generated module builds it yet" and not airflow.eligible
-    assert any("aws:orchestration:airflow-existing" in a and "no generated module" in a for a in plan.assumptions)
+    assert any("azure:orchestration:airflow-existing" in a and "no generated module" in a for a in azure.assumptions)
 
 
 def test_latency_and_throughput_steer_serving() -> None:

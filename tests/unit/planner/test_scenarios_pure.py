@@ -59,8 +59,6 @@ HAND_CONSTRAINTS: dict[str, dict[str, Any]] = {
 UNBUILT = "no generated module builds it yet"
 BUILD_GAPS: dict[tuple[str, str], str] = {
     ("gcp-hipaa-notes", '{"no_deployment": "serverless"}'): "gcp:serving_online:gke-kserve",
-    ("airflow-reuse-batch", '{"pattern_contains": {"capability": "orchestration", "substring": "airflow"}}'):
-        "aws:orchestration:airflow-existing",
 }
 
 

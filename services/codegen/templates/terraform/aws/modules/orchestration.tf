@@ -157,7 +157,11 @@ resource "aws_sfn_state_machine" "train" {
   }
 }
 
+# Retraining starts on the plan's schedule, or, where the plan reuses the team's Airflow
+# (retrain_trigger = "airflow"), from the DAG in pipelines/dags/, as the role below.
 resource "aws_scheduler_schedule" "retrain" {
+  count = var.retrain_trigger == "schedule" ? 1 : 0
+
   name                = "${var.name_prefix}-retrain"
   schedule_expression = var.retrain_schedule
   kms_key_arn         = var.kms_key_arn
@@ -172,13 +176,73 @@ resource "aws_scheduler_schedule" "retrain" {
     input    = jsonencode({ data_uri = local.data_uri, model_uri = local.model_uri })
   }
 }
+# The schedule was one resource before it became optional: state written then moves, not replaced.
+moved {
+  from = aws_scheduler_schedule.retrain
+  to   = aws_scheduler_schedule.retrain[0]
+}
+
+# The team's Airflow assumes this role to start the workflow and follow its runs, nothing else.
+# It trusts the account: the team allows its Airflow's own role to assume it.
+data "aws_iam_policy_document" "airflow_assume" {
+  statement {
+    actions = ["sts:AssumeRole"]
+
+    principals {
+      type        = "AWS"
+      identifiers = ["arn:${data.aws_partition.current.partition}:iam::${data.aws_caller_identity.current.account_id}:root"]
+    }
+  }
+}
+
+resource "aws_iam_role" "airflow" {
+  count = var.retrain_trigger == "airflow" ? 1 : 0
+
+  name               = "${var.name_prefix}-airflow-trigger"
+  assume_role_policy = data.aws_iam_policy_document.airflow_assume.json
+  tags               = var.tags
+}
+
+resource "aws_iam_role_policy" "airflow" {
+  count = var.retrain_trigger == "airflow" ? 1 : 0
+
+  name = "start-training"
+  role = aws_iam_role.airflow[0].id
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [
+      {
+        Sid      = "StartTraining"
+        Effect   = "Allow"
+        Action   = ["states:StartExecution"]
+        Resource = aws_sfn_state_machine.train.arn
+      },
+      {
+        Sid      = "FollowRuns"
+        Effect   = "Allow"
+        Action   = ["states:DescribeExecution", "states:StopExecution"]
+        Resource = "arn:${data.aws_partition.current.partition}:states:${local.arn_scope}:execution:${aws_sfn_state_machine.train.name}:*"
+      },
+    ]
+  })
+}
 # ---- outputs.tf ----
 output "data_uri" {
   description = "Prefix the training job reads its data from (DATA_URI)."
   value       = local.data_uri
 }
 
+output "model_uri" {
+  description = "Prefix the training job writes model versions under (MODEL_URI)."
+  value       = local.model_uri
+}
+
 output "state_machine_arn" {
   description = "Step Functions workflow that trains and registers the model."
   value       = aws_sfn_state_machine.train.arn
+}
+
+output "airflow_role_arn" {
+  description = "Role the team's Airflow assumes to start retraining; null where a schedule starts it."
+  value       = try(aws_iam_role.airflow[0].arn, null)
 }
