@@ -114,8 +114,8 @@ def render_repository(
                                adapter=access.adapter if access else "", packages=image_packages(plan),
                                failed_queue=bool(failures and failures.endswith(FAILED_QUEUE))))
     files.update(render_project(slug, project_name, cloud))
-    if cloud == "aws" and airflow_orchestrated(plan):
-        files.update(render_dag(slug, constraints.training_cadence))
+    if airflow_orchestrated(plan):
+        files.update(render_dag(cloud, slug, constraints.training_cadence))
     unique = project_digest(project_id)
     files.update(render_bootstrap(cloud, slug, all_regions(plan), files, caps, unique=unique))
     files.update(render_workflows(CiContext(

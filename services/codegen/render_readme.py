@@ -199,7 +199,7 @@ def deploy_md(project: str, plan: Plan, constraints: ConstraintSchema, slug: str
     consumer's failures are kept (a queue of failed batches, a dead-letter subscription), if any;
     `bootstrap_apis`: the APIs to enable before the bootstrap runs (Google Cloud)."""
     info = _CLOUD[plan.cloud]
-    airflow = plan.cloud == "aws" and airflow_orchestrated(plan)
+    airflow = airflow_orchestrated(plan)
     cadence = ((f"; the DAG in your Airflow retrains {constraints.training_cadence or DEFAULT_CADENCE}" if airflow
                 else f"; the infrastructure's orchestrator also retrains {constraints.training_cadence}")
                if constraints.training_cadence or airflow else "")
@@ -214,7 +214,7 @@ def deploy_md(project: str, plan: Plan, constraints: ConstraintSchema, slug: str
         variables="\n".join(f"- `{k}`: {v}" for k, v in variables), cadence=cadence, reach=reach,
         first_data=first_data_md(plan), team_code=team_code_md(plan), replay=_replay_md(failed_queue_output),
         before_bootstrap=_apis_md(bootstrap_apis),
-    ) + ("\n" + "\n".join(deploy_section(slug)) if airflow else "")
+    ) + ("\n" + "\n".join(deploy_section(plan.cloud, slug)) if airflow else "")
 
 
 def _apis_md(apis: list[str] | None) -> str:

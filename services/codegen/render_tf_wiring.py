@@ -45,12 +45,12 @@ _COMMON: dict[str, Input] = {
     "github_repository": Input("string", "GitHub repository (owner/name) allowed to deploy through OIDC.",
                                output="var.github_repository"),
     "alert_email": Input("string", "Address (an on-call list) that every alarm notifies.", output="var.alert_email"),
+    "retrain_trigger": Input("string", "What starts retraining: `schedule` (the cloud's scheduler, at "
+                             "retrain_schedule) or `airflow` (the DAG in pipelines/dags/, in the team's Airflow).",
+                             output="var.retrain_trigger"),
 }
 
 _AWS: dict[str, Input] = {
-    "retrain_trigger": Input("string", "What starts retraining: `schedule` (EventBridge Scheduler, at retrain_schedule) "
-                             "or `airflow` (the DAG in pipelines/dags/, in the team's Airflow).",
-                             output="var.retrain_trigger"),
     "kms_key_arn": Input("string", "Customer-managed KMS key; null falls back to AWS-managed encryption.", None,
                          "security_kms", "key_arn", regional=True),
     "vpc_id": Input("string", "VPC of the private network; null when the plan has no private networking.", None,

@@ -85,14 +85,20 @@ def test_shared_cluster_is_priced_once_per_region() -> None:
 
 
 def test_reused_systems_add_no_new_spend() -> None:
-    # The planner does not offer an Airflow reuse yet (no generated module builds it): an edited plan does.
+    c = ConstraintSchema(cloud="gcp", workload_types=["streaming"], existing_stack=["kafka"])
+    plan = compose_plan(c)
+    assert plan.component("ingest_stream").pattern_id == "gcp:ingest_stream:kafka-existing"
+    cost = estimate(plan, c)
+    assert not [b for b in cost.breakdown if b.component == "gcp:ingest_stream:kafka-existing"]
+    assert any("already paid for" in a for a in cost.assumptions)
+
+
+def test_a_reused_airflow_prices_only_the_workflow_it_starts() -> None:
     c = ConstraintSchema(cloud="gcp", workload_types=["batch"], existing_stack=["airflow"])
     plan = compose_plan(c)
-    comps = [comp.model_copy(update={"pattern_id": "gcp:orchestration:airflow-existing"})
-             if comp.capability == "orchestration" else comp for comp in plan.components]
-    cost = estimate(plan.model_copy(update={"components": comps}), c)
-    assert not [b for b in cost.breakdown if b.component == "gcp:orchestration:airflow-existing"]
-    assert any("already paid for" in a for a in cost.assumptions)
+    assert plan.component("orchestration").pattern_id == "gcp:orchestration:airflow-existing"
+    items = [b for b in estimate(plan, c).breakdown if b.component == "gcp:orchestration:airflow-existing"]
+    assert [b.service for b in items] == ["Workflows internal steps"] and 0 < items[0].usd < 1
 
 
 def test_delta_against_previous() -> None:

@@ -48,8 +48,6 @@ EXTRACTION_GAPS: dict[tuple[str, str], str] = {}  # none known: retraining-only 
 UNBUILT = "no generated module builds it yet"
 BUILD_GAPS: dict[tuple[str, str], str] = {
     ("azure-online-tight-sla-no-serverless", '{"no_deployment": "serverless"}'): "azure:serving_online:aks-kserve",
-    ("gcp-batch-reuse-airflow-mlflow", '{"pattern_contains": {"capability": "orchestration", "substring": "airflow"}}'):
-        "gcp:orchestration:airflow-existing",
     ("azure-reuse-kafka-kubernetes",
      '{"pattern_contains": {"capability": "serving_online", "substring": "kubernetes"}}'):
         "azure:serving_online:kubernetes-existing",
@@ -57,9 +55,6 @@ BUILD_GAPS: dict[tuple[str, str], str] = {
      '{"pattern_contains": {"capability": "serving_online", "substring": "kubernetes"}}'):
         "gcp:serving_online:kubernetes-existing",
     ("gcp-reuse-kafka-kubernetes-gdpr", '{"no_deployment": "serverless"}'): "gcp:serving_online:kubernetes-existing",
-    ("azure-batch-reuse-airflow-mlflow",
-     '{"pattern_contains": {"capability": "orchestration", "substring": "airflow"}}'):
-        "azure:orchestration:airflow-existing",
 }
 
 

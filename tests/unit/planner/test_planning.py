@@ -158,13 +158,17 @@ def test_existing_stack_is_reused() -> None:
     assert "existing" not in without.component("ingest_stream").pattern_id
     orch = plan.component("orchestration")
     assert orch.pattern_id == "aws:orchestration:airflow-existing" and "existing_stack" in orch.answers
-    # Where no module builds a reuse of Airflow yet (Azure): it is shown, rejected, and the plan says so.
-    azure = _plan(cloud="azure", workload_types=["batch"], existing_stack=["airflow"], training_cadence="daily")
-    orch = azure.component("orchestration")
-    assert orch.pattern_id != "azure:orchestration:airflow-existing"
-    airflow = next(c for c in orch.candidates if c.id == "azure:orchestration:airflow-existing")
-    assert airflow.rejected_because == "no generated module builds it yet" and not airflow.eligible
-    assert any("azure:orchestration:airflow-existing" in a and "no generated module" in a for a in azure.assumptions)
+    for cloud in ("gcp", "azure"):
+        other = _plan(cloud=cloud, workload_types=["batch"], existing_stack=["airflow"], training_cadence="daily")
+        assert other.component("orchestration").pattern_id == f"{cloud}:orchestration:airflow-existing"
+    # Where no module builds a reuse (an existing Databricks workspace): it is shown, rejected, and
+    # the plan says so.
+    azure = _plan(cloud="azure", workload_types=["batch"], existing_stack=["databricks"])
+    ingest = azure.component("ingest_batch")
+    assert ingest.pattern_id != "azure:ingest_batch:databricks-existing"
+    databricks = next(c for c in ingest.candidates if c.id == "azure:ingest_batch:databricks-existing")
+    assert databricks.rejected_because == "no generated module builds it yet" and not databricks.eligible
+    assert any("azure:ingest_batch:databricks-existing" in a and "no generated module" in a for a in azure.assumptions)
 
 
 def test_latency_and_throughput_steer_serving() -> None:

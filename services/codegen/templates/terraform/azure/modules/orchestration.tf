@@ -69,7 +69,11 @@ resource "azurerm_data_factory_pipeline" "retrain" {
   }])
 }
 
+# Retraining starts on the plan's schedule, or, where the plan reuses the team's Airflow
+# (retrain_trigger = "airflow"), from the DAG in pipelines/dags/, which runs this pipeline.
 resource "azurerm_data_factory_trigger_schedule" "retrain" {
+  count = var.retrain_trigger == "schedule" ? 1 : 0
+
   name            = "retrain"
   data_factory_id = azurerm_data_factory.retrain.id
   pipeline_name   = azurerm_data_factory_pipeline.retrain.name
@@ -82,8 +86,38 @@ resource "azurerm_data_factory_trigger_schedule" "retrain" {
     model_uri = coalesce(var.model_uri, "")
   }
 }
+# The schedule was one resource before it became optional: state written then moves, not replaced.
+moved {
+  from = azurerm_data_factory_trigger_schedule.retrain
+  to   = azurerm_data_factory_trigger_schedule.retrain[0]
+}
 # ---- outputs.tf ----
 output "data_factory_id" {
   description = "Data Factory whose schedule trigger starts retraining."
   value       = azurerm_data_factory.retrain.id
+}
+
+output "factory_name" {
+  description = "Name of the Data Factory running the retraining pipeline."
+  value       = azurerm_data_factory.retrain.name
+}
+
+output "resource_group_name" {
+  description = "Resource group of that Data Factory."
+  value       = var.resource_group_name
+}
+
+output "pipeline_name" {
+  description = "The retraining pipeline, which submits the Azure ML training job."
+  value       = azurerm_data_factory_pipeline.retrain.name
+}
+
+output "data_uri" {
+  description = "Prefix the training job reads its data from (the pipeline's data_uri)."
+  value       = coalesce(var.data_uri, "")
+}
+
+output "model_uri" {
+  description = "Prefix the training job writes model versions under (the pipeline's model_uri)."
+  value       = coalesce(var.model_uri, "")
 }

@@ -2,7 +2,8 @@
 # way to a digest of the full name, and the role is kept, so ids stay unique within the project.
 locals {
   account_names = {
-    flow = "${var.name_prefix}-flow"
+    flow    = "${var.name_prefix}-flow"
+    airflow = "${var.name_prefix}-airflow"
   }
   account_ids = {
     for role, full in local.account_names : role => length(full) <= 30 ? full : join("-", [
@@ -15,6 +16,14 @@ locals {
   bucket    = coalesce(var.data_bucket_name, "${var.name_prefix}-data")
   data_uri  = "gs://${local.bucket}/raw"
   model_uri = coalesce(var.model_uri, "gs://${local.bucket}/models")
+  # What a run of the workflow is given, by the schedule or by the team's Airflow.
+  argument = jsonencode({
+    data_uri        = local.data_uri
+    model_uri       = local.model_uri
+    image           = var.container_image
+    machine_type    = var.training_machine_type
+    service_account = var.training_service_account
+  })
 }
 
 resource "google_service_account" "workflow" {
@@ -89,7 +98,11 @@ resource "google_workflows_workflow" "train" {
   YAML
 }
 
+# Retraining starts on the plan's schedule, or, where the plan reuses the team's Airflow
+# (retrain_trigger = "airflow"), from the DAG in pipelines/dags/, as the account below.
 resource "google_cloud_scheduler_job" "retrain" {
+  count = var.retrain_trigger == "schedule" ? 1 : 0
+
   project   = var.project_id
   name      = "${var.name_prefix}-retrain"
   region    = var.region
@@ -99,23 +112,53 @@ resource "google_cloud_scheduler_job" "retrain" {
   http_target {
     http_method = "POST"
     uri         = "https://workflowexecutions.googleapis.com/v1/${google_workflows_workflow.train.id}/executions"
-    body = base64encode(jsonencode({
-      argument = jsonencode({
-        data_uri        = local.data_uri
-        model_uri       = local.model_uri
-        image           = var.container_image
-        machine_type    = var.training_machine_type
-        service_account = var.training_service_account
-      })
-    }))
+    body        = base64encode(jsonencode({ argument = local.argument }))
 
     oauth_token {
       service_account_email = google_service_account.workflow.email
     }
   }
 }
+# The schedule was one resource before it became optional: state written then moves, not replaced.
+moved {
+  from = google_cloud_scheduler_job.retrain
+  to   = google_cloud_scheduler_job.retrain[0]
+}
+
+# The team's Airflow starts the workflow as this account (the team lets its Airflow's own account
+# impersonate it): it may run and read workflow executions in the project, nothing else.
+resource "google_service_account" "airflow" {
+  count = var.retrain_trigger == "airflow" ? 1 : 0
+
+  project      = var.project_id
+  account_id   = local.account_ids["airflow"]
+  display_name = "Starts the training workflow from the team's Airflow"
+}
+
+resource "google_project_iam_member" "airflow" {
+  count = var.retrain_trigger == "airflow" ? 1 : 0
+
+  project = var.project_id
+  role    = "roles/workflows.invoker"
+  member  = "serviceAccount:${google_service_account.airflow[0].email}"
+}
 # ---- outputs.tf ----
 output "workflow_id" {
   description = "Cloud Workflows workflow that trains and registers the model."
   value       = google_workflows_workflow.train.id
+}
+
+output "workflow_name" {
+  description = "Name of the training workflow, in the module's region."
+  value       = google_workflows_workflow.train.name
+}
+
+output "execution_argument" {
+  description = "The argument a run of the workflow is given (JSON): data, model prefix, image, machine, account."
+  value       = local.argument
+}
+
+output "airflow_service_account" {
+  description = "Account the team's Airflow starts the workflow as; null where a schedule starts it."
+  value       = try(google_service_account.airflow[0].email, null)
 }
