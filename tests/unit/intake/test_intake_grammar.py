@@ -103,6 +103,9 @@ def test_accuracy_percent_is_not_availability() -> None:
     ("5,000 delivery vans report their GPS position every 5 seconds", 1000),
     # a bare hourly rate, its traffic named just before it
     ("events at 2 million per hour", 555.556), ("orders: 50k/h", 13.889),
+    # a peak stated as a multiple of the rate before it
+    ("We score 500 transactions per second on average, with peaks at 5x.", 2500),
+    ("200 rps normally, 3x that at peak", 600), ("300 rps; we expect 2x growth next year", 300),
 ])
 def test_throughput_grammar(text: str, expected: float) -> None:
     assert c(text).throughput_rps == pytest.approx(expected)

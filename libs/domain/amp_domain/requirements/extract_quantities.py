@@ -341,6 +341,10 @@ _COUNT_BEFORE = re.compile(rf"(?<![\w.,$€£])(?P<n>{NUM})(?P<s>{SUFFIX})?\s+(?
                            r"(?P<unit>[A-Za-z][\w-]*s)\b", re.IGNORECASE)
 _PEAK = re.compile(r"\b(?:peak\w*|burst\w*|max(?:imum)?|spikes?|up\s+to|high\s+season)\b", re.IGNORECASE)
 _AVG = re.compile(r"\b(?:average|avg|mean|typical(?:ly)?|normal(?:ly)?|baseline|steady)\b", re.IGNORECASE)
+#: A peak stated as a multiple of the rate before it: "500 tps on average, with peaks at 5x".
+_PEAK_FACTOR = re.compile(r"\b(?:peak\w*|burst\w*|spikes?)\s+(?:of\s+|at\s+|around\s+|about\s+|up\s+to\s+|reach\w*\s+)?"
+                          r"(?P<f>\d+(?:\.\d+)?)\s*(?:x|×|times)(?![\w])|\b(?P<g>\d+(?:\.\d+)?)\s*(?:x|×|times)\s+"
+                          r"(?:that\s+|this\s+)?(?:at\s+)?(?:peaks?|bursts?)\b", re.IGNORECASE)
 
 
 def _count_of(text: str, unit: str, lo: int, hi: int, skip: tuple[int, int]) -> float | None:
@@ -429,8 +433,12 @@ def extract_throughput(text: str) -> list[Hit]:
         value *= count or 1.0
         c_lo, _ = clause_bounds(text, m.start(), m.end())
         near = text[max(lo, m.start() - 40):m.end()]
+        peak = bool(_PEAK.search(near))
+        if (pf := _PEAK_FACTOR.search(text, m.end(), hi)) is not None and not _RATE.search(text, m.end(), pf.start()):
+            value *= float(pf.group("f") or pf.group("g"))  # the peak is this rate times the factor
+            peak = True
         hits.append((Hit("throughput_rps", round(value, 3), m.start(), m.end(), m.group(0)),
-                     bool(_PEAK.search(near)), bool(_AVG.search(text[max(c_lo, m.start() - 30):m.start()]))))
+                     peak, bool(_AVG.search(text[max(c_lo, m.start() - 30):m.start()]))))
     if not hits:
         return []
     peaks = [h for h, peak, _ in hits if peak]
