@@ -221,6 +221,8 @@ def serve(answer: bytes, keep: frozenset[str] | None = None) -> Iterator[tuple[d
         def service(self, details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler | None:
             return handlers.get(details.method)  # type: ignore[attr-defined]  # anything else: UNIMPLEMENTED
 
-    with serving(_StandIn(), prefix="amp-tf-schema-", workers=16) as (socket, directory):
+    # Terraform calls from up to `-parallelism` (10) walkers at once, in each of the roots judged side
+    # by side; a call left queued behind them is one Terraform may cancel when another fails.
+    with serving(_StandIn(), prefix="amp-tf-schema-", workers=32) as (socket, directory):
         yield {"Protocol": "grpc", "ProtocolVersion": 6, "Pid": os.getpid(), "Test": True,
                "Addr": {"Network": "unix", "String": str(socket)}}, directory

@@ -136,13 +136,25 @@ def _unhashed_lock(workdir: Path) -> None:
     lock.write_text(_LOCK_HASHES.sub("", text))
 
 
+#: What Terraform says of the provider calls it stops waiting for once another error ends a run:
+#: about the run, not the tree. A provider that answers slower than its build (the stand-in)
+#: still has calls in flight then.
+_CANCELLED = "Request cancelled"
+
+
+def _without_cancelled(diagnostics: list[dict]) -> list[dict]:
+    """The diagnostics, less the cancelled calls where another diagnostic says why the run stopped."""
+    kept = [d for d in diagnostics if d.get("summary") != _CANCELLED]
+    return kept or diagnostics
+
+
 def _diagnostics(stdout: str, rel: str) -> list[Finding]:
     try:
         doc = json.loads(stdout)
     except json.JSONDecodeError:
         return []
     out = []
-    for d in doc.get("diagnostics", []):
+    for d in _without_cancelled(doc.get("diagnostics", [])):
         rng = d.get("range") or {}
         line = (rng.get("start") or {}).get("line")
         out.append(Finding(rule="terraform-validate", path=f"{rel}/{rng['filename']}" if rng.get("filename") else rel,
@@ -171,6 +183,9 @@ def _test_failures(output: str) -> list[Finding]:
             d = msg["diagnostic"]
             why = f"{d.get('summary', '')}: {d.get('detail', '')}".strip(": ")
             (failed.setdefault(run_name, []) if run_name else loose).append(why)
+    cancelled = f"{_CANCELLED}:"
+    failed = {name: [w for w in whys if not w.startswith(cancelled)] or whys for name, whys in failed.items()}
+    loose = [w for w in loose if not w.startswith(cancelled)] or loose
     findings = [Finding(rule="terraform-test", path="infra/tests",
                         message=f"run {name} failed: "
                                 f"{'; '.join(dict.fromkeys(whys)) or 'the plan does not show what the approved plan says'}"[:800])
