@@ -157,6 +157,8 @@ def test_workload_types() -> None:
     ("Cameras send images nightly in a batch for scoring.", ["batch"]),
     ("Inventory forecasts per SKU refreshed twice a day; no latency requirement.", ["batch"]),
     ("Scores are recomputed 3 times a week.", ["batch"]),
+    ("Predict machine failures from sensor logs uploaded hourly as CSV to blob storage.", ["batch"]),
+    ("A partner feed is delivered nightly to S3.", ["batch"]),
     ("Vibration data arrives in real time over MQTT from 300 turbines; alert within 2 seconds.", ["streaming"]),
     ("Orders come in real time and must be scored.", ["streaming"]),
 ])

@@ -48,7 +48,9 @@ def _workload_cues() -> dict[str, re.Pattern[str]]:
             r"training|scor\w*|forecasts?|reports?|batch\w*|exports?|pipelines?|updates?|predictions?|inference|"
             r"aggregat\w*|etl|backfills?|recomput\w*)|"
             r"(?:re-?train\w*|scor\w*|refresh\w*|train\w*|process\w*|forecast\w*|updat\w*|predict\w*|comput\w*|"
-            r"generat\w*|produc\w*|aggregat\w*|recomput\w*|export\w*|run|runs|rebuil\w*|reindex\w*)\s+"
+            r"generat\w*|produc\w*|aggregat\w*|recomput\w*|export\w*|run|runs|rebuil\w*|reindex\w*|"
+            # files that come on a schedule: "logs uploaded hourly as CSV", "a feed delivered nightly"
+            r"upload\w*|deliver\w*|landed|lands|dropped|synced|syncs|loaded|loads)\s+"
             rf"(?:[\w-]+\s+){{0,4}}?{cadence}|"
             r"bulk\s+(?:scoring|inference|predictions?|processing)|offline\s+(?:scoring|inference|predictions?))\b",
             re.IGNORECASE),
