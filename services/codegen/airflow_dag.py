@@ -145,11 +145,11 @@ def _name(slug: str) -> str:
 
 
 def dag_path(slug: str) -> str:
-    return f"pipelines/dags/{_name(slug)}_retrain.py"
+    return f"dags/{_name(slug)}_retrain.py"
 
 
 def render_dag(cloud: str, slug: str, cadence: str | None) -> dict[str, str]:
-    """`pipelines/dags/<project>_retrain.py`: start the workflow, then follow it to its end."""
+    """`dags/<project>_retrain.py`: start the workflow, then follow it to its end."""
     f, name = _FLAVOURS[cloud], _name(slug)
     variables = ", ".join(f"`{name}_{suffix}`" for suffix, _ in f.variables)
     doc = textwrap.fill(f"Install this file in the Airflow's DAG folder (it needs {f.provider}), then set the "

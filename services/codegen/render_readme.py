@@ -54,6 +54,7 @@ _LAYOUT = (
     ("services/common/", "Model format, the feature/label contract, storage URIs, the model registry, metrics the alarms watch"),
     ("config/training.toml", "Split, evaluation-gate thresholds, decision point and drift limits"),
     ("pipelines/", "Batch and stream scoring entry points"),
+    ("dags/", "The Airflow DAG that starts retraining, for your Airflow's DAG folder (see docs/README.md)"),
     ("features/", "Feature definitions shared with the feature store"),
     ("data/sample.csv", "Synthetic, deterministic sample data for local runs and tests (the schema of real data)"),
     (".github/workflows/", "CI with plans, promotion by digest dev, staging, prod; retrain, promote, drift"),

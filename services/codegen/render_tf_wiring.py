@@ -46,7 +46,7 @@ _COMMON: dict[str, Input] = {
                                output="var.github_repository"),
     "alert_email": Input("string", "Address (an on-call list) that every alarm notifies.", output="var.alert_email"),
     "retrain_trigger": Input("string", "What starts retraining: `schedule` (the cloud's scheduler, at "
-                             "retrain_schedule) or `airflow` (the DAG in pipelines/dags/, in the team's Airflow).",
+                             "retrain_schedule) or `airflow` (the DAG in dags/, in the team's Airflow).",
                              output="var.retrain_trigger"),
 }
 

@@ -54,6 +54,7 @@ def test_the_dag_starts_the_workflow_on_the_plans_cadence(airflow):
     for variable in set(re.findall(r"var\.value\.([a-z_]+)", dag)):
         assert f"`{variable}`" in guide, variable
     assert re.search(r'CONNECTION = "([a-z_]+)"', dag).group(1) in guide
+    assert "| `dags/` |" in files["README.md"]
 
 
 @pytest.mark.parametrize("cloud", list(INPUTS))
@@ -112,7 +113,7 @@ def test_a_plan_without_airflow_keeps_its_schedule_and_no_dag(cloud):
     files, plan = _render(cloud, existing_stack=[])
     assert "airflow" not in plan.component("orchestration").pattern_id
     assert re.search(r'variable "retrain_trigger" \{[^}]*default += "schedule"', files["infra/variables.tf"])
-    assert not any(p.startswith("pipelines/dags/") for p in files)
+    assert not any(p.startswith("dags/") for p in files) and "`dags/`" not in files["README.md"]
     assert "Retraining from your Airflow" not in files["docs/README.md"]
 
 

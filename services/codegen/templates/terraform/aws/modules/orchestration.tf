@@ -158,7 +158,7 @@ resource "aws_sfn_state_machine" "train" {
 }
 
 # Retraining starts on the plan's schedule, or, where the plan reuses the team's Airflow
-# (retrain_trigger = "airflow"), from the DAG in pipelines/dags/, as the role below.
+# (retrain_trigger = "airflow"), from the DAG in dags/, as the role below.
 resource "aws_scheduler_schedule" "retrain" {
   count = var.retrain_trigger == "schedule" ? 1 : 0
 

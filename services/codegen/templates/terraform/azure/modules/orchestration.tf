@@ -70,7 +70,7 @@ resource "azurerm_data_factory_pipeline" "retrain" {
 }
 
 # Retraining starts on the plan's schedule, or, where the plan reuses the team's Airflow
-# (retrain_trigger = "airflow"), from the DAG in pipelines/dags/, which runs this pipeline.
+# (retrain_trigger = "airflow"), from the DAG in dags/, which runs this pipeline.
 resource "azurerm_data_factory_trigger_schedule" "retrain" {
   count = var.retrain_trigger == "schedule" ? 1 : 0
 

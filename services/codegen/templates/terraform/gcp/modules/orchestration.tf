@@ -99,7 +99,7 @@ resource "google_workflows_workflow" "train" {
 }
 
 # Retraining starts on the plan's schedule, or, where the plan reuses the team's Airflow
-# (retrain_trigger = "airflow"), from the DAG in pipelines/dags/, as the account below.
+# (retrain_trigger = "airflow"), from the DAG in dags/, as the account below.
 resource "google_cloud_scheduler_job" "retrain" {
   count = var.retrain_trigger == "schedule" ? 1 : 0
 
