@@ -176,6 +176,8 @@ def plan_vars(ctx: CiContext, image: str) -> str:
         flags.append('-var "github_repository=${{ github.repository }}"')
     if "alert_email" in ctx.root_vars:
         flags.append('-var "alert_email=${{ vars.ALERT_EMAIL }}"')
+    if "existing_stream_name" in ctx.root_vars:
+        flags.append('-var "existing_stream_name=${{ vars.KINESIS_STREAM_NAME }}"')
     return " ".join(flags)
 
 

@@ -39,6 +39,9 @@ _CLOUD = {
                       ("AZURE_PLAN_CLIENT_ID_DEV, _STAGING, _PROD", "repository variables: output `plan_client_ids`")],
     },
 }
+#: The stream a plan reusing the team's Kinesis stream consumes (aws:ingest_stream:kinesis-existing).
+_KINESIS_STREAM = ("KINESIS_STREAM_NAME", "name of your existing Kinesis data stream, in each environment's "
+                   "account and region; if its key is your own, let the consumer's role decrypt with it")
 _COMMON_VARIABLES = [("ALERT_EMAIL", "address every alarm notifies (an on-call list)"),
                      ("LOAD_TEST_RPS, LOAD_TEST_DURATION", "optional: override the load test's rate and length"),
                      ("SERVICE_URL", "per environment, only when the infrastructure exposes no endpoint output"),
@@ -208,7 +211,9 @@ def deploy_md(project: str, plan: Plan, constraints: ConstraintSchema, slug: str
     notes = [_REACH[reach_key]] if reach_key in _REACH else []
     notes += [_PRIVATE] if access and access.private else []
     reach = "".join(_paragraph(n) for n in notes)
-    variables = [*info["variables"], *_COMMON_VARIABLES, *([_NETWORK_RUNNER] if access and access.private else [])]
+    reused_stream = any(c.pattern_id == "aws:ingest_stream:kinesis-existing" for c in plan.components)
+    variables = [*info["variables"], *([_KINESIS_STREAM] if reused_stream else []), *_COMMON_VARIABLES,
+                 *([_NETWORK_RUNNER] if access and access.private else [])]
     return fill(
         "docs/deploy.md", project=md_inline(project), cloud_title=CLOUD_TITLES.get(plan.cloud, plan.cloud),
         cli=info["cli"], identity_kind=info["identity_kind"], slug=slug, bootstrap_vars=info["bootstrap"],

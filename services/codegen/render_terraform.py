@@ -255,12 +255,21 @@ def render_infra(plan: Plan, cloud: str, slug: str, feature_names: list[str],
     return files
 
 
+#: Root variables without a default, which the workflows pass to every plan (render_ci.plan_vars).
+_PASSED_BY_CI: dict[str, str] = {
+    "container_image": "Image of the serving/pipeline container, pushed by CI (registry/repository:tag).",
+    "alert_email": "Address (an on-call list) that every alarm notifies; CI passes the ALERT_EMAIL variable.",
+    "github_repository": "GitHub repository (owner/name) whose workflows may deploy through OIDC.",
+    "existing_stream_name": "Name of the team's existing Kinesis data stream; CI passes the KINESIS_STREAM_NAME "
+                            "variable.",
+}
 #: Stand-in values for a module's wiring inputs in its own test run (nothing is created: providers are mocked).
 _TEST_VALUES: dict[str, object] = {
     "name_prefix": "plan-test", "container_image": "registry.example/service:test", "github_repository": "acme/svc",
     "project_id": "plan-test", "resource_group_name": "plan-test", "vpc_id": "vpc-0123456789abcdef0",
     "subnet_ids": ["subnet-a", "subnet-b", "subnet-c"], "security_group_ids": ["sg-0123456789abcdef0"],
     "feature_names": ["f1", "f2"], "tags": {}, "settings": {}, "alert_email": "oncall@example.com",
+    "existing_stream_name": "plan-test-events",
 }
 #: Data sources whose mocked results must look real for the plan to proceed (zones, account, JSON policies).
 _MOCK_DATA: dict[str, list[tuple[str, dict[str, object]]]] = {
@@ -295,7 +304,7 @@ def plan_tests(cloud: str, regions: list[str], built: list[BuiltComponent], modu
     root_vars: list[tuple[str, object]] = []
     if cloud == "gcp":
         root_vars.append(("project_id", "plan-test"))
-    for var in ("container_image", "github_repository", "alert_email"):
+    for var in _PASSED_BY_CI:
         if var in used_root:
             root_vars.append((var, _TEST_VALUES[var]))
     root_vars += sorted((k, v) for k, v in root_inputs.items() if k in used_root)  # declared only where read
@@ -425,15 +434,7 @@ def _root_variables(cloud: str, slug: str, regions: list[str], instances: list[I
     ]
     if cloud == "gcp":
         out.append(_variable("project_id", "string", "Google Cloud project id (passed per environment, never committed)."))
-    if "container_image" in used:
-        out.append(_variable("container_image", "string",
-                             "Image of the serving/pipeline container, pushed by CI (registry/repository:tag)."))
-    if "alert_email" in used:
-        out.append(_variable("alert_email", "string",
-                             "Address (an on-call list) that every alarm notifies; CI passes the ALERT_EMAIL variable."))
-    if "github_repository" in used:
-        out.append(_variable("github_repository", "string",
-                             "GitHub repository (owner/name) whose workflows may deploy through OIDC."))
+    out += [_variable(name, "string", description) for name, description in _PASSED_BY_CI.items() if name in used]
     comps = {c.capability: c for c in components}
     for inst in instances:
         if inst.for_each_var:

@@ -64,6 +64,8 @@ _AWS: dict[str, Input] = {
                               "storage", "bucket_name"),
     "data_bucket_arn": Input("string", "ARN of the data lake bucket, to scope IAM policies.", None,
                              "storage", "bucket_arn"),
+    "existing_stream_name": Input("string", "Name of the team's existing Kinesis data stream (the KINESIS_STREAM_NAME "
+                                  "variable of the repository).", output="var.existing_stream_name"),
     "stream_arn": Input("string", "ARN of the ingest stream to consume.", None, "ingest_stream", "stream_arn",
                         regional=True),
     "stream_topic": Input("string", "Kafka topic of the ingest stream to consume; null for a Kinesis stream.", None,

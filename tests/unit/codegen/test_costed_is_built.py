@@ -60,6 +60,7 @@ USAGE: dict[str, str] = {
     "gcp.vertex.training_n1_standard_8_hour": "training jobs the orchestrator and retrain.yml start",
     "gcp.vertex.training_t4_hour": "training jobs the orchestrator and retrain.yml start",
     "github.actions.minute": "the generated workflows' runs",
+    "aws.kinesis.retrieval_gb": "records the plan's stream consumer reads (from a stream built here or the team's)",
     "aws.ecr.gb_month": "images in the bootstrap's repository",
     "gcp.artifact_registry.gb_month": "images in the bootstrap's repository",
     "azure.acr.standard_month": "the bootstrap's registry",
