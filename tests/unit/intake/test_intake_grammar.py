@@ -129,6 +129,7 @@ def test_an_interval_without_senders_is_not_traffic(text: str) -> None:
 
 def test_workload_types() -> None:
     assert c("Nightly batch scoring. No real-time needs.").workload_types == ["batch"]
+    assert c("A recommendation engine on Azure; traffic ~ 300 req/s.").workload_types == ["online"]
     assert set(c("Clickstream events in real time plus an online endpoint.").workload_types) == {"streaming", "online"}
     assert c("Real-time personalization at 25k requests/s.").workload_types == ["online"]
     assert c("Score leads every hour.").workload_types == ["batch"]
@@ -255,6 +256,8 @@ def test_training_cadence_is_the_trainings_own(text: str, expected: str | None) 
     ("Not on GCP; AWS us-east-1.", "aws", ["us-east-1"]), ("AWS or GCP, undecided.", None, []),
     ("Any EU region is fine on GCP.", "gcp", []), ("AWS. CCPA applies for California users.", "aws", []),
     ("AWS GovCloud is not needed; us-east-1 is fine.", "aws", ["us-east-1"]),
+    # a managed service named in full says its cloud as its short name does
+    ("We run on Google Kubernetes Engine.", "gcp", []), ("Deploy to Amazon Elastic Kubernetes Service.", "aws", []),
 ])
 def test_cloud_and_regions(text: str, cloud: str | None, regions: list[str]) -> None:
     got = c(text)

@@ -75,7 +75,7 @@ def _workload_cues() -> dict[str, re.Pattern[str]]:
             r"\b(?:apis?|endpoints?|online|web\s*services?|microservices?|request[/-]response|on[- ]demand|"
             r"interactive|chat\s*bots?|inference\s+services?|widgets?|synchronous(?:ly)?|at\s+request\s+time|"
             r"serv(?:e|es|ed|ing)\s+(?:\w+\s+){0,2}?(?:online|live|in\s+real[- ]?time|to\s+users|per\s+request)|"
-            r"(?:requests?|queries|predictions|calls|lookups|inferences)\s*(?:/|per|a|each)\s*(?:s|sec|second|minute|min)|"
+            r"(?:requests?|reqs?|queries|predictions|calls|lookups|inferences)\s*(?:/|per|a|each)\s*(?:s|sec|second|minute|min)|"
             r"rps|qps|tps)\b",
             re.IGNORECASE),
         "realtime": re.compile(r"\b(?:real[- ]?time|low[- ]latency|instant(?:ly)?|live\s+(?:scoring|predictions?))\b",
