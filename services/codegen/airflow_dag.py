@@ -27,7 +27,7 @@ class _Flavour:
     tasks: str  # the operators, with {name} for the project's identifier
     variables: tuple[tuple[str, str], ...]  # Airflow Variable suffix -> what it is set to (a root output)
     conn: str  # the connection's id, after the project's identifier
-    connection: str  # the connection to create, with {name}
+    connection: str  # what the connection is and holds, after its id
     identity: str  # who may start the workflow, and how the Airflow gets to be it
 
 
@@ -59,8 +59,8 @@ _FLAVOURS: dict[str, _Flavour] = {
         variables=(("state_machine_arn", "`orchestration_state_machine_arn`"),
                    ("data_uri", "`orchestration_data_uri`"), ("model_uri", "`orchestration_model_uri`")),
         conn="aws",
-        connection='`{name}_aws` (Amazon Web Services) with the extra '
-                   '`{{"role_arn": "<orchestration_airflow_role_arn>", "region_name": "<region>"}}`',
+        connection='(Amazon Web Services) with the extra '
+                   '`{"role_arn": "<orchestration_airflow_role_arn>", "region_name": "<region>"}`',
         identity="a role, `orchestration_airflow_role_arn`, that may start and watch that workflow only. "
                  "The role trusts your account: allow your Airflow's own role to assume it",
     ),
@@ -94,7 +94,7 @@ _FLAVOURS: dict[str, _Flavour] = {
                    ("execution_argument", "`orchestration_execution_argument`"),
                    ("region", "the environment's region")),
         conn="gcp",
-        connection="`{name}_gcp` (Google Cloud) with the environment's project as its project and "
+        connection="(Google Cloud) with the environment's project as its project and "
                    "`orchestration_airflow_service_account` as its impersonation chain",
         identity="an account, `orchestration_airflow_service_account`, that may run workflows. Let your "
                  "Airflow's own account impersonate it (`roles/iam.serviceAccountTokenCreator` on it). The "
@@ -126,7 +126,7 @@ _FLAVOURS: dict[str, _Flavour] = {
                    ("pipeline_name", "`orchestration_pipeline_name`"),
                    ("data_uri", "`orchestration_data_uri`"), ("model_uri", "`orchestration_model_uri`")),
         conn="adf",
-        connection="`{name}_adf` (Azure Data Factory) for your Airflow's service principal",
+        connection="(Azure Data Factory) for your Airflow's service principal",
         identity="no identity of its own for your Airflow: grant your Airflow's service principal the "
                  "`Data Factory Contributor` role on the factory (`orchestration_data_factory_id`). The pipeline "
                  "submits the training job and ends: a failed job pages through the `job_failed` alert",
@@ -175,7 +175,7 @@ def deploy_section(cloud: str, slug: str) -> list[str]:
     steps = [
         f"Copy `{dag_path(slug)}` into your Airflow's DAG folder (it needs `{f.provider}`).",
         f"Set the Airflow Variables, from `terraform output` where an output is named: {variables}.",
-        f"Create the connection {f.connection.format(name=name)}.",
+        f"Create the connection `{name}_{f.conn}` {f.connection}.",
     ]
     lines = ["## Retraining from your Airflow", "", *textwrap.wrap(intro, 99), ""]
     for i, step in enumerate(steps, 1):

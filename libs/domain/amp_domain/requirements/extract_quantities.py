@@ -320,8 +320,9 @@ _SCHEDULE_NOUN = re.compile(r"\b(?:runs?|jobs?|batch(?:es)?|times?|re-?train\w*|
 _BAD_NOUN = re.compile(r"\b(?:ms|msec|milliseconds?|seconds?|secs?|minutes?|mins?|hours?|days?|times?|dollars?|"
                        r"usd|eur|gb|tb|mb|pb|percent|nines|p\d\d|x)\b", re.IGNORECASE)
 _COUNT = r"(?P<n>{num})(?P<s>{suf})?\s+(?:(?!(?:per|each|a|an|every|from|for)\b)[A-Za-z][\w-]*\s+)?{unit}(?:e?s)?\b"
-_EACH_BEFORE = re.compile(rf"(?P<n>{NUM})(?P<s>{SUFFIX})?\s+(?:[A-Za-z][\w-]*\s+)?(?P<unit>[A-Za-z][\w-]*s)\b"
-                          r"[^.;]{0,25}?\b(?:each|every\s+one|apiece)\b[^.;]*$", re.IGNORECASE)
+#: A count of things: "12 cameras", "2,000 smart meters".
+_COUNTED = rf"(?P<n>{NUM})(?P<s>{SUFFIX})?\s+(?:[A-Za-z][\w-]*\s+)?(?P<unit>[A-Za-z][\w-]*s)\b"
+_EACH_BEFORE = re.compile(_COUNTED + r"[^.;]{0,25}?\b(?:each|every\s+one|apiece)\b[^.;]*$", re.IGNORECASE)
 _EACH_UNIT_BEFORE = re.compile(r"\b(?:each|every|per|a\s+single)\s+(?P<unit>[A-Za-z][\w-]*)\b[^.;]{0,40}$", re.IGNORECASE)
 _TIMES_AFTER = re.compile(rf"^\s*(?:per\s+[A-Za-z]+\s*)?(?:x|\*|times|multiplied\s+by)\s*(?P<n>{NUM})(?P<s>{SUFFIX})?",
                           re.IGNORECASE)
@@ -336,9 +337,8 @@ _TRAILING_EACH = re.compile(r"^\s*(?:each|apiece)\b", re.IGNORECASE)
 #: What devices do with the data they make: "meters push a reading", "vans report their position".
 _SENDS = re.compile(r"\b(?:send|emit|report|push|publish|transmit|upload|post|stream|produce|ping|beacon|log)"
                     r"(?:s|es|ed|ing)?\b", re.IGNORECASE)
-#: A count of things, the nearest before a per-unit rate: "12 cameras", "2,000 smart meters".
-_COUNT_BEFORE = re.compile(rf"(?<![\w.,$€£])(?P<n>{NUM})(?P<s>{SUFFIX})?\s+(?:[A-Za-z][\w-]*\s+)?"
-                           r"(?P<unit>[A-Za-z][\w-]*s)\b", re.IGNORECASE)
+#: A count of things on its own, the nearest before a per-unit rate is what it is per.
+_COUNT_BEFORE = re.compile(r"(?<![\w.,$€£])" + _COUNTED, re.IGNORECASE)
 _PEAK = re.compile(r"\b(?:peak\w*|burst\w*|max(?:imum)?|spikes?|up\s+to|high\s+season)\b", re.IGNORECASE)
 _AVG = re.compile(r"\b(?:average|avg|mean|typical(?:ly)?|normal(?:ly)?|baseline|steady)\b", re.IGNORECASE)
 #: A peak stated as a multiple of the rate before it: "500 tps on average, with peaks at 5x".

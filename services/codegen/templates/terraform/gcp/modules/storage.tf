@@ -3,9 +3,10 @@
 # characters, the project id gives way to a digest of the whole name. Cloud Storage refuses names
 # with "google" (or a look-alike) in them, which a project's name may well hold.
 locals {
-  bucket_name_full = replace("${var.name_prefix}-data-${replace(var.project_id, "/[^a-z0-9-]/", "-")}", "/g[o0]{2}g(le|l3)?/", "gcp")
+  bucket_name_full = "${local.bucket_prefix}-data-${replace(var.project_id, "/[^a-z0-9-]/", "-")}"
+  bucket_prefix    = replace(var.name_prefix, "/g[o0]{2}g(le|l3)?/", "gcp")
   bucket_name = length(local.bucket_name_full) <= 63 ? local.bucket_name_full : join("-", [
-    trimsuffix(substr(replace(var.name_prefix, "/g[o0]{2}g(le|l3)?/", "gcp"), 0, 48), "-"), "data", substr(sha1(local.bucket_name_full), 0, 8)
+    trimsuffix(substr(local.bucket_prefix, 0, 48), "-"), "data", substr(sha1(local.bucket_name_full), 0, 8)
   ])
 }
 
