@@ -217,6 +217,8 @@ resource "aws_ecs_task_definition" "api" {
     environment = [
       { name = "MODEL_URI", value = local.model_uri },
       { name = "PORT", value = "8080" },
+      # The monitoring module's alarms read the serving metrics under this namespace.
+      { name = "METRICS_NAMESPACE", value = "${var.name_prefix}/model" },
     ]
     # Liveness (the process answers); readiness (/readyz, model loaded) is the load balancer's check.
     healthCheck = {

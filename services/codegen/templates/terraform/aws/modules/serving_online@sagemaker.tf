@@ -82,6 +82,8 @@ resource "aws_sagemaker_model" "api" {
     image = var.container_image
     environment = {
       MODEL_URI = local.model_uri
+      # The monitoring module's alarms read the serving metrics under this namespace.
+      METRICS_NAMESPACE = "${var.name_prefix}/model"
     }
   }
 

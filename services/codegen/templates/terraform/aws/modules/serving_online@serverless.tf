@@ -77,6 +77,8 @@ resource "aws_lambda_function" "api" {
   environment {
     variables = {
       MODEL_URI = local.model_uri
+      # The monitoring module's alarms read the serving metrics under this namespace.
+      METRICS_NAMESPACE = "${var.name_prefix}/model"
     }
   }
 

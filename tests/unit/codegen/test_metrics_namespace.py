@@ -1,0 +1,52 @@
+"""On AWS the serving metrics reach the namespace the alarms watch.
+
+The serving code writes CloudWatch's embedded metric format under `METRICS_NAMESPACE` (`model`
+when unset) and the monitoring module's alarms read `<name_prefix>/model`: a serving module that
+does not hand its containers that namespace leaves every serving alarm without data. Each AWS
+serving module the catalog builds either sets the variable on its containers or outputs the value
+for the deploy workflow to set (a Kubernetes Deployment).
+"""
+
+from __future__ import annotations
+
+import re
+
+from amp_domain.catalog import load_catalog
+
+from services.codegen.render_text import TEMPLATES
+
+MODULES = TEMPLATES / "terraform" / "aws" / "modules"
+_NAMESPACE = re.compile(r'^\s*namespace\s*=\s*(".*")$', re.MULTILINE)
+_SET = re.compile(r'METRICS_NAMESPACE"?\s*[=,]\s*(?:value\s*=\s*)?(".*?")')
+_OUTPUT = re.compile(r'^output "metrics_namespace" \{\n(?:  .*\n)*?  value\s*=\s*(".*")$', re.MULTILINE)
+
+
+def _watched() -> str:
+    found = _NAMESPACE.findall((MODULES / "monitoring.tf").read_text(encoding="utf-8"))
+    assert len(found) == 1, found
+    return found[0]
+
+
+def _serving_modules() -> list[str]:
+    return sorted({p.module for p in load_catalog("aws").patterns
+                   if p.capability == "serving_online" and p.buildable and p.module})
+
+
+def test_every_serving_module_hands_its_containers_the_watched_namespace():
+    watched = _watched()
+    modules = _serving_modules()
+    assert len(modules) >= 3
+    wrong = {}
+    for module in modules:
+        text = (MODULES / f"{module}.tf").read_text(encoding="utf-8")
+        given = _SET.findall(text) + _OUTPUT.findall(text)
+        if given != [watched]:
+            wrong[module] = given
+    assert not wrong, f"alarms read {watched}; serving modules give {wrong}"
+
+
+def test_the_rule_fails_a_module_that_sets_nothing():
+    text = (MODULES / "serving_online@containers.tf").read_text(encoding="utf-8")
+    stripped = "\n".join(line for line in text.splitlines() if "METRICS_NAMESPACE" not in line)
+    assert _SET.findall(text) == [_watched()]
+    assert not _SET.findall(stripped) and not _OUTPUT.findall(stripped)
