@@ -75,6 +75,8 @@ GCP_ROLES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("google_secret_manager", ("roles/secretmanager.admin",)),
     ("google_dns_", ("roles/dns.admin",)),
     ("google_sql_", ("roles/cloudsql.admin",)),
+    # Only read by the stack (serving on the team's cluster): the deployer applies the manifests in it.
+    ("google_container_cluster", ("roles/container.developer",)),
     ("google_container_", ("roles/container.admin",)),
     ("google_dataproc_", ("roles/dataproc.admin",)),
     ("google_bigtable_", ("roles/bigtable.admin",)),

@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from .actions import pinned
 from .cicd_names import BUILD_ENVIRONMENT, DRIFT_ENVIRONMENT, ENVIRONMENTS, MONITORED, STAGING, CiNames
 from .metric_table import DRIFT, MetricTable
+from .render_kubernetes import LOAD_TEST_MANIFEST, LOAD_VALUES, SERVING_MANIFEST, SERVING_VALUES, envsubst_names
+from .render_terraform import PASSED_BY_CI, aws_partition
 from .render_text import TEMPLATES, _Template
 from .serving_access import ServingAccess
 
@@ -111,11 +113,6 @@ def _azure_client(kind: str, env: str) -> str:
     return "${{ vars.AZURE_CLIENT_ID }}"  # set on each GitHub environment (deploy, drift)
 
 
-def aws_partition(region: str) -> str:
-    """The ARN partition of an AWS region: GovCloud and China are partitions of their own."""
-    return "aws-us-gov" if region.startswith("us-gov-") else "aws-cn" if region.startswith("cn-") else "aws"
-
-
 def auth(ctx: CiContext, identity: str) -> str:
     """The step that exchanges the job's OIDC token for `identity`'s short-lived credentials."""
     if ctx.cloud == "aws":
@@ -167,17 +164,9 @@ def backend_args(ctx: CiContext, env: str) -> str:
 
 
 def plan_vars(ctx: CiContext, image: str) -> str:
-    flags = []
-    if "project_id" in ctx.root_vars:
-        flags.append('-var "project_id=${{ vars.GCP_PROJECT_ID }}"')
-    if "container_image" in ctx.root_vars:
-        flags.append(f'-var "container_image={image}"')
-    if "github_repository" in ctx.root_vars:
-        flags.append('-var "github_repository=${{ github.repository }}"')
-    if "alert_email" in ctx.root_vars:
-        flags.append('-var "alert_email=${{ vars.ALERT_EMAIL }}"')
-    if "existing_stream_name" in ctx.root_vars:
-        flags.append('-var "existing_stream_name=${{ vars.KINESIS_STREAM_NAME }}"')
+    """`-var` flags of every root variable the workflows pass (`PASSED_BY_CI`) that the root declares."""
+    flags = ['-var "project_id=${{ vars.GCP_PROJECT_ID }}"'] if "project_id" in ctx.root_vars else []
+    flags += [f'-var "{name}={value or image}"' for name, (_, value) in PASSED_BY_CI.items() if name in ctx.root_vars]
     return " ".join(flags)
 
 
@@ -220,6 +209,101 @@ def _each(ctx: CiContext, name: str, var: str, body: list[str]) -> list[str]:
     return [f'{var}="$(terraform output -raw {name})"', *body]
 
 
+#: Step environment naming the team's cluster (repository variables; docs/README.md).
+_CLUSTER_ENV = {
+    "aws": ["K8S_CLUSTER_NAME: ${{ vars.K8S_CLUSTER_NAME }}"],
+    "gcp": ["K8S_CLUSTER_NAME: ${{ vars.K8S_CLUSTER_NAME }}",
+            "K8S_CLUSTER_LOCATION: ${{ vars.K8S_CLUSTER_LOCATION || env.GCP_REGION }}"],
+    "azure": ["K8S_CLUSTER_NAME: ${{ vars.K8S_CLUSTER_NAME }}",
+              "K8S_CLUSTER_RESOURCE_GROUP: ${{ vars.K8S_CLUSTER_RESOURCE_GROUP }}"],
+}
+
+
+def cluster_credentials(ctx: CiContext) -> list[str]:
+    """Shell lines giving kubectl the job's identity on the team's cluster (its own short-lived token)."""
+    lines = ['test -n "$K8S_CLUSTER_NAME" || { echo "::error::set the K8S_CLUSTER_NAME variable to your cluster\'s '
+             'name (docs/README.md)"; exit 1; }']
+    if ctx.cloud == "aws":
+        return [*lines, 'aws eks update-kubeconfig --name "$K8S_CLUSTER_NAME" --region "$AWS_REGION" > /dev/null']
+    if ctx.cloud == "gcp":
+        return [*lines, "gcloud components install gke-gcloud-auth-plugin --quiet",
+                'gcloud container clusters get-credentials "$K8S_CLUSTER_NAME" --location "$K8S_CLUSTER_LOCATION" '
+                '--project "$GOOGLE_CLOUD_PROJECT"']
+    # AKS with Entra ID: kubelogin exchanges the job's Azure CLI sign-in for the cluster's token.
+    return [*lines, 'mkdir -p "$RUNNER_TEMP/bin" && export PATH="$RUNNER_TEMP/bin:$PATH"',
+            'az aks install-cli --install-location "$RUNNER_TEMP/bin/kubectl" '
+            '--kubelogin-install-location "$RUNNER_TEMP/bin/kubelogin" --only-show-errors > /dev/null',
+            'az aks get-credentials --name "$K8S_CLUSTER_NAME" --resource-group "$K8S_CLUSTER_RESOURCE_GROUP" '
+            "--overwrite-existing --only-show-errors",
+            "kubelogin convert-kubeconfig -l azurecli"]
+
+
+def cluster_step(ctx: CiContext, name: str, body: list[str], extra_env: list[str] | None = None,
+                 step_id: str = "") -> list[str]:
+    """A step that runs `body` with kubectl signed in to the team's cluster."""
+    head = [f"- name: {name}", *([f"  id: {step_id}"] if step_id else []), "  env:",
+            *("    " + e for e in [*_CLUSTER_ENV[ctx.cloud], *(extra_env or [])]), "  run: |"]
+    return [*head, *("    " + line for line in [*cluster_credentials(ctx), *body])]
+
+
+def _values_from_state() -> list[str]:
+    """Shell lines (inside infra/) exporting the manifests' values from the environment's outputs."""
+    lines = [f'{name}="$(terraform output -raw {output})"' for name, output in SERVING_VALUES.items()]
+    return [*lines, f"export {' '.join(SERVING_VALUES)}"]
+
+
+def deploy_to_cluster(ctx: CiContext) -> list[str]:
+    """Steps applying deploy/kubernetes/serving.yaml with this environment's values, then a port-forward
+    from this runner to the Deployment, which the smoke test calls."""
+    approved = "; ".join(_get(ctx, "approved.json", "/tmp/approved.json"))
+    body = [*_values_from_state(),
+            'kubectl get namespace "$NAMESPACE" > /dev/null || { echo "::error::namespace $NAMESPACE does not exist '
+            'on the cluster: create it (docs/README.md)"; exit 1; }',
+            f"envsubst {envsubst_names(['IMAGE', *SERVING_VALUES])} < ../{SERVING_MANIFEST} | kubectl apply -f -",
+            # Before the first promotion no pod can be ready (no approved model): wait for the rollout only with one.
+            f"if {approved}; then",
+            '  kubectl -n "$NAMESPACE" rollout status "deployment/$DEPLOYMENT" --timeout=15m',
+            "else",  # alive, not ready: wait for a running pod for the smoke test's liveness check
+            "  for _ in $(seq 60); do",
+            '    kubectl -n "$NAMESPACE" get pods -l app.kubernetes.io/name=inference '
+            "--field-selector=status.phase=Running -o name | grep -q . && break",
+            "    sleep 10",
+            "  done",
+            "fi",
+            'echo "namespace=$NAMESPACE" >> "$GITHUB_OUTPUT"',
+            'echo "deployment=$DEPLOYMENT" >> "$GITHUB_OUTPUT"',
+            # The port-forward outlives this step (until the job ends): the smoke test goes through it.
+            'kubectl -n "$NAMESPACE" port-forward "deployment/$DEPLOYMENT" 18080:8080 > "$RUNNER_TEMP/port-forward.log" 2>&1 &',
+            "for _ in $(seq 60); do curl --silent --output /dev/null http://127.0.0.1:18080/healthz && break; sleep 2; done",
+            'echo "url=http://127.0.0.1:18080" >> "$GITHUB_OUTPUT"']
+    return cluster_step(ctx, f"Deploy to the cluster ({SERVING_MANIFEST})", body,
+                        ["IMAGE: ${{ needs.build.outputs.image }}"], step_id="url")
+
+
+def cluster_load_job(ctx: CiContext, env: str) -> str:
+    """The load test as a Job inside the cluster, next to the Service (no address outside it)."""
+    apply = f"needs.apply-{env}.outputs"
+    body = ['JOB="load-test-$GITHUB_RUN_ID-$GITHUB_RUN_ATTEMPT"', "export JOB",  # unique in the namespace
+            'kubectl -n "$NAMESPACE" create configmap "$JOB" --from-file=tests/load/k6.js '
+            "--from-file=tests/load/request.json --dry-run=client -o yaml | kubectl apply -f -",
+            f"envsubst {envsubst_names(LOAD_VALUES)} < {LOAD_TEST_MANIFEST} | kubectl apply -f -",
+            "while :; do",
+            "  state=\"$(kubectl -n \"$NAMESPACE\" get job \"$JOB\" -o jsonpath='{.status.succeeded}/{.status.failed}')\"",
+            '  case "$state" in 1/*) passed=true; break ;; */[1-9]*) passed=false; break ;; esac',
+            "  sleep 15",
+            "done",
+            'kubectl -n "$NAMESPACE" logs "job/$JOB" --tail=200',
+            'kubectl -n "$NAMESPACE" delete configmap "$JOB" --ignore-not-found > /dev/null',
+            'test "$passed" = true || { echo "::error::the load test missed a threshold (its log is above)"; exit 1; }']
+    values = [f"NAMESPACE: ${{{{ {apply}.namespace }}}}", f"DEPLOYMENT: ${{{{ {apply}.deployment }}}}",
+              f"RATE: ${{{{ vars.LOAD_TEST_RPS || '{ctx.rps or 50:g}' }}}}", f'P95_MS: "{ctx.p95_ms or 200:g}"',
+              f'MAX_ERROR_RATE: "{_max_error_rate(ctx)}"', "DURATION: ${{ vars.LOAD_TEST_DURATION || '5m' }}"]
+    step = cluster_step(ctx, "k6 in the cluster at the stated rate against the stated p95", body, values)
+    step.insert(1, f"  if: {apply}.model_ready == 'true'")
+    return _fill("load_job_cluster.yml", env=env, job_env=job_env(ctx, _azure_client("deploy", env)),
+                 auth=auth(ctx, ctx.names.deploy_identity(env)), run=pinned(_indent(step, 6)))
+
+
 def rollout(ctx: CiContext, wait_only: bool) -> list[str]:
     """Lines of a step (inside infra/) that restart serving so it loads approved.json, or waits for it."""
     if ctx.cloud == "aws" and ctx.output("serving_online_cluster_name") and ctx.output("serving_online_service_name"):
@@ -228,6 +312,15 @@ def rollout(ctx: CiContext, wait_only: bool) -> list[str]:
         return ['cluster="$(terraform output -raw serving_online_cluster_name)"',
                 *_each(ctx, "serving_online_service_name", "service",
                        [*action, 'aws ecs wait services-stable --cluster "$cluster" --services "$service"'])]
+    if ctx.endpoint.in_cluster:
+        if wait_only:
+            return []  # deploy_to_cluster waits for the rollout
+        # A changed pod template is a rolling restart: new pods load approved.json before taking traffic.
+        return [*cluster_credentials(ctx),
+                'ns="$(terraform output -raw serving_online_namespace)"',
+                'deployment="$(terraform output -raw serving_online_deployment_name)"',
+                'kubectl -n "$ns" set env "deployment/$deployment" "MODEL_RUN_ID=$RUN_ID"',
+                'kubectl -n "$ns" rollout status "deployment/$deployment" --timeout=15m']
     if wait_only:
         return []  # Lambda, Cloud Run, Container Apps and Functions report readiness to Terraform itself
     if ctx.cloud == "aws" and (name := ctx.output("serving_online_endpoint_name")) and ctx.endpoint.adapter == "sagemaker":
@@ -356,13 +449,17 @@ def after_apply(ctx: CiContext, env: str) -> str:
     if not ctx.serving:
         return _indent(uploads, 6) if uploads else ""
     lines: list[str] = [*uploads]
-    wait = rollout(ctx, wait_only=True)
-    if wait:
-        lines += ["- name: Wait for the new version to serve", "  run: |", *("    " + w for w in wait)]
-    lines += service_url(ctx)
-    lines += id_token_step(ctx, ctx.names.deploy_identity(env), "${{ steps.url.outputs.url }}")
-    lines += ["- name: Where the models live (from the state)", "  id: where", "  run: |",
-              *("    " + line.strip() for line in locate(ctx).splitlines())]
+    where = ["- name: Where the models live (from the state)", "  id: where", "  run: |",
+             *("    " + line.strip() for line in locate(ctx).splitlines())]
+    if ctx.endpoint.in_cluster:
+        lines += [*where, *deploy_to_cluster(ctx)]
+    else:
+        wait = rollout(ctx, wait_only=True)
+        if wait:
+            lines += ["- name: Wait for the new version to serve", "  run: |", *("    " + w for w in wait)]
+        lines += service_url(ctx)
+        lines += id_token_step(ctx, ctx.names.deploy_identity(env), "${{ steps.url.outputs.url }}")
+        lines += where
     call, a = curl(ctx), ctx.endpoint
     retry = "--retry 20 --retry-delay 15 --retry-all-errors"
     first_run = (f'echo "::notice::no approved model in {env} yet: serving is up but not ready. Run retrain.yml, '
@@ -473,15 +570,23 @@ def deploy_workflow(ctx: CiContext) -> str:
                           tf_version=TF_VERSION, auth=auth(ctx, ctx.names.deploy_identity(env)),
                           backend_args=backend_args(ctx, env), after_apply=pinned(after_apply(ctx, env)),
                           runs_on=ctx.runs_on,
-                          outputs=("    outputs:\n      url: ${{ steps.url.outputs.url }}\n"
-                                   "      model_ready: ${{ steps.smoke.outputs.model_ready }}\n") if ctx.serving else ""))
+                          outputs=_apply_outputs(ctx)))
         previous = f"apply-{env}"
         if env == STAGING and ctx.serving:
-            jobs.append(load_job(ctx, env))
+            jobs.append(cluster_load_job(ctx, env) if ctx.endpoint.in_cluster else load_job(ctx, env))
             previous = f"load-{env}"
     return _fill("deploy.yml", workflow_env=workflow_env(ctx), build_env=BUILD_ENVIRONMENT,
                  build_auth=auth(ctx, ctx.names.deploy_identity(BUILD_ENVIRONMENT)),
                  registry_login=registry_login(ctx), jobs="".join(jobs).rstrip("\n"))
+
+
+def _apply_outputs(ctx: CiContext) -> str:
+    if not ctx.serving:
+        return ""
+    outputs = ["url: ${{ steps.url.outputs.url }}", "model_ready: ${{ steps.smoke.outputs.model_ready }}"]
+    if ctx.endpoint.in_cluster:  # where the load test's Job runs
+        outputs += ["namespace: ${{ steps.url.outputs.namespace }}", "deployment: ${{ steps.url.outputs.deployment }}"]
+    return "    outputs:\n" + "".join(f"      {o}\n" for o in outputs)
 
 
 def _max_error_rate(ctx: CiContext) -> str:
@@ -510,8 +615,10 @@ def promote_workflow(ctx: CiContext) -> str:
     jobs = []
     for env in ENVIRONMENTS:
         roll = rollout(ctx, wait_only=False)
+        cluster_env = ["    " + e for e in _CLUSTER_ENV[ctx.cloud]] if ctx.endpoint.in_cluster else []
         roll_step = _indent(["- name: Roll serving onto the approved model", "  working-directory: infra",
-                             "  env:", "    RUN_ID: ${{ inputs.run_id }}", f"    ENVIRONMENT: {env}", "  run: |",
+                             "  env:", "    RUN_ID: ${{ inputs.run_id }}", f"    ENVIRONMENT: {env}", *cluster_env,
+                             "  run: |",
                              *("    " + r for r in roll)], 6) if ctx.serving else ""
         jobs.append(_fill("promote_job.yml", env=env, job_env=job_env(ctx, _azure_client("deploy", env)),
                           tf_version=TF_VERSION, auth=auth(ctx, ctx.names.deploy_identity(env)),

@@ -13,6 +13,8 @@ from .airflow_dag import airflow_orchestrated, deploy_section
 from .metric_table import DEAD_LETTERS, pull_dead_letters, replay_failed
 from .render_docs import CLOUD_TITLES
 from .render_domain import LOWER_IS_BETTER, Domain, example_row
+from .render_kubernetes import CLUSTER_VARIABLES
+from .render_kubernetes import deploy_section as cluster_section
 from .render_text import fill, md_cell, md_inline
 from .serving_access import ServingAccess
 
@@ -57,6 +59,7 @@ _LAYOUT = (
     ("services/common/", "Model format, the feature/label contract, storage URIs, the model registry, metrics the alarms watch"),
     ("config/training.toml", "Split, evaluation-gate thresholds, decision point and drift limits"),
     ("pipelines/", "Batch and stream scoring entry points"),
+    ("deploy/kubernetes/", "The inference API's manifests for your Kubernetes cluster, applied by deploy.yml (see docs/README.md)"),
     ("dags/", "The Airflow DAG that starts retraining, for your Airflow's DAG folder (see docs/README.md)"),
     ("features/", "Feature definitions shared with the feature store"),
     ("data/sample.csv", "Synthetic, deterministic sample data for local runs and tests (the schema of real data)"),
@@ -212,7 +215,9 @@ def deploy_md(project: str, plan: Plan, constraints: ConstraintSchema, slug: str
     notes += [_PRIVATE] if access and access.private else []
     reach = "".join(_paragraph(n) for n in notes)
     reused_stream = any(c.pattern_id == "aws:ingest_stream:kinesis-existing" for c in plan.components)
-    variables = [*info["variables"], *([_KINESIS_STREAM] if reused_stream else []), *_COMMON_VARIABLES,
+    on_cluster = bool(access and access.in_cluster)
+    variables = [*info["variables"], *([_KINESIS_STREAM] if reused_stream else []),
+                 *(CLUSTER_VARIABLES[plan.cloud] if on_cluster else []), *_COMMON_VARIABLES,
                  *([_NETWORK_RUNNER] if access and access.private else [])]
     return fill(
         "docs/deploy.md", project=md_inline(project), cloud_title=CLOUD_TITLES.get(plan.cloud, plan.cloud),
@@ -220,7 +225,8 @@ def deploy_md(project: str, plan: Plan, constraints: ConstraintSchema, slug: str
         variables="\n".join(f"- `{k}`: {v}" for k, v in variables), cadence=cadence, reach=reach,
         first_data=first_data_md(plan), team_code=team_code_md(plan), replay=_replay_md(failed_queue_output),
         before_bootstrap=_apis_md(bootstrap_apis),
-    ) + ("\n" + "\n".join(deploy_section(plan.cloud, slug)) if airflow else "")
+    ) + ("\n" + "\n".join(deploy_section(plan.cloud, slug)) if airflow else "") + (
+        "\n" + "\n".join(cluster_section(plan.cloud, slug)) + "\n" if on_cluster else "")
 
 
 def _apis_md(apis: list[str] | None) -> str:

@@ -255,13 +255,22 @@ def render_infra(plan: Plan, cloud: str, slug: str, feature_names: list[str],
     return files
 
 
-#: Root variables without a default, which the workflows pass to every plan (render_ci.plan_vars).
-_PASSED_BY_CI: dict[str, str] = {
-    "container_image": "Image of the serving/pipeline container, pushed by CI (registry/repository:tag).",
-    "alert_email": "Address (an on-call list) that every alarm notifies; CI passes the ALERT_EMAIL variable.",
-    "github_repository": "GitHub repository (owner/name) whose workflows may deploy through OIDC.",
-    "existing_stream_name": "Name of the team's existing Kinesis data stream; CI passes the KINESIS_STREAM_NAME "
-                            "variable.",
+#: Root variables without a default, which the workflows pass to every plan: (description, value in
+#: the workflow, a GitHub expression). `container_image` is the image the workflow built or names.
+PASSED_BY_CI: dict[str, tuple[str, str]] = {
+    "container_image": ("Image of the serving/pipeline container, pushed by CI (registry/repository:tag).", ""),
+    "alert_email": ("Address (an on-call list) that every alarm notifies; CI passes the ALERT_EMAIL variable.",
+                    "${{ vars.ALERT_EMAIL }}"),
+    "github_repository": ("GitHub repository (owner/name) whose workflows may deploy through OIDC.",
+                          "${{ github.repository }}"),
+    "existing_stream_name": ("Name of the team's existing Kinesis data stream; CI passes the KINESIS_STREAM_NAME "
+                             "variable.", "${{ vars.KINESIS_STREAM_NAME }}"),
+    "existing_cluster_name": ("Name of the team's existing Kubernetes cluster; CI passes the K8S_CLUSTER_NAME "
+                              "variable.", "${{ vars.K8S_CLUSTER_NAME }}"),
+    "existing_cluster_location": ("Region or zone of that cluster; CI passes the K8S_CLUSTER_LOCATION variable "
+                                  "(the primary region when unset).", "${{ vars.K8S_CLUSTER_LOCATION || env.GCP_REGION }}"),
+    "existing_cluster_resource_group": ("Resource group of that cluster; CI passes the K8S_CLUSTER_RESOURCE_GROUP "
+                                        "variable.", "${{ vars.K8S_CLUSTER_RESOURCE_GROUP }}"),
 }
 #: Stand-in values for a module's wiring inputs in its own test run (nothing is created: providers are mocked).
 _TEST_VALUES: dict[str, object] = {
@@ -269,20 +278,34 @@ _TEST_VALUES: dict[str, object] = {
     "project_id": "plan-test", "resource_group_name": "plan-test", "vpc_id": "vpc-0123456789abcdef0",
     "subnet_ids": ["subnet-a", "subnet-b", "subnet-c"], "security_group_ids": ["sg-0123456789abcdef0"],
     "feature_names": ["f1", "f2"], "tags": {}, "settings": {}, "alert_email": "oncall@example.com",
-    "existing_stream_name": "plan-test-events",
+    "existing_stream_name": "plan-test-events", "existing_cluster_name": "plan-test-cluster",
+    "existing_cluster_location": "plan-test-location", "existing_cluster_resource_group": "plan-test-cluster-rg",
 }
 #: Data sources whose mocked results must look real for the plan to proceed (zones, account, JSON policies).
 _MOCK_DATA: dict[str, list[tuple[str, dict[str, object]]]] = {
     "aws": [("aws_availability_zones", {"names": Raw("[for s in [\"a\", \"b\", \"c\"] : \"%s${s}\"]")}),
-            ("aws_caller_identity", {"account_id": "123456789012"}),
+            ("aws_caller_identity", {"account_id": "123456789012",
+                                     "arn": "arn:{partition}:sts::123456789012:assumed-role/plan-test-deploy/plan"}),
+            ("aws_iam_session_context", {"issuer_arn": "arn:{partition}:iam::123456789012:role/plan-test-deploy"}),
             ("aws_partition", {"partition": "aws", "dns_suffix": "amazonaws.com"}),
             ("aws_iam_policy_document", {"json": "{\"Version\":\"2012-10-17\",\"Statement\":[]}"}),
             ("aws_vpc", {"cidr_block": "10.40.0.0/16"})],
-    "gcp": [("google_project", {"number": "123456789012"})],
+    "gcp": [("google_project", {"number": "123456789012"}),
+            ("google_container_cluster", {"workload_identity_config": [{"workload_pool": "plan-test.svc.id.goog"}]})],
     "azure": [("azurerm_client_config", {"tenant_id": "00000000-0000-0000-0000-000000000000",
-                                         "object_id": "00000000-0000-0000-0000-000000000000"})],
+                                         "object_id": "00000000-0000-0000-0000-000000000000"}),
+              ("azurerm_kubernetes_cluster", {"oidc_issuer_url": "https://oidc.plan-test.example/",
+                                              "kubelet_identity": [{
+                                                  "client_id": "00000000-0000-0000-0000-000000000000",
+                                                  "object_id": "00000000-0000-0000-0000-000000000000",
+                                                  "user_assigned_identity_id": "plan-test-kubelet"}]})],
 }
 _PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_]*)\}")
+
+
+def aws_partition(region: str) -> str:
+    """The ARN partition of an AWS region: GovCloud and China are partitions of their own."""
+    return "aws-us-gov" if region.startswith("us-gov-") else "aws-cn" if region.startswith("cn-") else "aws"
 
 
 def plan_tests(cloud: str, regions: list[str], built: list[BuiltComponent], module_inputs: dict[str, list[str]],
@@ -298,13 +321,15 @@ def plan_tests(cloud: str, regions: list[str], built: list[BuiltComponent], modu
     for alias in aliases:
         data_blocks = []
         for source, defaults in _MOCK_DATA[cloud]:
-            values = {k: (Raw(v.expr % regions[0]) if isinstance(v, Raw) else v) for k, v in defaults.items()}
+            values = {k: (Raw(v.expr % regions[0]) if isinstance(v, Raw)
+                          else v.replace("{partition}", aws_partition(regions[0])) if isinstance(v, str) else v)
+                      for k, v in defaults.items()}
             data_blocks.append(Block("mock_data", (source,), groups=[[("defaults", values)]]))
         mocks.append(Block("mock_provider", (name,), groups=[[("alias", alias)] if alias else []], blocks=data_blocks))
     root_vars: list[tuple[str, object]] = []
     if cloud == "gcp":
         root_vars.append(("project_id", "plan-test"))
-    for var in _PASSED_BY_CI:
+    for var in PASSED_BY_CI:
         if var in used_root:
             root_vars.append((var, _TEST_VALUES[var]))
     root_vars += sorted((k, v) for k, v in root_inputs.items() if k in used_root)  # declared only where read
@@ -434,7 +459,8 @@ def _root_variables(cloud: str, slug: str, regions: list[str], instances: list[I
     ]
     if cloud == "gcp":
         out.append(_variable("project_id", "string", "Google Cloud project id (passed per environment, never committed)."))
-    out += [_variable(name, "string", description) for name, description in _PASSED_BY_CI.items() if name in used]
+    out += [_variable(name, "string", description) for name, (description, _) in PASSED_BY_CI.items()
+            if name in used]
     comps = {c.capability: c for c in components}
     for inst in instances:
         if inst.for_each_var:

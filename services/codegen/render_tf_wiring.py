@@ -45,6 +45,9 @@ _COMMON: dict[str, Input] = {
     "github_repository": Input("string", "GitHub repository (owner/name) allowed to deploy through OIDC.",
                                output="var.github_repository"),
     "alert_email": Input("string", "Address (an on-call list) that every alarm notifies.", output="var.alert_email"),
+    "existing_cluster_name": Input("string", "Name of the team's existing Kubernetes cluster the inference API "
+                                   "runs on (the K8S_CLUSTER_NAME variable of the repository).",
+                                   output="var.existing_cluster_name"),
     "retrain_trigger": Input("string", "What starts retraining: `schedule` (the cloud's scheduler, at "
                              "retrain_schedule) or `airflow` (the DAG in dags/, in the team's Airflow).",
                              output="var.retrain_trigger"),
@@ -112,6 +115,8 @@ _GCP: dict[str, Input] = {
                                       "which an alarm watches.", None, "ingest_stream", "dead_letter_subscription"),
     "model_uri": Input("string", "Registry prefix the model versions and approved.json live under; null "
                        "derives it from the data bucket.", None, "registry", "model_uri"),
+    "existing_cluster_location": Input("string", "Region or zone of that cluster (the K8S_CLUSTER_LOCATION "
+                                       "variable of the repository).", output="var.existing_cluster_location"),
     "training_service_account": Input("string", "Service account the training jobs run as.", None,
                                       "training", "service_account_email"),
     "training_machine_type": Input("string", "Machine type of the training jobs (from the plan).", "n1-standard-8",
@@ -148,6 +153,9 @@ _AZURE: dict[str, Input] = {
                              "orchestration", "data_factory_id"),
     "batch_job_id": Input("string", "Container Apps job scoring the batch, whose failed executions page.", None,
                           "serving_batch", "job_id"),
+    "existing_cluster_resource_group": Input("string", "Resource group of that cluster (the "
+                                             "K8S_CLUSTER_RESOURCE_GROUP variable of the repository).",
+                                             output="var.existing_cluster_resource_group"),
     "service_registry_resource_group": Input("string", "Resource group of the bootstrap's image registry, which "
                                              "the service image is pulled from.",
                                              output='"${var.project_name}-cicd-rg"'),

@@ -8,6 +8,8 @@ same or the first deploy fails at its smoke test:
 - a SageMaker endpoint is called through the runtime API (SigV4) at `/invocations` only, and
   starts the image as `serve`, asking `/ping`;
 - Cloud Run without an `allUsers` invoker answers requests with a Google ID token only;
+- a Deployment on the team's Kubernetes cluster has no address outside it: the smoke test calls it
+  through a port-forward and the load test runs as a Job inside the cluster;
 - an internal load balancer, or ingress closed to the internet because the plan has a private
   network, answers only inside that network: the jobs that call it run on a runner there.
 
@@ -45,6 +47,8 @@ class ServingAccess:
     ready_path: str = "/readyz"
     live_path: str = "/healthz"
     predict_path: str = "/predict"
+    #: A Service inside the team's Kubernetes cluster, deployed by the workflow (deploy/kubernetes/).
+    in_cluster: bool = False
 
 
 #: Template (`<cloud>/<module>`, as under templates/terraform) -> access, given whether the plan
@@ -58,10 +62,13 @@ BY_TEMPLATE: dict[str, Callable[[bool], ServingAccess]] = {
         predict_path="/invocations"),
     # No URL output: the SERVICE_URL variable names what the smoke test calls.
     "aws/serving_online": lambda _: ServingAccess(),
+    "aws/serving_online@kubernetes": lambda _: ServingAccess(in_cluster=True),
     "gcp/serving_online@serverless": lambda net: ServingAccess(auth="google_id_token", private=net),
+    "gcp/serving_online@kubernetes": lambda _: ServingAccess(in_cluster=True),
     "gcp/serving_online": lambda net: ServingAccess(private=net),
     "azure/serving_online@container_apps": lambda net: ServingAccess(private=net),
     "azure/serving_online@containers": lambda net: ServingAccess(private=net),
+    "azure/serving_online@kubernetes": lambda _: ServingAccess(in_cluster=True),
     "azure/serving_online": lambda net: ServingAccess(private=net),
 }
 

@@ -224,7 +224,10 @@ class _Critic:
             p = self.pattern(comp) if comp else None
             if comp is None or p is None or p.gpu:
                 continue
-            with_gpu = [x for x in self.catalog.patterns if x.capability == cap and x.gpu]
+            # A pattern reusing what the team does not run (its Kubernetes cluster) is no way out.
+            existing = set(self.c.existing_stack)
+            with_gpu = [x for x in self.catalog.patterns if x.capability == cap and x.gpu
+                        and set(x.requires_existing) <= existing]
             built = [x.id for x in with_gpu if x.buildable]
             if built:
                 where = f"{', '.join(built)} would run it on GPUs"

@@ -48,13 +48,8 @@ EXTRACTION_GAPS: dict[tuple[str, str], str] = {}  # none known: retraining-only 
 UNBUILT = "no generated module builds it yet"
 BUILD_GAPS: dict[tuple[str, str], str] = {
     ("azure-online-tight-sla-no-serverless", '{"no_deployment": "serverless"}'): "azure:serving_online:aks-kserve",
-    ("azure-reuse-kafka-kubernetes",
-     '{"pattern_contains": {"capability": "serving_online", "substring": "kubernetes"}}'):
-        "azure:serving_online:kubernetes-existing",
-    ("gcp-reuse-kafka-kubernetes-gdpr",
-     '{"pattern_contains": {"capability": "serving_online", "substring": "kubernetes"}}'):
-        "gcp:serving_online:kubernetes-existing",
-    ("gcp-reuse-kafka-kubernetes-gdpr", '{"no_deployment": "serverless"}'): "gcp:serving_online:kubernetes-existing",
+    # The API runs on the team's GKE cluster; the stream consumer is still a Cloud Run service.
+    ("gcp-reuse-kafka-kubernetes-gdpr", '{"no_deployment": "serverless"}'): "gcp:stream_processing:gke-flink",
 }
 
 

@@ -4,7 +4,9 @@
 # the drift value the same way.
 locals {
   environment = regex("-([a-z]+)$", var.name_prefix)[0]
-  serving     = "resource.type=\"cloud_run_revision\" AND resource.labels.service_name=~\"^${var.name_prefix}-\" AND jsonPayload.event=\"prediction\""
+  # Serving on Cloud Run, or in the environment's namespace of a GKE cluster (OR binds tighter than AND
+  # in the logging query language, hence the parentheses).
+  serving = "((resource.type=\"cloud_run_revision\" AND resource.labels.service_name=~\"^${var.name_prefix}-\") OR (resource.type=\"k8s_container\" AND resource.labels.namespace_name=\"${var.name_prefix}\")) AND jsonPayload.event=\"prediction\""
 }
 
 resource "google_monitoring_notification_channel" "oncall" {
