@@ -23,7 +23,7 @@ from .render_ci import CiContext, load_script, render_workflows
 from .render_compliance import compliance_md
 from .render_docs import adrs, architecture_md, design_rationale_md, plan_md, reports
 from .render_domain import choose_domain, example_row
-from .render_kubernetes import render_manifests
+from .render_kubernetes import example_values, render_manifests
 from .render_monitoring import render_alarms, render_metrics_code, runbook_md
 from .render_readme import deploy_md, readme_md
 from .render_terraform import all_regions, module_outputs, module_resource_types, render_infra
@@ -116,8 +116,9 @@ def render_repository(
                                failed_queue=bool(failures and failures.endswith(FAILED_QUEUE))))
     files.update(render_project(slug, project_name, cloud))
     if access and access.in_cluster:
-        serving = plan.component("serving_online")
-        files.update(render_manifests(cloud, gpu=bool(serving and serving.sizing.get("basis", {}).get("gpu"))))
+        sizing = (plan.component("serving_online") or plan.components[0]).sizing
+        examples = example_values(cloud, slug, sizing, constraints.throughput_rps, constraints.sla_latency_ms)
+        files.update(render_manifests(cloud, bool(sizing.get("basis", {}).get("gpu")), examples))
     if airflow_orchestrated(plan):
         files.update(render_dag(cloud, slug, constraints.training_cadence))
     unique = project_digest(project_id)

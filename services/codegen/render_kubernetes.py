@@ -14,6 +14,9 @@ from .render_text import TEMPLATES, _Template
 
 SERVING_MANIFEST = "deploy/kubernetes/serving.yaml"
 LOAD_TEST_MANIFEST = "deploy/kubernetes/load-test.yaml"
+#: Example values of every `${NAME}` (prod's, from the plan): for a local render, and what the
+#: validators check the manifests with.
+EXAMPLES = "deploy/kubernetes/example.env"
 #: k6's image for the in-cluster load test (the release `grafana/setup-k6-action` installs elsewhere).
 K6_IMAGE = "grafana/k6:0.54.0"
 #: Manifest value -> the serving module's root output it comes from (IMAGE is the built image).
@@ -46,14 +49,37 @@ def envsubst_names(names: tuple[str, ...] | list[str]) -> str:
     return '"' + " ".join(f"\\${n}" for n in names) + '"'
 
 
-def render_manifests(cloud: str, gpu: bool) -> dict[str, str]:
-    """The serving manifests and the in-cluster load test, for `cloud` (its pod identity) and the
-    plan's accelerator (a GPU per pod when the plan serves on GPUs)."""
+def example_values(cloud: str, slug: str, sizing: dict[str, object], rps: float | None,
+                   p95_ms: float | None) -> dict[str, str]:
+    """What the workflow would fill in for prod: the plan's sizing, the names Terraform gives, and
+    stand-ins for what only the cloud knows (the image digest, the pods' identity)."""
+    prefix = f"{slug}-prod"
+    model_uri = {"aws": f"s3://{prefix}-data-123456789012/models", "gcp": f"gs://{prefix}-data-example/models",
+                 "azure": "abfs://models@examplelake.dfs.core.windows.net"}[cloud]
+    identity = {"aws": "", "gcp": f"{slug}-pod@example-project.iam.gserviceaccount.com",
+                "azure": "00000000-0000-0000-0000-000000000000"}[cloud]
+    return {"IMAGE": f"registry.example.com/{slug}/service@sha256:{'0' * 64}", "NAMESPACE": prefix,
+            "DEPLOYMENT": f"{prefix}-api", "MIN_REPLICAS": str(sizing.get("replicas", 2)),
+            "MAX_REPLICAS": str(sizing.get("max_replicas", 3)), "CPU": str(sizing.get("vcpu", 2)),
+            "MEMORY": f"{sizing.get('mem_gb', 4)}Gi", "MODEL_URI": model_uri, "METRICS_NAMESPACE": f"{prefix}/model",
+            "IDENTITY": identity, "JOB": "load-test-1-1", "RATE": f"{rps or 50:g}", "P95_MS": f"{p95_ms or 200:g}",
+            "MAX_ERROR_RATE": "0.01", "DURATION": "5m"}
+
+
+def render_manifests(cloud: str, gpu: bool, examples: dict[str, str]) -> dict[str, str]:
+    """The serving manifests, the in-cluster load test and their example values, for `cloud` (its pod
+    identity) and the plan's accelerator (a GPU per pod when the plan serves on GPUs)."""
     serving = _Template((TEMPLATES / "kubernetes" / "serving.yaml").read_text(encoding="utf-8")).substitute(
         account_annotations=_ACCOUNT_ANNOTATIONS[cloud], pod_labels=_POD_LABELS[cloud], gpu_request=_GPU if gpu else "")
     load = _Template((TEMPLATES / "kubernetes" / "load-test.yaml").read_text(encoding="utf-8")).substitute(
         k6_image=K6_IMAGE)
-    return {SERVING_MANIFEST: serving, LOAD_TEST_MANIFEST: load}
+    head = ("# Example values of the ${NAME}s in serving.yaml and load-test.yaml: prod's sizing from the plan,\n"
+            "# stand-ins for what only the cloud knows. deploy.yml takes the real ones from `terraform output`\n"
+            "# and its build. To see a manifest as it will be applied:\n"
+            "#   set -a; . deploy/kubernetes/example.env; set +a\n"
+            "#   envsubst < deploy/kubernetes/serving.yaml | kubectl apply --dry-run=server -f -\n")
+    env = head + "".join(f"{k}={v}\n" for k, v in examples.items() if v)
+    return {SERVING_MANIFEST: serving, LOAD_TEST_MANIFEST: load, EXAMPLES: env}
 
 
 #: Repository variables naming the team's cluster, per cloud (the deploy guide lists them).

@@ -16,6 +16,7 @@ from ..sandbox import DEFAULT_MEMORY_MB, Sandbox
 from . import (
     hcl,
     interface,
+    kubernetes,
     names,
     pytest_run,
     ruff,
@@ -60,7 +61,8 @@ def within_limits(files: dict[str, str]) -> tuple[dict[str, str], ToolResult | N
 ALWAYS = ("detect-secrets",)
 # Report order; also the default set.
 CHECK_NAMES = ("ruff", "ruff-format", "hcl2", "terraform-fmt", "tf-interface", "terraform-validate", "checkov",
-               "detect-secrets", "workflow-structure", "actionlint", "shellcheck", "names", "pytest", "mypy")
+               "detect-secrets", "workflow-structure", "actionlint", "shellcheck", "names", "kubernetes", "pytest",
+               "mypy")
 # Started first because they take longest.
 _SLOW_FIRST = ("terraform-validate", "pytest", "mypy", "checkov", "terraform-fmt", "ruff", "ruff-format")
 
@@ -79,6 +81,7 @@ def _registry(checkov_hard_fail: bool) -> dict[str, Check]:
         "actionlint": workflows.check_actionlint,
         "shellcheck": shellcheck.check_shellcheck,
         "names": names.check_names,
+        "kubernetes": kubernetes.check_manifests,
         "pytest": pytest_run.check_pytest,
         "mypy": typecheck.check_types,
     }

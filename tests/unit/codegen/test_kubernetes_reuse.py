@@ -19,9 +19,10 @@ from amp_contracts import ConstraintSchema
 from amp_domain.requirements.extraction import extract
 
 from services.codegen.render import render_repository
-from services.codegen.render_kubernetes import LOAD_TEST_MANIFEST, SERVING_MANIFEST
+from services.codegen.render_kubernetes import EXAMPLES, LOAD_TEST_MANIFEST, SERVING_MANIFEST
 from services.critics.cost import estimate
 from services.planner.planning import compose_plan
+from services.validators.checks.kubernetes import examples
 from services.validators.checks.names import consistency_findings
 from services.validators.checks.runner import validate_tree
 
@@ -37,11 +38,6 @@ TEXTS = {
 }
 #: What a cluster made here would be: none of these may appear when the team's cluster is reused.
 CLUSTERS = {"aws": "aws_eks_cluster", "gcp": "google_container_cluster", "azure": "azurerm_kubernetes_cluster"}
-#: Stand-ins for the values the workflow fills in (as `terraform output` and the build give them).
-SAMPLE = {"IMAGE": "registry.example/service@sha256:" + "a" * 64, "NAMESPACE": "scoring-dev",
-          "DEPLOYMENT": "scoring-dev-api", "MIN_REPLICAS": "2", "MAX_REPLICAS": "3", "CPU": "2", "MEMORY": "4Gi",
-          "MODEL_URI": "s3://bucket/models", "METRICS_NAMESPACE": "scoring-dev/model", "IDENTITY": "id-of-the-pods",
-          "JOB": "scoring-dev-api-load-1-1", "RATE": "800", "P95_MS": "60", "MAX_ERROR_RATE": "0.01", "DURATION": "5m"}
 _PLACEHOLDER = re.compile(r"\$\{([A-Z_]+)\}")
 _ENVSUBST = re.compile(r'envsubst "([^"]+)" < (?:\.\./)?(\S+)')
 
@@ -56,8 +52,10 @@ def repo(request):
     return cloud, files, plan, cost
 
 
-def _documents(text: str) -> list[dict]:
-    return [d for d in yaml.safe_load_all(_PLACEHOLDER.sub(lambda m: SAMPLE[m.group(1)], text)) if d]
+def _documents(files: dict[str, str], path: str) -> list[dict]:
+    """A manifest filled with the example values written beside it (prod's, from the plan)."""
+    values = examples(files[EXAMPLES])
+    return [d for d in yaml.safe_load_all(_PLACEHOLDER.sub(lambda m: values[m.group(1)], files[path])) if d]
 
 
 def test_the_plan_serves_on_the_teams_cluster_and_makes_none(repo):
@@ -78,7 +76,7 @@ def test_the_manifests_are_valid_kubernetes_and_restricted(repo):
     cloud, files, _, _ = repo
     kinds = []
     for path in (SERVING_MANIFEST, LOAD_TEST_MANIFEST):
-        for doc in _documents(files[path]):
+        for doc in _documents(files, path):
             kubernetes_validate.validate(doc, "1.30", strict=True)
             kinds.append(doc["kind"])
             spec = doc.get("spec", {})
@@ -95,11 +93,15 @@ def test_the_manifests_are_valid_kubernetes_and_restricted(repo):
                 assert container["resources"]["limits"]
     assert sorted(kinds) == ["Deployment", "HorizontalPodAutoscaler", "Job", "NetworkPolicy", "PodDisruptionBudget",
                              "Service", "ServiceAccount"]
-    deployment = next(d for d in _documents(files[SERVING_MANIFEST]) if d["kind"] == "Deployment")
+    hpa = next(d for d in _documents(files, SERVING_MANIFEST) if d["kind"] == "HorizontalPodAutoscaler")
+    serving = repo[2].component("serving_online").sizing
+    assert (hpa["spec"]["minReplicas"], hpa["spec"]["maxReplicas"]) == (serving["replicas"], serving["max_replicas"])
+    deployment = next(d for d in _documents(files, SERVING_MANIFEST) if d["kind"] == "Deployment")
     assert "replicas" not in deployment["spec"], "the autoscaler owns the count; an apply must not reset it"
     probes = deployment["spec"]["template"]["spec"]["containers"][0]
     assert probes["readinessProbe"]["httpGet"]["path"] == "/readyz"
     assert probes["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    assert validate_tree(files, checks=["kubernetes"]).tool("kubernetes").status == "pass"
 
 
 def test_every_value_of_the_manifests_is_filled_from_the_state_or_the_build(repo):
