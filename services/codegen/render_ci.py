@@ -15,7 +15,6 @@ output that does not exist. Every action is pinned by commit (`actions.py`).
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
 from .actions import pinned
@@ -29,7 +28,6 @@ from .serving_access import ServingAccess
 TF_VERSION = "1.11.4"
 #: Cron of scheduled retraining when the plan has no orchestrator of its own.
 CADENCE_CRON = {"daily": "23 3 * * *", "weekly": "23 3 * * 1", "monthly": "23 3 1 * *"}
-_URL_OUTPUT = re.compile(r"url|dns_name|hostname|fqdn")
 #: Jobs that call an endpoint closed to the internet run on a runner inside its network.
 NETWORK_RUNNER = "${{ vars.NETWORK_RUNNER || 'ubuntu-latest' }}"
 #: k6's signer for SigV4-authenticated endpoints (a jslib release, as k6 imports it).
@@ -201,6 +199,12 @@ def _get(ctx: CiContext, relative: str, local: str) -> list[str]:
             f'--name "{relative}" --file {local} --only-show-errors > /dev/null']
 
 
+def _model_approved(ctx: CiContext) -> str:
+    """A shell condition: MODEL_URI/approved.json names a version (before the first promotion it is
+    missing, or the infrastructure's placeholder `{"version": null}`)."""
+    return "; ".join(_get(ctx, "approved.json", "/tmp/approved.json")) + " && jq -e .version /tmp/approved.json > /dev/null"
+
+
 def _each(ctx: CiContext, name: str, var: str, body: list[str]) -> list[str]:
     """Shell running `body` with `var` set to an output's value, or to each value of a per-region map."""
     if ctx.root_outputs.get(name):
@@ -255,7 +259,7 @@ def _values_from_state() -> list[str]:
 def deploy_to_cluster(ctx: CiContext) -> list[str]:
     """Steps applying deploy/kubernetes/serving.yaml with this environment's values, then a port-forward
     from this runner to the Deployment, which the smoke test calls."""
-    approved = "; ".join(_get(ctx, "approved.json", "/tmp/approved.json"))
+    approved = _model_approved(ctx)
     body = [*_values_from_state(),
             'kubectl get namespace "$NAMESPACE" > /dev/null || { echo "::error::namespace $NAMESPACE does not exist '
             'on the cluster: create it (docs/README.md)"; exit 1; }',
@@ -358,7 +362,8 @@ def rollout(ctx: CiContext, wait_only: bool) -> list[str]:
 
 def service_url(ctx: CiContext) -> list[str]:
     """A step (inside infra/) setting the `url` output to the serving endpoint."""
-    name = next((o for o in ctx.root_outputs if o.startswith("serving_online_") and _URL_OUTPUT.search(o)), None)
+    url = ctx.endpoint.url_output
+    name = f"serving_online_{url}" if url and f"serving_online_{url}" in ctx.root_outputs else None
     step = ["- name: Service URL", "  id: url"]
     if name is None:  # the plan exposes no endpoint output: the environment variable names it
         return [*step, "  env:", "    URL: ${{ vars.SERVICE_URL }}",
@@ -470,7 +475,7 @@ def after_apply(ctx: CiContext, env: str) -> str:
             else ['  echo "The endpoint is in service: its containers answer the platform\'s health check."'])
     body = ['test -n "$URL" || { echo "::error::no service URL: set the SERVICE_URL variable of this environment"; exit 1; }',
             *_private_check(ctx),
-            f"if {'; '.join(_get(ctx, 'approved.json', '/tmp/approved.json'))}; then",
+            f"if {_model_approved(ctx)}; then",
             *ready,
             f'  {call} {"" if ready else retry + " "}-X POST -H "content-type: application/json" '
             f'--data @tests/load/request.json "$URL{a.predict_path}"',

@@ -49,27 +49,30 @@ class ServingAccess:
     predict_path: str = "/predict"
     #: A Service inside the team's Kubernetes cluster, deployed by the workflow (deploy/kubernetes/).
     in_cluster: bool = False
+    #: The module output holding the endpoint's URL or host name ("": none, the SERVICE_URL variable says).
+    url_output: str = ""
 
 
 #: Template (`<cloud>/<module>`, as under templates/terraform) -> access, given whether the plan
 #: has a private network.
 BY_TEMPLATE: dict[str, Callable[[bool], ServingAccess]] = {
     "aws/serving_online@serverless": lambda _: ServingAccess(
-        auth="aws_sigv4", sigv4_service="lambda", adapter="lambda_web_adapter"),
-    "aws/serving_online@containers": lambda _: ServingAccess(private=True),
+        auth="aws_sigv4", sigv4_service="lambda", adapter="lambda_web_adapter", url_output="endpoint_url"),
+    "aws/serving_online@containers": lambda _: ServingAccess(private=True, url_output="endpoint"),
     "aws/serving_online@sagemaker": lambda _: ServingAccess(
         auth="aws_sigv4", sigv4_service="sagemaker", adapter="sagemaker", ready_path="", live_path="",
-        predict_path="/invocations"),
+        predict_path="/invocations", url_output="endpoint_url"),
     # No URL output: the SERVICE_URL variable names what the smoke test calls.
     "aws/serving_online": lambda _: ServingAccess(),
     "aws/serving_online@kubernetes": lambda _: ServingAccess(in_cluster=True),
-    "gcp/serving_online@serverless": lambda net: ServingAccess(auth="google_id_token", private=net),
+    "gcp/serving_online@serverless": lambda net: ServingAccess(auth="google_id_token", private=net,
+                                                              url_output="service_uri"),
     "gcp/serving_online@kubernetes": lambda _: ServingAccess(in_cluster=True),
     "gcp/serving_online": lambda net: ServingAccess(private=net),
-    "azure/serving_online@container_apps": lambda net: ServingAccess(private=net),
+    "azure/serving_online@container_apps": lambda net: ServingAccess(private=net, url_output="endpoint"),
     "azure/serving_online@containers": lambda net: ServingAccess(private=net),
     "azure/serving_online@kubernetes": lambda _: ServingAccess(in_cluster=True),
-    "azure/serving_online": lambda net: ServingAccess(private=net),
+    "azure/serving_online": lambda net: ServingAccess(private=net, url_output="function_app_hostname"),
 }
 
 

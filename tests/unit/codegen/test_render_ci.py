@@ -172,3 +172,36 @@ def test_ml_workflows_close_the_loop_through_the_evaluation_gate(rendered, plans
         drift = _load(files[".github/workflows/drift.yml"])
         assert drift["on"]["schedule"] and drift["jobs"]["drift"]["environment"] == "drift"
         assert "FeatureDriftPSI" in files[".github/workflows/drift.yml"]
+
+
+#: The object store's SDK each cloud's code needs for its URIs (services/common/storage.py).
+SDK = {"aws": "boto3", "gcp": "google-cloud-storage", "azure": "azure-storage-blob"}
+
+
+def test_the_model_workflows_install_the_object_stores_sdk(rendered, plans):
+    """Training, promotion and drift read and write the registry in the cloud: `pip install -e .`
+    left out the `cloud` extra, so retrain.yml failed on its first read and nothing could be approved."""
+    checked = 0
+    for name, files in rendered.items():
+        cloud = plans[name]()[0].cloud
+        extra = files["pyproject.toml"].split("cloud = [", 1)[1].split("]", 1)[0]
+        assert SDK[cloud] in extra, name
+        for path in (".github/workflows/retrain.yml", ".github/workflows/promote.yml", ".github/workflows/drift.yml"):
+            if path not in files:
+                continue
+            installs = re.findall(r"pip install -e (\S+)", files[path])
+            assert installs and set(installs) == {'".[cloud]"'}, (name, path, installs)
+            checked += 1
+    assert checked >= 9
+
+
+def test_the_drift_job_writes_nothing_with_its_read_only_identity(rendered):
+    """The drift identity reads the registry only; a RUN_ID made the job write its report there."""
+    for name, files in rendered.items():
+        if ".github/workflows/drift.yml" not in files:
+            continue
+        job = next(iter(_load(files[".github/workflows/drift.yml"])["jobs"].values()))
+        psi = next(s for s in _steps(job) if s.get("id") == "psi")
+        assert "RUN_ID" not in psi.get("env", {}), name
+        keep = next(s for s in _steps(job) if str(s.get("uses", "")).startswith("actions/upload-artifact@"))
+        assert keep["with"]["path"] == "drift.json", name

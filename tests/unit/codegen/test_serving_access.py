@@ -193,19 +193,23 @@ def service():
     server.shutdown()
 
 
-def _run_smoke(files: dict[str, str], url: str, tmp_path: Path, approved: bool) -> dict[str, str]:
+def _run_smoke(files: dict[str, str], url: str, tmp_path: Path, approved: bool | None) -> dict[str, str]:
+    """The apply job's smoke step, as the runner runs it (bash -e -o pipefail), with a stand-in `aws`.
+    `approved`: True, a version is approved; None, approved.json is the infrastructure's placeholder
+    naming no version; False, there is no approved.json."""
     tmp_path = tmp_path / f"smoke-{len(list(tmp_path.iterdir()))}"
     tmp_path.mkdir()
-    """The apply job's smoke step, as the runner runs it (bash -e -o pipefail), with a stand-in `aws`."""
-    if shutil.which("curl") is None:
-        pytest.skip("curl is not installed")
+    if shutil.which("curl") is None or shutil.which("jq") is None:
+        pytest.skip("curl or jq is not installed")
     repo = tmp_path / "repo"
     (repo / "tests/load").mkdir(parents=True)
     (repo / "tests/load/request.json").write_text(files["tests/load/request.json"])
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
-    aws = bin_dir / "aws"  # `aws s3 cp` succeeds only when the registry holds approved.json
-    aws.write_text(f"#!/bin/sh\nexit {0 if approved else 1}\n")
+    # `aws s3 cp SRC DEST` copies approved.json where the registry holds one.
+    aws = bin_dir / "aws"
+    record = {True: '{"version": "v1"}', None: '{"version": null}'}.get(approved)
+    aws.write_text(f"#!/bin/sh\necho '{record}' > \"$4\"\n" if record else "#!/bin/sh\nexit 1\n")
     aws.chmod(0o755)
     output = tmp_path / "github_output"
     output.write_text("")
@@ -230,9 +234,13 @@ def test_smoke_script_checks_readiness_and_a_signed_prediction_once_a_model_is_a
 
 def test_smoke_script_checks_liveness_only_before_the_first_promotion(service, tmp_path):
     url, seen = service
-    outputs = _run_smoke(_render(*FARGATE), url, tmp_path, approved=False)
+    files = _render(*FARGATE)
+    outputs = _run_smoke(files, url, tmp_path, approved=False)
     assert outputs["model_ready"] == "false"
     assert [(m, p, a) for m, p, a in seen] == [("GET", "/healthz", "")]
+    # The infrastructure's placeholder {"version": null} is no approved model either.
+    assert _run_smoke(files, url, tmp_path, approved=None)["model_ready"] == "false"
+    assert [(m, p, a) for m, p, a in seen] == [("GET", "/healthz", "")] * 2
 
 
 def test_a_sagemaker_endpoint_is_invoked_through_the_runtime_api(service, tmp_path):
@@ -304,3 +312,22 @@ def test_cloud_run_in_an_environment_project_of_its_own_may_pull_the_image():
     assert "for_each = data.google_project.environment" in grant
     assert "@serverless-robot-prod.iam.gserviceaccount.com" in grant and "roles/artifactregistry.reader" in grant
     assert "toset(values(var.environment_projects))" in boot
+
+
+def test_every_endpoint_a_module_outputs_is_the_one_the_smoke_test_calls():
+    """Cloud Run's `service_uri`, an internal load balancer's and Container Apps' `endpoint` were
+    missed by a guess at output names, so their deploys stopped after dev asking for SERVICE_URL."""
+    outputs = re.compile(r'^output "([a-z0-9_]+)"', re.MULTILINE)
+    for key, access_of in BY_TEMPLATE.items():
+        cloud, module = key.split("/")
+        declared = outputs.findall((TEMPLATES / "terraform" / cloud / "modules" / f"{module}.tf").read_text())
+        access = access_of(False)
+        if access.url_output:
+            assert access.url_output in declared, key
+        else:  # no endpoint of its own: a cluster's Service, or a module without one
+            assert access.in_cluster or not [o for o in declared if re.search(r"url|uri|endpoint$|hostname", o)], key
+    for shape, output in ((FARGATE, "endpoint"), (CLOUD_RUN, "service_uri"), (CONTAINER_APPS, "endpoint"),
+                          (LAMBDA, "endpoint_url"), (SAGEMAKER, "endpoint_url")):
+        step = _step(_jobs(_render(*shape))["apply-dev"], "Service URL")
+        assert f"terraform output -raw serving_online_{output}" in step["run"], shape
+        assert "SERVICE_URL" not in json.dumps(step), shape

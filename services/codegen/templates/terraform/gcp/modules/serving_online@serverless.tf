@@ -31,8 +31,9 @@ resource "google_storage_bucket_iam_member" "models" {
 }
 
 # Cloud Run is the managed ingress: it load-balances across zones of the region, routes only to
-# instances whose startup probe (/readyz) passed, and scales between the planned bounds with
-# `concurrency` requests in flight per instance (rate x latency target, with headroom).
+# instances whose startup probe passed (/healthz, which answers once the start has tried to load
+# the approved model), and scales between the planned bounds with `concurrency` requests in
+# flight per instance (rate x latency target, with headroom).
 resource "google_cloud_run_v2_service" "api" {
   project      = var.project_id
   name         = "${var.name_prefix}-inference"
@@ -71,12 +72,14 @@ resource "google_cloud_run_v2_service" "api" {
         value = local.model_uri
       }
 
+      # Up once the process answers, the approved model loaded or not: before the first promotion
+      # no instance can be ready, and a revision whose startup probe never passes fails the apply.
       startup_probe {
         period_seconds    = 5
         failure_threshold = 24
 
         http_get {
-          path = "/readyz"
+          path = "/healthz"
         }
       }
 
