@@ -100,7 +100,9 @@ def render_repository(
     failures = failure_store(module_outs)
     kafka = "topic" in module_outs.get("ingest_stream", [])
     table = metric_table(constraints, caps, failures, tuple(sorted(module_resource_types(plan, cloud))), kafka)
-    additions = {"monitoring": render_alarms(cloud, table)} if "monitoring" in caps else {}
+    access = serving_access(plan)
+    serving_resource = "k8s_container" if access and access.in_cluster else "cloud_run_revision"
+    additions = {"monitoring": render_alarms(cloud, table, serving_resource)} if "monitoring" in caps else {}
     deployers = [CiNames(cloud, slug).deploy_identity(env) for env in ENVIRONMENTS]
     security = "audit_logging" in caps
     if security:
@@ -110,7 +112,6 @@ def render_repository(
                               _root_inputs(cloud, constraints, plan), additions))
     root_vars = set(_ROOT_VAR.findall(files["infra/variables.tf"]))
     outputs = root_outputs(files["infra/outputs.tf"])
-    access = serving_access(plan)
     files.update(render_python(domain, caps, version=f"{slug}-baseline-1", cloud=cloud,
                                adapter=access.adapter if access else "", packages=image_packages(plan),
                                failed_queue=bool(failures and failures.endswith(FAILED_QUEUE))))

@@ -233,10 +233,10 @@ def _gcp_job_alert(alarm: Alarm) -> Block:
                  blocks=[*conditions, docs], comment=_comment(alarm))
 
 
-def _gcp_alert(alarm: Alarm, sample_every: int) -> Block:
+def _gcp_alert(alarm: Alarm, sample_every: int, serving_resource: str) -> Block:
     if alarm.metric == FAILED_RUNS.name:
         return _gcp_job_alert(alarm)
-    resource = "global" if alarm.metric == DRIFT.name else "cloud_run_revision"
+    resource = "global" if alarm.metric == DRIFT.name else serving_resource
     period = f"{alarm.period_s}s"
     threshold = alarm.threshold
     aligner, reducer = {"p95": ("ALIGN_PERCENTILE_95", "REDUCE_MAX"), "max": ("ALIGN_PERCENTILE_99", "REDUCE_MAX"),
@@ -348,15 +348,19 @@ def _azure_alert(alarm: Alarm, sample_every: int) -> Block:
         [("time_aggregation_method", "Maximum"), ("metric_measure_column", "value"),
          ("operator", _AZURE_OPERATOR[alarm.comparison]), ("threshold", alarm.threshold)]], blocks=[failing])
     head = [*_count(alarm), ("name", _name(alarm)), ("resource_group_name", Raw("var.resource_group_name")),
-            ("location", Raw("var.region")), ("scopes", Raw("[data.azurerm_resource_group.this.id]")),
+            ("location", Raw("var.region")),
+            # The serving logs are the environment's, or those of the team's AKS cluster the API runs on.
+            ("scopes", Raw("[var.wired_serving_cluster_id ? var.serving_cluster_id : data.azurerm_resource_group.this.id]")),
             ("description", _description(alarm)), ("severity", 2), ("evaluation_frequency", window),
             ("window_duration", window), ("tags", Raw("var.tags"))]
     return Block("resource", ("azurerm_monitor_scheduled_query_rules_alert_v2", alarm.key), groups=[head],
                  blocks=[criteria, action], comment=comment)
 
 
-def render_alarms(cloud: str, table: MetricTable) -> str:
-    """The alarm resources of the monitoring module, appended to its static template."""
+def render_alarms(cloud: str, table: MetricTable, serving_resource: str = "cloud_run_revision") -> str:
+    """The alarm resources of the monitoring module, appended to its static template.
+    `serving_resource`: the monitored resource type of the serving logs on Google Cloud (Cloud Run's
+    revisions, or `k8s_container` for pods on the team's GKE cluster)."""
     for alarm in table.alarms:
         if _CLOUD_METRICS.get(alarm.metric, cloud) != cloud:
             raise ValueError(f"alarm {alarm.key} watches {alarm.metric}, a metric of {_CLOUD_METRICS[alarm.metric]}")
@@ -366,7 +370,8 @@ def render_alarms(cloud: str, table: MetricTable) -> str:
         blocks: list[Block | str] = [b for a in table.alarms for b in (
             _aws_job_rules(a) if a.metric == FAILED_RUNS.name else [_aws_alarm(a)])]
     elif cloud == "gcp":
-        blocks = [*_gcp_log_metrics(table), *(_gcp_alert(a, table.sample_every) for a in table.alarms)]
+        blocks = [*_gcp_log_metrics(table), *(_gcp_alert(a, table.sample_every, serving_resource)
+                                              for a in table.alarms)]
     else:
         blocks = [b for a in table.alarms for b in (
             _azure_job_alerts(a) if a.metric == FAILED_RUNS.name else [_azure_alert(a, table.sample_every)])]

@@ -156,6 +156,9 @@ _AZURE: dict[str, Input] = {
     "existing_cluster_resource_group": Input("string", "Resource group of that cluster (the "
                                              "K8S_CLUSTER_RESOURCE_GROUP variable of the repository).",
                                              output="var.existing_cluster_resource_group"),
+    "serving_cluster_id": Input("string", "The team's AKS cluster the inference API runs on, whose container logs "
+                                "the serving alerts query; null when serving runs in this environment.", None,
+                                "serving_online", "cluster_id"),
     "service_registry_resource_group": Input("string", "Resource group of the bootstrap's image registry, which "
                                              "the service image is pulled from.",
                                              output='"${var.project_name}-cicd-rg"'),

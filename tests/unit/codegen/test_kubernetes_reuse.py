@@ -169,3 +169,25 @@ def test_the_repository_passes_every_validator(repo):
     failed = {t.tool: [f.message for f in t.findings][:3] or t.reason for t in report.tools
               if t.status not in ("pass", "skipped")}
     assert not failed, failed
+
+
+def test_the_serving_alerts_read_the_pods_logs(repo):
+    """The serving metrics are the pods' log lines (Google Cloud, Azure) or embedded metrics in them
+    (AWS): the alerts must look where the cluster keeps them, not at Cloud Run or the environment."""
+    cloud, files, _, _ = repo
+    monitoring = files["infra/modules/monitoring/main.tf"]
+    if cloud == "gcp":
+        filters = re.findall(r'^\s*(?:denominator_)?filter\s*=\s*"(metric\.type=.*)"$', monitoring, re.MULTILINE)
+        serving = [f for f in filters if "prediction_" in f]
+        assert serving and all('resource.type=\\"k8s_container\\"' in f for f in serving), serving
+        assert 'resource.labels.namespace_name=\\"${var.name_prefix}\\"' in monitoring
+    elif cloud == "azure":
+        rules = monitoring.count('resource "azurerm_monitor_scheduled_query_rules_alert_v2"')
+        assert rules and monitoring.count("var.wired_serving_cluster_id ? var.serving_cluster_id") == rules
+        assert re.search(r"^  serving_cluster_id += module\.serving_online\.cluster_id$", files["infra/main.tf"],
+                         re.MULTILINE)
+    else:
+        assert re.search(r'^  namespace\s+= "\$\{var\.name_prefix\}/model"$', monitoring, re.MULTILINE)
+        assert re.search(r'^output "metrics_namespace" \{\n.*\n  value\s+= "\$\{var\.name_prefix\}/model"$',
+                         files["infra/modules/serving_online/outputs.tf"], re.MULTILINE)
+        assert "value: ${METRICS_NAMESPACE}" in files[SERVING_MANIFEST]

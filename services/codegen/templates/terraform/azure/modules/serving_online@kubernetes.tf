@@ -96,6 +96,11 @@ output "metrics_namespace" {
   value       = "${var.name_prefix}/model"
 }
 
+output "cluster_id" {
+  description = "The team's AKS cluster the pods run on (its container logs hold the serving metrics)."
+  value       = data.azurerm_kubernetes_cluster.team.id
+}
+
 output "identity" {
   description = "Client id of the identity the pods sign in as (the service account's annotation)."
   value       = azurerm_user_assigned_identity.api.client_id
