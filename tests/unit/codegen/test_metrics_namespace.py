@@ -1,4 +1,4 @@
-"""On AWS the serving metrics reach the namespace the alarms watch.
+"""AWS modules and the code they run agree: the metrics namespace the alarms read, the lake's key.
 
 The serving code writes CloudWatch's embedded metric format under `METRICS_NAMESPACE` (`model`
 when unset) and the monitoring module's alarms read `<name_prefix>/model`: a serving module that
@@ -50,3 +50,14 @@ def test_the_rule_fails_a_module_that_sets_nothing():
     stripped = "\n".join(line for line in text.splitlines() if "METRICS_NAMESPACE" not in line)
     assert _SET.findall(text) == [_watched()]
     assert not _SET.findall(stripped) and not _OUTPUT.findall(stripped)
+
+
+def test_every_role_reading_the_lake_may_use_its_key():
+    """With a customer-managed key (PCI, HIPAA) the lake's objects are encrypted with it: a role that
+    reads or writes them without kms:Decrypt fails on its first object (SageMaker training did)."""
+    missing = []
+    for path in sorted(MODULES.glob("*.tf")):
+        text = path.read_text(encoding="utf-8")
+        if "s3:GetObject" in text and "var.kms_key_arn" in text and "kms:Decrypt" not in text:
+            missing.append(path.name)
+    assert not missing, missing

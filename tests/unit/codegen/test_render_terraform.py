@@ -248,3 +248,30 @@ def test_the_plan_tests_set_only_variables_the_root_declares(rendered):
             declared = {_unq(next(iter(v))) for v in hcl2.loads(files[f"{root}/variables.tf"]).get("variable", [])}
             undeclared = {k for k in variables if not k.startswith("__")} - declared
             assert not undeclared, f"{name} run {label}: {sorted(undeclared)}"
+
+
+def test_every_google_service_encrypting_with_the_key_may_use_it():
+    """A Google Cloud resource with a customer-managed key is encrypted by its service's agent, which
+    needs the key's encrypter role: the training workflow's agent had none, so creating it failed."""
+    import re
+
+    from services.codegen.render_text import TEMPLATES
+
+    modules = TEMPLATES / "terraform" / "gcp" / "modules"
+    agents = (modules / "security_kms.tf").read_text(encoding="utf-8")
+    #: resource type prefix -> the service agent that uses the key for it
+    agent_of = {"google_storage_": "@gs-project-accounts.", "google_pubsub_": "@gcp-sa-pubsub.",
+                "google_vertex_ai_": "@gcp-sa-aiplatform.", "google_cloud_run_": "@serverless-robot-prod.",
+                "google_artifact_registry_": "@gcp-sa-artifactregistry.", "google_bigquery_": "@bigquery-encryption.",
+                "google_workflows_": "@gcp-sa-workflows."}
+    block = re.compile(r'^resource "([a-z0-9_]+)" "[a-z0-9_]+" \{\n(.*?)^\}', re.MULTILINE | re.DOTALL)
+    seen = set()
+    for path in sorted(modules.glob("*.tf")):
+        for rtype, body in block.findall(path.read_text(encoding="utf-8")):
+            if "var.kms_key_id" not in body:
+                continue
+            agent = next((a for prefix, a in agent_of.items() if rtype.startswith(prefix)), None)
+            assert agent, f"{path.name}: {rtype} uses the key; which service agent encrypts it?"
+            assert agent in agents, f"{path.name}: {rtype}'s agent ({agent}) may not use the key"
+            seen.add(rtype)
+    assert {"google_workflows_workflow", "google_storage_bucket", "google_cloud_run_v2_service"} <= seen

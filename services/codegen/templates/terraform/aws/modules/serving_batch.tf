@@ -27,11 +27,15 @@ resource "aws_iam_role_policy" "batch" {
   role = aws_iam_role.batch.id
   policy = jsonencode({
     Version = "2012-10-17"
-    Statement = [{
+    Statement = concat([{
       Effect   = "Allow"
       Action   = ["s3:GetObject", "s3:PutObject", "s3:ListBucket"]
       Resource = ["arn:${data.aws_partition.current.partition}:s3:::${coalesce(var.data_bucket_name, "${var.name_prefix}-data")}", "arn:${data.aws_partition.current.partition}:s3:::${coalesce(var.data_bucket_name, "${var.name_prefix}-data")}/*"]
-    }]
+      }], var.kms_key_arn == null ? [] : [{
+      Effect   = "Allow"
+      Action   = ["kms:Decrypt", "kms:GenerateDataKey"]
+      Resource = var.kms_key_arn
+    }])
   })
 }
 

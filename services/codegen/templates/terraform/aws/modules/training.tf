@@ -27,7 +27,7 @@ resource "aws_iam_role_policy" "training" {
   role = aws_iam_role.training.id
   policy = jsonencode({
     Version = "2012-10-17"
-    Statement = [
+    Statement = concat([
       {
         Effect   = "Allow"
         Action   = ["s3:GetObject", "s3:PutObject", "s3:ListBucket"]
@@ -38,7 +38,13 @@ resource "aws_iam_role_policy" "training" {
         Action   = ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "ecr:GetAuthorizationToken", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"]
         Resource = "*"
       },
-    ]
+      # With a customer-managed key, the lake's objects, the model artifacts the job writes and the
+      # training image are encrypted with it.
+      ], var.kms_key_arn == null ? [] : [{
+        Effect   = "Allow"
+        Action   = ["kms:Decrypt", "kms:GenerateDataKey"]
+        Resource = var.kms_key_arn
+    }])
   })
 }
 
