@@ -71,6 +71,16 @@ resource "aws_security_group" "endpoints" {
     protocol    = "-1"
     cidr_blocks = [local.cidr]
   }
+
+  # The workloads given this group read the lake and the model registry: S3 answers through the
+  # gateway endpoint at its public addresses, which only its prefix list names.
+  egress {
+    description     = "HTTPS to S3 through the gateway endpoint"
+    from_port       = 443
+    to_port         = 443
+    protocol        = "tcp"
+    prefix_list_ids = [aws_vpc_endpoint.s3.prefix_list_id]
+  }
 }
 
 resource "aws_vpc_endpoint" "s3" {

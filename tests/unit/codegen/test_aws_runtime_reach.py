@@ -1,4 +1,4 @@
-"""AWS modules and the code they run agree: the metrics namespace the alarms read, the lake's key.
+"""AWS modules let the code they run reach what it uses: the metrics namespace, the lake's key, S3.
 
 The serving code writes CloudWatch's embedded metric format under `METRICS_NAMESPACE` (`model`
 when unset) and the monitoring module's alarms read `<name_prefix>/model`: a serving module that
@@ -61,3 +61,16 @@ def test_every_role_reading_the_lake_may_use_its_key():
         if "s3:GetObject" in text and "var.kms_key_arn" in text and "kms:Decrypt" not in text:
             missing.append(path.name)
     assert not missing, missing
+
+
+def test_the_workloads_security_group_reaches_s3_through_its_gateway():
+    """Lambda, SageMaker and Flink in the private network get the endpoints' group; its egress named
+    the VPC's range only, and S3's gateway endpoint answers at S3's own addresses (a prefix list), so
+    no model or lake object could be read from inside the network."""
+    text = (MODULES / "networking_private.tf").read_text(encoding="utf-8")
+    output = re.search(r'output "security_group_id" \{\n.*\n  value\s+= aws_security_group\.(\w+)\.id', text)
+    assert output
+    group = text.split(f'resource "aws_security_group" "{output.group(1)}" {{', 1)[1].split("\n}\n", 1)[0]
+    egress = re.findall(r"  egress \{\n(.*?)\n  \}", group, re.DOTALL)
+    assert any("prefix_list_ids = [aws_vpc_endpoint.s3.prefix_list_id]" in e and "from_port       = 443" in e
+               for e in egress), egress
