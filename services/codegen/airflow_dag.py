@@ -65,7 +65,7 @@ _FLAVOURS: dict[str, _Flavour] = {
                  "The role trusts your account: allow your Airflow's own role to assume it",
     ),
     "gcp": _Flavour(
-        workflow="the training workflow (Cloud Workflows), which submits the Vertex AI training job",
+        workflow="the training workflow (Cloud Workflows), which runs the Vertex AI training job to its end",
         provider="apache-airflow-providers-google",
         imports=("from airflow.providers.google.cloud.operators.workflows import WorkflowsCreateExecutionOperator",
                  "from airflow.providers.google.cloud.sensors.workflows import WorkflowExecutionSensor"),
@@ -85,7 +85,7 @@ _FLAVOURS: dict[str, _Flavour] = {
         execution_id="{{{{ ti.xcom_pull(task_ids='start_training', key='execution_id') }}}}",
         mode="reschedule",
         poke_interval=120,
-        timeout=60 * 60,
+        timeout=24 * 60 * 60,  # the execution lasts as long as the training job
         **where,
     )
     start >> wait
@@ -98,8 +98,7 @@ _FLAVOURS: dict[str, _Flavour] = {
                    "`orchestration_airflow_service_account` as its impersonation chain",
         identity="an account, `orchestration_airflow_service_account`, that may run workflows. Let your "
                  "Airflow's own account impersonate it (`roles/iam.serviceAccountTokenCreator` on it). The "
-                 "workflow submits the training job and ends: a failed job pages through the `job_failed` "
-                 "alert",
+                 "execution ends with the training job, so a failed job fails the DAG run",
     ),
     "azure": _Flavour(
         workflow="the retraining pipeline (Data Factory), which submits the Azure ML training job",

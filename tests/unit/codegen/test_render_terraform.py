@@ -275,3 +275,23 @@ def test_every_google_service_encrypting_with_the_key_may_use_it():
             assert agent in agents, f"{path.name}: {rtype}'s agent ({agent}) may not use the key"
             seen.add(rtype)
     assert {"google_workflows_workflow", "google_storage_bucket", "google_cloud_run_v2_service"} <= seen
+
+
+def test_the_google_training_workflow_ends_with_the_training_job():
+    """It submitted the Vertex AI job and returned: a failed training never failed an execution, so
+    `job_failed` never paged and the Airflow DAG saw a success."""
+    import yaml
+
+    from services.codegen.render_text import TEMPLATES
+
+    text = (TEMPLATES / "terraform" / "gcp" / "modules" / "orchestration.tf").read_text(encoding="utf-8")
+    source = text.split("source_contents = <<-YAML\n", 1)[1].split("\n  YAML\n", 1)[0].replace("$${", "${")
+    steps = [next(iter(s.items())) for s in yaml.safe_load(source)["main"]["steps"]]
+    names = [name for name, _ in steps]
+    assert names.index("train") < names.index("poll") < names.index("finished")
+    body = dict(steps)
+    assert body["poll"]["call"] == "http.get" and "job.body.name" in body["poll"]["args"]["url"]
+    conditions = body["finished"]["switch"]
+    assert any("JOB_STATE_SUCCEEDED" in c["condition"] and "return" in c for c in conditions)
+    assert any("JOB_STATE_FAILED" in c["condition"] and "raise" in c for c in conditions)
+    assert body["finished"]["next"] == "wait" and names.index("wait") < names.index("poll")

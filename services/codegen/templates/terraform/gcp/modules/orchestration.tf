@@ -53,12 +53,13 @@ resource "google_workflows_workflow" "train" {
   project         = var.project_id
   name            = "${var.name_prefix}-train"
   region          = var.region
-  description     = "Launch the Vertex AI training job, then register the model."
+  description     = "Run the Vertex AI training job to its end."
   service_account = google_service_account.workflow.id
   crypto_key_name = var.kms_key_id
   labels          = var.tags
   # The run: one Vertex AI custom job running the service image's training entry point with
-  # DATA_URI, MODEL_URI and RUN_ID; the scheduler passes every input as the execution argument.
+  # DATA_URI, MODEL_URI and RUN_ID, followed until it ends; the scheduler passes every input as the
+  # execution argument.
   source_contents = <<-YAML
     main:
       params: [args]
@@ -93,8 +94,26 @@ resource "google_workflows_workflow" "train" {
                           - name: RUN_ID
                             value: $${run_id}
             result: job
-        - done:
-            return: $${job.body.name}
+        # The execution lasts as long as the job and fails with it: a failed training pages
+        # (job_failed counts failed executions) and the Airflow DAG sees its end.
+        - wait:
+            call: sys.sleep
+            args:
+              seconds: 60
+        - poll:
+            call: http.get
+            args:
+              url: $${"https://" + location + "-aiplatform.googleapis.com/v1/" + job.body.name}
+              auth:
+                type: OAuth2
+            result: status
+        - finished:
+            switch:
+              - condition: $${status.body.state == "JOB_STATE_SUCCEEDED"}
+                return: $${job.body.name}
+              - condition: $${status.body.state in ["JOB_STATE_FAILED", "JOB_STATE_CANCELLED", "JOB_STATE_EXPIRED"]}
+                raise: $${"training job " + job.body.name + " ended in " + status.body.state}
+            next: wait
   YAML
 }
 
