@@ -295,3 +295,25 @@ def test_the_google_training_workflow_ends_with_the_training_job():
     assert any("JOB_STATE_SUCCEEDED" in c["condition"] and "return" in c for c in conditions)
     assert any("JOB_STATE_FAILED" in c["condition"] and "raise" in c for c in conditions)
     assert body["finished"]["next"] == "wait" and names.index("wait") < names.index("poll")
+
+
+def test_azure_retraining_runs_the_pushed_image_with_access_to_the_lake(rendered):
+    """The pipeline named an Azure ML environment nothing created, and the compute's identity could
+    neither read the lake nor pull the image: no scheduled training could run."""
+    import re
+
+    files = rendered["azure_batch_serverless"]
+    training = files["infra/modules/training/main.tf"]
+    assert re.search(r'resource "azurerm_role_assignment" "compute_lake" \{\n(?:.*\n)*?  role_definition_name = '
+                     r'"Storage Blob Data Contributor"\n  principal_id\s+= azurerm_machine_learning_compute_cluster',
+                     training)
+    pulls = training.split('resource "azurerm_role_assignment" "pull_image" {', 1)[1].split("\n}\n", 1)[0]
+    assert '"AcrPull"' in pulls and "workspace" in pulls and "compute" in pulls
+    orchestration = files["infra/modules/orchestration/main.tf"]
+    activities = orchestration.split("activities_json = jsonencode(", 1)[1]
+    assert activities.index('"register-environment"') < activities.index('"submit-training-job"')
+    assert 'dependsOn = [{ activity = "register-environment", dependencyConditions = ["Completed"] }]' in activities
+    assert "environmentId = local.environment_id" in activities and "@latest" not in orchestration
+    assert "/environments/${var.name_prefix}-service/versions/${substr(sha1(var.container_image), 0, 12)}" in \
+        orchestration
+    assert "azureml:" not in orchestration

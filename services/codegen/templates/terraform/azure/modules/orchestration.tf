@@ -11,6 +11,11 @@ locals {
   factory_name = "${var.name_prefix}-retrain-${local.subscription_digest}"
 }
 
+locals {
+  # The service image as an Azure ML environment version (the workspace's), named by the image.
+  environment_id = "${coalesce(var.ml_workspace_id, "/")}/environments/${var.name_prefix}-service/versions/${substr(sha1(var.container_image), 0, 12)}"
+}
+
 # Scheduled retraining with Azure Data Factory: a schedule trigger starts a pipeline that submits an
 # Azure ML command job running the service image's training entry point
 # (python -m services.training.train) with DATA_URI, MODEL_URI and RUN_ID.
@@ -45,8 +50,21 @@ resource "azurerm_data_factory_pipeline" "retrain" {
     model_uri = ""
   }
   activities_json = jsonencode([{
-    name = "submit-training-job"
+    # The job's environment is the service image this deploy pushed, registered under a version
+    # named by its digest. Versions are immutable: once registered, the PUT of a later run fails
+    # and the job runs on the version already there.
+    name = "register-environment"
     type = "WebActivity"
+    typeProperties = {
+      method         = "PUT"
+      url            = "https://management.azure.com${local.environment_id}?api-version=2024-04-01"
+      authentication = { type = "MSI", resource = "https://management.azure.com/" }
+      body           = { properties = { image = var.container_image, osType = "Linux" } }
+    }
+    }, {
+    name      = "submit-training-job"
+    type      = "WebActivity"
+    dependsOn = [{ activity = "register-environment", dependencyConditions = ["Completed"] }]
     typeProperties = {
       method         = "PUT"
       url            = "@concat('https://management.azure.com${coalesce(var.ml_workspace_id, "/")}/jobs/', pipeline().RunId, '?api-version=2024-04-01')"
@@ -56,7 +74,7 @@ resource "azurerm_data_factory_pipeline" "retrain" {
           jobType       = "Command"
           displayName   = "${var.name_prefix}-retrain"
           command       = "python -m services.training.train"
-          environmentId = "azureml:${var.name_prefix}-service@latest"
+          environmentId = local.environment_id
           computeId     = "${coalesce(var.ml_workspace_id, "/")}/computes/${coalesce(var.training_compute_name, "training")}"
           environmentVariables = {
             DATA_URI  = "@pipeline().parameters.data_uri"

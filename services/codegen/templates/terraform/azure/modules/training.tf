@@ -100,6 +100,33 @@ resource "azurerm_machine_learning_compute_cluster" "training" {
     type = "SystemAssigned"
   }
 }
+
+# The training jobs read the lake's raw data and write model versions into it, as the compute's
+# identity.
+resource "azurerm_role_assignment" "compute_lake" {
+  count = var.wired_storage_account_id ? 1 : 0
+
+  scope                = var.storage_account_id
+  role_definition_name = "Storage Blob Data Contributor"
+  principal_id         = azurerm_machine_learning_compute_cluster.training.identity[0].principal_id
+}
+
+# The jobs run the service image from the bootstrap's registry (CI pushes it once).
+data "azurerm_container_registry" "service" {
+  name                = split(".", var.container_image)[0]
+  resource_group_name = var.service_registry_resource_group
+}
+
+resource "azurerm_role_assignment" "pull_image" {
+  for_each = {
+    workspace = azurerm_machine_learning_workspace.this.identity[0].principal_id
+    compute   = azurerm_machine_learning_compute_cluster.training.identity[0].principal_id
+  }
+
+  scope                = data.azurerm_container_registry.service.id
+  role_definition_name = "AcrPull"
+  principal_id         = each.value
+}
 # ---- outputs.tf ----
 output "compute_name" {
   description = "Compute cluster the training jobs run on (VM size from the plan)."
