@@ -224,9 +224,26 @@ def deploy_md(project: str, plan: Plan, constraints: ConstraintSchema, slug: str
         cli=info["cli"], identity_kind=info["identity_kind"], slug=slug, bootstrap_vars=info["bootstrap"],
         variables="\n".join(f"- `{k}`: {v}" for k, v in variables), cadence=cadence, reach=reach,
         first_data=first_data_md(plan), team_code=team_code_md(plan), replay=_replay_md(failed_queue_output),
-        before_bootstrap=_apis_md(bootstrap_apis),
+        before_bootstrap=_apis_md(bootstrap_apis), **_serving_steps(plan),
     ) + ("\n" + "\n".join(deploy_section(plan.cloud, slug)) if airflow else "") + (
         "\n" + "\n".join(cluster_section(plan.cloud, slug)) + "\n" if on_cluster else "")
+
+
+def _serving_steps(plan: Plan) -> dict[str, str]:
+    """What the deploy does after each apply, and the check that follows: only a plan that serves
+    online has a service to wait for, smoke-test and load-test."""
+    if plan.component("serving_online") is None:
+        return {"ship_serving": ". The plan serves no online API, so there is no\n   smoke or load test: the "
+                                "jobs it schedules run on their own.",
+                "check_service": "3. Check the jobs: each scheduled run's status is in the cloud's console; "
+                                 "`docs/runbook.md`\n   lists the alarms that watch them."}
+    return {"ship_serving": (", waits for the service and smoke-tests\n   `/readyz` and `/predict`. After staging, "
+                             "a k6 load test (`tests/load/k6.js`) holds the service\n   to the stated rate and p95 "
+                             "latency. Before an environment's first promotion it has no approved\n   model: the "
+                             "smoke test then checks `/healthz` only and says so, and the load test waits for\n   a "
+                             "model (run `retrain.yml`, then `promote.yml`, for that environment)."),
+            "check_service": "3. Check the service: `/healthz` answers when the process is up; `/readyz` only once "
+                             "the model is loaded."}
 
 
 def _apis_md(apis: list[str] | None) -> str:

@@ -149,3 +149,12 @@ def test_the_guide_says_where_a_stream_consumers_failures_are_kept(rendered):
         else:
             assert "Failed stream batches" not in deploy and "Dead letters" not in deploy, name
     assert "Dead letters" in rendered["gcp_streaming"]["docs/README.md"]
+
+
+def test_the_deploy_guide_promises_smoke_and_load_tests_only_where_deploy_runs_them(rendered):
+    """A batch or streaming plan has no online API: its guide said the deploy smoke-tests /predict."""
+    for name, files in rendered.items():
+        guide, deploy = files["docs/README.md"], files[".github/workflows/deploy.yml"]
+        serves = "Smoke test" in deploy
+        assert ("smoke-tests\n   `/readyz` and `/predict`" in guide) == serves, name
+        assert ("serves no online API" in guide) == (not serves), name
