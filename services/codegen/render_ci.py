@@ -646,7 +646,7 @@ def _publish_drift(ctx: CiContext) -> list[str]:
     if ctx.cloud == "gcp":
         return [f'payload="$(jq -cn --arg v "$PSI" \'{{event: "metric", metric: "{DRIFT.name}", '
                 f'service: "{ctx.slug}-{MONITORED}", value: ($v | tonumber)}}\')"',
-                'gcloud logging write mlops-metrics "$payload" --payload-type=json']
+                'gcloud logging write mlops-metrics "$payload" --payload-type=json --project "$GOOGLE_CLOUD_PROJECT"']
     name = ctx.output("monitoring_app_insights_id")
     if name is None:
         return [f'echo "::error::no Application Insights resource to publish {DRIFT.name} to"', "exit 1"]

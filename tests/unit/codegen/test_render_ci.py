@@ -205,3 +205,18 @@ def test_the_drift_job_writes_nothing_with_its_read_only_identity(rendered):
         assert "RUN_ID" not in psi.get("env", {}), name
         keep = next(s for s in _steps(job) if str(s.get("uses", "")).startswith("actions/upload-artifact@"))
         assert keep["with"]["path"] == "drift.json", name
+
+
+def test_the_drift_value_is_written_to_the_environments_project(rendered, plans):
+    """gcloud writes to its configured project, the CI project the identity comes from; the log
+    metric and the alert live in the environment's project (GOOGLE_CLOUD_PROJECT)."""
+    checked = 0
+    for name, files in rendered.items():
+        if plans[name]()[0].cloud != "gcp" or ".github/workflows/drift.yml" not in files:
+            continue
+        drift = files[".github/workflows/drift.yml"]
+        assert "GOOGLE_CLOUD_PROJECT: ${{ vars.GCP_PROJECT_ID }}" in drift
+        writes = [line for line in drift.splitlines() if "gcloud logging write" in line]
+        assert writes and all('--project "$GOOGLE_CLOUD_PROJECT"' in line for line in writes), name
+        checked += 1
+    assert checked
