@@ -101,7 +101,7 @@ _FLAVOURS: dict[str, _Flavour] = {
                  "execution ends with the training job, so a failed job fails the DAG run",
     ),
     "azure": _Flavour(
-        workflow="the retraining pipeline (Data Factory), which submits the Azure ML training job",
+        workflow="the retraining pipeline (Data Factory), which runs the Azure ML training job to its end",
         provider="apache-airflow-providers-microsoft-azure",
         imports=("from airflow.providers.microsoft.azure.operators.data_factory import (\n"
                  "    AzureDataFactoryRunPipelineOperator,\n)",),
@@ -117,7 +117,7 @@ _FLAVOURS: dict[str, _Flavour] = {
         }},
         wait_for_termination=True,
         check_interval=120,
-        timeout=60 * 60,
+        timeout=24 * 60 * 60,  # the pipeline run lasts as long as the training job
     )
 ''',
         variables=(("resource_group", "`orchestration_resource_group_name`"),
@@ -128,7 +128,7 @@ _FLAVOURS: dict[str, _Flavour] = {
         connection="(Azure Data Factory) for your Airflow's service principal",
         identity="no identity of its own for your Airflow: grant your Airflow's service principal the "
                  "`Data Factory Contributor` role on the factory (`orchestration_data_factory_id`). The pipeline "
-                 "submits the training job and ends: a failed job pages through the `job_failed` alert",
+                 "run ends with the training job, so a failed job fails the DAG run",
     ),
 }
 

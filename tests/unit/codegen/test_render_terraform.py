@@ -317,3 +317,20 @@ def test_azure_retraining_runs_the_pushed_image_with_access_to_the_lake(rendered
     assert "/environments/${var.name_prefix}-service/versions/${substr(sha1(var.container_image), 0, 12)}" in \
         orchestration
     assert "azureml:" not in orchestration
+
+
+def test_the_azure_retraining_run_ends_with_the_training_job(rendered):
+    """The pipeline submitted the Azure ML job and ended: a failed training never failed a run, so
+    job_failed (failed pipeline runs) never paged and the Airflow DAG saw a success."""
+    orchestration = rendered["azure_batch_serverless"]["infra/modules/orchestration/main.tf"]
+    activities = orchestration.split("activities_json = jsonencode(", 1)[1]
+    order = [activities.index(f'"{name}"') for name in
+             ("register-environment", "submit-training-job", "wait-for-training", "fail-with-training")]
+    assert order == sorted(order)
+    until = activities.split('name      = "wait-for-training"', 1)[1].split('name      = "fail-with-training"', 1)[0]
+    assert 'type      = "Until"' in until and "url            = local.job_url" in until
+    assert "@activity('get-status').output.properties.status" in until
+    assert "'Completed', 'Failed', 'Canceled'" in until
+    fail = activities.split('name      = "fail-with-training"', 1)[1]
+    assert "@not(equals(variables('status'), 'Completed'))" in fail and 'type           = "Fail"' in fail
+    assert "variables = {\n    status = \"\"\n  }" in orchestration

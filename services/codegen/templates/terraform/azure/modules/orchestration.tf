@@ -12,13 +12,15 @@ locals {
 }
 
 locals {
+  # The run's Azure ML job, named by the pipeline run.
+  job_url = "@concat('https://management.azure.com${coalesce(var.ml_workspace_id, "/")}/jobs/', pipeline().RunId, '?api-version=2024-04-01')"
   # The service image as an Azure ML environment version (the workspace's), named by the image.
   environment_id = "${coalesce(var.ml_workspace_id, "/")}/environments/${var.name_prefix}-service/versions/${substr(sha1(var.container_image), 0, 12)}"
 }
 
 # Scheduled retraining with Azure Data Factory: a schedule trigger starts a pipeline that submits an
 # Azure ML command job running the service image's training entry point
-# (python -m services.training.train) with DATA_URI, MODEL_URI and RUN_ID.
+# (python -m services.training.train) with DATA_URI, MODEL_URI and RUN_ID, and follows it to its end.
 resource "azurerm_data_factory" "retrain" {
   # checkov:skip=CKV_AZURE_103:The pipeline is defined in this repository's Terraform, which is already under Git review.
   # checkov:skip=CKV2_AZURE_15:The factory stores only a pipeline definition and trigger, no data; platform-managed keys suffice.
@@ -49,6 +51,9 @@ resource "azurerm_data_factory_pipeline" "retrain" {
     data_uri  = ""
     model_uri = ""
   }
+  variables = {
+    status = ""
+  }
   activities_json = jsonencode([{
     # The job's environment is the service image this deploy pushed, registered under a version
     # named by its digest. Versions are immutable: once registered, the PUT of a later run fails
@@ -67,7 +72,7 @@ resource "azurerm_data_factory_pipeline" "retrain" {
     dependsOn = [{ activity = "register-environment", dependencyConditions = ["Completed"] }]
     typeProperties = {
       method         = "PUT"
-      url            = "@concat('https://management.azure.com${coalesce(var.ml_workspace_id, "/")}/jobs/', pipeline().RunId, '?api-version=2024-04-01')"
+      url            = local.job_url
       authentication = { type = "MSI", resource = "https://management.azure.com/" }
       body = {
         properties = {
@@ -83,6 +88,47 @@ resource "azurerm_data_factory_pipeline" "retrain" {
           }
         }
       }
+    }
+    }, {
+    # The run lasts as long as the job and fails with it: a failed training pages (job_failed
+    # counts failed pipeline runs) and the Airflow DAG sees its end.
+    name      = "wait-for-training"
+    type      = "Until"
+    dependsOn = [{ activity = "submit-training-job", dependencyConditions = ["Succeeded"] }]
+    typeProperties = {
+      expression = { type = "Expression", value = "@contains(createArray('Completed', 'Failed', 'Canceled', 'NotResponding'), variables('status'))" }
+      timeout    = "1.00:00:00"
+      activities = [{
+        name           = "pause"
+        type           = "Wait"
+        typeProperties = { waitTimeInSeconds = 60 }
+        }, {
+        name      = "get-status"
+        type      = "WebActivity"
+        dependsOn = [{ activity = "pause", dependencyConditions = ["Succeeded"] }]
+        typeProperties = {
+          method         = "GET"
+          url            = local.job_url
+          authentication = { type = "MSI", resource = "https://management.azure.com/" }
+        }
+        }, {
+        name           = "keep-status"
+        type           = "SetVariable"
+        dependsOn      = [{ activity = "get-status", dependencyConditions = ["Succeeded"] }]
+        typeProperties = { variableName = "status", value = "@activity('get-status').output.properties.status" }
+      }]
+    }
+    }, {
+    name      = "fail-with-training"
+    type      = "IfCondition"
+    dependsOn = [{ activity = "wait-for-training", dependencyConditions = ["Succeeded"] }]
+    typeProperties = {
+      expression = { type = "Expression", value = "@not(equals(variables('status'), 'Completed'))" }
+      ifTrueActivities = [{
+        name           = "training-failed"
+        type           = "Fail"
+        typeProperties = { message = "@concat('training job ', pipeline().RunId, ' ended ', variables('status'))", errorCode = "TrainingFailed" }
+      }]
     }
   }])
 }
@@ -126,7 +172,7 @@ output "resource_group_name" {
 }
 
 output "pipeline_name" {
-  description = "The retraining pipeline, which submits the Azure ML training job."
+  description = "The retraining pipeline, which runs the Azure ML training job to its end."
   value       = azurerm_data_factory_pipeline.retrain.name
 }
 
