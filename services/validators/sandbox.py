@@ -205,6 +205,12 @@ def _tool_dirs(argv: list[str]) -> list[str]:
     return []
 
 
+def run_pid() -> int:
+    """A pid every process of a `run_limited` run sees alive for the whole run: bubblewrap's init
+    (pid 1 of the run's own pid namespace), or, without bubblewrap, this process."""
+    return 1 if iso.isolation().available else os.getpid()
+
+
 def limited_command(argv: list[str], *, cwd: Path, home: Path, memory_mb: int, cpu_s: int,
                     env: dict[str, str] | None = None, readonly: list[Path] | None = None,
                     writable: list[Path] | None = None, extra_ro: list[str] | None = None,

@@ -224,5 +224,6 @@ def serve(answer: bytes, keep: frozenset[str] | None = None) -> Iterator[tuple[d
     # Terraform calls from up to `-parallelism` (10) walkers at once, in each of the roots judged side
     # by side; a call left queued behind them is one Terraform may cancel when another fails.
     with serving(_StandIn(), prefix="amp-tf-schema-", workers=32) as (socket, directory):
+        # Pid: this process; `reattach_env` gives the run a pid it sees alive instead.
         yield {"Protocol": "grpc", "ProtocolVersion": 6, "Pid": os.getpid(), "Test": True,
                "Addr": {"Network": "unix", "String": str(socket)}}, directory

@@ -36,7 +36,7 @@ import threading
 import time
 from pathlib import Path
 
-from ..sandbox import limited_command, spawn_worker, stop_worker, worker_dir
+from ..sandbox import limited_command, run_pid, spawn_worker, stop_worker, worker_dir
 from .schema_cut import SchemaCache
 
 log = logging.getLogger("amp.validators.terraform")
@@ -238,5 +238,14 @@ def close_all() -> None:
 
 
 def reattach_env(entries: dict[str, dict]) -> str:
-    """The `TF_REATTACH_PROVIDERS` value for these (address -> entry) attachments."""
-    return json.dumps(entries, separators=(",", ":"))
+    """The `TF_REATTACH_PROVIDERS` value for these (address -> entry) attachments, for a run under
+    `run_limited`.
+
+    Terraform (go-plugin) polls each reattached provider's Pid once a second and, once it finds no
+    such process, cancels every call to that provider ("Request cancelled"). A provider served
+    here, or in a sandbox of its own, is not a process of the run's pid namespace: each entry names
+    a pid the run sees alive for as long as it lasts instead (`run_pid`). Without it a call that
+    outlived the first poll, as on a busy machine, failed the run.
+    """
+    pid = run_pid()
+    return json.dumps({address: {**entry, "Pid": pid} for address, entry in entries.items()}, separators=(",", ":"))

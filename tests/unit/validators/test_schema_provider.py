@@ -8,6 +8,7 @@ stand-in and are skipped where the CLI is not installed.
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -249,3 +250,36 @@ def test_a_schema_file_that_is_not_one_skips_the_check_and_says_which(schemas):
     result = _verdict(_tree())
     assert result.status == "skipped"
     assert "not usable" in (result.reason or "") and str(schemas / ADDRESS / "5.45.0.json") in (result.reason or "")
+
+
+def test_a_provider_call_slower_than_terraforms_liveness_poll_is_not_cancelled(schemas, monkeypatch):
+    """go-plugin polls a reattached provider's Pid once a second and cancels every call to it once
+    that process is gone. The stand-in's own pid names no process in the run's pid namespace, so a
+    call that outlived the first poll (on a busy machine) came back "Request cancelled" and failed
+    the run. Here every validation call takes longer than the poll."""
+    import grpc
+
+    from services.validators.checks import unix_grpc
+
+    served = unix_grpc.serving
+
+    class Slow(grpc.GenericRpcHandler):
+        def __init__(self, inner: grpc.GenericRpcHandler) -> None:
+            self.inner = inner
+
+        def service(self, details: grpc.HandlerCallDetails):
+            handler = self.inner.service(details)
+            if handler is None or "Validate" not in details.method or handler.unary_unary is None:
+                return handler
+            answer = handler.unary_unary
+
+            def slow(request, context):
+                time.sleep(1.5)
+                return answer(request, context)
+
+            return grpc.unary_unary_rpc_method_handler(slow, handler.request_deserializer,
+                                                       handler.response_serializer)
+
+    monkeypatch.setattr(unix_grpc, "serving", lambda handler, **kw: served(Slow(handler), **kw))
+    result = _verdict(_tree(test=PLAN_TEST % "true"))
+    assert result.status == "pass", [f.message for f in result.findings]
