@@ -116,8 +116,8 @@ def render_repository(
                                adapter=access.adapter if access else "", packages=image_packages(plan),
                                failed_queue=bool(failures and failures.endswith(FAILED_QUEUE))))
     files.update(render_project(slug, project_name, cloud))
-    if access and access.in_cluster:
-        sizing = (plan.component("serving_online") or plan.components[0]).sizing
+    if (serving := plan.component("serving_online")) and access and access.in_cluster:
+        sizing = serving.sizing
         examples = example_values(cloud, slug, sizing, constraints.throughput_rps, constraints.sla_latency_ms)
         files.update(render_manifests(cloud, bool(sizing.get("basis", {}).get("gpu")), examples))
     if airflow_orchestrated(plan):
