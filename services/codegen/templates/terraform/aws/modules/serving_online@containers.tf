@@ -167,9 +167,11 @@ resource "aws_lb_target_group" "api" {
   deregistration_delay = 30
   tags                 = var.tags
 
-  # Traffic only reaches a task once it has loaded the approved model.
+  # A task is healthy once its process answers, model or not: before the first promotion none can
+  # be ready, and an unhealthy target is replaced, so waiting for /readyz would churn tasks and fail
+  # the first deploy. A task without a model answers 503 and loads one within MODEL_RELOAD_SECONDS.
   health_check {
-    path                = "/readyz"
+    path                = "/healthz"
     port                = "traffic-port"
     matcher             = "200"
     interval            = 10
@@ -220,7 +222,7 @@ resource "aws_ecs_task_definition" "api" {
       # The monitoring module's alarms read the serving metrics under this namespace.
       { name = "METRICS_NAMESPACE", value = "${var.name_prefix}/model" },
     ]
-    # Liveness (the process answers); readiness (/readyz, model loaded) is the load balancer's check.
+    # Liveness: the process answers (the load balancer asks the same; /readyz is the smoke test's).
     healthCheck = {
       command     = ["CMD-SHELL", "python -c \"import urllib.request; urllib.request.urlopen('http://localhost:8080/healthz')\""]
       interval    = 15

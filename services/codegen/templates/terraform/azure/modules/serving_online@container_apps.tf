@@ -7,7 +7,7 @@ locals {
 }
 
 # The inference API on Azure Container Apps: managed HTTPS ingress load-balancing across zones,
-# traffic only to replicas whose readiness probe (/readyz) passes, and an HTTP scale rule keeping
+# traffic only to replicas whose readiness probe (/healthz) passes, and an HTTP scale rule keeping
 # `concurrency` requests in flight per replica between the planned minimum and maximum.
 resource "azurerm_log_analytics_workspace" "api" {
   name                = "${var.name_prefix}-api-${var.region}"
@@ -111,10 +111,13 @@ resource "azurerm_container_app" "api" {
         value = azurerm_user_assigned_identity.api.client_id
       }
 
+      # Ready once the process answers, model or not: a revision none of whose replicas is ready
+      # fails to provision, as every revision would before the first promotion. A replica without
+      # a model answers 503 and loads one within MODEL_RELOAD_SECONDS.
       readiness_probe {
         transport = "HTTP"
         port      = 8080
-        path      = "/readyz"
+        path      = "/healthz"
       }
 
       liveness_probe {
