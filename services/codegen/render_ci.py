@@ -20,7 +20,15 @@ from dataclasses import dataclass, field
 from .actions import pinned
 from .cicd_names import BUILD_ENVIRONMENT, DRIFT_ENVIRONMENT, ENVIRONMENTS, MONITORED, STAGING, CiNames
 from .metric_table import DRIFT, MetricTable
-from .render_kubernetes import LOAD_TEST_MANIFEST, LOAD_VALUES, SERVING_MANIFEST, SERVING_VALUES, envsubst_names
+from .render_kubernetes import (
+    CLUSTER_ROOT_VARIABLES,
+    CLUSTER_VARIABLES,
+    LOAD_TEST_MANIFEST,
+    LOAD_VALUES,
+    SERVING_MANIFEST,
+    SERVING_VALUES,
+    envsubst_names,
+)
 from .render_terraform import PASSED_BY_CI, aws_partition
 from .render_text import TEMPLATES, _Template
 from .serving_access import ServingAccess
@@ -213,14 +221,10 @@ def _each(ctx: CiContext, name: str, var: str, body: list[str]) -> list[str]:
     return [f'{var}="$(terraform output -raw {name})"', *body]
 
 
-#: Step environment naming the team's cluster (repository variables; docs/README.md).
-_CLUSTER_ENV = {
-    "aws": ["K8S_CLUSTER_NAME: ${{ vars.K8S_CLUSTER_NAME }}"],
-    "gcp": ["K8S_CLUSTER_NAME: ${{ vars.K8S_CLUSTER_NAME }}",
-            "K8S_CLUSTER_LOCATION: ${{ vars.K8S_CLUSTER_LOCATION || env.GCP_REGION }}"],
-    "azure": ["K8S_CLUSTER_NAME: ${{ vars.K8S_CLUSTER_NAME }}",
-              "K8S_CLUSTER_RESOURCE_GROUP: ${{ vars.K8S_CLUSTER_RESOURCE_GROUP }}"],
-}
+def _cluster_env(cloud: str) -> list[str]:
+    """Step environment naming the team's cluster: each repository variable, with the value every
+    plan passes it as (`PASSED_BY_CI`)."""
+    return [f"{name}: {PASSED_BY_CI[CLUSTER_ROOT_VARIABLES[name]][1]}" for name, _ in CLUSTER_VARIABLES[cloud]]
 
 
 def cluster_credentials(ctx: CiContext) -> list[str]:
@@ -246,7 +250,7 @@ def cluster_step(ctx: CiContext, name: str, body: list[str], extra_env: list[str
                  step_id: str = "") -> list[str]:
     """A step that runs `body` with kubectl signed in to the team's cluster."""
     head = [f"- name: {name}", *([f"  id: {step_id}"] if step_id else []), "  env:",
-            *("    " + e for e in [*_CLUSTER_ENV[ctx.cloud], *(extra_env or [])]), "  run: |"]
+            *("    " + e for e in [*_cluster_env(ctx.cloud), *(extra_env or [])]), "  run: |"]
     return [*head, *("    " + line for line in [*cluster_credentials(ctx), *body])]
 
 
@@ -620,7 +624,7 @@ def promote_workflow(ctx: CiContext) -> str:
     jobs = []
     for env in ENVIRONMENTS:
         roll = rollout(ctx, wait_only=False)
-        cluster_env = ["    " + e for e in _CLUSTER_ENV[ctx.cloud]] if ctx.endpoint.in_cluster else []
+        cluster_env = ["    " + e for e in _cluster_env(ctx.cloud)] if ctx.endpoint.in_cluster else []
         roll_step = _indent(["- name: Roll serving onto the approved model", "  working-directory: infra",
                              "  env:", "    RUN_ID: ${{ inputs.run_id }}", f"    ENVIRONMENT: {env}", *cluster_env,
                              "  run: |",

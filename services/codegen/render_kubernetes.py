@@ -82,6 +82,9 @@ def render_manifests(cloud: str, gpu: bool, examples: dict[str, str]) -> dict[st
     return {SERVING_MANIFEST: serving, LOAD_TEST_MANIFEST: load, EXAMPLES: env}
 
 
+#: Each repository variable naming the team's cluster -> the root variable the workflows pass it as.
+CLUSTER_ROOT_VARIABLES = {"K8S_CLUSTER_NAME": "existing_cluster_name", "K8S_CLUSTER_LOCATION": "existing_cluster_location",
+                          "K8S_CLUSTER_RESOURCE_GROUP": "existing_cluster_resource_group"}
 #: Repository variables naming the team's cluster, per cloud (the deploy guide lists them).
 CLUSTER_VARIABLES: dict[str, list[tuple[str, str]]] = {
     "aws": [("K8S_CLUSTER_NAME", "name of your EKS cluster the inference API runs on (in each environment's "
