@@ -9,11 +9,17 @@ for the deploy workflow to set (a Kubernetes Deployment).
 
 from __future__ import annotations
 
+import itertools
+import json
 import re
+import subprocess
+from pathlib import Path
 
+import pytest
 from amp_domain.catalog import load_catalog
 
 from services.codegen.render_text import TEMPLATES
+from services.validators.checks.terraform_validate import terraform_binary
 
 MODULES = TEMPLATES / "terraform" / "aws" / "modules"
 _NAMESPACE = re.compile(r'^\s*namespace\s*=\s*(".*")$', re.MULTILINE)
@@ -74,3 +80,53 @@ def test_the_workloads_security_group_reaches_s3_through_its_gateway():
     egress = re.findall(r"  egress \{\n(.*?)\n  \}", group, re.DOTALL)
     assert any("prefix_list_ids = [aws_vpc_endpoint.s3.prefix_list_id]" in e and "from_port       = 443" in e
                for e in egress), egress
+
+
+def _flink_conditions() -> tuple[str, str, str]:
+    """(the module's locals, when it joins the VPC, when it reads a Kinesis stream), as written."""
+    text = (MODULES / "stream_processing@flink.tf").read_text(encoding="utf-8")
+    locals_block = re.search(r"^locals \{\n.*?\n\}\n", text, re.MULTILINE | re.DOTALL)
+    in_vpc = re.search(r'dynamic "vpc_configuration" \{\n\s*for_each = (.+?) \? ', text)
+    reads = re.search(r"\], (.+?) \? \[\{\n\s*Effect\s*= \"Allow\"\n\s*Action\s*= \[\"kinesis:", text)
+    assert locals_block and in_vpc and reads
+    return locals_block.group(0), in_vpc.group(1), reads.group(1)
+
+
+def test_flink_reading_kinesis_stays_out_of_the_private_subnets(tmp_path: Path):
+    """The private network reaches S3 (gateway) and seven interface endpoints, none of them Kinesis,
+    and has no NAT: a Flink application placed in its subnets could never read a Kinesis stream. It
+    joins them only for MSK's brokers; Terraform evaluates the module's own conditions for every
+    wiring."""
+    terraform = terraform_binary()
+    if terraform is None:
+        pytest.skip("the Terraform CLI is not installed")
+    endpoints = (MODULES / "networking_private.tf").read_text(encoding="utf-8")
+    assert '"kinesis-streams"' not in endpoints and "aws_nat_gateway" not in endpoints
+    locals_block, in_vpc, reads = _flink_conditions()
+    flags = ("wired_subnet_ids", "wired_stream_arn", "wired_stream_topic")
+    cases = {"-".join(str(int(v)) for v in values): dict(zip(flags, values, strict=True))
+             for values in itertools.product([False, True], repeat=3)}
+    module = tmp_path / "flink"
+    module.mkdir()
+    (module / "main.tf").write_text(
+        "".join(f'variable "{f}" {{ type = bool }}\n' for f in flags)
+        + 'variable "data_bucket_name" { default = null }\nvariable "model_uri" { default = null }\n'
+        + 'variable "name_prefix" { default = "p" }\nvariable "subnet_ids" { default = ["s"] }\n'
+        + locals_block + f"output \"in_vpc\" {{\n  value = {in_vpc}\n}}\noutput \"reads\" {{\n  value = {reads}\n}}\n",
+        encoding="utf-8")
+    (tmp_path / "main.tf").write_text(
+        f"locals {{\n  cases = jsondecode({json.dumps(json.dumps(cases))})\n}}\n"
+        'module "flink" {\n  source = "./flink"\n  for_each = local.cases\n'
+        + "".join(f"  {f} = each.value.{f}\n" for f in flags)
+        + '}\noutput "cases" {\n  value = { for k, m in module.flink : k => [m.in_vpc, m.reads] }\n}\n',
+        encoding="utf-8")
+    for args in (["init", "-input=false", "-no-color"], ["apply", "-auto-approve", "-input=false", "-no-color"]):
+        done = subprocess.run([terraform, *args], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr[-3000:]
+    shown = json.loads(subprocess.run([terraform, "output", "-json", "cases"], cwd=tmp_path, check=True,
+                                      capture_output=True, timeout=120).stdout)
+    assert len(shown) == 8
+    both = sorted(case for case, (vpc, kinesis) in shown.items() if vpc and kinesis)
+    assert not both, f"(subnets, stream, topic) wired as {both}: in the VPC and reading Kinesis"
+    # MSK's brokers answer only inside the VPC: with the private network wired the application joins it.
+    assert shown["1-1-1"] == [True, False] and shown["1-1-0"] == [False, True]

@@ -8,6 +8,10 @@ data "aws_partition" "current" {}
 locals {
   bucket    = coalesce(var.data_bucket_name, "${var.name_prefix}-data")
   model_uri = coalesce(var.model_uri, "s3://${local.bucket}/models")
+  # The application joins the private subnets only to reach MSK brokers, which answer nowhere else.
+  # Reading Kinesis it stays outside: the private network has no route to Kinesis (no interface
+  # endpoint, no NAT), and the service's own network reaches it over TLS with the role's credentials.
+  in_vpc = var.wired_subnet_ids && var.wired_stream_topic
 }
 
 data "aws_iam_policy_document" "assume" {
@@ -59,7 +63,7 @@ resource "aws_iam_role_policy" "flink" {
         Action   = ["kms:Decrypt", "kms:GenerateDataKey"]
         Resource = var.kms_key_arn
       }],
-      var.wired_subnet_ids ? [{
+      local.in_vpc ? [{
         # An application inside the VPC (to reach MSK brokers) manages its own network interfaces.
         Effect   = "Allow"
         Action   = ["ec2:DescribeVpcs", "ec2:DescribeSubnets", "ec2:DescribeSecurityGroups", "ec2:DescribeDhcpOptions", "ec2:CreateNetworkInterface", "ec2:CreateNetworkInterfacePermission", "ec2:DescribeNetworkInterfaces", "ec2:DeleteNetworkInterface"]
@@ -114,7 +118,7 @@ resource "aws_kinesisanalyticsv2_application" "stream" {
     }
 
     dynamic "vpc_configuration" {
-      for_each = var.wired_subnet_ids ? [var.subnet_ids] : []
+      for_each = local.in_vpc ? [var.subnet_ids] : []
 
       content {
         subnet_ids         = vpc_configuration.value
