@@ -8,7 +8,7 @@ from typing import Any
 from amp_contracts import ConstraintSchema
 
 #: Wizard order: what a policy needs first, then what shapes the plan, then preferences.
-ORDER = ("cloud", "regions", "data_classification", "compliance", "workload_types", "budget_monthly_usd",
+ORDER = ("cloud", "regions", "data_residency", "data_classification", "compliance", "workload_types", "budget_monthly_usd",
          "sla_latency_ms", "throughput_rps", "availability_target", "deployment_pref", "training_cadence", "gpu",
          "data_volume_gb", "team_languages", "existing_stack", "storage_prefs", "observability_prefs")
 SUGGESTIONS = {
@@ -18,7 +18,7 @@ SUGGESTIONS = {
     "existing_stack": ["kafka", "kubernetes", "mlflow", "airflow", "snowflake", "bigquery", "databricks", "dbt",
                        "terraform", "github-actions", "prometheus", "grafana", "datadog"],
 }
-STEPS = {"cloud": "Where", "regions": "Where", "data_classification": "Data", "compliance": "Data",
+STEPS = {"cloud": "Where", "regions": "Where", "data_residency": "Where", "data_classification": "Data", "compliance": "Data",
          "workload_types": "Workload", "budget_monthly_usd": "Budget", "sla_latency_ms": "SLOs",
          "throughput_rps": "SLOs", "availability_target": "SLOs"}
 

@@ -64,6 +64,8 @@ def build_context(constraints: ConstraintSchema, plan: Plan, cost: CostEstimate,
         "allowed_regions": allowed,
         "component_regions": component_regions,
         "regions_outside": [r for r in component_regions if r not in allowed],
+        "residency_outside": [r for r in component_regions
+                              if constraints.data_residency and geos[r] != constraints.data_residency],
         "missing_controls": [cap for cap in SECURITY_CAPS if cap not in caps],
         "not_eligible": {reg: [c["pattern_id"] for c in comps if reg not in c["compliance"]] for reg in ELIGIBILITY},
         "eea_regions": [r for r in component_regions if geos[r] == "eea"],

@@ -18,6 +18,9 @@ Workload = Literal["batch", "streaming", "online"]
 Deployment = Literal["serverless", "containers"]
 Compliance = Literal["gdpr", "hipaa", "pci_dss", "soc2", "iso27001", "ccpa", "fedramp"]
 Cadence = Literal["hourly", "daily", "weekly", "monthly"]
+#: Jurisdictions data may be kept in, as the catalogs tag their regions (`eea`: the EU and the EEA).
+Residency = Literal["eea", "us", "us-gov", "uk", "ch", "ca", "br", "jp", "kr", "sg", "au", "in", "hk", "tw", "id",
+                    "il", "za", "ae", "qa"]
 
 #: Most restrictive last: the extractor keeps the highest one stated.
 DATA_CLASS_ORDER: tuple[str, ...] = ("public", "internal", "confidential", "pii", "pci", "phi")
@@ -47,6 +50,9 @@ class ConstraintSchema(BaseModel):
     batch_scoring: bool | None = Field(None, title="Batch scoring", description="Batch predictions are wanted; false when the batch work "
                                                          "stated is only scheduled retraining.")
     data_volume_gb: float | None = Field(None, title="Data volume (GB)", ge=0, description="Data volume stored, in GB.")
+    data_residency: Residency | None = Field(None, title="Data residency", description="Jurisdiction the data must stay "
+                                             "in when it spans several regions (eea: the EU/EEA); regions are chosen "
+                                             "within it.")
 
     def stated(self) -> dict[str, Any]:
         """Only the fields the requirements fixed (the shape the eval scorer reads)."""

@@ -101,6 +101,20 @@ def resolve_cloud(c: ConstraintSchema, notes: list[str]) -> str:
     return default
 
 
+#: How a jurisdiction reads in a note; the others read as their code.
+RESIDENCY_LABELS = {"eea": "the EU/EEA", "us": "the US", "us-gov": "US government regions", "uk": "the UK",
+                    "ch": "Switzerland", "ca": "Canada"}
+
+
+def residency_region(cat: Catalog, geo: str) -> str | None:
+    """The region a plan uses for data that must stay in `geo`: the cloud's default where it lies there."""
+    for preferred in (cat.default_region, cat.gdpr_default_region):
+        region = cat.region(preferred)
+        if region is not None and region.geo == geo:
+            return preferred
+    return next((r.code for r in cat.regions if r.geo == geo), None)
+
+
 def resolve_regions(c: ConstraintSchema, cat: Catalog, notes: list[str], questions: list[str]) -> list[str]:
     if c.regions:
         unknown = [r for r in c.regions if cat.region(r) is None]
@@ -108,6 +122,14 @@ def resolve_regions(c: ConstraintSchema, cat: Catalog, notes: list[str], questio
             questions.append(f"region(s) {', '.join(unknown)} are not {cat.cloud} regions the catalog knows; "
                              "availability and prices there are assumed")
         return list(c.regions)
+    if c.data_residency:
+        region = residency_region(cat, c.data_residency)
+        if region is not None:
+            notes.append(f"regions not stated: the data must stay in {RESIDENCY_LABELS.get(c.data_residency, c.data_residency)}, "
+                         f"so {region} is assumed")
+            return [region]
+        questions.append(f"no {cat.cloud} region the catalog knows is in {c.data_residency}, where the data must stay: "
+                         "which region?")
     if "gdpr" in c.compliance:
         notes.append(f"regions not stated: GDPR applies, so the EU region {cat.gdpr_default_region} is assumed")
         return [cat.gdpr_default_region]

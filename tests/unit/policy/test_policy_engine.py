@@ -15,7 +15,7 @@ from services.planner.planning import compose_plan
 from services.policy.engine import evaluate
 
 NOW = datetime(2025, 6, 1, tzinfo=UTC)
-BUILTIN = ["budget_band", "region_policy", "data_classification_controls", "hipaa_eligible_services",
+BUILTIN = ["budget_band", "region_policy", "data_residency", "data_classification_controls", "hipaa_eligible_services",
            "pci_dss_scope", "gdpr_residency", "sla_feasibility", "availability_topology", "cost_delta_review"]
 
 

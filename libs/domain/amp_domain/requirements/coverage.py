@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from amp_contracts import Conflict, ConstraintSchema, Coverage
 
+from ..catalog import region_geo
 from .extract_gazetteer import gazetteer
 
 #: Relative weight of each field in the score (normalised over the applicable ones).
@@ -94,6 +95,11 @@ def conflicts(c: ConstraintSchema) -> list[Conflict]:
             out.append(Conflict(
                 fields=["regions"], severity="block", resolve="regions",
                 message=f"Unknown region code(s): {', '.join(unknown)}."))
+    outside = [r for r in c.regions if c.data_residency and region_geo(r) not in (None, c.data_residency)]
+    if outside:
+        out.append(Conflict(
+            fields=["data_residency", "regions"], severity="block", resolve="regions",
+            message=f"Region(s) {', '.join(outside)} are outside {c.data_residency}, where the data must stay."))
     if c.availability_target is not None and c.availability_target >= MULTI_REGION_AVAILABILITY and len(c.regions) == 1:
         out.append(Conflict(
             fields=["availability_target", "regions"], severity="warn", resolve="regions",

@@ -4,8 +4,9 @@ The cloud is a weighted vote (a name or a region code counts more than a service
 only runs there), so "whatever cloud is cheapest, but we have AWS credits" still reads as
 AWS and "BigQuery on AWS" stays AWS. Regions resolve in tiers: codes and display names
 first; a city only when no region is named; a country or state only when the text
-speaks of hosting or residency there ("stay in the UK"), since "California users" is
-about people, not a region.
+speaks of hosting or residency there ("stay in the UK", "must not leave Germany"), since
+"California users" is about people, not a region. A jurisdiction wider than a region ("the data
+must stay in the EU", "any EU region") is the data's residency: the planner picks a region in it.
 """
 
 from __future__ import annotations
@@ -23,6 +24,22 @@ _MIGRATED_FROM = re.compile(
 _RESIDENCY = re.compile(
     r"\b(?:stay\w*|remain\w*|resid\w*|host\w*|deploy\w*|located|locate|keep|kept|stor\w*|regions?|data\s*cent(?:er|re)s?|"
     r"sovereign\w*|in-country|onshore|must\s+be\s+in|run\w*\s+in|serve\w*\s+from|datacenters?)\b", re.IGNORECASE)
+#: Denying that data leaves a place keeps it there: "must not leave Germany", "never leaves the EU",
+#: "nothing may be stored outside Switzerland". Read just before the place.
+_KEPT_IN = re.compile(
+    r"\b(?:not|never|no|nothing|none|n't|cannot|may\s+not)\b[^.;:]{0,40}?\b(?:leav(?:e|es|ing)|exit\w*|"
+    r"go(?:es)?\s+out(?:side)?(?:\s+of)?|outside(?:\s+of)?|beyond|cross(?:es|ing)?)\s+(?:the\s+)?$", re.IGNORECASE)
+#: Jurisdictions wider than one region, by the catalogs' geo tags. "US" is read in capitals only.
+_JURISDICTIONS = (
+    ("eea", re.compile(r"\b(?:EU|E\.U\.|EEA|European\s+(?:Union|Economic\s+Area)|Europe)\b(?![- ](?:West|North|"
+                       r"Central|East|South)\b)(?!\s*\()", re.IGNORECASE)),
+    ("us", re.compile(r"\b(?:U\.S\.(?:A\.)?|USA\b|US\b|(?i:United\s+States(?:\s+of\s+America)?)\b)(?![- ](?:East|"
+                      r"West|Central|North|South|Gov)\b)(?!\s*\()")),
+)
+#: What makes a jurisdiction the data's residency rather than a market: where the data or the system
+#: must be ("stay in the EU", "EU only", "hosted in Europe", "any EU region", "EU data residency").
+_RESIDENCY_ONLY = re.compile(r"^\s*[- ]?only\b|^\s*-\s*only\b|^\s+(?:data\s+)?(?:residen\w*|regions?|data\s*cent\w*)\b",
+                             re.IGNORECASE)
 
 
 @dataclass
@@ -34,12 +51,20 @@ class Location:
     negated_regions: list[str] = field(default_factory=list)
     negated_clouds: list[str] = field(default_factory=list)
     cloud_explicit: bool = False
+    residency: str | None = None
+    residency_hits: list[Hit] = field(default_factory=list)
+
+
+def _kept_in(text: str, start: int) -> bool:
+    """Data must not leave the place that starts at `start`."""
+    lo, _ = clause_bounds(text, start, start)
+    return bool(_KEPT_IN.search(text[max(lo, start - 80):start]))
 
 
 def _excluded(text: str, start: int, end: int) -> bool:
-    """Denied ("not on GCP") or left behind ("migrating from AWS")."""
+    """Denied ("not on GCP") or left behind ("migrating from AWS"); "must not leave X" keeps X."""
     if is_negated(text, start, end):
-        return True
+        return not _kept_in(text, start)
     lo, _ = clause_bounds(text, start, end)
     return bool(_MIGRATED_FROM.search(text[max(lo, start - 80):start]))
 
@@ -80,13 +105,31 @@ def _places(text: str, table_by_cloud: dict, cloud: str, residency: bool) -> tup
         if _excluded(text, m.start(), m.end()):
             negated.append(code)
             continue
-        if residency:
-            lo, hi = clause_bounds(text, m.start(), m.end())
-            near = text[max(lo, m.start() - 50):min(hi, m.end() + 25)]
-            if not _RESIDENCY.search(near):
-                continue
+        if residency and not _residency_of(text, m.start(), m.end()):
+            continue
         hits.append(Hit("regions", code, m.start(), m.end(), m.group(0)))
     return hits, negated
+
+
+def _residency_of(text: str, start: int, end: int) -> bool:
+    """The place at [start, end) is where data or the system must be, not a market or a people."""
+    lo, hi = clause_bounds(text, start, end)
+    near = text[max(lo, start - 50):min(hi, end + 25)]
+    return bool(_RESIDENCY.search(near) or _kept_in(text, start) or _RESIDENCY_ONLY.match(text[end:min(hi, end + 20)]))
+
+
+def _jurisdiction(text: str) -> tuple[str | None, list[Hit]]:
+    """The one jurisdiction wider than a region that the data must stay in, if the text names one."""
+    found: dict[str, list[Hit]] = {}
+    for geo, pattern in _JURISDICTIONS:
+        for m in capped(pattern.finditer(text)):
+            if _excluded(text, m.start(), m.end()) or not _residency_of(text, m.start(), m.end()):
+                continue
+            found.setdefault(geo, []).append(Hit("data_residency", geo, m.start(), m.end(), m.group(0)))
+    if len(found) != 1:
+        return None, []  # none, or several stated: regions decide, or the reviewer does
+    (geo, hits), = found.items()
+    return geo, hits
 
 
 def extract_location(text: str, cloud_hint: str | None = None) -> Location:
@@ -122,4 +165,5 @@ def extract_location(text: str, cloud_hint: str | None = None) -> Location:
     loc.region_hits = hits
     loc.regions = [r for r in dedupe([h.value for h in hits]) if r not in loc.negated_regions]
     loc.negated_regions = dedupe(loc.negated_regions)
+    loc.residency, loc.residency_hits = _jurisdiction(text)
     return loc

@@ -103,6 +103,9 @@ def parse(text: object, cloud_hint: str | None = None, patch_mode: bool = False,
             out.negated["regions"] = list(loc.negated_regions)
         if loc.negated_clouds:
             out.negated["cloud"] = list(loc.negated_clouds)
+        if loc.residency:
+            out.values["data_residency"] = loc.residency
+            out.hits.extend(loc.residency_hits[:1])
     put("budget_monthly_usd", guard(lambda: extract_budget(src), []))
     latency = guard(lambda: extract_latency(src), [])
     put("sla_latency_ms", latency)
