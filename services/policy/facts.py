@@ -36,7 +36,13 @@ def build_context(constraints: ConstraintSchema, plan: Plan, cost: CostEstimate,
     path_floor = path_pattern = None
     online = "online" in (constraints.workload_types or ["online"])
     if online and "serving_online" in by_cap:
-        path_floor, path_pattern = by_cap["serving_online"]["latency_floor_ms"], by_cap["serving_online"]["pattern_id"]
+        # A feature store in an online plan is read on every request (the technical critic's coupling risk):
+        # its floor adds to the serving one.
+        on_path = [by_cap[k] for k in ("feature_store", "serving_online") if k in by_cap]
+        floors = [x["latency_floor_ms"] for x in on_path if x["latency_floor_ms"] is not None]
+        if by_cap["serving_online"]["latency_floor_ms"] is not None:
+            path_floor, path_pattern = sum(floors), " + ".join(x["pattern_id"] for x in on_path
+                                                               if x["latency_floor_ms"] is not None)
     elif not online:
         stream = [by_cap[k] for k in ("ingest_stream", "stream_processing") if k in by_cap]
         floors = [s["latency_floor_ms"] for s in stream if s["latency_floor_ms"] is not None]

@@ -16,7 +16,8 @@ from services.policy.engine import evaluate
 
 NOW = datetime(2025, 6, 1, tzinfo=UTC)
 BUILTIN = ["budget_band", "region_policy", "data_residency", "data_classification_controls", "hipaa_eligible_services",
-           "pci_dss_scope", "gdpr_residency", "sla_feasibility", "availability_topology", "cost_delta_review"]
+           "pci_dss_scope", "fedramp_authorized_services", "soc2_covered_services", "iso27001_certified_services",
+           "gdpr_residency", "sla_feasibility", "availability_topology", "cost_delta_review"]
 
 
 def _setup(**kw: object) -> tuple[ConstraintSchema, Plan, CostEstimate]:
@@ -93,6 +94,39 @@ def test_hipaa_and_pci_eligibility(monkeypatch) -> None:
     assert res["hipaa_eligible_services"].control.startswith("HIPAA")
 
 
+@pytest.mark.parametrize(("regime", "rule"), [("fedramp", "fedramp_authorized_services"),
+                                              ("soc2", "soc2_covered_services"),
+                                              ("iso27001", "iso27001_certified_services")])
+def test_every_other_regime_fails_a_plan_with_an_ineligible_service(regime: str, rule: str, monkeypatch) -> None:
+    """The planner rejects ineligible patterns, but plans the best one where no buildable pattern of a
+    capability is eligible (it says so in the plan); policy must not pass such a plan."""
+    c, plan, cost = _setup(cloud="gcp", compliance=[regime], workload_types=["online", "batch"])
+    assert _rules(evaluate(*_setup(cloud="gcp"), now=NOW))[rule].detail.startswith("not applicable")
+    cat = load_catalog("gcp")
+    serving = cat.pattern(plan.component("serving_online").pattern_id)
+    assert regime in serving.compliance
+    # The same plan, with the serving pattern made ineligible in the catalog the engine reads.
+    changed = cat.model_copy(update={"patterns": [
+        p.model_copy(update={"compliance": [r for r in p.compliance if r != regime]}) if p.id == serving.id else p
+        for p in cat.patterns]})
+    changed.__dict__.pop("_idx", None)
+    before = {x.pattern_id for x in plan.components if regime not in cat.pattern(x.pattern_id).compliance}
+    res = _rules(evaluate(c, plan, cost, now=NOW))[rule]
+    assert res.status == ("fail" if before else "pass"), res.detail
+    monkeypatch.setattr("services.policy.facts.load_catalog", lambda cloud: changed)
+    res = _rules(evaluate(c, plan, cost, now=NOW))[rule]
+    assert res.status == "fail" and serving.id in res.detail and all(b in res.detail for b in before)
+
+
+def test_a_fedramp_plan_on_azure_fails_while_no_authorized_serving_is_built() -> None:
+    """Azure builds no FedRAMP-authorized serving or CI/CD pattern yet: the plan names them and fails."""
+    c, plan, cost = _setup(cloud="azure", regions=["usgovvirginia"], compliance=["fedramp"],
+                           workload_types=["online"], deployment_pref="containers")
+    res = _rules(evaluate(c, plan, cost, now=NOW))["fedramp_authorized_services"]
+    assert res.status == "fail"
+    assert plan.component("serving_online").pattern_id in res.detail and "azure:ci_cd:github-actions" in res.detail
+
+
 def test_gdpr_residency() -> None:
     status = lambda regions: _rules(evaluate(*_setup(cloud="aws", regions=regions, compliance=["gdpr"]),
                                              now=NOW))["gdpr_residency"]
@@ -111,6 +145,21 @@ def test_sla_feasibility_and_availability_topology() -> None:
     c2, plan2, cost2 = _setup(cloud="aws", availability_target=99.99, regions=["us-east-1", "us-west-2"],
                               workload_types=["online"])
     assert _rules(evaluate(c2, plan2, cost2, now=NOW))["availability_topology"].status == "pass"
+
+
+def test_an_online_feature_lookup_counts_on_the_latency_path() -> None:
+    """Online plus streaming plans read features on every request; the SLA is held to both floors."""
+    c, plan, cost = _setup(cloud="gcp", workload_types=["online", "streaming"], sla_latency_ms=200)
+    cat = load_catalog("gcp")
+    fs, serving = (cat.pattern(plan.component(k).pattern_id) for k in ("feature_store", "serving_online"))
+    assert fs.latency_floor_ms and serving.latency_floor_ms
+    both = fs.latency_floor_ms + serving.latency_floor_ms
+    rule = _rules(evaluate(c, plan, cost, now=NOW))["sla_feasibility"]
+    assert rule.status == "pass" and f"{both:g}" in rule.detail and fs.id in rule.detail
+    # Between the serving floor and the sum: serving alone would meet it, the request path cannot.
+    tight = c.model_copy(update={"sla_latency_ms": (serving.latency_floor_ms + both) / 2})
+    rule = _rules(evaluate(tight, plan, cost, now=NOW))["sla_feasibility"]
+    assert rule.status == "fail" and fs.id in rule.detail
 
 
 def test_cost_delta_review_forces_human_review() -> None:
