@@ -38,8 +38,11 @@ def price_component(comp: Component, cloud: str, base: dict[str, Any], notes: li
         notes.append(f"{comp.pattern_id} is not in the catalog: not priced")
         return []
     if not pattern.bom:
-        notes.append(f"{comp.pattern_id} reuses {', '.join(pattern.requires_existing) or 'existing systems'} "
-                     "already paid for: no new spend priced")
+        if pattern.requires_existing:
+            notes.append(f"{comp.pattern_id} reuses {', '.join(pattern.requires_existing)} already paid for: "
+                         "no new spend priced")
+        else:
+            notes.append(f"{comp.pattern_id} ({pattern.name}) has no charge of its own: no spend priced")
         return []
     lines: list[tuple[CostItem, str]] = []
     for item, qty, env, region, usd in priced_items(cloud, comp, comp.sizing, base, shared_seen):

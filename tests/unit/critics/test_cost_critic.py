@@ -93,6 +93,16 @@ def test_reused_systems_add_no_new_spend() -> None:
     assert any("already paid for" in a for a in cost.assumptions)
 
 
+def test_a_free_pattern_is_not_said_to_reuse_anything() -> None:
+    """Google Cloud's private network (Private Google Access) has no charge; it reuses nothing either."""
+    c = ConstraintSchema(cloud="gcp", data_classification="pii", workload_types=["batch"])
+    plan = compose_plan(c)
+    comp = plan.component("networking_private")
+    assert comp is not None and not load_catalog("gcp").pattern(comp.pattern_id).requires_existing
+    notes = [a for a in estimate(plan, c).assumptions if comp.pattern_id in a]
+    assert notes and all("already paid for" not in a and "no charge of its own" in a for a in notes), notes
+
+
 def test_a_reused_airflow_prices_only_the_workflow_it_starts() -> None:
     c = ConstraintSchema(cloud="gcp", workload_types=["batch"], existing_stack=["airflow"])
     plan = compose_plan(c)
