@@ -50,6 +50,22 @@ def test_not_a_budget(text: str) -> None:
     assert c(text).budget_monthly_usd is None
 
 
+@pytest.mark.parametrize("text,expected", [
+    # a USD figure given beside a foreign amount is the budget, over the foreign amount's period
+    ("Budget is £8k pcm, roughly $10,000.", 10000), ("Budget: CHF 27,000 per quarter (≈ USD 30,000).", 10000),
+    ("Budget: EUR 96,000 per annum, which our finance team puts at USD 104,000.", 104000 / 12),
+    ("Budget: 4.500 € monthly, i.e. around 4.900 USD.", 4900),
+    ("Budget €12,000 per year (about $1,100 a month).", 1100),  # the USD figure's own period wins
+    # a foreign amount alone stays at face value; a dollar figure that is not its equivalent is ignored
+    ("Budget €4,000 a month.", 4000), ("Budget €4,000 a month, plus $500 of credits.", 4000),
+    ("Budget €5,000 a month; we currently spend $3,000.", 5000),
+    ("Budget £8k a month. Roughly $10,000 goes to GPUs.", 8000),
+    ("Budget $5,000 a month (about €4,600).", 5000),
+])
+def test_usd_beside_a_foreign_budget(text: str, expected: float) -> None:
+    assert c(text).budget_monthly_usd == pytest.approx(expected, rel=1e-3)
+
+
 # ------------------------------------------------------------------ latency, availability
 
 @pytest.mark.parametrize("text,expected", [

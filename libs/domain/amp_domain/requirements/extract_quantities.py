@@ -77,6 +77,44 @@ _SPEND_SENTENCE = re.compile(r"\b(?:budget\w*|spend(?:ing)?|to\s+spend|afford\w*
                              r"cloud\s+(?:bill|costs?))\b", re.IGNORECASE)
 
 
+_USD_MARK = re.compile(r"^(?:US\$|\$|USD|dollars?|bucks|us\s+dollars?)$", re.IGNORECASE)
+#: "£8k pcm, roughly $10,000", "CHF 27,000 per quarter (≈ USD 30,000)", "EUR 96,000 per annum, which
+#: finance puts at USD 104,000": a USD figure right after a foreign amount, joined by a word of equivalence.
+_USD_BESIDE = re.compile(
+    rf"(?P<gap>[^\d;\n]{{0,45}}?)(?:(?P<pre>US\$|\$|USD)\s?(?P<num>{NUM})(?P<suf>{SUFFIX})?(?![\w%])|"
+    rf"(?<![\w$€£.,])(?P<num_b>{NUM})(?P<suf_b>{SUFFIX})?\s?(?:USD|US\s+dollars?|dollars?)(?![A-Za-z]))",
+    re.IGNORECASE)
+_EQUIVALENT = re.compile(r"[(≈~=]|\b(?:roughly|about|around|approx\w*|i\.?\s?e|call\s+it|equivalent|equals?|"
+                         r"or|which\s+is|that\s+is|that's|puts?\s+(?:it\s+)?at|works?\s+out|comes?\s+to|"
+                         r"convert\w*|translates?\s+to|in\s+(?:usd|dollars))\b", re.IGNORECASE)
+_SENTENCE_END = re.compile(r"[.!?]\s+[A-Z]")
+
+
+def _is_foreign(groups: dict[str, str | None]) -> bool:
+    """Whether an amount is marked with a currency other than the US dollar."""
+    marks = [g for g in (groups.get("pre"), groups.get("post")) if g]
+    return bool(marks) and not any(_USD_MARK.match(g.strip()) for g in marks)
+
+
+def _usd_beside(text: str, end: int) -> tuple[float, int, str | None] | None:
+    """The USD equivalent written right after a foreign amount: (value, end, its own period or None).
+
+    Budgets in another currency often carry the figure finance plans with; that figure is the
+    one in the field's unit, so it is taken as written rather than converted at a guessed rate.
+    """
+    m = _USD_BESIDE.match(text, end, min(len(text), end + 90))
+    if m is None or not _EQUIVALENT.search(m.group("gap")) or _SENTENCE_END.search(m.group("gap")):
+        return None
+    if _NOT_BUDGET.search(m.group("gap")) or _CURRENT_SPEND.search(m.group("gap")):
+        return None
+    num, suf = (m.group("num"), m.group("suf")) if m.group("num") else (m.group("num_b"), m.group("suf_b"))
+    value = parse_amount(num, suf, dot_thousands=True)
+    if value is None:
+        return None
+    per = _PERIOD_AFTER.match(text[m.end():m.end() + 60])
+    return value, m.end(), (per.group("per").lower() if per else None)
+
+
 def _money_hits(text: str) -> list[tuple[Hit, int]]:
     """Every amount that reads as a spending limit, with a preference score."""
     found: dict[int, tuple[Hit, int]] = {}
@@ -120,8 +158,12 @@ def _money_hits(text: str) -> list[tuple[Hit, int]]:
             near = before[-40:]
             score = ((3 if "budget" in sentence.lower() else 0) + (2 if period else 0) + (1 if budgety else 0)
                      + (2 if _CAP_WORD.search(near) else 0) - (3 if _CURRENT_SPEND.search(sentence) else 0))
-            found[start] = (Hit("budget_monthly_usd", round(value * factor, 2), m.start(), end, text[m.start():end]),
-                            score)
+            hit_end = end
+            if _is_foreign(groups) and (usd := _usd_beside(text, end)) is not None:
+                value, hit_end = usd[0], usd[1]  # the stated USD equivalent, over the same period unless it names one
+                factor = _PER_MONTH_FACTOR.get(usd[2], factor) if usd[2] else factor
+            found[start] = (Hit("budget_monthly_usd", round(value * factor, 2), m.start(), hit_end,
+                                text[m.start():hit_end]), score)
     return sorted(found.values(), key=lambda hs: hs[0].start)
 
 
