@@ -127,6 +127,36 @@ def test_throughput_grammar(text: str, expected: float) -> None:
     assert c(text).throughput_rps == pytest.approx(expected)
 
 
+@pytest.mark.parametrize("text,expected", [
+    # the peak is the rate the peak word goes with, even when it comes after the figure or an aside follows
+    ("12k QPS during the evening peak (daytime is around 3k QPS).", 12000),
+    ("3k QPS off-peak, 12k QPS at peak.", 12000), ("Ranking API, 90k RPM peak.", 1500),
+    ("Turbines spin at 1,800 RPM; 500 turbines send 2 readings per second each.", 1000),  # revolutions
+    # an interval per device multiplies out by the devices counted before it
+    ("GPS pings from 1,500 buses, each every 10 seconds.", 150),
+    ("1,200 beds, one reading every 5 seconds each.", 240),
+    ("400,000 devices, each reporting every 5 minutes over MQTT.", 1333.333),
+    # a daily count is a rate when its peak is given as a multiple of it
+    ("We receive 8.64 million events per day, and the peak rate is three times the daily average.", 300),
+    ("We get 1 million orders a day, and peaks are twice the average.", 23.148),
+])
+def test_peaks_and_intervals_per_device(text: str, expected: float) -> None:
+    assert c(text).throughput_rps == pytest.approx(expected, rel=1e-3)
+
+
+@pytest.mark.parametrize("text", [
+    "A reading every 5 seconds is stored.", "We process 8.64 million events per day in a nightly batch.",
+    "We run 3 jobs per day, peak is 2x.",
+])
+def test_intervals_and_daily_counts_alone_are_not_rates(text: str) -> None:
+    assert c(text).throughput_rps is None
+
+
+def test_a_reporting_interval_is_not_a_schedule() -> None:
+    assert "batch" not in c("400,000 devices, each reporting every 5 minutes over MQTT.").workload_types
+    assert "batch" in c("Features are refreshed every 15 minutes.").workload_types
+
+
 def test_daily_batch_volume_does_not_set_throughput() -> None:
     assert c("We process 200k PDFs per day in batches.").throughput_rps is None
 

@@ -111,11 +111,26 @@ _VENDOR_API = re.compile(r"\b(?:openai|anthropic|external|third[- ]party|vendor|
 #: their position"): events arriving one by one, when the sentence gives a rate of seconds or minutes.
 _DEVICES_SEND = re.compile(
     r"\b(?:sensors?|devices?|meters?|vehicles?|vans?|trucks?|cars?|buses|machines?|cameras?|drones?|robots?|"
-    r"turbines?|trackers?|wearables?|gateways?|beacons?|thermostats?|pumps?|scooters?|bikes?)\s+(?:\w+\s+){0,2}?"
+    r"turbines?|trackers?|wearables?|gateways?|beacons?|thermostats?|pumps?|scooters?|bikes?),?\s+(?:\w+\s+){0,2}?"
     r"(?:send|emit|report|push|publish|transmit|stream|beam|ping)(?:s|es|ed|ing)?\b", re.IGNORECASE)
 _FAST_RATE = re.compile(r"(?:\b(?:every|each|per)\s+|/\s*)(?:\d+(?:\.\d+)?\s*|few\s+|couple\s+of\s+)?"
                         r"(?:seconds?|secs?|s|minutes?|mins?|min)\b|\b(?:once|twice|times)\s+a\s+(?:second|minute)\b|"
                         r"\b(?:continuous\w*|live|real[- ]?time)\b", re.IGNORECASE)
+
+
+#: "400,000 devices, each reporting every 5 minutes", "one reading every 5 seconds": how often things
+#: send data, which makes traffic, not a scheduled job.
+_REPORTING_BEFORE = re.compile(
+    r"\b(?:each|(?:send|emit|report|push|publish|transmit|ping|beacon)(?:s|es|ed|ing)?|readings?|pings?|"
+    r"heartbeats?|measurements?|samples?|messages?|updates?\s+(?:its|their)\s+position)\s+(?:[\w-]+\s+){0,3}?$",
+    re.IGNORECASE)
+_SHORT_INTERVAL = re.compile(r"^every\s+\d+(?:\.\d+)?\s*(?:seconds?|secs?|minutes?|mins?)\b", re.IGNORECASE)
+
+
+def _reporting_interval(text: str, cue: re.Match[str]) -> bool:
+    """Whether a batch cue is a sender's reporting interval of seconds or minutes, not a schedule."""
+    return bool(_SHORT_INTERVAL.match(cue.group(0))) and bool(
+        _REPORTING_BEFORE.search(text, max(0, cue.start() - 50), cue.start()))
 
 
 def _devices_sending(text: str) -> re.Match[str] | None:
@@ -135,6 +150,8 @@ def extract_workloads(text: str, has_latency: bool, patch_mode: bool = False) ->
         for m in capped(cues[kind].finditer(text)):
             if is_negated(text, m.start(), m.end()):
                 found.negated.append(kind)
+                continue
+            if kind == "batch" and _reporting_interval(text, m):
                 continue
             if kind == "streaming" and _TOKEN_STREAM.search(text[max(0, m.start() - 40):m.end() + 25]):
                 continue  # streamed LLM answers are request/response, not event processing

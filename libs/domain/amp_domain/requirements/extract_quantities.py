@@ -343,6 +343,7 @@ _RATE = re.compile(
     rf"(?<![\w.,$€£])(?:(?P<num>{NUM})(?P<suf>{SUFFIX})?|(?P<word>once|twice|thrice)|(?P<wnum>{WORD_NUM}))\s*"
     r"(?:(?P<abbr>rps|qps|tps|eps|fps|req/s|reqs/s|rq/s|msg/s|msgs/s|ops/s|op/s|ev/s|events/s|inferences/s|"
     r"requests/s|predictions/s)(?![\w/])"
+    r"|(?P<abbr_min>rpm|qpm|tpm|req/min|reqs/min|requests/min|events/min|msgs?/min)(?![\w/])"
     r"|(?P<noun>(?:[A-Za-z][\w'-]*(?:\s+|(?=/))){0,3}?)"
     r"(?:(?:per|/|from\s+each|for\s+each|each)\s+(?P<unit1>[A-Za-z][\w-]*)\s+)?"
     r"(?:per|/|a|an|each|every)\s*(?P<per>seconds?|secs?|s|minutes?|mins?|min|hours?|hrs?|hr|h)(?![\w/]))",
@@ -350,7 +351,7 @@ _RATE = re.compile(
 #: "a GPS ping every 2 seconds", "one reading every 30 s", "(vans) report their position every
 #: 5 s": a count over an interval.
 _EVERY = re.compile(
-    rf"(?<![\w.,$€£])(?:(?P<num>{NUM})(?P<suf>{SUFFIX})?|(?P<word>once|twice|thrice|an?|one|their|its))\s+"
+    rf"(?<![\w.,$€£])(?:(?P<num>{NUM})(?P<suf>{SUFFIX})?|(?P<word>once|twice|thrice|an?|one|their|its|each))\s+"
     r"(?P<noun>(?:[A-Za-z][\w'-]*\s+){0,3}?)every\s+(?P<n>\d{1,4}(?:\.\d+)?|two|three|four|five|ten|fifteen|"
     r"twenty|thirty|sixty)\s*(?P<per>seconds?|secs?|s|minutes?|mins?|min)(?![\w/])",
     re.IGNORECASE)
@@ -381,12 +382,52 @@ _SENDS = re.compile(r"\b(?:send|emit|report|push|publish|transmit|upload|post|st
                     r"(?:s|es|ed|ing)?\b", re.IGNORECASE)
 #: A count of things on its own, the nearest before a per-unit rate is what it is per.
 _COUNT_BEFORE = re.compile(r"(?<![\w.,$€£])" + _COUNTED, re.IGNORECASE)
-_PEAK = re.compile(r"\b(?:peak\w*|burst\w*|max(?:imum)?|spikes?|up\s+to|high\s+season)\b", re.IGNORECASE)
+_PEAK = re.compile(r"(?<!off-)(?<!off\s)(?<!non-)\b(?:peak\w*|burst\w*|max(?:imum)?|spikes?|up\s+to|high\s+season)\b",
+                   re.IGNORECASE)
+#: "12k QPS during the evening peak", "90k RPM peak": a peak word after the rate, in its clause.
+_PEAK_AFTER = re.compile(r"^[^\d]{0,30}?(?<!off-)(?<!off\s)(?<!non-)\b(?:peak\w*|bursts?|max(?:imum)?|at\s+most)\b",
+                         re.IGNORECASE)
+#: Revolutions, not requests: "turbines spinning at 1,800 RPM".
+_REVOLUTIONS = re.compile(r"\b(?:spin\w*|rotat\w*|motors?|engines?|shafts?|turbines?|fans?|spindles?|rev\w*|"
+                          r"drills?|wheels?|rotors?|pumps?)\b", re.IGNORECASE)
 _AVG = re.compile(r"\b(?:average|avg|mean|typical(?:ly)?|normal(?:ly)?|baseline|steady)\b", re.IGNORECASE)
 #: A peak stated as a multiple of the rate before it: "500 tps on average, with peaks at 5x".
-_PEAK_FACTOR = re.compile(r"\b(?:peak\w*|burst\w*|spikes?)\s+(?:of\s+|at\s+|around\s+|about\s+|up\s+to\s+|reach\w*\s+)?"
-                          r"(?P<f>\d+(?:\.\d+)?)\s*(?:x|×|times)(?![\w])|\b(?P<g>\d+(?:\.\d+)?)\s*(?:x|×|times)\s+"
+_FACTOR_NUM = r"\d+(?:\.\d+)?|two|three|four|five|six|eight|ten"
+_PEAK_FACTOR = re.compile(rf"\b(?:peak\w*|burst\w*|spikes?)(?:\s+(?:rate|traffic|load|volume|throughput))?\s+"
+                          rf"(?:is\s+|are\s+|of\s+|at\s+|around\s+|about\s+|up\s+to\s+|reach\w*\s+)*"
+                          rf"(?:(?P<f>{_FACTOR_NUM})\s*(?:x|×|times)(?![\w])|(?P<twice>twice|double))"
+                          rf"|\b(?P<g>{_FACTOR_NUM})\s*(?:x|×|times)\s+"
                           r"(?:that\s+|this\s+)?(?:at\s+)?(?:peaks?|bursts?)\b", re.IGNORECASE)
+_FACTOR_WORDS = {"two": 2.0, "three": 3.0, "four": 4.0, "five": 5.0, "six": 6.0, "eight": 8.0, "ten": 10.0}
+#: A daily count is a rate only where the text also gives its peak as a multiple of it
+#: ("8.64 million events per day, and the peak is three times the average"); alone it is a volume.
+_PER_DAY = re.compile(
+    rf"(?<![\w.,$€£])(?P<num>{NUM})(?P<suf>{SUFFIX})?\s+(?P<noun>(?:[A-Za-z][\w'-]*\s+){{1,3}}?)"
+    r"(?:per|a|each|every|/)\s*day\b", re.IGNORECASE)
+
+
+def _factor(m: re.Match[str]) -> float:
+    """The multiple a peak-factor phrase states ("5x", "three times", "twice")."""
+    if m.group("twice"):
+        return 2.0
+    raw = (m.group("f") or m.group("g")).lower()
+    return _FACTOR_WORDS.get(raw) or float(raw)
+
+
+def _daily_peak(text: str) -> list[tuple[Hit, bool, bool]]:
+    """Peak rates from a daily count and the peak factor stated after it in the sentence."""
+    out: list[tuple[Hit, bool, bool]] = []
+    for m in capped(_PER_DAY.finditer(text)):
+        if _BAD_NOUN.search(m.group("noun")) or _SCHEDULE_NOUN.search(m.group("noun")):
+            continue
+        _, hi = sentence_bounds(text, m.start(), m.end())
+        pf = _PEAK_FACTOR.search(text, m.end(), hi)
+        value = parse_amount(m.group("num"), m.group("suf"))
+        if pf is None or value is None or _RATE.search(text, m.end(), pf.start()):
+            continue
+        out.append((Hit("throughput_rps", round(value / 86400 * _factor(pf), 3), m.start(), m.end(), m.group(0)),
+                    True, False))
+    return out
 
 
 def _count_of(text: str, unit: str, lo: int, hi: int, skip: tuple[int, int]) -> float | None:
@@ -412,8 +453,10 @@ def extract_throughput(text: str) -> list[Hit]:
         noun = g.get("noun") or ""
         if _BAD_NOUN.search(noun) or _BAD_NOUN.search(g.get("unit1") or ""):
             continue
-        per = (g.get("per") or "s").lower()
-        if not g.get("abbr") and per == "s" and not re.search(r"/\s*s$", m.group(0)) and not g.get("n"):
+        per = "min" if g.get("abbr_min") else (g.get("per") or "s").lower()
+        if g.get("abbr_min") and _REVOLUTIONS.search(text, max(0, m.start() - 60), m.start()):
+            continue
+        if not g.get("abbr") and not g.get("abbr_min") and per == "s" and not re.search(r"/\s*s$", m.group(0)) and not g.get("n"):
             continue  # "a s" is not a unit; only "/s"
         hourly = per.startswith("h")
         if not noun.strip() and (named := _TRAFFIC_BEFORE.search(text, max(0, m.start() - 40), m.start())):
@@ -464,23 +507,27 @@ def extract_throughput(text: str) -> list[Hit]:
                 ub = _EACH_UNIT_BEFORE.search(before)
                 if ub and ub.group("unit").lower() not in ("second", "sec", "minute", "min", "day", "hour", "month", "week", "year", "night"):
                     count = _count_of(text, ub.group("unit"), lo, hi, (m.start(), m.end()))
-        if not count and not unit and (g.get("n") or _TRAILING_EACH.match(after)):
+        each = word == "each" or bool(_TRAILING_EACH.match(after))
+        if not count and not unit and (g.get("n") or each):
             # "12 cameras at 30 fps each", "2,000 meters push a reading every 30 s": per unit of the
             # things counted before it in the sentence; an interval only where they send it
             counted = [cb for cb in _COUNT_BEFORE.finditer(text, lo, m.start()) if not _BAD_NOUN.search(cb.group(0))]
-            if counted and (not g.get("n") or _SENDS.search(text, counted[-1].end(), m.start())):
+            if counted and (not g.get("n") or each or _SENDS.search(text, counted[-1].end(), m.start())):
                 count = parse_amount(counted[-1].group("n"), counted[-1].group("s"))
         if g.get("n") and not count:
             continue  # "a checkpoint every 30 s" alone is a schedule; per device it is traffic
         value *= count or 1.0
         c_lo, _ = clause_bounds(text, m.start(), m.end())
         near = text[max(lo, m.start() - 40):m.end()]
-        peak = bool(_PEAK.search(near))
+        near = near[near.rfind("(") + 1:]  # "peak (daytime is around 3k QPS)": the aside is not the peak
+        _, c_hi = clause_bounds(text, m.start(), m.end())
+        peak = bool(_PEAK.search(near)) or bool(_PEAK_AFTER.match(text[m.end():c_hi]))
         if (pf := _PEAK_FACTOR.search(text, m.end(), hi)) is not None and not _RATE.search(text, m.end(), pf.start()):
-            value *= float(pf.group("f") or pf.group("g"))  # the peak is this rate times the factor
+            value *= _factor(pf)  # the peak is this rate times the factor
             peak = True
         hits.append((Hit("throughput_rps", round(value, 3), m.start(), m.end(), m.group(0)),
                      peak, bool(_AVG.search(text[max(c_lo, m.start() - 30):m.start()]))))
+    hits += _daily_peak(text)
     if not hits:
         return []
     peaks = [h for h, peak, _ in hits if peak]
