@@ -263,12 +263,45 @@ def test_compliance_aliases_and_negation() -> None:
     assert got == ["pci_dss", "soc2", "iso27001", "gdpr"]
 
 
+@pytest.mark.parametrize("text,compliance,data_class", [
+    # a regime the text puts out of scope is denied, with the data class it would imply
+    ("Card numbers never reach us, Stripe tokenizes them, so we are out of PCI scope.", [], None),
+    ("We are out of PCI DSS scope.", [], None), ("We are outside the scope of PCI DSS.", [], None),
+    ("Our data is out of scope for HIPAA.", [], None),
+    ("We are in scope for PCI DSS.", ["pci_dss"], "pci"),
+    ("PCI DSS scope applies to the payment service.", ["pci_dss"], "pci"),
+])
+def test_out_of_scope_regimes(text: str, compliance: list[str], data_class: str | None) -> None:
+    got = c(text)
+    assert (got.compliance, got.data_classification) == (compliance, data_class)
+
+
 def test_languages_and_stack() -> None:
     got = c("Team: Python, Go and R. We use EKS, Pub/Sub, Prometheus/Grafana, Vertex AI and GitHub Actions.")
     assert got.team_languages == ["python", "go", "r"]
     assert got.existing_stack == ["kubernetes", "pubsub", "prometheus", "grafana", "vertex-ai", "github-actions"]
     assert c("Go with whatever is cheapest.").team_languages == []
     assert c("We don't use Kafka; Kinesis is fine.").existing_stack == ["kinesis"]
+
+
+@pytest.mark.parametrize("text,stack", [
+    # the tools moved to are the stack; the tools moved away from are not
+    ("We migrated from Datadog to Prometheus and Grafana last quarter, and from Jenkins to GitHub Actions.",
+     ["prometheus", "grafana", "github-actions"]),
+    ("We are moving from Kafka to Kinesis.", ["kinesis"]), ("We are migrating away from Jenkins.", []),
+    ("We migrated to GitHub Actions.", ["github-actions"]),
+    ("We migrated to Kubernetes and read events from Kafka.", ["kubernetes", "kafka"]),
+])
+def test_migrated_tools(text: str, stack: list[str]) -> None:
+    assert c(text).existing_stack == stack
+
+
+@pytest.mark.parametrize("text,cloud", [
+    ("We moved off Azure onto GCP.", "gcp"), ("We moved from Azure to GCP.", "gcp"),
+    ("We are migrating from AWS.", None),
+])
+def test_a_moves_destination_is_not_its_source(text: str, cloud: str | None) -> None:
+    assert c(text).cloud == cloud
 
 
 def test_extra_fields() -> None:

@@ -19,7 +19,7 @@ from .extract_text import Hit, capped, clause_bounds, dedupe, is_negated
 
 _MIGRATED_FROM = re.compile(
     r"\b(?:migrat\w*|mov\w*|switch\w*|leav\w*|port\w*|lift\w*|transition\w*|coming|exit\w*)\b[^.;]{0,40}?"
-    r"\b(?:from|off|out\s+of)\s+(?:\w+\s+){0,2}$|\b(?:away\s+from|off\s+of|currently\s+on|today\s+on)\s+$",
+    r"\b(?:from|off|out\s+of)\s+(?:(?!(?:to|onto|into|towards?)\b)\w+\s+){0,2}$|\b(?:away\s+from|off\s+of|currently\s+on|today\s+on)\s+$",
     re.IGNORECASE)
 _RESIDENCY = re.compile(
     r"\b(?:stay\w*|remain\w*|resid\w*|host\w*|deploy\w*|located|locate|keep|kept|stor\w*|regions?|data\s*cent(?:er|re)s?|"

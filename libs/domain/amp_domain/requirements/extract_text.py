@@ -115,7 +115,19 @@ _NEG_WORDS = frozenset({
 })
 _NEG_PHRASES = re.compile(
     r"\b(?:instead of|rather than|other than|no longer|away from|moving off|move off|migrat\w* (?:off|from)|"
-    r"mov\w* (?:away )?from|get rid of|free of|not on|not in)\b", re.IGNORECASE)
+    r"mov\w* (?:away )?from|switch\w* (?:away )?from|get rid of|free of|not on|not in|"
+    r"out of (?:the )?scope (?:for|of)|outside (?:the )?scope of)\b", re.IGNORECASE)
+#: A move's source, not its destination: "migrated from Datadog to Prometheus" denies Datadog only.
+_MOVE_SOURCE = re.compile(r"\b(?:from|off)\b", re.IGNORECASE)
+_DESTINATION = re.compile(r"\b(?:to|onto|into|towards?)\b", re.IGNORECASE)
+#: "... and from Jenkins to GitHub Actions": a source named after the verb that moves it.
+_MOVE_VERB = re.compile(r"\b(?:migrat\w*|mov(?:e|ed|es|ing)|switch\w*|transition\w*|shift\w*|port(?:ed|ing)|"
+                        r"went|replac\w*)\b", re.IGNORECASE)
+_FROM_BEFORE = re.compile(r"\bfrom\s+(?:[\w-]+\s+){0,2}$", re.IGNORECASE)
+#: "out of PCI scope", "outside the PCI DSS scope": the regime named, and denied, inside the phrase.
+_OUT_OF_SCOPE_BEFORE = re.compile(r"\b(?:out\s+of|outside(?:\s+of)?|not\s+in|no\s+longer\s+in|descoped\s+from|"
+                                  r"removed\s+from)\s+(?:the\s+|our\s+)?$", re.IGNORECASE)
+_SCOPE_AFTER = re.compile(r"^[\s-]*(?:dss\s+|v?\d(?:\.\d)?\s+)?scope\b", re.IGNORECASE)
 _WORD = re.compile(r"[\w'’/+-]+")
 _NEG_AFTER = re.compile(
     r"^\s*(?:\([^)]{0,40}\)\s*)?(?:(?:is|are|was|were|will|would|should|must|can|could)\s+)?(?:be\s+)?"
@@ -139,10 +151,24 @@ def is_negated(text: str, start: int, end: int, words_before: int = 4) -> bool:
         lw = w.lower().replace("’", "'").strip("-/")
         if lw in _NEG_WORDS or lw.endswith("n't"):
             return True
-    if words and _NEG_PHRASES.search(" ".join(words)):
+    joined = " ".join(words)
+    phrase = _NEG_PHRASES.search(joined) if words else None
+    if phrase is not None and not (_MOVE_SOURCE.search(phrase.group(0)) and _DESTINATION.search(joined, phrase.end())):
         return True
     after = text[end:min(hi, end + 60)]
-    return bool(_NEG_AFTER.match(after))
+    if _OUT_OF_SCOPE_BEFORE.search(before) and _SCOPE_AFTER.match(after):
+        return True
+    return bool(_NEG_AFTER.match(after)) or _moved_from(text, start, end)
+
+
+def _moved_from(text: str, start: int, end: int) -> bool:
+    """Whether the mention is the source of a move stated earlier in its sentence ("..., and from X to Y")."""
+    lo, hi = sentence_bounds(text, start, end)
+    src = _FROM_BEFORE.search(text, max(lo, start - 40), start)
+    if src is None or not _MOVE_VERB.search(text, lo, src.start()):
+        return False
+    c_lo, c_hi = clause_bounds(text, start, end)
+    return bool(re.match(r"\s+(?:[\w-]+\s+){0,2}?(?:to|onto|into)\b", text[end:c_hi], re.IGNORECASE))
 
 
 def window(text: str, start: int, end: int, before: int, after: int, clause: bool = True) -> tuple[str, str]:
