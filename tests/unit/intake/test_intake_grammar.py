@@ -249,6 +249,10 @@ def test_deployment_preference(text: str, expected: str) -> None:
     ("Customer data includes emails.", "pii"), ("Records include full names and dates of birth.", "pii"),
     ("The data includes column names and types.", None), ("The logs have file names.", None),
     ("FedRAMP High, CUI data.", "confidential"), ("It holds controlled unclassified information.", "confidential"),
+    # people's identifiers and pay; named content said to be public; internal sources "only"
+    ("Applicants' ID numbers and salaries are in the data.", "pii"), ("Order ID numbers are in the data.", None),
+    ("Product photos are public.", "public"), ("The API is public.", None), ("Our endpoints are public-facing.", None),
+    ("Internal knowledge base only.", "internal"), ("Internal wiki only.", "internal"),
 ])
 def test_data_classification(text: str, expected: str | None) -> None:
     assert c(text).data_classification == expected

@@ -167,7 +167,7 @@ def _moved_from(text: str, start: int, end: int) -> bool:
     src = _FROM_BEFORE.search(text, max(lo, start - 40), start)
     if src is None or not _MOVE_VERB.search(text, lo, src.start()):
         return False
-    c_lo, c_hi = clause_bounds(text, start, end)
+    _, c_hi = clause_bounds(text, start, end)
     return bool(re.match(r"\s+(?:[\w-]+\s+){0,2}?(?:to|onto|into)\b", text[end:c_hi], re.IGNORECASE))
 
 
