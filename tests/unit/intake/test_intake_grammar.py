@@ -75,6 +75,7 @@ def test_usd_beside_a_foreign_budget(text: str, expected: float) -> None:
     # a percentile after a figure is that figure's only within its clause: the median here is 50 ms
     ("Tail latency (p99) must not exceed 0.5s; median around 50ms.", 500),
     ("Scoring should never exceed 2 seconds.", 2000),
+    ("Inference must finish within 800 µs at the 99th percentile.", 0.8), ("p99 under 500 microseconds", 0.5),
 ])
 def test_latency_grammar(text: str, expected: float) -> None:
     assert c(text).sla_latency_ms == pytest.approx(expected)
@@ -90,7 +91,12 @@ def test_not_a_latency(text: str) -> None:
     ("99.95% availability", 99.95), ("Three nines availability.", 99.9), ("four nines", 99.99),
     ("five nines of uptime", 99.999), ("three and a half nines", 99.95), ("Availability 99.9%.", 99.9),
     ("uptime SLA of 99.5 percent", 99.5), ("Ireland and Frankfurt active-active, 99.99 SLA.", 99.99),
-    ("a 99.95 uptime SLA", 99.95), ("SLO: 99.5", 99.5),
+    ("a 99.95 uptime SLA", 99.95), ("SLO: 99.5", 99.5), ("Five 9s.", 99.999), ("Four 9's of uptime.", 99.99),
+    # a downtime allowance: the standard target whose allowance it rounds, else the exact share
+    ("The business accepts no more than about 43 minutes of downtime per month.", 99.9),
+    ("Downtime under 5 minutes a year.", 99.999), ("Downtime budget of 52 minutes per year.", 99.99),
+    ("No more than 1 day of downtime per month.", 96.7146),
+    ("99.95% availability, i.e. 22 minutes of downtime a month.", 99.95),
 ])
 def test_availability_grammar(text: str, expected: float) -> None:
     assert c(text).availability_target == pytest.approx(expected)
@@ -98,6 +104,7 @@ def test_availability_grammar(text: str, expected: float) -> None:
 
 def test_accuracy_percent_is_not_availability() -> None:
     assert c("The model needs 99% accuracy and high availability.").availability_target is None
+    assert c("The job takes 43 minutes per month.").availability_target is None
 
 
 # ------------------------------------------------------------------ throughput
@@ -285,6 +292,7 @@ def test_languages_and_stack() -> None:
     assert got.team_languages == ["python", "go", "r"]
     assert got.existing_stack == ["kubernetes", "pubsub", "prometheus", "grafana", "vertex-ai", "github-actions"]
     assert c("Go with whatever is cheapest.").team_languages == []
+    assert c("Our backend is Golang; data science in Python.").team_languages == ["go", "python"]
     assert c("We don't use Kafka; Kinesis is fine.").existing_stack == ["kinesis"]
 
 

@@ -311,7 +311,7 @@ def extract_languages(text: str) -> Found:
     raw = _aliased(text, "languages", "team_languages")
     kept: list[Hit] = []
     for h in raw.hits:
-        if h.value in g.ambiguous_languages:
+        if h.value in g.ambiguous_languages and h.text.lower() == h.value:  # "Golang" is never a verb
             lo, hi = sentence_bounds(text, h.start, h.end)
             others = any(lo <= o.start < hi and o is not h for o in raw.hits)
             alone = text[h.end:hi].strip(" .!") == ""  # "Team: Python. Go." / "... Budget $1k. Go."

@@ -180,7 +180,8 @@ def extract_budget(text: str) -> list[Hit]:
 
 _LAT = re.compile(
     rf"(?<![\w.,])(?:(?P<lo>{NUM})\s?(?:-|to)\s?)?(?P<num>{NUM})\s?-?"
-    r"(?P<unit>ms|msec|msecs|millis|milliseconds?|s|sec|secs|seconds?|min|mins|minutes?)(?![\w/])", re.IGNORECASE)
+    r"(?P<unit>µs|μs|usec|usecs|microseconds?|ms|msec|msecs|millis|milliseconds?|s|sec|secs|seconds?|min|mins|minutes?)"
+    r"(?![\w/])", re.IGNORECASE)
 _LAT_CONTEXT = re.compile(
     r"\b(?:within|under|below|less\s+than|up\s+to|at\s+most|max(?:imum)?|no\s+more\s+than|p\d{2,3}|percentile|"
     r"(?:not|never|n't)\s+(?:to\s+)?(?:exceed|go\s+(?:over|above))|"
@@ -193,7 +194,8 @@ _LAT_EXCLUDE_AFTER = re.compile(r"^\s*(?:-?\s*)?(?:windows?|intervals?|tumbling|
                                 r"retention|ago|delay(?:ed)?\s+is\s+fine|old)\b", re.IGNORECASE)
 _PCT_TAG = re.compile(r"\bp\s?(?P<p>\d{2,3}(?:\.\d+)?)\b|\b(?P<q>\d{2}(?:\.\d+)?)(?:th)?[- ]percentile|"
                       r"\b(?P<avg>median|average|avg|mean|typical(?:ly)?)\b", re.IGNORECASE)
-_UNIT_MS = {"ms": 1.0, "msec": 1.0, "msecs": 1.0, "millis": 1.0, "millisecond": 1.0, "milliseconds": 1.0,
+_UNIT_MS = {"µs": 0.001, "μs": 0.001, "usec": 0.001, "usecs": 0.001, "microsecond": 0.001, "microseconds": 0.001,
+            "ms": 1.0, "msec": 1.0, "msecs": 1.0, "millis": 1.0, "millisecond": 1.0, "milliseconds": 1.0,
             "s": 1000.0, "sec": 1000.0, "secs": 1000.0, "second": 1000.0, "seconds": 1000.0,
             "min": 60_000.0, "mins": 60_000.0, "minute": 60_000.0, "minutes": 60_000.0}
 
@@ -261,7 +263,7 @@ def extract_latency(text: str) -> list[Hit]:
             continue
         if re.search(r"\bcold[- ]starts?\b", before[-30:] + after[:20], re.IGNORECASE):
             continue
-        if unit not in ("ms", "msec", "msecs", "millis", "millisecond", "milliseconds"):
+        if _UNIT_MS.get(unit, 1000.0) > 1.0:
             strong = _LAT_CONTEXT.search(before[-30:]) or re.match(r"^\s*(?:p\d{2}|budget|latency|sla|slo)\b",
                                                                    after, re.IGNORECASE)
             if not strong:
@@ -300,7 +302,7 @@ _AVAIL_BARE = re.compile(r"\b(?:availability|uptime|up-time|sla|slo)\s*(?:target
                          r"|(?<![\w.])(?P<first>\d{2}\.\d+)\s*(?:availability|uptime|up-time|sla|slo)\b", re.IGNORECASE)
 _AVAIL_WORD = re.compile(r"\b(?:availab\w*|uptime|up-time|sla|slo|downtime|nines|reliab\w*|highly\s+available)\b",
                          re.IGNORECASE)
-_NINES = re.compile(r"\b(?P<n>two|three|four|five|six|2|3|4|5|6)(?P<half>\s+and\s+a\s+half)?\s*(?:-\s*)?nines\b",
+_NINES = re.compile(r"\b(?P<n>two|three|four|five|six|2|3|4|5|6)(?P<half>\s+and\s+a\s+half)?\s*(?:-\s*)?(?:nines|9['’]?s)\b",
                     re.IGNORECASE)
 _NINE_COUNT = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "2": 2, "3": 3, "4": 4, "5": 5, "6": 6}
 
@@ -310,6 +312,58 @@ def _nines(n: int, half: bool) -> float:
     if half:
         value += 5 * 10 ** (-n + 2) / 10
     return round(value, 6)
+
+
+#: Downtime allowed per period: "no more than 43 minutes of downtime per month", "downtime under 5 min a year".
+_DOWN_UNIT = r"(?P<unit>seconds?|secs?|minutes?|mins?|hours?|hrs?|h|days?)"
+_DOWN_PERIOD = r"(?:per|a|an|each|every|/|in\s+a|in\s+any)\s*(?P<per>day|week|month|quarter|year|annum)\b"
+_DOWNTIME = re.compile(
+    rf"(?<![\w.,])(?P<num>{NUM})\s?{_DOWN_UNIT}\s+(?:of\s+)?(?:(?:unplanned|planned|total|allowed|acceptable)\s+)?"
+    rf"(?:downtime|outages?|unavailability)\s+{_DOWN_PERIOD}"
+    rf"|\b(?:downtime|outages?|unavailability)\s+(?:budget\s+)?(?:of\s+|under\s+|below\s+|at\s+most\s+|"
+    rf"up\s+to\s+|no\s+more\s+than\s+|less\s+than\s+|<\s*|≤\s*|:\s*|is\s+|must\s+stay\s+under\s+)*"
+    rf"(?:about\s+|around\s+|roughly\s+|~\s*)?(?P<num2>{NUM})\s?(?P<unit2>seconds?|secs?|minutes?|mins?|hours?|hrs?|h|"
+    rf"days?)\s+(?:(?:per|a|an|each|every|/|in\s+a|in\s+any)\s*(?P<per2>day|week|month|quarter|year|annum)\b)",
+    re.IGNORECASE)
+_MINUTES = {"s": 1 / 60, "m": 1.0, "h": 60.0, "d": 1440.0}
+_PERIOD_MINUTES = {"day": 1440.0, "week": 10080.0, "month": 43830.0, "quarter": 131490.0, "year": 525960.0,
+                   "annum": 525960.0}
+#: The targets people mean when they give a downtime allowance instead of a percentage.
+_STANDARD_TARGETS = (99.0, 99.5, 99.9, 99.95, 99.99, 99.995, 99.999)
+#: How far a stated allowance may be from a standard target's own (as a fraction of it) and still mean it:
+#: allowances are quoted rounded ("43 minutes a month" for 99.9%, "5 minutes a year" for five nines).
+_ALLOWANCE_TOLERANCE = 0.1
+
+
+def _availability_from_downtime(down_min: float, period_min: float) -> float | None:
+    """The availability a downtime allowance implies, snapped to the standard target it rounds.
+
+    A figure within _ALLOWANCE_TOLERANCE of a standard target's allowance is that target; any other
+    is the exact share of the period, since it was then not meant as one of the usual nines.
+    """
+    if not 0 < down_min < period_min:
+        return None
+    exact = 100.0 * (1 - down_min / period_min)
+    for target in _STANDARD_TARGETS:
+        allowance = period_min * (100.0 - target) / 100.0
+        if abs(down_min - allowance) <= _ALLOWANCE_TOLERANCE * allowance:
+            return target
+    return round(exact, 4) if exact >= 90 else None
+
+
+def _downtime_hits(text: str) -> list[Hit]:
+    hits: list[Hit] = []
+    for m in capped(_DOWNTIME.finditer(text)):
+        num, unit, per = ((m.group("num"), m.group("unit"), m.group("per")) if m.group("num")
+                          else (m.group("num2"), m.group("unit2"), m.group("per2")))
+        value = parse_number(num)
+        if value is None:
+            continue
+        down = value * _MINUTES[unit[0].lower() if not unit.lower().startswith("min") else "m"]
+        target = _availability_from_downtime(down, _PERIOD_MINUTES[per.lower()])
+        if target is not None:
+            hits.append(Hit("availability_target", target, m.start(), m.end(), m.group(0)))
+    return hits
 
 
 def extract_availability(text: str) -> list[Hit]:
@@ -334,7 +388,7 @@ def extract_availability(text: str) -> list[Hit]:
         if value is not None and 90 <= value <= 100:
             hits.append(Hit("availability_target", value, m.start(group), m.end(group), m.group(group)))
     hits.sort(key=lambda h: h.start)
-    return hits[:1]
+    return hits[:1] or _downtime_hits(text)[:1]  # a percentage said outright wins over a downtime allowance
 
 
 # ---------------------------------------------------------------- throughput
