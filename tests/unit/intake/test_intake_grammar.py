@@ -215,6 +215,11 @@ def test_workload_types() -> None:
     ("A partner feed is delivered nightly to S3.", ["batch"]),
     ("Vibration data arrives in real time over MQTT from 300 turbines; alert within 2 seconds.", ["streaming"]),
     ("Orders come in real time and must be scored.", ["streaming"]),
+    # a streaming business is not a stream to process; a service that consumes one is
+    ("Subscription churn scoring for a streaming service. Daily batch on GCP.", ["batch"]),
+    ("We need a streaming service that consumes Kafka events.", ["streaming"]),
+    ("Forecasts refreshed each night.", ["batch"]), ("We get 10 million events each day via API.", ["online"]),
+    ("Call summaries are produced continuously as calls end, each within 60 seconds.", ["streaming"]),
 ])
 def test_workload_cues_that_name_items_or_products(text: str, expected: list[str]) -> None:
     assert c(text).workload_types == expected

@@ -32,7 +32,7 @@ class Found:
 def _workload_cues() -> dict[str, re.Pattern[str]]:
     # "every" + a unit of time or a weekday ("every 6 hours", "every other Monday"); "score every
     # transaction" or "every event" is about each item, not a schedule
-    every = (r"every\s+(?:other\s+|single\s+|\d+(?:\.\d+)?\s*|(?:two|three|four|five|six|twelve|fifteen|"
+    every = (r"(?:every|each)\s+(?:other\s+|single\s+|\d+(?:\.\d+)?\s*|(?:two|three|four|five|six|twelve|fifteen|"
              r"thirty|few|couple\s+of)\s+)?(?:nights?|days?|mornings?|evenings?|weeks?|weekends?|months?|"
              r"quarters?|hours?|hrs?|h|minutes?|mins?|years?|business\s+days?|weekdays?|(?:mon|tues|wednes|thurs|"
              r"fri|satur|sun)days?|sprints?|releases?)\b")
@@ -59,9 +59,11 @@ def _workload_cues() -> dict[str, re.Pattern[str]]:
             r"real[- ]?time\s+(?:events?|ingest\w*|features?|feature\s+updates?|pipelines?|processing|updates?|"
             r"signals?|telemetry|data\s+(?:feeds?|flows?|ingest\w*))|"
             r"(?:events?|messages?|msgs|records|readings|telemetry)\s*(?:/|per)\s*(?:s|sec|second)|"
-            r"continuous(?:ly)?\s+(?:process\w*|ingest\w*|scor\w*|arriv\w*|flow\w*|updat\w*)|"
+            r"continuous(?:ly)?\s+(?:process\w*|ingest\w*|scor\w*|arriv\w*|flow\w*|updat\w*|produc\w*|generat\w*|"
+            r"comput\w*)|"
             r"(?:arriv\w*|flow\w*|com\w*\s+in|ingest\w*|process\w*|consum\w*|scor\w*|classif\w*|analy[sz]\w*|"
-            r"evaluat\w*|enrich\w*|transform\w*|updat\w*|handl\w*)\s+continuously|"
+            r"evaluat\w*|enrich\w*|transform\w*|updat\w*|handl\w*|produc\w*|generat\w*|comput\w*|summari[sz]\w*|"
+            r"transcrib\w*)\s+continuously|"
             # "notes arrive via Pub/Sub", "events come in from Kafka": arrival through a message system
             r"(?:arriv\w*|com(?:e|es|ing)\s+in|flow(?:s|ing)?\s+in|(?:are|is|get|gets)\s+(?:published|pushed|"
             r"emitted|sent))\s+(?:\w+\s+){0,4}?(?:via|from|through|over|on|into)\s+(?:an?\s+|the\s+|our\s+)?"
@@ -93,6 +95,9 @@ _TOKEN_STREAM = re.compile(r"\b(?:responses?|tokens?|outputs?|answers?|replies|c
 #: not how its data arrives; "500 cameras stream video" or "a Kafka stream" are still event processing.
 _MEDIA = r"(?:video|music|audio|media|movies?|films?|tv|television|podcasts?|games?|gaming|anime|sports?)"
 _MEDIA_PRODUCT = re.compile(
+    # "churn scoring for a streaming service": the business, named by what it is, after "for/at/of a"
+    r"\b(?:for|at|of|by|from|with)\s+(?:an?|the|our|their|one)\s+(?:[\w-]+\s+)?streaming\s+(?:service|platform|"
+    r"company|business|app|provider|giant)s?\b|"
     rf"\b(?:{_MEDIA}[- ]streaming|streaming[- ](?:{_MEDIA}(?:\s+and\s+{_MEDIA})?))\s+"
     r"(?:apps?|applications?|services?|platforms?|sites?|websites?|company|companies|business\w*|products?|"
     r"providers?|subscriptions?|subscribers?|customers?|users?|viewers?|listeners?|catalog\w*|librar\w*)\b",
