@@ -12,7 +12,7 @@ import json
 import re
 
 from amp_contracts import ConstraintSchema, CostEstimate, Plan, PolicyResults, ReasonCard, Risk
-from amp_domain.build import retrain_schedule
+from amp_domain.build import retrain_schedule, score_schedule
 
 from .airflow_dag import airflow_orchestrated, render_dag
 from .cicd_names import ENVIRONMENTS, CiNames, project_digest
@@ -52,9 +52,10 @@ def _extra_settings(constraints: ConstraintSchema) -> dict[str, dict[str, str]]:
 
 
 def _root_inputs(cloud: str, constraints: ConstraintSchema, plan: Plan) -> dict[str, object]:
-    """Plan-wide root variables: the retraining schedule in the cloud scheduler's syntax, and what
-    starts it (the team's Airflow, where the plan reuses it)."""
+    """Plan-wide root variables: the retraining and batch scoring schedules in the cloud scheduler's
+    syntax, and what starts retraining (the team's Airflow, where the plan reuses it)."""
     return {"retrain_schedule": retrain_schedule(cloud, constraints.training_cadence),
+            "score_schedule": score_schedule(cloud, constraints.scoring_cadence),
             "retrain_trigger": "airflow" if airflow_orchestrated(plan) else "schedule"}
 
 

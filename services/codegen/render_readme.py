@@ -100,9 +100,10 @@ def data_md(plan: Plan, started: frozenset[str] | set[str]) -> str:
                                  "the job."))
     if "batch_score" in started:
         source = "scores/input/latest.csv" if plan.cloud == "azure" else "features/latest.csv"
-        rows.append((f"{source} → scores/latest.csv", "Batch scoring: the nightly job scores the rows of the "
-                                                      "first and writes them, with `score` and `prediction`, "
-                                                      "to the second."))
+        rows.append((f"{source} → scores/latest.csv", "Batch scoring: the scheduled job (at `score_schedule`, "
+                                                      "the plan's scoring cadence) scores the rows of the first "
+                                                      "and writes them, with `score` and `prediction`, to the "
+                                                      "second."))
     if "stream_consumer" in started:
         rows.append(("scores/stream/dt=<date>/", "Stream scores from the consumer (`pipelines/stream_consumer.py`): "
                                                  "one JSON-lines file per delivery, named after it, so a "

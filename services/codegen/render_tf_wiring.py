@@ -38,6 +38,8 @@ _COMMON: dict[str, Input] = {
                       "(the latency objective); component sizing is typed, never here.", {}),
     "retrain_schedule": Input("string", "When retraining runs, in the cloud scheduler's syntax (from the plan's "
                               "training cadence).", output="var.retrain_schedule"),
+    "score_schedule": Input("string", "When batch scoring runs, in the cloud scheduler's syntax (from the plan's "
+                            "scoring cadence).", output="var.score_schedule"),
     "container_image": Input("string", "Container image of the service, pushed by CI (registry/repo:tag).",
                              output="var.container_image"),
     "feature_names": Input("list(string)", "Model feature names, shared with the training and serving code.",

@@ -9,7 +9,7 @@ from amp_contracts import ConstraintSchema
 
 #: Wizard order: what a policy needs first, then what shapes the plan, then preferences.
 ORDER = ("cloud", "regions", "data_residency", "data_classification", "compliance", "workload_types", "budget_monthly_usd",
-         "sla_latency_ms", "throughput_rps", "availability_target", "deployment_pref", "training_cadence", "gpu",
+         "sla_latency_ms", "throughput_rps", "availability_target", "deployment_pref", "training_cadence", "scoring_cadence", "gpu",
          "data_volume_gb", "team_languages", "existing_stack", "storage_prefs", "observability_prefs")
 SUGGESTIONS = {
     "regions": ["us-east-1", "us-west-2", "eu-west-1", "eu-central-1", "europe-west4", "us-central1", "westeurope",

@@ -47,6 +47,8 @@ class ConstraintSchema(BaseModel):
     observability_prefs: Names = Field(default_factory=list, title="Observability preferences", description="Observability tools or preferences.")
     gpu: bool | None = Field(None, title="GPU", description="GPU needed for training or inference.")
     training_cadence: Cadence | None = Field(None, title="Retraining", description="How often models are retrained.")
+    scoring_cadence: Cadence | None = Field(None, title="Scoring schedule", description="How often batch predictions "
+                                            "are produced (nightly scores, weekly forecasts).")
     batch_scoring: bool | None = Field(None, title="Batch scoring", description="Batch predictions are wanted; false when the batch work "
                                                          "stated is only scheduled retraining.")
     data_volume_gb: float | None = Field(None, title="Data volume (GB)", ge=0, description="Data volume stored, in GB.")

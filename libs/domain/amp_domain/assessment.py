@@ -164,7 +164,8 @@ def sizing_inputs(c: ConstraintSchema, workloads: Iterable[str] = ("online",),
             value = spec.default
             if name == "rps" and not traffic:
                 value = 0
-            elif notes is not None and name != "gpu" and (traffic or name not in ("rps", "sla_ms")):
+            elif notes is not None and name != "gpu" and (traffic or name not in ("rps", "sla_ms")) \
+                    and ("batch" in wl or name != "score_runs"):
                 notes.append(f"{FIELD_LABELS.get(spec.field, spec.field)} not stated: sized for {value} ({spec.note})")
         if spec.map is not None:
             value = spec.map.get(str(value), spec.map.get(str(spec.default), 1.0))

@@ -31,6 +31,15 @@ SCHEDULES: dict[str, dict[str, str]] = {
 }
 #: The cadence a plan with orchestration but no stated cadence retrains at (stated in plan.md).
 DEFAULT_CADENCE = "weekly"
+#: When batch scoring runs, by cadence: after the nightly ingest (01:00-02:00) and retraining (03:00).
+SCORE_SCHEDULES: dict[str, dict[str, str]] = {
+    "aws": {"hourly": "cron(30 * * * ? *)", "daily": "cron(0 4 * * ? *)", "weekly": "cron(0 4 ? * MON *)",
+            "monthly": "cron(0 4 1 * ? *)"},
+    "gcp": {"hourly": "30 * * * *", "daily": "0 4 * * *", "weekly": "0 4 * * 1", "monthly": "0 4 1 * *"},
+    "azure": {"hourly": "30 * * * *", "daily": "0 4 * * *", "weekly": "0 4 * * 1", "monthly": "0 4 1 * *"},
+}
+#: Batch scores are produced nightly unless the requirements say otherwise (stated in plan.md).
+DEFAULT_SCORING_CADENCE = "daily"
 
 
 @dataclass(frozen=True)
@@ -176,6 +185,12 @@ def retrain_schedule(cloud: str, cadence: str | None) -> str:
     """The retraining schedule expression in the cloud's scheduler syntax."""
     table = SCHEDULES.get(cloud, SCHEDULES["aws"])
     return table.get(cadence or DEFAULT_CADENCE, table[DEFAULT_CADENCE])
+
+
+def score_schedule(cloud: str, cadence: str | None) -> str:
+    """The batch scoring schedule expression in the cloud's scheduler syntax (Container Apps jobs: cron)."""
+    table = SCORE_SCHEDULES.get(cloud, SCORE_SCHEDULES["aws"])
+    return table.get(cadence or DEFAULT_SCORING_CADENCE, table[DEFAULT_SCORING_CADENCE])
 
 
 def unix_cron(cadence: str | None) -> str:

@@ -353,14 +353,14 @@ def test_the_stand_in_batch_scorers_are_started_too(rendered):
         module = (TEMPLATES / "terraform" / cloud / "modules" / "serving_batch.tf").read_text(encoding="utf-8")
         assert any(s in module for s in _SCHEDULERS), f"{cloud}: nothing starts the batch scorer"
     batch = rendered["aws_full"]["infra/modules/serving_batch/main.tf"]
-    schedule = batch.split('resource "aws_scheduler_schedule" "nightly"', 1)[1]
+    schedule = batch.split('resource "aws_scheduler_schedule" "scheduled"', 1)[1]
     assert "arn      = aws_lambda_function.batch.arn" in schedule and "maximum_retry_attempts = 2" in schedule
     assert '"lambda:InvokeFunction"' in batch and "aws_lambda_function.batch.arn" in batch
 
 
-def test_the_batch_scoring_job_on_cloud_run_runs_nightly_as_its_own_invoker(rendered):
+def test_the_batch_scoring_job_on_cloud_run_runs_on_schedule_as_its_own_invoker(rendered):
     batch = rendered["gcp_batch_serverless"]["infra/modules/serving_batch/main.tf"]
-    scheduler = batch.split('resource "google_cloud_scheduler_job" "nightly"', 1)[1]
+    scheduler = batch.split('resource "google_cloud_scheduler_job" "scheduled"', 1)[1]
     assert "/jobs/${google_cloud_run_v2_job.batch.name}:run" in scheduler
     assert "service_account_email = google_service_account.scheduler.email" in scheduler
     grant = batch.split('resource "google_cloud_run_v2_job_iam_member" "scheduler"', 1)[1].split("\n}\n", 1)[0]

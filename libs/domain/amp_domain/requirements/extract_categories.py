@@ -374,8 +374,9 @@ _CADENCE = [
     ("hourly", re.compile(r"\b(?:hourly|every\s+hour|once\s+an\s+hour|each\s+hour)\b", re.IGNORECASE)),
     ("daily", re.compile(r"\b(?:daily|nightly|every\s+(?:day|night|morning|evening)|each\s+(?:day|night)|"
                          r"once\s+(?:a|per)\s+day|per\s+day)\b", re.IGNORECASE)),
-    ("weekly", re.compile(r"\b(?:weekly|every\s+week|once\s+(?:a|per)\s+week|each\s+week|every\s+(?:monday|tuesday|"
-                          r"wednesday|thursday|friday|saturday|sunday))\b", re.IGNORECASE)),
+    ("weekly", re.compile(r"\b(?:weekly|every\s+week|once\s+(?:a|per)\s+week|each\s+week|(?:every|each)\s+(?:monday|"
+                          r"tuesday|wednesday|thursday|friday|saturday|sunday)|on\s+(?:mondays|tuesdays|wednesdays|"
+                          r"thursdays|fridays|saturdays|sundays))\b", re.IGNORECASE)),
     ("monthly", re.compile(r"\b(?:monthly|every\s+month|once\s+(?:a|per)\s+month|each\s+month)\b", re.IGNORECASE)),
     # Rarer than any cadence the schema holds: the training's cadence is stated, but not as a value
     # (left unset), and a cadence said of something else in the sentence is not taken instead.
@@ -402,4 +403,39 @@ def extract_cadence(text: str) -> Found:
                 if name == _RARER:
                     return Found()
                 return Found(values=[name], hits=[Hit("training_cadence", name, c.start(), c.end(), c.group(0))])
+    return Found()
+
+
+#: What a batch job produces: scores, predictions, forecasts, rankings, reports of a model.
+_SCORE = re.compile(r"\b(?:scor(?:e|es|ed|ing)|predict\w*|forecast\w*|inferenc\w*|re-?rank\w*|rank(?:ing|ings)|"
+                    r"recommendations?|propensit\w*|segment(?:s|ation)|estimates?)\b", re.IGNORECASE)
+_REALTIME = re.compile(r"\b(?:real[- ]?time|online|live|on[- ]demand|per[- ]request|api|endpoint|streaming)\b",
+                       re.IGNORECASE)
+
+
+def extract_scoring_cadence(text: str) -> Found:
+    """How often batch predictions are produced: a cadence word said of the scores, not of training.
+
+    "Nightly churn scoring", "weekly forecasts for 2,000 stores", "scores refreshed every hour".
+    A cadence nearer a training word than the scoring word is the training's ("scoring API,
+    retrained weekly"), and scoring said to be real-time or online has no schedule.
+    """
+    trains = [m.start() for m in capped(_TRAIN.finditer(text))]
+    for m in capped(_SCORE.finditer(text)):
+        if is_negated(text, m.start(), m.end()):
+            continue
+        lo, hi = clause_bounds(text, m.start(), m.end())
+        if _REALTIME.search(text, max(lo, m.start() - 30), min(hi, m.end() + 15)):
+            continue
+        best: tuple[int, str, re.Match[str]] | None = None
+        for name, rx in _CADENCE:
+            for c in capped(rx.finditer(text, lo, hi)):
+                distance = abs(c.start() - m.start())
+                if any(abs(c.start() - t) < distance for t in trains):
+                    continue
+                if best is None or distance < best[0]:
+                    best = (distance, name, c)
+        if best and best[1] != _RARER:
+            _, name, c = best
+            return Found(values=[name], hits=[Hit("scoring_cadence", name, c.start(), c.end(), c.group(0))])
     return Found()

@@ -28,6 +28,7 @@ from .extract_categories import (
     extract_deployment,
     extract_gpu,
     extract_languages,
+    extract_scoring_cadence,
     extract_stack,
     extract_workloads,
 )
@@ -123,6 +124,7 @@ def parse(text: object, cloud_hint: str | None = None, patch_mode: bool = False,
     put_found("existing_stack", guard(lambda: extract_stack(src), Found()))
     put_found("gpu", guard(lambda: extract_gpu(src), Found()), scalar=True)
     put_found("training_cadence", guard(lambda: extract_cadence(src), Found()), scalar=True)
+    put_found("scoring_cadence", guard(lambda: extract_scoring_cadence(src), Found()), scalar=True)
     return out
 
 

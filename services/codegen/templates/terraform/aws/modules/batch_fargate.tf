@@ -1,5 +1,6 @@
-# Containerised batch jobs on AWS Batch with Fargate capacity, submitted nightly by EventBridge
-# Scheduler. Each job gets the vCPU and memory the plan sized; the image is the service image.
+# Containerised batch jobs on AWS Batch with Fargate capacity, submitted by EventBridge Scheduler:
+# ingestion nightly at 02:00 UTC, scoring at the plan's scoring cadence once the night's data has
+# landed. Each job gets the vCPU and memory the plan sized; the image is the service image.
 data "aws_partition" "current" {}
 
 locals {
@@ -11,6 +12,7 @@ locals {
     ingest_batch  = ["python", "-m", "pipelines.ingest"]
     serving_batch = ["python", "-m", "pipelines.batch_score"]
   }
+  schedule = basename(path.module) == "serving_batch" ? var.score_schedule : "cron(0 2 * * ? *)"
   # IAM role names hold 64 characters: the prefix gives way to the longest suffix and the region
   role_prefix = substr(local.job_prefix, 0, 64 - length("-schedule-${var.region}"))
 }
@@ -184,9 +186,9 @@ resource "aws_iam_role_policy" "scheduler" {
   })
 }
 
-resource "aws_scheduler_schedule" "nightly" {
+resource "aws_scheduler_schedule" "scheduled" {
   name                = local.job_prefix
-  schedule_expression = "cron(0 2 * * ? *)"
+  schedule_expression = local.schedule
   kms_key_arn         = var.kms_key_arn
 
   flexible_time_window {
@@ -202,6 +204,10 @@ resource "aws_scheduler_schedule" "nightly" {
       JobDefinition = aws_batch_job_definition.job.arn
     })
   }
+}
+moved {
+  from = aws_scheduler_schedule.nightly
+  to   = aws_scheduler_schedule.scheduled
 }
 # ---- outputs.tf ----
 output "job_queue_arn" {

@@ -107,10 +107,11 @@ resource "aws_iam_role_policy" "scheduler" {
   })
 }
 
-# Nightly at 04:00 UTC, after the day's features have landed; a failed run is retried twice.
-resource "aws_scheduler_schedule" "nightly" {
+# At the plan's scoring cadence (04:00 UTC on its days, after the night's features have landed); a
+# failed run is retried twice.
+resource "aws_scheduler_schedule" "scheduled" {
   name                = "${var.name_prefix}-batch-score"
-  schedule_expression = "cron(0 4 * * ? *)"
+  schedule_expression = var.score_schedule
   kms_key_arn         = var.kms_key_arn
 
   flexible_time_window {
@@ -125,6 +126,10 @@ resource "aws_scheduler_schedule" "nightly" {
       maximum_retry_attempts = 2
     }
   }
+}
+moved {
+  from = aws_scheduler_schedule.nightly
+  to   = aws_scheduler_schedule.scheduled
 }
 # ---- outputs.tf ----
 output "function_name" {

@@ -80,7 +80,7 @@ resource "azurerm_container_app_job" "batch" {
   }
 
   schedule_trigger_config {
-    cron_expression          = "0 4 * * *"
+    cron_expression          = var.score_schedule
     parallelism              = 1
     replica_completion_count = 1
   }

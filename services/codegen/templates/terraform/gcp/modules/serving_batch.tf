@@ -87,8 +87,8 @@ resource "google_cloud_run_v2_job" "batch" {
     }
   }
 }
-# Every night at 04:00 UTC, after the nightly ingest, Cloud Scheduler runs the job through the
-# Cloud Run Admin API as an identity that may run this job and nothing else.
+# At the plan's scoring cadence (04:00 UTC on its days, after the nightly ingest), Cloud Scheduler runs
+# the job through the Cloud Run Admin API as an identity that may run this job and nothing else.
 resource "google_service_account" "scheduler" {
   project      = var.project_id
   account_id   = local.account_ids["batch-run"]
@@ -103,11 +103,11 @@ resource "google_cloud_run_v2_job_iam_member" "scheduler" {
   member   = "serviceAccount:${google_service_account.scheduler.email}"
 }
 
-resource "google_cloud_scheduler_job" "nightly" {
+resource "google_cloud_scheduler_job" "scheduled" {
   project          = var.project_id
   name             = "${var.name_prefix}-batch-score"
   region           = var.region
-  schedule         = "0 4 * * *"
+  schedule         = var.score_schedule
   time_zone        = "Etc/UTC"
   attempt_deadline = "320s"
 
@@ -125,6 +125,10 @@ resource "google_cloud_scheduler_job" "nightly" {
   }
 
   depends_on = [google_cloud_run_v2_job_iam_member.scheduler]
+}
+moved {
+  from = google_cloud_scheduler_job.nightly
+  to   = google_cloud_scheduler_job.scheduled
 }
 # ---- outputs.tf ----
 output "job_name" {
