@@ -106,3 +106,19 @@ def test_a_stated_region_outside_the_jurisdiction_blocks_intake() -> None:
     assert blocking and "us-east-1" in blocking[0].message
     inside = extract("Fraud scoring API on AWS eu-central-1; the data must stay within the EU. PII.").constraints
     assert not [x for x in check_coverage(inside).conflicts if "data_residency" in x.fields]
+
+
+@pytest.mark.parametrize(("text", "cloud", "region"), [
+    ("FedRAMP High case triage on AWS GovCloud.", "aws", "us-gov-west-1"),
+    ("Azure Government, FedRAMP High, online API.", "azure", "usgovvirginia"),
+    ("Hosted in AWS GovCloud; the data must stay in the US.", "aws", "us-gov-west-1"),
+])
+def test_a_government_cloud_named_is_where_the_plan_runs(text: str, cloud: str, region: str) -> None:
+    c = extract(text).constraints
+    assert c.cloud == cloud and c.data_residency == "us-gov"
+    plan = compose_plan(c)
+    assert {r for comp in plan.components for r in comp.regions} == {region}
+
+
+def test_a_government_cloud_denied_is_no_residency() -> None:
+    assert extract("We are not on GovCloud; AWS.").constraints.data_residency is None

@@ -29,8 +29,12 @@ _RESIDENCY = re.compile(
 _KEPT_IN = re.compile(
     r"\b(?:not|never|no|nothing|none|n't|cannot|may\s+not)\b[^.;:]{0,40}?\b(?:leav(?:e|es|ing)|exit\w*|"
     r"go(?:es)?\s+out(?:side)?(?:\s+of)?|outside(?:\s+of)?|beyond|cross(?:es|ing)?)\s+(?:the\s+)?$", re.IGNORECASE)
-#: Jurisdictions wider than one region, by the catalogs' geo tags. "US" is read in capitals only.
+#: Jurisdictions wider than one region, by the catalogs' geo tags. "US" is read in capitals only. A
+#: government cloud named is where the system runs, with or without a residency word.
+_GOVERNMENT = re.compile(r"\b(?:GovCloud|Azure\s+Government|Azure\s+Gov|US\s+Gov(?:ernment)?\s+(?:regions?|cloud))\b",
+                         re.IGNORECASE)
 _JURISDICTIONS = (
+    ("us-gov", _GOVERNMENT),
     ("eea", re.compile(r"\b(?:EU|E\.U\.|EEA|European\s+(?:Union|Economic\s+Area)|Europe)\b(?![- ](?:West|North|"
                        r"Central|East|South)\b)(?!\s*\()", re.IGNORECASE)),
     ("us", re.compile(r"\b(?:U\.S\.(?:A\.)?|USA\b|US\b|(?i:United\s+States(?:\s+of\s+America)?)\b)(?![- ](?:East|"
@@ -123,9 +127,12 @@ def _jurisdiction(text: str) -> tuple[str | None, list[Hit]]:
     found: dict[str, list[Hit]] = {}
     for geo, pattern in _JURISDICTIONS:
         for m in capped(pattern.finditer(text)):
-            if _excluded(text, m.start(), m.end()) or not _residency_of(text, m.start(), m.end()):
+            if _excluded(text, m.start(), m.end()) or (
+                    pattern is not _GOVERNMENT and not _residency_of(text, m.start(), m.end())):
                 continue
             found.setdefault(geo, []).append(Hit("data_residency", geo, m.start(), m.end(), m.group(0)))
+    if "us-gov" in found:
+        found.pop("us", None)  # US government regions are in the US: the narrower one holds both
     if len(found) != 1:
         return None, []  # none, or several stated: regions decide, or the reviewer does
     (geo, hits), = found.items()
