@@ -250,7 +250,8 @@ def metric_table(constraints: ConstraintSchema, caps: set[str], failures: str | 
     the scheduled jobs `jobs` (resource types of `SCHEDULED_JOBS`) the plan builds."""
     metrics: list[Metric] = []
     alarms: list[Alarm] = []
-    rps = constraints.throughput_rps
+    events = constraints.throughput_rps
+    rps = constraints.request_rps or events  # the API's own requests where stated apart from the events
     sample_every = max(1, int((rps or 0) // LOG_LINES_PER_SECOND))
     if "serving_online" in caps:
         metrics += [PREDICTIONS, ERRORS, LATENCY]
@@ -325,7 +326,7 @@ def metric_table(constraints: ConstraintSchema, caps: set[str], failures: str | 
             prod_only=True,
         ))
     if failures:
-        for metric, alarm in (_failure_alarm(failures), _lag_alarm(failures, stream_kafka, rps)):
+        for metric, alarm in (_failure_alarm(failures), _lag_alarm(failures, stream_kafka, events)):
             metrics.append(metric)
             alarms.append(alarm)
     if known := tuple(j for j in SCHEDULED_JOBS if j in jobs):

@@ -119,7 +119,8 @@ def render_repository(
     files.update(render_project(slug, project_name, cloud))
     if (serving := plan.component("serving_online")) and access and access.in_cluster:
         sizing = serving.sizing
-        examples = example_values(cloud, slug, sizing, constraints.throughput_rps, constraints.sla_latency_ms)
+        examples = example_values(cloud, slug, sizing, constraints.request_rps or constraints.throughput_rps,
+                                  constraints.sla_latency_ms)
         files.update(render_manifests(cloud, bool(sizing.get("basis", {}).get("gpu")), examples))
     if airflow_orchestrated(plan):
         files.update(render_dag(cloud, slug, constraints.training_cadence))
@@ -128,7 +129,8 @@ def render_repository(
     files.update(render_workflows(CiContext(
         cloud=cloud, slug=slug, region=all_regions(plan)[0], root_vars=root_vars,
         root_outputs=outputs, caps=caps, metrics=table,
-        rps=constraints.throughput_rps, p95_ms=constraints.sla_latency_ms, cadence=constraints.training_cadence,
+        rps=constraints.request_rps or constraints.throughput_rps, p95_ms=constraints.sla_latency_ms,
+        cadence=constraints.training_cadence,
         access=access, unique=unique)))
     files.update(render_metrics_code(cloud, table))
     files["docs/runbook.md"] = runbook_md(project_name, table, cloud,

@@ -80,6 +80,9 @@ def estimate(plan: Plan, constraints: ConstraintSchema, previous: CostEstimate |
         "or events a month, 1 KB each"),
         *[n.replace(" not stated: sized for", " not stated: priced for") for n in notes],
     ]
+    if base["serve_rps"] < base["rps"]:
+        assumptions.append(f"online serving priced for its own {base['serve_rps']:g} requests/s peak "
+                           f"({base['serve_mreq']:g} M requests a month), not the {base['rps']:g}/s of events")
     if unknown:
         assumptions.append(f"regions {', '.join(unknown)} not in the price book: priced at "
                            f"{book.unknown_region_multiplier:g}x the base region")

@@ -56,6 +56,10 @@ class _Critic:
     def pattern(self, comp: Component) -> Pattern | None:
         return self.catalog.pattern(comp.pattern_id) if self.catalog else None
 
+    def rate(self, capability: str) -> float:
+        """The peak rate a capability carries: online serving the API's requests, the rest every event."""
+        return float(self.env["serve_rps"] if capability == "serving_online" else self.env["rps"])
+
     def can_replan(self, comp: Component, fixes: Callable[[Assessment], bool]) -> bool:
         if self.catalog is None:
             return False
@@ -74,14 +78,13 @@ class _Critic:
         if sla is None:
             return
         online = "online" in self.workloads
-        rps = self.env["rps"]
         path = ["serving_online"] if online else ["ingest_stream", "stream_processing"]
         for cap in path:
             comp = self.plan.component(cap)
             p = self.pattern(comp) if comp else None
             if comp is None or p is None or p.latency_floor_ms is None:
                 continue
-            floor = p.latency_floor_ms
+            floor, rps = p.latency_floor_ms, self.rate(cap)
             probe = (f"load-test {comp.pattern_id} at 1.5x peak ({1.5 * rps:g} rps) for 30 min with "
                      f"production-sized payloads and record p95/p99 against the {sla:g} ms SLA")
             if floor > sla:
@@ -122,7 +125,6 @@ class _Critic:
                          self.can_replan(comp, lambda a: a.pattern.cold_start_ms == 0))
 
     def throughput(self) -> None:
-        rps = self.env["rps"]
         if self.c.throughput_rps is None:
             return
         for comp in self.plan.components:
@@ -131,17 +133,19 @@ class _Critic:
                 continue
             if comp.capability == "serving_online" and "online" not in self.workloads:
                 continue
+            rps = self.rate(comp.capability)
             ceiling = p.throughput_ceiling_rps
             probe = (f"ramp {comp.pattern_id} to {1.5 * rps:g} rps over 15 min and hold for 30 min; record "
                      "throttling, errors and scaling lag")
             if rps > ceiling:
                 self.add("throughput_ceiling", comp, "high", f"{p.name} is below the peak rate",
                          f"{rps:g} rps peak exceeds the pattern's ~{ceiling:g} rps ceiling", probe,
-                         self.can_replan(comp, lambda a: (a.pattern.throughput_ceiling_rps or 0) >= rps))
+                         self.can_replan(comp, lambda a, rps=rps: (a.pattern.throughput_ceiling_rps or 0) >= rps))
             elif rps > NEAR_CEILING * ceiling:
                 self.add("throughput_near_ceiling", comp, "medium", f"{p.name} runs close to its ceiling",
                          f"{rps:g} rps peak is {100 * rps / ceiling:.0f}% of the ~{ceiling:g} rps ceiling", probe,
-                         self.can_replan(comp, lambda a: (a.pattern.throughput_ceiling_rps or 0) >= rps / NEAR_CEILING))
+                         self.can_replan(comp, lambda a, rps=rps: (a.pattern.throughput_ceiling_rps or 0)
+                                         >= rps / NEAR_CEILING))
 
     def availability(self) -> None:
         target = self.env["availability"]
@@ -186,7 +190,7 @@ class _Critic:
                                      <= 0.5 * sla))
 
     def quotas(self) -> None:
-        rps = self.env["rps"]
+        rps = self.rate("serving_online")
         region = self.plan.regions[0] if self.plan.regions else "the region"
         if self.c.gpu:
             gpu_comps = [c for c in self.plan.components

@@ -9,7 +9,7 @@ from amp_contracts import ConstraintSchema
 
 #: Wizard order: what a policy needs first, then what shapes the plan, then preferences.
 ORDER = ("cloud", "regions", "data_residency", "data_classification", "compliance", "workload_types", "budget_monthly_usd",
-         "sla_latency_ms", "throughput_rps", "availability_target", "deployment_pref", "training_cadence", "scoring_cadence", "gpu",
+         "sla_latency_ms", "throughput_rps", "request_rps", "availability_target", "deployment_pref", "training_cadence", "scoring_cadence", "gpu",
          "data_volume_gb", "team_languages", "existing_stack", "storage_prefs", "observability_prefs")
 SUGGESTIONS = {
     "regions": ["us-east-1", "us-west-2", "eu-west-1", "eu-central-1", "europe-west4", "us-central1", "westeurope",
@@ -20,7 +20,7 @@ SUGGESTIONS = {
 }
 STEPS = {"cloud": "Where", "regions": "Where", "data_residency": "Where", "data_classification": "Data", "compliance": "Data",
          "workload_types": "Workload", "budget_monthly_usd": "Budget", "sla_latency_ms": "SLOs",
-         "throughput_rps": "SLOs", "availability_target": "SLOs"}
+         "throughput_rps": "SLOs", "request_rps": "SLOs", "availability_target": "SLOs"}
 
 
 def _options(prop: dict[str, Any]) -> tuple[str, list[Any]]:

@@ -38,6 +38,9 @@ class ConstraintSchema(BaseModel):
     sla_latency_ms: float | None = Field(None, title="Latency target (p95, ms)", gt=0, description="Online/stream decision latency bound (p95 or stricter) in ms.")
     availability_target: float | None = Field(None, title="Availability (%)", gt=0, le=100, description="Availability target in percent.")
     throughput_rps: float | None = Field(None, title="Peak load (per second)", ge=0, description="Peak requests or events per second (online/streaming).")
+    request_rps: float | None = Field(None, title="Peak API requests (per second)", ge=0,
+                                      description="Peak online requests per second, where they are fewer than the "
+                                                  "stream's events (throughput_rps is then the event rate).")
     workload_types: list[Workload] = Field(default_factory=list, title="Workloads", description="batch, streaming, online.")
     deployment_pref: Deployment | None = Field(None, title="Deployment", description="serverless or containers.")
     compliance: list[Compliance] = Field(default_factory=list, title="Compliance", description="Compliance regimes that apply.")

@@ -83,6 +83,10 @@ class Context:
             return self.stream and not self.online
         return False
 
+    def rate(self, capability: str) -> float:
+        """The peak rate a capability carries: online serving the API's requests, the rest every event."""
+        return float(self.env["serve_rps"] if capability == "serving_online" else self.env["rps"])
+
     def carries_traffic(self, capability: str) -> bool:
         if capability in ("serving_online", "feature_store"):
             return self.online
@@ -164,7 +168,7 @@ def sizing_inputs(c: ConstraintSchema, workloads: Iterable[str] = ("online",),
             value = spec.default
             if name == "rps" and not traffic:
                 value = 0
-            elif notes is not None and name != "gpu" and (traffic or name not in ("rps", "sla_ms")) \
+            elif notes is not None and name not in ("gpu", "api_rps") and (traffic or name not in ("rps", "sla_ms")) \
                     and ("batch" in wl or name != "score_runs"):
                 notes.append(f"{FIELD_LABELS.get(spec.field, spec.field)} not stated: sized for {value} ({spec.note})")
         if spec.map is not None:
@@ -306,7 +310,7 @@ def assess(p: Pattern, capability: str, ctx: Context) -> Assessment:
             a.score -= 10
             a.tradeoffs.append(f"cold starts of ~{p.cold_start_ms} ms exceed the {sla:g} ms SLA unless capacity is kept warm")
     if ctx.carries_traffic(capability) and p.throughput_ceiling_rps is not None:
-        rps = env["rps"]
+        rps = ctx.rate(capability)
         if rps > p.throughput_ceiling_rps:
             a.score -= 35
             a.cons.append(f"throughput ceiling {p.throughput_ceiling_rps:g} rps is below the {rps:g} rps peak")

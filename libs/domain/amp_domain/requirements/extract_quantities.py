@@ -419,7 +419,9 @@ _BAD_NOUN = re.compile(r"\b(?:ms|msec|milliseconds?|seconds?|secs?|minutes?|mins
 _COUNT = r"(?P<n>{num})(?P<s>{suf})?\s+(?:(?!(?:per|each|a|an|every|from|for)\b)[A-Za-z][\w-]*\s+)?{unit}(?:e?s)?\b"
 #: A count of things: "12 cameras", "2,000 smart meters".
 _COUNTED = rf"(?P<n>{NUM})(?P<s>{SUFFIX})?\s+(?:[A-Za-z][\w-]*\s+)?(?P<unit>[A-Za-z][\w-]*s)\b"
-_EACH_BEFORE = re.compile(_COUNTED + r"[^.;]{0,25}?\b(?:each|every\s+one|apiece)\b[^.;]*$", re.IGNORECASE)
+#: "500 devices, each sending 2 readings per second": the rate is in the clause "each" opens (a later
+#: clause, "..., and operators query an API (about 50 requests per second)", is another rate's).
+_EACH_BEFORE = re.compile(_COUNTED + r"[^.;]{0,25}?\b(?:each|every\s+one|apiece)\b[^.;,()]*$", re.IGNORECASE)
 _EACH_UNIT_BEFORE = re.compile(r"\b(?:each|every|per|a\s+single)\s+(?P<unit>[A-Za-z][\w-]*)\b[^.;]{0,40}$", re.IGNORECASE)
 _TIMES_AFTER = re.compile(rf"^\s*(?:per\s+[A-Za-z]+\s*)?(?:x|\*|times|multiplied\s+by)\s*(?P<n>{NUM})(?P<s>{SUFFIX})?",
                           re.IGNORECASE)
@@ -498,9 +500,59 @@ def _count_of(text: str, unit: str, lo: int, hi: int, skip: tuple[int, int]) -> 
     return None
 
 
+#: A rate of requests an API answers, told apart from a rate of events a stream carries.
+_REQUEST_ABBR = frozenset({"rps", "qps", "req/s", "reqs/s", "rq/s", "requests/s", "predictions/s", "inferences/s",
+                           "rpm", "qpm", "req/min", "reqs/min", "requests/min"})
+_REQUEST_NOUN = re.compile(r"\b(?:requests?|reqs?|queries|query|calls?|lookups?|predictions?|inferences?|hits)\b",
+                           re.IGNORECASE)
+_EVENT_NOUN = re.compile(r"\b(?:events?|messages?|msgs|readings?|records?|transactions?|txns?|clicks?|impressions?|"
+                         r"pings?|frames?|logs?|signals?|updates?|measurements?|telemetry|rows?)\b", re.IGNORECASE)
+_EVENT_ABBR = frozenset({"eps", "ev/s", "events/s", "msg/s", "msgs/s", "fps", "events/min", "msg/min", "msgs/min"})
+_API_BEFORE = re.compile(r"\b(?:api|apis|endpoints?|serv(?:e|es|ing)|answers?|responds?|lookups?)\b[^.;]{0,40}$",
+                         re.IGNORECASE)
+
+
+def _kind(m: re.Match[str], noun: str, text: str, lo: int) -> str:
+    """`request`, `event` or `other`: what a rate counts, by its unit, its noun or an API just before it."""
+    abbr = (m.groupdict().get("abbr") or m.groupdict().get("abbr_min") or "").lower()
+    if abbr in _REQUEST_ABBR or _REQUEST_NOUN.search(noun):
+        return "request"
+    if abbr in _EVENT_ABBR or _EVENT_NOUN.search(noun):
+        return "event"
+    if _API_BEFORE.search(text, max(lo, m.start() - 50), m.start()):
+        return "request"
+    return "other"
+
+
+def _pick(hits: list[tuple[Hit, bool, bool]]) -> Hit | None:
+    """The peak among rates: one said to be the peak, else the largest not said to be an average."""
+    if not hits:
+        return None
+    peaks = [h for h, peak, _ in hits if peak]
+    pool = peaks or [h for h, _, avg in hits if not avg] or [h for h, _, _ in hits]
+    return max(pool, key=lambda h: h.value)
+
+
 def extract_throughput(text: str) -> list[Hit]:
     """Peak events or requests per second; per-unit rates multiplied by the unit count."""
-    hits: list[tuple[Hit, bool, bool]] = []
+    best = _pick([(h, peak, avg) for h, peak, avg, _ in _rates(text)])
+    return [best] if best else []
+
+
+def extract_request_rate(text: str) -> list[Hit]:
+    """The API's peak requests per second, where the text gives them apart from a larger event rate
+    ("50,000 events per second in, about 500 requests per second on the API"); else nothing."""
+    rates = _rates(text)
+    requests = _pick([(h, peak, avg) for h, peak, avg, kind in rates if kind == "request"])
+    events = _pick([(h, peak, avg) for h, peak, avg, kind in rates if kind == "event"])
+    if requests is None or events is None or requests.value >= events.value:
+        return []
+    return [Hit("request_rps", requests.value, requests.start, requests.end, requests.text)]
+
+
+def _rates(text: str) -> list[tuple[Hit, bool, bool, str]]:
+    """Every rate stated: (hit, said to be the peak, said to be an average, what it counts)."""
+    hits: list[tuple[Hit, bool, bool, str]] = []
     mentions = sorted(list(capped(_RATE.finditer(text))) + list(capped(_EVERY.finditer(text))), key=lambda x: x.start())
     for m in mentions:
         g = m.groupdict()
@@ -580,13 +632,9 @@ def extract_throughput(text: str) -> list[Hit]:
             value *= _factor(pf)  # the peak is this rate times the factor
             peak = True
         hits.append((Hit("throughput_rps", round(value, 3), m.start(), m.end(), m.group(0)),
-                     peak, bool(_AVG.search(text[max(c_lo, m.start() - 30):m.start()]))))
-    hits += _daily_peak(text)
-    if not hits:
-        return []
-    peaks = [h for h, peak, _ in hits if peak]
-    pool = peaks or [h for h, _, avg in hits if not avg] or [h for h, _, _ in hits]
-    return [max(pool, key=lambda h: h.value)]
+                     peak, bool(_AVG.search(text[max(c_lo, m.start() - 30):m.start()])), _kind(m, noun, text, lo)))
+    hits += [(h, peak, avg, "event") for h, peak, avg in _daily_peak(text)]
+    return hits
 
 
 # ---------------------------------------------------------------- data volume

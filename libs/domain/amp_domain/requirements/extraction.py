@@ -38,6 +38,7 @@ from .extract_quantities import (
     extract_budget,
     extract_data_volume,
     extract_latency,
+    extract_request_rate,
     extract_throughput,
 )
 from .extract_text import Hit, dedupe, prepare
@@ -112,6 +113,7 @@ def parse(text: object, cloud_hint: str | None = None, patch_mode: bool = False,
     put("sla_latency_ms", latency)
     put("availability_target", guard(lambda: extract_availability(src), []))
     put("throughput_rps", guard(lambda: extract_throughput(src), []))
+    put("request_rps", guard(lambda: extract_request_rate(src), []))
     put("data_volume_gb", guard(lambda: extract_data_volume(src), []))
     workloads = guard(lambda: extract_workloads(src, bool(latency), patch_mode), Found())
     put_found("workload_types", workloads)
