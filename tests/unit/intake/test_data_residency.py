@@ -122,3 +122,21 @@ def test_a_government_cloud_named_is_where_the_plan_runs(text: str, cloud: str, 
 
 def test_a_government_cloud_denied_is_no_residency() -> None:
     assert extract("We are not on GovCloud; AWS.").constraints.data_residency is None
+
+
+def test_a_country_kept_beside_a_region_elsewhere_is_a_conflict_not_a_pass() -> None:
+    """"Must not leave Switzerland, but deploy in West Europe": the region is named, so the country's
+    region is not taken; what stays of the country is the residency, which the region breaks."""
+    c = extract("Patient data must not leave Switzerland, but for cost reasons we want to deploy in "
+                "Azure West Europe.").constraints
+    assert c.regions == ["westeurope"] and c.data_residency == "ch"
+    assert [x for x in check_coverage(c).conflicts if x.severity == "block" and "data_residency" in x.fields]
+    plan = compose_plan(c)
+    rule = next(r for r in evaluate(c, plan, estimate(plan, c)).rules if r.id == "data_residency")
+    assert rule.status == "fail" and "westeurope" in rule.detail
+
+
+@pytest.mark.parametrize("text", ["Hosted in Azure West Europe.", "Deploy in North Europe on Azure.",
+                                  "AWS Europe (Ireland), eu-west-1."])
+def test_a_regions_own_name_is_no_jurisdiction(text: str) -> None:
+    assert extract(text).constraints.data_residency is None

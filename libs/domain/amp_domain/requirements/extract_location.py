@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from ..catalog import region_geo
 from .extract_gazetteer import CLOUDS, gazetteer
 from .extract_text import Hit, capped, clause_bounds, dedupe, is_negated
 
@@ -122,11 +123,34 @@ def _residency_of(text: str, start: int, end: int) -> bool:
     return bool(_RESIDENCY.search(near) or _kept_in(text, start) or _RESIDENCY_ONLY.match(text[end:min(hi, end + 20)]))
 
 
-def _jurisdiction(text: str) -> tuple[str | None, list[Hit]]:
-    """The one jurisdiction wider than a region that the data must stay in, if the text names one."""
+def _national(text: str, cloud: str | None) -> dict[str, list[Hit]]:
+    """Countries the data must stay in whose law is their own (Switzerland, the UK, Canada, ...).
+
+    A country the text keeps the data in is also its region when no region is named; where one is
+    ("must not leave Switzerland, but deploy in West Europe"), the residency is what stays of it.
+    Countries of the EEA share one jurisdiction in the catalogs, which the EU words already give.
+    """
+    if cloud not in CLOUDS:
+        return {}
+    hits, _ = _places(text, gazetteer().areas, cloud, residency=True)
     found: dict[str, list[Hit]] = {}
+    for h in hits:
+        geo = region_geo(h.value)
+        if geo is not None and geo != "eea":
+            found.setdefault(geo, []).append(Hit("data_residency", geo, h.start, h.end, h.text))
+    return found
+
+
+def _jurisdiction(text: str, named: list[Hit], national: dict[str, list[Hit]]) -> tuple[str | None, list[Hit]]:
+    """The one jurisdiction wider than a region that the data must stay in, if the text names one.
+
+    `named` are the regions' own mentions: "Europe" in "West Europe" names a region, not the EU.
+    """
+    found: dict[str, list[Hit]] = {geo: list(hits) for geo, hits in national.items()}
     for geo, pattern in _JURISDICTIONS:
         for m in capped(pattern.finditer(text)):
+            if any(h.start <= m.start() < h.end or m.start() <= h.start < m.end() for h in named):
+                continue
             if _excluded(text, m.start(), m.end()) or (
                     pattern is not _GOVERNMENT and not _residency_of(text, m.start(), m.end())):
                 continue
@@ -172,5 +196,6 @@ def extract_location(text: str, cloud_hint: str | None = None) -> Location:
     loc.region_hits = hits
     loc.regions = [r for r in dedupe([h.value for h in hits]) if r not in loc.negated_regions]
     loc.negated_regions = dedupe(loc.negated_regions)
-    loc.residency, loc.residency_hits = _jurisdiction(text)
+    named = tier1 + [h for h in hits if h not in tier1]
+    loc.residency, loc.residency_hits = _jurisdiction(text, named, _national(text, place_cloud))
     return loc
