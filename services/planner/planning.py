@@ -44,11 +44,11 @@ def needed_capabilities(ctx: Context, notes: list[str] | None = None) -> list[st
         caps.add("feature_store")
     if "batch" in ctx.workloads:
         caps.update(("orchestration", "ingest_batch"))
-        if c.batch_scoring is not False or not ctx.online:
+        if c.batch_scoring is not False or not (ctx.online or ctx.stream):
             caps.add("serving_batch")
         elif notes is not None:
             notes.append("the batch work stated is scheduled retraining only: no batch scoring is planned "
-                         "(online serving answers the predictions)")
+                         f"({'online serving answers' if ctx.online else 'the stream consumer makes'} the predictions)")
     if c.training_cadence or existing & set(implied.get("orchestration", [])):
         caps.add("orchestration")
     if is_sensitive(c):
