@@ -315,3 +315,17 @@ def test_retraining_alone_adds_no_batch_scoring_but_batch_predictions_do():
     assert "serving_batch" in {c.capability for c in with_scoring.components}
     batch_only = compose_plan(ConstraintSchema(cloud="gcp", workload_types=["batch"], batch_scoring=False))
     assert "serving_batch" in {c.capability for c in batch_only.components}  # a batch-only system scores in batch
+
+
+def test_a_streaming_plan_retraining_in_batch_scores_on_the_stream():
+    """The stream consumer makes the predictions: retraining alone adds no batch scorer there either."""
+    from amp_contracts import ConstraintSchema
+
+    from services.planner.planning import compose_plan
+
+    base = {"cloud": "azure", "workload_types": ["streaming", "batch"], "training_cadence": "weekly"}
+    retrain_only = compose_plan(ConstraintSchema(**base, batch_scoring=False))
+    caps = {c.capability for c in retrain_only.components}
+    assert "serving_batch" not in caps and {"ingest_stream", "stream_processing", "orchestration"} <= caps
+    assert any("stream consumer makes the predictions" in a for a in retrain_only.assumptions)
+    assert "serving_batch" in {c.capability for c in compose_plan(ConstraintSchema(**base, batch_scoring=True)).components}
