@@ -585,6 +585,7 @@ def deploy_workflow(ctx: CiContext) -> str:
             jobs.append(cluster_load_job(ctx, env) if ctx.endpoint.in_cluster else load_job(ctx, env))
             previous = f"load-{env}"
     return _fill("deploy.yml", workflow_env=workflow_env(ctx), build_env=BUILD_ENVIRONMENT,
+                 job_env=job_env(ctx, _azure_client("deploy", BUILD_ENVIRONMENT)),
                  build_auth=auth(ctx, ctx.names.deploy_identity(BUILD_ENVIRONMENT)),
                  registry_login=registry_login(ctx), jobs="".join(jobs).rstrip("\n"))
 
