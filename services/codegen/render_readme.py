@@ -225,7 +225,8 @@ def deploy_md(project: str, plan: Plan, constraints: ConstraintSchema, slug: str
         cli=info["cli"], identity_kind=info["identity_kind"], slug=slug, bootstrap_vars=info["bootstrap"],
         variables="\n".join(f"- `{k}`: {v}" for k, v in variables), cadence=cadence, reach=reach,
         first_data=first_data_md(plan), team_code=team_code_md(plan), replay=_replay_md(failed_queue_output),
-        before_bootstrap=_apis_md(bootstrap_apis), **_serving_steps(plan),
+        before_bootstrap=_apis_md(bootstrap_apis) + (_AZURE_DATA_ROLES if plan.cloud == "azure" else ""),
+        **_serving_steps(plan),
     ) + ("\n" + "\n".join(deploy_section(plan.cloud, slug)) if airflow else "") + (
         "\n" + "\n".join(cluster_section(plan.cloud, slug)) + "\n" if on_cluster else "")
 
@@ -245,6 +246,16 @@ def _serving_steps(plan: Plan) -> dict[str, str]:
                              "model (run `retrain.yml`, then `promote.yml`, for that environment)."),
             "check_service": "3. Check the service: `/healthz` answers when the process is up; `/readyz` only once "
                              "the model is loaded."}
+
+
+#: The bootstrap's state account refuses shared keys, so the provider signs in to its data plane as
+#: the administrator, whose Owner or Contributor role grants no data access.
+_AZURE_DATA_ROLES = (
+    "\nThe state account accepts Entra ID sign-ins only (no shared keys), and Owner grants no data access: "
+    "give the administrator who applies the bootstrap the data roles on the subscription first, for as "
+    "long as they manage it:\n\n```sh\nfor role in \"Storage Blob Data Contributor\" \"Storage Queue Data "
+    "Contributor\"; do\n  az role assignment create --role \"$role\" --assignee \"$(az ad signed-in-user show "
+    "--query id -o tsv)\" \\\n    --scope \"/subscriptions/$(az account show --query id -o tsv)\"\ndone\n```\n")
 
 
 def _apis_md(apis: list[str] | None) -> str:

@@ -14,7 +14,10 @@ terraform {
   }
 }
 
+# The state account takes no shared key: the provider reaches its data plane (the state container,
+# the account's blob and queue properties) with the administrator's Entra ID sign-in instead.
 provider "azurerm" {
+  storage_use_azuread = true
   features {}
 }
 
@@ -220,12 +223,63 @@ resource "azurerm_role_assignment" "plan_reader" {
   principal_id         = azurerm_user_assigned_identity.plan[each.key].principal_id
 }
 
-# Data: training (retrain.yml) reads the lake and writes models with the deploy identity.
+# Refreshing the state reads back what Reader cannot: keys and secrets the provider keeps in state
+# (a cache's access keys, a container app's secrets, a workspace's shared key) and, with shared keys
+# off, the storage accounts' blob and queue properties through their data plane.
+resource "azurerm_role_definition" "plan_refresh" {
+  name        = "${var.project_name}-terraform-plan-refresh"
+  scope       = data.azurerm_subscription.current.id
+  description = "Reads the keys and secrets Terraform refreshes into the state of ${var.project_name}'s stacks."
+
+  permissions {
+    actions = [
+      "Microsoft.App/containerApps/listSecrets/action",
+      "Microsoft.App/jobs/listSecrets/action",
+      "Microsoft.Cache/redis/listKeys/action",
+      "Microsoft.ContainerRegistry/registries/listCredentials/action",
+      "Microsoft.DocumentDB/databaseAccounts/listConnectionStrings/action",
+      "Microsoft.DocumentDB/databaseAccounts/listKeys/action",
+      "Microsoft.EventHub/namespaces/authorizationRules/listKeys/action",
+      "Microsoft.OperationalInsights/workspaces/sharedKeys/action",
+      "Microsoft.Storage/storageAccounts/listKeys/action",
+      "Microsoft.Web/sites/config/list/action",
+    ]
+  }
+
+  assignable_scopes = [data.azurerm_subscription.current.id]
+}
+
+resource "azurerm_role_assignment" "plan_refresh" {
+  for_each = local.plan_identities
+
+  scope              = lookup(var.environment_scopes, each.key, data.azurerm_subscription.current.id)
+  role_definition_id = azurerm_role_definition.plan_refresh.role_definition_resource_id
+  principal_id       = azurerm_user_assigned_identity.plan[each.key].principal_id
+}
+
+resource "azurerm_role_assignment" "plan_data" {
+  for_each = { for pair in setproduct(keys(local.plan_identities), ["Storage Blob Data Reader", "Storage Queue Data Reader"]) : "${pair[0]}/${pair[1]}" => pair }
+
+  scope                = lookup(var.environment_scopes, each.value[0], data.azurerm_subscription.current.id)
+  role_definition_name = each.value[1]
+  principal_id         = azurerm_user_assigned_identity.plan[each.value[0]].principal_id
+}
+
+# Data: training (retrain.yml) reads the lake and writes models with the deploy identity; with
+# shared keys off, the provider also reads each account's queue properties through the data plane.
 resource "azurerm_role_assignment" "deploy_data" {
   for_each = local.deploy_identities
 
   scope                = lookup(var.environment_scopes, each.key, data.azurerm_subscription.current.id)
   role_definition_name = "Storage Blob Data Contributor"
+  principal_id         = azurerm_user_assigned_identity.deploy[each.key].principal_id
+}
+
+resource "azurerm_role_assignment" "deploy_queue_data" {
+  for_each = local.deploy_identities
+
+  scope                = lookup(var.environment_scopes, each.key, data.azurerm_subscription.current.id)
+  role_definition_name = "Storage Queue Data Contributor"
   principal_id         = azurerm_user_assigned_identity.deploy[each.key].principal_id
 }
 
