@@ -350,7 +350,7 @@ def _azure_alert(alarm: Alarm, sample_every: int) -> Block:
     head = [*_count(alarm), ("name", _name(alarm)), ("resource_group_name", Raw("var.resource_group_name")),
             ("location", Raw("var.region")),
             # The serving logs are the environment's, or those of the team's AKS cluster the API runs on.
-            ("scopes", Raw("[var.wired_serving_cluster_id ? var.serving_cluster_id : data.azurerm_resource_group.this.id]")),
+            ("scopes", Raw("[var.wired_serving_cluster_id ? var.serving_cluster_id : var.resource_group_id]")),
             ("description", _description(alarm)), ("severity", 2), ("evaluation_frequency", window),
             ("window_duration", window), ("tags", Raw("var.tags"))]
     return Block("resource", ("azurerm_monitor_scheduled_query_rules_alert_v2", alarm.key), groups=[head],

@@ -130,6 +130,10 @@ _AZURE: dict[str, Input] = {
                              "plan has no monitoring module.", None, "monitoring", "action_group_id"),
     "resource_group_name": Input("string", "Resource group that holds the resources.",
                                  output="azurerm_resource_group.main.name"),
+    # The group is created in the same apply: a data source reading it by name would be read while
+    # planning, before it exists. Its id is known once it is.
+    "resource_group_id": Input("string", "Id of the resource group that holds the resources (the scope of "
+                               "log search alerts).", output="azurerm_resource_group.main.id"),
     "key_vault_id": Input("string", "Key Vault holding the customer-managed keys; null when there is none.", None,
                           "security_kms", "key_vault_id", regional=True),
     "key_vault_key_id": Input("string", "Versionless id of the customer-managed key; null uses platform keys.", None,

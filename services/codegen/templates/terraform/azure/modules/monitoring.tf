@@ -6,10 +6,6 @@ locals {
   environment = regex("-([a-z]+)$", var.name_prefix)[0]
 }
 
-data "azurerm_resource_group" "this" {
-  name = var.resource_group_name
-}
-
 resource "azurerm_log_analytics_workspace" "monitoring" {
   name                = "${var.name_prefix}-monitoring"
   location            = var.region
