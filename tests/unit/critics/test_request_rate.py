@@ -13,9 +13,11 @@ import pytest
 from amp_contracts import ConstraintSchema
 from amp_domain.requirements.extraction import extract
 
+from services.codegen.render import render_repository
 from services.critics.cost import estimate
 from services.critics.tech import critique
 from services.planner.planning import compose_plan
+from tests.unit.codegen.conftest import inputs_for
 
 
 @pytest.mark.parametrize(("text", "events", "requests"), [
@@ -84,9 +86,6 @@ def test_the_estimate_says_what_serving_was_priced_for() -> None:
 
 
 def test_the_generated_load_test_and_traffic_alarm_use_the_apis_rate() -> None:
-    from services.codegen.render import render_repository  # lazy: the renderer's templates, for this test only
-    from tests.unit.codegen.conftest import inputs_for  # lazy: the codegen tests' stand-in inputs
-
     c = _online_streaming("aws", 2000)
     plan = compose_plan(c)
     files = render_repository(plan, c, *inputs_for(plan), "Acme fraud", "")
