@@ -361,7 +361,7 @@ def rollout(ctx: CiContext, wait_only: bool) -> list[str]:
         return _each(ctx, name, "app", [
             f'az containerapp update --name "$app" --resource-group "{rg}" --set-env-vars "MODEL_RUN_ID=$RUN_ID" '
             "--only-show-errors > /dev/null"])
-    return ['echo "Serving loads approved.json when it starts; restart it to serve this model now." >> "$GITHUB_STEP_SUMMARY"']
+    return ['echo "Serving loads the approved model within MODEL_RELOAD_SECONDS (30 s unless set)." >> "$GITHUB_STEP_SUMMARY"']
 
 
 def service_url(ctx: CiContext) -> list[str]:

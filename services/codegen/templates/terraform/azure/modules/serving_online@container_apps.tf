@@ -141,3 +141,8 @@ output "identity_principal_id" {
   description = "Principal of the API's managed identity."
   value       = azurerm_user_assigned_identity.api.principal_id
 }
+
+output "container_app_name" {
+  description = "Name of the API's container app; promote.yml sets a variable on it, a new revision that loads the approved model at once."
+  value       = azurerm_container_app.api.name
+}

@@ -108,3 +108,8 @@ output "service_uri" {
   description = "URL of the inference service (IAM-authenticated; no allUsers invoker)."
   value       = google_cloud_run_v2_service.api.uri
 }
+
+output "service_name" {
+  description = "Name of the inference service; promote.yml gives it a new revision, which loads the approved model at once."
+  value       = google_cloud_run_v2_service.api.name
+}
