@@ -18,7 +18,7 @@ from .airflow_dag import airflow_orchestrated, render_dag
 from .cicd_names import ENVIRONMENTS, CiNames, project_digest
 from .metric_table import DEAD_LETTERS, FAILED_QUEUE, metric_table
 from .render_app import render_project, render_python
-from .render_bootstrap import gcp_bootstrap_apis, render_bootstrap
+from .render_bootstrap import gcp_bootstrap_apis, gcp_cmek_agents, render_bootstrap
 from .render_ci import CiContext, load_script, render_workflows
 from .render_compliance import compliance_md
 from .render_docs import adrs, architecture_md, design_rationale_md, plan_md, reports
@@ -26,7 +26,7 @@ from .render_domain import choose_domain, example_row
 from .render_kubernetes import example_values, render_manifests
 from .render_monitoring import render_alarms, render_metrics_code, runbook_md
 from .render_readme import deploy_md, readme_md
-from .render_terraform import all_regions, module_outputs, module_resource_types, render_infra
+from .render_terraform import all_regions, module_mains, module_outputs, module_resource_types, render_infra
 from .render_text import slugify
 from .security_events import cloud_security_runbook_md, render_cloud_security
 from .serving_access import image_packages, serving_access
@@ -56,6 +56,7 @@ def _root_inputs(cloud: str, constraints: ConstraintSchema, plan: Plan) -> dict[
     syntax, and what starts retraining (the team's Airflow, where the plan reuses it)."""
     return {"retrain_schedule": retrain_schedule(cloud, constraints.training_cadence),
             "score_schedule": score_schedule(cloud, constraints.scoring_cadence),
+            "cmek_agents": gcp_cmek_agents(module_mains(plan, cloud)) if cloud == "gcp" else [],
             "retrain_trigger": "airflow" if airflow_orchestrated(plan) else "schedule"}
 
 
@@ -142,8 +143,9 @@ def render_repository(
     files["plan.md"] = plan_md(project_name, plan, constraints, cost, policy, risks)
     files["docs/architecture.md"] = architecture_md(plan, domain)
     files["docs/design-rationale.md"] = design_rationale_md(cards, plan)
+    agents = gcp_cmek_agents(files) if cloud == "gcp" and plan.component("security_kms") else []
     files["docs/README.md"] = deploy_md(project_name, plan, constraints, slug, access, failures,
-                                        gcp_bootstrap_apis(files) if cloud == "gcp" else None)
+                                        gcp_bootstrap_apis(files) if cloud == "gcp" else None, agents)
     if (compliance := compliance_md(plan, constraints, domain)) is not None:
         files["docs/compliance.md"] = compliance
     started = {job for path, text in files.items() if path.startswith(("infra/", ".github/"))

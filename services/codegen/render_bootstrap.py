@@ -166,6 +166,20 @@ def gcp_stack_apis(infra: dict[str, str], bootstrap: bool = False) -> list[str]:
 _BOOTSTRAP_CALLS = ("serviceusage.googleapis.com", "sts.googleapis.com", "iamcredentials.googleapis.com")
 
 
+#: The service agents that encrypt with a project's key (CMEK), by the API whose agent it is.
+CMEK_AGENTS: dict[str, str] = {
+    "aiplatform.googleapis.com": "aiplatform", "artifactregistry.googleapis.com": "artifactregistry",
+    "bigquery.googleapis.com": "bigquery", "pubsub.googleapis.com": "pubsub", "run.googleapis.com": "run",
+    "storage.googleapis.com": "storage", "workflows.googleapis.com": "workflows",
+}
+
+
+def gcp_cmek_agents(infra: dict[str, str]) -> list[str]:
+    """The services whose agents encrypt with the project's key: those of the APIs the stack uses."""
+    apis = set(gcp_stack_apis(infra))
+    return sorted(agent for api, agent in CMEK_AGENTS.items() if api in apis)
+
+
 def gcp_bootstrap_apis(files: dict[str, str]) -> list[str]:
     """The APIs to enable in the CI project by hand, once, before the bootstrap's first apply."""
     return sorted({*gcp_stack_apis(files, bootstrap=True), *_BOOTSTRAP_CALLS})

@@ -202,10 +202,11 @@ _NETWORK_RUNNER = ("NETWORK_RUNNER", "label of a self-hosted runner inside the p
 
 def deploy_md(project: str, plan: Plan, constraints: ConstraintSchema, slug: str,
               access: ServingAccess | None = None, failed_queue_output: str | None = None,
-              bootstrap_apis: list[str] | None = None) -> str:
+              bootstrap_apis: list[str] | None = None, cmek_agents: list[str] | None = None) -> str:
     """The deployment guide. `failed_queue_output`: the root output naming where the stream
     consumer's failures are kept (a queue of failed batches, a dead-letter subscription), if any;
-    `bootstrap_apis`: the APIs to enable before the bootstrap runs (Google Cloud)."""
+    `bootstrap_apis`: the APIs to enable before the bootstrap runs (Google Cloud); `cmek_agents`: the
+    services whose agents the project's key is granted to (Google Cloud with a customer-managed key)."""
     info = _CLOUD[plan.cloud]
     airflow = airflow_orchestrated(plan)
     cadence = ((f"; the DAG in your Airflow retrains {constraints.training_cadence or DEFAULT_CADENCE}" if airflow
@@ -225,7 +226,8 @@ def deploy_md(project: str, plan: Plan, constraints: ConstraintSchema, slug: str
         cli=info["cli"], identity_kind=info["identity_kind"], slug=slug, bootstrap_vars=info["bootstrap"],
         variables="\n".join(f"- `{k}`: {v}" for k, v in variables), cadence=cadence, reach=reach,
         first_data=first_data_md(plan), team_code=team_code_md(plan), replay=_replay_md(failed_queue_output),
-        before_bootstrap=_apis_md(bootstrap_apis) + (_AZURE_DATA_ROLES if plan.cloud == "azure" else ""),
+        before_bootstrap=_apis_md(bootstrap_apis) + _service_agents_md(cmek_agents or [])
+        + (_AZURE_DATA_ROLES if plan.cloud == "azure" else ""),
         **_serving_steps(plan),
     ) + ("\n" + "\n".join(deploy_section(plan.cloud, slug)) if airflow else "") + (
         "\n" + "\n".join(cluster_section(plan.cloud, slug)) + "\n" if on_cluster else "")
@@ -256,6 +258,24 @@ _AZURE_DATA_ROLES = (
     "long as they manage it:\n\n```sh\nfor role in \"Storage Blob Data Contributor\" \"Storage Queue Data "
     "Contributor\"; do\n  az role assignment create --role \"$role\" --assignee \"$(az ad signed-in-user show "
     "--query id -o tsv)\" \\\n    --scope \"/subscriptions/$(az account show --query id -o tsv)\"\ndone\n```\n")
+
+
+#: How each service agent is made before anything asks for it (most exist once their API is on).
+_AGENT_COMMANDS = {"storage": "gcloud storage service-agent --project <project>",
+                   "bigquery": "bq show --encryption_service_account --project_id <project>"}
+
+
+def _service_agents_md(agents: list[str]) -> str:
+    """Commands that make the service agents the project's key is granted to, before the first apply."""
+    if not agents:
+        return ""
+    lines = [_AGENT_COMMANDS.get(a, f"gcloud beta services identity create --service={a}.googleapis.com "
+                                    "--project <project>") for a in agents]
+    code = "\n".join(lines)
+    return ("\nThe environments' key is granted to the service agents of the services the stack uses "
+            f"({', '.join(agents)}); a grant to an agent that does not exist yet fails the apply, and some "
+            "exist only once asked for. In each environment's project, once the bootstrap has turned its APIs on and before the first deploy:\n\n"
+            f"```sh\n{code}\n```\n")
 
 
 def _apis_md(apis: list[str] | None) -> str:

@@ -170,6 +170,11 @@ def module_outputs(plan: Plan, cloud: str) -> dict[str, list[str]]:
     return {cap: [name for name, _ in _OUTPUT.findall(outputs)] for cap, (_, outputs) in _module_texts(plan, cloud).items()}
 
 
+def module_mains(plan: Plan, cloud: str) -> dict[str, str]:
+    """Each module's main.tf as it will be written (before additions), by its path in `infra/`."""
+    return {f"infra/modules/{cap}/main.tf": main for cap, (main, _) in _module_texts(plan, cloud).items()}
+
+
 def module_resource_types(plan: Plan, cloud: str) -> set[str]:
     """The resource types the plan's modules create, known before rendering."""
     return {t for main, _ in _module_texts(plan, cloud).values() for t in _RESOURCE_TYPE.findall(main)}
@@ -271,6 +276,8 @@ PASSED_BY_CI: dict[str, tuple[str, str]] = {
                                   "(the primary region when unset).", "${{ vars.K8S_CLUSTER_LOCATION || env.GCP_REGION }}"),
     "existing_cluster_resource_group": ("Resource group of that cluster; CI passes the K8S_CLUSTER_RESOURCE_GROUP "
                                         "variable.", "${{ vars.K8S_CLUSTER_RESOURCE_GROUP }}"),
+    "ci_project_id": ("Google Cloud project of the bootstrap (CI service accounts, image repository); CI passes the "
+                      "GCP_CI_PROJECT_ID variable.", "${{ vars.GCP_CI_PROJECT_ID }}"),
 }
 #: Stand-in values for a module's wiring inputs in its own test run (nothing is created: providers are mocked).
 _TEST_VALUES: dict[str, object] = {
@@ -280,6 +287,7 @@ _TEST_VALUES: dict[str, object] = {
     "feature_names": ["f1", "f2"], "tags": {}, "settings": {}, "alert_email": "oncall@example.com",
     "existing_stream_name": "plan-test-events", "existing_cluster_name": "plan-test-cluster",
     "existing_cluster_location": "plan-test-location", "existing_cluster_resource_group": "plan-test-cluster-rg",
+    "ci_project_id": "plan-test-ci",
 }
 #: Data sources whose mocked results must look real for the plan to proceed (zones, account, JSON policies).
 _MOCK_DATA: dict[str, list[tuple[str, dict[str, object]]]] = {

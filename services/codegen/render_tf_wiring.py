@@ -98,6 +98,10 @@ _GCP: dict[str, Input] = {
     "notification_channel_id": Input("string", "On-call channel the monitoring module's alerts notify; null when "
                                      "the plan has no monitoring module.", None, "monitoring", "notification_channel_id"),
     "project_id": Input("string", "Google Cloud project that owns the resources.", output="var.project_id"),
+    "ci_project_id": Input("string", "Google Cloud project of the bootstrap, which holds the CI service accounts "
+                           "(the environment's own project when they are one).", output="var.ci_project_id"),
+    "cmek_agents": Input("list(string)", "Services of this stack whose service agents encrypt with the project's "
+                         "key (the APIs it uses).", output="var.cmek_agents"),
     "kms_key_id": Input("string", "Cloud KMS crypto key for CMEK; null uses Google-managed keys.", None,
                         "security_kms", "crypto_key_id", regional=True),
     "network_id": Input("string", "VPC network of the private network; null when the plan has none.", None,
