@@ -73,3 +73,15 @@ def test_the_blob_endpoint_is_the_accounts_own() -> None:
     storage = (TEMPLATES / "app" / "services" / "common" / "storage.py.tmpl").read_text(encoding="utf-8")
     container = storage.split("def _azure_container", 1)[1].split("\ndef ", 1)[0]
     assert "_azure_blob_url(uri)" in container and "parsed.netloc" not in container
+
+
+def test_a_grant_on_a_lake_container_waits_for_the_container() -> None:
+    """A role assignment on a scope that does not exist yet is refused: grants on the lake's `models`
+    container read the account's id, which the storage module gives out once its containers exist."""
+    modules = TEMPLATES / "terraform" / "azure" / "modules"
+    scoped = [p.name for p in modules.glob("*.tf")
+              if re.search(r'scope\s+= "\$\{var\.storage_account_id\}/blobServices/default/containers/', p.read_text())]
+    assert scoped
+    storage = (modules / "storage.tf").read_text(encoding="utf-8")
+    output = storage.split('output "storage_account_id" {', 1)[1].split("\n}\n", 1)[0]
+    assert "depends_on  = [azurerm_storage_container.zones]" in output

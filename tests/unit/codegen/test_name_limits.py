@@ -53,6 +53,7 @@ AZURE_RULES = {
     "workspace_name": re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_-]{2,32}$"),
     "lake_account_name": re.compile(r"^[a-z0-9]{3,24}$"),
     "runtime_account_name": re.compile(r"^[a-z0-9]{3,24}$"),
+    "workspace_account_name": re.compile(r"^[a-z0-9]{3,24}$"),
     "workspace_vault_name": re.compile(r"^[a-zA-Z][a-zA-Z0-9-]{1,22}[a-zA-Z0-9]$"),
     "registry_name": re.compile(r"^[a-zA-Z0-9]{5,50}$"),
     "cache_name": re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9-]{0,61}[a-zA-Z0-9]$"),
@@ -60,8 +61,8 @@ AZURE_RULES = {
     "factory_name": re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9-]{1,61}[a-zA-Z0-9]$"),
 }
 #: The Azure names unique across Azure (the others are unique within a resource group).
-AZURE_GLOBAL = {"vault_name", "lake_account_name", "runtime_account_name", "workspace_vault_name", "registry_name",
-                "cache_name", "namespace_name", "factory_name"}
+AZURE_GLOBAL = {"vault_name", "lake_account_name", "runtime_account_name", "workspace_account_name",
+                "workspace_vault_name", "registry_name", "cache_name", "namespace_name", "factory_name"}
 #: Bucket names: S3 (3 to 63 lower-case letters, digits, hyphens and dots, a letter or digit at each
 #: end) and Cloud Storage (the same, with nothing like "google" in them).
 BUCKET = re.compile(r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
@@ -208,6 +209,7 @@ def test_azure_names_meet_their_resources_rules_and_global_ones_differ_per_envir
     # the lake's and the Functions' storage accounts of one environment differ
     for case in cases:
         assert shown["storage"][case]["lake_account_name"] != shown["serving_online"][case]["runtime_account_name"]
+        assert shown["storage"][case]["lake_account_name"] != shown["training"][case]["workspace_account_name"]
 
 
 def _azure_bootstrap_names(files: dict[str, str]) -> tuple[str, str]:

@@ -85,8 +85,9 @@ output "model_uri" {
 }
 
 output "storage_account_id" {
-  description = "Id of the data lake storage account."
+  description = "Id of the data lake storage account, once its containers exist (grants are scoped to them)."
   value       = azurerm_storage_account.data.id
+  depends_on  = [azurerm_storage_container.zones]
 }
 
 output "storage_account_name" {

@@ -21,7 +21,54 @@ locals {
   ])
 }
 
+# Storage account names are 3 to 24 lower-case letters and digits, unique across Azure: where the
+# full name is longer, the prefix gives way to a digest of the full name, and the role is kept.
+locals {
+  workspace_account_name_full = replace("${var.name_prefix}ml${local.subscription_digest}", "/[^a-z0-9]/", "")
+  workspace_account_name = length(local.workspace_account_name_full) <= 24 ? local.workspace_account_name_full : join("", [
+    substr(replace(var.name_prefix, "/[^a-z0-9]/", ""), 0, 12), "ml", substr(sha1(local.workspace_account_name_full), 0, 8)
+  ])
+}
+
 data "azurerm_client_config" "current" {}
+
+# Azure ML keeps its own artifacts (run logs, snapshots, outputs) in the workspace's default storage,
+# which may not have a hierarchical namespace: the data lake (ADLS Gen2) cannot be it. The jobs read
+# and write the lake itself with the compute's identity (below).
+resource "azurerm_storage_account" "workspace" {
+  # checkov:skip=CKV_AZURE_206:Zone-redundant storage survives a zone loss; the workspace's artifacts are reproducible from the lake and the registry.
+  # checkov:skip=CKV_AZURE_33:Queue service is unused; Azure ML keeps blobs and files here.
+  # checkov:skip=CKV_AZURE_43:The name is derived from the project: lowercased alphanumerics cut to 24 characters, which checkov cannot evaluate.
+  # checkov:skip=CKV_AZURE_59:Azure ML reaches its default storage over the public endpoint unless the workspace is private; every request is authorised.
+  # checkov:skip=CKV2_AZURE_33:The workspace's own storage is reached by Azure ML through its trusted-service access; the data lake is what the private endpoint serves.
+  # checkov:skip=CKV2_AZURE_40:Azure ML's default datastores are registered with the account's key (azurerm 3.x has no identity-based mode for them); the lake's data is not stored here.
+  # checkov:skip=CKV2_AZURE_41:No SAS is issued by the platform; the key is held by the workspace only.
+  # checkov:skip=CKV2_AZURE_1:The workspace's artifacts are encrypted with Microsoft-managed keys; with a customer-managed key the workspace runs in high-business-impact mode.
+  # checkov:skip=CKV2_AZURE_21:Blob read logging for Azure ML's own artifacts is not part of the audit trail; the lake's reads are logged.
+  # checkov:skip=CKV2_AZURE_38:Soft delete for the workspace's artifacts is the blob retention policy below.
+  name                            = local.workspace_account_name
+  location                        = var.region
+  resource_group_name             = var.resource_group_name
+  account_tier                    = "Standard"
+  account_replication_type        = "ZRS"
+  account_kind                    = "StorageV2"
+  is_hns_enabled                  = false
+  min_tls_version                 = "TLS1_2"
+  https_traffic_only_enabled      = true
+  local_user_enabled              = false
+  allow_nested_items_to_be_public = false
+  tags                            = var.tags
+
+  blob_properties {
+    delete_retention_policy {
+      days = 30
+    }
+
+    container_delete_retention_policy {
+      days = 30
+    }
+  }
+}
 
 resource "azurerm_application_insights" "ml" {
   name                = "${var.name_prefix}-ml"
@@ -57,7 +104,7 @@ resource "azurerm_machine_learning_workspace" "this" {
   resource_group_name            = var.resource_group_name
   application_insights_id        = azurerm_application_insights.ml.id
   key_vault_id                   = coalesce(var.key_vault_id, one(azurerm_key_vault.workspace[*].id))
-  storage_account_id             = var.storage_account_id
+  storage_account_id             = azurerm_storage_account.workspace.id
   public_network_access_enabled  = var.subnet_id == null
   primary_user_assigned_identity = var.encryption_identity_id
   high_business_impact           = var.key_vault_key_id != null
