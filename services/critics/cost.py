@@ -48,7 +48,8 @@ def price_component(comp: Component, cloud: str, base: dict[str, Any], notes: li
     for item, qty, env, region, usd in priced_items(cloud, comp, comp.sizing, base, shared_seen):
         price = book.prices[item.key]
         unit = book.unit_price(item.key, cloud, region)
-        lines.append((CostItem(service=price.service, qty=f"{render(item.label, env)} ({_fmt_qty(qty)} {item.unit})",
+        share = f", this region's 1/{env['traffic_share_regions']} of the traffic" if "traffic_share_regions" in env else ""
+        lines.append((CostItem(service=price.service, qty=f"{render(item.label, env)} ({_fmt_qty(qty)} {item.unit}{share})",
                                usd=usd, component=comp.pattern_id, region=region, unit_price_usd=unit), price.kind))
     return lines
 

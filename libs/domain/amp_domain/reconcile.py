@@ -12,8 +12,11 @@ from typing import Any
 from amp_contracts import Component, ConstraintSchema
 
 from .assessment import resolve_workloads, sizing_inputs
-from .catalog import CLOUDS, BomItem, evaluate, load_catalog
+from .catalog import CLOUDS, BomItem, evaluate, expression_names, load_catalog
 from .pricing import load_pricebook
+
+#: Sizing names that scale with the traffic: a usage line reading them is split across active regions.
+TRAFFIC = frozenset({"rps", "avg_rps", "mreq", "serve_rps", "serve_mreq", "stream_gb", "log_gb"})
 
 
 def component_env(sizing: dict[str, Any], base: dict[str, Any], regions: list[str]) -> dict[str, Any]:
@@ -37,13 +40,19 @@ def priced_items(cloud: str, component: Component, sizing: dict[str, Any], base:
         qty = float(evaluate(item.qty, env))
         if qty <= 0:
             continue
+        item_env = env
+        if len(regions) > 1 and book.prices[item.key].kind == "usage" and TRAFFIC & set(expression_names(item.qty)):
+            # Active-active: each region answers its share of the traffic, while capacity (fixed
+            # lines) is kept whole in each, to take the other's load when it fails.
+            qty /= len(regions)
+            item_env = {**env, "traffic_share_regions": len(regions)}
         for region in regions:
             if item.shared:
                 if (item.key, region) in shared_seen:
                     continue
                 shared_seen.add((item.key, region))
             unit = book.unit_price(item.key, cloud, region)
-            out.append((item, qty, env, region, round(qty * unit + 0.0, 2)))
+            out.append((item, qty, item_env, region, round(qty * unit + 0.0, 2)))
     return out
 
 

@@ -119,3 +119,27 @@ def test_delta_against_previous() -> None:
     assert cur.delta_vs_prev_usd == round(cur.monthly_usd - prev.monthly_usd, 2)
     assert cur.delta_vs_prev_pct == pytest.approx(100 * cur.delta_vs_prev_usd / prev.monthly_usd, abs=0.01)
     assert estimate(compose_plan(c), c).delta_vs_prev_usd is None
+
+
+def test_active_active_regions_share_the_traffic_instead_of_paying_it_twice() -> None:
+    """Two regions at 99.99 %: per-request usage is the traffic's, split between them, not paid twice
+    (always-on capacity stays whole in each: it takes the other's load when that region fails)."""
+    def priced(regions: list[str]) -> dict[str, float]:
+        c = ConstraintSchema(cloud="gcp", regions=regions, availability_target=99.99, workload_types=["online"],
+                             throughput_rps=3000, sla_latency_ms=100)
+        plan = compose_plan(c)
+        usage: dict[str, float] = {}
+        book = load_pricebook()
+        serving = plan.component("serving_online")
+        for line in estimate(plan, c).breakdown:
+            if line.component != serving.pattern_id:
+                continue
+            if next(p.kind for p in book.prices.values() if p.service == line.service) == "usage":
+                usage[line.service] = usage.get(line.service, 0.0) + line.usd
+        return usage
+
+    one_usage = priced(["asia-northeast1"])
+    two_usage = priced(["asia-northeast1", "asia-northeast2"])
+    assert one_usage and set(one_usage) == set(two_usage)
+    for service, usd in one_usage.items():
+        assert two_usage[service] == pytest.approx(usd, rel=0.05), service
