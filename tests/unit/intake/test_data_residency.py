@@ -140,3 +140,16 @@ def test_a_country_kept_beside_a_region_elsewhere_is_a_conflict_not_a_pass() -> 
                                   "AWS Europe (Ireland), eu-west-1."])
 def test_a_regions_own_name_is_no_jurisdiction(text: str) -> None:
     assert extract(text).constraints.data_residency is None
+
+
+@pytest.mark.parametrize(("text", "regions"), [
+    ("Our account is in the Dutch data centre; Azure.", ["westeurope"]),
+    ("Hosted in a Swiss data center on GCP.", ["europe-west6"]),
+    ("Data must stay in an Irish region, AWS.", ["eu-west-1"]),
+])
+def test_a_country_named_by_its_adjective_is_its_region(text: str, regions: list[str]) -> None:
+    assert extract(text).constraints.regions == regions
+
+
+def test_an_adjective_without_residency_names_no_region() -> None:
+    assert extract("German and French customers buy on our shop; AWS.").constraints.regions == []

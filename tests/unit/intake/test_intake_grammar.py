@@ -37,6 +37,8 @@ def test_parse_number_rejects_non_numbers() -> None:
     ("$36k per year is the budget", 3000), ("Budget: between $5k and $8k a month.", 8000),
     ("A budget of $500 per week.", 500 * 52 / 12), ("Budget is $4k", 4000),
     ("Budget under 1 lakh INR monthly.", 100_000), ("budget 2.4 crore rupees per year", 2_000_000),
+    ("We have $50k for the year.", 50_000 / 12), ("Budget: $50k for the whole year.", 50_000 / 12),
+    ("$60,000 this year to spend on cloud.", 5000),
 ])
 def test_budget_grammar(text: str, expected: float) -> None:
     assert c(text).budget_monthly_usd == pytest.approx(expected, rel=1e-3)

@@ -22,7 +22,8 @@ _CUR_PRE = rf"(?P<pre>(?:US|CA|AU|NZ|A|C|S|NZ|HK|R)\$|{_CODES}|\$|€|£|¥|₹)
 _CUR_POST = rf"(?P<post>{_CODES}|dollars?|euros?|pounds?|bucks|francs?|kronor|krona|yen|rupees?|\$|€|£|¥|₹)"
 _PERIOD_AFTER = re.compile(
     rf"^\s*(?:{_CODES}|dollars?|euros?|pounds?)?\s*(?:total\s+|in\s+total\s+|max(?:imum)?\s+|budget\s+|of\s+spend\s+)?"
-    r"(?:(?:/|(?:per|a|an|each|every)\b|p\.?)\s*)?"
+    r"(?:(?:/|(?:per|a|an|each|every|for\s+the(?:\s+(?:whole|full|entire))?|for\s+(?:a|one)\s+(?:whole\s+|full\s+)?|"
+    r"this|over\s+the)\b|p\.?)\s*)?"
     r"(?P<per>months?|mo|mos|mth|monthly|years?|yr|yrs|annum|annually|yearly|annual|weeks?|wk|weekly|days?|daily|"
     r"quarters?|quarterly|pm|pa|p\.a\.?)(?![A-Za-z])",
     re.IGNORECASE)
