@@ -223,7 +223,9 @@ class _Critic:
         catalog it could move to."""
         if not self.c.gpu or self.catalog is None:
             return
-        for cap in ("serving_online", "serving_batch"):
+        # Without an API, the stream processor scores each event: it runs the model too.
+        stream = () if self.plan.component("serving_online") else ("stream_processing",)
+        for cap in ("serving_online", "serving_batch", *stream):
             comp = self.plan.component(cap)
             p = self.pattern(comp) if comp else None
             if comp is None or p is None or p.gpu:
@@ -241,6 +243,8 @@ class _Critic:
                 where = f"{self.plan.cloud} has no GPU pattern for it in the catalog"
             if cap == "serving_batch":
                 target = "the batch window"
+            elif cap == "stream_processing" and self.c.sla_latency_ms:
+                target = f"the {self.c.sla_latency_ms:g} ms per-event target"
             elif self.c.sla_latency_ms:
                 target = f"the {self.c.sla_latency_ms:g} ms latency target"
             else:

@@ -189,3 +189,16 @@ def test_a_consumer_wired_to_another_kind_of_stream_is_a_risk_the_reviewer_sees(
     assert "connection to the consumer" in risk.detail and "pubsub" in risk.detail and not risk.replan
     wired = _force(plan, "ingest_stream", "gcp:ingest_stream:pubsub")
     assert "team_code:stream_processing" not in {r.id for r in critique(wired, c)}
+
+
+def test_a_stream_that_runs_the_model_without_an_api_is_held_to_the_gpus_asked_for() -> None:
+    """Vision on a stream of camera frames: with no API, the stream processor scores each event."""
+    plan, _, risks = _run(cloud="aws", gpu=True, workload_types=["streaming"], sla_latency_ms=150,
+                          throughput_rps=200)
+    processor = plan.component("stream_processing")
+    assert processor is not None and not load_catalog("aws").pattern(processor.pattern_id).gpu
+    risk = risks["gpu_inference:stream_processing"]
+    assert "150 ms per-event target" in risk.probe
+    _, _, with_api = _run(cloud="aws", gpu=True, workload_types=["streaming", "online"], sla_latency_ms=150,
+                          throughput_rps=200)
+    assert "gpu_inference:stream_processing" not in with_api  # the API runs the model there
