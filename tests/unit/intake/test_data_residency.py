@@ -38,6 +38,7 @@ def test_a_country_the_data_must_not_leave_is_its_region(text: str, regions: lis
     ("EU data residency is required; GCP.", "eea"),
     ("Data must remain in the US. GCP.", "us"),
     ("Everything hosted in the United States, on Azure.", "us"),
+    ("Data must stay in the E.U.; Azure.", "eea"),
 ])
 def test_a_jurisdiction_wider_than_a_region_is_the_datas_residency(text: str, geo: str) -> None:
     c = extract(text).constraints
@@ -52,6 +53,17 @@ def test_a_jurisdiction_wider_than_a_region_is_the_datas_residency(text: str, ge
     "AWS US East (N. Virginia), us-east-1.",        # a region's display name
     "Azure North Europe, West Europe as secondary.",
     "We are leaving Germany for a cheaper region; Azure.",
+    "Our EU customers' data is stored in us-east-1 on AWS.",       # the region holds it; EU is the market
+    "Deploy in us-east-1 and replicate to the EU for DR.",
+    "Europe-wide retailer hosted on GCP us-central1.",
+    "EU residency is not required. AWS us-east-1.",
+    "Unlike our GovCloud workloads, this one runs in AWS us-east-1.",
+    "Azure Government cloud is not needed; deploy in East US.",
+    "The US team stores models in S3; deploy on AWS in eu-west-1.",
+    "Our store in the US sells shoes.",
+    "A Japanese OCR model deployed on AWS in us-east-1.",           # a language, not a place to keep data
+    "The model serves British English and is deployed in us-central1.",
+    "Store Swiss franc transactions on AWS.",
 ])
 def test_markets_regions_and_denials_set_no_residency(text: str) -> None:
     assert extract(text).constraints.data_residency is None
@@ -73,9 +85,9 @@ def _planned(text: str) -> tuple[ConstraintSchema, list[str], dict[str, str]]:
 ])
 def test_the_plan_stays_in_the_jurisdiction_and_policy_checks_it(text: str, geo: str) -> None:
     c, regions, rules = _planned(text)
+    assert c.data_residency == geo
     assert regions and all(region_geo(r) == geo for r in regions), regions
-    if c.data_residency:
-        assert rules["data_residency"] == "pass"
+    assert rules["data_residency"] == "pass"
 
 
 def test_a_region_outside_the_jurisdiction_fails_the_residency_rule() -> None:
@@ -151,5 +163,17 @@ def test_a_country_named_by_its_adjective_is_its_region(text: str, regions: list
     assert extract(text).constraints.regions == regions
 
 
-def test_an_adjective_without_residency_names_no_region() -> None:
-    assert extract("German and French customers buy on our shop; AWS.").constraints.regions == []
+@pytest.mark.parametrize("text", [
+    "German and French customers buy on our shop; AWS.",
+    "A Japanese OCR model deployed on AWS.",                 # a residency word nearby, but the adjective is the model's
+    "Classify French legal documents stored in S3 on AWS.",
+    "A Spanish speech model hosted on GCP.",
+])
+def test_an_adjective_that_is_not_a_data_centres_names_no_region(text: str) -> None:
+    assert extract(text).constraints.regions == []
+
+
+def test_an_eea_country_kept_beside_a_region_elsewhere_keeps_the_data_in_the_eea() -> None:
+    c = extract("Patient data must not leave Germany, but we deploy in AWS us-east-1.").constraints
+    assert c.regions == ["us-east-1"] and c.data_residency == "eea"
+    assert [x for x in check_coverage(c).conflicts if x.severity == "block" and "data_residency" in x.fields]

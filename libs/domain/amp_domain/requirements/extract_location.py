@@ -36,7 +36,7 @@ _GOVERNMENT = re.compile(r"\b(?:GovCloud|Azure\s+Government|Azure\s+Gov|US\s+Gov
                          re.IGNORECASE)
 _JURISDICTIONS = (
     ("us-gov", _GOVERNMENT),
-    ("eea", re.compile(r"\b(?:EU|E\.U\.|EEA|European\s+(?:Union|Economic\s+Area)|Europe)\b(?![- ](?:West|North|"
+    ("eea", re.compile(r"\b(?:E\.U\.(?!\w)|(?:EU|EEA|European\s+(?:Union|Economic\s+Area)|Europe)\b)(?![- ](?:West|North|"
                        r"Central|East|South)\b)(?!\s*\()", re.IGNORECASE)),
     ("us", re.compile(r"\b(?:U\.S\.(?:A\.)?|USA\b|US\b|(?i:United\s+States(?:\s+of\s+America)?)\b)(?![- ](?:East|"
                       r"West|Central|North|South|Gov)\b)(?!\s*\()")),
@@ -45,6 +45,19 @@ _JURISDICTIONS = (
 #: must be ("stay in the EU", "EU only", "hosted in Europe", "any EU region", "EU data residency").
 _RESIDENCY_ONLY = re.compile(r"^\s*[- ]?only\b|^\s*-\s*only\b|^\s+(?:data\s+)?(?:residen\w*|regions?|data\s*cent\w*)\b",
                              re.IGNORECASE)
+#: A verb of keeping or hosting that governs the jurisdiction: "stays in the EU", "hosted within the
+#: US", "must be in Europe", "within the EU". ("Our store in the US", "EU customers' data is stored in
+#: us-east-1" name a market.)
+_HELD_IN = re.compile(
+    r"(?:\b(?:stay(?:s|ed|ing)?|remain(?:s|ed|ing)?|kept|keep(?:s|ing)?|stored|storing|hosted|hosting|resid(?:e|es|ing)|"
+    r"located|deployed|deploy(?:s|ing)?|run(?:s|ning)?|processed|live[sd]?|must\s+be|only)\s+(?:\w+\s+){0,2}?"
+    r"(?:in|within|inside)|\bwithin|\binside|\bin-country\s+in)\s+(?:(?:the|an?|our)\s+)?$", re.IGNORECASE)
+#: "EU residency is not required", "Azure Government is not needed": a requirement denied after it.
+_NOT_REQUIRED_AFTER = re.compile(r"^[^.;,]{0,40}?\b(?:not|n't|no\s+longer)\s+(?:be\s+)?(?:required|needed|necessary|"
+                                 r"a\s+requirement|mandatory|an?\s+(?:issue|concern|constraint))", re.IGNORECASE)
+#: A government cloud named where the system runs: "on AWS GovCloud", a sentence that opens with it.
+_ON_GOVERNMENT = re.compile(r"(?:\b(?:on|in|into|to|using|use|with|via)\s+(?:the\s+)?(?:AWS\s+|Microsoft\s+)?|^\W*)$",
+                            re.IGNORECASE)
 
 
 @dataclass
@@ -123,12 +136,24 @@ def _residency_of(text: str, start: int, end: int) -> bool:
     return bool(_RESIDENCY.search(near) or _kept_in(text, start) or _RESIDENCY_ONLY.match(text[end:min(hi, end + 20)]))
 
 
+def _held_there(text: str, start: int, end: int, government: bool = False) -> bool:
+    """The jurisdiction at [start, end) is where the data or the system must be, and is not denied."""
+    lo, hi = clause_bounds(text, start, end)
+    if _NOT_REQUIRED_AFTER.match(text[end:hi]):
+        return False
+    before = text[max(lo, start - 60):start]
+    if government:
+        return bool(_ON_GOVERNMENT.search(before) or _HELD_IN.search(before))
+    return bool(_kept_in(text, start) or _HELD_IN.search(before) or _RESIDENCY_ONLY.match(text[end:min(hi, end + 20)]))
+
+
 def _national(text: str, cloud: str | None) -> dict[str, list[Hit]]:
     """Countries the data must stay in whose law is their own (Switzerland, the UK, Canada, ...).
 
     A country the text keeps the data in is also its region when no region is named; where one is
     ("must not leave Switzerland, but deploy in West Europe"), the residency is what stays of it.
-    Countries of the EEA share one jurisdiction in the catalogs, which the EU words already give.
+    Countries of the EEA share one jurisdiction in the catalogs: "must not leave Germany" keeps the
+    data in the EEA at least.
     """
     if cloud not in CLOUDS:
         return {}
@@ -136,7 +161,7 @@ def _national(text: str, cloud: str | None) -> dict[str, list[Hit]]:
     found: dict[str, list[Hit]] = {}
     for h in hits:
         geo = region_geo(h.value)
-        if geo is not None and geo != "eea":
+        if geo is not None and _held_there(text, h.start, h.end):
             found.setdefault(geo, []).append(Hit("data_residency", geo, h.start, h.end, h.text))
     return found
 
@@ -151,8 +176,8 @@ def _jurisdiction(text: str, named: list[Hit], national: dict[str, list[Hit]]) -
         for m in capped(pattern.finditer(text)):
             if any(h.start <= m.start() < h.end or m.start() <= h.start < m.end() for h in named):
                 continue
-            if _excluded(text, m.start(), m.end()) or (
-                    pattern is not _GOVERNMENT and not _residency_of(text, m.start(), m.end())):
+            if _excluded(text, m.start(), m.end()) or not _held_there(text, m.start(), m.end(),
+                                                                      government=pattern is _GOVERNMENT):
                 continue
             found.setdefault(geo, []).append(Hit("data_residency", geo, m.start(), m.end(), m.group(0)))
     if "us-gov" in found:
