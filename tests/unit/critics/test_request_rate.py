@@ -37,9 +37,25 @@ def test_the_apis_requests_are_read_apart_from_the_events(text: str, events: flo
     "API at 3,000 requests per second on AWS.",                     # one rate: it is the peak
     "A stream of 10,000 events per second on AWS.",
     "5,000 requests per second at peak and 1,000 events per second from Kafka.",  # requests the larger
+    # an API alone: its transactions are its requests, whatever the dashboard adds
+    "Real-time fraud API on AWS us-east-1 scoring 3,000 card transactions per second at p95 50 ms; the admin "
+    "dashboard makes about 10 requests per second.",
+    "20,000 events per second peak from Kafka; off-peak 2,000 requests per second on the API.",
 ])
 def test_one_rate_or_more_requests_than_events_sets_no_request_rate(text: str) -> None:
     assert extract(text).constraints.request_rps is None
+
+
+def test_the_peak_is_the_events_where_the_apis_peak_is_named_apart() -> None:
+    c = extract("Clickstream of 30k events/s. Recommendations API at 3k rps peak.").constraints
+    assert c.throughput_rps == 30000 and c.request_rps == 3000
+
+
+def test_a_request_rate_alone_sizes_serving() -> None:
+    alone = ConstraintSchema(cloud="aws", workload_types=["online"], request_rps=2000)
+    default = ConstraintSchema(cloud="aws", workload_types=["online"])
+    tasks = [compose_plan(c).component("serving_online").sizing for c in (alone, default)]
+    assert tasks[0]["basis"]["serve_rps"] == 2000 and tasks[1]["basis"]["serve_rps"] == 50
 
 
 def _online_streaming(cloud: str, requests: float | None) -> ConstraintSchema:

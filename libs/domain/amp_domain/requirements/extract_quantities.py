@@ -22,8 +22,8 @@ _CUR_PRE = rf"(?P<pre>(?:US|CA|AU|NZ|A|C|S|NZ|HK|R)\$|{_CODES}|\$|€|£|¥|₹)
 _CUR_POST = rf"(?P<post>{_CODES}|dollars?|euros?|pounds?|bucks|francs?|kronor|krona|yen|rupees?|\$|€|£|¥|₹)"
 _PERIOD_AFTER = re.compile(
     rf"^\s*(?:{_CODES}|dollars?|euros?|pounds?)?\s*(?:total\s+|in\s+total\s+|max(?:imum)?\s+|budget\s+|of\s+spend\s+)?"
-    r"(?:(?:/|(?:per|a|an|each|every|for\s+the(?:\s+(?:whole|full|entire))?|for\s+(?:a|one)\s+(?:whole\s+|full\s+)?|"
-    r"this|over\s+the)\b|p\.?)\s*)?"
+    r"(?:(?:/|(?:per|a|an|each|every)\b|p\.?)\s*|(?:for\s+the(?:\s+(?:whole|full|entire))?|for\s+(?:a|one)(?:\s+(?:whole|"
+    r"full))?|this|over\s+the)\s+(?=(?:months?|quarters?|years?)\b))?"
     r"(?P<per>months?|mo|mos|mth|monthly|years?|yr|yrs|annum|annually|yearly|annual|weeks?|wk|weekly|days?|daily|"
     r"quarters?|quarterly|pm|pa|p\.a\.?)(?![A-Za-z])",
     re.IGNORECASE)
@@ -442,12 +442,13 @@ _COUNT_BEFORE = re.compile(r"(?<![\w.,$€£])" + _COUNTED, re.IGNORECASE)
 _PEAK = re.compile(r"(?<!off-)(?<!off\s)(?<!non-)\b(?:peak\w*|burst\w*|max(?:imum)?|spikes?|up\s+to|high\s+season)\b",
                    re.IGNORECASE)
 #: "12k QPS during the evening peak", "90k RPM peak": a peak word after the rate, in its clause.
-_PEAK_AFTER = re.compile(r"^[^\d]{0,30}?(?<!off-)(?<!off\s)(?<!non-)\b(?:peak\w*|bursts?|max(?:imum)?|at\s+most)\b",
+_PEAK_AFTER = re.compile(r"^[^\d]{0,30}?(?<!off-)(?<!off\s)(?<!non-)\b(?:peak\w*|bursts?|max(?:imum)?|at\s+most\b(?!\s+times))\b",
                          re.IGNORECASE)
 #: Revolutions, not requests: "turbines spinning at 1,800 RPM".
 _REVOLUTIONS = re.compile(r"\b(?:spin\w*|rotat\w*|motors?|engines?|shafts?|turbines?|fans?|spindles?|rev\w*|"
                           r"drills?|wheels?|rotors?|pumps?)\b", re.IGNORECASE)
-_AVG = re.compile(r"\b(?:average|avg|mean|typical(?:ly)?|normal(?:ly)?|baseline|steady)\b", re.IGNORECASE)
+_AVG = re.compile(r"\b(?:average|avg|mean|typical(?:ly)?|normal(?:ly)?|baseline|steady|off-?\s?peak|quiet(?:er)?|"
+                  r"overnight|at\s+night)\b", re.IGNORECASE)
 #: A peak stated as a multiple of the rate before it: "500 tps on average, with peaks at 5x".
 _FACTOR_NUM = r"\d+(?:\.\d+)?|two|three|four|five|six|eight|ten"
 _PEAK_FACTOR = re.compile(rf"\b(?:peak\w*|burst\w*|spikes?)(?:\s+(?:rate|traffic|load|volume|throughput))?\s+"
@@ -540,15 +541,20 @@ def extract_throughput(text: str) -> list[Hit]:
     return [best] if best else []
 
 
-def extract_request_rate(text: str) -> list[Hit]:
-    """The API's peak requests per second, where the text gives them apart from a larger event rate
-    ("50,000 events per second in, about 500 requests per second on the API"); else nothing."""
+def extract_rates(text: str) -> tuple[list[Hit], list[Hit]]:
+    """(peak rate, the API's own peak requests): the second only where the text gives the API's requests
+    apart from a larger event rate ("50,000 events per second in, about 500 requests per second on the
+    API"), and the first is then the events'. An average or off-peak rate is never the API's peak."""
     rates = _rates(text)
-    requests = _pick([(h, peak, avg) for h, peak, avg, kind in rates if kind == "request"])
+    overall = _pick([(h, peak, avg) for h, peak, avg, _ in rates])
+    if overall is None:
+        return [], []
+    requests = _pick([(h, peak, avg) for h, peak, avg, kind in rates if kind == "request" and not avg])
     events = _pick([(h, peak, avg) for h, peak, avg, kind in rates if kind == "event"])
     if requests is None or events is None or requests.value >= events.value:
-        return []
-    return [Hit("request_rps", requests.value, requests.start, requests.end, requests.text)]
+        return [overall], []
+    peak = events if events.value > overall.value else overall
+    return [peak], [Hit("request_rps", requests.value, requests.start, requests.end, requests.text)]
 
 
 def _rates(text: str) -> list[tuple[Hit, bool, bool, str]]:

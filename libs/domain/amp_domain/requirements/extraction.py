@@ -38,8 +38,7 @@ from .extract_quantities import (
     extract_budget,
     extract_data_volume,
     extract_latency,
-    extract_request_rate,
-    extract_throughput,
+    extract_rates,
 )
 from .extract_text import Hit, dedupe, prepare
 
@@ -112,11 +111,13 @@ def parse(text: object, cloud_hint: str | None = None, patch_mode: bool = False,
     latency = guard(lambda: extract_latency(src), [])
     put("sla_latency_ms", latency)
     put("availability_target", guard(lambda: extract_availability(src), []))
-    put("throughput_rps", guard(lambda: extract_throughput(src), []))
-    put("request_rps", guard(lambda: extract_request_rate(src), []))
+    peak, requests = guard(lambda: extract_rates(src), ([], []))
+    put("throughput_rps", peak)
     put("data_volume_gb", guard(lambda: extract_data_volume(src), []))
     workloads = guard(lambda: extract_workloads(src, bool(latency), patch_mode), Found())
     put_found("workload_types", workloads)
+    if "streaming" in workloads.values and "online" in workloads.values:
+        put("request_rps", requests)  # the API's own rate, apart from the stream's events
     put_found("batch_scoring", guard(lambda: extract_batch_scoring(src, workloads.values), Found()), scalar=True)
     put_found("deployment_pref", guard(lambda: extract_deployment(src), Found()), scalar=True)
     compliance = guard(lambda: extract_compliance(src), Found())
