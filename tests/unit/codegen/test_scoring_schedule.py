@@ -13,7 +13,7 @@ import re
 
 import pytest
 from amp_contracts import ConstraintSchema
-from amp_domain.build import SCORE_SCHEDULES, score_schedule
+from amp_domain.build import SCHEDULES, SCORE_SCHEDULES, score_schedule
 from amp_domain.catalog import load_catalog
 from amp_domain.requirements.extraction import extract
 
@@ -33,6 +33,8 @@ _DEFAULT = re.compile(r'variable "score_schedule" \{\n(?:  .*\n)*?  default\s+= 
     ("Weekly batch predictions for marketing; the model is retrained monthly.", "weekly"),
     ("Scores refreshed every hour for the dashboard.", "hourly"),
     ("We score leads in batch each Monday.", "weekly"),
+    ("Lead scoring in batch, nightly. Keep monthly spend predictable at around $2k.", "daily"),
+    ("We want predictable monthly spend. Nightly batch scoring of churn on AWS.", "daily"),
 ])
 def test_the_scoring_cadence_is_what_the_scores_are_said_to_follow(text: str, cadence: str) -> None:
     assert extract(text).constraints.scoring_cadence == cadence
@@ -44,6 +46,9 @@ def test_the_scoring_cadence_is_what_the_scores_are_said_to_follow(text: str, ca
     "Train the model daily.",
     "Nightly ingest of CSVs, real-time scoring API.",
     "Quarterly revenue forecasts.",                     # rarer than any cadence the schema holds
+    "We want predictable monthly spend on AWS.",         # the bill's cadence, not the scores'
+    "Our monthly budget is $4k for the predictive model.",
+    "Monthly cost estimates for the board; the model is trained weekly.",
 ])
 def test_a_cadence_of_training_or_of_real_time_scoring_is_not_the_scores(text: str) -> None:
     assert extract(text).constraints.scoring_cadence is None
@@ -95,9 +100,20 @@ def test_no_batch_scoring_module_keeps_a_schedule_of_its_own() -> None:
     assert 'basename(path.module) == "serving_batch" ? var.score_schedule : "cron(0 2 * * ? *)"' in fargate
 
 
+def _hour(expression: str) -> int:
+    """The hour field of a cron expression, in either scheduler's syntax."""
+    return int(expression.removeprefix("cron(").split()[1])
+
+
 def test_scores_follow_the_nights_ingest_and_retraining() -> None:
-    """Ingest runs at 01:00-02:00 UTC and retraining at 03:00; a day's scoring starts at 04:00."""
+    """A day's scores are made after that night's ingest and retraining have run, on every cloud."""
+    ingest = {"aws": (TEMPLATES / "terraform" / "aws" / "modules" / "ingest_batch.tf"),
+              "gcp": (TEMPLATES / "terraform" / "gcp" / "modules" / "ingest_batch.tf")}
     for cloud, table in SCORE_SCHEDULES.items():
-        for cadence, expression in table.items():
-            if cadence != "hourly":
-                assert re.search(r"\b0 4 ", expression), (cloud, cadence, expression)
+        daily = _hour(table["daily"])
+        if cloud in ("aws", "gcp"):
+            assert daily > _hour(SCHEDULES[cloud]["daily"])  # retraining (Azure's runs by frequency)
+        if cloud in ingest:
+            crons = re.findall(r'schedule\s+= "((?:cron\()?[\d*]+ [\d*]+ [^"]*)"', ingest[cloud].read_text())
+            assert crons and all(daily > _hour(c) for c in crons), (cloud, crons)
+        assert all(_hour(table[c]) == daily for c in ("weekly", "monthly")), cloud

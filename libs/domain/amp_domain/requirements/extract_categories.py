@@ -96,8 +96,9 @@ _TOKEN_STREAM = re.compile(r"\b(?:responses?|tokens?|outputs?|answers?|replies|c
 _MEDIA = r"(?:video|music|audio|media|movies?|films?|tv|television|podcasts?|games?|gaming|anime|sports?)"
 _MEDIA_PRODUCT = re.compile(
     # "churn scoring for a streaming service": the business, named by what it is, after "for/at/of a"
-    r"\b(?:for|at|of|by|from|with)\s+(?:an?|the|our|their|one)\s+(?:[\w-]+\s+)?streaming\s+(?:service|platform|"
-    r"company|business|app|provider|giant)s?\b|"
+    # ("data from our event streaming platform" is infrastructure: the word before it is no event word)
+    r"\b(?:for|at|of|by|from|with)\s+(?:an?|the|our|their|one)\s+(?!(?:event|data|message|log|kafka|real-?time)\b)"
+    r"(?:[\w-]+\s+)?streaming\s+(?:service|company|business|provider|giant)s?\b|"
     rf"\b(?:{_MEDIA}[- ]streaming|streaming[- ](?:{_MEDIA}(?:\s+and\s+{_MEDIA})?))\s+"
     r"(?:apps?|applications?|services?|platforms?|sites?|websites?|company|companies|business\w*|products?|"
     r"providers?|subscriptions?|subscribers?|customers?|users?|viewers?|listeners?|catalog\w*|librar\w*)\b",
@@ -407,8 +408,13 @@ def extract_cadence(text: str) -> Found:
 
 
 #: What a batch job produces: scores, predictions, forecasts, rankings, reports of a model.
-_SCORE = re.compile(r"\b(?:scor(?:e|es|ed|ing)|predict\w*|forecast\w*|inferenc\w*|re-?rank\w*|rank(?:ing|ings)|"
-                    r"recommendations?|propensit\w*|segment(?:s|ation)|estimates?)\b", re.IGNORECASE)
+_SCORE = re.compile(r"\b(?:scor(?:e|es|ed|ing)|predict(?:s|ed|ing|ions?)?|forecast(?:s|ed|ing)?|inferences?|"
+                    r"re-?rank\w*|rank(?:ing|ings)|recommendations?|propensit(?:y|ies)|segment(?:s|ation))\b",
+                    re.IGNORECASE)
+#: A clause about money ("predictable monthly spend", "a monthly budget for the predictive model")
+#: gives its cadence to the bill, not to the scores.
+_MONEY_CLAUSE = re.compile(r"\b(?:budget\w*|spend\w*|costs?|bill\w*|invoice\w*|price\w*|\$|€|£|usd|eur|gbp)\b|[$€£]",
+                           re.IGNORECASE)
 _REALTIME = re.compile(r"\b(?:real[- ]?time|online|live|on[- ]demand|per[- ]request|api|endpoint|streaming)\b",
                        re.IGNORECASE)
 
@@ -421,21 +427,24 @@ def extract_scoring_cadence(text: str) -> Found:
     retrained weekly"), and scoring said to be real-time or online has no schedule.
     """
     trains = [m.start() for m in capped(_TRAIN.finditer(text))]
+    best: tuple[int, str, re.Match[str]] | None = None  # the nearest cadence to any scoring word
     for m in capped(_SCORE.finditer(text)):
         if is_negated(text, m.start(), m.end()):
             continue
         lo, hi = clause_bounds(text, m.start(), m.end())
-        if _REALTIME.search(text, max(lo, m.start() - 30), min(hi, m.end() + 15)):
+        if _REALTIME.search(text, max(lo, m.start() - 30), min(hi, m.end() + 15)) or _MONEY_CLAUSE.search(text, lo, hi):
             continue
-        best: tuple[int, str, re.Match[str]] | None = None
+        s_lo, s_hi = sentence_bounds(text, m.start(), m.end())  # "Lead scoring in batch, nightly."
         for name, rx in _CADENCE:
-            for c in capped(rx.finditer(text, lo, hi)):
+            for c in capped(rx.finditer(text, s_lo, s_hi)):
                 distance = abs(c.start() - m.start())
                 if any(abs(c.start() - t) < distance for t in trains):
                     continue
+                if _MONEY_CLAUSE.search(text, *clause_bounds(text, c.start(), c.end())):
+                    continue
                 if best is None or distance < best[0]:
                     best = (distance, name, c)
-        if best and best[1] != _RARER:
-            _, name, c = best
-            return Found(values=[name], hits=[Hit("scoring_cadence", name, c.start(), c.end(), c.group(0))])
-    return Found()
+    if best is None or best[1] == _RARER:
+        return Found()
+    _, name, c = best
+    return Found(values=[name], hits=[Hit("scoring_cadence", name, c.start(), c.end(), c.group(0))])
