@@ -12,6 +12,7 @@ import pytest
 from amp_contracts import ConstraintSchema
 from amp_domain.catalog import load_catalog, region_geo
 from amp_domain.requirements.coverage import check_coverage
+from amp_domain.requirements.extract_answers import coerce_answer
 from amp_domain.requirements.extraction import extract
 
 from services.critics.cost import estimate
@@ -177,3 +178,17 @@ def test_an_eea_country_kept_beside_a_region_elsewhere_keeps_the_data_in_the_eea
     c = extract("Patient data must not leave Germany, but we deploy in AWS us-east-1.").constraints
     assert c.regions == ["us-east-1"] and c.data_residency == "eea"
     assert [x for x in check_coverage(c).conflicts if x.severity == "block" and "data_residency" in x.fields]
+
+
+def test_a_jurisdiction_stated_answers_the_region_question() -> None:
+    c = extract("Churn API on AWS; customer data must stay within the EU. Budget $3,000 a month.").constraints
+    assert c.regions == [] and c.data_residency == "eea"
+    coverage = check_coverage(c)
+    assert "regions" not in coverage.blocking and "regions" not in coverage.missing
+    assert "regions" in check_coverage(c.model_copy(update={"data_residency": None})).blocking
+
+
+@pytest.mark.parametrize(("value", "geo"), [("EU", "eea"), ("Europe", "eea"), ("the United States", "us"),
+                                            ("Switzerland", "ch"), ("uk", "uk"), ("Frankfurt", "eea")])
+def test_a_residency_answered_in_words_is_its_jurisdiction(value: str, geo: str) -> None:
+    assert coerce_answer("data_residency", value, "aws") == geo

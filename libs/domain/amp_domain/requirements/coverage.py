@@ -42,6 +42,8 @@ MULTI_REGION_AVAILABILITY = 99.99
 
 
 def _known(c: ConstraintSchema, name: str) -> bool:
+    if name == "regions" and c.data_residency and not c.regions:
+        return True  # the plan takes the jurisdiction's region, which policy holds it to (no question)
     return getattr(c, name) not in (None, [], "")
 
 

@@ -13,8 +13,9 @@ import re
 from typing import Any, get_args
 
 from amp_contracts import ConstraintSchema, ValidationFailed
-from amp_contracts.constraints import Cadence, Cloud, Compliance, DataClass, Deployment, Workload
+from amp_contracts.constraints import Cadence, Cloud, Compliance, DataClass, Deployment, Residency, Workload
 
+from ..catalog import region_geo
 from .extract_gazetteer import gazetteer
 from .extract_numbers import NUM, SUFFIX, parse_amount
 from .extract_quantities import extract_availability, extract_budget, extract_data_volume, extract_latency
@@ -94,6 +95,27 @@ def _aliased_list(name: str, value: Any, table: Any, allowed: tuple[str, ...] | 
     return dedupe(out)
 
 
+#: A jurisdiction answered in words: "EU", "Europe", "the United States".
+_RESIDENCY_ALIASES = {"eu": "eea", "e.u.": "eea", "europe": "eea", "european union": "eea",
+                      "european economic area": "eea", "usa": "us", "u.s.": "us", "united states": "us",
+                      "america": "us", "govcloud": "us-gov", "us government": "us-gov", "azure government": "us-gov",
+                      "united kingdom": "uk", "britain": "uk", "switzerland": "ch", "canada": "ca"}
+
+
+def _residency(name: str, value: Any, cloud: str | None) -> str:
+    """A jurisdiction code (a catalog geo), from a code, a name, or a place whose region has one."""
+    text = value.strip().lower().removeprefix("the ") if isinstance(value, str) else value
+    if isinstance(text, str):
+        if text in get_args(Residency):
+            return text
+        if text in _RESIDENCY_ALIASES:
+            return _RESIDENCY_ALIASES[text]
+        code = gazetteer().resolve_place(value, cloud)
+        if code is not None and (geo := region_geo(code)) is not None:
+            return geo
+    raise _fail(name, value, "a jurisdiction (eea, us, uk, ch, ...) or a country")
+
+
 def coerce_answer(name: str, value: Any, cloud: str | None) -> Any:
     """The value of field `name` an answer stands for; ValidationFailed when it stands for none."""
     g = gazetteer()
@@ -152,8 +174,12 @@ def coerce_answer(name: str, value: Any, cloud: str | None) -> Any:
         if isinstance(value, str) and value.strip().lower() in _BOOL:
             return _BOOL[value.strip().lower()]
         raise _fail(name, value, "yes or no")
-    if name == "training_cadence":
+    if name in ("training_cadence", "scoring_cadence"):
         return _choice(name, value, get_args(Cadence), _CADENCE_ALIASES)
+    if name == "request_rps":
+        return _number(name, value)
+    if name == "data_residency":
+        return _residency(name, value, cloud)
     if name in ConstraintSchema.model_fields:
         return value
     raise ValidationFailed(f"unknown constraint field '{name}'", details=[{"field": name}])
