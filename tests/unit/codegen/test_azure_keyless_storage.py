@@ -58,7 +58,12 @@ def test_the_plan_identity_may_refresh_what_the_stack_keeps(rendered, name: str)
     for grant in ("plan_refresh", "plan_data"):
         block = bootstrap.split(f'resource "azurerm_role_assignment" "{grant}" {{', 1)[1].split("\n}\n", 1)[0]
         assert "azurerm_user_assigned_identity.plan[" in block
-    assert '"Storage Blob Data Reader", "Storage Queue Data Reader"' in bootstrap
+    plan_data = bootstrap.split('resource "azurerm_role_assignment" "plan_data" {', 1)[1].split("\n}\n", 1)[0]
+    assert 'role_definition_name = "Storage Queue Data Reader"' in plan_data
+    # A pull request's plan reads no lake data: no blob data role for the plan identities.
+    plan_grants = [b for b in bootstrap.split('resource "azurerm_role_assignment" ')[1:]
+                   if "azurerm_user_assigned_identity.plan[" in b.split("\n}\n", 1)[0]]
+    assert plan_grants and not [b for b in plan_grants if "Blob Data Reader" in b.split("\n}\n", 1)[0]]
     assert 'role_definition_name = "Storage Queue Data Contributor"' in bootstrap
 
 

@@ -225,7 +225,9 @@ resource "azurerm_role_assignment" "plan_reader" {
 
 # Refreshing the state reads back what Reader cannot: keys and secrets the provider keeps in state
 # (a cache's access keys, a container app's secrets, a workspace's shared key) and, with shared keys
-# off, the storage accounts' blob and queue properties through their data plane.
+# off, the storage accounts' queue properties through their data plane. The state these identities
+# already read and write holds the same secrets; no data role is given (the lake's blobs stay out of
+# reach of a pull request's plan).
 resource "azurerm_role_definition" "plan_refresh" {
   name        = "${var.project_name}-terraform-plan-refresh"
   scope       = data.azurerm_subscription.current.id
@@ -258,11 +260,11 @@ resource "azurerm_role_assignment" "plan_refresh" {
 }
 
 resource "azurerm_role_assignment" "plan_data" {
-  for_each = { for pair in setproduct(keys(local.plan_identities), ["Storage Blob Data Reader", "Storage Queue Data Reader"]) : "${pair[0]}/${pair[1]}" => pair }
+  for_each = local.plan_identities
 
-  scope                = lookup(var.environment_scopes, each.value[0], data.azurerm_subscription.current.id)
-  role_definition_name = each.value[1]
-  principal_id         = azurerm_user_assigned_identity.plan[each.value[0]].principal_id
+  scope                = lookup(var.environment_scopes, each.key, data.azurerm_subscription.current.id)
+  role_definition_name = "Storage Queue Data Reader"
+  principal_id         = azurerm_user_assigned_identity.plan[each.key].principal_id
 }
 
 # Data: training (retrain.yml) reads the lake and writes models with the deploy identity; with
