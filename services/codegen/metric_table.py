@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from amp_contracts import ConstraintSchema
+from amp_domain.build import api_rps
 
 #: Availability assumed when none was stated (the platform's default serving target).
 DEFAULT_AVAILABILITY = 99.5
@@ -251,7 +252,7 @@ def metric_table(constraints: ConstraintSchema, caps: set[str], failures: str | 
     metrics: list[Metric] = []
     alarms: list[Alarm] = []
     events = constraints.throughput_rps
-    rps = constraints.request_rps or events  # the API's own requests where stated apart from the events
+    rps = api_rps(constraints)
     sample_every = max(1, int((rps or 0) // LOG_LINES_PER_SECOND))
     if "serving_online" in caps:
         metrics += [PREDICTIONS, ERRORS, LATENCY]

@@ -12,7 +12,7 @@ import json
 import re
 
 from amp_contracts import ConstraintSchema, CostEstimate, Plan, PolicyResults, ReasonCard, Risk
-from amp_domain.build import retrain_schedule, score_schedule
+from amp_domain.build import api_rps, retrain_schedule, score_schedule
 
 from .airflow_dag import airflow_orchestrated, render_dag
 from .cicd_names import ENVIRONMENTS, CiNames, project_digest
@@ -110,8 +110,9 @@ def render_repository(
     if security:
         additions["audit_logging"] = render_cloud_security(cloud, deployers)
     files: dict[str, str] = {}
+    root_inputs = _root_inputs(cloud, constraints, plan)
     files.update(render_infra(plan, cloud, slug, [f.name for f in domain.features], _extra_settings(constraints),
-                              _root_inputs(cloud, constraints, plan), additions))
+                              root_inputs, additions))
     root_vars = set(_ROOT_VAR.findall(files["infra/variables.tf"]))
     outputs = root_outputs(files["infra/outputs.tf"])
     files.update(render_python(domain, caps, version=f"{slug}-baseline-1", cloud=cloud,
@@ -120,8 +121,7 @@ def render_repository(
     files.update(render_project(slug, project_name, cloud))
     if (serving := plan.component("serving_online")) and access and access.in_cluster:
         sizing = serving.sizing
-        examples = example_values(cloud, slug, sizing, constraints.request_rps or constraints.throughput_rps,
-                                  constraints.sla_latency_ms)
+        examples = example_values(cloud, slug, sizing, api_rps(constraints), constraints.sla_latency_ms)
         files.update(render_manifests(cloud, bool(sizing.get("basis", {}).get("gpu")), examples))
     if airflow_orchestrated(plan):
         files.update(render_dag(cloud, slug, constraints.training_cadence))
@@ -130,8 +130,7 @@ def render_repository(
     files.update(render_workflows(CiContext(
         cloud=cloud, slug=slug, region=all_regions(plan)[0], root_vars=root_vars,
         root_outputs=outputs, caps=caps, metrics=table,
-        rps=constraints.request_rps or constraints.throughput_rps, p95_ms=constraints.sla_latency_ms,
-        cadence=constraints.training_cadence,
+        rps=api_rps(constraints), p95_ms=constraints.sla_latency_ms, cadence=constraints.training_cadence,
         access=access, unique=unique)))
     files.update(render_metrics_code(cloud, table))
     files["docs/runbook.md"] = runbook_md(project_name, table, cloud,
@@ -143,7 +142,7 @@ def render_repository(
     files["plan.md"] = plan_md(project_name, plan, constraints, cost, policy, risks)
     files["docs/architecture.md"] = architecture_md(plan, domain)
     files["docs/design-rationale.md"] = design_rationale_md(cards, plan)
-    agents = gcp_cmek_agents(files) if cloud == "gcp" and plan.component("security_kms") else []
+    agents = root_inputs["cmek_agents"] if plan.component("security_kms") else []
     files["docs/README.md"] = deploy_md(project_name, plan, constraints, slug, access, failures,
                                         gcp_bootstrap_apis(files) if cloud == "gcp" else None, agents)
     if (compliance := compliance_md(plan, constraints, domain)) is not None:

@@ -16,6 +16,7 @@ from amp_domain.assessment import (
     MULTI_REGION_AVAILABILITY,
     Assessment,
     alternatives,
+    carried_rps,
     required_regimes,
     resolve_workloads,
     sizing_inputs,
@@ -57,8 +58,7 @@ class _Critic:
         return self.catalog.pattern(comp.pattern_id) if self.catalog else None
 
     def rate(self, capability: str) -> float:
-        """The peak rate a capability carries: online serving the API's requests, the rest every event."""
-        return float(self.env["serve_rps"] if capability == "serving_online" else self.env["rps"])
+        return carried_rps(self.env, capability)
 
     def can_replan(self, comp: Component, fixes: Callable[[Assessment], bool]) -> bool:
         if self.catalog is None:

@@ -37,6 +37,12 @@ TIGHT_BUDGET_USD = 2000.0
 UNBUILT_REASON = "no generated module builds it yet"
 
 
+def carried_rps(env: dict[str, Any], capability: str) -> float:
+    """The peak rate a capability carries (sizing inputs `env`): online serving the API's requests,
+    the rest every event."""
+    return float(env["serve_rps"] if capability == "serving_online" else env["rps"])
+
+
 def multi_region(c: ConstraintSchema, regions: list[str]) -> bool:
     return len(regions) >= 2 and (c.availability_target or 0) >= MULTI_REGION_AVAILABILITY
 
@@ -84,8 +90,7 @@ class Context:
         return False
 
     def rate(self, capability: str) -> float:
-        """The peak rate a capability carries: online serving the API's requests, the rest every event."""
-        return float(self.env["serve_rps"] if capability == "serving_online" else self.env["rps"])
+        return carried_rps(self.env, capability)
 
     def carries_traffic(self, capability: str) -> bool:
         if capability in ("serving_online", "feature_store"):

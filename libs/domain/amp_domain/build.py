@@ -181,16 +181,24 @@ def team_work(plan: Plan) -> dict[str, list[str]]:
     return work
 
 
+def _schedule(tables: dict[str, dict[str, str]], default: str, cloud: str, cadence: str | None) -> str:
+    table = tables.get(cloud, tables["aws"])
+    return table.get(cadence or default, table[default])
+
+
 def retrain_schedule(cloud: str, cadence: str | None) -> str:
     """The retraining schedule expression in the cloud's scheduler syntax."""
-    table = SCHEDULES.get(cloud, SCHEDULES["aws"])
-    return table.get(cadence or DEFAULT_CADENCE, table[DEFAULT_CADENCE])
+    return _schedule(SCHEDULES, DEFAULT_CADENCE, cloud, cadence)
 
 
 def score_schedule(cloud: str, cadence: str | None) -> str:
     """The batch scoring schedule expression in the cloud's scheduler syntax (Container Apps jobs: cron)."""
-    table = SCORE_SCHEDULES.get(cloud, SCORE_SCHEDULES["aws"])
-    return table.get(cadence or DEFAULT_SCORING_CADENCE, table[DEFAULT_SCORING_CADENCE])
+    return _schedule(SCORE_SCHEDULES, DEFAULT_SCORING_CADENCE, cloud, cadence)
+
+
+def api_rps(c: ConstraintSchema) -> float | None:
+    """The peak rate the API answers: its own requests where stated apart from a stream's events."""
+    return c.request_rps or c.throughput_rps
 
 
 def unix_cron(cadence: str | None) -> str:

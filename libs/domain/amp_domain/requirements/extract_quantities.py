@@ -535,12 +535,6 @@ def _pick(hits: list[tuple[Hit, bool, bool]]) -> Hit | None:
     return max(pool, key=lambda h: h.value)
 
 
-def extract_throughput(text: str) -> list[Hit]:
-    """Peak events or requests per second; per-unit rates multiplied by the unit count."""
-    best = _pick([(h, peak, avg) for h, peak, avg, _ in _rates(text)])
-    return [best] if best else []
-
-
 def extract_rates(text: str) -> tuple[list[Hit], list[Hit]]:
     """(peak rate, the API's own peak requests): the second only where the text gives the API's requests
     apart from a larger event rate ("50,000 events per second in, about 500 requests per second on the
