@@ -13,6 +13,7 @@ import re
 
 from amp_contracts import ConstraintSchema, CostEstimate, Plan, PolicyResults, ReasonCard, Risk
 from amp_domain.build import api_rps, retrain_schedule, score_schedule
+from amp_domain.compliance import data_stays_in_scope
 
 from .airflow_dag import airflow_orchestrated, render_dag
 from .cicd_names import ENVIRONMENTS, CiNames, project_digest
@@ -131,7 +132,7 @@ def render_repository(
         cloud=cloud, slug=slug, region=all_regions(plan)[0], root_vars=root_vars,
         root_outputs=outputs, caps=caps, metrics=table,
         rps=api_rps(constraints), p95_ms=constraints.sla_latency_ms, cadence=constraints.training_cadence,
-        access=access, unique=unique)))
+        access=access, unique=unique, data_scope=data_stays_in_scope(constraints))))
     files.update(render_metrics_code(cloud, table))
     files["docs/runbook.md"] = runbook_md(project_name, table, cloud,
                                           cloud_security_runbook_md(cloud, deployers) if security else [])

@@ -60,6 +60,8 @@ class CiContext:
     #: How the deploy jobs reach the serving endpoint (None when the plan serves nothing online).
     access: ServingAccess | None = None
     unique: str = ""  # `project_digest` of the platform's project, in the names unique across the cloud
+    #: Why the jobs that read the environment's data may not run on a hosted runner (None: they may).
+    data_scope: str | None = None
     names: CiNames = field(init=False)
 
     def __post_init__(self) -> None:
@@ -608,12 +610,27 @@ def _env_options() -> str:
     return ", ".join(ENVIRONMENTS)
 
 
+def data_guard(ctx: CiContext) -> str:
+    """The first step of a job that reads the environment's data: where that data may not leave the
+    team's scope, it stops with the instruction unless the job runs on the team's own runner."""
+    if ctx.data_scope is None:
+        return ""
+    return "\n" + _indent([
+        f"- name: The data stays in scope ({ctx.data_scope})",
+        "  env:",
+        "    TRAINING_RUNNER: ${{ vars.TRAINING_RUNNER }}",
+        "  run: |",
+        f'    test -n "$TRAINING_RUNNER" || {{ echo "::error::this job reads data under {ctx.data_scope}: set the '
+        'TRAINING_RUNNER variable to the label of a self-hosted runner inside the environment\'s network '
+        '(docs/README.md)"; exit 1; }'], 6)
+
+
 def retrain_workflow(ctx: CiContext) -> str:
     scheduled = "orchestration" not in ctx.caps and ctx.cadence in CADENCE_CRON
     schedule = (f"  schedule:\n    - cron: \"{CADENCE_CRON[ctx.cadence]}\"\n" if scheduled else "")
     note = ("scheduled retraining runs here too, on the stated cadence" if scheduled
             else "scheduled retraining is the orchestrator's in infra/")
-    jobs = "\n".join(_fill("retrain_job.yml", env=env, default_env=MONITORED,
+    jobs = "\n".join(_fill("retrain_job.yml", env=env, default_env=MONITORED, data_guard=data_guard(ctx),
                            job_env=job_env(ctx, _azure_client("deploy", env)), tf_version=TF_VERSION,
                            auth=auth(ctx, ctx.names.deploy_identity(env)), backend_args=backend_args(ctx, env),
                            locate=locate(ctx)).rstrip("\n") for env in ENVIRONMENTS)
@@ -664,7 +681,7 @@ def _publish_drift(ctx: CiContext) -> list[str]:
 
 
 def drift_workflow(ctx: CiContext) -> str:
-    return _fill("drift.yml", env=MONITORED, workflow_env=workflow_env(ctx),
+    return _fill("drift.yml", env=MONITORED, workflow_env=workflow_env(ctx), data_guard=data_guard(ctx),
                  job_env=job_env(ctx, _azure_client("drift", MONITORED)), tf_version=TF_VERSION,
                  auth=auth(ctx, ctx.names.drift_identity()), backend_args=backend_args(ctx, MONITORED),
                  locate=locate(ctx),

@@ -9,7 +9,7 @@ gives pointers and checklists, not legal advice.
 from __future__ import annotations
 
 from amp_contracts import ConstraintSchema, Plan
-from amp_domain.compliance import SECURITY_CAPS, SENSITIVE_CLASSES, required_regimes
+from amp_domain.compliance import SECURITY_CAPS, SENSITIVE_CLASSES, data_stays_in_scope, required_regimes
 
 from .render_domain import Domain
 from .render_text import md_cell, md_code, md_inline
@@ -69,6 +69,10 @@ def compliance_md(plan: Plan, constraints: ConstraintSchema, domain: Domain) -> 
     controls = [f"- `{cap}`: {'planned' if cap in caps else '**not planned**: add it or record why not'}"
                 for cap in SECURITY_CAPS]
     lines += ["", "## Controls in the plan", "", *controls]
+    if (scope := data_stays_in_scope(constraints)) and "training" in caps:
+        lines += [f"- CI runners: under {scope}, the workflows that read the data (`retrain.yml`, `drift.yml`) "
+                  "run only on the self-hosted runner `TRAINING_RUNNER` names, inside the environment's network; "
+                  "a hosted runner stops before it reads anything."]
     if "pci_dss" in regimes:
         lines += ["", "## PCI DSS", "",
                   "- The cardholder data environment is every planned component that stores, processes or "

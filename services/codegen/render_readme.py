@@ -8,6 +8,7 @@ import textwrap
 from amp_contracts import ConstraintSchema, Plan
 from amp_domain.build import DEFAULT_CADENCE, team_work
 from amp_domain.catalog import load_catalog
+from amp_domain.compliance import data_stays_in_scope
 
 from .airflow_dag import airflow_orchestrated, deploy_section
 from .metric_table import DEAD_LETTERS, pull_dead_letters, replay_failed
@@ -46,8 +47,17 @@ _KINESIS_STREAM = ("KINESIS_STREAM_NAME", "name of your existing Kinesis data st
                    "account and region; if its key is your own, let the consumer's role decrypt with it")
 _COMMON_VARIABLES = [("ALERT_EMAIL", "address every alarm notifies (an on-call list)"),
                      ("LOAD_TEST_RPS, LOAD_TEST_DURATION", "optional: override the load test's rate and length"),
-                     ("SERVICE_URL", "per environment, only when the infrastructure exposes no endpoint output"),
-                     ("TRAINING_RUNNER", "optional: a self-hosted runner label for retraining inside the network")]
+                     ("SERVICE_URL", "per environment, only when the infrastructure exposes no endpoint output")]
+
+
+def _training_runner(scope: str | None) -> tuple[str, str]:
+    """Where the jobs that read the environment's data (retraining, the drift check) run."""
+    if scope is None:
+        return ("TRAINING_RUNNER", "optional: a self-hosted runner label for retraining and the drift check "
+                                  "inside the network")
+    return ("TRAINING_RUNNER", f"required: the data is under {scope}, so retraining and the drift check read it "
+                              "only on a self-hosted runner inside the environment's network and stop with this "
+                              "instruction until this label names one")
 
 
 _LAYOUT = (
@@ -220,6 +230,7 @@ def deploy_md(project: str, plan: Plan, constraints: ConstraintSchema, slug: str
     on_cluster = bool(access and access.in_cluster)
     variables = [*info["variables"], *([_KINESIS_STREAM] if reused_stream else []),
                  *(CLUSTER_VARIABLES[plan.cloud] if on_cluster else []), *_COMMON_VARIABLES,
+                 *([_training_runner(data_stays_in_scope(constraints))] if plan.component("training") else []),
                  *([_NETWORK_RUNNER] if access and access.private else [])]
     return fill(
         "docs/deploy.md", project=md_inline(project), cloud_title=CLOUD_TITLES.get(plan.cloud, plan.cloud),

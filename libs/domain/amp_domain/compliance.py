@@ -32,6 +32,28 @@ def is_sensitive(c: ConstraintSchema) -> bool:
     return c.data_classification in SENSITIVE_CLASSES or bool(set(c.compliance) & CONTROL_REGIMES)
 
 
+#: Data classes and regimes under which the data may be processed only on machines inside the scope
+#: the plan builds: a shared CI runner elsewhere brings that runner (and its owner) into scope.
+_IN_SCOPE_ONLY = {"pci": "card data (PCI DSS)", "phi": "health data (HIPAA)"}
+_IN_SCOPE_REGIMES = {"pci_dss": "PCI DSS", "hipaa": "HIPAA", "fedramp": "FedRAMP"}
+
+
+def data_stays_in_scope(c: ConstraintSchema) -> str | None:
+    """Why the environment's data may not be read on a hosted CI runner, or None when it may.
+
+    Jobs that read the lake (retraining, drift) run wherever their workflow says. A hosted runner
+    sits outside the account, the network and any stated residency, so data under a residency
+    rule, card or health data and the regimes that audit every system touching them stay on a
+    runner the team places inside.
+    """
+    reasons = [label for key, label in _IN_SCOPE_ONLY.items() if c.data_classification == key]
+    reasons += [label for key, label in _IN_SCOPE_REGIMES.items()
+                if key in c.compliance and label not in " ".join(reasons)]
+    if c.data_residency:
+        reasons.append(f"data residency ({c.data_residency})")
+    return ", ".join(reasons) or None
+
+
 _PAYMENT_WORDS = re.compile(
     r"\b(?:payments?|transactions?|txns?|merchants?|checkout|point[- ]of[- ]sale|pos\s+terminals?|acquir(?:er|ing)|"
     r"issuers?|wallets?|purchases?|chargebacks?|remittances?|e-?commerce\s+orders?)\b", re.IGNORECASE)
