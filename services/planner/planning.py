@@ -23,6 +23,7 @@ from amp_domain.assessment import (
 )
 from amp_domain.catalog import catalog_version, load_catalog, load_meta
 from amp_domain.compliance import SECURITY_CAPS, is_sensitive
+from amp_domain.requirements.extract_categories import FEATURE_STORE
 
 
 def needed_capabilities(ctx: Context, notes: list[str] | None = None) -> list[str]:
@@ -40,7 +41,7 @@ def needed_capabilities(ctx: Context, notes: list[str] | None = None) -> list[st
             notes.append("an existing stream source is in existing_stack: the plan ingests and processes it")
     if stream and ctx.online:
         caps.add("feature_store")
-    if existing & set(implied.get("feature_store", [])):
+    if existing & set(implied.get("feature_store", [])) or FEATURE_STORE in c.storage_prefs:
         caps.add("feature_store")
     if "batch" in ctx.workloads:
         caps.update(("orchestration", "ingest_batch"))

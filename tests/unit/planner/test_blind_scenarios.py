@@ -48,6 +48,9 @@ EXTRACTION_GAPS: dict[tuple[str, str], str] = {
     # "no managed ML services" has no field in the schema: managed training ranks first.
     ("gcp-open-source-only", '{"pattern_contains": {"capability": "training", "substring": "gke"}}'):
         "no managed services is not a constraint",
+    # "We will never retrain it ourselves; new versions arrive from the vendor": no field says that a
+    # model is never retrained, so training is planned as for every model.
+    ("aws-vendor-model-no-retraining", '{"lacks_capabilities": ["training"]}'): "no retraining is not a constraint",
 }
 
 #: (scenario id, property as JSON) -> the pattern that would satisfy it, which no generated module builds
@@ -64,6 +67,15 @@ BUILD_GAPS: dict[tuple[str, str], str] = {
         "aws:training:databricks-existing",
     ("gcp-open-source-only", '{"pattern_contains": {"capability": "feature_store", "substring": "feast"}}'):
         "gcp:feature_store:feast-memorystore",
+    ("azure-us-active-active-no-serverless", '{"no_deployment": "serverless"}'): "azure:serving_online:aks-kserve",
+    ("aws-existing-eks-weekly-batch", '{"pattern_contains": {"capability": "serving_batch", "substring": "kubernetes"}}'):
+        "aws:serving_batch:kubernetes-existing",
+    ("aws-existing-eks-weekly-batch", '{"pattern_contains": {"capability": "training", "substring": "kubernetes"}}'):
+        "aws:training:kubernetes-existing",
+    ("aws-existing-datadog-online", '{"pattern_contains": {"capability": "monitoring", "substring": "datadog"}}'):
+        "aws:monitoring:datadog-existing",
+    # GPUs on a cluster: Cloud Run's GPUs are the only GPU serving the repository builds on Google Cloud.
+    ("gcp-gpu-image-embeddings-no-serverless", '{"no_deployment": "serverless"}'): "gcp:serving_online:gke-kserve",
 }
 
 

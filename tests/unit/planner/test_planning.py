@@ -70,6 +70,11 @@ def test_capabilities_follow_the_workload() -> None:
     assert {"ingest_stream", "stream_processing"} <= stream and "feature_store" not in stream
     both = _caps(_plan(cloud="gcp", workload_types=["streaming", "online"]))
     assert {"ingest_stream", "stream_processing", "feature_store", "serving_online"} <= both
+    # A feature store asked for by name is planned whatever the workload.
+    assert "feature_store" not in _caps(_plan(cloud="gcp", workload_types=["online"]))
+    for cloud in ("aws", "gcp", "azure"):
+        asked = _caps(_plan(cloud=cloud, workload_types=["online"], storage_prefs=["feature-store"]))
+        assert {"feature_store", "serving_online"} <= asked and "ingest_stream" not in asked, cloud
     for plan in (_plan(workload_types=["batch"]), _plan()):
         assert {"storage", "training", "registry", "monitoring", "ci_cd"} <= _caps(plan)
     internal = _plan(data_classification="internal")

@@ -353,6 +353,25 @@ def extract_data_class(text: str, compliance: Found) -> Found:
     return Found(values=[best[0].value], hits=best[:3], negated=raw.negated)
 
 
+# ---------------------------------------------------------------- storage the text asks for
+
+#: The storage preference a feature store asked for by name is kept as (catalog affinity ids are
+#: the vocabulary of storage_prefs; the planner adds the capability for it).
+FEATURE_STORE = "feature-store"
+_FEATURE_STORE = re.compile(r"\b(?:(?:online|offline|real[- ]time|low[- ]latency)\s+)?feature[- ]?stores?\b|"
+                            r"\bonline\s+features?\s+(?:store|serving|look-?ups?)\b", re.IGNORECASE)
+
+
+def extract_storage_prefs(text: str) -> Found:
+    """Storage systems the text asks for: a feature store named as wanted ("features looked up from an
+    online feature store"), not one ruled out ("no feature store needed")."""
+    for m in capped(_FEATURE_STORE.finditer(text)):
+        if not is_negated(text, m.start(), m.end()):
+            return Found(values=[FEATURE_STORE], hits=[Hit("storage_prefs", FEATURE_STORE, m.start(), m.end(),
+                                                           m.group(0))])
+    return Found()
+
+
 # ---------------------------------------------------------------- GPU and training cadence
 
 _GPU = re.compile(r"\b(?:gpus?|cuda|a100s?|h100s?|h200s?|v100s?|a10g|l4s?|t4s?|nvidia|tensor\s+cores?)\b", re.IGNORECASE)

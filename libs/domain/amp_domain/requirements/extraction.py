@@ -30,6 +30,7 @@ from .extract_categories import (
     extract_languages,
     extract_scoring_cadence,
     extract_stack,
+    extract_storage_prefs,
     extract_workloads,
 )
 from .extract_location import extract_location
@@ -125,6 +126,7 @@ def parse(text: object, cloud_hint: str | None = None, patch_mode: bool = False,
     put_found("data_classification", guard(lambda: extract_data_class(src, compliance), Found()), scalar=True)
     put_found("team_languages", guard(lambda: extract_languages(src), Found()))
     put_found("existing_stack", guard(lambda: extract_stack(src), Found()))
+    put_found("storage_prefs", guard(lambda: extract_storage_prefs(src), Found()))
     put_found("gpu", guard(lambda: extract_gpu(src), Found()), scalar=True)
     put_found("training_cadence", guard(lambda: extract_cadence(src), Found()), scalar=True)
     put_found("scoring_cadence", guard(lambda: extract_scoring_cadence(src), Found()), scalar=True)
