@@ -12,7 +12,7 @@ resource "azurerm_subnet" "private" {
   virtual_network_name              = azurerm_virtual_network.this.name
   address_prefixes                  = [cidrsubnet("10.40.0.0/16", 4, 0)]
   private_endpoint_network_policies = "Enabled"
-  service_endpoints                 = ["Microsoft.Storage", "Microsoft.KeyVault"]
+  service_endpoints                 = ["Microsoft.Storage", "Microsoft.KeyVault", "Microsoft.EventHub"]
 }
 
 resource "azurerm_network_security_group" "private" {
