@@ -616,12 +616,12 @@ def data_guard(ctx: CiContext) -> str:
     if ctx.data_scope is None:
         return ""
     return "\n" + _indent([
-        f"- name: The data stays in scope ({ctx.data_scope})",
+        "- name: The data stays inside the network",
         "  env:",
         "    TRAINING_RUNNER: ${{ vars.TRAINING_RUNNER }}",
         "  run: |",
-        f'    test -n "$TRAINING_RUNNER" || {{ echo "::error::this job reads data under {ctx.data_scope}: set the '
-        'TRAINING_RUNNER variable to the label of a self-hosted runner inside the environment\'s network '
+        f'    test -n "$TRAINING_RUNNER" || {{ echo "::error::this job reads data held inside the team\'s network by '
+        f'{ctx.data_scope}: set the TRAINING_RUNNER variable to the label of a self-hosted runner there '
         '(docs/README.md)"; exit 1; }'], 6)
 
 

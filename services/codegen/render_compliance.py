@@ -70,9 +70,9 @@ def compliance_md(plan: Plan, constraints: ConstraintSchema, domain: Domain) -> 
                 for cap in SECURITY_CAPS]
     lines += ["", "## Controls in the plan", "", *controls]
     if (scope := data_stays_in_scope(constraints)) and "training" in caps:
-        lines += [f"- CI runners: under {scope}, the workflows that read the data (`retrain.yml`, `drift.yml`) "
-                  "run only on the self-hosted runner `TRAINING_RUNNER` names, inside the environment's network; "
-                  "a hosted runner stops before it reads anything."]
+        lines += [f"- CI runners: the data is held inside the team's network by {scope}, so the workflows that "
+                  "read it (`retrain.yml`, `drift.yml`) run only on the self-hosted runner `TRAINING_RUNNER` names "
+                  "there; a hosted runner stops before it reads anything."]
     if "pci_dss" in regimes:
         lines += ["", "## PCI DSS", "",
                   "- The cardholder data environment is every planned component that stores, processes or "

@@ -55,9 +55,9 @@ def _training_runner(scope: str | None) -> tuple[str, str]:
     if scope is None:
         return ("TRAINING_RUNNER", "optional: a self-hosted runner label for retraining and the drift check "
                                   "inside the network")
-    return ("TRAINING_RUNNER", f"required: the data is under {scope}, so retraining and the drift check read it "
-                              "only on a self-hosted runner inside the environment's network and stop with this "
-                              "instruction until this label names one")
+    return ("TRAINING_RUNNER", f"required: the data is held inside the team's network by {scope}, so "
+                              "retraining and the drift check read it only on a self-hosted runner there and stop "
+                              "with this instruction until this label names one")
 
 
 _LAYOUT = (

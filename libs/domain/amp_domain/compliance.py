@@ -34,24 +34,24 @@ def is_sensitive(c: ConstraintSchema) -> bool:
 
 #: Data classes and regimes under which the data may be processed only on machines inside the scope
 #: the plan builds: a shared CI runner elsewhere brings that runner (and its owner) into scope.
-_IN_SCOPE_ONLY = {"pci": "card data (PCI DSS)", "phi": "health data (HIPAA)"}
-_IN_SCOPE_REGIMES = {"pci_dss": "PCI DSS", "hipaa": "HIPAA", "fedramp": "FedRAMP"}
+_IN_SCOPE_CLASSES = {"pci": "PCI DSS (card data)", "phi": "HIPAA (health data)"}
+_IN_SCOPE_REGIMES = {"pci_dss": "PCI DSS (card data)", "hipaa": "HIPAA (health data)", "fedramp": "FedRAMP"}
 
 
 def data_stays_in_scope(c: ConstraintSchema) -> str | None:
-    """Why the environment's data may not be read on a hosted CI runner, or None when it may.
+    """What holds the environment's data inside the team's network, or None when nothing does.
 
     Jobs that read the lake (retraining, drift) run wherever their workflow says. A hosted runner
     sits outside the account, the network and any stated residency, so data under a residency
     rule, card or health data and the regimes that audit every system touching them stay on a
-    runner the team places inside.
+    runner the team places inside. Reads after "held inside the team's network by".
     """
-    reasons = [label for key, label in _IN_SCOPE_ONLY.items() if c.data_classification == key]
-    reasons += [label for key, label in _IN_SCOPE_REGIMES.items()
-                if key in c.compliance and label not in " ".join(reasons)]
+    reasons = [_IN_SCOPE_CLASSES[c.data_classification]] if c.data_classification in _IN_SCOPE_CLASSES else []
+    reasons += [label for key, label in _IN_SCOPE_REGIMES.items() if key in c.compliance]
     if c.data_residency:
         reasons.append(f"data residency ({c.data_residency})")
-    return ", ".join(reasons) or None
+    unique = list(dict.fromkeys(reasons))
+    return " and ".join([", ".join(unique[:-1]), unique[-1]] if len(unique) > 1 else unique) or None
 
 
 _PAYMENT_WORDS = re.compile(

@@ -20,8 +20,8 @@ READERS = (".github/workflows/retrain.yml", ".github/workflows/drift.yml")
 
 
 @pytest.mark.parametrize(("fields", "scoped"), [
-    ({"data_classification": "pci"}, "card data"),
-    ({"data_classification": "phi"}, "health data"),
+    ({"data_classification": "pci"}, "PCI DSS (card data)"),
+    ({"data_classification": "phi"}, "HIPAA (health data)"),
     ({"compliance": ["fedramp"]}, "FedRAMP"),
     ({"compliance": ["hipaa"], "data_classification": "pii"}, "HIPAA"),
     ({"data_residency": "eea"}, "residency"),
@@ -34,9 +34,12 @@ def test_which_data_stays_in_scope(fields: dict, scoped: str | None) -> None:
     assert (reason is None) if scoped is None else (reason is not None and scoped in reason)
 
 
-def test_card_data_under_pci_dss_is_named_once() -> None:
+def test_each_rule_is_named_once() -> None:
     reason = data_stays_in_scope(ConstraintSchema(data_classification="pci", compliance=["pci_dss"]))
-    assert reason == "card data (PCI DSS)"
+    assert reason == "PCI DSS (card data)"
+    both = data_stays_in_scope(ConstraintSchema(data_classification="phi", compliance=["hipaa", "pci_dss"],
+                                                data_residency="us"))
+    assert both == "HIPAA (health data), PCI DSS (card data) and data residency (us)"
 
 
 def _data_jobs(files: dict[str, str]) -> list[dict]:
