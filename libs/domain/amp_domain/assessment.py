@@ -185,6 +185,9 @@ def sizing_inputs(c: ConstraintSchema, workloads: Iterable[str] = ("online",),
                 notes.append(f"{FIELD_LABELS.get(spec.field, spec.field)} {value} exceeds the sizing range: sized for {spec.cap:g}")
             value = spec.cap
         env[name] = value
+    # What runs, for the derived values that scale with it (what is logged per request or per event).
+    env["online"] = int("online" in wl)
+    env["streaming"] = int("streaming" in wl)
     for name, expr in meta.derived.items():
         env[name] = evaluate(expr, env)
     return env
