@@ -42,9 +42,18 @@ _CLOUD = {
                       ("AZURE_PLAN_CLIENT_ID_DEV, _STAGING, _PROD", "repository variables: output `plan_client_ids`")],
     },
 }
-#: The stream a plan reusing the team's Kinesis stream consumes (aws:ingest_stream:kinesis-existing).
-_KINESIS_STREAM = ("KINESIS_STREAM_NAME", "name of your existing Kinesis data stream, in each environment's "
-                   "account and region; if its key is your own, let the consumer's role decrypt with it")
+#: The stream a plan reusing the team's stream consumes, by the pattern that reuses it.
+_REUSED_STREAMS = {
+    "aws:ingest_stream:kinesis-existing": (
+        "KINESIS_STREAM_NAME", "name of your existing Kinesis data stream, in each environment's account and "
+        "region; if its key is your own, let the consumer's role decrypt with it"),
+    "azure:ingest_stream:event-hubs-existing": (
+        "EVENTHUB_ID", "resource id of your existing event hub (`/subscriptions/<id>/resourceGroups/<group>/providers/"
+        "Microsoft.EventHub/namespaces/<namespace>/eventhubs/<hub>`), in each environment's subscription; the stream "
+        "job gets a consumer group of its own there and the Azure Event Hubs Data Receiver role on the hub, so the "
+        "environment's deploy identity must be allowed to create both; if the namespace refuses other networks, "
+        "allow trusted Azure services"),
+}
 _COMMON_VARIABLES = [("ALERT_EMAIL", "address every alarm notifies (an on-call list)"),
                      ("LOAD_TEST_RPS, LOAD_TEST_DURATION", "optional: override the load test's rate and length"),
                      ("SERVICE_URL", "per environment, only when the infrastructure exposes no endpoint output")]
@@ -226,9 +235,9 @@ def deploy_md(project: str, plan: Plan, constraints: ConstraintSchema, slug: str
     notes = [_REACH[reach_key]] if reach_key in _REACH else []
     notes += [_PRIVATE] if access and access.private else []
     reach = "".join(_paragraph(n) for n in notes)
-    reused_stream = any(c.pattern_id == "aws:ingest_stream:kinesis-existing" for c in plan.components)
+    reused_streams = [_REUSED_STREAMS[c.pattern_id] for c in plan.components if c.pattern_id in _REUSED_STREAMS]
     on_cluster = bool(access and access.in_cluster)
-    variables = [*info["variables"], *([_KINESIS_STREAM] if reused_stream else []),
+    variables = [*info["variables"], *reused_streams,
                  *(CLUSTER_VARIABLES[plan.cloud] if on_cluster else []), *_COMMON_VARIABLES,
                  *([_training_runner(data_stays_in_scope(constraints))] if plan.component("training") else []),
                  *([_NETWORK_RUNNER] if access and access.private else [])]

@@ -270,6 +270,8 @@ PASSED_BY_CI: dict[str, tuple[str, str]] = {
                           "${{ github.repository }}"),
     "existing_stream_name": ("Name of the team's existing Kinesis data stream; CI passes the KINESIS_STREAM_NAME "
                              "variable.", "${{ vars.KINESIS_STREAM_NAME }}"),
+    "existing_eventhub_id": ("Resource id of the team's existing event hub; CI passes the EVENTHUB_ID variable.",
+                             "${{ vars.EVENTHUB_ID }}"),
     "existing_cluster_name": ("Name of the team's existing Kubernetes cluster; CI passes the K8S_CLUSTER_NAME "
                               "variable.", "${{ vars.K8S_CLUSTER_NAME }}"),
     "existing_cluster_location": ("Region or zone of that cluster; CI passes the K8S_CLUSTER_LOCATION variable "
@@ -286,6 +288,8 @@ _TEST_VALUES: dict[str, object] = {
     "subnet_ids": ["subnet-a", "subnet-b", "subnet-c"], "security_group_ids": ["sg-0123456789abcdef0"],
     "feature_names": ["f1", "f2"], "tags": {}, "settings": {}, "alert_email": "oncall@example.com",
     "existing_stream_name": "plan-test-events", "existing_cluster_name": "plan-test-cluster",
+    "existing_eventhub_id": "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/plan-test-rg/providers/"
+                            "Microsoft.EventHub/namespaces/plan-test-ns/eventhubs/plan-test-events",
     "existing_cluster_location": "plan-test-location", "existing_cluster_resource_group": "plan-test-cluster-rg",
     "ci_project_id": "plan-test-ci",
 }

@@ -150,6 +150,8 @@ _AZURE: dict[str, Input] = {
                        "networking_private", "subnet_id", regional=True),
     "storage_account_id": Input("string", "Id of the data lake storage account.", None,
                                 "storage", "storage_account_id"),
+    "existing_eventhub_id": Input("string", "Resource id of the team's existing event hub (the EVENTHUB_ID variable of "
+                                  "the repository).", output="var.existing_eventhub_id"),
     "eventhub_namespace_name": Input("string", "Event Hubs namespace of the ingest stream.", None,
                                      "ingest_stream", "eventhub_namespace_name"),
     "eventhub_name": Input("string", "Event hub the events arrive on.", None, "ingest_stream", "eventhub_name"),
