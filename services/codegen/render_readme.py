@@ -53,6 +53,11 @@ _REUSED_STREAMS = {
         "job gets a consumer group of its own there and the Azure Event Hubs Data Receiver role on the hub, so the "
         "environment's deploy identity must be allowed to create both; if the namespace refuses other networks, "
         "allow trusted Azure services"),
+    "gcp:ingest_stream:pubsub-existing": (
+        "PUBSUB_TOPIC", "id of your existing Pub/Sub topic (`projects/<project>/topics/<topic>`) for each "
+        "environment; the stream consumer subscribes to it, so where the topic is in another project, grant the "
+        "environment's deploy account `roles/pubsub.viewer` and `roles/pubsub.subscriber` on it (reading it and "
+        "attaching a subscription)"),
 }
 _COMMON_VARIABLES = [("ALERT_EMAIL", "address every alarm notifies (an on-call list)"),
                      ("LOAD_TEST_RPS, LOAD_TEST_DURATION", "optional: override the load test's rate and length"),

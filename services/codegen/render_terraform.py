@@ -272,6 +272,8 @@ PASSED_BY_CI: dict[str, tuple[str, str]] = {
                              "variable.", "${{ vars.KINESIS_STREAM_NAME }}"),
     "existing_eventhub_id": ("Resource id of the team's existing event hub; CI passes the EVENTHUB_ID variable.",
                              "${{ vars.EVENTHUB_ID }}"),
+    "existing_topic_id": ("Id of the team's existing Pub/Sub topic (projects/<project>/topics/<topic>); CI passes "
+                          "the PUBSUB_TOPIC variable.", "${{ vars.PUBSUB_TOPIC }}"),
     "existing_cluster_name": ("Name of the team's existing Kubernetes cluster; CI passes the K8S_CLUSTER_NAME "
                               "variable.", "${{ vars.K8S_CLUSTER_NAME }}"),
     "existing_cluster_location": ("Region or zone of that cluster; CI passes the K8S_CLUSTER_LOCATION variable "
@@ -290,6 +292,7 @@ _TEST_VALUES: dict[str, object] = {
     "existing_stream_name": "plan-test-events", "existing_cluster_name": "plan-test-cluster",
     "existing_eventhub_id": "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/plan-test-rg/providers/"
                             "Microsoft.EventHub/namespaces/plan-test-ns/eventhubs/plan-test-events",
+    "existing_topic_id": "projects/plan-test-team/topics/plan-test-events",
     "existing_cluster_location": "plan-test-location", "existing_cluster_resource_group": "plan-test-cluster-rg",
     "ci_project_id": "plan-test-ci",
 }

@@ -111,6 +111,8 @@ _GCP: dict[str, Input] = {
     "data_bucket_name": Input("string", "Name of the data lake bucket (the storage module's); null (a plan "
                               "without one) means `<name_prefix>-data`, made outside this stack.", None,
                               "storage", "bucket_name"),
+    "existing_topic_id": Input("string", "Id of the team's existing Pub/Sub topic (the PUBSUB_TOPIC variable of the "
+                               "repository).", output="var.existing_topic_id"),
     "topic_id": Input("string", "Pub/Sub topic of the ingest stream.", None, "ingest_stream", "topic_id"),
     "dead_letter_topic_id": Input("string", "Pub/Sub topic the ingest stream's undeliverable events go to.", None,
                                   "ingest_stream", "dead_letter_topic_id"),
