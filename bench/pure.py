@@ -27,7 +27,8 @@ from services.policy.engine import evaluate
 from .common import summary
 
 PATHOLOGICAL = ("1," * 10_000, "a " * 10_000, "per " * 5_000, "$" * 20_000, "9" * 20_000, "p95 " * 5_000,
-                "each camera " * 2_000,
+                "each camera " * 2_000, "nine " * 4_000, "evaluating " + " " * 19_000 + "Kafka x",
+                "no Kafka, Redis, Flink or " * 800, "HIPAA was raised raised raised " * 700,
                 "Fraud API on AWS eu-west-1, p95 80 ms, 3,000 rps, $6k/month, PCI DSS, Kafka. " * 20_000)
 
 

@@ -1,4 +1,4 @@
-"""Two more labelled sets, each written before reading the extractor, scored by the shared eval script.
+"""Three more labelled sets, each written before reading the extractor, scored by the shared eval script.
 
 The first (`extra_cases_blind.jsonl`): the cases vary what the visible and extra sets hold fixed: regions of all three clouds by
 city, short display name and code (Sydney, São Paulo, Mumbai, Canada Central, Oregon,
@@ -17,6 +17,17 @@ a peak named after its rate with an off-peak rate in an aside, per-minute abbrev
 peak factor, latencies in microseconds, availability as a downtime allowance, regimes put
 out of scope, tools migrated from and to, and a streaming business that is not a stream.
 Held to the same bar as the other sets.
+
+The third (`extra_cases_blind3.jsonl`), likewise written from the texts alone before the fixes it
+prompted: tools only weighed up ("we are evaluating Snowflake", "we might put features in Cosmos
+DB") beside tools still run, a percentile named after its figure ("2.2 s at p95") against a
+median stated first, fractions of a second in words, hourly counts whose event noun came earlier
+in the sentence, multiples of a rate said just before ("3x that during launches"), devices or
+animals each reporting every few minutes, USD figures restating amounts in further currencies
+(IDR, QAR) or a per-quarter range, totals over some months, past spend with no budget,
+negations carried through or-lists and concessions ("HIPAA was raised but does not apply"), PCI
+DSS put out of scope, regime long forms, list-only language abbreviations ("Python/TS"), and
+events handled one by one as they arrive. Held to the same bar as the other sets.
 """
 
 from __future__ import annotations
@@ -32,7 +43,7 @@ from amp_domain.requirements.extraction import extract
 from tests.evaldata import INTAKE_SCORER
 
 HERE = Path(__file__).resolve().parent
-SETS = [HERE / "extra_cases_blind.jsonl", HERE / "extra_cases_blind2.jsonl"]
+SETS = [HERE / "extra_cases_blind.jsonl", HERE / "extra_cases_blind2.jsonl", HERE / "extra_cases_blind3.jsonl"]
 
 
 @pytest.mark.parametrize("blind", SETS, ids=lambda p: p.stem)

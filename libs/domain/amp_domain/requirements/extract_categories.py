@@ -63,15 +63,18 @@ def _workload_cues() -> dict[str, re.Pattern[str]]:
             r"comput\w*)|"
             r"(?:arriv\w*|flow\w*|com\w*\s+in|ingest\w*|process\w*|consum\w*|scor\w*|classif\w*|analy[sz]\w*|"
             r"evaluat\w*|enrich\w*|transform\w*|updat\w*|handl\w*|produc\w*|generat\w*|comput\w*|summari[sz]\w*|"
-            r"transcrib\w*)\s+continuously|"
+            r"transcrib\w*)\s+(?:continuously|non-?stop|constantly|around\s+the\s+clock)|"
             # "notes arrive via Pub/Sub", "events come in from Kafka": arrival through a message system
-            r"(?:arriv\w*|com(?:e|es|ing)\s+in|flow(?:s|ing)?\s+in|(?:are|is|get|gets)\s+(?:published|pushed|"
-            r"emitted|sent))\s+(?:\w+\s+){0,4}?(?:via|from|through|over|on|into)\s+(?:an?\s+|the\s+|our\s+)?"
+            r"(?:arriv\w*|com(?:e|es|ing)\s+in|flow(?:s|ing)?\s+in|consum(?:e|es|ed|ing)|(?:are|is|get|gets)\s+"
+            r"(?:published|pushed|emitted|sent))\s+(?:[\w-]+\s+){0,4}?(?:via|from|through|over|on|into)\s+"
+            r"(?:an?\s+|the\s+|our\s+)?"
             r"(?:[\w-]+\s+)?(?:kafka|kinesis|pub\s*/\s*sub|pubsub|pub\s+sub|event\s*hubs?|mqtt|rabbitmq|sqs|"
             r"queues?|message\s+(?:bus|queue|broker)|topics?|event\s+bus|eventbridge)|"
             r"(?:updated|processed|ingested|scored|computed|refreshed|arriv\w*|flow(?:s|ing)?\s+in|"
             r"com(?:e|es|ing)\s+in)\s+(?:in\s+)?(?:near[- ])?real[- ]?time|"
-            r"near[- ]real[- ]?time|change\s+data\s+capture|cdc|as\s+(?:events|they|messages)\s+arrive)\b",
+            r"near[- ]real[- ]?time|change\s+data\s+capture|cdc|"
+            # "processed one by one as they come in": each item handled on its arrival
+            r"as\s+(?:soon\s+as\s+)?(?:events|they|it|messages|records|readings)\s+(?:arrives?|comes?\s+in|lands?))\b",
             re.IGNORECASE),
         "online": re.compile(
             r"\b(?:apis?|endpoints?|online|web\s*services?|microservices?|request[/-]response|on[- ]demand|"
@@ -302,8 +305,50 @@ def extract_compliance(text: str) -> Found:
 
 
 def extract_stack(text: str) -> Found:
-    """Tools the team already runs, by alias ("EKS" → kubernetes, "Pub/Sub" → pubsub)."""
-    return _aliased(text, "stack", "existing_stack")
+    """Tools the team already runs, by alias ("EKS" → kubernetes, "Pub/Sub" → pubsub); a tool only
+    weighed up ("we are evaluating Snowflake", "we might put features in Cosmos DB") is not run yet."""
+    found = _aliased(text, "stack", "existing_stack")
+    kept = [h for h in found.hits if not _only_considered(text, h, found.hits)]
+    return Found(values=dedupe([h.value for h in kept]), hits=kept, negated=found.negated)
+
+
+#: A verb of weighing a tool up, whose object it is: "evaluating Snowflake and Databricks", "considering Feast".
+_CONSIDER_VERB = re.compile(r"\b(?:evaluat(?:e|es|ing)|consider(?:s|ing)?|explor(?:e|es|ing)|weigh(?:s|ing)?|"
+                            r"look(?:ing)?\s+(?:at|into)|think(?:ing)?\s+(?:about|of)|trial(?:l?ing)?|"
+                            r"pilot(?:ing)?|assess(?:ing)?|prototyp(?:e|es|ing)|shortlist(?:ed|ing)?)\b", re.IGNORECASE)
+#: What may stand between such a verb and the tool, besides other tools: "evaluating a move to X",
+#: "considering adopting X", "weighing X, Y or Z".
+_CONSIDER_FILLER = re.compile(r"(?:[\s,&/]|\b(?:and|or|an?|the|adopting|using|introducing|whether\s+to\s+"
+                              r"(?:use|adopt)|a\s+move\s+to|moving\s+to|switching\s+to|migrating\s+to)\b)*",
+                              re.IGNORECASE)
+#: A hedged plan to bring a tool in: "we might put online features in Cosmos DB", "we may adopt Feast".
+_MODAL_ADOPT = re.compile(r"\b(?:might|(?-i:may)|could|plan(?:s|ning)?\s+to|hop(?:e|ing)\s+to|intend\s+to|"
+                          r"would\s+like\s+to)\s+(?:[\w-]+\s+)?(?:put|use|adopt|add|introduce|switch|migrate|move|"
+                          r"go\s+with|try|store|land|pick|choose|bring\s+in|host|keep\s+\w+\s+in)\b", re.IGNORECASE)
+#: "Feast is under consideration", "Snowflake is being evaluated".
+_CONSIDERED_AFTER = re.compile(r"\s*(?:is|are)\s+(?:being\s+(?:evaluated|considered|piloted|trial(?:l)?ed|explored|"
+                               r"assessed)|under\s+(?:consideration|evaluation))\b", re.IGNORECASE)
+
+
+def _only_considered(text: str, hit: Hit, hits: list[Hit]) -> bool:
+    """Whether a tool is named only as an option being weighed up, in its clause, not as one in use.
+
+    The verb must govern the tool (only other tools and list words between them): "we are
+    evaluating models with MLflow" names MLflow as in use.
+    """
+    lo, hi = clause_bounds(text, hit.start, hit.end)
+    lo = max(lo, hit.start - 80)
+    if _CONSIDERED_AFTER.match(text, hit.end, hi) or _MODAL_ADOPT.search(text, lo, hit.start):
+        return True
+    listed = [o for o in hits if lo <= o.start and o.end <= hit.start]
+    for verb in capped(_CONSIDER_VERB.finditer(text, lo, hit.start)):
+        gap = list(text[verb.end():hit.start])
+        for o in listed:  # other tools in the list stand as list items
+            if verb.end() <= o.start:
+                gap[o.start - verb.end():o.end - verb.end()] = " " * (o.end - o.start)
+        if _CONSIDER_FILLER.fullmatch("".join(gap)):
+            return True
+    return False
 
 
 _TEAM_CONTEXT = re.compile(r"\b(?:team|teams|language|languages|written|writes|write|writing|code|coding|coded|"
@@ -311,12 +356,32 @@ _TEAM_CONTEXT = re.compile(r"\b(?:team|teams|language|languages|written|writes|w
                            r"in-house|services?\s+in)\b", re.IGNORECASE)
 
 
+#: What joins two items of a list of languages: "Python/TS", "Go, TS and SQL", "Java & JS".
+_LIST_JOINER = re.compile(r"\s*(?:/|,|&|\+|\band\b|\bor\b|,\s*and\b)\s*", re.IGNORECASE)
+
+
+def _in_language_list(text: str, hit: Hit, hits: list[Hit]) -> bool:
+    """Whether another language sits right next to `hit`, joined as a list item ("Python/TS")."""
+    for o in hits:
+        if o is hit or o.text.lower() in gazetteer().list_only_language_aliases:
+            continue
+        gap = text[o.end:hit.start] if o.end <= hit.start else text[hit.end:o.start]
+        if len(gap) <= 8 and _LIST_JOINER.fullmatch(gap):
+            return True
+    return False
+
+
 def extract_languages(text: str) -> Found:
-    """Team languages; names that are also words ("Go", "R") need another language or team talk nearby."""
+    """Team languages; names that are also words ("Go", "R") need another language or team talk nearby,
+    and abbreviations that are also other things ("TS", "JS") a full language name beside them in a list."""
     g = gazetteer()
     raw = _aliased(text, "languages", "team_languages")
     kept: list[Hit] = []
     for h in raw.hits:
+        if h.text.lower() in g.list_only_language_aliases:
+            if _in_language_list(text, h, raw.hits):
+                kept.append(h)
+            continue
         if h.value in g.ambiguous_languages and h.text.lower() == h.value:  # "Golang" is never a verb
             lo, hi = sentence_bounds(text, h.start, h.end)
             others = any(lo <= o.start < hi and o is not h for o in raw.hits)
@@ -336,12 +401,17 @@ def extract_languages(text: str) -> Found:
 
 _RANK = {name: i for i, name in enumerate(DATA_CLASS_ORDER)}
 _IMPLIED_BY = {"hipaa": "phi", "pci_dss": "pci"}
+#: A class that exists only inside its regime's scope: card data tokenised by a payment provider
+#: before it arrives ("so we are outside PCI DSS scope") is not cardholder data for the platform.
+_SCOPED_BY = {"pci_dss": "pci"}
 
 
 def extract_data_class(text: str, compliance: Found) -> Found:
-    """The most restrictive data class stated; HIPAA implies PHI and PCI DSS cardholder data."""
+    """The most restrictive data class stated; HIPAA implies PHI and PCI DSS cardholder data, and
+    PCI DSS stated out of scope keeps card words from making the data cardholder data."""
     raw = _aliased(text, "data_classes", "data_classification")
-    hits = list(raw.hits)
+    out_of_scope = {_SCOPED_BY[r] for r in compliance.negated if r in _SCOPED_BY}
+    hits = [h for h in raw.hits if h.value not in out_of_scope]
     for h in compliance.hits:
         implied = _IMPLIED_BY.get(h.value)
         if implied:

@@ -95,6 +95,7 @@ class Gazetteer:
     data_classes: AliasTable
     code_regex: re.Pattern[str]
     ambiguous_languages: frozenset[str] = field(default_factory=frozenset)
+    list_only_language_aliases: frozenset[str] = field(default_factory=frozenset)
 
     def cloud_of_region(self, code: str) -> str | None:
         """The cloud a region code belongs to, from the gazetteer or the code's shape."""
@@ -180,4 +181,5 @@ def gazetteer() -> Gazetteer:
         data_classes=AliasTable(raw.get("data_classes") or {}),
         code_regex=code_regex,
         ambiguous_languages=frozenset(raw.get("ambiguous_languages") or []),
+        list_only_language_aliases=frozenset(a.lower() for a in raw.get("list_only_language_aliases") or []),
     )

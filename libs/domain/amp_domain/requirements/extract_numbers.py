@@ -81,7 +81,9 @@ _UNITS = {"zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six"
 _SCALES = {"thousand": 1e3, "million": 1e6, "billion": 1e9}
 _NUMBER_WORD = rf"(?:{'|'.join(sorted(_UNITS, key=len, reverse=True))}|hundred|thousand|million|billion)"
 #: A number written in words: "five thousand", "twenty-five thousand", "a million", "half a million".
-WORD_NUM = rf"(?:(?:half[\s-]+)?an?[\s-]+)?{_NUMBER_WORD}(?:[\s-]+(?:and[\s-]+)?{_NUMBER_WORD})*(?![\w-])"
+#: Bounded to eight words ("one hundred and twenty-five thousand four hundred" is seven), so that a long
+#: run of number words costs linear time, not a rescan of the run from every word.
+WORD_NUM = rf"(?:(?:half[\s-]+)?an?[\s-]+)?{_NUMBER_WORD}(?:[\s-]+(?:and[\s-]+)?{_NUMBER_WORD}){{0,7}}(?![\w-])"
 
 
 def parse_words(raw: str) -> float | None:
@@ -112,3 +114,23 @@ def parse_words(raw: str) -> float | None:
         return None
     value = total + current
     return value / 2 if half else value
+
+
+_DIGIT_WORDS = {"zero": 0, "oh": 0, "nought": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6,
+                "seven": 7, "eight": 8, "nine": 9}
+_DIGIT_WORD = rf"(?:{'|'.join(_DIGIT_WORDS)})"
+#: A decimal number in words: "ninety-nine point nine five" (digits after "point" one word each).
+DECIMAL_WORDS = rf"{WORD_NUM}\s+point(?:[\s-]+{_DIGIT_WORD}){{1,6}}(?![\w-])"
+
+
+def parse_decimal_words(raw: str) -> float | None:
+    """The value of a decimal number in words ("ninety-nine point nine five" → 99.95), or None."""
+    parts = re.split(r"\s+point[\s-]+", raw.strip().lower(), maxsplit=1)
+    if len(parts) != 2:
+        return None
+    value = parse_words(parts[0])
+    tokens = [t for t in re.split(r"[\s-]+", parts[1]) if t]
+    if value is None or value != int(value) or not tokens or any(t not in _DIGIT_WORDS for t in tokens):
+        return None
+    digits = [str(_DIGIT_WORDS[t]) for t in tokens]
+    return float(f"{int(value)}.{''.join(digits)}")

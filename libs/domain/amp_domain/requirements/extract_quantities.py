@@ -10,14 +10,25 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from .extract_numbers import NUM, SUFFIX, WORD_NUM, parse_amount, parse_number, parse_words
+from .extract_numbers import (
+    DECIMAL_WORDS,
+    NUM,
+    SUFFIX,
+    WORD_NUM,
+    parse_amount,
+    parse_decimal_words,
+    parse_number,
+    parse_words,
+)
 from .extract_text import Hit, capped, clause_bounds, sentence_bounds, window
 
 # ---------------------------------------------------------------- budget
 
 #: Currencies are read at face value: a rate is not stable enough to fix in a rule, and
 #: the budget is a planning bound, not an invoice.
-_CODES = r"USD|EUR|GBP|CAD|AUD|NZD|CHF|SEK|NOK|DKK|PLN|JPY|INR|SGD|HKD|BRL|MXN|ZAR|AED"
+#: ISO codes of currencies; those that are also common abbreviations (SAR, TRY, PEN, PHP) are left out.
+_CODES = (r"USD|EUR|GBP|CAD|AUD|NZD|CHF|SEK|NOK|DKK|PLN|JPY|INR|SGD|HKD|BRL|MXN|ZAR|AED|IDR|QAR|ILS|KRW|CNY|TWD|"
+          r"THB|MYR|VND|KWD|BHD|OMR|EGP|NGN|KES|CZK|HUF|RON|CLP|COP|ARS|PKR")
 _CUR_PRE = rf"(?P<pre>(?:US|CA|AU|NZ|A|C|S|NZ|HK|R)\$|{_CODES}|\$|€|£|¥|₹)"
 _CUR_POST = rf"(?P<post>{_CODES}|dollars?|euros?|pounds?|bucks|francs?|kronor|krona|yen|rupees?|\$|€|£|¥|₹)"
 _PERIOD_AFTER = re.compile(
@@ -82,7 +93,9 @@ _USD_MARK = re.compile(r"^(?:US\$|\$|USD|dollars?|bucks|us\s+dollars?)$", re.IGN
 #: "£8k pcm, roughly $10,000", "CHF 27,000 per quarter (≈ USD 30,000)", "EUR 96,000 per annum, which
 #: finance puts at USD 104,000": a USD figure right after a foreign amount, joined by a word of equivalence.
 _USD_BESIDE = re.compile(
-    rf"(?P<gap>[^\d;\n]{{0,45}}?)(?:(?P<pre>US\$|\$|USD)\s?(?P<num>{NUM})(?P<suf>{SUFFIX})?(?![\w%])|"
+    rf"(?P<gap>[^\d;\n]{{0,45}}?)(?:(?P<pre>US\$|\$|USD)\s?(?P<num>{NUM})(?P<suf>{SUFFIX})?"
+    # "i.e. roughly $11.5k to $15.3k": a range, whose upper end bounds the budget
+    rf"(?:\s*(?:-|to)\s*(?:US\$|\$)?\s?(?P<num2>{NUM})(?P<suf2>{SUFFIX})?)?(?![\w%])|"
     rf"(?<![\w$€£.,])(?P<num_b>{NUM})(?P<suf_b>{SUFFIX})?\s?(?:USD|US\s+dollars?|dollars?)(?![A-Za-z]))",
     re.IGNORECASE)
 _EQUIVALENT = re.compile(r"[(≈~=]|\b(?:roughly|about|around|approx\w*|i\.?\s?e|call\s+it|equivalent|equals?|"
@@ -109,11 +122,97 @@ def _usd_beside(text: str, end: int) -> tuple[float, int, str | None] | None:
     if _NOT_BUDGET.search(m.group("gap")) or _CURRENT_SPEND.search(m.group("gap")):
         return None
     num, suf = (m.group("num"), m.group("suf")) if m.group("num") else (m.group("num_b"), m.group("suf_b"))
+    if m.group("num2"):
+        num, suf = m.group("num2"), m.group("suf2")
     value = parse_amount(num, suf, dot_thousands=True)
     if value is None:
         return None
     per = _PERIOD_AFTER.match(text[m.end():m.end() + 60])
     return value, m.end(), (per.group("per").lower() if per else None)
+
+
+#: Spending that happened or happens, in the words just before the amount: "we paid our previous vendor",
+#: "we currently pay", "the vendor charged us", "our current bill is".
+_PAST_SPEND = re.compile(
+    r"\b(?:we(?:['’]re|\s+are|\s+were)?\s+(?:currently\s+|now\s+|still\s+|already\s+)?(?:paid|pay|paying|spent|spend|"
+    r"spending)|(?:currently|today)\s+(?:pay(?:ing)?|spend(?:ing)?|costs?)|charged|(?:costs?|costing|bills?|billed)\s+us|"
+    r"(?:current|previous|old|existing|present)\s+(?:monthly\s+|annual\s+|cloud\s+)?(?:bill|spend|costs?|invoice|"
+    r"run[- ]rate))\b(?:\s+[\w'’-]+){0,4}?\s*(?:is|was|of|at|:|around|about|roughly|~)?\s*$", re.IGNORECASE)
+
+
+def _past_spend(before: str) -> bool:
+    """Whether the words before an amount say it is spent now or was spent, not allowed.
+
+    Past or current spend is never the budget, even where no budget is stated; a cap said with it
+    ("we spend no more than $5k") still is one.
+    """
+    m = _PAST_SPEND.search(before)
+    return m is not None and not _CAP_WORD.search(before, m.start())
+
+
+#: "$1.5M over 12 months", "€90k for the next 18 months": a total over a stated number of months or years.
+_SPAN_AFTER = re.compile(
+    r"\s*(?:in\s+total\s+|total\s+)?(?:over|for|across|spread\s+(?:over|across)|covering)\s+(?:the\s+)?"
+    r"(?:next\s+|first\s+|coming\s+|following\s+)?(?P<n>\d{1,3}|two|three|four|five|six|nine|twelve|eighteen|"
+    r"twenty[- ]four|thirty[- ]six)\s+(?P<unit>months?|years?|quarters?)\b", re.IGNORECASE)
+_SPAN_UNIT_MONTHS = {"m": 1.0, "y": 12.0, "q": 3.0}
+
+
+def _span_months(after: str) -> float | None:
+    """The months a total is spread over ("over 12 months" → 12), or None."""
+    m = _SPAN_AFTER.match(after)
+    if m is None:
+        return None
+    n = parse_number(m.group("n")) if m.group("n")[0].isdigit() else parse_words(m.group("n"))
+    return n * _SPAN_UNIT_MONTHS[m.group("unit")[0].lower()] if n else None
+
+
+def _is_usd(groups: dict[str, str | None]) -> bool:
+    """Whether an amount is marked as US dollars."""
+    marks = [g for g in (groups.get("pre"), groups.get("post")) if g]
+    return bool(marks) and all(_USD_MARK.match(g.strip()) for g in marks)
+
+
+def _foreign_period_before(text: str, start: int) -> str | None:
+    """The period of the foreign amount a USD figure restates, or None.
+
+    "between £9k and £12k per quarter, i.e. roughly $11.5k to $15.3k": the USD range is the
+    same quarter's, even where the foreign amount itself is not read as a budget.
+    """
+    last: re.Match[str] | None = None
+    for rx in _money_regexes()[:2]:
+        for fm in capped(rx.finditer(text, max(0, start - 100), start)):
+            if _is_foreign(fm.groupdict()) and (last is None or fm.end() > last.end()):
+                last = fm
+    if last is None:
+        return None
+    between = text[last.end():start]
+    per = _PERIOD_AFTER.match(between)
+    gap = between[per.end():] if per else ""
+    if per is None or len(gap) > 45 or re.search(r"\d", gap) or _SENTENCE_END.search(gap):
+        return None
+    return per.group("per").lower() if _EQUIVALENT.search(gap) else None
+
+
+def _period(text: str, start: int, before: str, after: str, groups: dict[str, str | None]) -> tuple[str | None, float]:
+    """The period an amount is stated over and the factor that makes it monthly.
+
+    Said after it ("$6k/month") or before it ("annual budget of $60,000"); a total spread over
+    some months ("$1.5M over 12 months"); else, for a USD figure restating a foreign amount, that
+    amount's period. None (taken as monthly) when the text gives none.
+    """
+    per_m = _PERIOD_AFTER.match(after)
+    period = per_m.group("per").lower() if per_m else None
+    if period is None:
+        pb = _PERIOD_BEFORE.search(before)
+        period = re.sub(r"^(?:per|a)\s+", "", pb.group("per").lower()) if pb else None
+    if period is not None and period not in _PER_MONTH_FACTOR:
+        period = period.rstrip(".")
+    if period is None and (months := _span_months(after)):
+        return "span", 1.0 / months
+    if period is None and _is_usd(groups):
+        period = _foreign_period_before(text, start)
+    return period, _PER_MONTH_FACTOR.get(period or "month", 1.0)
 
 
 def _money_hits(text: str) -> list[tuple[Hit, int]]:
@@ -139,15 +238,11 @@ def _money_hits(text: str) -> list[tuple[Hit, int]]:
                 value = parse_amount(num, suf, dot_thousands=True)
             if value is None:
                 continue
-            per_m = _PERIOD_AFTER.match(after)
-            period = per_m.group("per").lower() if per_m else None
-            if period is None:
-                pb = _PERIOD_BEFORE.search(before)
-                period = re.sub(r"^(?:per|a)\s+", "", pb.group("per").lower()) if pb else None
-            if period is not None and period not in _PER_MONTH_FACTOR:
-                period = period.rstrip(".")
-            if per_m is None and _PER_UNIT_AFTER.match(after):
+            if _past_spend(before):
+                continue  # "we paid our previous vendor $38,000 a month": what was spent, not a limit
+            if _PERIOD_AFTER.match(after) is None and _PER_UNIT_AFTER.match(after):
                 continue  # "$0.02 per prediction", "$5 per GB": a price, not a budget
+            period, factor = _period(text, m.start(), before, after, groups)
             sent_lo, sent_hi = sentence_bounds(text, start, end)
             sentence = text[sent_lo:sent_hi]
             budgety = bool(_BUDGET_WORD.search(before[-40:])) or "budget" in sentence.lower()
@@ -155,7 +250,6 @@ def _money_hits(text: str) -> list[tuple[Hit, int]]:
                 continue
             if kind == 4 and not _SPEND_SENTENCE.search(sentence):
                 continue
-            factor = _PER_MONTH_FACTOR.get(period or "month", 1.0)
             near = before[-40:]
             score = ((3 if "budget" in sentence.lower() else 0) + (2 if period else 0) + (1 if budgety else 0)
                      + (2 if _CAP_WORD.search(near) else 0) - (3 if _CURRENT_SPEND.search(sentence) else 0))
@@ -193,6 +287,9 @@ _LAT_EXCLUDE_BEFORE = re.compile(r"\b(?:every|each|per|after|for|last|past|over|
 _LAT_EXCLUDE_AFTER = re.compile(r"^\s*(?:-?\s*)?(?:windows?|intervals?|tumbling|sliding|buckets?|batches|of\s+"
                                 r"(?:audio|video|speech|footage|data|history)|clips?|long|cold|ttl|timeouts?|"
                                 r"retention|ago|delay(?:ed)?\s+is\s+fine|old)\b", re.IGNORECASE)
+#: A latency word or a percentile right after the figure: "2.2 s at p95", "1.2 s at the 99th percentile".
+_LAT_CONTEXT_AFTER = re.compile(r"\s*(?:at\s+(?:the\s+)?)?(?:p\d{2}|\d{2}(?:\.\d+)?(?:th)?[- ]percentile|budget|"
+                                r"latency|sla|slo)\b", re.IGNORECASE)
 _PCT_TAG = re.compile(r"\bp\s?(?P<p>\d{2,3}(?:\.\d+)?)\b|\b(?P<q>\d{2}(?:\.\d+)?)(?:th)?[- ]percentile|"
                       r"\b(?P<avg>median|average|avg|mean|typical(?:ly)?)\b", re.IGNORECASE)
 _UNIT_MS = {"µs": 0.001, "μs": 0.001, "usec": 0.001, "usecs": 0.001, "microsecond": 0.001, "microseconds": 0.001,
@@ -219,11 +316,13 @@ def _percentile(before: str, after: str) -> float | None:
 
 #: Durations in words: "half a second", "a quarter of a second", "two seconds", "a second and a half".
 _LAT_WORDS = re.compile(
-    r"(?<![\w-])(?P<num>half\s+an?|an?\s+quarter\s+of\s+an?|an?|one|two|three|four|five|six|seven|eight|nine|ten|"
+    r"(?<![\w-])(?P<num>half\s+an?|an?\s+quarter(?:\s+of\s+an?)?|three\s+quarters\s+of\s+an?|"
+    r"an?\s+tenth\s+of\s+an?|an?|one|two|three|four|five|six|seven|eight|nine|ten|"
     r"fifteen|twenty|thirty|sixty)\s+(?P<unit>seconds?|minutes?|milliseconds?)(?P<half>\s+and\s+a\s+half)?(?![\w-])",
     re.IGNORECASE)
 _WORD_QTY = {"half a": 0.5, "half an": 0.5, "a quarter of a": 0.25, "a quarter of an": 0.25,
-             "an quarter of a": 0.25, "a": 1.0, "an": 1.0, "one": 1.0, "two": 2.0, "three": 3.0, "four": 4.0,
+             "an quarter of a": 0.25, "a quarter": 0.25, "three quarters of a": 0.75, "three quarters of an": 0.75,
+             "a tenth of a": 0.1, "a tenth of an": 0.1, "a": 1.0, "an": 1.0, "one": 1.0, "two": 2.0, "three": 3.0, "four": 4.0,
              "five": 5.0, "six": 6.0, "seven": 7.0, "eight": 8.0, "nine": 9.0, "ten": 10.0, "fifteen": 15.0,
              "twenty": 20.0, "thirty": 30.0, "sixty": 60.0}
 #: "a second region", "one second replica": the ordinal, not a duration. A singular
@@ -265,8 +364,7 @@ def extract_latency(text: str) -> list[Hit]:
         if re.search(r"\bcold[- ]starts?\b", before[-30:] + after[:20], re.IGNORECASE):
             continue
         if _UNIT_MS.get(unit, 1000.0) > 1.0:
-            strong = _LAT_CONTEXT.search(before[-30:]) or re.match(r"^\s*(?:p\d{2}|budget|latency|sla|slo)\b",
-                                                                   after, re.IGNORECASE)
+            strong = _LAT_CONTEXT.search(before[-30:]) or _LAT_CONTEXT_AFTER.match(after)
             if not strong:
                 continue
             if unit.startswith("m") and not re.search(r"\b(?:within|under|less\s+than|up\s+to|at\s+most|no\s+more"
@@ -305,6 +403,8 @@ _AVAIL_WORD = re.compile(r"\b(?:availab\w*|uptime|up-time|sla|slo|downtime|nines
                          re.IGNORECASE)
 _NINES = re.compile(r"\b(?P<n>two|three|four|five|six|2|3|4|5|6)(?P<half>\s+and\s+a\s+half)?\s*(?:-\s*)?(?:nines|9['’]?s)\b",
                     re.IGNORECASE)
+#: A percentage in words: "ninety-nine point nine five percent".
+_AVAIL_PCT_WORDS = re.compile(rf"(?<![\w-])(?P<num>{DECIMAL_WORDS})\s*(?:%|percent\b|per\s+cent\b)", re.IGNORECASE)
 _NINE_COUNT = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "2": 2, "3": 3, "4": 4, "5": 5, "6": 6}
 
 
@@ -367,22 +467,28 @@ def _downtime_hits(text: str) -> list[Hit]:
     return hits
 
 
+_NOT_AVAILABILITY = re.compile(r"\b(?:accura\w*|precision|recall|f1|auc|confiden\w*|coverage|utili[sz]\w*|cpu|gpu|"
+                               r"memory|disk)\b", re.IGNORECASE)
+
+
+def _about_availability(text: str, start: int, end: int) -> bool:
+    """Whether a percentage is an availability: an availability word near it, no model metric or resource."""
+    lo, hi = sentence_bounds(text, start, end)
+    return bool(_AVAIL_WORD.search(text, max(lo, start - 50), min(hi, end + 40))) and not _NOT_AVAILABILITY.search(
+        text, max(lo, start - 25), min(hi, end + 15))
+
+
 def extract_availability(text: str) -> list[Hit]:
     """The availability target in percent ("99.95%", "three nines", "uptime 99.9")."""
     hits: list[Hit] = []
     for m in capped(_NINES.finditer(text)):
         hits.append(Hit("availability_target", _nines(_NINE_COUNT[m.group("n").lower()], bool(m.group("half"))),
                         m.start(), m.end(), m.group(0)))
-    for m in capped(_AVAIL_PCT.finditer(text)):
-        value = parse_number(m.group("num"))
-        if value is None or not 90 <= value <= 100:
-            continue
-        lo, hi = sentence_bounds(text, m.start(), m.end())
-        near = text[max(lo, m.start() - 50):min(hi, m.end() + 40)]
-        if _AVAIL_WORD.search(near) and not re.search(r"\b(?:accura\w*|precision|recall|f1|auc|confiden\w*|"
-                                                      r"coverage|utili[sz]\w*|cpu|gpu|memory|disk)\b",
-                                                      text[max(lo, m.start() - 25):min(hi, m.end() + 15)], re.IGNORECASE):
-            hits.append(Hit("availability_target", value, m.start(), m.end(), m.group(0)))
+    for rx, parse in ((_AVAIL_PCT, parse_number), (_AVAIL_PCT_WORDS, parse_decimal_words)):
+        for m in capped(rx.finditer(text)):
+            value = parse(m.group("num"))
+            if value is not None and 90 <= value <= 100 and _about_availability(text, m.start(), m.end()):
+                hits.append(Hit("availability_target", value, m.start(), m.end(), m.group(0)))
     for m in capped(_AVAIL_BARE.finditer(text)):
         group = "num" if m.group("num") else "first"
         value = parse_number(m.group(group))
@@ -427,16 +533,23 @@ _EACH_UNIT_BEFORE = re.compile(r"\b(?:each|every|per|a\s+single)\s+(?P<unit>[A-Z
 _TIMES_AFTER = re.compile(rf"^\s*(?:per\s+[A-Za-z]+\s*)?(?:x|\*|times|multiplied\s+by)\s*(?P<n>{NUM})(?P<s>{SUFFIX})?",
                           re.IGNORECASE)
 _WORD_COUNT = {"once": 1.0, "twice": 2.0, "thrice": 3.0}
-#: What a bare rate counts, named just before it: "events at 2 million per hour", "orders: 50k/h".
+#: What a bare rate counts, named just before it in its sentence: "events at 2 million per hour", "orders:
+#: 50k/h", "playback events stream in at 1.44 million per hour", "readings arrive continuously, 2.16 million
+#: per hour".
 _TRAFFIC_BEFORE = re.compile(
     r"\b(?P<noun>events?|requests?|messages?|msgs|transactions?|txns?|readings?|records?|calls?|queries|"
     r"predictions?|inferences?|orders?|clicks?|impressions?|images?|frames?|documents?|payments?|logins?|"
-    r"sessions?|pings?)\b\s*(?:\w+\s+)?(?:at|of|:|=|around|about|~|peak(?:s|ing)?\s+at|reach\w*)\s*$", re.IGNORECASE)
+    r"sessions?|pings?)\b\s*(?:(?:[\w-]+\s+){0,3}?(?:at|of|:|=|around|about|~|peak(?:s|ing)?\s+at|reach\w*)|"
+    r"(?:[\w-]+\s+){0,2}[\w-]+,)\s*$", re.IGNORECASE)
 #: A rate that ends "each" or "apiece" is per unit of the count before it ("12 cameras at 30 fps each").
 _TRAILING_EACH = re.compile(r"^\s*(?:each|apiece)\b", re.IGNORECASE)
 #: What devices do with the data they make: "meters push a reading", "vans report their position".
 _SENDS = re.compile(r"\b(?:send|emit|report|push|publish|transmit|upload|post|stream|produce|ping|beacon|log)"
                     r"(?:s|es|ed|ing)?\b", re.IGNORECASE)
+#: "90,000 cows each report every 10 minutes", "5,000 meters send every 15 minutes": the things counted,
+#: then the verb (plural, so "3 reports every 10 minutes" stays a schedule of reports).
+_SENDERS_REPORT = re.compile(r"[A-Za-z][\w'-]*\s+(?:each\s+|all\s+|also\s+)?(?:send|emit|report|push|publish|"
+                             r"transmit|upload|post|stream|ping|beacon)\s*$", re.IGNORECASE)
 #: A count of things on its own, the nearest before a per-unit rate is what it is per.
 _COUNT_BEFORE = re.compile(r"(?<![\w.,$€£])" + _COUNTED, re.IGNORECASE)
 _PEAK = re.compile(r"(?<!off-)(?<!off\s)(?<!non-)\b(?:peak\w*|burst\w*|max(?:imum)?|spikes?|up\s+to|high\s+season)\b",
@@ -455,7 +568,10 @@ _PEAK_FACTOR = re.compile(rf"\b(?:peak\w*|burst\w*|spikes?)(?:\s+(?:rate|traffic
                           rf"(?:is\s+|are\s+|of\s+|at\s+|around\s+|about\s+|up\s+to\s+|reach\w*\s+)*"
                           rf"(?:(?P<f>{_FACTOR_NUM})\s*(?:x|×|times)(?![\w])|(?P<twice>twice|double))"
                           rf"|\b(?P<g>{_FACTOR_NUM})\s*(?:x|×|times)\s+"
-                          r"(?:that\s+|this\s+)?(?:at\s+)?(?:peaks?|bursts?)\b", re.IGNORECASE)
+                          r"(?:that\s+|this\s+)?(?:at\s+)?(?:peaks?|bursts?)\b"
+                          # "2,000 rps normally and 3x that during campaign launches": a multiple of the rate
+                          # just stated ("3x that of last year" compares with something else)
+                          rf"|\b(?P<h>{_FACTOR_NUM})\s*(?:x|×|times)\s+(?:that|this|it)\b(?!\s+of\b)", re.IGNORECASE)
 _FACTOR_WORDS = {"two": 2.0, "three": 3.0, "four": 4.0, "five": 5.0, "six": 6.0, "eight": 8.0, "ten": 10.0}
 #: A daily count is a rate only where the text also gives its peak as a multiple of it
 #: ("8.64 million events per day, and the peak is three times the average"); alone it is a volume.
@@ -468,7 +584,7 @@ def _factor(m: re.Match[str]) -> float:
     """The multiple a peak-factor phrase states ("5x", "three times", "twice")."""
     if m.group("twice"):
         return 2.0
-    raw = (m.group("f") or m.group("g")).lower()
+    raw = (m.group("f") or m.group("g") or m.group("h")).lower()
     return _FACTOR_WORDS.get(raw) or float(raw)
 
 
@@ -571,7 +687,8 @@ def _rates(text: str) -> list[tuple[Hit, bool, bool, str]]:
         if hourly and (per == "h" and not re.search(r"/\s*h$", m.group(0)) or not noun.strip()
                        or _SCHEDULE_NOUN.search(noun)):
             continue  # "3 runs per hour" is a schedule; "h" alone only as "/h"
-        if g.get("n") and _SCHEDULE_NOUN.search(noun):
+        senders = bool(g.get("n") and g.get("num") and _SENDERS_REPORT.match(noun))
+        if g.get("n") and _SCHEDULE_NOUN.search(noun) and not senders:
             continue  # "a snapshot every 30 minutes" is a schedule too
         word = (g.get("word") or "").lower()
         value = (_WORD_COUNT.get(word, 1.0) if word else parse_words(g["wnum"]) if g.get("wnum")
@@ -621,6 +738,8 @@ def _rates(text: str) -> list[tuple[Hit, bool, bool, str]]:
             counted = [cb for cb in _COUNT_BEFORE.finditer(text, lo, m.start()) if not _BAD_NOUN.search(cb.group(0))]
             if counted and (not g.get("n") or each or _SENDS.search(text, counted[-1].end(), m.start())):
                 count = parse_amount(counted[-1].group("n"), counted[-1].group("s"))
+        if g.get("n") and not count and senders:
+            count = 1.0  # "90,000 cows each report every 10 minutes": the number counts the senders
         if g.get("n") and not count:
             continue  # "a checkpoint every 30 s" alone is a schedule; per device it is traffic
         value *= count or 1.0

@@ -23,7 +23,8 @@ MAX_CHARS = 20_000
 MAX_MATCHES = 200
 
 _DASHES = "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe63\uff0d"
-_CLAUSE_SEPARATORS = ".;:!?\n()[]{}|,"
+#: Bullets ("• no FaaS • Python/TS") end an item as a full stop would.
+_CLAUSE_SEPARATORS = ".;:!?\n()[]{}|,\u2022\u25aa\u25e6\u2023\u25cf"
 
 
 @dataclass(frozen=True)
@@ -142,8 +143,16 @@ def is_negated(text: str, start: int, end: int, words_before: int = 4) -> bool:
     Looks at the last few words before it ("no PII", "we don't want to run clusters",
     "not on GCP") and at what directly follows ("serverless is not an option",
     "HIPAA does not apply"). The clause bound keeps "No PII, the data is public" from
-    denying "public".
+    denying "public". A denial also reaches it through an or/nor list ("no clusters or
+    Kubernetes"), a concession ("HIPAA was raised but does not apply") or a move away.
     """
+    if _denied_in_clause(text, start, end, words_before) or _conceded_then_denied(text, start, end):
+        return True
+    return _moved_from(text, start, end) or _negated_list_head(text, start, end, words_before)
+
+
+def _denied_in_clause(text: str, start: int, end: int, words_before: int) -> bool:
+    """The words of the mention's own clause deny it: a negation just before or just after."""
     lo, hi = clause_bounds(text, start, end)
     before = text[max(lo, start - 60):start]
     words = _WORD.findall(before)[-words_before:]
@@ -158,7 +167,61 @@ def is_negated(text: str, start: int, end: int, words_before: int = 4) -> bool:
     after = text[end:min(hi, end + 60)]
     if _OUT_OF_SCOPE_BEFORE.search(before) and _SCOPE_AFTER.match(after):
         return True
-    return bool(_NEG_AFTER.match(after)) or _moved_from(text, start, end)
+    return bool(_NEG_AFTER.match(after))
+
+
+#: "HIPAA was raised but does not apply", "GDPR came up, but it is not relevant": a regime
+#: mentioned, then denied in the same sentence.
+_CONCEDED_AFTER = re.compile(
+    r"\s*(?:(?:was|were|has\s+been|have\s+been|got|is|are)\s+)?(?:raised|mentioned|discussed|considered|"
+    r"asked\s+about|brought\s+up|flagged|suggested|came\s+up|comes\s+up)\b(?:\s+[\w-]+){0,3}?\s*,?\s+but\s+"
+    r"(?:it\s+|they\s+|this\s+|that\s+)?(?:does\s+not|doesn['’]t|do\s+not|don['’]t|is\s+not|isn['’]t|are\s+not|"
+    r"aren['’]t|was\s+not|wasn['’]t|turned\s+out\s+not\s+to)\s+(?:apply|applies|relevant|needed|required|"
+    r"in\s+scope|be\s+relevant)\b", re.IGNORECASE)
+
+
+def _conceded_then_denied(text: str, start: int, end: int) -> bool:
+    """Whether the mention is conceded and then denied in its sentence ("X was raised but does not apply").
+
+    The comma before "but" would end the clause, so the sentence is read instead (bounded).
+    """
+    m = _CONCEDED_AFTER.match(text, end, min(len(text), end + 120))
+    return m is not None and sentence_bounds(text, start, end, limit=120)[1] >= m.end()
+
+
+_ITEM = r"[\w/+.'’-]+(?:\s+[\w/+.'’-]+){0,2}"
+#: The item (up to three words) joined to a mention by "or"/"nor" ("clusters or Kubernetes"), or by a
+#: comma inside such a list.
+_LIST_LINK_BEFORE = re.compile(rf"(?P<item>{_ITEM})(?:\s*,\s*(?P<or>or|nor)?|\s+(?P<or2>or|nor))\s+$", re.IGNORECASE)
+_LINK_END = re.compile(r"(?:\bn?or|,)\s+$", re.IGNORECASE)
+_ITEM_WORD = re.compile(r"[\w/+.'’-]+")
+#: The rest of an or/nor list after a middle item: "GCP" in "no AWS, GCP or Azure".
+_OR_LIST_AFTER = re.compile(rf"(?:\s*,\s*{_ITEM}){{0,4}}\s*,?\s+(?:or|nor)\s+[\w/+.'’-]", re.IGNORECASE)
+_MAX_LIST_ITEMS = 5
+
+
+def _negated_list_head(text: str, start: int, end: int, words_before: int, in_or_list: bool = False,
+                       depth: int = 0) -> bool:
+    """Whether a negation earlier in an or/nor list covers this item too.
+
+    "We don't want to manage clusters or Kubernetes", "no AWS, GCP or Azure": the negation
+    before the first item denies every item the list joins with "or"/"nor". A list joined by
+    "and", or a comma alone ("No PII, public data"), carries nothing: a comma links items only
+    inside a list that "or"/"nor" closes (`in_or_list`, or an "or" already crossed).
+    """
+    if depth >= _MAX_LIST_ITEMS or not _LINK_END.search(text, max(0, start - 6), start):
+        return False
+    link = _LIST_LINK_BEFORE.search(text, max(0, start - 40), start)
+    if link is None:
+        return False
+    if not (in_or_list or link.group("or") or link.group("or2")
+            or _OR_LIST_AFTER.match(text, end, min(len(text), end + 80))):
+        return False
+    # the item may be several words ("Google Cloud or Azure"): any of them denied denies the list
+    words = list(_ITEM_WORD.finditer(text, link.start("item"), link.end("item")))
+    if any(_denied_in_clause(text, w.start(), w.end(), words_before) for w in reversed(words)):
+        return True
+    return _negated_list_head(text, link.start("item"), link.end("item"), words_before, True, depth + 1)
 
 
 def _moved_from(text: str, start: int, end: int) -> bool:
