@@ -23,13 +23,13 @@ from amp_domain.assessment import (
 )
 from amp_domain.catalog import catalog_version, load_catalog, load_meta
 from amp_domain.compliance import SECURITY_CAPS, is_sensitive
-from amp_domain.requirements.extract_categories import FEATURE_STORE
 
 
 def needed_capabilities(ctx: Context, notes: list[str] | None = None) -> list[str]:
     """The capabilities this workload needs, in the fixed vocabulary order."""
     c = ctx.constraints
-    implied = load_meta().implied_by_existing
+    meta = load_meta()
+    implied = meta.implied_by_existing
     existing = set(c.existing_stack)
     caps: set[str] = set(ALWAYS_CAPS)
     stream = ctx.stream or bool(existing & set(implied.get("ingest_stream", [])))
@@ -41,8 +41,9 @@ def needed_capabilities(ctx: Context, notes: list[str] | None = None) -> list[st
             notes.append("an existing stream source is in existing_stack: the plan ingests and processes it")
     if stream and ctx.online:
         caps.add("feature_store")
-    if existing & set(implied.get("feature_store", [])) or FEATURE_STORE in c.storage_prefs:
+    if existing & set(implied.get("feature_store", [])):
         caps.add("feature_store")
+    caps.update(cap for cap, prefs in meta.implied_by_preference.items() if set(c.storage_prefs) & set(prefs))
     if "batch" in ctx.workloads:
         caps.update(("orchestration", "ingest_batch"))
         if c.batch_scoring is not False or not (ctx.online or ctx.stream):

@@ -289,6 +289,7 @@ class Meta(BaseModel):
     catalog_version: str
     default_cloud: Literal["aws", "gcp", "azure"]
     implied_by_existing: dict[str, list[str]]
+    implied_by_preference: dict[str, list[str]]
     compute_capabilities: list[str]
     preferred_features: dict[str, list[str]]
     sizing: Sizing

@@ -425,8 +425,8 @@ def extract_data_class(text: str, compliance: Found) -> Found:
 
 # ---------------------------------------------------------------- storage the text asks for
 
-#: The storage preference a feature store asked for by name is kept as (catalog affinity ids are
-#: the vocabulary of storage_prefs; the planner adds the capability for it).
+#: The storage preference a feature store asked for by name is kept as; the catalog's
+#: `implied_by_preference` (meta.yaml) makes the planner add the capability for it.
 FEATURE_STORE = "feature-store"
 _FEATURE_STORE = re.compile(r"\b(?:(?:online|offline|real[- ]time|low[- ]latency)\s+)?feature[- ]?stores?\b|"
                             r"\bonline\s+features?\s+(?:store|serving|look-?ups?)\b", re.IGNORECASE)

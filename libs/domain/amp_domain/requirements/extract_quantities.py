@@ -132,7 +132,8 @@ def _usd_beside(text: str, end: int) -> tuple[float, int, str | None] | None:
 
 
 #: Spending that happened or happens, in the words just before the amount: "we paid our previous vendor",
-#: "we currently pay", "the vendor charged us", "our current bill is".
+#: "we currently pay", "the vendor charged us", "our current bill is". Unlike `_CURRENT_SPEND`, which
+#: lowers an amount's score wherever it stands in the sentence, this drops the amount it governs.
 _PAST_SPEND = re.compile(
     r"\b(?:we(?:['’]re|\s+are|\s+were)?\s+(?:currently\s+|now\s+|still\s+|already\s+)?(?:paid|pay|paying|spent|spend|"
     r"spending)|(?:currently|today)\s+(?:pay(?:ing)?|spend(?:ing)?|costs?)|charged|(?:costs?|costing|bills?|billed)\s+us|"
